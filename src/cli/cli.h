@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/* Subcommands of the hvfleet CLI. Each takes argv with argv[0] = its own name, returns an exit status. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "hvfleet/error.h"
+
+#define HVF_VERSION "0.1.0"
+
+typedef struct hvf_cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} hvf_cli_command;
+
+int hvf_cli_inventory(int argc, char **argv);
+int hvf_cli_estimate(int argc, char **argv);
+
+/* Prints "hvfleet: MSG" to stderr and returns the exit status for @err's code. */
+int hvf_cli_fail(const hvf_error *err);

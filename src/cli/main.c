@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/* hvfleet: one CLI, a table of subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const hvf_cli_command commands[] = {
+    {"inventory", "check, import or generate an inventory", hvf_cli_inventory},
+    {"estimate", "predict one live migration (time, downtime, convergence)", hvf_cli_estimate},
+};
+
+static void
+cli_usage(FILE *out)
+{
+    fprintf(out, "usage: hvfleet COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'hvfleet COMMAND --help' for a command's options.\n"
+                 "Exit status: 0 ok, 1 the answer is no, 2 bad input or usage.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        cli_usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        cli_usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("hvfleet %s\n", HVF_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "hvfleet: unknown command '%s'; run 'hvfleet --help' for the list\n", argv[1]);
+    return 2;
+}

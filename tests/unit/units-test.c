@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit parsing and formatting: good forms, bad forms, limits. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "hvfleet/units.h"
+
+static void
+test_size_good(void **state)
+{
+    static const struct {
+        const char *in;
+        uint64_t want;
+    } cases[] = {
+        {"512GiB", 512 * HVF_GIB}, {"8 GiB", 8 * HVF_GIB},   {"1.5TB", 1500000000000ULL},
+        {"50MiB", 50 * HVF_MIB},   {"4096", 4096 * HVF_MIB}, {"1K", 1024},
+        {"0", 0},                  {"2gib", 2 * HVF_GIB},    {" 3 MB ", 3000000},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        uint64_t got = 0;
+        hvf_error err = HVF_ERROR_INIT;
+        assert_int_equal(hvf_units_parse_size(cases[i].in, HVF_MIB, &got, &err), 0);
+        assert_int_equal(got, cases[i].want);
+    }
+}
+
+static void
+test_size_bad(void **state)
+{
+    static const char *const bad[] = {"", "GiB", "-1GiB", "12XB", "1e3GiB", "0x10", "nan",
+                                      "inf", "1..2G", "1 2 GiB", "99999999999PiB", "."};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint64_t got = 0;
+        hvf_error err = HVF_ERROR_INIT;
+        assert_int_equal(hvf_units_parse_size(bad[i], HVF_MIB, &got, &err), -1);
+        assert_int_equal(err.code, HVF_ERR_INVALID);
+        assert_non_null(strstr(err.msg, "is not a size"));
+    }
+    {
+        uint64_t got = 0;
+        hvf_error err = HVF_ERROR_INIT;
+        /* a bare number is refused when the caller has no default unit */
+        assert_int_equal(hvf_units_parse_size("42", 0, &got, &err), -1);
+    }
+}
+
+static void
+test_rate(void **state)
+{
+    double r = 0;
+    hvf_error err = HVF_ERROR_INIT;
+
+    assert_int_equal(hvf_units_parse_rate("10Gbit", &r, &err), 0);
+    assert_float_equal(r, 1.25e9, 1);
+    assert_int_equal(hvf_units_parse_rate("1.25GB/s", &r, &err), 0);
+    assert_float_equal(r, 1.25e9, 1);
+    assert_int_equal(hvf_units_parse_rate("50MiB/s", &r, &err), 0);
+    assert_float_equal(r, 50.0 * 1048576, 1e-6);
+    assert_int_equal(hvf_units_parse_rate("1 Gbit/s", &r, &err), 0);
+    assert_float_equal(r, 1.25e8, 1);
+    assert_int_equal(hvf_units_parse_rate("100Mbps", &r, &err), 0);
+    assert_float_equal(r, 1.25e7, 1);
+
+    assert_int_equal(hvf_units_parse_rate("10", &r, &err), -1);
+    assert_non_null(strstr(err.msg, "'10' is not a rate"));
+    assert_int_equal(hvf_units_parse_rate("10GiB", &r, &err), -1);
+    assert_int_equal(hvf_units_parse_rate("-5MB/s", &r, &err), -1);
+    assert_int_equal(hvf_units_parse_rate("5 parsecs", &r, &err), -1);
+}
+
+static void
+test_duration(void **state)
+{
+    int64_t us = 0;
+    hvf_error err = HVF_ERROR_INIT;
+
+    assert_int_equal(hvf_units_parse_duration("300ms", &us, &err), 0);
+    assert_int_equal(us, 300000);
+    assert_int_equal(hvf_units_parse_duration("2h", &us, &err), 0);
+    assert_int_equal(us, 7200LL * 1000000);
+    assert_int_equal(hvf_units_parse_duration("1h30m", &us, &err), 0);
+    assert_int_equal(us, 5400LL * 1000000);
+    assert_int_equal(hvf_units_parse_duration("90", &us, &err), 0);
+    assert_int_equal(us, 90LL * 1000000);
+    assert_int_equal(hvf_units_parse_duration("1.5s", &us, &err), 0);
+    assert_int_equal(us, 1500000);
+
+    assert_int_equal(hvf_units_parse_duration("", &us, &err), -1);
+    assert_int_equal(hvf_units_parse_duration("5 fortnights", &us, &err), -1);
+    assert_int_equal(hvf_units_parse_duration("1h 30", &us, &err), -1);
+    assert_int_equal(hvf_units_parse_duration("-3s", &us, &err), -1);
+    assert_non_null(strstr(err.msg, "is not a duration"));
+}
+
+static void
+test_format(void **state)
+{
+    char buf[64];
+
+    assert_string_equal(hvf_units_format_size(512 * HVF_GIB, buf, sizeof(buf)), "512 GiB");
+    assert_string_equal(hvf_units_format_size(1536 * HVF_MIB, buf, sizeof(buf)), "1.5 GiB");
+    assert_string_equal(hvf_units_format_duration(300000, buf, sizeof(buf)), "300 ms");
+    assert_string_equal(hvf_units_format_duration(3723LL * 1000000, buf, sizeof(buf)),
+                        "1h 02m 03s");
+    assert_string_equal(hvf_units_format_rate(1.25e9, buf, sizeof(buf)), "1.25 GB/s");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_size_good), cmocka_unit_test(test_size_bad),
+        cmocka_unit_test(test_rate),      cmocka_unit_test(test_duration),
+        cmocka_unit_test(test_format),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
