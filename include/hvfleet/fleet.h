@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The fleet: zones > racks > hosts, the VMs on them and the services they form.
+ *
+ * Objects live in arrays owned by the fleet and refer to each other by index (int32_t, -1 for
+ * none), so a fleet of 10,000 hosts and 200,000 VMs is a handful of allocations and copies cheaply.
+ * Names are unique per kind; racks are unique per zone.
+ *
+ * Accounting invariant, per host: used_* + claimed_* <= usable capacity unless a caller passed
+ * HVF_OVERCOMMIT; no counter ever goes negative. Claims are reservations taken on a target before
+ * a migration starts (Nova's placement claims, oVirt's pending resources); commit turns a claim
+ * into use when the VM arrives; release gives it back.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hvfleet/error.h"
+#include "hvfleet/hash.h"
+
+#define HVF_NAME_MAX 63
+
+typedef enum hvf_host_state {
+    HVF_HOST_STATE_ACTIVE,
+    HVF_HOST_STATE_MAINTENANCE,
+    HVF_HOST_STATE_DOWN,
+    HVF_HOST_STATE_LAST
+} hvf_host_state;
+
+typedef enum hvf_spread {
+    HVF_SPREAD_HOST,
+    HVF_SPREAD_RACK,
+    HVF_SPREAD_ZONE,
+    HVF_SPREAD_LAST
+} hvf_spread;
+
+const char *hvf_host_state_to_string(hvf_host_state s);
+int hvf_host_state_from_string(const char *s); /* -1 if unknown */
+const char *hvf_spread_to_string(hvf_spread s);
+int hvf_spread_from_string(const char *s);
+
+/* NULL-terminated name tables, for parsers and messages. */
+extern const char *const hvf_host_state_names[];
+extern const char *const hvf_spread_names[];
+
+typedef struct hvf_resources {
+    uint64_t mem_mib;
+    uint32_t vcpus;
+} hvf_resources;
+
+typedef struct hvf_zone {
+    char *name; /* owned */
+} hvf_zone;
+
+typedef struct hvf_rack {
+    char *name; /* owned */
+    int32_t zone;
+} hvf_rack;
+
+typedef struct hvf_host {
+    char *name; /* owned */
+    int32_t zone;
+    int32_t rack;
+    uint32_t cpus;
+    uint64_t mem_mib;      /* physical */
+    uint64_t reserved_mib; /* kept for the host itself */
+    double cpu_allocation_ratio; /* vCPUs per physical CPU (Nova's name) */
+    double ram_allocation_ratio;
+    double nic_bytes_per_s; /* migration network */
+    char *kernel;           /* owned, may be NULL */
+    char *hw;               /* owned, may be NULL */
+    char **tags;            /* owned */
+    size_t ntags;
+    hvf_host_state state;
+    int line; /* where it was defined, 0 if generated */
+
+    hvf_resources used;
+    hvf_resources claimed;
+} hvf_host;
+
+typedef struct hvf_vm {
+    char *name; /* owned */
+    int32_t host;
+    uint32_t vcpus;
+    uint64_t mem_mib;
+    double dirty_bytes_per_s;
+    uint64_t working_set_mib;
+    double cpu_load; /* busy fraction of its vCPUs */
+    int32_t service; /* -1 = none */
+    bool migratable;
+    int line;
+} hvf_vm;
+
+typedef struct hvf_service {
+    char *name; /* owned */
+    bool critical;
+    uint32_t min_available;
+    hvf_spread spread;
+    int line;
+} hvf_service;
+
+typedef struct hvf_fleet {
+    hvf_zone *zones;
+    size_t nzones, zones_cap;
+    hvf_rack *racks;
+    size_t nracks, racks_cap;
+    hvf_host *hosts;
+    size_t nhosts, hosts_cap;
+    hvf_vm *vms;
+    size_t nvms, vms_cap;
+    hvf_service *services;
+    size_t nservices, services_cap;
+
+    hvf_hash zone_index;
+    hvf_hash host_index;
+    hvf_hash vm_index;
+    hvf_hash service_index;
+} hvf_fleet;
+
+/* Flags for accounting operations. */
+#define HVF_OVERCOMMIT 0x1u /* allow used + claimed beyond usable capacity */
+
+hvf_fleet *hvf_fleet_new(void);
+void hvf_fleet_free(hvf_fleet *fleet);
+hvf_fleet *hvf_fleet_dup(const hvf_fleet *fleet);
+
+/* True when @name is 1..63 chars of [A-Za-z0-9._-]. */
+bool hvf_name_is_valid(const char *name);
+
+/* Zone and rack by name, created on first use. Return the index. */
+int32_t hvf_fleet_zone_ensure(hvf_fleet *fleet, const char *name);
+int32_t hvf_fleet_rack_ensure(hvf_fleet *fleet, int32_t zone, const char *name);
+
+/*
+ * hvf_fleet_add_host: appends a host with no VMs. @proto supplies every field; strings are
+ * copied, accounting starts at zero. Returns the index, or -1 with HVF_ERR_INVALID when the name
+ * is taken or invalid.
+ */
+int32_t hvf_fleet_add_host(hvf_fleet *fleet, const hvf_host *proto, hvf_error *err);
+int32_t hvf_fleet_add_service(hvf_fleet *fleet, const hvf_service *proto, hvf_error *err);
+/*
+ * hvf_fleet_add_vm: appends a VM and accounts it as used on its host (@flags may carry
+ * HVF_OVERCOMMIT: an inventory describes what is, even an over-committed host). Returns the
+ * index, or -1 (duplicate/invalid name, unknown host, no room on the host).
+ */
+int32_t hvf_fleet_add_vm(hvf_fleet *fleet, const hvf_vm *proto, unsigned flags, hvf_error *err);
+
+int32_t hvf_fleet_find_host(const hvf_fleet *fleet, const char *name);
+int32_t hvf_fleet_find_vm(const hvf_fleet *fleet, const char *name);
+int32_t hvf_fleet_find_service(const hvf_fleet *fleet, const char *name);
+int32_t hvf_fleet_find_zone(const hvf_fleet *fleet, const char *name);
+
+/* Usable capacity: (memory - reserved) x ram ratio; cpus x cpu ratio. */
+hvf_resources hvf_host_usable(const hvf_host *host);
+/* Usable minus used minus claimed, floored at zero. */
+hvf_resources hvf_host_free(const hvf_host *host);
+
+/*
+ * Accounting. Each returns 0, or -1 with @err set and the host unchanged:
+ * HVF_ERR_CAPACITY when it would exceed usable capacity (without HVF_OVERCOMMIT),
+ * HVF_ERR_INVALID when a release/commit exceeds what is held.
+ */
+int hvf_host_claim(hvf_host *host, const hvf_resources *r, unsigned flags, hvf_error *err)
+    __attribute__((warn_unused_result));
+int hvf_host_release_claim(hvf_host *host, const hvf_resources *r, hvf_error *err)
+    __attribute__((warn_unused_result));
+int hvf_host_commit(hvf_host *host, const hvf_resources *r, hvf_error *err)
+    __attribute__((warn_unused_result));
+int hvf_host_use(hvf_host *host, const hvf_resources *r, unsigned flags, hvf_error *err)
+    __attribute__((warn_unused_result));
+int hvf_host_release_used(hvf_host *host, const hvf_resources *r, hvf_error *err)
+    __attribute__((warn_unused_result));
+
+/*
+ * hvf_fleet_check: verifies that every host's used resources equal the sum over its VMs and that
+ * no host holds more than usable capacity (when @allow_overcommit is false). For tests and
+ * assertions. Returns 0, or -1 with the first violation in @err.
+ */
+int hvf_fleet_check(const hvf_fleet *fleet, bool allow_overcommit, hvf_error *err);
+
+/* Resources a VM takes on a host. */
+static inline hvf_resources
+hvf_vm_resources(const hvf_vm *vm)
+{
+    hvf_resources r = {vm->mem_mib, vm->vcpus};
+    return r;
+}
+
+/*
+ * Per-host VM lists as a compressed index: VMs of host h are vm_ids[start[h] .. start[h+1]).
+ * A snapshot: rebuild after VMs move. Owned; free with hvf_fleet_host_index_free.
+ */
+typedef struct hvf_host_index {
+    uint32_t *start; /* nhosts + 1 */
+    uint32_t *vm_ids;
+} hvf_host_index;
+
+void hvf_fleet_host_index_build(const hvf_fleet *fleet, hvf_host_index *idx);
+void hvf_fleet_host_index_free(hvf_host_index *idx);
