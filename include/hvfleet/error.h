@@ -38,5 +38,5 @@ void hvf_error_clear(hvf_error *err);
 
 const char *hvf_errcode_to_string(hvf_errcode code);
 
-/* Exit status for the CLI: 2 for bad input/usage, 1 for a "no" answer, 1 otherwise. */
+/* Exit status for the CLI: 2 for bad input, unknown names and unreadable files; 1 otherwise. */
 int hvf_errcode_exit_status(hvf_errcode code);

@@ -19,3 +19,6 @@ int hvf_cli_estimate(int argc, char **argv);
 
 /* Prints "hvfleet: MSG" to stderr and returns the exit status for @err's code. */
 int hvf_cli_fail(const hvf_error *err);
+
+int hvf_cli_inventory_import(int argc, char **argv);
+int hvf_cli_inventory_generate(int argc, char **argv);

@@ -82,6 +82,7 @@ hvf_errcode_exit_status(hvf_errcode code)
         return 0;
     case HVF_ERR_INVALID:
     case HVF_ERR_NOT_FOUND:
+    case HVF_ERR_IO:
         return 2;
     default:
         return 1;

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/* A growable string for building output, and atomic file writes. */
+#pragma once
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#include "hvfleet/error.h"
+
+typedef struct hvf_strbuf {
+    char *buf; /* owned, always terminated once anything was added */
+    size_t len, cap;
+} hvf_strbuf;
+
+#define HVF_STRBUF_INIT {NULL, 0, 0}
+
+void hvf_strbuf_add(hvf_strbuf *sb, const char *s, size_t len);
+void hvf_strbuf_puts(hvf_strbuf *sb, const char *s);
+void hvf_strbuf_printf(hvf_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends @s as a double-quoted YAML/JSON string with escapes. */
+void hvf_strbuf_quote(hvf_strbuf *sb, const char *s);
+void hvf_strbuf_clear(hvf_strbuf *sb);
+/* Hands the string to the caller (owned, never NULL) and empties @sb. */
+char *hvf_strbuf_steal(hvf_strbuf *sb);
+
+/*
+ * hvf_file_write_atomic: writes @len bytes to @path through a temporary file in the same
+ * directory and a rename, so readers see the old file or the whole new one, never a part.
+ * "-" writes to standard output. Returns 0, or -1 with HVF_ERR_IO.
+ */
+int hvf_file_write_atomic(const char *path, const char *data, size_t len, hvf_error *err)
+    __attribute__((warn_unused_result));

@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: MIT */
+/* Inventory files: YAML/JSON -> fleet with collected validation errors, and fleet -> YAML. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "conf/reader.h"
+#include "hvfleet/alloc.h"
+#include "hvfleet/inventory.h"
+#include "hvfleet/units.h"
+
+typedef struct inv_root {
+    char *schema;
+    struct fy_node *hosts, *vms, *services;
+} inv_root;
+
+static const hvf_field_spec inv_root_fields[] = {
+    {.name = "schema", .type = HVF_FIELD_STRING, .offset = offsetof(inv_root, schema)},
+    {.name = "hosts", .type = HVF_FIELD_NODE, .offset = offsetof(inv_root, hosts), .required = true},
+    {.name = "vms", .type = HVF_FIELD_NODE, .offset = offsetof(inv_root, vms)},
+    {.name = "services", .type = HVF_FIELD_NODE, .offset = offsetof(inv_root, services)},
+};
+
+typedef struct inv_host {
+    char *name, *zone, *rack, *kernel, *hw;
+    char **tags;
+    size_t ntags;
+    uint32_t cpus;
+    uint64_t mem_mib, reserved_mib;
+    double nic, cpu_ratio, ram_ratio;
+    int state;
+} inv_host;
+
+static const hvf_field_spec inv_host_fields[] = {
+    {.name = "name", .type = HVF_FIELD_NAME, .offset = offsetof(inv_host, name), .required = true},
+    {.name = "zone", .type = HVF_FIELD_NAME, .offset = offsetof(inv_host, zone)},
+    {.name = "rack", .type = HVF_FIELD_NAME, .offset = offsetof(inv_host, rack)},
+    {.name = "cpus", .type = HVF_FIELD_UINT, .offset = offsetof(inv_host, cpus), .required = true,
+     .min = 1, .max = 65536},
+    {.name = "memory", .type = HVF_FIELD_SIZE_MIB, .offset = offsetof(inv_host, mem_mib),
+     .required = true},
+    {.name = "reserved_memory", .type = HVF_FIELD_SIZE_MIB,
+     .offset = offsetof(inv_host, reserved_mib)},
+    {.name = "nic", .type = HVF_FIELD_RATE, .offset = offsetof(inv_host, nic), .min = 1},
+    {.name = "kernel", .type = HVF_FIELD_STRING, .offset = offsetof(inv_host, kernel)},
+    {.name = "hw", .type = HVF_FIELD_STRING, .offset = offsetof(inv_host, hw)},
+    {.name = "tags", .type = HVF_FIELD_STRLIST, .offset = offsetof(inv_host, tags),
+     .offset2 = offsetof(inv_host, ntags)},
+    {.name = "state", .type = HVF_FIELD_ENUM, .offset = offsetof(inv_host, state),
+     .enum_names = hvf_host_state_names},
+    {.name = "cpu_allocation_ratio", .type = HVF_FIELD_DOUBLE,
+     .offset = offsetof(inv_host, cpu_ratio), .min = 0.01, .max = 1000},
+    {.name = "ram_allocation_ratio", .type = HVF_FIELD_DOUBLE,
+     .offset = offsetof(inv_host, ram_ratio), .min = 0.01, .max = 100},
+};
+
+typedef struct inv_vm {
+    char *name, *host, *service;
+    uint32_t vcpus;
+    uint64_t mem_mib, ws_mib;
+    double dirty, cpu_load;
+    bool migratable, has_ws;
+} inv_vm;
+
+static const hvf_field_spec inv_vm_fields[] = {
+    {.name = "name", .type = HVF_FIELD_NAME, .offset = offsetof(inv_vm, name), .required = true},
+    {.name = "host", .type = HVF_FIELD_NAME, .offset = offsetof(inv_vm, host), .required = true},
+    {.name = "vcpus", .type = HVF_FIELD_UINT, .offset = offsetof(inv_vm, vcpus), .required = true,
+     .min = 1, .max = 4096},
+    {.name = "memory", .type = HVF_FIELD_SIZE_MIB, .offset = offsetof(inv_vm, mem_mib),
+     .required = true},
+    {.name = "dirty_rate", .type = HVF_FIELD_RATE, .offset = offsetof(inv_vm, dirty)},
+    {.name = "working_set", .type = HVF_FIELD_SIZE_MIB, .offset = offsetof(inv_vm, ws_mib),
+     .present = offsetof(inv_vm, has_ws) + 1},
+    {.name = "cpu_load", .type = HVF_FIELD_DOUBLE, .offset = offsetof(inv_vm, cpu_load), .min = 0,
+     .max = 1},
+    {.name = "service", .type = HVF_FIELD_NAME, .offset = offsetof(inv_vm, service)},
+    {.name = "migratable", .type = HVF_FIELD_BOOL, .offset = offsetof(inv_vm, migratable)},
+};
+
+typedef struct inv_service {
+    char *name;
+    bool critical;
+    uint32_t min_available;
+    int spread;
+} inv_service;
+
+static const hvf_field_spec inv_service_fields[] = {
+    {.name = "name", .type = HVF_FIELD_NAME, .offset = offsetof(inv_service, name),
+     .required = true},
+    {.name = "critical", .type = HVF_FIELD_BOOL, .offset = offsetof(inv_service, critical)},
+    {.name = "min_available", .type = HVF_FIELD_UINT,
+     .offset = offsetof(inv_service, min_available), .min = 0, .max = 1000000},
+    {.name = "spread", .type = HVF_FIELD_ENUM, .offset = offsetof(inv_service, spread),
+     .enum_names = hvf_spread_names},
+};
+
+static void
+inv_read_services(hvf_reader *r, struct fy_node *seq, hvf_fleet *f)
+{
+    struct fy_node *item;
+    void *iter = NULL;
+    size_t i = 0;
+    char path[48];
+
+    if (!hvf_reader_expect_seq(r, seq, "services"))
+        return;
+    while (seq && (item = fy_node_sequence_iterate(seq, &iter)) != NULL) {
+        inv_service s = {.min_available = 1, .spread = HVF_SPREAD_HOST};
+        hvf_service proto = {0};
+        hvf_error err = HVF_ERROR_INIT;
+
+        snprintf(path, sizeof(path), "services[%zu]", i++);
+        if (hvf_reader_map(r, item, path, inv_service_fields, HVF_ARRAY_LEN(inv_service_fields),
+                           &s) == 0) {
+            proto.name = s.name;
+            proto.critical = s.critical;
+            proto.min_available = s.min_available;
+            proto.spread = (hvf_spread)s.spread;
+            proto.line = hvf_reader_line(item);
+            if (hvf_fleet_add_service(f, &proto, &err) < 0)
+                hvf_reader_report_field(r, item, path, "name",
+                                  "expected a unique name (%s)", err.msg);
+        }
+        hvf_reader_free_fields(inv_service_fields, HVF_ARRAY_LEN(inv_service_fields), &s);
+    }
+}
+
+static void
+inv_read_hosts(hvf_reader *r, struct fy_node *seq, hvf_fleet *f)
+{
+    struct fy_node *item;
+    void *iter = NULL;
+    size_t i = 0;
+    char path[48];
+
+    if (!seq || !fy_node_is_sequence(seq)) {
+        hvf_reader_report(r, seq, "hosts", "expected a list of hosts");
+        return;
+    }
+    while ((item = fy_node_sequence_iterate(seq, &iter)) != NULL) {
+        inv_host h = {.nic = HVF_DEFAULT_NIC_BYTES_PER_S,
+                      .cpu_ratio = HVF_DEFAULT_CPU_ALLOCATION_RATIO,
+                      .ram_ratio = HVF_DEFAULT_RAM_ALLOCATION_RATIO,
+                      .state = HVF_HOST_STATE_ACTIVE};
+        hvf_host proto = {0};
+        hvf_error err = HVF_ERROR_INIT;
+
+        snprintf(path, sizeof(path), "hosts[%zu]", i++);
+        if (hvf_reader_map(r, item, path, inv_host_fields, HVF_ARRAY_LEN(inv_host_fields), &h) ==
+            0) {
+            if (h.reserved_mib >= h.mem_mib) {
+                hvf_reader_report_field(r, item, path, "reserved_memory", "expected less than memory (%" PRIu64
+                                  " MiB)", h.mem_mib);
+            } else if (h.mem_mib == 0) {
+                hvf_reader_report_field(r, item, path, "memory",
+                                  "expected more than 0");
+            } else {
+                proto.name = h.name;
+                proto.zone = hvf_fleet_zone_ensure(f, h.zone ? h.zone : "default");
+                proto.rack = hvf_fleet_rack_ensure(f, proto.zone, h.rack ? h.rack : "default");
+                proto.cpus = h.cpus;
+                proto.mem_mib = h.mem_mib;
+                proto.reserved_mib = h.reserved_mib;
+                proto.nic_bytes_per_s = h.nic;
+                proto.cpu_allocation_ratio = h.cpu_ratio;
+                proto.ram_allocation_ratio = h.ram_ratio;
+                proto.kernel = h.kernel;
+                proto.hw = h.hw;
+                proto.tags = h.tags;
+                proto.ntags = h.ntags;
+                proto.state = (hvf_host_state)h.state;
+                proto.line = hvf_reader_line(item);
+                if (hvf_fleet_add_host(f, &proto, &err) < 0)
+                    hvf_reader_report_field(r, item, path, "name",
+                                      "expected a unique name (%s)", err.msg);
+            }
+        }
+        hvf_reader_free_fields(inv_host_fields, HVF_ARRAY_LEN(inv_host_fields), &h);
+    }
+}
+
+static void
+inv_read_vms(hvf_reader *r, struct fy_node *seq, hvf_fleet *f)
+{
+    struct fy_node *item;
+    void *iter = NULL;
+    size_t i = 0;
+    char path[48];
+
+    if (!hvf_reader_expect_seq(r, seq, "vms"))
+        return;
+    while (seq && (item = fy_node_sequence_iterate(seq, &iter)) != NULL) {
+        inv_vm v = {.cpu_load = HVF_DEFAULT_CPU_LOAD, .migratable = true};
+        hvf_vm proto = {0};
+        hvf_error err = HVF_ERROR_INIT;
+        size_t bad;
+
+        snprintf(path, sizeof(path), "vms[%zu]", i++);
+        bad = hvf_reader_map(r, item, path, inv_vm_fields, HVF_ARRAY_LEN(inv_vm_fields), &v);
+        if (bad == 0) {
+            proto.name = v.name;
+            proto.host = hvf_fleet_find_host(f, v.host);
+            proto.service = v.service ? hvf_fleet_find_service(f, v.service) : -1;
+            if (proto.host < 0) {
+                hvf_reader_report_field(r, item, path, "host",
+                                  "expected the name of a host in this inventory");
+                bad++;
+            }
+            if (v.service && proto.service < 0) {
+                hvf_reader_report_field(r, item, path, "service",
+                                  "expected the name of a service in this inventory");
+                bad++;
+            }
+            if (v.mem_mib == 0) {
+                hvf_reader_report_field(r, item, path, "memory",
+                                  "expected more than 0");
+                bad++;
+            }
+            if (v.has_ws && v.ws_mib > v.mem_mib) {
+                hvf_reader_report_field(r, item, path, "working_set",
+                                  "expected at most the VM's memory (%" PRIu64 " MiB)", v.mem_mib);
+                bad++;
+            }
+        }
+        if (bad == 0) {
+            proto.vcpus = v.vcpus;
+            proto.mem_mib = v.mem_mib;
+            proto.dirty_bytes_per_s = v.dirty;
+            proto.working_set_mib = v.has_ws ? v.ws_mib : v.mem_mib;
+            proto.cpu_load = v.cpu_load;
+            proto.migratable = v.migratable;
+            proto.line = hvf_reader_line(item);
+            /* Record what is, even over capacity; the capacity check reports it afterwards. */
+            if (hvf_fleet_add_vm(f, &proto, HVF_OVERCOMMIT, &err) < 0)
+                hvf_reader_report_field(r, item, path, "name",
+                                  "expected a unique name (%s)", err.msg);
+        }
+        hvf_reader_free_fields(inv_vm_fields, HVF_ARRAY_LEN(inv_vm_fields), &v);
+    }
+}
+
+static void
+inv_check_capacity(hvf_reader *r, const hvf_fleet *f)
+{
+    HVF_AUTOFREE uint32_t *replicas = hvf_calloc(f->nservices + 1, sizeof(uint32_t));
+    char a[32], b[32];
+
+    for (size_t i = 0; i < f->nhosts; i++) {
+        const hvf_host *h = &f->hosts[i];
+        hvf_resources u = hvf_host_usable(h);
+
+        if (h->used.mem_mib > u.mem_mib)
+            hvf_diags_add(r->diags, "%s:%d: hosts[%zu].memory: '%s': its VMs use %s, over the %s usable",
+                          r->file, h->line, i, h->name,
+                          hvf_units_format_size(h->used.mem_mib * HVF_MIB, a, sizeof(a)),
+                          hvf_units_format_size(u.mem_mib * HVF_MIB, b, sizeof(b)));
+        if (h->used.vcpus > u.vcpus)
+            hvf_diags_add(r->diags,
+                          "%s:%d: hosts[%zu].cpus: '%s': its VMs use %u vCPUs, over the %u usable "
+                          "(cpus x cpu_allocation_ratio)",
+                          r->file, h->line, i, h->name, h->used.vcpus, u.vcpus);
+    }
+    for (size_t i = 0; i < f->nvms; i++) {
+        if (f->vms[i].service >= 0)
+            replicas[f->vms[i].service]++;
+    }
+    for (size_t s = 0; s < f->nservices; s++) {
+        const hvf_service *svc = &f->services[s];
+        if (replicas[s] == 0)
+            hvf_diags_add(r->diags, "%s:%d: services[%zu].name: '%s': expected at least one VM in it",
+                          r->file, svc->line, s, svc->name);
+        else if (svc->min_available > replicas[s])
+            hvf_diags_add(r->diags,
+                          "%s:%d: services[%zu].min_available: '%u': expected at most the %u VMs "
+                          "of service '%s'",
+                          r->file, svc->line, s, svc->min_available, replicas[s], svc->name);
+    }
+}
+
+static hvf_fleet *
+inv_read(hvf_reader *r, hvf_diags *diags, hvf_error *err)
+{
+    inv_root root = {0};
+    hvf_fleet *f = hvf_fleet_new();
+    size_t before = diags->total;
+
+    hvf_reader_map(r, hvf_reader_root(r), "", inv_root_fields, HVF_ARRAY_LEN(inv_root_fields),
+                   &root);
+    if (root.schema && strcmp(root.schema, HVF_INVENTORY_SCHEMA) != 0)
+        hvf_reader_report_field(r, hvf_reader_root(r), "", "schema",
+                          "expected '" HVF_INVENTORY_SCHEMA "'");
+    if (root.hosts) {
+        inv_read_services(r, root.services, f);
+        inv_read_hosts(r, root.hosts, f);
+        inv_read_vms(r, root.vms, f);
+        inv_check_capacity(r, f);
+    }
+    hvf_reader_free_fields(inv_root_fields, HVF_ARRAY_LEN(inv_root_fields), &root);
+    if (diags->total > before) {
+        hvf_fleet_free(f);
+        hvf_error_set(err, HVF_ERR_INVALID, "'%s' has %zu problem%s", r->file,
+                      diags->total - before, diags->total - before == 1 ? "" : "s");
+        return NULL;
+    }
+    return f;
+}
+
+hvf_fleet *
+hvf_inventory_load(const char *path, hvf_diags *diags, hvf_error *err)
+{
+    hvf_reader r;
+    hvf_fleet *f;
+
+    if (hvf_reader_open_file(&r, path, diags, err) < 0)
+        return NULL;
+    f = inv_read(&r, diags, err);
+    hvf_reader_close(&r);
+    return f;
+}
+
+hvf_fleet *
+hvf_inventory_parse(const char *name, const char *buf, size_t len, hvf_diags *diags,
+                    hvf_error *err)
+{
+    hvf_reader r;
+    hvf_fleet *f;
+
+    if (hvf_reader_open_buffer(&r, name, buf, len, diags, err) < 0)
+        return NULL;
+    f = inv_read(&r, diags, err);
+    hvf_reader_close(&r);
+    return f;
+}
+
+/* Sizes in the largest binary unit that keeps them whole, so a round trip is exact. */
+static void
+inv_format_mib(hvf_strbuf *out, uint64_t mib)
+{
+    if (mib != 0 && mib % 1024 == 0)
+        hvf_strbuf_printf(out, "%" PRIu64 "GiB", mib / 1024);
+    else
+        hvf_strbuf_printf(out, "%" PRIu64 "MiB", mib);
+}
+
+static void
+inv_format_rate(hvf_strbuf *out, double bps)
+{
+    double gbit = bps / 1.25e8;
+    double mib = bps / 1048576.0;
+
+    if (gbit >= 1 && fabs(gbit - round(gbit)) < 1e-9)
+        hvf_strbuf_printf(out, "%.0fGbit", round(gbit));
+    else if (fabs(mib - round(mib)) < 1e-9)
+        hvf_strbuf_printf(out, "%.0fMiB/s", round(mib));
+    else
+        hvf_strbuf_printf(out, "%.17gB/s", bps);
+}
+
+void
+hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
+{
+    hvf_strbuf_puts(out, "schema: " HVF_INVENTORY_SCHEMA "\n");
+    if (f->nservices) {
+        hvf_strbuf_puts(out, "services:\n");
+        for (size_t i = 0; i < f->nservices; i++) {
+            const hvf_service *s = &f->services[i];
+            hvf_strbuf_printf(out,
+                              "  - {name: %s, critical: %s, min_available: %u, spread: %s}\n",
+                              s->name, s->critical ? "true" : "false", s->min_available,
+                              hvf_spread_to_string(s->spread));
+        }
+    }
+    hvf_strbuf_puts(out, "hosts:\n");
+    for (size_t i = 0; i < f->nhosts; i++) {
+        const hvf_host *h = &f->hosts[i];
+        hvf_strbuf_printf(out, "  - {name: %s, zone: %s, rack: %s, cpus: %u, memory: ", h->name,
+                          f->zones[h->zone].name, f->racks[h->rack].name, h->cpus);
+        inv_format_mib(out, h->mem_mib);
+        if (h->reserved_mib) {
+            hvf_strbuf_puts(out, ", reserved_memory: ");
+            inv_format_mib(out, h->reserved_mib);
+        }
+        hvf_strbuf_puts(out, ", nic: ");
+        inv_format_rate(out, h->nic_bytes_per_s);
+        if (h->cpu_allocation_ratio != HVF_DEFAULT_CPU_ALLOCATION_RATIO)
+            hvf_strbuf_printf(out, ", cpu_allocation_ratio: %.17g", h->cpu_allocation_ratio);
+        if (h->ram_allocation_ratio != HVF_DEFAULT_RAM_ALLOCATION_RATIO)
+            hvf_strbuf_printf(out, ", ram_allocation_ratio: %.17g", h->ram_allocation_ratio);
+        if (h->kernel) {
+            hvf_strbuf_puts(out, ", kernel: ");
+            hvf_strbuf_quote(out, h->kernel);
+        }
+        if (h->hw) {
+            hvf_strbuf_puts(out, ", hw: ");
+            hvf_strbuf_quote(out, h->hw);
+        }
+        if (h->ntags) {
+            hvf_strbuf_puts(out, ", tags: [");
+            for (size_t t = 0; t < h->ntags; t++) {
+                if (t)
+                    hvf_strbuf_puts(out, ", ");
+                hvf_strbuf_quote(out, h->tags[t]);
+            }
+            hvf_strbuf_puts(out, "]");
+        }
+        if (h->state != HVF_HOST_STATE_ACTIVE)
+            hvf_strbuf_printf(out, ", state: %s", hvf_host_state_to_string(h->state));
+        hvf_strbuf_puts(out, "}\n");
+    }
+    hvf_strbuf_puts(out, f->nvms ? "vms:\n" : "vms: []\n");
+    for (size_t i = 0; i < f->nvms; i++) {
+        const hvf_vm *v = &f->vms[i];
+        hvf_strbuf_printf(out, "  - {name: %s, host: %s, vcpus: %u, memory: ", v->name,
+                          f->hosts[v->host].name, v->vcpus);
+        inv_format_mib(out, v->mem_mib);
+        if (v->dirty_bytes_per_s > 0) {
+            hvf_strbuf_puts(out, ", dirty_rate: ");
+            inv_format_rate(out, v->dirty_bytes_per_s);
+        }
+        if (v->working_set_mib != v->mem_mib) {
+            hvf_strbuf_puts(out, ", working_set: ");
+            inv_format_mib(out, v->working_set_mib);
+        }
+        if (v->cpu_load != HVF_DEFAULT_CPU_LOAD)
+            hvf_strbuf_printf(out, ", cpu_load: %.17g", v->cpu_load);
+        if (v->service >= 0)
+            hvf_strbuf_printf(out, ", service: %s", f->services[v->service].name);
+        if (!v->migratable)
+            hvf_strbuf_puts(out, ", migratable: false");
+        hvf_strbuf_puts(out, "}\n");
+    }
+}
+
+int
+hvf_inventory_save(const hvf_fleet *f, const char *path, hvf_error *err)
+{
+    hvf_strbuf sb = HVF_STRBUF_INIT;
+    int rc;
+
+    hvf_inventory_format(f, &sb);
+    rc = hvf_file_write_atomic(path, sb.buf, sb.len, err);
+    hvf_strbuf_clear(&sb);
+    return rc;
+}

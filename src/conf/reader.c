@@ -1,0 +1,567 @@
+/* SPDX-License-Identifier: MIT */
+/* Table-driven reading of YAML/JSON mappings with precise, collected error messages. */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "conf/reader.h"
+#include "hvfleet/alloc.h"
+#include "hvfleet/fleet.h"
+#include "hvfleet/units.h"
+
+/* The first syntax error libfyaml reports, captured from its diagnostic output. */
+typedef struct reader_syntax {
+    int line;
+    char msg[200];
+} reader_syntax;
+
+/*
+ * libfyaml 0.7 does not hand collected errors back, so read its text: "SRC:LINE:COL: error: MSG"
+ * followed by source lines we ignore.
+ */
+static void
+reader_diag_capture(struct fy_diag *diag, void *user, const char *buf, size_t len)
+{
+    reader_syntax *syn = user;
+    char line[512];
+    char *e, *p;
+    int col_start, n;
+
+    if (syn->msg[0])
+        return;
+    n = len < sizeof(line) - 1 ? (int)len : (int)sizeof(line) - 1;
+    memcpy(line, buf, (size_t)n);
+    line[n] = '\0';
+    e = strstr(line, ": error: ");
+    if (!e)
+        return;
+    hvf_strlcpy(syn->msg, e + 9, sizeof(syn->msg));
+    if ((p = strchr(syn->msg, '\n')) != NULL)
+        *p = '\0';
+    /* walk back over ":COL" then ":LINE" */
+    *e = '\0';
+    p = strrchr(line, ':');
+    if (p) {
+        *p = '\0';
+        col_start = 0;
+        p = strrchr(line, ':');
+        if (p && sscanf(p + 1, "%d", &col_start) == 1)
+            syn->line = col_start;
+    }
+}
+
+static int
+reader_parse(hvf_reader *r, const char *name, char *owned_buf, size_t len, hvf_diags *diags,
+             hvf_error *err)
+{
+    struct fy_diag_cfg dcfg;
+    struct fy_diag *diag;
+    struct fy_parse_cfg cfg;
+    reader_syntax syn = {0, {0}};
+
+    r->file = name;
+    r->diags = diags;
+    r->doc = NULL;
+    fy_diag_cfg_default(&dcfg);
+    dcfg.fp = NULL;
+    dcfg.output_fn = reader_diag_capture;
+    dcfg.user = &syn;
+    dcfg.colorize = false;
+    dcfg.show_position = true;
+    dcfg.show_source = false;
+    dcfg.show_type = false;
+    dcfg.show_module = false;
+    diag = fy_diag_create(&dcfg);
+    if (!diag) {
+        free(owned_buf);
+        hvf_error_set(err, HVF_ERR_INTERNAL, "'%s': cannot create a YAML diagnostic object", name);
+        return -1;
+    }
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.flags = FYPCF_QUIET | FYPCF_DISABLE_RECYCLING;
+    cfg.diag = diag;
+    /* libfyaml takes ownership of the buffer, even on failure. */
+    r->doc = fy_document_build_from_malloc_string(&cfg, owned_buf, len);
+    fy_diag_destroy(diag);
+    if (!r->doc || syn.msg[0]) {
+        if (syn.msg[0])
+            hvf_diags_add(diags, "%s:%d: syntax: %s", name, syn.line, syn.msg);
+        else
+            hvf_diags_add(diags, "%s:1: syntax: expected a YAML or JSON document", name);
+        fy_document_destroy(r->doc);
+        r->doc = NULL;
+        hvf_error_set(err, HVF_ERR_INVALID, "'%s' is not valid YAML or JSON", name);
+        return -1;
+    }
+    return 0;
+}
+
+int
+hvf_reader_open_buffer(hvf_reader *r, const char *name, const char *buf, size_t len,
+                       hvf_diags *diags, hvf_error *err)
+{
+    char *copy;
+
+    if (len > HVF_CONF_MAX_BYTES) {
+        hvf_error_set(err, HVF_ERR_INVALID, "'%s' is %zu bytes: the limit is %u", name, len,
+                      HVF_CONF_MAX_BYTES);
+        return -1;
+    }
+    copy = hvf_malloc(len + 1);
+    memcpy(copy, buf, len);
+    copy[len] = '\0';
+    return reader_parse(r, name, copy, len, diags, err);
+}
+
+int
+hvf_reader_open_file(hvf_reader *r, const char *path, hvf_diags *diags, hvf_error *err)
+{
+    FILE *fp = fopen(path, "rb");
+    struct stat st;
+    char *buf;
+    size_t n;
+
+    if (!fp) {
+        hvf_error_set(err, HVF_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fileno(fp), &st) < 0 || !S_ISREG(st.st_mode)) {
+        fclose(fp);
+        hvf_error_set(err, HVF_ERR_IO, "'%s' is not a regular file", path);
+        return -1;
+    }
+    if ((uint64_t)st.st_size > HVF_CONF_MAX_BYTES) {
+        fclose(fp);
+        hvf_error_set(err, HVF_ERR_INVALID, "'%s' is %" PRIu64 " bytes: the limit is %u", path,
+                      (uint64_t)st.st_size, HVF_CONF_MAX_BYTES);
+        return -1;
+    }
+    buf = hvf_malloc((size_t)st.st_size + 1);
+    n = fread(buf, 1, (size_t)st.st_size, fp);
+    if (ferror(fp)) {
+        free(buf);
+        fclose(fp);
+        hvf_error_set(err, HVF_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    fclose(fp);
+    buf[n] = '\0';
+    return reader_parse(r, path, buf, n, diags, err);
+}
+
+void
+hvf_reader_close(hvf_reader *r)
+{
+    fy_document_destroy(r->doc);
+    r->doc = NULL;
+}
+
+struct fy_node *
+hvf_reader_root(const hvf_reader *r)
+{
+    return r->doc ? fy_document_root(r->doc) : NULL;
+}
+
+int
+hvf_reader_line(const struct fy_node *node)
+{
+    struct fy_node *n = (struct fy_node *)node;
+    struct fy_node_pair *pair;
+    const struct fy_mark *m;
+    struct fy_token *t;
+    void *iter = NULL;
+    int depth = 0;
+
+    /* libfyaml 0.7 exposes marks only on tokens: a collection starts where its first scalar does. */
+    while (n && depth++ < 64) {
+        switch (fy_node_get_type(n)) {
+        case FYNT_SCALAR:
+            t = fy_node_get_scalar_token(n);
+            m = t ? fy_token_start_mark(t) : NULL;
+            return m ? m->line + 1 : 0;
+        case FYNT_MAPPING:
+            iter = NULL;
+            pair = fy_node_mapping_iterate(n, &iter);
+            n = pair ? fy_node_pair_key(pair) : NULL;
+            break;
+        default:
+            iter = NULL;
+            n = fy_node_sequence_iterate(n, &iter);
+            break;
+        }
+    }
+    return 0;
+}
+
+/* A short, printable rendering of a node's value for messages. */
+static void
+reader_value_text(const struct fy_node *node, char *buf, size_t size)
+{
+    const char *s;
+    size_t len = 0, o = 0;
+
+    if (!node) {
+        snprintf(buf, size, "(empty)");
+        return;
+    }
+    switch (fy_node_get_type((struct fy_node *)node)) {
+    case FYNT_MAPPING:
+        snprintf(buf, size, "(a mapping)");
+        return;
+    case FYNT_SEQUENCE:
+        snprintf(buf, size, "(a list)");
+        return;
+    default:
+        break;
+    }
+    s = fy_node_get_scalar((struct fy_node *)node, &len);
+    if (!s) {
+        snprintf(buf, size, "(empty)");
+        return;
+    }
+    buf[o++] = '\'';
+    for (size_t i = 0; i < len && o + 5 < size; i++) {
+        unsigned char c = (unsigned char)s[i];
+        buf[o++] = isprint(c) ? (char)c : '?';
+        if (i == 40 && len > 44) {
+            buf[o++] = '.';
+            buf[o++] = '.';
+            buf[o++] = '.';
+            break;
+        }
+    }
+    buf[o++] = '\'';
+    buf[o] = '\0';
+}
+
+static void
+reader_vreport(hvf_reader *r, const struct fy_node *node, const char *field, const char *fmt,
+               va_list ap)
+{
+    char value[64];
+    char msg[512];
+
+    reader_value_text(node, value, sizeof(value));
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    hvf_diags_add(r->diags, "%s:%d: %s: %s: %s", r->file, hvf_reader_line(node), field, value,
+                  msg);
+}
+
+void
+hvf_reader_report(hvf_reader *r, const struct fy_node *node, const char *field, const char *fmt,
+                  ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    reader_vreport(r, node, field, fmt, ap);
+    va_end(ap);
+}
+
+void
+hvf_reader_report_field(hvf_reader *r, struct fy_node *map, const char *path, const char *key,
+                        const char *fmt, ...)
+{
+    struct fy_node *v = map ? fy_node_mapping_lookup_by_string(map, key, FY_NT) : NULL;
+    char field[160];
+    va_list ap;
+
+    snprintf(field, sizeof(field), "%s%s%s", path, *path ? "." : "", key);
+    va_start(ap, fmt);
+    reader_vreport(r, v ? v : map, field, fmt, ap);
+    va_end(ap);
+}
+
+bool
+hvf_reader_expect_seq(hvf_reader *r, struct fy_node *node, const char *field)
+{
+    if (!node)
+        return true;
+    if (fy_node_is_sequence(node))
+        return true;
+    hvf_reader_report(r, node, field, "expected a list");
+    return false;
+}
+
+char *
+hvf_reader_scalar_dup(struct fy_node *node)
+{
+    const char *s;
+    size_t len = 0;
+
+    if (!node || !fy_node_is_scalar(node) || fy_node_is_alias(node))
+        return NULL;
+    s = fy_node_get_scalar(node, &len);
+    if (!s)
+        return NULL;
+    if (memchr(s, '\0', len))
+        return NULL;
+    return hvf_strndup(s, len);
+}
+
+static bool
+reader_parse_uint(const char *s, uint64_t *out)
+{
+    char *end = NULL;
+
+    if (!isdigit((unsigned char)*s))
+        return false;
+    errno = 0;
+    *out = strtoull(s, &end, 10);
+    return errno == 0 && *end == '\0';
+}
+
+static bool
+reader_parse_double(const char *s, double *out)
+{
+    char *end = NULL;
+
+    if (!*s || isspace((unsigned char)*s))
+        return false;
+    errno = 0;
+    *out = strtod(s, &end);
+    return errno == 0 && *end == '\0' && isfinite(*out);
+}
+
+static bool
+reader_in_range(const hvf_field_spec *spec, double v)
+{
+    if (spec->max > spec->min)
+        return v >= spec->min && v <= spec->max;
+    return v >= spec->min;
+}
+
+static void
+reader_range_text(const hvf_field_spec *spec, char *buf, size_t size)
+{
+    if (spec->max > spec->min)
+        snprintf(buf, size, "between %g and %g", spec->min, spec->max);
+    else
+        snprintf(buf, size, "at least %g", spec->min);
+}
+
+static char *
+reader_enum_list(const char *const *names, char *buf, size_t size)
+{
+    size_t o = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; names[i] && o < size; i++)
+        o += (size_t)snprintf(buf + o, size - o, "%s%s", i ? " | " : "", names[i]);
+    return buf;
+}
+
+/* Reads one scalar-typed field; returns false after reporting a problem. */
+static bool
+reader_field(hvf_reader *r, const hvf_field_spec *spec, struct fy_node *v, const char *field,
+             void *obj)
+{
+    char *base = (char *)obj;
+    HVF_AUTOFREE char *text = NULL;
+    hvf_error err = HVF_ERROR_INIT;
+    char range[96];
+
+    if (spec->type == HVF_FIELD_NODE) {
+        *(struct fy_node **)(base + spec->offset) = v;
+        return true;
+    }
+    if (spec->type == HVF_FIELD_STRLIST) {
+        char ***list = (char ***)(base + spec->offset);
+        size_t *count = (size_t *)(base + spec->offset2);
+        struct fy_node *item;
+        void *iter = NULL;
+        size_t n = 0;
+
+        if (!v || !fy_node_is_sequence(v)) {
+            hvf_reader_report(r, v, field, "expected a list of strings");
+            return false;
+        }
+        for (size_t i = 0; i < *count; i++)
+            free((*list)[i]);
+        free(*list);
+        *list = hvf_calloc((size_t)fy_node_sequence_item_count(v) + 1, sizeof(char *));
+        *count = 0;
+        while ((item = fy_node_sequence_iterate(v, &iter)) != NULL) {
+            char *s = hvf_reader_scalar_dup(item);
+            if (!s) {
+                hvf_reader_report(r, item, field, "expected a string");
+                continue;
+            }
+            (*list)[n++] = s;
+        }
+        *count = n;
+        return true;
+    }
+    if (!v || fy_node_is_alias(v) || !fy_node_is_scalar(v) || !(text = hvf_reader_scalar_dup(v))) {
+        hvf_reader_report(r, v, field, "expected a single value");
+        return false;
+    }
+    switch (spec->type) {
+    case HVF_FIELD_NAME:
+        if (!hvf_name_is_valid(text)) {
+            hvf_reader_report(r, v, field, "expected 1-63 characters of A-Z a-z 0-9 . _ -");
+            return false;
+        }
+        /* fall through */
+    case HVF_FIELD_STRING: {
+        char **dst = (char **)(base + spec->offset);
+        if (strlen(text) > 4096) {
+            hvf_reader_report(r, v, field, "expected at most 4096 characters");
+            return false;
+        }
+        free(*dst);
+        *dst = hvf_steal_ptr(&text);
+        return true;
+    }
+    case HVF_FIELD_UINT: {
+        uint64_t u = 0;
+        if (!reader_parse_uint(text, &u) || u > UINT32_MAX || !reader_in_range(spec, (double)u)) {
+            reader_range_text(spec, range, sizeof(range));
+            hvf_reader_report(r, v, field, "expected a whole number %s", range);
+            return false;
+        }
+        *(uint32_t *)(base + spec->offset) = (uint32_t)u;
+        return true;
+    }
+    case HVF_FIELD_DOUBLE: {
+        double d = 0;
+        if (!reader_parse_double(text, &d) || !reader_in_range(spec, d)) {
+            reader_range_text(spec, range, sizeof(range));
+            hvf_reader_report(r, v, field, "expected a number %s", range);
+            return false;
+        }
+        *(double *)(base + spec->offset) = d;
+        return true;
+    }
+    case HVF_FIELD_BOOL:
+        if (strcasecmp(text, "true") == 0) {
+            *(bool *)(base + spec->offset) = true;
+        } else if (strcasecmp(text, "false") == 0) {
+            *(bool *)(base + spec->offset) = false;
+        } else {
+            hvf_reader_report(r, v, field, "expected true or false");
+            return false;
+        }
+        return true;
+    case HVF_FIELD_SIZE_MIB: {
+        uint64_t bytes = 0;
+        if (hvf_units_parse_size(text, HVF_MIB, &bytes, &err) < 0) {
+            hvf_reader_report(r, v, field,
+                              "expected a size such as 512GiB, 8 GiB or 4096 (MiB)");
+            return false;
+        }
+        /* Round up: a VM of 1.5 GB needs every byte of its last MiB. */
+        *(uint64_t *)(base + spec->offset) = bytes / HVF_MIB + (bytes % HVF_MIB ? 1 : 0);
+        return true;
+    }
+    case HVF_FIELD_RATE: {
+        double bps = 0;
+        if (hvf_units_parse_rate(text, &bps, &err) < 0 || !reader_in_range(spec, bps)) {
+            hvf_reader_report(r, v, field, "expected a rate such as 10Gbit, 1.25GB/s or 50MiB/s");
+            return false;
+        }
+        *(double *)(base + spec->offset) = bps;
+        return true;
+    }
+    case HVF_FIELD_DURATION: {
+        int64_t us = 0;
+        if (hvf_units_parse_duration(text, &us, &err) < 0) {
+            hvf_reader_report(r, v, field, "expected a duration such as 300ms, 90s or 2h");
+            return false;
+        }
+        *(int64_t *)(base + spec->offset) = us;
+        return true;
+    }
+    case HVF_FIELD_ENUM:
+        for (int i = 0; spec->enum_names[i]; i++) {
+            if (strcmp(spec->enum_names[i], text) == 0) {
+                *(int *)(base + spec->offset) = i;
+                return true;
+            }
+        }
+        hvf_reader_report(r, v, field, "expected one of %s",
+                          reader_enum_list(spec->enum_names, range, sizeof(range)));
+        return false;
+    default:
+        HVF_ASSERT(!"unhandled field type");
+    }
+    return false;
+}
+
+size_t
+hvf_reader_map(hvf_reader *r, struct fy_node *node, const char *path, const hvf_field_spec *specs,
+               size_t nspecs, void *obj)
+{
+    size_t before = r->diags->total;
+    HVF_AUTOFREE bool *seen = hvf_calloc(nspecs, sizeof(bool));
+    struct fy_node_pair *pair;
+    void *iter = NULL;
+    char field[160];
+
+    if (!node || !fy_node_is_mapping(node)) {
+        hvf_reader_report(r, node, path, "expected a mapping of fields");
+        return r->diags->total - before;
+    }
+    while ((pair = fy_node_mapping_iterate(node, &iter)) != NULL) {
+        struct fy_node *k = fy_node_pair_key(pair);
+        struct fy_node *v = fy_node_pair_value(pair);
+        HVF_AUTOFREE char *key = hvf_reader_scalar_dup(k);
+        size_t i;
+
+        if (!key) {
+            hvf_reader_report(r, k, path, "expected a field name");
+            continue;
+        }
+        for (i = 0; i < nspecs; i++) {
+            if (strcmp(specs[i].name, key) == 0)
+                break;
+        }
+        snprintf(field, sizeof(field), "%s%s%s", path, *path ? "." : "", key);
+        if (i == nspecs) {
+            hvf_reader_report(r, k, field, "unknown field");
+            continue;
+        }
+        seen[i] = true;
+        if (v && fy_node_is_alias(v)) {
+            hvf_reader_report(r, v, field, "aliases (*name) are not supported");
+            continue;
+        }
+        if (reader_field(r, &specs[i], v, field, obj) && specs[i].present)
+            *(bool *)((char *)obj + specs[i].present - 1) = true;
+    }
+    for (size_t i = 0; i < nspecs; i++) {
+        if (specs[i].required && !seen[i]) {
+            snprintf(field, sizeof(field), "%s%s%s", path, *path ? "." : "", specs[i].name);
+            hvf_diags_add(r->diags, "%s:%d: %s: (missing): a value is required", r->file,
+                          hvf_reader_line(node), field);
+        }
+    }
+    return r->diags->total - before;
+}
+
+void
+hvf_reader_free_fields(const hvf_field_spec *specs, size_t nspecs, void *obj)
+{
+    char *base = (char *)obj;
+
+    for (size_t i = 0; i < nspecs; i++) {
+        if (specs[i].type == HVF_FIELD_STRING || specs[i].type == HVF_FIELD_NAME) {
+            char **p = (char **)(base + specs[i].offset);
+            free(*p);
+            *p = NULL;
+        } else if (specs[i].type == HVF_FIELD_STRLIST) {
+            char ***list = (char ***)(base + specs[i].offset);
+            size_t *count = (size_t *)(base + specs[i].offset2);
+            for (size_t j = 0; j < *count; j++)
+                free((*list)[j]);
+            free(*list);
+            *list = NULL;
+            *count = 0;
+        }
+    }
+}

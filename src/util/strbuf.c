@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/* Growable strings and atomic file writes (temporary file + rename: never a half-written file). */
+#include <errno.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "hvfleet/alloc.h"
+#include "hvfleet/strbuf.h"
+
+void
+hvf_strbuf_add(hvf_strbuf *sb, const char *s, size_t len)
+{
+    hvf_grow(&sb->buf, &sb->cap, sb->len + len + 1, 1);
+    memcpy(sb->buf + sb->len, s, len);
+    sb->len += len;
+    sb->buf[sb->len] = '\0';
+}
+
+void
+hvf_strbuf_puts(hvf_strbuf *sb, const char *s)
+{
+    hvf_strbuf_add(sb, s, strlen(s));
+}
+
+void
+hvf_strbuf_printf(hvf_strbuf *sb, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    HVF_ASSERT(n >= 0);
+    hvf_grow(&sb->buf, &sb->cap, sb->len + (size_t)n + 1, 1);
+    va_start(ap, fmt);
+    vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    sb->len += (size_t)n;
+}
+
+void
+hvf_strbuf_quote(hvf_strbuf *sb, const char *s)
+{
+    hvf_strbuf_add(sb, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') {
+            char esc[2] = {'\\', (char)*p};
+            hvf_strbuf_add(sb, esc, 2);
+        } else if (*p < 0x20 || *p == 0x7f) {
+            hvf_strbuf_printf(sb, "\\u%04x", *p);
+        } else {
+            hvf_strbuf_add(sb, (const char *)p, 1);
+        }
+    }
+    hvf_strbuf_add(sb, "\"", 1);
+}
+
+void
+hvf_strbuf_clear(hvf_strbuf *sb)
+{
+    free(sb->buf);
+    sb->buf = NULL;
+    sb->len = sb->cap = 0;
+}
+
+char *
+hvf_strbuf_steal(hvf_strbuf *sb)
+{
+    char *s = sb->buf ? sb->buf : hvf_strdup("");
+
+    sb->buf = NULL;
+    sb->len = sb->cap = 0;
+    return s;
+}
+
+int
+hvf_file_write_atomic(const char *path, const char *data, size_t len, hvf_error *err)
+{
+    HVF_AUTOFREE char *tmp = NULL;
+    FILE *fp;
+    int fd;
+
+    if (strcmp(path, "-") == 0) {
+        if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0) {
+            hvf_error_set(err, HVF_ERR_IO, "cannot write to standard output: %s",
+                          strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    tmp = hvf_asprintf("%s.tmp.XXXXXX", path);
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        hvf_error_set(err, HVF_ERR_IO, "cannot create a file next to '%s': %s", path,
+                      strerror(errno));
+        return -1;
+    }
+    fp = fdopen(fd, "wb");
+    if (!fp) {
+        close(fd);
+        unlink(tmp);
+        hvf_error_set(err, HVF_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
+        return -1;
+    }
+    if (fwrite(data, 1, len, fp) != len || fflush(fp) != 0 || fsync(fileno(fp)) != 0) {
+        hvf_error_set(err, HVF_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+        fclose(fp);
+        unlink(tmp);
+        return -1;
+    }
+    if (fclose(fp) != 0 || rename(tmp, path) != 0) {
+        hvf_error_set(err, HVF_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
