@@ -251,15 +251,16 @@ inv_check_capacity(hvf_reader *r, const hvf_fleet *f)
         hvf_resources u = hvf_host_usable(h);
 
         if (h->used.mem_mib > u.mem_mib)
-            hvf_diags_add(r->diags, "%s:%d: hosts[%zu].memory: '%s': its VMs use %s, over the %s usable",
-                          r->file, h->line, i, h->name,
+            hvf_diags_add(r->diags, "%s:%d: hosts[%s].memory: '%s used by VMs': expected at most the %s usable "
+                          "((memory - reserved_memory) x ram_allocation_ratio)",
+                          r->file, h->line, h->name,
                           hvf_units_format_size(h->used.mem_mib * HVF_MIB, a, sizeof(a)),
                           hvf_units_format_size(u.mem_mib * HVF_MIB, b, sizeof(b)));
         if (h->used.vcpus > u.vcpus)
             hvf_diags_add(r->diags,
-                          "%s:%d: hosts[%zu].cpus: '%s': its VMs use %u vCPUs, over the %u usable "
-                          "(cpus x cpu_allocation_ratio)",
-                          r->file, h->line, i, h->name, h->used.vcpus, u.vcpus);
+                          "%s:%d: hosts[%s].cpus: '%u vCPUs used by VMs': expected at most the %u "
+                          "usable (cpus x cpu_allocation_ratio)",
+                          r->file, h->line, h->name, h->used.vcpus, u.vcpus);
     }
     for (size_t i = 0; i < f->nvms; i++) {
         if (f->vms[i].service >= 0)
@@ -268,13 +269,13 @@ inv_check_capacity(hvf_reader *r, const hvf_fleet *f)
     for (size_t s = 0; s < f->nservices; s++) {
         const hvf_service *svc = &f->services[s];
         if (replicas[s] == 0)
-            hvf_diags_add(r->diags, "%s:%d: services[%zu].name: '%s': expected at least one VM in it",
-                          r->file, svc->line, s, svc->name);
+            hvf_diags_add(r->diags, "%s:%d: services[%s]: '%s': expected at least one VM in it",
+                          r->file, svc->line, svc->name, svc->name);
         else if (svc->min_available > replicas[s])
             hvf_diags_add(r->diags,
-                          "%s:%d: services[%zu].min_available: '%u': expected at most the %u VMs "
+                          "%s:%d: services[%s].min_available: '%u': expected at most the %u VMs "
                           "of service '%s'",
-                          r->file, svc->line, s, svc->min_available, replicas[s], svc->name);
+                          r->file, svc->line, svc->name, svc->min_available, replicas[s], svc->name);
     }
 }
 
