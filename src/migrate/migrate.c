@@ -127,12 +127,12 @@ hvf_migrate_params_validate(const hvf_migrate_params *p, hvf_migrate_field *bad,
     if (!isfinite(p->bandwidth_bytes_per_s) ||
         p->bandwidth_bytes_per_s < MIGRATE_MIN_RATE_BYTES_PER_S)
         MIGRATE_BAD(HVF_MIGRATE_FIELD_BANDWIDTH,
-                    "bandwidth_bytes_per_s %g: expected a finite rate of at least 1000 bytes/s (8 kbit/s)",
+                    "bandwidth_bytes_per_s %g: expected a rate of at least 1000 bytes/s (8 kbit/s)",
                     p->bandwidth_bytes_per_s);
     if (!isfinite(p->link_bytes_per_s) || p->link_bytes_per_s < 0 ||
         (p->link_bytes_per_s > 0 && p->link_bytes_per_s < MIGRATE_MIN_RATE_BYTES_PER_S))
         MIGRATE_BAD(HVF_MIGRATE_FIELD_LINK,
-                    "link_bytes_per_s %g: expected 0 (same as the bandwidth) or a finite rate of at least 1000 bytes/s",
+                    "link_bytes_per_s %g: expected 0 (same as the bandwidth) or a rate of at least 1000 bytes/s",
                     p->link_bytes_per_s);
     if (p->downtime_limit_us < 0 || p->downtime_limit_us > MIGRATE_MAX_DOWNTIME_LIMIT_US)
         MIGRATE_BAD(HVF_MIGRATE_FIELD_DOWNTIME_LIMIT,
