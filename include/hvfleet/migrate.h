@@ -22,6 +22,9 @@
  * QEMU's max-bandwidth); QEMU lifts that cap for the final stop-and-copy and for post-copy, so
  * there only the network limits it. hvf_migrate_state_demand_bytes_per_s() tells a max-min fair
  * sharer what the flow wants.
+ *
+ * No global state and no allocation: different states may be stepped from different threads;
+ * one state must not be used from two threads at once.
  */
 
 /* Returned by hvf_migrate_state_next_us() when nothing will happen at the given bandwidth. */
