@@ -22,6 +22,14 @@ typedef enum hvf_sim_oom {
 
 extern const char *const hvf_sim_oom_names[];
 
+typedef enum hvf_sim_strategy {
+    HVF_SIM_STRATEGY_DEFAULT,      /* the scenario's params */
+    HVF_SIM_STRATEGY_PRECOPY,      /* pre-copy, abort at the completion timeout */
+    HVF_SIM_STRATEGY_AUTO_CONVERGE,
+    HVF_SIM_STRATEGY_POSTCOPY,
+    HVF_SIM_STRATEGY_LAST
+} hvf_sim_strategy;
+
 /* Per-host dynamics parameters; a scenario may override them for a set of hosts. */
 typedef struct hvf_sim_host_params {
     uint64_t swap_mib;             /* swap space; 0 = none (then OOM) */
@@ -46,7 +54,7 @@ typedef struct hvf_sim_params {
     /* migration model defaults (a controller may override per migration) */
     int64_t downtime_limit_us;          /* QEMU downtime-limit, 300 ms */
     double zero_page_fraction;          /* share of guest memory never sent (zero pages) */
-    bool auto_converge;                 /* QEMU auto-converge on by default? (off, like Nova) */
+    hvf_sim_strategy strategy;          /* default PRECOPY (auto-converge off, like Nova) */
     double completion_timeout_s_per_gib; /* abort after this (Nova: 800 s/GiB); 0 = never */
 
     /* CPU */

@@ -40,9 +40,9 @@ typedef enum hvf_sim_host_state {
 typedef enum hvf_sim_vm_state {
     HVF_SIM_VM_RUNNING,
     HVF_SIM_VM_MIGRATING,
-    HVF_SIM_VM_PAUSED, /* waiting for a restart after an OOM kill or a crash of its host */
-    HVF_SIM_VM_STOPPED,
-    HVF_SIM_VM_CRASHED,
+    HVF_SIM_VM_PAUSED, /* stopped for the final copy of its migration */
+    HVF_SIM_VM_STOPPED, /* shut down by a controller */
+    HVF_SIM_VM_CRASHED, /* killed (OOM) or died with its host: the platform restarts it */
     HVF_SIM_VM_LAST
 } hvf_sim_vm_state;
 
@@ -79,14 +79,6 @@ typedef struct hvf_sim_controller {
     /* May be NULL: called once when the run ends. */
     void (*on_finish)(hvf_sim *sim, void *ctx);
 } hvf_sim_controller;
-
-typedef enum hvf_sim_strategy {
-    HVF_SIM_STRATEGY_DEFAULT,      /* the scenario's params */
-    HVF_SIM_STRATEGY_PRECOPY,      /* pre-copy, abort at the completion timeout */
-    HVF_SIM_STRATEGY_AUTO_CONVERGE,
-    HVF_SIM_STRATEGY_POSTCOPY,
-    HVF_SIM_STRATEGY_LAST
-} hvf_sim_strategy;
 
 typedef struct hvf_sim_migrate_opts {
     bool claim;                 /* reserve the VM's memory on the target first */

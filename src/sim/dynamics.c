@@ -98,7 +98,8 @@ dyn_oom_kill(hvf_sim *sim, int32_t host)
         int32_t vm = sh->vms[i];
         hvf_sim_vm_state s = sim->vms[vm].state;
         double size = (double)sim->fleet->vms[vm].mem_mib;
-        if ((s == HVF_SIM_VM_RUNNING || s == HVF_SIM_VM_MIGRATING) && size > best) {
+        if ((s == HVF_SIM_VM_RUNNING || s == HVF_SIM_VM_MIGRATING || s == HVF_SIM_VM_PAUSED) &&
+            size > best) {
             best = size;
             victim_vm = vm;
         }
@@ -227,10 +228,16 @@ sim_host_eval(hvf_sim *sim, int32_t host)
         speed /= sh->io_util;
     if (fabs(speed - sh->speed) > 1e-9) {
         sh->speed = speed;
-        /* migration caps scale with the host's speed: re-share its flows */
-        for (int32_t id = sh->mig_out; id >= 0; id = sim->migs[id].next_out)
-            if (sim->migs[id].in_flow)
-                sim_link_mark(sim, sim->migs[id].links[0]);
+        /* migration caps scale with the host's speed: re-share its flows; a slowed guest
+         * also dirties its memory more slowly */
+        for (int32_t id = sh->mig_out; id >= 0; id = sim->migs[id].next_out) {
+            sim_mig *m = &sim->migs[id];
+            sim_mig_advance_to_now(sim, m);
+            sim_mig_model_set_dirty(m->model, sim->fleet->vms[m->vm].dirty_bytes_per_s * speed);
+            sim_mig_schedule(sim, id);
+            if (m->in_flow)
+                sim_link_mark(sim, m->links[0]);
+        }
         for (int32_t id = sh->mig_in; id >= 0; id = sim->migs[id].next_in)
             if (sim->migs[id].in_flow)
                 sim_link_mark(sim, sim->migs[id].links[1]);

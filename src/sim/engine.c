@@ -38,6 +38,7 @@ hvf_sim_params_default(hvf_sim_params *p)
     p->migration_setup_max_us = 3 * HVF_US_PER_S;
     p->downtime_limit_us = 300 * HVF_US_PER_MS;
     p->zero_page_fraction = 0.0;
+    p->strategy = HVF_SIM_STRATEGY_PRECOPY;
     p->completion_timeout_s_per_gib = 800;
     p->migration_cpu_cores = 1.0;
     p->host.swap_mib = 0;

@@ -100,7 +100,9 @@ sim_on_vm_restart(hvf_sim *sim, int32_t vm, uint32_t ver)
 
     if (sv->restart_ver != ver || sv->state != HVF_SIM_VM_CRASHED)
         return;
-    if (sim->hosts[host].state != HVF_SIM_HOST_ACTIVE)
+    /* where it fits: back on its host, else the host with the most free memory */
+    if (sim->hosts[host].state != HVF_SIM_HOST_ACTIVE ||
+        hvf_sim_host_free_mib(sim, host, true) < sim->fleet->vms[vm].mem_mib)
         host = sim_pick_restart_host(sim, vm);
     if (host < 0) {
         /* nowhere to go yet: the platform tries again */
@@ -175,7 +177,8 @@ sim_fault_fire(hvf_sim *sim, int32_t idx)
         sim->fleet->vms[f->vm].dirty_bytes_per_s = f->bytes_per_s;
         if (mig >= 0) {
             sim_mig_advance_to_now(sim, &sim->migs[mig]);
-            sim_mig_model_set_dirty(sim->migs[mig].model, f->bytes_per_s);
+            sim_mig_model_set_dirty(sim->migs[mig].model,
+                                    f->bytes_per_s * sim->hosts[sim->migs[mig].src].speed);
             sim_mig_schedule(sim, mig);
         }
         break;

@@ -136,7 +136,7 @@ sim_flow_detach(hvf_sim *sim, int32_t id)
 double
 sim_flow_cap(const hvf_sim *sim, const sim_mig *m)
 {
-    double cap = m->cap_bytes_per_s > 0 ? m->cap_bytes_per_s : HUGE_VAL;
+    double cap = m->demand;
     double speed = fmin(sim->hosts[m->src].speed, sim->hosts[m->dst].speed);
 
     /* a host short of CPU runs its migration threads slower too */

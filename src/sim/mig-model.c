@@ -1,39 +1,57 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Interim pre-copy stepper (DESIGN.md §3, textbook rounds) used until include/hvfleet/migrate.h
- * lands; the engine only sees mig-model.h, so switching is local to this file.
+ * The twin's adapter over the migration stepper of include/hvfleet/migrate.h: the same model
+ * `hvfleet estimate` drives at a constant bandwidth, here driven at each flow's current share.
  */
 #include <math.h>
 
 #include "hvfleet/alloc.h"
+#include "hvfleet/migrate.h"
+#include "hvfleet/units.h"
 #include "sim/mig-model.h"
 
-#define MIG_MAX_ROUNDS 30
-#define MIG_SWITCHOVER_US 20000
-
-enum { MIG_ROUND, MIG_FINAL, MIG_DONE };
-
 struct sim_mig_model {
-    sim_mig_input in;
-    int phase;
-    int round;
-    double left_bytes;  /* of the current round or final copy */
-    double round_us;    /* duration of the current round so far */
-    double elapsed_us;
-    double sent_bytes;
-    double throttle;    /* auto-converge: share of guest CPU taken */
-    bool completed, converged, postcopy;
-    int64_t downtime_us;
+    hvf_migrate_state s;
+    char detail[192];
 };
 
+static hvf_migrate_strategy
+mig_strategy(hvf_sim_strategy s)
+{
+    switch (s) {
+    case HVF_SIM_STRATEGY_AUTO_CONVERGE:
+        return HVF_MIGRATE_STRATEGY_AUTO_CONVERGE;
+    case HVF_SIM_STRATEGY_POSTCOPY:
+        return HVF_MIGRATE_STRATEGY_POSTCOPY;
+    default:
+        return HVF_MIGRATE_STRATEGY_PRECOPY;
+    }
+}
+
 sim_mig_model *
-sim_mig_model_new(const sim_mig_input *in)
+sim_mig_model_new(const sim_mig_input *in, hvf_error *err)
 {
     sim_mig_model *m = HVF_NEW(sim_mig_model);
+    hvf_migrate_params p;
+    double gib = in->mem_bytes / (double)HVF_GIB;
 
-    m->in = *in;
-    m->phase = MIG_ROUND;
-    m->left_bytes = in->mem_bytes * (1.0 - in->zero_page_fraction);
+    hvf_migrate_params_default(&p);
+    p.mem_bytes = (uint64_t)in->mem_bytes;
+    p.dirty_bytes_per_s = in->dirty_bytes_per_s;
+    p.working_set_bytes = (uint64_t)in->working_set_bytes;
+    p.zero_fraction = in->zero_page_fraction;
+    p.bandwidth_bytes_per_s = in->cap_bytes_per_s;
+    p.downtime_limit_us = in->downtime_limit_us;
+    p.strategy = mig_strategy(in->strategy);
+    /* 0 in the model means Nova's 800 s/GiB; the twin's 0 means never */
+    if (in->completion_timeout_s_per_gib <= 0)
+        p.timeout_us = 10LL * 365 * 86400 * HVF_US_PER_S;
+    else
+        p.timeout_us = (int64_t)ceil(in->completion_timeout_s_per_gib * gib * 1e6);
+    if (hvf_migrate_state_init(&m->s, &p, err) < 0) {
+        free(m);
+        return NULL;
+    }
     return m;
 }
 
@@ -46,145 +64,82 @@ sim_mig_model_free(sim_mig_model *m)
 int64_t
 sim_mig_model_next_us(const sim_mig_model *m, double bps)
 {
-    double us;
+    int64_t us = hvf_migrate_state_next_us(&m->s, bps);
 
-    if (m->phase == MIG_DONE)
-        return INT64_MAX;
-    us = ceil(m->left_bytes / bps * 1e6);
-    if (m->phase == MIG_FINAL)
-        us += MIG_SWITCHOVER_US;
-    return us < 1 ? 1 : (int64_t)us;
-}
-
-static double
-mig_dirty(const sim_mig_model *m)
-{
-    return m->in.dirty_bytes_per_s * (1.0 - m->throttle);
-}
-
-/* At the end of a round: decide the next one, the final copy, or an abort. */
-static void
-mig_round_end(sim_mig_model *m, double bps)
-{
-    double next = fmin(m->in.working_set_bytes, mig_dirty(m) * m->round_us / 1e6);
-    double limit_s = (double)m->in.downtime_limit_us / 1e6;
-    double timeout_us = m->in.completion_timeout_s_per_gib * m->in.mem_bytes / 1073741824.0 * 1e6;
-
-    m->round++;
-    m->round_us = 0;
-    if (bps > 0 && next / bps <= limit_s) {
-        m->phase = MIG_FINAL;
-        m->converged = true;
-        m->left_bytes = next;
-        return;
-    }
-    if (m->in.strategy == HVF_SIM_STRATEGY_POSTCOPY) {
-        /* switch now; the rest is pulled after the switchover */
-        m->postcopy = true;
-        m->phase = MIG_FINAL;
-        m->left_bytes = fmin(next, bps * limit_s);
-        m->sent_bytes += next - m->left_bytes;
-        return;
-    }
-    if (m->in.strategy == HVF_SIM_STRATEGY_AUTO_CONVERGE)
-        m->throttle = m->throttle == 0 ? 0.2 : fmin(0.99, m->throttle + 0.1);
-    if ((timeout_us > 0 && m->elapsed_us >= timeout_us) || m->round >= MIG_MAX_ROUNDS) {
-        if (m->in.strategy == HVF_SIM_STRATEGY_PRECOPY) {
-            m->phase = MIG_DONE;
-            m->completed = false;
-            return;
-        }
-        /* forced switchover with whatever is left */
-        m->phase = MIG_FINAL;
-        m->left_bytes = next;
-        return;
-    }
-    m->left_bytes = next;
+    return us < 0 ? INT64_MAX : us;
 }
 
 void
 sim_mig_model_advance(sim_mig_model *m, int64_t dt_us, double bps)
 {
-    double dt = (double)dt_us;
+    hvf_error err = HVF_ERROR_INIT;
 
-    m->elapsed_us += dt;
-    if (m->phase == MIG_DONE || bps <= 0) {
-        m->round_us += dt;
-        return;
-    }
-    if (m->phase == MIG_FINAL) {
-        double need_us = m->left_bytes / bps * 1e6;
-        if (dt + 0.5 >= need_us + MIG_SWITCHOVER_US) {
-            m->sent_bytes += m->left_bytes;
-            m->downtime_us = (int64_t)llround(need_us) + MIG_SWITCHOVER_US;
-            m->left_bytes = 0;
-            m->phase = MIG_DONE;
-            m->completed = true;
-        } else {
-            double b = fmin(m->left_bytes, bps * dt / 1e6);
-            m->left_bytes -= b;
-            m->sent_bytes += b;
-        }
-        return;
-    }
-    {
-        double b = bps * dt / 1e6;
-        m->round_us += dt;
-        if (b + 1.0 >= m->left_bytes) {
-            m->sent_bytes += m->left_bytes;
-            m->left_bytes = 0;
-            mig_round_end(m, bps);
-        } else {
-            m->left_bytes -= b;
-            m->sent_bytes += b;
-        }
-    }
+    /* dt >= 0 and a finite rate >= 0 are the engine's invariants */
+    HVF_ASSERT(hvf_migrate_state_advance(&m->s, dt_us, bps, &err) >= 0);
+}
+
+double
+sim_mig_model_demand(const sim_mig_model *m)
+{
+    return hvf_migrate_state_demand_bytes_per_s(&m->s);
+}
+
+bool
+sim_mig_model_paused(const sim_mig_model *m)
+{
+    return hvf_migrate_state_paused(&m->s);
 }
 
 void
 sim_mig_model_set_dirty(sim_mig_model *m, double dirty)
 {
-    m->in.dirty_bytes_per_s = dirty;
+    /* migrate.h has no setter yet; the stepper reads params.dirty_bytes_per_s at each step, so
+     * changing it here applies from now on (a dirty_rate fault, a slowed guest) */
+    m->s.params.dirty_bytes_per_s = dirty;
 }
 
 bool
 sim_mig_model_done(const sim_mig_model *m)
 {
-    return m->phase == MIG_DONE;
+    return hvf_migrate_state_done(&m->s);
 }
 
 bool
 sim_mig_model_completed(const sim_mig_model *m)
 {
-    return m->completed;
+    return hvf_migrate_state_phase(&m->s) == HVF_MIGRATE_PHASE_DONE;
 }
 
 bool
 sim_mig_model_converged(const sim_mig_model *m)
 {
-    return m->converged && !m->postcopy;
+    hvf_migrate_result r;
+
+    hvf_migrate_state_result(&m->s, &r);
+    return r.converged && r.finished_by != HVF_MIGRATE_STRATEGY_POSTCOPY;
 }
 
 int64_t
 sim_mig_model_downtime_us(const sim_mig_model *m)
 {
-    return m->downtime_us;
+    hvf_migrate_result r;
+
+    hvf_migrate_state_result(&m->s, &r);
+    return r.downtime_us;
 }
 
 double
 sim_mig_model_sent_bytes(const sim_mig_model *m)
 {
-    return m->sent_bytes;
+    return m->s.sent_bytes;
 }
 
 const char *
 sim_mig_model_detail(const sim_mig_model *m)
 {
-    if (m->postcopy)
-        return "post-copy";
-    if (m->throttle > 0)
-        return "auto-converge";
-    if (m->phase == MIG_DONE && !m->completed)
-        return "aborted at the completion timeout";
-    return m->converged ? "pre-copy converged" : "pre-copy forced switchover";
+    hvf_migrate_result r;
+
+    hvf_migrate_state_result(&m->s, &r);
+    hvf_strlcpy(((sim_mig_model *)m)->detail, r.reason, sizeof(m->detail));
+    return m->detail;
 }

@@ -116,11 +116,16 @@ sim_mig_schedule(hvf_sim *sim, int32_t id)
 {
     sim_mig *m = &sim->migs[id];
 
+    int64_t dt;
+
+    /* a migration still in setup keeps its version: its setup event must stay valid */
+    if (!m->in_flow)
+        return;
     m->ver++;
-    if (!m->in_flow || m->rate <= 0)
-        return; /* stalled: a rate change will reschedule it */
-    sim_push(sim, sim->now_us + sim_mig_model_next_us(m->model, m->rate), SIM_CLASS_FLOW,
-             SIM_EV_MIG_BOUNDARY, id, m->ver, 0);
+    dt = sim_mig_model_next_us(m->model, m->rate);
+    if (dt == INT64_MAX)
+        return; /* stalled at this rate: a rate change will reschedule it */
+    sim_push(sim, sim->now_us + dt, SIM_CLASS_FLOW, SIM_EV_MIG_BOUNDARY, id, m->ver, 0);
 }
 
 static hvf_sim_strategy
@@ -128,7 +133,7 @@ mig_strategy(const hvf_sim *sim, const hvf_sim_migrate_opts *o)
 {
     if (o && o->strategy != HVF_SIM_STRATEGY_DEFAULT)
         return o->strategy;
-    return sim->p.auto_converge ? HVF_SIM_STRATEGY_AUTO_CONVERGE : HVF_SIM_STRATEGY_PRECOPY;
+    return sim->p.strategy != HVF_SIM_STRATEGY_DEFAULT ? sim->p.strategy : HVF_SIM_STRATEGY_PRECOPY;
 }
 
 int32_t
@@ -138,6 +143,7 @@ hvf_sim_start_migration(hvf_sim *sim, int32_t vm, int32_t target,
     hvf_fleet *f = sim->fleet;
     hvf_vm *v;
     sim_mig *m;
+    sim_mig_model *model;
     sim_mig_input in;
     hvf_resources r;
     int32_t id, src;
@@ -169,9 +175,28 @@ hvf_sim_start_migration(hvf_sim *sim, int32_t vm, int32_t target,
                       f->hosts[target].name, hvf_sim_host_state_names[sim->hosts[target].state]);
         return -1;
     }
-    r = hvf_vm_resources(v);
-    if (opts && opts->claim && hvf_host_claim(&f->hosts[target], &r, 0, err) < 0)
+    in.mem_bytes = (double)v->mem_mib * (double)HVF_MIB;
+    in.dirty_bytes_per_s = v->dirty_bytes_per_s * sim->hosts[src].speed;
+    in.working_set_bytes = (double)v->working_set_mib * (double)HVF_MIB;
+    in.zero_page_fraction = sim->p.zero_page_fraction;
+    in.downtime_limit_us = opts && opts->downtime_limit_us > 0 ? opts->downtime_limit_us
+                                                               : sim->p.downtime_limit_us;
+    in.strategy = mig_strategy(sim, opts);
+    in.completion_timeout_s_per_gib = sim->p.completion_timeout_s_per_gib;
+    in.cap_bytes_per_s = opts && opts->max_bytes_per_s > 0 ? opts->max_bytes_per_s
+                                                           : sim->p.migration_max_bytes_per_s;
+    if (in.cap_bytes_per_s <= 0)
+        in.cap_bytes_per_s = f->hosts[src].nic_bytes_per_s; /* uncapped: the NIC limits it */
+    model = sim_mig_model_new(&in, err);
+    if (!model) {
+        hvf_error_prefix(err, "VM '%s': ", v->name);
         return -1;
+    }
+    r = hvf_vm_resources(v);
+    if (opts && opts->claim && hvf_host_claim(&f->hosts[target], &r, 0, err) < 0) {
+        sim_mig_model_free(model);
+        return -1;
+    }
 
     id = mig_alloc(sim);
     m = &sim->migs[id];
@@ -186,18 +211,9 @@ hvf_sim_start_migration(hvf_sim *sim, int32_t vm, int32_t target,
     m->src = src;
     m->dst = target;
     m->next_free = -1;
-    m->cap_bytes_per_s = opts && opts->max_bytes_per_s > 0 ? opts->max_bytes_per_s
-                                                           : sim->p.migration_max_bytes_per_s;
     m->t_start_us = m->t_update_us = sim->now_us;
-    in.mem_bytes = (double)v->mem_mib * (double)HVF_MIB;
-    in.dirty_bytes_per_s = v->dirty_bytes_per_s;
-    in.working_set_bytes = (double)v->working_set_mib * (double)HVF_MIB;
-    in.zero_page_fraction = sim->p.zero_page_fraction;
-    in.downtime_limit_us = opts && opts->downtime_limit_us > 0 ? opts->downtime_limit_us
-                                                               : sim->p.downtime_limit_us;
-    in.strategy = mig_strategy(sim, opts);
-    in.completion_timeout_s_per_gib = sim->p.completion_timeout_s_per_gib;
-    m->model = sim_mig_model_new(&in);
+    m->model = model;
+    m->demand = sim_mig_model_demand(model);
     m->arrive_bytes = in.mem_bytes * (1.0 - in.zero_page_fraction);
     mig_list_insert(sim, id);
     sim_vm_set_state(sim, vm, HVF_SIM_VM_MIGRATING);
@@ -306,6 +322,16 @@ sim_mig_on_boundary(hvf_sim *sim, int32_t id, uint32_t ver)
         return;
     sim_mig_advance_to_now(sim, m);
     if (!sim_mig_model_done(m->model)) {
+        double demand = sim_mig_model_demand(m->model);
+        bool paused = sim_mig_model_paused(m->model);
+
+        if (paused != (sim->vms[m->vm].state == HVF_SIM_VM_PAUSED))
+            sim_vm_set_state(sim, m->vm, paused ? HVF_SIM_VM_PAUSED : HVF_SIM_VM_MIGRATING);
+        if (demand != m->demand) {
+            /* a new phase wants a different share (uncapped final copy, a pause) */
+            m->demand = demand;
+            sim_link_mark(sim, m->links[0]);
+        }
         sim_mig_schedule(sim, id);
         return;
     }

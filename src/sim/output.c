@@ -182,7 +182,7 @@ char *
 hvf_sim_summary_json(hvf_sim *sim)
 {
     json_t *root = out_summary(sim);
-    char *s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
     char *copy = hvf_strdup(s ? s : "{}");
 
     free(s);
@@ -262,7 +262,7 @@ hvf_sim_write_outputs(hvf_sim *sim, const char *dir, hvf_error *err)
     if (out_mkdirs(dir, err) < 0)
         return -1;
     root = out_summary(sim);
-    text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
     json_decref(root);
     hvf_strbuf_puts(&sb, text ? text : "{}");
     hvf_strbuf_puts(&sb, "\n");

@@ -90,7 +90,7 @@ typedef struct sim_mig {
     bool claimed;
     int32_t vm, src, dst;
     int32_t next_free;
-    double cap_bytes_per_s; /* before CPU scaling */
+    double demand;          /* the model's wish: cap while live, HUGE_VAL uncapped, 0 paused */
     double rate;            /* current share */
     int64_t t_start_us, t_update_us;
     double sent_at_update;  /* bytes */
