@@ -448,13 +448,13 @@ sim_dispatch(hvf_sim *sim, const sim_event *e)
 }
 
 void
-hvf_sim_run(hvf_sim *sim)
+sim_start(hvf_sim *sim)
 {
-    sim_event e;
     char detail[96];
 
-    HVF_ASSERT(!sim->ran);
-    sim->ran = true;
+    if (sim->started)
+        return;
+    sim->started = true;
     sim->now_us = 0;
     snprintf(detail, sizeof(detail), "seed %" PRIu64, sim->p.seed);
     sim_log(sim, "sim_start", -1, -1, -1, -1, detail, NULL);
@@ -468,18 +468,39 @@ hvf_sim_run(hvf_sim *sim)
     if (sim->has_ctl && sim->ctl.on_start)
         sim->ctl.on_start(sim, sim->ctl.ctx);
     sim_flush(sim);
-    while (sim_heap_pop(&sim->heap, &e)) {
-        if (e.t_us > sim->p.duration_us)
-            break;
+}
+
+void
+sim_run_until(hvf_sim *sim, int64_t t_us)
+{
+    sim_event e;
+
+    sim_start(sim);
+    if (t_us > sim->p.duration_us)
+        t_us = sim->p.duration_us;
+    while (sim->heap.n > 0 && sim->heap.ev[0].t_us <= t_us) {
+        sim_heap_pop(&sim->heap, &e);
         sim->now_us = e.t_us;
         sim->st.sim_events++;
-        if (e.kind == SIM_EV_END)
+        if (e.kind == SIM_EV_END) {
+            sim->ended = true;
             break;
+        }
         sim_dispatch(sim, &e);
         sim_flush(sim);
         if (sim->progress && (sim->st.sim_events & 0xffff) == 0)
             sim->progress(sim->now_us, sim->p.duration_us, sim->progress_ctx);
     }
+    if (sim->now_us < t_us)
+        sim->now_us = t_us;
+}
+
+void
+hvf_sim_run(hvf_sim *sim)
+{
+    HVF_ASSERT(!sim->ran);
+    sim->ran = true;
+    sim_run_until(sim, sim->p.duration_us);
     sim->now_us = sim->p.duration_us;
     /* bring every migration's model up to the end, for the final figures */
     for (size_t i = 0; i < sim->nmigs; i++) {

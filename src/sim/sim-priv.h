@@ -156,7 +156,7 @@ struct hvf_sim {
 
     int64_t now_us;
     sim_heap heap;
-    bool ran;
+    bool ran, started, ended;
 
     sim_host *hosts;
     sim_vm *vms;
@@ -219,6 +219,11 @@ int32_t sim_pick_restart_host(const hvf_sim *sim, int32_t vm);
 void sim_vm_boot(hvf_sim *sim, int32_t vm, int32_t host, const char *type, const char *detail);
 /* Recomputes dirty flows and hosts until stable. */
 void sim_flush(hvf_sim *sim);
+/* Logs sim_start, queues faults, samples and the end, calls on_start (once). */
+void sim_start(hvf_sim *sim);
+/* Processes every event up to @t_us (clamped to the duration), then sets the clock to it.
+ * hvf_sim_run is this up to the end; tests step with it. */
+void sim_run_until(hvf_sim *sim, int64_t t_us);
 
 /* ---- flows.c ---- */
 void sim_links_build(hvf_sim *sim);
