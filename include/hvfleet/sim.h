@@ -142,6 +142,15 @@ typedef struct hvf_sim_stats {
 
 void hvf_sim_get_stats(const hvf_sim *sim, hvf_sim_stats *out);
 
+/*
+ * hvf_sim_check: the claims ledger invariant, for tests and assertions. Every host's used
+ * memory and vCPUs equal what its running VMs hold, its claims equal the claimed migrations in
+ * flight towards it, and (unless @allow_overcommit) used + claimed <= usable memory.
+ * Returns 0, or -1 with the first violation in @err.
+ */
+int hvf_sim_check(const hvf_sim *sim, bool allow_overcommit, hvf_error *err)
+    __attribute__((warn_unused_result));
+
 /* ---- controller API: time and queries ---- */
 
 int64_t hvf_sim_now(const hvf_sim *sim);

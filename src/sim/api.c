@@ -285,3 +285,47 @@ hvf_sim_log(hvf_sim *sim, const char *type, int32_t host, int32_t vm, const char
 {
     sim_log(sim, type, host, vm, -1, -1, detail, NULL);
 }
+
+int
+hvf_sim_check(const hvf_sim *sim, bool allow_overcommit, hvf_error *err)
+{
+    const hvf_fleet *f = sim->fleet;
+    HVF_AUTOFREE hvf_resources *used = hvf_calloc(f->nhosts + 1, sizeof(hvf_resources));
+    HVF_AUTOFREE hvf_resources *claimed = hvf_calloc(f->nhosts + 1, sizeof(hvf_resources));
+
+    for (size_t v = 0; v < f->nvms; v++) {
+        if (!sim->vms[v].placed)
+            continue;
+        used[f->vms[v].host].mem_mib += f->vms[v].mem_mib;
+        used[f->vms[v].host].vcpus += f->vms[v].vcpus;
+    }
+    for (size_t i = 0; i < sim->nmigs; i++) {
+        const sim_mig *m = &sim->migs[i];
+        if (!m->active || !m->claimed)
+            continue;
+        claimed[m->dst].mem_mib += f->vms[m->vm].mem_mib;
+        claimed[m->dst].vcpus += f->vms[m->vm].vcpus;
+    }
+    for (size_t h = 0; h < f->nhosts; h++) {
+        const hvf_host *host = &f->hosts[h];
+        hvf_resources u = hvf_host_usable(host);
+        if (used[h].mem_mib != host->used.mem_mib || used[h].vcpus != host->used.vcpus ||
+            claimed[h].mem_mib != host->claimed.mem_mib ||
+            claimed[h].vcpus != host->claimed.vcpus) {
+            hvf_error_set(err, HVF_ERR_INTERNAL,
+                          "host '%s' accounts %" PRIu64 " MiB used + %" PRIu64
+                          " MiB claimed; its VMs hold %" PRIu64 " + %" PRIu64 " MiB",
+                          host->name, host->used.mem_mib, host->claimed.mem_mib, used[h].mem_mib,
+                          claimed[h].mem_mib);
+            return -1;
+        }
+        if (!allow_overcommit && host->used.mem_mib + host->claimed.mem_mib > u.mem_mib) {
+            hvf_error_set(err, HVF_ERR_CAPACITY,
+                          "host '%s' holds %" PRIu64 " MiB used + %" PRIu64
+                          " MiB claimed over %" PRIu64 " MiB usable",
+                          host->name, host->used.mem_mib, host->claimed.mem_mib, u.mem_mib);
+            return -1;
+        }
+    }
+    return 0;
+}

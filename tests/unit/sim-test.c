@@ -454,7 +454,7 @@ test_fault_host_crash(void **state)
     assert_int_not_equal(hvf_sim_vm_host(sim, a), 0);
     sim_run_until(sim, 701 * S);
     assert_int_equal(hvf_sim_host_state_get(sim, 0), HVF_SIM_HOST_ACTIVE);
-    assert_int_equal(hvf_fleet_check(sim->fleet, false, &err), 0);
+    assert_int_equal(hvf_sim_check(sim, false, &err), 0);
     hvf_sim_free(sim);
     hvf_fleet_free(f);
 }
@@ -561,7 +561,7 @@ t_naive_run(uint64_t seed, bool claims, hvf_sim_stats *st)
     hvf_sim_run(sim);
     hvf_sim_get_stats(sim, st);
     if (claims)
-        assert_int_equal(hvf_fleet_check(sim->fleet, false, &err), 0);
+        assert_int_equal(hvf_sim_check(sim, false, &err), 0);
     sum = hvf_sim_summary_json(sim);
     hvf_strbuf_puts(&sb, sum);
     hvf_strbuf_add(&sb, sim->events.buf, sim->events.len);
@@ -618,7 +618,7 @@ test_api_refusals(void **state)
     sim_run_until(sim, 61 * S);
     assert_int_equal(hvf_sim_host_state_get(sim, 0), HVF_SIM_HOST_ACTIVE);
     assert_int_equal(hvf_sim_start_vm(sim, vm, 0, &err), 0);
-    assert_int_equal(hvf_fleet_check(sim->fleet, true, &err), 0);
+    assert_int_equal(hvf_sim_check(sim, true, &err), 0);
     hvf_sim_free(sim);
     hvf_fleet_free(f);
 }
