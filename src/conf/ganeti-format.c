@@ -55,6 +55,7 @@ static void
 gnt_format_nodes(const hvf_fleet *f, const uint64_t *plain_mib, hvf_strbuf *out)
 {
     char uuid[64];
+    bool master = false;
 
     for (size_t i = 0; i < f->nhosts; i++) {
         const hvf_host *h = &f->hosts[i];
@@ -63,13 +64,20 @@ gnt_format_nodes(const hvf_fleet *f, const uint64_t *plain_mib, hvf_strbuf *out)
         int64_t free_mib = (int64_t)h->mem_mib - (int64_t)h->reserved_mib -
                            (int64_t)h->used.mem_mib;
         bool first = true;
+        char role = 'N';
 
+        /* hroller refuses a cluster without a master: the first host that is up plays it. */
+        if (h->state == HVF_HOST_STATE_DOWN) {
+            role = 'Y';
+        } else if (!master) {
+            role = 'M';
+            master = true;
+        }
         gnt_format_uuid(uuid, sizeof(uuid), (size_t)h->zone);
         /* name|total_mem|node_mem|free_mem|total_disk|free_disk|total_cpu|offline|group_uuid| */
         hvf_strbuf_printf(out, "%s|%" PRIu64 "|%" PRIu64 "|%" PRId64 "|%" PRIu64 "|%" PRIu64
                           "|%u|%c|%s|1|", h->name, h->mem_mib, h->reserved_mib, free_mib, disk,
-                          disk - plain_mib[i], h->cpus,
-                          h->state == HVF_HOST_STATE_DOWN ? 'Y' : 'N', uuid);
+                          disk - plain_mib[i], h->cpus, role, uuid);
         if (strcmp(rack, "default") != 0)
             gnt_format_tag(out, &first, GNT_TAG_RACK, rack);
         if (h->kernel)
