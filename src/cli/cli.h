@@ -23,3 +23,4 @@ int hvf_cli_fail(const hvf_error *err);
 
 int hvf_cli_inventory_import(int argc, char **argv);
 int hvf_cli_inventory_generate(int argc, char **argv);
+int hvf_cli_inventory_export(int argc, char **argv);
