@@ -88,7 +88,7 @@ bench_params(hvf_sim_params *p, int64_t duration_us)
     hvf_sim_params_default(p);
     p->duration_us = duration_us;
     p->metrics_interval_us = 600 * HVF_US_PER_S;
-    p->record_events = false;       /* the log of 400,000 migrations is not what we time */
+    p->record_events = false; /* the log of 400,000 migrations is not what we time */
     p->record_host_series = false;
 }
 

@@ -19,7 +19,7 @@
 typedef struct hvf_sim hvf_sim;
 
 typedef struct hvf_scenario {
-    char *name; /* owned */
+    char *name;       /* owned */
     hvf_fleet *fleet; /* owned */
     hvf_sim_params params;
     hvf_sim_host_override *overrides; /* owned */

@@ -40,7 +40,7 @@ typedef enum hvf_sim_host_state {
 typedef enum hvf_sim_vm_state {
     HVF_SIM_VM_RUNNING,
     HVF_SIM_VM_MIGRATING,
-    HVF_SIM_VM_PAUSED, /* stopped for the final copy of its migration */
+    HVF_SIM_VM_PAUSED,  /* stopped for the final copy of its migration */
     HVF_SIM_VM_STOPPED, /* shut down by a controller */
     HVF_SIM_VM_CRASHED, /* killed (OOM) or died with its host: the platform restarts it */
     HVF_SIM_VM_LAST
@@ -56,7 +56,7 @@ typedef enum hvf_sim_event_type {
     HVF_SIM_EV_HOST_IN_SERVICE, /* back from maintenance, a reboot or quarantine */
     HVF_SIM_EV_TIMER,
     HVF_SIM_EV_HOST_CRASH,
-    HVF_SIM_EV_VM_DOWN,         /* a VM was killed or crashed (the platform restarts it) */
+    HVF_SIM_EV_VM_DOWN, /* a VM was killed or crashed (the platform restarts it) */
     HVF_SIM_EV_LAST
 } hvf_sim_event_type;
 
@@ -81,10 +81,10 @@ typedef struct hvf_sim_controller {
 } hvf_sim_controller;
 
 typedef struct hvf_sim_migrate_opts {
-    bool claim;                 /* reserve the VM's memory on the target first */
-    double max_bytes_per_s;     /* this migration's cap; 0 = the scenario's default */
+    bool claim;             /* reserve the VM's memory on the target first */
+    double max_bytes_per_s; /* this migration's cap; 0 = the scenario's default */
     hvf_sim_strategy strategy;
-    int64_t downtime_limit_us;  /* 0 = the scenario's default */
+    int64_t downtime_limit_us; /* 0 = the scenario's default */
 } hvf_sim_migrate_opts;
 
 /* The documented defaults (docs/simulator.md). */
@@ -124,20 +124,20 @@ char *hvf_sim_summary_json(hvf_sim *sim);
 
 typedef struct hvf_sim_stats {
     uint64_t migrations_started, migrations_completed, migrations_aborted;
-    int64_t makespan_us;                 /* first maintenance window to last host back */
+    int64_t makespan_us; /* first maintenance window to last host back */
     uint32_t peak_concurrent_migrations;
     uint32_t peak_concurrent_evacuations;
-    double peak_host_memory_ratio;       /* (used + claimed + arriving) / usable */
-    uint32_t hosts_over_committed;       /* hosts whose ratio exceeded 1 at some time */
-    uint32_t vms_crashed;                /* VMs that died with their host */
-    uint32_t vms_rebooted;               /* VMs the OOM killer ended, restarted */
+    double peak_host_memory_ratio; /* (used + claimed + arriving) / usable */
+    uint32_t hosts_over_committed; /* hosts whose ratio exceeded 1 at some time */
+    uint32_t vms_crashed;          /* VMs that died with their host */
+    uint32_t vms_rebooted;         /* VMs the OOM killer ended, restarted */
     uint32_t hosts_crashed;
-    uint32_t hosts_hung;                 /* IO-saturated past the hung-task timeout, no panic */
+    uint32_t hosts_hung; /* IO-saturated past the hung-task timeout, no panic */
     uint32_t hosts_maintained;
-    uint64_t events;                     /* event-log entries */
-    uint64_t sim_events;                 /* engine events processed */
-    uint64_t flow_recomputes;            /* bandwidth recomputations (connected components) */
-    uint64_t flow_recompute_flows;       /* flows visited by them */
+    uint64_t events;               /* event-log entries */
+    uint64_t sim_events;           /* engine events processed */
+    uint64_t flow_recomputes;      /* bandwidth recomputations (connected components) */
+    uint64_t flow_recompute_flows; /* flows visited by them */
 } hvf_sim_stats;
 
 void hvf_sim_get_stats(const hvf_sim *sim, hvf_sim_stats *out);

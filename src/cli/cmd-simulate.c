@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* hvfleet simulate: runs a scenario in the twin and writes its events, metrics and summary. */
-#include <getopt.h>
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>

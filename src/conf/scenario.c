@@ -24,12 +24,18 @@ typedef struct sc_root {
 static const hvf_field_spec sc_root_fields[] = {
     {.name = "schema", .type = HVF_FIELD_STRING, .offset = offsetof(sc_root, schema)},
     {.name = "name", .type = HVF_FIELD_NAME, .offset = offsetof(sc_root, name), .required = true},
-    {.name = "inventory", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, inventory),
+    {.name = "inventory",
+     .type = HVF_FIELD_NODE,
+     .offset = offsetof(sc_root, inventory),
      .required = true},
-    {.name = "duration", .type = HVF_FIELD_DURATION, .offset = offsetof(sc_root, duration_us),
+    {.name = "duration",
+     .type = HVF_FIELD_DURATION,
+     .offset = offsetof(sc_root, duration_us),
      .required = true},
     {.name = "seed", .type = HVF_FIELD_STRING, .offset = offsetof(sc_root, seed)},
-    {.name = "metrics_interval", .type = HVF_FIELD_DURATION, .offset = offsetof(sc_root, metrics_us),
+    {.name = "metrics_interval",
+     .type = HVF_FIELD_DURATION,
+     .offset = offsetof(sc_root, metrics_us),
      .present = offsetof(sc_root, has_metrics) + 1},
     {.name = "params", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, params)},
     {.name = "host_overrides", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, overrides)},
@@ -47,25 +53,46 @@ static const hvf_field_spec sc_param_fields[] = {
     {.name = "hung_task_panic", .type = HVF_FIELD_BOOL, .offset = P(host.hung_task_panic)},
     {.name = "oom", .type = HVF_FIELD_ENUM, .offset = P(host.oom), .enum_names = hvf_sim_oom_names},
     {.name = "hung_task_timeout", .type = HVF_FIELD_DURATION, .offset = P(hung_task_timeout_us)},
-    {.name = "swap_io_fraction", .type = HVF_FIELD_DOUBLE, .offset = P(swap_io_fraction),
-     .min = 0.0001, .max = 10},
+    {.name = "swap_io_fraction",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = P(swap_io_fraction),
+     .min = 0.0001,
+     .max = 10},
     {.name = "pressure_tick", .type = HVF_FIELD_DURATION, .offset = P(pressure_tick_us)},
-    {.name = "migration_cpu", .type = HVF_FIELD_DOUBLE, .offset = P(migration_cpu_cores), .min = 0,
+    {.name = "migration_cpu",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = P(migration_cpu_cores),
+     .min = 0,
      .max = 64},
-    {.name = "migration_nic_share", .type = HVF_FIELD_DOUBLE, .offset = P(migration_nic_share),
-     .min = 0.01, .max = 1},
+    {.name = "migration_nic_share",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = P(migration_nic_share),
+     .min = 0.01,
+     .max = 1},
     {.name = "rack_uplink", .type = HVF_FIELD_RATE, .offset = P(rack_uplink_bytes_per_s)},
     {.name = "zone_core", .type = HVF_FIELD_RATE, .offset = P(zone_core_bytes_per_s)},
     {.name = "migration_bandwidth", .type = HVF_FIELD_RATE, .offset = P(migration_max_bytes_per_s)},
-    {.name = "migration_setup_min", .type = HVF_FIELD_DURATION, .offset = P(migration_setup_min_us)},
-    {.name = "migration_setup_max", .type = HVF_FIELD_DURATION, .offset = P(migration_setup_max_us)},
+    {.name = "migration_setup_min",
+     .type = HVF_FIELD_DURATION,
+     .offset = P(migration_setup_min_us)},
+    {.name = "migration_setup_max",
+     .type = HVF_FIELD_DURATION,
+     .offset = P(migration_setup_max_us)},
     {.name = "downtime_limit", .type = HVF_FIELD_DURATION, .offset = P(downtime_limit_us)},
-    {.name = "zero_pages", .type = HVF_FIELD_DOUBLE, .offset = P(zero_page_fraction), .min = 0,
+    {.name = "zero_pages",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = P(zero_page_fraction),
+     .min = 0,
      .max = 0.99},
-    {.name = "strategy", .type = HVF_FIELD_ENUM, .offset = P(strategy),
+    {.name = "strategy",
+     .type = HVF_FIELD_ENUM,
+     .offset = P(strategy),
      .enum_names = sc_strategy_names},
-    {.name = "completion_timeout_per_gib", .type = HVF_FIELD_DOUBLE,
-     .offset = P(completion_timeout_s_per_gib), .min = 0, .max = 1e6},
+    {.name = "completion_timeout_per_gib",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = P(completion_timeout_s_per_gib),
+     .min = 0,
+     .max = 1e6},
     {.name = "restart_delay", .type = HVF_FIELD_DURATION, .offset = P(vm_restart_delay_us)},
     {.name = "host_reboot", .type = HVF_FIELD_DURATION, .offset = P(host_reboot_us)},
 };
@@ -98,7 +125,10 @@ typedef struct sc_fault {
 #define F(f) offsetof(sc_fault, f)
 static const hvf_field_spec sc_fault_fields[] = {
     {.name = "at", .type = HVF_FIELD_DURATION, .offset = F(at_us), .required = true},
-    {.name = "type", .type = HVF_FIELD_ENUM, .offset = F(type), .required = true,
+    {.name = "type",
+     .type = HVF_FIELD_ENUM,
+     .offset = F(type),
+     .required = true,
      .enum_names = hvf_sim_fault_names},
     {.name = "host", .type = HVF_FIELD_NAME, .offset = F(host)},
     {.name = "rack", .type = HVF_FIELD_NAME, .offset = F(rack)},
@@ -108,7 +138,9 @@ static const hvf_field_spec sc_fault_fields[] = {
     {.name = "fixed_after", .type = HVF_FIELD_NODE, .offset = F(fixed_after)},
     {.name = "bandwidth", .type = HVF_FIELD_RATE, .offset = F(bw), .present = F(has_bw) + 1},
     {.name = "rate", .type = HVF_FIELD_RATE, .offset = F(rate), .present = F(has_rate) + 1},
-    {.name = "direction", .type = HVF_FIELD_ENUM, .offset = F(dir),
+    {.name = "direction",
+     .type = HVF_FIELD_ENUM,
+     .offset = F(dir),
      .enum_names = hvf_sim_dir_names},
 };
 #undef F
@@ -125,14 +157,20 @@ typedef struct sc_maint {
 
 #define M(f) offsetof(sc_maint, f)
 static const hvf_field_spec sc_maint_fields[] = {
-    {.name = "scheduler", .type = HVF_FIELD_ENUM, .offset = M(scheduler), .required = true,
+    {.name = "scheduler",
+     .type = HVF_FIELD_ENUM,
+     .offset = M(scheduler),
+     .required = true,
      .enum_names = sc_scheduler_names},
     {.name = "hosts", .type = HVF_FIELD_NODE, .offset = M(hosts)},
     {.name = "schedule", .type = HVF_FIELD_NODE, .offset = M(schedule)},
     {.name = "start", .type = HVF_FIELD_DURATION, .offset = M(start_us)},
     {.name = "span", .type = HVF_FIELD_DURATION, .offset = M(span_us)},
     {.name = "window", .type = HVF_FIELD_DURATION, .offset = M(window_us)},
-    {.name = "migrations_per_host", .type = HVF_FIELD_UINT, .offset = M(per_host), .min = 1,
+    {.name = "migrations_per_host",
+     .type = HVF_FIELD_UINT,
+     .offset = M(per_host),
+     .min = 1,
      .max = 64},
     {.name = "claims", .type = HVF_FIELD_BOOL, .offset = M(claims)},
     {.name = "retry", .type = HVF_FIELD_DURATION, .offset = M(retry_us)},
@@ -148,7 +186,9 @@ typedef struct sc_entry {
 
 static const hvf_field_spec sc_entry_fields[] = {
     {.name = "host", .type = HVF_FIELD_NAME, .offset = offsetof(sc_entry, host), .required = true},
-    {.name = "at", .type = HVF_FIELD_DURATION, .offset = offsetof(sc_entry, at_us),
+    {.name = "at",
+     .type = HVF_FIELD_DURATION,
+     .offset = offsetof(sc_entry, at_us),
      .required = true},
 };
 
@@ -214,8 +254,9 @@ sc_read_selector(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, const 
     }
     s = hvf_reader_scalar_dup(node);
     if (!s) {
-        hvf_reader_report(r, node, field, "expected all, rack:R, zone:Z, tag:T, a host name or a "
-                                          "list of them");
+        hvf_reader_report(r, node, field,
+                          "expected all, rack:R, zone:Z, tag:T, a host name or a "
+                          "list of them");
         return;
     }
     if (hvf_scenario_select_hosts(f, s, out, n, &err) < 0)
@@ -353,8 +394,11 @@ sc_read_overrides(hvf_reader *r, struct fy_node *seq, hvf_scenario *sc)
 static void
 sc_read_maintenance(hvf_reader *r, struct fy_node *node, hvf_scenario *sc)
 {
-    sc_maint m = {.span_us = 2 * 3600 * HVF_US_PER_S, .window_us = 60 * HVF_US_PER_S,
-                  .retry_us = 30 * HVF_US_PER_S, .per_host = 2, .max_retries = 3};
+    sc_maint m = {.span_us = 2 * 3600 * HVF_US_PER_S,
+                  .window_us = 60 * HVF_US_PER_S,
+                  .retry_us = 30 * HVF_US_PER_S,
+                  .per_host = 2,
+                  .max_retries = 3};
     hvf_sim_naive_opts *o = &sc->naive;
     struct fy_node *item;
     void *iter = NULL;
@@ -449,8 +493,7 @@ sc_read(hvf_reader *r, const char *base_dir, hvf_error *err)
     sc->params.duration_us = root.duration_us;
     if (root.has_metrics) {
         if (root.metrics_us <= 0)
-            hvf_reader_report_field(r, top, "", "metrics_interval",
-                                    "expected a duration above 0");
+            hvf_reader_report_field(r, top, "", "metrics_interval", "expected a duration above 0");
         sc->params.metrics_interval_us = root.metrics_us;
     }
     if (root.seed) {

@@ -219,8 +219,8 @@ hvf_sim_stop_vm(hvf_sim *sim, int32_t vm, hvf_error *err)
     if (!api_vm_ok(sim, vm, err))
         return -1;
     if (sim->vms[vm].state != HVF_SIM_VM_RUNNING) {
-        hvf_error_set(err, HVF_ERR_CONFLICT, "VM '%s' is %s, not running",
-                      sim->fleet->vms[vm].name, hvf_sim_vm_state_names[sim->vms[vm].state]);
+        hvf_error_set(err, HVF_ERR_CONFLICT, "VM '%s' is %s, not running", sim->fleet->vms[vm].name,
+                      hvf_sim_vm_state_names[sim->vms[vm].state]);
         return -1;
     }
     r = hvf_vm_resources(&sim->fleet->vms[vm]);
@@ -260,8 +260,8 @@ hvf_sim_start_vm(hvf_sim *sim, int32_t vm, int32_t host, hvf_error *err)
     if (!api_vm_ok(sim, vm, err) || !api_host_ok(sim, host, err))
         return -1;
     if (sim->vms[vm].state != HVF_SIM_VM_STOPPED) {
-        hvf_error_set(err, HVF_ERR_CONFLICT, "VM '%s' is %s, not stopped",
-                      sim->fleet->vms[vm].name, hvf_sim_vm_state_names[sim->vms[vm].state]);
+        hvf_error_set(err, HVF_ERR_CONFLICT, "VM '%s' is %s, not stopped", sim->fleet->vms[vm].name,
+                      hvf_sim_vm_state_names[sim->vms[vm].state]);
         return -1;
     }
     hs = sim->hosts[host].state;

@@ -14,10 +14,10 @@
 #include "hvfleet/units.h"
 #include "sim/sim-priv.h"
 
-const char *const hvf_sim_host_state_names[] = {"active", "evacuating", "maintenance", "down",
-                                                "quarantined", NULL};
-const char *const hvf_sim_vm_state_names[] = {"running", "migrating", "paused", "stopped",
-                                              "crashed", NULL};
+const char *const hvf_sim_host_state_names[] = {"active", "evacuating",  "maintenance",
+                                                "down",   "quarantined", NULL};
+const char *const hvf_sim_vm_state_names[] = {"running", "migrating", "paused",
+                                              "stopped", "crashed",   NULL};
 const char *const hvf_sim_oom_names[] = {"kill_largest", "panic", NULL};
 const char *const hvf_sim_fault_names[] = {"host_crash", "host_reboot", "link_drop", "dirty_rate",
                                            NULL};
@@ -256,8 +256,8 @@ sim_vm_set_state(hvf_sim *sim, int32_t vm, hvf_sim_vm_state state)
     bool run = state == HVF_SIM_VM_RUNNING || state == HVF_SIM_VM_MIGRATING;
 
     sim->vms_running += (uint32_t)run - (uint32_t)was_run;
-    sim->vms_crashed_now += (uint32_t)(state == HVF_SIM_VM_CRASHED) -
-                            (uint32_t)(old == HVF_SIM_VM_CRASHED);
+    sim->vms_crashed_now +=
+        (uint32_t)(state == HVF_SIM_VM_CRASHED) - (uint32_t)(old == HVF_SIM_VM_CRASHED);
     sim->vms[vm].state = state;
     sim_host_mark(sim, sim->fleet->vms[vm].host);
 }
@@ -283,8 +283,7 @@ sim_host_set_state(hvf_sim *sim, int32_t host, hvf_sim_host_state state)
 }
 
 void
-sim_vm_down(hvf_sim *sim, int32_t vm, hvf_sim_vm_state state, const char *type,
-            const char *detail)
+sim_vm_down(hvf_sim *sim, int32_t vm, hvf_sim_vm_state state, const char *type, const char *detail)
 {
     sim_vm *sv = &sim->vms[vm];
     hvf_vm *v = &sim->fleet->vms[vm];
@@ -414,8 +413,8 @@ sim_dispatch(hvf_sim *sim, const sim_event *e)
         sim_on_vm_restart(sim, e->obj, e->ver);
         break;
     case SIM_EV_MAINT_END: {
-        hvf_sim_event ev = {HVF_SIM_EV_HOST_IN_SERVICE, sim->now_us, e->obj, -1, -1, -1, -1, 0,
-                            false};
+        hvf_sim_event ev = {
+            HVF_SIM_EV_HOST_IN_SERVICE, sim->now_us, e->obj, -1, -1, -1, -1, 0, false};
         if (sim->hosts[e->obj].state != HVF_SIM_HOST_MAINTENANCE)
             break;
         sim_host_set_state(sim, e->obj, HVF_SIM_HOST_ACTIVE);
@@ -439,8 +438,8 @@ sim_dispatch(hvf_sim *sim, const sim_event *e)
     case SIM_EV_SAMPLE:
         sim_sample(sim);
         if (sim->now_us + sim->p.metrics_interval_us <= sim->p.duration_us)
-            sim_push(sim, sim->now_us + sim->p.metrics_interval_us, SIM_CLASS_SAMPLE,
-                     SIM_EV_SAMPLE, -1, 0, 0);
+            sim_push(sim, sim->now_us + sim->p.metrics_interval_us, SIM_CLASS_SAMPLE, SIM_EV_SAMPLE,
+                     -1, 0, 0);
         break;
     case SIM_EV_END:
         break;

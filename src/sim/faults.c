@@ -49,8 +49,8 @@ sim_host_crash(hvf_sim *sim, int32_t host, const char *why, int64_t back_after_u
     sh->pending_rename = renamed_nics;
     sh->fixed_after_us = fixed_after_us;
     if (back_after_us >= 0)
-        sim_push(sim, sim->now_us + back_after_us, SIM_CLASS_HOST, SIM_EV_HOST_UP, host,
-                 sh->up_ver, 0);
+        sim_push(sim, sim->now_us + back_after_us, SIM_CLASS_HOST, SIM_EV_HOST_UP, host, sh->up_ver,
+                 0);
     sim_notify(sim, &ev);
 }
 
@@ -69,8 +69,8 @@ sim_on_host_up(hvf_sim *sim, int32_t host, uint32_t ver)
         sim_log(sim, "host_nic_mismatch", host, -1, -1, -1,
                 "NIC names differ from the inventory: kept out of service", NULL);
         if (sh->fixed_after_us >= 0)
-            sim_push(sim, sim->now_us + sh->fixed_after_us, SIM_CLASS_HOST, SIM_EV_HOST_FIXED,
-                     host, 0, 0);
+            sim_push(sim, sim->now_us + sh->fixed_after_us, SIM_CLASS_HOST, SIM_EV_HOST_FIXED, host,
+                     0, 0);
         return;
     }
     sim_host_set_state(sim, host, HVF_SIM_HOST_ACTIVE);
@@ -107,8 +107,8 @@ sim_on_vm_restart(hvf_sim *sim, int32_t vm, uint32_t ver)
     if (host < 0) {
         /* nowhere to go yet: the platform tries again */
         sv->restart_ver++;
-        sim_push(sim, sim->now_us + sim->p.vm_restart_delay_us, SIM_CLASS_HOST,
-                 SIM_EV_VM_RESTART, vm, sv->restart_ver, 0);
+        sim_push(sim, sim->now_us + sim->p.vm_restart_delay_us, SIM_CLASS_HOST, SIM_EV_VM_RESTART,
+                 vm, sv->restart_ver, 0);
         return;
     }
     sim_vm_boot(sim, vm, host, "vm_restarted", NULL);
@@ -120,8 +120,7 @@ fault_set_link(hvf_sim *sim, int32_t link, double bps, int64_t duration_us)
     sim->links[link].cap_bytes_per_s = bps;
     sim_link_mark(sim, link);
     if (duration_us >= 0)
-        sim_push(sim, sim->now_us + duration_us, SIM_CLASS_FAULT, SIM_EV_LINK_RESTORE, link, 0,
-                 0);
+        sim_push(sim, sim->now_us + duration_us, SIM_CLASS_FAULT, SIM_EV_LINK_RESTORE, link, 0, 0);
 }
 
 void
@@ -153,8 +152,7 @@ sim_fault_fire(hvf_sim *sim, int32_t idx)
         break;
     case HVF_SIM_FAULT_LINK_DROP: {
         hvf_units_format_rate(f->bytes_per_s, rate, sizeof(rate));
-        snprintf(detail, sizeof(detail), "link_drop to %s (%s)", rate,
-                 hvf_sim_dir_names[f->dir]);
+        snprintf(detail, sizeof(detail), "link_drop to %s (%s)", rate, hvf_sim_dir_names[f->dir]);
         sim_log(sim, "fault", f->host, -1, -1, -1, detail, NULL);
         if (f->host >= 0) {
             if (f->dir != HVF_SIM_DIR_IN)

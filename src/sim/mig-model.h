@@ -18,9 +18,9 @@ typedef struct sim_mig_input {
     double working_set_bytes;
     double zero_page_fraction;
     int64_t downtime_limit_us;
-    hvf_sim_strategy strategy; /* resolved: never DEFAULT */
+    hvf_sim_strategy strategy;           /* resolved: never DEFAULT */
     double completion_timeout_s_per_gib; /* 0 = never */
-    double cap_bytes_per_s;               /* QEMU max-bandwidth for the live phase, > 0 */
+    double cap_bytes_per_s;              /* QEMU max-bandwidth for the live phase, > 0 */
 } sim_mig_input;
 
 typedef struct sim_mig_model sim_mig_model;

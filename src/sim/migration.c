@@ -137,8 +137,8 @@ mig_strategy(const hvf_sim *sim, const hvf_sim_migrate_opts *o)
 }
 
 int32_t
-hvf_sim_start_migration(hvf_sim *sim, int32_t vm, int32_t target,
-                        const hvf_sim_migrate_opts *opts, hvf_error *err)
+hvf_sim_start_migration(hvf_sim *sim, int32_t vm, int32_t target, const hvf_sim_migrate_opts *opts,
+                        hvf_error *err)
 {
     hvf_fleet *f = sim->fleet;
     hvf_vm *v;
@@ -179,8 +179,8 @@ hvf_sim_start_migration(hvf_sim *sim, int32_t vm, int32_t target,
     in.dirty_bytes_per_s = v->dirty_bytes_per_s * sim->hosts[src].speed;
     in.working_set_bytes = (double)v->working_set_mib * (double)HVF_MIB;
     in.zero_page_fraction = sim->p.zero_page_fraction;
-    in.downtime_limit_us = opts && opts->downtime_limit_us > 0 ? opts->downtime_limit_us
-                                                               : sim->p.downtime_limit_us;
+    in.downtime_limit_us =
+        opts && opts->downtime_limit_us > 0 ? opts->downtime_limit_us : sim->p.downtime_limit_us;
     in.strategy = mig_strategy(sim, opts);
     in.completion_timeout_s_per_gib = sim->p.completion_timeout_s_per_gib;
     in.cap_bytes_per_s = opts && opts->max_bytes_per_s > 0 ? opts->max_bytes_per_s
@@ -255,8 +255,8 @@ mig_finish_abort(hvf_sim *sim, int32_t id, const char *why, bool vm_dies)
     hvf_vm *v = &f->vms[m->vm];
     hvf_resources r = hvf_vm_resources(v);
     hvf_error err = HVF_ERROR_INIT;
-    hvf_sim_event ev = {HVF_SIM_EV_MIGRATION_ABORT, sim->now_us, m->src, m->vm, m->src, m->dst,
-                        id, 0, false};
+    hvf_sim_event ev = {
+        HVF_SIM_EV_MIGRATION_ABORT, sim->now_us, m->src, m->vm, m->src, m->dst, id, 0, false};
     char extra[96];
 
     if (m->claimed)
@@ -288,8 +288,7 @@ mig_complete(hvf_sim *sim, int32_t id)
     hvf_resources r = hvf_vm_resources(&f->vms[vm]);
     hvf_error err = HVF_ERROR_INIT;
     bool converged = sim_mig_model_converged(m->model);
-    hvf_sim_event ev = {HVF_SIM_EV_MIGRATION_END, sim->now_us, src, vm, src, dst, id, 0,
-                        converged};
+    hvf_sim_event ev = {HVF_SIM_EV_MIGRATION_END, sim->now_us, src, vm, src, dst, id, 0, converged};
     char extra[192];
 
     HVF_ASSERT(hvf_host_release_used(&f->hosts[src], &r, &err) == 0);
@@ -302,8 +301,7 @@ mig_complete(hvf_sim *sim, int32_t id)
     sim_host_add_vm(sim, dst, vm);
     snprintf(extra, sizeof(extra),
              ",\"migration\":%d,\"converged\":%s,\"downtime_ms\":%.1f,\"duration_s\":%.3f", id,
-             converged ? "true" : "false",
-             (double)sim_mig_model_downtime_us(m->model) / 1e3,
+             converged ? "true" : "false", (double)sim_mig_model_downtime_us(m->model) / 1e3,
              (double)(sim->now_us - m->t_start_us) / 1e6);
     sim_log(sim, "migration_end", -1, vm, src, dst, sim_mig_model_detail(m->model), extra);
     sim->st.migrations_completed++;

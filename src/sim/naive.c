@@ -256,8 +256,8 @@ hvf_sim_naive_new(const hvf_sim_naive_opts *opts, hvf_sim_controller *ctl)
         n->e[i].host = opts->hosts[i];
         n->e[i].window_us =
             opts->at_us ? opts->at_us[i]
-                        : opts->start_us + (int64_t)((double)opts->span_us * (double)i /
-                                                     (double)opts->nhosts);
+                        : opts->start_us +
+                              (int64_t)((double)opts->span_us * (double)i / (double)opts->nhosts);
     }
     ctl->name = "naive";
     ctl->ctx = n;

@@ -146,10 +146,10 @@ out_summary(hvf_sim *sim)
     json_t *root, *mig;
 
     hvf_sim_get_stats(sim, &st);
-    mig = json_pack("{s:I, s:I, s:I, s:I}", "started", (json_int_t)st.migrations_started,
-                    "completed", (json_int_t)st.migrations_completed, "aborted",
-                    (json_int_t)st.migrations_aborted, "in_flight_at_end",
-                    (json_int_t)sim->migs_active);
+    mig =
+        json_pack("{s:I, s:I, s:I, s:I}", "started", (json_int_t)st.migrations_started, "completed",
+                  (json_int_t)st.migrations_completed, "aborted", (json_int_t)st.migrations_aborted,
+                  "in_flight_at_end", (json_int_t)sim->migs_active);
     root = json_object();
     json_object_set_new(root, "schema", json_string("hvfleet.sim-summary/v1"));
     json_object_set_new(root, "scenario", json_string(sim->name));

@@ -86,21 +86,21 @@ typedef struct sim_link {
 
 typedef struct sim_mig {
     bool active;
-    bool in_flow;   /* setup done: crossing its links */
+    bool in_flow; /* setup done: crossing its links */
     bool claimed;
     int32_t vm, src, dst;
     int32_t next_free;
-    double demand;          /* the model's wish: cap while live, HUGE_VAL uncapped, 0 paused */
-    double rate;            /* current share */
+    double demand; /* the model's wish: cap while live, HUGE_VAL uncapped, 0 paused */
+    double rate;   /* current share */
     int64_t t_start_us, t_update_us;
-    double sent_at_update;  /* bytes */
-    double arrive_bytes;    /* pages that end up resident on the target */
+    double sent_at_update; /* bytes */
+    double arrive_bytes;   /* pages that end up resident on the target */
     uint32_t ver;
     uint32_t mark;
     bool frozen;
     int32_t links[SIM_MAX_PATH];
     uint8_t nlinks;
-    sim_mig_model *model; /* owned */
+    sim_mig_model *model;                         /* owned */
     int32_t next_out, prev_out, next_in, prev_in; /* per-host lists */
 } sim_mig;
 
@@ -114,8 +114,8 @@ typedef struct sim_host {
     int32_t link_out, link_in;
 
     /* dynamics, as of the last evaluation */
-    double cpu_demand;     /* cores */
-    double speed;          /* 1 = guests and migrations run at full speed */
+    double cpu_demand; /* cores */
+    double speed;      /* 1 = guests and migrations run at full speed */
     double swap_mib;
     double io_util;
     bool over_committed, swapping, io_saturated, hung;
@@ -127,15 +127,15 @@ typedef struct sim_host {
     bool pending_rename; /* comes back from its reboot with renamed NICs */
     int64_t fixed_after_us;
     bool evac_notified;
-    bool was_over;       /* ratio exceeded 1 at some time */
+    bool was_over; /* ratio exceeded 1 at some time */
     double peak_ratio;
     int64_t maint_end_us;
 } sim_host;
 
 typedef struct sim_vm {
     hvf_sim_vm_state state;
-    int32_t mig;      /* -1 */
-    bool placed;      /* holds memory on fleet->vms[i].host */
+    int32_t mig; /* -1 */
+    bool placed; /* holds memory on fleet->vms[i].host */
     uint32_t restart_ver;
 } sim_vm;
 

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
 #include <cmocka.h>
 
 #include "hvfleet/scenario.h"
@@ -100,7 +101,8 @@ expect_error(const char *text, const char *needle)
 static void
 test_bad(void **state)
 {
-    expect_error("name: t\n" INV "duration: 1h\nbogus: 1\n", "t.yaml:11: bogus: 'bogus': unknown field");
+    expect_error("name: t\n" INV "duration: 1h\nbogus: 1\n",
+                 "t.yaml:11: bogus: 'bogus': unknown field");
     expect_error("name: t\n" INV "duration: 1 fortnight\n", "duration");
     expect_error("name: t\n" INV "duration: 1h\nparams: {disk_io: fast}\n", "params.disk_io");
     expect_error("name: t\n" INV "duration: 1h\nparams: {swp: 1GiB}\n", "unknown field");

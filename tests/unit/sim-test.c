@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
 #include <cmocka.h>
 
 #include "hvfleet/alloc.h"
@@ -47,9 +48,15 @@ t_fleet(int n, double nic, int per_rack)
 static int32_t
 t_vm(hvf_fleet *f, const char *name, int host, uint64_t mem_mib, double dirty, double load)
 {
-    hvf_vm v = {.name = (char *)name, .host = host, .vcpus = 2, .mem_mib = mem_mib,
-                .dirty_bytes_per_s = dirty, .working_set_mib = mem_mib, .cpu_load = load,
-                .service = -1, .migratable = true};
+    hvf_vm v = {.name = (char *)name,
+                .host = host,
+                .vcpus = 2,
+                .mem_mib = mem_mib,
+                .dirty_bytes_per_s = dirty,
+                .working_set_mib = mem_mib,
+                .cpu_load = load,
+                .service = -1,
+                .migratable = true};
     hvf_error err = HVF_ERROR_INIT;
     int32_t id = hvf_fleet_add_vm(f, &v, HVF_OVERCOMMIT, &err);
 
@@ -85,8 +92,8 @@ test_heap_order(void **state)
     sim_event e;
     /* (time, class): ties on time break by class, then by insertion order */
     const int64_t t[] = {50, 10, 10, 10, 30, 10};
-    const sim_class c[] = {SIM_CLASS_FLOW, SIM_CLASS_SAMPLE, SIM_CLASS_FAULT, SIM_CLASS_FAULT,
-                           SIM_CLASS_FAULT, SIM_CLASS_HOST};
+    const sim_class c[] = {SIM_CLASS_FLOW,  SIM_CLASS_SAMPLE, SIM_CLASS_FAULT,
+                           SIM_CLASS_FAULT, SIM_CLASS_FAULT,  SIM_CLASS_HOST};
     const int32_t want[] = {2, 3, 5, 1, 4, 0};
 
     sim_heap_init(&h);
@@ -427,8 +434,13 @@ test_fault_host_crash(void **state)
     hvf_fleet *f = t_fleet(3, GBIT, 10);
     hvf_sim_params p;
     hvf_sim *sim;
-    hvf_sim_fault ft = {.type = HVF_SIM_FAULT_HOST_CRASH, .at_us = 100 * S, .host = 0,
-                        .rack = -1, .vm = -1, .duration_us = 600 * S, .fixed_after_us = -1};
+    hvf_sim_fault ft = {.type = HVF_SIM_FAULT_HOST_CRASH,
+                        .at_us = 100 * S,
+                        .host = 0,
+                        .rack = -1,
+                        .vm = -1,
+                        .duration_us = 600 * S,
+                        .fixed_after_us = -1};
     hvf_sim_stats st;
     hvf_error err = HVF_ERROR_INIT;
     int32_t a = t_vm(f, "a", 0, 4096, 0, 0.1), b = t_vm(f, "b", 0, 4096, 0, 0.1);
@@ -465,8 +477,13 @@ test_fault_reboot_renamed_nics(void **state)
     hvf_fleet *f = t_fleet(2, GBIT, 10);
     hvf_sim_params p;
     hvf_sim *sim;
-    hvf_sim_fault ft = {.type = HVF_SIM_FAULT_HOST_REBOOT, .at_us = 10 * S, .host = 1,
-                        .rack = -1, .vm = -1, .duration_us = 120 * S, .renamed_nics = true,
+    hvf_sim_fault ft = {.type = HVF_SIM_FAULT_HOST_REBOOT,
+                        .at_us = 10 * S,
+                        .host = 1,
+                        .rack = -1,
+                        .vm = -1,
+                        .duration_us = 120 * S,
+                        .renamed_nics = true,
                         .fixed_after_us = 1800 * S};
     hvf_error err = HVF_ERROR_INIT;
 
@@ -492,11 +509,22 @@ test_fault_link_drop_and_dirty_rate(void **state)
     hvf_fleet *f = t_fleet(2, GBIT, 10);
     hvf_sim_params p;
     hvf_sim *sim;
-    hvf_sim_fault drop = {.type = HVF_SIM_FAULT_LINK_DROP, .at_us = 10 * S, .host = 0,
-                          .rack = -1, .vm = -1, .duration_us = 60 * S, .bytes_per_s = 10e6,
-                          .dir = HVF_SIM_DIR_OUT, .fixed_after_us = -1};
-    hvf_sim_fault dirty = {.type = HVF_SIM_FAULT_DIRTY_RATE, .at_us = 100 * S, .host = -1,
-                           .rack = -1, .vm = 0, .bytes_per_s = 500e6, .fixed_after_us = -1};
+    hvf_sim_fault drop = {.type = HVF_SIM_FAULT_LINK_DROP,
+                          .at_us = 10 * S,
+                          .host = 0,
+                          .rack = -1,
+                          .vm = -1,
+                          .duration_us = 60 * S,
+                          .bytes_per_s = 10e6,
+                          .dir = HVF_SIM_DIR_OUT,
+                          .fixed_after_us = -1};
+    hvf_sim_fault dirty = {.type = HVF_SIM_FAULT_DIRTY_RATE,
+                           .at_us = 100 * S,
+                           .host = -1,
+                           .rack = -1,
+                           .vm = 0,
+                           .bytes_per_s = 500e6,
+                           .fixed_after_us = -1};
     hvf_error err = HVF_ERROR_INIT;
     hvf_sim_stats st;
     int32_t vm = t_vm(f, "a", 0, 32 * 1024, 1e6, 0.1), m;
@@ -534,11 +562,22 @@ t_naive_run(uint64_t seed, bool claims, hvf_sim_stats *st)
     hvf_sim *sim;
     hvf_sim_controller ctl = {0};
     int32_t hosts[6] = {0, 1, 2, 3, 4, 5};
-    hvf_sim_naive_opts o = {.hosts = hosts, .nhosts = 6, .start_us = 60 * S,
-                            .span_us = 1800 * S, .window_us = 60 * S, .migrations_per_host = 2,
-                            .claims = claims, .retry_us = 30 * S, .max_retries = 3};
-    hvf_sim_fault ft = {.type = HVF_SIM_FAULT_LINK_DROP, .at_us = 300 * S, .host = 2, .rack = -1,
-                        .vm = -1, .duration_us = 300 * S, .bytes_per_s = 20e6,
+    hvf_sim_naive_opts o = {.hosts = hosts,
+                            .nhosts = 6,
+                            .start_us = 60 * S,
+                            .span_us = 1800 * S,
+                            .window_us = 60 * S,
+                            .migrations_per_host = 2,
+                            .claims = claims,
+                            .retry_us = 30 * S,
+                            .max_retries = 3};
+    hvf_sim_fault ft = {.type = HVF_SIM_FAULT_LINK_DROP,
+                        .at_us = 300 * S,
+                        .host = 2,
+                        .rack = -1,
+                        .vm = -1,
+                        .duration_us = 300 * S,
+                        .bytes_per_s = 20e6,
                         .fixed_after_us = -1};
     hvf_error err = HVF_ERROR_INIT;
     hvf_strbuf sb = HVF_STRBUF_INIT;
