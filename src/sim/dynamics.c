@@ -172,7 +172,7 @@ sim_host_eval(hvf_sim *sim, int32_t host)
         sim->st.peak_host_memory_ratio = ratio;
     if (ratio > 1.0 + 1e-9 && !sh->over_committed) {
         sh->over_committed = true;
-        snprintf(detail, sizeof(detail), "memory committed %.0f%% of usable", ratio * 100);
+        snprintf(detail, sizeof(detail), "memory committed %.1f%% of usable", ratio * 100);
         sim_log(sim, "host_overcommit", host, -1, -1, -1, detail, NULL);
         if (!sh->was_over) {
             sh->was_over = true;
@@ -199,7 +199,7 @@ sim_host_eval(hvf_sim *sim, int32_t host)
     resident = sim_host_resident_mib(sim, host, NULL);
     sh->swap_mib = fmax(0, fmin(resident - phys, (double)sh->p.swap_mib));
     if (sh->swap_mib > 0 && !sh->swapping) {
-        snprintf(detail, sizeof(detail), "%.0f MiB beyond physical memory swapped",
+        snprintf(detail, sizeof(detail), "%.1f MiB beyond physical memory swapped",
                  resident - phys);
         sim_log(sim, "host_swap", host, -1, -1, -1, detail, NULL);
     }
