@@ -289,6 +289,8 @@ test_lone_migration_matches_estimate(void **state)
         mp.bandwidth_bytes_per_s = GBIT;
         assert_int_equal(hvf_migrate_estimate(&mp, &r, &err), 0);
         est_s = (double)r.total_us / 1e6;
+        print_message("lone migration, dirty %.0f MiB/s: twin %.3f s, estimate %.3f s\n",
+                      dirty[i] / 1048576.0, twin_s, est_s);
         if (fabs(twin_s - est_s) > 0.01 * est_s)
             fail_msg("dirty %g: twin %.3f s, estimate %.3f s", dirty[i], twin_s, est_s);
         hvf_sim_free(sim);
