@@ -34,7 +34,9 @@ chart_busiest(const hvf_run *run, hvf_run_host_col col, size_t *idx, size_t max)
 
     for (size_t i = 0; i < run->nhosts; i++) {
         const hvf_run_host *h = &run->hosts[i];
-        if (h->v[col] && isfinite(h->peak[col]))
+        /* IO stays at zero on hosts that never swapped: lines on the floor only hide the rest */
+        if (h->v[col] && isfinite(h->peak[col]) &&
+            (col != HVF_RUN_HOST_IO_UTIL || h->peak[col] > 0))
             all[n++] = (chart_rank){h->peak[col], h->name, i};
     }
     qsort(all, n, sizeof(*all), chart_rank_cmp);
@@ -185,8 +187,9 @@ hvf_report_charts(hvf_strbuf *out, const hvf_run *run)
         io = run->hosts[i].v[HVF_RUN_HOST_IO_UTIL] && run->hosts[i].peak[HVF_RUN_HOST_IO_UTIL] > 0;
     if (io)
         chart_hosts(out, run, HVF_RUN_HOST_IO_UTIL, "chart-io",
-                    "Disk IO utilisation of the busiest hosts", "IO busy share", "saturated",
-                    "Share of time each host's disks were busy; swapping VMs drive it up. Long "
-                    "saturation leaves tasks hung and can panic the host.");
+                    "Disk IO utilisation of the busiest hosts", "IO demand / capacity", "saturated",
+                    "Disk IO demanded on each host divided by what its disks deliver; swapping "
+                    "VMs drive it up. Above 1.0 the disks are saturated: long saturation leaves "
+                    "tasks hung and can panic the host. Hosts without any IO are left out.");
     hvf_strbuf_puts(out, "</section>\n");
 }

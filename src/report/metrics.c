@@ -160,7 +160,7 @@ hvf_run_parse_hosts(const char *name, const char *data, size_t len, hvf_run *run
     hvf_hash index;
     size_t cap = run->nhosts;
     int col[HVF_RUN_HOST_LAST];
-    int tcol, hcol;
+    int tcol, hcol, scol;
 
     hvf_hash_init(&index);
     if (hvf_csv_parse(name, data, len, &csv, err) < 0)
@@ -177,6 +177,7 @@ hvf_run_parse_hosts(const char *name, const char *data, size_t len, hvf_run *run
         if (col[k] < 0 && host_cols[k].required)
             goto fail;
     }
+    scol = hvf_csv_column(&csv, "state");
     for (size_t r = 0; r < csv.nrows; r++) {
         const hvf_csv_cell *hc = hvf_csv_get(&csv, r, (size_t)hcol);
         double t_s, v[HVF_RUN_HOST_LAST];
@@ -191,6 +192,11 @@ hvf_run_parse_hosts(const char *name, const char *data, size_t len, hvf_run *run
             v[k] = NAN;
             if (col[k] >= 0 && hvf_csv_get_double(&csv, r, (size_t)col[k], &v[k], err) < 0)
                 goto fail;
+        }
+        /* a host that is down has no load; its zeros would read as an idle host */
+        if (scol >= 0 && strcmp(hvf_csv_get(&csv, r, (size_t)scol)->s, "down") == 0) {
+            for (size_t k = 0; k < HVF_RUN_HOST_LAST; k++)
+                v[k] = NAN;
         }
         metrics_host_add(metrics_host(run, &index, &cap, hc->s), t_s, v, col);
     }

@@ -8,7 +8,7 @@
 #include "hvfleet/report.h"
 #include "report/sections.h"
 
-typedef enum sum_fmt { FMT_NUMBER, FMT_DURATION, FMT_RATIO } sum_fmt;
+typedef enum sum_fmt { FMT_NUMBER, FMT_DURATION, FMT_RATIO, FMT_STRING } sum_fmt;
 
 /* Known summary fields in display order; @bad_above marks values that mean harm was done. */
 static const struct {
@@ -23,6 +23,7 @@ static const struct {
     {"migrations.started", "Migrations started", FMT_NUMBER, NAN},
     {"migrations.completed", "Migrations completed", FMT_NUMBER, NAN},
     {"migrations.aborted", "Migrations aborted", FMT_NUMBER, 0},
+    {"migrations.in_flight_at_end", "Migrations still running at the end", FMT_NUMBER, NAN},
     {"makespan_s", "Makespan (first to last migration)", FMT_DURATION, NAN},
     {"peak_concurrent_migrations", "Peak concurrent migrations", FMT_NUMBER, NAN},
     {"peak_concurrent_evacuations", "Peak hosts evacuating at once", FMT_NUMBER, NAN},
@@ -31,6 +32,10 @@ static const struct {
     {"vms_crashed", "VMs crashed", FMT_NUMBER, 0},
     {"vms_rebooted", "VMs rebooted", FMT_NUMBER, NAN},
     {"hosts_crashed", "Hosts crashed", FMT_NUMBER, 0},
+    {"hosts_hung", "Hosts with hung tasks", FMT_NUMBER, 0},
+    {"hosts_maintained", "Hosts maintained", FMT_NUMBER, NAN},
+    {"scheduler", "Scheduler", FMT_STRING, NAN},
+    {"metrics_interval_s", "Metrics interval", FMT_DURATION, NAN},
     {"events", "Events", FMT_NUMBER, NAN},
 };
 
@@ -125,6 +130,14 @@ hvf_report_summary(hvf_strbuf *out, const hvf_run *run)
         bool bad;
         char buf[48];
 
+        if (sum_rows[i].fmt == FMT_STRING) {
+            if (!json_is_string(v))
+                continue;
+            hvf_strbuf_printf(out, "<tr><th>%s</th><td>", sum_rows[i].label);
+            hvf_html_escape(out, json_string_value(v));
+            hvf_strbuf_puts(out, "</td></tr>\n");
+            continue;
+        }
         if (!json_is_number(v))
             continue;
         d = json_number_value(v);
@@ -141,6 +154,7 @@ hvf_report_summary(hvf_strbuf *out, const hvf_run *run)
             hvf_strbuf_printf(out, "%.2f", d);
             break;
         case FMT_NUMBER:
+        case FMT_STRING:
             hvf_html_number(out, d);
             break;
         }

@@ -24,6 +24,9 @@ static const struct {
     {"vms_rebooted", SUM_COUNT},
     {"hosts_crashed", SUM_COUNT},
     {"events", SUM_COUNT},
+    {"hosts_hung", SUM_COUNT},
+    {"hosts_maintained", SUM_COUNT},
+    {"metrics_interval_s", SUM_NUMBER},
 };
 
 static const char *
@@ -207,7 +210,7 @@ hvf_run_parse_summary(const char *name, const char *data, size_t len, hvf_error 
     }
     v = json_object_get(root, "migrations");
     if (v) {
-        static const char *const keys[] = {"started", "completed", "aborted"};
+        static const char *const keys[] = {"started", "completed", "aborted", "in_flight_at_end"};
         if (!json_is_object(v)) {
             hvf_error_set(err, HVF_ERR_INVALID,
                           "%s: field 'migrations': expected an object, found %s", name,
@@ -221,6 +224,12 @@ hvf_run_parse_summary(const char *name, const char *data, size_t len, hvf_error 
             if (c && summary_check_number(name, field, c, SUM_COUNT, err) < 0)
                 goto fail;
         }
+    }
+    v = json_object_get(root, "scheduler");
+    if (v && !json_is_string(v)) {
+        hvf_error_set(err, HVF_ERR_INVALID, "%s: field 'scheduler': expected a string, found %s",
+                      name, summary_type_name(v));
+        goto fail;
     }
     v = json_object_get(root, "kpis");
     if (v && summary_check_kpis(name, v, err) < 0)

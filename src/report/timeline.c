@@ -18,11 +18,20 @@ static const struct {
     const char *type;
     tl_sev sev;
 } tl_types[] = {
-    {"host_crash", TL_CRITICAL},     {"vm_crashed", TL_CRITICAL},
-    {"vm_oom_killed", TL_CRITICAL},  {"fault", TL_CRITICAL},
-    {"migration_abort", TL_WARNING}, {"host_overcommit", TL_WARNING},
-    {"host_swap", TL_WARNING},       {"host_io_saturated", TL_WARNING},
-    {"host_reboot", TL_WARNING},     {"vm_restarted", TL_WARNING},
+    {"host_crash", TL_CRITICAL},
+    {"host_hung_tasks", TL_CRITICAL},
+    {"vm_crashed", TL_CRITICAL},
+    {"vm_oom_killed", TL_CRITICAL},
+    {"fault", TL_CRITICAL},
+    {"migration_abort", TL_WARNING},
+    {"migration_refused", TL_WARNING},
+    {"evacuate_cancel", TL_WARNING},
+    {"host_overcommit", TL_WARNING},
+    {"host_swap", TL_WARNING},
+    {"host_io_saturated", TL_WARNING},
+    {"host_reboot", TL_WARNING},
+    {"host_nic_mismatch", TL_WARNING},
+    {"vm_restarted", TL_WARNING},
 };
 
 static tl_sev
@@ -257,6 +266,12 @@ hvf_report_timeline(hvf_strbuf *out, const hvf_run *run)
     size_t n = 0, hidden[TL_SEV_LAST];
     HVF_AUTOFREE tl_row *rows = tl_rows(run, &n);
 
+    if (run->nevents == 0) {
+        hvf_strbuf_puts(out, "<section id=\"timeline\">\n<h2>Timeline</h2>\n"
+                             "<p>No events were recorded in this run (events.jsonl is empty).</p>\n"
+                             "</section>\n");
+        return;
+    }
     tl_select(rows, n, HVF_REPORT_MAX_TIMELINE_ROWS, hidden);
     hvf_strbuf_puts(out, "<section id=\"timeline\">\n<h2>Timeline</h2>\n"
                          "<p>Key events in simulated time. Individual migration starts and ends "

@@ -493,7 +493,10 @@ test_malformed(void **state)
         {"summary.json",
          "{\"schema\":\"hvfleet.sim-summary/v1\",\"scenario\":\"x\",\"seed\":1,\"seed\":2}",
          "summary.json:1:"},
-        {"events.jsonl", "", "events.jsonl: no events, expected at least sim_start"},
+        {"events.jsonl", "{\"t_s\":0,\"type\":\"\"}\n",
+         "events.jsonl:1: field 'type': expected a non-empty string"},
+        {"events.jsonl", "{\"t_s\":\"0\",\"type\":\"x\"}\n",
+         "events.jsonl:1: field 't_s': expected a number of seconds"},
         {"events.jsonl", "{\"t_s\":0,\"type\":\"sim_start\"}\n{\"t_s\":5,\"ty", "events.jsonl:2:"},
         {"events.jsonl", "{\"type\":\"sim_start\"}\n",
          "events.jsonl:1: field 't_s': expected a number of seconds"},
@@ -565,6 +568,47 @@ test_malformed(void **state)
     }
 }
 
+/* Host rows by column name in any order; a host that is down is a gap, not an idle host. */
+static void
+test_hosts_loader(void **state)
+{
+    static const char in[] = "host,state,cpu_ratio,t_s,memory_ratio,io_util\n"
+                             "b,active,0.5,0,0.9,0.1\n"
+                             "a,active,0.4,0,0.7,\n"
+                             "b,down,0,60,0,0\n"
+                             "a,active,0.6,60,1.3,0.2\n";
+    hvf_run *run = hvf_calloc(1, sizeof(*run));
+    hvf_error err = HVF_ERROR_INIT;
+
+    assert_int_equal(hvf_run_parse_hosts("h.csv", in, sizeof(in) - 1, run, &err), 0);
+    assert_int_equal(run->nhosts, 2);
+    assert_string_equal(run->hosts[0].name, "b");
+    assert_int_equal(run->hosts[0].n, 2);
+    assert_float_equal(run->hosts[0].v[HVF_RUN_HOST_MEMORY_RATIO][0], 0.9, 0);
+    assert_true(isnan(run->hosts[0].v[HVF_RUN_HOST_MEMORY_RATIO][1]));
+    assert_true(isnan(run->hosts[0].v[HVF_RUN_HOST_CPU_RATIO][1]));
+    assert_float_equal(run->hosts[0].peak[HVF_RUN_HOST_MEMORY_RATIO], 0.9, 0);
+    assert_float_equal(run->hosts[1].peak[HVF_RUN_HOST_MEMORY_RATIO], 1.3, 0);
+    assert_float_equal(run->hosts[1].peak[HVF_RUN_HOST_IO_UTIL], 0.2, 0);
+    assert_true(isnan(run->hosts[1].v[HVF_RUN_HOST_IO_UTIL][0]));
+    assert_float_equal(run->hosts[1].t_s[1], 60, 0);
+    assert_null(run->hosts[0].v[HVF_RUN_HOST_SWAP_MIB]);
+    hvf_run_free(run);
+}
+
+/* The twin writes an empty event log when recording events is off: that is a run, not an error. */
+static void
+test_empty_events(void **state)
+{
+    HVF_AUTOFREE char *fleet = hvf_asprintf("%s0,0,0,0,0,0,0,0,0,0\n", fleet_header);
+    char *dir = make_run(good_summary, "", fleet, hosts_header);
+    HVF_AUTOFREE char *html = render_ok(dir);
+
+    assert_non_null(strstr(html, "No events were recorded in this run"));
+    assert_null(strstr(html, "<table class=\"timeline\">"));
+    remove_run(dir);
+}
+
 static void
 test_missing(void **state)
 {
@@ -595,7 +639,8 @@ main(void)
         cmocka_unit_test(test_csv_bad),         cmocka_unit_test(test_fixture_cascade),
         cmocka_unit_test(test_fixture_minimal), cmocka_unit_test(test_write_html),
         cmocka_unit_test(test_hostile_strings), cmocka_unit_test(test_timeline_cap),
-        cmocka_unit_test(test_malformed),       cmocka_unit_test(test_missing),
+        cmocka_unit_test(test_malformed),       cmocka_unit_test(test_hosts_loader),
+        cmocka_unit_test(test_empty_events),    cmocka_unit_test(test_missing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
