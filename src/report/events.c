@@ -205,7 +205,8 @@ hvf_run_parse_events(const char *name, const char *data, size_t len, hvf_run *ru
         pos = end + 1;
     }
     /* an empty log is valid: the twin writes one when recording events is switched off */
-    qsort(run->events, run->nevents, sizeof(*run->events), event_cmp);
+    if (run->nevents > 1)
+        qsort(run->events, run->nevents, sizeof(*run->events), event_cmp);
     return 0;
 
 fail:

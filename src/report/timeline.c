@@ -105,7 +105,8 @@ tl_rows(const hvf_run *run, size_t *nrows)
                 a->max_downtime_ms = e->downtime_ms;
         }
     }
-    qsort(rows, n, sizeof(*rows), tl_row_cmp_time);
+    if (n > 1)
+        qsort(rows, n, sizeof(*rows), tl_row_cmp_time);
     *nrows = n;
     return rows;
 }
