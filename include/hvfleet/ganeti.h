@@ -30,14 +30,14 @@
 /* What an import found beyond the fleet itself, for the CLI's summary. */
 typedef struct hvf_ganeti_stats {
     size_t groups, nodes, instances;
-    size_t offline_nodes;       /* 'Y' or unknown resources: imported as down */
-    size_t unknown_nodes;       /* '?' resources: sized to hold their instances */
-    size_t drained_nodes;       /* "hvfleet:drained" tag: imported as maintenance */
-    size_t drbd_instances;      /* their secondary node is not modelled */
-    size_t stopped_instances;   /* down or forthcoming: imported idle, memory still held */
-    size_t unmigratable;        /* disk template without live migration (plain, file) */
-    size_t raised_ratios;       /* hosts whose allocation ratio was raised to hold their VMs */
-    hvf_diags notes;            /* one line per adjustment above, "FILE:LINE: ..." (owned) */
+    size_t offline_nodes;     /* 'Y' or unknown resources: imported as down */
+    size_t unknown_nodes;     /* '?' resources: sized to hold their instances */
+    size_t drained_nodes;     /* "hvfleet:drained" tag: imported as maintenance */
+    size_t drbd_instances;    /* their secondary node is not modelled */
+    size_t stopped_instances; /* down or forthcoming: imported idle, memory still held */
+    size_t unmigratable;      /* disk template without live migration (plain, file) */
+    size_t raised_ratios;     /* hosts whose allocation ratio was raised to hold their VMs */
+    hvf_diags notes;          /* one line per adjustment above, "FILE:LINE: ..." (owned) */
 } hvf_ganeti_stats;
 
 /* Frees what @stats holds; safe on a zeroed struct. */

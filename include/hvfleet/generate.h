@@ -16,8 +16,8 @@
 #define HVF_GENERATE_MAX_VMS 10000000ull /* in all: hosts x vms_per_host */
 
 typedef struct hvf_generate_params {
-    uint32_t hosts;          /* 1 .. HVF_GENERATE_MAX_HOSTS */
-    uint32_t vms_per_host;   /* may be 0 */
+    uint32_t hosts;        /* 1 .. HVF_GENERATE_MAX_HOSTS */
+    uint32_t vms_per_host; /* may be 0 */
     uint64_t seed;
     uint32_t zones;          /* 0 = 1 */
     uint32_t racks_per_zone; /* 0 = enough for about 20 hosts per rack */

@@ -54,7 +54,7 @@ hvf_generate_params_init(hvf_generate_params *p)
     p->host_cpus = 64;
 }
 
-/* ---- sizes ------------------------------------------------------------------------------------- */
+/* ---- sizes ----------------------------------------------------------------------------------- */
 
 static double
 gen_tilted_mean(double r, double *w)
@@ -165,7 +165,7 @@ gen_host_sizes(hvf_rng *rng, uint32_t k, uint64_t usable_mib, uint32_t cpu_cap, 
     }
 }
 
-/* ---- hosts ------------------------------------------------------------------------------------- */
+/* ---- hosts ----------------------------------------------------------------------------------- */
 
 static uint64_t
 gen_reserved_mib(uint64_t mem_mib)
@@ -179,9 +179,11 @@ gen_reserved_mib(uint64_t mem_mib)
 static int
 gen_check(const hvf_generate_params *p, hvf_error *err)
 {
-    hvf_host probe = {.cpus = p->host_cpus, .mem_mib = p->host_mem_mib,
+    hvf_host probe = {.cpus = p->host_cpus,
+                      .mem_mib = p->host_mem_mib,
                       .reserved_mib = gen_reserved_mib(p->host_mem_mib),
-                      .cpu_allocation_ratio = 4.0, .ram_allocation_ratio = 1.0};
+                      .cpu_allocation_ratio = 4.0,
+                      .ram_allocation_ratio = 1.0};
     hvf_resources u;
 
     if (p->hosts < 1 || p->hosts > HVF_GENERATE_MAX_HOSTS) {
@@ -190,25 +192,32 @@ gen_check(const hvf_generate_params *p, hvf_error *err)
         return -1;
     }
     if ((uint64_t)p->hosts * p->vms_per_host > HVF_GENERATE_MAX_VMS) {
-        hvf_error_set(err, HVF_ERR_INVALID, "vms-per-host '%u': expected at most %llu VMs in all, "
-                      "%u hosts would hold %" PRIu64, p->vms_per_host, HVF_GENERATE_MAX_VMS,
-                      p->hosts, (uint64_t)p->hosts * p->vms_per_host);
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "vms-per-host '%u': expected at most %llu VMs in all, "
+                      "%u hosts would hold %" PRIu64,
+                      p->vms_per_host, HVF_GENERATE_MAX_VMS, p->hosts,
+                      (uint64_t)p->hosts * p->vms_per_host);
         return -1;
     }
     if (p->zones < 1 || p->zones > p->hosts) {
-        hvf_error_set(err, HVF_ERR_INVALID, "zones '%u': expected 1 to %u (one host per zone at "
-                      "least)", p->zones, p->hosts);
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "zones '%u': expected 1 to %u (one host per zone at "
+                      "least)",
+                      p->zones, p->hosts);
         return -1;
     }
     if ((uint64_t)p->zones * p->racks_per_zone > p->hosts) {
-        hvf_error_set(err, HVF_ERR_INVALID, "racks-per-zone '%u': expected at most %u so that "
-                      "every rack of the %u zones has a host", p->racks_per_zone,
-                      p->hosts / p->zones, p->zones);
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "racks-per-zone '%u': expected at most %u so that "
+                      "every rack of the %u zones has a host",
+                      p->racks_per_zone, p->hosts / p->zones, p->zones);
         return -1;
     }
     if (p->host_mem_mib < 2048 || p->host_mem_mib > (64ULL << 20)) {
-        hvf_error_set(err, HVF_ERR_INVALID, "host-memory '%" PRIu64 "MiB': expected 2 GiB to "
-                      "64 TiB", p->host_mem_mib);
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "host-memory '%" PRIu64 "MiB': expected 2 GiB to "
+                      "64 TiB",
+                      p->host_mem_mib);
         return -1;
     }
     if (p->host_cpus < 1 || p->host_cpus > 65536) {
@@ -217,7 +226,8 @@ gen_check(const hvf_generate_params *p, hvf_error *err)
     }
     u = hvf_host_usable(&probe);
     if ((uint64_t)p->vms_per_host * 1024 > u.mem_mib || p->vms_per_host > u.vcpus) {
-        hvf_error_set(err, HVF_ERR_INVALID, "vms-per-host '%u': does not fit: VMs take at least "
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "vms-per-host '%u': does not fit: VMs take at least "
                       "1 GiB and 1 vCPU, a host has %" PRIu64 " GiB and %u vCPUs usable",
                       p->vms_per_host, u.mem_mib / 1024, u.vcpus);
         return -1;
@@ -293,18 +303,18 @@ gen_hosts(hvf_rng *rng, const hvf_generate_params *p, hvf_fleet *f)
     }
 }
 
-/* ---- services ---------------------------------------------------------------------------------- */
+/* ---- services -------------------------------------------------------------------------------- */
 
 typedef struct gen_state {
     const hvf_generate_params *p;
     hvf_rng *rng;
     hvf_fleet *f;
-    uint8_t *sizes;      /* per VM, host-major: VM v of host h is h * vms_per_host + v */
-    int8_t *service;     /* per VM, index into gen_services or -1 */
-    uint16_t *replica;   /* per VM, 1-based replica number within its service */
-    uint32_t *perm;      /* host order, reshuffled per service */
-    int32_t *mark;       /* per host/rack/zone: last service (+1) that used it */
-    uint8_t *critical;   /* per host: holds a replica of a critical service */
+    uint8_t *sizes;    /* per VM, host-major: VM v of host h is h * vms_per_host + v */
+    int8_t *service;   /* per VM, index into gen_services or -1 */
+    uint16_t *replica; /* per VM, 1-based replica number within its service */
+    uint32_t *perm;    /* host order, reshuffled per service */
+    int32_t *mark;     /* per host/rack/zone: last service (+1) that used it */
+    uint8_t *critical; /* per host: holds a replica of a critical service */
     uint32_t taken[HVF_ARRAY_LEN(gen_services)];
     hvf_spread spread[HVF_ARRAY_LEN(gen_services)];
 } gen_state;
@@ -394,7 +404,7 @@ gen_assign_services(gen_state *g)
     }
 }
 
-/* ---- VMs --------------------------------------------------------------------------------------- */
+/* ---- VMs ------------------------------------------------------------------------------------- */
 
 static void
 gen_vm_load(hvf_rng *rng, hvf_vm *vm, bool busy)
@@ -403,13 +413,13 @@ gen_vm_load(hvf_rng *rng, hvf_vm *vm, bool busy)
      * up to 5 MiB/s over 2-10 %. Rates in whole KiB/s and loads in 1/256 stay exact in YAML. */
     if (busy) {
         vm->dirty_bytes_per_s = (double)hvf_rng_range(rng, 50, 400) * 1048576.0;
-        vm->working_set_mib = (uint64_t)((0.10 + 0.40 * hvf_rng_uniform(rng)) *
-                                         (double)vm->mem_mib);
+        vm->working_set_mib =
+            (uint64_t)((0.10 + 0.40 * hvf_rng_uniform(rng)) * (double)vm->mem_mib);
         vm->cpu_load = (double)hvf_rng_range(rng, 128, 243) / 256.0;
     } else {
         vm->dirty_bytes_per_s = (double)hvf_rng_range(rng, 0, 5120) * 1024.0;
-        vm->working_set_mib = (uint64_t)((0.02 + 0.08 * hvf_rng_uniform(rng)) *
-                                         (double)vm->mem_mib);
+        vm->working_set_mib =
+            (uint64_t)((0.02 + 0.08 * hvf_rng_uniform(rng)) * (double)vm->mem_mib);
         vm->cpu_load = (double)hvf_rng_range(rng, 13, 76) / 256.0;
     }
     if (vm->working_set_mib < 1)
@@ -427,8 +437,8 @@ gen_vms(gen_state *g, hvf_error *err)
 
     for (size_t s = 0; s < HVF_ARRAY_LEN(gen_services); s++) {
         const gen_service_spec *spec = &gen_services[s];
-        hvf_service svc = {.name = (char *)spec->name, .critical = spec->critical,
-                           .spread = g->spread[s]};
+        hvf_service svc = {
+            .name = (char *)spec->name, .critical = spec->critical, .spread = g->spread[s]};
         uint32_t n = g->taken[s];
 
         svc_index[s] = -1;
