@@ -252,9 +252,25 @@ gnt_parse(gnt_ctx *c, const char *buf, size_t len, hvf_error *err)
     const gnt_section *s;
     hvf_fleet *f = NULL;
     size_t before = c->diags->total;
+    const char *nul;
+    size_t bad;
 
-    if (memchr(buf, '\0', len)) {
-        gnt_report_line(c, NULL, "file", "expected text, found a NUL byte");
+    bad = gnt_utf8_invalid_at(buf, len);
+    nul = memchr(buf, '\0', len);
+    if (nul && (size_t)(nul - buf) < bad)
+        bad = (size_t)(nul - buf);
+    if (bad < len) {
+        /* Tags and names travel into YAML, which must be UTF-8 text; say where it is not. */
+        int line = 1;
+        size_t col = 1;
+        for (size_t i = 0; i < bad; i++, col++) {
+            if (buf[i] == '\n') {
+                line++;
+                col = 0;
+            }
+        }
+        hvf_diags_add(c->diags, "%s:%d: file: byte 0x%02x at column %zu: expected UTF-8 text",
+                      c->file, line, (unsigned char)buf[bad], col);
         goto done;
     }
     gnt_split_sections(c, buf, len);

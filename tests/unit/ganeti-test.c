@@ -392,7 +392,21 @@ test_nul_and_policies_ok(void **state)
 
     hvf_diags_init(&diags);
     assert_null(hvf_ganeti_parse("t.data", nul, sizeof(nul) - 1, &diags, &err));
-    assert_non_null(strstr(diags.lines[0], "found a NUL byte"));
+    assert_string_equal(diags.lines[0],
+                        "t.data:2: file: byte 0x00 at column 1: expected UTF-8 text");
+    hvf_diags_clear(&diags);
+    /* a Latin-1 tag: the inventory written from it would not load */
+    assert_null(hvf_ganeti_parse("t.data", "g1|u1|preferred|caf\xe9|\n", 22, &diags, &err));
+    assert_string_equal(diags.lines[0],
+                        "t.data:1: file: byte 0xe9 at column 20: expected UTF-8 text");
+    hvf_diags_clear(&diags);
+    /* well-formed UTF-8 in tags is kept as it is */
+    f = parse_text(G "n1|8192|512|7680|100|100|4|N|u1|1|caf\xc3\xa9,\xe2\x82\xac\n\n\n", NULL,
+                   &diags);
+    assert_non_null(f);
+    assert_string_equal(f->hosts[0].tags[0], "caf\xc3\xa9");
+    assert_string_equal(f->hosts[0].tags[1], "\xe2\x82\xac");
+    hvf_fleet_free(f);
     hvf_diags_clear(&diags);
 
     text = hvf_asprintf(G N1 "\n\n\n%sg1|1,1,1,1,1,1||plain,drbd|2.5|32.0|1.25\n", policy_lines);
