@@ -64,11 +64,13 @@ hvf_fleet *hvf_ganeti_load(const char *path, hvf_ganeti_stats *stats, hvf_diags 
 /*
  * hvf_ganeti_format: appends @fleet in the htools text format, one group per zone, that hinfo,
  * hbal, hroller and hspace accept without "inconsistent data" warnings: free memory is total
- * minus node memory minus the VMs' memory; VMs become running instances on their host, diskless
- * (shared storage, so htools may live-migrate them anywhere) or plain when not migratable;
- * services become exclusion tags "service:NAME". Racks, kernel, hw, maintenance and service
- * attributes go into tags that hvf_ganeti_parse reads back; dirty rates and CPU loads have no
- * place in the format and are lost. Characters the format reserves (',' '|' newlines) in host
- * tags are replaced by '_'.
+ * minus node memory minus the VMs' memory; the first host that is up is the master (hroller
+ * needs one), down hosts are offline; VMs become running instances on their host (ERROR_nodeoffline
+ * on a down host), diskless (shared storage, so htools may live-migrate them anywhere) or plain
+ * when not migratable; services become exclusion tags "service:NAME". Racks, kernel, hw,
+ * maintenance and service attributes go into tags that hvf_ganeti_parse reads back. Allocation
+ * ratios are per group in Ganeti: each zone gets its first host's. Dirty rates, working sets and
+ * CPU loads have no place in the format and are lost. Characters the format reserves (',' '|'
+ * newlines) in host tags are replaced by '_'. Export, import and export again give the same text.
  */
 void hvf_ganeti_format(const hvf_fleet *fleet, hvf_strbuf *out);

@@ -301,6 +301,13 @@ gnt_parse(gnt_ctx *c, const char *buf, size_t len, hvf_error *err)
     s = gnt_section_at(c, 1);
     for (size_t i = 0; i < s->n; i++)
         gnt_read_node(c, &c->lines[s->first + i]);
+    if (s->n == 0) {
+        /* A cluster has at least its master node; nothing else would make a fleet. */
+        hvf_diags_add(c->diags,
+                      "%s:%d: nodes: '': expected at least one node line after the "
+                      "groups and their empty line",
+                      c->file, s->first < c->nlines ? c->lines[s->first].no : c->last_line);
+    }
     s = gnt_section_at(c, 2);
     for (size_t i = 0; i < s->n; i++)
         gnt_read_instance(c, &c->lines[s->first + i]);

@@ -316,6 +316,8 @@ static const bad_case bad_cases[] = {
     {"", "t.data:1: file: '': expected groups, nodes and instances sections", 1},
     {"\n", "t.data:1: file: '2 sections': expected at least 3 sections", 1},
     {G N1, "t.data:3: file: '2 sections'", 1},
+    {"\n\n\n|12[8\nprr", "t.data:2: nodes: '': expected at least one node line", 1},
+    {G "\n\n", "t.data:3: nodes: '': expected at least one node line", 1},
     {G "n1|8192|512\n\ni1|1|1|1|running|Y|n1||plain|\n",
      "t.data:3: nodes: 'n1|8192|512': expected at least 9 fields", 1},
     {G "n1|8x92|512|7680|100|100|4|N|u1|1\n\n\n",
