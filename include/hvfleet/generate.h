@@ -3,7 +3,8 @@
  * Synthetic fleets for demos, tests and benchmarks: zones > racks > hosts with hardware and kernel
  * variants, VMs of mixed sizes packed to 50-75 % of each host's memory, mostly idle with a few
  * busy ones, and a handful of replicated services. Deterministic: the same parameters give the
- * same fleet, byte for byte once written, on every platform (hvfleet/rng.h).
+ * same fleet, byte for byte once written (hvfleet/rng.h is exact everywhere; the size weights
+ * use exp() and doubles, so another libm or CPU architecture could in rare cases shift a draw).
  */
 #pragma once
 
