@@ -362,6 +362,8 @@ inv_format_rate(hvf_strbuf *out, double bps)
         hvf_strbuf_printf(out, "%.0fGbit", round(gbit));
     else if (fabs(mib - round(mib)) < 1e-9)
         hvf_strbuf_printf(out, "%.0fMiB/s", round(mib));
+    else if (fabs(bps / 1024.0 - round(bps / 1024.0)) < 1e-9)
+        hvf_strbuf_printf(out, "%.0fKiB/s", round(bps / 1024.0));
     else
         hvf_strbuf_printf(out, "%.17gB/s", bps);
 }
