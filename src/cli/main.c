@@ -8,6 +8,8 @@
 static const hvf_cli_command commands[] = {
     {"inventory", "check, import or generate an inventory", hvf_cli_inventory},
     {"estimate", "predict one live migration (time, downtime, convergence)", hvf_cli_estimate},
+    {"simulate", "run a scenario in the twin (events, metrics, summary)", hvf_cli_simulate},
+    {"report", "turn a simulation run directory into an HTML report", hvf_cli_report},
 };
 
 static void
