@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+/* cmocka needs the headers above */
 #include <cmocka.h>
 
 #include "driver/qemu/qemu-migrate.h"
@@ -186,7 +187,8 @@ test_handshake_bad(void **state)
     } cases[] = {
         {"{\"return\": {}}\n", "expected the greeting first"},
         {"not json\n", "malformed JSON"},
-        {GREETING "{\"error\": {\"class\": \"GenericError\", \"desc\": \"nope\"}, \"id\": \"hvf-1\"}\n",
+        {GREETING
+         "{\"error\": {\"class\": \"GenericError\", \"desc\": \"nope\"}, \"id\": \"hvf-1\"}\n",
          "qmp_capabilities: GenericError: nope"},
         {GREETING GREETING, "unexpected second greeting"},
         {"", "closed the connection"},
@@ -272,7 +274,8 @@ test_reply_among_events(void **state)
     heard = fake_heard(&f);
     assert_non_null(strstr(heard, "\"arguments\":{\"a\":1}"));
     free(heard);
-    fake_say(&f, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"busy\"}, \"id\": \"hvf-4\"}\n");
+    fake_say(&f,
+             "{\"error\": {\"class\": \"GenericError\", \"desc\": \"busy\"}, \"id\": \"hvf-4\"}\n");
     assert_int_equal(hvf_qmp_command(f.q, "migrate", NULL, &err), -1);
     assert_int_equal(err.code, HVF_ERR_CONFLICT);
     assert_false(hvf_qmp_broken(f.q));
@@ -456,8 +459,11 @@ static void
 test_migrate_loop(void **state)
 {
     hvf_qemu_migrate_opts o = {
-        .uri = "tcp:127.0.0.1:4444", .max_bandwidth_bytes_per_s = 125000000,
-        .downtime_limit_ms = 300, .postcopy = true, .poll_ms = 1,
+        .uri = "tcp:127.0.0.1:4444",
+        .max_bandwidth_bytes_per_s = 125000000,
+        .downtime_limit_ms = 300,
+        .postcopy = true,
+        .poll_ms = 1,
     };
     hvf_qemu_migrate_result r;
     hvf_error err = HVF_ERROR_INIT;
@@ -512,8 +518,7 @@ test_migrate_loop(void **state)
  * A fake QEMU source in a child process that answers by command name: query-migrate says
  * "active" until it has seen migrate_cancel, then "cancelled"; everything else returns {}.
  */
-static void __attribute__((noreturn))
-fake_source_serve(int fd)
+static void __attribute__((noreturn)) fake_source_serve(int fd)
 {
     FILE *in = fdopen(fd, "r");
     char line[4096];
@@ -532,7 +537,8 @@ fake_source_serve(int fd)
             snprintf(out, sizeof(out), "{\"return\": {\"status\": \"%s\"}, \"id\": \"%s\"}\n",
                      cancelled ? "cancelled" : "active", id);
         else
-            snprintf(out, sizeof(out), "{\"event\": \"X\"}\n{\"return\": {}, \"id\": \"%s\"}\n", id);
+            snprintf(out, sizeof(out), "{\"event\": \"X\"}\n{\"return\": {}, \"id\": \"%s\"}\n",
+                     id);
         if (write(fd, out, strlen(out)) < 0)
             _exit(4);
         json_decref(req);
@@ -660,9 +666,10 @@ test_proc_never_leaks(void **state)
 
     /* never opens QMP and ignores SIGTERM, with a child of its own: the group gets SIGKILL */
     pidfile = hvf_asprintf("%s/child.pid", dir);
-    stubborn = write_script(dir, "stubborn.sh",
-                            "#!/bin/sh\ntrap '' TERM\nsleep 30 &\necho $! > \"$(dirname $0)/child.pid\"\n"
-                            "while :; do sleep 1; done\n");
+    stubborn =
+        write_script(dir, "stubborn.sh",
+                     "#!/bin/sh\ntrap '' TERM\nsleep 30 &\necho $! > \"$(dirname $0)/child.pid\"\n"
+                     "while :; do sleep 1; done\n");
     o.binary = stubborn;
     assert_null(hvf_qemu_start(&o, &err));
     assert_non_null(strstr(err.msg, "cannot connect"));

@@ -111,11 +111,11 @@ mig_set_caps(hvf_qmp *q, bool auto_converge, bool postcopy, hvf_error *err)
     json_t *caps = json_array();
 
     if (auto_converge)
-        json_array_append_new(caps, json_pack("{s:s, s:b}", "capability", "auto-converge",
-                                              "state", 1));
+        json_array_append_new(caps,
+                              json_pack("{s:s, s:b}", "capability", "auto-converge", "state", 1));
     if (postcopy)
-        json_array_append_new(caps, json_pack("{s:s, s:b}", "capability", "postcopy-ram",
-                                              "state", 1));
+        json_array_append_new(caps,
+                              json_pack("{s:s, s:b}", "capability", "postcopy-ram", "state", 1));
     if (json_array_size(caps) == 0) {
         json_decref(caps);
         return 0;
@@ -159,12 +159,14 @@ hvf_qemu_migrate(hvf_qmp *src, hvf_qmp *dst, const hvf_qemu_migrate_opts *o,
     out->expected_downtime_ms = -1;
     if (!mig_uri_local(o->uri)) {
         hvf_error_set(err, HVF_ERR_INVALID,
-                      "migration URI '%s': expected a local one (tcp:127.0.0.1:PORT, tcp:[::1]:PORT or unix:PATH)",
+                      "migration URI '%s': expected a local one (tcp:127.0.0.1:PORT, "
+                      "tcp:[::1]:PORT or unix:PATH)",
                       o->uri ? o->uri : "(none)");
         return -1;
     }
     if (mig_set_caps(dst, false, o->postcopy, err) < 0 ||
-        mig_set_caps(src, o->auto_converge, o->postcopy, err) < 0 || mig_set_params(src, o, err) < 0)
+        mig_set_caps(src, o->auto_converge, o->postcopy, err) < 0 ||
+        mig_set_params(src, o, err) < 0)
         return -1;
 
     start = mig_now_ms();
@@ -213,8 +215,8 @@ hvf_qemu_migrate(hvf_qmp *src, hvf_qmp *dst, const hvf_qemu_migrate_opts *o,
         }
         if (hard_deadline >= 0 && now >= hard_deadline) {
             hvf_error_set(err, HVF_ERR_IO,
-                          "migration to %s still '%s' %d s after its timeout of %lld ms",
-                          o->uri, s.status, MIGRATE_END_GRACE_MS / 1000, (long long)o->timeout_ms);
+                          "migration to %s still '%s' %d s after its timeout of %lld ms", o->uri,
+                          s.status, MIGRATE_END_GRACE_MS / 1000, (long long)o->timeout_ms);
             return -1;
         }
         mig_sleep_ms(poll_ms);

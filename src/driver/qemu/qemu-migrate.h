@@ -23,9 +23,9 @@ typedef struct hvf_qemu_migrate_sample {
 typedef void (*hvf_qemu_sample_fn)(const hvf_qemu_migrate_sample *s, void *opaque);
 
 typedef struct hvf_qemu_migrate_opts {
-    const char *uri;                  /* tcp:127.0.0.1:PORT, tcp:[::1]:PORT or unix:PATH */
+    const char *uri;                    /* tcp:127.0.0.1:PORT, tcp:[::1]:PORT or unix:PATH */
     uint64_t max_bandwidth_bytes_per_s; /* 0: QEMU's default */
-    int64_t downtime_limit_ms;        /* 0: QEMU's default, 300 ms */
+    int64_t downtime_limit_ms;          /* 0: QEMU's default, 300 ms */
     uint64_t max_postcopy_bandwidth_bytes_per_s; /* 0: QEMU's default, no cap */
     bool auto_converge;
     bool postcopy;
@@ -38,15 +38,15 @@ typedef struct hvf_qemu_migrate_opts {
 
 /* Final figures, from the last query-migrate (QMP names in the comments). */
 typedef struct hvf_qemu_migrate_result {
-    char status[24];          /* completed, failed or cancelled */
-    char error_desc[256];     /* error-desc when failed */
-    bool timed_out;           /* we cancelled it at opts.timeout_ms */
-    int64_t total_time_ms;    /* total-time */
-    int64_t downtime_ms;      /* downtime */
-    int64_t setup_time_ms;    /* setup-time */
-    int64_t expected_downtime_ms; /* expected-downtime, last value seen while active */
-    int64_t wall_ms;          /* migrate command to the final status, on our clock */
-    int64_t postcopy_start_ms; /* when migrate-start-postcopy was sent; -1 if never */
+    char status[24];                /* completed, failed or cancelled */
+    char error_desc[256];           /* error-desc when failed */
+    bool timed_out;                 /* we cancelled it at opts.timeout_ms */
+    int64_t total_time_ms;          /* total-time */
+    int64_t downtime_ms;            /* downtime */
+    int64_t setup_time_ms;          /* setup-time */
+    int64_t expected_downtime_ms;   /* expected-downtime, last value seen while active */
+    int64_t wall_ms;                /* migrate command to the final status, on our clock */
+    int64_t postcopy_start_ms;      /* when migrate-start-postcopy was sent; -1 if never */
     uint64_t ram_total_bytes;       /* ram.total */
     uint64_t ram_transferred_bytes; /* ram.transferred */
     uint64_t ram_duplicate_pages;   /* ram.duplicate: zero pages */

@@ -269,9 +269,10 @@ hvf_qemu_start(const hvf_qemu_opts *o, hvf_error *err)
     p->reaped = true;
     if (!o->workdir || !o->name || strchr(o->workdir, ',') || strchr(o->name, ',') ||
         strchr(o->name, '/')) {
-        hvf_error_set(err, HVF_ERR_INVALID,
-                      "qemu: workdir '%s' and name '%s': expected a directory and a file stem without ','",
-                      o->workdir ? o->workdir : "(none)", o->name ? o->name : "(none)");
+        hvf_error_set(
+            err, HVF_ERR_INVALID,
+            "qemu: workdir '%s' and name '%s': expected a directory and a file stem without ','",
+            o->workdir ? o->workdir : "(none)", o->name ? o->name : "(none)");
         proc_free(p);
         return NULL;
     }

@@ -23,11 +23,11 @@
 #define HVF_QEMU_MAX_PROCS 16
 
 typedef struct hvf_qemu_opts {
-    const char *binary;       /* NULL: "qemu-system-x86_64" from PATH */
-    const char *const *args;  /* NULL-terminated arguments after ours (machine, -m, -kernel...) */
-    const char *workdir;      /* existing directory for the QMP socket, serial and log files */
-    const char *name;         /* file-name stem, e.g. "src": WORKDIR/src.qmp, .serial, .log */
-    int timeout_ms;           /* QMP connect and command timeout; 0: the QMP default */
+    const char *binary;        /* NULL: "qemu-system-x86_64" from PATH */
+    const char *const *args;   /* NULL-terminated arguments after ours (machine, -m, -kernel...) */
+    const char *workdir;       /* existing directory for the QMP socket, serial and log files */
+    const char *name;          /* file-name stem, e.g. "src": WORKDIR/src.qmp, .serial, .log */
+    int timeout_ms;            /* QMP connect and command timeout; 0: the QMP default */
     hvf_qmp_event_fn on_event; /* may be NULL */
     void *opaque;
 } hvf_qemu_opts;

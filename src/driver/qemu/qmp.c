@@ -354,8 +354,8 @@ hvf_qmp_connect(const char *path, const hvf_qmp_opts *opts, hvf_error *err)
     int64_t deadline = qmp_now_ms() + timeout_ms;
 
     if (hvf_strlcpy(addr.sun_path, path, sizeof(addr.sun_path)) >= sizeof(addr.sun_path)) {
-        hvf_error_set(err, HVF_ERR_INVALID, "qmp: socket path '%s' is longer than %zu bytes",
-                      path, sizeof(addr.sun_path) - 1);
+        hvf_error_set(err, HVF_ERR_INVALID, "qmp: socket path '%s' is longer than %zu bytes", path,
+                      sizeof(addr.sun_path) - 1);
         return NULL;
     }
     for (;;) {
@@ -415,8 +415,8 @@ qmp_reply(hvf_qmp_msg *msg, const char *cmd, hvf_error *err)
     json_t *ret;
 
     if (msg->kind == HVF_QMP_MSG_ERROR) {
-        hvf_errcode code = strcmp(msg->err_class, "CommandNotFound") == 0 ? HVF_ERR_UNSUPPORTED
-                                                                           : HVF_ERR_CONFLICT;
+        hvf_errcode code =
+            strcmp(msg->err_class, "CommandNotFound") == 0 ? HVF_ERR_UNSUPPORTED : HVF_ERR_CONFLICT;
         hvf_error_set(err, code, "qmp: %s: %s: %s", cmd, msg->err_class, msg->err_desc);
         return NULL;
     }

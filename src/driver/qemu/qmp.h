@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* QMP client: one connection to a QEMU monitor socket, synchronous commands, timeouts everywhere. */
+/* QMP client: one connection to a QEMU monitor socket, synchronous commands, timeouts everywhere.
+ */
 #pragma once
 
 #include <jansson.h>
