@@ -5,6 +5,7 @@
  *
  * Command line (multiboot, from `-append`): key=value words, all optional.
  *   ws=MiB       working set, the first MiB of RAM above the image (default: all of it)
+ *   walk=stride|seq  order of the writes (default stride, see below)
  *   rate=MiB/s   dirty rate, decimals allowed (default 0: fill, then idle)
  *   fill=addr|rand|zero|0xHEX  content of RAM (default addr: each word is its address ^ a mask)
  *   zero=PCT     share of pages left zero, spread evenly (default 0), to check zero-page handling
@@ -12,245 +13,31 @@
  *   report=MS    period of the rate reports (default 1000)
  *
  * Serial lines all start with "hvf-guest: " and carry key=value words; the bench parses "ready"
- * (fill done, dirtying starts) and "rate" (achieved dirty rate over the last period).
+ * (fill done, dirtying starts) and "rate" (achieved dirty rate over the last period). Each rate
+ * line also says how many working-set pages do not hold their last write ("stale"): always 0
+ * on the source, and on the destination unless the migration lost a dirty page.
+ *
+ * Order: each page of the working set is written once per pass (W/D seconds), so the pages dirtied
+ * in any interval shorter than a pass are all distinct: D x t of them. By default a pass visits
+ * the pages with a fixed stride coprime to their number (about 0.618 of it), so the order of the
+ * writes is unrelated to addresses; QEMU scans RAM in address order, and a sequential writer
+ * (walk=seq) would make how often both meet depend on where the guest happened to be.
  *
  * Pacing: the TSC, calibrated against PIT channel 2, says how many pages are due; the guest writes
- * them after each timer tick and halts in between (a spinning guest would burn a host core). When
- * it falls behind by more than one tick (QEMU's auto-converge sleeps the vCPU), the backlog is
- * dropped, not caught up: a throttled guest must dirty less, as a CPU-bound workload would.
+ * them after each timer tick and halts in between (a spinning guest would burn a host core). Late
+ * ticks are caught up, but when the vCPU did not run for more than two ticks (QEMU's auto-converge
+ * puts it to sleep for 2.5 ms and more per 10 ms it runs) the pages due for that gap are dropped,
+ * not caught up: a throttled guest must dirty less, as a CPU-bound workload would.
  */
 #include <stdint.h>
 
+#include "hw.h"
+
 #define PAGE_SIZE 4096u
 #define MIB (1024u * 1024u)
-#define PIT_HZ 1193182u
-#define COM1 0x3f8
 #define MB_LOADER_MAGIC 0x2BADB002u
 
-/* ---- port I/O, TSC -------------------------------------------------------------------------- */
-
-static inline void
-outb(uint16_t port, uint8_t v)
-{
-    __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline uint8_t
-inb(uint16_t port)
-{
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
-static inline uint64_t
-rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return ((uint64_t)hi << 32) | lo;
-}
-
-/* ---- 64-bit division: gcc -m32 calls these, and there is no 32-bit libgcc to link ------------ */
-
-uint64_t __udivmoddi4(uint64_t n, uint64_t d, uint64_t *rem);
-uint64_t __udivdi3(uint64_t n, uint64_t d);
-uint64_t __umoddi3(uint64_t n, uint64_t d);
-
-uint64_t
-__udivmoddi4(uint64_t n, uint64_t d, uint64_t *rem)
-{
-    uint64_t q = 0;
-    uint64_t r = 0;
-
-    if (d == 0) {
-        __asm__ volatile("ud2"); /* a bug: the fault handler reports it */
-    }
-    for (int i = 63; i >= 0; i--) {
-        r = (r << 1) | ((n >> i) & 1);
-        if (r >= d) {
-            r -= d;
-            q |= (uint64_t)1 << i;
-        }
-    }
-    if (rem) {
-        *rem = r;
-    }
-    return q;
-}
-
-uint64_t
-__udivdi3(uint64_t n, uint64_t d)
-{
-    return __udivmoddi4(n, d, 0);
-}
-
-uint64_t
-__umoddi3(uint64_t n, uint64_t d)
-{
-    uint64_t r;
-    __udivmoddi4(n, d, &r);
-    return r;
-}
-
-/* ---- serial output -------------------------------------------------------------------------- */
-
-static void
-serial_init(void)
-{
-    outb(COM1 + 1, 0x00); /* no UART interrupts: we poll */
-    outb(COM1 + 3, 0x80); /* DLAB on */
-    outb(COM1 + 0, 0x01); /* 115200 baud */
-    outb(COM1 + 1, 0x00);
-    outb(COM1 + 3, 0x03); /* 8N1, DLAB off */
-    outb(COM1 + 2, 0xc7); /* FIFO on, cleared */
-}
-
-static void
-putc_serial(char c)
-{
-    while ((inb(COM1 + 5) & 0x20) == 0) {
-    }
-    outb(COM1, (uint8_t)c);
-}
-
-static void
-puts_serial(const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '\n') {
-            putc_serial('\r');
-        }
-        putc_serial(*s);
-    }
-}
-
-static void
-put_u64(uint64_t v)
-{
-    char buf[24];
-    int i = 0;
-
-    do {
-        buf[i++] = (char)('0' + (int)(v % 10));
-        v /= 10;
-    } while (v != 0);
-    while (i > 0) {
-        putc_serial(buf[--i]);
-    }
-}
-
-static void
-put_kv(const char *key, uint64_t v)
-{
-    putc_serial(' ');
-    puts_serial(key);
-    putc_serial('=');
-    put_u64(v);
-}
-
-/* ---- interrupts ----------------------------------------------------------------------------- */
-
-struct idt_gate {
-    uint16_t off_lo;
-    uint16_t sel;
-    uint8_t zero;
-    uint8_t type;
-    uint16_t off_hi;
-} __attribute__((packed));
-
-struct idt_desc {
-    uint16_t limit;
-    uint32_t base;
-} __attribute__((packed));
-
-extern void irq0_stub(void);
-extern void irq_other_stub(void);
-extern const uint32_t exc_stubs[32];
 extern char _end[];
-
-volatile uint32_t guest_ticks;
-static struct idt_gate idt[256];
-
-void guest_fault(uint32_t vector) __attribute__((noreturn));
-void guest_main(uint32_t magic, const uint32_t *mbi) __attribute__((noreturn));
-
-static void __attribute__((noreturn))
-halt_forever(void)
-{
-    for (;;) {
-        __asm__ volatile("cli; hlt");
-    }
-}
-
-void
-guest_fault(uint32_t vector)
-{
-    puts_serial("hvf-guest: fault");
-    put_kv("vector", vector);
-    puts_serial("\n");
-    halt_forever();
-}
-
-static void
-idt_set(int n, uint32_t handler)
-{
-    idt[n].off_lo = (uint16_t)(handler & 0xffff);
-    idt[n].sel = 0x08;
-    idt[n].zero = 0;
-    idt[n].type = 0x8e; /* present, ring 0, 32-bit interrupt gate */
-    idt[n].off_hi = (uint16_t)(handler >> 16);
-}
-
-static void
-interrupts_init(uint32_t hz)
-{
-    struct idt_desc desc;
-    uint32_t divisor = PIT_HZ / hz;
-
-    for (int i = 0; i < 256; i++) {
-        idt_set(i, i < 32 ? exc_stubs[i] : (uint32_t)irq_other_stub);
-    }
-    idt_set(32, (uint32_t)irq0_stub);
-    desc.limit = sizeof(idt) - 1;
-    desc.base = (uint32_t)idt;
-    __asm__ volatile("lidt %0" : : "m"(desc));
-
-    /* PICs: IRQ 0-7 to vectors 32-39, 8-15 to 40-47; everything masked but the PIT. */
-    outb(0x20, 0x11);
-    outb(0xa0, 0x11);
-    outb(0x21, 32);
-    outb(0xa1, 40);
-    outb(0x21, 4);
-    outb(0xa1, 2);
-    outb(0x21, 0x01);
-    outb(0xa1, 0x01);
-    outb(0x21, 0xfe);
-    outb(0xa1, 0xff);
-
-    outb(0x43, 0x34); /* channel 0, lo/hi byte, mode 2 (rate generator) */
-    outb(0x40, (uint8_t)(divisor & 0xff));
-    outb(0x40, (uint8_t)(divisor >> 8));
-}
-
-/* TSC ticks per second, from a 50 ms one-shot of PIT channel 2 (its output is bit 5 of port 0x61). */
-static uint64_t
-tsc_calibrate(void)
-{
-    const uint32_t count = PIT_HZ / 20;
-    uint64_t t0;
-    uint64_t t1;
-
-    outb(0x61, (uint8_t)((inb(0x61) & ~0x02) | 0x01)); /* gate on, speaker off */
-    outb(0x43, 0xb0);                                  /* channel 2, lo/hi, mode 0 */
-    outb(0x42, (uint8_t)(count & 0xff));
-    outb(0x42, (uint8_t)(count >> 8));
-    t0 = rdtsc();
-    while ((inb(0x61) & 0x20) == 0) {
-    }
-    t1 = rdtsc();
-    return (t1 - t0) * 20;
-}
 
 /* ---- command line --------------------------------------------------------------------------- */
 
@@ -264,6 +51,7 @@ struct params {
     uint32_t zero_pct;
     uint32_t hz;
     uint32_t report_ms;
+    int sequential;
 };
 
 static char cmdline[512];
@@ -363,6 +151,8 @@ parse_params(struct params *p)
             p->hz = parse_scaled(v, 1);
         } else if (word_eq(w, "report", &v)) {
             p->report_ms = parse_scaled(v, 1);
+        } else if (word_eq(w, "walk", &v)) {
+            p->sequential = str_eq(v, "seq");
         } else if (word_eq(w, "fill", &v)) {
             if (str_eq(v, "rand")) {
                 p->fill = FILL_RAND;
@@ -387,13 +177,40 @@ parse_params(struct params *p)
     }
 }
 
-/* ---- RAM fill and dirtying -------------------------------------------------------------------- */
+/* ---- RAM fill and dirtying --------------------------------------------------------------------
+ */
 
 static int
 page_stays_zero(uint32_t page, uint32_t zero_pct)
 {
     /* Bresenham-like spread: page i is zero when floor((i+1)p/100) > floor(ip/100). */
     return (page + 1) * zero_pct / 100 != page * zero_pct / 100;
+}
+
+static uint32_t
+gcd32(uint32_t a, uint32_t b)
+{
+    while (b != 0) {
+        uint32_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* A stride near 0.618 of @n that is coprime with it, so that stepping by it visits every page. */
+static uint32_t
+walk_stride(uint32_t n)
+{
+    uint32_t s = (uint32_t)((uint64_t)n * 2654435769u >> 32);
+
+    if (s == 0) {
+        s = 1;
+    }
+    while (gcd32(s, n) != 1) {
+        s++;
+    }
+    return s;
 }
 
 static void
@@ -424,10 +241,35 @@ fill_ram(uint32_t base, uint32_t top, const struct params *p)
     }
 }
 
+/*
+ * Pages of the working set whose last write is missing. The page at walk position i got the
+ * stamp of the current pass if i < visited, else the one of the previous pass, each time in the
+ * word the stamp selects.
+ */
+static uint32_t
+count_stale(uint32_t base, uint32_t ws_pages, uint32_t step, uint32_t visited, uint32_t stamp)
+{
+    uint32_t pos = 0;
+    uint32_t stale = 0;
+
+    for (uint32_t i = 0; i < ws_pages; i++) {
+        uint32_t want = i < visited ? stamp : stamp - 1;
+        volatile uint32_t *w = (volatile uint32_t *)(base + pos * PAGE_SIZE);
+        if (want != 0 && w[want & (PAGE_SIZE / 4 - 1)] != want) {
+            stale++;
+        }
+        pos += step;
+        if (pos >= ws_pages) {
+            pos -= ws_pages;
+        }
+    }
+    return stale;
+}
+
 void
 guest_main(uint32_t magic, const uint32_t *mbi)
 {
-    struct params p = {0, 0, FILL_ADDR, 0, 0, 1000, 1000};
+    struct params p = {0, 0, FILL_ADDR, 0, 0, 1000, 1000, 0};
     uint32_t mem_top;
     uint32_t base;
     uint32_t ws_pages;
@@ -437,12 +279,15 @@ guest_main(uint32_t magic, const uint32_t *mbi)
     uint64_t last_report;
     uint64_t report_tsc;
     uint64_t pages_per_s;
-    uint64_t done = 0;       /* pages due so far: written + dropped */
+    uint64_t done = 0; /* pages due so far: written + dropped */
     uint64_t written = 0;
     uint64_t dropped = 0;
     uint64_t written_at_report = 0;
-    uint64_t backlog_cap;
+    uint64_t tick_tsc;
+    uint64_t last_now;
     uint32_t cursor = 0;
+    uint32_t step;
+    uint32_t visited = 0;
     uint32_t stamp = 1;
 
     serial_init();
@@ -482,14 +327,16 @@ guest_main(uint32_t magic, const uint32_t *mbi)
     fill_ram(base, mem_top, &p);
     t_fill = rdtsc() - t_fill;
 
+    step = p.sequential ? 1 : walk_stride(ws_pages);
     pages_per_s = p.rate_kib_s / 4;
-    backlog_cap = pages_per_s / p.hz + 1;
+    tick_tsc = tsc_hz / p.hz;
     puts_serial("hvf-guest: ready");
     put_kv("filled_kib", (mem_top - base) / 1024);
     put_kv("fill_ms", t_fill * 1000 / tsc_hz);
     put_kv("ws_kib", (uint64_t)ws_pages * 4);
     put_kv("rate_kib_s", pages_per_s * 4);
     put_kv("zero_pct", p.zero_pct);
+    put_kv("stride", step);
     put_kv("hz", p.hz);
     puts_serial("\n");
 
@@ -497,6 +344,7 @@ guest_main(uint32_t magic, const uint32_t *mbi)
     report_tsc = tsc_hz * p.report_ms / 1000;
     t0 = rdtsc();
     last_report = t0;
+    last_now = t0;
     __asm__ volatile("sti");
 
     for (;;) {
@@ -505,22 +353,33 @@ guest_main(uint32_t magic, const uint32_t *mbi)
         if (pages_per_s != 0) {
             uint64_t target = (now - t0) * pages_per_s / tsc_hz;
             uint64_t due = target > done ? target - done : 0;
-            if (due > backlog_cap) {
-                dropped += due - backlog_cap;
-                done += due - backlog_cap;
-                due = backlog_cap;
+            uint64_t gap = now - last_now;
+            if (gap > 2 * tick_tsc) {
+                /* The vCPU was stopped: half a tick of the gap is ours on average, the rest
+                 * was sleep. */
+                uint64_t lost = (gap - tick_tsc / 2) * pages_per_s / tsc_hz;
+                if (lost > due)
+                    lost = due;
+                dropped += lost;
+                done += lost;
+                due -= lost;
             }
             for (uint64_t i = 0; i < due; i++) {
                 volatile uint32_t *w = (volatile uint32_t *)(base + cursor * PAGE_SIZE);
                 w[stamp & (PAGE_SIZE / 4 - 1)] = stamp;
-                if (++cursor == ws_pages) {
-                    cursor = 0;
+                cursor += step;
+                if (cursor >= ws_pages) {
+                    cursor -= ws_pages;
+                }
+                if (++visited == ws_pages) {
+                    visited = 0;
                     stamp++;
                 }
             }
             done += due;
             written += due;
         }
+        last_now = now;
         if (now - last_report >= report_tsc) {
             uint64_t period = now - last_report;
             puts_serial("hvf-guest: rate");
@@ -528,6 +387,9 @@ guest_main(uint32_t magic, const uint32_t *mbi)
             put_kv("kib_s", (written - written_at_report) * 4 * tsc_hz / period);
             put_kv("written", written);
             put_kv("dropped", dropped);
+            if (pages_per_s != 0) {
+                put_kv("stale", count_stale(base, ws_pages, step, visited, stamp));
+            }
             puts_serial("\n");
             last_report = now;
             written_at_report = written;
