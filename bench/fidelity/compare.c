@@ -2,6 +2,7 @@
 /* Sets each measured migration beside the model's estimate: errors, verdicts, the summary. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "compare.h"
@@ -185,39 +186,71 @@ fid_summary_json(const fid_summary *s)
                      "goal_within_5pct", (json_int_t)s->goal_within, "goal_met", s->goal_met);
 }
 
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a;
+    double y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}
+
+static double
+median(double *v, size_t n)
+{
+    qsort(v, n, sizeof(*v), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 int
 fid_calibrate(const fid_row *rows, size_t n, fid_calibration *cal, hvf_error *err)
 {
-    double b[2], d[2];
-    size_t k = 0;
+    /* per cap (two of them): final bytes and downtime of each run, then their medians */
+    double cap[2] = {0, 0};
+    double b[2][FID_CAL_RUNS_MAX], d[2][FID_CAL_RUNS_MAX], ratio[2 * FID_CAL_RUNS_MAX];
+    size_t k[2] = {0, 0};
+    size_t nr = 0;
+    double mb[2], md[2];
 
-    for (size_t i = 0; i < n && k < 2; i++) {
-        if (!rows[i].c.calibration)
+    for (size_t i = 0; i < n; i++) {
+        const fid_row *r = &rows[i];
+        size_t g;
+        if (!r->c.calibration)
             continue;
-        if (!rows[i].m.ok || strcmp(rows[i].m.r.status, "completed") != 0) {
-            hvf_error_set(err, HVF_ERR_IO, "calibration run %s failed: %s", rows[i].c.name,
-                          rows[i].m.error[0] ? rows[i].m.error : rows[i].m.r.status);
+        if (!r->m.ok || strcmp(r->m.r.status, "completed") != 0) {
+            hvf_error_set(err, HVF_ERR_IO, "calibration run %s failed: %s", r->c.name,
+                          r->m.error[0] ? r->m.error : r->m.r.status);
             return -1;
         }
-        b[k] = (double)rows[i].m.r.downtime_bytes;
-        d[k] = (double)rows[i].m.r.downtime_ms / 1e3;
-        k++;
+        g = cap[0] == 0 || cap[0] == r->c.cap_bytes_per_s ? 0 : 1;
+        if (cap[g] == 0)
+            cap[g] = r->c.cap_bytes_per_s;
+        if (cap[g] != r->c.cap_bytes_per_s || k[g] >= FID_CAL_RUNS_MAX)
+            continue;
+        b[g][k[g]] = (double)r->m.r.downtime_bytes;
+        d[g][k[g]] = (double)r->m.r.downtime_ms / 1e3;
+        if (d[g][k[g]] > 0)
+            ratio[nr++] = b[g][k[g]] / d[g][k[g]];
+        k[g]++;
     }
-    if (k < 2) {
-        hvf_error_set(err, HVF_ERR_INVALID, "calibration needs two runs, found %zu", k);
+    if (k[0] == 0 || k[1] == 0 || nr == 0) {
+        hvf_error_set(err, HVF_ERR_INVALID, "calibration needs runs at two caps, found %zu and %zu",
+                      k[0], k[1]);
         return -1;
     }
-    /* downtime = switchover + bytes / link, through both points */
-    if (fabs(b[0] - b[1]) > 1e6 && (d[0] - d[1]) * (b[0] - b[1]) > 0) {
-        cal->link_bytes_per_s = (b[0] - b[1]) / (d[0] - d[1]);
-        cal->switchover_us = llround((d[0] - b[0] / cal->link_bytes_per_s) * 1e6);
-    } else {
-        cal->link_bytes_per_s = 0;
+    for (size_t g = 0; g < 2; g++) {
+        mb[g] = median(b[g], k[g]);
+        md[g] = median(d[g], k[g]);
+    }
+    /* downtime = switchover + bytes / link, through the two medians */
+    cal->link_bytes_per_s = 0;
+    if (fabs(mb[0] - mb[1]) > 1e6 && (md[0] - md[1]) * (mb[0] - mb[1]) > 0) {
+        cal->link_bytes_per_s = (mb[0] - mb[1]) / (md[0] - md[1]);
+        cal->switchover_us = llround((md[0] - mb[0] / cal->link_bytes_per_s) * 1e6);
     }
     if (!(cal->link_bytes_per_s > 0) || cal->switchover_us < 0) {
-        /* noise beat the difference: all of the pause is transfer */
-        size_t big = b[0] > b[1] ? 0 : 1;
-        cal->link_bytes_per_s = b[big] / (d[big] > 0 ? d[big] : 1e-3);
+        /* noise beat the difference: all of the pause is transfer, at the median speed */
+        cal->link_bytes_per_s = median(ratio, nr);
         cal->switchover_us = 0;
     }
     cal->measured = true;

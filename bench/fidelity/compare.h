@@ -12,6 +12,7 @@
 typedef struct fid_row {
     fid_config c;
     fid_measure m;
+    json_t *measure_json; /* owned, may be NULL: the recorded measure, written back verbatim */
     hvf_migrate_result model;
     bool have_model;
     char model_error[256];

@@ -32,14 +32,15 @@ fid_measure_to_json(const fid_measure *m)
                                (json_int_t)s->dirty_pages_rate, (json_int_t)s->guest_t_ms,
                                (json_int_t)s->guest_written));
     }
-    j = json_pack("{s:b, s:s, s:f, s:f, s:f, s:I, s:I, s:I, s:b, s:I, s:b, s:f}", "ok", m->ok,
+    j = json_pack("{s:b, s:s, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:b, s:I, s:b, s:f}", "ok", m->ok,
                   "error", m->error, "dirty_before_bytes_per_s", m->dirty_before_bytes_per_s,
                   "dirty_during_bytes_per_s", m->dirty_during_bytes_per_s,
                   "dirty_model_bytes_per_s", m->dirty_model_bytes_per_s, "guest_ws_bytes",
                   (json_int_t)m->guest_ws_bytes, "guest_filled_bytes",
-                  (json_int_t)m->guest_filled_bytes, "ready_ms", (json_int_t)m->ready_ms,
-                  "dst_alive", m->dst_alive, "dst_stale_pages", (json_int_t)m->dst_stale_pages,
-                  "dst_went_back", m->dst_went_back, "load_avg", m->load_avg);
+                  (json_int_t)m->guest_filled_bytes, "guest_tsc_khz", (json_int_t)m->guest_tsc_khz,
+                  "ready_ms", (json_int_t)m->ready_ms, "dst_alive", m->dst_alive, "dst_stale_pages",
+                  (json_int_t)m->dst_stale_pages, "dst_went_back", m->dst_went_back, "load_avg",
+                  m->load_avg);
     json_object_set_new(
         j, "qemu",
         json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "

@@ -13,6 +13,8 @@
 #define FID_DOWNTIME_LIMIT_MS 300
 #define FID_REPORT_MS 100  /* guest rate report period */
 #define FID_WARMUP_MS 1500 /* guest rate measured over this long before migrating */
+#define FID_CAL_RUNS 3     /* calibration runs per cap; their medians are used */
+#define FID_CAL_RUNS_MAX 8
 
 /* One cell of the matrix. Rates are bytes per second; MB = 10^6 bytes as in networking. */
 typedef struct fid_config {
@@ -43,11 +45,13 @@ typedef struct fid_sample {
 typedef struct fid_measure {
     bool ok; /* reached a final status; else error says why */
     char error[512];
-    double dirty_before_bytes_per_s; /* guest's achieved rate just before migrating */
-    double dirty_during_bytes_per_s; /* on the source, while migrating (0 if no report) */
-    double dirty_model_bytes_per_s;  /* while migrating and not yet throttled: the model's D */
+    /* The guest's achieved dirty rates, by our clock: */
+    double dirty_before_bytes_per_s; /* just before migrating */
+    double dirty_during_bytes_per_s; /* on the source while migrating (0 without reports) */
+    double dirty_model_bytes_per_s;  /* the same, up to the first throttle: the model's D */
     uint64_t guest_ws_bytes;         /* working set the guest reported */
     uint64_t guest_filled_bytes;     /* RAM the guest filled */
+    uint64_t guest_tsc_khz;          /* the guest's TSC calibration, for the record */
     int64_t ready_ms;                /* QEMU start to the guest's "ready" */
     bool dst_alive;                  /* the guest reported from the destination afterwards */
     uint64_t dst_stale_pages; /* working-set pages the destination got without their last write */

@@ -177,7 +177,8 @@ host_cpu(void)
 
 static int
 write_record(const char *path, const fid_row *rows, size_t n, const fid_calibration *cal,
-             const fid_summary *s, const char *qemu_ver, bool full, hvf_error *err)
+             const fid_summary *s, const char *qemu_ver, const char *matrix, const char *measured,
+             hvf_error *err)
 {
     char date[32];
     time_t now = time(NULL);
@@ -189,19 +190,21 @@ write_record(const char *path, const fid_row *rows, size_t n, const fid_calibrat
 
     strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     for (size_t i = 0; i < n; i++) {
-        json_array_append_new(runs,
-                              json_pack("{s:o, s:o, s:o}", "config", fid_config_to_json(&rows[i].c),
-                                        "measure", fid_measure_to_json(&rows[i].m), "model",
-                                        fid_row_model_json(&rows[i])));
+        json_array_append_new(
+            runs, json_pack("{s:o, s:o, s:o}", "config", fid_config_to_json(&rows[i].c), "measure",
+                            rows[i].measure_json ? json_incref(rows[i].measure_json)
+                                                 : fid_measure_to_json(&rows[i].m),
+                            "model", fid_row_model_json(&rows[i])));
     }
     root = json_pack("{s:s, s:i, s:s, s:s, s:s, s:{s:s, s:I}, s:{s:f, s:I, s:b}, s:i, s:o, s:o}",
-                     "schema", FID_SCHEMA, "version", 1, "date", date, "matrix",
-                     full ? "full" : "quick", "qemu_version", qemu_ver, "host", "cpu", cpu, "cores",
+                     "schema", FID_SCHEMA, "version", 1, "date", date, "matrix", matrix,
+                     "qemu_version", qemu_ver, "host", "cpu", cpu, "cores",
                      (json_int_t)sysconf(_SC_NPROCESSORS_ONLN), "calibration", "link_bytes_per_s",
                      cal->link_bytes_per_s, "switchover_us", (json_int_t)cal->switchover_us,
                      "measured", cal->measured, "downtime_limit_ms", FID_DOWNTIME_LIMIT_MS, "runs",
                      runs, "summary", fid_summary_json(s));
     free(cpu);
+    json_object_set_new(root, "measured_date", json_string(measured ? measured : date));
     json_object_set_new(root, "sample_fields",
                         json_pack("[s, s, s, s, s, s, s, s]", "t_ms", "transferred_bytes",
                                   "remaining_bytes", "dirty_sync_count", "throttle_pct",
@@ -221,13 +224,15 @@ write_record(const char *path, const fid_row *rows, size_t n, const fid_calibrat
 
 static int
 read_record(const char *path, fid_row **rows, size_t *n, fid_calibration *cal, char **qemu_ver,
-            hvf_error *err)
+            char **measured_date, char **matrix, hvf_error *err)
 {
     json_error_t jerr;
     json_t *root = json_load_file(path, 0, &jerr);
     json_t *runs;
     const char *schema = NULL;
     const char *ver = "unknown";
+    const char *date = "unknown";
+    const char *kind = "quick";
     size_t i;
     json_t *run;
     int measured = 0;
@@ -240,9 +245,10 @@ read_record(const char *path, fid_row **rows, size_t *n, fid_calibration *cal, c
             hvf_error_set(err, HVF_ERR_IO, "%s", jerr.text);
         return -1;
     }
-    if (json_unpack(root, "{s:s, s?s, s:o, s:{s:F, s:I, s?b}}", "schema", &schema, "qemu_version",
-                    &ver, "runs", &runs, "calibration", "link_bytes_per_s", &cal->link_bytes_per_s,
-                    "switchover_us", &sw, "measured", &measured) < 0 ||
+    if (json_unpack(root, "{s:s, s?s, s?s, s?s, s:o, s:{s:F, s:I, s?b}}", "schema", &schema,
+                    "qemu_version", &ver, "date", &date, "matrix", &kind, "runs", &runs,
+                    "calibration", "link_bytes_per_s", &cal->link_bytes_per_s, "switchover_us", &sw,
+                    "measured", &measured) < 0 ||
         strcmp(schema, FID_SCHEMA) != 0 || !json_is_array(runs)) {
         hvf_error_set(err, HVF_ERR_INVALID, "%s: expected a %s record", path, FID_SCHEMA);
         json_decref(root);
@@ -251,6 +257,12 @@ read_record(const char *path, fid_row **rows, size_t *n, fid_calibration *cal, c
     cal->switchover_us = sw;
     cal->measured = measured;
     *qemu_ver = hvf_strdup(ver);
+    /* a record re-compared keeps the date of its measurements */
+    {
+        json_t *md = json_object_get(root, "measured_date");
+        *measured_date = hvf_strdup(json_is_string(md) ? json_string_value(md) : date);
+    }
+    *matrix = hvf_strdup(kind);
     *rows = hvf_calloc(json_array_size(runs) + 1, sizeof(**rows));
     *n = 0;
     json_array_foreach(runs, i, run)
@@ -262,6 +274,8 @@ read_record(const char *path, fid_row **rows, size_t *n, fid_calibration *cal, c
             json_decref(root);
             return -1;
         }
+        /* written back as it was: the model is what --from recomputes, not the measurement */
+        r->measure_json = json_incref(json_object_get(run, "measure"));
     }
     json_decref(root);
     return 0;
@@ -308,6 +322,8 @@ main(int argc, char **argv)
     fid_summary sum;
     hvf_error err = HVF_ERROR_INIT;
     char *qver = NULL;
+    char *measured = NULL; /* --from: when the record's runs were made */
+    char *matrix = NULL;
     int status = 2;
 
     if (parse_opts(argc, argv, &o) < 0)
@@ -318,7 +334,7 @@ main(int argc, char **argv)
 
     if (o.from) {
         fid_calibration recorded = {0};
-        if (read_record(o.from, &rows, &n, &recorded, &qver, &err) < 0)
+        if (read_record(o.from, &rows, &n, &recorded, &qver, &measured, &matrix, &err) < 0)
             goto fail;
         if (cal.link_bytes_per_s <= 0)
             cal.link_bytes_per_s = recorded.link_bytes_per_s;
@@ -328,9 +344,9 @@ main(int argc, char **argv)
     } else if (o.list) {
         rows = hvf_calloc(mx.n + 1, sizeof(*rows));
         if (cal.link_bytes_per_s <= 0)
-            cal.link_bytes_per_s = 400e6;
+            cal.link_bytes_per_s = 1.3e9; /* typical of loopback on the build machines */
         if (!o.have_switchover)
-            cal.switchover_us = 20000;
+            cal.switchover_us = 0;
         for (size_t i = 0; i < mx.n; i++) {
             fid_row *r = &rows[n];
             if (!selected(&o, &mx.configs[i]))
@@ -408,8 +424,11 @@ main(int argc, char **argv)
     printf("QEMU: %s\n\n", qver ? qver : "unknown");
     fid_print_table(stdout, rows, n);
     fid_print_summary(stdout, &sum, &cal);
-    if (o.out &&
-        write_record(o.out, rows, n, &cal, &sum, qver ? qver : "unknown", o.full, &err) < 0)
+    if (o.out && write_record(o.out, rows, n, &cal, &sum, qver ? qver : "unknown",
+                              matrix   ? matrix
+                              : o.full ? "full"
+                                       : "quick",
+                              measured, &err) < 0)
         goto fail;
     status = sum.failed_runs ? 2 : sum.goal_met ? 0 : 1;
     goto done;
@@ -418,10 +437,14 @@ fail:
     fprintf(stderr, "migration-fidelity: %s\n", err.msg);
     status = 2;
 done:
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         fid_measure_free(&rows[i].m);
+        json_decref(rows[i].measure_json);
+    }
     free(rows);
     free(qver);
+    free(measured);
+    free(matrix);
     fid_matrix_free(&mx);
     fid_matrix_free(&cal_mx);
     return status;

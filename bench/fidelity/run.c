@@ -53,7 +53,7 @@ typedef struct guest_log {
     bool ready;
     bool fault;
     char fault_line[160];
-    uint64_t ws_kib, filled_kib;
+    uint64_t ws_kib, filled_kib, tsc_khz;
     uint64_t max_stale;
     size_t n_rates;
     /* rate reports at or after the offset given to guest_log_read */
@@ -88,6 +88,8 @@ guest_log_read(const char *path, long from, guest_log *g)
         if (strncmp(line, "hvf-guest: ready", 16) == 0) {
             g->ready = true;
             g->ws_kib = kv(line, "ws_kib");
+        } else if (strncmp(line, "hvf-guest: boot", 15) == 0) {
+            g->tsc_khz = kv(line, "tsc_khz");
             g->filled_kib = kv(line, "filled_kib");
         } else if (strncmp(line, "hvf-guest: fault", 16) == 0 ||
                    strncmp(line, "hvf-guest: error", 16) == 0) {
@@ -122,16 +124,6 @@ file_size(const char *path)
         fclose(f);
     }
     return n;
-}
-
-/* Pages written between the first and last report, per second; 0 with fewer than two. */
-static double
-guest_log_rate(const guest_log *g)
-{
-    if (g->n_rates < 2 || g->last_t_ms <= g->first_t_ms)
-        return 0;
-    return (double)(g->last_written - g->first_written) * 4096.0 /
-           ((double)(g->last_t_ms - g->first_t_ms) / 1000.0);
 }
 
 /* ---------------------------------------------------------------- the run */
@@ -186,30 +178,41 @@ fid_on_sample(const hvf_qemu_migrate_sample *s, void *opaque)
 }
 
 /*
- * The guest's rate over the part of the migration it ran unthrottled on the source: the
- * samples up to the first one with a throttle, by the guest's own reports. 0 without two
- * distinct reports.
+ * The guest's dirty rate over samples [0, @end), by our clock: its own clock is only as good as
+ * its TSC calibration. Each sample holds the last report seen, up to a report period old, at
+ * both ends alike. The span stops where the count stops growing (the source guest stops at
+ * the switch to the destination). 0 without two distinct counts.
  */
 static double
-fid_unthrottled_rate(const fid_measure *m)
+fid_rate(const fid_measure *m, size_t end)
 {
     const fid_sample *first = NULL;
     const fid_sample *last = NULL;
 
-    for (size_t i = 0; i < m->n_samples; i++) {
+    for (size_t i = 0; i < end; i++) {
         const fid_sample *s = &m->samples[i];
-        if (s->throttle_pct > 0)
-            break;
-        if (s->guest_t_ms == 0)
+        if (s->guest_written == 0)
             continue;
         if (!first)
             first = s;
-        last = s;
+        if (!last || s->guest_written > last->guest_written)
+            last = s;
     }
-    if (!first || last->guest_t_ms <= first->guest_t_ms)
+    if (!first || last->t_ms <= first->t_ms)
         return 0;
     return (double)(last->guest_written - first->guest_written) * 4096.0 /
-           ((double)(last->guest_t_ms - first->guest_t_ms) / 1000.0);
+           ((double)(last->t_ms - first->t_ms) / 1000.0);
+}
+
+/* Up to the first throttle of auto-converge, which lowers the rate on purpose. */
+static double
+fid_unthrottled_rate(const fid_measure *m)
+{
+    size_t end = 0;
+
+    while (end < m->n_samples && m->samples[end].throttle_pct == 0)
+        end++;
+    return fid_rate(m, end);
 }
 
 static hvf_qemu *
@@ -255,6 +258,10 @@ fid_run(const fid_env *env, const fid_config *c, fid_measure *m, hvf_error *err)
     guest_log g;
     int port = 0;
     int64_t t0;
+    int64_t warm_t0 = -1;
+    int64_t warm_t1 = -1;
+    uint64_t warm_w0 = 0;
+    uint64_t warm_w1 = 0;
     long offset;
     double rate_mib = c->dirty_factor * c->cap_bytes_per_s / (1024.0 * 1024.0);
     int rc = -1;
@@ -279,16 +286,29 @@ fid_run(const fid_env *env, const fid_config *c, fid_measure *m, hvf_error *err)
     if (!dst)
         goto out;
 
-    /* The guest fills its RAM, then reports its dirty rate every FID_REPORT_MS. */
+    /* The guest fills its RAM, then reports its dirty rate every FID_REPORT_MS; the rate is
+     * taken on our clock, from when each new count was seen. */
     for (;;) {
+        int64_t now;
         guest_log_read(hvf_qemu_serial_path(src), 0, &g);
+        now = fid_now_ms();
         if (g.fault) {
             hvf_error_set(err, HVF_ERR_INTERNAL, "guest: %s", g.fault_line);
             goto out;
         }
         if (g.ready && m->ready_ms == 0)
-            m->ready_ms = fid_now_ms() - t0;
-        if (g.ready && g.n_rates >= 2 && g.last_t_ms - g.first_t_ms >= FID_WARMUP_MS)
+            m->ready_ms = now - t0;
+        if (g.n_rates > 0 && warm_t0 < 0) {
+            warm_t0 = now;
+            warm_w0 = g.last_written;
+        }
+        if (g.n_rates > 0 && g.last_written != warm_w1) {
+            warm_t1 = now;
+            warm_w1 = g.last_written;
+        }
+        if (warm_t0 >= 0 && warm_t1 - warm_t0 >= FID_WARMUP_MS)
+            break;
+        if (warm_t0 >= 0 && c->dirty_factor == 0 && now - warm_t0 >= FID_WARMUP_MS)
             break;
         if (!hvf_qemu_alive(src) || fid_now_ms() - t0 > FID_READY_TIMEOUT_MS) {
             hvf_error_set(err, HVF_ERR_IO, "guest not ready after %d s (see %s)",
@@ -299,7 +319,10 @@ fid_run(const fid_env *env, const fid_config *c, fid_measure *m, hvf_error *err)
     }
     m->guest_ws_bytes = g.ws_kib * 1024;
     m->guest_filled_bytes = g.filled_kib * 1024;
-    m->dirty_before_bytes_per_s = guest_log_rate(&g);
+    m->guest_tsc_khz = g.tsc_khz;
+    if (warm_t1 > warm_t0)
+        m->dirty_before_bytes_per_s =
+            (double)(warm_w1 - warm_w0) * 4096.0 / ((double)(warm_t1 - warm_t0) / 1000.0);
 
     memset(&mo, 0, sizeof(mo));
     mo.uri = uri;
@@ -323,7 +346,7 @@ fid_run(const fid_env *env, const fid_config *c, fid_measure *m, hvf_error *err)
     m->ok = true;
 
     guest_log_read(hvf_qemu_serial_path(src), offset, &g);
-    m->dirty_during_bytes_per_s = guest_log_rate(&g);
+    m->dirty_during_bytes_per_s = fid_rate(m, m->n_samples);
     m->dirty_model_bytes_per_s = fid_unthrottled_rate(m);
     if (strcmp(m->r.status, "completed") == 0) {
         uint64_t src_written = g.last_written;

@@ -4,7 +4,8 @@
  * word per 4 KiB page across a working set at a set rate, and reports on COM1.
  *
  * Command line (multiboot, from `-append`): key=value words, all optional.
- *   ws=MiB       working set, the first MiB of RAM above the image (default: all of it)
+ *   ws=MiB       working set: that many MiB of pages spread evenly over the RAM above the image
+ *                (default: all of it)
  *   walk=stride|seq  order of the writes (default stride, see below)
  *   rate=MiB/s   dirty rate, decimals allowed (default 0: fill, then idle)
  *   fill=addr|rand|zero|0xHEX  content of RAM (default addr: each word is its address ^ a mask)
@@ -246,6 +247,19 @@ fill_ram(uint32_t base, uint32_t top, const struct params *p)
  * stamp of the current pass if i < visited, else the one of the previous pass, each time in the
  * word the stamp selects.
  */
+/*
+ * The working set's pages are spread evenly over RAM, as a guest's hot pages are scattered over
+ * its memory: page i of the set is RAM page i * spread / 2^16. QEMU scans RAM in address order,
+ * so a set packed at one end would meet the unsent tail of its first pass always or never.
+ */
+static uint32_t ws_spread; /* RAM pages per working-set page, 16.16 fixed point, >= 1.0 */
+
+static volatile uint32_t *
+ws_page(uint32_t base, uint32_t i)
+{
+    return (volatile uint32_t *)(base + (uint32_t)(((uint64_t)i * ws_spread) >> 16) * PAGE_SIZE);
+}
+
 static uint32_t
 count_stale(uint32_t base, uint32_t ws_pages, uint32_t step, uint32_t visited, uint32_t stamp)
 {
@@ -254,7 +268,7 @@ count_stale(uint32_t base, uint32_t ws_pages, uint32_t step, uint32_t visited, u
 
     for (uint32_t i = 0; i < ws_pages; i++) {
         uint32_t want = i < visited ? stamp : stamp - 1;
-        volatile uint32_t *w = (volatile uint32_t *)(base + pos * PAGE_SIZE);
+        volatile uint32_t *w = ws_page(base, pos);
         if (want != 0 && w[want & (PAGE_SIZE / 4 - 1)] != want) {
             stale++;
         }
@@ -313,8 +327,11 @@ guest_main(uint32_t magic, const uint32_t *mbi)
         halt_forever();
     }
     ws_pages = (mem_top - base) / PAGE_SIZE;
+    ws_spread = 1u << 16;
     if (p.ws_mib != 0 && (uint64_t)p.ws_mib * (MIB / PAGE_SIZE) < ws_pages) {
+        uint32_t ram_pages = ws_pages;
         ws_pages = p.ws_mib * (MIB / PAGE_SIZE);
+        ws_spread = (uint32_t)(((uint64_t)ram_pages << 16) / ws_pages);
     }
 
     puts_serial("hvf-guest: boot");
@@ -365,7 +382,7 @@ guest_main(uint32_t magic, const uint32_t *mbi)
                 due -= lost;
             }
             for (uint64_t i = 0; i < due; i++) {
-                volatile uint32_t *w = (volatile uint32_t *)(base + cursor * PAGE_SIZE);
+                volatile uint32_t *w = ws_page(base, cursor);
                 w[stamp & (PAGE_SIZE / 4 - 1)] = stamp;
                 cursor += step;
                 if (cursor >= ws_pages) {
