@@ -175,6 +175,52 @@ host_cpu(void)
 
 /* ---------------------------------------------------------------- record */
 
+/*
+ * Keeps the samples worth reading back: those next to a dirty-bitmap sync or a throttle change
+ * (where the rounds are reconstructed from), the first and last, and one per 500 ms between.
+ */
+static json_t *
+thin_samples(json_t *samples)
+{
+    json_t *out = json_array();
+    size_t n = json_array_size(samples);
+    json_int_t kept_t = -1000000;
+
+    for (size_t i = 0; i < n; i++) {
+        json_t *s = json_array_get(samples, i);
+        json_t *prev = i > 0 ? json_array_get(samples, i - 1) : NULL;
+        json_t *next = json_array_get(samples, i + 1);
+        json_int_t t = json_integer_value(json_array_get(s, 0));
+        bool edge = i == 0 || i + 1 == n;
+        for (size_t f = 3; f <= 4 && !edge; f++) {
+            json_int_t v = json_integer_value(json_array_get(s, f));
+            edge = (prev && json_integer_value(json_array_get(prev, f)) != v) ||
+                   (next && json_integer_value(json_array_get(next, f)) != v);
+        }
+        if (edge || t - kept_t >= 500) {
+            json_array_append(out, s);
+            kept_t = t;
+        }
+    }
+    return out;
+}
+
+/* A measure for the record: @m's, or the one read by --from, with its samples thinned. */
+static json_t *
+record_measure(const fid_row *r)
+{
+    json_t *j = r->measure_json ? json_deep_copy(r->measure_json) : fid_measure_to_json(&r->m);
+    json_t *samples = json_object_get(j, "samples");
+
+    if (json_is_array(samples))
+        json_object_set_new(j, "samples", thin_samples(samples));
+    return j;
+}
+
+/*
+ * Writes the record: the header indented, then one run per line, so that a diff between two
+ * records shows which runs changed.
+ */
 static int
 write_record(const char *path, const fid_row *rows, size_t n, const fid_calibration *cal,
              const fid_summary *s, const char *qemu_ver, const char *matrix, const char *measured,
@@ -182,43 +228,49 @@ write_record(const char *path, const fid_row *rows, size_t n, const fid_calibrat
 {
     char date[32];
     time_t now = time(NULL);
-    json_t *runs = json_array();
     json_t *root;
     char *cpu = host_cpu();
-    char *text;
+    char *head;
+    size_t len;
+    hvf_strbuf sb = HVF_STRBUF_INIT;
     int rc;
 
     strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    for (size_t i = 0; i < n; i++) {
-        json_array_append_new(
-            runs, json_pack("{s:o, s:o, s:o}", "config", fid_config_to_json(&rows[i].c), "measure",
-                            rows[i].measure_json ? json_incref(rows[i].measure_json)
-                                                 : fid_measure_to_json(&rows[i].m),
-                            "model", fid_row_model_json(&rows[i])));
-    }
-    root = json_pack("{s:s, s:i, s:s, s:s, s:s, s:{s:s, s:I}, s:{s:f, s:I, s:b}, s:i, s:o, s:o}",
+    root = json_pack("{s:s, s:i, s:s, s:s, s:s, s:{s:s, s:I}, s:{s:f, s:I, s:b}, s:i, s:o}",
                      "schema", FID_SCHEMA, "version", 1, "date", date, "matrix", matrix,
                      "qemu_version", qemu_ver, "host", "cpu", cpu, "cores",
                      (json_int_t)sysconf(_SC_NPROCESSORS_ONLN), "calibration", "link_bytes_per_s",
                      cal->link_bytes_per_s, "switchover_us", (json_int_t)cal->switchover_us,
-                     "measured", cal->measured, "downtime_limit_ms", FID_DOWNTIME_LIMIT_MS, "runs",
-                     runs, "summary", fid_summary_json(s));
+                     "measured", cal->measured, "downtime_limit_ms", FID_DOWNTIME_LIMIT_MS,
+                     "summary", fid_summary_json(s));
     free(cpu);
     json_object_set_new(root, "measured_date", json_string(measured ? measured : date));
     json_object_set_new(root, "sample_fields",
                         json_pack("[s, s, s, s, s, s, s, s]", "t_ms", "transferred_bytes",
                                   "remaining_bytes", "dirty_sync_count", "throttle_pct",
                                   "qemu_dirty_pages_per_s", "guest_t_ms", "guest_written_pages"));
-    text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
+    head = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
     json_decref(root);
-    {
-        hvf_strbuf sb = HVF_STRBUF_INIT;
-        hvf_strbuf_puts(&sb, text);
-        hvf_strbuf_puts(&sb, "\n");
-        rc = hvf_file_write_atomic(path, sb.buf, sb.len, err);
-        hvf_strbuf_clear(&sb);
+    HVF_ASSERT(head != NULL);
+    /* the header ends in "\n}": the runs go before that brace */
+    len = strlen(head);
+    HVF_ASSERT(len >= 2 && head[len - 1] == '}');
+    hvf_strbuf_add(&sb, head, len - 2);
+    hvf_strbuf_puts(&sb, ",\n \"runs\": [");
+    for (size_t i = 0; i < n; i++) {
+        json_t *run = json_pack("{s:o, s:o, s:o}", "config", fid_config_to_json(&rows[i].c),
+                                "measure", record_measure(&rows[i]), "model",
+                                fid_row_model_json(&rows[i]));
+        char *line = json_dumps(run, JSON_COMPACT | JSON_SORT_KEYS);
+        HVF_ASSERT(line != NULL);
+        hvf_strbuf_printf(&sb, "%s\n  %s", i ? "," : "", line);
+        free(line);
+        json_decref(run);
     }
-    free(text);
+    hvf_strbuf_puts(&sb, "\n ]\n}\n");
+    rc = hvf_file_write_atomic(path, sb.buf, sb.len, err);
+    hvf_strbuf_clear(&sb);
+    free(head);
     return rc;
 }
 
