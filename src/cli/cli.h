@@ -16,10 +16,11 @@ typedef struct hvf_cli_command {
 
 int hvf_cli_inventory(int argc, char **argv);
 int hvf_cli_estimate(int argc, char **argv);
-int hvf_cli_place(int argc, char **argv);
+int hvf_cli_simulate(int argc, char **argv);
 
 /* Prints "hvfleet: MSG" to stderr and returns the exit status for @err's code. */
 int hvf_cli_fail(const hvf_error *err);
 
 int hvf_cli_inventory_import(int argc, char **argv);
 int hvf_cli_inventory_generate(int argc, char **argv);
+int hvf_cli_inventory_export(int argc, char **argv);
