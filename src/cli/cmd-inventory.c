@@ -173,6 +173,7 @@ hvf_cli_inventory(int argc, char **argv)
         {"check", "validate an inventory and summarize it", inv_check},
         {"import", "convert another tool's cluster file (ganeti)", hvf_cli_inventory_import},
         {"generate", "write a synthetic fleet", hvf_cli_inventory_generate},
+        {"export", "write an inventory for another tool (ganeti)", hvf_cli_inventory_export},
     };
 
     if (argc >= 2) {
@@ -187,7 +188,7 @@ hvf_cli_inventory(int argc, char **argv)
             printf("  %-10s %s\n", subs[i].name, subs[i].summary);
         return 0;
     }
-    fprintf(stderr, "hvfleet: inventory: expected check, import or generate%s%s%s\n",
+    fprintf(stderr, "hvfleet: inventory: expected check, import, generate or export%s%s%s\n",
             argc >= 2 ? ", got '" : "", argc >= 2 ? argv[1] : "", argc >= 2 ? "'" : "");
     return 2;
 }

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "conf/inventory-priv.h"
 #include "conf/reader.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/inventory.h"
@@ -279,17 +280,18 @@ inv_check_capacity(hvf_reader *r, const hvf_fleet *f)
     }
 }
 
-static hvf_fleet *
-inv_read(hvf_reader *r, hvf_diags *diags, hvf_error *err)
+hvf_fleet *
+hvf_inventory_read_node(hvf_reader *r, struct fy_node *node, hvf_error *err)
 {
+    hvf_diags *diags = r->diags;
     inv_root root = {0};
     hvf_fleet *f = hvf_fleet_new();
     size_t before = diags->total;
 
-    hvf_reader_map(r, hvf_reader_root(r), "", inv_root_fields, HVF_ARRAY_LEN(inv_root_fields),
+    hvf_reader_map(r, node, "", inv_root_fields, HVF_ARRAY_LEN(inv_root_fields),
                    &root);
     if (root.schema && strcmp(root.schema, HVF_INVENTORY_SCHEMA) != 0)
-        hvf_reader_report_field(r, hvf_reader_root(r), "", "schema",
+        hvf_reader_report_field(r, node, "", "schema",
                           "expected '" HVF_INVENTORY_SCHEMA "'");
     if (root.hosts) {
         inv_read_services(r, root.services, f);
@@ -305,6 +307,12 @@ inv_read(hvf_reader *r, hvf_diags *diags, hvf_error *err)
         return NULL;
     }
     return f;
+}
+
+static hvf_fleet *
+inv_read(hvf_reader *r, hvf_diags *diags, hvf_error *err)
+{
+    return hvf_inventory_read_node(r, hvf_reader_root(r), err);
 }
 
 hvf_fleet *

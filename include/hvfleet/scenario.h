@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Scenario files (YAML or JSON, schema hvfleet.scenario/v1): an inventory (a path relative to
+ * the scenario, or inline), duration, seed, simulator parameters, faults and a maintenance
+ * schedule. docs/scenarios.md describes the format.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "hvfleet/diag.h"
+#include "hvfleet/error.h"
+#include "hvfleet/fleet.h"
+#include "hvfleet/sim-types.h"
+
+#define HVF_SCENARIO_SCHEMA "hvfleet.scenario/v1"
+
+typedef struct hvf_sim hvf_sim;
+
+typedef struct hvf_scenario {
+    char *name;       /* owned */
+    hvf_fleet *fleet; /* owned */
+    hvf_sim_params params;
+    hvf_sim_host_override *overrides; /* owned */
+    size_t noverrides;
+    hvf_sim_fault *faults; /* owned */
+    size_t nfaults;
+    bool has_maintenance;
+    hvf_sim_naive_opts naive; /* owned arrays */
+} hvf_scenario;
+
+/*
+ * hvf_scenario_load / _parse: reads and validates a scenario. Problems go to @diags as
+ * "FILE:LINE: field: value: what was expected" (unknown fields, bad units, unknown hosts, VMs
+ * or racks, faults outside the duration). @base_dir resolves a relative inventory path (NULL =
+ * the current directory). Returns an owned scenario, or NULL with @err set (HVF_ERR_INVALID, or
+ * HVF_ERR_IO for unreadable files).
+ */
+hvf_scenario *hvf_scenario_load(const char *path, hvf_diags *diags, hvf_error *err);
+hvf_scenario *hvf_scenario_parse(const char *name, const char *buf, size_t len,
+                                 const char *base_dir, hvf_diags *diags, hvf_error *err);
+void hvf_scenario_free(hvf_scenario *sc);
+
+/*
+ * hvf_scenario_select_hosts: resolves a host selector: "all", "rack:R", "zone:Z", "tag:T" or a
+ * host name. Appends fleet indexes to *@out (grown; owned by the caller) in fleet order.
+ * Returns 0, or -1 with HVF_ERR_NOT_FOUND naming what is unknown.
+ */
+int hvf_scenario_select_hosts(const hvf_fleet *fleet, const char *sel, int32_t **out, size_t *n,
+                              hvf_error *err) __attribute__((warn_unused_result));
+
+/*
+ * hvf_scenario_sim_new (src/sim/scenario-run.c): a simulation of @sc with its faults and, when
+ * it has one, its maintenance scheduler. *@sched_ctx receives the scheduler's owned context
+ * (free with hvf_sim_naive_free after hvf_sim_free), or NULL. Returns an owned simulation, or
+ * NULL with @err set.
+ */
+hvf_sim *hvf_scenario_sim_new(const hvf_scenario *sc, void **sched_ctx, hvf_error *err);

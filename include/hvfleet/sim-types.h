@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Plain data shared by the twin (src/sim) and the scenario reader (src/conf): simulator
+ * parameters, faults and maintenance schedules. No functions, so conf/ can fill these without
+ * depending on the engine.
+ *
+ * Units are in field names: _us (integer microseconds, the twin's clock), _mib, _bytes_per_s.
+ * Every parameter has a documented default (hvf_sim_params_default, docs/simulator.md).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What the kernel does when a host runs out of memory and swap. */
+typedef enum hvf_sim_oom {
+    HVF_SIM_OOM_KILL_LARGEST, /* the OOM killer ends the largest guest (default Linux) */
+    HVF_SIM_OOM_PANIC,        /* vm.panic_on_oom=1: the host crashes */
+    HVF_SIM_OOM_LAST
+} hvf_sim_oom;
+
+extern const char *const hvf_sim_oom_names[];
+
+typedef enum hvf_sim_strategy {
+    HVF_SIM_STRATEGY_DEFAULT, /* the scenario's params */
+    HVF_SIM_STRATEGY_PRECOPY, /* pre-copy, abort at the completion timeout */
+    HVF_SIM_STRATEGY_AUTO_CONVERGE,
+    HVF_SIM_STRATEGY_POSTCOPY,
+    HVF_SIM_STRATEGY_LAST
+} hvf_sim_strategy;
+
+/* Per-host dynamics parameters; a scenario may override them for a set of hosts. */
+typedef struct hvf_sim_host_params {
+    uint64_t swap_mib;          /* swap space; 0 = none (then OOM) */
+    double disk_io_bytes_per_s; /* what the host's disks sustain */
+    bool hung_task_panic;       /* kernel.hung_task_panic */
+    hvf_sim_oom oom;
+} hvf_sim_host_params;
+
+typedef struct hvf_sim_params {
+    int64_t duration_us;
+    uint64_t seed;
+    int64_t metrics_interval_us;
+
+    /* network */
+    double migration_nic_share;       /* share of each NIC migrations may use, (0, 1] */
+    double rack_uplink_bytes_per_s;   /* per direction; 0 = not a bottleneck */
+    double zone_core_bytes_per_s;     /* per zone and direction; 0 = not modelled */
+    double migration_max_bytes_per_s; /* default per-migration cap; 0 = none */
+    int64_t migration_setup_min_us;   /* connection and target start, drawn uniformly */
+    int64_t migration_setup_max_us;
+
+    /* migration model defaults (a controller may override per migration) */
+    int64_t downtime_limit_us;           /* QEMU downtime-limit, 300 ms */
+    double zero_page_fraction;           /* share of guest memory never sent (zero pages) */
+    hvf_sim_strategy strategy;           /* default PRECOPY (auto-converge off, like Nova) */
+    double completion_timeout_s_per_gib; /* abort after this (Nova: 800 s/GiB); 0 = never */
+
+    /* CPU */
+    double migration_cpu_cores; /* CPU one migration costs on each end */
+
+    /* memory and IO */
+    hvf_sim_host_params host;     /* defaults for every host */
+    double swap_io_fraction;      /* share of swapped memory guests touch per second */
+    int64_t hung_task_timeout_us; /* kernel.hung_task_timeout_secs, 120 s */
+    int64_t pressure_tick_us;     /* re-evaluation period of a swapping host */
+
+    /* platform */
+    int64_t vm_restart_delay_us; /* a killed/crashed VM is restarted after this */
+    int64_t host_reboot_us;      /* a crashed host is back after this */
+
+    /* output */
+    bool record_events;      /* keep the event log (events.jsonl) */
+    bool record_host_series; /* keep per-host metric series */
+} hvf_sim_params;
+
+typedef struct hvf_sim_host_override {
+    int32_t *hosts; /* owned, fleet indexes */
+    size_t nhosts;
+    hvf_sim_host_params p;
+} hvf_sim_host_override;
+
+typedef enum hvf_sim_fault_type {
+    HVF_SIM_FAULT_HOST_CRASH,
+    HVF_SIM_FAULT_HOST_REBOOT,
+    HVF_SIM_FAULT_LINK_DROP,
+    HVF_SIM_FAULT_DIRTY_RATE,
+    HVF_SIM_FAULT_LAST
+} hvf_sim_fault_type;
+
+extern const char *const hvf_sim_fault_names[];
+
+typedef enum hvf_sim_dir {
+    HVF_SIM_DIR_BOTH,
+    HVF_SIM_DIR_OUT,
+    HVF_SIM_DIR_IN,
+    HVF_SIM_DIR_LAST
+} hvf_sim_dir;
+
+extern const char *const hvf_sim_dir_names[];
+
+typedef struct hvf_sim_fault {
+    hvf_sim_fault_type type;
+    int64_t at_us;
+    int32_t host;           /* host faults, or the host whose NIC drops; -1 */
+    int32_t rack;           /* link_drop on a rack uplink; -1 */
+    int32_t vm;             /* dirty_rate; -1 */
+    int64_t duration_us;    /* reboot: time down; crash: time until back (-1 = stays down);
+                               link_drop: until restored (-1 = for good) */
+    bool renamed_nics;      /* reboot: NIC names differ from the inventory afterwards */
+    int64_t fixed_after_us; /* renamed NICs: inventory fixed this long after the host is up;
+                               -1 = never */
+    double bytes_per_s;     /* link_drop: new capacity; dirty_rate: new rate */
+    hvf_sim_dir dir;        /* link_drop */
+} hvf_sim_fault;
+
+/* The naive scheduler of seed 000, or an explicit list of maintenance times driven the same way. */
+typedef struct hvf_sim_naive_opts {
+    int32_t *hosts; /* owned, fleet indexes, in window order */
+    int64_t *at_us; /* owned, may be NULL: windows spread over span_us from start_us */
+    size_t nhosts;
+    int64_t start_us;
+    int64_t span_us;
+    int64_t window_us;            /* maintenance time once the host is empty */
+    uint32_t migrations_per_host; /* concurrent migrations out of one source */
+    bool claims;                  /* claim memory on targets (false: the race of seed 000) */
+    int64_t retry_us;             /* wait before retrying a VM that found no target or aborted */
+    uint32_t max_retries;         /* then the VM is shut down and restarted after maintenance */
+    uint32_t target_candidates;   /* 0 = scan every host for the most free memory; N = the best
+                                     of N hosts drawn at random (for very large fleets) */
+} hvf_sim_naive_opts;

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The twin: a deterministic discrete-event simulator of a fleet.
+ *
+ * Time is integer microseconds from 0. Events are ordered by (time, priority class, insertion
+ * sequence), so the same fleet, parameters, faults and controller give byte-identical output.
+ *
+ * A controller (a scheduler or planner) drives the twin through callbacks: on_start once, then
+ * on_event after every state change it may care about. From inside a callback (or before
+ * hvf_sim_run) it calls the action functions below; actions take effect at hvf_sim_now().
+ * The twin owns a copy of the fleet; hvf_sim_fleet() exposes it read-only, with each host's
+ * used/claimed accounting and each VM's host kept current.
+ *
+ * Memory: a migration started with a claim reserves the VM's memory on the target
+ * (hvf_host_claim) and commits it on arrival; without one, the target only accounts pages as
+ * they arrive, and the VM is placed with HVF_OVERCOMMIT when it completes (the race of seed 000).
+ *
+ * Not thread-safe: one simulation per thread.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hvfleet/error.h"
+#include "hvfleet/fleet.h"
+#include "hvfleet/sim-types.h"
+
+typedef struct hvf_sim hvf_sim;
+
+typedef enum hvf_sim_host_state {
+    HVF_SIM_HOST_ACTIVE,
+    HVF_SIM_HOST_EVACUATING,  /* in service, being emptied: takes no new VMs */
+    HVF_SIM_HOST_MAINTENANCE, /* out of service, empty */
+    HVF_SIM_HOST_DOWN,        /* crashed or rebooting */
+    HVF_SIM_HOST_QUARANTINED, /* up, but its NICs do not match the inventory */
+    HVF_SIM_HOST_LAST
+} hvf_sim_host_state;
+
+typedef enum hvf_sim_vm_state {
+    HVF_SIM_VM_RUNNING,
+    HVF_SIM_VM_MIGRATING,
+    HVF_SIM_VM_PAUSED,  /* stopped for the final copy of its migration */
+    HVF_SIM_VM_STOPPED, /* shut down by a controller */
+    HVF_SIM_VM_CRASHED, /* killed (OOM) or died with its host: the platform restarts it */
+    HVF_SIM_VM_LAST
+} hvf_sim_vm_state;
+
+extern const char *const hvf_sim_host_state_names[];
+extern const char *const hvf_sim_vm_state_names[];
+
+typedef enum hvf_sim_event_type {
+    HVF_SIM_EV_MIGRATION_END,   /* completed: vm now on `to` */
+    HVF_SIM_EV_MIGRATION_ABORT, /* vm still on `from` (or crashed with it) */
+    HVF_SIM_EV_HOST_EVACUATED,  /* an evacuating host holds no VM and no migration */
+    HVF_SIM_EV_HOST_IN_SERVICE, /* back from maintenance, a reboot or quarantine */
+    HVF_SIM_EV_TIMER,
+    HVF_SIM_EV_HOST_CRASH,
+    HVF_SIM_EV_VM_DOWN, /* a VM was killed or crashed (the platform restarts it) */
+    HVF_SIM_EV_LAST
+} hvf_sim_event_type;
+
+typedef struct hvf_sim_event {
+    hvf_sim_event_type type;
+    int64_t t_us;
+    int32_t host;      /* the host concerned, or -1 */
+    int32_t vm;        /* -1 */
+    int32_t from, to;  /* migrations; -1 */
+    int32_t migration; /* id returned by hvf_sim_start_migration; -1 */
+    int64_t tag;       /* timers */
+    bool converged;    /* migration end: false when it relied on a forced switchover */
+} hvf_sim_event;
+
+typedef struct hvf_sim_controller {
+    const char *name;
+    void *ctx; /* borrowed */
+    void (*on_start)(hvf_sim *sim, void *ctx);
+    void (*on_event)(hvf_sim *sim, const hvf_sim_event *ev, void *ctx);
+    /* May be NULL: called once when the run ends. */
+    void (*on_finish)(hvf_sim *sim, void *ctx);
+} hvf_sim_controller;
+
+typedef struct hvf_sim_migrate_opts {
+    bool claim;             /* reserve the VM's memory on the target first */
+    double max_bytes_per_s; /* this migration's cap; 0 = the scenario's default */
+    hvf_sim_strategy strategy;
+    int64_t downtime_limit_us; /* 0 = the scenario's default */
+} hvf_sim_migrate_opts;
+
+/* The documented defaults (docs/simulator.md). */
+void hvf_sim_params_default(hvf_sim_params *p);
+
+/*
+ * hvf_sim_new: a simulation of a copy of @fleet with @params (copied). @overrides (may be NULL)
+ * set per-host dynamics for some hosts. Faults are added with hvf_sim_add_fault, the controller
+ * with hvf_sim_set_controller. Returns an owned simulation (hvf_sim_free).
+ */
+hvf_sim *hvf_sim_new(const hvf_fleet *fleet, const hvf_sim_params *params,
+                     const hvf_sim_host_override *overrides, size_t noverrides);
+void hvf_sim_free(hvf_sim *sim);
+
+/* Scenario name written into outputs; copied. */
+void hvf_sim_set_name(hvf_sim *sim, const char *name);
+/* @ctl is copied; its ctx stays the caller's. One controller per simulation. */
+void hvf_sim_set_controller(hvf_sim *sim, const hvf_sim_controller *ctl);
+/* Returns 0, or -1 with HVF_ERR_INVALID (bad indexes, time outside the run). */
+int hvf_sim_add_fault(hvf_sim *sim, const hvf_sim_fault *fault, hvf_error *err)
+    __attribute__((warn_unused_result));
+/* Called about every 2^16 events with the simulated time; for progress lines. */
+void hvf_sim_set_progress(hvf_sim *sim, void (*fn)(int64_t now_us, int64_t end_us, void *ctx),
+                          void *ctx);
+
+/* Runs until the duration; once only. */
+void hvf_sim_run(hvf_sim *sim);
+
+/*
+ * hvf_sim_write_outputs: writes summary.json, events.jsonl, metrics-fleet.csv and
+ * metrics-hosts.csv into @dir (created if missing), each atomically. Returns 0 or -1 (HVF_ERR_IO).
+ */
+int hvf_sim_write_outputs(hvf_sim *sim, const char *dir, hvf_error *err)
+    __attribute__((warn_unused_result));
+/* The summary as compact JSON text (owned). */
+char *hvf_sim_summary_json(hvf_sim *sim);
+
+typedef struct hvf_sim_stats {
+    uint64_t migrations_started, migrations_completed, migrations_aborted;
+    int64_t makespan_us; /* first maintenance window to last host back */
+    uint32_t peak_concurrent_migrations;
+    uint32_t peak_concurrent_evacuations;
+    double peak_host_memory_ratio; /* (used + claimed + arriving) / usable */
+    uint32_t hosts_over_committed; /* hosts whose ratio exceeded 1 at some time */
+    uint32_t vms_crashed;          /* VMs that died with their host */
+    uint32_t vms_rebooted;         /* VMs the OOM killer ended, restarted */
+    uint32_t hosts_crashed;
+    uint32_t hosts_hung; /* IO-saturated past the hung-task timeout, no panic */
+    uint32_t hosts_maintained;
+    uint64_t events;               /* event-log entries */
+    uint64_t sim_events;           /* engine events processed */
+    uint64_t flow_recomputes;      /* bandwidth recomputations (connected components) */
+    uint64_t flow_recompute_flows; /* flows visited by them */
+} hvf_sim_stats;
+
+void hvf_sim_get_stats(const hvf_sim *sim, hvf_sim_stats *out);
+
+/*
+ * hvf_sim_check: the claims ledger invariant, for tests and assertions. Every host's used
+ * memory and vCPUs equal what its running VMs hold, its claims equal the claimed migrations in
+ * flight towards it, and (unless @allow_overcommit) used + claimed <= usable memory.
+ * Returns 0, or -1 with the first violation in @err.
+ */
+int hvf_sim_check(const hvf_sim *sim, bool allow_overcommit, hvf_error *err)
+    __attribute__((warn_unused_result));
+
+/* ---- controller API: time and queries ---- */
+
+int64_t hvf_sim_now(const hvf_sim *sim);
+int64_t hvf_sim_end(const hvf_sim *sim);
+const hvf_fleet *hvf_sim_fleet(const hvf_sim *sim);
+const hvf_sim_params *hvf_sim_params_get(const hvf_sim *sim);
+
+hvf_sim_host_state hvf_sim_host_state_get(const hvf_sim *sim, int32_t host);
+bool hvf_sim_host_is_evacuating(const hvf_sim *sim, int32_t host);
+/*
+ * Free memory of @host in MiB. With @count_claims: usable - used - claimed - the whole size of
+ * VMs migrating in without a claim (what a careful planner must assume). Without: usable - used
+ * - pages already arrived, i.e. what the host itself reports at this moment (the naive view).
+ */
+uint64_t hvf_sim_host_free_mib(const hvf_sim *sim, int32_t host, bool count_claims);
+/* (used + claimed + arriving) / usable. */
+double hvf_sim_host_memory_ratio(const hvf_sim *sim, int32_t host);
+void hvf_sim_host_migrations(const hvf_sim *sim, int32_t host, uint32_t *in, uint32_t *out);
+/* VMs placed on @host (running, migrating out, waiting for restart there); borrowed, valid until
+ * the next action or event. */
+size_t hvf_sim_host_vms(const hvf_sim *sim, int32_t host, const int32_t **vms);
+int32_t hvf_sim_vm_host(const hvf_sim *sim, int32_t vm);
+hvf_sim_vm_state hvf_sim_vm_state_get(const hvf_sim *sim, int32_t vm);
+/* Migration in flight for @vm, or -1. */
+int32_t hvf_sim_vm_migration(const hvf_sim *sim, int32_t vm);
+uint32_t hvf_sim_migrations_active(const hvf_sim *sim);
+
+/* ---- controller API: actions (each returns 0 / an id, or -1 with @err set) ---- */
+
+/*
+ * hvf_sim_start_migration: live-migrates @vm (running) to @target (active, not its host). With
+ * opts->claim the target's memory is claimed first (HVF_ERR_CAPACITY when it has no room).
+ * @opts may be NULL (no claim, defaults). Returns the migration id. HVF_ERR_CONFLICT when the VM
+ * is not running or a host is not in a state to take part.
+ */
+int32_t hvf_sim_start_migration(hvf_sim *sim, int32_t vm, int32_t target,
+                                const hvf_sim_migrate_opts *opts, hvf_error *err);
+/* ACTIVE <-> EVACUATING; QUARANTINED -> ACTIVE only once the inventory matches. */
+int hvf_sim_set_host_state(hvf_sim *sim, int32_t host, hvf_sim_host_state state, hvf_error *err)
+    __attribute__((warn_unused_result));
+/* An empty host (no VM, no migration) goes to maintenance for @duration_us, then back. */
+int hvf_sim_begin_maintenance(hvf_sim *sim, int32_t host, int64_t duration_us, hvf_error *err)
+    __attribute__((warn_unused_result));
+/* Shuts down a running VM; it stays placed on its host but frees its memory and CPU. */
+int hvf_sim_stop_vm(hvf_sim *sim, int32_t vm, hvf_error *err) __attribute__((warn_unused_result));
+/* Boots a stopped VM on @host (active or evacuating), moving it there if needed. */
+int hvf_sim_start_vm(hvf_sim *sim, int32_t vm, int32_t host, hvf_error *err)
+    __attribute__((warn_unused_result));
+/* Fires HVF_SIM_EV_TIMER with @tag at @t_us (>= now). */
+void hvf_sim_add_timer(hvf_sim *sim, int64_t t_us, int64_t tag);
+/* Appends an entry to the event log ({"t_s":..,"type":@type,...}); @host/@vm may be -1,
+ * @detail NULL. */
+void hvf_sim_log(hvf_sim *sim, const char *type, int32_t host, int32_t vm, const char *detail);
+
+/* ---- schedulers built on the controller API ---- */
+
+/*
+ * The naive scheduler of seed 000: each host of @opts gets a window; when it opens the host
+ * starts evacuating to whichever active host has the most free memory at that moment
+ * (hvf_sim_host_free_mib without claims unless opts->claims), migrations_per_host at a time;
+ * once empty it is maintained for window_us and returns to service. Returns an owned context to
+ * pass as ctl->ctx; free it with hvf_sim_naive_free after the run. @opts is copied.
+ */
+void *hvf_sim_naive_new(const hvf_sim_naive_opts *opts, hvf_sim_controller *ctl);
+void hvf_sim_naive_free(void *ctx);

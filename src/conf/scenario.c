@@ -1,0 +1,572 @@
+/* SPDX-License-Identifier: MIT */
+/* Scenario files: YAML/JSON -> inventory, simulator parameters, faults and a maintenance plan. */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
+
+#include "conf/inventory-priv.h"
+#include "conf/reader.h"
+#include "hvfleet/alloc.h"
+#include "hvfleet/inventory.h"
+#include "hvfleet/scenario.h"
+#include "hvfleet/sim.h"
+#include "hvfleet/units.h"
+
+typedef struct sc_root {
+    char *schema, *name, *seed;
+    struct fy_node *inventory, *params, *overrides, *faults, *maintenance;
+    int64_t duration_us, metrics_us;
+    bool has_metrics;
+} sc_root;
+
+static const hvf_field_spec sc_root_fields[] = {
+    {.name = "schema", .type = HVF_FIELD_STRING, .offset = offsetof(sc_root, schema)},
+    {.name = "name", .type = HVF_FIELD_NAME, .offset = offsetof(sc_root, name), .required = true},
+    {.name = "inventory",
+     .type = HVF_FIELD_NODE,
+     .offset = offsetof(sc_root, inventory),
+     .required = true},
+    {.name = "duration",
+     .type = HVF_FIELD_DURATION,
+     .offset = offsetof(sc_root, duration_us),
+     .required = true},
+    {.name = "seed", .type = HVF_FIELD_STRING, .offset = offsetof(sc_root, seed)},
+    {.name = "metrics_interval",
+     .type = HVF_FIELD_DURATION,
+     .offset = offsetof(sc_root, metrics_us),
+     .present = offsetof(sc_root, has_metrics) + 1},
+    {.name = "params", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, params)},
+    {.name = "host_overrides", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, overrides)},
+    {.name = "faults", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, faults)},
+    {.name = "maintenance", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, maintenance)},
+};
+
+static const char *const sc_strategy_names[] = {"default", "precopy", "auto-converge", "post-copy",
+                                                NULL};
+
+#define P(f) offsetof(hvf_sim_params, f)
+static const hvf_field_spec sc_param_fields[] = {
+    {.name = "swap", .type = HVF_FIELD_SIZE_MIB, .offset = P(host.swap_mib)},
+    {.name = "disk_io", .type = HVF_FIELD_RATE, .offset = P(host.disk_io_bytes_per_s), .min = 1},
+    {.name = "hung_task_panic", .type = HVF_FIELD_BOOL, .offset = P(host.hung_task_panic)},
+    {.name = "oom", .type = HVF_FIELD_ENUM, .offset = P(host.oom), .enum_names = hvf_sim_oom_names},
+    {.name = "hung_task_timeout", .type = HVF_FIELD_DURATION, .offset = P(hung_task_timeout_us)},
+    {.name = "swap_io_fraction",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = P(swap_io_fraction),
+     .min = 0.0001,
+     .max = 10},
+    {.name = "pressure_tick", .type = HVF_FIELD_DURATION, .offset = P(pressure_tick_us)},
+    {.name = "migration_cpu",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = P(migration_cpu_cores),
+     .min = 0,
+     .max = 64},
+    {.name = "migration_nic_share",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = P(migration_nic_share),
+     .min = 0.01,
+     .max = 1},
+    {.name = "rack_uplink", .type = HVF_FIELD_RATE, .offset = P(rack_uplink_bytes_per_s)},
+    {.name = "zone_core", .type = HVF_FIELD_RATE, .offset = P(zone_core_bytes_per_s)},
+    {.name = "migration_bandwidth", .type = HVF_FIELD_RATE, .offset = P(migration_max_bytes_per_s)},
+    {.name = "migration_setup_min",
+     .type = HVF_FIELD_DURATION,
+     .offset = P(migration_setup_min_us)},
+    {.name = "migration_setup_max",
+     .type = HVF_FIELD_DURATION,
+     .offset = P(migration_setup_max_us)},
+    {.name = "downtime_limit", .type = HVF_FIELD_DURATION, .offset = P(downtime_limit_us)},
+    {.name = "zero_pages",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = P(zero_page_fraction),
+     .min = 0,
+     .max = 0.99},
+    {.name = "strategy",
+     .type = HVF_FIELD_ENUM,
+     .offset = P(strategy),
+     .enum_names = sc_strategy_names},
+    {.name = "completion_timeout_per_gib",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = P(completion_timeout_s_per_gib),
+     .min = 0,
+     .max = 1e6},
+    {.name = "restart_delay", .type = HVF_FIELD_DURATION, .offset = P(vm_restart_delay_us)},
+    {.name = "host_reboot", .type = HVF_FIELD_DURATION, .offset = P(host_reboot_us)},
+};
+#undef P
+
+typedef struct sc_override {
+    struct fy_node *hosts;
+    hvf_sim_host_params p;
+} sc_override;
+
+#define O(f) offsetof(sc_override, f)
+static const hvf_field_spec sc_override_fields[] = {
+    {.name = "hosts", .type = HVF_FIELD_NODE, .offset = O(hosts), .required = true},
+    {.name = "swap", .type = HVF_FIELD_SIZE_MIB, .offset = O(p.swap_mib)},
+    {.name = "disk_io", .type = HVF_FIELD_RATE, .offset = O(p.disk_io_bytes_per_s), .min = 1},
+    {.name = "hung_task_panic", .type = HVF_FIELD_BOOL, .offset = O(p.hung_task_panic)},
+    {.name = "oom", .type = HVF_FIELD_ENUM, .offset = O(p.oom), .enum_names = hvf_sim_oom_names},
+};
+#undef O
+
+typedef struct sc_fault {
+    int64_t at_us;
+    int type, dir;
+    char *host, *rack, *vm;
+    struct fy_node *duration, *fixed_after;
+    bool renamed_nics, has_bw, has_rate;
+    double bw, rate;
+} sc_fault;
+
+#define F(f) offsetof(sc_fault, f)
+static const hvf_field_spec sc_fault_fields[] = {
+    {.name = "at", .type = HVF_FIELD_DURATION, .offset = F(at_us), .required = true},
+    {.name = "type",
+     .type = HVF_FIELD_ENUM,
+     .offset = F(type),
+     .required = true,
+     .enum_names = hvf_sim_fault_names},
+    {.name = "host", .type = HVF_FIELD_NAME, .offset = F(host)},
+    {.name = "rack", .type = HVF_FIELD_NAME, .offset = F(rack)},
+    {.name = "vm", .type = HVF_FIELD_NAME, .offset = F(vm)},
+    {.name = "duration", .type = HVF_FIELD_NODE, .offset = F(duration)},
+    {.name = "renamed_nics", .type = HVF_FIELD_BOOL, .offset = F(renamed_nics)},
+    {.name = "fixed_after", .type = HVF_FIELD_NODE, .offset = F(fixed_after)},
+    {.name = "bandwidth", .type = HVF_FIELD_RATE, .offset = F(bw), .present = F(has_bw) + 1},
+    {.name = "rate", .type = HVF_FIELD_RATE, .offset = F(rate), .present = F(has_rate) + 1},
+    {.name = "direction",
+     .type = HVF_FIELD_ENUM,
+     .offset = F(dir),
+     .enum_names = hvf_sim_dir_names},
+};
+#undef F
+
+static const char *const sc_scheduler_names[] = {"naive", NULL};
+
+typedef struct sc_maint {
+    int scheduler;
+    struct fy_node *hosts, *schedule;
+    int64_t start_us, span_us, window_us, retry_us;
+    uint32_t per_host, max_retries, candidates;
+    bool claims;
+} sc_maint;
+
+#define M(f) offsetof(sc_maint, f)
+static const hvf_field_spec sc_maint_fields[] = {
+    {.name = "scheduler",
+     .type = HVF_FIELD_ENUM,
+     .offset = M(scheduler),
+     .required = true,
+     .enum_names = sc_scheduler_names},
+    {.name = "hosts", .type = HVF_FIELD_NODE, .offset = M(hosts)},
+    {.name = "schedule", .type = HVF_FIELD_NODE, .offset = M(schedule)},
+    {.name = "start", .type = HVF_FIELD_DURATION, .offset = M(start_us)},
+    {.name = "span", .type = HVF_FIELD_DURATION, .offset = M(span_us)},
+    {.name = "window", .type = HVF_FIELD_DURATION, .offset = M(window_us)},
+    {.name = "migrations_per_host",
+     .type = HVF_FIELD_UINT,
+     .offset = M(per_host),
+     .min = 1,
+     .max = 64},
+    {.name = "claims", .type = HVF_FIELD_BOOL, .offset = M(claims)},
+    {.name = "retry", .type = HVF_FIELD_DURATION, .offset = M(retry_us)},
+    {.name = "max_retries", .type = HVF_FIELD_UINT, .offset = M(max_retries), .max = 1000},
+    {.name = "target_candidates", .type = HVF_FIELD_UINT, .offset = M(candidates), .max = 1000000},
+};
+#undef M
+
+typedef struct sc_entry {
+    char *host;
+    int64_t at_us;
+} sc_entry;
+
+static const hvf_field_spec sc_entry_fields[] = {
+    {.name = "host", .type = HVF_FIELD_NAME, .offset = offsetof(sc_entry, host), .required = true},
+    {.name = "at",
+     .type = HVF_FIELD_DURATION,
+     .offset = offsetof(sc_entry, at_us),
+     .required = true},
+};
+
+int
+hvf_scenario_select_hosts(const hvf_fleet *f, const char *sel, int32_t **out, size_t *n,
+                          hvf_error *err)
+{
+    const char *arg = strchr(sel, ':');
+    size_t before = *n;
+    int kind = 0; /* 0 all, 1 rack, 2 zone, 3 tag, 4 name */
+
+    if (strcmp(sel, "all") == 0)
+        kind = 0;
+    else if (strncmp(sel, "rack:", 5) == 0)
+        kind = 1;
+    else if (strncmp(sel, "zone:", 5) == 0)
+        kind = 2;
+    else if (strncmp(sel, "tag:", 4) == 0)
+        kind = 3;
+    else
+        kind = 4;
+    arg = arg ? arg + 1 : sel;
+    for (size_t h = 0; h < f->nhosts; h++) {
+        const hvf_host *host = &f->hosts[h];
+        bool take = kind == 0;
+        if (kind == 1)
+            take = strcmp(f->racks[host->rack].name, arg) == 0;
+        else if (kind == 2)
+            take = strcmp(f->zones[host->zone].name, arg) == 0;
+        else if (kind == 4)
+            take = strcmp(host->name, sel) == 0;
+        for (size_t t = 0; kind == 3 && t < host->ntags && !take; t++)
+            take = strcmp(host->tags[t], arg) == 0;
+        if (take) {
+            *out = hvf_realloc(*out, (*n + 1) * sizeof(int32_t));
+            (*out)[(*n)++] = (int32_t)h;
+        }
+    }
+    if (*n == before && f->nhosts > 0) {
+        hvf_error_set(err, HVF_ERR_NOT_FOUND,
+                      kind == 4 ? "expected a host name of the inventory, or all, rack:R, zone:Z, "
+                                  "tag:T"
+                                : "expected a selector that matches at least one host");
+        return -1;
+    }
+    return 0;
+}
+
+/* A selector node: one selector, or a list of them. */
+static void
+sc_read_selector(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, const char *field,
+                 int32_t **out, size_t *n)
+{
+    hvf_error err = HVF_ERROR_INIT;
+    struct fy_node *item;
+    void *iter = NULL;
+    HVF_AUTOFREE char *s = NULL;
+
+    if (node && fy_node_is_sequence(node)) {
+        while ((item = fy_node_sequence_iterate(node, &iter)) != NULL)
+            sc_read_selector(r, f, item, field, out, n);
+        return;
+    }
+    s = hvf_reader_scalar_dup(node);
+    if (!s) {
+        hvf_reader_report(r, node, field,
+                          "expected all, rack:R, zone:Z, tag:T, a host name or a "
+                          "list of them");
+        return;
+    }
+    if (hvf_scenario_select_hosts(f, s, out, n, &err) < 0)
+        hvf_reader_report(r, node, field, "%s", err.msg);
+}
+
+/* A duration, or "never" (-1); @dflt when absent. */
+static int64_t
+sc_duration_or_never(hvf_reader *r, struct fy_node *node, const char *field, int64_t dflt)
+{
+    HVF_AUTOFREE char *s = NULL;
+    hvf_error err = HVF_ERROR_INIT;
+    int64_t us = 0;
+
+    if (!node)
+        return dflt;
+    s = hvf_reader_scalar_dup(node);
+    if (s && strcmp(s, "never") == 0)
+        return -1;
+    if (!s || hvf_units_parse_duration(s, &us, &err) < 0) {
+        hvf_reader_report(r, node, field, "expected a duration such as 90s or 5m, or never");
+        return dflt;
+    }
+    return us;
+}
+
+static int32_t
+sc_find(hvf_reader *r, struct fy_node *item, const char *path, const char *key, const char *name,
+        int32_t idx, const char *what)
+{
+    if (name && idx < 0)
+        hvf_reader_report_field(r, item, path, key, "expected the name of a %s in the inventory",
+                                what);
+    return idx;
+}
+
+static void
+sc_read_faults(hvf_reader *r, struct fy_node *seq, hvf_scenario *sc)
+{
+    struct fy_node *item;
+    void *iter = NULL;
+    size_t i = 0;
+    char path[48];
+
+    if (!hvf_reader_expect_seq(r, seq, "faults"))
+        return;
+    while (seq && (item = fy_node_sequence_iterate(seq, &iter)) != NULL) {
+        sc_fault in = {.dir = HVF_SIM_DIR_BOTH};
+        hvf_sim_fault f = {.host = -1, .rack = -1, .vm = -1};
+        size_t before = r->diags->total;
+        const hvf_fleet *fl = sc->fleet;
+
+        snprintf(path, sizeof(path), "faults[%zu]", i++);
+        if (hvf_reader_map(r, item, path, sc_fault_fields, HVF_ARRAY_LEN(sc_fault_fields), &in) ==
+            0) {
+            f.type = (hvf_sim_fault_type)in.type;
+            f.at_us = in.at_us;
+            f.host = sc_find(r, item, path, "host", in.host,
+                             in.host ? hvf_fleet_find_host(fl, in.host) : -1, "host");
+            f.vm = sc_find(r, item, path, "vm", in.vm, in.vm ? hvf_fleet_find_vm(fl, in.vm) : -1,
+                           "VM");
+            for (size_t k = 0; in.rack && k < fl->nracks && f.rack < 0; k++) {
+                if (strcmp(fl->racks[k].name, in.rack) == 0)
+                    f.rack = (int32_t)k;
+            }
+            sc_find(r, item, path, "rack", in.rack, f.rack, "rack");
+            f.renamed_nics = in.renamed_nics;
+            f.dir = (hvf_sim_dir)in.dir;
+            f.bytes_per_s = f.type == HVF_SIM_FAULT_DIRTY_RATE ? in.rate : in.bw;
+            f.duration_us = sc_duration_or_never(
+                r, in.duration, "duration",
+                f.type == HVF_SIM_FAULT_LINK_DROP ? -1 : sc->params.host_reboot_us);
+            f.fixed_after_us = sc_duration_or_never(r, in.fixed_after, "fixed_after", -1);
+            if (f.at_us >= sc->params.duration_us)
+                hvf_reader_report_field(r, item, path, "at",
+                                        "expected a time within the scenario's duration");
+            if ((f.type == HVF_SIM_FAULT_HOST_CRASH || f.type == HVF_SIM_FAULT_HOST_REBOOT) &&
+                !in.host)
+                hvf_reader_report_field(r, item, path, "host", "expected the host to %s",
+                                        f.type == HVF_SIM_FAULT_HOST_CRASH ? "crash" : "reboot");
+            if (f.type == HVF_SIM_FAULT_LINK_DROP && !in.host == !in.rack)
+                hvf_reader_report_field(r, item, path, "host",
+                                        "expected a host (its NIC) or a rack (its uplink)");
+            if (f.type == HVF_SIM_FAULT_LINK_DROP && !in.has_bw)
+                hvf_reader_report_field(r, item, path, "bandwidth",
+                                        "expected the link's new bandwidth, e.g. 100Mbit");
+            if (f.type == HVF_SIM_FAULT_LINK_DROP && in.rack && f.rack >= 0 &&
+                sc->params.rack_uplink_bytes_per_s <= 0)
+                hvf_reader_report_field(r, item, path, "rack",
+                                        "expected params.rack_uplink to be set (uplinks are not "
+                                        "modelled without it)");
+            if (f.type == HVF_SIM_FAULT_DIRTY_RATE && (!in.vm || !in.has_rate))
+                hvf_reader_report_field(r, item, path, in.vm ? "rate" : "vm",
+                                        "expected a vm and its new dirty rate");
+            if (in.renamed_nics && f.type != HVF_SIM_FAULT_HOST_REBOOT)
+                hvf_reader_report_field(r, item, path, "renamed_nics",
+                                        "expected only with type host_reboot");
+        }
+        if (r->diags->total == before) {
+            sc->faults = hvf_realloc(sc->faults, (sc->nfaults + 1) * sizeof(hvf_sim_fault));
+            sc->faults[sc->nfaults++] = f;
+        }
+        hvf_reader_free_fields(sc_fault_fields, HVF_ARRAY_LEN(sc_fault_fields), &in);
+    }
+}
+
+static void
+sc_read_overrides(hvf_reader *r, struct fy_node *seq, hvf_scenario *sc)
+{
+    struct fy_node *item;
+    void *iter = NULL;
+    size_t i = 0;
+    char path[48], field[64];
+
+    if (!hvf_reader_expect_seq(r, seq, "host_overrides"))
+        return;
+    while (seq && (item = fy_node_sequence_iterate(seq, &iter)) != NULL) {
+        sc_override o = {.p = sc->params.host};
+        hvf_sim_host_override *dst;
+
+        snprintf(path, sizeof(path), "host_overrides[%zu]", i++);
+        if (hvf_reader_map(r, item, path, sc_override_fields, HVF_ARRAY_LEN(sc_override_fields),
+                           &o) != 0)
+            continue;
+        sc->overrides =
+            hvf_realloc(sc->overrides, (sc->noverrides + 1) * sizeof(hvf_sim_host_override));
+        dst = &sc->overrides[sc->noverrides++];
+        memset(dst, 0, sizeof(*dst));
+        dst->p = o.p;
+        snprintf(field, sizeof(field), "%s.hosts", path);
+        sc_read_selector(r, sc->fleet, o.hosts, field, &dst->hosts, &dst->nhosts);
+    }
+}
+
+static void
+sc_read_maintenance(hvf_reader *r, struct fy_node *node, hvf_scenario *sc)
+{
+    sc_maint m = {.span_us = 2 * 3600 * HVF_US_PER_S,
+                  .window_us = 60 * HVF_US_PER_S,
+                  .retry_us = 30 * HVF_US_PER_S,
+                  .per_host = 2,
+                  .max_retries = 3};
+    hvf_sim_naive_opts *o = &sc->naive;
+    struct fy_node *item;
+    void *iter = NULL;
+    size_t i = 0;
+    char path[48];
+
+    if (hvf_reader_map(r, node, "maintenance", sc_maint_fields, HVF_ARRAY_LEN(sc_maint_fields),
+                       &m) != 0)
+        return;
+    sc->has_maintenance = true;
+    o->start_us = m.start_us;
+    o->span_us = m.span_us;
+    o->window_us = m.window_us;
+    o->migrations_per_host = m.per_host;
+    o->claims = m.claims;
+    o->retry_us = m.retry_us > 0 ? m.retry_us : HVF_US_PER_S;
+    o->max_retries = m.max_retries;
+    o->target_candidates = m.candidates;
+    if (!m.hosts == !m.schedule) {
+        hvf_reader_report_field(r, node, "maintenance", "hosts",
+                                "expected either hosts (spread over span) or schedule (explicit "
+                                "times), not %s",
+                                m.hosts ? "both" : "neither");
+        return;
+    }
+    if (m.hosts) {
+        sc_read_selector(r, sc->fleet, m.hosts, "maintenance.hosts", &o->hosts, &o->nhosts);
+        return;
+    }
+    if (!hvf_reader_expect_seq(r, m.schedule, "maintenance.schedule"))
+        return;
+    while ((item = fy_node_sequence_iterate(m.schedule, &iter)) != NULL) {
+        sc_entry e = {0};
+        int32_t h;
+
+        snprintf(path, sizeof(path), "maintenance.schedule[%zu]", i++);
+        if (hvf_reader_map(r, item, path, sc_entry_fields, HVF_ARRAY_LEN(sc_entry_fields), &e) ==
+            0) {
+            h = hvf_fleet_find_host(sc->fleet, e.host);
+            if (h < 0) {
+                hvf_reader_report_field(r, item, path, "host",
+                                        "expected the name of a host in the inventory");
+            } else {
+                o->hosts = hvf_realloc(o->hosts, (o->nhosts + 1) * sizeof(int32_t));
+                o->at_us = hvf_realloc(o->at_us, (o->nhosts + 1) * sizeof(int64_t));
+                o->hosts[o->nhosts] = h;
+                o->at_us[o->nhosts++] = e.at_us;
+            }
+        }
+        hvf_reader_free_fields(sc_entry_fields, HVF_ARRAY_LEN(sc_entry_fields), &e);
+    }
+}
+
+static hvf_fleet *
+sc_read_inventory(hvf_reader *r, struct fy_node *node, const char *base_dir, hvf_error *err)
+{
+    HVF_AUTOFREE char *rel = NULL;
+    HVF_AUTOFREE char *path = NULL;
+    hvf_error ierr = HVF_ERROR_INIT;
+    hvf_fleet *f;
+
+    if (node && fy_node_is_mapping(node))
+        return hvf_inventory_read_node(r, node, err);
+    rel = hvf_reader_scalar_dup(node);
+    if (!rel || !*rel) {
+        hvf_reader_report(r, node, "inventory", "expected a file name or an inline inventory");
+        return NULL;
+    }
+    path = rel[0] == '/' || !base_dir ? hvf_strdup(rel) : hvf_asprintf("%s/%s", base_dir, rel);
+    f = hvf_inventory_load(path, r->diags, &ierr);
+    if (!f && ierr.code == HVF_ERR_IO)
+        hvf_reader_report(r, node, "inventory", "%s", ierr.msg);
+    return f;
+}
+
+static hvf_scenario *
+sc_read(hvf_reader *r, const char *base_dir, hvf_error *err)
+{
+    sc_root root = {0};
+    hvf_scenario *sc = HVF_NEW(hvf_scenario);
+    struct fy_node *top = hvf_reader_root(r);
+    size_t before = r->diags->total;
+    hvf_error ierr = HVF_ERROR_INIT;
+
+    hvf_sim_params_default(&sc->params);
+    hvf_reader_map(r, top, "", sc_root_fields, HVF_ARRAY_LEN(sc_root_fields), &root);
+    if (root.schema && strcmp(root.schema, HVF_SCENARIO_SCHEMA) != 0)
+        hvf_reader_report_field(r, top, "", "schema", "expected '" HVF_SCENARIO_SCHEMA "'");
+    sc->name = hvf_strdup(root.name ? root.name : "scenario");
+    if (root.duration_us <= 0 && root.inventory)
+        hvf_reader_report_field(r, top, "", "duration", "expected a duration above 0");
+    sc->params.duration_us = root.duration_us;
+    if (root.has_metrics) {
+        if (root.metrics_us <= 0)
+            hvf_reader_report_field(r, top, "", "metrics_interval", "expected a duration above 0");
+        sc->params.metrics_interval_us = root.metrics_us;
+    }
+    if (root.seed) {
+        char *end = NULL;
+        errno = 0;
+        sc->params.seed = strtoull(root.seed, &end, 10);
+        if (!isdigit((unsigned char)root.seed[0]) || errno || *end)
+            hvf_reader_report_field(r, top, "", "seed", "expected a whole number (64 bits)");
+    }
+    if (root.params &&
+        hvf_reader_map(r, root.params, "params", sc_param_fields, HVF_ARRAY_LEN(sc_param_fields),
+                       &sc->params) == 0 &&
+        sc->params.migration_setup_min_us > sc->params.migration_setup_max_us)
+        hvf_reader_report_field(r, root.params, "params", "migration_setup_max",
+                                "expected at least migration_setup_min");
+    if (root.inventory)
+        sc->fleet = sc_read_inventory(r, root.inventory, base_dir, &ierr);
+    if (sc->fleet) {
+        sc_read_overrides(r, root.overrides, sc);
+        sc_read_faults(r, root.faults, sc);
+        if (root.maintenance)
+            sc_read_maintenance(r, root.maintenance, sc);
+    }
+    hvf_reader_free_fields(sc_root_fields, HVF_ARRAY_LEN(sc_root_fields), &root);
+    if (r->diags->total > before || !sc->fleet) {
+        hvf_scenario_free(sc);
+        hvf_error_set(err, HVF_ERR_INVALID, "'%s' has %zu problem%s", r->file,
+                      r->diags->total - before, r->diags->total - before == 1 ? "" : "s");
+        return NULL;
+    }
+    return sc;
+}
+
+hvf_scenario *
+hvf_scenario_parse(const char *name, const char *buf, size_t len, const char *base_dir,
+                   hvf_diags *diags, hvf_error *err)
+{
+    hvf_reader r;
+    hvf_scenario *sc;
+
+    if (hvf_reader_open_buffer(&r, name, buf, len, diags, err) < 0)
+        return NULL;
+    sc = sc_read(&r, base_dir, err);
+    hvf_reader_close(&r);
+    return sc;
+}
+
+hvf_scenario *
+hvf_scenario_load(const char *path, hvf_diags *diags, hvf_error *err)
+{
+    HVF_AUTOFREE char *copy = hvf_strdup(path);
+    hvf_reader r;
+    hvf_scenario *sc;
+
+    if (hvf_reader_open_file(&r, path, diags, err) < 0)
+        return NULL;
+    sc = sc_read(&r, dirname(copy), err);
+    hvf_reader_close(&r);
+    return sc;
+}
+
+void
+hvf_scenario_free(hvf_scenario *sc)
+{
+    if (!sc)
+        return;
+    free(sc->name);
+    hvf_fleet_free(sc->fleet);
+    for (size_t i = 0; i < sc->noverrides; i++)
+        free(sc->overrides[i].hosts);
+    free(sc->overrides);
+    free(sc->faults);
+    free(sc->naive.hosts);
+    free(sc->naive.at_us);
+    free(sc);
+}

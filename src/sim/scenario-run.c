@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/* From a scenario to a ready simulation: fleet, parameters, faults and the named scheduler. */
+#include "hvfleet/alloc.h"
+#include "hvfleet/scenario.h"
+#include "hvfleet/sim.h"
+
+hvf_sim *
+hvf_scenario_sim_new(const hvf_scenario *sc, void **sched_ctx, hvf_error *err)
+{
+    hvf_sim *sim = hvf_sim_new(sc->fleet, &sc->params, sc->overrides, sc->noverrides);
+
+    *sched_ctx = NULL;
+    hvf_sim_set_name(sim, sc->name);
+    for (size_t i = 0; i < sc->nfaults; i++) {
+        if (hvf_sim_add_fault(sim, &sc->faults[i], err) < 0) {
+            hvf_sim_free(sim);
+            return NULL;
+        }
+    }
+    if (sc->has_maintenance) {
+        hvf_sim_controller ctl = {0};
+        *sched_ctx = hvf_sim_naive_new(&sc->naive, &ctl);
+        hvf_sim_set_controller(sim, &ctl);
+    }
+    return sim;
+}
