@@ -137,6 +137,12 @@ void hvf_plan_add_non_converging(hvf_plan *plan, const char *vm, hvf_non_converg
 void hvf_plan_add_reason(hvf_plan *plan, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void hvf_plan_clear_reasons(hvf_plan *plan);
 
+/* Earliest start and latest end of anything in @plan (hosts, migrations, stops); 0 and 0 for
+ * an empty plan. */
+void hvf_plan_span_ms(const hvf_plan *plan, int64_t *first_ms, int64_t *last_ms);
+/* Most hosts out of service at once (from evacuation start to maintenance end). */
+uint32_t hvf_plan_max_parallel_hosts(const hvf_plan *plan);
+
 /* Milliseconds from seconds, and ratios as millionths, rounded to nearest. */
 int64_t hvf_plan_ms_from_s(double s);
 uint32_t hvf_plan_ppm(double ratio);

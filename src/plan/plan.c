@@ -187,6 +187,64 @@ hvf_plan_ppm(double ratio)
 }
 
 void
+hvf_plan_span_ms(const hvf_plan *p, int64_t *first_ms, int64_t *last_ms)
+{
+    int64_t first = INT64_MAX, last = INT64_MIN;
+
+#define PLAN_SPAN(a, b)                                                                            \
+    do {                                                                                           \
+        if ((a) < first)                                                                           \
+            first = (a);                                                                           \
+        if ((b) > last)                                                                            \
+            last = (b);                                                                            \
+    } while (0)
+    for (size_t i = 0; i < p->nhosts; i++)
+        PLAN_SPAN(p->hosts[i].evacuate_start_ms, p->hosts[i].maintenance_end_ms);
+    for (size_t i = 0; i < p->nmigrations; i++)
+        PLAN_SPAN(p->migrations[i].start_ms, p->migrations[i].end_ms);
+    for (size_t i = 0; i < p->nstops; i++)
+        PLAN_SPAN(p->stops[i].stop_ms, p->stops[i].start_ms);
+#undef PLAN_SPAN
+    *first_ms = first == INT64_MAX ? 0 : first;
+    *last_ms = last == INT64_MIN ? 0 : last;
+}
+
+static int
+plan_i64_cmp(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+uint32_t
+hvf_plan_max_parallel_hosts(const hvf_plan *p)
+{
+    HVF_AUTOFREE int64_t *starts = hvf_calloc(p->nhosts + 1, sizeof(int64_t));
+    HVF_AUTOFREE int64_t *ends = hvf_calloc(p->nhosts + 1, sizeof(int64_t));
+    uint32_t cur = 0, max = 0;
+    size_t i = 0, j = 0;
+
+    for (size_t k = 0; k < p->nhosts; k++) {
+        starts[k] = p->hosts[k].evacuate_start_ms;
+        ends[k] = p->hosts[k].maintenance_end_ms;
+    }
+    qsort(starts, p->nhosts, sizeof(int64_t), plan_i64_cmp);
+    qsort(ends, p->nhosts, sizeof(int64_t), plan_i64_cmp);
+    /* An interval ending when another starts does not overlap it. */
+    while (i < p->nhosts) {
+        if (j < p->nhosts && ends[j] <= starts[i]) {
+            cur--;
+            j++;
+        } else {
+            if (++cur > max)
+                max = cur;
+            i++;
+        }
+    }
+    return max;
+}
+
+void
 hvf_plan_inventory_fingerprint(const hvf_fleet *f, char hex[HVF_SHA256_HEX_LEN + 1])
 {
     hvf_strbuf sb = HVF_STRBUF_INIT;

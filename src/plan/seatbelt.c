@@ -176,7 +176,7 @@ hvf_seatbelt_evaluate(hvf_plan *plan, const hvf_policy *pol, const hvf_fleet *fl
 {
     hvf_plan_summary *s = &plan->summary;
     char a[48], b[48];
-    int64_t first_ms = INT64_MAX;
+    int64_t first_ms = 0, last_ms = 0;
 
     s->peak_capacity_offline_ppm = hvf_seatbelt_capacity_offline_ppm(plan, fleet);
     if (s->peak_host_memory_ppm > 1000000) {
@@ -187,23 +187,17 @@ hvf_seatbelt_evaluate(hvf_plan *plan, const hvf_policy *pol, const hvf_fleet *fl
                             s->vms_at_risk == 1 ? "" : "s");
         sb_raise(plan, HVF_PLAN_VERDICT_REFUSED);
     }
-    for (size_t i = 0; i < plan->nhosts; i++) {
-        if (plan->hosts[i].evacuate_start_ms < first_ms)
-            first_ms = plan->hosts[i].evacuate_start_ms;
-    }
-    for (size_t i = 0; i < plan->nmigrations; i++) {
-        if (plan->migrations[i].start_ms < first_ms)
-            first_ms = plan->migrations[i].start_ms;
-    }
-    if (first_ms != INT64_MAX && first_ms * HVF_US_PER_MS < pol->window_start_us) {
+    hvf_plan_span_ms(plan, &first_ms, &last_ms);
+    if (plan->nhosts + plan->nmigrations + plan->nstops > 0 &&
+        first_ms * HVF_US_PER_MS < pol->window_start_us) {
         hvf_plan_add_reason(plan, "refused: the plan starts at +%s, before window.start (+%s)",
                             hvf_units_format_duration(first_ms * HVF_US_PER_MS, a, sizeof(a)),
                             hvf_units_format_duration(pol->window_start_us, b, sizeof(b)));
         sb_raise(plan, HVF_PLAN_VERDICT_REFUSED);
     }
-    if (pol->window_end_us && s->makespan_ms * HVF_US_PER_MS > pol->window_end_us) {
+    if (pol->window_end_us && last_ms * HVF_US_PER_MS > pol->window_end_us) {
         hvf_plan_add_reason(plan, "refused: the plan ends at +%s, after window.end (+%s)",
-                            hvf_units_format_duration(s->makespan_ms * HVF_US_PER_MS, a, sizeof(a)),
+                            hvf_units_format_duration(last_ms * HVF_US_PER_MS, a, sizeof(a)),
                             hvf_units_format_duration(pol->window_end_us, b, sizeof(b)));
         sb_raise(plan, HVF_PLAN_VERDICT_REFUSED);
     }

@@ -181,7 +181,7 @@ test_bad_plans(void **state)
         {"\"migrations\": 2", "\"migrations\": 1", "summary.migrations: '1'"},
         {"\"evacuate_end_s\": 1.5", "\"evacuate_end_s\": -1.5", "hosts[0].evacuate_end_s: '-1.5': expected a number between 0"},
         {"\"evacuate_end_s\": 1.5", "\"evacuate_end_s\": 1500", "hosts[0].maintenance_start_s: '1.5': expected no earlier than evacuate_end_s"},
-        {"\"maintenance_end_s\": 7261.123", "\"maintenance_end_s\": 9999", "maintenance_end_s: '9999': expected no later than summary.makespan_s"},
+        {"\"maintenance_end_s\": 7261.123", "\"maintenance_end_s\": 9999", "summary.makespan_s: '7261.123': expected at least the plan's span from its first start to its last end (9999.000 s)"},
         {"\"host\": \"kvm02\"", "\"host\": \"kvm01\"", "hosts[1].host: 'kvm01': expected each host once"},
         {"\"to\": \"kvm02\"", "\"to\": \"kvm01\"", "migrations[0].to: 'kvm01': expected a host other than 'from'"},
         {"\"to\": \"kvm02\"", "\"to\": \"kvm 02\"", "migrations[0].to: 'kvm 02': expected 1-63 characters"},
