@@ -94,6 +94,13 @@ void hvf_placer_replica_remove(hvf_placer *p, int32_t service, int32_t host);
 uint64_t hvf_placer_avail_mib(const hvf_placer *p, int32_t host);
 
 /*
+ * hvf_placer_check: the first filter @host fails for @req (an hvf_place_reject), or -1 when it
+ * passes them all. The host's role is ignored, so that a VM can be sent to a fixed host that
+ * is reserved for it (a VM returning home). Cheap: no index walk.
+ */
+int hvf_placer_check(const hvf_placer *p, const hvf_place_request *req, int32_t host);
+
+/*
  * hvf_placer_choose: picks the best host for @req. Deterministic: same state, same answer.
  * Fills @res (the counts cover the hosts examined; all hosts with req->explain).
  * Returns the host index, or -1 when nothing fits.

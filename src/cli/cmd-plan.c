@@ -115,6 +115,8 @@ plan_check(int argc, char **argv)
 }
 
 static const hvf_cli_command plan_subs[] = {
+    {"maintenance", "plan a maintenance of hosts by running the twin", hvf_cli_plan_maintenance},
+    {"drain", "plan the evacuation of hosts that stay out of service", hvf_cli_plan_drain},
     {"check", "re-verify a plan against the current inventory", plan_check},
 };
 
@@ -133,7 +135,7 @@ hvf_cli_plan(int argc, char **argv)
             printf("  %-12s %s\n", plan_subs[i].name, plan_subs[i].summary);
         return 0;
     }
-    fprintf(stderr, "hvfleet: plan: expected a subcommand (check)%s%s%s\n",
+    fprintf(stderr, "hvfleet: plan: expected maintenance, drain or check%s%s%s\n",
             argc >= 2 ? ", got '" : "", argc >= 2 ? argv[1] : "", argc >= 2 ? "'" : "");
     return 2;
 }

@@ -298,17 +298,17 @@ hvf_placer_free(hvf_placer *p)
     free(p);
 }
 
-/* The first filter @h fails, or -1 when it passes them all. */
+/* The first filter @h fails when its role is @role, or -1 when it passes them all. */
 static int
-place_filter(const hvf_placer *p, const hvf_place_request *req, int32_t h)
+place_filter_as(const hvf_placer *p, const hvf_place_request *req, int32_t h, hvf_place_role role)
 {
     const hvf_fleet *f = p->fleet;
     const hvf_host *host = &f->hosts[h];
     hvf_resources fr;
 
-    if (host->state != HVF_HOST_STATE_ACTIVE || p->role[h] == HVF_PLACE_ROLE_OFFLINE)
+    if (host->state != HVF_HOST_STATE_ACTIVE || role == HVF_PLACE_ROLE_OFFLINE)
         return HVF_PLACE_REJECT_STATE;
-    if (p->role[h] == HVF_PLACE_ROLE_DUE && !req->allow_due)
+    if (role == HVF_PLACE_ROLE_DUE && !req->allow_due)
         return HVF_PLACE_REJECT_DUE;
     if (h == req->source)
         return HVF_PLACE_REJECT_SOURCE;
@@ -329,6 +329,19 @@ place_filter(const hvf_placer *p, const hvf_place_request *req, int32_t h)
     if (req->max_inflight && req->inflight && req->inflight[h] >= req->max_inflight)
         return HVF_PLACE_REJECT_BUSY;
     return -1;
+}
+
+static int
+place_filter(const hvf_placer *p, const hvf_place_request *req, int32_t h)
+{
+    return place_filter_as(p, req, h, p->role[h]);
+}
+
+int
+hvf_placer_check(const hvf_placer *p, const hvf_place_request *req, int32_t host)
+{
+    HVF_ASSERT(host >= 0 && (size_t)host < p->fleet->nhosts);
+    return place_filter_as(p, req, host, HVF_PLACE_ROLE_NORMAL);
 }
 
 typedef struct place_pick {
