@@ -34,6 +34,11 @@ typedef enum mvm_act {
 
 #define MCTL_TAG_START 1
 
+/* Why a host's evacuation waits, so that only a change that may help wakes it. */
+#define BLK_BUSY 0x1 /* a fitting target receives all it may: wait for a migration to end */
+#define BLK_ROOM 0x2 /* no target has room: wait for a host back from maintenance */
+#define BLK_STOP 0x4 /* a shutdown waits for a replica of its service to boot again */
+
 struct mctl {
     mrec rec;
     hvf_policy pol;
@@ -45,7 +50,9 @@ struct mctl {
     int32_t *req_hosts; /* what was asked, deduplicated */
     size_t nreq;
     uint8_t *phase;     /* per host, mh_phase */
-    bool *blocked;      /* per host: a VM found no target at its last pump */
+    uint8_t *blocked;   /* per host: BLK_* of its last pump */
+    int64_t *pred_downtime_us; /* per VM: pre-copy prediction, when it converges */
+    uint32_t *pred_rounds;
     uint32_t *in_flight; /* per host: our migrations arriving (placement's busy filter) */
     uint32_t *return_flight; /* per host: return migrations arriving */
     uint8_t *act;       /* per VM, mvm_act */
@@ -161,6 +168,8 @@ mctl_decide(mctl *m, int32_t vm, int32_t src)
         mrec_predict(&m->rec, vm, src, HVF_PLAN_MIGRATION_PRECOPY, &res);
         if (res.converged) {
             a = ACT_PRECOPY;
+            m->pred_downtime_us[vm] = res.downtime_us;
+            m->pred_rounds[vm] = res.rounds;
         } else {
             a = mctl_policy_act(m);
         }
@@ -195,8 +204,8 @@ mctl_choose(mctl *m, int32_t vm, int32_t src, bool anywhere, bool explain, hvf_p
     hvf_place_request req = {.need = hvf_vm_resources(v),
                              .service = v->service,
                              .source = src,
+                             /* busy hosts are marked in the placer (hvf_placer_set_busy) */
                              .inflight = anywhere ? NULL : m->in_flight,
-                             .max_inflight = anywhere ? 0 : m->pol.max_migrations_in_per_host,
                              /* A host due for maintenance only when no maintained host is on
                               * its way back: waiting for one avoids moving the VM twice. */
                              .allow_due = anywhere || m->in_maint == 0,
@@ -219,13 +228,21 @@ mctl_migrate(mctl *m, int32_t vm, int32_t src, int32_t target, mvm_act a, bool i
 
     if (hvf_sim_start_migration(m->sim, vm, target, &opts, &err) < 0)
         return -1;
-    m->in_flight[target]++;
+    if (++m->in_flight[target] >= m->pol.max_migrations_in_per_host)
+        hvf_placer_set_busy(m->placer, target, true);
     m->is_return[vm] = is_return;
     if (is_return)
         m->return_flight[target]++;
     hvf_placer_host_changed(m->placer, target);
     hvf_placer_replica_add(m->placer, v->service, target);
-    mrec_mig_start(&m->rec, vm, src, target, mctl_mode(a), NULL, now);
+    if (a == ACT_PRECOPY && m->pred_rounds[vm]) {
+        hvf_migrate_result pred = {.downtime_us = m->pred_downtime_us[vm],
+                                   .rounds = m->pred_rounds[vm],
+                                   .converged = true};
+        mrec_mig_start(&m->rec, vm, src, target, mctl_mode(a), &pred, now);
+    } else {
+        mrec_mig_start(&m->rec, vm, src, target, mctl_mode(a), NULL, now);
+    }
     mctl_note(m, vm);
     return 0;
 }
@@ -272,7 +289,7 @@ mctl_pump(mctl *m, int32_t h)
     vms = hvf_malloc((n + 1) * sizeof(int32_t));
     memcpy(vms, list, n * sizeof(int32_t));
     hvf_sim_host_migrations(m->sim, h, &in, &out);
-    m->blocked[h] = false;
+    m->blocked[h] = 0;
     for (size_t i = 0; i < n && out < m->pol.max_migrations_out_per_host; i++) {
         int32_t vm = vms[i], target;
         hvf_place_result res;
@@ -288,23 +305,29 @@ mctl_pump(mctl *m, int32_t h)
             if (mctl_may_stop(m, vm))
                 mctl_stop(m, vm, h);
             else
-                m->blocked[h] = true;
+                m->blocked[h] |= BLK_STOP;
             continue;
         }
         target = mctl_choose(m, vm, h, false, false, &res);
-        if (target < 0 || mctl_migrate(m, vm, h, target, a, false) < 0) {
-            m->blocked[h] = true;
+        if (target >= 0 && mctl_migrate(m, vm, h, target, a, false) == 0) {
+            out++;
             continue;
         }
-        out++;
+        {
+            const hvf_vm *v = &m->f->vms[vm];
+            hvf_place_request req = {.need = hvf_vm_resources(v), .service = v->service,
+                                     .source = h, .allow_due = m->in_maint == 0};
+            m->blocked[h] |= hvf_placer_busy_fits(m->placer, &req) ? BLK_BUSY : BLK_ROOM;
+        }
     }
 }
 
+/* Pumps the evacuating hosts waiting for one of @why. */
 static void
-mctl_pump_blocked(mctl *m)
+mctl_pump_blocked(mctl *m, uint8_t why)
 {
     for (size_t i = 0; i < m->nevac; i++) {
-        if (m->blocked[m->evac[i]])
+        if (m->blocked[m->evac[i]] & why)
             mctl_pump(m, m->evac[i]);
     }
 }
@@ -388,6 +411,9 @@ mctl_may_start(const mctl *m, int32_t h)
 
     if (m->counted >= p->max_parallel_hosts)
         return false;
+    /* VMs still on their way to it would land on a host being emptied: let them arrive. */
+    if (m->in_flight[h] > 0)
+        return false;
     if (p->max_parallel_per_rack && m->counted_rack[host->rack] >= p->max_parallel_per_rack)
         return false;
     if (p->max_parallel_per_zone && m->counted_zone[host->zone] >= p->max_parallel_per_zone)
@@ -437,8 +463,9 @@ mctl_explain_host(mctl *m, int32_t h, char *why, size_t size)
             continue;
         if (mctl_decide(m, vm, h) == ACT_STOP || m->act[vm] == ACT_REFUSE)
             continue;
-        if (mctl_choose(m, vm, h, true, true, &res) >= 0)
+        if (mctl_choose(m, vm, h, true, false, &res) >= 0)
             continue;
+        mctl_choose(m, vm, h, true, true, &res); /* again, counting every host, to explain */
         o = (size_t)snprintf(why, size, "VM '%s' (%s, %u vCPUs) fits nowhere (", m->f->vms[vm].name,
                              hvf_units_format_size(m->f->vms[vm].mem_mib * HVF_MIB, mem,
                                                    sizeof(mem)),
@@ -606,7 +633,8 @@ mctl_handle(mctl *m, const hvf_sim_event *ev)
         int32_t svc = m->f->vms[ev->vm].service;
 
         HVF_ASSERT(m->in_flight[ev->to] > 0);
-        m->in_flight[ev->to]--;
+        if (m->in_flight[ev->to]-- == m->pol.max_migrations_in_per_host)
+            hvf_placer_set_busy(m->placer, ev->to, false);
         if (m->is_return[ev->vm]) {
             m->return_flight[ev->to]--;
         }
@@ -631,8 +659,12 @@ mctl_handle(mctl *m, const hvf_sim_event *ev)
         if (m->phase[ev->to] == MH_RETURNING)
             mctl_pump_returns(m, ev->to);
         mctl_pump_all_returns(m);
-        if (was_busy || !end)
-            mctl_pump_blocked(m);
+        if (was_busy)
+            mctl_pump_blocked(m, BLK_BUSY);
+        if (m->in_flight[ev->to] == 0 && m->phase[ev->to] == MH_PENDING)
+            mctl_schedule(m); /* it may have waited for this arrival */
+        if (!end)
+            mctl_pump_blocked(m, BLK_ROOM); /* its claim is free again */
         break;
     }
     case HVF_SIM_EV_HOST_EVACUATED:
@@ -693,8 +725,7 @@ mctl_handle(mctl *m, const hvf_sim_event *ev)
             mctl_finish_host(m, h);
         }
         mctl_schedule(m);
-        for (size_t i = 0; i < m->nevac; i++)
-            mctl_pump(m, m->evac[i]);
+        mctl_pump_blocked(m, BLK_ROOM | BLK_STOP | BLK_BUSY);
         break;
     }
     case HVF_SIM_EV_HOST_CRASH:
@@ -764,7 +795,9 @@ mctl_on_start(hvf_sim *sim, void *ctx)
     mrec_init(&m->rec, m->plan, sim, &m->pol);
     m->placer = hvf_placer_new(f, &m->pol);
     m->phase = hvf_calloc(f->nhosts + 1, 1);
-    m->blocked = hvf_calloc(f->nhosts + 1, sizeof(bool));
+    m->blocked = hvf_calloc(f->nhosts + 1, 1);
+    m->pred_downtime_us = hvf_calloc(f->nvms + 1, sizeof(int64_t));
+    m->pred_rounds = hvf_calloc(f->nvms + 1, sizeof(uint32_t));
     m->in_flight = hvf_calloc(f->nhosts + 1, sizeof(uint32_t));
     m->return_flight = hvf_calloc(f->nhosts + 1, sizeof(uint32_t));
     m->act = hvf_calloc(f->nvms + 1, 1);
@@ -870,6 +903,8 @@ mctl_free(mctl *m)
     free(m->req_hosts);
     free(m->phase);
     free(m->blocked);
+    free(m->pred_downtime_us);
+    free(m->pred_rounds);
     free(m->in_flight);
     free(m->return_flight);
     free(m->act);
