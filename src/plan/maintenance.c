@@ -287,7 +287,8 @@ mctl_pump(mctl *m, int32_t h)
     n = hvf_sim_host_vms(m->sim, h, &list);
     /* our own actions change the twin's list: work on a copy */
     vms = hvf_malloc((n + 1) * sizeof(int32_t));
-    memcpy(vms, list, n * sizeof(int32_t));
+    if (n)
+        memcpy(vms, list, n * sizeof(int32_t));
     hvf_sim_host_migrations(m->sim, h, &in, &out);
     m->blocked[h] = 0;
     for (size_t i = 0; i < n && out < m->pol.max_migrations_out_per_host; i++) {
