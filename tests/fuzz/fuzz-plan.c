@@ -92,7 +92,7 @@ main(int argc, char **argv)
         if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode) && (dir = opendir(argv[i]))) {
             while ((e = readdir(dir)) != NULL) {
                 char path[4096];
-                if (e->d_name[0] == '.')
+                if (e->d_name[0] == '.') /* also .gitkeep */
                     continue;
                 snprintf(path, sizeof(path), "%s/%s", argv[i], e->d_name);
                 bad += replay_file(path);
