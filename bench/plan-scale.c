@@ -122,8 +122,7 @@ main(int argc, char **argv)
            hvf_units_format_duration(plan->summary.makespan_ms * 1000, mk, sizeof(mk)),
            plan->summary.max_parallel_hosts_seen, plan->summary.peak_host_memory_ppm / 1e4,
            hvf_plan_verdict_to_string(plan->summary.verdict), res.finished ? "" : " (unfinished)");
-    printf("time: planning %.2f s wall (%.2f s CPU)%s", t_plan, c_plan,
-           json_out ? "" : "\n");
+    printf("time: planning %.2f s wall (%.2f s CPU)%s", t_plan, c_plan, json_out ? "" : "\n");
     if (json_out)
         printf(", writing the plan %.2f s\n", t_write);
     printf("memory: peak RSS %.0f MiB\n", bench_peak_rss_mib());

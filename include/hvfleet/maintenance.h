@@ -45,7 +45,7 @@ typedef struct hvf_maint_opts {
 
 /* What the twin saw, beyond the plan: the figures the naive comparison prints. */
 typedef struct hvf_maint_outcome {
-    bool finished;        /* every requested host maintained (or drained) */
+    bool finished; /* every requested host maintained (or drained) */
     uint32_t hosts_done;
     uint32_t hosts_failed; /* could not be evacuated, or refused by non_converging */
     int64_t makespan_ms;

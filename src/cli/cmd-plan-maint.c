@@ -31,27 +31,32 @@ pm_usage(FILE *out, bool drain)
                 "                          [--policy FILE] [--json] [-o PLAN.json]\n"
                 "Plans the evacuation of HOST... (no maintenance; they stay out of service).\n");
     else
-        fprintf(out,
-                "usage: hvfleet plan maintenance (--inventory FILE | --scenario FILE)\n"
-                "         [--hosts all|NAME,...|rack:R|zone:Z|tag:T] [--policy FILE]\n"
-                "         [--strategy hvfleet|naive] [--no-compare] [--json] [-o PLAN.json]\n"
-                "Plans a maintenance of the hosts (default all) by running the twin: every host is\n"
-                "evacuated (claims, limits, predicted migrations), maintained for maintenance_time\n"
-                "and put back. Prints the seatbelt's verdict, the makespan and a comparison with\n"
-                "the naive schedule of seed 000 on the same fleet. A scenario file supplies the\n"
-                "twin's parameters and, for the naive run, its maintenance schedule.\n");
+        fprintf(
+            out,
+            "usage: hvfleet plan maintenance (--inventory FILE | --scenario FILE)\n"
+            "         [--hosts all|NAME,...|rack:R|zone:Z|tag:T] [--policy FILE]\n"
+            "         [--strategy hvfleet|naive] [--no-compare] [--json] [-o PLAN.json]\n"
+            "Plans a maintenance of the hosts (default all) by running the twin: every host is\n"
+            "evacuated (claims, limits, predicted migrations), maintained for maintenance_time\n"
+            "and put back. Prints the seatbelt's verdict, the makespan and a comparison with\n"
+            "the naive schedule of seed 000 on the same fleet. A scenario file supplies the\n"
+            "twin's parameters and, for the naive run, its maintenance schedule.\n");
     fprintf(out, "Exit status: 0 auto or needs-approval, 1 refused, 2 bad input.\n");
 }
 
 static int
 pm_parse(int argc, char **argv, pm_args *a)
 {
-    static const struct option opts[] = {
-        {"inventory", required_argument, NULL, 'i'}, {"scenario", required_argument, NULL, 's'},
-        {"policy", required_argument, NULL, 'p'},    {"hosts", required_argument, NULL, 'H'},
-        {"strategy", required_argument, NULL, 'S'},  {"output", required_argument, NULL, 'o'},
-        {"json", no_argument, NULL, 'j'},            {"no-compare", no_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"inventory", required_argument, NULL, 'i'},
+                                         {"scenario", required_argument, NULL, 's'},
+                                         {"policy", required_argument, NULL, 'p'},
+                                         {"hosts", required_argument, NULL, 'H'},
+                                         {"strategy", required_argument, NULL, 'S'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"no-compare", no_argument, NULL, 'n'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *cmd = a->drain ? "plan drain" : "plan maintenance";
     int c;
 
@@ -189,12 +194,12 @@ static json_t *
 pm_outcome_json(const hvf_maint_outcome *o)
 {
     return json_pack("{s:b, s:f, s:i, s:f, s:i, s:i, s:i, s:i, s:i}", "finished", o->finished,
-                     "makespan_s", (double)o->makespan_ms / 1000.0,
-                     "peak_concurrent_evacuations", (int)o->peak_concurrent_evacuations,
-                     "peak_host_memory_ratio", o->peak_host_memory_ratio, "vms_at_risk",
-                     (int)o->vms_at_risk, "vms_crashed", (int)o->vms_crashed, "hosts_crashed",
-                     (int)o->hosts_crashed, "hosts_not_maintained", (int)o->hosts_failed,
-                     "migrations", (int)o->migrations);
+                     "makespan_s", (double)o->makespan_ms / 1000.0, "peak_concurrent_evacuations",
+                     (int)o->peak_concurrent_evacuations, "peak_host_memory_ratio",
+                     o->peak_host_memory_ratio, "vms_at_risk", (int)o->vms_at_risk, "vms_crashed",
+                     (int)o->vms_crashed, "hosts_crashed", (int)o->hosts_crashed,
+                     "hosts_not_maintained", (int)o->hosts_failed, "migrations",
+                     (int)o->migrations);
 }
 
 static void
@@ -207,9 +212,9 @@ pm_print_text(const pm_args *a, const hvf_plan *plan, const hvf_maint_outcome *m
     bool have_hv = a->strategy == HVF_PLAN_STRATEGY_HVFLEET || have_other;
     bool have_nv = a->strategy == HVF_PLAN_STRATEGY_NAIVE || have_other;
     char d[32], c1[6][40], c2[6][40];
-    static const char *const labels[] = {"makespan", "peak concurrent evacuations",
-                                         "peak host memory (of usable)", "VMs at risk",
-                                         "VMs crashed or OOM-killed", "hosts not maintained"};
+    static const char *const labels[] = {
+        "makespan",    "peak concurrent evacuations", "peak host memory (of usable)",
+        "VMs at risk", "VMs crashed or OOM-killed",   "hosts not maintained"};
 
     printf("verdict: %s\n", hvf_plan_verdict_to_string(s->verdict));
     for (size_t i = 0; i < s->nreasons; i++)
@@ -306,7 +311,7 @@ pm_run(pm_args *a)
     }
     if (a->compare) {
         o.strategy = a->strategy == HVF_PLAN_STRATEGY_HVFLEET ? HVF_PLAN_STRATEGY_NAIVE
-                                                                : HVF_PLAN_STRATEGY_HVFLEET;
+                                                              : HVF_PLAN_STRATEGY_HVFLEET;
         cmp = hvf_maintenance_plan(fleet, &o, &other, &err);
     }
     if (a->out && hvf_plan_save(plan, a->out, &err) < 0) {
@@ -325,7 +330,8 @@ pm_run(pm_args *a)
         json_object_set_new(root, "schema", json_string("hvfleet.maintenance-result/v1"));
         json_object_set_new(root, "twin", pm_outcome_json(&mine));
         if (cmp)
-            json_object_set_new(root, a->strategy == HVF_PLAN_STRATEGY_HVFLEET ? "naive" : "hvfleet",
+            json_object_set_new(root,
+                                a->strategy == HVF_PLAN_STRATEGY_HVFLEET ? "naive" : "hvfleet",
                                 pm_outcome_json(&other));
         json_object_set_new(root, "plan", jplan ? jplan : json_null());
         json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
@@ -334,8 +340,7 @@ pm_run(pm_args *a)
     } else {
         pm_print_text(a, plan, &mine, &other, cmp != NULL);
         if (a->out)
-            printf("\nplan written to %s (plan_hash %.12s)%s%s\n", a->out,
-                   plan->summary.plan_hash,
+            printf("\nplan written to %s (plan_hash %.12s)%s%s\n", a->out, plan->summary.plan_hash,
                    plan->summary.verdict == HVF_PLAN_VERDICT_NEEDS_APPROVAL
                        ? "; approve it with: hvfleet approve "
                        : "",

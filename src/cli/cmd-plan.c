@@ -14,10 +14,11 @@
 static int
 plan_check(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"inventory", required_argument, NULL, 'i'}, {"state-dir", required_argument, NULL, 'd'},
-        {"json", no_argument, NULL, 'j'},            {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"inventory", required_argument, NULL, 'i'},
+                                         {"state-dir", required_argument, NULL, 'd'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *inventory = NULL, *dir = NULL;
     bool json = false, approved = false, frozen;
     hvf_approval appr;
@@ -42,10 +43,11 @@ plan_check(int argc, char **argv)
             json = true;
             break;
         case 'h':
-            printf("usage: hvfleet plan check PLAN.json --inventory FILE [--state-dir DIR] [--json]\n"
-                   "Re-verifies a plan before it runs: unchanged since it was made, made for this\n"
-                   "inventory, hosts and VMs still where and what the plan expects, approved if\n"
-                   "its verdict needs it, fleet not frozen. Exit 0 when it may run, 1 when not.\n");
+            printf(
+                "usage: hvfleet plan check PLAN.json --inventory FILE [--state-dir DIR] [--json]\n"
+                "Re-verifies a plan before it runs: unchanged since it was made, made for this\n"
+                "inventory, hosts and VMs still where and what the plan expects, approved if\n"
+                "its verdict needs it, fleet not frozen. Exit 0 when it may run, 1 when not.\n");
             return 0;
         default:
             fprintf(stderr, "hvfleet: plan check: bad option '%s'; see hvfleet plan check --help\n",
@@ -104,8 +106,8 @@ plan_check(int argc, char **argv)
             printf("  ... and %zu more\n", problems.total - problems.n);
     } else {
         printf("ok: plan %.12s matches the inventory; verdict %s%s%s\n", plan->summary.plan_hash,
-               hvf_plan_verdict_to_string(plan->summary.verdict),
-               approved ? ", approved by " : "", approved ? appr.by : "");
+               hvf_plan_verdict_to_string(plan->summary.verdict), approved ? ", approved by " : "",
+               approved ? appr.by : "");
     }
     rc = problems.total ? 1 : 0;
     hvf_diags_clear(&problems);

@@ -105,14 +105,21 @@ typedef struct freeze_file {
 } freeze_file;
 
 static const hvf_field_spec freeze_fields[] = {
-    {.name = "schema", .type = HVF_FIELD_STRING, .offset = offsetof(freeze_file, schema),
+    {.name = "schema",
+     .type = HVF_FIELD_STRING,
+     .offset = offsetof(freeze_file, schema),
      .required = true},
-    {.name = "frozen", .type = HVF_FIELD_BOOL, .offset = offsetof(freeze_file, frozen),
+    {.name = "frozen",
+     .type = HVF_FIELD_BOOL,
+     .offset = offsetof(freeze_file, frozen),
      .required = true},
     {.name = "reason", .type = HVF_FIELD_STRING, .offset = offsetof(freeze_file, reason)},
     {.name = "by", .type = HVF_FIELD_STRING, .offset = offsetof(freeze_file, by)},
-    {.name = "since_unix", .type = HVF_FIELD_DOUBLE, .offset = offsetof(freeze_file, since),
-     .min = 0, .max = 1e12},
+    {.name = "since_unix",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = offsetof(freeze_file, since),
+     .min = 0,
+     .max = 1e12},
 };
 
 /* Reads the file ourselves so that non-UTF-8 bytes never reach libfyaml (see util/text.h). */
@@ -148,8 +155,8 @@ hvf_freeze_status(const char *state_dir, hvf_freeze_info *out, hvf_error *err)
     if (freeze_open(&r, path, &diags, err) < 0) {
         rc = -1;
     } else {
-        if (hvf_reader_map(&r, hvf_reader_root(&r), "", freeze_fields,
-                           HVF_ARRAY_LEN(freeze_fields), &ff) != 0 ||
+        if (hvf_reader_map(&r, hvf_reader_root(&r), "", freeze_fields, HVF_ARRAY_LEN(freeze_fields),
+                           &ff) != 0 ||
             strcmp(ff.schema, HVF_FREEZE_SCHEMA) != 0) {
             hvf_error_set(err, HVF_ERR_INVALID, "%s", diags.n ? diags.lines[0] : "bad schema");
             rc = -1;

@@ -9,13 +9,13 @@
 #include "plan/maint-priv.h"
 
 typedef enum mh_phase {
-    MH_IDLE,        /* not part of this plan */
-    MH_PENDING,     /* to be maintained */
+    MH_IDLE,    /* not part of this plan */
+    MH_PENDING, /* to be maintained */
     MH_EVACUATING,
     MH_MAINTENANCE,
-    MH_RETURNING,   /* maintained; its VMs are coming back (return_vms) */
-    MH_DONE,        /* maintained, or drained */
-    MH_FAILED,      /* could not be evacuated, or refused by non_converging */
+    MH_RETURNING, /* maintained; its VMs are coming back (return_vms) */
+    MH_DONE,      /* maintained, or drained */
+    MH_FAILED,    /* could not be evacuated, or refused by non_converging */
 } mh_phase;
 
 typedef enum mvm_act {
@@ -44,23 +44,23 @@ struct mctl {
     hvf_placer *placer;
     int32_t *req_hosts; /* what was asked, deduplicated */
     size_t nreq;
-    uint8_t *phase;     /* per host, mh_phase */
-    uint8_t *blocked;   /* per host: BLK_* of its last pump */
+    uint8_t *phase;            /* per host, mh_phase */
+    uint8_t *blocked;          /* per host: BLK_* of its last pump */
     int64_t *pred_downtime_us; /* per VM: pre-copy prediction, when it converges */
     uint32_t *pred_rounds;
-    uint32_t *in_flight; /* per host: our migrations arriving (placement's busy filter) */
+    uint32_t *in_flight;     /* per host: our migrations arriving (placement's busy filter) */
     uint32_t *return_flight; /* per host: return migrations arriving */
-    uint8_t *act;       /* per VM, mvm_act */
-    bool *is_return;    /* per VM: its migration in flight brings it home */
-    uint32_t *home_start; /* VMs of host h at the start: home_vms[home_start[h]..[h+1]) */
+    uint8_t *act;            /* per VM, mvm_act */
+    bool *is_return;         /* per VM: its migration in flight brings it home */
+    uint32_t *home_start;    /* VMs of host h at the start: home_vms[home_start[h]..[h+1]) */
     uint32_t *home_vms;
-    int32_t *order;     /* hosts to maintain, in order */
+    int32_t *order; /* hosts to maintain, in order */
     size_t norder;
-    int32_t *evac;      /* hosts evacuating now */
+    int32_t *evac; /* hosts evacuating now */
     size_t nevac;
-    int32_t *ret;       /* hosts whose VMs are coming home (return_vms) */
+    int32_t *ret; /* hosts whose VMs are coming home (return_vms) */
     size_t nret;
-    size_t sched_from;  /* order[] before this index holds no pending host */
+    size_t sched_from; /* order[] before this index holds no pending host */
     uint32_t counted, *counted_rack, *counted_zone; /* hosts held against the parallel limits */
     uint64_t counted_mib, total_mib;
     uint32_t in_maint;
@@ -78,7 +78,8 @@ void mctl_placer_refresh(mctl *m);
 mvm_act mctl_policy_act(const mctl *m);
 mvm_act mctl_decide(mctl *m, int32_t vm, int32_t src);
 void mctl_note(mctl *m, int32_t vm);
-int32_t mctl_choose(mctl *m, int32_t vm, int32_t src, bool anywhere, bool explain, hvf_place_result *res);
+int32_t mctl_choose(mctl *m, int32_t vm, int32_t src, bool anywhere, bool explain,
+                    hvf_place_result *res);
 int mctl_migrate(mctl *m, int32_t vm, int32_t src, int32_t target, mvm_act a, bool is_return);
 bool mctl_may_stop(const mctl *m, int32_t vm);
 void mctl_stop(mctl *m, int32_t vm, int32_t host);

@@ -78,9 +78,10 @@ mctl_decide(mctl *m, int32_t vm, int32_t src)
 void
 mctl_note(mctl *m, int32_t vm)
 {
-    static const hvf_non_converging what[] = {
-        [ACT_AUTO] = HVF_NON_CONVERGING_AUTO_CONVERGE, [ACT_POST] = HVF_NON_CONVERGING_POST_COPY,
-        [ACT_STOP] = HVF_NON_CONVERGING_SHUTDOWN, [ACT_REFUSE] = HVF_NON_CONVERGING_REFUSE};
+    static const hvf_non_converging what[] = {[ACT_AUTO] = HVF_NON_CONVERGING_AUTO_CONVERGE,
+                                              [ACT_POST] = HVF_NON_CONVERGING_POST_COPY,
+                                              [ACT_STOP] = HVF_NON_CONVERGING_SHUTDOWN,
+                                              [ACT_REFUSE] = HVF_NON_CONVERGING_REFUSE};
 
     if (m->act[vm] >= ACT_AUTO && m->act[vm] <= ACT_REFUSE)
         mrec_nonconv(&m->rec, vm, what[m->act[vm]]);
@@ -212,8 +213,10 @@ mctl_pump(mctl *m, int32_t h)
         }
         {
             const hvf_vm *v = &m->f->vms[vm];
-            hvf_place_request req = {.need = hvf_vm_resources(v), .service = v->service,
-                                     .source = h, .allow_due = m->in_maint == 0};
+            hvf_place_request req = {.need = hvf_vm_resources(v),
+                                     .service = v->service,
+                                     .source = h,
+                                     .allow_due = m->in_maint == 0};
             m->blocked[h] |= hvf_placer_busy_fits(m->placer, &req) ? BLK_BUSY : BLK_ROOM;
         }
     }
@@ -257,8 +260,7 @@ mctl_pump_returns(mctl *m, int32_t h)
         int32_t vm = (int32_t)m->home_vms[i];
         int32_t cur = hvf_sim_vm_host(m->sim, vm);
         const hvf_vm *v = &m->f->vms[vm];
-        hvf_place_request req = {.need = hvf_vm_resources(v), .service = v->service,
-                                 .source = cur};
+        hvf_place_request req = {.need = hvf_vm_resources(v), .service = v->service, .source = cur};
         uint32_t in = 0, out = 0;
 
         if (cur == h || hvf_sim_vm_state_get(m->sim, vm) != HVF_SIM_VM_RUNNING ||

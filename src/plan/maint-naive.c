@@ -14,16 +14,16 @@ struct mnaive {
     hvf_plan *plan;
     hvf_sim_controller inner;
     size_t nhosts;
-    int32_t *win_host;    /* hosts by window time */
+    int32_t *win_host; /* hosts by window time */
     int64_t *win_us;
-    size_t win_next;      /* windows before this one have opened */
-    int32_t *late;        /* windows opened on hosts not evacuating yet (down, ...) */
+    size_t win_next; /* windows before this one have opened */
+    int32_t *late;   /* windows opened on hosts not evacuating yet (down, ...) */
     size_t nlate;
-    int32_t *evac;        /* hosts seen evacuating */
+    int32_t *evac; /* hosts seen evacuating */
     size_t nevac;
-    uint8_t *state;       /* per host */
+    uint8_t *state;        /* per host */
     int64_t *mig_start_us; /* per VM: when its migration was first seen, -1 */
-    bool *stopped;        /* per VM: seen stopped by the scheduler */
+    bool *stopped;         /* per VM: seen stopped by the scheduler */
     hvf_maint_observer observe;
     void *observe_ctx;
     uint32_t done;
@@ -54,8 +54,7 @@ mn_scan(mnaive *n)
         for (size_t k = 0; k < nv; k++) {
             int32_t vm = vms[k];
             hvf_sim_vm_state st = hvf_sim_vm_state_get(n->rec.sim, vm);
-            if ((st == HVF_SIM_VM_MIGRATING || st == HVF_SIM_VM_PAUSED) &&
-                n->mig_start_us[vm] < 0)
+            if ((st == HVF_SIM_VM_MIGRATING || st == HVF_SIM_VM_PAUSED) && n->mig_start_us[vm] < 0)
                 n->mig_start_us[vm] = now;
             if (st == HVF_SIM_VM_STOPPED && !n->stopped[vm]) {
                 n->stopped[vm] = true;
@@ -127,8 +126,7 @@ mn_on_event(hvf_sim *sim, const hvf_sim_event *ev, void *ctx)
     case HVF_SIM_EV_TIMER: {
         size_t w = 0;
         /* Windows that have opened, and hosts the scheduler was still waiting for. */
-        for (; n->win_next < n->nhosts && n->win_us[n->win_next] <= hvf_sim_now(sim);
-             n->win_next++)
+        for (; n->win_next < n->nhosts && n->win_us[n->win_next] <= hvf_sim_now(sim); n->win_next++)
             n->late[n->nlate++] = n->win_host[n->win_next];
         for (size_t i = 0; i < n->nlate; i++) {
             mn_watch_host(n, n->late[i]);
@@ -154,8 +152,7 @@ mn_on_event(hvf_sim *sim, const hvf_sim_event *ev, void *ctx)
             n->done++;
             mrec_host_maint_end(r, ev->host);
             for (size_t k = 0; k < nv; k++) {
-                if (n->stopped[vms[k]] &&
-                    hvf_sim_vm_state_get(sim, vms[k]) == HVF_SIM_VM_RUNNING) {
+                if (n->stopped[vms[k]] && hvf_sim_vm_state_get(sim, vms[k]) == HVF_SIM_VM_RUNNING) {
                     n->stopped[vms[k]] = false;
                     mrec_start(r, vms[k], ev->host);
                 }
@@ -191,8 +188,8 @@ mnaive_new(const hvf_maint_opts *opts, const hvf_sim_naive_opts *naive, hvf_plan
     for (size_t i = 0; i < naive->nhosts; i++) {
         size_t k = i;
         int64_t t = naive->at_us ? naive->at_us[i]
-                                 : naive->start_us + (int64_t)((double)naive->span_us *
-                                                               (double)i / (double)naive->nhosts);
+                                 : naive->start_us + (int64_t)((double)naive->span_us * (double)i /
+                                                               (double)naive->nhosts);
         while (k > 0 && n->win_us[k - 1] > t) {
             n->win_us[k] = n->win_us[k - 1];
             n->win_host[k] = n->win_host[k - 1];

@@ -20,8 +20,8 @@ typedef struct mrec {
     int32_t *vm_stop;  /* per VM: open stop in plan->stops, -1 */
     uint8_t *moves;    /* per VM: evacuation moves (saturating) */
     bool *at_risk;
-    bool *nonconv;     /* per VM: listed in summary.non_converging */
-    bool *dropped;     /* per plan migration: aborted, left out at the end */
+    bool *nonconv; /* per VM: listed in summary.non_converging */
+    bool *dropped; /* per plan migration: aborted, left out at the end */
     size_t dropped_cap;
     int32_t *host_dropped; /* plan host indexes abandoned, left out at the end */
     size_t nhost_dropped, host_dropped_cap;

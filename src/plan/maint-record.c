@@ -125,7 +125,8 @@ mrec_predict(const mrec *r, int32_t vm, int32_t src, hvf_plan_migration_mode mod
     hvf_migrate_params p;
     hvf_error err = HVF_ERROR_INIT;
     double nic = r->f->hosts[src].nic_bytes_per_s * sp->migration_nic_share;
-    double bw = nic / (r->pol->max_migrations_out_per_host ? r->pol->max_migrations_out_per_host : 1);
+    double bw =
+        nic / (r->pol->max_migrations_out_per_host ? r->pol->max_migrations_out_per_host : 1);
     double gib = (double)v->mem_mib / 1024.0;
 
     if (r->pol->migration_bandwidth_bytes_per_s > 0 && r->pol->migration_bandwidth_bytes_per_s < bw)

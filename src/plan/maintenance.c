@@ -109,10 +109,10 @@ mctl_explain_host(mctl *m, int32_t h, char *why, size_t size)
         if (mctl_choose(m, vm, h, true, false, &res) >= 0)
             continue;
         mctl_choose(m, vm, h, true, true, &res); /* again, counting every host, to explain */
-        o = (size_t)snprintf(why, size, "VM '%s' (%s, %u vCPUs) fits nowhere (", m->f->vms[vm].name,
-                             hvf_units_format_size(m->f->vms[vm].mem_mib * HVF_MIB, mem,
-                                                   sizeof(mem)),
-                             m->f->vms[vm].vcpus);
+        o = (size_t)snprintf(
+            why, size, "VM '%s' (%s, %u vCPUs) fits nowhere (", m->f->vms[vm].name,
+            hvf_units_format_size(m->f->vms[vm].mem_mib * HVF_MIB, mem, sizeof(mem)),
+            m->f->vms[vm].vcpus);
         for (int r = 0, k = 0; r < HVF_PLACE_REJECT_LAST && o < size; r++) {
             if (res.rejected[r])
                 o += (size_t)snprintf(why + o, size - o, "%s%s: %u host%s", k++ ? ", " : "",
@@ -201,8 +201,7 @@ mctl_schedule(mctl *m)
 static void
 mctl_resolve_stall(mctl *m)
 {
-    while (m->started && m->in_maint == 0 && hvf_sim_migrations_active(m->sim) == 0 &&
-           m->qn == 0) {
+    while (m->started && m->in_maint == 0 && hvf_sim_migrations_active(m->sim) == 0 && m->qn == 0) {
         char why[320] = "no VM can be moved";
 
         if (m->nevac > 0) {

@@ -11,7 +11,7 @@
 #define PLACE_NCLASS 3
 #define PLACE_NO_KEY UINT64_MAX
 
-static const char *const place_reject_names[] = {"state", "due", "source", "memory",
+static const char *const place_reject_names[] = {"state", "due",    "source", "memory",
                                                  "cpu",   "spread", "busy"};
 static const char *const place_reject_text[] = {
     "not active, evacuating or in maintenance",
@@ -129,13 +129,13 @@ struct hvf_placer {
     uint64_t *headroom_mib; /* per host */
     hvf_resources *usable;  /* per host: fixed for a fleet, and costly to recompute */
     hvf_place_role *role;
-    int32_t *busy_pos;      /* per host: its place in busy[], -1 when not busy */
-    int32_t *busy;          /* busy hosts, in no order */
+    int32_t *busy_pos; /* per host: its place in busy[], -1 when not busy */
+    int32_t *busy;     /* busy hosts, in no order */
     size_t nbusy;
-    uint64_t *key;          /* per host, PLACE_NO_KEY when not indexed */
+    uint64_t *key; /* per host, PLACE_NO_KEY when not indexed */
     uint32_t nbuckets;
     hvf_idset index;
-    uint32_t *rack_start;   /* hosts of rack r: rack_hosts[rack_start[r] .. rack_start[r+1]) */
+    uint32_t *rack_start; /* hosts of rack r: rack_hosts[rack_start[r] .. rack_start[r+1]) */
     uint32_t *rack_hosts;
     place_replicas replicas;
 };
@@ -359,8 +359,7 @@ place_filter_as(const hvf_placer *p, const hvf_place_request *req, int32_t h, hv
     if (h == req->source)
         return HVF_PLACE_REJECT_SOURCE;
     fr = place_free(p, h);
-    if ((fr.mem_mib > p->headroom_mib[h] ? fr.mem_mib - p->headroom_mib[h] : 0) <
-        req->need.mem_mib)
+    if ((fr.mem_mib > p->headroom_mib[h] ? fr.mem_mib - p->headroom_mib[h] : 0) < req->need.mem_mib)
         return HVF_PLACE_REJECT_MEMORY;
     if (fr.vcpus < req->need.vcpus)
         return HVF_PLACE_REJECT_CPU;

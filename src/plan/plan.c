@@ -13,8 +13,7 @@
 const char *const hvf_plan_verdict_names[] = {"auto", "needs-approval", "refused", NULL};
 const char *const hvf_plan_kind_names[] = {"maintenance", "drain", NULL};
 const char *const hvf_plan_strategy_names[] = {"hvfleet", "naive", NULL};
-const char *const hvf_plan_migration_mode_names[] = {"precopy", "auto-converge", "post-copy",
-                                                     NULL};
+const char *const hvf_plan_migration_mode_names[] = {"precopy", "auto-converge", "post-copy", NULL};
 _Static_assert(HVF_ARRAY_LEN(hvf_plan_verdict_names) == HVF_PLAN_VERDICT_LAST + 1, "verdicts");
 _Static_assert(HVF_ARRAY_LEN(hvf_plan_kind_names) == HVF_PLAN_KIND_LAST + 1, "kinds");
 _Static_assert(HVF_ARRAY_LEN(hvf_plan_strategy_names) == HVF_PLAN_STRATEGY_LAST + 1, "strategies");
@@ -256,8 +255,8 @@ hvf_plan_inventory_fingerprint(const hvf_fleet *f, char hex[HVF_SHA256_HEX_LEN +
 
 /* ---- hash ---------------------------------------------------------------------------------- */
 
-static void
-plan_hash_line(hvf_sha256 *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void plan_hash_line(hvf_sha256 *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
 plan_hash_line(hvf_sha256 *ctx, const char *fmt, ...)
@@ -289,10 +288,10 @@ hvf_plan_compute_hash(const hvf_plan *p, char hex[HVF_SHA256_HEX_LEN + 1])
     plan_hash_line(&ctx, "%s\nkind %s\nstrategy %s\ninventory %s\n", HVF_PLAN_SCHEMA,
                    hvf_plan_kind_to_string(p->kind), hvf_plan_strategy_to_string(p->strategy),
                    p->inventory_fingerprint);
-    plan_hash_line(&ctx,
-                   "summary %zu %zu %" PRId64 " %u %u %u %u %u %s\n", p->nhosts, p->nmigrations,
-                   s->makespan_ms, s->max_parallel_hosts_seen, s->peak_host_memory_ppm,
-                   s->peak_capacity_offline_ppm, s->vms_moved_more_than_once, s->vms_at_risk,
+    plan_hash_line(&ctx, "summary %zu %zu %" PRId64 " %u %u %u %u %u %s\n", p->nhosts,
+                   p->nmigrations, s->makespan_ms, s->max_parallel_hosts_seen,
+                   s->peak_host_memory_ppm, s->peak_capacity_offline_ppm,
+                   s->vms_moved_more_than_once, s->vms_at_risk,
                    hvf_plan_verdict_to_string(s->verdict));
     for (size_t i = 0; i < s->nreasons; i++) {
         size_t len = strlen(s->reasons[i]);
@@ -305,18 +304,17 @@ hvf_plan_compute_hash(const hvf_plan *p, char hex[HVF_SHA256_HEX_LEN + 1])
                        hvf_non_converging_to_string(s->non_converging[i].action));
     for (size_t i = 0; i < p->nhosts; i++) {
         const hvf_plan_host *h = &p->hosts[i];
-        plan_hash_line(&ctx, "host %s %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRIu64 "\n",
+        plan_hash_line(&ctx,
+                       "host %s %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRIu64 "\n",
                        h->host, h->evacuate_start_ms, h->evacuate_end_ms, h->maintenance_start_ms,
                        h->maintenance_end_ms, h->usable_mib);
     }
     for (size_t i = 0; i < p->nmigrations; i++) {
         const hvf_plan_migration *m = &p->migrations[i];
-        plan_hash_line(&ctx,
-                       "migration %s %s %s %" PRId64 " %" PRId64 " %" PRIu64 " %" PRId64
-                       " %u %d %s\n",
-                       m->vm, m->from, m->to, m->start_ms, m->end_ms, m->memory_mib,
-                       m->downtime_us, m->rounds, m->converged ? 1 : 0,
-                       hvf_plan_migration_mode_to_string(m->strategy));
+        plan_hash_line(
+            &ctx, "migration %s %s %s %" PRId64 " %" PRId64 " %" PRIu64 " %" PRId64 " %u %d %s\n",
+            m->vm, m->from, m->to, m->start_ms, m->end_ms, m->memory_mib, m->downtime_us, m->rounds,
+            m->converged ? 1 : 0, hvf_plan_migration_mode_to_string(m->strategy));
     }
     for (size_t i = 0; i < p->nstops; i++) {
         const hvf_plan_stop *st = &p->stops[i];
@@ -370,9 +368,9 @@ plan_summary_json(const hvf_plan *p)
     json_object_set_new(o, "vms_moved_more_than_once", json_integer(s->vms_moved_more_than_once));
     json_object_set_new(o, "vms_at_risk", json_integer(s->vms_at_risk));
     for (size_t i = 0; i < s->nnon_converging; i++)
-        json_array_append_new(
-            nc, json_pack("{s:s, s:s}", "vm", s->non_converging[i].vm, "action",
-                          hvf_non_converging_to_string(s->non_converging[i].action)));
+        json_array_append_new(nc,
+                              json_pack("{s:s, s:s}", "vm", s->non_converging[i].vm, "action",
+                                        hvf_non_converging_to_string(s->non_converging[i].action)));
     json_object_set_new(o, "non_converging", nc);
     for (size_t i = 0; i < s->nreasons; i++)
         json_array_append_new(reasons, json_string(s->reasons[i]));

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
 #include <cmocka.h>
 
 #include "hvfleet/alloc.h"
@@ -27,21 +28,20 @@
 typedef struct mt_watch {
     const hvf_policy *pol;
     hvf_plan_kind kind;
-    bool *requested;      /* per host */
-    uint32_t *maint_seen; /* per host: entries into maintenance */
-    uint8_t *prev_state;  /* per host: sim state at the last check */
-    uint32_t *spread_init; /* per service: replicas sharing a domain at the start */
+    bool *requested;        /* per host */
+    uint32_t *maint_seen;   /* per host: entries into maintenance */
+    uint8_t *prev_state;    /* per host: sim state at the last check */
+    uint32_t *spread_init;  /* per service: replicas sharing a domain at the start */
     uint32_t *running_init; /* per service */
     uint64_t claimed_total;
     uint64_t usable_total; /* of the hosts active at the start */
     uint32_t migrations_active;
     uint64_t checks;
-    bool over_ok;         /* the naive strategy may over-commit */
+    bool over_ok; /* the naive strategy may over-commit */
     char failure[512];
 } mt_watch;
 
-static void
-mt_fail(mt_watch *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void mt_fail(mt_watch *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 mt_fail(mt_watch *w, const char *fmt, ...)
@@ -143,8 +143,8 @@ mt_observe(hvf_sim *sim, const hvf_sim_event *ev, void *ctx)
 
         w->claimed_total += f->hosts[h].claimed.mem_mib;
         hvf_sim_host_migrations(sim, (int32_t)h, &in, &out);
-        if (!w->over_ok && (in > p->max_migrations_in_per_host ||
-                            out > p->max_migrations_out_per_host))
+        if (!w->over_ok &&
+            (in > p->max_migrations_in_per_host || out > p->max_migrations_out_per_host))
             mt_fail(w, "host '%s' has %u in, %u out", f->hosts[h].name, in, out);
         for (size_t i = 0; i < nv; i++)
             holds |= hvf_sim_vm_state_get(sim, vms[i]) != HVF_SIM_VM_STOPPED;
@@ -194,8 +194,8 @@ mt_observe(hvf_sim *sim, const hvf_sim_event *ev, void *ctx)
                 mt_fail(w, "service '%s' has more replicas sharing a %s than at the start",
                         f->services[s].name, hvf_spread_to_string(f->services[s].spread));
             if (mt_running(sim, (int32_t)s) < want)
-                mt_fail(w, "service '%s' runs %u replicas, min_available %u",
-                        f->services[s].name, mt_running(sim, (int32_t)s), want);
+                mt_fail(w, "service '%s' runs %u replicas, min_available %u", f->services[s].name,
+                        mt_running(sim, (int32_t)s), want);
         }
     }
     w->migrations_active = hvf_sim_migrations_active(sim);
@@ -325,10 +325,11 @@ test_properties(void **state)
         plan = mt_plan(f, &pol, kind, HVF_PLAN_STRATEGY_HVFLEET, hosts, n, &res);
         mt_check_plan(f, plan, hosts, n);
         if (getenv("HVF_TEST_DEBUG"))
-            fprintf(stderr, "round %d: %zu hosts %zu vms, asked %zu, %s: %zu migrations, %zu stops, "
-                    "finished %d, verdict %s%s%s\n", round, f->nhosts, f->nvms, n,
-                    hvf_plan_kind_to_string(kind), plan->nmigrations, plan->nstops, res.finished,
-                    hvf_plan_verdict_to_string(plan->summary.verdict),
+            fprintf(stderr,
+                    "round %d: %zu hosts %zu vms, asked %zu, %s: %zu migrations, %zu stops, "
+                    "finished %d, verdict %s%s%s\n",
+                    round, f->nhosts, f->nvms, n, hvf_plan_kind_to_string(kind), plan->nmigrations,
+                    plan->nstops, res.finished, hvf_plan_verdict_to_string(plan->summary.verdict),
                     res.finished ? "" : ": ", res.finished ? "" : plan->summary.reasons[0]);
         runs++;
         if (res.finished) {
@@ -342,8 +343,7 @@ test_properties(void **state)
         }
         if (kind == HVF_PLAN_KIND_DRAIN) {
             for (size_t i = 0; i < plan->nhosts; i++)
-                assert_int_equal(plan->hosts[i].maintenance_end_ms,
-                                 plan->hosts[i].evacuate_end_ms);
+                assert_int_equal(plan->hosts[i].maintenance_end_ms, plan->hosts[i].evacuate_end_ms);
         }
         hvf_plan_free(plan);
         hvf_fleet_free(f);
@@ -615,10 +615,10 @@ test_deterministic(void **state)
     hvf_plan_free(p1);
     hvf_plan_free(p2);
     /* The naive strategy is recorded too, and deterministic as well. */
-    p1 = mt_plan(f, &pol, HVF_PLAN_KIND_MAINTENANCE, HVF_PLAN_STRATEGY_NAIVE, hosts, f->nhosts,
-                 &r1);
-    p2 = mt_plan(f, &pol, HVF_PLAN_KIND_MAINTENANCE, HVF_PLAN_STRATEGY_NAIVE, hosts, f->nhosts,
-                 &r2);
+    p1 =
+        mt_plan(f, &pol, HVF_PLAN_KIND_MAINTENANCE, HVF_PLAN_STRATEGY_NAIVE, hosts, f->nhosts, &r1);
+    p2 =
+        mt_plan(f, &pol, HVF_PLAN_KIND_MAINTENANCE, HVF_PLAN_STRATEGY_NAIVE, hosts, f->nhosts, &r2);
     assert_int_equal(p1->strategy, HVF_PLAN_STRATEGY_NAIVE);
     assert_true(p1->nmigrations > 0);
     assert_string_equal(p1->summary.plan_hash, p2->summary.plan_hash);
@@ -687,10 +687,14 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_non_converging), cmocka_unit_test(test_spread_and_twice),
-        cmocka_unit_test(test_return_vms_and_window), cmocka_unit_test(test_drain),
-        cmocka_unit_test(test_impossible),     cmocka_unit_test(test_deterministic),
-        cmocka_unit_test(test_storm_fleet),    cmocka_unit_test(test_properties),
+        cmocka_unit_test(test_non_converging),
+        cmocka_unit_test(test_spread_and_twice),
+        cmocka_unit_test(test_return_vms_and_window),
+        cmocka_unit_test(test_drain),
+        cmocka_unit_test(test_impossible),
+        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_storm_fleet),
+        cmocka_unit_test(test_properties),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
 #include <cmocka.h>
 
 #include "hvfleet/alloc.h"
@@ -51,8 +52,12 @@ pt_service(hvf_fleet *f, const char *name, hvf_spread spread)
 static int32_t
 pt_vm(hvf_fleet *f, int32_t host, uint64_t mem_gib, uint32_t vcpus, int32_t service)
 {
-    hvf_vm v = {.host = host, .vcpus = vcpus, .mem_mib = mem_gib * 1024, .service = service,
-                .migratable = true, .cpu_load = 0.2};
+    hvf_vm v = {.host = host,
+                .vcpus = vcpus,
+                .mem_mib = mem_gib * 1024,
+                .service = service,
+                .migratable = true,
+                .cpu_load = 0.2};
     hvf_error err = HVF_ERROR_INIT;
     char name[32];
     int32_t idx;
@@ -341,11 +346,13 @@ pt_brute(const hvf_fleet *f, const hvf_placer *p, const hvf_place_request *req)
             continue;
         for (size_t v = 0; req->service >= 0 && v < f->nvms; v++) {
             const hvf_vm *vm = &f->vms[v];
-            if (vm->service == req->service && pt_same_domain(f, req->service, vm->host, (int32_t)i))
+            if (vm->service == req->service &&
+                pt_same_domain(f, req->service, vm->host, (int32_t)i))
                 clash++;
         }
         /* The moving VM's own replica does not count against its own domain. */
-        if (clash > 0 && req->source >= 0 && pt_same_domain(f, req->service, req->source, (int32_t)i))
+        if (clash > 0 && req->source >= 0 &&
+            pt_same_domain(f, req->service, req->source, (int32_t)i))
             clash--;
         if (clash)
             continue;
@@ -388,8 +395,10 @@ test_against_brute_force(void **state)
             int32_t h = (int32_t)(pt_rand(&seed) % (uint64_t)nh);
             uint64_t g = 1 + pt_rand(&seed) % 8;
             int32_t s = pt_rand(&seed) % 4 == 0 ? svc[pt_rand(&seed) % 3] : -1;
-            hvf_vm vm = {.host = h, .vcpus = 1 + (uint32_t)(pt_rand(&seed) % 8),
-                         .mem_mib = g * 1024 + pt_rand(&seed) % 1000, .service = s};
+            hvf_vm vm = {.host = h,
+                         .vcpus = 1 + (uint32_t)(pt_rand(&seed) % 8),
+                         .mem_mib = g * 1024 + pt_rand(&seed) % 1000,
+                         .service = s};
             char name[32];
             snprintf(name, sizeof(name), "v%d", v);
             vm.name = name;
@@ -397,8 +406,8 @@ test_against_brute_force(void **state)
         }
         p = hvf_placer_new(f, NULL);
         for (int q = 0; q < 200; q++) {
-            hvf_place_request req = pt_req(1 + pt_rand(&seed) % 16, 1 + (uint32_t)(pt_rand(&seed) % 16),
-                                           -1, -1);
+            hvf_place_request req =
+                pt_req(1 + pt_rand(&seed) % 16, 1 + (uint32_t)(pt_rand(&seed) % 16), -1, -1);
             hvf_place_result res, res2;
             int32_t h = (int32_t)(pt_rand(&seed) % (uint64_t)nh);
             uint64_t action = pt_rand(&seed) % 8;
