@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Reading plan files strictly: a plan is untrusted input that decides what happens to a fleet. */
 #include <inttypes.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 
@@ -506,6 +507,8 @@ hvf_plan_parse(const char *name, const char *buf, size_t len, hvf_diags *diags, 
 {
     hvf_reader r;
     hvf_plan *p;
+    json_t *jdoc;
+    json_error_t jerr;
     int line = 0, col = 0;
 
     if (!hvf_text_utf8_valid(buf, len, &line, &col)) {
@@ -514,6 +517,19 @@ hvf_plan_parse(const char *name, const char *buf, size_t len, hvf_diags *diags, 
         hvf_error_set(err, HVF_ERR_INVALID, "plan '%s' is not UTF-8 text", name);
         return NULL;
     }
+    /*
+     * Plans are JSON. jansson checks the syntax first, so that libfyaml only ever reads valid
+     * JSON: libfyaml 0.7 can crash reporting some malformed flow scalars, and a plan file is
+     * untrusted input.
+     */
+    jdoc = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!jdoc) {
+        hvf_diags_add(diags, "%s:%d: syntax: %s (column %d): expected a JSON plan", name,
+                      jerr.line > 0 ? jerr.line : 1, jerr.text, jerr.column);
+        hvf_error_set(err, HVF_ERR_INVALID, "plan '%s' is not valid JSON", name);
+        return NULL;
+    }
+    json_decref(jdoc);
     if (hvf_reader_open_buffer(&r, name, buf, len, diags, err) < 0)
         return NULL;
     p = rd_plan(&r, err);
