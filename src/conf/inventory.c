@@ -358,6 +358,20 @@ inv_format_rate(hvf_strbuf *out, double bps)
         hvf_strbuf_printf(out, "%.17gB/s", bps);
 }
 
+/*
+ * Names are plain YAML except those starting with '-': a lone "-" before ',' is a syntax error
+ * in a flow mapping, so quote them all rather than reason about which are safe.
+ */
+static void
+inv_format_name(hvf_strbuf *out, const char *key, const char *name)
+{
+    hvf_strbuf_printf(out, "%s: ", key);
+    if (name[0] == '-')
+        hvf_strbuf_quote(out, name);
+    else
+        hvf_strbuf_puts(out, name);
+}
+
 void
 hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
 {
@@ -366,17 +380,21 @@ hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
         hvf_strbuf_puts(out, "services:\n");
         for (size_t i = 0; i < f->nservices; i++) {
             const hvf_service *s = &f->services[i];
-            hvf_strbuf_printf(out,
-                              "  - {name: %s, critical: %s, min_available: %u, spread: %s}\n",
-                              s->name, s->critical ? "true" : "false", s->min_available,
+            hvf_strbuf_puts(out, "  - {");
+            inv_format_name(out, "name", s->name);
+            hvf_strbuf_printf(out, ", critical: %s, min_available: %u, spread: %s}\n",
+                              s->critical ? "true" : "false", s->min_available,
                               hvf_spread_to_string(s->spread));
         }
     }
     hvf_strbuf_puts(out, "hosts:\n");
     for (size_t i = 0; i < f->nhosts; i++) {
         const hvf_host *h = &f->hosts[i];
-        hvf_strbuf_printf(out, "  - {name: %s, zone: %s, rack: %s, cpus: %u, memory: ", h->name,
-                          f->zones[h->zone].name, f->racks[h->rack].name, h->cpus);
+        hvf_strbuf_puts(out, "  - {");
+        inv_format_name(out, "name", h->name);
+        inv_format_name(out, ", zone", f->zones[h->zone].name);
+        inv_format_name(out, ", rack", f->racks[h->rack].name);
+        hvf_strbuf_printf(out, ", cpus: %u, memory: ", h->cpus);
         inv_format_mib(out, h->mem_mib);
         if (h->reserved_mib) {
             hvf_strbuf_puts(out, ", reserved_memory: ");
@@ -412,8 +430,10 @@ hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
     hvf_strbuf_puts(out, f->nvms ? "vms:\n" : "vms: []\n");
     for (size_t i = 0; i < f->nvms; i++) {
         const hvf_vm *v = &f->vms[i];
-        hvf_strbuf_printf(out, "  - {name: %s, host: %s, vcpus: %u, memory: ", v->name,
-                          f->hosts[v->host].name, v->vcpus);
+        hvf_strbuf_puts(out, "  - {");
+        inv_format_name(out, "name", v->name);
+        inv_format_name(out, ", host", f->hosts[v->host].name);
+        hvf_strbuf_printf(out, ", vcpus: %u, memory: ", v->vcpus);
         inv_format_mib(out, v->mem_mib);
         if (v->dirty_bytes_per_s > 0) {
             hvf_strbuf_puts(out, ", dirty_rate: ");
@@ -426,7 +446,7 @@ hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
         if (v->cpu_load != HVF_DEFAULT_CPU_LOAD)
             hvf_strbuf_printf(out, ", cpu_load: %.17g", v->cpu_load);
         if (v->service >= 0)
-            hvf_strbuf_printf(out, ", service: %s", f->services[v->service].name);
+            inv_format_name(out, ", service", f->services[v->service].name);
         if (!v->migratable)
             hvf_strbuf_puts(out, ", migratable: false");
         hvf_strbuf_puts(out, "}\n");
