@@ -140,7 +140,8 @@ hvf_units_parse_rate(const char *s, double *bytes_per_s, hvf_error *err)
     } else {
         u = units_lookup(bit_units, HVF_ARRAY_LEN(bit_units), p, len, 0);
     }
-    if (!u)
+    /* 400 digits of Tbit are finite as a number but infinite as bytes per second. */
+    if (!u || !isfinite(val * u->mult))
         goto bad;
     *bytes_per_s = val * u->mult;
     return 0;
