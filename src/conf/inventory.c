@@ -344,18 +344,48 @@ inv_format_mib(hvf_strbuf *out, uint64_t mib)
         hvf_strbuf_printf(out, "%" PRIu64 "MiB", mib);
 }
 
+/* The shortest of %.15g..%.17g that reads back as the same double: 0.1, not 0.10000000000000001. */
+static void
+inv_format_double(hvf_strbuf *out, double v)
+{
+    char buf[40];
+
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof(buf), "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    hvf_strbuf_puts(out, buf);
+}
+
+/*
+ * A rate in the largest unit that holds it exactly (the products mirror hvf_units_parse_rate),
+ * else in bytes per second with as few decimals as read back exactly. Units take no exponent,
+ * so %g is out: 1e-05 or 1e+300 would not parse.
+ */
 static void
 inv_format_rate(hvf_strbuf *out, double bps)
 {
-    double gbit = bps / 1.25e8;
-    double mib = bps / 1048576.0;
+    static const struct {
+        const char *unit;
+        double mult;
+    } units[] = {{"Gbit", 1e9 / 8}, {"Mbit", 1e6 / 8}, {"MiB/s", 1048576.0}};
+    char buf[768];
 
-    if (gbit >= 1 && fabs(gbit - round(gbit)) < 1e-9)
-        hvf_strbuf_printf(out, "%.0fGbit", round(gbit));
-    else if (fabs(mib - round(mib)) < 1e-9)
-        hvf_strbuf_printf(out, "%.0fMiB/s", round(mib));
-    else
-        hvf_strbuf_printf(out, "%.17gB/s", bps);
+    for (size_t i = 0; i < HVF_ARRAY_LEN(units); i++) {
+        double n = round(bps / units[i].mult);
+        if (n >= 1 && n * units[i].mult == bps) {
+            hvf_strbuf_printf(out, "%.0f%s", n, units[i].unit);
+            return;
+        }
+    }
+    /* 340 decimals reach the smallest subnormal; the integer part takes at most 309 digits. */
+    for (int prec = 0; prec <= 340; prec++) {
+        snprintf(buf, sizeof(buf), "%.*f", prec, bps);
+        if (strtod(buf, NULL) == bps)
+            break;
+    }
+    hvf_strbuf_printf(out, "%sB/s", buf);
 }
 
 /*
@@ -402,10 +432,14 @@ hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
         }
         hvf_strbuf_puts(out, ", nic: ");
         inv_format_rate(out, h->nic_bytes_per_s);
-        if (h->cpu_allocation_ratio != HVF_DEFAULT_CPU_ALLOCATION_RATIO)
-            hvf_strbuf_printf(out, ", cpu_allocation_ratio: %.17g", h->cpu_allocation_ratio);
-        if (h->ram_allocation_ratio != HVF_DEFAULT_RAM_ALLOCATION_RATIO)
-            hvf_strbuf_printf(out, ", ram_allocation_ratio: %.17g", h->ram_allocation_ratio);
+        if (h->cpu_allocation_ratio != HVF_DEFAULT_CPU_ALLOCATION_RATIO) {
+            hvf_strbuf_puts(out, ", cpu_allocation_ratio: ");
+            inv_format_double(out, h->cpu_allocation_ratio);
+        }
+        if (h->ram_allocation_ratio != HVF_DEFAULT_RAM_ALLOCATION_RATIO) {
+            hvf_strbuf_puts(out, ", ram_allocation_ratio: ");
+            inv_format_double(out, h->ram_allocation_ratio);
+        }
         if (h->kernel) {
             hvf_strbuf_puts(out, ", kernel: ");
             hvf_strbuf_quote(out, h->kernel);
@@ -443,8 +477,10 @@ hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
             hvf_strbuf_puts(out, ", working_set: ");
             inv_format_mib(out, v->working_set_mib);
         }
-        if (v->cpu_load != HVF_DEFAULT_CPU_LOAD)
-            hvf_strbuf_printf(out, ", cpu_load: %.17g", v->cpu_load);
+        if (v->cpu_load != HVF_DEFAULT_CPU_LOAD) {
+            hvf_strbuf_puts(out, ", cpu_load: ");
+            inv_format_double(out, v->cpu_load);
+        }
         if (v->service >= 0)
             inv_format_name(out, ", service", f->services[v->service].name);
         if (!v->migratable)
