@@ -149,12 +149,12 @@ inv_read_hosts(hvf_reader *r, struct fy_node *seq, hvf_fleet *f)
         snprintf(path, sizeof(path), "hosts[%zu]", i++);
         if (hvf_reader_map(r, item, path, inv_host_fields, HVF_ARRAY_LEN(inv_host_fields), &h) ==
             0) {
-            if (h.reserved_mib >= h.mem_mib) {
-                hvf_reader_report_field(r, item, path, "reserved_memory", "expected less than memory (%" PRIu64
-                                  " MiB)", h.mem_mib);
-            } else if (h.mem_mib == 0) {
-                hvf_reader_report_field(r, item, path, "memory",
-                                  "expected more than 0");
+            /* memory first: with memory 0, any reserved_memory would be blamed instead. */
+            if (h.mem_mib == 0) {
+                hvf_reader_report_field(r, item, path, "memory", "expected more than 0");
+            } else if (h.reserved_mib >= h.mem_mib) {
+                hvf_reader_report_field(r, item, path, "reserved_memory",
+                                        "expected less than memory (%" PRIu64 " MiB)", h.mem_mib);
             } else {
                 proto.name = h.name;
                 proto.zone = hvf_fleet_zone_ensure(f, h.zone ? h.zone : "default");
