@@ -240,6 +240,20 @@ inv_read_vms(hvf_reader *r, struct fy_node *seq, hvf_fleet *f)
     }
 }
 
+/*
+ * Exact, in the file's own syntax: "24.0 GiB" for 24 GiB + 1 MiB would read as no overflow at
+ * all, and MiB x 2^20 in bytes can wrap for the sums of huge VMs.
+ */
+static char *
+inv_mib_text(uint64_t mib, char *buf, size_t size)
+{
+    if (mib != 0 && mib % 1024 == 0)
+        snprintf(buf, size, "%" PRIu64 "GiB", mib / 1024);
+    else
+        snprintf(buf, size, "%" PRIu64 "MiB", mib);
+    return buf;
+}
+
 static void
 inv_check_capacity(hvf_reader *r, const hvf_fleet *f)
 {
@@ -251,11 +265,11 @@ inv_check_capacity(hvf_reader *r, const hvf_fleet *f)
         hvf_resources u = hvf_host_usable(h);
 
         if (h->used.mem_mib > u.mem_mib)
-            hvf_diags_add(r->diags, "%s:%d: hosts[%s].memory: '%s used by VMs': expected at most the %s usable "
-                          "((memory - reserved_memory) x ram_allocation_ratio)",
-                          r->file, h->line, h->name,
-                          hvf_units_format_size(h->used.mem_mib * HVF_MIB, a, sizeof(a)),
-                          hvf_units_format_size(u.mem_mib * HVF_MIB, b, sizeof(b)));
+            hvf_diags_add(r->diags,
+                          "%s:%d: hosts[%s].memory: '%s used by VMs': expected at most the %s "
+                          "usable ((memory - reserved_memory) x ram_allocation_ratio)",
+                          r->file, h->line, h->name, inv_mib_text(h->used.mem_mib, a, sizeof(a)),
+                          inv_mib_text(u.mem_mib, b, sizeof(b)));
         if (h->used.vcpus > u.vcpus)
             hvf_diags_add(r->diags,
                           "%s:%d: hosts[%s].cpus: '%u vCPUs used by VMs': expected at most the %u "
@@ -338,10 +352,9 @@ hvf_inventory_parse(const char *name, const char *buf, size_t len, hvf_diags *di
 static void
 inv_format_mib(hvf_strbuf *out, uint64_t mib)
 {
-    if (mib != 0 && mib % 1024 == 0)
-        hvf_strbuf_printf(out, "%" PRIu64 "GiB", mib / 1024);
-    else
-        hvf_strbuf_printf(out, "%" PRIu64 "MiB", mib);
+    char buf[32];
+
+    hvf_strbuf_puts(out, inv_mib_text(mib, buf, sizeof(buf)));
 }
 
 /* The shortest of %.15g..%.17g that reads back as the same double: 0.1, not 0.10000000000000001. */
