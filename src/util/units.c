@@ -103,9 +103,10 @@ hvf_units_parse_size(const char *s, uint64_t bare_unit, uint64_t *bytes, hvf_err
             goto bad;
         mult = u->mult;
     }
+    /* The bound is 2^64 as a double. llround would overflow from 2^63 (8 EiB) on. */
     if (val * mult >= 18446744073709551615.0)
         goto bad;
-    *bytes = (uint64_t)llround(val * mult);
+    *bytes = (uint64_t)round(val * mult);
     return 0;
 
 bad:

@@ -19,6 +19,8 @@ test_size_good(void **state)
         {"512GiB", 512 * HVF_GIB}, {"8 GiB", 8 * HVF_GIB},   {"1.5TB", 1500000000000ULL},
         {"50MiB", 50 * HVF_MIB},   {"4096", 4096 * HVF_MIB}, {"1K", 1024},
         {"0", 0},                  {"2gib", 2 * HVF_GIB},    {" 3 MB ", 3000000},
+        /* above 2^63 bytes, where llround overflowed */
+        {"15000PiB", 15000ULL << 50},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         uint64_t got = 0;
