@@ -95,9 +95,35 @@ static const hvf_field_spec inv_service_fields[] = {
      .enum_names = hvf_spread_names},
 };
 
+/*
+ * State of one read. Names of hosts and services whose entries had problems are remembered so
+ * that a VM on such a host is not also told the host does not exist: one mistake, one message.
+ */
+typedef struct inv_ctx {
+    hvf_reader *r;
+    hvf_fleet *f;
+    hvf_hash rejected_hosts;    /* keys borrowed from names */
+    hvf_hash rejected_services; /* keys borrowed from names */
+    char **names;               /* owned */
+    size_t nnames, names_cap;
+    uint32_t *service_refs; /* per service: VM entries naming it, with problems or not */
+} inv_ctx;
+
 static void
-inv_read_services(hvf_reader *r, struct fy_node *seq, hvf_fleet *f)
+inv_ctx_reject(inv_ctx *c, hvf_hash *set, const char *name)
 {
+    if (!name || hvf_hash_get(set, name) >= 0)
+        return;
+    hvf_grow(&c->names, &c->names_cap, c->nnames + 1, sizeof(char *));
+    c->names[c->nnames] = hvf_strdup(name);
+    HVF_ASSERT(hvf_hash_put(set, c->names[c->nnames], 0) == 0);
+    c->nnames++;
+}
+
+static void
+inv_read_services(inv_ctx *c, struct fy_node *seq)
+{
+    hvf_reader *r = c->r;
     struct fy_node *item;
     void *iter = NULL;
     size_t i = 0;
@@ -118,17 +144,21 @@ inv_read_services(hvf_reader *r, struct fy_node *seq, hvf_fleet *f)
             proto.min_available = s.min_available;
             proto.spread = (hvf_spread)s.spread;
             proto.line = hvf_reader_line(item);
-            if (hvf_fleet_add_service(f, &proto, &err) < 0)
-                hvf_reader_report_field(r, item, path, "name",
-                                  "expected a unique name (%s)", err.msg);
+            if (hvf_fleet_add_service(c->f, &proto, &err) < 0)
+                hvf_reader_report_field(r, item, path, "name", "expected a unique name (%s)",
+                                        err.msg);
+        } else {
+            inv_ctx_reject(c, &c->rejected_services, s.name);
         }
         hvf_reader_free_fields(inv_service_fields, HVF_ARRAY_LEN(inv_service_fields), &s);
     }
 }
 
 static void
-inv_read_hosts(hvf_reader *r, struct fy_node *seq, hvf_fleet *f)
+inv_read_hosts(inv_ctx *c, struct fy_node *seq)
 {
+    hvf_reader *r = c->r;
+    hvf_fleet *f = c->f;
     struct fy_node *item;
     void *iter = NULL;
     size_t i = 0;
@@ -147,42 +177,79 @@ inv_read_hosts(hvf_reader *r, struct fy_node *seq, hvf_fleet *f)
         hvf_error err = HVF_ERROR_INIT;
 
         snprintf(path, sizeof(path), "hosts[%zu]", i++);
-        if (hvf_reader_map(r, item, path, inv_host_fields, HVF_ARRAY_LEN(inv_host_fields), &h) ==
+        if (hvf_reader_map(r, item, path, inv_host_fields, HVF_ARRAY_LEN(inv_host_fields), &h) !=
             0) {
+            inv_ctx_reject(c, &c->rejected_hosts, h.name);
+        } else if (h.mem_mib == 0) {
             /* memory first: with memory 0, any reserved_memory would be blamed instead. */
-            if (h.mem_mib == 0) {
-                hvf_reader_report_field(r, item, path, "memory", "expected more than 0");
-            } else if (h.reserved_mib >= h.mem_mib) {
-                hvf_reader_report_field(r, item, path, "reserved_memory",
-                                        "expected less than memory (%" PRIu64 " MiB)", h.mem_mib);
-            } else {
-                proto.name = h.name;
-                proto.zone = hvf_fleet_zone_ensure(f, h.zone ? h.zone : "default");
-                proto.rack = hvf_fleet_rack_ensure(f, proto.zone, h.rack ? h.rack : "default");
-                proto.cpus = h.cpus;
-                proto.mem_mib = h.mem_mib;
-                proto.reserved_mib = h.reserved_mib;
-                proto.nic_bytes_per_s = h.nic;
-                proto.cpu_allocation_ratio = h.cpu_ratio;
-                proto.ram_allocation_ratio = h.ram_ratio;
-                proto.kernel = h.kernel;
-                proto.hw = h.hw;
-                proto.tags = h.tags;
-                proto.ntags = h.ntags;
-                proto.state = (hvf_host_state)h.state;
-                proto.line = hvf_reader_line(item);
-                if (hvf_fleet_add_host(f, &proto, &err) < 0)
-                    hvf_reader_report_field(r, item, path, "name",
-                                      "expected a unique name (%s)", err.msg);
-            }
+            hvf_reader_report_field(r, item, path, "memory", "expected more than 0");
+            inv_ctx_reject(c, &c->rejected_hosts, h.name);
+        } else if (h.reserved_mib >= h.mem_mib) {
+            hvf_reader_report_field(r, item, path, "reserved_memory",
+                                    "expected less than memory (%" PRIu64 " MiB)", h.mem_mib);
+            inv_ctx_reject(c, &c->rejected_hosts, h.name);
+        } else {
+            proto.name = h.name;
+            proto.zone = hvf_fleet_zone_ensure(f, h.zone ? h.zone : "default");
+            proto.rack = hvf_fleet_rack_ensure(f, proto.zone, h.rack ? h.rack : "default");
+            proto.cpus = h.cpus;
+            proto.mem_mib = h.mem_mib;
+            proto.reserved_mib = h.reserved_mib;
+            proto.nic_bytes_per_s = h.nic;
+            proto.cpu_allocation_ratio = h.cpu_ratio;
+            proto.ram_allocation_ratio = h.ram_ratio;
+            proto.kernel = h.kernel;
+            proto.hw = h.hw;
+            proto.tags = h.tags;
+            proto.ntags = h.ntags;
+            proto.state = (hvf_host_state)h.state;
+            proto.line = hvf_reader_line(item);
+            if (hvf_fleet_add_host(f, &proto, &err) < 0)
+                hvf_reader_report_field(r, item, path, "name", "expected a unique name (%s)",
+                                        err.msg);
         }
         hvf_reader_free_fields(inv_host_fields, HVF_ARRAY_LEN(inv_host_fields), &h);
     }
 }
 
-static void
-inv_read_vms(hvf_reader *r, struct fy_node *seq, hvf_fleet *f)
+/* Checks a VM entry's references and values; returns the number of problems reported. */
+static size_t
+inv_check_vm(inv_ctx *c, struct fy_node *item, const char *path, const inv_vm *v, hvf_vm *proto)
 {
+    hvf_reader *r = c->r;
+    size_t bad = 0;
+
+    proto->host = hvf_fleet_find_host(c->f, v->host);
+    proto->service = v->service ? hvf_fleet_find_service(c->f, v->service) : -1;
+    if (proto->host < 0) {
+        /* A host whose own entry is wrong was reported there; the VM just stays out. */
+        if (hvf_hash_get(&c->rejected_hosts, v->host) < 0)
+            hvf_reader_report_field(r, item, path, "host",
+                                    "expected the name of a host in this inventory");
+        bad++;
+    }
+    if (v->service && proto->service < 0) {
+        if (hvf_hash_get(&c->rejected_services, v->service) < 0)
+            hvf_reader_report_field(r, item, path, "service",
+                                    "expected the name of a service in this inventory");
+        bad++;
+    }
+    if (v->mem_mib == 0) {
+        hvf_reader_report_field(r, item, path, "memory", "expected more than 0");
+        bad++;
+    }
+    if (v->has_ws && v->ws_mib > v->mem_mib) {
+        hvf_reader_report_field(r, item, path, "working_set",
+                                "expected at most the VM's memory (%" PRIu64 " MiB)", v->mem_mib);
+        bad++;
+    }
+    return bad;
+}
+
+static void
+inv_read_vms(inv_ctx *c, struct fy_node *seq)
+{
+    hvf_reader *r = c->r;
     struct fy_node *item;
     void *iter = NULL;
     size_t i = 0;
@@ -194,36 +261,20 @@ inv_read_vms(hvf_reader *r, struct fy_node *seq, hvf_fleet *f)
         inv_vm v = {.cpu_load = HVF_DEFAULT_CPU_LOAD, .migratable = true};
         hvf_vm proto = {0};
         hvf_error err = HVF_ERROR_INIT;
+        int32_t svc;
         size_t bad;
 
         snprintf(path, sizeof(path), "vms[%zu]", i++);
         bad = hvf_reader_map(r, item, path, inv_vm_fields, HVF_ARRAY_LEN(inv_vm_fields), &v);
+        /* Count the entry for its service even when it has problems, so the service is not
+         * also reported as empty or short of replicas because of them. */
+        svc = v.service ? hvf_fleet_find_service(c->f, v.service) : -1;
+        if (svc >= 0)
+            c->service_refs[svc]++;
+        if (bad == 0)
+            bad = inv_check_vm(c, item, path, &v, &proto);
         if (bad == 0) {
             proto.name = v.name;
-            proto.host = hvf_fleet_find_host(f, v.host);
-            proto.service = v.service ? hvf_fleet_find_service(f, v.service) : -1;
-            if (proto.host < 0) {
-                hvf_reader_report_field(r, item, path, "host",
-                                  "expected the name of a host in this inventory");
-                bad++;
-            }
-            if (v.service && proto.service < 0) {
-                hvf_reader_report_field(r, item, path, "service",
-                                  "expected the name of a service in this inventory");
-                bad++;
-            }
-            if (v.mem_mib == 0) {
-                hvf_reader_report_field(r, item, path, "memory",
-                                  "expected more than 0");
-                bad++;
-            }
-            if (v.has_ws && v.ws_mib > v.mem_mib) {
-                hvf_reader_report_field(r, item, path, "working_set",
-                                  "expected at most the VM's memory (%" PRIu64 " MiB)", v.mem_mib);
-                bad++;
-            }
-        }
-        if (bad == 0) {
             proto.vcpus = v.vcpus;
             proto.mem_mib = v.mem_mib;
             proto.dirty_bytes_per_s = v.dirty;
@@ -232,9 +283,13 @@ inv_read_vms(hvf_reader *r, struct fy_node *seq, hvf_fleet *f)
             proto.migratable = v.migratable;
             proto.line = hvf_reader_line(item);
             /* Record what is, even over capacity; the capacity check reports it afterwards. */
-            if (hvf_fleet_add_vm(f, &proto, HVF_OVERCOMMIT, &err) < 0)
-                hvf_reader_report_field(r, item, path, "name",
-                                  "expected a unique name (%s)", err.msg);
+            if (hvf_fleet_add_vm(c->f, &proto, HVF_OVERCOMMIT, &err) < 0) {
+                if (err.code == HVF_ERR_INVALID)
+                    hvf_reader_report_field(r, item, path, "name",
+                                            "expected a unique name (%s)", err.msg);
+                else
+                    hvf_reader_report_field(r, item, path, "memory", "%s", err.msg);
+            }
         }
         hvf_reader_free_fields(inv_vm_fields, HVF_ARRAY_LEN(inv_vm_fields), &v);
     }
@@ -255,9 +310,10 @@ inv_mib_text(uint64_t mib, char *buf, size_t size)
 }
 
 static void
-inv_check_capacity(hvf_reader *r, const hvf_fleet *f)
+inv_check_capacity(inv_ctx *c)
 {
-    HVF_AUTOFREE uint32_t *replicas = hvf_calloc(f->nservices + 1, sizeof(uint32_t));
+    hvf_reader *r = c->r;
+    const hvf_fleet *f = c->f;
     char a[32], b[32];
 
     for (size_t i = 0; i < f->nhosts; i++) {
@@ -276,20 +332,18 @@ inv_check_capacity(hvf_reader *r, const hvf_fleet *f)
                           "usable (cpus x cpu_allocation_ratio)",
                           r->file, h->line, h->name, h->used.vcpus, u.vcpus);
     }
-    for (size_t i = 0; i < f->nvms; i++) {
-        if (f->vms[i].service >= 0)
-            replicas[f->vms[i].service]++;
-    }
     for (size_t s = 0; s < f->nservices; s++) {
         const hvf_service *svc = &f->services[s];
-        if (replicas[s] == 0)
+        uint32_t n = c->service_refs[s];
+
+        if (n == 0)
             hvf_diags_add(r->diags, "%s:%d: services[%s]: '%s': expected at least one VM in it",
                           r->file, svc->line, svc->name, svc->name);
-        else if (svc->min_available > replicas[s])
+        else if (svc->min_available > n)
             hvf_diags_add(r->diags,
                           "%s:%d: services[%s].min_available: '%u': expected at most the %u VMs "
                           "of service '%s'",
-                          r->file, svc->line, svc->name, svc->min_available, replicas[s], svc->name);
+                          r->file, svc->line, svc->name, svc->min_available, n, svc->name);
     }
 }
 
@@ -297,27 +351,38 @@ static hvf_fleet *
 inv_read(hvf_reader *r, hvf_diags *diags, hvf_error *err)
 {
     inv_root root = {0};
-    hvf_fleet *f = hvf_fleet_new();
+    inv_ctx c = {.r = r, .f = hvf_fleet_new()};
+    hvf_fleet *f = NULL;
     size_t before = diags->total;
 
+    hvf_hash_init(&c.rejected_hosts);
+    hvf_hash_init(&c.rejected_services);
     hvf_reader_map(r, hvf_reader_root(r), "", inv_root_fields, HVF_ARRAY_LEN(inv_root_fields),
                    &root);
     if (root.schema && strcmp(root.schema, HVF_INVENTORY_SCHEMA) != 0)
         hvf_reader_report_field(r, hvf_reader_root(r), "", "schema",
-                          "expected '" HVF_INVENTORY_SCHEMA "'");
+                                "expected '" HVF_INVENTORY_SCHEMA "'");
     if (root.hosts) {
-        inv_read_services(r, root.services, f);
-        inv_read_hosts(r, root.hosts, f);
-        inv_read_vms(r, root.vms, f);
-        inv_check_capacity(r, f);
+        inv_read_services(&c, root.services);
+        c.service_refs = hvf_calloc(c.f->nservices + 1, sizeof(uint32_t));
+        inv_read_hosts(&c, root.hosts);
+        inv_read_vms(&c, root.vms);
+        inv_check_capacity(&c);
     }
     hvf_reader_free_fields(inv_root_fields, HVF_ARRAY_LEN(inv_root_fields), &root);
     if (diags->total > before) {
-        hvf_fleet_free(f);
         hvf_error_set(err, HVF_ERR_INVALID, "'%s' has %zu problem%s", r->file,
                       diags->total - before, diags->total - before == 1 ? "" : "s");
-        return NULL;
+        hvf_fleet_free(c.f);
+    } else {
+        f = c.f;
     }
+    hvf_hash_clear(&c.rejected_hosts);
+    hvf_hash_clear(&c.rejected_services);
+    for (size_t i = 0; i < c.nnames; i++)
+        free(c.names[i]);
+    free(c.names);
+    free(c.service_refs);
     return f;
 }
 
