@@ -467,14 +467,16 @@ inv_format_rate(hvf_strbuf *out, double bps)
 }
 
 /*
- * Names are plain YAML except those starting with '-': a lone "-" before ',' is a syntax error
- * in a flow mapping, so quote them all rather than reason about which are safe.
+ * Names are plain YAML except two kinds that would not read back: those starting with '-' (a
+ * lone "-" before ',' is a syntax error in a flow mapping, so quote them all rather than reason
+ * about which are safe) and the spellings of null, which the reader takes as "not given".
  */
 static void
 inv_format_name(hvf_strbuf *out, const char *key, const char *name)
 {
     hvf_strbuf_printf(out, "%s: ", key);
-    if (name[0] == '-')
+    if (name[0] == '-' || strcmp(name, "null") == 0 || strcmp(name, "Null") == 0 ||
+        strcmp(name, "NULL") == 0)
         hvf_strbuf_quote(out, name);
     else
         hvf_strbuf_puts(out, name);

@@ -167,35 +167,101 @@ hvf_reader_root(const hvf_reader *r)
     return r->doc ? fy_document_root(r->doc) : NULL;
 }
 
-int
-hvf_reader_line(const struct fy_node *node)
+/*
+ * 1-based line of the first (or last) scalar inside @n, 0 when there is none. libfyaml 0.7
+ * exposes marks only on tokens, so a collection starts where its first scalar does.
+ */
+static int
+reader_edge_line(struct fy_node *n, bool last, int depth)
 {
-    struct fy_node *n = (struct fy_node *)node;
     struct fy_node_pair *pair;
     const struct fy_mark *m;
     struct fy_token *t;
     void *iter = NULL;
-    int depth = 0;
+    int line = 0;
 
-    /* libfyaml 0.7 exposes marks only on tokens: a collection starts where its first scalar does. */
-    while (n && depth++ < 64) {
-        switch (fy_node_get_type(n)) {
-        case FYNT_SCALAR:
-            t = fy_node_get_scalar_token(n);
-            m = t ? fy_token_start_mark(t) : NULL;
-            return m ? m->line + 1 : 0;
-        case FYNT_MAPPING:
-            iter = NULL;
-            pair = fy_node_mapping_iterate(n, &iter);
-            n = pair ? fy_node_pair_key(pair) : NULL;
-            break;
-        default:
-            iter = NULL;
-            n = fy_node_sequence_iterate(n, &iter);
-            break;
-        }
+    if (!n || depth > 64)
+        return 0;
+    switch (fy_node_get_type(n)) {
+    case FYNT_SCALAR:
+        t = fy_node_get_scalar_token(n);
+        m = t ? fy_token_start_mark(t) : NULL;
+        return m ? m->line + 1 : 0;
+    case FYNT_MAPPING:
+        pair = last ? fy_node_mapping_reverse_iterate(n, &iter) : fy_node_mapping_iterate(n, &iter);
+        if (!pair)
+            return 0;
+        if (last)
+            line = reader_edge_line(fy_node_pair_value(pair), true, depth + 1);
+        return line ? line : reader_edge_line(fy_node_pair_key(pair), last, depth + 1);
+    default:
+        n = last ? fy_node_sequence_reverse_iterate(n, &iter) : fy_node_sequence_iterate(n, &iter);
+        return reader_edge_line(n, last, depth + 1);
     }
-    return 0;
+}
+
+int
+hvf_reader_line(const struct fy_node *node)
+{
+    struct fy_node *child = (struct fy_node *)node;
+    struct fy_node *parent, *item;
+    struct fy_node_pair *pair;
+    int line = reader_edge_line(child, false, 0);
+    void *iter;
+
+    /*
+     * An empty value or collection has no token: point at its key, or just after the list item
+     * before it, climbing while those are empty too.
+     */
+    for (int depth = 0; line == 0 && child && depth < 64; depth++) {
+        parent = fy_node_get_parent(child);
+        if (!parent)
+            break;
+        iter = NULL;
+        if (fy_node_is_mapping(parent)) {
+            while ((pair = fy_node_mapping_iterate(parent, &iter)) != NULL) {
+                if (fy_node_pair_value(pair) == child) {
+                    line = reader_edge_line(fy_node_pair_key(pair), true, 0);
+                    break;
+                }
+            }
+        } else {
+            int before = 0, l;
+            while ((item = fy_node_sequence_iterate(parent, &iter)) != NULL && item != child) {
+                if ((l = reader_edge_line(item, true, 0)) != 0)
+                    before = l;
+            }
+            if (before)
+                line = before + 1;
+        }
+        child = parent;
+    }
+    return line;
+}
+
+/*
+ * A YAML null: an empty value, or plain ~ / null (JSON's null). It means "not given", so an
+ * optional field keeps its default instead of becoming the string "null".
+ */
+static bool
+reader_is_null(struct fy_node *node)
+{
+    const char *s;
+    size_t len = 0;
+
+    if (!node)
+        return true;
+    if (!fy_node_is_scalar(node) || fy_node_is_alias(node) ||
+        fy_node_get_style(node) != FYNS_PLAIN)
+        return false;
+    if (fy_node_is_null(node))
+        return true;
+    s = fy_node_get_scalar(node, &len);
+    if (!s)
+        return true;
+    return (len == 1 && s[0] == '~') ||
+           (len == 4 && (memcmp(s, "null", 4) == 0 || memcmp(s, "Null", 4) == 0 ||
+                         memcmp(s, "NULL", 4) == 0));
 }
 
 /* A short, printable rendering of a node's value for messages. */
@@ -220,7 +286,7 @@ reader_value_text(const struct fy_node *node, char *buf, size_t size)
         break;
     }
     s = fy_node_get_scalar((struct fy_node *)node, &len);
-    if (!s) {
+    if (!s || fy_node_is_null((struct fy_node *)node)) {
         snprintf(buf, size, "(empty)");
         return;
     }
@@ -387,7 +453,7 @@ reader_field(hvf_reader *r, const hvf_field_spec *spec, struct fy_node *v, const
         *list = hvf_calloc((size_t)fy_node_sequence_item_count(v) + 1, sizeof(char *));
         *count = 0;
         while ((item = fy_node_sequence_iterate(v, &iter)) != NULL) {
-            char *s = hvf_reader_scalar_dup(item);
+            char *s = reader_is_null(item) ? NULL : hvf_reader_scalar_dup(item);
             if (!s) {
                 hvf_reader_report(r, item, field, "expected a string");
                 continue;
@@ -529,6 +595,11 @@ hvf_reader_map(hvf_reader *r, struct fy_node *node, const char *path, const hvf_
         seen[i] = true;
         if (v && fy_node_is_alias(v)) {
             hvf_reader_report(r, v, field, "aliases (*name) are not supported");
+            continue;
+        }
+        if (reader_is_null(v)) {
+            if (specs[i].required)
+                hvf_reader_report(r, v, field, "a value is required");
             continue;
         }
         if (reader_field(r, &specs[i], v, field, obj) && specs[i].present)
