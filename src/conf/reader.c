@@ -314,8 +314,8 @@ reader_vreport(hvf_reader *r, const struct fy_node *node, const char *field, con
 
     reader_value_text(node, value, sizeof(value));
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    hvf_diags_add(r->diags, "%s:%d: %s: %s: %s", r->file, hvf_reader_line(node), field, value,
-                  msg);
+    hvf_diags_add(r->diags, "%s:%d: %s: %s: %s", r->file, hvf_reader_line(node),
+                  *field ? field : "(document)", value, msg);
 }
 
 void
@@ -406,9 +406,9 @@ static void
 reader_range_text(const hvf_field_spec *spec, char *buf, size_t size)
 {
     if (spec->max > spec->min)
-        snprintf(buf, size, "between %g and %g", spec->min, spec->max);
+        snprintf(buf, size, "between %.15g and %.15g", spec->min, spec->max);
     else
-        snprintf(buf, size, "at least %g", spec->min);
+        snprintf(buf, size, "at least %.15g", spec->min);
 }
 
 static char *
