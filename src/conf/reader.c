@@ -422,6 +422,25 @@ reader_enum_list(const char *const *names, char *buf, size_t size)
     return buf;
 }
 
+/*
+ * Aliases are refused because a few lines of them can expand to gigabytes; anchors with them,
+ * so that a file says what it means where it means it. Reports and returns true for an alias;
+ * an anchor is reported and its node still read, to find the other problems in one pass.
+ */
+static bool
+reader_refuse_refs(hvf_reader *r, struct fy_node *node, const char *field)
+{
+    if (!node)
+        return false;
+    if (fy_node_is_alias(node)) {
+        hvf_reader_report(r, node, field, "aliases (*name) are not supported");
+        return true;
+    }
+    if (fy_node_get_anchor(node))
+        hvf_reader_report(r, node, field, "anchors (&name) are not supported");
+    return false;
+}
+
 /* Reads one scalar-typed field; returns false after reporting a problem. */
 static bool
 reader_field(hvf_reader *r, const hvf_field_spec *spec, struct fy_node *v, const char *field,
@@ -453,7 +472,11 @@ reader_field(hvf_reader *r, const hvf_field_spec *spec, struct fy_node *v, const
         *list = hvf_calloc((size_t)fy_node_sequence_item_count(v) + 1, sizeof(char *));
         *count = 0;
         while ((item = fy_node_sequence_iterate(v, &iter)) != NULL) {
-            char *s = reader_is_null(item) ? NULL : hvf_reader_scalar_dup(item);
+            char *s;
+
+            if (reader_refuse_refs(r, item, field))
+                continue;
+            s = reader_is_null(item) ? NULL : hvf_reader_scalar_dup(item);
             if (!s) {
                 hvf_reader_report(r, item, field, "expected a string");
                 continue;
@@ -569,6 +592,8 @@ hvf_reader_map(hvf_reader *r, struct fy_node *node, const char *path, const hvf_
     void *iter = NULL;
     char field[160];
 
+    if (reader_refuse_refs(r, node, path))
+        return r->diags->total - before;
     if (!node || !fy_node_is_mapping(node)) {
         hvf_reader_report(r, node, path, "expected a mapping of fields");
         return r->diags->total - before;
@@ -579,6 +604,8 @@ hvf_reader_map(hvf_reader *r, struct fy_node *node, const char *path, const hvf_
         HVF_AUTOFREE char *key = hvf_reader_scalar_dup(k);
         size_t i;
 
+        if (reader_refuse_refs(r, k, path))
+            continue;
         if (!key) {
             hvf_reader_report(r, k, path, "expected a field name");
             continue;
@@ -593,10 +620,8 @@ hvf_reader_map(hvf_reader *r, struct fy_node *node, const char *path, const hvf_
             continue;
         }
         seen[i] = true;
-        if (v && fy_node_is_alias(v)) {
-            hvf_reader_report(r, v, field, "aliases (*name) are not supported");
+        if (reader_refuse_refs(r, v, field))
             continue;
-        }
         if (reader_is_null(v)) {
             if (specs[i].required)
                 hvf_reader_report(r, v, field, "a value is required");
