@@ -55,6 +55,24 @@ reader_diag_capture(struct fy_diag *diag, void *user, const char *buf, size_t le
     }
 }
 
+/* A document with no content at all: "---" alone, or only comments. */
+static bool
+reader_is_empty(struct fy_node *root)
+{
+    return !root || (fy_node_is_scalar(root) && !fy_node_is_alias(root) && fy_node_is_null(root));
+}
+
+/* Line of the "---" that starts @doc, for a stray second document. */
+static int
+reader_document_line(struct fy_document *doc)
+{
+    struct fy_document_state *st = fy_document_get_document_state(doc);
+    const struct fy_mark *m = st ? fy_document_state_start_mark(st) : NULL;
+    int line = hvf_reader_line(fy_document_root(doc));
+
+    return m ? m->line + 1 : line;
+}
+
 static int
 reader_parse(hvf_reader *r, const char *name, char *owned_buf, size_t len, hvf_diags *diags,
              hvf_error *err)
@@ -62,7 +80,10 @@ reader_parse(hvf_reader *r, const char *name, char *owned_buf, size_t len, hvf_d
     struct fy_diag_cfg dcfg;
     struct fy_diag *diag;
     struct fy_parse_cfg cfg;
+    struct fy_parser *parser;
+    struct fy_document *extra = NULL;
     reader_syntax syn = {0, {0}};
+    int extra_line = 0;
 
     r->file = name;
     r->diags = diags;
@@ -85,10 +106,35 @@ reader_parse(hvf_reader *r, const char *name, char *owned_buf, size_t len, hvf_d
     memset(&cfg, 0, sizeof(cfg));
     cfg.flags = FYPCF_QUIET | FYPCF_DISABLE_RECYCLING;
     cfg.diag = diag;
-    /* libfyaml takes ownership of the buffer, even on failure. */
-    r->doc = fy_document_build_from_malloc_string(&cfg, owned_buf, len);
+    parser = fy_parser_create(&cfg);
+    if (!parser || fy_parser_set_malloc_string(parser, owned_buf, len) < 0) {
+        /* On failure the parser has not taken the buffer. */
+        free(owned_buf);
+        fy_parser_destroy(parser);
+        fy_diag_destroy(diag);
+        hvf_error_set(err, HVF_ERR_INTERNAL, "'%s': cannot create a YAML parser", name);
+        return -1;
+    }
+    /*
+     * One document per file. fy_document_build_* stop after the first and ignore the rest, so
+     * hosts appended after a "---" would silently not exist; load a second one to refuse it.
+     */
+    r->doc = fy_parse_load_document(parser);
+    if (r->doc && !syn.msg[0]) {
+        extra = fy_parse_load_document(parser);
+        if (extra) {
+            extra_line = reader_document_line(extra);
+            fy_parse_document_destroy(parser, extra);
+        }
+    }
+    fy_parser_destroy(parser);
     fy_diag_destroy(diag);
-    if (!r->doc || syn.msg[0]) {
+    if (!syn.msg[0] && extra) {
+        syn.line = extra_line;
+        hvf_strlcpy(syn.msg, "expected one document, found another one here", sizeof(syn.msg));
+    }
+    /* An empty document ("---" alone, only comments) has nothing to read, like an empty file. */
+    if (!r->doc || syn.msg[0] || reader_is_empty(fy_document_root(r->doc))) {
         if (syn.msg[0])
             hvf_diags_add(diags, "%s:%d: syntax: %s", name, syn.line, syn.msg);
         else
