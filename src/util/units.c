@@ -15,8 +15,9 @@ typedef struct units_entry {
     double mult;
 } units_entry;
 
+/* "kB" and "kbit" are the SI spellings, and the ones hvf_units_format_rate prints. */
 static const units_entry size_units[] = {
-    {"B", 1.0},       {"KB", 1e3},         {"MB", 1e6},         {"GB", 1e9},
+    {"B", 1.0},       {"KB", 1e3},  {"kB", 1e3},       {"MB", 1e6},         {"GB", 1e9},
     {"TB", 1e12},     {"PB", 1e15},        {"KiB", 1024.0},     {"MiB", 1048576.0},
     {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}, {"PiB", 1125899906842624.0},
     {"K", 1024.0},    {"M", 1048576.0},    {"G", 1073741824.0}, {"T", 1099511627776.0},
@@ -25,9 +26,9 @@ static const units_entry size_units[] = {
 
 /* Network rates are in bits; the multiplier here converts to bytes per second. */
 static const units_entry bit_units[] = {
-    {"bit", 1.0 / 8},  {"Kbit", 1e3 / 8},  {"Mbit", 1e6 / 8},  {"Gbit", 1e9 / 8},
-    {"Tbit", 1e12 / 8}, {"bps", 1.0 / 8},  {"Kbps", 1e3 / 8},  {"Mbps", 1e6 / 8},
-    {"Gbps", 1e9 / 8}, {"Tbps", 1e12 / 8},
+    {"bit", 1.0 / 8},  {"Kbit", 1e3 / 8},  {"kbit", 1e3 / 8}, {"Mbit", 1e6 / 8},
+    {"Gbit", 1e9 / 8}, {"Tbit", 1e12 / 8}, {"bps", 1.0 / 8},   {"Kbps", 1e3 / 8},
+    {"kbps", 1e3 / 8}, {"Mbps", 1e6 / 8},  {"Gbps", 1e9 / 8},  {"Tbps", 1e12 / 8},
 };
 
 static const units_entry time_units[] = {

@@ -66,6 +66,11 @@ test_rate(void **state)
     assert_float_equal(r, 1.25e8, 1);
     assert_int_equal(hvf_units_parse_rate("100Mbps", &r, &err), 0);
     assert_float_equal(r, 1.25e7, 1);
+    /* SI "k", as hvf_units_format_rate prints it */
+    assert_int_equal(hvf_units_parse_rate("1.2 kB/s", &r, &err), 0);
+    assert_float_equal(r, 1200, 1e-9);
+    assert_int_equal(hvf_units_parse_rate("64kbit", &r, &err), 0);
+    assert_float_equal(r, 8000, 1e-9);
 
     assert_int_equal(hvf_units_parse_rate("10", &r, &err), -1);
     assert_non_null(strstr(err.msg, "'10' is not a rate"));
