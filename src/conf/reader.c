@@ -351,7 +351,7 @@ reader_value_text(const struct fy_node *node, char *buf, size_t size)
     buf[o] = '\0';
 }
 
-static void
+static void __attribute__((format(printf, 4, 0)))
 reader_vreport(hvf_reader *r, const struct fy_node *node, const char *field, const char *fmt,
                va_list ap)
 {
