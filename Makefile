@@ -29,7 +29,7 @@ $(ASAN_BUILD)/build.ninja:
 asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	    meson test -C $(ASAN_BUILD) --print-errorlogs --suite unit
+	    meson test -C $(ASAN_BUILD) --print-errorlogs --suite unit --suite fuzz-replay
 
 check: test asan
 
