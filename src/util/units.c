@@ -142,8 +142,11 @@ hvf_units_parse_rate(const char *s, double *bytes_per_s, hvf_error *err)
     } else {
         u = units_lookup(bit_units, HVF_ARRAY_LEN(bit_units), p, len, 0);
     }
-    /* 400 digits of Tbit are finite as a number but infinite as bytes per second. */
-    if (!u || !isfinite(val * u->mult))
+    /*
+     * Bounded like sizes and durations: 1e300 Tbit is infinite as bytes per second, and anything
+     * above 1 EB/s (8 Ebit/s, 10^5 times any NIC) is a typo that no output format can show.
+     */
+    if (!u || !(val * u->mult <= HVF_RATE_MAX_BYTES_PER_S))
         goto bad;
     *bytes_per_s = val * u->mult;
     return 0;

@@ -77,6 +77,10 @@ test_rate(void **state)
     assert_int_equal(hvf_units_parse_rate("10GiB", &r, &err), -1);
     assert_int_equal(hvf_units_parse_rate("-5MB/s", &r, &err), -1);
     assert_int_equal(hvf_units_parse_rate("5 parsecs", &r, &err), -1);
+    /* the bound: 8 Ebit/s reads, more does not (its printed form overflowed buffers) */
+    assert_int_equal(hvf_units_parse_rate("8000000Tbit", &r, &err), 0);
+    assert_int_equal(hvf_units_parse_rate("8000001Tbit", &r, &err), -1);
+    assert_int_equal(hvf_units_parse_rate("2222222222222222222222222223kB/s", &r, &err), -1);
 }
 
 static void
