@@ -497,7 +497,7 @@ hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
                               hvf_spread_to_string(s->spread));
         }
     }
-    hvf_strbuf_puts(out, "hosts:\n");
+    hvf_strbuf_puts(out, f->nhosts ? "hosts:\n" : "hosts: []\n");
     for (size_t i = 0; i < f->nhosts; i++) {
         const hvf_host *h = &f->hosts[i];
         hvf_strbuf_puts(out, "  - {");
