@@ -14,6 +14,106 @@
 #include "hvfleet/fleet.h"
 #include "hvfleet/units.h"
 
+/*
+ * The input text, reachable from any node through the document's parse configuration
+ * (fy_document_get_cfg()->userdata), since hvf_reader_scalar_dup gets only a node. The text
+ * itself belongs to libfyaml's input, which lives as long as the document.
+ */
+typedef struct reader_src {
+    const char *text;
+    size_t len;
+} reader_src;
+
+/*
+ * The text of a single-quoted scalar, decoded from its source: '' is a quote, and line breaks
+ * fold as YAML 1.2 says (a break with the blanks around it becomes a space, each further empty
+ * line a newline). libfyaml 0.7.12 gets several '' escapes wrong ('''''baaa' reads as '''baa)
+ * and leaks a buffer doing it, so this is done here; the folding matches libfyaml's.
+ */
+static char *
+reader_single_quoted(const char *s, size_t len, size_t *out_len)
+{
+    char *out = hvf_malloc(len + 1);
+    size_t o = 0, i = 0, empty = 0;
+    bool first = true;
+
+    for (;;) {
+        size_t e = i, start, end, next;
+
+        while (e < len && s[e] != '\n' && s[e] != '\r')
+            e++;
+        next = e < len ? e + 1 + (s[e] == '\r' && e + 1 < len && s[e + 1] == '\n') : len;
+        start = i;
+        end = e;
+        if (!first) {
+            while (start < end && (s[start] == ' ' || s[start] == '\t'))
+                start++;
+        }
+        if (e < len) {
+            while (end > start && (s[end - 1] == ' ' || s[end - 1] == '\t'))
+                end--;
+        }
+        if (!first) {
+            /* Blank lines inside count; the last line, even blank, ends the folding. */
+            if (start == end && e < len) {
+                empty++;
+                i = next;
+                continue;
+            }
+            if (empty) {
+                memset(out + o, '\n', empty);
+                o += empty;
+            } else {
+                out[o++] = ' ';
+            }
+            empty = 0;
+        }
+        for (size_t k = start; k < end; k++) {
+            out[o++] = s[k];
+            if (s[k] == '\'' && k + 1 < end && s[k + 1] == '\'')
+                k++;
+        }
+        first = false;
+        if (e >= len)
+            break;
+        i = next;
+    }
+    out[o] = '\0';
+    *out_len = o;
+    return out;
+}
+
+/* A scalar's text, owned (may hold NUL bytes: see *@len); NULL for anything but a scalar. */
+static char *
+reader_scalar_text(struct fy_node *node, size_t *len)
+{
+    struct fy_document *doc;
+    const reader_src *src;
+    const struct fy_mark *a, *b;
+    struct fy_token *t;
+    const char *s;
+
+    *len = 0;
+    if (!node || !fy_node_is_scalar(node) || fy_node_is_alias(node))
+        return NULL;
+    if (fy_node_get_style(node) == FYNS_SINGLE_QUOTED) {
+        doc = fy_node_document(node);
+        src = doc ? fy_document_get_cfg(doc)->userdata : NULL;
+        t = fy_node_get_scalar_token(node);
+        a = t ? fy_token_start_mark(t) : NULL;
+        b = t ? fy_token_end_mark(t) : NULL;
+        if (src && a && b && a->input_pos <= b->input_pos && b->input_pos <= src->len)
+            return reader_single_quoted(src->text + a->input_pos, b->input_pos - a->input_pos,
+                                        len);
+    }
+    s = fy_node_get_scalar(node, len);
+    if (!s) {
+        *len = 0;
+        return NULL;
+    }
+    return hvf_strndup(s, *len);
+}
+
 /* The first syntax error libfyaml reports, captured from its diagnostic output. */
 typedef struct reader_syntax {
     int line;
@@ -132,11 +232,13 @@ reader_parse(hvf_reader *r, const char *name, char *owned_buf, size_t len, hvf_d
     struct fy_document *extra = NULL;
     reader_syntax syn = {0, {0}};
     int extra_line = 0;
+    reader_src *src;
     size_t bad;
 
     r->file = name;
     r->diags = diags;
     r->doc = NULL;
+    r->src = NULL;
     /*
      * YAML and JSON files are UTF-8. Check before libfyaml sees the bytes: 0.7.12 loops forever
      * on some invalid sequences ("%\xff", an unknown directive) and passes others through.
@@ -170,10 +272,15 @@ reader_parse(hvf_reader *r, const char *name, char *owned_buf, size_t len, hvf_d
     memset(&cfg, 0, sizeof(cfg));
     cfg.flags = FYPCF_QUIET | FYPCF_DISABLE_RECYCLING;
     cfg.diag = diag;
+    src = HVF_NEW(reader_src);
+    src->text = owned_buf;
+    src->len = len;
+    cfg.userdata = src;
     parser = fy_parser_create(&cfg);
     if (!parser || fy_parser_set_malloc_string(parser, owned_buf, len) < 0) {
         /* On failure the parser has not taken the buffer. */
         free(owned_buf);
+        free(src);
         fy_parser_destroy(parser);
         fy_diag_destroy(diag);
         hvf_error_set(err, HVF_ERR_INTERNAL, "'%s': cannot create a YAML parser", name);
@@ -205,9 +312,11 @@ reader_parse(hvf_reader *r, const char *name, char *owned_buf, size_t len, hvf_d
             hvf_diags_add(diags, "%s:1: syntax: expected a YAML or JSON document", name);
         fy_document_destroy(r->doc);
         r->doc = NULL;
+        free(src);
         hvf_error_set(err, HVF_ERR_INVALID, "'%s' is not valid YAML or JSON", name);
         return -1;
     }
+    r->src = src;
     return 0;
 }
 
@@ -269,6 +378,8 @@ hvf_reader_close(hvf_reader *r)
 {
     fy_document_destroy(r->doc);
     r->doc = NULL;
+    free(r->src);
+    r->src = NULL;
 }
 
 struct fy_node *
@@ -378,6 +489,7 @@ reader_is_null(struct fy_node *node)
 static void
 reader_value_text(const struct fy_node *node, char *buf, size_t size)
 {
+    HVF_AUTOFREE char *text = NULL;
     const char *s;
     size_t len = 0, o = 0;
 
@@ -395,11 +507,17 @@ reader_value_text(const struct fy_node *node, char *buf, size_t size)
     default:
         break;
     }
-    s = fy_node_get_scalar((struct fy_node *)node, &len);
-    if (!s || fy_node_is_null((struct fy_node *)node)) {
+    if (fy_node_is_alias((struct fy_node *)node)) {
+        s = fy_node_get_scalar((struct fy_node *)node, &len);
+        snprintf(buf, size, "'*%.*s'", s ? (int)(len < 40 ? len : 40) : 0, s ? s : "");
+        return;
+    }
+    text = reader_scalar_text((struct fy_node *)node, &len);
+    if (!text || fy_node_is_null((struct fy_node *)node)) {
         snprintf(buf, size, "(empty)");
         return;
     }
+    s = text;
     buf[o++] = '\'';
     for (size_t i = 0; i < len && o + 5 < size; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -443,9 +561,20 @@ void
 hvf_reader_report_field(hvf_reader *r, struct fy_node *map, const char *path, const char *key,
                         const char *fmt, ...)
 {
-    struct fy_node *v = map ? fy_node_mapping_lookup_by_string(map, key, FY_NT) : NULL;
+    struct fy_node *v = NULL;
+    struct fy_node_pair *pair;
+    void *iter = NULL;
     char field[160];
     va_list ap;
+
+    /* Not fy_node_mapping_lookup_by_string: it reads keys through libfyaml's text. */
+    while (map && (pair = fy_node_mapping_iterate(map, &iter)) != NULL) {
+        HVF_AUTOFREE char *k = hvf_reader_scalar_dup(fy_node_pair_key(pair));
+        if (k && strcmp(k, key) == 0) {
+            v = fy_node_pair_value(pair);
+            break;
+        }
+    }
 
     snprintf(field, sizeof(field), "%s%s%s", path, *path ? "." : "", key);
     va_start(ap, fmt);
@@ -467,17 +596,14 @@ hvf_reader_expect_seq(hvf_reader *r, struct fy_node *node, const char *field)
 char *
 hvf_reader_scalar_dup(struct fy_node *node)
 {
-    const char *s;
     size_t len = 0;
+    char *s = reader_scalar_text(node, &len);
 
-    if (!node || !fy_node_is_scalar(node) || fy_node_is_alias(node))
+    if (s && memchr(s, '\0', len)) {
+        free(s);
         return NULL;
-    s = fy_node_get_scalar(node, &len);
-    if (!s)
-        return NULL;
-    if (memchr(s, '\0', len))
-        return NULL;
-    return hvf_strndup(s, len);
+    }
+    return s;
 }
 
 static bool
