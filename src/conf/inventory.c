@@ -285,8 +285,8 @@ inv_read_vms(inv_ctx *c, struct fy_node *seq)
             /* Record what is, even over capacity; the capacity check reports it afterwards. */
             if (hvf_fleet_add_vm(c->f, &proto, HVF_OVERCOMMIT, &err) < 0) {
                 if (err.code == HVF_ERR_INVALID)
-                    hvf_reader_report_field(r, item, path, "name",
-                                            "expected a unique name (%s)", err.msg);
+                    hvf_reader_report_field(r, item, path, "name", "expected a unique name (%s)",
+                                            err.msg);
                 else
                     hvf_reader_report_field(r, item, path, "memory", "%s", err.msg);
             }

@@ -101,8 +101,7 @@ hvf_reader_scalar_text(struct fy_node *node, size_t *len)
         a = t ? fy_token_start_mark(t) : NULL;
         b = t ? fy_token_end_mark(t) : NULL;
         if (src && a && b && a->input_pos <= b->input_pos && b->input_pos <= src->len)
-            return reader_single_quoted(src->text + a->input_pos, b->input_pos - a->input_pos,
-                                        len);
+            return reader_single_quoted(src->text + a->input_pos, b->input_pos - a->input_pos, len);
     }
     s = fy_node_get_scalar(node, len);
     if (!s) {
@@ -470,8 +469,7 @@ hvf_reader_is_null(struct fy_node *node)
 
     if (!node)
         return true;
-    if (!fy_node_is_scalar(node) || fy_node_is_alias(node) ||
-        fy_node_get_style(node) != FYNS_PLAIN)
+    if (!fy_node_is_scalar(node) || fy_node_is_alias(node) || fy_node_get_style(node) != FYNS_PLAIN)
         return false;
     if (fy_node_is_null(node))
         return true;
@@ -479,6 +477,6 @@ hvf_reader_is_null(struct fy_node *node)
     if (!s)
         return true;
     return (len == 1 && s[0] == '~') ||
-           (len == 4 && (memcmp(s, "null", 4) == 0 || memcmp(s, "Null", 4) == 0 ||
-                         memcmp(s, "NULL", 4) == 0));
+           (len == 4 &&
+            (memcmp(s, "null", 4) == 0 || memcmp(s, "Null", 4) == 0 || memcmp(s, "NULL", 4) == 0));
 }

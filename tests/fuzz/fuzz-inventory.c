@@ -123,8 +123,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_fail("parse(format(fleet)) differs from the fleet in: %s\n%s", what, once.buf);
     hvf_inventory_format(g, &twice);
     if (strcmp(once.buf, twice.buf) != 0)
-        fuzz_fail("format -> parse -> format is not stable:\n--- first\n%s--- second\n%s",
-                  once.buf, twice.buf);
+        fuzz_fail("format -> parse -> format is not stable:\n--- first\n%s--- second\n%s", once.buf,
+                  twice.buf);
 
     hvf_diags_clear(&d);
     hvf_strbuf_clear(&once);

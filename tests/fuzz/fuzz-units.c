@@ -55,11 +55,11 @@ check_rate(const char *s, double bps)
         fuzz_fail("rate '%s' parsed as %g B/s", s, bps);
     hvf_units_format_rate(bps, text, sizeof(text));
     if (hvf_units_parse_rate(text, &back, &err) < 0)
-        fuzz_fail("rate '%s' = %.17g B/s formats as '%s', which does not parse: %s", s, bps,
-                  text, err.msg);
+        fuzz_fail("rate '%s' = %.17g B/s formats as '%s', which does not parse: %s", s, bps, text,
+                  err.msg);
     if (fabs(back - bps) > 0.05 * bps + 0.5)
-        fuzz_fail("rate '%s' = %.17g B/s formats as '%s', which parses as %.17g B/s", s, bps,
-                  text, back);
+        fuzz_fail("rate '%s' = %.17g B/s formats as '%s', which parses as %.17g B/s", s, bps, text,
+                  back);
 }
 
 /* Durations print to 1 us, 1 ms, 0.1 s or 1 s depending on their size. */
