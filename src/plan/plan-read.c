@@ -509,19 +509,17 @@ hvf_plan_parse(const char *name, const char *buf, size_t len, hvf_diags *diags, 
     hvf_plan *p;
     json_t *jdoc;
     json_error_t jerr;
-    int line = 0, col = 0;
 
-    if (!hvf_text_utf8_valid(buf, len, &line, &col)) {
-        hvf_diags_add(diags, "%s:%d: syntax: byte %d of the line: expected UTF-8 text", name, line,
-                      col);
-        hvf_error_set(err, HVF_ERR_INVALID, "plan '%s' is not UTF-8 text", name);
+    /*
+     * Plans are JSON. jansson checks the syntax (and UTF-8) first, so that libfyaml only ever
+     * reads valid JSON: libfyaml 0.7 can crash reporting some malformed flow scalars, and a plan
+     * file is untrusted input.
+     */
+    if (len > HVF_CONF_MAX_BYTES) {
+        hvf_error_set(err, HVF_ERR_INVALID, "plan '%s' is %zu bytes: the limit is %u", name, len,
+                      HVF_CONF_MAX_BYTES);
         return NULL;
     }
-    /*
-     * Plans are JSON. jansson checks the syntax first, so that libfyaml only ever reads valid
-     * JSON: libfyaml 0.7 can crash reporting some malformed flow scalars, and a plan file is
-     * untrusted input.
-     */
     jdoc = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!jdoc) {
         hvf_diags_add(diags, "%s:%d: syntax: %s (column %d): expected a JSON plan", name,
