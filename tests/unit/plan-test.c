@@ -199,7 +199,7 @@ test_bad_plans(void **state)
         {"\"to\": \"kvm02\"", "\"to\": \"kvm 02\"",
          "migrations[0].to: 'kvm 02': expected 1-63 characters"},
         {"\"end_s\": 1.234", "\"end_s\": 1e99",
-         "migrations[0].end_s: '1e99': expected a number between 0"},
+         "plan.json:35: migrations[0].end_s: '1e+99': expected a number between 0"},
         {"\"rounds\": 7", "\"rounds\": 7.5",
          "migrations[0].rounds: '7.5': expected a whole number"},
         {"\"converged\": true", "\"converged\": 1",
