@@ -118,6 +118,10 @@ rj_init(rj_ctx *c, const char *file, hvf_diags *diags, const char *buf, size_t l
                                buf[i + 1] == '-' || buf[i + 1] == '+'))
             i++;
     }
+    /* Look-ups must not be linear: a hostile plan may hold a million fields. */
+    hvf_hash_init(&c->index);
+    for (size_t k = 0; k < c->nlines; k++)
+        (void)hvf_hash_put(&c->index, c->lines[k].key, (int32_t)k);
 }
 
 void
@@ -128,17 +132,15 @@ rj_free(rj_ctx *c)
     free(c->lines);
     c->lines = NULL;
     c->nlines = 0;
+    hvf_hash_clear(&c->index);
 }
 
 static const rj_lines *
 rj_find(const rj_ctx *c, const char *key)
 {
-    /* the last one wins, as a duplicate key cannot pass jansson anyway */
-    for (size_t i = c->nlines; i-- > 0;) {
-        if (strcmp(c->lines[i].key, key) == 0)
-            return &c->lines[i];
-    }
-    return NULL;
+    int32_t i = c->nlines ? hvf_hash_get(&c->index, key) : -1;
+
+    return i >= 0 ? &c->lines[i] : NULL;
 }
 
 int

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "hvfleet/diag.h"
+#include "hvfleet/hash.h"
 
 /* Line numbers of the fields and items of one object or array of the document. */
 typedef struct rj_lines {
@@ -26,8 +27,9 @@ typedef struct rj_lines {
 typedef struct rj_ctx {
     const char *file;
     hvf_diags *diags;
-    rj_lines *lines; /* the root's fields (depth 1) and the summary's (depth 2) */
+    rj_lines *lines; /* the root's fields (depth 1) and its objects' (depth 2) */
     size_t nlines, cap;
+    hvf_hash index; /* key -> index in lines, built once the scan is done */
 } rj_ctx;
 
 /* Scans @buf (valid JSON) for lines; @ctx is then ready for the functions below. */
