@@ -11,6 +11,7 @@
 #include "conf/reader-priv.h"
 #include "conf/reader.h"
 #include "hvfleet/alloc.h"
+#include "hvfleet/utf8.h"
 
 /*
  * The input text, reachable from any node through the document's parse configuration
@@ -152,54 +153,6 @@ reader_diag_capture(struct fy_diag *diag, void *user, const char *buf, size_t le
     }
 }
 
-/*
- * Offset of the first byte that is not well-formed UTF-8 (RFC 3629: no overlong forms, no
- * surrogates, nothing above U+10FFFF), or @len when all of it is.
- */
-static size_t
-reader_utf8_invalid_at(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-
-    while (i < len) {
-        unsigned char c = s[i];
-        size_t n;
-        unsigned lo = 0x80, hi = 0xBF;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            n = 1;
-        else if (c >= 0xE0 && c <= 0xEF)
-            n = 2;
-        else if (c >= 0xF0 && c <= 0xF4)
-            n = 3;
-        else
-            return i;
-        /* The second byte's range excludes overlongs, surrogates and code points > 0x10FFFF. */
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-        else if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-        if (i + n >= len)
-            return i;
-        if (s[i + 1] < lo || s[i + 1] > hi)
-            return i;
-        for (size_t k = 2; k <= n; k++) {
-            if (s[i + k] < 0x80 || s[i + k] > 0xBF)
-                return i;
-        }
-        i += n + 1;
-    }
-    return len;
-}
-
 /* A document with no content at all: "---" alone, or only comments. */
 static bool
 reader_is_empty(struct fy_node *root)
@@ -240,7 +193,7 @@ reader_parse(hvf_reader *r, const char *name, char *owned_buf, size_t len, hvf_d
      * YAML and JSON files are UTF-8. Check before libfyaml sees the bytes: 0.7.12 loops forever
      * on some invalid sequences ("%\xff", an unknown directive) and passes others through.
      */
-    bad = reader_utf8_invalid_at((const unsigned char *)owned_buf, len);
+    bad = hvf_utf8_invalid_at(owned_buf, len);
     if (bad < len) {
         int line = 1;
         for (size_t i = 0; i < bad; i++)
