@@ -209,7 +209,6 @@ test_component_events(void **state)
     t_ops o = {.repair_s = 1200};
     hvf_sim *sim = t_sim_ops(&o, true);
     hvf_incident_kpis k;
-    HVF_AUTOFREE char *summary = NULL;
 
     hvf_sim_run(sim);
     hvf_incident_kpis_get(sim, &k);
