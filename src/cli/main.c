@@ -16,6 +16,7 @@ static const hvf_cli_command commands[] = {
     {"approve", "approve one exact plan (bound to its plan_hash)", hvf_cli_approve},
     {"freeze", "stop all automation (or show the freeze with --status)", hvf_cli_freeze},
     {"unfreeze", "let automation start actions again", hvf_cli_unfreeze},
+    {"report", "turn a simulation run directory into an HTML report", hvf_cli_report},
 };
 
 static void
