@@ -84,6 +84,7 @@ typedef struct inv_service {
     bool critical;
     uint32_t min_available;
     int spread;
+    struct fy_node *rel[HVF_SERVICE_REL_LAST]; /* read by inv_read_service_relations */
 } inv_service;
 
 static const hvf_field_spec inv_service_fields[] = {
@@ -94,6 +95,10 @@ static const hvf_field_spec inv_service_fields[] = {
      .offset = offsetof(inv_service, min_available), .min = 0, .max = 1000000},
     {.name = "spread", .type = HVF_FIELD_ENUM, .offset = offsetof(inv_service, spread),
      .enum_names = hvf_spread_names},
+    {.name = "depends_on", .type = HVF_FIELD_NODE,
+     .offset = offsetof(inv_service, rel[HVF_SERVICE_DEPENDS_ON])},
+    {.name = "must_not_share", .type = HVF_FIELD_NODE,
+     .offset = offsetof(inv_service, rel[HVF_SERVICE_MUST_NOT_SHARE])},
 };
 
 static void
@@ -295,6 +300,7 @@ hvf_inventory_read_node(hvf_reader *r, struct fy_node *node, hvf_error *err)
                           "expected '" HVF_INVENTORY_SCHEMA "'");
     if (root.hosts) {
         inv_read_services(r, root.services, f);
+        inv_read_service_relations(r, root.services, f);
         inv_read_hosts(r, root.hosts, f);
         inv_read_vms(r, root.vms, f);
         inv_check_capacity(r, f);
@@ -374,10 +380,11 @@ hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
         hvf_strbuf_puts(out, "services:\n");
         for (size_t i = 0; i < f->nservices; i++) {
             const hvf_service *s = &f->services[i];
-            hvf_strbuf_printf(out,
-                              "  - {name: %s, critical: %s, min_available: %u, spread: %s}\n",
+            hvf_strbuf_printf(out, "  - {name: %s, critical: %s, min_available: %u, spread: %s",
                               s->name, s->critical ? "true" : "false", s->min_available,
                               hvf_spread_to_string(s->spread));
+            inv_format_service_relations(f, s, out);
+            hvf_strbuf_puts(out, "}\n");
         }
     }
     hvf_strbuf_puts(out, "hosts:\n");
