@@ -163,7 +163,7 @@ fix_pick_target(fix_ctx *c, int32_t vm, const hvf_audit_finding *x)
 {
     hvf_fleet *w = c->w;
     int32_t service = w->vms[vm].service;
-    HVF_AUTOFREE bool *held[HVF_SPREAD_LAST] = {NULL, NULL, NULL};
+    bool *held[HVF_SPREAD_LAST] = {NULL, NULL, NULL};
     HVF_AUTOFREE bool *mine = NULL;
     hvf_place_request req = {
         .need = hvf_vm_resources(&w->vms[vm]), .service = service, .source = w->vms[vm].host};
@@ -200,6 +200,8 @@ fix_pick_target(fix_ctx *c, int32_t vm, const hvf_audit_finding *x)
                 hvf_placer_set_role(c->placer, (int32_t)h, HVF_PLACE_ROLE_NORMAL);
         }
     }
+    for (int l = 0; l < HVF_SPREAD_LAST; l++)
+        free(held[l]);
     return pick;
 }
 
