@@ -81,8 +81,17 @@ inv_format_service_relations(const hvf_fleet *f, const hvf_service *s, hvf_strbu
         if (s->nrel[k] == 0)
             continue;
         hvf_strbuf_printf(out, ", %s: [", inv_rel_keys[k]);
-        for (size_t i = 0; i < s->nrel[k]; i++)
-            hvf_strbuf_printf(out, "%s%s", i ? ", " : "", f->services[s->rel[k][i]].name);
+        for (size_t i = 0; i < s->nrel[k]; i++) {
+            const char *name = f->services[s->rel[k][i]].name;
+            if (i)
+                hvf_strbuf_puts(out, ", ");
+            /* as inventory.c writes names: quoted when they would read as a list item or null */
+            if (name[0] == '-' || strcmp(name, "null") == 0 || strcmp(name, "Null") == 0 ||
+                strcmp(name, "NULL") == 0)
+                hvf_strbuf_quote(out, name);
+            else
+                hvf_strbuf_puts(out, name);
+        }
         hvf_strbuf_puts(out, "]");
     }
 }
