@@ -9,7 +9,6 @@
 void sc_read_selector(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, const char *field,
                       int32_t **out, size_t *n);
 /* A duration, or "never" (-1); @dflt when @node is NULL. */
-int64_t sc_duration_or_never(hvf_reader *r, struct fy_node *node, const char *field,
-                             int64_t dflt);
+int64_t sc_duration_or_never(hvf_reader *r, struct fy_node *node, const char *field, int64_t dflt);
 /* The monitoring section (scenario-monitor.c): sets sc->monitoring. */
 void sc_read_monitoring(hvf_reader *r, struct fy_node *node, hvf_scenario *sc);

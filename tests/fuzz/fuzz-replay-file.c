@@ -75,8 +75,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hvf_diags_init(&d);
     back = hvf_replay_parse("again.yaml", one.buf, one.len, NULL, &d, &err);
     if (!back)
-        fuzz_fail("the written replay does not read back: %s (%s)", d.n ? d.lines[0] : "",
-                  err.msg);
+        fuzz_fail("the written replay does not read back: %s (%s)", d.n ? d.lines[0] : "", err.msg);
     if ((diff = replay_diff(rp, back)) != NULL)
         fuzz_fail("the written replay reads back with another %s", diff);
     hvf_replay_format(back, &two);
