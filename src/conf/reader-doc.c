@@ -204,6 +204,27 @@ reader_parse(hvf_reader *r, const char *name, char *owned_buf, size_t len, hvf_d
         hvf_error_set(err, HVF_ERR_INVALID, "'%s' is not valid YAML or JSON", name);
         return -1;
     }
+    /*
+     * YAML allows only printable characters (spec 5.1): other C0 controls are refused here.
+     * Tabs are replaced by spaces: libfyaml 0.7.12 overruns a buffer when it reports an error
+     * on a line holding tabs (tests/fuzz/crashes/inventory/libfyaml-tab-*). A tab is never
+     * indentation in YAML and only whitespace in JSON; inside a quoted string it becomes a
+     * space, which docs/inventory.md states.
+     */
+    for (size_t i = 0, line = 1; i < len; i++) {
+        unsigned char c = (unsigned char)owned_buf[i];
+        if (c == '\n') {
+            line++;
+        } else if (c == '\t') {
+            owned_buf[i] = ' ';
+        } else if ((c < 0x20 && c != '\r') || c == 0x7f) {
+            hvf_diags_add(diags, "%s:%zu: syntax: expected printable text, found the control "
+                          "character 0x%02X", name, line, c);
+            free(owned_buf);
+            hvf_error_set(err, HVF_ERR_INVALID, "'%s' is not valid YAML or JSON", name);
+            return -1;
+        }
+    }
     fy_diag_cfg_default(&dcfg);
     dcfg.fp = NULL;
     dcfg.output_fn = reader_diag_capture;
