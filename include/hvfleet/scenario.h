@@ -12,6 +12,7 @@
 #include "hvfleet/diag.h"
 #include "hvfleet/error.h"
 #include "hvfleet/fleet.h"
+#include "hvfleet/monitor.h"
 #include "hvfleet/sim-types.h"
 
 #define HVF_SCENARIO_SCHEMA "hvfleet.scenario/v1"
@@ -27,7 +28,8 @@ typedef struct hvf_scenario {
     hvf_sim_fault *faults; /* owned */
     size_t nfaults;
     bool has_maintenance;
-    hvf_sim_naive_opts naive; /* owned arrays */
+    hvf_sim_naive_opts naive;          /* owned arrays */
+    hvf_sim_monitor_opts *monitoring; /* owned, may be NULL: monitors and the operator */
 } hvf_scenario;
 
 /*
@@ -51,9 +53,9 @@ int hvf_scenario_select_hosts(const hvf_fleet *fleet, const char *sel, int32_t *
                               hvf_error *err) __attribute__((warn_unused_result));
 
 /*
- * hvf_scenario_sim_new (src/sim/scenario-run.c): a simulation of @sc with its faults and, when
- * it has one, its maintenance scheduler. *@sched_ctx receives the scheduler's owned context
- * (free with hvf_sim_naive_free after hvf_sim_free), or NULL. Returns an owned simulation, or
- * NULL with @err set.
+ * hvf_scenario_sim_new (src/sim/scenario-run.c): a simulation of @sc with its faults, its
+ * monitoring (a component the simulation owns) and, when it has one, its maintenance
+ * scheduler. *@sched_ctx receives the scheduler's owned context (free with hvf_sim_naive_free
+ * after hvf_sim_free), or NULL. Returns an owned simulation, or NULL with @err set.
  */
 hvf_sim *hvf_scenario_sim_new(const hvf_scenario *sc, void **sched_ctx, hvf_error *err);

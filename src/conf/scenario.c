@@ -8,6 +8,7 @@
 
 #include "conf/inventory-priv.h"
 #include "conf/reader.h"
+#include "conf/scenario-priv.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/inventory.h"
 #include "hvfleet/scenario.h"
@@ -17,6 +18,7 @@
 typedef struct sc_root {
     char *schema, *name, *seed;
     struct fy_node *inventory, *params, *overrides, *faults, *maintenance;
+    struct fy_node *monitoring;
     int64_t duration_us, metrics_us;
     bool has_metrics;
 } sc_root;
@@ -41,6 +43,7 @@ static const hvf_field_spec sc_root_fields[] = {
     {.name = "host_overrides", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, overrides)},
     {.name = "faults", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, faults)},
     {.name = "maintenance", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, maintenance)},
+    {.name = "monitoring", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, monitoring)},
 };
 
 static const char *const sc_strategy_names[] = {"default", "precopy", "auto-converge", "post-copy",
@@ -95,6 +98,7 @@ static const hvf_field_spec sc_param_fields[] = {
      .max = 1e6},
     {.name = "restart_delay", .type = HVF_FIELD_DURATION, .offset = P(vm_restart_delay_us)},
     {.name = "host_reboot", .type = HVF_FIELD_DURATION, .offset = P(host_reboot_us)},
+    {.name = "restart_same_host", .type = HVF_FIELD_BOOL, .offset = P(vm_restart_same_host)},
 };
 #undef P
 
@@ -238,7 +242,7 @@ hvf_scenario_select_hosts(const hvf_fleet *f, const char *sel, int32_t **out, si
 }
 
 /* A selector node: one selector, or a list of them. */
-static void
+void
 sc_read_selector(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, const char *field,
                  int32_t **out, size_t *n)
 {
@@ -264,7 +268,7 @@ sc_read_selector(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, const 
 }
 
 /* A duration, or "never" (-1); @dflt when absent. */
-static int64_t
+int64_t
 sc_duration_or_never(hvf_reader *r, struct fy_node *node, const char *field, int64_t dflt)
 {
     HVF_AUTOFREE char *s = NULL;
@@ -516,6 +520,8 @@ sc_read(hvf_reader *r, const char *base_dir, hvf_error *err)
         sc_read_faults(r, root.faults, sc);
         if (root.maintenance)
             sc_read_maintenance(r, root.maintenance, sc);
+        if (root.monitoring)
+            sc_read_monitoring(r, root.monitoring, sc);
     }
     hvf_reader_free_fields(sc_root_fields, HVF_ARRAY_LEN(sc_root_fields), &root);
     if (r->diags->total > before || !sc->fleet) {
@@ -568,5 +574,7 @@ hvf_scenario_free(hvf_scenario *sc)
     free(sc->faults);
     free(sc->naive.hosts);
     free(sc->naive.at_us);
+    hvf_sim_monitor_opts_clear(sc->monitoring);
+    free(sc->monitoring);
     free(sc);
 }

@@ -17,6 +17,10 @@ hvf_scenario_sim_new(const hvf_scenario *sc, void **sched_ctx, hvf_error *err)
             return NULL;
         }
     }
+    if (sc->monitoring && hvf_sim_monitor_attach(sim, sc->monitoring, err) < 0) {
+        hvf_sim_free(sim);
+        return NULL;
+    }
     if (sc->has_maintenance) {
         hvf_sim_controller ctl = {0};
         *sched_ctx = hvf_sim_naive_new(&sc->naive, &ctl);
