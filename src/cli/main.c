@@ -9,6 +9,7 @@ static const hvf_cli_command commands[] = {
     {"inventory", "check, import or generate an inventory", hvf_cli_inventory},
     {"estimate", "predict one live migration (time, downtime, convergence)", hvf_cli_estimate},
     {"simulate", "run a scenario in the twin (events, metrics, summary)", hvf_cli_simulate},
+    {"place", "where a new VM would go and why other hosts were rejected", hvf_cli_place},
 };
 
 static void
