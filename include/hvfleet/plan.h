@@ -158,6 +158,15 @@ int hvf_plan_save(const hvf_plan *plan, const char *path, hvf_error *err)
     __attribute__((warn_unused_result));
 
 /*
+ * hvf_plan_check: re-verifies @plan against the inventory as it is now: the content still
+ * matches plan_hash, the inventory fingerprint is the one planned for, every host in the plan
+ * still exists, is active and has the usable memory it had, every VM still exists with the
+ * memory it had and sits where the plan's first move of it starts. Appends one line per problem
+ * to @problems and returns the number of problems (0: the plan still fits the fleet).
+ */
+size_t hvf_plan_check(const hvf_plan *plan, const hvf_fleet *fleet, hvf_diags *problems);
+
+/*
  * hvf_plan_load / _parse: reads a plan file, which is untrusted input: types, ranges, names,
  * time order, counts and the hash's form are all checked, every problem going to @diags as
  * "FILE:LINE: FIELD: VALUE: what was expected". The hash is not compared to the content here

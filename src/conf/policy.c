@@ -10,6 +10,7 @@
 #include "hvfleet/alloc.h"
 #include "hvfleet/policy.h"
 #include "hvfleet/units.h"
+#include "util/text.h"
 
 const char *const hvf_non_converging_names[] = {"auto-converge", "post-copy", "shutdown", "refuse",
                                                 NULL};
@@ -266,16 +267,24 @@ pol_finish(hvf_reader *r, pol_obj *o, hvf_policy *out, size_t before, hvf_error 
 }
 
 int
-hvf_policy_load(const char *path, hvf_policy *out, hvf_diags *diags, hvf_error *err)
+hvf_policy_parse(const char *name, const char *buf, size_t len, hvf_policy *out,
+                 hvf_diags *diags, hvf_error *err)
 {
     pol_obj o = {0};
     hvf_reader r;
     size_t before = diags->total;
-    int rc;
+    int line = 0, col = 0, rc;
 
     hvf_policy_default(out);
     hvf_policy_default(&o.p);
-    if (hvf_reader_open_file(&r, path, diags, err) < 0)
+    /* libfyaml 0.7 can loop on invalid UTF-8 after a directive: refuse it first. */
+    if (!hvf_text_utf8_valid(buf, len, &line, &col)) {
+        hvf_diags_add(diags, "%s:%d: syntax: byte %d of the line: expected UTF-8 text", name, line,
+                      col);
+        hvf_error_set(err, HVF_ERR_INVALID, "policy '%s' is not UTF-8 text", name);
+        return -1;
+    }
+    if (hvf_reader_open_buffer(&r, name, buf, len, diags, err) < 0)
         return -1;
     rc = pol_finish(&r, &o, out, before, err);
     hvf_reader_close(&r);
@@ -283,21 +292,16 @@ hvf_policy_load(const char *path, hvf_policy *out, hvf_diags *diags, hvf_error *
 }
 
 int
-hvf_policy_parse(const char *name, const char *buf, size_t len, hvf_policy *out,
-                 hvf_diags *diags, hvf_error *err)
+hvf_policy_load(const char *path, hvf_policy *out, hvf_diags *diags, hvf_error *err)
 {
-    pol_obj o = {0};
-    hvf_reader r;
-    size_t before = diags->total;
-    int rc;
+    size_t len = 0;
+    HVF_AUTOFREE char *buf = hvf_text_read_file(path, HVF_CONF_MAX_BYTES, &len, err);
 
-    hvf_policy_default(out);
-    hvf_policy_default(&o.p);
-    if (hvf_reader_open_buffer(&r, name, buf, len, diags, err) < 0)
+    if (!buf) {
+        hvf_policy_default(out);
         return -1;
-    rc = pol_finish(&r, &o, out, before, err);
-    hvf_reader_close(&r);
-    return rc;
+    }
+    return hvf_policy_parse(path, buf, len, out, diags, err);
 }
 
 /* ---- writing ---------------------------------------------------------------------------- */

@@ -7,6 +7,7 @@
 #include "conf/reader.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/plan.h"
+#include "util/text.h"
 
 typedef struct rd_root {
     char *schema, *fingerprint;
@@ -391,12 +392,19 @@ rd_plan(hvf_reader *r, hvf_error *err)
 }
 
 hvf_plan *
-hvf_plan_load(const char *path, hvf_diags *diags, hvf_error *err)
+hvf_plan_parse(const char *name, const char *buf, size_t len, hvf_diags *diags, hvf_error *err)
 {
     hvf_reader r;
     hvf_plan *p;
+    int line = 0, col = 0;
 
-    if (hvf_reader_open_file(&r, path, diags, err) < 0)
+    if (!hvf_text_utf8_valid(buf, len, &line, &col)) {
+        hvf_diags_add(diags, "%s:%d: syntax: byte %d of the line: expected UTF-8 text", name, line,
+                      col);
+        hvf_error_set(err, HVF_ERR_INVALID, "plan '%s' is not UTF-8 text", name);
+        return NULL;
+    }
+    if (hvf_reader_open_buffer(&r, name, buf, len, diags, err) < 0)
         return NULL;
     p = rd_plan(&r, err);
     hvf_reader_close(&r);
@@ -404,14 +412,12 @@ hvf_plan_load(const char *path, hvf_diags *diags, hvf_error *err)
 }
 
 hvf_plan *
-hvf_plan_parse(const char *name, const char *buf, size_t len, hvf_diags *diags, hvf_error *err)
+hvf_plan_load(const char *path, hvf_diags *diags, hvf_error *err)
 {
-    hvf_reader r;
-    hvf_plan *p;
+    size_t len = 0;
+    HVF_AUTOFREE char *buf = hvf_text_read_file(path, HVF_CONF_MAX_BYTES, &len, err);
 
-    if (hvf_reader_open_buffer(&r, name, buf, len, diags, err) < 0)
+    if (!buf)
         return NULL;
-    p = rd_plan(&r, err);
-    hvf_reader_close(&r);
-    return p;
+    return hvf_plan_parse(path, buf, len, diags, err);
 }

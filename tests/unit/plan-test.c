@@ -235,6 +235,25 @@ test_edited_plan(void **state)
     hvf_diags_clear(&d);
 }
 
+/* libfyaml 0.7 loops forever on a directive followed by invalid UTF-8: refused before parsing. */
+static void
+test_not_utf8(void **state)
+{
+    static const char *const inputs[] = {"%s\xfe", "{\n  \"schema\": \"\xc0\x80\"}", "%ab\x80\n"};
+    static const char *const want[] = {"plan.json:1: syntax: byte 3 of the line: expected UTF-8",
+                                       "plan.json:2: syntax: byte 14 of the line",
+                                       "plan.json:1: syntax: byte 4"};
+
+    for (size_t i = 0; i < HVF_ARRAY_LEN(inputs); i++) {
+        hvf_diags d;
+        assert_null(pt_parse(inputs[i], &d));
+        assert_int_equal(d.n, 1);
+        if (!strstr(d.lines[0], want[i]))
+            fail_msg("got '%s', want '%s'", d.lines[0], want[i]);
+        hvf_diags_clear(&d);
+    }
+}
+
 static void
 test_empty_plan(void **state)
 {
@@ -262,7 +281,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),  cmocka_unit_test(test_hash_follows_content),
         cmocka_unit_test(test_bad_plans),   cmocka_unit_test(test_edited_plan),
-        cmocka_unit_test(test_empty_plan),
+        cmocka_unit_test(test_empty_plan),  cmocka_unit_test(test_not_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
