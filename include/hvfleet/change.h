@@ -190,6 +190,7 @@ typedef struct hvf_change_plan {
     uint32_t wave_cap; /* most units in one wave after every limit */
     hvf_change_limits limits;
     int64_t duration_us; /* last wave baked */
+    int64_t apply_us, bake_us, gate_interval_us; /* the change's */
     hvf_change_gate *gates; /* owned copies */
     size_t ngates;
     bool rollback;

@@ -116,6 +116,7 @@ plan_check(int argc, char **argv)
 
 static const hvf_cli_command plan_subs[] = {
     {"check", "re-verify a plan against the current inventory", plan_check},
+    {"change", "plan a rolling change in waves (canary covering every variant)", hvf_cli_plan_change},
 };
 
 int

@@ -187,6 +187,9 @@ hvf_change_plan_format_json(const hvf_change_plan *plan, hvf_strbuf *out)
     json_object_set_new(o, "waves", cf_waves(plan));
     json_object_set_new(o, "gates", cf_gates(plan));
     json_object_set_new(o, "rollback", rb);
+    json_object_set_new(o, "apply_s", cf_seconds(plan->apply_us));
+    json_object_set_new(o, "bake_s", cf_seconds(plan->bake_us));
+    json_object_set_new(o, "gate_interval_s", cf_seconds(plan->gate_interval_us));
     json_object_set_new(o, "duration_s", cf_seconds(plan->duration_us));
     json_object_set_new(o, "forced", cf_unit_names(plan, plan->forced, plan->nforced));
     json_object_set_new(o, "notes", cf_strings(plan->notes, plan->nnotes));
@@ -199,6 +202,23 @@ hvf_change_plan_format_json(const hvf_change_plan *plan, hvf_strbuf *out)
     hvf_strbuf_puts(out, "\n");
     free(text);
     json_decref(o);
+}
+
+/* Compact durations for the wave table: 0s, 30s, 10m30s, 1h03m, 1h03m30s. */
+static const char *
+cf_dur(int64_t us, char *buf, size_t size)
+{
+    int64_t s = us / HVF_US_PER_S, h = s / 3600, m = (s / 60) % 60, sec = s % 60;
+
+    if (us % HVF_US_PER_S != 0 && s < 60)
+        snprintf(buf, size, "%.1fs", (double)us / 1e6);
+    else if (h > 0)
+        snprintf(buf, size, sec ? "%" PRId64 "h%02" PRId64 "m%02" PRId64 "s" : "%" PRId64 "h%02" PRId64 "m", h, m, sec);
+    else if (m > 0)
+        snprintf(buf, size, sec ? "%" PRId64 "m%02" PRId64 "s" : "%" PRId64 "m", m, sec);
+    else
+        snprintf(buf, size, "%" PRId64 "s", sec);
+    return buf;
 }
 
 /* ---- text ------------------------------------------------------------------------------- */
@@ -228,21 +248,23 @@ hvf_change_plan_format_text(const hvf_change_plan *plan, hvf_strbuf *out)
         hvf_strbuf_printf(out, "%s %s=%s (%u)", v ? "," : "", plan->variants[v].dim,
                           plan->variants[v].value, plan->variants[v].units);
     hvf_strbuf_puts(out, plan->nvariants ? "\n" : " none\n");
-    hvf_strbuf_printf(out, "  %-5s %-5s %-9s %-9s %-9s %s\n", "wave", "units", "start", "applied",
+    hvf_strbuf_printf(out, "  %-5s %-5s %-10s %-10s %-10s %s\n", "wave", "units", "start", "applied",
                       "baked", "units (variants covered)");
     for (size_t i = 0; i < plan->nwaves; i++) {
         const hvf_change_wave *w = &plan->waves[i];
         HVF_AUTOFREE char *vars = hvf_change_wave_variants(plan, w);
         char num[32];
         snprintf(num, sizeof(num), "%zu%s", i + 1, w->canary ? " c" : "");
-        hvf_strbuf_printf(out, "  %-5s %-5zu +%-8s +%-8s +%-8s ", num, w->nunits,
-                          hvf_units_format_duration(w->start_us, a, sizeof(a)),
-                          hvf_units_format_duration(w->applied_us, b, sizeof(b)),
-                          hvf_units_format_duration(w->baked_us, c, sizeof(c)));
+        hvf_strbuf_printf(out, "  %-5s %-5zu +%-9s +%-9s +%-9s ", num, w->nunits,
+                          cf_dur(w->start_us, a, sizeof(a)), cf_dur(w->applied_us, b, sizeof(b)),
+                          cf_dur(w->baked_us, c, sizeof(c)));
         cf_names_line(out, plan, w->units, w->nunits);
         hvf_strbuf_printf(out, " (%s)\n", vars[0] ? vars : "-");
     }
-    hvf_strbuf_puts(out, "  (c = canary)\ngates:");
+    hvf_strbuf_printf(out, "  (c = canary; a wave's units are applied together in %s, then bake %s)\n",
+                      cf_dur(plan->apply_us, a, sizeof(a)), cf_dur(plan->bake_us, b, sizeof(b)));
+    hvf_strbuf_printf(out, "gates (checked every %s while baking):",
+                      cf_dur(plan->gate_interval_us, a, sizeof(a)));
     for (size_t i = 0; i < plan->ngates; i++) {
         const hvf_change_gate *g = &plan->gates[i];
         hvf_strbuf_printf(out, "%s %s", i ? ";" : "", hvf_change_gate_to_string(g->type));

@@ -117,16 +117,21 @@ cp_missing(const hvf_change_plan *plan, const uint32_t *units, size_t n)
     return missing;
 }
 
+/* One note per unit chosen for coverage, naming the variants it is the first to bring. */
 static void
 cp_note_added(hvf_change_plan *plan, const bool *missing_before, bool seeded)
 {
+    HVF_AUTOFREE bool *missing = hvf_calloc(plan->nvariants + 1, sizeof(bool));
+
+    memcpy(missing, missing_before, plan->nvariants * sizeof(bool));
     for (size_t i = 0; i < plan->nadded; i++) {
         const hvf_change_unit *u = &plan->units[plan->added_for_coverage[i]];
         hvf_strbuf sb = HVF_STRBUF_INIT;
         for (size_t k = 0; k < u->nvariants; k++) {
             const hvf_change_variant *v = &plan->variants[u->variants[k]];
-            if (missing_before[u->variants[k]])
+            if (missing[u->variants[k]])
                 hvf_strbuf_printf(&sb, "%s%s=%s", sb.len ? ", " : "", v->dim, v->value);
+            missing[u->variants[k]] = false;
         }
         cp_note(plan, seeded ? "canary: added %s to cover %s" : "canary: %s covers %s", u->name,
                 sb.buf ? sb.buf : "a variant");
@@ -323,6 +328,9 @@ hvf_change_plan_build(const hvf_fleet *fleet, const hvf_change *c, const hvf_cha
     if (opts && !opts->as_written)
         plan->limits = opts->limits;
     plan->rollback = c->rollback;
+    plan->apply_us = c->apply_us;
+    plan->bake_us = c->bake_us;
+    plan->gate_interval_us = c->gate_interval_us;
     plan->redundancy_per = c->redundancy_per;
     plan->redundancy_max = c->redundancy_max;
     plan->verdict = HVF_PLAN_VERDICT_AUTO;

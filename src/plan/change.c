@@ -18,6 +18,14 @@
 #define CP_COVER_BUDGET 200000u
 #define CP_NONE "(none)"
 
+static int
+cp_u32_cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+    return (x > y) - (x < y);
+}
+
 void
 hvf_change_limits_from_policy(const hvf_policy *p, hvf_change_limits *out)
 {
@@ -388,6 +396,49 @@ hvf_change_plan_pack(const hvf_change_plan *plan, const uint32_t *units, size_t 
     return batch;
 }
 
+typedef struct cp_vorder {
+    size_t dim, idx;
+} cp_vorder;
+
+static int
+cp_vorder_cmp(const void *a, const void *b)
+{
+    const cp_vorder *x = a, *y = b;
+
+    if (x->dim != y->dim)
+        return x->dim < y->dim ? -1 : 1;
+    return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/* Variants grouped by dimension in variants_by order, each group in order of first appearance. */
+static void
+cp_sort_variants(hvf_change_plan *plan, const hvf_change *c)
+{
+    HVF_AUTOFREE cp_vorder *ord = hvf_calloc(plan->nvariants + 1, sizeof(cp_vorder));
+    HVF_AUTOFREE uint32_t *map = hvf_calloc(plan->nvariants + 1, sizeof(uint32_t));
+    hvf_change_variant *sorted = hvf_calloc(plan->nvariants + 1, sizeof(hvf_change_variant));
+
+    for (size_t v = 0; v < plan->nvariants; v++) {
+        size_t d = 0;
+        while (d < c->nvariants_by && strcmp(c->variants_by[d], plan->variants[v].dim) != 0)
+            d++;
+        ord[v] = (cp_vorder){d, v};
+    }
+    qsort(ord, plan->nvariants, sizeof(cp_vorder), cp_vorder_cmp);
+    for (size_t i = 0; i < plan->nvariants; i++) {
+        sorted[i] = plan->variants[ord[i].idx];
+        map[ord[i].idx] = (uint32_t)i;
+    }
+    free(plan->variants);
+    plan->variants = sorted;
+    for (size_t i = 0; i < plan->nunits; i++) {
+        hvf_change_unit *u = &plan->units[i];
+        for (size_t k = 0; k < u->nvariants; k++)
+            u->variants[k] = map[u->variants[k]];
+        qsort(u->variants, u->nvariants, sizeof(uint32_t), cp_u32_cmp);
+    }
+}
+
 int
 cp_build_units(hvf_change_plan *plan, const hvf_fleet *f, const hvf_change *c, hvf_error *err)
 {
@@ -397,6 +448,7 @@ cp_build_units(hvf_change_plan *plan, const hvf_fleet *f, const hvf_change *c, h
         for (size_t d = 0; d < c->nvariants_by; d++)
             cp_unit_variants(plan, f, &plan->units[i], c->variants_by[d]);
     }
+    cp_sort_variants(plan, c);
     cp_unit_services(plan, f);
     plan->nracks = f->nracks;
     plan->nzones = f->nzones;
@@ -447,14 +499,6 @@ cp_cover_dfs(cp_cover *cv, uint64_t left)
         cp_cover_dfs(cv, left & ~cv->mask[c]);
         cv->ncur--;
     }
-}
-
-static int
-cp_u32_cmp(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-    return (x > y) - (x < y);
 }
 
 /* Greedy: the candidate that covers most of what is missing, first in order on ties. */
