@@ -218,6 +218,15 @@ chg_field(char *buf, size_t size, const char *path, const char *field)
     snprintf(buf, size, "%s%s%s", path, *path ? "." : "", field);
 }
 
+/* The node of item @i of @list (a sequence), or @list itself (a scalar given for a list). */
+static struct fy_node *
+chg_item(struct fy_node *list, size_t i)
+{
+    if (list && fy_node_is_sequence(list))
+        return fy_node_sequence_get_by_index(list, (int)i);
+    return list;
+}
+
 /* Names in a list: each valid, none twice, not too many. */
 static void
 chg_check_names(hvf_reader *r, struct fy_node *map, const char *path, const char *key,
@@ -239,14 +248,14 @@ chg_check_names(hvf_reader *r, struct fy_node *map, const char *path, const char
                                                   strncmp(s, "zone", 4) == 0))
                         : true;
         if (!ok || !hvf_name_is_valid(colon ? colon + 1 : s)) {
-            hvf_reader_report(r, seq, field, "'%s': expected %s", s,
+            hvf_reader_report(r, chg_item(seq, i), field, "expected %s",
                               selectors ? "all, a host name, rack:R, zone:Z or tag:T"
                                         : "1-63 characters of A-Z a-z 0-9 . _ -");
             continue;
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp(names[j], s) == 0) {
-                hvf_reader_report(r, seq, field, "'%s' is listed twice", s);
+                hvf_reader_report(r, chg_item(seq, i), field, "listed twice");
                 break;
             }
         }
