@@ -12,6 +12,8 @@
 #include "hvfleet/diag.h"
 #include "hvfleet/error.h"
 #include "hvfleet/fleet.h"
+#include "hvfleet/sim-change.h"
+#include "hvfleet/sim-svc.h"
 #include "hvfleet/sim-types.h"
 
 #define HVF_SCENARIO_SCHEMA "hvfleet.scenario/v1"
@@ -28,6 +30,10 @@ typedef struct hvf_scenario {
     size_t nfaults;
     bool has_maintenance;
     hvf_sim_naive_opts naive; /* owned arrays */
+    hvf_sim_svc_spec *svcs;   /* owned: services' work (scenario-change.c) */
+    size_t nsvcs;
+    hvf_sim_change_run *changes; /* owned: rolling changes (scenario-change.c) */
+    size_t nchanges;
 } hvf_scenario;
 
 /*
@@ -51,8 +57,9 @@ int hvf_scenario_select_hosts(const hvf_fleet *fleet, const char *sel, int32_t *
                               hvf_error *err) __attribute__((warn_unused_result));
 
 /*
- * hvf_scenario_sim_new (src/sim/scenario-run.c): a simulation of @sc with its faults and, when
- * it has one, its maintenance scheduler. *@sched_ctx receives the scheduler's owned context
+ * hvf_scenario_sim_new (src/sim/scenario-run.c): a simulation of @sc with its faults, its
+ * services and, when it has one, its maintenance scheduler or its changes' controller (owned
+ * by the simulation). *@sched_ctx receives the scheduler's owned context
  * (free with hvf_sim_naive_free after hvf_sim_free), or NULL. Returns an owned simulation, or
  * NULL with @err set.
  */

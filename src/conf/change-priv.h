@@ -11,3 +11,7 @@
  * Returns an owned change, or NULL when any problem was found.
  */
 hvf_change *hvf_change_read_node(hvf_reader *r, struct fy_node *node, const char *path);
+
+/* Reads one gate mapping @item (named @gpath in messages) into @g. False after reporting. */
+bool hvf_change_read_gate(hvf_reader *r, struct fy_node *item, const char *gpath,
+                          hvf_change_gate *g);

@@ -314,6 +314,53 @@ chg_read_targets(hvf_reader *r, struct fy_node *node, const char *path, hvf_chan
     chg_check_names(r, node, field, "hosts", c->hosts, c->nhosts, true);
 }
 
+bool
+hvf_change_read_gate(hvf_reader *r, struct fy_node *item, const char *gpath, hvf_change_gate *g)
+{
+    chg_gate_in in = {.min_success = 0.99, .percentile = 99};
+    size_t before = r->diags->total;
+
+    memset(g, 0, sizeof(*g));
+    if (hvf_reader_map(r, item, gpath, chg_gate_fields, HVF_ARRAY_LEN(chg_gate_fields), &in)) {
+        free(in.service);
+        return false;
+    }
+    switch ((hvf_change_gate_type)in.type) {
+    case HVF_CHANGE_GATE_SERVICE_ANSWERS:
+        if (!in.service)
+            hvf_reader_report_field(r, item, gpath, "service",
+                                    "expected the service whose answers are checked");
+        if (in.has_max || in.has_pct)
+            hvf_reader_report_field(r, item, gpath, in.has_max ? "max" : "percentile",
+                                    "expected only with type client_io_latency");
+        break;
+    case HVF_CHANGE_GATE_CLIENT_IO_LATENCY:
+        if (!in.has_max || in.max_us <= 0 || in.max_us > CHG_MAX_DURATION_US)
+            hvf_reader_report_field(r, item, gpath, "max",
+                                    "expected the latency bound, e.g. 50ms (above 0)");
+        if (in.has_min)
+            hvf_reader_report_field(r, item, gpath, "min_success",
+                                    "expected only with type service_answers");
+        break;
+    default:
+        if (in.service || in.has_min || in.has_max || in.has_pct)
+            hvf_reader_report(r, item, gpath,
+                              "process_up takes no service, min_success, max or percentile");
+        break;
+    }
+    if (r->diags->total != before) {
+        free(in.service);
+        return false;
+    }
+    g->type = (hvf_change_gate_type)in.type;
+    g->service = in.service;
+    g->min_success = in.min_success;
+    g->max_latency_us = in.max_us;
+    g->percentile = in.percentile;
+    g->line = hvf_reader_line(item);
+    return true;
+}
+
 static void
 chg_read_gates(hvf_reader *r, struct fy_node *seq, const char *path, hvf_change *c)
 {
@@ -331,49 +378,9 @@ chg_read_gates(hvf_reader *r, struct fy_node *seq, const char *path, hvf_change 
     }
     c->gates = hvf_calloc((size_t)fy_node_sequence_item_count(seq) + 1, sizeof(hvf_change_gate));
     while ((item = fy_node_sequence_iterate(seq, &iter)) != NULL) {
-        chg_gate_in in = {.min_success = 0.99, .percentile = 99};
-        hvf_change_gate *g;
-        size_t before = r->diags->total;
-
         snprintf(gpath, sizeof(gpath), "%s[%zu]", field, i++);
-        if (hvf_reader_map(r, item, gpath, chg_gate_fields, HVF_ARRAY_LEN(chg_gate_fields), &in)) {
-            free(in.service);
-            continue;
-        }
-        switch ((hvf_change_gate_type)in.type) {
-        case HVF_CHANGE_GATE_SERVICE_ANSWERS:
-            if (!in.service)
-                hvf_reader_report_field(r, item, gpath, "service",
-                                        "expected the service whose answers are checked");
-            if (in.has_max || in.has_pct)
-                hvf_reader_report_field(r, item, gpath, in.has_max ? "max" : "percentile",
-                                        "expected only with type client_io_latency");
-            break;
-        case HVF_CHANGE_GATE_CLIENT_IO_LATENCY:
-            if (!in.has_max || in.max_us <= 0 || in.max_us > CHG_MAX_DURATION_US)
-                hvf_reader_report_field(r, item, gpath, "max",
-                                        "expected the latency bound, e.g. 50ms (above 0)");
-            if (in.has_min)
-                hvf_reader_report_field(r, item, gpath, "min_success",
-                                        "expected only with type service_answers");
-            break;
-        default:
-            if (in.service || in.has_min || in.has_max || in.has_pct)
-                hvf_reader_report(r, item, gpath,
-                                  "process_up takes no service, min_success, max or percentile");
-            break;
-        }
-        if (r->diags->total != before) {
-            free(in.service);
-            continue;
-        }
-        g = &c->gates[c->ngates++];
-        g->type = (hvf_change_gate_type)in.type;
-        g->service = in.service;
-        g->min_success = in.min_success;
-        g->max_latency_us = in.max_us;
-        g->percentile = in.percentile;
-        g->line = hvf_reader_line(item);
+        if (hvf_change_read_gate(r, item, gpath, &c->gates[c->ngates]))
+            c->ngates++;
     }
 }
 

@@ -8,6 +8,7 @@
 
 #include "conf/inventory-priv.h"
 #include "conf/reader.h"
+#include "conf/scenario-priv.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/inventory.h"
 #include "hvfleet/scenario.h"
@@ -17,6 +18,7 @@
 typedef struct sc_root {
     char *schema, *name, *seed;
     struct fy_node *inventory, *params, *overrides, *faults, *maintenance;
+    struct fy_node *services, *changes;
     int64_t duration_us, metrics_us;
     bool has_metrics;
 } sc_root;
@@ -41,6 +43,8 @@ static const hvf_field_spec sc_root_fields[] = {
     {.name = "host_overrides", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, overrides)},
     {.name = "faults", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, faults)},
     {.name = "maintenance", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, maintenance)},
+    {.name = "services", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, services)},
+    {.name = "changes", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, changes)},
 };
 
 static const char *const sc_strategy_names[] = {"default", "precopy", "auto-converge", "post-copy",
@@ -516,6 +520,7 @@ sc_read(hvf_reader *r, const char *base_dir, hvf_error *err)
         sc_read_faults(r, root.faults, sc);
         if (root.maintenance)
             sc_read_maintenance(r, root.maintenance, sc);
+        hvf_scenario_read_changes(r, root.services, root.changes, base_dir, sc);
     }
     hvf_reader_free_fields(sc_root_fields, HVF_ARRAY_LEN(sc_root_fields), &root);
     if (r->diags->total > before || !sc->fleet) {
@@ -568,5 +573,11 @@ hvf_scenario_free(hvf_scenario *sc)
     free(sc->faults);
     free(sc->naive.hosts);
     free(sc->naive.at_us);
+    for (size_t i = 0; i < sc->nsvcs; i++)
+        hvf_sim_svc_spec_clear(&sc->svcs[i]);
+    free(sc->svcs);
+    for (size_t i = 0; i < sc->nchanges; i++)
+        hvf_sim_change_run_clear(&sc->changes[i]);
+    free(sc->changes);
     free(sc);
 }

@@ -397,6 +397,7 @@ ce_shadow_hosts(const hvf_change_plan *plan, const hvf_fleet *fleet, hvf_plan *s
 {
     HVF_AUTOFREE int64_t *last_wave = hvf_malloc((fleet->nhosts + 1) * sizeof(int64_t));
     bool restarts = plan->kind == HVF_CHANGE_KIND_PACKAGE || plan->kind == HVF_CHANGE_KIND_KERNEL;
+    bool reboots = plan->kind == HVF_CHANGE_KIND_KERNEL;
 
     for (size_t h = 0; h < fleet->nhosts; h++)
         last_wave[h] = -1;
@@ -407,16 +408,14 @@ ce_shadow_hosts(const hvf_change_plan *plan, const hvf_fleet *fleet, hvf_plan *s
         for (size_t i = 0; i < w->nunits; i++) {
             const hvf_change_unit *u = &plan->units[w->units[i]];
             const hvf_host *host = &fleet->hosts[u->host];
-            if (last_wave[u->host] != (int64_t)wi) {
+            /* only a kernel change reboots a host: out of service while it applies */
+            if (reboots && u->vm < 0 && last_wave[u->host] != (int64_t)wi) {
                 hvf_plan_host *ph = hvf_plan_add_host(shadow, host->name);
                 last_wave[u->host] = (int64_t)wi;
                 ph->evacuate_start_ms = start_ms;
                 ph->evacuate_end_ms = ph->maintenance_start_ms = start_ms;
                 ph->maintenance_end_ms = end_ms;
-                /* only a reboot takes the host's memory out of service */
-                ph->usable_mib = plan->kind == HVF_CHANGE_KIND_KERNEL && u->vm < 0
-                                     ? hvf_host_usable(host).mem_mib
-                                     : 0;
+                ph->usable_mib = hvf_host_usable(host).mem_mib;
             }
             if (u->vm >= 0 && restarts) {
                 hvf_plan_stop *st = hvf_plan_add_stop(shadow, u->name, host->name, host->name);
@@ -467,6 +466,16 @@ hvf_change_plan_evaluate(hvf_change_plan *plan, const hvf_policy *policy, const 
     ce_all_at_once(plan, shadow);
     ce_gates(plan, shadow);
     ce_shadow_hosts(plan, fleet, shadow);
+    /* the seatbelt counts hosts taken out of service; a change that takes none out still has
+     * a blast radius: every unit it touches */
+    if (shadow->nhosts == 0 && plan->nunits > policy->seatbelt.max_hosts_without_approval) {
+        hvf_plan_add_reason(shadow,
+                            "needs approval: the change touches %zu %s, more than "
+                            "seatbelt.max_hosts_without_approval (%u)",
+                            plan->nunits, plan->units[0].vm >= 0 ? "VMs" : "hosts",
+                            policy->seatbelt.max_hosts_without_approval);
+        ce_raise(shadow, HVF_PLAN_VERDICT_NEEDS_APPROVAL);
+    }
     hvf_seatbelt_evaluate(shadow, policy, fleet);
     plan->verdict = shadow->summary.verdict;
     for (size_t i = 0; i < shadow->summary.nreasons; i++) {

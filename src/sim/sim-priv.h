@@ -42,6 +42,7 @@ typedef enum sim_kind {
     SIM_EV_TIMER,         /* tag */
     SIM_EV_FAULT,         /* obj = fault index */
     SIM_EV_LINK_RESTORE,  /* obj = link */
+    SIM_EV_SVC,           /* svc.c: obj = storage (tag = node) reconnects, -1 = notify */
     SIM_EV_SAMPLE,
     SIM_EV_END,
 } sim_kind;
@@ -197,6 +198,9 @@ struct hvf_sim {
 
     void (*progress)(int64_t, int64_t, void *);
     void *progress_ctx;
+
+    struct sim_svc *svc; /* owned; services' work (svc.c), NULL until declared or used */
+    struct sim_cx *change; /* owned; the change controller's context (change.c), may be NULL */
 };
 
 /* ---- engine.c ---- */
@@ -257,6 +261,19 @@ void sim_on_host_up(hvf_sim *sim, int32_t host, uint32_t ver);
 void sim_on_host_fixed(hvf_sim *sim, int32_t host);
 void sim_on_vm_restart(hvf_sim *sim, int32_t vm, uint32_t ver);
 void sim_on_link_restore(hvf_sim *sim, int32_t link);
+
+/* ---- svc.c ---- */
+typedef struct sim_svc sim_svc;
+struct json_t;
+void sim_svc_on_event(hvf_sim *sim, int32_t obj, uint32_t ver, int64_t tag);
+void sim_svc_free(hvf_sim *sim);
+/* The services' figures for summary.json (a new JSON object). */
+struct json_t *sim_svc_summary(const hvf_sim *sim);
+
+/* ---- change.c ---- */
+void sim_change_free(hvf_sim *sim);
+/* The changes' outcomes for summary.json (a new JSON array). */
+struct json_t *sim_change_summary(const hvf_sim *sim);
 
 /* ---- output.c ---- */
 /* Event-log line; @extra is appended raw (",\"k\":v..." or NULL). */
