@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "hvfleet/report.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/scenario.h"
 #include "hvfleet/sim.h"
@@ -67,7 +68,7 @@ sim_print_summary(hvf_sim *sim, const char *name, const char *dir, double wall_s
            st.vms_rebooted, st.vms_crashed);
     printf("  hosts                %u crashed, %u hung (IO saturated past the hung-task timeout)\n",
            st.hosts_crashed, st.hosts_hung);
-    printf("  output               %s/ (summary.json, events.jsonl, metrics-*.csv)\n", dir);
+    printf("  output               %s/ (report.html, summary.json, events.jsonl, metrics-*.csv)\n", dir);
 }
 
 int
@@ -117,7 +118,7 @@ hvf_cli_simulate(int argc, char **argv)
         case 'h':
             printf("usage: hvfleet simulate SCENARIO [--seed N] [--json] [--out DIR] [--quiet]\n"
                    "Runs a scenario in the twin (deterministic discrete-event simulator) and "
-                   "writes\nDIR (default out/<scenario name>/): summary.json, events.jsonl, "
+                   "writes\nDIR (default out/<scenario name>/): report.html, summary.json, events.jsonl, "
                    "metrics-fleet.csv,\nmetrics-hosts.csv. --seed overrides the scenario's seed; "
                    "--json prints the\nsummary as JSON; --quiet prints nothing but errors.\n"
                    "Exit status: 0 when it ran (whatever happened inside), 2 on bad input.\n");
@@ -154,13 +155,12 @@ hvf_cli_simulate(int argc, char **argv)
     wall = sim_elapsed_s(&prog.start);
     if (prog.shown)
         fprintf(stderr, "\r\033[K");
-    if (hvf_sim_write_outputs(sim, outdir, &err) < 0) {
+    if (hvf_sim_write_outputs(sim, outdir, &err) < 0 || hvf_report_write_html(outdir, &err) < 0) {
         hvf_sim_free(sim);
         hvf_sim_naive_free(sched);
         hvf_scenario_free(sc);
         return hvf_cli_fail(&err);
     }
-    /* TODO(lead): call hvf_report_write_html(outdir, &err) here once src/report lands on main. */
     if (json) {
         HVF_AUTOFREE char *s = hvf_sim_summary_json(sim);
         printf("%s\n", s);

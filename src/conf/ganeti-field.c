@@ -64,6 +64,49 @@ gnt_ctx_clear(gnt_ctx *c)
 }
 
 size_t
+gnt_utf8_invalid_at(const char *buf, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)buf;
+    size_t i = 0;
+
+    while (i < len) {
+        unsigned char c = s[i];
+        unsigned char lo = 0x80, hi = 0xBF;
+        size_t n;
+
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        if (c >= 0xC2 && c <= 0xDF)
+            n = 1;
+        else if (c >= 0xE0 && c <= 0xEF)
+            n = 2;
+        else if (c >= 0xF0 && c <= 0xF4)
+            n = 3;
+        else
+            return i;
+        /* The second byte's range rules out overlong forms, surrogates and > U+10FFFF. */
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+        else if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+        if (len - i <= n || s[i + 1] < lo || s[i + 1] > hi)
+            return i;
+        for (size_t k = 2; k <= n; k++) {
+            if (s[i + k] < 0x80 || s[i + k] > 0xBF)
+                return i;
+        }
+        i += n + 1;
+    }
+    return len;
+}
+
+size_t
 gnt_split(const char *p, size_t len, char sep, gnt_slice *out, size_t max)
 {
     size_t n = 0, start = 0;
@@ -247,14 +290,14 @@ gnt_check_name(gnt_ctx *c, const gnt_line *l, const char *what, const char *fiel
 {
     if (gnt_slice_valid_name(s))
         return true;
-    gnt_report(c, l->no, what, field, s,
-               "expected 1-63 characters of A-Z a-z 0-9 . _ - to name %s", kind);
+    gnt_report(c, l->no, what, field, s, "expected 1-63 characters of A-Z a-z 0-9 . _ - to name %s",
+               kind);
     return false;
 }
 
 bool
-gnt_check_enum_list(gnt_ctx *c, const gnt_line *l, const char *what, const char *field,
-                    gnt_slice s, const char *const *names)
+gnt_check_enum_list(gnt_ctx *c, const gnt_line *l, const char *what, const char *field, gnt_slice s,
+                    const char *const *names)
 {
     gnt_slice items[GNT_MAX_FIELDS];
     size_t n = s.len ? gnt_split(s.p, s.len, ',', items, GNT_MAX_FIELDS) : 0;

@@ -2,6 +2,7 @@
 /* Growable strings and atomic file writes (temporary file + rename: never a half-written file). */
 #include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hvfleet/alloc.h"
@@ -79,6 +80,7 @@ hvf_file_write_atomic(const char *path, const char *data, size_t len, hvf_error 
 {
     HVF_AUTOFREE char *tmp = NULL;
     FILE *fp;
+    mode_t mask;
     int fd;
 
     if (strcmp(path, "-") == 0) {
@@ -96,6 +98,10 @@ hvf_file_write_atomic(const char *path, const char *data, size_t len, hvf_error 
                       strerror(errno));
         return -1;
     }
+    /* mkstemp makes 0600; outputs are meant to be shared, so honour the umask like open(2). */
+    mask = umask(0);
+    umask(mask);
+    (void)fchmod(fd, 0666 & ~mask);
     fp = fdopen(fd, "wb");
     if (!fp) {
         close(fd);
