@@ -10,9 +10,11 @@
  * coverage, no limits), optionally with an operator model for the time monitoring takes to
  * alert and people take to decide and revert (fitted to an incident report's timeline).
  *
- * Events: change_plan, change_refused, change_wave_start, change_wave_applied, change_effect,
- * change_gate_failed, change_halt, change_rollback_batch, change_rolled_back, change_revert,
- * change_reverted, change_done, and the incident milestones alert, decision, resolved.
+ * Events: change_plan, change_refused, change_start, change_wave_start, change_wave_applied,
+ * change_effect, change_gate_failed, change_halt, change_rollback_batch, change_rolled_back,
+ * change_revert, change_reverted, change_done, and the incident milestones of
+ * include/hvfleet/incident.h: alert (a gate failed, or monitoring noticed), decision (halt and
+ * roll back, or what people did), resolved (every client and replica healthy again after it).
  */
 #pragma once
 
@@ -85,12 +87,11 @@ bool hvf_sim_effect_matches(const hvf_sim_change_effect *e, const hvf_fleet *fle
                             const hvf_change *change);
 
 /*
- * hvf_sim_change_attach: creates the controller that runs @runs (borrowed: they must outlive
- * @sim) and fills @ctl for hvf_sim_set_controller. The simulation owns the controller's
- * context and frees it in hvf_sim_free.
+ * hvf_sim_change_attach: adds the component that runs @runs (borrowed: they must outlive @sim)
+ * to @sim, before hvf_sim_run. The simulation owns the component's context. Returns the
+ * component's id. One change component per simulation.
  */
-void hvf_sim_change_attach(hvf_sim *sim, const hvf_sim_change_run *runs, size_t nruns,
-                           hvf_sim_controller *ctl);
+int32_t hvf_sim_change_attach(hvf_sim *sim, const hvf_sim_change_run *runs, size_t nruns);
 
 typedef struct hvf_sim_change_outcome {
     const char *name; /* borrowed from the run's change */

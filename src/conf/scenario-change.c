@@ -422,11 +422,6 @@ sch_read(hvf_reader *r, struct fy_node *seq, const char *base_dir, hvf_scenario 
 
     if (!hvf_reader_expect_seq(r, seq, "changes"))
         return;
-    if (sc->has_maintenance && fy_node_sequence_item_count(seq) > 0) {
-        hvf_reader_report(r, seq, "changes",
-                          "expected either maintenance or changes in one scenario, not both");
-        return;
-    }
     while ((item = fy_node_sequence_iterate(seq, &iter)) != NULL) {
         sch_in in = {0};
         hvf_sim_change_run run = {0};

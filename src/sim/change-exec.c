@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "hvfleet/alloc.h"
+#include "hvfleet/incident.h"
 #include "hvfleet/sim-svc.h"
 #include "hvfleet/units.h"
 #include "sim/change-priv.h"
@@ -20,7 +21,7 @@
 static void
 cx_timer(hvf_sim *sim, sim_cx *cx, cx_run *x, int kind, int64_t t_us)
 {
-    hvf_sim_add_timer(sim, t_us, cx_tag((size_t)(x - cx->runs), kind, x->gen));
+    hvf_sim_component_timer(sim, cx->comp, t_us, cx_tag((size_t)(x - cx->runs), kind, x->gen));
 }
 
 static void
@@ -114,7 +115,8 @@ cx_check_resolved(hvf_sim *sim, cx_run *x)
     if (x->phase == CX_ROLLING_BACK || x->phase == CX_REVERTING || hvf_sim_degraded(sim) > 0)
         return;
     o->t_resolve_us = hvf_sim_now(sim);
-    cx_log(sim, x, "resolved", "every client and replica healthy again");
+    hvf_incident_log(sim, HVF_INCIDENT_RESOLVED, -1, -1,
+                     "%s: every client and replica healthy again", x->r->change->name);
 }
 
 static void
@@ -284,24 +286,28 @@ cx_halt(hvf_sim *sim, sim_cx *cx, cx_run *x, const char *why)
     hvf_strlcpy(o->halt_reason, why, sizeof(o->halt_reason));
     if (o->t_detect_us < 0) {
         o->t_detect_us = now;
-        cx_log(sim, x, "alert", "gate failed after wave %zu: %s", x->wave + 1, why);
+        hvf_incident_log(sim, HVF_INCIDENT_ALERT, -1, -1, "%s: gate failed after wave %zu: %s",
+                         x->r->change->name, x->wave + 1, why);
     }
     o->t_decide_us = now;
     x->nrb = 0;
     for (size_t i = x->napplied; i-- > 0;)
         x->rb[x->nrb++] = x->applied[i];
     if (!x->plan->rollback || x->nrb == 0) {
-        cx_log(sim, x, "decision", "halt the rollout after wave %zu (rollback off)", x->wave + 1);
+        hvf_incident_log(sim, HVF_INCIDENT_DECISION, -1, -1,
+                         "%s: halt the rollout after wave %zu (rollback off)",
+                         x->r->change->name, x->wave + 1);
         cx_log(sim, x, "change_halt", "%zu unit%s stay changed", x->nrb, x->nrb == 1 ? "" : "s");
         cx_finish(sim, x);
         return;
     }
     x->rb_nbatches = hvf_change_plan_pack(x->plan, x->rb, x->nrb, 0, x->rb_batch);
     x->rb_cur = 0;
-    cx_log(sim, x, "decision", "halt the rollout after wave %zu and roll back %zu unit%s in %zu "
-                               "batch%s",
-           x->wave + 1, x->nrb, x->nrb == 1 ? "" : "s", x->rb_nbatches,
-           x->rb_nbatches == 1 ? "" : "es");
+    hvf_incident_log(sim, HVF_INCIDENT_DECISION, -1, -1,
+                     "%s: halt the rollout after wave %zu and roll back %zu unit%s in %zu "
+                     "batch%s",
+                     x->r->change->name, x->wave + 1, x->nrb, x->nrb == 1 ? "" : "s",
+                     x->rb_nbatches, x->rb_nbatches == 1 ? "" : "es");
     cx_log(sim, x, "change_halt", "%s", why);
     x->phase = CX_ROLLING_BACK;
     cx_start_rb_batch(sim, cx, x);
@@ -333,7 +339,8 @@ cx_on_decide(hvf_sim *sim, sim_cx *cx, cx_run *x)
     x->gen++;
     x->out->t_decide_us = hvf_sim_now(sim);
     x->out->halted = x->phase != CX_DONE;
-    cx_log(sim, x, "decision", "%s", op->action ? op->action : "revert the change everywhere");
+    hvf_incident_log(sim, HVF_INCIDENT_DECISION, -1, -1, "%s: %s", x->r->change->name,
+                     op->action ? op->action : "revert the change everywhere");
     snprintf(detail, sizeof(detail), "%s reverting", x->plan->change);
     for (size_t i = 0; i < x->plan->nunits; i++) {
         if (x->ustate[i] != CX_U_CHANGED && x->ustate[i] != CX_U_APPLYING)
@@ -380,13 +387,15 @@ cx_on_monitor(hvf_sim *sim, sim_cx *cx, cx_run *x)
             x->alerted = true;
             if (x->out->t_detect_us < 0)
                 x->out->t_detect_us = now;
-            cx_log(sim, x, "alert", "monitoring: %s", why);
-            hvf_sim_add_timer(sim, now + op->decide_after_us,
-                              cx_tag((size_t)(x - cx->runs), CX_T_DECIDE, 0));
+            hvf_incident_log(sim, HVF_INCIDENT_ALERT, -1, -1, "%s: monitoring: %s",
+                             x->r->change->name, why);
+            hvf_sim_component_timer(sim, cx->comp, now + op->decide_after_us,
+                                    cx_tag((size_t)(x - cx->runs), CX_T_DECIDE, 0));
             return;
         }
     }
-    hvf_sim_add_timer(sim, now + op->check_every_us, cx_tag((size_t)(x - cx->runs), CX_T_MON, 0));
+    hvf_sim_component_timer(sim, cx->comp, now + op->check_every_us,
+                            cx_tag((size_t)(x - cx->runs), CX_T_MON, 0));
 }
 
 /* ---- start ------------------------------------------------------------------------------ */
@@ -443,6 +452,9 @@ cx_start_run(hvf_sim *sim, sim_cx *cx, cx_run *x)
     }
     o->started = true;
     o->t_start_us = hvf_sim_now(sim);
+    cx_log(sim, x, "change_start", "%s", x->r->change->description ? x->r->change->description
+                                                                    : hvf_change_kind_to_string(
+                                                                          x->r->change->kind));
     x->wave = 0;
     cx_start_wave(sim, cx, x);
 }
@@ -454,9 +466,10 @@ cx_on_start(hvf_sim *sim, void *ctx)
 
     for (size_t i = 0; i < cx->nruns; i++) {
         const hvf_sim_change_run *r = cx->runs[i].r;
-        hvf_sim_add_timer(sim, r->start_us, cx_tag(i, CX_T_START, 0));
+        hvf_sim_component_timer(sim, cx->comp, r->start_us, cx_tag(i, CX_T_START, 0));
         if (r->op.enabled)
-            hvf_sim_add_timer(sim, r->start_us + r->op.check_every_us, cx_tag(i, CX_T_MON, 0));
+            hvf_sim_component_timer(sim, cx->comp, r->start_us + r->op.check_every_us,
+                                    cx_tag(i, CX_T_MON, 0));
     }
 }
 
@@ -464,21 +477,22 @@ void
 cx_on_event(hvf_sim *sim, const hvf_sim_event *ev, void *ctx)
 {
     sim_cx *cx = ctx;
-    size_t run;
-    int kind;
-    uint16_t gen;
+
+    if (ev->type != HVF_SIM_EV_SERVICE)
+        return;
+    for (size_t i = 0; i < cx->nruns; i++)
+        cx_check_resolved(sim, &cx->runs[i]);
+}
+
+void
+cx_on_timer(hvf_sim *sim, int64_t tag, void *ctx)
+{
+    sim_cx *cx = ctx;
+    size_t run = (size_t)((tag >> 24) & 0xffff);
+    int kind = (int)((tag >> 16) & 0xff);
+    uint16_t gen = (uint16_t)(tag & 0xffff);
     cx_run *x;
 
-    if (ev->type == HVF_SIM_EV_SERVICE) {
-        for (size_t i = 0; i < cx->nruns; i++)
-            cx_check_resolved(sim, &cx->runs[i]);
-        return;
-    }
-    if (ev->type != HVF_SIM_EV_TIMER || (ev->tag >> 40) != CX_TAG_MAGIC)
-        return;
-    run = (size_t)((ev->tag >> 24) & 0xffff);
-    kind = (int)((ev->tag >> 16) & 0xff);
-    gen = (uint16_t)(ev->tag & 0xffff);
     if (run >= cx->nruns)
         return;
     x = &cx->runs[run];

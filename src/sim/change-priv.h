@@ -41,6 +41,7 @@ typedef struct cx_run {
 
 typedef struct sim_cx {
     hvf_sim *sim; /* borrowed */
+    int32_t comp; /* its component id */
     cx_run *runs; /* owned */
     size_t nruns;
     hvf_sim_change_outcome *outcomes; /* owned, one per run */
@@ -49,15 +50,14 @@ typedef struct sim_cx {
     int32_t *restart_ref; /* owned, per VM: units of it restarting */
 } sim_cx;
 
-/* Timer tags: 'CH' in the top bits keeps them apart from other controllers' small tags. */
-#define CX_TAG_MAGIC 0x4348LL
+/* Timer tags: the run, the kind of timer and the run's generation when it was set. */
 enum { CX_T_START, CX_T_APPLIED, CX_T_CHECK, CX_T_BAKED, CX_T_RB_DONE, CX_T_MON, CX_T_DECIDE,
        CX_T_REVERTED };
 
 static inline int64_t
 cx_tag(size_t run, int kind, uint16_t gen)
 {
-    return (CX_TAG_MAGIC << 40) | ((int64_t)run << 24) | ((int64_t)kind << 16) | gen;
+    return ((int64_t)run << 24) | ((int64_t)kind << 16) | gen;
 }
 
 /* change.c */
@@ -71,3 +71,4 @@ bool cx_restarts(const cx_run *x);
 /* change-exec.c */
 void cx_on_start(hvf_sim *sim, void *ctx);
 void cx_on_event(hvf_sim *sim, const hvf_sim_event *ev, void *ctx);
+void cx_on_timer(hvf_sim *sim, int64_t tag, void *ctx);

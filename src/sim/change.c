@@ -236,12 +236,12 @@ cx_effects_off(sim_cx *cx, cx_run *x, uint32_t unit)
 
 /* ---- setup, outcomes, summary ------------------------------------------------------------ */
 
-void
-hvf_sim_change_attach(hvf_sim *sim, const hvf_sim_change_run *runs, size_t nruns,
-                      hvf_sim_controller *ctl)
+int32_t
+hvf_sim_change_attach(hvf_sim *sim, const hvf_sim_change_run *runs, size_t nruns)
 {
     sim_cx *cx = HVF_NEW(sim_cx);
     const hvf_fleet *f = hvf_sim_fleet(sim);
+    hvf_sim_component comp = {0};
 
     HVF_ASSERT(!sim->change);
     cx->sim = sim;
@@ -260,12 +260,15 @@ hvf_sim_change_attach(hvf_sim *sim, const hvf_sim_change_run *runs, size_t nruns
         o->as_written = runs[i].as_written;
         o->t_start_us = o->t_event_us = o->t_detect_us = o->t_decide_us = o->t_resolve_us = -1;
     }
+    /* the simulation frees the context (sim_change_free): outcomes stay readable until then */
     sim->change = cx;
-    memset(ctl, 0, sizeof(*ctl));
-    ctl->name = "change";
-    ctl->ctx = cx;
-    ctl->on_start = cx_on_start;
-    ctl->on_event = cx_on_event;
+    comp.name = "change";
+    comp.ctx = cx;
+    comp.on_start = cx_on_start;
+    comp.on_event = cx_on_event;
+    comp.on_timer = cx_on_timer;
+    cx->comp = hvf_sim_add_component(sim, &comp);
+    return cx->comp;
 }
 
 void

@@ -29,10 +29,8 @@ hvf_scenario_sim_new(const hvf_scenario *sc, void **sched_ctx, hvf_error *err)
         hvf_sim_controller ctl = {0};
         *sched_ctx = hvf_sim_naive_new(&sc->naive, &ctl);
         hvf_sim_set_controller(sim, &ctl);
-    } else if (sc->nchanges > 0) {
-        hvf_sim_controller ctl = {0};
-        hvf_sim_change_attach(sim, sc->changes, sc->nchanges, &ctl);
-        hvf_sim_set_controller(sim, &ctl);
     }
+    if (sc->nchanges > 0)
+        hvf_sim_change_attach(sim, sc->changes, sc->nchanges);
     return sim;
 }

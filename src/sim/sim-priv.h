@@ -158,6 +158,7 @@ typedef struct sim_incident {
     uint32_t vms_down, vms_down_peak, vms_down_distinct;
     uint32_t hosts_out; /* down or quarantined since the start */
     bool *vm_was_down;  /* owned, per VM */
+    bool *vm_impaired;  /* owned, per VM: up but unusable (hvf_incident_vm_impaired) */
     bool *host_out;     /* owned, per host: counted in hosts_out */
     double vm_down_us;  /* integral of vms_down up to last_us */
     int64_t last_us;

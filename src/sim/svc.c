@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "hvfleet/alloc.h"
+#include "hvfleet/incident.h"
 #include "hvfleet/sim-svc.h"
 #include "hvfleet/units.h"
 #include "sim/sim-priv.h"
@@ -219,6 +220,16 @@ svc_after(hvf_sim *sim, uint32_t before)
     }
 }
 
+/* A VM whose disk IO is blocked or that answers nothing is up but unusable: the incident
+ * KPIs count it with the VMs down. */
+static void
+svc_impair(hvf_sim *sim, int32_t vm)
+{
+    const sim_svc *v = sim->svc;
+
+    hvf_incident_vm_impaired(sim, vm, v->blocked_since[vm] >= 0 || v->not_serving[vm]);
+}
+
 static bool
 svc_vm_runs(const hvf_sim *sim, int32_t vm)
 {
@@ -264,6 +275,7 @@ svc_storage_recompute(hvf_sim *sim, svc_entry *e)
             snprintf(detail, sizeof(detail), "storage %s: node %s", e->spec.name,
                      sim->fleet->hosts[e->spec.nodes[k]].name);
             sim_log(sim, "vm_io_blocked", sim->fleet->vms[vm].host, vm, -1, -1, detail, NULL);
+            svc_impair(sim, vm);
         } else if (k < 0 && v->blocked_since[vm] >= 0) {
             v->st.vm_io_blocked_s += (double)(sim->now_us - v->blocked_since[vm]) / 1e6;
             snprintf(detail, sizeof(detail), "storage %s: blocked %.1f s", e->spec.name,
@@ -271,6 +283,7 @@ svc_storage_recompute(hvf_sim *sim, svc_entry *e)
             v->blocked_since[vm] = -1;
             v->blocked--;
             sim_log(sim, "vm_io_resumed", sim->fleet->vms[vm].host, vm, -1, -1, detail, NULL);
+            svc_impair(sim, vm);
         }
     }
 }
@@ -362,6 +375,7 @@ hvf_sim_vm_set_serving(hvf_sim *sim, int32_t vm, bool serving, const char *why)
     }
     sim_log(sim, serving ? "replica_serving" : "replica_not_serving", sim->fleet->vms[vm].host,
             vm, -1, -1, why, NULL);
+    svc_impair(sim, vm);
     s = sim->fleet->vms[vm].service;
     for (size_t i = 0; s >= 0 && i < v->n; i++) {
         if (v->s[i].spec.kind == HVF_SIM_SVC_REPLICATED && v->s[i].spec.service == s)
