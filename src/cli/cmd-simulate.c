@@ -68,6 +68,7 @@ sim_print_summary(hvf_sim *sim, const char *name, const char *dir, double wall_s
            st.vms_rebooted, st.vms_crashed);
     printf("  hosts                %u crashed, %u hung (IO saturated past the hung-task timeout)\n",
            st.hosts_crashed, st.hosts_hung);
+    hvf_cli_print_changes(sim);
     printf("  output               %s/ (report.html, summary.json, events.jsonl, metrics-*.csv)\n", dir);
 }
 
