@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Change files (YAML/JSON, schema hvfleet.change/v1) -> hvf_change, and back to text. */
 #include <inttypes.h>
-#include <libgen.h>
-#include <math.h>
 #include <stdio.h>
 
 #include "conf/change-priv.h"
@@ -10,6 +8,7 @@
 #include "hvfleet/alloc.h"
 #include "hvfleet/change.h"
 #include "hvfleet/units.h"
+#include "util/text.h"
 
 const char *const hvf_change_kind_names[] = {"package", "kernel", "config_reload", "firewall_rule",
                                              NULL};
@@ -461,7 +460,15 @@ hvf_change_parse(const char *name, const char *buf, size_t len, hvf_diags *diags
 {
     hvf_reader r;
     hvf_change *c;
+    int line = 0, col = 0;
 
+    /* libfyaml 0.7 can loop on invalid UTF-8 after a directive: refuse it first. */
+    if (!hvf_text_utf8_valid(buf, len, &line, &col)) {
+        hvf_diags_add(diags, "%s:%d: syntax: byte %d of the line: expected UTF-8 text", name, line,
+                      col);
+        hvf_error_set(err, HVF_ERR_INVALID, "change '%s' is not UTF-8 text", name);
+        return NULL;
+    }
     if (hvf_reader_open_buffer(&r, name, buf, len, diags, err) < 0)
         return NULL;
     c = chg_read(&r, err);
@@ -472,14 +479,12 @@ hvf_change_parse(const char *name, const char *buf, size_t len, hvf_diags *diags
 hvf_change *
 hvf_change_load(const char *path, hvf_diags *diags, hvf_error *err)
 {
-    hvf_reader r;
-    hvf_change *c;
+    size_t len = 0;
+    HVF_AUTOFREE char *buf = hvf_text_read_file(path, HVF_CONF_MAX_BYTES, &len, err);
 
-    if (hvf_reader_open_file(&r, path, diags, err) < 0)
+    if (!buf)
         return NULL;
-    c = chg_read(&r, err);
-    hvf_reader_close(&r);
-    return c;
+    return hvf_change_parse(path, buf, len, diags, err);
 }
 
 /* ---- writing ---------------------------------------------------------------------------- */

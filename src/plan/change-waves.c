@@ -163,6 +163,8 @@ cp_choose_canary(hvf_change_plan *plan, const hvf_change *c, const uint32_t *ord
                 cand[ncand++] = order[i];
         }
         cp_min_cover(plan, cand, ncand, missing, canary, &n, &exact);
+        /* the cover appends by realloc: make room for the whole canary again */
+        *canary = hvf_realloc(*canary, (plan->nunits + 1) * sizeof(uint32_t));
         plan->cover_exact = exact;
         for (size_t i = before; i < n; i++) {
             in[(*canary)[i]] = true;
