@@ -4,16 +4,13 @@
  * must fail with one-line messages, or give a change whose file form is a fixed point of
  * format(parse(...)); a change that parses is also planned on a small built-in fleet, and the
  * plan must hold every unit exactly once, a canary covering every variant (rolling), waves
- * within their cap, and a JSON form that parses. Built with -DHVF_FUZZ_REPLAY it is a plain
- * program that runs the corpus given as files or directories (meson test).
+ * within their cap, and a JSON form that parses.
+ * Needs tests/fuzz/fuzz.h and fuzz-replay.c, and 'change' in fuzz_targets (tests/fuzz/meson.build).
  */
-#include <dirent.h>
 #include <jansson.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+
+#include "fuzz.h"
 
 #include "hvfleet/alloc.h"
 #include "hvfleet/change.h"
@@ -21,8 +18,6 @@
 
 /* Inputs above this only slow the fuzzer down; the parser's own limit is far larger. */
 #define FUZZ_MAX_INPUT (1u << 20)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Two racks, two kernels, two hardware generations, tags and a service with replicas. */
 static const char fuzz_inventory[] =
@@ -45,10 +40,8 @@ static const char fuzz_inventory[] =
 static void
 fuzz_check(bool ok, const char *what)
 {
-    if (!ok) {
-        fprintf(stderr, "fuzz-change: %s\n", what);
-        abort();
-    }
+    if (!ok)
+        fuzz_fail("%s", what);
 }
 
 static void
@@ -145,67 +138,3 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hvf_change_free(c2);
     return 0;
 }
-
-#ifdef HVF_FUZZ_REPLAY
-static int
-replay_file(const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    hvf_strbuf sb = HVF_STRBUF_INIT;
-    char buf[65536];
-    size_t n;
-
-    if (!fp) {
-        fprintf(stderr, "fuzz-change: cannot open '%s'\n", path);
-        return 1;
-    }
-    while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
-        hvf_strbuf_add(&sb, buf, n);
-    fclose(fp);
-    LLVMFuzzerTestOneInput(sb.buf ? (const uint8_t *)sb.buf : (const uint8_t *)"", sb.len);
-    hvf_strbuf_clear(&sb);
-    return 0;
-}
-
-static int
-replay_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-int
-main(int argc, char **argv)
-{
-    int bad = 0, files = 0;
-
-    for (int i = 1; i < argc; i++) {
-        struct stat st;
-        DIR *dir;
-        struct dirent *e;
-        char **names = NULL;
-        size_t nn = 0;
-
-        if (stat(argv[i], &st) != 0 || !S_ISDIR(st.st_mode) || !(dir = opendir(argv[i]))) {
-            bad += replay_file(argv[i]);
-            files++;
-            continue;
-        }
-        while ((e = readdir(dir)) != NULL) {
-            if (e->d_name[0] == '.')
-                continue;
-            names = hvf_realloc(names, (nn + 1) * sizeof(char *));
-            names[nn++] = hvf_asprintf("%s/%s", argv[i], e->d_name);
-        }
-        closedir(dir);
-        qsort(names, nn, sizeof(char *), replay_cmp);
-        for (size_t k = 0; k < nn; k++) {
-            bad += replay_file(names[k]);
-            files++;
-            free(names[k]);
-        }
-        free(names);
-    }
-    printf("fuzz-change: replayed %d inputs\n", files);
-    return bad ? 1 : 0;
-}
-#endif
