@@ -406,6 +406,12 @@ hvf_change_read_node(hvf_reader *r, struct fy_node *node, const char *path)
     if (o->root.schema && strcmp(o->root.schema, HVF_CHANGE_SCHEMA) != 0)
         hvf_reader_report_field(r, node, path, "schema", "expected '" HVF_CHANGE_SCHEMA "'");
     free(o->root.schema);
+    if (c->description) {
+        int line = 0, col = 0;
+        /* libfyaml can decode an escape into a lone Latin-1 byte: text must stay UTF-8 */
+        if (!hvf_text_utf8_valid(c->description, strlen(c->description), &line, &col))
+            hvf_reader_report_field(r, node, path, "description", "expected UTF-8 text");
+    }
     if (!o->root.has_variants) {
         static const char *const dflt[] = {"kernel", "hw", "role"};
         c->variants_by = hvf_calloc(HVF_ARRAY_LEN(dflt), sizeof(char *));
