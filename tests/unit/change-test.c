@@ -181,6 +181,18 @@ test_canary_covers_lone_variant(void **state)
         assert_false(wave_has(p, w, "h07"));
     hvf_change_plan_free(p);
     hvf_change_free(c);
+
+    /* a canary asked bigger than the cover keeps the cover and fills up in spread order */
+    c = chg("name: fw\nkind: firewall_rule\ntargets: {hosts: tag:storage}\n"
+            "waves: {canary: 5, max_per_wave: 8}\n"
+            "gates: [{type: client_io_latency, max: 50ms}]\n");
+    p = plan_of(f, c, 0, 0);
+    check_partition(p);
+    assert_int_equal(canary_units(p), 5);
+    assert_true(wave_has(p, 0, "h07"));
+    assert_int_equal(p->nuncovered, 0);
+    hvf_change_plan_free(p);
+    hvf_change_free(c);
     hvf_fleet_free(f);
 }
 
