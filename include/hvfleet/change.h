@@ -78,20 +78,20 @@ typedef struct hvf_change {
     /* targets: host selectors (all, a name, rack:R, zone:Z, tag:T) or the VMs of a service */
     char **hosts; /* owned */
     size_t nhosts;
-    char *service; /* owned, may be NULL */
+    char *service;      /* owned, may be NULL */
     char **variants_by; /* owned: kernel, hw, role, zone, rack, or KEY (host tags KEY=VALUE) */
     size_t nvariants_by;
     char **settings; /* owned: what the change turns on, e.g. new_balancer */
     size_t nsettings;
 
     hvf_change_strategy strategy;
-    uint32_t canary;      /* at least this many units in the canary */
-    char **canary_units;  /* owned: units the canary starts from (e.g. the lab's choice) */
+    uint32_t canary;     /* at least this many units in the canary */
+    char **canary_units; /* owned: units the canary starts from (e.g. the lab's choice) */
     size_t ncanary_units;
-    double factor;        /* each wave at most this many times the previous one */
-    uint32_t max_per_wave; /* 0 = only the policy's limit */
-    int64_t apply_us;     /* per unit; a wave's units are applied together */
-    int64_t bake_us;      /* after each wave, before the next */
+    double factor;            /* each wave at most this many times the previous one */
+    uint32_t max_per_wave;    /* 0 = only the policy's limit */
+    int64_t apply_us;         /* per unit; a wave's units are applied together */
+    int64_t bake_us;          /* after each wave, before the next */
     int64_t gate_interval_us; /* gates are checked this often while baking */
 
     hvf_spread redundancy_per; /* failure domain of redundancy_max */
@@ -128,9 +128,9 @@ bool hvf_change_gate_is_weak(const hvf_change_gate *g);
 /* ---- the plan ---- */
 
 typedef struct hvf_change_unit {
-    char *name;    /* owned: the host's or the VM's */
-    int32_t host;  /* fleet index */
-    int32_t vm;    /* fleet index, -1 when the unit is a host */
+    char *name;   /* owned: the host's or the VM's */
+    int32_t host; /* fleet index */
+    int32_t vm;   /* fleet index, -1 when the unit is a host */
     int32_t rack, zone;
     uint32_t *variants; /* owned: indexes into plan->variants, ascending */
     size_t nvariants;
@@ -186,12 +186,12 @@ typedef struct hvf_change_plan {
     uint32_t *forced; /* owned: units no wave can take without breaking min_available */
     size_t nforced;
     size_t nracks, nzones, ndomains; /* sizes for the packer (from the fleet) */
-    bool cover_exact; /* the canary is a minimum cover (false: greedy, many variants) */
+    bool cover_exact;  /* the canary is a minimum cover (false: greedy, many variants) */
     uint32_t wave_cap; /* most units in one wave after every limit */
     hvf_change_limits limits;
-    int64_t duration_us; /* last wave baked */
+    int64_t duration_us;                         /* last wave baked */
     int64_t apply_us, bake_us, gate_interval_us; /* the change's */
-    hvf_change_gate *gates; /* owned copies */
+    hvf_change_gate *gates;                      /* owned copies */
     size_t ngates;
     bool rollback;
     hvf_spread redundancy_per;

@@ -96,7 +96,7 @@ int32_t hvf_sim_change_attach(hvf_sim *sim, const hvf_sim_change_run *runs, size
 typedef struct hvf_sim_change_outcome {
     const char *name; /* borrowed from the run's change */
     bool as_written;
-    bool started;     /* false: refused by the seatbelt, waiting for approval, or bad plan */
+    bool started; /* false: refused by the seatbelt, waiting for approval, or bad plan */
     hvf_plan_verdict verdict; /* hvfleet runs */
     size_t waves_planned, waves_done;
     size_t units, units_changed; /* units changed at the end (after any rollback) */

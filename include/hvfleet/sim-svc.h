@@ -41,10 +41,10 @@ extern const char *const hvf_sim_svc_kind_names[]; /* NULL-terminated */
 typedef struct hvf_sim_svc_spec {
     char *name; /* owned */
     hvf_sim_svc_kind kind;
-    int32_t service;   /* replicated: the inventory service's index */
-    int32_t *nodes;    /* owned, storage: hosts */
+    int32_t service; /* replicated: the inventory service's index */
+    int32_t *nodes;  /* owned, storage: hosts */
     size_t nnodes;
-    int32_t *clients;  /* owned: storage: VMs; replicated: hosts */
+    int32_t *clients; /* owned: storage: VMs; replicated: hosts */
     size_t nclients;
     int64_t latency_us;   /* storage: a healthy client's IO latency */
     int64_t reconnect_us; /* storage: clients reconnect this long after the cause is gone */

@@ -46,11 +46,14 @@ plan_change_load(const char *path, int *rc)
 int
 hvf_cli_plan_change(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"inventory", required_argument, NULL, 'i'}, {"change", required_argument, NULL, 'c'},
-        {"policy", required_argument, NULL, 'p'},    {"state-dir", required_argument, NULL, 'd'},
-        {"json", no_argument, NULL, 'j'},            {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"inventory", required_argument, NULL, 'i'},
+                                         {"change", required_argument, NULL, 'c'},
+                                         {"policy", required_argument, NULL, 'p'},
+                                         {"state-dir", required_argument, NULL, 'd'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *inventory = NULL, *change_path = NULL, *policy_path = NULL, *dir = NULL;
     const char *output = NULL;
     bool json = false;
@@ -89,8 +92,7 @@ hvf_cli_plan_change(int argc, char **argv)
             plan_change_usage();
             return 0;
         case ':':
-            fprintf(stderr, "hvfleet: plan change: option '%s' needs a value\n",
-                    argv[optind - 1]);
+            fprintf(stderr, "hvfleet: plan change: option '%s' needs a value\n", argv[optind - 1]);
             return 2;
         default:
             fprintf(stderr,

@@ -27,8 +27,8 @@ hvf_cli_print_changes(hvf_sim *sim)
         const hvf_sim_change_outcome *x = &o[i];
         printf("  change %-13s %s, ", x->name, x->as_written ? "as written" : "hvfleet");
         if (!x->started)
-            printf("not started (%s)\n", x->as_written ? "no plan"
-                                                       : hvf_plan_verdict_to_string(x->verdict));
+            printf("not started (%s)\n",
+                   x->as_written ? "no plan" : hvf_plan_verdict_to_string(x->verdict));
         else if (x->completed)
             printf("all %zu waves applied%s; %zu of %zu units changed at the end\n",
                    x->waves_planned, x->reverted ? ", then reverted by people" : "",

@@ -228,8 +228,8 @@ chg_item(struct fy_node *list, size_t i)
 
 /* Names in a list: each valid, none twice, not too many. */
 static void
-chg_check_names(hvf_reader *r, struct fy_node *map, const char *path, const char *key,
-                char **names, size_t n, bool selectors)
+chg_check_names(hvf_reader *r, struct fy_node *map, const char *path, const char *key, char **names,
+                size_t n, bool selectors)
 {
     struct fy_node *seq = fy_node_mapping_lookup_by_string(map, key, FY_NT);
     char field[160];
@@ -243,8 +243,8 @@ chg_check_names(hvf_reader *r, struct fy_node *map, const char *path, const char
         const char *s = names[i];
         const char *colon = selectors ? strchr(s, ':') : NULL;
         bool ok = colon ? (colon - s == 3 && (strncmp(s, "tag", 3) == 0)) ||
-                              (colon - s == 4 && (strncmp(s, "rack", 4) == 0 ||
-                                                  strncmp(s, "zone", 4) == 0))
+                              (colon - s == 4 &&
+                               (strncmp(s, "rack", 4) == 0 || strncmp(s, "zone", 4) == 0))
                         : true;
         if (!ok || !hvf_name_is_valid(colon ? colon + 1 : s)) {
             hvf_reader_report(r, chg_item(seq, i), field, "expected %s",
@@ -425,8 +425,8 @@ hvf_change_read_node(hvf_reader *r, struct fy_node *node, const char *path)
         chg_read_targets(r, o->root.targets, path, c);
     if (o->root.waves) {
         chg_field(field, sizeof(field), path, "waves");
-        if (hvf_reader_map(r, o->root.waves, field, chg_wave_fields,
-                           HVF_ARRAY_LEN(chg_wave_fields), c) == 0) {
+        if (hvf_reader_map(r, o->root.waves, field, chg_wave_fields, HVF_ARRAY_LEN(chg_wave_fields),
+                           c) == 0) {
             chg_check_duration(r, o->root.waves, field, "apply", c->apply_us, 0);
             chg_check_duration(r, o->root.waves, field, "bake", c->bake_us, 0);
             chg_check_duration(r, o->root.waves, field, "gate_interval", c->gate_interval_us, 1);
@@ -553,8 +553,7 @@ hvf_change_format(const hvf_change *c, hvf_strbuf *out)
         const hvf_change_gate *g = &c->gates[i];
         hvf_strbuf_printf(out, "  - {type: %s", hvf_change_gate_to_string(g->type));
         if (g->type == HVF_CHANGE_GATE_SERVICE_ANSWERS)
-            hvf_strbuf_printf(out, ", service: %s, min_success: %.17g", g->service,
-                              g->min_success);
+            hvf_strbuf_printf(out, ", service: %s, min_success: %.17g", g->service, g->min_success);
         if (g->type == HVF_CHANGE_GATE_CLIENT_IO_LATENCY) {
             if (g->service)
                 hvf_strbuf_printf(out, ", service: %s", g->service);

@@ -26,7 +26,10 @@ typedef struct ss_in {
 #define S(f) offsetof(ss_in, f)
 static const hvf_field_spec ss_fields[] = {
     {.name = "name", .type = HVF_FIELD_NAME, .offset = S(name), .required = true},
-    {.name = "kind", .type = HVF_FIELD_ENUM, .offset = S(kind), .enum_names = hvf_sim_svc_kind_names},
+    {.name = "kind",
+     .type = HVF_FIELD_ENUM,
+     .offset = S(kind),
+     .enum_names = hvf_sim_svc_kind_names},
     {.name = "nodes", .type = HVF_FIELD_NODE, .offset = S(nodes)},
     {.name = "clients", .type = HVF_FIELD_NODE, .offset = S(clients)},
     {.name = "latency", .type = HVF_FIELD_DURATION, .offset = S(latency_us)},
@@ -37,8 +40,8 @@ static const hvf_field_spec ss_fields[] = {
 
 /* A host selector node (one, or a list) -> fleet indexes, deduplicated, in fleet order. */
 static void
-ss_hosts(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, const char *field,
-         int32_t **out, size_t *n)
+ss_hosts(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, const char *field, int32_t **out,
+         size_t *n)
 {
     HVF_AUTOFREE bool *take = hvf_calloc(f->nhosts + 1, sizeof(bool));
     struct fy_node *item;
@@ -130,9 +133,8 @@ ss_read(hvf_reader *r, struct fy_node *seq, hvf_scenario *sc)
             }
             for (size_t c = 0; c < sp.nclients; c++) {
                 for (size_t k = 0; k < sc->nsvcs; k++) {
-                    for (size_t j = 0; sc->svcs[k].kind == HVF_SIM_SVC_STORAGE &&
-                                       j < sc->svcs[k].nclients;
-                         j++) {
+                    for (size_t j = 0;
+                         sc->svcs[k].kind == HVF_SIM_SVC_STORAGE && j < sc->svcs[k].nclients; j++) {
                         if (sc->svcs[k].clients[j] == sp.clients[c]) {
                             hvf_reader_report_field(r, item, path, "clients",
                                                     "expected VMs of no other storage (%s "
@@ -277,8 +279,8 @@ sch_read_effects(hvf_reader *r, struct fy_node *seq, const char *path, hvf_sim_c
     snprintf(field, sizeof(field), "%s.effects", path);
     if (!seq || !hvf_reader_expect_seq(r, seq, field))
         return;
-    run->effects = hvf_calloc((size_t)fy_node_sequence_item_count(seq) + 1,
-                              sizeof(hvf_sim_change_effect));
+    run->effects =
+        hvf_calloc((size_t)fy_node_sequence_item_count(seq) + 1, sizeof(hvf_sim_change_effect));
     while ((item = fy_node_sequence_iterate(seq, &iter)) != NULL) {
         sch_effect_in in = {0};
         hvf_sim_change_effect *e = &run->effects[run->neffects];
@@ -289,8 +291,8 @@ sch_read_effects(hvf_reader *r, struct fy_node *seq, const char *path, hvf_sim_c
         memset(e, 0, sizeof(*e));
         e->effect = (hvf_sim_effect_type)in.effect;
         snprintf(wpath, sizeof(wpath), "%s.when", field);
-        if (in.when && hvf_reader_map(r, in.when, wpath, sch_when_fields,
-                                      HVF_ARRAY_LEN(sch_when_fields), e)) {
+        if (in.when &&
+            hvf_reader_map(r, in.when, wpath, sch_when_fields, HVF_ARRAY_LEN(sch_when_fields), e)) {
             hvf_reader_free_fields(sch_when_fields, HVF_ARRAY_LEN(sch_when_fields), e);
             continue;
         }

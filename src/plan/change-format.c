@@ -152,9 +152,10 @@ hvf_change_plan_format_json(const hvf_change_plan *plan, hvf_strbuf *out)
     json_object_set_new(canary, "units", cf_unit_names(plan, cunits, nc));
     json_object_set_new(canary, "chosen_for_coverage",
                         cf_unit_names(plan, plan->added_for_coverage, plan->nadded));
-    json_object_set_new(canary, "cover", json_string(plan->as_written ? "as_written"
-                                                     : plan->cover_exact ? "minimum"
-                                                                         : "greedy"));
+    json_object_set_new(canary, "cover",
+                        json_string(plan->as_written    ? "as_written"
+                                    : plan->cover_exact ? "minimum"
+                                                        : "greedy"));
     json_object_set_new(canary, "uncovered",
                         cf_variant_names(plan, plan->uncovered, plan->nuncovered));
     json_object_set_new(limits, "wave_cap", json_integer(plan->wave_cap));
@@ -179,8 +180,8 @@ hvf_change_plan_format_json(const hvf_change_plan *plan, hvf_strbuf *out)
     json_object_set_new(o, "as_written", json_boolean(plan->as_written));
     json_object_set_new(o, "targets",
                         json_pack("{s:s, s:i}", "type",
-                                  plan->nunits && plan->units[0].vm >= 0 ? "vms" : "hosts",
-                                  "units", (json_int_t)plan->nunits));
+                                  plan->nunits && plan->units[0].vm >= 0 ? "vms" : "hosts", "units",
+                                  (json_int_t)plan->nunits));
     json_object_set_new(o, "variants", vars);
     json_object_set_new(o, "canary", canary);
     json_object_set_new(o, "limits", limits);
@@ -213,7 +214,9 @@ cf_dur(int64_t us, char *buf, size_t size)
     if (us % HVF_US_PER_S != 0 && s < 60)
         snprintf(buf, size, "%.1fs", (double)us / 1e6);
     else if (h > 0)
-        snprintf(buf, size, sec ? "%" PRId64 "h%02" PRId64 "m%02" PRId64 "s" : "%" PRId64 "h%02" PRId64 "m", h, m, sec);
+        snprintf(buf, size,
+                 sec ? "%" PRId64 "h%02" PRId64 "m%02" PRId64 "s" : "%" PRId64 "h%02" PRId64 "m", h,
+                 m, sec);
     else if (m > 0)
         snprintf(buf, size, sec ? "%" PRId64 "m%02" PRId64 "s" : "%" PRId64 "m", m, sec);
     else
@@ -248,8 +251,8 @@ hvf_change_plan_format_text(const hvf_change_plan *plan, hvf_strbuf *out)
         hvf_strbuf_printf(out, "%s %s=%s (%u)", v ? "," : "", plan->variants[v].dim,
                           plan->variants[v].value, plan->variants[v].units);
     hvf_strbuf_puts(out, plan->nvariants ? "\n" : " none\n");
-    hvf_strbuf_printf(out, "  %-5s %-5s %-10s %-10s %-10s %s\n", "wave", "units", "start", "applied",
-                      "baked", "units (variants covered)");
+    hvf_strbuf_printf(out, "  %-5s %-5s %-10s %-10s %-10s %s\n", "wave", "units", "start",
+                      "applied", "baked", "units (variants covered)");
     for (size_t i = 0; i < plan->nwaves; i++) {
         const hvf_change_wave *w = &plan->waves[i];
         HVF_AUTOFREE char *vars = hvf_change_wave_variants(plan, w);
@@ -261,7 +264,8 @@ hvf_change_plan_format_text(const hvf_change_plan *plan, hvf_strbuf *out)
         cf_names_line(out, plan, w->units, w->nunits);
         hvf_strbuf_printf(out, " (%s)\n", vars[0] ? vars : "-");
     }
-    hvf_strbuf_printf(out, "  (c = canary; a wave's units are applied together in %s, then bake %s)\n",
+    hvf_strbuf_printf(out,
+                      "  (c = canary; a wave's units are applied together in %s, then bake %s)\n",
                       cf_dur(plan->apply_us, a, sizeof(a)), cf_dur(plan->bake_us, b, sizeof(b)));
     hvf_strbuf_printf(out, "gates (checked every %s while baking):",
                       cf_dur(plan->gate_interval_us, a, sizeof(a)));
@@ -422,8 +426,7 @@ ce_shadow_hosts(const hvf_change_plan *plan, const hvf_fleet *fleet, hvf_plan *s
                 st->stop_ms = start_ms;
                 st->start_ms = end_ms;
             }
-            for (size_t v = 0; u->vm < 0 && plan->kind == HVF_CHANGE_KIND_KERNEL &&
-                               v < fleet->nvms;
+            for (size_t v = 0; u->vm < 0 && plan->kind == HVF_CHANGE_KIND_KERNEL && v < fleet->nvms;
                  v++) {
                 if (fleet->vms[v].host != u->host)
                     continue;

@@ -35,8 +35,8 @@ int cp_build_units(hvf_change_plan *plan, const hvf_fleet *fleet, const hvf_chan
  * Exact while the variants fit in 64 bits and the search stays within its budget; greedy
  * otherwise (*@exact false). Appends the chosen units to *@out / *@nout in preference order.
  */
-void cp_min_cover(const hvf_change_plan *plan, const uint32_t *cand, size_t ncand,
-                  const bool *need, uint32_t **out, size_t *nout, bool *exact);
+void cp_min_cover(const hvf_change_plan *plan, const uint32_t *cand, size_t ncand, const bool *need,
+                  uint32_t **out, size_t *nout, bool *exact);
 
 /* change-waves.c: the canary and the waves. */
 void cp_build_waves(hvf_change_plan *plan, const hvf_change *change, const uint32_t *seed,

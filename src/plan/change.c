@@ -108,8 +108,7 @@ cp_resolve_targets(hvf_change_plan *plan, const hvf_fleet *f, const hvf_change *
         int32_t s = hvf_fleet_find_service(f, c->service);
         if (s < 0) {
             hvf_error_set(err, HVF_ERR_NOT_FOUND,
-                          "targets.service: '%s': expected a service of the inventory",
-                          c->service);
+                          "targets.service: '%s': expected a service of the inventory", c->service);
             return -1;
         }
         for (size_t v = 0; v < f->nvms; v++) {
@@ -435,7 +434,8 @@ cp_sort_variants(hvf_change_plan *plan, const hvf_change *c)
         hvf_change_unit *u = &plan->units[i];
         for (size_t k = 0; k < u->nvariants; k++)
             u->variants[k] = map[u->variants[k]];
-        qsort(u->variants, u->nvariants, sizeof(uint32_t), cp_u32_cmp);
+        if (u->nvariants > 1)
+            qsort(u->variants, u->nvariants, sizeof(uint32_t), cp_u32_cmp);
     }
 }
 

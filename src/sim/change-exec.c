@@ -24,8 +24,7 @@ cx_timer(hvf_sim *sim, sim_cx *cx, cx_run *x, int kind, int64_t t_us)
     hvf_sim_component_timer(sim, cx->comp, t_us, cx_tag((size_t)(x - cx->runs), kind, x->gen));
 }
 
-static void
-cx_log(hvf_sim *sim, const cx_run *x, const char *type, const char *fmt, ...)
+static void cx_log(hvf_sim *sim, const cx_run *x, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 static void
@@ -52,7 +51,8 @@ cx_names(const cx_run *x, const uint32_t *units, size_t n, char *buf, size_t siz
             snprintf(buf + o, size - o, " +%zu more", n - 8);
             return;
         }
-        o += (size_t)snprintf(buf + o, size - o, "%s%s", i ? ", " : "", x->plan->units[units[i]].name);
+        o += (size_t)snprintf(buf + o, size - o, "%s%s", i ? ", " : "",
+                              x->plan->units[units[i]].name);
     }
 }
 
@@ -155,8 +155,7 @@ cx_start_wave(hvf_sim *sim, sim_cx *cx, cx_run *x)
     cx_timer(sim, cx, x, CX_T_APPLIED, hvf_sim_now(sim) + x->plan->apply_us);
 }
 
-static void
-cx_halt(hvf_sim *sim, sim_cx *cx, cx_run *x, const char *why);
+static void cx_halt(hvf_sim *sim, sim_cx *cx, cx_run *x, const char *why);
 
 static void
 cx_after_bake(hvf_sim *sim, sim_cx *cx, cx_run *x)
@@ -295,8 +294,8 @@ cx_halt(hvf_sim *sim, sim_cx *cx, cx_run *x, const char *why)
         x->rb[x->nrb++] = x->applied[i];
     if (!x->plan->rollback || x->nrb == 0) {
         hvf_incident_log(sim, HVF_INCIDENT_DECISION, -1, -1,
-                         "%s: halt the rollout after wave %zu (rollback off)",
-                         x->r->change->name, x->wave + 1);
+                         "%s: halt the rollout after wave %zu (rollback off)", x->r->change->name,
+                         x->wave + 1);
         cx_log(sim, x, "change_halt", "%zu unit%s stay changed", x->nrb, x->nrb == 1 ? "" : "s");
         cx_finish(sim, x);
         return;
@@ -452,9 +451,9 @@ cx_start_run(hvf_sim *sim, sim_cx *cx, cx_run *x)
     }
     o->started = true;
     o->t_start_us = hvf_sim_now(sim);
-    cx_log(sim, x, "change_start", "%s", x->r->change->description ? x->r->change->description
-                                                                    : hvf_change_kind_to_string(
-                                                                          x->r->change->kind));
+    cx_log(sim, x, "change_start", "%s",
+           x->r->change->description ? x->r->change->description
+                                     : hvf_change_kind_to_string(x->r->change->kind));
     x->wave = 0;
     cx_start_wave(sim, cx, x);
 }

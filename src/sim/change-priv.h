@@ -24,17 +24,17 @@ typedef struct cx_run {
     hvf_change_plan *plan;       /* owned, NULL until the run starts */
     cx_phase phase;
     size_t wave;
-    uint8_t *ustate;             /* owned, per unit */
-    bool *uhurt;                 /* owned, per unit: its effects are in force */
-    int32_t **uvms;              /* owned, per host unit: the VMs its stop effect reached */
+    uint8_t *ustate; /* owned, per unit */
+    bool *uhurt;     /* owned, per unit: its effects are in force */
+    int32_t **uvms;  /* owned, per host unit: the VMs its stop effect reached */
     size_t *nuvms;
-    uint32_t *applied;           /* owned: units in the order they were applied */
+    uint32_t *applied; /* owned: units in the order they were applied */
     size_t napplied;
-    uint32_t *rb, *rb_batch;     /* owned: rollback units (reverse order) and their batches */
+    uint32_t *rb, *rb_batch; /* owned: rollback units (reverse order) and their batches */
     size_t nrb, rb_nbatches, rb_cur;
-    uint16_t gen;                /* timers of an older generation are stale */
-    int64_t baked_at_us;         /* the current wave's bake ends then */
-    int64_t mon_fail_since;      /* operator: monitoring's check failing since, -1 */
+    uint16_t gen;           /* timers of an older generation are stale */
+    int64_t baked_at_us;    /* the current wave's bake ends then */
+    int64_t mon_fail_since; /* operator: monitoring's check failing since, -1 */
     bool alerted;
     hvf_sim_change_outcome *out; /* borrowed from sim_cx.outcomes */
 } cx_run;
@@ -45,14 +45,22 @@ typedef struct sim_cx {
     cx_run *runs; /* owned */
     size_t nruns;
     hvf_sim_change_outcome *outcomes; /* owned, one per run */
-    int32_t *drop_ref; /* owned, per host: effects that make it drop connections */
-    int32_t *stop_ref; /* owned, per VM: effects that make it answer nothing */
-    int32_t *restart_ref; /* owned, per VM: units of it restarting */
+    int32_t *drop_ref;                /* owned, per host: effects that make it drop connections */
+    int32_t *stop_ref;                /* owned, per VM: effects that make it answer nothing */
+    int32_t *restart_ref;             /* owned, per VM: units of it restarting */
 } sim_cx;
 
 /* Timer tags: the run, the kind of timer and the run's generation when it was set. */
-enum { CX_T_START, CX_T_APPLIED, CX_T_CHECK, CX_T_BAKED, CX_T_RB_DONE, CX_T_MON, CX_T_DECIDE,
-       CX_T_REVERTED };
+enum {
+    CX_T_START,
+    CX_T_APPLIED,
+    CX_T_CHECK,
+    CX_T_BAKED,
+    CX_T_RB_DONE,
+    CX_T_MON,
+    CX_T_DECIDE,
+    CX_T_REVERTED
+};
 
 static inline int64_t
 cx_tag(size_t run, int kind, uint16_t gen)

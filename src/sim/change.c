@@ -15,8 +15,8 @@
 #include "sim/change-priv.h"
 #include "sim/sim-priv.h"
 
-const char *const hvf_sim_effect_names[] = {"drop_established_connections",
-                                            "service_stops_serving", NULL};
+const char *const hvf_sim_effect_names[] = {"drop_established_connections", "service_stops_serving",
+                                            NULL};
 _Static_assert(HVF_ARRAY_LEN(hvf_sim_effect_names) == HVF_SIM_EFFECT_LAST + 1, "effects");
 
 void
@@ -189,7 +189,8 @@ cx_effects_on(sim_cx *cx, cx_run *x, uint32_t unit)
             const int32_t *vms;
             size_t n = hvf_sim_host_vms(sim, u->host, &vms);
             x->uvms[unit] = hvf_realloc(x->uvms[unit], (x->nuvms[unit] + n + 1) * sizeof(int32_t));
-            memcpy(x->uvms[unit] + x->nuvms[unit], vms, n * sizeof(int32_t));
+            if (n > 0)
+                memcpy(x->uvms[unit] + x->nuvms[unit], vms, n * sizeof(int32_t));
             x->nuvms[unit] += n;
             for (size_t k = 0; k < n; k++) {
                 int32_t vm = x->uvms[unit][x->nuvms[unit] - n + k];
@@ -335,8 +336,8 @@ sim_change_summary(const hvf_sim *sim)
         json_object_set_new(c, "halted", json_boolean(o->halted));
         json_object_set_new(c, "rolled_back", json_boolean(o->rolled_back));
         json_object_set_new(c, "reverted", json_boolean(o->reverted));
-        json_object_set_new(c, "halt_reason", o->halt_reason[0] ? json_string(o->halt_reason)
-                                                                : json_null());
+        json_object_set_new(c, "halt_reason",
+                            o->halt_reason[0] ? json_string(o->halt_reason) : json_null());
         json_object_set_new(c, "start_s", cx_time(o->t_start_us));
         json_object_set_new(c, "event_s", cx_time(o->t_event_us));
         json_object_set_new(c, "detection_s", cx_time(o->t_detect_us));

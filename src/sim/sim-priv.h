@@ -220,7 +220,7 @@ struct hvf_sim {
     hvf_sim_component *comps;
     size_t ncomps, comps_cap;
     sim_incident inc;
-    struct sim_svc *svc; /* owned; services' work (svc.c), NULL until declared or used */
+    struct sim_svc *svc;   /* owned; services' work (svc.c), NULL until declared or used */
     struct sim_cx *change; /* owned; the change controller's context (change.c), may be NULL */
 };
 

@@ -29,12 +29,12 @@ typedef struct svc_entry {
 struct sim_svc {
     svc_entry *s;
     size_t n;
-    bool *dropping;           /* per host */
-    bool *not_serving;        /* per VM */
+    bool *dropping;             /* per host */
+    bool *not_serving;          /* per VM */
     int64_t *not_serving_since; /* per VM */
-    int64_t *blocked_since;   /* per VM: storage IO blocked since, -1 */
-    int32_t *storage_of;      /* per VM: the storage it is a client of, -1 */
-    uint32_t *client_idx;     /* per VM: its index among that storage's clients */
+    int64_t *blocked_since;     /* per VM: storage IO blocked since, -1 */
+    int32_t *storage_of;        /* per VM: the storage it is a client of, -1 */
+    uint32_t *client_idx;       /* per VM: its index among that storage's clients */
     uint32_t blocked, not_serving_n, failing;
     hvf_sim_svc_stats st;
     bool notify_pending;
@@ -101,7 +101,8 @@ svc_dup_ids(const int32_t *ids, size_t n)
 {
     int32_t *c = hvf_malloc((n + 1) * sizeof(int32_t));
 
-    memcpy(c, ids, n * sizeof(int32_t));
+    if (n > 0)
+        memcpy(c, ids, n * sizeof(int32_t));
     return c;
 }
 
@@ -130,8 +131,8 @@ hvf_sim_add_svc(hvf_sim *sim, const hvf_sim_svc_spec *spec, hvf_error *err)
     for (size_t i = 0; i < spec->nclients; i++) {
         int32_t c = spec->clients[i];
         if (c < 0 || (size_t)c >= (storage ? f->nvms : f->nhosts)) {
-            hvf_error_set(err, HVF_ERR_INVALID, "service %s: client %zu is not a %s", spec->name,
-                          i, storage ? "VM" : "host");
+            hvf_error_set(err, HVF_ERR_INVALID, "service %s: client %zu is not a %s", spec->name, i,
+                          storage ? "VM" : "host");
             return -1;
         }
     }
@@ -211,8 +212,7 @@ svc_after(hvf_sim *sim, uint32_t before)
         sim_log(sim, "impact_start", -1, -1, -1, -1, "clients or replicas degraded", NULL);
     } else if (before > 0 && now == 0) {
         v->st.last_clear_us = sim->now_us;
-        sim_log(sim, "impact_end", -1, -1, -1, -1, "every client and replica healthy again",
-                NULL);
+        sim_log(sim, "impact_end", -1, -1, -1, -1, "every client and replica healthy again", NULL);
     }
     if (before != now && !v->notify_pending) {
         v->notify_pending = true;
@@ -341,8 +341,8 @@ svc_replicated_recompute(hvf_sim *sim, svc_entry *e)
         if (fails && e->failing_since[c] < 0) {
             e->failing_since[c] = sim->now_us;
             v->failing++;
-            snprintf(detail, sizeof(detail), "service %s: replica %s answers nothing",
-                     e->spec.name, r >= 0 ? f->vms[r].name : "(none)");
+            snprintf(detail, sizeof(detail), "service %s: replica %s answers nothing", e->spec.name,
+                     r >= 0 ? f->vms[r].name : "(none)");
             sim_log(sim, "client_failing", host, -1, -1, -1, detail, NULL);
         } else if (!fails && e->failing_since[c] >= 0) {
             v->st.client_failing_s += (double)(sim->now_us - e->failing_since[c]) / 1e6;
@@ -373,8 +373,8 @@ hvf_sim_vm_set_serving(hvf_sim *sim, int32_t vm, bool serving, const char *why)
         v->not_serving_since[vm] = sim->now_us;
         v->not_serving_n++;
     }
-    sim_log(sim, serving ? "replica_serving" : "replica_not_serving", sim->fleet->vms[vm].host,
-            vm, -1, -1, why, NULL);
+    sim_log(sim, serving ? "replica_serving" : "replica_not_serving", sim->fleet->vms[vm].host, vm,
+            -1, -1, why, NULL);
     svc_impair(sim, vm);
     s = sim->fleet->vms[vm].service;
     for (size_t i = 0; s >= 0 && i < v->n; i++) {
@@ -503,8 +503,7 @@ hvf_sim_svc_get_stats(const hvf_sim *sim, hvf_sim_svc_stats *out)
         if (v->blocked_since[vm] >= 0)
             out->vm_io_blocked_s += (double)(sim->now_us - v->blocked_since[vm]) / 1e6;
         if (v->not_serving[vm])
-            out->replica_not_serving_s +=
-                (double)(sim->now_us - v->not_serving_since[vm]) / 1e6;
+            out->replica_not_serving_s += (double)(sim->now_us - v->not_serving_since[vm]) / 1e6;
     }
     for (size_t i = 0; i < v->n; i++) {
         for (size_t c = 0; c < v->s[i].spec.nclients; c++) {
@@ -523,17 +522,16 @@ sim_svc_summary(const hvf_sim *sim)
     hvf_sim_svc_get_stats(sim, &st);
     json_object_set_new(o, "peak_vms_io_blocked", json_integer(st.peak_vms_io_blocked));
     json_object_set_new(o, "vm_io_blocked_minutes", json_real(st.vm_io_blocked_s / 60.0));
-    json_object_set_new(o, "peak_replicas_not_serving",
-                        json_integer(st.peak_replicas_not_serving));
+    json_object_set_new(o, "peak_replicas_not_serving", json_integer(st.peak_replicas_not_serving));
     json_object_set_new(o, "replica_not_serving_minutes",
                         json_real(st.replica_not_serving_s / 60.0));
     json_object_set_new(o, "peak_clients_failing", json_integer(st.peak_clients_failing));
     json_object_set_new(o, "client_failing_minutes", json_real(st.client_failing_s / 60.0));
-    json_object_set_new(o, "first_impact_s", st.first_impact_us < 0
-                                                 ? json_null()
-                                                 : json_real((double)st.first_impact_us / 1e6));
-    json_object_set_new(o, "last_clear_s", st.last_clear_us < 0
-                                               ? json_null()
-                                               : json_real((double)st.last_clear_us / 1e6));
+    json_object_set_new(o, "first_impact_s",
+                        st.first_impact_us < 0 ? json_null()
+                                               : json_real((double)st.first_impact_us / 1e6));
+    json_object_set_new(o, "last_clear_s",
+                        st.last_clear_us < 0 ? json_null()
+                                             : json_real((double)st.last_clear_us / 1e6));
     return o;
 }

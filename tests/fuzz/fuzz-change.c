@@ -65,8 +65,7 @@ fuzz_plan(const hvf_fleet *f, const hvf_change *c, bool as_written)
     for (size_t w = 0; w < p->nwaves; w++) {
         fuzz_check(p->waves[w].nunits > 0, "an empty wave");
         fuzz_check(p->waves[w].nunits <= p->wave_cap ||
-                       c->strategy == HVF_CHANGE_STRATEGY_ALL_AT_ONCE ||
-                       (p->waves[w].nunits == 1),
+                       c->strategy == HVF_CHANGE_STRATEGY_ALL_AT_ONCE || (p->waves[w].nunits == 1),
                    "a wave above its cap");
         for (size_t i = 0; i < p->waves[w].nunits; i++) {
             fuzz_check(p->waves[w].units[i] < p->nunits, "a wave names no unit");

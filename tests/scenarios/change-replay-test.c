@@ -28,7 +28,7 @@
 #include "sim/sim-priv.h"
 
 #define DIR HVF_SRCDIR "/scenarios/"
-#define MIN(x) ((int64_t)(x) * 60 * HVF_US_PER_S)
+#define MIN(x) ((int64_t)(x)*60 * HVF_US_PER_S)
 
 typedef struct run {
     hvf_scenario *sc;
@@ -85,8 +85,8 @@ count_kernel(const hvf_fleet *f, const char *kernel)
     size_t n = 0;
 
     for (size_t h = 0; h < f->nhosts; h++)
-        n += f->hosts[h].kernel && strcmp(f->hosts[h].kernel, kernel) == 0 &&
-             f->hosts[h].ntags && strcmp(f->hosts[h].tags[0], "storage") == 0;
+        n += f->hosts[h].kernel && strcmp(f->hosts[h].kernel, kernel) == 0 && f->hosts[h].ntags &&
+             strcmp(f->hosts[h].tags[0], "storage") == 0;
     return n;
 }
 

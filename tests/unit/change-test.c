@@ -483,8 +483,7 @@ test_gates_and_verdicts(void **state)
     pol.seatbelt.max_hosts_without_approval = 10;
     for (size_t i = 0; i < HVF_ARRAY_LEN(cases); i++) {
         HVF_AUTOFREE char *text =
-            hvf_asprintf("name: t\nkind: config_reload\ntargets: {hosts: all}\n%s",
-                         cases[i].gates);
+            hvf_asprintf("name: t\nkind: config_reload\ntargets: {hosts: all}\n%s", cases[i].gates);
         hvf_change *c = chg(text);
         hvf_change_plan *p = plan_of(f, c, 2, 0);
         bool weak_noted = false;

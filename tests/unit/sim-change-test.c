@@ -23,7 +23,7 @@
 #include "hvfleet/units.h"
 #include "sim/sim-priv.h"
 
-#define S(x) ((int64_t)(x) * HVF_US_PER_S)
+#define S(x) ((int64_t)(x)*HVF_US_PER_S)
 
 /* 8 storage nodes in 4 racks (s1..s4); s4's two run kernel 4.15, one of them with the sysctl
  * set; 2 compute hosts with 3 VMs each; 3 web replicas. */
@@ -31,12 +31,18 @@
     "inventory:\n"                                                                                 \
     "  services: [{name: web, min_available: 2}]\n"                                                \
     "  hosts:\n"                                                                                   \
-    "    - {name: st1, rack: s1, cpus: 8, memory: 32GiB, kernel: '4.4', hw: ssd, tags: [storage]}\n" \
-    "    - {name: st2, rack: s1, cpus: 8, memory: 32GiB, kernel: '4.4', hw: ssd, tags: [storage]}\n" \
-    "    - {name: st3, rack: s2, cpus: 8, memory: 32GiB, kernel: '4.4', hw: ssd, tags: [storage]}\n" \
-    "    - {name: st4, rack: s2, cpus: 8, memory: 32GiB, kernel: '4.4', hw: ssd, tags: [storage]}\n" \
-    "    - {name: st5, rack: s3, cpus: 8, memory: 32GiB, kernel: '4.4', hw: ssd, tags: [storage]}\n" \
-    "    - {name: st6, rack: s3, cpus: 8, memory: 32GiB, kernel: '4.4', hw: ssd, tags: [storage]}\n" \
+    "    - {name: st1, rack: s1, cpus: 8, memory: 32GiB, kernel: '4.4', hw: ssd, tags: "           \
+    "[storage]}\n"                                                                                 \
+    "    - {name: st2, rack: s1, cpus: 8, memory: 32GiB, kernel: '4.4', hw: ssd, tags: "           \
+    "[storage]}\n"                                                                                 \
+    "    - {name: st3, rack: s2, cpus: 8, memory: 32GiB, kernel: '4.4', hw: ssd, tags: "           \
+    "[storage]}\n"                                                                                 \
+    "    - {name: st4, rack: s2, cpus: 8, memory: 32GiB, kernel: '4.4', hw: ssd, tags: "           \
+    "[storage]}\n"                                                                                 \
+    "    - {name: st5, rack: s3, cpus: 8, memory: 32GiB, kernel: '4.4', hw: ssd, tags: "           \
+    "[storage]}\n"                                                                                 \
+    "    - {name: st6, rack: s3, cpus: 8, memory: 32GiB, kernel: '4.4', hw: ssd, tags: "           \
+    "[storage]}\n"                                                                                 \
     "    - {name: st7, rack: s4, cpus: 8, memory: 32GiB, kernel: '4.15.0-45', hw: nvme, tags: "    \
     "[storage, late]}\n"                                                                           \
     "    - {name: st8, rack: s4, cpus: 8, memory: 32GiB, kernel: '4.15.0-45', hw: nvme, tags: "    \
@@ -205,7 +211,8 @@ test_replicas_and_clients(void **state)
     assert_true(hvf_sim_service_success(sim, web) == 1.0);
     hvf_sim_vm_set_serving(sim, w2, false, "test");
     assert_false(hvf_sim_vm_is_serving(sim, w2));
-    assert_true(hvf_sim_service_success(sim, web) > 0.66 && hvf_sim_service_success(sim, web) < 0.67);
+    assert_true(hvf_sim_service_success(sim, web) > 0.66 &&
+                hvf_sim_service_success(sim, web) < 0.67);
     /* 6 clients, round robin over 3 replicas: 2 bound to w2; plus the replica itself */
     assert_int_equal(hvf_sim_degraded(sim), 3);
     sim_run_until(sim, S(70));
@@ -242,10 +249,10 @@ test_effect_matching(void **state)
         const char *host;
         bool want;
     } k[] = {
-        {"4.10", HVF_SIM_CMP_GE, "st7", true},  {"4.10", HVF_SIM_CMP_GE, "st1", false},
-        {"4.10", HVF_SIM_CMP_LT, "st1", true},  {"4.4", HVF_SIM_CMP_EQ, "st1", true},
-        {"4.15", HVF_SIM_CMP_GT, "st7", true},  {"4.15.0-45", HVF_SIM_CMP_EQ, "st7", true},
-        {"4.16", HVF_SIM_CMP_LE, "st7", true},  {"5", HVF_SIM_CMP_GE, "st7", false},
+        {"4.10", HVF_SIM_CMP_GE, "st7", true}, {"4.10", HVF_SIM_CMP_GE, "st1", false},
+        {"4.10", HVF_SIM_CMP_LT, "st1", true}, {"4.4", HVF_SIM_CMP_EQ, "st1", true},
+        {"4.15", HVF_SIM_CMP_GT, "st7", true}, {"4.15.0-45", HVF_SIM_CMP_EQ, "st7", true},
+        {"4.16", HVF_SIM_CMP_LE, "st7", true}, {"5", HVF_SIM_CMP_GE, "st7", false},
         {"5.9", HVF_SIM_CMP_GT, "cn1", true},
     };
 
@@ -303,8 +310,7 @@ run_one(hvf_sim *sim)
 static void
 test_gate_client_io_latency(void **state)
 {
-    hvf_scenario *sc = sc_parse("name: t\n" INV "duration: 2h\n" SERVICES
-                                "changes:\n"
+    hvf_scenario *sc = sc_parse("name: t\n" INV "duration: 2h\n" SERVICES "changes:\n"
                                 "  - change:\n"
                                 "      name: fw\n"
                                 "      kind: firewall_rule\n"
@@ -344,14 +350,14 @@ test_gate_process_up_vs_service_answers(void **state)
 {
 #define UP_FMT                                                                                     \
     "name: t\n" INV "duration: 2h\n" SERVICES "changes:\n"                                         \
-    "  - change:\n"                                                                               \
-    "      name: up\n"                                                                            \
-    "      kind: package\n"                                                                       \
-    "      targets: {service: web}\n"                                                             \
-    "      settings: [new_balancer]\n"                                                            \
-    "      waves: {apply: 1m, bake: 2m, max_per_wave: 1}\n"                                       \
-    "      gates: [%s]\n"                                                                         \
-    "    approved: true\n"                                                                        \
+    "  - change:\n"                                                                                \
+    "      name: up\n"                                                                             \
+    "      kind: package\n"                                                                        \
+    "      targets: {service: web}\n"                                                              \
+    "      settings: [new_balancer]\n"                                                             \
+    "      waves: {apply: 1m, bake: 2m, max_per_wave: 1}\n"                                        \
+    "      gates: [%s]\n"                                                                          \
+    "    approved: true\n"                                                                         \
     "    effects: [{when: {setting: new_balancer}, effect: service_stops_serving}]\n"
     HVF_AUTOFREE char *weak = hvf_asprintf(UP_FMT, "{type: process_up}");
     HVF_AUTOFREE char *functional =
@@ -414,8 +420,7 @@ test_gate_process_up_down(void **state)
 static void
 test_rollback_keeps_redundancy(void **state)
 {
-    hvf_scenario *sc = sc_parse("name: t\n" INV "duration: 4h\n" SERVICES
-                                "changes:\n"
+    hvf_scenario *sc = sc_parse("name: t\n" INV "duration: 4h\n" SERVICES "changes:\n"
                                 "  - change:\n"
                                 "      name: fw\n"
                                 "      kind: firewall_rule\n"
@@ -464,9 +469,9 @@ test_seatbelt_in_the_twin(void **state)
 {
 #define SB_FMT                                                                                     \
     "name: t\n" INV "duration: 1h\n"                                                               \
-    "changes:\n"                                                                                  \
-    "  - change: {name: k, kind: kernel, targets: {hosts: %s}, waves: {strategy: %s}, gates: "    \
-    "[{type: service_answers, service: web}]}\n"                                                  \
+    "changes:\n"                                                                                   \
+    "  - change: {name: k, kind: kernel, targets: {hosts: %s}, waves: {strategy: %s}, gates: "     \
+    "[{type: service_answers, service: web}]}\n"                                                   \
     "    approved: %s\n"
     struct {
         const char *hosts, *strategy, *approved;
@@ -500,8 +505,7 @@ test_seatbelt_in_the_twin(void **state)
 static void
 test_operator_model(void **state)
 {
-    hvf_scenario *sc = sc_parse("name: t\n" INV "duration: 4h\n" SERVICES
-                                "changes:\n"
+    hvf_scenario *sc = sc_parse("name: t\n" INV "duration: 4h\n" SERVICES "changes:\n"
                                 "  - change:\n"
                                 "      name: fw\n"
                                 "      kind: firewall_rule\n"
@@ -509,8 +513,7 @@ test_operator_model(void **state)
                                 "      waves: {canary_units: [st7], factor: 1, max_per_wave: 1, "
                                 "apply: 30s, bake: 1m}\n"
                                 "    executor: as_written\n"
-                                "    start: 1m\n" DROP_EFFECT
-                                "    operator:\n"
+                                "    start: 1m\n" DROP_EFFECT "    operator:\n"
                                 "      alert: {type: client_io_latency, max: 1s}\n"
                                 "      for: 1m\n"
                                 "      every: 30s\n"
@@ -564,7 +567,8 @@ test_bad_sections(void **state)
          "  - {name: b, kind: storage, nodes: st2, clients: cn1}\n",
          "expected VMs of no other storage (v1 already uses a)"},
         {"changes: [{start: 1m}]\n", "changes[0].change: (missing): a value is required"},
-        {"changes: [{change: nope.change.yaml}]\n", "changes[0].change: 'nope.change.yaml': cannot"},
+        {"changes: [{change: nope.change.yaml}]\n",
+         "changes[0].change: 'nope.change.yaml': cannot"},
         {"changes: [{change: {name: x, kind: kernel, targets: {hosts: gpu1}}}]\n",
          "changes[0].change: (a mapping): targets.hosts: 'gpu1'"},
         {"changes: [{change: {name: x, kind: kernel, targets: {hosts: all}}, start: 2h}]\n",
