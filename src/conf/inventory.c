@@ -84,6 +84,7 @@ typedef struct inv_service {
     bool critical;
     uint32_t min_available;
     int spread;
+    struct fy_node *rel[HVF_SERVICE_REL_LAST]; /* read by inv_read_service_relations */
 } inv_service;
 
 static const hvf_field_spec inv_service_fields[] = {
@@ -94,6 +95,10 @@ static const hvf_field_spec inv_service_fields[] = {
      .offset = offsetof(inv_service, min_available), .min = 0, .max = 1000000},
     {.name = "spread", .type = HVF_FIELD_ENUM, .offset = offsetof(inv_service, spread),
      .enum_names = hvf_spread_names},
+    {.name = "depends_on", .type = HVF_FIELD_NODE,
+     .offset = offsetof(inv_service, rel[HVF_SERVICE_DEPENDS_ON])},
+    {.name = "must_not_share", .type = HVF_FIELD_NODE,
+     .offset = offsetof(inv_service, rel[HVF_SERVICE_MUST_NOT_SHARE])},
 };
 
 /*
@@ -365,6 +370,7 @@ hvf_inventory_read_node(hvf_reader *r, struct fy_node *node, hvf_error *err)
                                 "expected '" HVF_INVENTORY_SCHEMA "'");
     if (root.hosts) {
         inv_read_services(&c, root.services);
+        inv_read_service_relations(r, root.services, c.f);
         c.service_refs = hvf_calloc(c.f->nservices + 1, sizeof(uint32_t));
         inv_read_hosts(&c, root.hosts);
         inv_read_vms(&c, root.vms);
@@ -499,9 +505,11 @@ hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
             const hvf_service *s = &f->services[i];
             hvf_strbuf_puts(out, "  - {");
             inv_format_name(out, "name", s->name);
-            hvf_strbuf_printf(out, ", critical: %s, min_available: %u, spread: %s}\n",
+            hvf_strbuf_printf(out, ", critical: %s, min_available: %u, spread: %s",
                               s->critical ? "true" : "false", s->min_available,
                               hvf_spread_to_string(s->spread));
+            inv_format_service_relations(f, s, out);
+            hvf_strbuf_puts(out, "}\n");
         }
     }
     hvf_strbuf_puts(out, f->nhosts ? "hosts:\n" : "hosts: []\n");

@@ -1,9 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* Parts of scenario files read by other files than scenario.c. */
+/* Scenario reading shared by scenario.c and the files reading its sections (scenario-*.c). */
 #pragma once
 
 #include "conf/reader.h"
 #include "hvfleet/scenario.h"
+
+/* A host selector node: one selector or a list of them; appends fleet indexes to *@out. */
+void sc_read_selector(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, const char *field,
+                      int32_t **out, size_t *n);
+/* A duration, or "never" (-1); @dflt when @node is NULL. */
+int64_t sc_duration_or_never(hvf_reader *r, struct fy_node *node, const char *field, int64_t dflt);
+/* The monitoring section (scenario-monitor.c): sets sc->monitoring. */
+void sc_read_monitoring(hvf_reader *r, struct fy_node *node, hvf_scenario *sc);
 
 /*
  * hvf_scenario_read_changes (scenario-change.c): reads the `services:` and `changes:` sections

@@ -19,6 +19,10 @@ hvf_scenario_sim_new(const hvf_scenario *sc, void **sched_ctx, hvf_error *err)
             return NULL;
         }
     }
+    if (sc->monitoring && hvf_sim_monitor_attach(sim, sc->monitoring, err) < 0) {
+        hvf_sim_free(sim);
+        return NULL;
+    }
     for (size_t i = 0; i < sc->nsvcs; i++) {
         if (hvf_sim_add_svc(sim, &sc->svcs[i], err) < 0) {
             hvf_sim_free(sim);

@@ -80,6 +80,11 @@ fleet_diff(const hvf_fleet *a, const hvf_fleet *b)
         if (!str_eq(x->name, y->name) || x->critical != y->critical ||
             x->min_available != y->min_available || x->spread != y->spread)
             return "service";
+        for (int k = 0; k < HVF_SERVICE_REL_LAST; k++) {
+            if (x->nrel[k] != y->nrel[k] ||
+                (x->nrel[k] && memcmp(x->rel[k], y->rel[k], x->nrel[k] * sizeof(int32_t)) != 0))
+                return "service depends_on or must_not_share";
+        }
     }
     return NULL;
 }

@@ -73,7 +73,8 @@ replay_dir(const char *dir)
         names[count++] = hvf_asprintf("%s/%s", dir, de->d_name);
     }
     closedir(d);
-    qsort(names, count, sizeof(char *), replay_cmp);
+    if (count > 0) /* qsort(NULL, 0) is undefined */
+        qsort(names, count, sizeof(char *), replay_cmp);
     for (size_t i = 0; i < count; i++) {
         if (done >= 0 && replay_file(names[i]) == 0)
             done++;
