@@ -8,6 +8,7 @@
 #include "hvfleet/alloc.h"
 #include "hvfleet/change.h"
 #include "hvfleet/units.h"
+#include "hvfleet/utf8.h"
 #include "util/text.h"
 
 const char *const hvf_change_kind_names[] = {"package", "kernel", "config_reload", "firewall_rule",
@@ -406,12 +407,10 @@ hvf_change_read_node(hvf_reader *r, struct fy_node *node, const char *path)
     if (o->root.schema && strcmp(o->root.schema, HVF_CHANGE_SCHEMA) != 0)
         hvf_reader_report_field(r, node, path, "schema", "expected '" HVF_CHANGE_SCHEMA "'");
     free(o->root.schema);
-    if (c->description) {
-        int line = 0, col = 0;
-        /* libfyaml can decode an escape into a lone Latin-1 byte: text must stay UTF-8 */
-        if (!hvf_text_utf8_valid(c->description, strlen(c->description), &line, &col))
-            hvf_reader_report_field(r, node, path, "description", "expected UTF-8 text");
-    }
+    /* libfyaml can decode an escape into a lone Latin-1 byte: text must stay UTF-8 */
+    if (c->description &&
+        hvf_utf8_invalid_at(c->description, strlen(c->description)) < strlen(c->description))
+        hvf_reader_report_field(r, node, path, "description", "expected UTF-8 text");
     if (!o->root.has_variants) {
         static const char *const dflt[] = {"kernel", "hw", "role"};
         c->variants_by = hvf_calloc(HVF_ARRAY_LEN(dflt), sizeof(char *));
@@ -466,15 +465,8 @@ hvf_change_parse(const char *name, const char *buf, size_t len, hvf_diags *diags
 {
     hvf_reader r;
     hvf_change *c;
-    int line = 0, col = 0;
 
-    /* libfyaml 0.7 can loop on invalid UTF-8 after a directive: refuse it first. */
-    if (!hvf_text_utf8_valid(buf, len, &line, &col)) {
-        hvf_diags_add(diags, "%s:%d: syntax: byte %d of the line: expected UTF-8 text", name, line,
-                      col);
-        hvf_error_set(err, HVF_ERR_INVALID, "change '%s' is not UTF-8 text", name);
-        return NULL;
-    }
+    /* the reader refuses text that is not UTF-8 before libfyaml sees it */
     if (hvf_reader_open_buffer(&r, name, buf, len, diags, err) < 0)
         return NULL;
     c = chg_read(&r, err);
