@@ -239,10 +239,12 @@ size_t hvf_change_plan_pack(const hvf_change_plan *plan, const uint32_t *units, 
 
 /*
  * hvf_change_plan_evaluate: the seatbelt's verdict on @plan (and the freeze switch: a frozen
- * fleet refuses every plan). Adds the change's own findings (units that break min_available,
- * an all-at-once wave beyond the limits, no functional gate, no rollback), then runs the
- * maintenance seatbelt (hvf_seatbelt_evaluate) over the hosts the plan touches and copies its
- * verdict and reasons. Seals plan_hash. Returns the verdict.
+ * fleet refuses every plan). Adds the change's own findings (units that break min_available
+ * even alone, an all-at-once wave beyond the limits or without a canary, no functional gate, no
+ * rollback, more units than seatbelt.max_hosts_without_approval), then runs the maintenance
+ * seatbelt (hvf_seatbelt_evaluate) on the plan seen as maintenance: hosts out of service while
+ * a kernel change reboots them, VM units stopped while a package or kernel change restarts
+ * them. Copies its verdict and reasons and seals plan_hash. Returns the verdict.
  */
 hvf_plan_verdict hvf_change_plan_evaluate(hvf_change_plan *plan, const hvf_policy *policy,
                                           const hvf_fleet *fleet, bool frozen);
