@@ -12,3 +12,11 @@ void sc_read_selector(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, c
 int64_t sc_duration_or_never(hvf_reader *r, struct fy_node *node, const char *field, int64_t dflt);
 /* The monitoring section (scenario-monitor.c): sets sc->monitoring. */
 void sc_read_monitoring(hvf_reader *r, struct fy_node *node, hvf_scenario *sc);
+
+/*
+ * hvf_scenario_read_changes (scenario-change.c): reads the `services:` and `changes:` sections
+ * (either may be NULL) into @sc, whose fleet, duration and maintenance are already read.
+ * Relative change and policy files resolve against @base_dir. Problems go to r->diags.
+ */
+void hvf_scenario_read_changes(hvf_reader *r, struct fy_node *services, struct fy_node *changes,
+                               const char *base_dir, hvf_scenario *sc);

@@ -19,6 +19,7 @@ typedef struct sc_root {
     char *schema, *name, *seed;
     struct fy_node *inventory, *params, *overrides, *faults, *maintenance;
     struct fy_node *monitoring;
+    struct fy_node *services, *changes;
     int64_t duration_us, metrics_us;
     bool has_metrics;
 } sc_root;
@@ -44,6 +45,8 @@ static const hvf_field_spec sc_root_fields[] = {
     {.name = "faults", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, faults)},
     {.name = "maintenance", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, maintenance)},
     {.name = "monitoring", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, monitoring)},
+    {.name = "services", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, services)},
+    {.name = "changes", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, changes)},
 };
 
 static const char *const sc_strategy_names[] = {"default", "precopy", "auto-converge", "post-copy",
@@ -522,6 +525,7 @@ sc_read(hvf_reader *r, const char *base_dir, hvf_error *err)
             sc_read_maintenance(r, root.maintenance, sc);
         if (root.monitoring)
             sc_read_monitoring(r, root.monitoring, sc);
+        hvf_scenario_read_changes(r, root.services, root.changes, base_dir, sc);
     }
     hvf_reader_free_fields(sc_root_fields, HVF_ARRAY_LEN(sc_root_fields), &root);
     if (r->diags->total > before || !sc->fleet) {
@@ -576,5 +580,11 @@ hvf_scenario_free(hvf_scenario *sc)
     free(sc->naive.at_us);
     hvf_sim_monitor_opts_clear(sc->monitoring);
     free(sc->monitoring);
+    for (size_t i = 0; i < sc->nsvcs; i++)
+        hvf_sim_svc_spec_clear(&sc->svcs[i]);
+    free(sc->svcs);
+    for (size_t i = 0; i < sc->nchanges; i++)
+        hvf_sim_change_run_clear(&sc->changes[i]);
+    free(sc->changes);
     free(sc);
 }
