@@ -12,6 +12,7 @@
 #include "conf/reader.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/utf8.h"
+#include "util/text.h"
 
 /*
  * The input text, reachable from any node through the document's parse configuration
@@ -311,36 +312,11 @@ hvf_reader_open_buffer(hvf_reader *r, const char *name, const char *buf, size_t 
 int
 hvf_reader_open_file(hvf_reader *r, const char *path, hvf_diags *diags, hvf_error *err)
 {
-    FILE *fp = fopen(path, "rb");
-    struct stat st;
-    char *buf;
-    size_t n;
+    size_t n = 0;
+    char *buf = hvf_text_read_file(path, HVF_CONF_MAX_BYTES, &n, err);
 
-    if (!fp) {
-        hvf_error_set(err, HVF_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    if (!buf)
         return -1;
-    }
-    if (fstat(fileno(fp), &st) < 0 || !S_ISREG(st.st_mode)) {
-        fclose(fp);
-        hvf_error_set(err, HVF_ERR_IO, "'%s' is not a regular file", path);
-        return -1;
-    }
-    if ((uint64_t)st.st_size > HVF_CONF_MAX_BYTES) {
-        fclose(fp);
-        hvf_error_set(err, HVF_ERR_INVALID, "'%s' is %" PRIu64 " bytes: the limit is %u", path,
-                      (uint64_t)st.st_size, HVF_CONF_MAX_BYTES);
-        return -1;
-    }
-    buf = hvf_malloc((size_t)st.st_size + 1);
-    n = fread(buf, 1, (size_t)st.st_size, fp);
-    if (ferror(fp)) {
-        free(buf);
-        fclose(fp);
-        hvf_error_set(err, HVF_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
-        return -1;
-    }
-    fclose(fp);
-    buf[n] = '\0';
     return reader_parse(r, path, buf, n, diags, err);
 }
 

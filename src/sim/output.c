@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "hvfleet/alloc.h"
+#include "util/text.h"
 #include "hvfleet/units.h"
 #include "sim/sim-priv.h"
 
@@ -240,28 +241,6 @@ out_pick_hosts(const hvf_sim *sim, int32_t *pick)
 }
 
 static int
-out_mkdirs(const char *dir, hvf_error *err)
-{
-    HVF_AUTOFREE char *p = hvf_strdup(dir);
-
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0777) < 0 && errno != EEXIST) {
-            hvf_error_set(err, HVF_ERR_IO, "cannot create directory '%s': %s", p, strerror(errno));
-            return -1;
-        }
-        *s = '/';
-    }
-    if (mkdir(p, 0777) < 0 && errno != EEXIST) {
-        hvf_error_set(err, HVF_ERR_IO, "cannot create directory '%s': %s", p, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-static int
 out_write(const char *dir, const char *file, const char *data, size_t len, hvf_error *err)
 {
     HVF_AUTOFREE char *path = hvf_asprintf("%s/%s", dir, file);
@@ -279,7 +258,7 @@ hvf_sim_write_outputs(hvf_sim *sim, const char *dir, hvf_error *err)
     size_t npick;
     int rc = -1;
 
-    if (out_mkdirs(dir, err) < 0)
+    if (hvf_file_mkdirs(dir, 0777, err) < 0)
         return -1;
     root = out_summary(sim);
     text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "hvfleet/alloc.h"
+#include "util/text.h"
 #include "hvfleet/replay.h"
 #include "hvfleet/scenario.h"
 
@@ -44,28 +45,6 @@ run_load_all(const hvf_replay *rp, hvf_scenario **sc, hvf_diags *diags, hvf_erro
                       "replay '%s': %zu of %zu variant scenario%s cannot be "
                       "used",
                       rp->file, bad, rp->nvariants, rp->nvariants == 1 ? "" : "s");
-        return -1;
-    }
-    return 0;
-}
-
-static int
-run_mkdir(const char *dir, hvf_error *err)
-{
-    HVF_AUTOFREE char *p = hvf_strdup(dir);
-
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0777) < 0 && errno != EEXIST) {
-            hvf_error_set(err, HVF_ERR_IO, "cannot create directory '%s': %s", p, strerror(errno));
-            return -1;
-        }
-        *s = '/';
-    }
-    if (mkdir(p, 0777) < 0 && errno != EEXIST) {
-        hvf_error_set(err, HVF_ERR_IO, "cannot create directory '%s': %s", p, strerror(errno));
         return -1;
     }
     return 0;
@@ -156,7 +135,7 @@ hvf_replay_run(const hvf_replay *rp, const hvf_replay_opts *opts, hvf_replay_out
     out->sim_seed = opts && opts->has_seed ? opts->seed
                     : rp->has_sim_seed     ? rp->sim_seed
                                            : sc[0]->params.seed;
-    if (opts && opts->out_dir && run_mkdir(opts->out_dir, err) < 0)
+    if (opts && opts->out_dir && hvf_file_mkdirs(opts->out_dir, 0777, err) < 0)
         goto out;
     for (size_t i = 0; i < rp->nvariants; i++) {
         if (run_one(rp, i, sc[i], out->sim_seed, opts ? opts->out_dir : NULL, out, err) < 0)

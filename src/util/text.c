@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Capped whole-file reads. */
+/* Capped whole-file reads and directory trees. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "hvfleet/alloc.h"
@@ -44,4 +45,26 @@ hvf_text_read_file(const char *path, size_t max, size_t *len, hvf_error *err)
     buf[n] = '\0';
     *len = n;
     return buf;
+}
+
+int
+hvf_file_mkdirs(const char *dir, mode_t mode, hvf_error *err)
+{
+    HVF_AUTOFREE char *p = hvf_strdup(dir);
+
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, mode) < 0 && errno != EEXIST) {
+            hvf_error_set(err, HVF_ERR_IO, "cannot create directory '%s': %s", p, strerror(errno));
+            return -1;
+        }
+        *s = '/';
+    }
+    if (mkdir(p, mode) < 0 && errno != EEXIST) {
+        hvf_error_set(err, HVF_ERR_IO, "cannot create directory '%s': %s", p, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
