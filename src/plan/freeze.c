@@ -10,6 +10,7 @@
 
 #include "conf/reader.h"
 #include "hvfleet/alloc.h"
+#include "util/text.h"
 #include "hvfleet/freeze.h"
 #include "hvfleet/strbuf.h"
 
@@ -29,25 +30,10 @@ hvf_state_dir(const char *explicit_dir)
 int
 hvf_state_dir_ensure(const char *dir, hvf_error *err)
 {
-    HVF_AUTOFREE char *copy = hvf_strdup(dir);
     struct stat st;
 
-    for (char *p = copy + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(copy, 0700) < 0 && errno != EEXIST) {
-            hvf_error_set(err, HVF_ERR_IO, "cannot create state directory '%s': %s", copy,
-                          strerror(errno));
-            return -1;
-        }
-        *p = '/';
-    }
-    if (mkdir(copy, 0700) < 0 && errno != EEXIST) {
-        hvf_error_set(err, HVF_ERR_IO, "cannot create state directory '%s': %s", dir,
-                      strerror(errno));
+    if (hvf_file_mkdirs(dir, 0700, err) < 0)
         return -1;
-    }
     if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
         hvf_error_set(err, HVF_ERR_IO, "state directory '%s' is not a directory", dir);
         return -1;
