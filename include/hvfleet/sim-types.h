@@ -69,6 +69,8 @@ typedef struct hvf_sim_params {
     /* platform */
     int64_t vm_restart_delay_us; /* a killed/crashed VM is restarted after this */
     int64_t host_reboot_us;      /* a crashed host is back after this */
+    bool vm_restart_same_host;   /* crashed VMs wait for their own host (local disks), never
+                                    restart elsewhere */
 
     /* output */
     bool record_events;      /* keep the event log (events.jsonl) */

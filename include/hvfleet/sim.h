@@ -199,11 +199,49 @@ int hvf_sim_stop_vm(hvf_sim *sim, int32_t vm, hvf_error *err) __attribute__((war
 /* Boots a stopped VM on @host (active or evacuating), moving it there if needed. */
 int hvf_sim_start_vm(hvf_sim *sim, int32_t vm, int32_t host, hvf_error *err)
     __attribute__((warn_unused_result));
+/*
+ * hvf_sim_crash_vm: a running or migrating VM dies (its qemu crashed: a process limit, a bug),
+ * for components that model such causes. Its migration aborts; the platform restarts it after
+ * restart_delay like any crashed VM. Logs vm_crashed with @why (may be NULL).
+ * HVF_ERR_CONFLICT when the VM is not running.
+ */
+int hvf_sim_crash_vm(hvf_sim *sim, int32_t vm, const char *why, hvf_error *err)
+    __attribute__((warn_unused_result));
+/*
+ * hvf_sim_repair_host: an operator fixes what keeps @host out of service, now: a quarantined
+ * host (renamed NICs) has its inventory corrected; a down host is brought back up (with its
+ * NICs right). Logs host_up with @why (may be NULL). HVF_ERR_CONFLICT for a host in service.
+ */
+int hvf_sim_repair_host(hvf_sim *sim, int32_t host, const char *why, hvf_error *err)
+    __attribute__((warn_unused_result));
 /* Fires HVF_SIM_EV_TIMER with @tag at @t_us (>= now). */
 void hvf_sim_add_timer(hvf_sim *sim, int64_t t_us, int64_t tag);
 /* Appends an entry to the event log ({"t_s":..,"type":@type,...}); @host/@vm may be -1,
  * @detail NULL. */
 void hvf_sim_log(hvf_sim *sim, const char *type, int32_t host, int32_t vm, const char *detail);
+
+/* ---- components: more controllers in one simulation ---- */
+
+/*
+ * A component is a controller the twin runs beside the main one (hvf_sim_set_controller):
+ * monitors, an action queue, an agent model, a rolling change. Components see every event the
+ * controller sees, after it, in the order they were added; timers they set with
+ * hvf_sim_component_timer come back to them alone through on_timer. Every callback may be NULL.
+ */
+typedef struct hvf_sim_component {
+    const char *name; /* borrowed; a string literal */
+    void *ctx;
+    void (*on_start)(hvf_sim *sim, void *ctx);
+    void (*on_event)(hvf_sim *sim, const hvf_sim_event *ev, void *ctx);
+    void (*on_timer)(hvf_sim *sim, int64_t tag, void *ctx);
+    void (*on_finish)(hvf_sim *sim, void *ctx);
+    void (*free_ctx)(void *ctx); /* when set, the twin frees ctx in hvf_sim_free */
+} hvf_sim_component;
+
+/* hvf_sim_add_component: adds @c (copied) before hvf_sim_run. Returns its id (0, 1, ...). */
+int32_t hvf_sim_add_component(hvf_sim *sim, const hvf_sim_component *c);
+/* Calls component @id's on_timer with @tag at @t_us (>= now). */
+void hvf_sim_component_timer(hvf_sim *sim, int32_t id, int64_t t_us, int64_t tag);
 
 /* ---- schedulers built on the controller API ---- */
 

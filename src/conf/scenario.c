@@ -95,6 +95,7 @@ static const hvf_field_spec sc_param_fields[] = {
      .max = 1e6},
     {.name = "restart_delay", .type = HVF_FIELD_DURATION, .offset = P(vm_restart_delay_us)},
     {.name = "host_reboot", .type = HVF_FIELD_DURATION, .offset = P(host_reboot_us)},
+    {.name = "restart_same_host", .type = HVF_FIELD_BOOL, .offset = P(vm_restart_same_host)},
 };
 #undef P
 

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hvfleet/incident.h"
 #include "hvfleet/rng.h"
 #include "hvfleet/sim.h"
 #include "hvfleet/strbuf.h"
@@ -44,6 +45,7 @@ typedef enum sim_kind {
     SIM_EV_LINK_RESTORE,  /* obj = link */
     SIM_EV_SAMPLE,
     SIM_EV_END,
+    SIM_EV_COMP_TIMER, /* obj = component id, tag */
 } sim_kind;
 
 typedef struct sim_event {
@@ -146,6 +148,21 @@ typedef struct sim_host_sample {
     uint8_t state;
 } sim_host_sample;
 
+/* What the incident KPIs need, kept up to date as states change (incident.c). */
+typedef struct sim_incident {
+    char *event_type;                    /* owned */
+    int64_t event_us;                    /* -1 until the first event of that type */
+    int64_t first_us[HVF_INCIDENT_LAST]; /* first at or after the event, -1 */
+    uint32_t count[HVF_INCIDENT_LAST];
+    uint32_t vms_down, vms_down_peak, vms_down_distinct;
+    uint32_t hosts_out; /* down or quarantined since the start */
+    bool *vm_was_down;  /* owned, per VM */
+    bool *host_out;     /* owned, per host: counted in hosts_out */
+    double vm_down_us;  /* integral of vms_down up to last_us */
+    int64_t last_us;
+    int64_t clear_since_us; /* every VM running and no host out since; -1 while not */
+} sim_incident;
+
 struct hvf_sim {
     hvf_fleet *fleet; /* owned copy */
     hvf_sim_params p;
@@ -197,6 +214,10 @@ struct hvf_sim {
 
     void (*progress)(int64_t, int64_t, void *);
     void *progress_ctx;
+
+    hvf_sim_component *comps;
+    size_t ncomps, comps_cap;
+    sim_incident inc;
 };
 
 /* ---- engine.c ---- */
@@ -254,9 +275,18 @@ double sim_host_cpu_ratio(const hvf_sim *sim, int32_t host);
 /* ---- faults.c ---- */
 void sim_fault_fire(hvf_sim *sim, int32_t idx);
 void sim_on_host_up(hvf_sim *sim, int32_t host, uint32_t ver);
-void sim_on_host_fixed(hvf_sim *sim, int32_t host);
+void sim_on_host_fixed(hvf_sim *sim, int32_t host, uint32_t ver);
 void sim_on_vm_restart(hvf_sim *sim, int32_t vm, uint32_t ver);
 void sim_on_link_restore(hvf_sim *sim, int32_t link);
+
+/* ---- incident.c ---- */
+void sim_inc_init(hvf_sim *sim);
+void sim_inc_free(hvf_sim *sim);
+/* State changes, called by sim_vm_set_state and sim_host_set_state before they apply. */
+void sim_inc_vm_state(hvf_sim *sim, int32_t vm, hvf_sim_vm_state from, hvf_sim_vm_state to);
+void sim_inc_host_state(hvf_sim *sim, int32_t host, hvf_sim_host_state from, hvf_sim_host_state to);
+/* Every logged event type passes here: the first of the configured type is the event. */
+void sim_inc_seen(hvf_sim *sim, const char *type);
 
 /* ---- output.c ---- */
 /* Event-log line; @extra is appended raw (",\"k\":v..." or NULL). */

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hvfleet replay: runs an incident replay (its variants side by side) and prints seed 003's KPI
+ * table; with --summary, one line per replay for several of them.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "hvfleet/alloc.h"
+#include "hvfleet/replay.h"
+#include "hvfleet/units.h"
+
+#define REPLAY_TITLE_W 34
+#define REPLAY_CELL_W 9
+
+static void
+replay_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: hvfleet replay FILE [--out DIR] [--seed N] [--json] [--quiet]\n"
+            "       hvfleet replay --summary FILE... [--out DIR] [--seed N] [--json]\n"
+            "Runs an incident replay (schema hvfleet.replay/v1): each variant's scenario in the "
+            "twin with\nthe same seed, then prints the incident KPIs side by side (time of event, "
+            "detection,\ndecision, resolution, VMs down, VM-minutes lost, hosts crashed, actions "
+            "queued).\nOutputs go to DIR (default out/<replay name>/): one directory per variant "
+            "and\nsummary.json with the comparison. --summary runs several replays and prints one "
+            "line\neach (with --out, replay R is written to DIR/R/). --json prints the summary "
+            "JSON.\nExit status: 0 when it ran (whatever happened inside), 2 on bad input.\n");
+}
+
+static void
+replay_print(const hvf_replay *rp, const hvf_replay_outcome *o, const char *dir)
+{
+    HVF_AUTOFREE const char **cols = hvf_calloc(o->n + 1, sizeof(char *));
+    hvf_strbuf sb = HVF_STRBUF_INIT;
+
+    for (size_t i = 0; i < o->n; i++)
+        cols[i] = rp->variants[i].label;
+    printf("replay %s (seed %s): %s\n", rp->name, rp->seed, rp->title);
+    printf("  twin seed %" PRIu64 "; time of event = first '%s' event\n", o->sim_seed,
+           rp->event_type ? rp->event_type : HVF_INCIDENT_DEFAULT_EVENT_TYPE);
+    hvf_incident_format_table(&sb, cols, o->kpis, o->n);
+    fputs(sb.buf ? sb.buf : "", stdout);
+    hvf_strbuf_clear(&sb);
+    if (dir)
+        printf("  output: %s/ (summary.json, one directory per variant)\n", dir);
+}
+
+/* "Kolab Now: a hypervisor..." cut to @w bytes on a character boundary, with "~" when cut. */
+static void
+replay_cut(const char *s, char *buf, size_t w)
+{
+    size_t n = strlen(s);
+
+    if (n <= w) {
+        snprintf(buf, w + 1, "%s", s);
+        return;
+    }
+    n = w - 1;
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+        n--;
+    memcpy(buf, s, n);
+    buf[n] = '~';
+    buf[n + 1] = '\0';
+}
+
+static void
+replay_summary_header(const hvf_replay *first, size_t nvar)
+{
+    printf("%-4s %-*s", "seed", REPLAY_TITLE_W, "replay");
+    for (size_t v = 0; v < nvar; v++) {
+        char lab[4 * REPLAY_CELL_W + 8];
+        replay_cut(v < first->nvariants ? first->variants[v].label : "variant", lab,
+                   4 * REPLAY_CELL_W + 2);
+        printf(" | %-*s", 4 * REPLAY_CELL_W + 3, lab);
+    }
+    printf("\n%-4s %-*s", "", REPLAY_TITLE_W, "");
+    for (size_t v = 0; v < nvar; v++)
+        printf(" | %-*s %-*s %*s %*s", REPLAY_CELL_W, "detect", REPLAY_CELL_W, "resolve",
+               REPLAY_CELL_W - 3, "VMs", REPLAY_CELL_W + 3, "VM-min");
+    printf("\n");
+}
+
+static void
+replay_summary_line(const hvf_replay *rp, const hvf_replay_outcome *o, size_t nvar)
+{
+    char title[REPLAY_TITLE_W + 2], a[64], b[64], c[32], d[32];
+
+    replay_cut(rp->title, title, REPLAY_TITLE_W);
+    printf("%-4s %-*s", rp->seed, REPLAY_TITLE_W, title);
+    for (size_t v = 0; v < nvar; v++) {
+        if (v >= o->n) {
+            printf(" | %-*s", 4 * REPLAY_CELL_W + 3, "");
+            continue;
+        }
+        hvf_incident_format_value(&o->kpis[v], HVF_INCIDENT_ROW_DETECTION, a, sizeof(a));
+        hvf_incident_format_value(&o->kpis[v], HVF_INCIDENT_ROW_RESOLUTION, b, sizeof(b));
+        hvf_incident_format_value(&o->kpis[v], HVF_INCIDENT_ROW_VMS_DOWN, c, sizeof(c));
+        hvf_incident_format_value(&o->kpis[v], HVF_INCIDENT_ROW_VM_MINUTES, d, sizeof(d));
+        printf(" | %-*s %-*s %*s %*s", REPLAY_CELL_W, a, REPLAY_CELL_W, b, REPLAY_CELL_W - 3, c,
+               REPLAY_CELL_W + 3, d);
+    }
+    printf("\n");
+}
+
+typedef struct replay_args {
+    bool json, quiet, summary;
+    hvf_replay_opts opts;
+    const char *out;
+} replay_args;
+
+/* Loads and runs one replay into @out_dir (may be NULL). Returns an exit status. */
+static int
+replay_one(const char *file, const replay_args *a, const char *out_dir, hvf_replay **rp_out,
+           hvf_replay_outcome *o)
+{
+    hvf_diags diags;
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_replay_opts opts = a->opts;
+    hvf_replay *rp;
+
+    hvf_diags_init(&diags);
+    rp = hvf_replay_load(file, &diags, &err);
+    if (rp) {
+        HVF_AUTOFREE char *dflt = NULL;
+        if (!out_dir && !a->summary)
+            out_dir = dflt = hvf_asprintf("out/%s", rp->name);
+        opts.out_dir = out_dir;
+        if (hvf_replay_run(rp, &opts, o, &diags, &err) < 0) {
+            hvf_replay_free(rp);
+            rp = NULL;
+        }
+    }
+    hvf_diags_print(&diags, stderr);
+    hvf_diags_clear(&diags);
+    if (!rp)
+        return hvf_cli_fail(&err);
+    *rp_out = rp;
+    return 0;
+}
+
+static int
+replay_summary(int argc, char **argv, const replay_args *a)
+{
+    size_t n = (size_t)argc, nvar = 0;
+    HVF_AUTOFREE hvf_replay **rps = hvf_calloc(n + 1, sizeof(hvf_replay *));
+    HVF_AUTOFREE hvf_replay_outcome *os = hvf_calloc(n + 1, sizeof(hvf_replay_outcome));
+    int rc = 0;
+
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        HVF_AUTOFREE char *dir = NULL;
+        hvf_diags d;
+        hvf_error err = HVF_ERROR_INIT;
+        HVF_AUTOFREE char *name = NULL;
+        hvf_replay *peek;
+
+        if (a->out) {
+            /* the replay's own name picks its directory: read it first */
+            hvf_diags_init(&d);
+            peek = hvf_replay_load(argv[i], &d, &err);
+            if (peek)
+                name = hvf_strdup(peek->name);
+            hvf_replay_free(peek);
+            hvf_diags_clear(&d);
+            if (name)
+                dir = hvf_asprintf("%s/%s", a->out, name);
+        }
+        rc = replay_one(argv[i], a, dir, &rps[i], &os[i]);
+        if (rc == 0 && os[i].n > nvar)
+            nvar = os[i].n;
+    }
+    if (rc == 0 && a->json) {
+        printf("[");
+        for (size_t i = 0; i < n; i++) {
+            HVF_AUTOFREE char *s = hvf_replay_summary_json(rps[i], &os[i]);
+            printf("%s%s", i ? "," : "", s);
+        }
+        printf("]\n");
+    } else if (rc == 0 && !a->quiet) {
+        replay_summary_header(rps[0], nvar);
+        for (size_t i = 0; i < n; i++)
+            replay_summary_line(rps[i], &os[i], nvar);
+        printf("(detect/resolve: after the time of event; VMs: distinct VMs down; VM-min: "
+               "VM-minutes lost)\n");
+    }
+    for (size_t i = 0; i < n; i++) {
+        hvf_replay_free(rps[i]);
+        hvf_replay_outcome_clear(&os[i]);
+    }
+    return rc;
+}
+
+int
+hvf_cli_replay(int argc, char **argv)
+{
+    static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
+                                         {"seed", required_argument, NULL, 's'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"summary", no_argument, NULL, 'S'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    replay_args a = {0};
+    hvf_replay *rp = NULL;
+    hvf_replay_outcome o;
+    int c, rc;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:s:jqSh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            a.out = optarg;
+            break;
+        case 's': {
+            char *end = NULL;
+            errno = 0;
+            a.opts.seed = strtoull(optarg, &end, 10);
+            if (!*optarg || *optarg == '-' || errno || *end) {
+                fprintf(stderr, "hvfleet: replay: --seed '%s': expected a whole number\n", optarg);
+                return 2;
+            }
+            a.opts.has_seed = true;
+            break;
+        }
+        case 'j':
+            a.json = true;
+            break;
+        case 'q':
+            a.quiet = true;
+            break;
+        case 'S':
+            a.summary = true;
+            break;
+        case 'h':
+            replay_usage(stdout);
+            return 0;
+        default:
+            return 2;
+        }
+    }
+    if (a.summary) {
+        if (optind >= argc) {
+            fprintf(stderr, "hvfleet: replay --summary: expected one or more replay files\n");
+            return 2;
+        }
+        return replay_summary(argc - optind, argv + optind, &a);
+    }
+    if (optind + 1 != argc) {
+        fprintf(stderr, "hvfleet: replay: expected one replay FILE, got %d arguments\n",
+                argc - optind);
+        return 2;
+    }
+    rc = replay_one(argv[optind], &a, a.out, &rp, &o);
+    if (rc != 0)
+        return rc;
+    if (a.json) {
+        HVF_AUTOFREE char *s = hvf_replay_summary_json(rp, &o);
+        fputs(s, stdout);
+    } else if (!a.quiet) {
+        HVF_AUTOFREE char *dir = a.out ? hvf_strdup(a.out) : hvf_asprintf("out/%s", rp->name);
+        replay_print(rp, &o, dir);
+    }
+    hvf_replay_free(rp);
+    hvf_replay_outcome_clear(&o);
+    return 0;
+}
