@@ -12,6 +12,8 @@
 #include "cli/cli.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/replay.h"
+#include "hvfleet/report.h"
+#include "hvfleet/svg.h"
 #include "hvfleet/units.h"
 
 #define REPLAY_TITLE_W 34
@@ -20,16 +22,17 @@
 static void
 replay_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: hvfleet replay FILE [--out DIR] [--seed N] [--json] [--quiet]\n"
-            "       hvfleet replay --summary FILE... [--out DIR] [--seed N] [--json]\n"
-            "Runs an incident replay (schema hvfleet.replay/v1): each variant's scenario in the "
-            "twin with\nthe same seed, then prints the incident KPIs side by side (time of event, "
-            "detection,\ndecision, resolution, VMs down, VM-minutes lost, hosts crashed, actions "
-            "queued).\nOutputs go to DIR (default out/<replay name>/): one directory per variant "
-            "and\nsummary.json with the comparison. --summary runs several replays and prints one "
-            "line\neach (with --out, replay R is written to DIR/R/). --json prints the summary "
-            "JSON.\nExit status: 0 when it ran (whatever happened inside), 2 on bad input.\n");
+    fputs("usage: hvfleet replay FILE [--out DIR] [--seed N] [--json] [--quiet]\n"
+          "       hvfleet replay --summary FILE... [--out DIR] [--seed N] [--json]\n"
+          "Runs an incident replay (schema hvfleet.replay/v1): each variant's scenario in the\n"
+          "twin with the same seed, then prints the incident KPIs side by side (time of event,\n"
+          "detection, decision, resolution, VMs down, VM-minutes lost, hosts crashed, actions\n"
+          "queued). Outputs go to DIR (default out/<replay name>/): one directory per variant\n"
+          "(its run and report.html), summary.json and report.html with the comparison.\n"
+          "--summary runs several replays and prints one line each (nothing is written unless\n"
+          "--out DIR is given: replay R then goes to DIR/R/). --json prints the summary JSON.\n"
+          "Exit status: 0 when it ran (whatever happened inside), 2 on bad input.\n",
+          out);
 }
 
 static void
@@ -107,6 +110,69 @@ replay_summary_line(const hvf_replay *rp, const hvf_replay_outcome *o, size_t nv
     printf("\n");
 }
 
+/*
+ * DIR/report.html: the side-by-side KPI table and a link to each variant's own report
+ * (DIR/<variant>/report.html, rendered from its run by the report module).
+ */
+static int
+replay_write_pages(const hvf_replay *rp, const hvf_replay_outcome *o, const char *dir,
+                   hvf_error *err)
+{
+    HVF_AUTOFREE const char **cols = hvf_calloc(o->n + 1, sizeof(char *));
+    HVF_AUTOFREE hvf_report_kpi_row *rows =
+        hvf_calloc(HVF_INCIDENT_ROW_LAST, sizeof(hvf_report_kpi_row));
+    HVF_AUTOFREE char *cells = hvf_calloc(HVF_INCIDENT_ROW_LAST * (o->n + 1), 64);
+    HVF_AUTOFREE const char **vals = hvf_calloc(HVF_INCIDENT_ROW_LAST * (o->n + 1), sizeof(char *));
+    HVF_AUTOFREE char *path = hvf_asprintf("%s/report.html", dir);
+    hvf_strbuf sb = HVF_STRBUF_INIT;
+    int rc;
+
+    for (size_t i = 0; i < o->n; i++) {
+        HVF_AUTOFREE char *vdir = hvf_asprintf("%s/%s", dir, rp->variants[i].dir);
+        if (hvf_report_write_html(vdir, err) < 0)
+            return -1;
+        cols[i] = rp->variants[i].label;
+    }
+    for (size_t r = 0; r < HVF_INCIDENT_ROW_LAST; r++) {
+        for (size_t i = 0; i < o->n; i++) {
+            char *cell = cells + (r * o->n + i) * 64;
+            hvf_incident_format_value(&o->kpis[i], (hvf_incident_row)r, cell, 64);
+            vals[r * o->n + i] = cell;
+        }
+        rows[r].label = hvf_incident_row_labels[r];
+        rows[r].values = &vals[r * o->n];
+    }
+    hvf_strbuf_puts(&sb, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                         "<title>");
+    hvf_svg_escape(&sb, rp->title);
+    hvf_strbuf_puts(&sb, "</title>\n<style>body{font-family:sans-serif;margin:2em;max-width:60em}"
+                         "table{border-collapse:collapse}th,td{padding:.3em .8em;border-bottom:"
+                         "1px solid #ddd;text-align:left}td.num{font-variant-numeric:tabular-nums}"
+                         "tr.differs{background:#fff4d6}</style></head><body>\n<h1>");
+    hvf_svg_escape(&sb, rp->title);
+    hvf_strbuf_puts(&sb, "</h1>\n<p>Incident report ");
+    hvf_svg_escape(&sb, rp->seed);
+    hvf_strbuf_printf(&sb, " replayed in the twin (seed %" PRIu64 "); time of event: the first ",
+                      o->sim_seed);
+    hvf_svg_escape(&sb, rp->event_type ? rp->event_type : HVF_INCIDENT_DEFAULT_EVENT_TYPE);
+    hvf_strbuf_puts(&sb, " event.</p>\n");
+    hvf_report_kpi_table(&sb, "KPI", cols, o->n, rows, HVF_INCIDENT_ROW_LAST);
+    hvf_strbuf_puts(&sb, "<h2>Variants</h2>\n<ul>\n");
+    for (size_t i = 0; i < o->n; i++) {
+        hvf_strbuf_puts(&sb, "<li><a href=\"");
+        hvf_svg_escape(&sb, rp->variants[i].dir);
+        hvf_strbuf_puts(&sb, "/report.html\">");
+        hvf_svg_escape(&sb, rp->variants[i].label);
+        hvf_strbuf_puts(&sb, "</a> (scenario ");
+        hvf_svg_escape(&sb, rp->variants[i].scenario);
+        hvf_strbuf_puts(&sb, ")</li>\n");
+    }
+    hvf_strbuf_puts(&sb, "</ul>\n</body></html>\n");
+    rc = hvf_file_write_atomic(path, sb.buf, sb.len, err);
+    hvf_strbuf_clear(&sb);
+    return rc;
+}
+
 typedef struct replay_args {
     bool json, quiet, summary;
     hvf_replay_opts opts;
@@ -130,7 +196,9 @@ replay_one(const char *file, const replay_args *a, const char *out_dir, hvf_repl
         if (!out_dir && !a->summary)
             out_dir = dflt = hvf_asprintf("out/%s", rp->name);
         opts.out_dir = out_dir;
-        if (hvf_replay_run(rp, &opts, o, &diags, &err) < 0) {
+        if (hvf_replay_run(rp, &opts, o, &diags, &err) < 0 ||
+            (out_dir && replay_write_pages(rp, o, out_dir, &err) < 0)) {
+            hvf_replay_outcome_clear(o);
             hvf_replay_free(rp);
             rp = NULL;
         }

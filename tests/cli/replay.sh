@@ -24,12 +24,16 @@ done
 grep -q "as it happened  *with hvfleet" "$tmp/out" || fail "table has no variant columns"
 grep -q "^  time of event  *0:30:00  *0:30:00$" "$tmp/out" || fail "time of event: $(cat "$tmp/out")"
 for d in as-it-happened with-hvfleet; do
-    for f in summary.json events.jsonl metrics-fleet.csv metrics-hosts.csv; do
+    for f in summary.json events.jsonl metrics-fleet.csv metrics-hosts.csv report.html; do
         [ -s "$tmp/o/$d/$f" ] || fail "$d/$f missing or empty"
     done
 done
 grep -q '"schema": "hvfleet.replay-summary/v1"' "$tmp/o/summary.json" || fail "summary.json schema"
 grep -q '"kpis": {' "$tmp/o/summary.json" || fail "summary.json has no kpis"
+grep -q '"kpis": {' "$tmp/o/with-hvfleet/summary.json" || fail "a variant's summary.json has no kpis"
+grep -q 'Key figures' "$tmp/o/with-hvfleet/report.html" || fail "a variant's report has no KPI table"
+grep -q 'href="as-it-happened/report.html"' "$tmp/o/report.html" || fail "replay report.html links"
+grep -q 'VM-minutes lost' "$tmp/o/report.html" || fail "replay report.html has no KPI table"
 ls "$tmp/o" | grep -q tmp && fail "temporary files left in the output directory"
 
 "$HVFLEET" replay "$STORM" --out "$tmp/j" --json --seed 3 >"$tmp/out" 2>"$tmp/err" ||
