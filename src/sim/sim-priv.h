@@ -46,6 +46,7 @@ typedef enum sim_kind {
     SIM_EV_SAMPLE,
     SIM_EV_END,
     SIM_EV_COMP_TIMER, /* obj = component id, tag */
+    SIM_EV_DEP_RESTORE, /* ext.c: obj = dependency */
 } sim_kind;
 
 typedef struct sim_event {
@@ -218,6 +219,7 @@ struct hvf_sim {
     hvf_sim_component *comps;
     size_t ncomps, comps_cap;
     sim_incident inc;
+    struct sim_ext *ext; /* owned, may be NULL: what components add (ext.c) */
 };
 
 /* ---- engine.c ---- */
@@ -287,6 +289,20 @@ void sim_inc_vm_state(hvf_sim *sim, int32_t vm, hvf_sim_vm_state from, hvf_sim_v
 void sim_inc_host_state(hvf_sim *sim, int32_t host, hvf_sim_host_state from, hvf_sim_host_state to);
 /* Every logged event type passes here: the first of the configured type is the event. */
 void sim_inc_seen(hvf_sim *sim, const char *type);
+
+/* ---- ext.c ---- */
+typedef struct sim_ext sim_ext;
+struct json_t;
+void sim_ext_free(hvf_sim *sim);
+void sim_ext_dependency_fault(hvf_sim *sim, const hvf_sim_fault *f);
+void sim_ext_on_dep_restore(hvf_sim *sim, int32_t id, uint32_t ver);
+/* Load on @host beyond its VMs' own: extra cores, extra resident MiB, and disk IO (extra plus
+ * what its running guests generate inside), bytes/s. */
+double sim_ext_host_cpu(const hvf_sim *sim, int32_t host);
+double sim_ext_host_mem(const hvf_sim *sim, int32_t host);
+double sim_ext_host_io(const hvf_sim *sim, int32_t host);
+/* Adds the components' summary sections to @root. */
+void sim_ext_summary(const hvf_sim *sim, struct json_t *root);
 
 /* ---- output.c ---- */
 /* Event-log line; @extra is appended raw (",\"k\":v..." or NULL). */
