@@ -11,6 +11,7 @@
 
 #include "hvfleet/diag.h"
 #include "hvfleet/error.h"
+#include "hvfleet/fallout-types.h"
 #include "hvfleet/fleet.h"
 #include "hvfleet/sim-types.h"
 
@@ -28,6 +29,7 @@ typedef struct hvf_scenario {
     size_t nfaults;
     bool has_maintenance;
     hvf_sim_naive_opts naive; /* owned arrays */
+    hvf_fallout_opts *fallout; /* owned, may be NULL: telemetry, remediation, hv_agent */
 } hvf_scenario;
 
 /*
@@ -51,8 +53,8 @@ int hvf_scenario_select_hosts(const hvf_fleet *fleet, const char *sel, int32_t *
                               hvf_error *err) __attribute__((warn_unused_result));
 
 /*
- * hvf_scenario_sim_new (src/sim/scenario-run.c): a simulation of @sc with its faults and, when
- * it has one, its maintenance scheduler. *@sched_ctx receives the scheduler's owned context
+ * hvf_scenario_sim_new (src/sim/scenario-run.c): a simulation of @sc with its faults, its
+ * fallout components (hvfleet/fallout.h) and, when it has one, its maintenance scheduler. *@sched_ctx receives the scheduler's owned context
  * (free with hvf_sim_naive_free after hvf_sim_free), or NULL. Returns an owned simulation, or
  * NULL with @err set.
  */

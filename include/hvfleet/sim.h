@@ -291,6 +291,8 @@ double hvf_sim_host_io_util(const hvf_sim *sim, int32_t host);
  */
 int hvf_sim_redeploy_vm(hvf_sim *sim, int32_t vm, int32_t target, const char *why,
                         hvf_error *err) __attribute__((warn_unused_result));
+/* How many times @vm was redeployed: state kept per copy of a VM resets when it changes. */
+uint32_t hvf_sim_vm_copy(const hvf_sim *sim, int32_t vm);
 
 /* hvf_sim_add_summary: adds (or replaces) @key in summary.json with @json (a JSON value as text;
  * copied), for a component's figures. */

@@ -35,6 +35,7 @@ struct sim_ext {
     size_t ndeps, deps_cap;
     double *vm_io;    /* per VM: guest IO, bytes/s */
     double *vm_speed; /* per VM: the guest's own speed, 1 = unimpeded */
+    uint32_t *vm_copy; /* per VM: redeploys so far */
     double *host_cpu; /* per host: extra cores */
     double *host_io;  /* per host: extra bytes/s */
     double *host_mem; /* per host: extra resident MiB */
@@ -53,6 +54,7 @@ ext_get(hvf_sim *sim)
     x = sim->ext = HVF_NEW(sim_ext);
     x->vm_io = hvf_calloc(nv, sizeof(double));
     x->vm_speed = hvf_calloc(nv, sizeof(double));
+    x->vm_copy = hvf_calloc(nv, sizeof(uint32_t));
     for (size_t i = 0; i < nv; i++)
         x->vm_speed[i] = 1.0;
     x->host_cpu = hvf_calloc(nh, sizeof(double));
@@ -78,6 +80,7 @@ sim_ext_free(hvf_sim *sim)
     free(x->parts);
     free(x->vm_io);
     free(x->vm_speed);
+    free(x->vm_copy);
     free(x->host_cpu);
     free(x->host_io);
     free(x->host_mem);
@@ -196,6 +199,12 @@ hvf_sim_vm_guest_io(const hvf_sim *sim, int32_t vm)
     return sim->ext ? sim->ext->vm_io[vm] : 0;
 }
 
+uint32_t
+hvf_sim_vm_copy(const hvf_sim *sim, int32_t vm)
+{
+    return sim->ext ? sim->ext->vm_copy[vm] : 0;
+}
+
 double
 hvf_sim_vm_speed(const hvf_sim *sim, int32_t vm)
 {
@@ -309,10 +318,10 @@ hvf_sim_redeploy_vm(hvf_sim *sim, int32_t vm, int32_t target, const char *why, h
     sim_host_add_vm(sim, target, vm);
     HVF_ASSERT(hvf_host_use(&sim->fleet->hosts[target], &r, HVF_OVERCOMMIT, err) == 0);
     /* a fresh copy: whatever weighed on the old guest stays behind with it */
-    if (sim->ext) {
-        sim->ext->vm_io[vm] = 0;
-        sim->ext->vm_speed[vm] = 1.0;
-    }
+    ext_get(sim);
+    sim->ext->vm_io[vm] = 0;
+    sim->ext->vm_speed[vm] = 1.0;
+    sim->ext->vm_copy[vm]++;
     sim_log(sim, "vm_redeployed", -1, vm, from, target, why, NULL);
     sim_check_evacuated(sim, from);
     return 0;
@@ -348,4 +357,14 @@ sim_ext_summary(const hvf_sim *sim, json_t *root)
     for (size_t i = 0; x && i < x->nparts; i++)
         json_object_set_new(root, x->parts[i].key,
                             json_loads(x->parts[i].json, JSON_DECODE_ANY, NULL));
+}
+
+void *
+sim_component_ctx(const hvf_sim *sim, const char *name)
+{
+    for (size_t i = 0; i < sim->ncomps; i++) {
+        if (sim->comps[i].name && strcmp(sim->comps[i].name, name) == 0)
+            return sim->comps[i].ctx;
+    }
+    return NULL;
 }

@@ -303,6 +303,8 @@ double sim_ext_host_mem(const hvf_sim *sim, int32_t host);
 double sim_ext_host_io(const hvf_sim *sim, int32_t host);
 /* Adds the components' summary sections to @root. */
 void sim_ext_summary(const hvf_sim *sim, struct json_t *root);
+/* The context of the first component named @name, or NULL. */
+void *sim_component_ctx(const hvf_sim *sim, const char *name);
 
 /* ---- output.c ---- */
 /* Event-log line; @extra is appended raw (",\"k\":v..." or NULL). */
