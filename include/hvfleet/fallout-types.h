@@ -29,7 +29,8 @@ typedef struct hvf_telemetry_opts {
     int32_t *vms; /* owned, fleet order: VMs that run an agent */
     size_t nvms;
     char dependency[HVF_FALLOUT_NAME_MAX]; /* where telemetry goes */
-    double rate_bytes_per_s;               /* telemetry each agent produces */
+    double rate_bytes_per_s;               /* telemetry an agent produces, on average */
+    double rate_spread; /* agents' rates spread evenly over rate x [1 - s/2, 1 + s/2], [0, 1.9] */
     hvf_buffer_policy policy;
     uint64_t buffer_max_mib;      /* memory cap (block, drop_newest, spill) */
     uint64_t spill_max_mib;       /* disk cap (spill) */

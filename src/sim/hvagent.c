@@ -139,7 +139,7 @@ ag_rate_per_s(const ag_ctx *c, int64_t now)
 
 /* per_notification: a process per notification, held for good behind a leaking proxy. */
 static void
-ag_fork(hvf_sim *sim, ag_ctx *c, int32_t host, ag_host *a, uint64_t n, double *used)
+ag_fork(hvf_sim *sim, ag_ctx *c, ag_host *a, uint64_t n, double *used)
 {
     int64_t now = hvf_sim_now(sim);
     double pt = c->o.process_threads;
@@ -163,7 +163,6 @@ ag_fork(hvf_sim *sim, ag_ctx *c, int32_t host, ag_host *a, uint64_t n, double *u
             a->batches[a->nb++] = (ag_batch){now + c->o.handle_time_us, pt};
         }
     }
-    (void)host;
 }
 
 /* pooled: a bounded queue in front of a fixed pool of workers. */
@@ -217,7 +216,6 @@ ag_crash_vm(hvf_sim *sim, ag_ctx *c, int32_t vm, const char *why, double *used)
 static void
 ag_qemu(hvf_sim *sim, ag_ctx *c, int32_t host, double dt, double *used)
 {
-    const hvf_fleet *f = hvf_sim_fleet(sim);
     const int32_t *list;
     size_t n = hvf_sim_host_vms(sim, host, &list);
     HVF_AUTOFREE int32_t *vms = hvf_malloc((n + 1) * sizeof(int32_t));
@@ -250,7 +248,6 @@ ag_qemu(hvf_sim *sim, ag_ctx *c, int32_t host, double dt, double *used)
             c->was_running[vm] = false;
         }
     }
-    (void)f;
 }
 
 static void
@@ -278,7 +275,7 @@ ag_tick_host(hvf_sim *sim, ag_ctx *c, size_t i, double dt)
     c->st.notifications += n;
     used = ag_tasks(sim, c, host, a);
     if (c->o.model == HVF_HVAGENT_PER_NOTIFICATION)
-        ag_fork(sim, c, host, a, n, &used);
+        ag_fork(sim, c, a, n, &used);
     else
         ag_pool(sim, c, host, a, n, dt);
     if (a->agent_tasks > c->st.peak_agent_threads)
@@ -338,11 +335,12 @@ ag_start_model(hvf_sim *sim, ag_ctx *c)
     c->started = true;
     for (size_t i = 0; i < c->nhosts; i++)
         c->ag[i].agent_tasks = c->o.model == HVF_HVAGENT_POOLED ? 1 + c->o.workers : 1;
-    hvf_sim_log(sim, "agent_update", -1, -1,
+    hvf_sim_log(sim, c->o.proxy_leaks ? "proxy_saturated" : "notifications_start", -1, -1,
                 c->o.model == HVF_HVAGENT_POOLED
-                    ? "notifications live: hvfleet-agent, one process, one connection, a "
-                      "bounded worker pool"
-                    : "notifications live: the agent forks a process per notification");
+                    ? "hvfleet-agent: one process, one persistent connection, a bounded worker "
+                      "pool"
+                    : "the agent forks a process per notification, each with its own "
+                      "connection");
     ag_timer_at(sim, c, hvf_sim_now(sim) + c->o.tick_us, AG_T_TICK, 0);
 }
 

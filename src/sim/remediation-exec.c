@@ -76,31 +76,46 @@ rem_push(hvf_sim *sim, rem_ctx *c, int32_t kind, int32_t vm, int64_t arg, const 
     rem_exec_schedule(sim, c, hvf_sim_now(sim));
 }
 
-/* Where a new copy goes: an active host other than the VM's, the fastest, then the one with
- * the most free memory, then the lowest index. */
+/* True when host @a is a better target than @b: fewer deployments running there, then less
+ * disk IO in use, then faster, then more free memory (then the lower index, by scan order). */
+static bool
+rem_better_target(hvf_sim *sim, const rem_ctx *c, int32_t a, int32_t b)
+{
+    double ia, ib, sa, sb;
+    uint64_t fa, fb;
+
+    if (b < 0)
+        return true;
+    if (c->host_deploys[a] != c->host_deploys[b])
+        return c->host_deploys[a] < c->host_deploys[b];
+    ia = hvf_sim_host_io_util(sim, a);
+    ib = hvf_sim_host_io_util(sim, b);
+    if (fabs(ia - ib) > 1e-9)
+        return ia < ib;
+    sa = hvf_sim_host_speed(sim, a);
+    sb = hvf_sim_host_speed(sim, b);
+    if (fabs(sa - sb) > 1e-9)
+        return sa > sb;
+    fa = hvf_sim_host_free_mib(sim, a, true);
+    fb = hvf_sim_host_free_mib(sim, b, true);
+    return fa > fb;
+}
+
+/* Where a new copy goes: an active host other than the VM's, with room for it, the least busy
+ * (rem_better_target): the orchestrator spreads its deployments. */
 static int32_t
-rem_pick_target(hvf_sim *sim, int32_t vm)
+rem_pick_target(hvf_sim *sim, const rem_ctx *c, int32_t vm)
 {
     const hvf_fleet *f = hvf_sim_fleet(sim);
     int32_t best = -1;
-    double best_speed = -1;
-    uint64_t best_free = 0;
 
     for (size_t h = 0; h < f->nhosts; h++) {
-        double sp;
-        uint64_t fr;
         if ((int32_t)h == hvf_sim_vm_host(sim, vm) ||
-            hvf_sim_host_state_get(sim, (int32_t)h) != HVF_SIM_HOST_ACTIVE)
+            hvf_sim_host_state_get(sim, (int32_t)h) != HVF_SIM_HOST_ACTIVE ||
+            hvf_sim_host_free_mib(sim, (int32_t)h, true) < f->vms[vm].mem_mib)
             continue;
-        sp = hvf_sim_host_speed(sim, (int32_t)h);
-        fr = hvf_sim_host_free_mib(sim, (int32_t)h, true);
-        if (fr < f->vms[vm].mem_mib)
-            continue;
-        if (sp > best_speed + 1e-12 || (fabs(sp - best_speed) <= 1e-12 && fr > best_free)) {
+        if (rem_better_target(sim, c, (int32_t)h, best))
             best = (int32_t)h;
-            best_speed = sp;
-            best_free = fr;
-        }
     }
     return best;
 }
@@ -144,7 +159,7 @@ rem_drop_load(hvf_sim *sim, rem_ctx *c, rem_load *l)
 static bool
 rem_deploy_start(hvf_sim *sim, rem_ctx *c, int32_t kind, int32_t vm)
 {
-    int32_t target = rem_pick_target(sim, vm);
+    int32_t target = rem_pick_target(sim, c, vm);
     rem_deploy *d;
 
     if (target < 0) {
@@ -160,6 +175,7 @@ rem_deploy_start(hvf_sim *sim, rem_ctx *c, int32_t kind, int32_t vm)
                       .copy = hvf_sim_vm_copy(sim, vm),
                       .active = true};
     hvf_sim_host_add_load(sim, target, c->o.deploy_cpu_cores, c->o.deploy_io_bytes_per_s, 0);
+    c->host_deploys[target]++;
     if (++c->deploys_running > c->st.peak_deploys)
         c->st.peak_deploys = c->deploys_running;
     c->st.actions_run++;
@@ -266,6 +282,7 @@ rem_deploy_end(hvf_sim *sim, rem_ctx *c, int32_t idx)
         return;
     d->active = false;
     c->deploys_running--;
+    c->host_deploys[d->target]--;
     hvf_sim_host_add_load(sim, d->target, -c->o.deploy_cpu_cores, -c->o.deploy_io_bytes_per_s, 0);
     if (hvf_sim_host_state_get(sim, d->target) != HVF_SIM_HOST_ACTIVE)
         return;
@@ -305,6 +322,7 @@ rem_host_crashed(hvf_sim *sim, rem_ctx *c, int32_t host)
             continue;
         d->active = false;
         c->deploys_running--;
+        c->host_deploys[host]--;
         hvf_sim_host_add_load(sim, host, -c->o.deploy_cpu_cores, -c->o.deploy_io_bytes_per_s, 0);
         hvf_incident_log(sim, HVF_INCIDENT_ACTION_DROPPED, host, d->vm,
                          "%s: the deployment died with its host",

@@ -70,6 +70,7 @@ typedef struct rem_ctx {
     rem_deploy *deploys; /* owned */
     size_t ndeploys, deploys_cap;
     uint32_t deploys_running;
+    uint32_t *host_deploys; /* owned, per host: deployments running there */
     rem_load *loads; /* owned: zombies and upscaled instances */
     size_t nloads, loads_cap;
     uint32_t zombies_alive;
@@ -82,6 +83,7 @@ typedef struct rem_ctx {
     bool paused;            /* per-VM remediation paused (by correlation or operators) */
     int64_t paused_since_us;
     bool *host_alerted; /* owned, per host: alerted for its current trouble */
+    bool engaged;       /* something was alerted and not yet declared over */
     int64_t first_host_alert_us;
     uint32_t unreachable_now;
 

@@ -191,10 +191,10 @@ rem_correlate(hvf_sim *sim, rem_ctx *c)
             c->clear_since_us = now;
         if (now - c->clear_since_us >= c->o.clear_after_us) {
             c->incident_open = false;
-            hvf_incident_log(sim, HVF_INCIDENT_RESOLVED, -1, -1,
-                             "infrastructure incident over; per-VM remediation resumes with %zu "
-                             "queued actions, each re-checked when due",
-                             hvf_actionq_len(c->q));
+            hvf_incident_log(sim, HVF_INCIDENT_DECISION, -1, -1,
+                             "infrastructure incident cleared for %.0f min: per-VM remediation "
+                             "resumes with %zu queued actions, each re-checked when due",
+                             (double)c->o.clear_after_us / 60e6, hvf_actionq_len(c->q));
             rem_resume(sim, c);
         }
     } else if (symptom) {
@@ -214,6 +214,7 @@ rem_host_alerts(hvf_sim *sim, rem_ctx *c)
 
         if (trouble && !c->host_alerted[h]) {
             c->host_alerted[h] = true;
+            c->engaged = true;
             hvf_incident_log(sim, HVF_INCIDENT_ALERT, (int32_t)h, -1,
                              s == HVF_SIM_HOST_DOWN ? "via monitoring: hypervisor down"
                                                     : "via monitoring: HV agent has too many "
@@ -233,11 +234,35 @@ rem_host_alerts(hvf_sim *sim, rem_ctx *c)
     }
 }
 
+/* Over: every watched VM answers, no zombie runs, no host is down and the dependencies
+ * monitoring watches serve again, after something was alerted. */
+static void
+rem_resolve(hvf_sim *sim, rem_ctx *c)
+{
+    const hvf_fleet *f = hvf_sim_fleet(sim);
+
+    if (!c->engaged || c->unreachable_now > 0 || c->zombies_alive > 0 || c->incident_open)
+        return;
+    if ((c->dep_dependents >= 0 && !hvf_sim_dependency_serving(sim, c->dep_dependents)) ||
+        (c->dep_orch >= 0 && !hvf_sim_dependency_serving(sim, c->dep_orch)))
+        return;
+    for (size_t i = 0; i < c->ncorr; i++) {
+        if (!hvf_sim_dependency_serving(sim, c->corr[i]))
+            return;
+    }
+    for (size_t h = 0; h < f->nhosts; h++) {
+        if (hvf_sim_host_state_get(sim, (int32_t)h) == HVF_SIM_HOST_DOWN)
+            return;
+    }
+    c->engaged = false;
+    hvf_incident_log(sim, HVF_INCIDENT_RESOLVED, -1, -1,
+                     "every VM answers, no zombie runs, the dependencies serve");
+}
+
 /* One round of checks over the watched VMs. */
 static void
 rem_check(hvf_sim *sim, rem_ctx *c)
 {
-    const hvf_fleet *f = hvf_sim_fleet(sim);
     int64_t now = hvf_sim_now(sim);
     /* operators' global maintenance silences monitoring itself */
     bool silenced = c->paused && c->o.mode == HVF_REMEDIATION_PER_VM;
@@ -278,11 +303,11 @@ rem_check(hvf_sim *sim, rem_ctx *c)
     }
     if (c->unreachable_now > c->st.peak_unreachable)
         c->st.peak_unreachable = c->unreachable_now;
-    (void)f;
     rem_host_alerts(sim, c);
     rem_correlate(sim, c);
     if (c->o.mode == HVF_REMEDIATION_CORRELATED && c->o.reconcile)
         rem_reconcile(sim, c);
+    rem_resolve(sim, c);
 }
 
 static bool
@@ -347,6 +372,7 @@ rem_timer(hvf_sim *sim, int64_t tag, void *ctx)
         if (hvf_sim_dependency_serving(sim, (int32_t)low) || c->dep_alerted[low])
             break;
         c->dep_alerted[low] = true;
+        c->engaged = true;
         hvf_incident_log(sim, HVF_INCIDENT_ALERT, -1, -1,
                          "via monitoring: connection issues with '%s' (not serving)",
                          hvf_sim_dependency_name(sim, (int32_t)low));
@@ -425,6 +451,7 @@ rem_free(void *ctx)
     free(c->loads);
     free(c->dep_alerted);
     free(c->host_alerted);
+    free(c->host_deploys);
     free(c);
 }
 
@@ -509,6 +536,7 @@ hvf_remediation_attach(hvf_sim *sim, const hvf_remediation_opts *o, hvf_error *e
     for (size_t i = 0; i < o->ncorrelate_on; i++)
         c->corr[c->ncorr++] = hvf_sim_dependency_id(sim, o->correlate_on[i]);
     c->host_alerted = hvf_calloc(f->nhosts + 1, sizeof(bool));
+    c->host_deploys = hvf_calloc(f->nhosts + 1, sizeof(uint32_t));
     c->first_host_alert_us = -1;
     c->clear_since_us = -1;
     c->exec_at_us = -1;

@@ -7,7 +7,9 @@
  *
  * Each mechanism is a small function with its parameters in the scenario's telemetry: section:
  *
- *   produce   rate_bytes_per_s per agent, always
+ *   produce   rate_bytes_per_s per agent on average, always; with rate_spread the agents' rates
+ *             cover rate x [1 - spread/2, 1 + spread/2] evenly (a golden-ratio sequence over the
+ *             agents, so no two neighbours are alike and no randomness is involved)
  *   buffer    dependency down: unbounded keeps all in memory; block / drop_newest cap memory at
  *             buffer_max (the rest stays with the blocked source, or is lost); spill caps memory,
  *             then writes to disk up to spill_max (the writes are guest IO), then drops
@@ -36,6 +38,7 @@ _Static_assert(HVF_ARRAY_LEN(hvf_buffer_policy_names) == HVF_BUFFER_LAST + 1, "n
 typedef struct tel_vm {
     int32_t vm;
     uint32_t copy; /* the VM's copy its buffer lives in: a redeploy starts a fresh one */
+    double rate_factor;
     double buf_mib, spill_mib;
     bool pressured, ever_pressured;
 } tel_vm;
@@ -207,7 +210,7 @@ tel_advance(hvf_sim *sim, tel_ctx *c)
             if (serving)
                 disk_mib += tel_ship(t, drain * hvf_sim_vm_speed(sim, t->vm)) / dt;
             else
-                disk_mib += tel_buffer(c, t, produced) / dt;
+                disk_mib += tel_buffer(c, t, produced * t->rate_factor) / dt;
         }
         c->st.peak_buffer_mib = fmax(c->st.peak_buffer_mib, t->buf_mib);
         c->st.peak_spill_mib = fmax(c->st.peak_spill_mib, t->spill_mib);
@@ -285,6 +288,7 @@ hvf_telemetry_attach(hvf_sim *sim, const hvf_telemetry_opts *o, hvf_error *err)
     tel_ctx *c;
 
     if (o->tick_us <= 0 || o->rate_bytes_per_s < 0 || o->drain_bytes_per_s <= 0 ||
+        !(o->rate_spread >= 0 && o->rate_spread <= 1.9) ||
         !(o->guest_used >= 0 && o->guest_used < 1) || !(o->thrash_speed > 0) ||
         o->thrash_speed > 1 || (unsigned)o->policy >= HVF_BUFFER_LAST || !o->dependency[0]) {
         hvf_error_set(err, HVF_ERR_INVALID, "telemetry: a parameter is out of range");
@@ -303,8 +307,11 @@ hvf_telemetry_attach(hvf_sim *sim, const hvf_telemetry_opts *o, hvf_error *err)
     c->o.nvms = 0;
     c->n = o->nvms ? o->nvms : f->nvms;
     c->vms = hvf_calloc(c->n + 1, sizeof(tel_vm));
-    for (size_t i = 0; i < c->n; i++)
+    for (size_t i = 0; i < c->n; i++) {
+        double u = fmod((double)(i + 1) * 0.6180339887498949, 1.0);
         c->vms[i].vm = o->nvms ? o->vms[i] : (int32_t)i;
+        c->vms[i].rate_factor = 1.0 + o->rate_spread * (u - 0.5);
+    }
     c->st.agents = (uint32_t)c->n;
     c->dep = hvf_sim_dependency_id(sim, o->dependency);
     comp.ctx = c;
