@@ -126,15 +126,22 @@ ag_tasks(hvf_sim *sim, ag_ctx *c, int32_t host, const ag_host *a)
     return t;
 }
 
+/* Notifications arriving at one host over [@from_us, @to_us]: the steady rate, plus the burst
+ * for the part of the interval it covers. */
 static double
-ag_rate_per_s(const ag_ctx *c, int64_t now)
+ag_arrivals(const ag_ctx *c, int64_t from_us, int64_t to_us)
 {
-    double r = c->o.notifications_per_min;
+    double n = c->o.notifications_per_min / 60.0 * (double)(to_us - from_us) / 1e6;
 
-    if (c->o.burst_at_us >= 0 && now >= c->o.burst_at_us &&
-        now < c->o.burst_at_us + c->o.burst_duration_us)
-        r += c->o.burst_per_min;
-    return r / 60.0;
+    if (c->o.burst_at_us >= 0) {
+        int64_t a = from_us > c->o.burst_at_us ? from_us : c->o.burst_at_us;
+        int64_t b = c->o.burst_at_us + c->o.burst_duration_us;
+        if (to_us < b)
+            b = to_us;
+        if (b > a)
+            n += c->o.burst_per_min / 60.0 * (double)(b - a) / 1e6;
+    }
+    return n;
 }
 
 /* per_notification: a process per notification, held for good behind a leaking proxy. */
@@ -148,6 +155,12 @@ ag_fork(hvf_sim *sim, ag_ctx *c, ag_host *a, uint64_t n, double *used)
         a->agent_tasks -= a->batches[a->b_head].tasks;
         *used -= a->batches[a->b_head].tasks;
         a->b_head++;
+    }
+    if (a->b_head > 64 && a->b_head * 2 > a->nb) {
+        /* keep the FIFO as long as what is in flight, not as everything ever forked */
+        memmove(a->batches, a->batches + a->b_head, (a->nb - a->b_head) * sizeof(ag_batch));
+        a->nb -= a->b_head;
+        a->b_head = 0;
     }
     if (a->reverted)
         return; /* the update is gone: notifications are handled without forking */
@@ -269,7 +282,7 @@ ag_tick_host(hvf_sim *sim, ag_ctx *c, size_t i, double dt)
         a->agent_tasks = c->o.model == HVF_HVAGENT_POOLED ? 1 + c->o.workers : 1;
         a->nb = a->b_head = 0;
     }
-    want = ag_rate_per_s(c, hvf_sim_now(sim)) * dt + a->carry;
+    want = ag_arrivals(c, hvf_sim_now(sim) - c->o.tick_us, hvf_sim_now(sim)) + a->carry;
     n = (uint64_t)floor(want);
     a->carry = want - (double)n;
     c->st.notifications += n;

@@ -85,10 +85,9 @@ rem_update_apps(hvf_sim *sim, rem_ctx *c)
             continue;
         s = hvf_sim_vm_state_get(sim, (int32_t)v);
         if (!serving) {
-            if (!r->app_failed) {
-                r->app_failed = true;
-                r->copy = hvf_sim_vm_copy(sim, (int32_t)v);
-            }
+            /* a copy started while it is down fails the same way */
+            r->app_failed = true;
+            r->copy = hvf_sim_vm_copy(sim, (int32_t)v);
             continue;
         }
         if (r->app_failed &&

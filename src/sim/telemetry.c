@@ -49,6 +49,7 @@ typedef struct tel_ctx {
     tel_vm *vms; /* owned */
     size_t n;
     int64_t last_us;
+    bool serving; /* the dependency's state since last_us: the twin notifies after a change */
     uint32_t pressured_now;
     hvf_telemetry_stats st;
 } tel_ctx;
@@ -179,7 +180,7 @@ tel_advance(hvf_sim *sim, tel_ctx *c)
     const hvf_telemetry_opts *o = &c->o;
     int64_t now = hvf_sim_now(sim);
     double dt = (double)(now - c->last_us) / 1e6;
-    bool serving = hvf_sim_dependency_serving(sim, c->dep);
+    bool serving = c->serving;
     double produced = o->rate_bytes_per_s * dt / (double)HVF_MIB;
     double drain = o->drain_bytes_per_s * dt / (double)HVF_MIB;
 
@@ -216,6 +217,7 @@ tel_advance(hvf_sim *sim, tel_ctx *c)
         c->st.peak_spill_mib = fmax(c->st.peak_spill_mib, t->spill_mib);
         tel_pressure(sim, c, t, disk_mib);
     }
+    c->serving = hvf_sim_dependency_serving(sim, c->dep);
 }
 
 static void
@@ -224,6 +226,7 @@ tel_start(hvf_sim *sim, void *ctx)
     tel_ctx *c = ctx;
 
     c->last_us = hvf_sim_now(sim);
+    c->serving = hvf_sim_dependency_serving(sim, c->dep);
     hvf_sim_component_timer(sim, c->id, c->last_us + c->o.tick_us, 0);
 }
 
