@@ -79,6 +79,7 @@ typedef struct rem_ctx {
     bool *dep_alerted; /* owned, per dependency id (grown): alerted for the current outage */
     size_t ndep_alerted;
     bool incident_open;
+    bool incident_by_share; /* opened by a fleet-wide symptom, not by a failed dependency */
     int64_t clear_since_us; /* symptom gone since; -1 */
     bool paused;            /* per-VM remediation paused (by correlation or operators) */
     int64_t paused_since_us;

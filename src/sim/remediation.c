@@ -151,21 +151,26 @@ rem_correlate(hvf_sim *sim, rem_ctx *c)
 {
     int64_t now = hvf_sim_now(sim);
     int32_t dep = rem_failed_dependency(sim, c);
+    double bound = c->o.fleet_share * (double)c->nwatch;
     uint32_t burst = 0;
     bool symptom;
 
     if (c->o.mode != HVF_REMEDIATION_CORRELATED)
         return;
-    /* VMs turning unreachable together, not the standing failures a closed incident left for
-     * paced remediation */
+    /* an incident opens on VMs turning unreachable together, not on the standing failures a
+     * dependency's incident leaves behind for paced remediation; one opened that way lasts
+     * while that many stay unreachable */
     for (size_t i = 0; i < c->nwatch; i++) {
         const rem_vm *r = &c->vms[c->watch[i]];
         if (r->unreachable && now - r->since_us <= c->o.clear_after_us)
             burst++;
     }
-    symptom = dep >= 0 || (double)burst > c->o.fleet_share * (double)c->nwatch;
+    symptom = dep >= 0 || (double)burst > bound ||
+              (c->incident_open && c->incident_by_share && (double)c->unreachable_now > bound);
     if (symptom && !c->incident_open) {
         c->incident_open = true;
+        c->incident_by_share = dep < 0;
+        c->engaged = true;
         c->clear_since_us = -1;
         c->st.incidents++;
         if (dep >= 0) {
