@@ -13,6 +13,7 @@
 #include "hvfleet/alloc.h"
 #include "hvfleet/fleet.h"
 #include "hvfleet/units.h"
+#include "util/text.h"
 
 /* The first syntax error libfyaml reports, captured from its diagnostic output. */
 typedef struct reader_syntax {
@@ -63,10 +64,20 @@ reader_parse(hvf_reader *r, const char *name, char *owned_buf, size_t len, hvf_d
     struct fy_diag *diag;
     struct fy_parse_cfg cfg;
     reader_syntax syn = {0, {0}};
+    int line = 0, col = 0;
 
     r->file = name;
     r->diags = diags;
     r->doc = NULL;
+    /* libfyaml 0.7 can loop forever on invalid UTF-8 after a directive ("%\x8e", found by
+     * fuzz-scenario): no file people write reaches it unless it is UTF-8 text */
+    if (!hvf_text_utf8_valid(owned_buf, len, &line, &col)) {
+        free(owned_buf);
+        hvf_diags_add(diags, "%s:%d: syntax: byte %d of the line: expected UTF-8 text", name, line,
+                      col);
+        hvf_error_set(err, HVF_ERR_INVALID, "'%s' is not UTF-8 text", name);
+        return -1;
+    }
     fy_diag_cfg_default(&dcfg);
     dcfg.fp = NULL;
     dcfg.output_fn = reader_diag_capture;
