@@ -37,11 +37,11 @@
 typedef struct hvf_actionq hvf_actionq;
 
 typedef struct hvf_actionq_kind_opts {
-    const char *name;      /* "redeploy"; copied; unique */
-    double rate_per_s;     /* tokens per second; 0 = not limited */
-    uint32_t burst;        /* bucket size (>= 1 when limited); starts full */
-    int64_t cooldown_us;   /* a key that ran is dropped for this long; 0 = never */
-    int32_t priority;      /* default priority of this kind's actions */
+    const char *name;    /* "redeploy"; copied; unique */
+    double rate_per_s;   /* tokens per second; 0 = not limited */
+    uint32_t burst;      /* bucket size (>= 1 when limited); starts full */
+    int64_t cooldown_us; /* a key that ran is dropped for this long; 0 = never */
+    int32_t priority;    /* default priority of this kind's actions */
 } hvf_actionq_kind_opts;
 
 typedef struct hvf_action {
@@ -111,8 +111,8 @@ const char *hvf_actionq_kind_name(const hvf_actionq *q, int32_t kind);
 
 /* A limit over all kinds on top of each kind's; @rate_per_s 0 lifts it. Returns 0 or -1
  * (HVF_ERR_INVALID) as hvf_actionq_add_kind. */
-int hvf_actionq_set_global_limit(hvf_actionq *q, double rate_per_s, uint32_t burst,
-                                 hvf_error *err) __attribute__((warn_unused_result));
+int hvf_actionq_set_global_limit(hvf_actionq *q, double rate_per_s, uint32_t burst, hvf_error *err)
+    __attribute__((warn_unused_result));
 
 /*
  * hvf_actionq_set_freeze: @is_frozen(@ctx) is asked on every pop; NULL removes the check.

@@ -32,14 +32,14 @@ typedef struct hvf_telemetry_opts {
     double rate_bytes_per_s;               /* telemetry an agent produces, on average */
     double rate_spread; /* agents' rates spread evenly over rate x [1 - s/2, 1 + s/2], [0, 1.9] */
     hvf_buffer_policy policy;
-    uint64_t buffer_max_mib;      /* memory cap (block, drop_newest, spill) */
-    uint64_t spill_max_mib;       /* disk cap (spill) */
-    double drain_bytes_per_s;     /* shipping a backlog once the dependency serves again */
-    double guest_used;            /* share of a VM's memory its workload uses, [0, 1) */
-    uint64_t guest_swap_mib;      /* swap inside each guest; beyond it the guest OOM-kills */
+    uint64_t buffer_max_mib;       /* memory cap (block, drop_newest, spill) */
+    uint64_t spill_max_mib;        /* disk cap (spill) */
+    double drain_bytes_per_s;      /* shipping a backlog once the dependency serves again */
+    double guest_used;             /* share of a VM's memory its workload uses, [0, 1) */
+    uint64_t guest_swap_mib;       /* swap inside each guest; beyond it the guest OOM-kills */
     double guest_swap_io_fraction; /* share of the guest's swapped memory faulted back per s */
-    double thrash_io_bytes_per_s; /* page cache gone: code and data re-read from disk */
-    double thrash_speed;          /* how fast a guest under memory pressure answers, (0, 1] */
+    double thrash_io_bytes_per_s;  /* page cache gone: code and data re-read from disk */
+    double thrash_speed;           /* how fast a guest under memory pressure answers, (0, 1] */
     int64_t tick_us;
 } hvf_telemetry_opts;
 
@@ -77,20 +77,20 @@ typedef struct hvf_remediation_opts {
     double deploy_io_bytes_per_s;
 
     /* correlated: a fleet-wide symptom or a failed shared dependency */
-    double fleet_share;      /* more than this share of watched VMs unreachable at once */
-    char **correlate_on;     /* owned: shared dependencies whose failure opens the incident */
+    double fleet_share;  /* more than this share of watched VMs unreachable at once */
+    char **correlate_on; /* owned: shared dependencies whose failure opens the incident */
     size_t ncorrelate_on;
     int64_t clear_after_us;  /* the symptom gone this long closes the incident */
     double redeploy_per_min; /* action queue: rate limit of redeploys */
     uint32_t redeploy_burst;
     double upscale_per_min;
-    int64_t cooldown_us;     /* a VM redeployed is not redeployed again before this */
-    uint32_t queue_max;      /* 0 = unbounded */
-    bool reconcile;          /* find zombies (desired vs actual copies) and stop them */
+    int64_t cooldown_us; /* a VM redeployed is not redeployed again before this */
+    uint32_t queue_max;  /* 0 = unbounded */
+    bool reconcile;      /* find zombies (desired vs actual copies) and stop them */
 
     /* per_vm: what the operators did by hand */
-    int64_t operator_pause_after_us;  /* after the first host alert: pause per-VM remediation;
-                                         -1 = never */
+    int64_t operator_pause_after_us;   /* after the first host alert: pause per-VM remediation;
+                                          -1 = never */
     int64_t operator_zombies_after_us; /* after the first host alert: clean zombies; -1 never */
 } hvf_remediation_opts;
 
@@ -115,30 +115,30 @@ typedef struct hvf_hvagent_opts {
     hvf_hvagent_model model;
     int32_t *hosts; /* owned: hosts running it */
     size_t nhosts;
-    int64_t start_us;              /* the new notification subsystem goes live */
-    double notifications_per_min;  /* per host */
-    int64_t burst_at_us;           /* a surge of notifications; -1 = none */
+    int64_t start_us;             /* the new notification subsystem goes live */
+    double notifications_per_min; /* per host */
+    int64_t burst_at_us;          /* a surge of notifications; -1 = none */
     int64_t burst_duration_us;
     double burst_per_min;
-    bool proxy_leaks;              /* the proxy never closes a connection */
-    uint32_t process_threads;      /* tasks a forked notification process holds */
-    int64_t handle_time_us;        /* a notification's work */
-    uint32_t threads_max;          /* the host's task limit (pids.max, kernel.threads-max) */
-    uint32_t base_threads;         /* the host's own tasks */
-    uint32_t qemu_threads;         /* tasks of a VM's qemu beyond one per vCPU */
-    double qemu_spawns_per_min;    /* worker threads each qemu starts per minute */
-    uint32_t workers;              /* pooled */
-    uint32_t queue_max;            /* pooled */
-    hvf_overflow overflow;         /* pooled */
+    bool proxy_leaks;           /* the proxy never closes a connection */
+    uint32_t process_threads;   /* tasks a forked notification process holds */
+    int64_t handle_time_us;     /* a notification's work */
+    uint32_t threads_max;       /* the host's task limit (pids.max, kernel.threads-max) */
+    uint32_t base_threads;      /* the host's own tasks */
+    uint32_t qemu_threads;      /* tasks of a VM's qemu beyond one per vCPU */
+    double qemu_spawns_per_min; /* worker threads each qemu starts per minute */
+    uint32_t workers;           /* pooled */
+    uint32_t queue_max;         /* pooled */
+    hvf_overflow overflow;      /* pooled */
     int64_t tick_us;
 
     /* operators (per_notification) */
-    uint32_t alert_after_crashes;  /* VM crashes before monitoring alerts; 0 = never */
+    uint32_t alert_after_crashes; /* VM crashes before monitoring alerts; 0 = never */
     int64_t alert_delay_us;
-    int64_t diagnose_after_us;     /* after the alert: the update is suspected */
-    int64_t decide_after_us;       /* after the alert: revert it */
-    int64_t revert_duration_us;    /* rolled over the hosts in this time */
-    int64_t confirm_after_us;      /* after the revert: checked, declared fine */
+    int64_t diagnose_after_us;  /* after the alert: the update is suspected */
+    int64_t decide_after_us;    /* after the alert: revert it */
+    int64_t revert_duration_us; /* rolled over the hosts in this time */
+    int64_t confirm_after_us;   /* after the revert: checked, declared fine */
 } hvf_hvagent_opts;
 
 /* A scenario's fallout sections; each part only when has_* is set. */

@@ -47,35 +47,35 @@ int hvf_fallout_attach(hvf_sim *sim, const hvf_fallout_opts *o, hvf_error *err)
 
 typedef struct hvf_telemetry_stats {
     uint32_t agents;
-    double peak_buffer_mib;   /* the largest in-memory buffer of one agent */
-    double peak_spill_mib;    /* the largest spill of one agent */
+    double peak_buffer_mib;           /* the largest in-memory buffer of one agent */
+    double peak_spill_mib;            /* the largest spill of one agent */
     double peak_guest_io_bytes_per_s; /* the most IO one guest put on its host */
-    uint32_t vms_pressured;   /* VMs whose buffer went beyond their free memory at some time */
+    uint32_t vms_pressured;      /* VMs whose buffer went beyond their free memory at some time */
     uint32_t peak_vms_pressured; /* at once */
     uint32_t agents_oom_killed;  /* the guest's OOM killer ended the agent (its buffer lost) */
-    double dropped_mib;       /* telemetry lost (dropped, or lost with the agent or VM) */
-    double blocked_mib;       /* held back by a blocked source */
-    double spilled_mib;       /* written to disk */
+    double dropped_mib;          /* telemetry lost (dropped, or lost with the agent or VM) */
+    double blocked_mib;          /* held back by a blocked source */
+    double spilled_mib;          /* written to disk */
 } hvf_telemetry_stats;
 
 typedef struct hvf_remediation_stats {
-    uint32_t checks_failed;     /* VM checks that read unreachable */
-    uint32_t peak_unreachable;  /* VMs unreachable at once */
-    uint32_t incidents;         /* correlated: infrastructure incidents opened */
-    uint64_t actions_pushed;    /* monitoring's requests */
-    uint64_t actions_queued;    /* that became a queued action */
-    uint64_t actions_merged;    /* de-duplicated */
-    uint64_t actions_stale;     /* dropped when due: the VM was fine by then */
-    uint64_t actions_run;       /* started by the orchestrator */
-    uint32_t redeploys;         /* VMs redeployed */
-    uint32_t upscales;          /* instances added */
-    uint32_t zombies;           /* old copies left running by a redeploy */
+    uint32_t checks_failed;    /* VM checks that read unreachable */
+    uint32_t peak_unreachable; /* VMs unreachable at once */
+    uint32_t incidents;        /* correlated: infrastructure incidents opened */
+    uint64_t actions_pushed;   /* monitoring's requests */
+    uint64_t actions_queued;   /* that became a queued action */
+    uint64_t actions_merged;   /* de-duplicated */
+    uint64_t actions_stale;    /* dropped when due: the VM was fine by then */
+    uint64_t actions_run;      /* started by the orchestrator */
+    uint32_t redeploys;        /* VMs redeployed */
+    uint32_t upscales;         /* instances added */
+    uint32_t zombies;          /* old copies left running by a redeploy */
     uint32_t peak_zombies;
-    uint32_t zombies_stopped;   /* found by reconciling, or by hand */
-    size_t peak_backlog;        /* actions waiting at once */
-    uint32_t peak_deploys;      /* deployments running at once */
-    uint64_t rate_limited;      /* times the queue held actions back for the rate limit */
-    int64_t paused_us;          /* how long per-VM remediation was paused */
+    uint32_t zombies_stopped; /* found by reconciling, or by hand */
+    size_t peak_backlog;      /* actions waiting at once */
+    uint32_t peak_deploys;    /* deployments running at once */
+    uint64_t rate_limited;    /* times the queue held actions back for the rate limit */
+    int64_t paused_us;        /* how long per-VM remediation was paused */
 } hvf_remediation_stats;
 
 typedef struct hvf_hvagent_stats {

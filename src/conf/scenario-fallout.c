@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A scenario's fallout sections (telemetry:, remediation:, hv_agent:) into hvf_fallout_opts,
- * through the table-driven reader, every problem one FILE:LINE line. docs/scenarios.md.
+ * through the table-driven reader, every problem one FILE:LINE line; the remediation: section
+ * is in scenario-remediation.c. docs/scenarios.md.
  */
 #include <inttypes.h>
 
@@ -29,7 +30,8 @@ fo_select_vm(const hvf_fleet *f, const char *sel, bool *mark, hvf_error *err)
     } else if (strncmp(sel, "service:", 8) == 0) {
         svc = hvf_fleet_find_service(f, sel + 8);
         if (svc < 0) {
-            hvf_error_set(err, HVF_ERR_NOT_FOUND, "expected the name of a service in the inventory");
+            hvf_error_set(err, HVF_ERR_NOT_FOUND,
+                          "expected the name of a service in the inventory");
             return -1;
         }
         for (size_t v = 0; v < f->nvms; v++)
@@ -60,8 +62,7 @@ fo_select_vm(const hvf_fleet *f, const char *sel, bool *mark, hvf_error *err)
 }
 
 static void
-fo_mark_vms(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, const char *field,
-            bool *mark)
+fo_mark_vms(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, const char *field, bool *mark)
 {
     HVF_AUTOFREE char *s = NULL;
     hvf_error err = HVF_ERROR_INIT;
@@ -84,9 +85,9 @@ fo_mark_vms(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, const char 
 }
 
 /* VM indexes in fleet order (NULL node: none, i.e. every VM for the components). */
-static void
-fo_read_vms(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, const char *field,
-            int32_t **out, size_t *n)
+void
+sc_read_vm_selection(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, const char *field,
+                     int32_t **out, size_t *n)
 {
     HVF_AUTOFREE bool *mark = NULL;
 
@@ -129,8 +130,8 @@ fo_read_hosts(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, const cha
 }
 
 /* A duration or "never" (-1) into *@out; absent leaves it. */
-static void
-fo_never(hvf_reader *r, struct fy_node *node, const char *field, int64_t *out)
+void
+sc_read_never(hvf_reader *r, struct fy_node *node, const char *field, int64_t *out)
 {
     HVF_AUTOFREE char *s = NULL;
     hvf_error err = HVF_ERROR_INIT;
@@ -150,8 +151,8 @@ fo_never(hvf_reader *r, struct fy_node *node, const char *field, int64_t *out)
     *out = us;
 }
 
-static void
-fo_name(char *dst, size_t size, char **src)
+void
+sc_copy_name(char *dst, size_t size, char **src)
 {
     if (*src)
         hvf_strlcpy(dst, *src, size);
@@ -215,7 +216,7 @@ fo_read_telemetry(hvf_reader *r, hvf_scenario *sc, struct fy_node *node)
     if (hvf_reader_map(r, node, "telemetry", fo_tel_fields, HVF_ARRAY_LEN(fo_tel_fields), &t) ==
         0) {
         t.o.policy = (hvf_buffer_policy)t.policy;
-        fo_name(t.o.dependency, sizeof(t.o.dependency), &t.dependency);
+        sc_copy_name(t.o.dependency, sizeof(t.o.dependency), &t.dependency);
         if (t.o.tick_us <= 0)
             hvf_reader_report_field(r, node, "telemetry", "tick", "expected a duration above 0");
         if (t.o.policy != HVF_BUFFER_UNBOUNDED && t.o.buffer_max_mib == 0)
@@ -228,245 +229,10 @@ fo_read_telemetry(hvf_reader *r, hvf_scenario *sc, struct fy_node *node)
         *o = t.o;
         o->vms = NULL;
         o->nvms = 0;
-        fo_read_vms(r, sc->fleet, t.vms, "telemetry.vms", &o->vms, &o->nvms);
+        sc_read_vm_selection(r, sc->fleet, t.vms, "telemetry.vms", &o->vms, &o->nvms);
         sc->fallout->has_telemetry = true;
     }
     hvf_reader_free_fields(fo_tel_fields, HVF_ARRAY_LEN(fo_tel_fields), &t);
-}
-
-/* ---- remediation ---- */
-
-typedef struct fo_rem {
-    hvf_remediation_opts o;
-    int mode;
-    struct fy_node *vms, *dependents, *orchestrator, *correlation, *queue, *op;
-    bool has_reconcile;
-} fo_rem;
-
-#define R(f) offsetof(fo_rem, f)
-static const hvf_field_spec fo_rem_fields[] = {
-    {.name = "mode",
-     .type = HVF_FIELD_ENUM,
-     .offset = R(mode),
-     .required = true,
-     .enum_names = hvf_remediation_mode_names},
-    {.name = "vms", .type = HVF_FIELD_NODE, .offset = R(vms)},
-    {.name = "check_interval", .type = HVF_FIELD_DURATION, .offset = R(o.check_interval_us)},
-    {.name = "unreachable_after",
-     .type = HVF_FIELD_UINT,
-     .offset = R(o.unreachable_after),
-     .min = 1,
-     .max = 1000},
-    {.name = "renotify", .type = HVF_FIELD_DURATION, .offset = R(o.renotify_us)},
-    {.name = "slow_speed", .type = HVF_FIELD_DOUBLE, .offset = R(o.slow_speed), .max = 1},
-    {.name = "upscale_speed", .type = HVF_FIELD_DOUBLE, .offset = R(o.upscale_speed), .max = 1},
-    {.name = "alert_delay", .type = HVF_FIELD_DURATION, .offset = R(o.alert_delay_us)},
-    {.name = "dependents", .type = HVF_FIELD_NODE, .offset = R(dependents)},
-    {.name = "orchestrator", .type = HVF_FIELD_NODE, .offset = R(orchestrator)},
-    {.name = "correlation", .type = HVF_FIELD_NODE, .offset = R(correlation)},
-    {.name = "queue", .type = HVF_FIELD_NODE, .offset = R(queue)},
-    {.name = "reconcile",
-     .type = HVF_FIELD_BOOL,
-     .offset = R(o.reconcile),
-     .present = R(has_reconcile) + 1},
-    {.name = "operator", .type = HVF_FIELD_NODE, .offset = R(op)},
-};
-#undef R
-
-typedef struct fo_dependents {
-    struct fy_node *vms;
-    char *on;
-    bool need_restart;
-} fo_dependents;
-
-static const hvf_field_spec fo_dependents_fields[] = {
-    {.name = "vms",
-     .type = HVF_FIELD_NODE,
-     .offset = offsetof(fo_dependents, vms),
-     .required = true},
-    {.name = "on", .type = HVF_FIELD_NAME, .offset = offsetof(fo_dependents, on), .required = true},
-    {.name = "need_restart", .type = HVF_FIELD_BOOL, .offset = offsetof(fo_dependents, need_restart)},
-};
-
-typedef struct fo_orch {
-    char *on;
-    double per_min, cpu, io;
-    int64_t deploy_us;
-} fo_orch;
-
-static const hvf_field_spec fo_orch_fields[] = {
-    {.name = "on", .type = HVF_FIELD_NAME, .offset = offsetof(fo_orch, on)},
-    {.name = "deploys_per_min",
-     .type = HVF_FIELD_DOUBLE,
-     .offset = offsetof(fo_orch, per_min),
-     .min = 0.001,
-     .max = 1e6},
-    {.name = "deploy_time", .type = HVF_FIELD_DURATION, .offset = offsetof(fo_orch, deploy_us)},
-    {.name = "deploy_cpu",
-     .type = HVF_FIELD_DOUBLE,
-     .offset = offsetof(fo_orch, cpu),
-     .min = 0,
-     .max = 1024},
-    {.name = "deploy_io", .type = HVF_FIELD_RATE, .offset = offsetof(fo_orch, io)},
-};
-
-typedef struct fo_corr {
-    double share;
-    char **deps;
-    size_t ndeps;
-    int64_t clear_us;
-} fo_corr;
-
-static const hvf_field_spec fo_corr_fields[] = {
-    {.name = "fleet_share", .type = HVF_FIELD_DOUBLE, .offset = offsetof(fo_corr, share), .max = 1},
-    {.name = "dependencies",
-     .type = HVF_FIELD_STRLIST,
-     .offset = offsetof(fo_corr, deps),
-     .offset2 = offsetof(fo_corr, ndeps)},
-    {.name = "clear_after", .type = HVF_FIELD_DURATION, .offset = offsetof(fo_corr, clear_us)},
-};
-
-typedef struct fo_queue {
-    double redeploy, upscale;
-    uint32_t burst, max;
-    int64_t cooldown_us;
-} fo_queue;
-
-static const hvf_field_spec fo_queue_fields[] = {
-    {.name = "redeploy_per_min",
-     .type = HVF_FIELD_DOUBLE,
-     .offset = offsetof(fo_queue, redeploy),
-     .max = 1e6},
-    {.name = "redeploy_burst",
-     .type = HVF_FIELD_UINT,
-     .offset = offsetof(fo_queue, burst),
-     .min = 1,
-     .max = 1000000},
-    {.name = "upscale_per_min",
-     .type = HVF_FIELD_DOUBLE,
-     .offset = offsetof(fo_queue, upscale),
-     .max = 1e6},
-    {.name = "cooldown", .type = HVF_FIELD_DURATION, .offset = offsetof(fo_queue, cooldown_us)},
-    {.name = "max", .type = HVF_FIELD_UINT, .offset = offsetof(fo_queue, max), .max = 100000000},
-};
-
-typedef struct fo_remop {
-    struct fy_node *pause, *zombies;
-} fo_remop;
-
-static const hvf_field_spec fo_remop_fields[] = {
-    {.name = "pause_after", .type = HVF_FIELD_NODE, .offset = offsetof(fo_remop, pause)},
-    {.name = "zombies_after", .type = HVF_FIELD_NODE, .offset = offsetof(fo_remop, zombies)},
-};
-
-static void
-fo_read_rem_parts(hvf_reader *r, hvf_scenario *sc, struct fy_node *node, fo_rem *t,
-                  hvf_remediation_opts *o)
-{
-    bool corr = o->mode == HVF_REMEDIATION_CORRELATED;
-
-    if (t->dependents) {
-        fo_dependents d = {0};
-        if (hvf_reader_map(r, t->dependents, "remediation.dependents", fo_dependents_fields,
-                           HVF_ARRAY_LEN(fo_dependents_fields), &d) == 0) {
-            fo_name(o->dependents_on, sizeof(o->dependents_on), &d.on);
-            o->dependents_need_restart = d.need_restart;
-            fo_read_vms(r, sc->fleet, d.vms, "remediation.dependents.vms", &o->dependents,
-                        &o->ndependents);
-        }
-        hvf_reader_free_fields(fo_dependents_fields, HVF_ARRAY_LEN(fo_dependents_fields), &d);
-    }
-    if (t->orchestrator) {
-        fo_orch d = {.per_min = o->deploys_per_min,
-                     .cpu = o->deploy_cpu_cores,
-                     .io = o->deploy_io_bytes_per_s,
-                     .deploy_us = o->deploy_time_us};
-        if (hvf_reader_map(r, t->orchestrator, "remediation.orchestrator", fo_orch_fields,
-                           HVF_ARRAY_LEN(fo_orch_fields), &d) == 0) {
-            fo_name(o->orchestrator_on, sizeof(o->orchestrator_on), &d.on);
-            o->deploys_per_min = d.per_min;
-            o->deploy_cpu_cores = d.cpu;
-            o->deploy_io_bytes_per_s = d.io;
-            o->deploy_time_us = d.deploy_us;
-        }
-        hvf_reader_free_fields(fo_orch_fields, HVF_ARRAY_LEN(fo_orch_fields), &d);
-    }
-    if (t->correlation && !corr)
-        hvf_reader_report(r, t->correlation, "remediation.correlation",
-                          "expected only with mode: correlated");
-    if (t->queue && !corr)
-        hvf_reader_report(r, t->queue, "remediation.queue", "expected only with mode: correlated");
-    if (t->has_reconcile && !corr)
-        hvf_reader_report_field(r, node, "remediation", "reconcile",
-                                "expected only with mode: correlated");
-    if (t->op && corr)
-        hvf_reader_report(r, t->op, "remediation.operator", "expected only with mode: per_vm");
-    if (t->correlation && corr) {
-        fo_corr d = {.share = o->fleet_share, .clear_us = o->clear_after_us};
-        if (hvf_reader_map(r, t->correlation, "remediation.correlation", fo_corr_fields,
-                           HVF_ARRAY_LEN(fo_corr_fields), &d) == 0) {
-            o->fleet_share = d.share;
-            o->clear_after_us = d.clear_us;
-            o->correlate_on = d.deps;
-            o->ncorrelate_on = d.ndeps;
-            d.deps = NULL;
-            d.ndeps = 0;
-            for (size_t i = 0; i < o->ncorrelate_on; i++) {
-                if (!hvf_name_is_valid(o->correlate_on[i]))
-                    hvf_reader_report(r, t->correlation, "remediation.correlation.dependencies",
-                                      "expected names of 1 to 63 characters of A-Z a-z 0-9 . _ -");
-            }
-        }
-        hvf_reader_free_fields(fo_corr_fields, HVF_ARRAY_LEN(fo_corr_fields), &d);
-    }
-    if (t->queue && corr) {
-        fo_queue d = {.redeploy = o->redeploy_per_min,
-                      .upscale = o->upscale_per_min,
-                      .burst = o->redeploy_burst,
-                      .max = o->queue_max,
-                      .cooldown_us = o->cooldown_us};
-        if (hvf_reader_map(r, t->queue, "remediation.queue", fo_queue_fields,
-                           HVF_ARRAY_LEN(fo_queue_fields), &d) == 0) {
-            o->redeploy_per_min = d.redeploy;
-            o->upscale_per_min = d.upscale;
-            o->redeploy_burst = d.burst;
-            o->queue_max = d.max;
-            o->cooldown_us = d.cooldown_us;
-        }
-    }
-    if (t->op && !corr) {
-        fo_remop d = {0};
-        if (hvf_reader_map(r, t->op, "remediation.operator", fo_remop_fields,
-                           HVF_ARRAY_LEN(fo_remop_fields), &d) == 0) {
-            fo_never(r, d.pause, "remediation.operator.pause_after", &o->operator_pause_after_us);
-            fo_never(r, d.zombies, "remediation.operator.zombies_after",
-                     &o->operator_zombies_after_us);
-        }
-    }
-}
-
-static void
-fo_read_remediation(hvf_reader *r, hvf_scenario *sc, struct fy_node *node)
-{
-    fo_rem t = {0};
-    hvf_remediation_opts *o = &sc->fallout->remediation;
-
-    hvf_remediation_opts_default(&t.o);
-    if (hvf_reader_map(r, node, "remediation", fo_rem_fields, HVF_ARRAY_LEN(fo_rem_fields), &t) ==
-        0) {
-        *o = t.o;
-        o->mode = (hvf_remediation_mode)t.mode;
-        if (o->check_interval_us <= 0)
-            hvf_reader_report_field(r, node, "remediation", "check_interval",
-                                    "expected a duration above 0");
-        if (o->renotify_us <= 0)
-            hvf_reader_report_field(r, node, "remediation", "renotify",
-                                    "expected a duration above 0");
-        fo_read_vms(r, sc->fleet, t.vms, "remediation.vms", &o->vms, &o->nvms);
-        fo_read_rem_parts(r, sc, node, &t, o);
-        sc->fallout->has_remediation = true;
-    }
-    hvf_reader_free_fields(fo_rem_fields, HVF_ARRAY_LEN(fo_rem_fields), &t);
 }
 
 /* ---- hv_agent ---- */
@@ -530,7 +296,10 @@ typedef struct fo_burst {
 } fo_burst;
 
 static const hvf_field_spec fo_burst_fields[] = {
-    {.name = "at", .type = HVF_FIELD_DURATION, .offset = offsetof(fo_burst, at_us), .required = true},
+    {.name = "at",
+     .type = HVF_FIELD_DURATION,
+     .offset = offsetof(fo_burst, at_us),
+     .required = true},
     {.name = "duration",
      .type = HVF_FIELD_DURATION,
      .offset = offsetof(fo_burst, duration_us),
@@ -634,7 +403,7 @@ sc_read_fallout(hvf_reader *r, hvf_scenario *sc, struct fy_node *telemetry,
     if (telemetry)
         fo_read_telemetry(r, sc, telemetry);
     if (remediation)
-        fo_read_remediation(r, sc, remediation);
+        sc_read_remediation(r, sc, remediation);
     if (hv_agent)
         fo_read_agent(r, sc, hv_agent);
 }

@@ -44,8 +44,8 @@ typedef struct aq_kind {
 } aq_kind;
 
 typedef struct aq_key {
-    char *key;       /* owned */
-    int32_t item;    /* queued action, -1 */
+    char *key;    /* owned */
+    int32_t item; /* queued action, -1 */
     bool ran;
     int64_t last_run_us;
 } aq_key;

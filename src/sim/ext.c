@@ -33,12 +33,12 @@ typedef struct sim_summary_part {
 struct sim_ext {
     sim_dep *deps;
     size_t ndeps, deps_cap;
-    double *vm_io;    /* per VM: guest IO, bytes/s */
-    double *vm_speed; /* per VM: the guest's own speed, 1 = unimpeded */
+    double *vm_io;     /* per VM: guest IO, bytes/s */
+    double *vm_speed;  /* per VM: the guest's own speed, 1 = unimpeded */
     uint32_t *vm_copy; /* per VM: redeploys so far */
-    double *host_cpu; /* per host: extra cores */
-    double *host_io;  /* per host: extra bytes/s */
-    double *host_mem; /* per host: extra resident MiB */
+    double *host_cpu;  /* per host: extra cores */
+    double *host_io;   /* per host: extra bytes/s */
+    double *host_mem;  /* per host: extra resident MiB */
     sim_summary_part *parts;
     size_t nparts, parts_cap;
 };

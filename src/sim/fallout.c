@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* A scenario's fallout sections as components of a simulation (include/hvfleet/fallout.h). */
-#include "hvfleet/alloc.h"
 #include "hvfleet/fallout.h"
+#include "hvfleet/alloc.h"
 
 int
 hvf_fallout_attach(hvf_sim *sim, const hvf_fallout_opts *o, hvf_error *err)

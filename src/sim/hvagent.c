@@ -18,7 +18,8 @@
  *   operators         (per_notification) alert_after_crashes VM crashes raise an alert
  *                     alert_delay later; the update is suspected diagnose_after the alert and
  *                     reverted from decide_after, host by host over revert_duration (the agent
- *                     restarts: its processes are gone); confirm_after the last host, declared fine.
+ *                     restarts: its processes are gone); confirm_after the last host, declared
+ * fine.
  *
  * Notifications per host: notifications_per_min, plus burst_per_min during the burst. Fractions
  * carry over from tick to tick, so the counts are exact over time and deterministic.
@@ -60,8 +61,8 @@ typedef struct ag_ctx {
     int32_t id;
     int32_t *hosts; /* owned */
     size_t nhosts;
-    int32_t *slot;  /* owned, per fleet host: index into ag, -1 */
-    ag_host *ag;    /* owned */
+    int32_t *slot;       /* owned, per fleet host: index into ag, -1 */
+    ag_host *ag;         /* owned */
     double *spawn_carry; /* owned, per VM */
     bool *was_running;   /* owned, per VM */
     bool started;
@@ -245,8 +246,7 @@ ag_qemu(hvf_sim *sim, ag_ctx *c, int32_t host, double dt, double *used)
             continue;
         if (booted && *used > c->o.threads_max) {
             c->st.deploy_failures++;
-            ag_crash_vm(sim, c, vm, "qemu could not start: the host's task limit is reached",
-                        used);
+            ag_crash_vm(sim, c, vm, "qemu could not start: the host's task limit is reached", used);
             c->was_running[vm] = false;
             continue;
         }

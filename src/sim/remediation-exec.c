@@ -54,8 +54,8 @@ rem_push(hvf_sim *sim, rem_ctx *c, int32_t kind, int32_t vm, int64_t arg, const 
     switch (r) {
     case HVF_ACTIONQ_QUEUED:
         c->st.actions_queued++;
-        hvf_incident_log(sim, HVF_INCIDENT_ACTION_QUEUED, host, vm >= 0 ? vm : -1, "%s: %s",
-                         kname, why);
+        hvf_incident_log(sim, HVF_INCIDENT_ACTION_QUEUED, host, vm >= 0 ? vm : -1, "%s: %s", kname,
+                         why);
         break;
     case HVF_ACTIONQ_MERGED:
         c->st.actions_merged++;
@@ -169,11 +169,8 @@ rem_deploy_start(hvf_sim *sim, rem_ctx *c, int32_t kind, int32_t vm)
     }
     hvf_grow(&c->deploys, &c->deploys_cap, c->ndeploys + 1, sizeof(rem_deploy));
     d = &c->deploys[c->ndeploys];
-    *d = (rem_deploy){.kind = kind,
-                      .vm = vm,
-                      .target = target,
-                      .copy = hvf_sim_vm_copy(sim, vm),
-                      .active = true};
+    *d = (rem_deploy){
+        .kind = kind, .vm = vm, .target = target, .copy = hvf_sim_vm_copy(sim, vm), .active = true};
     hvf_sim_host_add_load(sim, target, c->o.deploy_cpu_cores, c->o.deploy_io_bytes_per_s, 0);
     c->host_deploys[target]++;
     if (++c->deploys_running > c->st.peak_deploys)

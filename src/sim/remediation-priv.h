@@ -25,13 +25,13 @@ enum {
 };
 
 typedef struct rem_vm {
-    uint32_t fails;          /* consecutive failed checks */
-    bool unreachable;        /* failed unreachable_after checks in a row, not yet reachable */
-    int64_t since_us;        /* unreachable since */
-    int64_t reported_us;     /* last redeploy requested; -1 */
-    int64_t upscale_us;      /* last upscale requested; -1 */
-    bool app_failed;         /* a dependent whose app lost its dependency */
-    uint32_t copy;           /* the VM's copy the app state belongs to */
+    uint32_t fails;      /* consecutive failed checks */
+    bool unreachable;    /* failed unreachable_after checks in a row, not yet reachable */
+    int64_t since_us;    /* unreachable since */
+    int64_t reported_us; /* last redeploy requested; -1 */
+    int64_t upscale_us;  /* last upscale requested; -1 */
+    bool app_failed;     /* a dependent whose app lost its dependency */
+    uint32_t copy;       /* the VM's copy the app state belongs to */
 } rem_vm;
 
 typedef struct rem_load {
@@ -54,24 +54,24 @@ typedef struct rem_ctx {
     int32_t id;
     int32_t *watch; /* owned: VM indexes watched */
     size_t nwatch;
-    bool *dependent; /* owned, per VM */
-    rem_vm *vms;     /* owned, per VM */
+    bool *dependent;                  /* owned, per VM */
+    rem_vm *vms;                      /* owned, per VM */
     int32_t dep_dependents, dep_orch; /* dependency ids, -1 */
-    int32_t *corr;   /* owned: dependency ids that open an incident */
+    int32_t *corr;                    /* owned: dependency ids that open an incident */
     size_t ncorr;
 
     hvf_actionq *q; /* owned */
     int32_t k_redeploy, k_upscale, k_stop;
     uint64_t push_seq; /* per_vm: every push is its own action */
     uint32_t exec_ver;
-    int64_t exec_at_us; /* the pending exec timer, -1 */
+    int64_t exec_at_us;   /* the pending exec timer, -1 */
     int64_t orch_free_us; /* the orchestrator takes its next action from then */
 
     rem_deploy *deploys; /* owned */
     size_t ndeploys, deploys_cap;
     uint32_t deploys_running;
     uint32_t *host_deploys; /* owned, per host: deployments running there */
-    rem_load *loads; /* owned: zombies and upscaled instances */
+    rem_load *loads;        /* owned: zombies and upscaled instances */
     size_t nloads, loads_cap;
     uint32_t zombies_alive;
 

@@ -138,8 +138,7 @@ rem_failed_dependency(hvf_sim *sim, rem_ctx *c)
 {
     for (size_t i = 0; i < c->ncorr; i++) {
         int32_t d = c->corr[i];
-        if (!hvf_sim_dependency_serving(sim, d) && (size_t)d < c->ndep_alerted &&
-            c->dep_alerted[d])
+        if (!hvf_sim_dependency_serving(sim, d) && (size_t)d < c->ndep_alerted && c->dep_alerted[d])
             return d;
     }
     return -1;
@@ -491,8 +490,8 @@ rem_kinds(rem_ctx *c)
     hvf_actionq_kind_opts redeploy = {"redeploy", corr ? o->redeploy_per_min / 60.0 : 0,
                                       corr ? (o->redeploy_burst ? o->redeploy_burst : 1) : 0,
                                       corr ? o->cooldown_us : 0, 2};
-    hvf_actionq_kind_opts upscale = {"upscale", corr ? o->upscale_per_min / 60.0 : 0,
-                                     corr ? 1 : 0, corr ? o->cooldown_us : 0, 1};
+    hvf_actionq_kind_opts upscale = {"upscale", corr ? o->upscale_per_min / 60.0 : 0, corr ? 1 : 0,
+                                     corr ? o->cooldown_us : 0, 1};
     hvf_actionq_kind_opts stop = {"stop_zombie", 0, 0, 0, 3};
     hvf_error err = HVF_ERROR_INIT;
 

@@ -263,8 +263,8 @@ tel_finish(hvf_sim *sim, void *ctx)
         "\"agents_oom_killed\":%u,\"dropped_mib\":%.3f,\"blocked_mib\":%.3f,"
         "\"spilled_mib\":%.3f}",
         hvf_buffer_policy_names[c->o.policy], s->agents, s->peak_buffer_mib, s->peak_spill_mib,
-        s->peak_guest_io_bytes_per_s, s->vms_pressured, s->peak_vms_pressured,
-        s->agents_oom_killed, s->dropped_mib, s->blocked_mib, s->spilled_mib);
+        s->peak_guest_io_bytes_per_s, s->vms_pressured, s->peak_vms_pressured, s->agents_oom_killed,
+        s->dropped_mib, s->blocked_mib, s->spilled_mib);
     hvf_sim_add_summary(sim, "telemetry", json);
 }
 
@@ -299,8 +299,7 @@ hvf_telemetry_attach(hvf_sim *sim, const hvf_telemetry_opts *o, hvf_error *err)
     }
     for (size_t i = 0; i < o->nvms; i++) {
         if (o->vms[i] < 0 || (size_t)o->vms[i] >= f->nvms) {
-            hvf_error_set(err, HVF_ERR_INVALID, "telemetry: VM index %d does not exist",
-                          o->vms[i]);
+            hvf_error_set(err, HVF_ERR_INVALID, "telemetry: VM index %d does not exist", o->vms[i]);
             return -1;
         }
     }

@@ -29,8 +29,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     void *sched = NULL;
 
     hvf_diags_init(&d);
-    sc = hvf_scenario_parse("fuzz.yaml", (const char *)data, size, "/nonexistent-hvfleet-fuzz",
-                            &d, &err);
+    sc = hvf_scenario_parse("fuzz.yaml", (const char *)data, size, "/nonexistent-hvfleet-fuzz", &d,
+                            &err);
     if (!sc) {
         HVF_ASSERT(err.code != HVF_ERR_OK && err.msg[0]);
         hvf_diags_clear(&d);

@@ -135,9 +135,9 @@ test_2024_with_hvfleet(void **state)
     print_message("2024 with hvfleet: %u hosts crashed, %u VMs down, buffers up to %.0f MiB, "
                   "%u incident, %" PRIu64 " queued, %" PRIu64 " merged, %" PRIu64
                   " rate-limited, %u redeploys, %u zombies\n",
-                  o.k.hosts_crashed, o.k.vms_down_distinct, o.tel.peak_buffer_mib,
-                  o.rem.incidents, o.rem.actions_queued, o.rem.actions_merged,
-                  o.rem.rate_limited, o.rem.redeploys, o.rem.zombies);
+                  o.k.hosts_crashed, o.k.vms_down_distinct, o.tel.peak_buffer_mib, o.rem.incidents,
+                  o.rem.actions_queued, o.rem.actions_merged, o.rem.rate_limited, o.rem.redeploys,
+                  o.rem.zombies);
     /* bounded memory: no guest swaps, nothing crashes */
     assert_true(o.tel.peak_buffer_mib <= 32 + 1e-9);
     assert_int_equal(o.tel.vms_pressured, 0);

@@ -449,11 +449,11 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dedupe),        cmocka_unit_test(test_priority_order),
-        cmocka_unit_test(test_rate_limit),    cmocka_unit_test(test_global_limit),
-        cmocka_unit_test(test_pause_resume),  cmocka_unit_test(test_frozen),
-        cmocka_unit_test(test_cooldown),      cmocka_unit_test(test_bound_and_cancel),
-        cmocka_unit_test(test_bad_kinds),     cmocka_unit_test(test_matches_reference),
+        cmocka_unit_test(test_dedupe),       cmocka_unit_test(test_priority_order),
+        cmocka_unit_test(test_rate_limit),   cmocka_unit_test(test_global_limit),
+        cmocka_unit_test(test_pause_resume), cmocka_unit_test(test_frozen),
+        cmocka_unit_test(test_cooldown),     cmocka_unit_test(test_bound_and_cancel),
+        cmocka_unit_test(test_bad_kinds),    cmocka_unit_test(test_matches_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

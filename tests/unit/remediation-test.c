@@ -102,10 +102,8 @@ t_run(const char *text, t_slow *slow)
     if (!sim)
         fail_msg("%s", err.msg);
     if (slow) {
-        hvf_sim_component c = {.name = "slow",
-                               .ctx = slow,
-                               .on_start = t_slow_start,
-                               .on_timer = t_slow_timer};
+        hvf_sim_component c = {
+            .name = "slow", .ctx = slow, .on_start = t_slow_start, .on_timer = t_slow_timer};
         slow->id = hvf_sim_add_component(sim, &c);
     }
     hvf_scenario_free(sc);
@@ -138,9 +136,8 @@ t_first(const hvf_sim *sim, const char *type, const char *detail_part)
 static void
 test_dependents_per_vm(void **state)
 {
-    hvf_sim *sim = t_run(T_INV T_BUS "remediation:\n  mode: per_vm\n  alert_delay: 60s\n" T_REM
-                                     T_DEPS,
-                         NULL);
+    hvf_sim *sim =
+        t_run(T_INV T_BUS "remediation:\n  mode: per_vm\n  alert_delay: 60s\n" T_REM T_DEPS, NULL);
     hvf_remediation_stats st;
     hvf_incident_kpis k;
 
@@ -167,12 +164,13 @@ test_dependents_per_vm(void **state)
 static void
 test_dependents_correlated(void **state)
 {
-    hvf_sim *sim = t_run(T_INV T_BUS "remediation:\n  mode: correlated\n  alert_delay: 0s\n" T_REM
-                                     T_DEPS "  correlation: {dependencies: [bus], clear_after: "
-                                            "120s}\n"
-                                            "  queue: {redeploy_per_min: 6, redeploy_burst: 2, "
-                                            "cooldown: 10m}\n",
-                         NULL);
+    hvf_sim *sim =
+        t_run(T_INV T_BUS "remediation:\n  mode: correlated\n  alert_delay: 0s\n" T_REM T_DEPS
+                          "  correlation: {dependencies: [bus], clear_after: "
+                          "120s}\n"
+                          "  queue: {redeploy_per_min: 6, redeploy_burst: 2, "
+                          "cooldown: 10m}\n",
+              NULL);
     hvf_remediation_stats st;
     hvf_incident_kpis k;
 

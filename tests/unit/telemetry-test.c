@@ -99,7 +99,7 @@ test_unbounded_panic(void **state)
     sim_run_until(sim, 1130 * S);
     excess = 64.0 * 1030 / 1024 - 64; /* MiB beyond the free memory at 1130 s */
     assert_true(fabs(hvf_sim_vm_guest_io(sim, 0) - (30e6 + excess * HVF_MIB * 0.05)) < 1);
-    assert_true(hvf_sim_vm_guest_io(sim, 4) == 0); /* 1 GiB free in the big one */
+    assert_true(hvf_sim_vm_guest_io(sim, 4) == 0);            /* 1 GiB free in the big one */
     assert_true(fabs(hvf_sim_vm_speed(sim, 5) - 0.1) < 1e-9); /* h1 is not saturated */
     /* h0: 4 x 30 MB/s on 100 MB/s disks; h1: 2 x 30 */
     assert_true(hvf_sim_host_io_util(sim, 0) > 1.2);
@@ -196,7 +196,7 @@ test_guest_oom(void **state)
     assert_true(fabs(st.dropped_mib - 6 * 68.125) < 1e-6);
     assert_true(hvf_sim_vm_guest_io(sim, 0) == 0);
     assert_non_null(strstr(sim->events.buf, "\"type\":\"agent_oom_killed\",\"host\":\"h0\","
-                                             "\"vm\":\"p1\""));
+                                            "\"vm\":\"p1\""));
     hvf_sim_free(sim);
 }
 
