@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internals of the remediation component shared by its two files: remediation.c (monitoring,
- * correlation, operators) and remediation-exec.c (the orchestrator: the action queue, deployments,
- * zombies). Not installed.
+ * Internals of the remediation component shared by its files: remediation.c (monitoring,
+ * correlation, operators), remediation-exec.c (the orchestrator: the action queue, deployments,
+ * zombies) and remediation-setup.c (defaults, options, figures). Not installed.
  */
 #pragma once
 
@@ -105,3 +105,7 @@ void rem_reconcile(hvf_sim *sim, rem_ctx *c);
 /* remediation.c */
 /* Whether monitoring reads @vm as answering now. */
 bool rem_vm_reachable(hvf_sim *sim, rem_ctx *c, int32_t vm);
+/* The component's callbacks (hvf_sim_component). */
+void rem_start(hvf_sim *sim, void *ctx);
+void rem_timer(hvf_sim *sim, int64_t tag, void *ctx);
+void rem_event(hvf_sim *sim, const hvf_sim_event *ev, void *ctx);
