@@ -39,6 +39,7 @@ typedef enum hvf_plan_verdict {
 typedef enum hvf_plan_kind {
     HVF_PLAN_KIND_MAINTENANCE, /* evacuate, maintain, (return) */
     HVF_PLAN_KIND_DRAIN,       /* evacuate only */
+    HVF_PLAN_KIND_REBALANCE,   /* migrations only, no host leaves service (audit fixes) */
     HVF_PLAN_KIND_LAST
 } hvf_plan_kind;
 

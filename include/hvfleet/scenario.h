@@ -13,6 +13,7 @@
 #include "hvfleet/error.h"
 #include "hvfleet/fallout-types.h"
 #include "hvfleet/fleet.h"
+#include "hvfleet/monitor.h"
 #include "hvfleet/sim-types.h"
 
 #define HVF_SCENARIO_SCHEMA "hvfleet.scenario/v1"
@@ -28,8 +29,9 @@ typedef struct hvf_scenario {
     hvf_sim_fault *faults; /* owned */
     size_t nfaults;
     bool has_maintenance;
-    hvf_sim_naive_opts naive; /* owned arrays */
-    hvf_fallout_opts *fallout; /* owned, may be NULL: telemetry, remediation, hv_agent */
+    hvf_sim_naive_opts naive;          /* owned arrays */
+    hvf_sim_monitor_opts *monitoring; /* owned, may be NULL: monitors and the operator */
+    hvf_fallout_opts *fallout;         /* owned, may be NULL: telemetry, remediation, hv_agent */
 } hvf_scenario;
 
 /*
@@ -54,8 +56,9 @@ int hvf_scenario_select_hosts(const hvf_fleet *fleet, const char *sel, int32_t *
 
 /*
  * hvf_scenario_sim_new (src/sim/scenario-run.c): a simulation of @sc with its faults, its
- * fallout components (hvfleet/fallout.h) and, when it has one, its maintenance scheduler. *@sched_ctx receives the scheduler's owned context
- * (free with hvf_sim_naive_free after hvf_sim_free), or NULL. Returns an owned simulation, or
- * NULL with @err set.
+ * monitoring (a component the simulation owns), its fallout components (hvfleet/fallout.h)
+ * and, when it has one, its maintenance scheduler. *@sched_ctx receives the scheduler's owned
+ * context (free with hvf_sim_naive_free after hvf_sim_free), or NULL. Returns an owned
+ * simulation, or NULL with @err set.
  */
 hvf_sim *hvf_scenario_sim_new(const hvf_scenario *sc, void **sched_ctx, hvf_error *err);

@@ -18,6 +18,7 @@ int hvf_cli_inventory(int argc, char **argv);
 int hvf_cli_estimate(int argc, char **argv);
 int hvf_cli_simulate(int argc, char **argv);
 int hvf_cli_replay(int argc, char **argv);
+int hvf_cli_audit(int argc, char **argv);
 int hvf_cli_report(int argc, char **argv);
 
 /* Prints "hvfleet: MSG" to stderr and returns the exit status for @err's code. */

@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -16,8 +17,7 @@
 #include "hvfleet/svg.h"
 #include "hvfleet/units.h"
 
-#define REPLAY_TITLE_W 34
-#define REPLAY_CELL_W 9
+#define REPLAY_TITLE_W 30
 
 static void
 replay_usage(FILE *out)
@@ -71,43 +71,71 @@ replay_cut(const char *s, char *buf, size_t w)
     buf[n + 1] = '\0';
 }
 
+/* A time after the event in at most 7 characters: "45s", "1m30s", "20h46m", "never", "-". */
+static void
+replay_short(const hvf_incident_kpis *k, int64_t us, char *buf, size_t size)
+{
+    int64_t s;
+
+    if (k->event_us < 0) {
+        snprintf(buf, size, "-");
+        return;
+    }
+    if (us < 0) {
+        snprintf(buf, size, "never");
+        return;
+    }
+    s = (us > k->event_us ? us - k->event_us : 0) / HVF_US_PER_S;
+    if (s < 60)
+        snprintf(buf, size, "%" PRId64 "s", s);
+    else if (s < 3600)
+        snprintf(buf, size, "%" PRId64 "m%02" PRId64 "s", s / 60, s % 60);
+    else
+        snprintf(buf, size, "%" PRId64 "h%02" PRId64 "m", s / 3600, (s / 60) % 60);
+}
+
+#define REPLAY_VARIANT_W 32 /* "detect  resolve   VMs     VM-min" */
+
 static void
 replay_summary_header(const hvf_replay *first, size_t nvar)
 {
     printf("%-4s %-*s", "seed", REPLAY_TITLE_W, "replay");
     for (size_t v = 0; v < nvar; v++) {
-        char lab[4 * REPLAY_CELL_W + 8];
+        char lab[REPLAY_VARIANT_W + 2];
         replay_cut(v < first->nvariants ? first->variants[v].label : "variant", lab,
-                   4 * REPLAY_CELL_W + 2);
-        printf(" | %-*s", 4 * REPLAY_CELL_W + 3, lab);
+                   REPLAY_VARIANT_W);
+        printf(" | %-*s", v + 1 < nvar ? REPLAY_VARIANT_W : 0, lab);
     }
     printf("\n%-4s %-*s", "", REPLAY_TITLE_W, "");
     for (size_t v = 0; v < nvar; v++)
-        printf(" | %-*s %-*s %*s %*s", REPLAY_CELL_W, "detect", REPLAY_CELL_W, "resolve",
-               REPLAY_CELL_W - 3, "VMs", REPLAY_CELL_W + 3, "VM-min");
+        printf(" | %-7s %-7s %5s %10s", "detect", "resolve", "VMs", "VM-min");
     printf("\n");
 }
 
 static void
 replay_summary_line(const hvf_replay *rp, const hvf_replay_outcome *o, size_t nvar)
 {
-    char title[REPLAY_TITLE_W + 2], a[64], b[64], c[32], d[32];
+    char title[REPLAY_TITLE_W + 2], a[32], b[32], d[32];
 
     replay_cut(rp->title, title, REPLAY_TITLE_W);
     printf("%-4s %-*s", rp->seed, REPLAY_TITLE_W, title);
-    for (size_t v = 0; v < nvar; v++) {
-        if (v >= o->n) {
-            printf(" | %-*s", 4 * REPLAY_CELL_W + 3, "");
-            continue;
-        }
-        hvf_incident_format_value(&o->kpis[v], HVF_INCIDENT_ROW_DETECTION, a, sizeof(a));
-        hvf_incident_format_value(&o->kpis[v], HVF_INCIDENT_ROW_RESOLUTION, b, sizeof(b));
-        hvf_incident_format_value(&o->kpis[v], HVF_INCIDENT_ROW_VMS_DOWN, c, sizeof(c));
-        hvf_incident_format_value(&o->kpis[v], HVF_INCIDENT_ROW_VM_MINUTES, d, sizeof(d));
-        printf(" | %-*s %-*s %*s %*s", REPLAY_CELL_W, a, REPLAY_CELL_W, b, REPLAY_CELL_W - 3, c,
-               REPLAY_CELL_W + 3, d);
+    for (size_t v = 0; v < nvar && v < o->n; v++) {
+        const hvf_incident_kpis *k = &o->kpis[v];
+        replay_short(k, k->detection_us, a, sizeof(a));
+        replay_short(k, k->resolution_us, b, sizeof(b));
+        hvf_incident_format_value(k, HVF_INCIDENT_ROW_VM_MINUTES, d, sizeof(d));
+        printf(" | %-7s %-7s %5" PRIu32 " %10s", a, b, k->vms_down_distinct, d);
     }
     printf("\n");
+}
+
+/* Replays in the order of their seeds ("000", "002", ...), then of their files. */
+static int
+replay_seed_cmp(const void *x, const void *y)
+{
+    const hvf_replay *const *a = x, *const *b = y;
+
+    return strcmp((*a)->seed, (*b)->seed);
 }
 
 /*
@@ -249,9 +277,17 @@ replay_summary(int argc, char **argv, const replay_args *a)
         }
         printf("]\n");
     } else if (rc == 0 && !a->quiet) {
-        replay_summary_header(rps[0], nvar);
+        HVF_AUTOFREE const hvf_replay **order = hvf_calloc(n + 1, sizeof(hvf_replay *));
         for (size_t i = 0; i < n; i++)
-            replay_summary_line(rps[i], &os[i], nvar);
+            order[i] = rps[i];
+        qsort(order, n, sizeof(hvf_replay *), replay_seed_cmp);
+        replay_summary_header(order[0], nvar);
+        for (size_t i = 0; i < n; i++) {
+            size_t j = 0;
+            while (rps[j] != order[i])
+                j++;
+            replay_summary_line(rps[j], &os[j], nvar);
+        }
         printf("(detect/resolve: after the time of event; VMs: distinct VMs down; VM-min: "
                "VM-minutes lost)\n");
     }

@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "hvfleet/report.h"
 #include "hvfleet/alloc.h"
+#include "hvfleet/incident.h"
 #include "hvfleet/scenario.h"
 #include "hvfleet/sim.h"
 #include "hvfleet/units.h"
@@ -68,6 +69,18 @@ sim_print_summary(hvf_sim *sim, const char *name, const char *dir, double wall_s
            st.vms_rebooted, st.vms_crashed);
     printf("  hosts                %u crashed, %u hung (IO saturated past the hung-task timeout)\n",
            st.hosts_crashed, st.hosts_hung);
+    {
+        hvf_incident_kpis k;
+        char ev[32], det[48], res[48];
+        hvf_incident_kpis_get(sim, &k);
+        if (k.event_us >= 0)
+            printf("  incident             event at %s, detection %s, resolution %s; %u VMs down, "
+                   "%.1f VM-minutes lost\n",
+                   hvf_incident_format_value(&k, HVF_INCIDENT_ROW_EVENT, ev, sizeof(ev)),
+                   hvf_incident_format_value(&k, HVF_INCIDENT_ROW_DETECTION, det, sizeof(det)),
+                   hvf_incident_format_value(&k, HVF_INCIDENT_ROW_RESOLUTION, res, sizeof(res)),
+                   k.vms_down_distinct, k.vm_minutes_lost);
+    }
     printf("  output               %s/ (report.html, summary.json, events.jsonl, metrics-*.csv)\n", dir);
 }
 

@@ -11,6 +11,7 @@ static const hvf_cli_command commands[] = {
     {"estimate", "predict one live migration (time, downtime, convergence)", hvf_cli_estimate},
     {"simulate", "run a scenario in the twin (events, metrics, summary)", hvf_cli_simulate},
     {"replay", "replay an incident: its variants side by side (KPIs)", hvf_cli_replay},
+    {"audit", "fault domains whose loss breaks a critical service, and the fixes", hvf_cli_audit},
     {"place", "where a new VM would go and why other hosts were rejected", hvf_cli_place},
     {"plan", "plan a maintenance or a drain; check a plan against the inventory", hvf_cli_plan},
     {"approve", "approve one exact plan (bound to its plan_hash)", hvf_cli_approve},

@@ -9,6 +9,7 @@
 #include "conf/ganeti-parse.h"
 #include "conf/reader.h"
 #include "hvfleet/alloc.h"
+#include "hvfleet/utf8.h"
 #include "hvfleet/ganeti.h"
 #include "hvfleet/inventory.h"
 
@@ -255,7 +256,7 @@ gnt_parse(gnt_ctx *c, const char *buf, size_t len, hvf_error *err)
     const char *nul;
     size_t bad;
 
-    bad = gnt_utf8_invalid_at(buf, len);
+    bad = hvf_utf8_invalid_at(buf, len);
     nul = memchr(buf, '\0', len);
     if (nul && (size_t)(nul - buf) < bad)
         bad = (size_t)(nul - buf);

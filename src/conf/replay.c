@@ -283,15 +283,19 @@ hvf_replay_free(hvf_replay *rp)
 void
 hvf_replay_format(const hvf_replay *rp, hvf_strbuf *out)
 {
+    /* names may start with '-' or spell null: always quoted, so they read back as text */
     hvf_strbuf_puts(out, "schema: " HVF_REPLAY_SCHEMA "\nname: ");
-    hvf_strbuf_puts(out, rp->name);
+    hvf_strbuf_quote(out, rp->name);
     hvf_strbuf_puts(out, "\nseed: ");
     hvf_strbuf_quote(out, rp->seed);
     hvf_strbuf_puts(out, "\ntitle: ");
     hvf_strbuf_quote(out, rp->title);
     hvf_strbuf_puts(out, "\n");
-    if (rp->event_type)
-        hvf_strbuf_printf(out, "event_type: %s\n", rp->event_type);
+    if (rp->event_type) {
+        hvf_strbuf_puts(out, "event_type: ");
+        hvf_strbuf_quote(out, rp->event_type);
+        hvf_strbuf_puts(out, "\n");
+    }
     if (rp->has_sim_seed)
         hvf_strbuf_printf(out, "sim_seed: %" PRIu64 "\n", rp->sim_seed);
     hvf_strbuf_puts(out, "variants:\n");

@@ -103,54 +103,6 @@ sc_read_vm_selection(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, co
     }
 }
 
-static void
-fo_read_hosts(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, const char *field,
-              int32_t **out, size_t *n)
-{
-    HVF_AUTOFREE char *s = NULL;
-    hvf_error err = HVF_ERROR_INIT;
-    struct fy_node *item;
-    void *iter = NULL;
-
-    if (!node)
-        return;
-    if (fy_node_is_sequence(node)) {
-        while ((item = fy_node_sequence_iterate(node, &iter)) != NULL)
-            fo_read_hosts(r, f, item, field, out, n);
-        return;
-    }
-    s = hvf_reader_scalar_dup(node);
-    if (!s) {
-        hvf_reader_report(r, node, field,
-                          "expected all, rack:R, zone:Z, tag:T, a host name or a list of them");
-        return;
-    }
-    if (hvf_scenario_select_hosts(f, s, out, n, &err) < 0)
-        hvf_reader_report(r, node, field, "%s", err.msg);
-}
-
-/* A duration or "never" (-1) into *@out; absent leaves it. */
-void
-sc_read_never(hvf_reader *r, struct fy_node *node, const char *field, int64_t *out)
-{
-    HVF_AUTOFREE char *s = NULL;
-    hvf_error err = HVF_ERROR_INIT;
-    int64_t us = 0;
-
-    if (!node)
-        return;
-    s = hvf_reader_scalar_dup(node);
-    if (s && strcmp(s, "never") == 0) {
-        *out = -1;
-        return;
-    }
-    if (!s || hvf_units_parse_duration(s, &us, &err) < 0) {
-        hvf_reader_report(r, node, field, "expected a duration such as 90s or 5m, or never");
-        return;
-    }
-    *out = us;
-}
-
 void
 sc_copy_name(char *dst, size_t size, char **src)
 {
@@ -386,7 +338,8 @@ fo_read_agent(hvf_reader *r, hvf_scenario *sc, struct fy_node *node)
                                     "expected pooled with workers, queue_max or overflow");
         o->hosts = NULL;
         o->nhosts = 0;
-        fo_read_hosts(r, sc->fleet, t.hosts, "hv_agent.hosts", &o->hosts, &o->nhosts);
+        if (t.hosts)
+            sc_read_selector(r, sc->fleet, t.hosts, "hv_agent.hosts", &o->hosts, &o->nhosts);
         fo_read_agent_parts(r, sc, &t, o);
         sc->fallout->has_hv_agent = true;
     }

@@ -1,9 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* Parts of the scenario reader in other files than scenario.c. Not installed. */
+/* Scenario reading shared by scenario.c and the files reading its sections (scenario-*.c). */
 #pragma once
 
 #include "conf/reader.h"
 #include "hvfleet/scenario.h"
+
+/* A host selector node: one selector or a list of them; appends fleet indexes to *@out. */
+void sc_read_selector(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, const char *field,
+                      int32_t **out, size_t *n);
+/* A duration, or "never" (-1); @dflt when @node is NULL. */
+int64_t sc_duration_or_never(hvf_reader *r, struct fy_node *node, const char *field, int64_t dflt);
+/* The monitoring section (scenario-monitor.c): sets sc->monitoring. */
+void sc_read_monitoring(hvf_reader *r, struct fy_node *node, hvf_scenario *sc);
 
 /* scenario-fallout.c: the telemetry:, remediation: and hv_agent: sections (each may be NULL)
  * into sc->fallout, allocated when any is present. Problems go to @r's diags. */
@@ -15,8 +23,6 @@ void sc_read_fallout(hvf_reader *r, hvf_scenario *sc, struct fy_node *telemetry,
  * indexes appended to *@out; a NULL @node adds none. */
 void sc_read_vm_selection(hvf_reader *r, const hvf_fleet *f, struct fy_node *node,
                           const char *field, int32_t **out, size_t *n);
-/* A duration or "never" (-1) into *@out; an absent @node leaves it. */
-void sc_read_never(hvf_reader *r, struct fy_node *node, const char *field, int64_t *out);
 /* Copies *@src (when set) into @dst. */
 void sc_copy_name(char *dst, size_t size, char **src);
 /* scenario-remediation.c: the remediation: section into sc->fallout->remediation. */

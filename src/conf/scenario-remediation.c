@@ -217,10 +217,10 @@ fo_read_rem_parts(hvf_reader *r, hvf_scenario *sc, struct fy_node *node, fo_rem 
         fo_remop d = {0};
         if (hvf_reader_map(r, t->op, "remediation.operator", fo_remop_fields,
                            HVF_ARRAY_LEN(fo_remop_fields), &d) == 0) {
-            sc_read_never(r, d.pause, "remediation.operator.pause_after",
-                          &o->operator_pause_after_us);
-            sc_read_never(r, d.zombies, "remediation.operator.zombies_after",
-                          &o->operator_zombies_after_us);
+            o->operator_pause_after_us = sc_duration_or_never(
+                r, d.pause, "remediation.operator.pause_after", o->operator_pause_after_us);
+            o->operator_zombies_after_us = sc_duration_or_never(
+                r, d.zombies, "remediation.operator.zombies_after", o->operator_zombies_after_us);
         }
     }
 }

@@ -19,6 +19,7 @@
 typedef struct sc_root {
     char *schema, *name, *seed;
     struct fy_node *inventory, *params, *overrides, *faults, *maintenance;
+    struct fy_node *monitoring;
     struct fy_node *telemetry, *remediation, *hv_agent;
     int64_t duration_us, metrics_us;
     bool has_metrics;
@@ -44,6 +45,7 @@ static const hvf_field_spec sc_root_fields[] = {
     {.name = "host_overrides", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, overrides)},
     {.name = "faults", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, faults)},
     {.name = "maintenance", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, maintenance)},
+    {.name = "monitoring", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, monitoring)},
     {.name = "telemetry", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, telemetry)},
     {.name = "remediation", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, remediation)},
     {.name = "hv_agent", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, hv_agent)},
@@ -247,7 +249,7 @@ hvf_scenario_select_hosts(const hvf_fleet *f, const char *sel, int32_t **out, si
 }
 
 /* A selector node: one selector, or a list of them. */
-static void
+void
 sc_read_selector(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, const char *field,
                  int32_t **out, size_t *n)
 {
@@ -273,7 +275,7 @@ sc_read_selector(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, const 
 }
 
 /* A duration, or "never" (-1); @dflt when absent. */
-static int64_t
+int64_t
 sc_duration_or_never(hvf_reader *r, struct fy_node *node, const char *field, int64_t dflt)
 {
     HVF_AUTOFREE char *s = NULL;
@@ -559,6 +561,8 @@ sc_read(hvf_reader *r, const char *base_dir, hvf_error *err)
         sc_read_faults(r, root.faults, sc);
         if (root.maintenance)
             sc_read_maintenance(r, root.maintenance, sc);
+        if (root.monitoring)
+            sc_read_monitoring(r, root.monitoring, sc);
         sc_read_fallout(r, sc, root.telemetry, root.remediation, root.hv_agent);
     }
     hvf_reader_free_fields(sc_root_fields, HVF_ARRAY_LEN(sc_root_fields), &root);
@@ -612,6 +616,8 @@ hvf_scenario_free(hvf_scenario *sc)
     free(sc->faults);
     free(sc->naive.hosts);
     free(sc->naive.at_us);
+    hvf_sim_monitor_opts_clear(sc->monitoring);
+    free(sc->monitoring);
     hvf_fallout_opts_clear(sc->fallout);
     free(sc->fallout);
     free(sc);

@@ -11,7 +11,7 @@
 #include "hvfleet/plan.h"
 
 const char *const hvf_plan_verdict_names[] = {"auto", "needs-approval", "refused", NULL};
-const char *const hvf_plan_kind_names[] = {"maintenance", "drain", NULL};
+const char *const hvf_plan_kind_names[] = {"maintenance", "drain", "rebalance", NULL};
 const char *const hvf_plan_strategy_names[] = {"hvfleet", "naive", NULL};
 const char *const hvf_plan_migration_mode_names[] = {"precopy", "auto-converge", "post-copy",
                                                      NULL};

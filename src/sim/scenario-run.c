@@ -19,6 +19,10 @@ hvf_scenario_sim_new(const hvf_scenario *sc, void **sched_ctx, hvf_error *err)
             return NULL;
         }
     }
+    if (sc->monitoring && hvf_sim_monitor_attach(sim, sc->monitoring, err) < 0) {
+        hvf_sim_free(sim);
+        return NULL;
+    }
     if (sc->fallout && hvf_fallout_attach(sim, sc->fallout, err) < 0) {
         hvf_sim_free(sim);
         return NULL;

@@ -47,6 +47,13 @@ cmp -s "$tmp/out" "$tmp/j/summary.json" || fail "--json differs from summary.jso
 grep -q "as it happened" "$tmp/out" || fail "--summary: no variant header"
 [ "$(wc -l <"$tmp/out")" -le 24 ] || fail "--summary: more than a screen"
 
+"$HVFLEET" replay "$SRC/scenarios/2002-monitoring-on-one-host.replay.yaml" --out "$tmp/k" \
+    >"$tmp/out" 2>"$tmp/err" || fail "seed 002 replay: exit non-zero: $(cat "$tmp/err")"
+grep -q "^  detection  *never  *+1m 30s$" "$tmp/out" || fail "seed 002 detection: $(cat "$tmp/out")"
+grep -q '"type":"alert_lost"' "$tmp/k/as-it-happened/events.jsonl" || fail "seed 002: no alert_lost"
+grep -q '"type":"alert","host":"hv03","detail":"via pager: ' "$tmp/k/with-hvfleet/events.jsonl" ||
+    fail "seed 002: no alert via the pager"
+
 cat >"$tmp/bad.yaml" <<'YAML'
 schema: hvfleet.replay/v1
 name: bad
