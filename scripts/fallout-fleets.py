@@ -5,7 +5,7 @@
 The fleets are plain inventories; this script only saves typing them. Counts vary from host to
 host by fixed arithmetic (no randomness), so every run writes the same files:
 
-  scenarios/2024-fleet.yaml  20 hypervisors, about 1,300 VMs, mostly small (pico 256 MiB, nano
+  scenarios/2024-fallout-fleet.yaml  20 hypervisors, about 1,300 VMs, mostly small (pico 256 MiB, nano
                              512 MiB): seed 003. Six message-bus brokers (service bus) and, on
                              every host, two apps that use the bus (service bus-clients).
   scenarios/2022-fleet.yaml  12 hypervisors, 30 to 45 VMs each: seed 001.
@@ -85,7 +85,7 @@ def fleet_2022():
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     dest = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "scenarios")
-    for name, text in (("2024-fleet.yaml", fleet_2024()), ("2022-fleet.yaml", fleet_2022())):
+    for name, text in (("2024-fallout-fleet.yaml", fleet_2024()), ("2022-fleet.yaml", fleet_2022())):
         with open(os.path.join(dest, name), "w", encoding="utf-8") as f:
             f.write(text)
 

@@ -30,7 +30,7 @@ grep -q '"type":"vm_zombie"' "$tmp/r/as-it-happened/events.jsonl" || fail "2024:
 
 sed 's/^  buffer: unbounded .*$/  buffer: sometimes/' "$SRC/scenarios/2024-bus-fallout.yaml" \
     >"$tmp/bad.yaml"
-cp "$SRC/scenarios/2024-fleet.yaml" "$tmp/"
+cp "$SRC/scenarios/2024-fallout-fleet.yaml" "$tmp/"
 "$HVFLEET" simulate "$tmp/bad.yaml" --out "$tmp/b" >"$tmp/out" 2>"$tmp/err"
 [ $? -eq 2 ] || fail "bad section: exit not 2"
 grep -q "bad.yaml:[0-9]*: telemetry.buffer: 'sometimes': expected one of" "$tmp/err" ||
