@@ -26,8 +26,8 @@ typedef struct hvf_approval {
  * match its content (edited after it was made) and (HVF_ERR_REFUSED) a plan the seatbelt
  * refused. Written atomically. Returns 0 or -1 with @err set.
  */
-int hvf_approval_record(const char *state_dir, const hvf_plan *plan, const char *by,
-                        hvf_error *err) __attribute__((warn_unused_result));
+int hvf_approval_record(const char *state_dir, const hvf_plan *plan, const char *by, hvf_error *err)
+    __attribute__((warn_unused_result));
 
 /*
  * hvf_approval_find: looks for an approval of exactly @plan (its hash, and a content that still

@@ -23,7 +23,8 @@
  *   resolution  first resolved at or after the event; without one, the moment from which every
  *               VM runs and no host is down or quarantined until the end of the run (the event
  *               itself when nothing went down); never when the run ends with something down
- *   impact      VMs down (stopped or crashed; a migration's pause is not counted) at peak and
+ *   impact      VMs down (stopped or crashed, or impaired: up but unusable, see
+ *               hvf_incident_vm_impaired; a migration's pause is not counted) at peak and
  *               distinct, VM-minutes lost (integral of VMs down over the whole run), hosts
  *               crashed (crashes and reboots), remediation actions queued
  *
@@ -62,6 +63,13 @@ extern const char *const hvf_incident_kind_names[];
  */
 void hvf_incident_log(hvf_sim *sim, hvf_incident_kind kind, int32_t host, int32_t vm,
                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/*
+ * hvf_incident_vm_impaired: @vm is up but unusable (its disk IO blocked, a replica answering
+ * nothing), or usable again. An impaired VM counts as down in the KPIs (peak, distinct,
+ * VM-minutes lost, resolution). Components that model such states call it on every change.
+ */
+void hvf_incident_vm_impaired(hvf_sim *sim, int32_t vm, bool impaired);
 
 /*
  * hvf_incident_set_event_type: the event type (e.g. "maintenance_window", "change_start")

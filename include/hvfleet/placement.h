@@ -90,8 +90,23 @@ void hvf_placer_host_changed(hvf_placer *p, int32_t host);
 void hvf_placer_replica_add(hvf_placer *p, int32_t service, int32_t host);
 void hvf_placer_replica_remove(hvf_placer *p, int32_t service, int32_t host);
 
+/*
+ * A busy host (receiving as many migrations as allowed) is rejected as "busy" and left out of
+ * the index until it is not busy any more, so that choices do not walk over it.
+ */
+void hvf_placer_set_busy(hvf_placer *p, int32_t host, bool busy);
+/* True when a busy host would pass every other filter for @req: waiting may help. */
+bool hvf_placer_busy_fits(const hvf_placer *p, const hvf_place_request *req);
+
 /* Memory a VM may still take on @host: free after claims, minus headroom. */
 uint64_t hvf_placer_avail_mib(const hvf_placer *p, int32_t host);
+
+/*
+ * hvf_placer_check: the first filter @host fails for @req (an hvf_place_reject), or -1 when it
+ * passes them all. The host's role is ignored, so that a VM can be sent to a fixed host that
+ * is reserved for it (a VM returning home). Cheap: no index walk.
+ */
+int hvf_placer_check(const hvf_placer *p, const hvf_place_request *req, int32_t host);
 
 /*
  * hvf_placer_choose: picks the best host for @req. Deterministic: same state, same answer.

@@ -99,7 +99,7 @@ typedef struct hvf_plan_non_converging {
 typedef struct hvf_plan_summary {
     int64_t makespan_ms;
     uint32_t max_parallel_hosts_seen;
-    uint32_t peak_host_memory_ppm;  /* highest (used + claimed) / usable of any host, x 1e6 */
+    uint32_t peak_host_memory_ppm;      /* highest (used + claimed) / usable of any host, x 1e6 */
     uint32_t peak_capacity_offline_ppm; /* share of usable memory offline at once, x 1e6 */
     uint32_t vms_moved_more_than_once;
     uint32_t vms_at_risk; /* VMs on a host while it held more than its usable memory */
@@ -135,8 +135,15 @@ hvf_plan_stop *hvf_plan_add_stop(hvf_plan *plan, const char *vm, const char *hos
                                  const char *start_host);
 void hvf_plan_add_non_converging(hvf_plan *plan, const char *vm, hvf_non_converging action);
 /* Appends a seatbelt reason (one line; newlines become spaces). */
-void hvf_plan_add_reason(hvf_plan *plan, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void hvf_plan_add_reason(hvf_plan *plan, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void hvf_plan_clear_reasons(hvf_plan *plan);
+
+/* Earliest start and latest end of anything in @plan (hosts, migrations, stops); 0 and 0 for
+ * an empty plan. */
+void hvf_plan_span_ms(const hvf_plan *plan, int64_t *first_ms, int64_t *last_ms);
+/* Most hosts out of service at once (from evacuation start to maintenance end). */
+uint32_t hvf_plan_max_parallel_hosts(const hvf_plan *plan);
 
 /* Milliseconds from seconds, and ratios as millionths, rounded to nearest. */
 int64_t hvf_plan_ms_from_s(double s);

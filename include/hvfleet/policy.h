@@ -32,26 +32,26 @@ const char *hvf_non_converging_to_string(hvf_non_converging v);
 int hvf_non_converging_from_string(const char *s); /* -1 if unknown */
 
 typedef struct hvf_policy {
-    uint32_t max_parallel_hosts;          /* hosts evacuating or in maintenance at once */
+    uint32_t max_parallel_hosts; /* hosts evacuating or in maintenance at once */
     uint32_t max_parallel_per_rack;
     uint32_t max_parallel_per_zone;
-    uint32_t max_migrations_out_per_host; /* concurrent migrations leaving one host */
-    uint32_t max_migrations_in_per_host;  /* concurrent migrations arriving on one host */
+    uint32_t max_migrations_out_per_host;   /* concurrent migrations leaving one host */
+    uint32_t max_migrations_in_per_host;    /* concurrent migrations arriving on one host */
     double migration_bandwidth_bytes_per_s; /* per-migration cap (QEMU max-bandwidth); 0 = none */
-    double migration_share;               /* share of each NIC migrations may use, (0, 1] */
+    double migration_share;                 /* share of each NIC migrations may use, (0, 1] */
     /* Memory kept free on every target: a fixed size, or a share of the host's usable memory. */
     uint64_t headroom_mib;
-    double headroom_share;                /* used when headroom_mib is 0 */
-    int64_t downtime_limit_us;            /* QEMU downtime-limit */
-    int64_t maintenance_time_us;          /* per host, once it is empty */
-    bool return_vms;                      /* move VMs back once their host is maintained */
+    double headroom_share;       /* used when headroom_mib is 0 */
+    int64_t downtime_limit_us;   /* QEMU downtime-limit */
+    int64_t maintenance_time_us; /* per host, once it is empty */
+    bool return_vms;             /* move VMs back once their host is maintained */
     hvf_non_converging non_converging;
-    int64_t window_start_us;              /* earliest start, from the plan's time zero */
-    int64_t window_end_us;                /* latest end; 0 = open */
+    int64_t window_start_us; /* earliest start, from the plan's time zero */
+    int64_t window_end_us;   /* latest end; 0 = open */
     struct {
         uint32_t max_hosts_without_approval;
-        double max_capacity_offline;      /* share of the fleet's usable memory, (0, 1] */
-        int64_t max_plan_duration_us;     /* 0 = no limit */
+        double max_capacity_offline;  /* share of the fleet's usable memory, (0, 1] */
+        int64_t max_plan_duration_us; /* 0 = no limit */
     } seatbelt;
 } hvf_policy;
 

@@ -14,6 +14,8 @@
 #include "hvfleet/fallout-types.h"
 #include "hvfleet/fleet.h"
 #include "hvfleet/monitor.h"
+#include "hvfleet/sim-change.h"
+#include "hvfleet/sim-svc.h"
 #include "hvfleet/sim-types.h"
 
 #define HVF_SCENARIO_SCHEMA "hvfleet.scenario/v1"
@@ -31,6 +33,10 @@ typedef struct hvf_scenario {
     bool has_maintenance;
     hvf_sim_naive_opts naive;          /* owned arrays */
     hvf_sim_monitor_opts *monitoring; /* owned, may be NULL: monitors and the operator */
+    hvf_sim_svc_spec *svcs;           /* owned: services' work (scenario-change.c) */
+    size_t nsvcs;
+    hvf_sim_change_run *changes;      /* owned: rolling changes (scenario-change.c) */
+    size_t nchanges;
     hvf_fallout_opts *fallout;         /* owned, may be NULL: telemetry, remediation, hv_agent */
 } hvf_scenario;
 
@@ -56,9 +62,10 @@ int hvf_scenario_select_hosts(const hvf_fleet *fleet, const char *sel, int32_t *
 
 /*
  * hvf_scenario_sim_new (src/sim/scenario-run.c): a simulation of @sc with its faults, its
- * monitoring (a component the simulation owns), its fallout components (hvfleet/fallout.h)
- * and, when it has one, its maintenance scheduler. *@sched_ctx receives the scheduler's owned
- * context (free with hvf_sim_naive_free after hvf_sim_free), or NULL. Returns an owned
- * simulation, or NULL with @err set.
+ * monitoring (a component the simulation owns), its services, its changes' controller (a
+ * component too), its fallout components (hvfleet/fallout.h) and, when it has one, its
+ * maintenance scheduler. *@sched_ctx receives the scheduler's owned context (free with
+ * hvf_sim_naive_free after hvf_sim_free), or NULL. Returns an owned simulation, or NULL with
+ * @err set.
  */
 hvf_sim *hvf_scenario_sim_new(const hvf_scenario *sc, void **sched_ctx, hvf_error *err);

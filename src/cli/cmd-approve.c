@@ -125,11 +125,13 @@ freeze_status(const char *dir, bool json)
 int
 hvf_cli_freeze(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"state-dir", required_argument, NULL, 'd'}, {"reason", required_argument, NULL, 'r'},
-        {"by", required_argument, NULL, 'b'},        {"status", no_argument, NULL, 's'},
-        {"json", no_argument, NULL, 'j'},            {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"state-dir", required_argument, NULL, 'd'},
+                                         {"reason", required_argument, NULL, 'r'},
+                                         {"by", required_argument, NULL, 'b'},
+                                         {"status", no_argument, NULL, 's'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *dir = NULL, *reason = NULL, *by = NULL;
     bool status = false, json = false;
     hvf_error err = HVF_ERROR_INIT;

@@ -23,12 +23,13 @@ typedef struct place_vm {
 static void
 place_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: hvfleet place --inventory FILE --vm-spec NAME:VCPUS:MEMORY[:SERVICE]\n"
-            "       hvfleet place --inventory FILE --vcpus N --memory SIZE [--service S] [--name N]\n"
-            "                     [--policy FILE] [--json]\n"
-            "Answers where a new VM would go (filters, then weighers; see docs/planning.md) and\n"
-            "how many hosts each filter rejected. Exit status 1 when it fits nowhere.\n");
+    fprintf(
+        out,
+        "usage: hvfleet place --inventory FILE --vm-spec NAME:VCPUS:MEMORY[:SERVICE]\n"
+        "       hvfleet place --inventory FILE --vcpus N --memory SIZE [--service S] [--name N]\n"
+        "                     [--policy FILE] [--json]\n"
+        "Answers where a new VM would go (filters, then weighers; see docs/planning.md) and\n"
+        "how many hosts each filter rejected. Exit status 1 when it fits nowhere.\n");
 }
 
 static int
@@ -88,8 +89,8 @@ place_parse_spec(const char *spec, place_vm *vm)
         *colon = '\0';
     }
     if (n < 3 || n > 4) {
-        fprintf(stderr,
-                "hvfleet: place: --vm-spec '%s': expected NAME:VCPUS:MEMORY[:SERVICE]\n", spec);
+        fprintf(stderr, "hvfleet: place: --vm-spec '%s': expected NAME:VCPUS:MEMORY[:SERVICE]\n",
+                spec);
         return -1;
     }
     if (place_set_name(vm->name, parts[0], "VM name") < 0 ||
@@ -161,12 +162,16 @@ place_print_json(const hvf_fleet *f, const place_vm *vm, const hvf_place_result 
 int
 hvf_cli_place(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"inventory", required_argument, NULL, 'i'}, {"vm-spec", required_argument, NULL, 's'},
-        {"vcpus", required_argument, NULL, 'c'},     {"memory", required_argument, NULL, 'm'},
-        {"service", required_argument, NULL, 'S'},   {"name", required_argument, NULL, 'n'},
-        {"policy", required_argument, NULL, 'p'},    {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"inventory", required_argument, NULL, 'i'},
+                                         {"vm-spec", required_argument, NULL, 's'},
+                                         {"vcpus", required_argument, NULL, 'c'},
+                                         {"memory", required_argument, NULL, 'm'},
+                                         {"service", required_argument, NULL, 'S'},
+                                         {"name", required_argument, NULL, 'n'},
+                                         {"policy", required_argument, NULL, 'p'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     place_vm vm = {.name = "new-vm"};
     const char *inventory = NULL, *policy_path = NULL;
     bool json = false, have_spec = false, have_parts = false;

@@ -14,10 +14,11 @@
 static int
 plan_check(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"inventory", required_argument, NULL, 'i'}, {"state-dir", required_argument, NULL, 'd'},
-        {"json", no_argument, NULL, 'j'},            {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"inventory", required_argument, NULL, 'i'},
+                                         {"state-dir", required_argument, NULL, 'd'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *inventory = NULL, *dir = NULL;
     bool json = false, approved = false, frozen;
     hvf_approval appr;
@@ -42,10 +43,11 @@ plan_check(int argc, char **argv)
             json = true;
             break;
         case 'h':
-            printf("usage: hvfleet plan check PLAN.json --inventory FILE [--state-dir DIR] [--json]\n"
-                   "Re-verifies a plan before it runs: unchanged since it was made, made for this\n"
-                   "inventory, hosts and VMs still where and what the plan expects, approved if\n"
-                   "its verdict needs it, fleet not frozen. Exit 0 when it may run, 1 when not.\n");
+            printf(
+                "usage: hvfleet plan check PLAN.json --inventory FILE [--state-dir DIR] [--json]\n"
+                "Re-verifies a plan before it runs: unchanged since it was made, made for this\n"
+                "inventory, hosts and VMs still where and what the plan expects, approved if\n"
+                "its verdict needs it, fleet not frozen. Exit 0 when it may run, 1 when not.\n");
             return 0;
         default:
             fprintf(stderr, "hvfleet: plan check: bad option '%s'; see hvfleet plan check --help\n",
@@ -104,8 +106,8 @@ plan_check(int argc, char **argv)
             printf("  ... and %zu more\n", problems.total - problems.n);
     } else {
         printf("ok: plan %.12s matches the inventory; verdict %s%s%s\n", plan->summary.plan_hash,
-               hvf_plan_verdict_to_string(plan->summary.verdict),
-               approved ? ", approved by " : "", approved ? appr.by : "");
+               hvf_plan_verdict_to_string(plan->summary.verdict), approved ? ", approved by " : "",
+               approved ? appr.by : "");
     }
     rc = problems.total ? 1 : 0;
     hvf_diags_clear(&problems);
@@ -115,7 +117,10 @@ plan_check(int argc, char **argv)
 }
 
 static const hvf_cli_command plan_subs[] = {
+    {"maintenance", "plan a maintenance of hosts by running the twin", hvf_cli_plan_maintenance},
+    {"drain", "plan the evacuation of hosts that stay out of service", hvf_cli_plan_drain},
     {"check", "re-verify a plan against the current inventory", plan_check},
+    {"change", "plan a rolling change in waves (canary covering every variant)", hvf_cli_plan_change},
 };
 
 int
@@ -133,7 +138,7 @@ hvf_cli_plan(int argc, char **argv)
             printf("  %-12s %s\n", plan_subs[i].name, plan_subs[i].summary);
         return 0;
     }
-    fprintf(stderr, "hvfleet: plan: expected a subcommand (check)%s%s%s\n",
+    fprintf(stderr, "hvfleet: plan: expected maintenance, drain or check%s%s%s\n",
             argc >= 2 ? ", got '" : "", argc >= 2 ? argv[1] : "", argc >= 2 ? "'" : "");
     return 2;
 }

@@ -81,6 +81,7 @@ sim_print_summary(hvf_sim *sim, const char *name, const char *dir, double wall_s
                    hvf_incident_format_value(&k, HVF_INCIDENT_ROW_RESOLUTION, res, sizeof(res)),
                    k.vms_down_distinct, k.vm_minutes_lost);
     }
+    hvf_cli_print_changes(sim);
     printf("  output               %s/ (report.html, summary.json, events.jsonl, metrics-*.csv)\n", dir);
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Policy files (YAML/JSON, schema hvfleet.policy/v1) -> hvf_policy, with defaults from the peers. */
+/* Policy files (YAML/JSON, schema hvfleet.policy/v1) -> hvf_policy, with defaults from the peers.
+ */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -10,7 +11,6 @@
 #include "hvfleet/alloc.h"
 #include "hvfleet/policy.h"
 #include "hvfleet/units.h"
-#include "util/text.h"
 
 const char *const hvf_non_converging_names[] = {"auto-converge", "post-copy", "shutdown", "refuse",
                                                 NULL};
@@ -89,23 +89,40 @@ typedef struct pol_seatbelt_obj {
 
 static const hvf_field_spec pol_fields[] = {
     {.name = "schema", .type = HVF_FIELD_STRING, .offset = offsetof(pol_obj, schema)},
-    {.name = "max_parallel_hosts", .type = HVF_FIELD_UINT, .offset = POL(max_parallel_hosts),
-     .min = 1, .max = 1000000},
-    {.name = "max_parallel_per_rack", .type = HVF_FIELD_UINT,
-     .offset = POL(max_parallel_per_rack), .min = 0, .max = 1000000},
-    {.name = "max_parallel_per_zone", .type = HVF_FIELD_UINT,
-     .offset = POL(max_parallel_per_zone), .min = 0, .max = 1000000},
-    {.name = "max_migrations_out_per_host", .type = HVF_FIELD_UINT,
-     .offset = POL(max_migrations_out_per_host), .min = 1, .max = 1000},
-    {.name = "max_migrations_in_per_host", .type = HVF_FIELD_UINT,
-     .offset = POL(max_migrations_in_per_host), .min = 1, .max = 1000},
+    {.name = "max_parallel_hosts",
+     .type = HVF_FIELD_UINT,
+     .offset = POL(max_parallel_hosts),
+     .min = 1,
+     .max = 1000000},
+    {.name = "max_parallel_per_rack",
+     .type = HVF_FIELD_UINT,
+     .offset = POL(max_parallel_per_rack),
+     .min = 0,
+     .max = 1000000},
+    {.name = "max_parallel_per_zone",
+     .type = HVF_FIELD_UINT,
+     .offset = POL(max_parallel_per_zone),
+     .min = 0,
+     .max = 1000000},
+    {.name = "max_migrations_out_per_host",
+     .type = HVF_FIELD_UINT,
+     .offset = POL(max_migrations_out_per_host),
+     .min = 1,
+     .max = 1000},
+    {.name = "max_migrations_in_per_host",
+     .type = HVF_FIELD_UINT,
+     .offset = POL(max_migrations_in_per_host),
+     .min = 1,
+     .max = 1000},
     {.name = "migration_bandwidth", .type = HVF_FIELD_NODE, .offset = offsetof(pol_obj, bandwidth)},
     {.name = "migration_share", .type = HVF_FIELD_NODE, .offset = offsetof(pol_obj, share)},
     {.name = "headroom", .type = HVF_FIELD_NODE, .offset = offsetof(pol_obj, headroom)},
     {.name = "downtime_limit", .type = HVF_FIELD_DURATION, .offset = POL(downtime_limit_us)},
     {.name = "maintenance_time", .type = HVF_FIELD_DURATION, .offset = POL(maintenance_time_us)},
     {.name = "return_vms", .type = HVF_FIELD_BOOL, .offset = POL(return_vms)},
-    {.name = "non_converging", .type = HVF_FIELD_ENUM, .offset = POL(non_converging),
+    {.name = "non_converging",
+     .type = HVF_FIELD_ENUM,
+     .offset = POL(non_converging),
      .enum_names = hvf_non_converging_names},
     {.name = "window", .type = HVF_FIELD_NODE, .offset = offsetof(pol_obj, window)},
     {.name = "seatbelt", .type = HVF_FIELD_NODE, .offset = offsetof(pol_obj, seatbelt)},
@@ -117,11 +134,16 @@ static const hvf_field_spec pol_window_fields[] = {
 };
 
 static const hvf_field_spec pol_seatbelt_fields[] = {
-    {.name = "max_hosts_without_approval", .type = HVF_FIELD_UINT,
-     .offset = offsetof(pol_seatbelt_obj, max_hosts), .min = 0, .max = 1000000},
-    {.name = "max_capacity_offline", .type = HVF_FIELD_NODE,
+    {.name = "max_hosts_without_approval",
+     .type = HVF_FIELD_UINT,
+     .offset = offsetof(pol_seatbelt_obj, max_hosts),
+     .min = 0,
+     .max = 1000000},
+    {.name = "max_capacity_offline",
+     .type = HVF_FIELD_NODE,
      .offset = offsetof(pol_seatbelt_obj, capacity)},
-    {.name = "max_plan_duration", .type = HVF_FIELD_DURATION,
+    {.name = "max_plan_duration",
+     .type = HVF_FIELD_DURATION,
      .offset = offsetof(pol_seatbelt_obj, duration_us)},
 };
 
@@ -183,8 +205,7 @@ pol_read_headroom(hvf_reader *r, struct fy_node *v, hvf_policy *p)
         return;
     }
     if (!text || hvf_units_parse_size(text, 0, &bytes, &err) < 0) {
-        hvf_reader_report(r, v, "headroom",
-                          "expected a size such as 16GiB or a share such as 5%%");
+        hvf_reader_report(r, v, "headroom", "expected a size such as 16GiB or a share such as 5%%");
         return;
     }
     p->headroom_mib = bytes / HVF_MIB + (bytes % HVF_MIB ? 1 : 0);
@@ -227,8 +248,8 @@ pol_read(hvf_reader *r, pol_obj *o)
     if (o->headroom)
         pol_read_headroom(r, o->headroom, &o->p);
     if (o->window)
-        hvf_reader_map(r, o->window, "window", pol_window_fields,
-                       HVF_ARRAY_LEN(pol_window_fields), o);
+        hvf_reader_map(r, o->window, "window", pol_window_fields, HVF_ARRAY_LEN(pol_window_fields),
+                       o);
     if (o->seatbelt) {
         pol_seatbelt_obj sb = {o->p.seatbelt.max_hosts_without_approval, NULL,
                                o->p.seatbelt.max_plan_duration_us};
@@ -267,23 +288,16 @@ pol_finish(hvf_reader *r, pol_obj *o, hvf_policy *out, size_t before, hvf_error 
 }
 
 int
-hvf_policy_parse(const char *name, const char *buf, size_t len, hvf_policy *out,
-                 hvf_diags *diags, hvf_error *err)
+hvf_policy_parse(const char *name, const char *buf, size_t len, hvf_policy *out, hvf_diags *diags,
+                 hvf_error *err)
 {
     pol_obj o = {0};
     hvf_reader r;
     size_t before = diags->total;
-    int line = 0, col = 0, rc;
+    int rc;
 
     hvf_policy_default(out);
     hvf_policy_default(&o.p);
-    /* libfyaml 0.7 can loop on invalid UTF-8 after a directive: refuse it first. */
-    if (!hvf_text_utf8_valid(buf, len, &line, &col)) {
-        hvf_diags_add(diags, "%s:%d: syntax: byte %d of the line: expected UTF-8 text", name, line,
-                      col);
-        hvf_error_set(err, HVF_ERR_INVALID, "policy '%s' is not UTF-8 text", name);
-        return -1;
-    }
     if (hvf_reader_open_buffer(&r, name, buf, len, diags, err) < 0)
         return -1;
     rc = pol_finish(&r, &o, out, before, err);
@@ -294,14 +308,18 @@ hvf_policy_parse(const char *name, const char *buf, size_t len, hvf_policy *out,
 int
 hvf_policy_load(const char *path, hvf_policy *out, hvf_diags *diags, hvf_error *err)
 {
-    size_t len = 0;
-    HVF_AUTOFREE char *buf = hvf_text_read_file(path, HVF_CONF_MAX_BYTES, &len, err);
+    pol_obj o = {0};
+    hvf_reader r;
+    size_t before = diags->total;
+    int rc;
 
-    if (!buf) {
-        hvf_policy_default(out);
+    hvf_policy_default(out);
+    hvf_policy_default(&o.p);
+    if (hvf_reader_open_file(&r, path, diags, err) < 0)
         return -1;
-    }
-    return hvf_policy_parse(path, buf, len, out, diags, err);
+    rc = pol_finish(&r, &o, out, before, err);
+    hvf_reader_close(&r);
+    return rc;
 }
 
 /* ---- writing ---------------------------------------------------------------------------- */
@@ -318,7 +336,8 @@ pol_format_duration(hvf_strbuf *out, const char *key, int64_t us)
         hvf_strbuf_printf(out, "%s: %" PRId64 "us\n", key, us);
 }
 
-/* The shortest percentage that reads back as the same share (5% rather than 5.0000000000000009%). */
+/* The shortest percentage that reads back as the same share (5% rather than 5.0000000000000009%).
+ */
 static void
 pol_format_percent(hvf_strbuf *out, const char *key, double share)
 {

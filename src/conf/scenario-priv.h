@@ -13,6 +13,14 @@ int64_t sc_duration_or_never(hvf_reader *r, struct fy_node *node, const char *fi
 /* The monitoring section (scenario-monitor.c): sets sc->monitoring. */
 void sc_read_monitoring(hvf_reader *r, struct fy_node *node, hvf_scenario *sc);
 
+/*
+ * hvf_scenario_read_changes (scenario-change.c): reads the `services:` and `changes:` sections
+ * (either may be NULL) into @sc, whose fleet, duration and maintenance are already read.
+ * Relative change and policy files resolve against @base_dir. Problems go to r->diags.
+ */
+void hvf_scenario_read_changes(hvf_reader *r, struct fy_node *services, struct fy_node *changes,
+                               const char *base_dir, hvf_scenario *sc);
+
 /* scenario-fallout.c: the telemetry:, remediation: and hv_agent: sections (each may be NULL)
  * into sc->fallout, allocated when any is present. Problems go to @r's diags. */
 void sc_read_fallout(hvf_reader *r, hvf_scenario *sc, struct fy_node *telemetry,

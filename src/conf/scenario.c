@@ -20,6 +20,7 @@ typedef struct sc_root {
     char *schema, *name, *seed;
     struct fy_node *inventory, *params, *overrides, *faults, *maintenance;
     struct fy_node *monitoring;
+    struct fy_node *services, *changes;
     struct fy_node *telemetry, *remediation, *hv_agent;
     int64_t duration_us, metrics_us;
     bool has_metrics;
@@ -46,6 +47,8 @@ static const hvf_field_spec sc_root_fields[] = {
     {.name = "faults", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, faults)},
     {.name = "maintenance", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, maintenance)},
     {.name = "monitoring", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, monitoring)},
+    {.name = "services", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, services)},
+    {.name = "changes", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, changes)},
     {.name = "telemetry", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, telemetry)},
     {.name = "remediation", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, remediation)},
     {.name = "hv_agent", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, hv_agent)},
@@ -563,6 +566,7 @@ sc_read(hvf_reader *r, const char *base_dir, hvf_error *err)
             sc_read_maintenance(r, root.maintenance, sc);
         if (root.monitoring)
             sc_read_monitoring(r, root.monitoring, sc);
+        hvf_scenario_read_changes(r, root.services, root.changes, base_dir, sc);
         sc_read_fallout(r, sc, root.telemetry, root.remediation, root.hv_agent);
     }
     hvf_reader_free_fields(sc_root_fields, HVF_ARRAY_LEN(sc_root_fields), &root);
@@ -618,6 +622,12 @@ hvf_scenario_free(hvf_scenario *sc)
     free(sc->naive.at_us);
     hvf_sim_monitor_opts_clear(sc->monitoring);
     free(sc->monitoring);
+    for (size_t i = 0; i < sc->nsvcs; i++)
+        hvf_sim_svc_spec_clear(&sc->svcs[i]);
+    free(sc->svcs);
+    for (size_t i = 0; i < sc->nchanges; i++)
+        hvf_sim_change_run_clear(&sc->changes[i]);
+    free(sc->changes);
     hvf_fallout_opts_clear(sc->fallout);
     free(sc->fallout);
     free(sc);

@@ -10,7 +10,6 @@
 #include "hvfleet/alloc.h"
 #include "hvfleet/approval.h"
 #include "hvfleet/freeze.h"
-#include "util/text.h"
 
 static char *
 approval_path(const char *state_dir, const char *hash)
@@ -35,7 +34,8 @@ hvf_approval_record(const char *state_dir, const hvf_plan *plan, const char *by,
         return -1;
     }
     if (plan->summary.verdict == HVF_PLAN_VERDICT_REFUSED) {
-        hvf_error_set(err, HVF_ERR_REFUSED, "plan %.12s was refused by the seatbelt (%s): it cannot "
+        hvf_error_set(err, HVF_ERR_REFUSED,
+                      "plan %.12s was refused by the seatbelt (%s): it cannot "
                       "be approved",
                       plan->summary.plan_hash,
                       plan->summary.nreasons ? plan->summary.reasons[0] : "no reason recorded");
@@ -66,14 +66,23 @@ typedef struct approval_file {
 } approval_file;
 
 static const hvf_field_spec approval_fields[] = {
-    {.name = "schema", .type = HVF_FIELD_STRING, .offset = offsetof(approval_file, schema),
+    {.name = "schema",
+     .type = HVF_FIELD_STRING,
+     .offset = offsetof(approval_file, schema),
      .required = true},
-    {.name = "plan_hash", .type = HVF_FIELD_STRING, .offset = offsetof(approval_file, hash),
+    {.name = "plan_hash",
+     .type = HVF_FIELD_STRING,
+     .offset = offsetof(approval_file, hash),
      .required = true},
-    {.name = "approved_by", .type = HVF_FIELD_STRING, .offset = offsetof(approval_file, by),
+    {.name = "approved_by",
+     .type = HVF_FIELD_STRING,
+     .offset = offsetof(approval_file, by),
      .required = true},
-    {.name = "approved_at_unix", .type = HVF_FIELD_DOUBLE, .offset = offsetof(approval_file, at),
-     .min = 0, .max = 1e12},
+    {.name = "approved_at_unix",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = offsetof(approval_file, at),
+     .min = 0,
+     .max = 1e12},
     {.name = "verdict", .type = HVF_FIELD_STRING, .offset = offsetof(approval_file, verdict)},
     {.name = "hosts", .type = HVF_FIELD_DOUBLE, .offset = offsetof(approval_file, hosts)},
     {.name = "migrations", .type = HVF_FIELD_DOUBLE, .offset = offsetof(approval_file, migrations)},
@@ -83,12 +92,10 @@ int
 hvf_approval_find(const char *state_dir, const hvf_plan *plan, hvf_approval *out, hvf_error *err)
 {
     HVF_AUTOFREE char *path = NULL;
-    HVF_AUTOFREE char *buf = NULL;
     approval_file af = {0};
     hvf_diags diags;
     hvf_reader r;
-    size_t len = 0;
-    int line = 0, col = 0, rc = 1;
+    int rc = 1;
 
     memset(out, 0, sizeof(*out));
     /* An edited plan keeps its old hash: it must not inherit that hash's approval. */
@@ -97,19 +104,13 @@ hvf_approval_find(const char *state_dir, const hvf_plan *plan, hvf_approval *out
     path = approval_path(state_dir, plan->summary.plan_hash);
     if (access(path, F_OK) < 0 && errno == ENOENT)
         return 0;
-    if (!(buf = hvf_text_read_file(path, 65536, &len, err)))
-        return -1;
-    if (!hvf_text_utf8_valid(buf, len, &line, &col)) {
-        hvf_error_set(err, HVF_ERR_INVALID, "approval '%s' line %d is not UTF-8 text", path, line);
-        return -1;
-    }
     hvf_diags_init(&diags);
-    if (hvf_reader_open_buffer(&r, path, buf, len, &diags, err) < 0) {
+    if (hvf_reader_open_file(&r, path, &diags, err) < 0) {
         hvf_diags_clear(&diags);
         return -1;
     }
-    if (hvf_reader_map(&r, hvf_reader_root(&r), "", approval_fields,
-                       HVF_ARRAY_LEN(approval_fields), &af) != 0) {
+    if (hvf_reader_map(&r, hvf_reader_root(&r), "", approval_fields, HVF_ARRAY_LEN(approval_fields),
+                       &af) != 0) {
         hvf_error_set(err, HVF_ERR_INVALID, "%s", diags.lines[0]);
         rc = -1;
     } else if (strcmp(af.schema, HVF_APPROVAL_SCHEMA) != 0 ||

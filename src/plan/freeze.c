@@ -12,7 +12,6 @@
 #include "hvfleet/alloc.h"
 #include "hvfleet/freeze.h"
 #include "hvfleet/strbuf.h"
-#include "util/text.h"
 
 const char *
 hvf_state_dir(const char *explicit_dir)
@@ -105,32 +104,22 @@ typedef struct freeze_file {
 } freeze_file;
 
 static const hvf_field_spec freeze_fields[] = {
-    {.name = "schema", .type = HVF_FIELD_STRING, .offset = offsetof(freeze_file, schema),
+    {.name = "schema",
+     .type = HVF_FIELD_STRING,
+     .offset = offsetof(freeze_file, schema),
      .required = true},
-    {.name = "frozen", .type = HVF_FIELD_BOOL, .offset = offsetof(freeze_file, frozen),
+    {.name = "frozen",
+     .type = HVF_FIELD_BOOL,
+     .offset = offsetof(freeze_file, frozen),
      .required = true},
     {.name = "reason", .type = HVF_FIELD_STRING, .offset = offsetof(freeze_file, reason)},
     {.name = "by", .type = HVF_FIELD_STRING, .offset = offsetof(freeze_file, by)},
-    {.name = "since_unix", .type = HVF_FIELD_DOUBLE, .offset = offsetof(freeze_file, since),
-     .min = 0, .max = 1e12},
+    {.name = "since_unix",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = offsetof(freeze_file, since),
+     .min = 0,
+     .max = 1e12},
 };
-
-/* Reads the file ourselves so that non-UTF-8 bytes never reach libfyaml (see util/text.h). */
-static int
-freeze_open(hvf_reader *r, const char *path, hvf_diags *diags, hvf_error *err)
-{
-    size_t len = 0;
-    HVF_AUTOFREE char *buf = hvf_text_read_file(path, 65536, &len, err);
-    int line = 0, col = 0;
-
-    if (!buf)
-        return -1;
-    if (!hvf_text_utf8_valid(buf, len, &line, &col)) {
-        hvf_error_set(err, HVF_ERR_INVALID, "'%s' line %d is not UTF-8 text", path, line);
-        return -1;
-    }
-    return hvf_reader_open_buffer(r, path, buf, len, diags, err);
-}
 
 int
 hvf_freeze_status(const char *state_dir, hvf_freeze_info *out, hvf_error *err)
@@ -145,11 +134,11 @@ hvf_freeze_status(const char *state_dir, hvf_freeze_info *out, hvf_error *err)
     if (access(path, F_OK) < 0 && errno == ENOENT)
         return 0;
     hvf_diags_init(&diags);
-    if (freeze_open(&r, path, &diags, err) < 0) {
+    if (hvf_reader_open_file(&r, path, &diags, err) < 0) {
         rc = -1;
     } else {
-        if (hvf_reader_map(&r, hvf_reader_root(&r), "", freeze_fields,
-                           HVF_ARRAY_LEN(freeze_fields), &ff) != 0 ||
+        if (hvf_reader_map(&r, hvf_reader_root(&r), "", freeze_fields, HVF_ARRAY_LEN(freeze_fields),
+                           &ff) != 0 ||
             strcmp(ff.schema, HVF_FREEZE_SCHEMA) != 0) {
             hvf_error_set(err, HVF_ERR_INVALID, "%s", diags.n ? diags.lines[0] : "bad schema");
             rc = -1;

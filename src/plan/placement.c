@@ -11,7 +11,7 @@
 #define PLACE_NCLASS 3
 #define PLACE_NO_KEY UINT64_MAX
 
-static const char *const place_reject_names[] = {"state", "due", "source", "memory",
+static const char *const place_reject_names[] = {"state", "due",    "source", "memory",
                                                  "cpu",   "spread", "busy"};
 static const char *const place_reject_text[] = {
     "not active, evacuating or in maintenance",
@@ -127,11 +127,15 @@ place_replicas_get(const place_replicas *r, uint64_t key)
 struct hvf_placer {
     const hvf_fleet *fleet; /* borrowed */
     uint64_t *headroom_mib; /* per host */
+    hvf_resources *usable;  /* per host: fixed for a fleet, and costly to recompute */
     hvf_place_role *role;
-    uint64_t *key;          /* per host, PLACE_NO_KEY when not indexed */
+    int32_t *busy_pos; /* per host: its place in busy[], -1 when not busy */
+    int32_t *busy;     /* busy hosts, in no order */
+    size_t nbusy;
+    uint64_t *key; /* per host, PLACE_NO_KEY when not indexed */
     uint32_t nbuckets;
     hvf_idset index;
-    uint32_t *rack_start;   /* hosts of rack r: rack_hosts[rack_start[r] .. rack_start[r+1]) */
+    uint32_t *rack_start; /* hosts of rack r: rack_hosts[rack_start[r] .. rack_start[r+1]) */
     uint32_t *rack_hosts;
     place_replicas replicas;
 };
@@ -151,10 +155,25 @@ place_bucket(uint64_t avail_mib, uint32_t nbuckets)
     return b < nbuckets ? b : nbuckets - 1;
 }
 
+/* hvf_host_free() with the usable capacity computed once. */
+static inline hvf_resources
+place_free(const hvf_placer *p, int32_t host)
+{
+    const hvf_host *h = &p->fleet->hosts[host];
+    const hvf_resources *u = &p->usable[host];
+    uint64_t mem = h->used.mem_mib + h->claimed.mem_mib;
+    uint64_t cpu = (uint64_t)h->used.vcpus + h->claimed.vcpus;
+    hvf_resources r;
+
+    r.mem_mib = u->mem_mib > mem ? u->mem_mib - mem : 0;
+    r.vcpus = u->vcpus > cpu ? (uint32_t)(u->vcpus - cpu) : 0;
+    return r;
+}
+
 uint64_t
 hvf_placer_avail_mib(const hvf_placer *p, int32_t host)
 {
-    hvf_resources fr = hvf_host_free(&p->fleet->hosts[host]);
+    hvf_resources fr = place_free(p, host);
 
     return fr.mem_mib > p->headroom_mib[host] ? fr.mem_mib - p->headroom_mib[host] : 0;
 }
@@ -166,7 +185,7 @@ place_key_of(const hvf_placer *p, int32_t h)
     int cls = place_role_class[p->role[h]];
     uint64_t b;
 
-    if (cls < 0 || host->state != HVF_HOST_STATE_ACTIVE)
+    if (cls < 0 || host->state != HVF_HOST_STATE_ACTIVE || p->busy_pos[h] >= 0)
         return PLACE_NO_KEY;
     b = place_bucket(hvf_placer_avail_mib(p, h), p->nbuckets);
     return ((uint64_t)cls * p->nbuckets + b) * p->fleet->nhosts + (uint64_t)h;
@@ -192,6 +211,24 @@ hvf_placer_set_role(hvf_placer *p, int32_t h, hvf_place_role role)
 {
     HVF_ASSERT(h >= 0 && (size_t)h < p->fleet->nhosts && (unsigned)role < HVF_PLACE_ROLE_LAST);
     p->role[h] = role;
+    hvf_placer_host_changed(p, h);
+}
+
+void
+hvf_placer_set_busy(hvf_placer *p, int32_t h, bool busy)
+{
+    HVF_ASSERT(h >= 0 && (size_t)h < p->fleet->nhosts);
+    if (busy == (p->busy_pos[h] >= 0))
+        return;
+    if (busy) {
+        p->busy_pos[h] = (int32_t)p->nbusy;
+        p->busy[p->nbusy++] = h;
+    } else {
+        int32_t last = p->busy[--p->nbusy];
+        p->busy[p->busy_pos[h]] = last;
+        p->busy_pos[last] = p->busy_pos[h];
+        p->busy_pos[h] = -1;
+    }
     hvf_placer_host_changed(p, h);
 }
 
@@ -250,11 +287,17 @@ hvf_placer_new(const hvf_fleet *f, const hvf_policy *policy)
     p->headroom_mib = hvf_calloc(f->nhosts + 1, sizeof(uint64_t));
     p->role = hvf_calloc(f->nhosts + 1, sizeof(hvf_place_role));
     p->key = hvf_calloc(f->nhosts + 1, sizeof(uint64_t));
+    p->busy = hvf_calloc(f->nhosts + 1, sizeof(int32_t));
+    p->busy_pos = hvf_calloc(f->nhosts + 1, sizeof(int32_t));
+    p->usable = hvf_calloc(f->nhosts + 1, sizeof(hvf_resources));
     for (size_t h = 0; h < f->nhosts; h++) {
-        uint64_t u = hvf_host_usable(&f->hosts[h]).mem_mib;
+        uint64_t u;
+        p->usable[h] = hvf_host_usable(&f->hosts[h]);
+        u = p->usable[h].mem_mib;
         p->headroom_mib[h] = hvf_policy_headroom_mib(policy, u);
         p->role[h] = HVF_PLACE_ROLE_NORMAL;
         p->key[h] = PLACE_NO_KEY;
+        p->busy_pos[h] = -1;
         if (u > max_usable)
             max_usable = u;
     }
@@ -290,6 +333,9 @@ hvf_placer_free(hvf_placer *p)
         return;
     hvf_idset_free(&p->index);
     free(p->headroom_mib);
+    free(p->usable);
+    free(p->busy);
+    free(p->busy_pos);
     free(p->role);
     free(p->key);
     free(p->rack_start);
@@ -298,23 +344,23 @@ hvf_placer_free(hvf_placer *p)
     free(p);
 }
 
-/* The first filter @h fails, or -1 when it passes them all. */
+/* The first filter @h fails when its role is @role, or -1 when it passes them all. */
 static int
-place_filter(const hvf_placer *p, const hvf_place_request *req, int32_t h)
+place_filter_as(const hvf_placer *p, const hvf_place_request *req, int32_t h, hvf_place_role role)
 {
     const hvf_fleet *f = p->fleet;
     const hvf_host *host = &f->hosts[h];
     hvf_resources fr;
 
-    if (host->state != HVF_HOST_STATE_ACTIVE || p->role[h] == HVF_PLACE_ROLE_OFFLINE)
+    if (host->state != HVF_HOST_STATE_ACTIVE || role == HVF_PLACE_ROLE_OFFLINE)
         return HVF_PLACE_REJECT_STATE;
-    if (p->role[h] == HVF_PLACE_ROLE_DUE && !req->allow_due)
+    if (role == HVF_PLACE_ROLE_DUE && !req->allow_due)
         return HVF_PLACE_REJECT_DUE;
     if (h == req->source)
         return HVF_PLACE_REJECT_SOURCE;
-    if (hvf_placer_avail_mib(p, h) < req->need.mem_mib)
+    fr = place_free(p, h);
+    if ((fr.mem_mib > p->headroom_mib[h] ? fr.mem_mib - p->headroom_mib[h] : 0) < req->need.mem_mib)
         return HVF_PLACE_REJECT_MEMORY;
-    fr = hvf_host_free(host);
     if (fr.vcpus < req->need.vcpus)
         return HVF_PLACE_REJECT_CPU;
     if (req->service >= 0) {
@@ -326,9 +372,33 @@ place_filter(const hvf_placer *p, const hvf_place_request *req, int32_t h)
         if (n > 0)
             return HVF_PLACE_REJECT_SPREAD;
     }
-    if (req->max_inflight && req->inflight && req->inflight[h] >= req->max_inflight)
+    if (p->busy_pos[h] >= 0 ||
+        (req->max_inflight && req->inflight && req->inflight[h] >= req->max_inflight))
         return HVF_PLACE_REJECT_BUSY;
     return -1;
+}
+
+static int
+place_filter(const hvf_placer *p, const hvf_place_request *req, int32_t h)
+{
+    return place_filter_as(p, req, h, p->role[h]);
+}
+
+bool
+hvf_placer_busy_fits(const hvf_placer *p, const hvf_place_request *req)
+{
+    for (size_t i = 0; i < p->nbusy; i++) {
+        if (place_filter(p, req, p->busy[i]) == HVF_PLACE_REJECT_BUSY)
+            return true;
+    }
+    return false;
+}
+
+int
+hvf_placer_check(const hvf_placer *p, const hvf_place_request *req, int32_t host)
+{
+    HVF_ASSERT(host >= 0 && (size_t)host < p->fleet->nhosts);
+    return place_filter_as(p, req, host, HVF_PLACE_ROLE_NORMAL);
 }
 
 typedef struct place_pick {

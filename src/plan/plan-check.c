@@ -47,13 +47,15 @@ hvf_plan_check(const hvf_plan *plan, const hvf_fleet *f, hvf_diags *out)
 
     hvf_hash_init(&c.missing);
     if (!hvf_plan_hash_ok(plan))
-        hvf_diags_add(out, "plan_hash %.12s does not match the plan's content: the plan was "
-                           "changed after it was made",
+        hvf_diags_add(out,
+                      "plan_hash %.12s does not match the plan's content: the plan was "
+                      "changed after it was made",
                       plan->summary.plan_hash);
     hvf_plan_inventory_fingerprint(f, now_fp);
     if (strcmp(now_fp, plan->inventory_fingerprint) != 0)
-        hvf_diags_add(out, "the inventory changed since the plan was made (fingerprint %.12s then, "
-                           "%.12s now)",
+        hvf_diags_add(out,
+                      "the inventory changed since the plan was made (fingerprint %.12s then, "
+                      "%.12s now)",
                       plan->inventory_fingerprint, now_fp);
     for (size_t i = 0; i < plan->nhosts; i++) {
         const hvf_plan_host *ph = &plan->hosts[i];
@@ -67,8 +69,8 @@ hvf_plan_check(const hvf_plan *plan, const hvf_fleet *f, hvf_diags *out)
             hvf_diags_add(out, "host '%s' is %s now, it was active when planned", ph->host,
                           hvf_host_state_to_string(f->hosts[h].state));
         if (usable != ph->usable_mib)
-            hvf_diags_add(out, "host '%s' has %" PRIu64 " MiB usable now, %" PRIu64
-                               " MiB when planned",
+            hvf_diags_add(out,
+                          "host '%s' has %" PRIu64 " MiB usable now, %" PRIu64 " MiB when planned",
                           ph->host, usable, ph->usable_mib);
     }
     for (size_t i = 0; i < plan->nmigrations; i++) {

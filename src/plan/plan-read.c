@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Reading plan files strictly: a plan is untrusted input that decides what happens to a fleet. */
 #include <inttypes.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 
@@ -16,18 +17,32 @@ typedef struct rd_root {
 } rd_root;
 
 static const hvf_field_spec rd_root_fields[] = {
-    {.name = "schema", .type = HVF_FIELD_STRING, .offset = offsetof(rd_root, schema),
+    {.name = "schema",
+     .type = HVF_FIELD_STRING,
+     .offset = offsetof(rd_root, schema),
      .required = true},
-    {.name = "kind", .type = HVF_FIELD_ENUM, .offset = offsetof(rd_root, kind), .required = true,
+    {.name = "kind",
+     .type = HVF_FIELD_ENUM,
+     .offset = offsetof(rd_root, kind),
+     .required = true,
      .enum_names = hvf_plan_kind_names},
-    {.name = "strategy", .type = HVF_FIELD_ENUM, .offset = offsetof(rd_root, strategy),
-     .required = true, .enum_names = hvf_plan_strategy_names},
-    {.name = "inventory_fingerprint", .type = HVF_FIELD_STRING,
-     .offset = offsetof(rd_root, fingerprint), .required = true},
-    {.name = "summary", .type = HVF_FIELD_NODE, .offset = offsetof(rd_root, summary),
+    {.name = "strategy",
+     .type = HVF_FIELD_ENUM,
+     .offset = offsetof(rd_root, strategy),
+     .required = true,
+     .enum_names = hvf_plan_strategy_names},
+    {.name = "inventory_fingerprint",
+     .type = HVF_FIELD_STRING,
+     .offset = offsetof(rd_root, fingerprint),
+     .required = true},
+    {.name = "summary",
+     .type = HVF_FIELD_NODE,
+     .offset = offsetof(rd_root, summary),
      .required = true},
     {.name = "hosts", .type = HVF_FIELD_NODE, .offset = offsetof(rd_root, hosts), .required = true},
-    {.name = "migrations", .type = HVF_FIELD_NODE, .offset = offsetof(rd_root, migrations),
+    {.name = "migrations",
+     .type = HVF_FIELD_NODE,
+     .offset = offsetof(rd_root, migrations),
      .required = true},
     {.name = "stops", .type = HVF_FIELD_NODE, .offset = offsetof(rd_root, stops), .required = true},
 };
@@ -42,28 +57,64 @@ typedef struct rd_summary {
 #define RD_SECONDS .min = 0, .max = HVF_PLAN_MAX_SECONDS
 
 static const hvf_field_spec rd_summary_fields[] = {
-    {.name = "hosts", .type = HVF_FIELD_UINT, .offset = offsetof(rd_summary, hosts),
-     .required = true, .min = 0, .max = HVF_PLAN_MAX_ITEMS},
-    {.name = "migrations", .type = HVF_FIELD_UINT, .offset = offsetof(rd_summary, migrations),
-     .required = true, .min = 0, .max = HVF_PLAN_MAX_ITEMS},
-    {.name = "makespan_s", .type = HVF_FIELD_DOUBLE, .offset = offsetof(rd_summary, makespan),
-     .required = true, RD_SECONDS},
-    {.name = "max_parallel_hosts_seen", .type = HVF_FIELD_UINT,
-     .offset = offsetof(rd_summary, parallel), .required = true, .min = 0,
+    {.name = "hosts",
+     .type = HVF_FIELD_UINT,
+     .offset = offsetof(rd_summary, hosts),
+     .required = true,
+     .min = 0,
      .max = HVF_PLAN_MAX_ITEMS},
-    {.name = "peak_host_memory_ratio", .type = HVF_FIELD_DOUBLE,
-     .offset = offsetof(rd_summary, peak_mem), .required = true, .min = 0, .max = 4000},
-    {.name = "peak_capacity_offline", .type = HVF_FIELD_DOUBLE,
-     .offset = offsetof(rd_summary, peak_off), .required = true, .min = 0, .max = 1},
-    {.name = "vms_moved_more_than_once", .type = HVF_FIELD_UINT,
-     .offset = offsetof(rd_summary, moved), .required = true, .min = 0, .max = HVF_PLAN_MAX_ITEMS},
-    {.name = "vms_at_risk", .type = HVF_FIELD_UINT, .offset = offsetof(rd_summary, at_risk),
-     .required = true, .min = 0, .max = HVF_PLAN_MAX_ITEMS},
-    {.name = "non_converging", .type = HVF_FIELD_NODE,
-     .offset = offsetof(rd_summary, non_converging), .required = true},
-    {.name = "seatbelt", .type = HVF_FIELD_NODE, .offset = offsetof(rd_summary, seatbelt),
+    {.name = "migrations",
+     .type = HVF_FIELD_UINT,
+     .offset = offsetof(rd_summary, migrations),
+     .required = true,
+     .min = 0,
+     .max = HVF_PLAN_MAX_ITEMS},
+    {.name = "makespan_s",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = offsetof(rd_summary, makespan),
+     .required = true,
+     RD_SECONDS},
+    {.name = "max_parallel_hosts_seen",
+     .type = HVF_FIELD_UINT,
+     .offset = offsetof(rd_summary, parallel),
+     .required = true,
+     .min = 0,
+     .max = HVF_PLAN_MAX_ITEMS},
+    {.name = "peak_host_memory_ratio",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = offsetof(rd_summary, peak_mem),
+     .required = true,
+     .min = 0,
+     .max = 4000},
+    {.name = "peak_capacity_offline",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = offsetof(rd_summary, peak_off),
+     .required = true,
+     .min = 0,
+     .max = 1},
+    {.name = "vms_moved_more_than_once",
+     .type = HVF_FIELD_UINT,
+     .offset = offsetof(rd_summary, moved),
+     .required = true,
+     .min = 0,
+     .max = HVF_PLAN_MAX_ITEMS},
+    {.name = "vms_at_risk",
+     .type = HVF_FIELD_UINT,
+     .offset = offsetof(rd_summary, at_risk),
+     .required = true,
+     .min = 0,
+     .max = HVF_PLAN_MAX_ITEMS},
+    {.name = "non_converging",
+     .type = HVF_FIELD_NODE,
+     .offset = offsetof(rd_summary, non_converging),
      .required = true},
-    {.name = "plan_hash", .type = HVF_FIELD_STRING, .offset = offsetof(rd_summary, hash),
+    {.name = "seatbelt",
+     .type = HVF_FIELD_NODE,
+     .offset = offsetof(rd_summary, seatbelt),
+     .required = true},
+    {.name = "plan_hash",
+     .type = HVF_FIELD_STRING,
+     .offset = offsetof(rd_summary, hash),
      .required = true},
 };
 
@@ -74,10 +125,16 @@ typedef struct rd_seatbelt {
 } rd_seatbelt;
 
 static const hvf_field_spec rd_seatbelt_fields[] = {
-    {.name = "verdict", .type = HVF_FIELD_ENUM, .offset = offsetof(rd_seatbelt, verdict),
-     .required = true, .enum_names = hvf_plan_verdict_names},
-    {.name = "reasons", .type = HVF_FIELD_STRLIST, .offset = offsetof(rd_seatbelt, reasons),
-     .offset2 = offsetof(rd_seatbelt, nreasons), .required = true},
+    {.name = "verdict",
+     .type = HVF_FIELD_ENUM,
+     .offset = offsetof(rd_seatbelt, verdict),
+     .required = true,
+     .enum_names = hvf_plan_verdict_names},
+    {.name = "reasons",
+     .type = HVF_FIELD_STRLIST,
+     .offset = offsetof(rd_seatbelt, reasons),
+     .offset2 = offsetof(rd_seatbelt, nreasons),
+     .required = true},
 };
 
 typedef struct rd_nonconv {
@@ -87,8 +144,11 @@ typedef struct rd_nonconv {
 
 static const hvf_field_spec rd_nonconv_fields[] = {
     {.name = "vm", .type = HVF_FIELD_NAME, .offset = offsetof(rd_nonconv, vm), .required = true},
-    {.name = "action", .type = HVF_FIELD_ENUM, .offset = offsetof(rd_nonconv, action),
-     .required = true, .enum_names = hvf_non_converging_names},
+    {.name = "action",
+     .type = HVF_FIELD_ENUM,
+     .offset = offsetof(rd_nonconv, action),
+     .required = true,
+     .enum_names = hvf_non_converging_names},
 };
 
 typedef struct rd_host {
@@ -99,16 +159,32 @@ typedef struct rd_host {
 
 static const hvf_field_spec rd_host_fields[] = {
     {.name = "host", .type = HVF_FIELD_NAME, .offset = offsetof(rd_host, host), .required = true},
-    {.name = "evacuate_start_s", .type = HVF_FIELD_DOUBLE, .offset = offsetof(rd_host, es),
-     .required = true, RD_SECONDS},
-    {.name = "evacuate_end_s", .type = HVF_FIELD_DOUBLE, .offset = offsetof(rd_host, ee),
-     .required = true, RD_SECONDS},
-    {.name = "maintenance_start_s", .type = HVF_FIELD_DOUBLE, .offset = offsetof(rd_host, ms),
-     .required = true, RD_SECONDS},
-    {.name = "maintenance_end_s", .type = HVF_FIELD_DOUBLE, .offset = offsetof(rd_host, me),
-     .required = true, RD_SECONDS},
-    {.name = "usable_mib", .type = HVF_FIELD_UINT, .offset = offsetof(rd_host, usable),
-     .required = true, .min = 1, .max = UINT32_MAX},
+    {.name = "evacuate_start_s",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = offsetof(rd_host, es),
+     .required = true,
+     RD_SECONDS},
+    {.name = "evacuate_end_s",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = offsetof(rd_host, ee),
+     .required = true,
+     RD_SECONDS},
+    {.name = "maintenance_start_s",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = offsetof(rd_host, ms),
+     .required = true,
+     RD_SECONDS},
+    {.name = "maintenance_end_s",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = offsetof(rd_host, me),
+     .required = true,
+     RD_SECONDS},
+    {.name = "usable_mib",
+     .type = HVF_FIELD_UINT,
+     .offset = offsetof(rd_host, usable),
+     .required = true,
+     .min = 1,
+     .max = UINT32_MAX},
 };
 
 typedef struct rd_migration {
@@ -121,23 +197,48 @@ typedef struct rd_migration {
 
 static const hvf_field_spec rd_migration_fields[] = {
     {.name = "vm", .type = HVF_FIELD_NAME, .offset = offsetof(rd_migration, vm), .required = true},
-    {.name = "from", .type = HVF_FIELD_NAME, .offset = offsetof(rd_migration, from),
+    {.name = "from",
+     .type = HVF_FIELD_NAME,
+     .offset = offsetof(rd_migration, from),
      .required = true},
     {.name = "to", .type = HVF_FIELD_NAME, .offset = offsetof(rd_migration, to), .required = true},
-    {.name = "start_s", .type = HVF_FIELD_DOUBLE, .offset = offsetof(rd_migration, start),
-     .required = true, RD_SECONDS},
-    {.name = "end_s", .type = HVF_FIELD_DOUBLE, .offset = offsetof(rd_migration, end),
-     .required = true, RD_SECONDS},
-    {.name = "memory_mib", .type = HVF_FIELD_UINT, .offset = offsetof(rd_migration, memory),
-     .required = true, .min = 1, .max = UINT32_MAX},
-    {.name = "downtime_ms", .type = HVF_FIELD_DOUBLE, .offset = offsetof(rd_migration, downtime),
-     .required = true, .min = 0, .max = HVF_PLAN_MAX_SECONDS},
-    {.name = "rounds", .type = HVF_FIELD_UINT, .offset = offsetof(rd_migration, rounds),
-     .required = true, .min = 0, .max = UINT32_MAX},
-    {.name = "converged", .type = HVF_FIELD_BOOL, .offset = offsetof(rd_migration, converged),
+    {.name = "start_s",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = offsetof(rd_migration, start),
+     .required = true,
+     RD_SECONDS},
+    {.name = "end_s",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = offsetof(rd_migration, end),
+     .required = true,
+     RD_SECONDS},
+    {.name = "memory_mib",
+     .type = HVF_FIELD_UINT,
+     .offset = offsetof(rd_migration, memory),
+     .required = true,
+     .min = 1,
+     .max = UINT32_MAX},
+    {.name = "downtime_ms",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = offsetof(rd_migration, downtime),
+     .required = true,
+     .min = 0,
+     .max = HVF_PLAN_MAX_SECONDS},
+    {.name = "rounds",
+     .type = HVF_FIELD_UINT,
+     .offset = offsetof(rd_migration, rounds),
+     .required = true,
+     .min = 0,
+     .max = UINT32_MAX},
+    {.name = "converged",
+     .type = HVF_FIELD_BOOL,
+     .offset = offsetof(rd_migration, converged),
      .required = true},
-    {.name = "strategy", .type = HVF_FIELD_ENUM, .offset = offsetof(rd_migration, strategy),
-     .required = true, .enum_names = hvf_plan_migration_mode_names},
+    {.name = "strategy",
+     .type = HVF_FIELD_ENUM,
+     .offset = offsetof(rd_migration, strategy),
+     .required = true,
+     .enum_names = hvf_plan_migration_mode_names},
 };
 
 typedef struct rd_stop {
@@ -148,11 +249,19 @@ typedef struct rd_stop {
 static const hvf_field_spec rd_stop_fields[] = {
     {.name = "vm", .type = HVF_FIELD_NAME, .offset = offsetof(rd_stop, vm), .required = true},
     {.name = "host", .type = HVF_FIELD_NAME, .offset = offsetof(rd_stop, host), .required = true},
-    {.name = "stop_s", .type = HVF_FIELD_DOUBLE, .offset = offsetof(rd_stop, stop),
-     .required = true, RD_SECONDS},
-    {.name = "start_s", .type = HVF_FIELD_DOUBLE, .offset = offsetof(rd_stop, start),
-     .required = true, RD_SECONDS},
-    {.name = "start_host", .type = HVF_FIELD_NAME, .offset = offsetof(rd_stop, start_host),
+    {.name = "stop_s",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = offsetof(rd_stop, stop),
+     .required = true,
+     RD_SECONDS},
+    {.name = "start_s",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = offsetof(rd_stop, start),
+     .required = true,
+     RD_SECONDS},
+    {.name = "start_host",
+     .type = HVF_FIELD_NAME,
+     .offset = offsetof(rd_stop, start_host),
      .required = true},
 };
 
@@ -210,7 +319,8 @@ rd_summary_read(hvf_reader *r, struct fy_node *node, hvf_plan *p, rd_summary *s)
     p->summary.vms_moved_more_than_once = s->moved;
     p->summary.vms_at_risk = s->at_risk;
     if (!rd_is_hex64(s->hash))
-        hvf_reader_report_field(r, node, "summary", "plan_hash", "expected 64 lowercase hex digits");
+        hvf_reader_report_field(r, node, "summary", "plan_hash",
+                                "expected 64 lowercase hex digits");
     else
         hvf_strlcpy(p->summary.plan_hash, s->hash, sizeof(p->summary.plan_hash));
     if (rd_list(r, s->non_converging, "summary.non_converging")) {
@@ -268,12 +378,9 @@ rd_hosts(hvf_reader *r, struct fy_node *seq, hvf_plan *p)
                      ph->maintenance_start_ms, "no earlier than evacuate_end_s");
             rd_order(r, item, path, "maintenance_end_s", ph->maintenance_start_ms,
                      ph->maintenance_end_ms, "no earlier than maintenance_start_s");
-            rd_order(r, item, path, "maintenance_end_s", ph->maintenance_end_ms,
-                     p->summary.makespan_ms, "no later than summary.makespan_s");
             /* The name stays alive in the plan for as long as @seen is used. */
             if (hvf_hash_put(&seen, ph->host, (int32_t)(p->nhosts - 1)) < 0)
-                hvf_reader_report_field(r, item, path, "host",
-                                        "expected each host once in a plan");
+                hvf_reader_report_field(r, item, path, "host", "expected each host once in a plan");
         }
         hvf_reader_free_fields(rd_host_fields, HVF_ARRAY_LEN(rd_host_fields), &h);
     }
@@ -306,8 +413,6 @@ rd_migrations(hvf_reader *r, struct fy_node *seq, hvf_plan *p)
             if (strcmp(m.from, m.to) == 0)
                 hvf_reader_report_field(r, item, path, "to", "expected a host other than 'from'");
             rd_order(r, item, path, "end_s", pm->start_ms, pm->end_ms, "no earlier than start_s");
-            rd_order(r, item, path, "end_s", pm->end_ms, p->summary.makespan_ms,
-                     "no later than summary.makespan_s");
         }
         hvf_reader_free_fields(rd_migration_fields, HVF_ARRAY_LEN(rd_migration_fields), &m);
     }
@@ -331,8 +436,6 @@ rd_stops(hvf_reader *r, struct fy_node *seq, hvf_plan *p)
             ps->stop_ms = hvf_plan_ms_from_s(s.stop);
             ps->start_ms = hvf_plan_ms_from_s(s.start);
             rd_order(r, item, path, "start_s", ps->stop_ms, ps->start_ms, "no earlier than stop_s");
-            rd_order(r, item, path, "start_s", ps->start_ms, p->summary.makespan_ms,
-                     "no later than summary.makespan_s");
         }
         hvf_reader_free_fields(rd_stop_fields, HVF_ARRAY_LEN(rd_stop_fields), &s);
     }
@@ -358,8 +461,7 @@ rd_plan(hvf_reader *r, hvf_error *err)
             hvf_reader_report_field(r, root, "", "inventory_fingerprint",
                                     "expected 64 lowercase hex digits");
         else if (rr.fingerprint)
-            hvf_strlcpy(p->inventory_fingerprint, rr.fingerprint,
-                        sizeof(p->inventory_fingerprint));
+            hvf_strlcpy(p->inventory_fingerprint, rr.fingerprint, sizeof(p->inventory_fingerprint));
         if (rr.summary)
             rd_summary_read(r, rr.summary, p, &rs);
         if (rr.hosts)
@@ -375,6 +477,15 @@ rd_plan(hvf_reader *r, hvf_error *err)
             hvf_reader_report_field(r, rr.summary, "summary", "migrations",
                                     "expected the number of entries in migrations (%zu)",
                                     p->nmigrations);
+        if (r->diags->total == before) {
+            int64_t first = 0, last = 0;
+            hvf_plan_span_ms(p, &first, &last);
+            if (last - first > p->summary.makespan_ms)
+                hvf_reader_report_field(r, rr.summary, "summary", "makespan_s",
+                                        "expected at least the plan's span from its first start "
+                                        "to its last end (%.3f s)",
+                                        (double)(last - first) / 1000.0);
+        }
         if (r->diags->total == before && rs.parallel > p->nhosts)
             hvf_reader_report_field(r, rr.summary, "summary", "max_parallel_hosts_seen",
                                     "expected at most the number of hosts (%zu)", p->nhosts);
@@ -396,14 +507,27 @@ hvf_plan_parse(const char *name, const char *buf, size_t len, hvf_diags *diags, 
 {
     hvf_reader r;
     hvf_plan *p;
-    int line = 0, col = 0;
+    json_t *jdoc;
+    json_error_t jerr;
 
-    if (!hvf_text_utf8_valid(buf, len, &line, &col)) {
-        hvf_diags_add(diags, "%s:%d: syntax: byte %d of the line: expected UTF-8 text", name, line,
-                      col);
-        hvf_error_set(err, HVF_ERR_INVALID, "plan '%s' is not UTF-8 text", name);
+    /*
+     * Plans are JSON. jansson checks the syntax (and UTF-8) first, so that libfyaml only ever
+     * reads valid JSON: libfyaml 0.7 can crash reporting some malformed flow scalars, and a plan
+     * file is untrusted input.
+     */
+    if (len > HVF_CONF_MAX_BYTES) {
+        hvf_error_set(err, HVF_ERR_INVALID, "plan '%s' is %zu bytes: the limit is %u", name, len,
+                      HVF_CONF_MAX_BYTES);
         return NULL;
     }
+    jdoc = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!jdoc) {
+        hvf_diags_add(diags, "%s:%d: syntax: %s (column %d): expected a JSON plan", name,
+                      jerr.line > 0 ? jerr.line : 1, jerr.text, jerr.column);
+        hvf_error_set(err, HVF_ERR_INVALID, "plan '%s' is not valid JSON", name);
+        return NULL;
+    }
+    json_decref(jdoc);
     if (hvf_reader_open_buffer(&r, name, buf, len, diags, err) < 0)
         return NULL;
     p = rd_plan(&r, err);

@@ -13,8 +13,7 @@
 const char *const hvf_plan_verdict_names[] = {"auto", "needs-approval", "refused", NULL};
 const char *const hvf_plan_kind_names[] = {"maintenance", "drain", "rebalance", NULL};
 const char *const hvf_plan_strategy_names[] = {"hvfleet", "naive", NULL};
-const char *const hvf_plan_migration_mode_names[] = {"precopy", "auto-converge", "post-copy",
-                                                     NULL};
+const char *const hvf_plan_migration_mode_names[] = {"precopy", "auto-converge", "post-copy", NULL};
 _Static_assert(HVF_ARRAY_LEN(hvf_plan_verdict_names) == HVF_PLAN_VERDICT_LAST + 1, "verdicts");
 _Static_assert(HVF_ARRAY_LEN(hvf_plan_kind_names) == HVF_PLAN_KIND_LAST + 1, "kinds");
 _Static_assert(HVF_ARRAY_LEN(hvf_plan_strategy_names) == HVF_PLAN_STRATEGY_LAST + 1, "strategies");
@@ -187,6 +186,64 @@ hvf_plan_ppm(double ratio)
 }
 
 void
+hvf_plan_span_ms(const hvf_plan *p, int64_t *first_ms, int64_t *last_ms)
+{
+    int64_t first = INT64_MAX, last = INT64_MIN;
+
+#define PLAN_SPAN(a, b)                                                                            \
+    do {                                                                                           \
+        if ((a) < first)                                                                           \
+            first = (a);                                                                           \
+        if ((b) > last)                                                                            \
+            last = (b);                                                                            \
+    } while (0)
+    for (size_t i = 0; i < p->nhosts; i++)
+        PLAN_SPAN(p->hosts[i].evacuate_start_ms, p->hosts[i].maintenance_end_ms);
+    for (size_t i = 0; i < p->nmigrations; i++)
+        PLAN_SPAN(p->migrations[i].start_ms, p->migrations[i].end_ms);
+    for (size_t i = 0; i < p->nstops; i++)
+        PLAN_SPAN(p->stops[i].stop_ms, p->stops[i].start_ms);
+#undef PLAN_SPAN
+    *first_ms = first == INT64_MAX ? 0 : first;
+    *last_ms = last == INT64_MIN ? 0 : last;
+}
+
+static int
+plan_i64_cmp(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+uint32_t
+hvf_plan_max_parallel_hosts(const hvf_plan *p)
+{
+    HVF_AUTOFREE int64_t *starts = hvf_calloc(p->nhosts + 1, sizeof(int64_t));
+    HVF_AUTOFREE int64_t *ends = hvf_calloc(p->nhosts + 1, sizeof(int64_t));
+    uint32_t cur = 0, max = 0;
+    size_t i = 0, j = 0;
+
+    for (size_t k = 0; k < p->nhosts; k++) {
+        starts[k] = p->hosts[k].evacuate_start_ms;
+        ends[k] = p->hosts[k].maintenance_end_ms;
+    }
+    qsort(starts, p->nhosts, sizeof(int64_t), plan_i64_cmp);
+    qsort(ends, p->nhosts, sizeof(int64_t), plan_i64_cmp);
+    /* An interval ending when another starts does not overlap it. */
+    while (i < p->nhosts) {
+        if (j < p->nhosts && ends[j] <= starts[i]) {
+            cur--;
+            j++;
+        } else {
+            if (++cur > max)
+                max = cur;
+            i++;
+        }
+    }
+    return max;
+}
+
+void
 hvf_plan_inventory_fingerprint(const hvf_fleet *f, char hex[HVF_SHA256_HEX_LEN + 1])
 {
     hvf_strbuf sb = HVF_STRBUF_INIT;
@@ -198,8 +255,8 @@ hvf_plan_inventory_fingerprint(const hvf_fleet *f, char hex[HVF_SHA256_HEX_LEN +
 
 /* ---- hash ---------------------------------------------------------------------------------- */
 
-static void
-plan_hash_line(hvf_sha256 *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void plan_hash_line(hvf_sha256 *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
 plan_hash_line(hvf_sha256 *ctx, const char *fmt, ...)
@@ -231,10 +288,10 @@ hvf_plan_compute_hash(const hvf_plan *p, char hex[HVF_SHA256_HEX_LEN + 1])
     plan_hash_line(&ctx, "%s\nkind %s\nstrategy %s\ninventory %s\n", HVF_PLAN_SCHEMA,
                    hvf_plan_kind_to_string(p->kind), hvf_plan_strategy_to_string(p->strategy),
                    p->inventory_fingerprint);
-    plan_hash_line(&ctx,
-                   "summary %zu %zu %" PRId64 " %u %u %u %u %u %s\n", p->nhosts, p->nmigrations,
-                   s->makespan_ms, s->max_parallel_hosts_seen, s->peak_host_memory_ppm,
-                   s->peak_capacity_offline_ppm, s->vms_moved_more_than_once, s->vms_at_risk,
+    plan_hash_line(&ctx, "summary %zu %zu %" PRId64 " %u %u %u %u %u %s\n", p->nhosts,
+                   p->nmigrations, s->makespan_ms, s->max_parallel_hosts_seen,
+                   s->peak_host_memory_ppm, s->peak_capacity_offline_ppm,
+                   s->vms_moved_more_than_once, s->vms_at_risk,
                    hvf_plan_verdict_to_string(s->verdict));
     for (size_t i = 0; i < s->nreasons; i++) {
         size_t len = strlen(s->reasons[i]);
@@ -247,18 +304,17 @@ hvf_plan_compute_hash(const hvf_plan *p, char hex[HVF_SHA256_HEX_LEN + 1])
                        hvf_non_converging_to_string(s->non_converging[i].action));
     for (size_t i = 0; i < p->nhosts; i++) {
         const hvf_plan_host *h = &p->hosts[i];
-        plan_hash_line(&ctx, "host %s %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRIu64 "\n",
+        plan_hash_line(&ctx,
+                       "host %s %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRIu64 "\n",
                        h->host, h->evacuate_start_ms, h->evacuate_end_ms, h->maintenance_start_ms,
                        h->maintenance_end_ms, h->usable_mib);
     }
     for (size_t i = 0; i < p->nmigrations; i++) {
         const hvf_plan_migration *m = &p->migrations[i];
-        plan_hash_line(&ctx,
-                       "migration %s %s %s %" PRId64 " %" PRId64 " %" PRIu64 " %" PRId64
-                       " %u %d %s\n",
-                       m->vm, m->from, m->to, m->start_ms, m->end_ms, m->memory_mib,
-                       m->downtime_us, m->rounds, m->converged ? 1 : 0,
-                       hvf_plan_migration_mode_to_string(m->strategy));
+        plan_hash_line(
+            &ctx, "migration %s %s %s %" PRId64 " %" PRId64 " %" PRIu64 " %" PRId64 " %u %d %s\n",
+            m->vm, m->from, m->to, m->start_ms, m->end_ms, m->memory_mib, m->downtime_us, m->rounds,
+            m->converged ? 1 : 0, hvf_plan_migration_mode_to_string(m->strategy));
     }
     for (size_t i = 0; i < p->nstops; i++) {
         const hvf_plan_stop *st = &p->stops[i];
@@ -312,9 +368,9 @@ plan_summary_json(const hvf_plan *p)
     json_object_set_new(o, "vms_moved_more_than_once", json_integer(s->vms_moved_more_than_once));
     json_object_set_new(o, "vms_at_risk", json_integer(s->vms_at_risk));
     for (size_t i = 0; i < s->nnon_converging; i++)
-        json_array_append_new(
-            nc, json_pack("{s:s, s:s}", "vm", s->non_converging[i].vm, "action",
-                          hvf_non_converging_to_string(s->non_converging[i].action)));
+        json_array_append_new(nc,
+                              json_pack("{s:s, s:s}", "vm", s->non_converging[i].vm, "action",
+                                        hvf_non_converging_to_string(s->non_converging[i].action)));
     json_object_set_new(o, "non_converging", nc);
     for (size_t i = 0; i < s->nreasons; i++)
         json_array_append_new(reasons, json_string(s->reasons[i]));

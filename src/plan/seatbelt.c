@@ -80,7 +80,8 @@ sb_vm_list(const hvf_plan *plan, hvf_non_converging action, char *buf, size_t si
         if (s->non_converging[i].action != action)
             continue;
         if (n < 5 && o < size)
-            o += (size_t)snprintf(buf + o, size - o, "%s%s", n ? ", " : "", s->non_converging[i].vm);
+            o +=
+                (size_t)snprintf(buf + o, size - o, "%s%s", n ? ", " : "", s->non_converging[i].vm);
         n++;
     }
     if (n > 5 && o < size)
@@ -91,9 +92,9 @@ sb_vm_list(const hvf_plan *plan, hvf_non_converging action, char *buf, size_t si
 static void
 sb_non_converging(hvf_plan *plan)
 {
-    static const char *const what[] = {
-        "will be throttled by auto-converge", "will finish by post-copy",
-        "will be shut down and started again (stops[])", ""};
+    static const char *const what[] = {"will be throttled by auto-converge",
+                                       "will finish by post-copy",
+                                       "will be shut down and started again (stops[])", ""};
     char names[400];
 
     for (int a = 0; a < HVF_NON_CONVERGING_LAST; a++) {
@@ -101,14 +102,14 @@ sb_non_converging(hvf_plan *plan)
         if (n == 0)
             continue;
         if (a == HVF_NON_CONVERGING_REFUSE) {
-            hvf_plan_add_reason(plan,
-                                "refused: %zu VM%s cannot converge and non_converging is refuse: %s",
-                                n, n == 1 ? "" : "s", names);
+            hvf_plan_add_reason(
+                plan, "refused: %zu VM%s cannot converge and non_converging is refuse: %s", n,
+                n == 1 ? "" : "s", names);
             sb_raise(plan, HVF_PLAN_VERDICT_REFUSED);
         } else {
-            hvf_plan_add_reason(plan,
-                                "needs approval: %zu VM%s do%s not converge with pre-copy and %s: %s",
-                                n, n == 1 ? "" : "s", n == 1 ? "es" : "", what[a], names);
+            hvf_plan_add_reason(
+                plan, "needs approval: %zu VM%s do%s not converge with pre-copy and %s: %s", n,
+                n == 1 ? "" : "s", n == 1 ? "es" : "", what[a], names);
             sb_raise(plan, HVF_PLAN_VERDICT_NEEDS_APPROVAL);
         }
     }
@@ -176,7 +177,7 @@ hvf_seatbelt_evaluate(hvf_plan *plan, const hvf_policy *pol, const hvf_fleet *fl
 {
     hvf_plan_summary *s = &plan->summary;
     char a[48], b[48];
-    int64_t first_ms = INT64_MAX;
+    int64_t first_ms = 0, last_ms = 0;
 
     s->peak_capacity_offline_ppm = hvf_seatbelt_capacity_offline_ppm(plan, fleet);
     if (s->peak_host_memory_ppm > 1000000) {
@@ -187,23 +188,17 @@ hvf_seatbelt_evaluate(hvf_plan *plan, const hvf_policy *pol, const hvf_fleet *fl
                             s->vms_at_risk == 1 ? "" : "s");
         sb_raise(plan, HVF_PLAN_VERDICT_REFUSED);
     }
-    for (size_t i = 0; i < plan->nhosts; i++) {
-        if (plan->hosts[i].evacuate_start_ms < first_ms)
-            first_ms = plan->hosts[i].evacuate_start_ms;
-    }
-    for (size_t i = 0; i < plan->nmigrations; i++) {
-        if (plan->migrations[i].start_ms < first_ms)
-            first_ms = plan->migrations[i].start_ms;
-    }
-    if (first_ms != INT64_MAX && first_ms * HVF_US_PER_MS < pol->window_start_us) {
+    hvf_plan_span_ms(plan, &first_ms, &last_ms);
+    if (plan->nhosts + plan->nmigrations + plan->nstops > 0 &&
+        first_ms * HVF_US_PER_MS < pol->window_start_us) {
         hvf_plan_add_reason(plan, "refused: the plan starts at +%s, before window.start (+%s)",
                             hvf_units_format_duration(first_ms * HVF_US_PER_MS, a, sizeof(a)),
                             hvf_units_format_duration(pol->window_start_us, b, sizeof(b)));
         sb_raise(plan, HVF_PLAN_VERDICT_REFUSED);
     }
-    if (pol->window_end_us && s->makespan_ms * HVF_US_PER_MS > pol->window_end_us) {
+    if (pol->window_end_us && last_ms * HVF_US_PER_MS > pol->window_end_us) {
         hvf_plan_add_reason(plan, "refused: the plan ends at +%s, after window.end (+%s)",
-                            hvf_units_format_duration(s->makespan_ms * HVF_US_PER_MS, a, sizeof(a)),
+                            hvf_units_format_duration(last_ms * HVF_US_PER_MS, a, sizeof(a)),
                             hvf_units_format_duration(pol->window_end_us, b, sizeof(b)));
         sb_raise(plan, HVF_PLAN_VERDICT_REFUSED);
     }
@@ -226,12 +221,12 @@ hvf_seatbelt_evaluate(hvf_plan *plan, const hvf_policy *pol, const hvf_fleet *fl
     }
     if (pol->seatbelt.max_plan_duration_us &&
         s->makespan_ms * HVF_US_PER_MS > pol->seatbelt.max_plan_duration_us) {
-        hvf_plan_add_reason(plan,
-                            "needs approval: the plan takes %s, longer than "
-                            "seatbelt.max_plan_duration (%s)",
-                            hvf_units_format_duration(s->makespan_ms * HVF_US_PER_MS, a, sizeof(a)),
-                            hvf_units_format_duration(pol->seatbelt.max_plan_duration_us, b,
-                                                      sizeof(b)));
+        hvf_plan_add_reason(
+            plan,
+            "needs approval: the plan takes %s, longer than "
+            "seatbelt.max_plan_duration (%s)",
+            hvf_units_format_duration(s->makespan_ms * HVF_US_PER_MS, a, sizeof(a)),
+            hvf_units_format_duration(pol->seatbelt.max_plan_duration_us, b, sizeof(b)));
         sb_raise(plan, HVF_PLAN_VERDICT_NEEDS_APPROVAL);
     }
     return s->verdict;

@@ -143,6 +143,8 @@ hvf_sim_free(hvf_sim *sim)
     hvf_strbuf_clear(&sim->events);
     hvf_strbuf_clear(&sim->fleet_csv);
     sim_heap_clear(&sim->heap);
+    sim_svc_free(sim);
+    sim_change_free(sim);
     hvf_fleet_free(sim->fleet);
     free(sim->name);
     free(sim);
@@ -465,6 +467,9 @@ sim_dispatch(hvf_sim *sim, const sim_event *e)
         break;
     case SIM_EV_LINK_RESTORE:
         sim_on_link_restore(sim, e->obj);
+        break;
+    case SIM_EV_SVC:
+        sim_svc_on_event(sim, e->obj, e->ver, e->tag);
         break;
     case SIM_EV_SAMPLE:
         sim_sample(sim);

@@ -26,6 +26,7 @@ sim_inc_init(hvf_sim *sim)
     for (size_t i = 0; i < HVF_INCIDENT_LAST; i++)
         inc->first_us[i] = -1;
     inc->vm_was_down = hvf_calloc(sim->fleet->nvms + 1, sizeof(bool));
+    inc->vm_impaired = hvf_calloc(sim->fleet->nvms + 1, sizeof(bool));
     inc->host_out = hvf_calloc(sim->fleet->nhosts + 1, sizeof(bool));
     inc->clear_since_us = 0;
 }
@@ -35,6 +36,8 @@ sim_inc_free(hvf_sim *sim)
 {
     free(sim->inc.event_type);
     free(sim->inc.vm_was_down);
+    free(sim->inc.vm_impaired);
+    sim->inc.vm_impaired = NULL;
     free(sim->inc.host_out);
     sim->inc.event_type = NULL;
     sim->inc.vm_was_down = NULL;
@@ -80,11 +83,11 @@ inc_vm_is_down(hvf_sim_vm_state s)
     return s == HVF_SIM_VM_STOPPED || s == HVF_SIM_VM_CRASHED;
 }
 
-void
-sim_inc_vm_state(hvf_sim *sim, int32_t vm, hvf_sim_vm_state from, hvf_sim_vm_state to)
+/* A VM counts as down when stopped or crashed, or when a component says it is impaired. */
+static void
+inc_vm_count(hvf_sim *sim, int32_t vm, bool was, bool is)
 {
     sim_incident *inc = &sim->inc;
-    bool was = inc_vm_is_down(from), is = inc_vm_is_down(to);
 
     if (was == is)
         return;
@@ -102,6 +105,28 @@ sim_inc_vm_state(hvf_sim *sim, int32_t vm, hvf_sim_vm_state from, hvf_sim_vm_sta
         inc->vms_down--;
     }
     inc_update_clear(sim);
+}
+
+void
+sim_inc_vm_state(hvf_sim *sim, int32_t vm, hvf_sim_vm_state from, hvf_sim_vm_state to)
+{
+    bool imp = sim->inc.vm_impaired[vm];
+
+    inc_vm_count(sim, vm, inc_vm_is_down(from) || imp, inc_vm_is_down(to) || imp);
+}
+
+void
+hvf_incident_vm_impaired(hvf_sim *sim, int32_t vm, bool impaired)
+{
+    sim_incident *inc = &sim->inc;
+    bool down;
+
+    HVF_ASSERT(vm >= 0 && (size_t)vm < sim->fleet->nvms);
+    down = inc_vm_is_down(sim->vms[vm].state);
+    if (inc->vm_impaired[vm] == impaired)
+        return;
+    inc->vm_impaired[vm] = impaired;
+    inc_vm_count(sim, vm, down || !impaired, down || impaired);
 }
 
 void

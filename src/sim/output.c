@@ -191,6 +191,10 @@ out_summary(hvf_sim *sim)
     json_object_set_new(root, "metrics_interval_s",
                         out_real((double)sim->p.metrics_interval_us / 1e6));
     json_object_set_new(root, "incident", out_incident(sim));
+    if (sim->svc)
+        json_object_set_new(root, "services", sim_svc_summary(sim));
+    if (sim->change)
+        json_object_set_new(root, "changes", sim_change_summary(sim));
     sim_ext_summary(sim, root);
     return root;
 }

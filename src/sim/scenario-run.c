@@ -4,6 +4,8 @@
 #include "hvfleet/alloc.h"
 #include "hvfleet/fallout.h"
 #include "hvfleet/scenario.h"
+#include "hvfleet/sim-change.h"
+#include "hvfleet/sim-svc.h"
 #include "hvfleet/sim.h"
 
 hvf_sim *
@@ -23,6 +25,12 @@ hvf_scenario_sim_new(const hvf_scenario *sc, void **sched_ctx, hvf_error *err)
         hvf_sim_free(sim);
         return NULL;
     }
+    for (size_t i = 0; i < sc->nsvcs; i++) {
+        if (hvf_sim_add_svc(sim, &sc->svcs[i], err) < 0) {
+            hvf_sim_free(sim);
+            return NULL;
+        }
+    }
     if (sc->fallout && hvf_fallout_attach(sim, sc->fallout, err) < 0) {
         hvf_sim_free(sim);
         return NULL;
@@ -32,5 +40,7 @@ hvf_scenario_sim_new(const hvf_scenario *sc, void **sched_ctx, hvf_error *err)
         *sched_ctx = hvf_sim_naive_new(&sc->naive, &ctl);
         hvf_sim_set_controller(sim, &ctl);
     }
+    if (sc->nchanges > 0)
+        hvf_sim_change_attach(sim, sc->changes, sc->nchanges);
     return sim;
 }

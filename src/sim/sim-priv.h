@@ -43,6 +43,7 @@ typedef enum sim_kind {
     SIM_EV_TIMER,         /* tag */
     SIM_EV_FAULT,         /* obj = fault index */
     SIM_EV_LINK_RESTORE,  /* obj = link */
+    SIM_EV_SVC,           /* svc.c: obj = storage (tag = node) reconnects, -1 = notify */
     SIM_EV_SAMPLE,
     SIM_EV_END,
     SIM_EV_COMP_TIMER, /* obj = component id, tag */
@@ -158,6 +159,7 @@ typedef struct sim_incident {
     uint32_t vms_down, vms_down_peak, vms_down_distinct;
     uint32_t hosts_out; /* down or quarantined since the start */
     bool *vm_was_down;  /* owned, per VM */
+    bool *vm_impaired;  /* owned, per VM: up but unusable (hvf_incident_vm_impaired) */
     bool *host_out;     /* owned, per host: counted in hosts_out */
     double vm_down_us;  /* integral of vms_down up to last_us */
     int64_t last_us;
@@ -219,6 +221,8 @@ struct hvf_sim {
     hvf_sim_component *comps;
     size_t ncomps, comps_cap;
     sim_incident inc;
+    struct sim_svc *svc;   /* owned; services' work (svc.c), NULL until declared or used */
+    struct sim_cx *change; /* owned; the change controller's context (change.c), may be NULL */
     struct sim_ext *ext; /* owned, may be NULL: what components add (ext.c) */
 };
 
@@ -289,6 +293,18 @@ void sim_inc_vm_state(hvf_sim *sim, int32_t vm, hvf_sim_vm_state from, hvf_sim_v
 void sim_inc_host_state(hvf_sim *sim, int32_t host, hvf_sim_host_state from, hvf_sim_host_state to);
 /* Every logged event type passes here: the first of the configured type is the event. */
 void sim_inc_seen(hvf_sim *sim, const char *type);
+/* ---- svc.c ---- */
+typedef struct sim_svc sim_svc;
+struct json_t;
+void sim_svc_on_event(hvf_sim *sim, int32_t obj, uint32_t ver, int64_t tag);
+void sim_svc_free(hvf_sim *sim);
+/* The services' figures for summary.json (a new JSON object). */
+struct json_t *sim_svc_summary(const hvf_sim *sim);
+
+/* ---- change.c ---- */
+void sim_change_free(hvf_sim *sim);
+/* The changes' outcomes for summary.json (a new JSON array). */
+struct json_t *sim_change_summary(const hvf_sim *sim);
 
 /* ---- ext.c ---- */
 typedef struct sim_ext sim_ext;

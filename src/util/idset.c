@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Hierarchical bitmap: ordered integer set with fast successor queries. */
-#include "hvfleet/alloc.h"
 #include "util/idset.h"
+#include "hvfleet/alloc.h"
 
 void
 hvf_idset_init(hvf_idset *s, uint64_t universe)

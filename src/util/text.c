@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Capped file reads and UTF-8 validation for parsers of untrusted text. */
+/* Capped whole-file reads. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
@@ -44,51 +44,4 @@ hvf_text_read_file(const char *path, size_t max, size_t *len, hvf_error *err)
     buf[n] = '\0';
     *len = n;
     return buf;
-}
-
-bool
-hvf_text_utf8_valid(const char *str, size_t len, int *line, int *column)
-{
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0, line_start = 0;
-    int ln = 1;
-
-    while (i < len) {
-        unsigned c = s[i];
-        size_t need;
-        uint32_t cp, min;
-
-        if (c < 0x80) {
-            if (c == '\n') {
-                ln++;
-                line_start = i + 1;
-            }
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            need = 1, cp = c & 0x1f, min = 0x80;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            need = 2, cp = c & 0x0f, min = 0x800;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            need = 3, cp = c & 0x07, min = 0x10000;
-        } else {
-            goto bad;
-        }
-        if (len - i <= need)
-            goto bad;
-        for (size_t k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                goto bad;
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            goto bad;
-        i += need + 1;
-    }
-    return true;
-bad:
-    *line = ln;
-    *column = (int)(i - line_start) + 1;
-    return false;
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
 #include <cmocka.h>
 
 #include "hvfleet/alloc.h"
@@ -51,8 +52,12 @@ pt_service(hvf_fleet *f, const char *name, hvf_spread spread)
 static int32_t
 pt_vm(hvf_fleet *f, int32_t host, uint64_t mem_gib, uint32_t vcpus, int32_t service)
 {
-    hvf_vm v = {.host = host, .vcpus = vcpus, .mem_mib = mem_gib * 1024, .service = service,
-                .migratable = true, .cpu_load = 0.2};
+    hvf_vm v = {.host = host,
+                .vcpus = vcpus,
+                .mem_mib = mem_gib * 1024,
+                .service = service,
+                .migratable = true,
+                .cpu_load = 0.2};
     hvf_error err = HVF_ERROR_INIT;
     char name[32];
     int32_t idx;
@@ -283,6 +288,43 @@ test_weighers(void **state)
     hvf_fleet_free(f);
 }
 
+static void
+test_busy_hosts(void **state)
+{
+    hvf_fleet *f = pt_fleet(3, 10, 10, 64);
+    hvf_placer *p;
+    hvf_place_result res;
+    hvf_place_request req = pt_req(4, 1, -1, -1);
+
+    pt_vm(f, 0, 30, 1, -1);
+    pt_vm(f, 1, 20, 1, -1);
+    p = hvf_placer_new(f, NULL);
+    assert_int_equal(hvf_placer_choose(p, &req, &res), 0);
+    assert_false(hvf_placer_busy_fits(p, &req));
+    /* A busy host leaves the index; waiting for it may help, and explain counts it. */
+    hvf_placer_set_busy(p, 0, true);
+    assert_int_equal(hvf_placer_choose(p, &req, &res), 1);
+    assert_true(hvf_placer_busy_fits(p, &req));
+    hvf_placer_set_busy(p, 1, true);
+    hvf_placer_set_busy(p, 2, true);
+    req.explain = true;
+    assert_int_equal(hvf_placer_choose(p, &req, &res), -1);
+    assert_int_equal(res.rejected[HVF_PLACE_REJECT_BUSY], 3);
+    /* Too big for any of them: waiting for a busy host would not help. */
+    req.need.mem_mib = 100 * 1024;
+    assert_false(hvf_placer_busy_fits(p, &req));
+    req.need.mem_mib = 4 * 1024;
+    hvf_placer_set_busy(p, 1, false);
+    hvf_placer_set_busy(p, 1, false); /* idempotent */
+    assert_int_equal(hvf_placer_choose(p, &req, &res), 1);
+    /* A fixed host is checked whatever its role (a VM coming home). */
+    hvf_placer_set_role(p, 1, HVF_PLACE_ROLE_OFFLINE);
+    assert_int_equal(hvf_placer_check(p, &req, 1), -1);
+    assert_int_equal(hvf_placer_check(p, &req, 0), HVF_PLACE_REJECT_BUSY);
+    hvf_placer_free(p);
+    hvf_fleet_free(f);
+}
+
 /* ---- the index against a brute force ------------------------------------------------------ */
 
 static uint64_t
@@ -341,11 +383,13 @@ pt_brute(const hvf_fleet *f, const hvf_placer *p, const hvf_place_request *req)
             continue;
         for (size_t v = 0; req->service >= 0 && v < f->nvms; v++) {
             const hvf_vm *vm = &f->vms[v];
-            if (vm->service == req->service && pt_same_domain(f, req->service, vm->host, (int32_t)i))
+            if (vm->service == req->service &&
+                pt_same_domain(f, req->service, vm->host, (int32_t)i))
                 clash++;
         }
         /* The moving VM's own replica does not count against its own domain. */
-        if (clash > 0 && req->source >= 0 && pt_same_domain(f, req->service, req->source, (int32_t)i))
+        if (clash > 0 && req->source >= 0 &&
+            pt_same_domain(f, req->service, req->source, (int32_t)i))
             clash--;
         if (clash)
             continue;
@@ -388,8 +432,10 @@ test_against_brute_force(void **state)
             int32_t h = (int32_t)(pt_rand(&seed) % (uint64_t)nh);
             uint64_t g = 1 + pt_rand(&seed) % 8;
             int32_t s = pt_rand(&seed) % 4 == 0 ? svc[pt_rand(&seed) % 3] : -1;
-            hvf_vm vm = {.host = h, .vcpus = 1 + (uint32_t)(pt_rand(&seed) % 8),
-                         .mem_mib = g * 1024 + pt_rand(&seed) % 1000, .service = s};
+            hvf_vm vm = {.host = h,
+                         .vcpus = 1 + (uint32_t)(pt_rand(&seed) % 8),
+                         .mem_mib = g * 1024 + pt_rand(&seed) % 1000,
+                         .service = s};
             char name[32];
             snprintf(name, sizeof(name), "v%d", v);
             vm.name = name;
@@ -397,8 +443,8 @@ test_against_brute_force(void **state)
         }
         p = hvf_placer_new(f, NULL);
         for (int q = 0; q < 200; q++) {
-            hvf_place_request req = pt_req(1 + pt_rand(&seed) % 16, 1 + (uint32_t)(pt_rand(&seed) % 16),
-                                           -1, -1);
+            hvf_place_request req =
+                pt_req(1 + pt_rand(&seed) % 16, 1 + (uint32_t)(pt_rand(&seed) % 16), -1, -1);
             hvf_place_result res, res2;
             int32_t h = (int32_t)(pt_rand(&seed) % (uint64_t)nh);
             uint64_t action = pt_rand(&seed) % 8;
@@ -456,6 +502,7 @@ main(void)
         cmocka_unit_test(test_spread_levels),
         cmocka_unit_test(test_state_and_roles),
         cmocka_unit_test(test_weighers),
+        cmocka_unit_test(test_busy_hosts),
         cmocka_unit_test(test_against_brute_force),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
 #include <cmocka.h>
 
 #include "hvfleet/alloc.h"
@@ -124,8 +125,10 @@ test_bad(void **state)
         const char *text;
         const char *want; /* a substring of the first problem */
     } cases[] = {
-        {"max_parallel_host: 2\n", "p.yaml:1: max_parallel_host: 'max_parallel_host': unknown field"},
-        {"return_vms: false\nmax_parallel_hosts: 0\n", "p.yaml:2: max_parallel_hosts: '0': expected a whole number between 1"},
+        {"max_parallel_host: 2\n",
+         "p.yaml:1: max_parallel_host: 'max_parallel_host': unknown field"},
+        {"return_vms: false\nmax_parallel_hosts: 0\n",
+         "p.yaml:2: max_parallel_hosts: '0': expected a whole number between 1"},
         {"migration_share: 150%\n", "p.yaml:1: migration_share: '150%': expected a share"},
         {"migration_share: 0\n", "expected a share such as 0.5 or 50%, above 0"},
         {"headroom: lots\n", "p.yaml:1: headroom: 'lots': expected a size such as 16GiB"},
@@ -134,14 +137,16 @@ test_bad(void **state)
         {"downtime_limit: 0s\n", "downtime_limit: '0s': expected more than 0"},
         {"non_converging: pray\n",
          "non_converging: 'pray': expected one of auto-converge | post-copy | shutdown | refuse"},
-        {"window:\n  start: 2h\n  end: 1h\n", "p.yaml:3: window.end: '1h': expected a time after window.start"},
+        {"window:\n  start: 2h\n  end: 1h\n",
+         "p.yaml:3: window.end: '1h': expected a time after window.start"},
         {"seatbelt: {max_capacity_offline: 2}\n", "seatbelt.max_capacity_offline: '2'"},
         {"seatbelt: {max_hosts: 2}\n", "seatbelt.max_hosts: 'max_hosts': unknown field"},
-        {"schema: hvfleet.policy/v2\n", "schema: 'hvfleet.policy/v2': expected 'hvfleet.policy/v1'"},
+        {"schema: hvfleet.policy/v2\n",
+         "schema: 'hvfleet.policy/v2': expected 'hvfleet.policy/v1'"},
         {"- 1\n", "expected a mapping"},
         {"max_parallel_hosts: [1\n", "syntax"},
         {"return_vms: yes please\n", "expected true or false"},
-        {"%s\xfe", "p.yaml:1: syntax: byte 3 of the line: expected UTF-8 text"},
+        {"%s\xfe", "p.yaml:1: syntax: expected UTF-8 text, found the byte 0xFE"},
     };
 
     for (size_t i = 0; i < HVF_ARRAY_LEN(cases); i++) {
@@ -175,8 +180,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),   cmocka_unit_test(test_every_field),
-        cmocka_unit_test(test_round_trip), cmocka_unit_test(test_bad),
+        cmocka_unit_test(test_defaults),     cmocka_unit_test(test_every_field),
+        cmocka_unit_test(test_round_trip),   cmocka_unit_test(test_bad),
         cmocka_unit_test(test_missing_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

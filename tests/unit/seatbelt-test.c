@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
 #include <cmocka.h>
 
 #include "hvfleet/alloc.h"
@@ -17,20 +18,19 @@
 #include "hvfleet/inventory.h"
 #include "hvfleet/seatbelt.h"
 
-static const char st_inventory[] =
-    "hosts:\n"
-    "  - {name: a, rack: r1, cpus: 32, memory: 100GiB}\n"
-    "  - {name: b, rack: r1, cpus: 32, memory: 100GiB}\n"
-    "  - {name: c, rack: r2, cpus: 32, memory: 100GiB}\n"
-    "  - {name: d, rack: r2, cpus: 32, memory: 100GiB}\n"
-    "  - {name: e, rack: r3, cpus: 32, memory: 100GiB}\n"
-    "services:\n"
-    "  - {name: db, min_available: 2}\n"
-    "vms:\n"
-    "  - {name: db1, host: a, vcpus: 2, memory: 8GiB, service: db}\n"
-    "  - {name: db2, host: b, vcpus: 2, memory: 8GiB, service: db}\n"
-    "  - {name: db3, host: c, vcpus: 2, memory: 8GiB, service: db}\n"
-    "  - {name: web1, host: a, vcpus: 2, memory: 4GiB}\n";
+static const char st_inventory[] = "hosts:\n"
+                                   "  - {name: a, rack: r1, cpus: 32, memory: 100GiB}\n"
+                                   "  - {name: b, rack: r1, cpus: 32, memory: 100GiB}\n"
+                                   "  - {name: c, rack: r2, cpus: 32, memory: 100GiB}\n"
+                                   "  - {name: d, rack: r2, cpus: 32, memory: 100GiB}\n"
+                                   "  - {name: e, rack: r3, cpus: 32, memory: 100GiB}\n"
+                                   "services:\n"
+                                   "  - {name: db, min_available: 2}\n"
+                                   "vms:\n"
+                                   "  - {name: db1, host: a, vcpus: 2, memory: 8GiB, service: db}\n"
+                                   "  - {name: db2, host: b, vcpus: 2, memory: 8GiB, service: db}\n"
+                                   "  - {name: db3, host: c, vcpus: 2, memory: 8GiB, service: db}\n"
+                                   "  - {name: web1, host: a, vcpus: 2, memory: 4GiB}\n";
 
 static hvf_fleet *
 st_fleet(const char *text)
@@ -199,8 +199,9 @@ test_each_reason(void **state)
     hvf_plan_clear_reasons(p);
     st_expect(p, &pol, f, HVF_PLAN_VERDICT_AUTO, NULL);
     p->stops[1].stop_ms = 699999;
-    st_expect(p, &pol, f, HVF_PLAN_VERDICT_REFUSED,
-              "service 'db' would run 1 of 3 replicas while VMs are stopped: below min_available 2");
+    st_expect(
+        p, &pol, f, HVF_PLAN_VERDICT_REFUSED,
+        "service 'db' would run 1 of 3 replicas while VMs are stopped: below min_available 2");
     hvf_plan_free(p);
     hvf_fleet_free(f);
 }
@@ -290,7 +291,8 @@ test_plan_check(void **state)
     free(text);
     st_check(p, g, "VM 'web1' is no longer in the inventory");
     hvf_fleet_free(g);
-    text = st_replace(st_inventory, "memory: 100GiB}\n  - {name: b", "memory: 100GiB, state: down}\n  - {name: b");
+    text = st_replace(st_inventory, "memory: 100GiB}\n  - {name: b",
+                      "memory: 100GiB, state: down}\n  - {name: b");
     g = st_fleet(text);
     free(text);
     st_check(p, g, "host 'a' is down now");
@@ -422,10 +424,13 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_auto),      cmocka_unit_test(test_each_reason),
+        cmocka_unit_test(test_auto),
+        cmocka_unit_test(test_each_reason),
         cmocka_unit_test(test_verdict_never_lowers),
-        cmocka_unit_test(test_plan_check), cmocka_unit_test(test_approval),
-        cmocka_unit_test(test_freeze),     cmocka_unit_test(test_state_dir),
+        cmocka_unit_test(test_plan_check),
+        cmocka_unit_test(test_approval),
+        cmocka_unit_test(test_freeze),
+        cmocka_unit_test(test_state_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
