@@ -155,6 +155,7 @@ typedef struct sim_incident {
     char *event_type;                    /* owned */
     int64_t event_us;                    /* -1 until the first event of that type */
     int64_t first_us[HVF_INCIDENT_LAST]; /* first at or after the event, -1 */
+    int64_t latest_us[HVF_INCIDENT_LAST]; /* last at or after the event, -1 */
     uint32_t count[HVF_INCIDENT_LAST];
     uint32_t vms_down, vms_down_peak, vms_down_distinct;
     uint32_t hosts_out; /* down or quarantined since the start */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What components add to the twin (src/sim/ext.c): shared dependencies and the service_down
- * fault (overlapping outages), guest IO saturating a host into a hung-task panic, load beyond
+ * fault (overlapping outages), a dependency following the replicas of a service the twin models
+ * (they can run and serve nothing), guest IO saturating a host into a hung-task panic, load beyond
  * the fleet's VMs (CPU slows guests, memory swaps), redeploys keeping the ledger, summary
  * sections, and bad faults.
  */
@@ -16,6 +17,7 @@
 #include <cmocka.h>
 
 #include "hvfleet/alloc.h"
+#include "hvfleet/sim-svc.h"
 #include "hvfleet/sim.h"
 #include "hvfleet/units.h"
 #include "sim/sim-priv.h"
@@ -149,6 +151,83 @@ test_dependency_fault(void **state)
         assert_non_null(strstr(log, "\"type\":\"dependency_down\",\"detail\":\"bus: injected"));
         assert_non_null(strstr(log, "\"t_s\":1300.000000,\"type\":\"dependency_up\""));
     }
+    hvf_sim_free(sim);
+}
+
+/* A dependency named after a modelled service follows its replicas: v0-v3 form service "db"
+ * (min_available 3); it serves while 3 of them run and answer. */
+static void
+test_dependency_follows_service(void **state)
+{
+    hvf_fleet *f = hvf_fleet_new();
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_service svc = {.name = "db", .min_available = 3, .spread = HVF_SPREAD_HOST};
+    hvf_sim_svc_spec spec = {.kind = HVF_SIM_SVC_REPLICATED};
+    hvf_sim_params p;
+    hvf_sim *sim;
+    t_rec r;
+    int32_t db, other, s;
+    char name[16];
+
+    for (int i = 0; i < 2; i++) {
+        hvf_host h = {.cpus = 16,
+                      .mem_mib = 64 * 1024,
+                      .cpu_allocation_ratio = 4,
+                      .ram_allocation_ratio = 1,
+                      .nic_bytes_per_s = 125e6};
+        snprintf(name, sizeof(name), "h%d", i);
+        h.name = name;
+        h.zone = hvf_fleet_zone_ensure(f, "z");
+        h.rack = hvf_fleet_rack_ensure(f, h.zone, "r");
+        assert_true(hvf_fleet_add_host(f, &h, &err) >= 0);
+    }
+    s = hvf_fleet_add_service(f, &svc, &err);
+    assert_true(s >= 0);
+    for (int i = 0; i < 4; i++) {
+        hvf_vm v = {.host = i % 2,
+                    .vcpus = 1,
+                    .mem_mib = 1024,
+                    .working_set_mib = 1024,
+                    .cpu_load = 0.1,
+                    .service = s,
+                    .migratable = true};
+        snprintf(name, sizeof(name), "v%d", i);
+        v.name = name;
+        assert_true(hvf_fleet_add_vm(f, &v, 0, &err) >= 0);
+    }
+    hvf_sim_params_default(&p);
+    p.duration_us = 3600 * S;
+    sim = hvf_sim_new(f, &p, NULL, 0);
+    hvf_fleet_free(f);
+    spec.name = "db";
+    spec.service = s;
+    assert_true(hvf_sim_add_svc(sim, &spec, &err) >= 0);
+    t_add_rec(sim, &r);
+    db = hvf_sim_dependency_id(sim, "db");
+    other = hvf_sim_dependency_id(sim, "cache"); /* no such service: plain */
+    sim_run_until(sim, 100 * S);
+    assert_true(hvf_sim_dependency_serving(sim, db));
+    /* one replica answers nothing: 3 of 4 still do */
+    hvf_sim_vm_set_serving(sim, 0, false, "test");
+    sim_run_until(sim, 200 * S);
+    assert_true(hvf_sim_dependency_serving(sim, db));
+    /* a second: 2 of 4, under min_available */
+    hvf_sim_vm_set_serving(sim, 1, false, "test");
+    sim_run_until(sim, 300 * S);
+    assert_false(hvf_sim_dependency_serving(sim, db));
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.t_us[0], 200 * S);
+    assert_int_equal(r.tag[0], db);
+    /* stopped by a component as well: it serves again only when both are over */
+    hvf_sim_dependency_set(sim, db, false, "operator stops it");
+    hvf_sim_vm_set_serving(sim, 0, true, "test");
+    hvf_sim_vm_set_serving(sim, 1, true, "test");
+    sim_run_until(sim, 500 * S);
+    assert_false(hvf_sim_dependency_serving(sim, db));
+    hvf_sim_dependency_set(sim, db, true, "operator starts it");
+    assert_true(hvf_sim_dependency_serving(sim, db));
+    assert_true(hvf_sim_dependency_serving(sim, other));
+    assert_non_null(strstr(sim->events.buf, "2 of 4 replicas of service 'db' answer (3 needed)"));
     hvf_sim_free(sim);
 }
 
@@ -301,9 +380,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dependency_fault), cmocka_unit_test(test_guest_io_panic),
-        cmocka_unit_test(test_host_load),        cmocka_unit_test(test_redeploy),
-        cmocka_unit_test(test_summary_part),     cmocka_unit_test(test_bad_fault),
+        cmocka_unit_test(test_dependency_fault), cmocka_unit_test(test_dependency_follows_service),
+        cmocka_unit_test(test_guest_io_panic),   cmocka_unit_test(test_host_load),
+        cmocka_unit_test(test_redeploy),         cmocka_unit_test(test_summary_part),
+        cmocka_unit_test(test_bad_fault),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
