@@ -11,6 +11,7 @@
 
 #include "hvfleet/diag.h"
 #include "hvfleet/error.h"
+#include "hvfleet/fallout-types.h"
 #include "hvfleet/fleet.h"
 #include "hvfleet/monitor.h"
 #include "hvfleet/sim-change.h"
@@ -36,6 +37,7 @@ typedef struct hvf_scenario {
     size_t nsvcs;
     hvf_sim_change_run *changes;      /* owned: rolling changes (scenario-change.c) */
     size_t nchanges;
+    hvf_fallout_opts *fallout;         /* owned, may be NULL: telemetry, remediation, hv_agent */
 } hvf_scenario;
 
 /*
@@ -61,8 +63,9 @@ int hvf_scenario_select_hosts(const hvf_fleet *fleet, const char *sel, int32_t *
 /*
  * hvf_scenario_sim_new (src/sim/scenario-run.c): a simulation of @sc with its faults, its
  * monitoring (a component the simulation owns), its services, its changes' controller (a
- * component too) and, when it has one, its maintenance scheduler. *@sched_ctx receives the
- * scheduler's owned context (free with hvf_sim_naive_free after hvf_sim_free), or NULL.
- * Returns an owned simulation, or NULL with @err set.
+ * component too), its fallout components (hvfleet/fallout.h) and, when it has one, its
+ * maintenance scheduler. *@sched_ctx receives the scheduler's owned context (free with
+ * hvf_sim_naive_free after hvf_sim_free), or NULL. Returns an owned simulation, or NULL with
+ * @err set.
  */
 hvf_sim *hvf_scenario_sim_new(const hvf_scenario *sc, void **sched_ctx, hvf_error *err);

@@ -58,6 +58,7 @@ typedef enum hvf_sim_event_type {
     HVF_SIM_EV_HOST_CRASH,
     HVF_SIM_EV_VM_DOWN, /* a VM was killed or crashed (the platform restarts it) */
     HVF_SIM_EV_SERVICE, /* degraded clients or replicas changed (hvfleet/sim-svc.h) */
+    HVF_SIM_EV_DEPENDENCY, /* a shared dependency stopped or resumed serving; tag = its id */
     HVF_SIM_EV_LAST
 } hvf_sim_event_type;
 
@@ -243,6 +244,60 @@ typedef struct hvf_sim_component {
 int32_t hvf_sim_add_component(hvf_sim *sim, const hvf_sim_component *c);
 /* Calls component @id's on_timer with @tag at @t_us (>= now). */
 void hvf_sim_component_timer(hvf_sim *sim, int32_t id, int64_t t_us, int64_t tag);
+
+/* ---- shared dependencies, guest load, load beyond the fleet's VMs (src/sim/ext.c) ---- */
+
+/*
+ * Shared dependencies: services many components use, by name ("bus"), serving or not. A
+ * service_down fault stops one for a while; components may too. Each change is logged
+ * (dependency_down, dependency_up) and sent as HVF_SIM_EV_DEPENDENCY with the id in tag.
+ * hvf_sim_dependency_id returns the id of @name, declaring it (serving) on first use;
+ * hvf_sim_dependency_find returns -1 for an unknown name.
+ */
+int32_t hvf_sim_dependency_id(hvf_sim *sim, const char *name);
+int32_t hvf_sim_dependency_find(const hvf_sim *sim, const char *name);
+const char *hvf_sim_dependency_name(const hvf_sim *sim, int32_t id);
+bool hvf_sim_dependency_serving(const hvf_sim *sim, int32_t id);
+void hvf_sim_dependency_set(hvf_sim *sim, int32_t id, bool serving, const char *why);
+
+/*
+ * hvf_sim_vm_set_guest_load: what happens inside @vm's guest that its host feels: disk IO the
+ * guest generates (its own swap, a telemetry spill), counted in the host's IO while the VM runs,
+ * and the guest's own speed (1 = unimpeded; a thrashing guest answers slowly whatever its host
+ * does). Kept until changed; reset when the VM is redeployed.
+ */
+void hvf_sim_vm_set_guest_load(hvf_sim *sim, int32_t vm, double io_bytes_per_s, double speed);
+double hvf_sim_vm_guest_io(const hvf_sim *sim, int32_t vm);
+/* How fast @vm answers: its host's speed (CPU and IO contention) x its guest's own; 0 when it
+ * does not run or its host is down. */
+double hvf_sim_vm_speed(const hvf_sim *sim, int32_t vm);
+
+/*
+ * hvf_sim_host_add_load: adds (or, negative, removes) load on @host that no fleet VM holds: CPU
+ * cores, disk IO and resident memory (a deployment in progress, a zombie copy of a VM). The
+ * caller removes exactly what it added; a crashed host keeps the figures but does not run them.
+ */
+void hvf_sim_host_add_load(hvf_sim *sim, int32_t host, double cpu_cores, double io_bytes_per_s,
+                           double mem_mib);
+/* The host's speed (1 = guests run at full speed; 0 when down) and disk IO utilisation. */
+double hvf_sim_host_speed(const hvf_sim *sim, int32_t host);
+double hvf_sim_host_io_util(const hvf_sim *sim, int32_t host);
+
+/*
+ * hvf_sim_redeploy_vm: the orchestrator's redeploy: a new copy of running @vm takes over on
+ * @target (active, not its host) and the VM is accounted there from now; the switch itself is
+ * not modelled as downtime. Whether the old copy really stopped is the caller's business (a
+ * zombie is load it adds with hvf_sim_host_add_load). Logs vm_redeployed with @why.
+ * HVF_ERR_CONFLICT when the VM does not run or the target cannot take it.
+ */
+int hvf_sim_redeploy_vm(hvf_sim *sim, int32_t vm, int32_t target, const char *why,
+                        hvf_error *err) __attribute__((warn_unused_result));
+/* How many times @vm was redeployed: state kept per copy of a VM resets when it changes. */
+uint32_t hvf_sim_vm_copy(const hvf_sim *sim, int32_t vm);
+
+/* hvf_sim_add_summary: adds (or replaces) @key in summary.json with @json (a JSON value as text;
+ * copied), for a component's figures. */
+void hvf_sim_add_summary(hvf_sim *sim, const char *key, const char *json);
 
 /* ---- schedulers built on the controller API ---- */
 

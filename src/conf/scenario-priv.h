@@ -20,3 +20,18 @@ void sc_read_monitoring(hvf_reader *r, struct fy_node *node, hvf_scenario *sc);
  */
 void hvf_scenario_read_changes(hvf_reader *r, struct fy_node *services, struct fy_node *changes,
                                const char *base_dir, hvf_scenario *sc);
+
+/* scenario-fallout.c: the telemetry:, remediation: and hv_agent: sections (each may be NULL)
+ * into sc->fallout, allocated when any is present. Problems go to @r's diags. */
+void sc_read_fallout(hvf_reader *r, hvf_scenario *sc, struct fy_node *telemetry,
+                     struct fy_node *remediation, struct fy_node *hv_agent);
+
+/* Shared by the fallout readers (scenario-fallout.c, scenario-remediation.c). */
+/* VM selectors (all, service:S, max_memory:SIZE, a VM name, or a list) into fleet-ordered
+ * indexes appended to *@out; a NULL @node adds none. */
+void sc_read_vm_selection(hvf_reader *r, const hvf_fleet *f, struct fy_node *node,
+                          const char *field, int32_t **out, size_t *n);
+/* Copies *@src (when set) into @dst. */
+void sc_copy_name(char *dst, size_t size, char **src);
+/* scenario-remediation.c: the remediation: section into sc->fallout->remediation. */
+void sc_read_remediation(hvf_reader *r, hvf_scenario *sc, struct fy_node *node);

@@ -10,6 +10,7 @@
 #include "conf/reader.h"
 #include "conf/scenario-priv.h"
 #include "hvfleet/alloc.h"
+#include "hvfleet/fallout.h"
 #include "hvfleet/inventory.h"
 #include "hvfleet/scenario.h"
 #include "hvfleet/sim.h"
@@ -20,6 +21,7 @@ typedef struct sc_root {
     struct fy_node *inventory, *params, *overrides, *faults, *maintenance;
     struct fy_node *monitoring;
     struct fy_node *services, *changes;
+    struct fy_node *telemetry, *remediation, *hv_agent;
     int64_t duration_us, metrics_us;
     bool has_metrics;
 } sc_root;
@@ -47,6 +49,9 @@ static const hvf_field_spec sc_root_fields[] = {
     {.name = "monitoring", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, monitoring)},
     {.name = "services", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, services)},
     {.name = "changes", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, changes)},
+    {.name = "telemetry", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, telemetry)},
+    {.name = "remediation", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, remediation)},
+    {.name = "hv_agent", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, hv_agent)},
 };
 
 static const char *const sc_strategy_names[] = {"default", "precopy", "auto-converge", "post-copy",
@@ -123,8 +128,8 @@ static const hvf_field_spec sc_override_fields[] = {
 typedef struct sc_fault {
     int64_t at_us;
     int type, dir;
-    char *host, *rack, *vm;
-    struct fy_node *duration, *fixed_after;
+    char *host, *rack, *vm, *service;
+    struct fy_node *duration, *fixed_after, *until;
     bool renamed_nics, has_bw, has_rate;
     double bw, rate;
 } sc_fault;
@@ -149,6 +154,8 @@ static const hvf_field_spec sc_fault_fields[] = {
      .type = HVF_FIELD_ENUM,
      .offset = F(dir),
      .enum_names = hvf_sim_dir_names},
+    {.name = "service", .type = HVF_FIELD_NAME, .offset = F(service)},
+    {.name = "until", .type = HVF_FIELD_NODE, .offset = F(until)},
 };
 #undef F
 
@@ -300,6 +307,39 @@ sc_find(hvf_reader *r, struct fy_node *item, const char *path, const char *key, 
     return idx;
 }
 
+/* service_down: a shared dependency by name, down until `until` (a time of the run) or for
+ * `duration`, for good when neither is given. */
+static void
+sc_read_service_fault(hvf_reader *r, struct fy_node *item, const char *path, const sc_fault *in,
+                      hvf_sim_fault *f)
+{
+    int64_t until;
+
+    if (f->type != HVF_SIM_FAULT_SERVICE_DOWN) {
+        if (in->service || in->until)
+            hvf_reader_report_field(r, item, path, in->service ? "service" : "until",
+                                    "expected only with type service_down");
+        return;
+    }
+    if (!in->service) {
+        hvf_reader_report_field(r, item, path, "service",
+                                "expected the shared dependency that stops serving, e.g. bus");
+        return;
+    }
+    hvf_strlcpy(f->service, in->service, sizeof(f->service));
+    f->duration_us = sc_duration_or_never(r, in->duration, "duration", -1);
+    if (in->until && in->duration) {
+        hvf_reader_report_field(r, item, path, "until", "expected until or duration, not both");
+        return;
+    }
+    until = sc_duration_or_never(r, in->until, "until", -2);
+    if (until == -2)
+        return;
+    if (until >= 0 && until <= f->at_us)
+        hvf_reader_report_field(r, item, path, "until", "expected a time after 'at'");
+    f->duration_us = until < 0 ? -1 : until - f->at_us;
+}
+
 static void
 sc_read_faults(hvf_reader *r, struct fy_node *seq, hvf_scenario *sc)
 {
@@ -361,6 +401,7 @@ sc_read_faults(hvf_reader *r, struct fy_node *seq, hvf_scenario *sc)
             if (in.renamed_nics && f.type != HVF_SIM_FAULT_HOST_REBOOT)
                 hvf_reader_report_field(r, item, path, "renamed_nics",
                                         "expected only with type host_reboot");
+            sc_read_service_fault(r, item, path, &in, &f);
         }
         if (r->diags->total == before) {
             sc->faults = hvf_realloc(sc->faults, (sc->nfaults + 1) * sizeof(hvf_sim_fault));
@@ -526,6 +567,7 @@ sc_read(hvf_reader *r, const char *base_dir, hvf_error *err)
         if (root.monitoring)
             sc_read_monitoring(r, root.monitoring, sc);
         hvf_scenario_read_changes(r, root.services, root.changes, base_dir, sc);
+        sc_read_fallout(r, sc, root.telemetry, root.remediation, root.hv_agent);
     }
     hvf_reader_free_fields(sc_root_fields, HVF_ARRAY_LEN(sc_root_fields), &root);
     if (r->diags->total > before || !sc->fleet) {
@@ -586,5 +628,7 @@ hvf_scenario_free(hvf_scenario *sc)
     for (size_t i = 0; i < sc->nchanges; i++)
         hvf_sim_change_run_clear(&sc->changes[i]);
     free(sc->changes);
+    hvf_fallout_opts_clear(sc->fallout);
+    free(sc->fallout);
     free(sc);
 }

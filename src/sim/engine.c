@@ -19,8 +19,8 @@ const char *const hvf_sim_host_state_names[] = {"active", "evacuating",  "mainte
 const char *const hvf_sim_vm_state_names[] = {"running", "migrating", "paused",
                                               "stopped", "crashed",   NULL};
 const char *const hvf_sim_oom_names[] = {"kill_largest", "panic", NULL};
-const char *const hvf_sim_fault_names[] = {"host_crash", "host_reboot", "link_drop", "dirty_rate",
-                                           NULL};
+const char *const hvf_sim_fault_names[] = {"host_crash", "host_reboot",  "link_drop",
+                                           "dirty_rate", "service_down", NULL};
 const char *const hvf_sim_dir_names[] = {"both", "out", "in", NULL};
 _Static_assert(HVF_ARRAY_LEN(hvf_sim_host_state_names) == HVF_SIM_HOST_LAST + 1, "names");
 _Static_assert(HVF_ARRAY_LEN(hvf_sim_vm_state_names) == HVF_SIM_VM_LAST + 1, "names");
@@ -118,6 +118,7 @@ hvf_sim_free(hvf_sim *sim)
     }
     free(sim->comps);
     sim_inc_free(sim);
+    sim_ext_free(sim);
     for (size_t i = 0; i < sim->nmigs; i++)
         sim_mig_model_free(sim->migs[i].model);
     for (size_t h = 0; h < sim->fleet->nhosts; h++)
@@ -185,8 +186,9 @@ hvf_sim_add_fault(hvf_sim *sim, const hvf_sim_fault *fault, hvf_error *err)
     if ((fault->type == HVF_SIM_FAULT_DIRTY_RATE && fault->vm < 0) ||
         ((fault->type == HVF_SIM_FAULT_HOST_CRASH || fault->type == HVF_SIM_FAULT_HOST_REBOOT) &&
          fault->host < 0) ||
-        (fault->type == HVF_SIM_FAULT_LINK_DROP && fault->host < 0 && fault->rack < 0)) {
-        hvf_error_set(err, HVF_ERR_INVALID, "fault %zu (%s): names no host, rack or VM",
+        (fault->type == HVF_SIM_FAULT_LINK_DROP && fault->host < 0 && fault->rack < 0) ||
+        (fault->type == HVF_SIM_FAULT_SERVICE_DOWN && !fault->service[0])) {
+        hvf_error_set(err, HVF_ERR_INVALID, "fault %zu (%s): names no host, rack, VM or service",
                       sim->nfaults, hvf_sim_fault_names[fault->type]);
         return -1;
     }
@@ -481,6 +483,9 @@ sim_dispatch(hvf_sim *sim, const sim_event *e)
             c->on_timer(sim, e->tag, c->ctx);
         break;
     }
+    case SIM_EV_DEP_RESTORE:
+        sim_ext_on_dep_restore(sim, e->obj, e->ver);
+        break;
     case SIM_EV_END:
         break;
     }

@@ -229,6 +229,11 @@ sim_fault_fire(hvf_sim *sim, int32_t idx)
         }
         break;
     }
+    case HVF_SIM_FAULT_SERVICE_DOWN:
+        snprintf(detail, sizeof(detail), "service_down %s", f->service);
+        sim_log(sim, "fault", -1, -1, -1, -1, detail, NULL);
+        sim_ext_dependency_fault(sim, f);
+        break;
     default:
         break;
     }

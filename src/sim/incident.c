@@ -24,7 +24,7 @@ sim_inc_init(hvf_sim *sim)
     inc->event_type = hvf_strdup(HVF_INCIDENT_DEFAULT_EVENT_TYPE);
     inc->event_us = -1;
     for (size_t i = 0; i < HVF_INCIDENT_LAST; i++)
-        inc->first_us[i] = -1;
+        inc->first_us[i] = inc->latest_us[i] = -1;
     inc->vm_was_down = hvf_calloc(sim->fleet->nvms + 1, sizeof(bool));
     inc->vm_impaired = hvf_calloc(sim->fleet->nvms + 1, sizeof(bool));
     inc->host_out = hvf_calloc(sim->fleet->nhosts + 1, sizeof(bool));
@@ -183,6 +183,8 @@ hvf_incident_log(hvf_sim *sim, hvf_incident_kind kind, int32_t host, int32_t vm,
     inc->count[kind]++;
     if (inc->event_us >= 0 && inc->first_us[kind] < 0)
         inc->first_us[kind] = sim->now_us;
+    if (inc->event_us >= 0)
+        inc->latest_us[kind] = sim->now_us;
 }
 
 void
@@ -199,8 +201,12 @@ hvf_incident_kpis_get(const hvf_sim *sim, hvf_incident_kpis *out)
     out->decision_us = inc->first_us[HVF_INCIDENT_DECISION];
     out->resolution_us = -1;
     if (inc->event_us >= 0) {
-        if (inc->first_us[HVF_INCIDENT_RESOLVED] >= 0) {
-            out->resolution_us = inc->first_us[HVF_INCIDENT_RESOLVED];
+        /* several components may declare their part over (a rolling change, then the
+         * remediation of its fallout): the incident is over at the last declaration, unless
+         * something was alerted after it */
+        if (inc->latest_us[HVF_INCIDENT_RESOLVED] >= 0 &&
+            inc->latest_us[HVF_INCIDENT_ALERT] <= inc->latest_us[HVF_INCIDENT_RESOLVED]) {
+            out->resolution_us = inc->latest_us[HVF_INCIDENT_RESOLVED];
             out->resolved_declared = true;
         } else if (inc->clear_since_us >= 0) {
             out->resolution_us =

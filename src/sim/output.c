@@ -196,6 +196,7 @@ out_summary(hvf_sim *sim)
         json_object_set_new(root, "services", sim_svc_summary(sim));
     if (sim->change)
         json_object_set_new(root, "changes", sim_change_summary(sim));
+    sim_ext_summary(sim, root);
     return root;
 }
 

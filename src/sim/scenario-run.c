@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* From a scenario to a ready simulation: fleet, parameters, faults and the named scheduler. */
+/* From a scenario to a ready simulation: fleet, parameters, faults, fallout components and the
+ * named scheduler. */
 #include "hvfleet/alloc.h"
+#include "hvfleet/fallout.h"
 #include "hvfleet/scenario.h"
 #include "hvfleet/sim-change.h"
 #include "hvfleet/sim-svc.h"
@@ -28,6 +30,10 @@ hvf_scenario_sim_new(const hvf_scenario *sc, void **sched_ctx, hvf_error *err)
             hvf_sim_free(sim);
             return NULL;
         }
+    }
+    if (sc->fallout && hvf_fallout_attach(sim, sc->fallout, err) < 0) {
+        hvf_sim_free(sim);
+        return NULL;
     }
     if (sc->has_maintenance) {
         hvf_sim_controller ctl = {0};

@@ -47,6 +47,7 @@ typedef enum sim_kind {
     SIM_EV_SAMPLE,
     SIM_EV_END,
     SIM_EV_COMP_TIMER, /* obj = component id, tag */
+    SIM_EV_DEP_RESTORE, /* ext.c: obj = dependency */
 } sim_kind;
 
 typedef struct sim_event {
@@ -154,6 +155,7 @@ typedef struct sim_incident {
     char *event_type;                    /* owned */
     int64_t event_us;                    /* -1 until the first event of that type */
     int64_t first_us[HVF_INCIDENT_LAST]; /* first at or after the event, -1 */
+    int64_t latest_us[HVF_INCIDENT_LAST]; /* last at or after the event, -1 */
     uint32_t count[HVF_INCIDENT_LAST];
     uint32_t vms_down, vms_down_peak, vms_down_distinct;
     uint32_t hosts_out; /* down or quarantined since the start */
@@ -222,6 +224,7 @@ struct hvf_sim {
     sim_incident inc;
     struct sim_svc *svc;   /* owned; services' work (svc.c), NULL until declared or used */
     struct sim_cx *change; /* owned; the change controller's context (change.c), may be NULL */
+    struct sim_ext *ext; /* owned, may be NULL: what components add (ext.c) */
 };
 
 /* ---- engine.c ---- */
@@ -303,6 +306,22 @@ struct json_t *sim_svc_summary(const hvf_sim *sim);
 void sim_change_free(hvf_sim *sim);
 /* The changes' outcomes for summary.json (a new JSON array). */
 struct json_t *sim_change_summary(const hvf_sim *sim);
+
+/* ---- ext.c ---- */
+typedef struct sim_ext sim_ext;
+struct json_t;
+void sim_ext_free(hvf_sim *sim);
+void sim_ext_dependency_fault(hvf_sim *sim, const hvf_sim_fault *f);
+void sim_ext_on_dep_restore(hvf_sim *sim, int32_t id, uint32_t ver);
+/* Load on @host beyond its VMs' own: extra cores, extra resident MiB, and disk IO (extra plus
+ * what its running guests generate inside), bytes/s. */
+double sim_ext_host_cpu(const hvf_sim *sim, int32_t host);
+double sim_ext_host_mem(const hvf_sim *sim, int32_t host);
+double sim_ext_host_io(const hvf_sim *sim, int32_t host);
+/* Adds the components' summary sections to @root. */
+void sim_ext_summary(const hvf_sim *sim, struct json_t *root);
+/* The context of the first component named @name, or NULL. */
+void *sim_component_ctx(const hvf_sim *sim, const char *name);
 
 /* ---- output.c ---- */
 /* Event-log line; @extra is appended raw (",\"k\":v..." or NULL). */

@@ -2,12 +2,15 @@
 /*
  * libFuzzer target for scenario files: any bytes must parse, or fail with an error and at least
  * one FILE:LINE message; never crash, hang or leak. Relative inventory paths resolve under a
- * directory that does not exist, so the target never reads the machine's files.
+ * directory that does not exist, so the target never reads the machine's files. A scenario that
+ * parses must make a simulation: its components (monitoring, telemetry, remediation, hv_agent)
+ * accept whatever the reader accepts.
  */
 #include <string.h>
 
 #include "fuzz.h"
 #include "hvfleet/scenario.h"
+#include "hvfleet/sim.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -15,6 +18,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hvf_diags diags;
     hvf_error err = HVF_ERROR_INIT;
     hvf_scenario *sc;
+    hvf_sim *sim;
+    void *sched = NULL;
 
     if (size > 1 << 16)
         return 0;
@@ -30,6 +35,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (strncmp(diags.lines[i], "fuzz.yaml:", 10) != 0)
                 fuzz_fail("message does not name the file: %s", diags.lines[i]);
         }
+    } else {
+        sim = hvf_scenario_sim_new(sc, &sched, &err);
+        if (!sim)
+            fuzz_fail("scenario read but refused by the simulation: %s", err.msg);
+        hvf_sim_free(sim);
+        hvf_sim_naive_free(sched);
     }
     hvf_scenario_free(sc);
     hvf_diags_clear(&diags);
