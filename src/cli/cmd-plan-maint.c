@@ -302,8 +302,10 @@ pm_run(pm_args *a)
         o.sim = &sc->params;
         o.overrides = sc->overrides;
         o.noverrides = sc->noverrides;
-        if (sc->has_maintenance && !a->hosts_sel)
+        if (sc->has_maintenance && sc->scheduler == HVF_SCENARIO_SCHED_NAIVE && !a->hosts_sel)
             o.naive = &sc->naive; /* the scenario's own schedule: seed 000 as it happened */
+        if (sc->has_maintenance && sc->scheduler == HVF_SCENARIO_SCHED_HVFLEET && !a->policy)
+            policy = sc->policy; /* the scenario's own policy, unless --policy says otherwise */
     }
     if (!(plan = hvf_maintenance_plan(fleet, &o, &mine, &err))) {
         rc = hvf_cli_fail(&err);
