@@ -11,5 +11,4 @@
  * @node's document. Returns the number of problems; @out holds the policy when there were none,
  * the defaults otherwise.
  */
-size_t hvf_policy_read_node(hvf_reader *r, struct fy_node *node, const char *path,
-                            hvf_policy *out);
+size_t hvf_policy_read_node(hvf_reader *r, struct fy_node *node, const char *path, hvf_policy *out);

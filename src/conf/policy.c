@@ -207,8 +207,7 @@ pol_read_headroom(hvf_reader *r, struct fy_node *v, const char *path, hvf_policy
     pol_field(path, "headroom", field, sizeof(field));
     if (text && strchr(text, '%')) {
         if (!pol_parse_share(text, &d) || d < 0 || d >= 1) {
-            hvf_reader_report(r, v, field,
-                              "expected a share below 100%% or a size such as 16GiB");
+            hvf_reader_report(r, v, field, "expected a share below 100%% or a size such as 16GiB");
             return;
         }
         p->headroom_share = d;
@@ -261,8 +260,8 @@ pol_read(hvf_reader *r, struct fy_node *root, const char *path, pol_obj *o)
     if (o->headroom)
         pol_read_headroom(r, o->headroom, path, &o->p);
     if (o->window)
-        hvf_reader_map(r, o->window, pol_field(path, "window", sub, sizeof(sub)),
-                       pol_window_fields, HVF_ARRAY_LEN(pol_window_fields), o);
+        hvf_reader_map(r, o->window, pol_field(path, "window", sub, sizeof(sub)), pol_window_fields,
+                       HVF_ARRAY_LEN(pol_window_fields), o);
     if (o->seatbelt) {
         pol_seatbelt_obj sb = {o->p.seatbelt.max_hosts_without_approval, NULL,
                                o->p.seatbelt.max_plan_duration_us};

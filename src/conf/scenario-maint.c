@@ -18,8 +18,7 @@ typedef struct sc_maint {
     uint32_t per_host, max_retries, candidates;
     bool claims;
     /* which naive-only fields were written, to refuse them with hvfleet */
-    bool has_span, has_window, has_per_host, has_claims, has_retry, has_max_retries,
-        has_candidates;
+    bool has_span, has_window, has_per_host, has_claims, has_retry, has_max_retries, has_candidates;
 } sc_maint;
 
 #define M(f) offsetof(sc_maint, f)
@@ -33,10 +32,7 @@ static const hvf_field_spec sc_maint_fields[] = {
     {.name = "schedule", .type = HVF_FIELD_NODE, .offset = M(schedule)},
     {.name = "start", .type = HVF_FIELD_DURATION, .offset = M(start_us)},
     {.name = "policy", .type = HVF_FIELD_NODE, .offset = M(policy)},
-    {.name = "span",
-     .type = HVF_FIELD_DURATION,
-     .offset = M(span_us),
-     .present = M(has_span) + 1},
+    {.name = "span", .type = HVF_FIELD_DURATION, .offset = M(span_us), .present = M(has_span) + 1},
     {.name = "window",
      .type = HVF_FIELD_DURATION,
      .offset = M(window_us),
@@ -146,14 +142,10 @@ sc_refuse_naive_fields(hvf_reader *r, struct fy_node *node, const sc_maint *m)
         const char *key;
         bool set;
     } naive_only[] = {
-        {"schedule", m->schedule != NULL},
-        {"span", m->has_span},
-        {"window", m->has_window},
-        {"migrations_per_host", m->has_per_host},
-        {"claims", m->has_claims},
-        {"retry", m->has_retry},
-        {"max_retries", m->has_max_retries},
-        {"target_candidates", m->has_candidates},
+        {"schedule", m->schedule != NULL},   {"span", m->has_span},
+        {"window", m->has_window},           {"migrations_per_host", m->has_per_host},
+        {"claims", m->has_claims},           {"retry", m->has_retry},
+        {"max_retries", m->has_max_retries}, {"target_candidates", m->has_candidates},
     };
 
     for (size_t i = 0; i < HVF_ARRAY_LEN(naive_only); i++) {

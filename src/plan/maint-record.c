@@ -180,8 +180,7 @@ mrec_mode(hvf_sim_strategy s)
 }
 
 void
-mrec_mig_end(mrec *r, const hvf_sim_event *ev, const hvf_sim_migration_info *mig,
-             bool evacuation)
+mrec_mig_end(mrec *r, const hvf_sim_event *ev, const hvf_sim_migration_info *mig, bool evacuation)
 {
     int32_t i = r->vm_mig[ev->vm];
     hvf_plan_migration *m;

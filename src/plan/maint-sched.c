@@ -17,11 +17,11 @@
 typedef struct msched {
     hvf_sim_controller inner; /* the planner's controller (mctl) */
     mctl *m;
-    hvf_plan *live;   /* what the controller records as it runs (it needs one) */
-    hvf_policy pol;   /* as the scenario gives it: the plan's time zero is the start */
-    int32_t *hosts;   /* active hosts to maintain */
+    hvf_plan *live; /* what the controller records as it runs (it needs one) */
+    hvf_policy pol; /* as the scenario gives it: the plan's time zero is the start */
+    int32_t *hosts; /* active hosts to maintain */
     size_t nhosts;
-    int64_t start_us; /* the scenario's maintenance start */
+    int64_t start_us;                 /* the scenario's maintenance start */
     hvf_sim_host_override *overrides; /* owned copies, for the plan made at the start */
     size_t noverrides;
     bool gated; /* the start went through the seatbelt */

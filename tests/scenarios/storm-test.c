@@ -202,9 +202,8 @@ test_storm_with_hvfleet(void **state)
     print_message("with hvfleet: %u hosts maintained in %.1f h, %u evacuating at peak, memory "
                   "%.3f, %u VMs down; storm: %u maintained, %u evacuating, memory %.3f\n",
                   st.hosts_maintained, (double)st.makespan_us / 3600e6,
-                  st.peak_concurrent_evacuations, st.peak_host_memory_ratio,
-                  k.vms_down_distinct, ss.hosts_maintained, ss.peak_concurrent_evacuations,
-                  ss.peak_host_memory_ratio);
+                  st.peak_concurrent_evacuations, st.peak_host_memory_ratio, k.vms_down_distinct,
+                  ss.hosts_maintained, ss.peak_concurrent_evacuations, ss.peak_host_memory_ratio);
     /* every host maintained, within the policy's limits, nothing over-committed, no VM down */
     assert_int_equal(st.hosts_maintained, 30);
     assert_true(st.peak_concurrent_evacuations <= 3);

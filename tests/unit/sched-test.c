@@ -45,7 +45,7 @@
     "    - {name: v5, host: d, vcpus: 1, memory: 6GiB, dirty_rate: 1MiB/s}\n"
 #define HEAD "name: t\n" INV "duration: 6h\n" /* lines 1-14; line 15 is the next one */
 #define BUSY                                                                                       \
-    "    - {name: busy, host: b, vcpus: 4, memory: 16GiB, dirty_rate: 400MiB/s, working_set: "    \
+    "    - {name: busy, host: b, vcpus: 4, memory: 16GiB, dirty_rate: 400MiB/s, working_set: "     \
     "8GiB}\n"
 
 static char *
@@ -200,8 +200,8 @@ test_bad(void **state)
              "t.yaml:18: maintenance.policy: 'bad.yaml': expected a valid policy");
     {
         HVF_AUTOFREE char *want = hvf_asprintf("%s/bad.yaml:2: non_converging: 'pray': ", dir);
-        t_expect(HEAD "maintenance:\n  scheduler: hvfleet\n  hosts: all\n  policy: bad.yaml\n",
-                 dir, want);
+        t_expect(HEAD "maintenance:\n  scheduler: hvfleet\n  hosts: all\n  policy: bad.yaml\n", dir,
+                 want);
     }
     t_expect(HEAD "maintenance:\n  scheduler: hvfleet\n  hosts: all\n  policy: [1, 2]\n", NULL,
              "t.yaml:18: maintenance.policy: ");
