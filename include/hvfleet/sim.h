@@ -80,6 +80,8 @@ typedef struct hvf_sim_controller {
     void (*on_event)(hvf_sim *sim, const hvf_sim_event *ev, void *ctx);
     /* May be NULL: called once when the run ends. */
     void (*on_finish)(hvf_sim *sim, void *ctx);
+    /* May be NULL: when set, the twin owns ctx and frees it in hvf_sim_free. */
+    void (*free_ctx)(void *ctx);
 } hvf_sim_controller;
 
 typedef struct hvf_sim_migrate_opts {
@@ -103,7 +105,8 @@ void hvf_sim_free(hvf_sim *sim);
 
 /* Scenario name written into outputs; copied. */
 void hvf_sim_set_name(hvf_sim *sim, const char *name);
-/* @ctl is copied; its ctx stays the caller's. One controller per simulation. */
+/* @ctl is copied; its ctx stays the caller's unless ctl->free_ctx is set. One controller per
+ * simulation. */
 void hvf_sim_set_controller(hvf_sim *sim, const hvf_sim_controller *ctl);
 /* Returns 0, or -1 with HVF_ERR_INVALID (bad indexes, time outside the run). */
 int hvf_sim_add_fault(hvf_sim *sim, const hvf_sim_fault *fault, hvf_error *err)
@@ -178,6 +181,35 @@ int32_t hvf_sim_vm_host(const hvf_sim *sim, int32_t vm);
 hvf_sim_vm_state hvf_sim_vm_state_get(const hvf_sim *sim, int32_t vm);
 /* Migration in flight for @vm, or -1. */
 int32_t hvf_sim_vm_migration(const hvf_sim *sim, int32_t vm);
+
+/* What a migration did in the twin, as QMP's query-migrate would report it. */
+typedef struct hvf_sim_migration_info {
+    int32_t vm, from, to;
+    bool active;    /* in flight: the figures so far (as of its last phase boundary) */
+    bool completed; /* ended on the target; false while in flight or once aborted */
+    bool converged; /* completed without a forced switchover (post-copy) */
+    bool claimed;   /* the target's memory was claimed first */
+    int64_t start_us;
+    int64_t end_us;      /* -1 while in flight */
+    int64_t downtime_us; /* guest paused for the final copy and switchover; 0 unless completed */
+    uint32_t rounds;     /* live passes: dirty-bitmap syncs (QMP dirty-sync-count) */
+    /* The mechanism it relied on: PRECOPY, AUTO_CONVERGE once the guest was throttled, POSTCOPY
+     * once it switched; never DEFAULT. */
+    hvf_sim_strategy strategy;
+    uint32_t throttle_pct; /* auto-converge's last throttle */
+    uint64_t bytes_sent;
+} hvf_sim_migration_info;
+
+/*
+ * hvf_sim_migration_result: the figures of migration @migration (an id from
+ * hvf_sim_start_migration or an event's `migration`): real downtime, rounds and mechanism, from
+ * the twin rather than the model's prediction at a constant bandwidth. Ids are reused once a
+ * migration ends, so a finished migration's figures are there until the next
+ * hvf_sim_start_migration: read them in the callback of its end or abort event, before acting.
+ * Returns 0, or -1 with HVF_ERR_NOT_FOUND for an id that never existed.
+ */
+int hvf_sim_migration_result(const hvf_sim *sim, int32_t migration, hvf_sim_migration_info *out,
+                             hvf_error *err) __attribute__((warn_unused_result));
 uint32_t hvf_sim_migrations_active(const hvf_sim *sim);
 
 /* ---- controller API: actions (each returns 0 / an id, or -1 with @err set) ---- */

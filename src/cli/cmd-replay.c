@@ -35,6 +35,44 @@ replay_usage(FILE *out)
           out);
 }
 
+/*
+ * Under the KPI table, for replays that maintain hosts (seed 000): what the maintenance did in
+ * the twin, aligned with the table's columns. Nothing for replays without one.
+ */
+static void
+replay_print_maintenance(const hvf_replay *rp, const hvf_replay_outcome *o)
+{
+    static const char *const labels[] = {"hosts evacuating (peak)", "hosts over-committed",
+                                         "VMs OOM-killed/crashed", "hosts maintained"};
+    int label_w = 0, col_w = 14;
+    bool any = false;
+
+    for (size_t i = 0; i < o->n; i++)
+        any |= o->stats[i].hosts_maintained > 0 || o->stats[i].peak_concurrent_evacuations > 0;
+    if (!any)
+        return;
+    for (size_t r = 0; hvf_incident_row_labels[r]; r++) {
+        int w = (int)strlen(hvf_incident_row_labels[r]);
+        label_w = w > label_w ? w : label_w;
+    }
+    for (size_t c = 0; c < o->n; c++) {
+        int w = (int)strlen(rp->variants[c].label);
+        col_w = w > col_w ? w : col_w;
+    }
+    for (size_t r = 0; r < HVF_ARRAY_LEN(labels); r++) {
+        printf("  %-*s", label_w, labels[r]);
+        for (size_t c = 0; c < o->n; c++) {
+            const hvf_sim_stats *st = &o->stats[c];
+            uint32_t v = r == 0   ? st->peak_concurrent_evacuations
+                         : r == 1 ? st->hosts_over_committed
+                         : r == 2 ? st->vms_rebooted + st->vms_crashed
+                                  : st->hosts_maintained;
+            printf("  %-*" PRIu32, c + 1 < o->n ? col_w : 0, v);
+        }
+        printf("\n");
+    }
+}
+
 static void
 replay_print(const hvf_replay *rp, const hvf_replay_outcome *o, const char *dir)
 {
@@ -49,6 +87,7 @@ replay_print(const hvf_replay *rp, const hvf_replay_outcome *o, const char *dir)
     hvf_incident_format_table(&sb, cols, o->kpis, o->n);
     fputs(sb.buf ? sb.buf : "", stdout);
     hvf_strbuf_clear(&sb);
+    replay_print_maintenance(rp, o);
     if (dir)
         printf("  output: %s/ (summary.json, one directory per variant)\n", dir);
 }

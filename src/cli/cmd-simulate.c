@@ -100,7 +100,6 @@ hvf_cli_simulate(int argc, char **argv)
     hvf_error err = HVF_ERROR_INIT;
     hvf_scenario *sc;
     hvf_sim *sim;
-    void *sched = NULL;
     sim_progress prog = {.shown = false};
     double wall;
     int c;
@@ -157,7 +156,7 @@ hvf_cli_simulate(int argc, char **argv)
     if (seed_set)
         sc->params.seed = seed;
     outdir = out ? hvf_strdup(out) : hvf_asprintf("out/%s", sc->name);
-    sim = hvf_scenario_sim_new(sc, &sched, &err);
+    sim = hvf_scenario_sim_new(sc, NULL, &err);
     if (!sim) {
         hvf_scenario_free(sc);
         return hvf_cli_fail(&err);
@@ -171,7 +170,6 @@ hvf_cli_simulate(int argc, char **argv)
         fprintf(stderr, "\r\033[K");
     if (hvf_sim_write_outputs(sim, outdir, &err) < 0 || hvf_report_write_html(outdir, &err) < 0) {
         hvf_sim_free(sim);
-        hvf_sim_naive_free(sched);
         hvf_scenario_free(sc);
         return hvf_cli_fail(&err);
     }
@@ -182,7 +180,6 @@ hvf_cli_simulate(int argc, char **argv)
         sim_print_summary(sim, sc->name, outdir, wall);
     }
     hvf_sim_free(sim);
-    hvf_sim_naive_free(sched);
     hvf_scenario_free(sc);
     return 0;
 }

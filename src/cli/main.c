@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "cli/plan-cli.h"
+#include "hvfleet/maintenance.h"
 
 static const hvf_cli_command commands[] = {
     {"inventory", "check, import or generate an inventory", hvf_cli_inventory},
@@ -33,6 +34,8 @@ cli_usage(FILE *out)
 int
 main(int argc, char **argv)
 {
+    /* Scenarios may name the planner's strategy as their scheduler (hvfleet/sim-sched.h). */
+    hvf_maintenance_register_scheduler();
     if (argc < 2) {
         cli_usage(stderr);
         return 2;

@@ -10,6 +10,10 @@ void sc_read_selector(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, c
                       int32_t **out, size_t *n);
 /* A duration, or "never" (-1); @dflt when @node is NULL. */
 int64_t sc_duration_or_never(hvf_reader *r, struct fy_node *node, const char *field, int64_t dflt);
+/* The maintenance section (scenario-maint.c): sets has_maintenance, scheduler, naive, policy.
+ * A relative policy file resolves against @base_dir. */
+void sc_read_maintenance(hvf_reader *r, struct fy_node *node, const char *base_dir,
+                         hvf_scenario *sc);
 /* The monitoring section (scenario-monitor.c): sets sc->monitoring. */
 void sc_read_monitoring(hvf_reader *r, struct fy_node *node, hvf_scenario *sc);
 

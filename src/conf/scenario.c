@@ -159,53 +159,6 @@ static const hvf_field_spec sc_fault_fields[] = {
 };
 #undef F
 
-static const char *const sc_scheduler_names[] = {"naive", NULL};
-
-typedef struct sc_maint {
-    int scheduler;
-    struct fy_node *hosts, *schedule;
-    int64_t start_us, span_us, window_us, retry_us;
-    uint32_t per_host, max_retries, candidates;
-    bool claims;
-} sc_maint;
-
-#define M(f) offsetof(sc_maint, f)
-static const hvf_field_spec sc_maint_fields[] = {
-    {.name = "scheduler",
-     .type = HVF_FIELD_ENUM,
-     .offset = M(scheduler),
-     .required = true,
-     .enum_names = sc_scheduler_names},
-    {.name = "hosts", .type = HVF_FIELD_NODE, .offset = M(hosts)},
-    {.name = "schedule", .type = HVF_FIELD_NODE, .offset = M(schedule)},
-    {.name = "start", .type = HVF_FIELD_DURATION, .offset = M(start_us)},
-    {.name = "span", .type = HVF_FIELD_DURATION, .offset = M(span_us)},
-    {.name = "window", .type = HVF_FIELD_DURATION, .offset = M(window_us)},
-    {.name = "migrations_per_host",
-     .type = HVF_FIELD_UINT,
-     .offset = M(per_host),
-     .min = 1,
-     .max = 64},
-    {.name = "claims", .type = HVF_FIELD_BOOL, .offset = M(claims)},
-    {.name = "retry", .type = HVF_FIELD_DURATION, .offset = M(retry_us)},
-    {.name = "max_retries", .type = HVF_FIELD_UINT, .offset = M(max_retries), .max = 1000},
-    {.name = "target_candidates", .type = HVF_FIELD_UINT, .offset = M(candidates), .max = 1000000},
-};
-#undef M
-
-typedef struct sc_entry {
-    char *host;
-    int64_t at_us;
-} sc_entry;
-
-static const hvf_field_spec sc_entry_fields[] = {
-    {.name = "host", .type = HVF_FIELD_NAME, .offset = offsetof(sc_entry, host), .required = true},
-    {.name = "at",
-     .type = HVF_FIELD_DURATION,
-     .offset = offsetof(sc_entry, at_us),
-     .required = true},
-};
-
 int
 hvf_scenario_select_hosts(const hvf_fleet *f, const char *sel, int32_t **out, size_t *n,
                           hvf_error *err)
@@ -439,67 +392,6 @@ sc_read_overrides(hvf_reader *r, struct fy_node *seq, hvf_scenario *sc)
     }
 }
 
-static void
-sc_read_maintenance(hvf_reader *r, struct fy_node *node, hvf_scenario *sc)
-{
-    sc_maint m = {.span_us = 2 * 3600 * HVF_US_PER_S,
-                  .window_us = 60 * HVF_US_PER_S,
-                  .retry_us = 30 * HVF_US_PER_S,
-                  .per_host = 2,
-                  .max_retries = 3};
-    hvf_sim_naive_opts *o = &sc->naive;
-    struct fy_node *item;
-    void *iter = NULL;
-    size_t i = 0;
-    char path[48];
-
-    if (hvf_reader_map(r, node, "maintenance", sc_maint_fields, HVF_ARRAY_LEN(sc_maint_fields),
-                       &m) != 0)
-        return;
-    sc->has_maintenance = true;
-    o->start_us = m.start_us;
-    o->span_us = m.span_us;
-    o->window_us = m.window_us;
-    o->migrations_per_host = m.per_host;
-    o->claims = m.claims;
-    o->retry_us = m.retry_us > 0 ? m.retry_us : HVF_US_PER_S;
-    o->max_retries = m.max_retries;
-    o->target_candidates = m.candidates;
-    if (!m.hosts == !m.schedule) {
-        hvf_reader_report_field(r, node, "maintenance", "hosts",
-                                "expected either hosts (spread over span) or schedule (explicit "
-                                "times), not %s",
-                                m.hosts ? "both" : "neither");
-        return;
-    }
-    if (m.hosts) {
-        sc_read_selector(r, sc->fleet, m.hosts, "maintenance.hosts", &o->hosts, &o->nhosts);
-        return;
-    }
-    if (!hvf_reader_expect_seq(r, m.schedule, "maintenance.schedule"))
-        return;
-    while ((item = fy_node_sequence_iterate(m.schedule, &iter)) != NULL) {
-        sc_entry e = {0};
-        int32_t h;
-
-        snprintf(path, sizeof(path), "maintenance.schedule[%zu]", i++);
-        if (hvf_reader_map(r, item, path, sc_entry_fields, HVF_ARRAY_LEN(sc_entry_fields), &e) ==
-            0) {
-            h = hvf_fleet_find_host(sc->fleet, e.host);
-            if (h < 0) {
-                hvf_reader_report_field(r, item, path, "host",
-                                        "expected the name of a host in the inventory");
-            } else {
-                o->hosts = hvf_realloc(o->hosts, (o->nhosts + 1) * sizeof(int32_t));
-                o->at_us = hvf_realloc(o->at_us, (o->nhosts + 1) * sizeof(int64_t));
-                o->hosts[o->nhosts] = h;
-                o->at_us[o->nhosts++] = e.at_us;
-            }
-        }
-        hvf_reader_free_fields(sc_entry_fields, HVF_ARRAY_LEN(sc_entry_fields), &e);
-    }
-}
-
 static hvf_fleet *
 sc_read_inventory(hvf_reader *r, struct fy_node *node, const char *base_dir, hvf_error *err)
 {
@@ -563,7 +455,7 @@ sc_read(hvf_reader *r, const char *base_dir, hvf_error *err)
         sc_read_overrides(r, root.overrides, sc);
         sc_read_faults(r, root.faults, sc);
         if (root.maintenance)
-            sc_read_maintenance(r, root.maintenance, sc);
+            sc_read_maintenance(r, root.maintenance, base_dir, sc);
         if (root.monitoring)
             sc_read_monitoring(r, root.monitoring, sc);
         hvf_scenario_read_changes(r, root.services, root.changes, base_dir, sc);

@@ -117,6 +117,8 @@ hvf_sim_free(hvf_sim *sim)
             sim->comps[i].free_ctx(sim->comps[i].ctx);
     }
     free(sim->comps);
+    if (sim->has_ctl && sim->ctl.free_ctx)
+        sim->ctl.free_ctx(sim->ctl.ctx);
     sim_inc_free(sim);
     sim_ext_free(sim);
     for (size_t i = 0; i < sim->nmigs; i++)

@@ -54,12 +54,11 @@ static int
 run_one(const hvf_replay *rp, size_t i, hvf_scenario *sc, uint64_t seed, const char *out_dir,
         hvf_replay_outcome *out, hvf_error *err)
 {
-    void *sched = NULL;
     hvf_sim *sim;
     int rc = 0;
 
     sc->params.seed = seed;
-    sim = hvf_scenario_sim_new(sc, &sched, err);
+    sim = hvf_scenario_sim_new(sc, NULL, err);
     if (!sim) {
         hvf_error_prefix(err, "replay '%s', variant '%s': ", rp->file, rp->variants[i].label);
         return -1;
@@ -74,7 +73,6 @@ run_one(const hvf_replay *rp, size_t i, hvf_scenario *sc, uint64_t seed, const c
         rc = hvf_sim_write_outputs(sim, dir, err);
     }
     hvf_sim_free(sim);
-    hvf_sim_naive_free(sched);
     return rc;
 }
 

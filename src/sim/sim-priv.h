@@ -105,6 +105,7 @@ typedef struct sim_mig {
     int32_t links[SIM_MAX_PATH];
     uint8_t nlinks;
     sim_mig_model *model;                         /* owned */
+    hvf_sim_migration_info done;                  /* once ended: its final figures */
     int32_t next_out, prev_out, next_in, prev_in; /* per-host lists */
 } sim_mig;
 
