@@ -69,6 +69,8 @@ typedef struct hvf_sim_params {
     /* platform */
     int64_t vm_restart_delay_us; /* a killed/crashed VM is restarted after this */
     int64_t host_reboot_us;      /* a crashed host is back after this */
+    bool vm_restart_same_host;   /* crashed VMs wait for their own host (local disks), never
+                                    restart elsewhere */
 
     /* output */
     bool record_events;      /* keep the event log (events.jsonl) */
@@ -86,6 +88,7 @@ typedef enum hvf_sim_fault_type {
     HVF_SIM_FAULT_HOST_REBOOT,
     HVF_SIM_FAULT_LINK_DROP,
     HVF_SIM_FAULT_DIRTY_RATE,
+    HVF_SIM_FAULT_SERVICE_DOWN, /* a shared dependency (the message bus) stops serving */
     HVF_SIM_FAULT_LAST
 } hvf_sim_fault_type;
 
@@ -113,6 +116,7 @@ typedef struct hvf_sim_fault {
                                -1 = never */
     double bytes_per_s;     /* link_drop: new capacity; dirty_rate: new rate */
     hvf_sim_dir dir;        /* link_drop */
+    char service[64];       /* service_down: the dependency's name */
 } hvf_sim_fault;
 
 /* The naive scheduler of seed 000, or an explicit list of maintenance times driven the same way. */

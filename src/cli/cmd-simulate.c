@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "hvfleet/report.h"
 #include "hvfleet/alloc.h"
+#include "hvfleet/incident.h"
 #include "hvfleet/scenario.h"
 #include "hvfleet/sim.h"
 #include "hvfleet/units.h"
@@ -68,6 +69,19 @@ sim_print_summary(hvf_sim *sim, const char *name, const char *dir, double wall_s
            st.vms_rebooted, st.vms_crashed);
     printf("  hosts                %u crashed, %u hung (IO saturated past the hung-task timeout)\n",
            st.hosts_crashed, st.hosts_hung);
+    {
+        hvf_incident_kpis k;
+        char ev[32], det[48], res[48];
+        hvf_incident_kpis_get(sim, &k);
+        if (k.event_us >= 0)
+            printf("  incident             event at %s, detection %s, resolution %s; %u VMs down, "
+                   "%.1f VM-minutes lost\n",
+                   hvf_incident_format_value(&k, HVF_INCIDENT_ROW_EVENT, ev, sizeof(ev)),
+                   hvf_incident_format_value(&k, HVF_INCIDENT_ROW_DETECTION, det, sizeof(det)),
+                   hvf_incident_format_value(&k, HVF_INCIDENT_ROW_RESOLUTION, res, sizeof(res)),
+                   k.vms_down_distinct, k.vm_minutes_lost);
+    }
+    hvf_cli_print_changes(sim);
     printf("  output               %s/ (report.html, summary.json, events.jsonl, metrics-*.csv)\n", dir);
 }
 
@@ -86,7 +100,6 @@ hvf_cli_simulate(int argc, char **argv)
     hvf_error err = HVF_ERROR_INIT;
     hvf_scenario *sc;
     hvf_sim *sim;
-    void *sched = NULL;
     sim_progress prog = {.shown = false};
     double wall;
     int c;
@@ -143,7 +156,7 @@ hvf_cli_simulate(int argc, char **argv)
     if (seed_set)
         sc->params.seed = seed;
     outdir = out ? hvf_strdup(out) : hvf_asprintf("out/%s", sc->name);
-    sim = hvf_scenario_sim_new(sc, &sched, &err);
+    sim = hvf_scenario_sim_new(sc, NULL, &err);
     if (!sim) {
         hvf_scenario_free(sc);
         return hvf_cli_fail(&err);
@@ -157,7 +170,6 @@ hvf_cli_simulate(int argc, char **argv)
         fprintf(stderr, "\r\033[K");
     if (hvf_sim_write_outputs(sim, outdir, &err) < 0 || hvf_report_write_html(outdir, &err) < 0) {
         hvf_sim_free(sim);
-        hvf_sim_naive_free(sched);
         hvf_scenario_free(sc);
         return hvf_cli_fail(&err);
     }
@@ -168,7 +180,6 @@ hvf_cli_simulate(int argc, char **argv)
         sim_print_summary(sim, sc->name, outdir, wall);
     }
     hvf_sim_free(sim);
-    hvf_sim_naive_free(sched);
     hvf_scenario_free(sc);
     return 0;
 }

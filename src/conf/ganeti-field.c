@@ -64,49 +64,6 @@ gnt_ctx_clear(gnt_ctx *c)
 }
 
 size_t
-gnt_utf8_invalid_at(const char *buf, size_t len)
-{
-    const unsigned char *s = (const unsigned char *)buf;
-    size_t i = 0;
-
-    while (i < len) {
-        unsigned char c = s[i];
-        unsigned char lo = 0x80, hi = 0xBF;
-        size_t n;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            n = 1;
-        else if (c >= 0xE0 && c <= 0xEF)
-            n = 2;
-        else if (c >= 0xF0 && c <= 0xF4)
-            n = 3;
-        else
-            return i;
-        /* The second byte's range rules out overlong forms, surrogates and > U+10FFFF. */
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-        else if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-        if (len - i <= n || s[i + 1] < lo || s[i + 1] > hi)
-            return i;
-        for (size_t k = 2; k <= n; k++) {
-            if (s[i + k] < 0x80 || s[i + k] > 0xBF)
-                return i;
-        }
-        i += n + 1;
-    }
-    return len;
-}
-
-size_t
 gnt_split(const char *p, size_t len, char sep, gnt_slice *out, size_t max)
 {
     size_t n = 0, start = 0;

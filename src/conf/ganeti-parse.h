@@ -103,8 +103,6 @@ void gnt_ctx_clear(gnt_ctx *c);
 
 /* ---- fields (ganeti-field.c) ---- */
 
-/* Offset of the first byte that is not well-formed UTF-8 (RFC 3629), or @len. */
-size_t gnt_utf8_invalid_at(const char *buf, size_t len);
 /* Splits [p, p+len) at @sep into up to @max slices; returns the total number of fields. */
 size_t gnt_split(const char *p, size_t len, char sep, gnt_slice *out, size_t max);
 char *gnt_dup(gnt_slice s);

@@ -9,6 +9,8 @@
 #include "conf/ganeti-parse.h"
 #include "conf/reader.h"
 #include "hvfleet/alloc.h"
+#include "hvfleet/utf8.h"
+#include "util/text.h"
 #include "hvfleet/ganeti.h"
 #include "hvfleet/inventory.h"
 
@@ -255,7 +257,7 @@ gnt_parse(gnt_ctx *c, const char *buf, size_t len, hvf_error *err)
     const char *nul;
     size_t bad;
 
-    bad = gnt_utf8_invalid_at(buf, len);
+    bad = hvf_utf8_invalid_at(buf, len);
     nul = memchr(buf, '\0', len);
     if (nul && (size_t)(nul - buf) < bad)
         bad = (size_t)(nul - buf);
@@ -353,34 +355,11 @@ hvf_ganeti_parse(const char *name, const char *buf, size_t len, hvf_diags *diags
 hvf_fleet *
 hvf_ganeti_load(const char *path, hvf_ganeti_stats *stats, hvf_diags *diags, hvf_error *err)
 {
-    FILE *fp = fopen(path, "rb");
-    struct stat st;
-    HVF_AUTOFREE char *buf = NULL;
-    size_t n;
+    size_t n = 0;
+    HVF_AUTOFREE char *buf = hvf_text_read_file(path, HVF_CONF_MAX_BYTES, &n, err);
 
-    if (!fp) {
-        hvf_error_set(err, HVF_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    if (!buf)
         return NULL;
-    }
-    if (fstat(fileno(fp), &st) < 0 || !S_ISREG(st.st_mode)) {
-        fclose(fp);
-        hvf_error_set(err, HVF_ERR_IO, "'%s' is not a regular file", path);
-        return NULL;
-    }
-    if ((uint64_t)st.st_size > HVF_CONF_MAX_BYTES) {
-        fclose(fp);
-        hvf_error_set(err, HVF_ERR_INVALID, "'%s' is %" PRIu64 " bytes: the limit is %u", path,
-                      (uint64_t)st.st_size, HVF_CONF_MAX_BYTES);
-        return NULL;
-    }
-    buf = hvf_malloc((size_t)st.st_size + 1);
-    n = fread(buf, 1, (size_t)st.st_size, fp);
-    if (ferror(fp)) {
-        fclose(fp);
-        hvf_error_set(err, HVF_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
-        return NULL;
-    }
-    fclose(fp);
     return hvf_ganeti_parse_stats(path, buf, n, stats, diags, err);
 }
 

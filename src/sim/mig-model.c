@@ -128,6 +128,12 @@ sim_mig_model_downtime_us(const sim_mig_model *m)
     return r.downtime_us;
 }
 
+void
+sim_mig_model_result(const sim_mig_model *m, hvf_migrate_result *out)
+{
+    hvf_migrate_state_result(&m->s, out);
+}
+
 double
 sim_mig_model_sent_bytes(const sim_mig_model *m)
 {

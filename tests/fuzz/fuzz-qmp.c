@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target for the QMP message parser: any bytes in, a clean result or error out. */
-#include <stddef.h>
-#include <stdint.h>
-#include <stdlib.h>
+/*
+ * libFuzzer target for the QMP message parser: any bytes in, a message or a one-line error out;
+ * what parses reads as a query-migrate reply without harm, and parse -> format -> parse is stable
+ * (same kind, same id, same JSON).
+ */
 #include <string.h>
 
 #include "driver/qemu/qemu-migrate.h"
 #include "driver/qemu/qmp.h"
+#include "fuzz.h"
 #include "hvfleet/alloc.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -20,30 +20,32 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *text;
 
     if (hvf_qmp_parse((const char *)data, size, &m, &err) < 0) {
-        /* every refusal says why, in one line */
-        HVF_ASSERT(err.code == HVF_ERR_IO && err.msg[0] != 0 && !strchr(err.msg, '\n'));
+        if (err.code != HVF_ERR_IO || err.msg[0] == 0 || strchr(err.msg, '\n'))
+            fuzz_fail("refusal without a one-line message: '%s'", err.msg);
         return 0;
     }
-    HVF_ASSERT(m.root && (unsigned)m.kind < HVF_QMP_MSG_LAST);
-    if (m.kind == HVF_QMP_MSG_ERROR)
-        HVF_ASSERT(m.err_class && m.err_desc);
-    if (m.kind == HVF_QMP_MSG_EVENT)
-        HVF_ASSERT(m.event != NULL);
+    if (!m.root || (unsigned)m.kind >= HVF_QMP_MSG_LAST)
+        fuzz_fail("parsed without a root or a kind");
+    if (m.kind == HVF_QMP_MSG_ERROR && (!m.err_class || !m.err_desc))
+        fuzz_fail("error reply without class or description");
+    if (m.kind == HVF_QMP_MSG_EVENT && !m.event)
+        fuzz_fail("event without a name");
     if (m.kind == HVF_QMP_MSG_RETURN) {
-        /* the migration code reads any reply; it must cope with every shape */
+        /* the migration code reads any reply: it must cope with every shape */
         hvf_qemu_migrate_sample s;
         hvf_qemu_migrate_read_sample(m.value, &s);
-        HVF_ASSERT(s.status[sizeof(s.status) - 1] == 0);
+        if (s.status[sizeof(s.status) - 1] != 0 || s.throttle_pct < 0 || s.throttle_pct > 100)
+            fuzz_fail("query-migrate sample out of range");
     }
 
-    /* parse -> format -> parse is stable: same kind, same id */
     text = json_dumps(m.root, JSON_COMPACT | JSON_ENCODE_ANY);
-    HVF_ASSERT(text != NULL);
-    HVF_ASSERT(hvf_qmp_parse(text, strlen(text), &again, &err) == 0);
-    HVF_ASSERT(again.kind == m.kind);
-    HVF_ASSERT((m.id == NULL) == (again.id == NULL));
-    HVF_ASSERT(!m.id || strcmp(m.id, again.id) == 0);
-    HVF_ASSERT(json_equal(m.root, again.root));
+    if (!text)
+        fuzz_fail("cannot format a parsed message");
+    if (hvf_qmp_parse(text, strlen(text), &again, &err) < 0)
+        fuzz_fail("formatted message does not parse: %s", err.msg);
+    if (again.kind != m.kind || (m.id == NULL) != (again.id == NULL) ||
+        (m.id && strcmp(m.id, again.id) != 0) || !json_equal(m.root, again.root))
+        fuzz_fail("parse -> format -> parse changed the message: %s", text);
     free(text);
     hvf_qmp_msg_clear(&again);
     hvf_qmp_msg_clear(&m);

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Rolling changes in the twin: a controller that runs changes (include/hvfleet/change.h) wave by
+ * wave, applies to each unit the effects the scenario declares for its variants, checks the
+ * gates from the twin's state while baking, and halts and rolls back when one fails. Scenario
+ * files declare them in `changes:` (docs/changes.md).
+ *
+ * Two executors: hvfleet (the change planner's waves under the policy, the seatbelt's verdict,
+ * a rollback that keeps the limits) and people (as_written: the file's waves as written, no
+ * coverage, no limits), optionally with an operator model for the time monitoring takes to
+ * alert and people take to decide and revert (fitted to an incident report's timeline).
+ *
+ * Events: change_plan, change_refused, change_start, change_wave_start, change_wave_applied,
+ * change_effect, change_gate_failed, change_halt, change_rollback_batch, change_rolled_back,
+ * change_revert, change_reverted, change_done, and the incident milestones of
+ * include/hvfleet/incident.h: alert (a gate failed, or monitoring noticed), decision (halt and
+ * roll back, or what people did), resolved (every client and replica healthy again after it).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hvfleet/change.h"
+#include "hvfleet/policy.h"
+#include "hvfleet/sim.h"
+
+typedef enum hvf_sim_effect_type {
+    HVF_SIM_EFFECT_DROP_ESTABLISHED_CONNECTIONS, /* the host drops its established flows */
+    HVF_SIM_EFFECT_SERVICE_STOPS_SERVING,        /* replicas stay up and answer nothing */
+    HVF_SIM_EFFECT_LAST
+} hvf_sim_effect_type;
+
+typedef enum hvf_sim_cmp {
+    HVF_SIM_CMP_EQ,
+    HVF_SIM_CMP_LT,
+    HVF_SIM_CMP_LE,
+    HVF_SIM_CMP_GT,
+    HVF_SIM_CMP_GE,
+    HVF_SIM_CMP_LAST
+} hvf_sim_cmp;
+
+extern const char *const hvf_sim_effect_names[]; /* NULL-terminated */
+
+/* What a change does to the units whose host matches every condition given (NULL = any). */
+typedef struct hvf_sim_change_effect {
+    hvf_sim_effect_type effect;
+    char *kernel; /* owned: a version compared with kernel_cmp (numbers between dots) */
+    hvf_sim_cmp kernel_cmp;
+    char *hw;             /* owned */
+    char *tag;            /* owned: the host carries this tag */
+    char *sysctl_missing; /* owned: the host has no tag NAME=V with V other than 0 */
+    char *setting;        /* owned: the change lists this in its settings */
+} hvf_sim_change_effect;
+
+/* How people noticed and reacted, for a run as_written (an incident report's timeline). */
+typedef struct hvf_sim_operator {
+    bool enabled;
+    hvf_change_gate alert;   /* what monitoring watches; service owned */
+    int64_t alert_for_us;    /* failing this long raises the alert */
+    int64_t check_every_us;  /* monitoring's interval */
+    int64_t decide_after_us; /* from the alert to the decision (investigation) */
+    int64_t revert_us;       /* the decision reverts every changed unit at once, taking this long */
+    char *action;            /* owned: what people did, for the log; may be NULL */
+} hvf_sim_operator;
+
+typedef struct hvf_sim_change_run {
+    hvf_change *change; /* owned */
+    int64_t start_us;
+    bool as_written; /* people ran it (the file as written); else hvfleet */
+    bool approved;   /* hvfleet: a needs-approval plan was approved; else it waits */
+    hvf_policy policy;
+    hvf_sim_change_effect *effects; /* owned */
+    size_t neffects;
+    hvf_sim_operator op;
+} hvf_sim_change_run;
+
+void hvf_sim_change_run_clear(hvf_sim_change_run *run);
+
+/*
+ * True when @e applies to a unit on host @host of @fleet under @change. Exposed for tests.
+ * Kernel versions compare number by number ("4.15" > "4.10" > "4.4"); a host without a kernel
+ * matches no kernel condition.
+ */
+bool hvf_sim_effect_matches(const hvf_sim_change_effect *e, const hvf_fleet *fleet, int32_t host,
+                            const hvf_change *change);
+
+/*
+ * hvf_sim_change_attach: adds the component that runs @runs (borrowed: they must outlive @sim)
+ * to @sim, before hvf_sim_run. The simulation owns the component's context. Returns the
+ * component's id. One change component per simulation.
+ */
+int32_t hvf_sim_change_attach(hvf_sim *sim, const hvf_sim_change_run *runs, size_t nruns);
+
+typedef struct hvf_sim_change_outcome {
+    const char *name; /* borrowed from the run's change */
+    bool as_written;
+    bool started; /* false: refused by the seatbelt, waiting for approval, or bad plan */
+    hvf_plan_verdict verdict; /* hvfleet runs */
+    size_t waves_planned, waves_done;
+    size_t units, units_changed; /* units changed at the end (after any rollback) */
+    bool halted, rolled_back, completed, reverted;
+    char halt_reason[256];
+    /* incident milestones, -1 when they did not happen */
+    int64_t t_start_us, t_event_us, t_detect_us, t_decide_us, t_resolve_us;
+} hvf_sim_change_outcome;
+
+/* The outcome of each run so far, in the runs' order (borrowed); 0 without changes. */
+size_t hvf_sim_change_outcomes(const hvf_sim *sim, const hvf_sim_change_outcome **out);
