@@ -22,6 +22,7 @@ typedef struct sim_mig_input {
     hvf_sim_strategy strategy;           /* resolved: never DEFAULT */
     double completion_timeout_s_per_gib; /* 0 = never */
     double cap_bytes_per_s;              /* QEMU max-bandwidth for the live phase, > 0 */
+    double link_bytes_per_s; /* the slower NIC: QEMU lifts the cap for the final copy; 0 = cap */
 } sim_mig_input;
 
 typedef struct sim_mig_model sim_mig_model;

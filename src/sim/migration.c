@@ -255,6 +255,9 @@ hvf_sim_start_migration(hvf_sim *sim, int32_t vm, int32_t target, const hvf_sim_
                                                            : sim->p.migration_max_bytes_per_s;
     if (in.cap_bytes_per_s <= 0)
         in.cap_bytes_per_s = f->hosts[src].nic_bytes_per_s; /* uncapped: the NIC limits it */
+    in.link_bytes_per_s = f->hosts[src].nic_bytes_per_s < f->hosts[target].nic_bytes_per_s
+                              ? f->hosts[src].nic_bytes_per_s
+                              : f->hosts[target].nic_bytes_per_s;
     model = sim_mig_model_new(&in, err);
     if (!model) {
         hvf_error_prefix(err, "VM '%s': ", v->name);
