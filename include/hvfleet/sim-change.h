@@ -23,6 +23,8 @@
 #include <stdint.h>
 
 #include "hvfleet/change.h"
+#include "hvfleet/error.h"
+#include "hvfleet/fleet.h"
 #include "hvfleet/policy.h"
 #include "hvfleet/sim.h"
 
@@ -89,9 +91,39 @@ bool hvf_sim_effect_matches(const hvf_sim_change_effect *e, const hvf_fleet *fle
 /*
  * hvf_sim_change_attach: adds the component that runs @runs (borrowed: they must outlive @sim)
  * to @sim, before hvf_sim_run. The simulation owns the component's context. Returns the
- * component's id. One change component per simulation.
+ * component's id. One change component per simulation. Runs plan with the planner set when
+ * attached; without one, each run is refused when it starts (change_refused, no plan).
  */
 int32_t hvf_sim_change_attach(hvf_sim *sim, const hvf_sim_change_run *runs, size_t nruns);
+
+/*
+ * The change planner the controller plans its runs with: the waves (as written, or hvfleet's
+ * under the run's policy), rollback batches and the seatbelt's verdict. It lives above the
+ * twin (src/plan/change*.c), which sets it at start-up with hvf_change_register_planner
+ * (hvfleet/change-plan.h), as the maintenance planner registers its scheduler
+ * (hvfleet/sim-sched.h): the twin runs the planner without depending on it
+ * (docs/internals/layers.md). The functions are hvfleet/change-plan.h's of the same names.
+ */
+typedef struct hvf_sim_change_planner {
+    hvf_change_plan *(*build)(const hvf_fleet *fleet, const hvf_change *change,
+                              const hvf_change_plan_opts *opts, hvf_error *err);
+    void (*free)(hvf_change_plan *plan);
+    size_t (*pack)(const hvf_change_plan *plan, const uint32_t *units, size_t n, uint32_t cap,
+                   uint32_t *batch_of);
+    hvf_plan_verdict (*evaluate)(hvf_change_plan *plan, const hvf_policy *policy,
+                                 const hvf_fleet *fleet, bool frozen);
+    char *(*wave_variants)(const hvf_change_plan *plan, const hvf_change_wave *w);
+} hvf_sim_change_planner;
+
+/*
+ * hvf_sim_change_set_planner: the planner every later simulation uses (@p copied). Not
+ * thread-safe: set it before any simulation starts. Returns 0, or -1 with HVF_ERR_INVALID when
+ * a function is missing.
+ */
+int hvf_sim_change_set_planner(const hvf_sim_change_planner *p, hvf_error *err)
+    __attribute__((warn_unused_result));
+/* The planner set, or NULL: then hvf_scenario_sim_new refuses scenarios with changes. */
+const hvf_sim_change_planner *hvf_sim_change_get_planner(void);
 
 typedef struct hvf_sim_change_outcome {
     const char *name; /* borrowed from the run's change */

@@ -237,6 +237,32 @@ cx_effects_off(sim_cx *cx, cx_run *x, uint32_t unit)
 
 /* ---- setup, outcomes, summary ------------------------------------------------------------ */
 
+/* ---- the planner ------------------------------------------------------------------------ */
+
+static hvf_sim_change_planner cx_planner;
+static bool cx_planner_set;
+
+int
+hvf_sim_change_set_planner(const hvf_sim_change_planner *p, hvf_error *err)
+{
+    if (!p->build || !p->free || !p->pack || !p->evaluate || !p->wave_variants) {
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "a change planner needs build, free, pack, evaluate and wave_variants");
+        return -1;
+    }
+    cx_planner = *p;
+    cx_planner_set = true;
+    return 0;
+}
+
+const hvf_sim_change_planner *
+hvf_sim_change_get_planner(void)
+{
+    return cx_planner_set ? &cx_planner : NULL;
+}
+
+/* ---- setup and outcomes ----------------------------------------------------------------- */
+
 int32_t
 hvf_sim_change_attach(hvf_sim *sim, const hvf_sim_change_run *runs, size_t nruns)
 {
@@ -246,6 +272,8 @@ hvf_sim_change_attach(hvf_sim *sim, const hvf_sim_change_run *runs, size_t nruns
 
     HVF_ASSERT(!sim->change);
     cx->sim = sim;
+    if (cx_planner_set)
+        cx->planner = cx_planner;
     cx->nruns = nruns;
     cx->runs = hvf_calloc(nruns + 1, sizeof(cx_run));
     cx->outcomes = hvf_calloc(nruns + 1, sizeof(hvf_sim_change_outcome));
@@ -283,7 +311,8 @@ sim_change_free(hvf_sim *sim)
         cx_run *x = &cx->runs[i];
         for (size_t u = 0; x->plan && u < x->plan->nunits; u++)
             free(x->uvms[u]);
-        hvf_change_plan_free(x->plan);
+        if (x->plan)
+            cx->planner.free(x->plan);
         free(x->ustate);
         free(x->uhurt);
         free(x->uvms);

@@ -33,6 +33,13 @@ hvf_scenario_sim_new(const hvf_scenario *sc, void **sched_ctx, hvf_error *err)
         if (sched->prepare)
             sched->prepare(sc, &params);
     }
+    if (sc->nchanges > 0 && !hvf_sim_change_get_planner()) {
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "scenario '%s': rolling changes are not available in this program (no "
+                      "change planner is registered)",
+                      sc->name);
+        return NULL;
+    }
     sim = hvf_sim_new(sc->fleet, &params, sc->overrides, sc->noverrides);
     hvf_sim_set_name(sim, sc->name);
     for (size_t i = 0; i < sc->nfaults; i++) {
