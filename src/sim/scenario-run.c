@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* From a scenario to a ready simulation: fleet, parameters, faults, fallout components and the
  * named scheduler. */
+#include "hvfleet/scenario-run.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/fallout.h"
 #include "hvfleet/scenario.h"

@@ -11,6 +11,7 @@
 #include "fuzz.h"
 #include "hvfleet/change-plan.h"
 #include "hvfleet/maintenance.h"
+#include "hvfleet/scenario-run.h"
 #include "hvfleet/scenario.h"
 #include "hvfleet/sim.h"
 

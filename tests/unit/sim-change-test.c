@@ -18,6 +18,7 @@
 #include "hvfleet/change-plan.h"
 #include "hvfleet/incident.h"
 #include "hvfleet/inventory.h"
+#include "hvfleet/scenario-run.h"
 #include "hvfleet/scenario.h"
 #include "hvfleet/sim-change.h"
 #include "hvfleet/sim-svc.h"
