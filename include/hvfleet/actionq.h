@@ -14,8 +14,8 @@
  *   rate limits     a token bucket per kind (rate per second, burst) and an optional one for all
  *                   kinds, refilled on the caller's clock (virtual time in the twin).
  *   pause/resume    per kind or for all: paused actions still queue and merge, none pops.
- *   freeze          an optional check (hvf_freeze_is_frozen on a state directory, or any
- *                   callback): while it says frozen nothing pops.
+ *   freeze          an optional check (any callback; hvf_actionq_set_freeze_dir in
+ *                   hvfleet/freeze.h asks the freeze switch): while it says frozen nothing pops.
  *   bound           an optional maximum length: a push beyond it evicts the lowest-priority,
  *                   newest queued action when the new one ranks higher, else is refused.
  *
@@ -116,11 +116,13 @@ int hvf_actionq_set_global_limit(hvf_actionq *q, double rate_per_s, uint32_t bur
 
 /*
  * hvf_actionq_set_freeze: @is_frozen(@ctx) is asked on every pop; NULL removes the check.
- * hvf_actionq_set_freeze_dir: the same with hvf_freeze_is_frozen(@state_dir) (copied; NULL =
- * hvf_state_dir's default), which fails closed: an unreadable freeze file counts as frozen.
+ * @ctx is borrowed. hvf_actionq_set_freeze_owned: the same, and the queue frees @ctx with
+ * @free_ctx (may be NULL) when the check is replaced or the queue is freed. The freeze switch's
+ * check is hvf_actionq_set_freeze_dir (hvfleet/freeze.h): the queue knows no fleet.
  */
 void hvf_actionq_set_freeze(hvf_actionq *q, bool (*is_frozen)(void *ctx), void *ctx);
-void hvf_actionq_set_freeze_dir(hvf_actionq *q, const char *state_dir);
+void hvf_actionq_set_freeze_owned(hvf_actionq *q, bool (*is_frozen)(void *ctx), void *ctx,
+                                  void (*free_ctx)(void *ctx));
 
 /*
  * hvf_actionq_push: queues @a at @now_us (see the header comment for merging, cooldowns and

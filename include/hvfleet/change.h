@@ -14,6 +14,10 @@
  * Seeds 003 and 004 are why: a lab that under-represented kernel 4.15 let a firewall reload
  * drop established connections on every 4.15 storage node at once (004), and brokers that were
  * up but served nothing passed a liveness check wave after wave (003).
+ *
+ * This header is the change and its plan as data, with what reads, writes and checks them
+ * (src/conf/change*.c). The planner that makes plans is hvfleet/change-plan.h (src/plan/), a
+ * layer above: the twin runs plans it does not make (docs/internals/layers.md).
  */
 #pragma once
 
@@ -24,12 +28,11 @@
 #include "hvfleet/diag.h"
 #include "hvfleet/error.h"
 #include "hvfleet/fleet.h"
-#include "hvfleet/plan.h"
 #include "hvfleet/policy.h"
+#include "hvfleet/sha256.h"
 #include "hvfleet/strbuf.h"
 
 #define HVF_CHANGE_SCHEMA "hvfleet.change/v1"
-#define HVF_CHANGE_PLAN_SCHEMA "hvfleet.change-plan/v1"
 /* Input limits: far beyond real changes, small enough to refuse garbage quickly. */
 #define HVF_CHANGE_MAX_ITEMS 4096u
 
@@ -208,50 +211,26 @@ typedef struct hvf_change_plan {
     char plan_hash[HVF_SHA256_HEX_LEN + 1];
 } hvf_change_plan;
 
-/*
- * hvf_change_plan_build: plans @change on @fleet. Targets resolve to units; the canary grows to
- * a minimum set of units covering every variant present (deterministic: the first such set in
- * target order), then is packed into as few canary waves as the limits allow; later waves grow
- * by the change's factor up to the cap (max_per_wave, the limits), each keeping every rack and
- * zone within its limit, every redundancy domain within redundancy_max and every service at or
- * above min_available. Units that can never be changed without breaking min_available go alone
- * in a wave and are reported in reasons (the seatbelt refuses the plan).
- * Returns an owned plan (verdict not yet evaluated), or NULL with HVF_ERR_NOT_FOUND (unknown
- * host, selector, service or canary unit) or HVF_ERR_INVALID (no targets).
- */
-hvf_change_plan *hvf_change_plan_build(const hvf_fleet *fleet, const hvf_change *change,
-                                       const hvf_change_plan_opts *opts, hvf_error *err);
-void hvf_change_plan_free(hvf_change_plan *plan);
-
 /* Limits from a maintenance policy: max_parallel_hosts, max_parallel_per_rack/zone. */
 void hvf_change_limits_from_policy(const hvf_policy *policy, hvf_change_limits *out);
 
-/*
- * hvf_change_plan_pack: splits @units (indexes into plan->units, in order) into batches that
- * each keep the plan's limits, redundancy and min_available (none of them for a plan made
- * as_written), at most @cap units each (0 = the plan's wave_cap), taking units in order and
- * filling each batch before the next. A unit that fits no batch on its own gets one alone.
- * Used for rollbacks. Writes each unit's batch number into @batch_of (same length as @units)
- * and returns the number of batches.
- */
-size_t hvf_change_plan_pack(const hvf_change_plan *plan, const uint32_t *units, size_t n,
-                            uint32_t cap, uint32_t *batch_of);
+/* A unit of a change resolved against a fleet: a host, or a VM on its host. */
+typedef struct hvf_change_target {
+    int32_t host; /* fleet index */
+    int32_t vm;   /* fleet index, -1 when the unit is a host */
+} hvf_change_target;
 
 /*
- * hvf_change_plan_evaluate: the seatbelt's verdict on @plan (and the freeze switch: a frozen
- * fleet refuses every plan). Adds the change's own findings (units that break min_available
- * even alone, an all-at-once wave beyond the limits or without a canary, no functional gate, no
- * rollback, more units than seatbelt.max_hosts_without_approval), then runs the maintenance
- * seatbelt (hvf_seatbelt_evaluate) on the plan seen as maintenance: hosts out of service while
- * a kernel change reboots them, VM units stopped while a package or kernel change restarts
- * them. Copies its verdict and reasons and seals plan_hash. Returns the verdict.
+ * hvf_change_resolve: checks the names @change gives against @fleet, in this order: the
+ * services of service_answers gates, the targets (a service of the inventory, or host
+ * selectors, which must select something), the canary units (names of targets). On success
+ * *@units holds the units in target order (the fleet's order; owned, *@nunits of them) and
+ * *@canary the index into *@units of each canary unit, in the file's order (owned,
+ * change->ncanary_units of them). The change planner builds its units from them; the scenario
+ * reader calls it so that a wrong name surfaces when the scenario is loaded.
+ * Returns 0, or -1 with HVF_ERR_NOT_FOUND (an unknown service, host, selector or canary unit)
+ * or HVF_ERR_INVALID (no targets), both arrays NULL.
  */
-hvf_plan_verdict hvf_change_plan_evaluate(hvf_change_plan *plan, const hvf_policy *policy,
-                                          const hvf_fleet *fleet, bool frozen);
-
-/* The variants of wave @w as "kernel=4.4, kernel=4.15, hw=g2" (owned). */
-char *hvf_change_wave_variants(const hvf_change_plan *plan, const hvf_change_wave *w);
-
-/* Appends the plan for people (text) or as indented JSON (schema hvfleet.change-plan/v1). */
-void hvf_change_plan_format_text(const hvf_change_plan *plan, hvf_strbuf *out);
-void hvf_change_plan_format_json(const hvf_change_plan *plan, hvf_strbuf *out);
+int hvf_change_resolve(const hvf_fleet *fleet, const hvf_change *change, hvf_change_target **units,
+                       size_t *nunits, uint32_t **canary, hvf_error *err)
+    __attribute__((warn_unused_result));

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Plain data for the twin's fallout components (include/hvfleet/fallout.h), read from a
- * scenario's telemetry:, remediation: and hv_agent: sections by src/conf. No functions, so conf
- * fills these without depending on the components. Units are in field names; every field has a
- * documented default (hvf_*_opts_default, docs/scenarios.md).
+ * scenario's telemetry:, remediation: and hv_agent: sections by src/conf. Besides the data, only
+ * its names, defaults and clearing (src/conf/fallout-types.c), so conf fills these without
+ * depending on the components (docs/internals/layers.md). Units are in field names; every field
+ * has a documented default (hvf_*_opts_default, docs/scenarios.md).
  */
 #pragma once
 
@@ -148,3 +149,10 @@ typedef struct hvf_fallout_opts {
     hvf_remediation_opts remediation;
     hvf_hvagent_opts hv_agent;
 } hvf_fallout_opts;
+
+/* The documented defaults; selections (vms, hosts) empty. */
+void hvf_telemetry_opts_default(hvf_telemetry_opts *o);
+void hvf_remediation_opts_default(hvf_remediation_opts *o);
+void hvf_hvagent_opts_default(hvf_hvagent_opts *o);
+/* Frees what the options own (selections, names) and zeroes them. */
+void hvf_fallout_opts_clear(hvf_fallout_opts *o);

@@ -26,13 +26,6 @@
 #include "hvfleet/fallout-types.h"
 #include "hvfleet/sim.h"
 
-/* The documented defaults; selections (vms, hosts) empty. */
-void hvf_telemetry_opts_default(hvf_telemetry_opts *o);
-void hvf_remediation_opts_default(hvf_remediation_opts *o);
-void hvf_hvagent_opts_default(hvf_hvagent_opts *o);
-/* Frees what the options own (selections, names) and zeroes them. */
-void hvf_fallout_opts_clear(hvf_fallout_opts *o);
-
 /*
  * hvf_*_attach: adds the component to @sim before it runs (@o is copied). An empty selection
  * means every VM (telemetry, remediation) or every host (hv_agent). Returns the component id,

@@ -13,18 +13,14 @@
  * right in the inventory). Without any alert, someone notices the outage `notice` after it
  * began (the next morning). docs/incidents.md, section 002.
  *
- * Plain data filled by the scenario reader (src/conf/scenario-monitor.c); the model is
- * src/sim/monitor.c.
+ * Plain data filled by the scenario reader (src/conf/scenario-monitor.c, which also clears it);
+ * the model is src/sim/monitor.c, attached with hvf_sim_monitor_attach (hvfleet/sim.h).
  */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "hvfleet/error.h"
-
-typedef struct hvf_sim hvf_sim;
 
 typedef struct hvf_sim_alert_path {
     char *name;       /* owned: "relay", "pager" */
@@ -51,11 +47,3 @@ typedef struct hvf_sim_monitor_opts {
 
 /* Frees what @o owns (not @o itself); NULL is fine. */
 void hvf_sim_monitor_opts_clear(hvf_sim_monitor_opts *o);
-
-/*
- * hvf_sim_monitor_attach: adds the monitoring model to @sim as a component (before hvf_sim_run;
- * @o is copied). Returns 0, or -1 with HVF_ERR_INVALID (no monitors, an index out of range, an
- * interval of 0).
- */
-int hvf_sim_monitor_attach(hvf_sim *sim, const hvf_sim_monitor_opts *o, hvf_error *err)
-    __attribute__((warn_unused_result));

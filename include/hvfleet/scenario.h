@@ -2,7 +2,8 @@
 /*
  * Scenario files (YAML or JSON, schema hvfleet.scenario/v1): an inventory (a path relative to
  * the scenario, or inline), duration, seed, simulator parameters, faults and a maintenance
- * schedule. docs/scenarios.md describes the format.
+ * schedule. docs/scenarios.md describes the format. Running one in the twin is
+ * hvfleet/scenario-run.h, a layer above.
  */
 #pragma once
 
@@ -15,13 +16,10 @@
 #include "hvfleet/fleet.h"
 #include "hvfleet/monitor.h"
 #include "hvfleet/policy.h"
-#include "hvfleet/sim-change.h"
-#include "hvfleet/sim-svc.h"
+#include "hvfleet/sim-change-types.h"
 #include "hvfleet/sim-types.h"
 
 #define HVF_SCENARIO_SCHEMA "hvfleet.scenario/v1"
-
-typedef struct hvf_sim hvf_sim;
 
 /* Who runs a scenario's maintenance (`maintenance.scheduler`). */
 typedef enum hvf_scenario_scheduler {
@@ -76,14 +74,3 @@ void hvf_scenario_free(hvf_scenario *sc);
  */
 int hvf_scenario_select_hosts(const hvf_fleet *fleet, const char *sel, int32_t **out, size_t *n,
                               hvf_error *err) __attribute__((warn_unused_result));
-
-/*
- * hvf_scenario_sim_new (src/sim/scenario-run.c): a simulation of @sc with its faults, its
- * monitoring (a component the simulation owns), its services, its changes' controller (a
- * component too), its fallout components (hvfleet/fallout.h) and, when it has one, its
- * maintenance scheduler, found by name among the registered ones (hvfleet/sim-sched.h). The
- * simulation owns the scheduler: *@sched_ctx (may be NULL) is set to NULL, kept for callers that
- * still pass it to hvf_sim_naive_free (a no-op on NULL). Returns an owned simulation, or NULL
- * with @err set (HVF_ERR_INVALID for a scheduler this program did not register).
- */
-hvf_sim *hvf_scenario_sim_new(const hvf_scenario *sc, void **sched_ctx, hvf_error *err);

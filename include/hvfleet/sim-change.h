@@ -23,60 +23,11 @@
 #include <stdint.h>
 
 #include "hvfleet/change.h"
+#include "hvfleet/error.h"
+#include "hvfleet/fleet.h"
 #include "hvfleet/policy.h"
+#include "hvfleet/sim-change-types.h"
 #include "hvfleet/sim.h"
-
-typedef enum hvf_sim_effect_type {
-    HVF_SIM_EFFECT_DROP_ESTABLISHED_CONNECTIONS, /* the host drops its established flows */
-    HVF_SIM_EFFECT_SERVICE_STOPS_SERVING,        /* replicas stay up and answer nothing */
-    HVF_SIM_EFFECT_LAST
-} hvf_sim_effect_type;
-
-typedef enum hvf_sim_cmp {
-    HVF_SIM_CMP_EQ,
-    HVF_SIM_CMP_LT,
-    HVF_SIM_CMP_LE,
-    HVF_SIM_CMP_GT,
-    HVF_SIM_CMP_GE,
-    HVF_SIM_CMP_LAST
-} hvf_sim_cmp;
-
-extern const char *const hvf_sim_effect_names[]; /* NULL-terminated */
-
-/* What a change does to the units whose host matches every condition given (NULL = any). */
-typedef struct hvf_sim_change_effect {
-    hvf_sim_effect_type effect;
-    char *kernel; /* owned: a version compared with kernel_cmp (numbers between dots) */
-    hvf_sim_cmp kernel_cmp;
-    char *hw;             /* owned */
-    char *tag;            /* owned: the host carries this tag */
-    char *sysctl_missing; /* owned: the host has no tag NAME=V with V other than 0 */
-    char *setting;        /* owned: the change lists this in its settings */
-} hvf_sim_change_effect;
-
-/* How people noticed and reacted, for a run as_written (an incident report's timeline). */
-typedef struct hvf_sim_operator {
-    bool enabled;
-    hvf_change_gate alert;   /* what monitoring watches; service owned */
-    int64_t alert_for_us;    /* failing this long raises the alert */
-    int64_t check_every_us;  /* monitoring's interval */
-    int64_t decide_after_us; /* from the alert to the decision (investigation) */
-    int64_t revert_us;       /* the decision reverts every changed unit at once, taking this long */
-    char *action;            /* owned: what people did, for the log; may be NULL */
-} hvf_sim_operator;
-
-typedef struct hvf_sim_change_run {
-    hvf_change *change; /* owned */
-    int64_t start_us;
-    bool as_written; /* people ran it (the file as written); else hvfleet */
-    bool approved;   /* hvfleet: a needs-approval plan was approved; else it waits */
-    hvf_policy policy;
-    hvf_sim_change_effect *effects; /* owned */
-    size_t neffects;
-    hvf_sim_operator op;
-} hvf_sim_change_run;
-
-void hvf_sim_change_run_clear(hvf_sim_change_run *run);
 
 /*
  * True when @e applies to a unit on host @host of @fleet under @change. Exposed for tests.
@@ -89,9 +40,39 @@ bool hvf_sim_effect_matches(const hvf_sim_change_effect *e, const hvf_fleet *fle
 /*
  * hvf_sim_change_attach: adds the component that runs @runs (borrowed: they must outlive @sim)
  * to @sim, before hvf_sim_run. The simulation owns the component's context. Returns the
- * component's id. One change component per simulation.
+ * component's id. One change component per simulation. Runs plan with the planner set when
+ * attached; without one, each run is refused when it starts (change_refused, no plan).
  */
 int32_t hvf_sim_change_attach(hvf_sim *sim, const hvf_sim_change_run *runs, size_t nruns);
+
+/*
+ * The change planner the controller plans its runs with: the waves (as written, or hvfleet's
+ * under the run's policy), rollback batches and the seatbelt's verdict. It lives above the
+ * twin (src/plan/change*.c), which sets it at start-up with hvf_change_register_planner
+ * (hvfleet/change-plan.h), as the maintenance planner registers its scheduler
+ * (hvfleet/sim-sched.h): the twin runs the planner without depending on it
+ * (docs/internals/layers.md). The functions are hvfleet/change-plan.h's of the same names.
+ */
+typedef struct hvf_sim_change_planner {
+    hvf_change_plan *(*build)(const hvf_fleet *fleet, const hvf_change *change,
+                              const hvf_change_plan_opts *opts, hvf_error *err);
+    void (*free)(hvf_change_plan *plan);
+    size_t (*pack)(const hvf_change_plan *plan, const uint32_t *units, size_t n, uint32_t cap,
+                   uint32_t *batch_of);
+    hvf_plan_verdict (*evaluate)(hvf_change_plan *plan, const hvf_policy *policy,
+                                 const hvf_fleet *fleet, bool frozen);
+    char *(*wave_variants)(const hvf_change_plan *plan, const hvf_change_wave *w);
+} hvf_sim_change_planner;
+
+/*
+ * hvf_sim_change_set_planner: the planner every later simulation uses (@p copied). Not
+ * thread-safe: set it before any simulation starts. Returns 0, or -1 with HVF_ERR_INVALID when
+ * a function is missing.
+ */
+int hvf_sim_change_set_planner(const hvf_sim_change_planner *p, hvf_error *err)
+    __attribute__((warn_unused_result));
+/* The planner set, or NULL: then hvf_scenario_sim_new refuses scenarios with changes. */
+const hvf_sim_change_planner *hvf_sim_change_get_planner(void);
 
 typedef struct hvf_sim_change_outcome {
     const char *name; /* borrowed from the run's change */

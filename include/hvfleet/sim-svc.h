@@ -27,32 +27,9 @@
 #include <stdint.h>
 
 #include "hvfleet/error.h"
+#include "hvfleet/sim-types.h" /* hvf_sim_svc_spec */
 
 typedef struct hvf_sim hvf_sim;
-
-typedef enum hvf_sim_svc_kind {
-    HVF_SIM_SVC_REPLICATED,
-    HVF_SIM_SVC_STORAGE,
-    HVF_SIM_SVC_LAST
-} hvf_sim_svc_kind;
-
-extern const char *const hvf_sim_svc_kind_names[]; /* NULL-terminated */
-
-typedef struct hvf_sim_svc_spec {
-    char *name; /* owned */
-    hvf_sim_svc_kind kind;
-    int32_t service; /* replicated: the inventory service's index */
-    int32_t *nodes;  /* owned, storage: hosts */
-    size_t nnodes;
-    int32_t *clients; /* owned: storage: VMs; replicated: hosts */
-    size_t nclients;
-    int64_t latency_us;   /* storage: a healthy client's IO latency */
-    int64_t reconnect_us; /* storage: clients reconnect this long after the cause is gone */
-    uint32_t span;        /* storage: nodes a client's data is spread over; 0 = all */
-} hvf_sim_svc_spec;
-
-/* Frees what @spec owns. */
-void hvf_sim_svc_spec_clear(hvf_sim_svc_spec *spec);
 
 /*
  * hvf_sim_add_svc: declares a service before the run (@spec is copied). Returns its index, or

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Plain data shared by the twin (src/sim) and the scenario reader (src/conf): simulator
- * parameters, faults and maintenance schedules. No functions, so conf/ can fill these without
- * depending on the engine.
+ * parameters, faults, maintenance schedules and services. Besides the data, only its names,
+ * defaults and clearing (src/conf/sim-types.c), so that conf/ can fill these without depending
+ * on the engine (docs/internals/layers.md).
  *
  * Units are in field names: _us (integer microseconds, the twin's clock), _mib, _bytes_per_s.
  * Every parameter has a documented default (hvf_sim_params_default, docs/simulator.md).
@@ -134,3 +135,31 @@ typedef struct hvf_sim_naive_opts {
     uint32_t target_candidates;   /* 0 = scan every host for the most free memory; N = the best
                                      of N hosts drawn at random (for very large fleets) */
 } hvf_sim_naive_opts;
+
+/* The documented defaults (docs/simulator.md). */
+void hvf_sim_params_default(hvf_sim_params *p);
+
+/* Services as the twin sees their work (hvfleet/sim-svc.h), as a scenario declares them. */
+typedef enum hvf_sim_svc_kind {
+    HVF_SIM_SVC_REPLICATED,
+    HVF_SIM_SVC_STORAGE,
+    HVF_SIM_SVC_LAST
+} hvf_sim_svc_kind;
+
+extern const char *const hvf_sim_svc_kind_names[]; /* NULL-terminated */
+
+typedef struct hvf_sim_svc_spec {
+    char *name; /* owned */
+    hvf_sim_svc_kind kind;
+    int32_t service; /* replicated: the inventory service's index */
+    int32_t *nodes;  /* owned, storage: hosts */
+    size_t nnodes;
+    int32_t *clients; /* owned: storage: VMs; replicated: hosts */
+    size_t nclients;
+    int64_t latency_us;   /* storage: a healthy client's IO latency */
+    int64_t reconnect_us; /* storage: clients reconnect this long after the cause is gone */
+    uint32_t span;        /* storage: nodes a client's data is spread over; 0 = all */
+} hvf_sim_svc_spec;
+
+/* Frees what @spec owns. */
+void hvf_sim_svc_spec_clear(hvf_sim_svc_spec *spec);

@@ -24,6 +24,7 @@
 
 #include "hvfleet/error.h"
 #include "hvfleet/fleet.h"
+#include "hvfleet/monitor.h"
 #include "hvfleet/sim-types.h"
 
 typedef struct hvf_sim hvf_sim;
@@ -90,9 +91,6 @@ typedef struct hvf_sim_migrate_opts {
     hvf_sim_strategy strategy;
     int64_t downtime_limit_us; /* 0 = the scenario's default */
 } hvf_sim_migrate_opts;
-
-/* The documented defaults (docs/simulator.md). */
-void hvf_sim_params_default(hvf_sim_params *p);
 
 /*
  * hvf_sim_new: a simulation of a copy of @fleet with @params (copied). @overrides (may be NULL)
@@ -274,6 +272,14 @@ typedef struct hvf_sim_component {
 
 /* hvf_sim_add_component: adds @c (copied) before hvf_sim_run. Returns its id (0, 1, ...). */
 int32_t hvf_sim_add_component(hvf_sim *sim, const hvf_sim_component *c);
+
+/*
+ * hvf_sim_monitor_attach: adds the monitoring model (hvfleet/monitor.h) to @sim as a component
+ * (before hvf_sim_run; @o is copied). Returns 0, or -1 with HVF_ERR_INVALID (no monitors, an
+ * index out of range, an interval of 0).
+ */
+int hvf_sim_monitor_attach(hvf_sim *sim, const hvf_sim_monitor_opts *o, hvf_error *err)
+    __attribute__((warn_unused_result));
 /* Calls component @id's on_timer with @tag at @t_us (>= now). */
 void hvf_sim_component_timer(hvf_sim *sim, int32_t id, int64_t t_us, int64_t tag);
 

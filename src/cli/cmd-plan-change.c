@@ -7,7 +7,7 @@
 #include "cli/cli.h"
 #include "cli/plan-cli.h"
 #include "hvfleet/alloc.h"
-#include "hvfleet/change.h"
+#include "hvfleet/change-plan.h"
 #include "hvfleet/freeze.h"
 
 static void

@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "hvfleet/alloc.h"
+#include "hvfleet/replay-run.h"
 #include "hvfleet/replay.h"
 #include "hvfleet/report.h"
 #include "hvfleet/svg.h"

@@ -9,9 +9,10 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "hvfleet/report.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/incident.h"
+#include "hvfleet/report.h"
+#include "hvfleet/scenario-run.h"
 #include "hvfleet/scenario.h"
 #include "hvfleet/sim.h"
 #include "hvfleet/units.h"

@@ -5,6 +5,8 @@
 
 #include "cli/cli.h"
 #include "cli/plan-cli.h"
+#include "hvfleet/alloc.h"
+#include "hvfleet/change-plan.h"
 #include "hvfleet/maintenance.h"
 
 static const hvf_cli_command commands[] = {
@@ -34,8 +36,10 @@ cli_usage(FILE *out)
 int
 main(int argc, char **argv)
 {
-    /* Scenarios may name the planner's strategy as their scheduler (hvfleet/sim-sched.h). */
+    /* Scenarios may name the planner's strategy as their scheduler (hvfleet/sim-sched.h) and
+     * run rolling changes, which the twin plans with the change planner (hvfleet/sim-change.h). */
     hvf_maintenance_register_scheduler();
+    hvf_change_register_planner();
     if (argc < 2) {
         cli_usage(stderr);
         return 2;

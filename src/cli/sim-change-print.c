@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "hvfleet/alloc.h"
 #include "hvfleet/sim-change.h"
 #include "hvfleet/sim-svc.h"
 #include "hvfleet/units.h"

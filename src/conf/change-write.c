@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 
+#include "hvfleet/alloc.h"
 #include "hvfleet/change.h"
 
 static void

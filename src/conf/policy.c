@@ -33,6 +33,15 @@ hvf_non_converging_from_string(const char *s)
     return -1;
 }
 
+const char *const hvf_plan_verdict_names[] = {"auto", "needs-approval", "refused", NULL};
+_Static_assert(HVF_ARRAY_LEN(hvf_plan_verdict_names) == HVF_PLAN_VERDICT_LAST + 1, "verdicts");
+
+const char *
+hvf_plan_verdict_to_string(hvf_plan_verdict v)
+{
+    return (unsigned)v < HVF_PLAN_VERDICT_LAST ? hvf_plan_verdict_names[v] : "unknown";
+}
+
 void
 hvf_policy_default(hvf_policy *p)
 {

@@ -8,6 +8,7 @@
 
 #include "conf/reader.h"
 #include "hvfleet/alloc.h"
+#include "hvfleet/fleet.h"
 #include "hvfleet/replay.h"
 
 #define RP_MAX_SEED 16

@@ -380,20 +380,20 @@ sch_read_policy(hvf_reader *r, struct fy_node *node, const char *path, const cha
         hvf_reader_report(r, node, field, "%s", err.msg);
 }
 
-/* The names a change gives must exist: plan it once now, so mistakes surface at load time. */
+/* The names a change gives must exist: resolve them now, so mistakes surface at load time. */
 static void
 sch_check_names(hvf_reader *r, struct fy_node *item, const char *path, const hvf_scenario *sc,
                 const hvf_sim_change_run *run)
 {
-    hvf_change_plan_opts o = {{0, 0, 0}, true};
     hvf_error err = HVF_ERROR_INIT;
-    hvf_change_plan *p = hvf_change_plan_build(sc->fleet, run->change, &o, &err);
+    HVF_AUTOFREE hvf_change_target *units = NULL;
+    HVF_AUTOFREE uint32_t *canary = NULL;
+    size_t nunits = 0;
     const hvf_change_gate *gates[65];
     size_t ng = 0;
 
-    if (!p)
+    if (hvf_change_resolve(sc->fleet, run->change, &units, &nunits, &canary, &err) < 0)
         hvf_reader_report_field(r, item, path, "change", "%s", err.msg);
-    hvf_change_plan_free(p);
     for (size_t i = 0; i < run->change->ngates && i < 64; i++)
         gates[ng++] = &run->change->gates[i];
     if (run->op.enabled)

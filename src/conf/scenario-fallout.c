@@ -9,7 +9,7 @@
 #include "conf/reader.h"
 #include "conf/scenario-priv.h"
 #include "hvfleet/alloc.h"
-#include "hvfleet/fallout.h"
+#include "hvfleet/fallout-types.h"
 #include "hvfleet/units.h"
 
 /* ---- selections ---- */

@@ -10,10 +10,9 @@
 #include "conf/reader.h"
 #include "conf/scenario-priv.h"
 #include "hvfleet/alloc.h"
-#include "hvfleet/fallout.h"
+#include "hvfleet/fallout-types.h"
 #include "hvfleet/inventory.h"
 #include "hvfleet/scenario.h"
-#include "hvfleet/sim.h"
 #include "hvfleet/units.h"
 
 typedef struct sc_root {

@@ -2,6 +2,7 @@
 /* VM sizes for one generated host: many small, few large, packed to 50-75 % of its memory. */
 #include <math.h>
 
+#include "hvfleet/alloc.h"
 #include "model/generate-priv.h"
 
 const uint32_t gen_size_gib[GEN_SIZES] = {1, 2, 4, 8, 16, 32, 64};

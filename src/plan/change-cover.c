@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "hvfleet/alloc.h"
-#include "hvfleet/change.h"
+#include "hvfleet/change-plan.h"
 #include "plan/change-priv.h"
 
 /* Exact cover search gives up after this many steps and keeps the best cover found. */

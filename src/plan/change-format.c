@@ -5,7 +5,7 @@
 #include <stdio.h>
 
 #include "hvfleet/alloc.h"
-#include "hvfleet/change.h"
+#include "hvfleet/change-plan.h"
 #include "hvfleet/seatbelt.h"
 #include "hvfleet/sha256.h"
 #include "hvfleet/units.h"

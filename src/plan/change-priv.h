@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hvfleet/change.h"
+#include "hvfleet/change-plan.h"
 
 /* A batch being filled: what it holds per rack, zone, redundancy domain and service. */
 typedef struct cp_packer {
@@ -25,9 +25,9 @@ void cp_packer_add(cp_packer *pk, uint32_t unit);
 
 void cp_note(hvf_change_plan *plan, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* change.c: units, their variants and services, from the targets. */
-int cp_build_units(hvf_change_plan *plan, const hvf_fleet *fleet, const hvf_change *change,
-                   hvf_error *err);
+/* change.c: units, their variants and services, from the targets (hvf_change_resolve). */
+void cp_build_units(hvf_change_plan *plan, const hvf_fleet *fleet, const hvf_change *change,
+                    const hvf_change_target *targets, size_t ntargets);
 
 /*
  * cp_min_cover: a smallest set of @ncand candidate units (indexes into plan->units, in

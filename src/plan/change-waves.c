@@ -5,7 +5,7 @@
 #include <stdio.h>
 
 #include "hvfleet/alloc.h"
-#include "hvfleet/change.h"
+#include "hvfleet/change-plan.h"
 #include "plan/change-priv.h"
 
 static void
@@ -319,10 +319,14 @@ hvf_change_plan *
 hvf_change_plan_build(const hvf_fleet *fleet, const hvf_change *c, const hvf_change_plan_opts *opts,
                       hvf_error *err)
 {
-    hvf_change_plan *plan = HVF_NEW(hvf_change_plan);
+    hvf_change_plan *plan = NULL;
+    HVF_AUTOFREE hvf_change_target *targets = NULL;
     HVF_AUTOFREE uint32_t *seed = NULL;
-    size_t nseed = 0;
+    size_t ntargets = 0;
 
+    if (hvf_change_resolve(fleet, c, &targets, &ntargets, &seed, err) < 0)
+        return NULL;
+    plan = HVF_NEW(hvf_change_plan);
     plan->change = hvf_strdup(c->name ? c->name : "change");
     plan->kind = c->kind;
     plan->strategy = c->strategy;
@@ -341,34 +345,9 @@ hvf_change_plan_build(const hvf_fleet *fleet, const hvf_change *c, const hvf_cha
         plan->gates[i] = c->gates[i];
         plan->gates[i].service = c->gates[i].service ? hvf_strdup(c->gates[i].service) : NULL;
         plan->ngates++;
-        if (c->gates[i].type == HVF_CHANGE_GATE_SERVICE_ANSWERS &&
-            hvf_fleet_find_service(fleet, c->gates[i].service) < 0) {
-            hvf_error_set(err, HVF_ERR_NOT_FOUND,
-                          "gates[%zu].service: '%s': expected a service of the inventory", i,
-                          c->gates[i].service);
-            hvf_change_plan_free(plan);
-            return NULL;
-        }
     }
-    if (cp_build_units(plan, fleet, c, err) < 0) {
-        hvf_change_plan_free(plan);
-        return NULL;
-    }
-    seed = hvf_calloc(c->ncanary_units + 1, sizeof(uint32_t));
-    for (size_t i = 0; i < c->ncanary_units; i++) {
-        size_t u;
-        for (u = 0; u < plan->nunits && strcmp(plan->units[u].name, c->canary_units[i]) != 0; u++)
-            ;
-        if (u == plan->nunits) {
-            hvf_error_set(err, HVF_ERR_NOT_FOUND,
-                          "waves.canary_units: '%s': expected one of the change's targets",
-                          c->canary_units[i]);
-            hvf_change_plan_free(plan);
-            return NULL;
-        }
-        seed[nseed++] = (uint32_t)u;
-    }
-    cp_build_waves(plan, c, seed, nseed);
+    cp_build_units(plan, fleet, c, targets, ntargets);
+    cp_build_waves(plan, c, seed, c->ncanary_units);
     for (size_t i = 0; i < plan->ngates; i++) {
         if (hvf_change_gate_is_weak(&plan->gates[i]))
             cp_note(plan,

@@ -10,8 +10,8 @@
 #include <stdio.h>
 
 #include "hvfleet/alloc.h"
-#include "hvfleet/change.h"
-#include "hvfleet/scenario.h"
+#include "hvfleet/change-plan.h"
+#include "hvfleet/sim-change.h"
 #include "plan/change-priv.h"
 
 #define CP_NONE "(none)"
@@ -22,14 +22,6 @@ cp_u32_cmp(const void *a, const void *b)
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
     return (x > y) - (x < y);
-}
-
-void
-hvf_change_limits_from_policy(const hvf_policy *p, hvf_change_limits *out)
-{
-    out->max_parallel = p->max_parallel_hosts;
-    out->max_per_rack = p->max_parallel_per_rack;
-    out->max_per_zone = p->max_parallel_per_zone;
 }
 
 void
@@ -97,45 +89,6 @@ cp_add_unit(hvf_change_plan *plan, const hvf_fleet *f, int32_t host, int32_t vm)
     u->vm = vm;
     u->rack = f->hosts[host].rack;
     u->zone = f->hosts[host].zone;
-}
-
-static int
-cp_resolve_targets(hvf_change_plan *plan, const hvf_fleet *f, const hvf_change *c, hvf_error *err)
-{
-    if (c->service) {
-        int32_t s = hvf_fleet_find_service(f, c->service);
-        if (s < 0) {
-            hvf_error_set(err, HVF_ERR_NOT_FOUND,
-                          "targets.service: '%s': expected a service of the inventory", c->service);
-            return -1;
-        }
-        for (size_t v = 0; v < f->nvms; v++) {
-            if (f->vms[v].service == s)
-                cp_add_unit(plan, f, f->vms[v].host, (int32_t)v);
-        }
-    } else {
-        HVF_AUTOFREE bool *take = hvf_calloc(f->nhosts + 1, sizeof(bool));
-        for (size_t i = 0; i < c->nhosts; i++) {
-            HVF_AUTOFREE int32_t *hosts = NULL;
-            size_t n = 0;
-            if (hvf_scenario_select_hosts(f, c->hosts[i], &hosts, &n, err) < 0) {
-                hvf_error_prefix(err, "targets.hosts: '%s': ", c->hosts[i]);
-                return -1;
-            }
-            for (size_t k = 0; k < n; k++)
-                take[hosts[k]] = true;
-        }
-        for (size_t h = 0; h < f->nhosts; h++) {
-            if (take[h])
-                cp_add_unit(plan, f, (int32_t)h, -1);
-        }
-    }
-    if (plan->nunits == 0) {
-        hvf_error_set(err, HVF_ERR_INVALID, "targets: the change '%s' selects no %s", c->name,
-                      c->service ? "VM (the service has none)" : "host");
-        return -1;
-    }
-    return 0;
 }
 
 static uint32_t
@@ -437,11 +390,12 @@ cp_sort_variants(hvf_change_plan *plan, const hvf_change *c)
     }
 }
 
-int
-cp_build_units(hvf_change_plan *plan, const hvf_fleet *f, const hvf_change *c, hvf_error *err)
+void
+cp_build_units(hvf_change_plan *plan, const hvf_fleet *f, const hvf_change *c,
+               const hvf_change_target *targets, size_t ntargets)
 {
-    if (cp_resolve_targets(plan, f, c, err) < 0)
-        return -1;
+    for (size_t i = 0; i < ntargets; i++)
+        cp_add_unit(plan, f, targets[i].host, targets[i].vm);
     for (size_t i = 0; i < plan->nunits; i++) {
         for (size_t d = 0; d < c->nvariants_by; d++)
             cp_unit_variants(plan, f, &plan->units[i], c->variants_by[d]);
@@ -453,5 +407,21 @@ cp_build_units(hvf_change_plan *plan, const hvf_fleet *f, const hvf_change *c, h
     plan->ndomains = f->nhosts > f->nracks ? f->nhosts : f->nracks;
     if (f->nzones > plan->ndomains)
         plan->ndomains = f->nzones;
-    return 0;
+}
+
+/* ---- the twin's planner ----------------------------------------------------------------- */
+
+void
+hvf_change_register_planner(void)
+{
+    static const hvf_sim_change_planner p = {
+        .build = hvf_change_plan_build,
+        .free = hvf_change_plan_free,
+        .pack = hvf_change_plan_pack,
+        .evaluate = hvf_change_plan_evaluate,
+        .wave_variants = hvf_change_wave_variants,
+    };
+    hvf_error err = HVF_ERROR_INIT;
+
+    HVF_ASSERT(hvf_sim_change_set_planner(&p, &err) == 0);
 }

@@ -179,3 +179,35 @@ hvf_freeze_check(const char *state_dir, const char *action, hvf_error *err)
                   info.reason[0] ? info.reason : "no reason given");
     return -1;
 }
+
+/* ---- the action queue's check ----------------------------------------------------------- */
+
+typedef struct fz_queue_check {
+    char *dir; /* owned; NULL = hvf_state_dir's default, looked up at each pop */
+} fz_queue_check;
+
+static bool
+fz_queue_is_frozen(void *ctx)
+{
+    const fz_queue_check *c = ctx;
+
+    return hvf_freeze_is_frozen(hvf_state_dir(c->dir));
+}
+
+static void
+fz_queue_check_free(void *ctx)
+{
+    fz_queue_check *c = ctx;
+
+    free(c->dir);
+    free(c);
+}
+
+void
+hvf_actionq_set_freeze_dir(hvf_actionq *q, const char *state_dir)
+{
+    fz_queue_check *c = HVF_NEW(fz_queue_check);
+
+    c->dir = state_dir ? hvf_strdup(state_dir) : NULL;
+    hvf_actionq_set_freeze_owned(q, fz_queue_is_frozen, c, fz_queue_check_free);
+}

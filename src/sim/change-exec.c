@@ -300,7 +300,7 @@ cx_halt(hvf_sim *sim, sim_cx *cx, cx_run *x, const char *why)
         cx_finish(sim, x);
         return;
     }
-    x->rb_nbatches = hvf_change_plan_pack(x->plan, x->rb, x->nrb, 0, x->rb_batch);
+    x->rb_nbatches = cx->planner.pack(x->plan, x->rb, x->nrb, 0, x->rb_batch);
     x->rb_cur = 0;
     hvf_incident_log(sim, HVF_INCIDENT_DECISION, -1, -1,
                      "%s: halt the rollout after wave %zu and roll back %zu unit%s in %zu "
@@ -408,8 +408,13 @@ cx_start_run(hvf_sim *sim, sim_cx *cx, cx_run *x)
     hvf_sim_change_outcome *o = x->out;
     size_t n;
 
+    if (!cx->planner.build) {
+        cx_log(sim, x, "change_refused", "no plan: this program set no change planner");
+        x->phase = CX_DONE;
+        return;
+    }
     hvf_change_limits_from_policy(&r->policy, &opts.limits);
-    x->plan = hvf_change_plan_build(hvf_sim_fleet(sim), r->change, &opts, &err);
+    x->plan = cx->planner.build(hvf_sim_fleet(sim), r->change, &opts, &err);
     if (!x->plan) {
         cx_log(sim, x, "change_refused", "no plan: %s", err.msg);
         x->phase = CX_DONE;
@@ -426,7 +431,7 @@ cx_start_run(hvf_sim *sim, sim_cx *cx, cx_run *x)
     o->units = n;
     o->waves_planned = x->plan->nwaves;
     if (!r->as_written) {
-        o->verdict = hvf_change_plan_evaluate(x->plan, &r->policy, hvf_sim_fleet(sim), false);
+        o->verdict = cx->planner.evaluate(x->plan, &r->policy, hvf_sim_fleet(sim), false);
         if (o->verdict == HVF_PLAN_VERDICT_REFUSED ||
             (o->verdict == HVF_PLAN_VERDICT_NEEDS_APPROVAL && !r->approved)) {
             cx_log(sim, x, "change_refused", "seatbelt %s%s: %s",
@@ -438,7 +443,7 @@ cx_start_run(hvf_sim *sim, sim_cx *cx, cx_run *x)
         }
     }
     {
-        HVF_AUTOFREE char *vars = hvf_change_wave_variants(x->plan, &x->plan->waves[0]);
+        HVF_AUTOFREE char *vars = cx->planner.wave_variants(x->plan, &x->plan->waves[0]);
         if (r->as_written)
             cx_log(sim, x, "change_plan", "as written: %zu units in %zu waves; wave 1 covers %s", n,
                    x->plan->nwaves, vars[0] ? vars : "no variant");

@@ -40,7 +40,8 @@ typedef struct cx_run {
 } cx_run;
 
 typedef struct sim_cx {
-    hvf_sim *sim; /* borrowed */
+    hvf_sim *sim;                   /* borrowed */
+    hvf_sim_change_planner planner; /* the one set when attached; all NULL without one */
     int32_t comp; /* its component id */
     cx_run *runs; /* owned */
     size_t nruns;

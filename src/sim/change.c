@@ -15,28 +15,6 @@
 #include "sim/change-priv.h"
 #include "sim/sim-priv.h"
 
-const char *const hvf_sim_effect_names[] = {"drop_established_connections", "service_stops_serving",
-                                            NULL};
-_Static_assert(HVF_ARRAY_LEN(hvf_sim_effect_names) == HVF_SIM_EFFECT_LAST + 1, "effects");
-
-void
-hvf_sim_change_run_clear(hvf_sim_change_run *run)
-{
-    hvf_change_free(run->change);
-    for (size_t i = 0; i < run->neffects; i++) {
-        hvf_sim_change_effect *e = &run->effects[i];
-        free(e->kernel);
-        free(e->hw);
-        free(e->tag);
-        free(e->sysctl_missing);
-        free(e->setting);
-    }
-    free(run->effects);
-    free(run->op.alert.service);
-    free(run->op.action);
-    memset(run, 0, sizeof(*run));
-}
-
 /* ---- effects ---------------------------------------------------------------------------- */
 
 /* Numbers between dots, left to right: 4.15 > 4.10 > 4.4; "4.15.0-45" is 4.15.0. */
@@ -237,6 +215,32 @@ cx_effects_off(sim_cx *cx, cx_run *x, uint32_t unit)
 
 /* ---- setup, outcomes, summary ------------------------------------------------------------ */
 
+/* ---- the planner ------------------------------------------------------------------------ */
+
+static hvf_sim_change_planner cx_planner;
+static bool cx_planner_set;
+
+int
+hvf_sim_change_set_planner(const hvf_sim_change_planner *p, hvf_error *err)
+{
+    if (!p->build || !p->free || !p->pack || !p->evaluate || !p->wave_variants) {
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "a change planner needs build, free, pack, evaluate and wave_variants");
+        return -1;
+    }
+    cx_planner = *p;
+    cx_planner_set = true;
+    return 0;
+}
+
+const hvf_sim_change_planner *
+hvf_sim_change_get_planner(void)
+{
+    return cx_planner_set ? &cx_planner : NULL;
+}
+
+/* ---- setup and outcomes ----------------------------------------------------------------- */
+
 int32_t
 hvf_sim_change_attach(hvf_sim *sim, const hvf_sim_change_run *runs, size_t nruns)
 {
@@ -246,6 +250,8 @@ hvf_sim_change_attach(hvf_sim *sim, const hvf_sim_change_run *runs, size_t nruns
 
     HVF_ASSERT(!sim->change);
     cx->sim = sim;
+    if (cx_planner_set)
+        cx->planner = cx_planner;
     cx->nruns = nruns;
     cx->runs = hvf_calloc(nruns + 1, sizeof(cx_run));
     cx->outcomes = hvf_calloc(nruns + 1, sizeof(hvf_sim_change_outcome));
@@ -283,7 +289,8 @@ sim_change_free(hvf_sim *sim)
         cx_run *x = &cx->runs[i];
         for (size_t u = 0; x->plan && u < x->plan->nunits; u++)
             free(x->uvms[u]);
-        hvf_change_plan_free(x->plan);
+        if (x->plan)
+            cx->planner.free(x->plan);
         free(x->ustate);
         free(x->uhurt);
         free(x->uvms);

@@ -15,18 +15,3 @@ hvf_fallout_attach(hvf_sim *sim, const hvf_fallout_opts *o, hvf_error *err)
         return -1;
     return 0;
 }
-
-void
-hvf_fallout_opts_clear(hvf_fallout_opts *o)
-{
-    if (!o)
-        return;
-    free(o->telemetry.vms);
-    free(o->remediation.vms);
-    free(o->remediation.dependents);
-    for (size_t i = 0; i < o->remediation.ncorrelate_on; i++)
-        free(o->remediation.correlate_on[i]);
-    free(o->remediation.correlate_on);
-    free(o->hv_agent.hosts);
-    memset(o, 0, sizeof(*o));
-}

@@ -33,11 +33,6 @@
 #include "hvfleet/units.h"
 #include "sim/sim-priv.h"
 
-const char *const hvf_hvagent_model_names[] = {"per_notification", "pooled", NULL};
-const char *const hvf_overflow_names[] = {"drop_newest", "drop_oldest", "block", NULL};
-_Static_assert(HVF_ARRAY_LEN(hvf_hvagent_model_names) == HVF_HVAGENT_LAST + 1, "names");
-_Static_assert(HVF_ARRAY_LEN(hvf_overflow_names) == HVF_OVERFLOW_LAST + 1, "names");
-
 enum { AG_T_TICK = 1, AG_T_START, AG_T_ALERT, AG_T_DIAGNOSE, AG_T_DECIDE, AG_T_REVERT, AG_T_FINE };
 #define AG_TAG_SHIFT 32
 
@@ -71,32 +66,6 @@ typedef struct ag_ctx {
     size_t reverted_hosts;
     hvf_hvagent_stats st;
 } ag_ctx;
-
-void
-hvf_hvagent_opts_default(hvf_hvagent_opts *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->model = HVF_HVAGENT_PER_NOTIFICATION;
-    o->notifications_per_min = 20;
-    o->burst_at_us = -1;
-    o->proxy_leaks = false;
-    o->process_threads = 1;
-    o->handle_time_us = 2 * HVF_US_PER_S;
-    o->threads_max = 4096;
-    o->base_threads = 600;
-    o->qemu_threads = 4;
-    o->qemu_spawns_per_min = 1;
-    o->workers = 4;
-    o->queue_max = 256;
-    o->overflow = HVF_OVERFLOW_DROP_OLDEST;
-    o->tick_us = 10 * HVF_US_PER_S;
-    o->alert_after_crashes = 1;
-    o->alert_delay_us = 5 * 60 * HVF_US_PER_S;
-    o->diagnose_after_us = 7 * 60 * HVF_US_PER_S;
-    o->decide_after_us = 22 * 60 * HVF_US_PER_S;
-    o->revert_duration_us = 15 * 60 * HVF_US_PER_S;
-    o->confirm_after_us = 7 * 60 * HVF_US_PER_S;
-}
 
 static void
 ag_timer_at(hvf_sim *sim, ag_ctx *c, int64_t t_us, int64_t kind, int64_t low)

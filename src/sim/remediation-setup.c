@@ -10,37 +10,6 @@
 #include "sim/remediation-priv.h"
 #include "sim/sim-priv.h"
 
-const char *const hvf_remediation_mode_names[] = {"per_vm", "correlated", NULL};
-_Static_assert(HVF_ARRAY_LEN(hvf_remediation_mode_names) == HVF_REMEDIATION_LAST + 1, "names");
-
-void
-hvf_remediation_opts_default(hvf_remediation_opts *o)
-{
-    memset(o, 0, sizeof(*o));
-    o->mode = HVF_REMEDIATION_PER_VM;
-    o->check_interval_us = 30 * HVF_US_PER_S;
-    o->unreachable_after = 2;
-    o->renotify_us = 5 * 60 * HVF_US_PER_S;
-    o->slow_speed = 0.3;
-    o->upscale_speed = 0;
-    o->alert_delay_us = 60 * HVF_US_PER_S;
-    o->dependents_need_restart = false;
-    o->deploys_per_min = 30;
-    o->deploy_time_us = 2 * 60 * HVF_US_PER_S;
-    o->deploy_cpu_cores = 2;
-    o->deploy_io_bytes_per_s = 50e6;
-    o->fleet_share = 0.05;
-    o->clear_after_us = 10 * 60 * HVF_US_PER_S;
-    o->redeploy_per_min = 10;
-    o->redeploy_burst = 5;
-    o->upscale_per_min = 2;
-    o->cooldown_us = 15 * 60 * HVF_US_PER_S;
-    o->queue_max = 0;
-    o->reconcile = true;
-    o->operator_pause_after_us = -1;
-    o->operator_zombies_after_us = -1;
-}
-
 static void
 rem_finish(hvf_sim *sim, void *ctx)
 {

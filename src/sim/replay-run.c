@@ -9,9 +9,11 @@
 #include <sys/stat.h>
 
 #include "hvfleet/alloc.h"
-#include "util/text.h"
+#include "hvfleet/replay-run.h"
 #include "hvfleet/replay.h"
+#include "hvfleet/scenario-run.h"
 #include "hvfleet/scenario.h"
+#include "util/text.h"
 
 static char *
 run_scenario_path(const hvf_replay *rp, const hvf_replay_variant *v)

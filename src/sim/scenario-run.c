@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* From a scenario to a ready simulation: fleet, parameters, faults, fallout components and the
  * named scheduler. */
+#include "hvfleet/scenario-run.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/fallout.h"
 #include "hvfleet/scenario.h"
@@ -32,6 +33,13 @@ hvf_scenario_sim_new(const hvf_scenario *sc, void **sched_ctx, hvf_error *err)
         }
         if (sched->prepare)
             sched->prepare(sc, &params);
+    }
+    if (sc->nchanges > 0 && !hvf_sim_change_get_planner()) {
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "scenario '%s': rolling changes are not available in this program (no "
+                      "change planner is registered)",
+                      sc->name);
+        return NULL;
     }
     sim = hvf_sim_new(sc->fleet, &params, sc->overrides, sc->noverrides);
     hvf_sim_set_name(sim, sc->name);

@@ -2,6 +2,7 @@
 /* The table of maintenance schedulers by name, with the twin's own naive scheduler built in. */
 #include <string.h>
 
+#include "hvfleet/alloc.h"
 #include "hvfleet/sim-sched.h"
 
 static int

@@ -16,9 +16,6 @@
 #include "hvfleet/units.h"
 #include "sim/sim-priv.h"
 
-const char *const hvf_sim_svc_kind_names[] = {"replicated", "storage", NULL};
-_Static_assert(HVF_ARRAY_LEN(hvf_sim_svc_kind_names) == HVF_SIM_SVC_LAST + 1, "svc kinds");
-
 typedef struct svc_entry {
     hvf_sim_svc_spec spec;
     int64_t *node_until;    /* storage, per node: its clients reconnected by then */
@@ -61,15 +58,6 @@ svc_get(hvf_sim *sim)
     }
     v->st.first_impact_us = v->st.last_clear_us = -1;
     return v;
-}
-
-void
-hvf_sim_svc_spec_clear(hvf_sim_svc_spec *spec)
-{
-    free(spec->name);
-    free(spec->nodes);
-    free(spec->clients);
-    memset(spec, 0, sizeof(*spec));
 }
 
 void

@@ -32,9 +32,6 @@
 #include "hvfleet/units.h"
 #include "sim/sim-priv.h"
 
-const char *const hvf_buffer_policy_names[] = {"unbounded", "block", "drop_newest", "spill", NULL};
-_Static_assert(HVF_ARRAY_LEN(hvf_buffer_policy_names) == HVF_BUFFER_LAST + 1, "names");
-
 typedef struct tel_vm {
     int32_t vm;
     uint32_t copy; /* the VM's copy its buffer lives in: a redeploy starts a fresh one */
@@ -53,24 +50,6 @@ typedef struct tel_ctx {
     uint32_t pressured_now;
     hvf_telemetry_stats st;
 } tel_ctx;
-
-void
-hvf_telemetry_opts_default(hvf_telemetry_opts *o)
-{
-    memset(o, 0, sizeof(*o));
-    hvf_strlcpy(o->dependency, "bus", sizeof(o->dependency));
-    o->rate_bytes_per_s = 16 * 1024;
-    o->policy = HVF_BUFFER_UNBOUNDED;
-    o->buffer_max_mib = 32;
-    o->spill_max_mib = 256;
-    o->drain_bytes_per_s = 1024 * 1024;
-    o->guest_used = 0.75;
-    o->guest_swap_mib = 512;
-    o->guest_swap_io_fraction = 0.05;
-    o->thrash_io_bytes_per_s = 5e6;
-    o->thrash_speed = 0.05;
-    o->tick_us = 10 * HVF_US_PER_S;
-}
 
 /* What the agent keeps when it cannot ship @mib: per policy, into memory, the spill, or not. */
 static double

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* UTF-8 well-formedness, checked before text reaches parsers that loop or leak on bad bytes. */
+#include "hvfleet/alloc.h"
 #include "hvfleet/utf8.h"
 
 /*

@@ -13,7 +13,7 @@
 #include "fuzz.h"
 
 #include "hvfleet/alloc.h"
-#include "hvfleet/change.h"
+#include "hvfleet/change-plan.h"
 #include "hvfleet/inventory.h"
 
 /* Inputs above this only slow the fuzzer down; the parser's own limit is far larger. */

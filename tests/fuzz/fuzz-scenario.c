@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "hvfleet/change-plan.h"
 #include "hvfleet/maintenance.h"
+#include "hvfleet/scenario-run.h"
 #include "hvfleet/scenario.h"
 #include "hvfleet/sim.h"
 
@@ -24,8 +26,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size > 1 << 16)
         return 0;
-    /* as the CLI does at start-up: scenarios may name the hvfleet scheduler */
+    /* as the CLI does at start-up: scenarios may name the hvfleet scheduler and run changes */
     hvf_maintenance_register_scheduler();
+    hvf_change_register_planner();
     hvf_diags_init(&diags);
     sc = hvf_scenario_parse("fuzz.yaml", (const char *)data, size, "/nonexistent-hvfleet-fuzz",
                             &diags, &err);

@@ -18,9 +18,11 @@
 #include <cmocka.h>
 
 #include "hvfleet/alloc.h"
-#include "hvfleet/change.h"
+#include "hvfleet/change-plan.h"
 #include "hvfleet/incident.h"
+#include "hvfleet/replay-run.h"
 #include "hvfleet/replay.h"
+#include "hvfleet/scenario-run.h"
 #include "hvfleet/scenario.h"
 #include "hvfleet/sim-change.h"
 #include "hvfleet/sim-svc.h"
@@ -257,6 +259,8 @@ main(void)
         cmocka_unit_test(test_replays),
         cmocka_unit_test(test_determinism),
     };
+
+    hvf_change_register_planner(); /* the twin plans its changes with it, as in the CLI */
 
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,9 +29,12 @@
 #include <cmocka.h>
 
 #include "hvfleet/alloc.h"
+#include "hvfleet/change-plan.h"
 #include "hvfleet/fallout.h"
 #include "hvfleet/incident.h"
+#include "hvfleet/replay-run.h"
 #include "hvfleet/replay.h"
+#include "hvfleet/scenario-run.h"
 #include "hvfleet/scenario.h"
 #include "hvfleet/sim.h"
 #include "hvfleet/units.h"
@@ -317,5 +320,7 @@ main(void)
         cmocka_unit_test(test_2022),
         cmocka_unit_test(test_replay_files),
     };
+
+    hvf_change_register_planner(); /* the twin plans its changes with it, as in the CLI */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

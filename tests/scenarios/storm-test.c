@@ -20,6 +20,7 @@
 #include "hvfleet/alloc.h"
 #include "hvfleet/incident.h"
 #include "hvfleet/maintenance.h"
+#include "hvfleet/scenario-run.h"
 #include "hvfleet/scenario.h"
 #include "hvfleet/sim.h"
 #include "hvfleet/units.h"

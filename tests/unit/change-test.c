@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "hvfleet/alloc.h"
-#include "hvfleet/change.h"
+#include "hvfleet/change-plan.h"
 #include "hvfleet/inventory.h"
 #include "hvfleet/strbuf.h"
 
@@ -736,6 +736,58 @@ test_plan_errors(void **state)
     hvf_fleet_free(f);
 }
 
+/* hvf_change_resolve: the units in fleet order, canary indexes, and the planner's own errors. */
+static void
+test_resolve(void **state)
+{
+    hvf_fleet *f = fleet_hosts(3, 3, NULL,
+                               "services: [{name: web}]\n"
+                               "vms:\n"
+                               "  - {name: w2, host: h03, vcpus: 1, memory: 1GiB, service: web}\n"
+                               "  - {name: x1, host: h01, vcpus: 1, memory: 1GiB}\n"
+                               "  - {name: w1, host: h01, vcpus: 1, memory: 1GiB, service: web}\n");
+    hvf_change *hosts = chg("name: t\nkind: kernel\ntargets: {hosts: [h03, h01]}\n"
+                            "waves: {canary_units: [h03]}\n");
+    hvf_change *vms = chg("name: t\nkind: package\ntargets: {service: web}\n");
+    hvf_change *bad = chg("name: t\nkind: kernel\ntargets: {hosts: [h01, h09]}\n");
+    hvf_change_target *units = NULL;
+    uint32_t *canary = NULL;
+    size_t n = 0;
+    hvf_error err = HVF_ERROR_INIT, build_err = HVF_ERROR_INIT;
+
+    (void)state;
+    assert_int_equal(hvf_change_resolve(f, hosts, &units, &n, &canary, &err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(units[0].host, hvf_fleet_find_host(f, "h01"));
+    assert_int_equal(units[1].host, hvf_fleet_find_host(f, "h03"));
+    assert_int_equal(units[0].vm, -1);
+    assert_int_equal(canary[0], 1);
+    free(units);
+    free(canary);
+
+    assert_int_equal(hvf_change_resolve(f, vms, &units, &n, &canary, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(f->vms[units[0].vm].name, "w2");
+    assert_int_equal(units[0].host, hvf_fleet_find_host(f, "h03"));
+    assert_string_equal(f->vms[units[1].vm].name, "w1");
+    free(units);
+    free(canary);
+
+    /* the scenario reader and the planner report the same thing */
+    assert_int_equal(hvf_change_resolve(f, bad, &units, &n, &canary, &err), -1);
+    assert_null(units);
+    assert_null(canary);
+    assert_int_equal(n, 0);
+    assert_null(hvf_change_plan_build(f, bad, NULL, &build_err));
+    assert_int_equal(err.code, build_err.code);
+    assert_string_equal(err.msg, build_err.msg);
+
+    hvf_change_free(hosts);
+    hvf_change_free(vms);
+    hvf_change_free(bad);
+    hvf_fleet_free(f);
+}
+
 int
 main(void)
 {
@@ -754,6 +806,7 @@ main(void)
         cmocka_unit_test(test_parse_full_and_round_trip),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_plan_errors),
+        cmocka_unit_test(test_resolve),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,7 @@
 
 #include "hvfleet/alloc.h"
 #include "hvfleet/fallout.h"
+#include "hvfleet/scenario-run.h"
 #include "hvfleet/scenario.h"
 #include "hvfleet/units.h"
 

@@ -19,6 +19,7 @@
 #include "hvfleet/alloc.h"
 #include "hvfleet/fallout.h"
 #include "hvfleet/incident.h"
+#include "hvfleet/scenario-run.h"
 #include "hvfleet/scenario.h"
 #include "hvfleet/units.h"
 #include "sim/sim-priv.h"

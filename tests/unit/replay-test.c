@@ -19,6 +19,7 @@
 
 #include "hvfleet/alloc.h"
 #include "hvfleet/maintenance.h"
+#include "hvfleet/replay-run.h"
 #include "hvfleet/replay.h"
 #include "hvfleet/units.h"
 

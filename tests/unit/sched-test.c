@@ -23,6 +23,7 @@
 #include "hvfleet/incident.h"
 #include "hvfleet/maintenance.h"
 #include "hvfleet/migrate.h"
+#include "hvfleet/scenario-run.h"
 #include "hvfleet/scenario.h"
 #include "hvfleet/sim-sched.h"
 #include "hvfleet/units.h"

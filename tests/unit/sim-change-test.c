@@ -15,8 +15,10 @@
 #include <cmocka.h>
 
 #include "hvfleet/alloc.h"
+#include "hvfleet/change-plan.h"
 #include "hvfleet/incident.h"
 #include "hvfleet/inventory.h"
+#include "hvfleet/scenario-run.h"
 #include "hvfleet/scenario.h"
 #include "hvfleet/sim-change.h"
 #include "hvfleet/sim-svc.h"
@@ -126,6 +128,52 @@ count_events(const hvf_sim *sim, const char *type)
     for (const char *p = sim->events.buf; p && (p = strstr(p, needle)); p++)
         n++;
     return n;
+}
+
+/* ---- the planner ------------------------------------------------------------------------ */
+
+static size_t
+t_pack_none(const hvf_change_plan *plan, const uint32_t *units, size_t n, uint32_t cap,
+            uint32_t *batch_of)
+{
+    return 0;
+}
+
+/* Runs first: nothing has set the change planner yet (the twin lies below the planner). */
+static void
+test_planner_registry(void **state)
+{
+    hvf_scenario *sc = sc_parse("name: t\n" INV "duration: 1h\n"
+                                "changes:\n"
+                                "  - change: {name: k, kind: kernel, targets: {hosts: cn2}, "
+                                "gates: [{type: service_answers, service: web}]}\n");
+    hvf_sim_change_planner partial = {.pack = t_pack_none};
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_sim *sim;
+
+    (void)state;
+    assert_null(hvf_sim_change_get_planner());
+    sim = hvf_scenario_sim_new(sc, NULL, &err);
+    assert_null(sim);
+    assert_int_equal(err.code, HVF_ERR_INVALID);
+    assert_string_equal(err.msg, "scenario 't': rolling changes are not available in this "
+                                 "program (no change planner is registered)");
+    hvf_error_clear(&err);
+    assert_int_equal(hvf_sim_change_set_planner(&partial, &err), -1);
+    assert_int_equal(err.code, HVF_ERR_INVALID);
+    assert_null(hvf_sim_change_get_planner());
+
+    /* the CLI's start-up call; twice changes nothing */
+    hvf_change_register_planner();
+    hvf_change_register_planner();
+    assert_non_null(hvf_sim_change_get_planner());
+    assert_ptr_equal(hvf_sim_change_get_planner()->build, hvf_change_plan_build);
+    sim = sim_of(sc);
+    hvf_sim_run(sim);
+    assert_int_equal(count_events(sim, "change_plan"), 1);
+    assert_int_equal(count_events(sim, "change_done"), 1);
+    hvf_sim_free(sim);
+    hvf_scenario_free(sc);
 }
 
 /* ---- the service model -------------------------------------------------------------------- */
@@ -610,6 +658,7 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_planner_registry), /* first: it registers the planner */
         cmocka_unit_test(test_storage_block_and_reconnect),
         cmocka_unit_test(test_storage_span_and_percentile),
         cmocka_unit_test(test_replicas_and_clients),

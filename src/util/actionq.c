@@ -12,7 +12,6 @@
 
 #include "hvfleet/actionq.h"
 #include "hvfleet/alloc.h"
-#include "hvfleet/freeze.h"
 #include "hvfleet/hash.h"
 
 const char *const hvf_actionq_push_names[] = {"queued", "merged", "cooldown", "full", NULL};
@@ -77,8 +76,7 @@ struct hvf_actionq {
     bool all_paused;
     bool (*is_frozen)(void *);
     void *frozen_ctx;
-    char *freeze_dir; /* owned, for hvf_actionq_set_freeze_dir */
-    bool freeze_default_dir;
+    void (*free_frozen_ctx)(void *); /* may be NULL: then frozen_ctx is borrowed */
     int64_t last_now_us;
     hvf_actionq_stats st;
 };
@@ -109,7 +107,8 @@ hvf_actionq_free(hvf_actionq *q)
     hvf_hash_clear(&q->key_index);
     free(q->keys);
     free(q->items);
-    free(q->freeze_dir);
+    if (q->free_frozen_ctx)
+        q->free_frozen_ctx(q->frozen_ctx);
     free(q);
 }
 
@@ -187,27 +186,20 @@ hvf_actionq_set_global_limit(hvf_actionq *q, double rate_per_s, uint32_t burst, 
 }
 
 void
-hvf_actionq_set_freeze(hvf_actionq *q, bool (*is_frozen)(void *ctx), void *ctx)
+hvf_actionq_set_freeze_owned(hvf_actionq *q, bool (*is_frozen)(void *ctx), void *ctx,
+                             void (*free_ctx)(void *ctx))
 {
+    if (q->free_frozen_ctx)
+        q->free_frozen_ctx(q->frozen_ctx);
     q->is_frozen = is_frozen;
     q->frozen_ctx = ctx;
-}
-
-static bool
-aq_freeze_dir_check(void *ctx)
-{
-    hvf_actionq *q = ctx;
-
-    return hvf_freeze_is_frozen(hvf_state_dir(q->freeze_default_dir ? NULL : q->freeze_dir));
+    q->free_frozen_ctx = free_ctx;
 }
 
 void
-hvf_actionq_set_freeze_dir(hvf_actionq *q, const char *state_dir)
+hvf_actionq_set_freeze(hvf_actionq *q, bool (*is_frozen)(void *ctx), void *ctx)
 {
-    free(q->freeze_dir);
-    q->freeze_dir = state_dir ? hvf_strdup(state_dir) : NULL;
-    q->freeze_default_dir = state_dir == NULL;
-    hvf_actionq_set_freeze(q, aq_freeze_dir_check, q);
+    hvf_actionq_set_freeze_owned(q, is_frozen, ctx, NULL);
 }
 
 /* ---- heaps ---- */
