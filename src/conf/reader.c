@@ -10,6 +10,7 @@
 #include "conf/reader-priv.h"
 #include "conf/reader.h"
 #include "hvfleet/alloc.h"
+#include "hvfleet/strbuf.h"
 #include "hvfleet/fleet.h"
 #include "hvfleet/units.h"
 
@@ -19,7 +20,7 @@ reader_value_text(const struct fy_node *node, char *buf, size_t size)
 {
     HVF_AUTOFREE char *text = NULL;
     const char *s;
-    size_t len = 0, o = 0;
+    size_t len = 0;
 
     if (!node) {
         snprintf(buf, size, "(empty)");
@@ -46,19 +47,7 @@ reader_value_text(const struct fy_node *node, char *buf, size_t size)
         return;
     }
     s = text;
-    buf[o++] = '\'';
-    for (size_t i = 0; i < len && o + 5 < size; i++) {
-        unsigned char c = (unsigned char)s[i];
-        buf[o++] = isprint(c) ? (char)c : '?';
-        if (i == 40 && len > 44) {
-            buf[o++] = '.';
-            buf[o++] = '.';
-            buf[o++] = '.';
-            break;
-        }
-    }
-    buf[o++] = '\'';
-    buf[o] = '\0';
+    hvf_quote_value(s, len, buf, size);
 }
 
 static void __attribute__((format(printf, 4, 0)))

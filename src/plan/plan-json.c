@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "hvfleet/alloc.h"
+#include "hvfleet/strbuf.h"
 #include "hvfleet/fleet.h"
 #include "plan/plan-json.h"
 
@@ -166,7 +167,7 @@ static void
 rj_value_text(const json_t *v, char *buf, size_t size)
 {
     const char *s;
-    size_t o = 0, n;
+    size_t n;
 
     if (!v) {
         snprintf(buf, size, "(missing)");
@@ -199,19 +200,7 @@ rj_value_text(const json_t *v, char *buf, size_t size)
     }
     s = json_string_value(v);
     n = json_string_length(v);
-    buf[o++] = '\'';
-    for (size_t i = 0; i < n && o + 5 < size; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        buf[o++] = isprint(ch) ? (char)ch : '?';
-        if (i == 40 && n > 44) {
-            buf[o++] = '.';
-            buf[o++] = '.';
-            buf[o++] = '.';
-            break;
-        }
-    }
-    buf[o++] = '\'';
-    buf[o] = '\0';
+    hvf_quote_value(s, n, buf, size);
 }
 
 void

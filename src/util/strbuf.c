@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Growable strings and atomic file writes (temporary file + rename: never a half-written file). */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -121,4 +122,25 @@ hvf_file_write_atomic(const char *path, const char *data, size_t len, hvf_error 
         return -1;
     }
     return 0;
+}
+
+void
+hvf_quote_value(const char *s, size_t len, char *buf, size_t size)
+{
+    size_t o = 0;
+
+    HVF_ASSERT(size >= 8);
+    buf[o++] = '\'';
+    for (size_t i = 0; i < len && o + 5 < size; i++) {
+        unsigned char c = (unsigned char)s[i];
+        buf[o++] = isprint(c) ? (char)c : '?';
+        if (i == 40 && len > 44) {
+            buf[o++] = '.';
+            buf[o++] = '.';
+            buf[o++] = '.';
+            break;
+        }
+    }
+    buf[o++] = '\'';
+    buf[o] = '\0';
 }
