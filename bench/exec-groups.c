@@ -22,8 +22,29 @@ typedef struct groups_exec {
     uint32_t *moves;
     int64_t *parked_at; /* per VM: when it was shut down, -1 */
     bool retry_pending;
+    uint32_t offline_hosts;
+    uint64_t offline_mib, fleet_mib;
     bench_exec_report rep;
 } groups_exec;
+
+/* Counts @host in or out of the capacity offline (evacuating or in maintenance). */
+static void
+gx_offline(groups_exec *g, hvf_sim *sim, int32_t host, bool off)
+{
+    uint64_t mib = hvf_host_usable(&hvf_sim_fleet(sim)->hosts[host]).mem_mib;
+
+    if (off) {
+        g->offline_hosts++;
+        g->offline_mib += mib;
+    } else {
+        g->offline_hosts--;
+        g->offline_mib -= mib;
+    }
+    if (g->offline_hosts > g->rep.peak_offline_hosts)
+        g->rep.peak_offline_hosts = g->offline_hosts;
+    if (g->fleet_mib && (double)g->offline_mib / (double)g->fleet_mib > g->rep.peak_offline_share)
+        g->rep.peak_offline_share = (double)g->offline_mib / (double)g->fleet_mib;
+}
 
 /* The host outside the current group with the most free memory after headroom, or -1. */
 static int32_t
@@ -140,8 +161,10 @@ gx_open_group(groups_exec *g, hvf_sim *sim)
             g->rep.first_evacuation_us = hvf_sim_now(sim);
         /* mark the whole group first: no host of it may be picked as a target */
         for (size_t i = 0; i < n; i++) {
-            if (hvf_sim_host_state_get(sim, hs[i]) == HVF_SIM_HOST_ACTIVE)
+            if (hvf_sim_host_state_get(sim, hs[i]) == HVF_SIM_HOST_ACTIVE) {
                 g->phase[hs[i]] = GX_EVACUATING;
+                gx_offline(g, sim, hs[i], true);
+            }
         }
         for (size_t i = 0; i < n; i++) {
             hvf_error err = HVF_ERROR_INIT;
@@ -165,6 +188,7 @@ gx_host_back(groups_exec *g, hvf_sim *sim, int32_t host)
     if (g->phase[host] == GX_DONE)
         return;
     g->phase[host] = GX_DONE;
+    gx_offline(g, sim, host, false);
     nvms = hvf_sim_host_vms(sim, host, &vms);
     for (size_t k = 0; k < nvms; k++) {
         int32_t vm = vms[k];
@@ -197,6 +221,8 @@ gx_on_start(hvf_sim *sim, void *ctx)
     g->parked_at = hvf_calloc(f->nvms + 1, sizeof(int64_t));
     for (size_t v = 0; v < f->nvms; v++)
         g->parked_at[v] = -1;
+    for (size_t h = 0; h < f->nhosts; h++)
+        g->fleet_mib += hvf_host_usable(&f->hosts[h]).mem_mib;
     gx_open_group(g, sim);
 }
 

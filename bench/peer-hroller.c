@@ -77,6 +77,8 @@ print_results(hvf_sim *sim, const bench_exec_report *rep, double wall)
            st.hosts_over_committed);
     printf("peak_migrations %u\npeak_evacuating %u\n", st.peak_concurrent_migrations,
            st.peak_concurrent_evacuations);
+    printf("peak_offline_hosts %u\npeak_offline_share %.4f\n", rep->peak_offline_hosts,
+           rep->peak_offline_share);
     printf("vms_parked %u\nparked_s %.1f\nvms_moved_twice %u\n", rep->vms_parked,
            (double)rep->parked_us / 1e6, rep->vms_moved_twice);
     printf("vms_crashed %u\nvms_rebooted %u\n", st.vms_crashed, st.vms_rebooted);
