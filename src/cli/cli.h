@@ -17,6 +17,7 @@ typedef struct hvf_cli_command {
 int hvf_cli_inventory(int argc, char **argv);
 int hvf_cli_estimate(int argc, char **argv);
 int hvf_cli_simulate(int argc, char **argv);
+int hvf_cli_report(int argc, char **argv);
 
 /* Prints "hvfleet: MSG" to stderr and returns the exit status for @err's code. */
 int hvf_cli_fail(const hvf_error *err);

@@ -4,11 +4,18 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/plan-cli.h"
 
 static const hvf_cli_command commands[] = {
     {"inventory", "check, import or generate an inventory", hvf_cli_inventory},
     {"estimate", "predict one live migration (time, downtime, convergence)", hvf_cli_estimate},
     {"simulate", "run a scenario in the twin (events, metrics, summary)", hvf_cli_simulate},
+    {"report", "turn a simulation run directory into an HTML report", hvf_cli_report},
+    {"place", "where a new VM would go and why other hosts were rejected", hvf_cli_place},
+    {"plan", "plan a maintenance or a drain; check a plan against the inventory", hvf_cli_plan},
+    {"approve", "approve one exact plan (bound to its plan_hash)", hvf_cli_approve},
+    {"freeze", "stop all automation (or show the freeze with --status)", hvf_cli_freeze},
+    {"unfreeze", "let automation start actions again", hvf_cli_unfreeze},
 };
 
 static void

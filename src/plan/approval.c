@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/* Approvals bound to a plan's hash, one file per approved plan in the state directory. */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf/reader.h"
+#include "hvfleet/alloc.h"
+#include "hvfleet/approval.h"
+#include "hvfleet/freeze.h"
+#include "util/text.h"
+
+static char *
+approval_path(const char *state_dir, const char *hash)
+{
+    return hvf_asprintf("%s/approvals/%s.json", state_dir, hash);
+}
+
+int
+hvf_approval_record(const char *state_dir, const hvf_plan *plan, const char *by, hvf_error *err)
+{
+    HVF_AUTOFREE char *dir = hvf_asprintf("%s/approvals", state_dir);
+    HVF_AUTOFREE char *path = NULL;
+    json_t *o;
+    char *text;
+    int rc;
+
+    if (!hvf_plan_hash_ok(plan)) {
+        hvf_error_set(err, HVF_ERR_CONFLICT,
+                      "plan_hash %.12s does not match the plan's content: the plan was changed "
+                      "after it was made; make a new plan",
+                      plan->summary.plan_hash);
+        return -1;
+    }
+    if (plan->summary.verdict == HVF_PLAN_VERDICT_REFUSED) {
+        hvf_error_set(err, HVF_ERR_REFUSED,
+                      "plan %.12s was refused by the seatbelt (%s): it cannot "
+                      "be approved",
+                      plan->summary.plan_hash,
+                      plan->summary.nreasons ? plan->summary.reasons[0] : "no reason recorded");
+        return -1;
+    }
+    if (hvf_state_dir_ensure(dir, err) < 0)
+        return -1;
+    o = json_pack("{s:s, s:s, s:s, s:I, s:s, s:I, s:I}", "schema", HVF_APPROVAL_SCHEMA, "plan_hash",
+                  plan->summary.plan_hash, "approved_by", by && *by ? by : "unknown",
+                  "approved_at_unix", (json_int_t)time(NULL), "verdict",
+                  hvf_plan_verdict_to_string(plan->summary.verdict), "hosts",
+                  (json_int_t)plan->nhosts, "migrations", (json_int_t)plan->nmigrations);
+    if (!o) {
+        hvf_error_set(err, HVF_ERR_INVALID, "approver name must be UTF-8 text");
+        return -1;
+    }
+    text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    path = approval_path(state_dir, plan->summary.plan_hash);
+    rc = hvf_file_write_atomic(path, text, strlen(text), err);
+    free(text);
+    return rc;
+}
+
+typedef struct approval_file {
+    char *schema, *hash, *by, *verdict;
+    double at, hosts, migrations;
+} approval_file;
+
+static const hvf_field_spec approval_fields[] = {
+    {.name = "schema",
+     .type = HVF_FIELD_STRING,
+     .offset = offsetof(approval_file, schema),
+     .required = true},
+    {.name = "plan_hash",
+     .type = HVF_FIELD_STRING,
+     .offset = offsetof(approval_file, hash),
+     .required = true},
+    {.name = "approved_by",
+     .type = HVF_FIELD_STRING,
+     .offset = offsetof(approval_file, by),
+     .required = true},
+    {.name = "approved_at_unix",
+     .type = HVF_FIELD_DOUBLE,
+     .offset = offsetof(approval_file, at),
+     .min = 0,
+     .max = 1e12},
+    {.name = "verdict", .type = HVF_FIELD_STRING, .offset = offsetof(approval_file, verdict)},
+    {.name = "hosts", .type = HVF_FIELD_DOUBLE, .offset = offsetof(approval_file, hosts)},
+    {.name = "migrations", .type = HVF_FIELD_DOUBLE, .offset = offsetof(approval_file, migrations)},
+};
+
+int
+hvf_approval_find(const char *state_dir, const hvf_plan *plan, hvf_approval *out, hvf_error *err)
+{
+    HVF_AUTOFREE char *path = NULL;
+    HVF_AUTOFREE char *buf = NULL;
+    approval_file af = {0};
+    hvf_diags diags;
+    hvf_reader r;
+    size_t len = 0;
+    int line = 0, col = 0, rc = 1;
+
+    memset(out, 0, sizeof(*out));
+    /* An edited plan keeps its old hash: it must not inherit that hash's approval. */
+    if (!hvf_plan_hash_ok(plan))
+        return 0;
+    path = approval_path(state_dir, plan->summary.plan_hash);
+    if (access(path, F_OK) < 0 && errno == ENOENT)
+        return 0;
+    if (!(buf = hvf_text_read_file(path, 65536, &len, err)))
+        return -1;
+    if (!hvf_text_utf8_valid(buf, len, &line, &col)) {
+        hvf_error_set(err, HVF_ERR_INVALID, "approval '%s' line %d is not UTF-8 text", path, line);
+        return -1;
+    }
+    hvf_diags_init(&diags);
+    if (hvf_reader_open_buffer(&r, path, buf, len, &diags, err) < 0) {
+        hvf_diags_clear(&diags);
+        return -1;
+    }
+    if (hvf_reader_map(&r, hvf_reader_root(&r), "", approval_fields, HVF_ARRAY_LEN(approval_fields),
+                       &af) != 0) {
+        hvf_error_set(err, HVF_ERR_INVALID, "%s", diags.lines[0]);
+        rc = -1;
+    } else if (strcmp(af.schema, HVF_APPROVAL_SCHEMA) != 0 ||
+               strcmp(af.hash, plan->summary.plan_hash) != 0) {
+        hvf_error_set(err, HVF_ERR_INVALID, "approval '%s' is not for plan %.12s", path,
+                      plan->summary.plan_hash);
+        rc = -1;
+    } else {
+        hvf_strlcpy(out->plan_hash, af.hash, sizeof(out->plan_hash));
+        hvf_strlcpy(out->by, af.by, sizeof(out->by));
+        out->at_unix = (int64_t)af.at;
+        out->verdict = plan->summary.verdict;
+    }
+    hvf_reader_close(&r);
+    hvf_reader_free_fields(approval_fields, HVF_ARRAY_LEN(approval_fields), &af);
+    hvf_diags_clear(&diags);
+    return rc;
+}
+
+bool
+hvf_approval_plan_may_run(const char *state_dir, const hvf_plan *plan)
+{
+    hvf_approval a;
+    hvf_error err = HVF_ERROR_INIT;
+
+    if (!hvf_plan_hash_ok(plan))
+        return false;
+    switch (plan->summary.verdict) {
+    case HVF_PLAN_VERDICT_AUTO:
+        return true;
+    case HVF_PLAN_VERDICT_NEEDS_APPROVAL:
+        return hvf_approval_find(state_dir, plan, &a, &err) == 1;
+    default:
+        return false;
+    }
+}

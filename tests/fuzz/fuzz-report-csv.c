@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer target for the report's CSV reader (src/report/csv.c) and the metrics loaders built
+ * on it: any bytes must parse or fail with a one-line message naming the file, and what parses
+ * must survive a round trip: written back with every field quoted, it parses to the same cells.
+ */
+#include <math.h>
+#include <string.h>
+
+#if __has_include("fuzz.h")
+#include "fuzz.h"
+#else
+/* Until tests/fuzz/fuzz.h lands (branch fuzz), the same contract stands alone. */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+__attribute__((format(printf, 1, 2), noreturn)) static void
+fuzz_fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    fputs("fuzz: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    abort();
+}
+#endif
+
+#include "hvfleet/alloc.h"
+#include "hvfleet/strbuf.h"
+#include "report/csv.h"
+#include "report/run.h"
+
+static void
+check_error(const char *what, const hvf_error *err)
+{
+    if (err->code != HVF_ERR_INVALID || err->msg[0] == '\0')
+        fuzz_fail("%s failed without an error", what);
+    if (strchr(err->msg, '\n'))
+        fuzz_fail("%s: message spans lines: %s", what, err->msg);
+    if (strncmp(err->msg, "f.csv:", 6) != 0)
+        fuzz_fail("%s: message does not name the file: %s", what, err->msg);
+}
+
+static void
+format_field(hvf_strbuf *sb, const char *s)
+{
+    hvf_strbuf_add(sb, "\"", 1);
+    for (; *s; s++) {
+        hvf_strbuf_add(sb, s, 1);
+        if (*s == '"')
+            hvf_strbuf_add(sb, "\"", 1); /* a quote inside quotes is written twice */
+    }
+    hvf_strbuf_add(sb, "\"", 1);
+}
+
+static void
+format_record(hvf_strbuf *sb, const hvf_csv_cell *cells, size_t n, bool crlf)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (k > 0)
+            hvf_strbuf_add(sb, ",", 1);
+        format_field(sb, cells[k].s);
+    }
+    hvf_strbuf_puts(sb, crlf ? "\r\n" : "\n");
+}
+
+static void
+check_round_trip(const hvf_csv *csv, bool crlf)
+{
+    hvf_strbuf sb = HVF_STRBUF_INIT;
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_csv back;
+
+    format_record(&sb, csv->header, csv->ncols, crlf);
+    for (size_t r = 0; r < csv->nrows; r++)
+        format_record(&sb, csv->cells + r * csv->ncols, csv->ncols, crlf);
+    if (hvf_csv_parse("f.csv", sb.buf, sb.len, &back, &err) < 0)
+        fuzz_fail("written back, the CSV does not parse: %s", err.msg);
+    if (back.ncols != csv->ncols || back.nrows != csv->nrows)
+        fuzz_fail("round trip: %zux%zu became %zux%zu", csv->nrows, csv->ncols, back.nrows,
+                  back.ncols);
+    for (size_t k = 0; k < csv->ncols; k++) {
+        if (strcmp(back.header[k].s, csv->header[k].s) != 0)
+            fuzz_fail("round trip: header %zu changed", k);
+    }
+    for (size_t i = 0; i < csv->nrows * csv->ncols; i++) {
+        if (strcmp(back.cells[i].s, csv->cells[i].s) != 0)
+            fuzz_fail("round trip: cell %zu changed", i);
+    }
+    hvf_csv_clear(&back);
+    hvf_strbuf_clear(&sb);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_csv csv;
+    hvf_run *run;
+
+    if (hvf_csv_parse("f.csv", (const char *)data, size, &csv, &err) < 0) {
+        check_error("hvf_csv_parse", &err);
+    } else {
+        if (csv.ncols == 0 || csv.ncols > HVF_CSV_MAX_FIELDS)
+            fuzz_fail("parsed with %zu columns", csv.ncols);
+        for (size_t r = 0; r < csv.nrows; r++) {
+            for (size_t c = 0; c < csv.ncols; c++) {
+                double v = 0;
+                hvf_error e2 = HVF_ERROR_INIT;
+                if (hvf_csv_get_double(&csv, r, c, &v, &e2) < 0)
+                    check_error("hvf_csv_get_double", &e2);
+            }
+        }
+        /* quoting can at most quadruple a record: stay under the record limit when writing back */
+        if (size < HVF_CSV_MAX_LINE / 4 - 4)
+            check_round_trip(&csv, size % 2 == 1);
+        hvf_csv_clear(&csv);
+    }
+
+    /* the metrics loaders read the same bytes by column name */
+    run = hvf_calloc(1, sizeof(*run));
+    hvf_error_clear(&err);
+    if (hvf_run_parse_fleet("f.csv", (const char *)data, size, run, &err) < 0)
+        check_error("hvf_run_parse_fleet", &err);
+    hvf_error_clear(&err);
+    if (hvf_run_parse_hosts("f.csv", (const char *)data, size, run, &err) < 0)
+        check_error("hvf_run_parse_hosts", &err);
+    hvf_run_free(run);
+    return 0;
+}

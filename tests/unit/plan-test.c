@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: MIT */
+/* Plan JSON: exact round trip, a hash that follows every field, and bad plan files refused. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "hvfleet/alloc.h"
+#include "hvfleet/plan.h"
+
+static hvf_plan *
+pt_sample(void)
+{
+    hvf_plan *p = hvf_plan_new(HVF_PLAN_KIND_MAINTENANCE, HVF_PLAN_STRATEGY_HVFLEET);
+    hvf_plan_host *h;
+    hvf_plan_migration *m;
+    hvf_plan_stop *s;
+
+    hvf_sha256_hex("inventory", 9, p->inventory_fingerprint);
+    p->summary.makespan_ms = 7261123;
+    p->summary.max_parallel_hosts_seen = 2;
+    p->summary.peak_host_memory_ppm = 912345;
+    p->summary.peak_capacity_offline_ppm = 200000;
+    p->summary.vms_moved_more_than_once = 1;
+    p->summary.vms_at_risk = 0;
+    p->summary.verdict = HVF_PLAN_VERDICT_NEEDS_APPROVAL;
+    hvf_plan_add_reason(p, "needs approval: the plan takes %d hosts out of service", 2);
+    hvf_plan_add_reason(p, "a \"quoted\" reason with unicode \xc3\xa9 and a\ttab");
+    hvf_plan_add_non_converging(p, "db1", HVF_NON_CONVERGING_SHUTDOWN);
+    h = hvf_plan_add_host(p, "kvm01");
+    h->evacuate_start_ms = 0;
+    h->evacuate_end_ms = 1500;
+    h->maintenance_start_ms = 1500;
+    h->maintenance_end_ms = 601500;
+    h->usable_mib = 516096;
+    h = hvf_plan_add_host(p, "kvm02");
+    h->evacuate_start_ms = 601500;
+    h->evacuate_end_ms = 700001;
+    h->maintenance_start_ms = 700001;
+    h->maintenance_end_ms = 7261123;
+    h->usable_mib = 262144;
+    m = hvf_plan_add_migration(p, "web1", "kvm01", "kvm02");
+    m->start_ms = 0;
+    m->end_ms = 1234;
+    m->memory_mib = 8192;
+    m->downtime_us = 123456;
+    m->rounds = 7;
+    m->strategy = HVF_PLAN_MIGRATION_AUTO_CONVERGE;
+    m = hvf_plan_add_migration(p, "web1", "kvm02", "kvm01");
+    m->start_ms = 601500;
+    m->end_ms = 650000;
+    m->memory_mib = 8192;
+    m->downtime_us = 1;
+    m->rounds = 1;
+    m->converged = false;
+    m->strategy = HVF_PLAN_MIGRATION_POST_COPY;
+    s = hvf_plan_add_stop(p, "db1", "kvm01", "kvm02");
+    s->stop_ms = 10;
+    s->start_ms = 601499;
+    hvf_plan_seal(p);
+    return p;
+}
+
+static hvf_plan *
+pt_parse(const char *text, hvf_diags *d)
+{
+    hvf_error err = HVF_ERROR_INIT;
+
+    hvf_diags_init(d);
+    return hvf_plan_parse("plan.json", text, strlen(text), d, &err);
+}
+
+static void
+test_round_trip(void **state)
+{
+    hvf_plan *p = pt_sample();
+    hvf_plan *q;
+    hvf_strbuf a = HVF_STRBUF_INIT, b = HVF_STRBUF_INIT;
+    hvf_diags d;
+
+    assert_true(hvf_plan_hash_ok(p));
+    hvf_plan_format(p, &a);
+    assert_non_null(strstr(a.buf, "\"schema\": \"hvfleet.plan/v1\""));
+    assert_non_null(strstr(a.buf, "\"makespan_s\": 7261.123"));
+    assert_non_null(strstr(a.buf, "\"downtime_ms\": 123.456"));
+    assert_non_null(strstr(a.buf, "\"peak_host_memory_ratio\": 0.912345"));
+    q = pt_parse(a.buf, &d);
+    if (!q)
+        hvf_diags_print(&d, stderr);
+    assert_non_null(q);
+    assert_true(hvf_plan_hash_ok(q));
+    assert_string_equal(p->summary.plan_hash, q->summary.plan_hash);
+    hvf_plan_format(q, &b);
+    assert_string_equal(a.buf, b.buf);
+    assert_int_equal(q->nmigrations, 2);
+    assert_false(q->migrations[1].converged);
+    assert_int_equal(q->migrations[1].strategy, HVF_PLAN_MIGRATION_POST_COPY);
+    assert_int_equal(q->stops[0].start_ms, 601499);
+    assert_int_equal(q->summary.non_converging[0].action, HVF_NON_CONVERGING_SHUTDOWN);
+    /* The tab in the reason became a space: reasons are single lines. */
+    assert_non_null(strstr(q->summary.reasons[1], "a tab"));
+    hvf_strbuf_clear(&a);
+    hvf_strbuf_clear(&b);
+    hvf_diags_clear(&d);
+    hvf_plan_free(p);
+    hvf_plan_free(q);
+}
+
+/* Any change to what the plan says changes the hash. */
+static void
+test_hash_follows_content(void **state)
+{
+    hvf_plan *p = pt_sample();
+    char base[HVF_SHA256_HEX_LEN + 1], h[HVF_SHA256_HEX_LEN + 1];
+    int changes = 0;
+
+    hvf_strlcpy(base, p->summary.plan_hash, sizeof(base));
+#define PT_CHANGE(stmt, undo)                                                                      \
+    do {                                                                                           \
+        stmt;                                                                                      \
+        hvf_plan_compute_hash(p, h);                                                               \
+        assert_string_not_equal(h, base);                                                          \
+        assert_false(hvf_plan_hash_ok(p));                                                         \
+        undo;                                                                                      \
+        hvf_plan_compute_hash(p, h);                                                               \
+        assert_string_equal(h, base);                                                              \
+        changes++;                                                                                 \
+    } while (0)
+    PT_CHANGE(p->migrations[0].end_ms++, p->migrations[0].end_ms--);
+    PT_CHANGE(p->migrations[1].to[4] = '3', p->migrations[1].to[4] = '1');
+    PT_CHANGE(p->migrations[0].converged = false, p->migrations[0].converged = true);
+    PT_CHANGE(p->hosts[1].usable_mib++, p->hosts[1].usable_mib--);
+    PT_CHANGE(p->stops[0].start_host[4] = '9', p->stops[0].start_host[4] = '2');
+    PT_CHANGE(p->summary.verdict = HVF_PLAN_VERDICT_AUTO,
+              p->summary.verdict = HVF_PLAN_VERDICT_NEEDS_APPROVAL);
+    PT_CHANGE(p->summary.reasons[0][0] = 'N', p->summary.reasons[0][0] = 'n');
+    PT_CHANGE(p->inventory_fingerprint[0] ^= 1, p->inventory_fingerprint[0] ^= 1);
+    PT_CHANGE(p->strategy = HVF_PLAN_STRATEGY_NAIVE, p->strategy = HVF_PLAN_STRATEGY_HVFLEET);
+    PT_CHANGE(p->summary.non_converging[0].action = HVF_NON_CONVERGING_POST_COPY,
+              p->summary.non_converging[0].action = HVF_NON_CONVERGING_SHUTDOWN);
+    PT_CHANGE(p->nstops--, p->nstops++);
+#undef PT_CHANGE
+    assert_int_equal(changes, 11);
+    hvf_plan_free(p);
+}
+
+/* Replaces the first occurrence of @from in the sample's JSON by @to. */
+static char *
+pt_mutate(const char *from, const char *to)
+{
+    hvf_plan *p = pt_sample();
+    hvf_strbuf sb = HVF_STRBUF_INIT, out = HVF_STRBUF_INIT;
+    char *at;
+
+    hvf_plan_format(p, &sb);
+    hvf_plan_free(p);
+    at = strstr(sb.buf, from);
+    if (!at)
+        fail_msg("'%s' is not in the sample plan", from);
+    hvf_strbuf_add(&out, sb.buf, (size_t)(at - sb.buf));
+    hvf_strbuf_puts(&out, to);
+    hvf_strbuf_puts(&out, at + strlen(from));
+    hvf_strbuf_clear(&sb);
+    return hvf_strbuf_steal(&out);
+}
+
+static void
+test_bad_plans(void **state)
+{
+    static const struct {
+        const char *from, *to, *want;
+    } cases[] = {
+        {"hvfleet.plan/v1", "hvfleet.plan/v2",
+         "schema: 'hvfleet.plan/v2': expected 'hvfleet.plan/v1'"},
+        {"\"kind\": \"maintenance\"", "\"kind\": \"upgrade\"",
+         "kind: 'upgrade': expected one of maintenance | drain"},
+        {"\"strategy\": \"hvfleet\"", "\"strategy\": \"yolo\"",
+         "strategy: 'yolo': expected one of hvfleet | naive"},
+        {"\"inventory_fingerprint\": \"", "\"inventory_fingerprint\": \"X",
+         "inventory_fingerprint"},
+        {"\"hosts\": 2", "\"hosts\": 3",
+         "summary.hosts: '3': expected the number of entries in hosts (2)"},
+        {"\"migrations\": 2", "\"migrations\": 1", "summary.migrations: '1'"},
+        {"\"evacuate_end_s\": 1.5", "\"evacuate_end_s\": -1.5",
+         "hosts[0].evacuate_end_s: '-1.5': expected a number between 0"},
+        {"\"evacuate_end_s\": 1.5", "\"evacuate_end_s\": 1500",
+         "hosts[0].maintenance_start_s: '1.5': expected no earlier than evacuate_end_s"},
+        {"\"maintenance_end_s\": 7261.123", "\"maintenance_end_s\": 9999",
+         "summary.makespan_s: '7261.123': expected at least the plan's span from its first start "
+         "to its last end (9999.000 s)"},
+        {"\"host\": \"kvm02\"", "\"host\": \"kvm01\"",
+         "hosts[1].host: 'kvm01': expected each host once"},
+        {"\"to\": \"kvm02\"", "\"to\": \"kvm01\"",
+         "migrations[0].to: 'kvm01': expected a host other than 'from'"},
+        {"\"to\": \"kvm02\"", "\"to\": \"kvm 02\"",
+         "migrations[0].to: 'kvm 02': expected 1-63 characters"},
+        {"\"end_s\": 1.234", "\"end_s\": 1e99",
+         "migrations[0].end_s: '1e99': expected a number between 0"},
+        {"\"rounds\": 7", "\"rounds\": 7.5",
+         "migrations[0].rounds: '7.5': expected a whole number"},
+        {"\"converged\": true", "\"converged\": 1",
+         "migrations[0].converged: '1': expected true or false"},
+        {"\"memory_mib\": 8192", "\"memory_mib\": 0", "migrations[0].memory_mib: '0'"},
+        {"\"start_s\": 601.499", "\"start_s\": 0.001",
+         "stops[0].start_s: '0.001': expected no earlier than stop_s"},
+        {"\"action\": \"shutdown\"", "\"action\": \"pray\"",
+         "summary.non_converging[0].action: 'pray'"},
+        {"\"verdict\": \"needs-approval\"", "\"verdict\": \"fine\"",
+         "summary.seatbelt.verdict: 'fine'"},
+        {"\"plan_hash\": \"", "\"plan_hash\": \"zz", "summary.plan_hash"},
+        {"\"usable_mib\": 516096", "\"usable_mib\": 516096, \"extra\": 1",
+         "hosts[0].extra: 'extra': unknown field"},
+        {"\"stops\": [", "\"stops\": {\"a\": 1}, \"x\": [", "stops: (a mapping): expected a list"},
+        {"\"migrations\": [", "\"migrations\": [[1], ",
+         "migrations[0]: (a list): expected a mapping of fields"},
+        {"\"summary\": {", "\"summary\": {\"hosts\": 2, ", "syntax"},
+        {"\"schema\": \"hvfleet.plan/v1\",", "", "schema: (missing): a value is required"},
+    };
+
+    for (size_t i = 0; i < HVF_ARRAY_LEN(cases); i++) {
+        HVF_AUTOFREE char *text = pt_mutate(cases[i].from, cases[i].to);
+        hvf_diags d;
+        hvf_plan *p = pt_parse(text, &d);
+        bool found = false;
+
+        assert_null(p);
+        for (size_t k = 0; k < d.n; k++)
+            found |= strstr(d.lines[k], cases[i].want) != NULL;
+        if (!found) {
+            hvf_diags_print(&d, stderr);
+            fail_msg("case %zu: no problem mentions '%s'", i, cases[i].want);
+        }
+        /* Every problem names the file and a line. */
+        assert_int_equal(strncmp(d.lines[0], "plan.json:", 10), 0);
+        hvf_diags_clear(&d);
+    }
+}
+
+/* An edit that keeps the file valid is caught by the hash. */
+static void
+test_edited_plan(void **state)
+{
+    HVF_AUTOFREE char *text = pt_mutate("\"to\": \"kvm02\"", "\"to\": \"kvm07\"");
+    hvf_diags d;
+    hvf_plan *p = pt_parse(text, &d);
+
+    assert_non_null(p);
+    assert_false(hvf_plan_hash_ok(p));
+    hvf_plan_seal(p);
+    assert_true(hvf_plan_hash_ok(p));
+    hvf_plan_free(p);
+    hvf_diags_clear(&d);
+}
+
+/* libfyaml 0.7 loops forever on a directive followed by invalid UTF-8: refused before parsing. */
+static void
+test_not_utf8(void **state)
+{
+    static const char *const inputs[] = {"%s\xfe", "{\n  \"schema\": \"\xc0\x80\"}", "%ab\x80\n"};
+    static const char *const want[] = {"plan.json:1: syntax: byte 3 of the line: expected UTF-8",
+                                       "plan.json:2: syntax: byte 14 of the line",
+                                       "plan.json:1: syntax: byte 4"};
+
+    for (size_t i = 0; i < HVF_ARRAY_LEN(inputs); i++) {
+        hvf_diags d;
+        assert_null(pt_parse(inputs[i], &d));
+        assert_int_equal(d.n, 1);
+        if (!strstr(d.lines[0], want[i]))
+            fail_msg("got '%s', want '%s'", d.lines[0], want[i]);
+        hvf_diags_clear(&d);
+    }
+}
+
+static void
+test_empty_plan(void **state)
+{
+    hvf_plan *p = hvf_plan_new(HVF_PLAN_KIND_DRAIN, HVF_PLAN_STRATEGY_NAIVE);
+    hvf_plan *q;
+    hvf_strbuf sb = HVF_STRBUF_INIT;
+    hvf_diags d;
+
+    hvf_sha256_hex("", 0, p->inventory_fingerprint);
+    hvf_plan_seal(p);
+    hvf_plan_format(p, &sb);
+    q = pt_parse(sb.buf, &d);
+    assert_non_null(q);
+    assert_int_equal(q->kind, HVF_PLAN_KIND_DRAIN);
+    assert_true(hvf_plan_hash_ok(q));
+    hvf_plan_free(p);
+    hvf_plan_free(q);
+    hvf_strbuf_clear(&sb);
+    hvf_diags_clear(&d);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip), cmocka_unit_test(test_hash_follows_content),
+        cmocka_unit_test(test_bad_plans),  cmocka_unit_test(test_edited_plan),
+        cmocka_unit_test(test_empty_plan), cmocka_unit_test(test_not_utf8),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
