@@ -86,7 +86,42 @@ gx_retry_later(groups_exec *g, hvf_sim *sim)
     hvf_sim_add_timer(sim, hvf_sim_now(sim) + g->o.retry_us, 0);
 }
 
-/* Starts migrations out of @host up to the limit; parks what cannot move. */
+/* Shuts down what is left on @host (VMs that cannot move), as late as possible. */
+static void
+gx_park_rest(groups_exec *g, hvf_sim *sim, int32_t host)
+{
+    const int32_t *vms;
+    size_t nvms = hvf_sim_host_vms(sim, host, &vms);
+
+    for (size_t k = 0; k < nvms; k++) {
+        hvf_error err = HVF_ERROR_INIT;
+        int32_t vm = vms[k];
+
+        if (hvf_sim_vm_state_get(sim, vm) != HVF_SIM_VM_RUNNING)
+            continue;
+        /* stopping the last one reports the host evacuated (re-entering gx_on_event) */
+        g->parked_at[vm] = hvf_sim_now(sim);
+        g->rep.vms_parked++;
+        if (hvf_sim_stop_vm(sim, vm, &err) < 0) {
+            g->parked_at[vm] = -1;
+            g->rep.vms_parked--;
+        }
+        nvms = hvf_sim_host_vms(sim, host, &vms);
+        k = (size_t)-1; /* the list changed: rescan */
+    }
+}
+
+static bool
+gx_movable(const groups_exec *g, const hvf_fleet *f, int32_t vm)
+{
+    return f->vms[vm].migratable && g->attempts[vm] <= g->o.max_retries;
+}
+
+/*
+ * Starts migrations out of @host up to the limit. VMs that cannot move (not live-migratable,
+ * or out of retries) are shut down once nothing else is left to leave, which keeps their
+ * downtime to the maintenance itself, as a careful operator would.
+ */
 static void
 gx_pump(groups_exec *g, hvf_sim *sim, int32_t host)
 {
@@ -105,26 +140,24 @@ gx_pump(groups_exec *g, hvf_sim *sim, int32_t host)
 
         nvms = hvf_sim_host_vms(sim, host, &vms);
         for (; k < nvms; k++) {
-            if (hvf_sim_vm_state_get(sim, vms[k]) == HVF_SIM_VM_RUNNING) {
+            if (hvf_sim_vm_state_get(sim, vms[k]) == HVF_SIM_VM_RUNNING &&
+                gx_movable(g, f, vms[k])) {
                 vm = vms[k];
                 break;
             }
         }
-        if (vm < 0)
+        if (vm < 0) {
+            if (out == 0)
+                gx_park_rest(g, sim, host);
             return;
-        k++;
-        if (!f->vms[vm].migratable || g->attempts[vm] > g->o.max_retries) {
-            if (hvf_sim_stop_vm(sim, vm, &err) == 0) {
-                g->parked_at[vm] = hvf_sim_now(sim);
-                g->rep.vms_parked++;
-                k = 0;
-            }
-            continue;
         }
+        k++;
         target = gx_pick_target(g, sim, vm);
         if (target < 0 || hvf_sim_start_migration(sim, vm, target, &mo, &err) < 0) {
             g->attempts[vm]++;
             gx_retry_later(g, sim);
+            if (!gx_movable(g, f, vm) && out == 0)
+                continue; /* out of retries: it may be parked with the rest */
             return;
         }
         k = 0;

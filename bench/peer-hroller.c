@@ -4,16 +4,16 @@
  * grouped it or as `hvfleet plan maintenance` planned it, and prints what it did to the fleet
  * (bench/run drives it and prints the table). A benchmark, not a test.
  *
- *   peer-hroller groups INVENTORY HROLLER_OUTPUT
+ *   peer-hroller groups INVENTORY HROLLER_OUTPUT [--policy FILE]
  *       the reboot groups printed by `hroller -t FILE` (one line of comma-separated nodes per
  *       group), executed by bench/exec-groups.c
- *   peer-hroller plan INVENTORY PLAN
+ *   peer-hroller plan INVENTORY PLAN [--policy FILE]
  *       an hvfleet.plan/v1 file, executed by bench/exec-plan.c
  *
- * Both executions share the twin's parameters and the maintenance policy's defaults (per-host
- * migration limits, NIC share, headroom, maintenance time, auto-converge for guests that out-
- * dirty their link), so what differs is only what the tools decided: which hosts go together,
- * in which order, to which targets. Output: "key value" lines.
+ * Both executions share the twin's parameters and the maintenance policy (its defaults, or
+ * FILE: per-host migration limits, NIC share, headroom, downtime limit, maintenance time, what
+ * to do with guests that out-dirty their link), so what differs is only what the tools decided:
+ * which hosts go together, in which order, to which targets. Output: "key value" lines.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -24,6 +24,8 @@
 #include "hvfleet/alloc.h"
 #include "hvfleet/diag.h"
 #include "hvfleet/inventory.h"
+#include "hvfleet/plan.h"
+#include "hvfleet/policy.h"
 #include "hvfleet/sim.h"
 #include "hvfleet/units.h"
 #include "twin-exec.h"
@@ -39,23 +41,35 @@ bench_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The policy defaults of docs/planning.md, as the planner applies them. */
+/* The executors' limits and the twin's parameters from @pol, as the planner applies them. */
 static void
-exec_defaults(bench_exec_opts *o, hvf_sim_params *p)
+exec_setup(const hvf_policy *pol, bench_exec_opts *o, hvf_sim_params *p)
 {
     memset(o, 0, sizeof(*o));
-    o->out_per_host = 2;
-    o->in_per_host = 2;
-    o->headroom_share = 0.05;
-    o->maintenance_us = 10 * 60 * HVF_US_PER_S;
+    o->out_per_host = pol->max_migrations_out_per_host;
+    o->in_per_host = pol->max_migrations_in_per_host;
+    o->headroom_share = pol->headroom_share;
+    o->maintenance_us = pol->maintenance_time_us;
     o->retry_us = 60 * HVF_US_PER_S;
     o->max_retries = 3;
-    o->strategy = HVF_SIM_STRATEGY_AUTO_CONVERGE;
+    switch (pol->non_converging) {
+    case HVF_NON_CONVERGING_AUTO_CONVERGE:
+        o->strategy = HVF_SIM_STRATEGY_AUTO_CONVERGE;
+        break;
+    case HVF_NON_CONVERGING_POST_COPY:
+        o->strategy = HVF_SIM_STRATEGY_POSTCOPY;
+        break;
+    default:
+        o->strategy = HVF_SIM_STRATEGY_PRECOPY;
+        break;
+    }
     hvf_sim_params_default(p);
     p->duration_us = EXEC_DAYS * 24 * 3600 * HVF_US_PER_S;
     p->metrics_interval_us = 600 * HVF_US_PER_S;
-    p->migration_nic_share = 0.5;
-    p->strategy = HVF_SIM_STRATEGY_AUTO_CONVERGE;
+    p->migration_nic_share = pol->migration_share;
+    p->migration_max_bytes_per_s = pol->migration_bandwidth_bytes_per_s;
+    p->downtime_limit_us = pol->downtime_limit_us;
+    p->strategy = o->strategy;
     p->record_events = false;
     p->record_host_series = false;
 }
@@ -82,8 +96,9 @@ print_results(hvf_sim *sim, const bench_exec_report *rep, double wall)
     printf("vms_parked %u\nparked_s %.1f\nvms_moved_twice %u\n", rep->vms_parked,
            (double)rep->parked_us / 1e6, rep->vms_moved_twice);
     printf("vms_crashed %u\nvms_rebooted %u\n", st.vms_crashed, st.vms_rebooted);
-    printf("late_steps %u\nmax_lateness_s %.1f\nstuck_steps %u\n", rep->late_steps,
-           (double)rep->max_lateness_us / 1e6, rep->stuck_steps);
+    printf("late_steps %u\nmax_lateness_s %.1f\nstuck_steps %u\nredirected_steps %u\n",
+           rep->late_steps, (double)rep->max_lateness_us / 1e6, rep->stuck_steps,
+           rep->redirected_steps);
 }
 
 /* Reads hroller's groups: one line of comma-separated node names per group. */
@@ -143,7 +158,7 @@ read_groups(const char *path, const hvf_fleet *f, int32_t ***groups, size_t **si
 }
 
 static int
-run_groups(const hvf_fleet *f, const char *path)
+run_groups(const hvf_fleet *f, const char *path, const hvf_policy *pol)
 {
     int32_t **groups;
     size_t *sizes, n;
@@ -157,7 +172,7 @@ run_groups(const hvf_fleet *f, const char *path)
 
     if (read_groups(path, f, &groups, &sizes, &n) < 0)
         return 2;
-    exec_defaults(&o, &p);
+    exec_setup(pol, &o, &p);
     t0 = bench_now();
     sim = hvf_sim_new(f, &p, NULL, 0);
     ctx = bench_exec_groups_new(&o, groups, sizes, n, &ctl);
@@ -175,17 +190,75 @@ run_groups(const hvf_fleet *f, const char *path)
     return 0;
 }
 
+static int
+run_plan(const hvf_fleet *f, const char *path, const hvf_policy *pol)
+{
+    hvf_diags diags;
+    hvf_error err = HVF_ERROR_INIT;
+    bench_exec_opts o;
+    bench_exec_report rep;
+    hvf_sim_params p;
+    hvf_sim_controller ctl = {0};
+    hvf_plan *plan;
+    hvf_sim *sim;
+    void *ctx;
+    double t0;
+
+    hvf_diags_init(&diags);
+    plan = hvf_plan_load(path, &diags, &err);
+    if (!plan) {
+        hvf_diags_print(&diags, stderr);
+        fprintf(stderr, "peer-hroller: %s\n", err.msg);
+        hvf_diags_clear(&diags);
+        return 2;
+    }
+    hvf_diags_clear(&diags);
+    exec_setup(pol, &o, &p);
+    ctx = bench_exec_plan_new(&o, plan, f, &ctl, &err);
+    if (!ctx) {
+        fprintf(stderr, "peer-hroller: %s: %s\n", path, err.msg);
+        hvf_plan_free(plan);
+        return 2;
+    }
+    t0 = bench_now();
+    sim = hvf_sim_new(f, &p, NULL, 0);
+    hvf_sim_set_controller(sim, &ctl);
+    hvf_sim_run(sim);
+    bench_exec_plan_report(ctx, &rep);
+    printf("planned_makespan_s %.3f\n", (double)plan->summary.makespan_ms / 1e3);
+    print_results(sim, &rep, bench_now() - t0);
+    hvf_sim_free(sim);
+    bench_exec_plan_free(ctx);
+    hvf_plan_free(plan);
+    return 0;
+}
+
+static int
+usage(void)
+{
+    fprintf(stderr, "usage: peer-hroller groups INVENTORY HROLLER_OUTPUT [--policy FILE]\n"
+                    "       peer-hroller plan INVENTORY PLAN [--policy FILE]\n");
+    return 2;
+}
+
 int
 main(int argc, char **argv)
 {
     hvf_diags diags;
     hvf_error err = HVF_ERROR_INIT;
+    hvf_policy pol;
     hvf_fleet *f;
     int rc;
 
+    if ((argc != 4 && argc != 6) || (argc == 6 && strcmp(argv[4], "--policy") != 0) ||
+        (strcmp(argv[1], "groups") != 0 && strcmp(argv[1], "plan") != 0))
+        return usage();
     hvf_diags_init(&diags);
-    if (argc != 4 || strcmp(argv[1], "groups") != 0) {
-        fprintf(stderr, "usage: peer-hroller groups INVENTORY HROLLER_OUTPUT\n");
+    hvf_policy_default(&pol);
+    if (argc == 6 && hvf_policy_load(argv[5], &pol, &diags, &err) < 0) {
+        hvf_diags_print(&diags, stderr);
+        fprintf(stderr, "peer-hroller: %s\n", err.msg);
+        hvf_diags_clear(&diags);
         return 2;
     }
     f = hvf_inventory_load(argv[2], &diags, &err);
@@ -195,7 +268,8 @@ main(int argc, char **argv)
         hvf_diags_clear(&diags);
         return 2;
     }
-    rc = run_groups(f, argv[3]);
+    rc = strcmp(argv[1], "groups") == 0 ? run_groups(f, argv[3], &pol)
+                                        : run_plan(f, argv[3], &pol);
     hvf_diags_clear(&diags);
     hvf_fleet_free(f);
     return rc;

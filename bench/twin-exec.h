@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hvfleet/error.h"
+#include "hvfleet/plan.h"
 #include "hvfleet/sim.h"
 
 typedef struct bench_exec_opts {
@@ -45,6 +47,7 @@ typedef struct bench_exec_report {
     uint32_t late_steps;        /* plan: steps started over 1 s after their planned time */
     int64_t max_lateness_us;    /* plan: the latest one */
     uint32_t stuck_steps;       /* plan: steps never started */
+    uint32_t redirected_steps;  /* plan: steps sent elsewhere, their target refusing too long */
 } bench_exec_report;
 
 /*
@@ -56,3 +59,13 @@ void *bench_exec_groups_new(const bench_exec_opts *o, int32_t *const *groups, co
                             size_t ngroups, hvf_sim_controller *ctl);
 void bench_exec_groups_report(const void *ctx, bench_exec_report *out);
 void bench_exec_groups_free(void *ctx);
+
+/*
+ * bench_exec_plan_new: a controller carrying out @plan (read, not kept) on the fleet @f it was
+ * made for. Returns the context (free with bench_exec_plan_free), or NULL with HVF_ERR_INVALID
+ * when the plan names a host or VM the fleet does not have.
+ */
+void *bench_exec_plan_new(const bench_exec_opts *o, const hvf_plan *plan, const hvf_fleet *f,
+                          hvf_sim_controller *ctl, hvf_error *err);
+void bench_exec_plan_report(const void *ctx, bench_exec_report *out);
+void bench_exec_plan_free(void *ctx);
