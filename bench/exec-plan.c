@@ -7,201 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exec-plan-priv.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/units.h"
-#include "twin-exec.h"
 
-#define LATE_US HVF_US_PER_S
-
-enum { PX_IDLE, PX_EVACUATING, PX_MAINTENANCE, PX_DONE };
-#define REDIRECT_US (600 * HVF_US_PER_S) /* a step blocked by its target this long moves on */
-#define TICK_US (60 * HVF_US_PER_S)
-
-enum { TAG_HOST = 1, TAG_MIG, TAG_STOP, TAG_START, TAG_TICK };
-
-typedef struct px_mig {
-    int32_t vm, from, to;
-    int64_t at_us;
-    hvf_sim_strategy strategy;
-    bool due, started, done;
-    uint32_t attempts;
-} px_mig;
-
-typedef struct px_stop {
-    int32_t vm, host, start_host;
-    int64_t stop_us, start_us;
-    bool stopped, start_due, restarted;
-} px_stop;
-
-typedef struct plan_exec {
-    bench_exec_opts o;
-    px_mig *migs;
-    size_t nmigs;
-    px_stop *stops;
-    size_t nstops;
-    int32_t *hosts; /* planned hosts, with their times */
-    int64_t *evac_us, *maint_us;
-    size_t nhosts;
-    bool *host_due;     /* planned host whose evacuation time has come */
-    size_t next_host;   /* hosts start in planned order, within max_parallel */
-    uint32_t max_parallel;
-    int32_t *mig_of_vm; /* the step in flight for a VM, -1 */
-    unsigned char *phase;
-    bool *planned_host;
-    int64_t *parked_at;
-    uint32_t *moves;
-    size_t *pending; /* due steps waiting for the fleet, in planned order */
-    size_t npending, pending_cap;
-    bool pumping, pump_again, tick_pending;
-    bool *parked_dyn; /* VMs the executor shut down after failed retries */
-    uint32_t offline_hosts;
-    uint64_t offline_mib, fleet_mib;
-    bench_exec_report rep;
-} plan_exec;
-
-static int64_t
-px_tag(int kind, size_t i)
-{
-    return ((int64_t)kind << 40) | (int64_t)i;
-}
-
-static void
-px_offline(plan_exec *x, hvf_sim *sim, int32_t host, bool off)
-{
-    uint64_t mib = hvf_host_usable(&hvf_sim_fleet(sim)->hosts[host]).mem_mib;
-
-    if (off) {
-        x->offline_hosts++;
-        x->offline_mib += mib;
-    } else {
-        x->offline_hosts--;
-        x->offline_mib -= mib;
-    }
-    if (x->offline_hosts > x->rep.peak_offline_hosts)
-        x->rep.peak_offline_hosts = x->offline_hosts;
-    if (x->fleet_mib && (double)x->offline_mib / (double)x->fleet_mib > x->rep.peak_offline_share)
-        x->rep.peak_offline_share = (double)x->offline_mib / (double)x->fleet_mib;
-}
-
-/* The active host not due for maintenance with the most free memory for @vm, or -1. */
-static int32_t
-px_other_target(const plan_exec *x, hvf_sim *sim, int32_t vm, int32_t from)
-{
-    const hvf_fleet *f = hvf_sim_fleet(sim);
-    uint64_t need = f->vms[vm].mem_mib, best = 0;
-    int32_t pick = -1;
-
-    for (size_t h = 0; h < f->nhosts; h++) {
-        uint64_t fr, keep;
-        uint32_t in = 0;
-
-        if ((int32_t)h == from || hvf_sim_host_state_get(sim, (int32_t)h) != HVF_SIM_HOST_ACTIVE ||
-            (x->planned_host[h] && x->phase[h] != PX_DONE))
-            continue;
-        hvf_sim_host_migrations(sim, (int32_t)h, &in, NULL);
-        fr = hvf_sim_host_free_mib(sim, (int32_t)h, true);
-        keep = (uint64_t)((double)hvf_host_usable(&f->hosts[h]).mem_mib * x->o.headroom_share);
-        if (in >= x->o.in_per_host || fr < keep + need)
-            continue;
-        if (fr - keep > best) {
-            best = fr - keep;
-            pick = (int32_t)h;
-        }
-    }
-    return pick;
-}
-
-/*
- * Starts step @i if the fleet is ready for it; true when it started. A step whose VM is ready
- * but whose planned target has refused it for REDIRECT_US goes elsewhere (the fleet deviated
- * from the plan; a real executor would re-plan).
- */
-static bool
-px_try(plan_exec *x, hvf_sim *sim, size_t i)
-{
-    px_mig *m = &x->migs[i];
-    hvf_sim_migrate_opts mo = {.claim = true, .strategy = m->strategy};
-    hvf_error err = HVF_ERROR_INIT;
-    uint32_t out = 0, in = 0;
-    int64_t late;
-    int32_t to = m->to;
-
-    /* a host's VMs leave once it is evacuating, not before */
-    if (x->phase[m->from] == PX_IDLE && x->planned_host[m->from])
-        return false;
-    if (hvf_sim_vm_host(sim, m->vm) != m->from ||
-        hvf_sim_vm_state_get(sim, m->vm) != HVF_SIM_VM_RUNNING)
-        return false;
-    hvf_sim_host_migrations(sim, m->from, NULL, &out);
-    if (out >= x->o.out_per_host)
-        return false;
-    hvf_sim_host_migrations(sim, to, &in, NULL);
-    if (in >= x->o.in_per_host || hvf_sim_start_migration(sim, m->vm, to, &mo, &err) < 0) {
-        if (hvf_sim_now(sim) - m->at_us < REDIRECT_US ||
-            (to = px_other_target(x, sim, m->vm, m->from)) < 0 ||
-            hvf_sim_start_migration(sim, m->vm, to, &mo, &err) < 0)
-            return false;
-        x->rep.redirected_steps++;
-    }
-    m->started = true;
-    x->mig_of_vm[m->vm] = (int32_t)i;
-    late = hvf_sim_now(sim) - m->at_us;
-    if (late > LATE_US)
-        x->rep.late_steps++;
-    if (late > x->rep.max_lateness_us)
-        x->rep.max_lateness_us = late;
-    return true;
-}
-
-static void
-px_wait(plan_exec *x, size_t step)
-{
-    size_t k = x->npending;
-
-    hvf_grow(&x->pending, &x->pending_cap, x->npending + 1, sizeof(size_t));
-    /* keep planned order: a retried step goes back among the others by its index */
-    while (k > 0 && x->pending[k - 1] > step) {
-        x->pending[k] = x->pending[k - 1];
-        k--;
-    }
-    x->pending[k] = step;
-    x->npending++;
-}
-
-/* Tries the waiting steps in planned order; an action may re-enter through an event. */
-static void
-px_pump(plan_exec *x, hvf_sim *sim)
-{
-    if (x->pumping) {
-        x->pump_again = true;
-        return;
-    }
-    x->pumping = true;
-    do {
-        size_t kept = 0;
-
-        x->pump_again = false;
-        for (size_t k = 0; k < x->npending; k++) {
-            size_t step = x->pending[k];
-
-            if (!x->migs[step].started && !px_try(x, sim, step))
-                x->pending[kept++] = step;
-        }
-        x->npending = kept;
-    } while (x->pump_again);
-    x->pumping = false;
-    /* nothing may happen for a while (a target full for good): look again now and then */
-    if (x->npending > 0 && !x->tick_pending) {
-        x->tick_pending = true;
-        hvf_sim_add_timer(sim, hvf_sim_now(sim) + TICK_US, px_tag(TAG_TICK, 0));
-    }
-}
-
-/*
- * Starts the evacuations whose time has come, in planned order, while fewer than the plan's
- * hosts-at-once are out: the plan's times assume its predictions; a slower fleet must not put
- * more hosts out of service than planned.
- */
 static void
 px_start_hosts(plan_exec *x, hvf_sim *sim)
 {
@@ -229,9 +38,10 @@ px_restart_stops(plan_exec *x, hvf_sim *sim)
         px_stop *s = &x->stops[i];
         hvf_error err = HVF_ERROR_INIT;
 
-        /* after its host's maintenance, however late that came */
-        if (!s->stopped || !s->start_due || s->restarted ||
-            (x->planned_host[s->host] && x->phase[s->host] != PX_DONE) ||
+        /* a VM stopped for its host's maintenance boots as soon as the host is back (as
+         * planned: its start is the maintenance's end), however late that came */
+        if (!s->stopped || s->restarted ||
+            (x->planned_host[s->host] ? x->phase[s->host] != PX_DONE : !s->start_due) ||
             hvf_sim_host_state_get(sim, s->start_host) != HVF_SIM_HOST_ACTIVE)
             continue;
         if (hvf_sim_start_vm(sim, s->vm, s->start_host, &err) == 0) {
@@ -272,6 +82,24 @@ px_on_start(hvf_sim *sim, void *ctx)
     x->parked_at = hvf_malloc((f->nvms + 1) * sizeof(int64_t));
     x->moves = hvf_calloc(f->nvms + 1, sizeof(uint32_t));
     x->parked_dyn = hvf_calloc(f->nvms + 1, sizeof(bool));
+    x->stop_planned = hvf_calloc(f->nvms + 1, sizeof(bool));
+    x->adhoc_attempts = hvf_calloc(f->nvms + 1, sizeof(uint32_t));
+    x->next_step = hvf_malloc((f->nvms + 1) * sizeof(int32_t));
+    x->step_next = hvf_malloc((x->nmigs + 1) * sizeof(int32_t));
+    x->back_us = hvf_malloc((f->nhosts + 1) * sizeof(int64_t));
+    for (size_t h = 0; h < f->nhosts; h++)
+        x->back_us[h] = INT64_MAX;
+    for (size_t i = 0; i < x->nhosts; i++)
+        x->back_us[x->hosts[i]] = x->end_us[i];
+    for (size_t v = 0; v < f->nvms; v++)
+        x->next_step[v] = -1;
+    /* steps are in planned order: link each VM's steps, last to first */
+    for (size_t i = x->nmigs; i-- > 0;) {
+        x->step_next[i] = x->next_step[x->migs[i].vm];
+        x->next_step[x->migs[i].vm] = (int32_t)i;
+    }
+    for (size_t i = 0; i < x->nstops; i++)
+        x->stop_planned[x->stops[i].vm] = true;
     x->phase = hvf_calloc(f->nhosts + 1, 1);
     x->planned_host = hvf_calloc(f->nhosts + 1, sizeof(bool));
     for (size_t i = 0; i < x->nhosts; i++)
@@ -311,6 +139,7 @@ px_timer(plan_exec *x, hvf_sim *sim, int64_t tag)
     case TAG_STOP: {
         px_stop *s = &x->stops[i];
 
+        x->stop_planned[s->vm] = false;
         if (hvf_sim_vm_state_get(sim, s->vm) == HVF_SIM_VM_RUNNING &&
             hvf_sim_stop_vm(sim, s->vm, &err) == 0) {
             s->stopped = true;
@@ -326,6 +155,8 @@ px_timer(plan_exec *x, hvf_sim *sim, int64_t tag)
     case TAG_TICK:
         x->tick_pending = false;
         px_pump(x, sim);
+        px_leftovers(x, sim);
+        px_schedule_tick(x, sim);
         break;
     default:
         break;
@@ -346,10 +177,17 @@ px_on_event(hvf_sim *sim, const hvf_sim_event *ev, void *ctx)
     case HVF_SIM_EV_MIGRATION_END:
     case HVF_SIM_EV_MIGRATION_ABORT:
         step = x->mig_of_vm[ev->vm];
-        if (step >= 0) {
+        if (step == ADHOC) {
+            x->mig_of_vm[ev->vm] = -1;
+            if (ev->type == HVF_SIM_EV_MIGRATION_ABORT)
+                x->adhoc_attempts[ev->vm]++;
+            else if (++x->moves[ev->vm] == 2)
+                x->rep.vms_moved_twice++;
+        } else if (step >= 0) {
             x->mig_of_vm[ev->vm] = -1;
             if (ev->type == HVF_SIM_EV_MIGRATION_END) {
                 x->migs[step].done = true;
+                x->next_step[ev->vm] = x->step_next[step];
                 if (++x->moves[ev->vm] == 2)
                     x->rep.vms_moved_twice++;
             } else if (++x->migs[step].attempts <= x->o.max_retries) {
@@ -366,6 +204,7 @@ px_on_event(hvf_sim *sim, const hvf_sim_event *ev, void *ctx)
             }
         }
         px_pump(x, sim);
+        px_leftovers(x, sim);
         break;
     case HVF_SIM_EV_HOST_EVACUATED:
         for (size_t i = 0; i < x->nhosts; i++) {
@@ -419,7 +258,7 @@ px_strategy(hvf_plan_migration_mode m)
 
 typedef struct px_host_time {
     int32_t host;
-    int64_t evac_us, maint_us;
+    int64_t evac_us, maint_us, end_us;
     size_t order;
 } px_host_time;
 
@@ -433,14 +272,23 @@ px_cmp_host_time(const void *a, const void *b)
     return x->order < y->order ? -1 : x->order > y->order;
 }
 
+static int
+px_cmp_mig(const void *a, const void *b)
+{
+    const px_mig *x = a, *y = b;
+
+    if (x->at_us != y->at_us)
+        return x->at_us < y->at_us ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
 static int32_t
 px_host(const hvf_fleet *f, const char *name, hvf_error *err)
 {
     int32_t h = hvf_fleet_find_host(f, name);
 
     if (h < 0)
-        hvf_error_set(err, HVF_ERR_INVALID, "host '%s' of the plan is not in the inventory",
-                      name);
+        hvf_error_set(err, HVF_ERR_INVALID, "host '%s' of the plan is not in the inventory", name);
     return h;
 }
 
@@ -460,6 +308,7 @@ bench_exec_plan_new(const bench_exec_opts *o, const hvf_plan *plan, const hvf_fl
     x->host_due = hvf_calloc(plan->nhosts + 1, sizeof(bool));
     x->max_parallel = plan->summary.max_parallel_hosts_seen;
     x->maint_us = hvf_calloc(plan->nhosts + 1, sizeof(int64_t));
+    x->end_us = hvf_calloc(plan->nhosts + 1, sizeof(int64_t));
     x->rep.hosts_planned = (uint32_t)plan->nhosts;
     ht = hvf_calloc(plan->nhosts + 1, sizeof(px_host_time));
     for (size_t i = 0; i < plan->nhosts; i++) {
@@ -469,6 +318,7 @@ bench_exec_plan_new(const bench_exec_opts *o, const hvf_plan *plan, const hvf_fl
             goto fail;
         ht[i].evac_us = ph->evacuate_start_ms * 1000;
         ht[i].maint_us = (ph->maintenance_end_ms - ph->maintenance_start_ms) * 1000;
+        ht[i].end_us = ph->maintenance_end_ms * 1000;
         ht[i].order = i;
     }
     /* evacuations start in the order of their planned times */
@@ -477,6 +327,7 @@ bench_exec_plan_new(const bench_exec_opts *o, const hvf_plan *plan, const hvf_fl
         x->hosts[i] = ht[i].host;
         x->evac_us[i] = ht[i].evac_us;
         x->maint_us[i] = ht[i].maint_us;
+        x->end_us[i] = ht[i].end_us;
     }
     free(ht);
     ht = NULL;
@@ -496,7 +347,10 @@ bench_exec_plan_new(const bench_exec_opts *o, const hvf_plan *plan, const hvf_fl
             goto fail;
         m->at_us = pm->start_ms * 1000;
         m->strategy = px_strategy(pm->strategy);
+        m->order = i;
     }
+    /* planned order, which px_wait and the per-VM step chains rely on */
+    qsort(x->migs, x->nmigs, sizeof(px_mig), px_cmp_mig);
     x->nstops = plan->nstops;
     x->stops = hvf_calloc(plan->nstops + 1, sizeof(px_stop));
     for (size_t i = 0; i < plan->nstops; i++) {
@@ -550,10 +404,16 @@ bench_exec_plan_free(void *ctx)
     free(x->host_due);
     free(x->planned_host);
     free(x->maint_us);
+    free(x->end_us);
     free(x->mig_of_vm);
     free(x->phase);
     free(x->parked_at);
     free(x->moves);
     free(x->parked_dyn);
+    free(x->stop_planned);
+    free(x->adhoc_attempts);
+    free(x->next_step);
+    free(x->step_next);
+    free(x->back_us);
     free(x);
 }

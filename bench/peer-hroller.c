@@ -268,8 +268,7 @@ main(int argc, char **argv)
         hvf_diags_clear(&diags);
         return 2;
     }
-    rc = strcmp(argv[1], "groups") == 0 ? run_groups(f, argv[3], &pol)
-                                        : run_plan(f, argv[3], &pol);
+    rc = strcmp(argv[1], "groups") == 0 ? run_groups(f, argv[3], &pol) : run_plan(f, argv[3], &pol);
     hvf_diags_clear(&diags);
     hvf_fleet_free(f);
     return rc;

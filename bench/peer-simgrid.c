@@ -239,7 +239,8 @@ rec_scan(recorder *r, hvf_sim *sim, size_t active_before)
         if (r->mig_of_vm[vm] >= 0 || hvf_sim_vm_migration(sim, vm) < 0)
             continue;
         hvf_grow(&r->migs, &r->migs_cap, r->nmigs + 1, sizeof(rec_mig));
-        r->migs[r->nmigs] = (rec_mig){vm, hvf_sim_vm_host(sim, vm), -1, hvf_sim_now(sim), -1, false};
+        r->migs[r->nmigs] =
+            (rec_mig){vm, hvf_sim_vm_host(sim, vm), -1, hvf_sim_now(sim), -1, false};
         r->mig_of_vm[vm] = (int32_t)r->nmigs++;
         seen++;
     }

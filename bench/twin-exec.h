@@ -39,15 +39,15 @@ typedef struct bench_exec_opts {
 typedef struct bench_exec_report {
     int64_t first_evacuation_us, last_back_us; /* -1 until known */
     uint32_t hosts_maintained, hosts_planned;
-    uint32_t vms_parked;        /* shut down for a maintenance instead of migrated */
-    int64_t parked_us;          /* their downtime, summed */
-    uint32_t vms_moved_twice;   /* VMs migrated more than once */
+    uint32_t vms_parked;         /* shut down for a maintenance instead of migrated */
+    int64_t parked_us;           /* their downtime, summed */
+    uint32_t vms_moved_twice;    /* VMs migrated more than once */
     uint32_t peak_offline_hosts; /* hosts evacuating or in maintenance at once */
     double peak_offline_share;   /* their share of the fleet's usable memory */
-    uint32_t late_steps;        /* plan: steps started over 1 s after their planned time */
-    int64_t max_lateness_us;    /* plan: the latest one */
-    uint32_t stuck_steps;       /* plan: steps never started */
-    uint32_t redirected_steps;  /* plan: steps sent elsewhere, their target refusing too long */
+    uint32_t late_steps;         /* plan: steps started over 1 s after their planned time */
+    int64_t max_lateness_us;     /* plan: the latest one */
+    uint32_t stuck_steps;        /* plan: steps never started */
+    uint32_t redirected_steps;   /* plan: steps sent elsewhere, their target refusing too long */
 } bench_exec_report;
 
 /*

@@ -30,6 +30,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -45,6 +46,7 @@ namespace {
 
 constexpr double HOST_SPEED = 1e9; /* flops per core; only ratios matter to the plugin */
 constexpr double LOAD_FLOPS = 1e14; /* one chunk of a busy guest's endless computation */
+constexpr int MIN_CORES = 1024;
 
 /* One migration, in the twin's start order. */
 struct Mig {
@@ -126,7 +128,12 @@ build_hosts(Platform &pf, const std::vector<std::pair<std::string, double>> &nic
                          ->seal();
 
     for (size_t i = 0; i < nics.size(); i++) {
-        auto *h = zone->create_host(nics[i].first, HOST_SPEED)->set_core_count(cores[i])->seal();
+        /* a busy guest computes on one full core to dirty memory (see above): give hosts a core
+         * for every guest that may land there, so that guests never slow each other down,
+         * as in the twin, where their CPU load is a fraction of a core */
+        auto *h = zone->create_host(nics[i].first, HOST_SPEED)
+                      ->set_core_count(std::max(cores[i], MIN_CORES))
+                      ->seal();
         auto *nic = zone->create_split_duplex_link(nics[i].first + "-nic", nics[i].second)
                         ->set_latency(0)
                         ->seal();
