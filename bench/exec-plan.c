@@ -11,6 +11,11 @@
 #include "hvfleet/alloc.h"
 #include "hvfleet/units.h"
 
+/*
+ * Starts the evacuations whose time has come, in planned order, while fewer than the plan's
+ * hosts-at-once are out: the plan's times assume its predictions; a slower fleet must not put
+ * more hosts out of service than planned.
+ */
 static void
 px_start_hosts(plan_exec *x, hvf_sim *sim)
 {
