@@ -150,6 +150,26 @@ class Cluster:
                                                                    imported),
               ["figure", "hvfleet (budget)", "hvfleet (defaults)", "hroller", "ratio"], rows,
               self.out)
+        self.cost_note(ours_bx, theirs_x)
+
+    def cost_note(self, ob, th):
+        """One sentence: what hroller's ignorance of migration time and room costs."""
+        try:
+            t_mk, t_park = th.field("makespan_s"), th.field("vms_parked", int)
+            t_mig = th.field("peak_migrations", int)
+        except (AttributeError, KeyError):
+            return
+        line = ("  cost: hroller's groups, run in the twin, keep %d migrations in flight at once "
+                "and shut down %d VMs for lack of room or migratability; makespan %s"
+                % (t_mig, t_park, fmt_dur(t_mk)))
+        try:
+            line += ("; with the same budget, hvfleet's plan shuts down %d (those that cannot "
+                     "live-migrate) and takes %s, as it predicted (%+.2f%%)"
+                     % (ob.field("vms_parked", int), fmt_dur(ob.field("makespan_s")),
+                        pct(ob.field("makespan_s"), ob.field("planned_makespan_s"))))
+        except (AttributeError, KeyError):
+            pass
+        self.out.emit(line)
 
 
 def exec_rows(ob, od, th):

@@ -141,6 +141,20 @@ def simgrid_fleet(args, out, ours, theirs):
           "0-40 MB/s, a tenth of the hosts evacuated at once, 2 migrations per source); SimGrid "
           "replays the twin's migrations (same sources, targets, order and concurrency)",
           ["hosts / figure", "hvfleet twin", "SimGrid", "ratio"], rows, out)
+    for line in MODEL_NOTES:
+        out.emit("  " + line)
+
+
+MODEL_NOTES = (
+    "where SimGrid's model differs from QEMU's (ours follows QEMU, docs/migration-model.md):",
+    "- a fixed 30 ms downtime target (QEMU's downtime-limit: 300 ms by default, per migration);",
+    "- no auto-converge, no post-copy, no switchover cost; the final copy runs at the migration "
+    "speed (QEMU lifts max-bandwidth for it);",
+    "- a migration that never converges runs to its 10^7 s timeout, then aborts the whole "
+    "simulation (SIGABRT), as the single-migration note shows;",
+    "- hosts have no memory: it cannot see an over-committed target; guests dirty memory only "
+    "while they compute (sg-migrate runs a busy loop in each).",
+)
 
 
 def simgrid_fleet_rows(hosts, prep, tw, sg, wl):
