@@ -160,9 +160,15 @@ def ensure_built(build):
 
 
 def exe(build, name):
-    for sub in ("bench", os.path.join("src", "cli")):
-        p = os.path.join(build, sub, name)
-        if os.access(p, os.X_OK):
+    """BUILD/bench/NAME, BUILD/bench/*/NAME or BUILD/src/cli/NAME, if built."""
+    dirs = [os.path.join(build, "bench"), os.path.join(build, "src", "cli")]
+    bench = dirs[0]
+    if os.path.isdir(bench):
+        dirs += sorted(os.path.join(bench, d) for d in os.listdir(bench)
+                       if os.path.isdir(os.path.join(bench, d)) and not d.endswith(".p"))
+    for d in dirs:
+        p = os.path.join(d, name)
+        if os.path.isfile(p) and os.access(p, os.X_OK):
             return p
     return None
 
