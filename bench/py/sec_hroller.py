@@ -105,6 +105,7 @@ class Cluster:
                 ours_bx = self.execute("plan", self.base + ".budget-plan.json", budget)
         if ours and ours[-1].ok():
             ours_x = self.execute("plan", self.base + ".plan.json")
+        self.print_table(imported, hr, ours_b, ours, theirs_x, ours_bx, ours_x)
         for name, rs in (("plan maintenance", ours), ("plan maintenance (budget)", ours_b)):
             if rs and rs[-1].timed_out:
                 self.out.emit("  note: %s did not finish within %s (killed)" %
@@ -112,7 +113,6 @@ class Cluster:
             elif rs and not rs[-1].ok():
                 self.out.emit("  %s failed (exit %d): %s" % (name, rs[-1].rc,
                                                              rs[-1].err.strip()[-300:]))
-        self.print_table(imported, hr, ours_b, ours, theirs_x, ours_bx, ours_x)
 
     def print_table(self, imported, hr, ours_b, ours, theirs_x, ours_bx, ours_x):
         hr_ok = [r for r in hr if r.ok()]
