@@ -14,9 +14,10 @@ def section_fidelity(args, out):
         out.emit("  skipped: migration-fidelity is not built in %s/bench" % args.build)
         return
     path = os.path.join(args.out, "migration-fidelity.txt")
-    r = run([prog, "--full" if args.full else "--quick"], out_file=path)
-    if r.rc == 2 and not args.full and not r.out.strip():
-        r = run([prog], out_file=path)  # no --quick: the quick subset is its default
+    record = ["--out", os.path.join(args.out, "migration-fidelity.json")]
+    r = run([prog, "--full" if args.full else "--quick"] + record, out_file=path)
+    if r.rc == 2 and not args.full and ("usage" in r.err or "option" in r.err):
+        r = run([prog] + record, out_file=path)  # no --quick: the quick set is its default
     out.emit(r.out.rstrip())
     if r.timed_out or r.rc not in (0, 1):
         out.emit("  migration-fidelity failed (exit %d): %s" % (r.rc, r.err.strip()[-400:]))

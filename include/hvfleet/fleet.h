@@ -93,12 +93,23 @@ typedef struct hvf_vm {
     int line;
 } hvf_vm;
 
+/* How one service relates to another (the fault-domain audit reads these). */
+typedef enum hvf_service_rel {
+    HVF_SERVICE_DEPENDS_ON,     /* it does not work without the other (monitoring -> alerting) */
+    HVF_SERVICE_MUST_NOT_SHARE, /* no single failure may take both (monitoring and what it
+                                   monitors) */
+    HVF_SERVICE_REL_LAST
+} hvf_service_rel;
+
 typedef struct hvf_service {
     char *name; /* owned */
     bool critical;
     uint32_t min_available;
     hvf_spread spread;
     int line;
+    /* service indexes, owned, set with hvf_fleet_service_relate (a proto's are ignored) */
+    int32_t *rel[HVF_SERVICE_REL_LAST];
+    size_t nrel[HVF_SERVICE_REL_LAST];
 } hvf_service;
 
 typedef struct hvf_fleet {
@@ -146,6 +157,13 @@ int32_t hvf_fleet_add_service(hvf_fleet *fleet, const hvf_service *proto, hvf_er
  * index, or -1 (duplicate/invalid name, unknown host, no room on the host).
  */
 int32_t hvf_fleet_add_vm(hvf_fleet *fleet, const hvf_vm *proto, unsigned flags, hvf_error *err);
+/*
+ * hvf_fleet_service_relate: records that service @svc depends on / must not share a fault
+ * domain with service @other. Returns 0, or -1 with HVF_ERR_INVALID (an index out of range,
+ * the service itself, or a relation already recorded).
+ */
+int hvf_fleet_service_relate(hvf_fleet *fleet, int32_t svc, hvf_service_rel rel, int32_t other,
+                             hvf_error *err) __attribute__((warn_unused_result));
 
 int32_t hvf_fleet_find_host(const hvf_fleet *fleet, const char *name);
 int32_t hvf_fleet_find_vm(const hvf_fleet *fleet, const char *name);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hvfleet/actionq.h"
 #include "hvfleet/error.h"
 
 #define HVF_FREEZE_SCHEMA "hvfleet.freeze/v1"
@@ -44,3 +45,11 @@ bool hvf_freeze_is_frozen(const char *state_dir);
  * sentence naming @action, the reason and since when.
  */
 int hvf_freeze_check(const char *state_dir, const char *action, hvf_error *err);
+
+/*
+ * hvf_actionq_set_freeze_dir: makes @q ask hvf_freeze_is_frozen(@state_dir) on every pop
+ * (copied; NULL = hvf_state_dir's default, looked up at each pop), which fails closed: an
+ * unreadable freeze file counts as frozen. Here rather than in hvfleet/actionq.h because the
+ * queue is a util container the twin uses too (docs/internals/layers.md).
+ */
+void hvf_actionq_set_freeze_dir(hvf_actionq *q, const char *state_dir);

@@ -30,14 +30,14 @@
 /* What an import found beyond the fleet itself, for the CLI's summary. */
 typedef struct hvf_ganeti_stats {
     size_t groups, nodes, instances;
-    size_t offline_nodes;       /* 'Y' or unknown resources: imported as down */
-    size_t unknown_nodes;       /* '?' resources: sized to hold their instances */
-    size_t drained_nodes;       /* "hvfleet:drained" tag: imported as maintenance */
-    size_t drbd_instances;      /* their secondary node is not modelled */
-    size_t stopped_instances;   /* down or forthcoming: imported idle, memory still held */
-    size_t unmigratable;        /* disk template without live migration (plain, file) */
-    size_t raised_ratios;       /* hosts whose allocation ratio was raised to hold their VMs */
-    hvf_diags notes;            /* one line per adjustment above, "FILE:LINE: ..." (owned) */
+    size_t offline_nodes;     /* 'Y' or unknown resources: imported as down */
+    size_t unknown_nodes;     /* '?' resources: sized to hold their instances */
+    size_t drained_nodes;     /* "hvfleet:drained" tag: imported as maintenance */
+    size_t drbd_instances;    /* their secondary node is not modelled */
+    size_t stopped_instances; /* down or forthcoming: imported idle, memory still held */
+    size_t unmigratable;      /* disk template without live migration (plain, file) */
+    size_t raised_ratios;     /* hosts whose allocation ratio was raised to hold their VMs */
+    hvf_diags notes;          /* one line per adjustment above, "FILE:LINE: ..." (owned) */
 } hvf_ganeti_stats;
 
 /* Frees what @stats holds; safe on a zeroed struct. */
@@ -64,11 +64,13 @@ hvf_fleet *hvf_ganeti_load(const char *path, hvf_ganeti_stats *stats, hvf_diags 
 /*
  * hvf_ganeti_format: appends @fleet in the htools text format, one group per zone, that hinfo,
  * hbal, hroller and hspace accept without "inconsistent data" warnings: free memory is total
- * minus node memory minus the VMs' memory; VMs become running instances on their host, diskless
- * (shared storage, so htools may live-migrate them anywhere) or plain when not migratable;
- * services become exclusion tags "service:NAME". Racks, kernel, hw, maintenance and service
- * attributes go into tags that hvf_ganeti_parse reads back; dirty rates and CPU loads have no
- * place in the format and are lost. Characters the format reserves (',' '|' newlines) in host
- * tags are replaced by '_'.
+ * minus node memory minus the VMs' memory; the first host that is up is the master (hroller
+ * needs one), down hosts are offline; VMs become running instances on their host (ERROR_nodeoffline
+ * on a down host), diskless (shared storage, so htools may live-migrate them anywhere) or plain
+ * when not migratable; services become exclusion tags "service:NAME". Racks, kernel, hw,
+ * maintenance and service attributes go into tags that hvf_ganeti_parse reads back. Allocation
+ * ratios are per group in Ganeti: each zone gets its first host's. Dirty rates, working sets and
+ * CPU loads have no place in the format and are lost. Characters the format reserves (',' '|'
+ * newlines) in host tags are replaced by '_'. Export, import and export again give the same text.
  */
 void hvf_ganeti_format(const hvf_fleet *fleet, hvf_strbuf *out);

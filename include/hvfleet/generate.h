@@ -3,7 +3,8 @@
  * Synthetic fleets for demos, tests and benchmarks: zones > racks > hosts with hardware and kernel
  * variants, VMs of mixed sizes packed to 50-75 % of each host's memory, mostly idle with a few
  * busy ones, and a handful of replicated services. Deterministic: the same parameters give the
- * same fleet, byte for byte once written, on every platform (hvfleet/rng.h).
+ * same fleet, byte for byte once written (hvfleet/rng.h is exact everywhere; the size weights
+ * use exp() and doubles, so another libm or CPU architecture could in rare cases shift a draw).
  */
 #pragma once
 
@@ -16,8 +17,8 @@
 #define HVF_GENERATE_MAX_VMS 10000000ull /* in all: hosts x vms_per_host */
 
 typedef struct hvf_generate_params {
-    uint32_t hosts;          /* 1 .. HVF_GENERATE_MAX_HOSTS */
-    uint32_t vms_per_host;   /* may be 0 */
+    uint32_t hosts;        /* 1 .. HVF_GENERATE_MAX_HOSTS */
+    uint32_t vms_per_host; /* may be 0 */
     uint64_t seed;
     uint32_t zones;          /* 0 = 1 */
     uint32_t racks_per_zone; /* 0 = enough for about 20 hosts per rack */

@@ -76,3 +76,15 @@ void hvf_maintenance_naive_opts(const hvf_policy *policy, const int32_t *hosts, 
  */
 hvf_plan *hvf_maintenance_plan(const hvf_fleet *fleet, const hvf_maint_opts *opts,
                                hvf_maint_outcome *out, hvf_error *err);
+
+/*
+ * hvf_maintenance_register_scheduler: makes scenarios with `maintenance: {scheduler: hvfleet,
+ * policy: ...}` runnable (hvf_scenario_sim_new, hvfleet simulate, hvfleet replay): adds the
+ * hvfleet strategy to the twin's table of schedulers (hvfleet/sim-sched.h). When the
+ * maintenance starts, it plans it as hvf_maintenance_plan does, on the twin's fleet at that
+ * moment; the seatbelt's verdict is logged as a `decision` incident event when the plan needs
+ * approval (approved as it stands) or is refused (the maintenance does not start); then the
+ * planner's controller runs it with the policy's limits and claims. Call once at start-up,
+ * before any simulation; calling it again changes nothing.
+ */
+void hvf_maintenance_register_scheduler(void);

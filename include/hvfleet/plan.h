@@ -29,16 +29,10 @@
 #define HVF_PLAN_MAX_ITEMS 10000000u
 #define HVF_PLAN_MAX_SECONDS 1e9
 
-typedef enum hvf_plan_verdict {
-    HVF_PLAN_VERDICT_AUTO,
-    HVF_PLAN_VERDICT_NEEDS_APPROVAL,
-    HVF_PLAN_VERDICT_REFUSED,
-    HVF_PLAN_VERDICT_LAST
-} hvf_plan_verdict;
-
 typedef enum hvf_plan_kind {
     HVF_PLAN_KIND_MAINTENANCE, /* evacuate, maintain, (return) */
     HVF_PLAN_KIND_DRAIN,       /* evacuate only */
+    HVF_PLAN_KIND_REBALANCE,   /* migrations only, no host leaves service (audit fixes) */
     HVF_PLAN_KIND_LAST
 } hvf_plan_kind;
 
@@ -56,11 +50,9 @@ typedef enum hvf_plan_migration_mode {
     HVF_PLAN_MIGRATION_LAST
 } hvf_plan_migration_mode;
 
-extern const char *const hvf_plan_verdict_names[];
 extern const char *const hvf_plan_kind_names[];
 extern const char *const hvf_plan_strategy_names[];
 extern const char *const hvf_plan_migration_mode_names[];
-const char *hvf_plan_verdict_to_string(hvf_plan_verdict v);
 const char *hvf_plan_kind_to_string(hvf_plan_kind k);
 const char *hvf_plan_strategy_to_string(hvf_plan_strategy s);
 const char *hvf_plan_migration_mode_to_string(hvf_plan_migration_mode m);

@@ -31,6 +31,22 @@ extern const char *const hvf_non_converging_names[]; /* NULL-terminated */
 const char *hvf_non_converging_to_string(hvf_non_converging v);
 int hvf_non_converging_from_string(const char *s); /* -1 if unknown */
 
+/*
+ * The seatbelt's verdict on a plan (hvfleet/seatbelt.h decides it from the thresholds below):
+ * it may run on its own, it needs a person to approve that exact plan, or it must not run.
+ * Here rather than with the plans, so that the twin can report the verdicts of the plans it
+ * runs without depending on the planner (docs/internals/layers.md).
+ */
+typedef enum hvf_plan_verdict {
+    HVF_PLAN_VERDICT_AUTO,
+    HVF_PLAN_VERDICT_NEEDS_APPROVAL,
+    HVF_PLAN_VERDICT_REFUSED,
+    HVF_PLAN_VERDICT_LAST
+} hvf_plan_verdict;
+
+extern const char *const hvf_plan_verdict_names[]; /* "auto", "needs-approval", "refused" */
+const char *hvf_plan_verdict_to_string(hvf_plan_verdict v);
+
 typedef struct hvf_policy {
     uint32_t max_parallel_hosts; /* hosts evacuating or in maintenance at once */
     uint32_t max_parallel_per_rack;

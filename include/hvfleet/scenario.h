@@ -2,7 +2,8 @@
 /*
  * Scenario files (YAML or JSON, schema hvfleet.scenario/v1): an inventory (a path relative to
  * the scenario, or inline), duration, seed, simulator parameters, faults and a maintenance
- * schedule. docs/scenarios.md describes the format.
+ * schedule. docs/scenarios.md describes the format. Running one in the twin is
+ * hvfleet/scenario-run.h, a layer above.
  */
 #pragma once
 
@@ -11,12 +12,25 @@
 
 #include "hvfleet/diag.h"
 #include "hvfleet/error.h"
+#include "hvfleet/fallout-types.h"
 #include "hvfleet/fleet.h"
+#include "hvfleet/monitor.h"
+#include "hvfleet/policy.h"
+#include "hvfleet/sim-change-types.h"
 #include "hvfleet/sim-types.h"
 
 #define HVF_SCENARIO_SCHEMA "hvfleet.scenario/v1"
 
-typedef struct hvf_sim hvf_sim;
+/* Who runs a scenario's maintenance (`maintenance.scheduler`). */
+typedef enum hvf_scenario_scheduler {
+    HVF_SCENARIO_SCHED_NAIVE,   /* the twin's scheduler of seed 000 (src/sim/naive.c) */
+    HVF_SCENARIO_SCHED_HVFLEET, /* the maintenance planner's controller (src/plan/), under
+                                   a policy */
+    HVF_SCENARIO_SCHED_LAST
+} hvf_scenario_scheduler;
+
+/* The names scenario files use ("naive", "hvfleet"); NULL-terminated. */
+extern const char *const hvf_scenario_scheduler_names[];
 
 typedef struct hvf_scenario {
     char *name;       /* owned */
@@ -27,7 +41,18 @@ typedef struct hvf_scenario {
     hvf_sim_fault *faults; /* owned */
     size_t nfaults;
     bool has_maintenance;
-    hvf_sim_naive_opts naive; /* owned arrays */
+    hvf_scenario_scheduler scheduler;
+    /* The hosts to maintain (hosts, nhosts, in order) and the start (start_us) for every
+     * scheduler; the other fields for naive only. Owned arrays. */
+    hvf_sim_naive_opts naive;
+    /* Scheduler hvfleet: its policy (defaults for fields left out, or without `policy`). */
+    hvf_policy policy;
+    hvf_sim_monitor_opts *monitoring; /* owned, may be NULL: monitors and the operator */
+    hvf_sim_svc_spec *svcs;           /* owned: services' work (scenario-change.c) */
+    size_t nsvcs;
+    hvf_sim_change_run *changes;      /* owned: rolling changes (scenario-change.c) */
+    size_t nchanges;
+    hvf_fallout_opts *fallout;         /* owned, may be NULL: telemetry, remediation, hv_agent */
 } hvf_scenario;
 
 /*
@@ -49,11 +74,3 @@ void hvf_scenario_free(hvf_scenario *sc);
  */
 int hvf_scenario_select_hosts(const hvf_fleet *fleet, const char *sel, int32_t **out, size_t *n,
                               hvf_error *err) __attribute__((warn_unused_result));
-
-/*
- * hvf_scenario_sim_new (src/sim/scenario-run.c): a simulation of @sc with its faults and, when
- * it has one, its maintenance scheduler. *@sched_ctx receives the scheduler's owned context
- * (free with hvf_sim_naive_free after hvf_sim_free), or NULL. Returns an owned simulation, or
- * NULL with @err set.
- */
-hvf_sim *hvf_scenario_sim_new(const hvf_scenario *sc, void **sched_ctx, hvf_error *err);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Plain data shared by the twin (src/sim) and the scenario reader (src/conf): simulator
- * parameters, faults and maintenance schedules. No functions, so conf/ can fill these without
- * depending on the engine.
+ * parameters, faults, maintenance schedules and services. Besides the data, only its names,
+ * defaults and clearing (src/conf/sim-types.c), so that conf/ can fill these without depending
+ * on the engine (docs/internals/layers.md).
  *
  * Units are in field names: _us (integer microseconds, the twin's clock), _mib, _bytes_per_s.
  * Every parameter has a documented default (hvf_sim_params_default, docs/simulator.md).
@@ -69,6 +70,8 @@ typedef struct hvf_sim_params {
     /* platform */
     int64_t vm_restart_delay_us; /* a killed/crashed VM is restarted after this */
     int64_t host_reboot_us;      /* a crashed host is back after this */
+    bool vm_restart_same_host;   /* crashed VMs wait for their own host (local disks), never
+                                    restart elsewhere */
 
     /* output */
     bool record_events;      /* keep the event log (events.jsonl) */
@@ -86,6 +89,7 @@ typedef enum hvf_sim_fault_type {
     HVF_SIM_FAULT_HOST_REBOOT,
     HVF_SIM_FAULT_LINK_DROP,
     HVF_SIM_FAULT_DIRTY_RATE,
+    HVF_SIM_FAULT_SERVICE_DOWN, /* a shared dependency (the message bus) stops serving */
     HVF_SIM_FAULT_LAST
 } hvf_sim_fault_type;
 
@@ -113,6 +117,7 @@ typedef struct hvf_sim_fault {
                                -1 = never */
     double bytes_per_s;     /* link_drop: new capacity; dirty_rate: new rate */
     hvf_sim_dir dir;        /* link_drop */
+    char service[64];       /* service_down: the dependency's name */
 } hvf_sim_fault;
 
 /* The naive scheduler of seed 000, or an explicit list of maintenance times driven the same way. */
@@ -130,3 +135,31 @@ typedef struct hvf_sim_naive_opts {
     uint32_t target_candidates;   /* 0 = scan every host for the most free memory; N = the best
                                      of N hosts drawn at random (for very large fleets) */
 } hvf_sim_naive_opts;
+
+/* The documented defaults (docs/simulator.md). */
+void hvf_sim_params_default(hvf_sim_params *p);
+
+/* Services as the twin sees their work (hvfleet/sim-svc.h), as a scenario declares them. */
+typedef enum hvf_sim_svc_kind {
+    HVF_SIM_SVC_REPLICATED,
+    HVF_SIM_SVC_STORAGE,
+    HVF_SIM_SVC_LAST
+} hvf_sim_svc_kind;
+
+extern const char *const hvf_sim_svc_kind_names[]; /* NULL-terminated */
+
+typedef struct hvf_sim_svc_spec {
+    char *name; /* owned */
+    hvf_sim_svc_kind kind;
+    int32_t service; /* replicated: the inventory service's index */
+    int32_t *nodes;  /* owned, storage: hosts */
+    size_t nnodes;
+    int32_t *clients; /* owned: storage: VMs; replicated: hosts */
+    size_t nclients;
+    int64_t latency_us;   /* storage: a healthy client's IO latency */
+    int64_t reconnect_us; /* storage: clients reconnect this long after the cause is gone */
+    uint32_t span;        /* storage: nodes a client's data is spread over; 0 = all */
+} hvf_sim_svc_spec;
+
+/* Frees what @spec owns. */
+void hvf_sim_svc_spec_clear(hvf_sim_svc_spec *spec);

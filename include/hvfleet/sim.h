@@ -24,6 +24,7 @@
 
 #include "hvfleet/error.h"
 #include "hvfleet/fleet.h"
+#include "hvfleet/monitor.h"
 #include "hvfleet/sim-types.h"
 
 typedef struct hvf_sim hvf_sim;
@@ -57,6 +58,8 @@ typedef enum hvf_sim_event_type {
     HVF_SIM_EV_TIMER,
     HVF_SIM_EV_HOST_CRASH,
     HVF_SIM_EV_VM_DOWN, /* a VM was killed or crashed (the platform restarts it) */
+    HVF_SIM_EV_SERVICE, /* degraded clients or replicas changed (hvfleet/sim-svc.h) */
+    HVF_SIM_EV_DEPENDENCY, /* a shared dependency stopped or resumed serving; tag = its id */
     HVF_SIM_EV_LAST
 } hvf_sim_event_type;
 
@@ -78,6 +81,8 @@ typedef struct hvf_sim_controller {
     void (*on_event)(hvf_sim *sim, const hvf_sim_event *ev, void *ctx);
     /* May be NULL: called once when the run ends. */
     void (*on_finish)(hvf_sim *sim, void *ctx);
+    /* May be NULL: when set, the twin owns ctx and frees it in hvf_sim_free. */
+    void (*free_ctx)(void *ctx);
 } hvf_sim_controller;
 
 typedef struct hvf_sim_migrate_opts {
@@ -86,9 +91,6 @@ typedef struct hvf_sim_migrate_opts {
     hvf_sim_strategy strategy;
     int64_t downtime_limit_us; /* 0 = the scenario's default */
 } hvf_sim_migrate_opts;
-
-/* The documented defaults (docs/simulator.md). */
-void hvf_sim_params_default(hvf_sim_params *p);
 
 /*
  * hvf_sim_new: a simulation of a copy of @fleet with @params (copied). @overrides (may be NULL)
@@ -101,7 +103,8 @@ void hvf_sim_free(hvf_sim *sim);
 
 /* Scenario name written into outputs; copied. */
 void hvf_sim_set_name(hvf_sim *sim, const char *name);
-/* @ctl is copied; its ctx stays the caller's. One controller per simulation. */
+/* @ctl is copied; its ctx stays the caller's unless ctl->free_ctx is set. One controller per
+ * simulation. */
 void hvf_sim_set_controller(hvf_sim *sim, const hvf_sim_controller *ctl);
 /* Returns 0, or -1 with HVF_ERR_INVALID (bad indexes, time outside the run). */
 int hvf_sim_add_fault(hvf_sim *sim, const hvf_sim_fault *fault, hvf_error *err)
@@ -176,6 +179,35 @@ int32_t hvf_sim_vm_host(const hvf_sim *sim, int32_t vm);
 hvf_sim_vm_state hvf_sim_vm_state_get(const hvf_sim *sim, int32_t vm);
 /* Migration in flight for @vm, or -1. */
 int32_t hvf_sim_vm_migration(const hvf_sim *sim, int32_t vm);
+
+/* What a migration did in the twin, as QMP's query-migrate would report it. */
+typedef struct hvf_sim_migration_info {
+    int32_t vm, from, to;
+    bool active;    /* in flight: the figures so far (as of its last phase boundary) */
+    bool completed; /* ended on the target; false while in flight or once aborted */
+    bool converged; /* completed without a forced switchover (post-copy) */
+    bool claimed;   /* the target's memory was claimed first */
+    int64_t start_us;
+    int64_t end_us;      /* -1 while in flight */
+    int64_t downtime_us; /* guest paused for the final copy and switchover; 0 unless completed */
+    uint32_t rounds;     /* live passes: dirty-bitmap syncs (QMP dirty-sync-count) */
+    /* The mechanism it relied on: PRECOPY, AUTO_CONVERGE once the guest was throttled, POSTCOPY
+     * once it switched; never DEFAULT. */
+    hvf_sim_strategy strategy;
+    uint32_t throttle_pct; /* auto-converge's last throttle */
+    uint64_t bytes_sent;
+} hvf_sim_migration_info;
+
+/*
+ * hvf_sim_migration_result: the figures of migration @migration (an id from
+ * hvf_sim_start_migration or an event's `migration`): real downtime, rounds and mechanism, from
+ * the twin rather than the model's prediction at a constant bandwidth. Ids are reused once a
+ * migration ends, so a finished migration's figures are there until the next
+ * hvf_sim_start_migration: read them in the callback of its end or abort event, before acting.
+ * Returns 0, or -1 with HVF_ERR_NOT_FOUND for an id that never existed.
+ */
+int hvf_sim_migration_result(const hvf_sim *sim, int32_t migration, hvf_sim_migration_info *out,
+                             hvf_error *err) __attribute__((warn_unused_result));
 uint32_t hvf_sim_migrations_active(const hvf_sim *sim);
 
 /* ---- controller API: actions (each returns 0 / an id, or -1 with @err set) ---- */
@@ -199,11 +231,111 @@ int hvf_sim_stop_vm(hvf_sim *sim, int32_t vm, hvf_error *err) __attribute__((war
 /* Boots a stopped VM on @host (active or evacuating), moving it there if needed. */
 int hvf_sim_start_vm(hvf_sim *sim, int32_t vm, int32_t host, hvf_error *err)
     __attribute__((warn_unused_result));
+/*
+ * hvf_sim_crash_vm: a running or migrating VM dies (its qemu crashed: a process limit, a bug),
+ * for components that model such causes. Its migration aborts; the platform restarts it after
+ * restart_delay like any crashed VM. Logs vm_crashed with @why (may be NULL).
+ * HVF_ERR_CONFLICT when the VM is not running.
+ */
+int hvf_sim_crash_vm(hvf_sim *sim, int32_t vm, const char *why, hvf_error *err)
+    __attribute__((warn_unused_result));
+/*
+ * hvf_sim_repair_host: an operator fixes what keeps @host out of service, now: a quarantined
+ * host (renamed NICs) has its inventory corrected; a down host is brought back up (with its
+ * NICs right). Logs host_up with @why (may be NULL). HVF_ERR_CONFLICT for a host in service.
+ */
+int hvf_sim_repair_host(hvf_sim *sim, int32_t host, const char *why, hvf_error *err)
+    __attribute__((warn_unused_result));
 /* Fires HVF_SIM_EV_TIMER with @tag at @t_us (>= now). */
 void hvf_sim_add_timer(hvf_sim *sim, int64_t t_us, int64_t tag);
 /* Appends an entry to the event log ({"t_s":..,"type":@type,...}); @host/@vm may be -1,
  * @detail NULL. */
 void hvf_sim_log(hvf_sim *sim, const char *type, int32_t host, int32_t vm, const char *detail);
+
+/* ---- components: more controllers in one simulation ---- */
+
+/*
+ * A component is a controller the twin runs beside the main one (hvf_sim_set_controller):
+ * monitors, an action queue, an agent model, a rolling change. Components see every event the
+ * controller sees, after it, in the order they were added; timers they set with
+ * hvf_sim_component_timer come back to them alone through on_timer. Every callback may be NULL.
+ */
+typedef struct hvf_sim_component {
+    const char *name; /* borrowed; a string literal */
+    void *ctx;
+    void (*on_start)(hvf_sim *sim, void *ctx);
+    void (*on_event)(hvf_sim *sim, const hvf_sim_event *ev, void *ctx);
+    void (*on_timer)(hvf_sim *sim, int64_t tag, void *ctx);
+    void (*on_finish)(hvf_sim *sim, void *ctx);
+    void (*free_ctx)(void *ctx); /* when set, the twin frees ctx in hvf_sim_free */
+} hvf_sim_component;
+
+/* hvf_sim_add_component: adds @c (copied) before hvf_sim_run. Returns its id (0, 1, ...). */
+int32_t hvf_sim_add_component(hvf_sim *sim, const hvf_sim_component *c);
+
+/*
+ * hvf_sim_monitor_attach: adds the monitoring model (hvfleet/monitor.h) to @sim as a component
+ * (before hvf_sim_run; @o is copied). Returns 0, or -1 with HVF_ERR_INVALID (no monitors, an
+ * index out of range, an interval of 0).
+ */
+int hvf_sim_monitor_attach(hvf_sim *sim, const hvf_sim_monitor_opts *o, hvf_error *err)
+    __attribute__((warn_unused_result));
+/* Calls component @id's on_timer with @tag at @t_us (>= now). */
+void hvf_sim_component_timer(hvf_sim *sim, int32_t id, int64_t t_us, int64_t tag);
+
+/* ---- shared dependencies, guest load, load beyond the fleet's VMs (src/sim/ext.c) ---- */
+
+/*
+ * Shared dependencies: services many components use, by name ("bus"), serving or not. A
+ * service_down fault stops one for a while; components may too. Each change is logged
+ * (dependency_down, dependency_up) and sent as HVF_SIM_EV_DEPENDENCY with the id in tag.
+ * hvf_sim_dependency_id returns the id of @name, declaring it (serving) on first use;
+ * hvf_sim_dependency_find returns -1 for an unknown name.
+ */
+int32_t hvf_sim_dependency_id(hvf_sim *sim, const char *name);
+int32_t hvf_sim_dependency_find(const hvf_sim *sim, const char *name);
+const char *hvf_sim_dependency_name(const hvf_sim *sim, int32_t id);
+bool hvf_sim_dependency_serving(const hvf_sim *sim, int32_t id);
+void hvf_sim_dependency_set(hvf_sim *sim, int32_t id, bool serving, const char *why);
+
+/*
+ * hvf_sim_vm_set_guest_load: what happens inside @vm's guest that its host feels: disk IO the
+ * guest generates (its own swap, a telemetry spill), counted in the host's IO while the VM runs,
+ * and the guest's own speed (1 = unimpeded; a thrashing guest answers slowly whatever its host
+ * does). Kept until changed; reset when the VM is redeployed.
+ */
+void hvf_sim_vm_set_guest_load(hvf_sim *sim, int32_t vm, double io_bytes_per_s, double speed);
+double hvf_sim_vm_guest_io(const hvf_sim *sim, int32_t vm);
+/* How fast @vm answers: its host's speed (CPU and IO contention) x its guest's own; 0 when it
+ * does not run or its host is down. */
+double hvf_sim_vm_speed(const hvf_sim *sim, int32_t vm);
+
+/*
+ * hvf_sim_host_add_load: adds (or, negative, removes) load on @host that no fleet VM holds: CPU
+ * cores, disk IO and resident memory (a deployment in progress, a zombie copy of a VM). The
+ * caller removes exactly what it added; a crashed host keeps the figures but does not run them.
+ */
+void hvf_sim_host_add_load(hvf_sim *sim, int32_t host, double cpu_cores, double io_bytes_per_s,
+                           double mem_mib);
+/* The host's speed (1 = guests run at full speed; 0 when down) and disk IO utilisation. */
+double hvf_sim_host_speed(const hvf_sim *sim, int32_t host);
+double hvf_sim_host_io_util(const hvf_sim *sim, int32_t host);
+
+/*
+ * hvf_sim_redeploy_vm: the orchestrator's redeploy: a new copy of running @vm takes over on
+ * @target (active, not its host) and the VM is accounted there from now; the switch itself is
+ * not modelled as downtime. Whether the old copy really stopped is the caller's business (a
+ * zombie is load it adds with hvf_sim_host_add_load). Logs vm_redeployed with @why.
+ * HVF_ERR_CONFLICT when the VM does not run or the target cannot take it.
+ */
+int hvf_sim_redeploy_vm(hvf_sim *sim, int32_t vm, int32_t target, const char *why,
+                        hvf_error *err) __attribute__((warn_unused_result));
+/* How many times @vm was redeployed: state kept per copy of a VM resets when it changes. */
+uint32_t hvf_sim_vm_copy(const hvf_sim *sim, int32_t vm);
+
+/* hvf_sim_add_summary: adds (or replaces) @key in summary.json with @json (a JSON value as text;
+ * copied), for a component's figures. */
+void hvf_sim_add_summary(hvf_sim *sim, const char *key, const char *json);
 
 /* ---- schedulers built on the controller API ---- */
 

@@ -24,6 +24,13 @@ void hvf_strbuf_clear(hvf_strbuf *sb);
 char *hvf_strbuf_steal(hvf_strbuf *sb);
 
 /*
+ * hvf_quote_value: writes @s (@len bytes, any content) into @buf as a short quoted value for a
+ * one-line message: non-printable bytes become '?', and past about 40 characters it is cut
+ * with "...". @buf is always terminated; @size should be at least 50.
+ */
+void hvf_quote_value(const char *s, size_t len, char *buf, size_t size);
+
+/*
  * hvf_file_write_atomic: writes @len bytes to @path through a temporary file in the same
  * directory and a rename, so readers see the old file or the whole new one, never a part.
  * "-" writes to standard output. Returns 0, or -1 with HVF_ERR_IO.

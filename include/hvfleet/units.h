@@ -12,6 +12,8 @@
 #define HVF_GIB (1024ULL * 1024 * 1024)
 #define HVF_TIB (1024ULL * 1024 * 1024 * 1024)
 
+#define HVF_RATE_MAX_BYTES_PER_S 1e18 /* 1 EB/s */
+
 #define HVF_US_PER_MS 1000LL
 #define HVF_US_PER_S 1000000LL
 
@@ -24,9 +26,11 @@ int hvf_units_parse_size(const char *s, uint64_t bare_unit, uint64_t *bytes, hvf
     __attribute__((warn_unused_result));
 
 /*
- * Rates: bits per second (bit, Kbit, Mbit, Gbit, Tbit, with or without "/s", and bps, Kbps,
- * Mbps, Gbps, Tbps; powers of 1000 as in networking) or bytes per second (any size unit followed
- * by "/s": 1.25GB/s, 50MiB/s). A unit is required. Sets *@bytes_per_s.
+ * Rates: bits per second (bit, Kbit or kbit, Mbit, Gbit, Tbit, with or without "/s", and bps,
+ * Kbps or kbps, Mbps, Gbps, Tbps; powers of 1000 as in networking) or bytes per second (any size
+ * unit, or kB, followed by "/s": 1.25GB/s, 50MiB/s, 3.2 kB/s). A unit is required. Sets
+ * *@bytes_per_s, at most HVF_RATE_MAX_BYTES_PER_S. Whatever hvf_units_format_rate prints
+ * reads back.
  */
 int hvf_units_parse_rate(const char *s, double *bytes_per_s, hvf_error *err)
     __attribute__((warn_unused_result));

@@ -17,7 +17,13 @@ typedef struct hvf_cli_command {
 int hvf_cli_inventory(int argc, char **argv);
 int hvf_cli_estimate(int argc, char **argv);
 int hvf_cli_simulate(int argc, char **argv);
+int hvf_cli_replay(int argc, char **argv);
+int hvf_cli_audit(int argc, char **argv);
 int hvf_cli_report(int argc, char **argv);
+
+/* sim-change-print.c: the lines simulate prints about changes and services (none without). */
+typedef struct hvf_sim hvf_sim;
+void hvf_cli_print_changes(hvf_sim *sim);
 
 /* Prints "hvfleet: MSG" to stderr and returns the exit status for @err's code. */
 int hvf_cli_fail(const hvf_error *err);

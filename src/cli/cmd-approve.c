@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/plan-cli.h"
+#include "hvfleet/alloc.h"
 #include "hvfleet/approval.h"
 #include "hvfleet/freeze.h"
 

@@ -16,24 +16,25 @@
 static void
 gen_usage(void)
 {
-    printf("usage: hvfleet inventory generate --hosts N --vms-per-host K [--seed S]\n"
-           "         [--zones Z] [--racks-per-zone R] [--host-memory SIZE] [--host-cpus C]\n"
-           "         [--format yaml|ganeti] [-o OUT] [--json]\n"
-           "Writes a synthetic fleet: hosts spread over zones and racks (gen2/gen3 hardware,\n"
-           "kernels 5.10/6.1), K VMs per host of 1-64 GiB packed to 50-75 %% of memory, mostly\n"
-           "idle with ~7.5 %% busy and ~2 %% not live-migratable, and replicated services\n"
-           "(monitoring, ticketing, db, web). The same flags always give the same bytes.\n"
-           "  --hosts N            number of hosts (1-%u)\n"
-           "  --vms-per-host K     VMs on each host (0 or more; must fit at 1 GiB and 1 vCPU each)\n"
-           "  --seed S             random seed, 0-18446744073709551615 (default 1)\n"
-           "  --zones Z            zones (default 1)\n"
-           "  --racks-per-zone R   racks per zone (default: about 20 hosts per rack)\n"
-           "  --host-memory SIZE   memory per host (default 512GiB)\n"
-           "  --host-cpus C        physical CPUs per host (default 64)\n"
-           "  --format F           yaml (an hvfleet inventory, default) or ganeti (htools text)\n"
-           "  -o, --output OUT     write to OUT atomically instead of standard output\n"
-           "      --json           print a summary as JSON on stdout (needs -o)\n",
-           HVF_GENERATE_MAX_HOSTS);
+    printf(
+        "usage: hvfleet inventory generate --hosts N --vms-per-host K [--seed S]\n"
+        "         [--zones Z] [--racks-per-zone R] [--host-memory SIZE] [--host-cpus C]\n"
+        "         [--format yaml|ganeti] [-o OUT] [--json]\n"
+        "Writes a synthetic fleet: hosts spread over zones and racks (gen2/gen3 hardware,\n"
+        "kernels 5.10/6.1), K VMs per host of 1-64 GiB packed to 50-75 %% of memory, mostly\n"
+        "idle with ~7.5 %% busy and ~2 %% not live-migratable, and replicated services\n"
+        "(monitoring, ticketing, db, web). The same flags always give the same bytes.\n"
+        "  --hosts N            number of hosts (1-%u)\n"
+        "  --vms-per-host K     VMs on each host (0 or more; must fit at 1 GiB and 1 vCPU each)\n"
+        "  --seed S             random seed, 0-18446744073709551615 (default 1)\n"
+        "  --zones Z            zones (default 1)\n"
+        "  --racks-per-zone R   racks per zone (default: about 20 hosts per rack)\n"
+        "  --host-memory SIZE   memory per host (default 512GiB)\n"
+        "  --host-cpus C        physical CPUs per host (default 64)\n"
+        "  --format F           yaml (an hvfleet inventory, default) or ganeti (htools text)\n"
+        "  -o, --output OUT     write to OUT atomically instead of standard output\n"
+        "      --json           print a summary as JSON on stdout (needs -o)\n",
+        HVF_GENERATE_MAX_HOSTS);
 }
 
 /* Digits only, no sign, no overflow past @max; else one line naming the flag. */
@@ -55,8 +56,10 @@ gen_parse_u64(const char *flag, const char *s, uint64_t max, uint64_t *out)
     *out = v;
     return 0;
 bad:
-    fprintf(stderr, "hvfleet: inventory generate: %s '%s': expected a whole number from 0 to "
-            "%" PRIu64 "\n", flag, s, max);
+    fprintf(stderr,
+            "hvfleet: inventory generate: %s '%s': expected a whole number from 0 to "
+            "%" PRIu64 "\n",
+            flag, s, max);
     return -1;
 }
 
@@ -95,11 +98,11 @@ gen_print_summary(const hvf_fleet *f, const hvf_generate_params *p, const char *
         json_t *root = json_pack(
             "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f}", "schema",
             "hvfleet.generate-summary/v1", "output", out, "seed", (json_int_t)p->seed, "zones",
-            (json_int_t)f->nzones, "racks", (json_int_t)f->nracks, "hosts",
-            (json_int_t)f->nhosts, "vms", (json_int_t)f->nvms, "services",
-            (json_int_t)f->nservices, "service_vms", (json_int_t)s.replicas, "busy_vms",
-            (json_int_t)s.busy, "unmigratable_vms", (json_int_t)s.unmigratable,
-            "memory_used_share", s.mem_usable_mib > 0 ? s.mem_used_mib / s.mem_usable_mib : 0.0,
+            (json_int_t)f->nzones, "racks", (json_int_t)f->nracks, "hosts", (json_int_t)f->nhosts,
+            "vms", (json_int_t)f->nvms, "services", (json_int_t)f->nservices, "service_vms",
+            (json_int_t)s.replicas, "busy_vms", (json_int_t)s.busy, "unmigratable_vms",
+            (json_int_t)s.unmigratable, "memory_used_share",
+            s.mem_usable_mib > 0 ? s.mem_used_mib / s.mem_usable_mib : 0.0,
             "host_memory_used_share_min", s.min_used, "host_memory_used_share_max", s.max_used);
         json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         printf("\n");
@@ -119,19 +122,18 @@ int
 hvf_cli_inventory_generate(int argc, char **argv)
 {
     enum { O_HOSTS = 256, O_VMS, O_SEED, O_ZONES, O_RACKS, O_MEM, O_CPUS, O_FORMAT, O_JSON };
-    static const struct option opts[] = {
-        {"hosts", required_argument, NULL, O_HOSTS},
-        {"vms-per-host", required_argument, NULL, O_VMS},
-        {"seed", required_argument, NULL, O_SEED},
-        {"zones", required_argument, NULL, O_ZONES},
-        {"racks-per-zone", required_argument, NULL, O_RACKS},
-        {"host-memory", required_argument, NULL, O_MEM},
-        {"host-cpus", required_argument, NULL, O_CPUS},
-        {"format", required_argument, NULL, O_FORMAT},
-        {"output", required_argument, NULL, 'o'},
-        {"json", no_argument, NULL, O_JSON},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"hosts", required_argument, NULL, O_HOSTS},
+                                         {"vms-per-host", required_argument, NULL, O_VMS},
+                                         {"seed", required_argument, NULL, O_SEED},
+                                         {"zones", required_argument, NULL, O_ZONES},
+                                         {"racks-per-zone", required_argument, NULL, O_RACKS},
+                                         {"host-memory", required_argument, NULL, O_MEM},
+                                         {"host-cpus", required_argument, NULL, O_CPUS},
+                                         {"format", required_argument, NULL, O_FORMAT},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"json", no_argument, NULL, O_JSON},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     hvf_generate_params p;
     hvf_error err = HVF_ERROR_INIT;
     hvf_strbuf sb = HVF_STRBUF_INIT;
@@ -165,8 +167,7 @@ hvf_cli_inventory_generate(int argc, char **argv)
                 p.vms_per_host = (uint32_t)v;
                 have_vms = true;
             } else if (v == 0) {
-                fprintf(stderr, "hvfleet: inventory generate: %s '0': expected 1 or more\n",
-                        name);
+                fprintf(stderr, "hvfleet: inventory generate: %s '0': expected 1 or more\n", name);
                 return 2;
             } else if (c == O_ZONES) {
                 p.zones = (uint32_t)v;
@@ -187,15 +188,19 @@ hvf_cli_inventory_generate(int argc, char **argv)
             }
             p.host_mem_mib = bytes / HVF_MIB;
             if (p.host_mem_mib == 0) {
-                fprintf(stderr, "hvfleet: inventory generate: --host-memory '%s': expected at "
-                        "least 2GiB\n", optarg);
+                fprintf(stderr,
+                        "hvfleet: inventory generate: --host-memory '%s': expected at "
+                        "least 2GiB\n",
+                        optarg);
                 return 2;
             }
             break;
         case O_FORMAT:
             if (strcmp(optarg, "ganeti") != 0 && strcmp(optarg, "yaml") != 0) {
-                fprintf(stderr, "hvfleet: inventory generate: --format '%s': expected yaml or "
-                        "ganeti\n", optarg);
+                fprintf(stderr,
+                        "hvfleet: inventory generate: --format '%s': expected yaml or "
+                        "ganeti\n",
+                        optarg);
                 return 2;
             }
             ganeti = strcmp(optarg, "ganeti") == 0;
@@ -210,8 +215,10 @@ hvf_cli_inventory_generate(int argc, char **argv)
             gen_usage();
             return 0;
         default:
-            fprintf(stderr, "hvfleet: inventory generate: unknown or incomplete option '%s'; see "
-                    "--help\n", flag);
+            fprintf(stderr,
+                    "hvfleet: inventory generate: unknown or incomplete option '%s'; see "
+                    "--help\n",
+                    flag);
             return 2;
         }
     }
@@ -226,7 +233,7 @@ hvf_cli_inventory_generate(int argc, char **argv)
     }
     if (json && !out) {
         fprintf(stderr, "hvfleet: inventory generate: --json prints a summary on stdout, so it "
-                "needs -o OUT for the fleet\n");
+                        "needs -o OUT for the fleet\n");
         return 2;
     }
     f = hvf_generate_fleet(&p, &err);

@@ -48,17 +48,16 @@ import_summary_json(const char *file, const char *out, const hvf_fleet *f,
 
     for (size_t i = 0; i < st->notes.n; i++)
         json_array_append_new(notes, json_string(st->notes.lines[i]));
-    root = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-                     " s:o}",
-                     "schema", "hvfleet.import-summary/v1", "format", "ganeti", "input", file,
-                     "output", out, "groups", (json_int_t)st->groups, "zones",
-                     (json_int_t)f->nzones, "hosts", (json_int_t)f->nhosts, "hosts_down",
-                     (json_int_t)st->offline_nodes, "hosts_maintenance",
-                     (json_int_t)st->drained_nodes, "vms", (json_int_t)f->nvms, "vms_stopped",
-                     (json_int_t)st->stopped_instances, "vms_unmigratable",
-                     (json_int_t)st->unmigratable, "drbd_secondaries_not_modelled",
-                     (json_int_t)st->drbd_instances, "services", (json_int_t)f->nservices,
-                     "ratios_raised", (json_int_t)st->raised_ratios, "notes", notes);
+    root = json_pack(
+        "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
+        " s:o}",
+        "schema", "hvfleet.import-summary/v1", "format", "ganeti", "input", file, "output", out,
+        "groups", (json_int_t)st->groups, "zones", (json_int_t)f->nzones, "hosts",
+        (json_int_t)f->nhosts, "hosts_down", (json_int_t)st->offline_nodes, "hosts_maintenance",
+        (json_int_t)st->drained_nodes, "vms", (json_int_t)f->nvms, "vms_stopped",
+        (json_int_t)st->stopped_instances, "vms_unmigratable", (json_int_t)st->unmigratable,
+        "drbd_secondaries_not_modelled", (json_int_t)st->drbd_instances, "services",
+        (json_int_t)f->nservices, "ratios_raised", (json_int_t)st->raised_ratios, "notes", notes);
     json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     printf("\n");
     json_decref(root);
@@ -89,24 +88,28 @@ import_args(int argc, char **argv, const char *cmd, void (*usage)(void), const c
             usage();
             return 0;
         default:
-            fprintf(stderr, "hvfleet: inventory %s: unknown or incomplete option '%s'; see --help\n",
-                    cmd, argv[optind - 1]);
+            fprintf(stderr,
+                    "hvfleet: inventory %s: unknown or incomplete option '%s'; see --help\n", cmd,
+                    argv[optind - 1]);
             return 2;
         }
     }
     if (optind + 2 != argc) {
-        fprintf(stderr, "hvfleet: inventory %s: expected FORMAT and FILE (e.g. 'ganeti "
-                "cluster.data'), got %d arguments\n", cmd, argc - optind);
+        fprintf(stderr,
+                "hvfleet: inventory %s: expected FORMAT and FILE (e.g. 'ganeti "
+                "cluster.data'), got %d arguments\n",
+                cmd, argc - optind);
         return 2;
     }
     if (strcmp(argv[optind], "ganeti") != 0) {
-        fprintf(stderr, "hvfleet: inventory %s: format '%s': expected ganeti\n", cmd,
-                argv[optind]);
+        fprintf(stderr, "hvfleet: inventory %s: format '%s': expected ganeti\n", cmd, argv[optind]);
         return 2;
     }
     if (*json && !*out) {
-        fprintf(stderr, "hvfleet: inventory %s: --json prints a summary on stdout, so it needs "
-                "-o OUT for the data\n", cmd);
+        fprintf(stderr,
+                "hvfleet: inventory %s: --json prints a summary on stdout, so it needs "
+                "-o OUT for the data\n",
+                cmd);
         return 2;
     }
     *file = argv[optind + 1];
@@ -173,7 +176,7 @@ hvf_cli_inventory_export(int argc, char **argv)
         return rc;
     if (json) {
         fprintf(stderr, "hvfleet: inventory export: --json is not supported: the output is "
-                "htools text\n");
+                        "htools text\n");
         return 2;
     }
     hvf_diags_init(&diags);

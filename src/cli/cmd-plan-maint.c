@@ -40,7 +40,9 @@ pm_usage(FILE *out, bool drain)
             "evacuated (claims, limits, predicted migrations), maintained for maintenance_time\n"
             "and put back. Prints the seatbelt's verdict, the makespan and a comparison with\n"
             "the naive schedule of seed 000 on the same fleet. A scenario file supplies the\n"
-            "twin's parameters and, for the naive run, its maintenance schedule.\n");
+            "twin's parameters and its maintenance: with scheduler naive, the schedule of\n"
+            "the naive run; with scheduler hvfleet, the hosts and the policy (unless --hosts\n"
+            "or --policy are given).\n");
     fprintf(out, "Exit status: 0 auto or needs-approval, 1 refused, 2 bad input.\n");
 }
 
@@ -284,8 +286,13 @@ pm_run(pm_args *a)
         rc = pm_select(fleet, a->hosts_sel, &hosts, &n);
     } else if (sc && sc->has_maintenance) {
         hosts = hvf_calloc(sc->naive.nhosts + 1, sizeof(int32_t));
-        memcpy(hosts, sc->naive.hosts, sc->naive.nhosts * sizeof(int32_t));
-        n = sc->naive.nhosts;
+        for (size_t i = 0; i < sc->naive.nhosts; i++) {
+            int32_t h = sc->naive.hosts[i];
+            /* the hvfleet scheduler leaves out hosts not active in the inventory, as here */
+            if (sc->scheduler == HVF_SCENARIO_SCHED_NAIVE ||
+                fleet->hosts[h].state == HVF_HOST_STATE_ACTIVE)
+                hosts[n++] = h;
+        }
     } else {
         rc = pm_select(fleet, "all", &hosts, &n);
     }
@@ -302,8 +309,10 @@ pm_run(pm_args *a)
         o.sim = &sc->params;
         o.overrides = sc->overrides;
         o.noverrides = sc->noverrides;
-        if (sc->has_maintenance && !a->hosts_sel)
+        if (sc->has_maintenance && sc->scheduler == HVF_SCENARIO_SCHED_NAIVE && !a->hosts_sel)
             o.naive = &sc->naive; /* the scenario's own schedule: seed 000 as it happened */
+        if (sc->has_maintenance && sc->scheduler == HVF_SCENARIO_SCHED_HVFLEET && !a->policy)
+            policy = sc->policy; /* the scenario's own policy, unless --policy says otherwise */
     }
     if (!(plan = hvf_maintenance_plan(fleet, &o, &mine, &err))) {
         rc = hvf_cli_fail(&err);

@@ -120,6 +120,7 @@ static const hvf_cli_command plan_subs[] = {
     {"maintenance", "plan a maintenance of hosts by running the twin", hvf_cli_plan_maintenance},
     {"drain", "plan the evacuation of hosts that stay out of service", hvf_cli_plan_drain},
     {"check", "re-verify a plan against the current inventory", plan_check},
+    {"change", "plan a rolling change in waves (canary covering every variant)", hvf_cli_plan_change},
 };
 
 int

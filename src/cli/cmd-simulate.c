@@ -10,6 +10,9 @@
 
 #include "cli/cli.h"
 #include "hvfleet/alloc.h"
+#include "hvfleet/incident.h"
+#include "hvfleet/report.h"
+#include "hvfleet/scenario-run.h"
 #include "hvfleet/scenario.h"
 #include "hvfleet/sim.h"
 #include "hvfleet/units.h"
@@ -67,7 +70,20 @@ sim_print_summary(hvf_sim *sim, const char *name, const char *dir, double wall_s
            st.vms_rebooted, st.vms_crashed);
     printf("  hosts                %u crashed, %u hung (IO saturated past the hung-task timeout)\n",
            st.hosts_crashed, st.hosts_hung);
-    printf("  output               %s/ (summary.json, events.jsonl, metrics-*.csv)\n", dir);
+    {
+        hvf_incident_kpis k;
+        char ev[32], det[48], res[48];
+        hvf_incident_kpis_get(sim, &k);
+        if (k.event_us >= 0)
+            printf("  incident             event at %s, detection %s, resolution %s; %u VMs down, "
+                   "%.1f VM-minutes lost\n",
+                   hvf_incident_format_value(&k, HVF_INCIDENT_ROW_EVENT, ev, sizeof(ev)),
+                   hvf_incident_format_value(&k, HVF_INCIDENT_ROW_DETECTION, det, sizeof(det)),
+                   hvf_incident_format_value(&k, HVF_INCIDENT_ROW_RESOLUTION, res, sizeof(res)),
+                   k.vms_down_distinct, k.vm_minutes_lost);
+    }
+    hvf_cli_print_changes(sim);
+    printf("  output               %s/ (report.html, summary.json, events.jsonl, metrics-*.csv)\n", dir);
 }
 
 int
@@ -85,7 +101,6 @@ hvf_cli_simulate(int argc, char **argv)
     hvf_error err = HVF_ERROR_INIT;
     hvf_scenario *sc;
     hvf_sim *sim;
-    void *sched = NULL;
     sim_progress prog = {.shown = false};
     double wall;
     int c;
@@ -117,7 +132,7 @@ hvf_cli_simulate(int argc, char **argv)
         case 'h':
             printf("usage: hvfleet simulate SCENARIO [--seed N] [--json] [--out DIR] [--quiet]\n"
                    "Runs a scenario in the twin (deterministic discrete-event simulator) and "
-                   "writes\nDIR (default out/<scenario name>/): summary.json, events.jsonl, "
+                   "writes\nDIR (default out/<scenario name>/): report.html, summary.json, events.jsonl, "
                    "metrics-fleet.csv,\nmetrics-hosts.csv. --seed overrides the scenario's seed; "
                    "--json prints the\nsummary as JSON; --quiet prints nothing but errors.\n"
                    "Exit status: 0 when it ran (whatever happened inside), 2 on bad input.\n");
@@ -142,7 +157,7 @@ hvf_cli_simulate(int argc, char **argv)
     if (seed_set)
         sc->params.seed = seed;
     outdir = out ? hvf_strdup(out) : hvf_asprintf("out/%s", sc->name);
-    sim = hvf_scenario_sim_new(sc, &sched, &err);
+    sim = hvf_scenario_sim_new(sc, NULL, &err);
     if (!sim) {
         hvf_scenario_free(sc);
         return hvf_cli_fail(&err);
@@ -154,13 +169,11 @@ hvf_cli_simulate(int argc, char **argv)
     wall = sim_elapsed_s(&prog.start);
     if (prog.shown)
         fprintf(stderr, "\r\033[K");
-    if (hvf_sim_write_outputs(sim, outdir, &err) < 0) {
+    if (hvf_sim_write_outputs(sim, outdir, &err) < 0 || hvf_report_write_html(outdir, &err) < 0) {
         hvf_sim_free(sim);
-        hvf_sim_naive_free(sched);
         hvf_scenario_free(sc);
         return hvf_cli_fail(&err);
     }
-    /* TODO(lead): call hvf_report_write_html(outdir, &err) here once src/report lands on main. */
     if (json) {
         HVF_AUTOFREE char *s = hvf_sim_summary_json(sim);
         printf("%s\n", s);
@@ -168,7 +181,6 @@ hvf_cli_simulate(int argc, char **argv)
         sim_print_summary(sim, sc->name, outdir, wall);
     }
     hvf_sim_free(sim);
-    hvf_sim_naive_free(sched);
     hvf_scenario_free(sc);
     return 0;
 }

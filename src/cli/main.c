@@ -5,17 +5,22 @@
 
 #include "cli/cli.h"
 #include "cli/plan-cli.h"
+#include "hvfleet/alloc.h"
+#include "hvfleet/change-plan.h"
+#include "hvfleet/maintenance.h"
 
 static const hvf_cli_command commands[] = {
     {"inventory", "check, import or generate an inventory", hvf_cli_inventory},
     {"estimate", "predict one live migration (time, downtime, convergence)", hvf_cli_estimate},
     {"simulate", "run a scenario in the twin (events, metrics, summary)", hvf_cli_simulate},
-    {"report", "turn a simulation run directory into an HTML report", hvf_cli_report},
+    {"replay", "replay an incident: its variants side by side (KPIs)", hvf_cli_replay},
+    {"audit", "fault domains whose loss breaks a critical service, and the fixes", hvf_cli_audit},
     {"place", "where a new VM would go and why other hosts were rejected", hvf_cli_place},
     {"plan", "plan a maintenance or a drain; check a plan against the inventory", hvf_cli_plan},
     {"approve", "approve one exact plan (bound to its plan_hash)", hvf_cli_approve},
     {"freeze", "stop all automation (or show the freeze with --status)", hvf_cli_freeze},
     {"unfreeze", "let automation start actions again", hvf_cli_unfreeze},
+    {"report", "turn a simulation run directory into an HTML report", hvf_cli_report},
 };
 
 static void
@@ -31,6 +36,10 @@ cli_usage(FILE *out)
 int
 main(int argc, char **argv)
 {
+    /* Scenarios may name the planner's strategy as their scheduler (hvfleet/sim-sched.h) and
+     * run rolling changes, which the twin plans with the change planner (hvfleet/sim-change.h). */
+    hvf_maintenance_register_scheduler();
+    hvf_change_register_planner();
     if (argc < 2) {
         cli_usage(stderr);
         return 2;

@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "cli/plan-cli.h"
+#include "hvfleet/alloc.h"
 #include "hvfleet/inventory.h"
 
 hvf_fleet *

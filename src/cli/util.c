@@ -3,6 +3,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "hvfleet/alloc.h"
 
 int
 hvf_cli_fail(const hvf_error *err)

@@ -15,7 +15,7 @@ static const char *const gnt_roles[] = {"N", "Y", "M", NULL}; /* online, offline
 static const char *const gnt_statuses[] = {GNT_STATUS_NAMES, NULL};
 static const char *const gnt_templates[] = {GNT_DT_NAMES, NULL};
 
-/* ---- nodes ------------------------------------------------------------------------------------ */
+/* ---- nodes ----------------------------------------------------------------------------------- */
 
 static void
 gnt_node_add_tag(gnt_node *nd, gnt_slice t)
@@ -43,7 +43,8 @@ gnt_node_tags(gnt_ctx *c, const gnt_line *l, const char *what, gnt_slice field, 
             nd->drained = true;
         } else if (gnt_slice_strip_prefix(&v, GNT_TAG_RACK)) {
             if (!gnt_slice_valid_name(v)) {
-                gnt_report(c, l->no, what, "tags", t, "expected " GNT_TAG_RACK
+                gnt_report(c, l->no, what, "tags", t,
+                           "expected " GNT_TAG_RACK
                            "NAME with 1-63 characters of A-Z a-z 0-9 . _ -");
                 return;
             }
@@ -94,7 +95,8 @@ gnt_node_numbers(gnt_ctx *c, const gnt_line *l, const char *what, const gnt_slic
     if (!gnt_parse_double(f[6], &tc) || tc > 65536)
         gnt_report(c, l->no, what, "total_cpu", f[6], "expected a number of CPUs up to 65536");
     if (role < 0)
-        gnt_report(c, l->no, what, "offline", f[7], "expected Y (offline), N (online) or M (master)");
+        gnt_report(c, l->no, what, "offline", f[7],
+                   "expected Y (offline), N (online) or M (master)");
     if (n > 9 && !gnt_parse_uint(f[9], UINT32_MAX, &u))
         gnt_report(c, l->no, what, "spindles", f[9], "expected a whole number");
     if (n > 11 && gnt_enum(f[11], gnt_yes_no) < 0)
@@ -122,8 +124,8 @@ gnt_node_numbers(gnt_ctx *c, const gnt_line *l, const char *what, const gnt_slic
         return false;
     }
     if (nm >= nd->total_mib) {
-        gnt_report(c, l->no, what, "node_mem", f[2], "expected less than total_mem (%" PRIu64
-                   " MiB)", nd->total_mib);
+        gnt_report(c, l->no, what, "node_mem", f[2],
+                   "expected less than total_mem (%" PRIu64 " MiB)", nd->total_mib);
         return false;
     }
     return true;
@@ -141,9 +143,11 @@ gnt_read_node(gnt_ctx *c, const gnt_line *l)
 
     snprintf(what, sizeof(what), "nodes[%.*s]", (int)(f[0].len > 63 ? 63 : f[0].len), f[0].p);
     if (!ok)
-        gnt_report_line(c, l, "nodes", "expected at least 9 fields separated by '|' (name|total_mem"
+        gnt_report_line(c, l, "nodes",
+                        "expected at least 9 fields separated by '|' (name|total_mem"
                         "|node_mem|free_mem|total_disk|free_disk|total_cpu|offline|group_uuid), "
-                        "got %zu", n);
+                        "got %zu",
+                        n);
     if (gnt_hash_has(&c->node_by_name, f[0])) {
         if (ok)
             gnt_report(c, l->no, what, "name", f[0], "expected each node once");
@@ -176,7 +180,7 @@ gnt_read_node(gnt_ctx *c, const gnt_line *l)
     c->nnodes++;
 }
 
-/* ---- instances -------------------------------------------------------------------------------- */
+/* ---- instances ------------------------------------------------------------------------------- */
 
 /* Exclusion tag values are free text in Ganeti; hvfleet names are not, so map the rest to '_'. */
 static char *
@@ -236,9 +240,11 @@ gnt_read_instance(gnt_ctx *c, const gnt_line *l)
     int status, dt, forthcoming = 0;
 
     if (n < 10) {
-        gnt_report_line(c, l, "instances", "expected at least 10 fields separated by '|' (name|"
+        gnt_report_line(c, l, "instances",
+                        "expected at least 10 fields separated by '|' (name|"
                         "memory|disk|vcpus|status|auto_balance|primary_node|secondary_node|"
-                        "disk_template|tags), got %zu", n);
+                        "disk_template|tags), got %zu",
+                        n);
         return;
     }
     snprintf(what, sizeof(what), "instances[%.*s]", (int)(f[0].len > 63 ? 63 : f[0].len), f[0].p);
@@ -256,7 +262,8 @@ gnt_read_instance(gnt_ctx *c, const gnt_line *l)
         gnt_report(c, l->no, what, "vcpus", f[3], "expected a whole number from 1 to 4096");
     status = gnt_enum(f[4], gnt_statuses);
     if (status < 0)
-        gnt_report(c, l->no, what, "status", f[4], "expected running, ERROR_up, ERROR_down, "
+        gnt_report(c, l->no, what, "status", f[4],
+                   "expected running, ERROR_up, ERROR_down, "
                    "ADMIN_down, ADMIN_offline, USER_down, ERROR_nodedown, ERROR_nodeoffline or "
                    "ERROR_wrongnode");
     if (gnt_enum(f[5], gnt_yes_no) < 0)
@@ -276,7 +283,8 @@ gnt_read_instance(gnt_ctx *c, const gnt_line *l)
     }
     dt = gnt_enum(f[8], gnt_templates);
     if (dt < 0)
-        gnt_report(c, l->no, what, "disk_template", f[8], "expected plain, drbd, file, "
+        gnt_report(c, l->no, what, "disk_template", f[8],
+                   "expected plain, drbd, file, "
                    "sharedfile, diskless, blockdev, rbd, ext or gluster");
     if (n > 10 && !gnt_parse_uint(f[10], UINT32_MAX, &u))
         gnt_report(c, l->no, what, "spindle_use", f[10], "expected a whole number");
@@ -306,7 +314,7 @@ gnt_read_instance(gnt_ctx *c, const gnt_line *l)
     c->ninsts++;
 }
 
-/* ---- the fleet ---------------------------------------------------------------------------------- */
+/* ---- the fleet ------------------------------------------------------------------------------- */
 
 static double
 gnt_ratio(double group, double cluster, double dflt)
@@ -327,9 +335,10 @@ gnt_size_unknown(gnt_ctx *c, gnt_node *nd, double cpu_ratio, double ram_ratio)
     nd->cpus = cpus < 1 ? 1 : cpus > 65536 ? 65536 : (uint32_t)cpus;
     gnt_node_add_tag(nd, tag);
     c->stats->unknown_nodes++;
-    hvf_diags_add(&c->stats->notes, "%s:%d: nodes[%s]: resources unknown (offline); imported as "
-                  "down with %" PRIu64 " MiB and %u CPUs to hold its instances", c->file,
-                  nd->line, nd->name, nd->total_mib, nd->cpus);
+    hvf_diags_add(&c->stats->notes,
+                  "%s:%d: nodes[%s]: resources unknown (offline); imported as "
+                  "down with %" PRIu64 " MiB and %u CPUs to hold its instances",
+                  c->file, nd->line, nd->name, nd->total_mib, nd->cpus);
 }
 
 /* Smallest multiple of 1/64 (exact in binary, short in YAML) with floor(base x r) >= need. */
@@ -357,25 +366,32 @@ gnt_fit_capacity(gnt_ctx *c, hvf_host *h)
     if (h->used.mem_mib > u.mem_mib) {
         h->ram_allocation_ratio = gnt_fit_ratio(h->used.mem_mib, h->mem_mib - h->reserved_mib);
         if (h->ram_allocation_ratio > GNT_MAX_RAM_RATIO)
-            hvf_diags_add(c->diags, "%s:%d: nodes[%s].total_mem: '%" PRIu64 "': expected at "
-                          "least 1/%g of the %" PRIu64 " MiB its instances hold", c->file,
-                          h->line, h->name, h->mem_mib, GNT_MAX_RAM_RATIO, h->used.mem_mib);
+            hvf_diags_add(c->diags,
+                          "%s:%d: nodes[%s].total_mem: '%" PRIu64 "': expected at "
+                          "least 1/%g of the %" PRIu64 " MiB its instances hold",
+                          c->file, h->line, h->name, h->mem_mib, GNT_MAX_RAM_RATIO,
+                          h->used.mem_mib);
         else
-            hvf_diags_add(&c->stats->notes, "%s:%d: nodes[%s]: instances hold %" PRIu64 " MiB "
-                          "of %" PRIu64 " MiB: ram_allocation_ratio raised to %g", c->file,
-                          h->line, h->name, h->used.mem_mib, u.mem_mib, h->ram_allocation_ratio);
+            hvf_diags_add(&c->stats->notes,
+                          "%s:%d: nodes[%s]: instances hold %" PRIu64 " MiB "
+                          "of %" PRIu64 " MiB: ram_allocation_ratio raised to %g",
+                          c->file, h->line, h->name, h->used.mem_mib, u.mem_mib,
+                          h->ram_allocation_ratio);
         raised = true;
     }
     if (h->used.vcpus > u.vcpus) {
         h->cpu_allocation_ratio = gnt_fit_ratio(h->used.vcpus, h->cpus);
         if (h->cpu_allocation_ratio > GNT_MAX_CPU_RATIO)
-            hvf_diags_add(c->diags, "%s:%d: nodes[%s].total_cpu: '%u': expected at least 1/%g "
-                          "of the %u vCPUs its instances hold", c->file, h->line, h->name,
-                          h->cpus, GNT_MAX_CPU_RATIO, h->used.vcpus);
+            hvf_diags_add(c->diags,
+                          "%s:%d: nodes[%s].total_cpu: '%u': expected at least 1/%g "
+                          "of the %u vCPUs its instances hold",
+                          c->file, h->line, h->name, h->cpus, GNT_MAX_CPU_RATIO, h->used.vcpus);
         else
-            hvf_diags_add(&c->stats->notes, "%s:%d: nodes[%s]: instances hold %u vCPUs of %u: "
-                          "cpu_allocation_ratio raised to %g", c->file, h->line, h->name,
-                          h->used.vcpus, u.vcpus, h->cpu_allocation_ratio);
+            hvf_diags_add(&c->stats->notes,
+                          "%s:%d: nodes[%s]: instances hold %u vCPUs of %u: "
+                          "cpu_allocation_ratio raised to %g",
+                          c->file, h->line, h->name, h->used.vcpus, u.vcpus,
+                          h->cpu_allocation_ratio);
         raised = true;
     }
     c->stats->raised_ratios += raised;
@@ -400,10 +416,10 @@ gnt_build_hosts(gnt_ctx *c, hvf_fleet *f)
         hvf_host h = {0};
         hvf_error err = HVF_ERROR_INIT;
 
-        h.cpu_allocation_ratio = gnt_ratio(g->vcpu_ratio, c->cluster_vcpu_ratio,
-                                           HVF_DEFAULT_CPU_ALLOCATION_RATIO);
-        h.ram_allocation_ratio = gnt_ratio(g->mem_ratio, c->cluster_mem_ratio,
-                                           HVF_DEFAULT_RAM_ALLOCATION_RATIO);
+        h.cpu_allocation_ratio =
+            gnt_ratio(g->vcpu_ratio, c->cluster_vcpu_ratio, HVF_DEFAULT_CPU_ALLOCATION_RATIO);
+        h.ram_allocation_ratio =
+            gnt_ratio(g->mem_ratio, c->cluster_mem_ratio, HVF_DEFAULT_RAM_ALLOCATION_RATIO);
         if (nd->unknown)
             gnt_size_unknown(c, nd, h.cpu_allocation_ratio, h.ram_allocation_ratio);
         h.name = nd->name;
@@ -475,9 +491,11 @@ gnt_build(gnt_ctx *c)
     for (size_t s = 0; s < f->nservices; s++) {
         const hvf_service *svc = &f->services[s];
         if (svc->min_available > replicas[s])
-            hvf_diags_add(c->diags, "%s:%d: cluster_tags[%s].min_available: '%u': expected at "
-                          "most the %u instances of service '%s'", c->file, svc->line, svc->name,
-                          svc->min_available, replicas[s], svc->name);
+            hvf_diags_add(c->diags,
+                          "%s:%d: cluster_tags[%s].min_available: '%u': expected at "
+                          "most the %u instances of service '%s'",
+                          c->file, svc->line, svc->name, svc->min_available, replicas[s],
+                          svc->name);
     }
     for (size_t i = 0; i < f->nhosts; i++)
         gnt_fit_capacity(c, &f->hosts[i]);

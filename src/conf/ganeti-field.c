@@ -247,14 +247,14 @@ gnt_check_name(gnt_ctx *c, const gnt_line *l, const char *what, const char *fiel
 {
     if (gnt_slice_valid_name(s))
         return true;
-    gnt_report(c, l->no, what, field, s,
-               "expected 1-63 characters of A-Z a-z 0-9 . _ - to name %s", kind);
+    gnt_report(c, l->no, what, field, s, "expected 1-63 characters of A-Z a-z 0-9 . _ - to name %s",
+               kind);
     return false;
 }
 
 bool
-gnt_check_enum_list(gnt_ctx *c, const gnt_line *l, const char *what, const char *field,
-                    gnt_slice s, const char *const *names)
+gnt_check_enum_list(gnt_ctx *c, const gnt_line *l, const char *what, const char *field, gnt_slice s,
+                    const char *const *names)
 {
     gnt_slice items[GNT_MAX_FIELDS];
     size_t n = s.len ? gnt_split(s.p, s.len, ',', items, GNT_MAX_FIELDS) : 0;

@@ -61,8 +61,8 @@ gnt_format_nodes(const hvf_fleet *f, const uint64_t *plain_mib, hvf_strbuf *out)
         const hvf_host *h = &f->hosts[i];
         const char *rack = f->racks[h->rack].name;
         uint64_t disk = plain_mib[i] > GNT_NODE_DISK_MIB ? plain_mib[i] : GNT_NODE_DISK_MIB;
-        int64_t free_mib = (int64_t)h->mem_mib - (int64_t)h->reserved_mib -
-                           (int64_t)h->used.mem_mib;
+        int64_t free_mib =
+            (int64_t)h->mem_mib - (int64_t)h->reserved_mib - (int64_t)h->used.mem_mib;
         bool first = true;
         char role = 'N';
 
@@ -75,9 +75,10 @@ gnt_format_nodes(const hvf_fleet *f, const uint64_t *plain_mib, hvf_strbuf *out)
         }
         gnt_format_uuid(uuid, sizeof(uuid), (size_t)h->zone);
         /* name|total_mem|node_mem|free_mem|total_disk|free_disk|total_cpu|offline|group_uuid| */
-        hvf_strbuf_printf(out, "%s|%" PRIu64 "|%" PRIu64 "|%" PRId64 "|%" PRIu64 "|%" PRIu64
-                          "|%u|%c|%s|1|", h->name, h->mem_mib, h->reserved_mib, free_mib, disk,
-                          disk - plain_mib[i], h->cpus, role, uuid);
+        hvf_strbuf_printf(
+            out, "%s|%" PRIu64 "|%" PRIu64 "|%" PRId64 "|%" PRIu64 "|%" PRIu64 "|%u|%c|%s|1|",
+            h->name, h->mem_mib, h->reserved_mib, free_mib, disk, disk - plain_mib[i], h->cpus,
+            role, uuid);
         if (strcmp(rack, "default") != 0)
             gnt_format_tag(out, &first, GNT_TAG_RACK, rack);
         if (h->kernel)
@@ -137,9 +138,11 @@ gnt_format_policies(const hvf_fleet *f, hvf_strbuf *out)
                 }
             }
         }
-        hvf_strbuf_printf(out, "%s|1024,1,1024,1,1,1|%" PRIu64 ",1,0,0,0,1;%" PRIu64
+        hvf_strbuf_printf(out,
+                          "%s|1024,1,1024,1,1,1|%" PRIu64 ",1,0,0,0,1;%" PRIu64
                           ",%u,1048576,16,8,12|diskless,file,sharedfile,plain,blockdev,drbd,rbd,"
-                          "ext|", z ? f->zones[z - 1].name : "", min_mem, max_mem, max_vcpus);
+                          "ext|",
+                          z ? f->zones[z - 1].name : "", min_mem, max_mem, max_vcpus);
         gnt_format_ratio(out, cpu);
         hvf_strbuf_puts(out, "|32.0");
         /* memory_ratio is Ganeti 3.1's; 3.0 ignores it, so only write it when it says something */

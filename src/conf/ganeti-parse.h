@@ -116,7 +116,7 @@ int gnt_enum(gnt_slice s, const char *const *names);
 
 /* Decimal numbers as htools writes them; false on anything else (signs only where noted). */
 bool gnt_parse_uint(gnt_slice s, uint64_t max, uint64_t *out);
-bool gnt_parse_int(gnt_slice s, int64_t *out); /* optional '-' */
+bool gnt_parse_int(gnt_slice s, int64_t *out);   /* optional '-' */
 bool gnt_parse_double(gnt_slice s, double *out); /* non-negative, optional fraction/exponent */
 
 /* "FILE:LINE: WHAT.FIELD: 'VALUE': MSG" (value quoted and shortened). */
@@ -126,8 +126,8 @@ void gnt_report(gnt_ctx *c, int line, const char *what, const char *field, gnt_s
 void gnt_report_line(gnt_ctx *c, const gnt_line *l, const char *section, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* Reports and returns false unless @s is a valid hvfleet name; @kind says what it names. */
-bool gnt_check_name(gnt_ctx *c, const gnt_line *l, const char *what, const char *field,
-                    gnt_slice s, const char *kind);
+bool gnt_check_name(gnt_ctx *c, const gnt_line *l, const char *what, const char *field, gnt_slice s,
+                    const char *kind);
 /* A comma-separated list where every item is one of @names (the empty list is fine). */
 bool gnt_check_enum_list(gnt_ctx *c, const gnt_line *l, const char *what, const char *field,
                          gnt_slice s, const char *const *names);

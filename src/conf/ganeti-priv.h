@@ -21,7 +21,7 @@
 /* Ganeti's instance states (Ganeti.Types.InstanceStatus), the "down" ones first. */
 #define GNT_STATUS_DOWN_COUNT 4
 #define GNT_STATUS_NAMES                                                                           \
-    "ADMIN_down", "ADMIN_offline", "ERROR_down", "USER_down", "running", "ERROR_up",              \
+    "ADMIN_down", "ADMIN_offline", "ERROR_down", "USER_down", "running", "ERROR_up",               \
         "ERROR_nodedown", "ERROR_nodeoffline", "ERROR_wrongnode"
 
 /* Disk templates; the first GNT_DT_UNMIGRATABLE have no live migration (MirrorNone). */

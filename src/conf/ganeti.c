@@ -9,6 +9,8 @@
 #include "conf/ganeti-parse.h"
 #include "conf/reader.h"
 #include "hvfleet/alloc.h"
+#include "hvfleet/utf8.h"
+#include "util/text.h"
 #include "hvfleet/ganeti.h"
 #include "hvfleet/inventory.h"
 
@@ -77,8 +79,10 @@ gnt_read_group(gnt_ctx *c, const gnt_line *l)
 
     snprintf(what, sizeof(what), "groups[%.*s]", (int)(f[0].len > 63 ? 63 : f[0].len), f[0].p);
     if (n < 4) {
-        gnt_report_line(c, l, "groups", "expected at least 4 fields separated by '|' "
-                        "(name|uuid|alloc_policy|tags), got %zu", n);
+        gnt_report_line(c, l, "groups",
+                        "expected at least 4 fields separated by '|' "
+                        "(name|uuid|alloc_policy|tags), got %zu",
+                        n);
         if (n < 2)
             return;
     } else {
@@ -133,9 +137,11 @@ gnt_read_policy(gnt_ctx *c, const gnt_line *l)
     char what[96];
 
     if (n < 6) {
-        gnt_report_line(c, l, "policies", "expected at least 6 fields separated by '|' "
+        gnt_report_line(c, l, "policies",
+                        "expected at least 6 fields separated by '|' "
                         "(owner|std_spec|min;max_specs|disk_templates|vcpu_ratio|spindle_ratio), "
-                        "got %zu", n);
+                        "got %zu",
+                        n);
         return;
     }
     snprintf(what, sizeof(what), "policies[%.*s]", (int)(f[0].len > 63 ? 63 : f[0].len), f[0].p);
@@ -215,7 +221,8 @@ gnt_read_service_def(gnt_ctx *c, const gnt_line *l, gnt_slice rest)
     if (n < 3 || n > 4 || !gnt_slice_valid_name(f[0]) || d.spread < 0 ||
         !gnt_parse_uint(f[2], 1000000, &min) || (n == 4 && !gnt_slice_eq(f[3], "critical"))) {
         gnt_report_line(c, l, "cluster_tags",
-                        "expected " GNT_CTAG_SERVICE "NAME:host|rack|zone:MIN_AVAILABLE[:critical]");
+                        "expected " GNT_CTAG_SERVICE
+                        "NAME:host|rack|zone:MIN_AVAILABLE[:critical]");
         return;
     }
     d.name = gnt_dup(f[0]);
@@ -247,22 +254,41 @@ gnt_parse(gnt_ctx *c, const char *buf, size_t len, hvf_error *err)
     const gnt_section *s;
     hvf_fleet *f = NULL;
     size_t before = c->diags->total;
+    const char *nul;
+    size_t bad;
 
-    if (memchr(buf, '\0', len)) {
-        gnt_report_line(c, NULL, "file", "expected text, found a NUL byte");
+    bad = hvf_utf8_invalid_at(buf, len);
+    nul = memchr(buf, '\0', len);
+    if (nul && (size_t)(nul - buf) < bad)
+        bad = (size_t)(nul - buf);
+    if (bad < len) {
+        /* Tags and names travel into YAML, which must be UTF-8 text; say where it is not. */
+        int line = 1;
+        size_t col = 1;
+        for (size_t i = 0; i < bad; i++, col++) {
+            if (buf[i] == '\n') {
+                line++;
+                col = 0;
+            }
+        }
+        hvf_diags_add(c->diags, "%s:%d: file: byte 0x%02x at column %zu: expected UTF-8 text",
+                      c->file, line, (unsigned char)buf[bad], col);
         goto done;
     }
     gnt_split_sections(c, buf, len);
     if (c->nlines == 0) {
-        hvf_diags_add(c->diags, "%s:1: file: '': expected groups, nodes and instances sections "
-                      "separated by empty lines (htools text format), got an empty file", c->file);
+        hvf_diags_add(c->diags,
+                      "%s:1: file: '': expected groups, nodes and instances sections "
+                      "separated by empty lines (htools text format), got an empty file",
+                      c->file);
         goto done;
     }
     if (c->nsections < 3) {
-        hvf_diags_add(c->diags, "%s:%d: file: '%zu section%s': expected at least 3 sections "
+        hvf_diags_add(c->diags,
+                      "%s:%d: file: '%zu section%s': expected at least 3 sections "
                       "(groups, nodes, instances, then cluster tags and policies) separated by "
-                      "single empty lines", c->file, c->last_line, c->nsections,
-                      c->nsections == 1 ? "" : "s");
+                      "single empty lines",
+                      c->file, c->last_line, c->nsections, c->nsections == 1 ? "" : "s");
         goto done;
     }
     s = gnt_section_at(c, 0);
@@ -277,6 +303,13 @@ gnt_parse(gnt_ctx *c, const char *buf, size_t len, hvf_error *err)
     s = gnt_section_at(c, 1);
     for (size_t i = 0; i < s->n; i++)
         gnt_read_node(c, &c->lines[s->first + i]);
+    if (s->n == 0) {
+        /* A cluster has at least its master node; nothing else would make a fleet. */
+        hvf_diags_add(c->diags,
+                      "%s:%d: nodes: '': expected at least one node line after the "
+                      "groups and their empty line",
+                      c->file, s->first < c->nlines ? c->lines[s->first].no : c->last_line);
+    }
     s = gnt_section_at(c, 2);
     for (size_t i = 0; i < s->n; i++)
         gnt_read_instance(c, &c->lines[s->first + i]);
@@ -322,34 +355,11 @@ hvf_ganeti_parse(const char *name, const char *buf, size_t len, hvf_diags *diags
 hvf_fleet *
 hvf_ganeti_load(const char *path, hvf_ganeti_stats *stats, hvf_diags *diags, hvf_error *err)
 {
-    FILE *fp = fopen(path, "rb");
-    struct stat st;
-    HVF_AUTOFREE char *buf = NULL;
-    size_t n;
+    size_t n = 0;
+    HVF_AUTOFREE char *buf = hvf_text_read_file(path, HVF_CONF_MAX_BYTES, &n, err);
 
-    if (!fp) {
-        hvf_error_set(err, HVF_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    if (!buf)
         return NULL;
-    }
-    if (fstat(fileno(fp), &st) < 0 || !S_ISREG(st.st_mode)) {
-        fclose(fp);
-        hvf_error_set(err, HVF_ERR_IO, "'%s' is not a regular file", path);
-        return NULL;
-    }
-    if ((uint64_t)st.st_size > HVF_CONF_MAX_BYTES) {
-        fclose(fp);
-        hvf_error_set(err, HVF_ERR_INVALID, "'%s' is %" PRIu64 " bytes: the limit is %u", path,
-                      (uint64_t)st.st_size, HVF_CONF_MAX_BYTES);
-        return NULL;
-    }
-    buf = hvf_malloc((size_t)st.st_size + 1);
-    n = fread(buf, 1, (size_t)st.st_size, fp);
-    if (ferror(fp)) {
-        fclose(fp);
-        hvf_error_set(err, HVF_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
-        return NULL;
-    }
-    fclose(fp);
     return hvf_ganeti_parse_stats(path, buf, n, stats, diags, err);
 }
 

@@ -84,6 +84,7 @@ typedef struct inv_service {
     bool critical;
     uint32_t min_available;
     int spread;
+    struct fy_node *rel[HVF_SERVICE_REL_LAST]; /* read by inv_read_service_relations */
 } inv_service;
 
 static const hvf_field_spec inv_service_fields[] = {
@@ -94,11 +95,41 @@ static const hvf_field_spec inv_service_fields[] = {
      .offset = offsetof(inv_service, min_available), .min = 0, .max = 1000000},
     {.name = "spread", .type = HVF_FIELD_ENUM, .offset = offsetof(inv_service, spread),
      .enum_names = hvf_spread_names},
+    {.name = "depends_on", .type = HVF_FIELD_NODE,
+     .offset = offsetof(inv_service, rel[HVF_SERVICE_DEPENDS_ON])},
+    {.name = "must_not_share", .type = HVF_FIELD_NODE,
+     .offset = offsetof(inv_service, rel[HVF_SERVICE_MUST_NOT_SHARE])},
 };
 
+/*
+ * State of one read. Names of hosts and services whose entries had problems are remembered so
+ * that a VM on such a host is not also told the host does not exist: one mistake, one message.
+ */
+typedef struct inv_ctx {
+    hvf_reader *r;
+    hvf_fleet *f;
+    hvf_hash rejected_hosts;    /* keys borrowed from names */
+    hvf_hash rejected_services; /* keys borrowed from names */
+    char **names;               /* owned */
+    size_t nnames, names_cap;
+    uint32_t *service_refs; /* per service: VM entries naming it, with problems or not */
+} inv_ctx;
+
 static void
-inv_read_services(hvf_reader *r, struct fy_node *seq, hvf_fleet *f)
+inv_ctx_reject(inv_ctx *c, hvf_hash *set, const char *name)
 {
+    if (!name || hvf_hash_get(set, name) >= 0)
+        return;
+    hvf_grow(&c->names, &c->names_cap, c->nnames + 1, sizeof(char *));
+    c->names[c->nnames] = hvf_strdup(name);
+    HVF_ASSERT(hvf_hash_put(set, c->names[c->nnames], 0) == 0);
+    c->nnames++;
+}
+
+static void
+inv_read_services(inv_ctx *c, struct fy_node *seq)
+{
+    hvf_reader *r = c->r;
     struct fy_node *item;
     void *iter = NULL;
     size_t i = 0;
@@ -119,17 +150,21 @@ inv_read_services(hvf_reader *r, struct fy_node *seq, hvf_fleet *f)
             proto.min_available = s.min_available;
             proto.spread = (hvf_spread)s.spread;
             proto.line = hvf_reader_line(item);
-            if (hvf_fleet_add_service(f, &proto, &err) < 0)
-                hvf_reader_report_field(r, item, path, "name",
-                                  "expected a unique name (%s)", err.msg);
+            if (hvf_fleet_add_service(c->f, &proto, &err) < 0)
+                hvf_reader_report_field(r, item, path, "name", "expected a unique name (%s)",
+                                        err.msg);
+        } else {
+            inv_ctx_reject(c, &c->rejected_services, s.name);
         }
         hvf_reader_free_fields(inv_service_fields, HVF_ARRAY_LEN(inv_service_fields), &s);
     }
 }
 
 static void
-inv_read_hosts(hvf_reader *r, struct fy_node *seq, hvf_fleet *f)
+inv_read_hosts(inv_ctx *c, struct fy_node *seq)
 {
+    hvf_reader *r = c->r;
+    hvf_fleet *f = c->f;
     struct fy_node *item;
     void *iter = NULL;
     size_t i = 0;
@@ -148,42 +183,79 @@ inv_read_hosts(hvf_reader *r, struct fy_node *seq, hvf_fleet *f)
         hvf_error err = HVF_ERROR_INIT;
 
         snprintf(path, sizeof(path), "hosts[%zu]", i++);
-        if (hvf_reader_map(r, item, path, inv_host_fields, HVF_ARRAY_LEN(inv_host_fields), &h) ==
+        if (hvf_reader_map(r, item, path, inv_host_fields, HVF_ARRAY_LEN(inv_host_fields), &h) !=
             0) {
-            if (h.reserved_mib >= h.mem_mib) {
-                hvf_reader_report_field(r, item, path, "reserved_memory", "expected less than memory (%" PRIu64
-                                  " MiB)", h.mem_mib);
-            } else if (h.mem_mib == 0) {
-                hvf_reader_report_field(r, item, path, "memory",
-                                  "expected more than 0");
-            } else {
-                proto.name = h.name;
-                proto.zone = hvf_fleet_zone_ensure(f, h.zone ? h.zone : "default");
-                proto.rack = hvf_fleet_rack_ensure(f, proto.zone, h.rack ? h.rack : "default");
-                proto.cpus = h.cpus;
-                proto.mem_mib = h.mem_mib;
-                proto.reserved_mib = h.reserved_mib;
-                proto.nic_bytes_per_s = h.nic;
-                proto.cpu_allocation_ratio = h.cpu_ratio;
-                proto.ram_allocation_ratio = h.ram_ratio;
-                proto.kernel = h.kernel;
-                proto.hw = h.hw;
-                proto.tags = h.tags;
-                proto.ntags = h.ntags;
-                proto.state = (hvf_host_state)h.state;
-                proto.line = hvf_reader_line(item);
-                if (hvf_fleet_add_host(f, &proto, &err) < 0)
-                    hvf_reader_report_field(r, item, path, "name",
-                                      "expected a unique name (%s)", err.msg);
-            }
+            inv_ctx_reject(c, &c->rejected_hosts, h.name);
+        } else if (h.mem_mib == 0) {
+            /* memory first: with memory 0, any reserved_memory would be blamed instead. */
+            hvf_reader_report_field(r, item, path, "memory", "expected more than 0");
+            inv_ctx_reject(c, &c->rejected_hosts, h.name);
+        } else if (h.reserved_mib >= h.mem_mib) {
+            hvf_reader_report_field(r, item, path, "reserved_memory",
+                                    "expected less than memory (%" PRIu64 " MiB)", h.mem_mib);
+            inv_ctx_reject(c, &c->rejected_hosts, h.name);
+        } else {
+            proto.name = h.name;
+            proto.zone = hvf_fleet_zone_ensure(f, h.zone ? h.zone : "default");
+            proto.rack = hvf_fleet_rack_ensure(f, proto.zone, h.rack ? h.rack : "default");
+            proto.cpus = h.cpus;
+            proto.mem_mib = h.mem_mib;
+            proto.reserved_mib = h.reserved_mib;
+            proto.nic_bytes_per_s = h.nic;
+            proto.cpu_allocation_ratio = h.cpu_ratio;
+            proto.ram_allocation_ratio = h.ram_ratio;
+            proto.kernel = h.kernel;
+            proto.hw = h.hw;
+            proto.tags = h.tags;
+            proto.ntags = h.ntags;
+            proto.state = (hvf_host_state)h.state;
+            proto.line = hvf_reader_line(item);
+            if (hvf_fleet_add_host(f, &proto, &err) < 0)
+                hvf_reader_report_field(r, item, path, "name", "expected a unique name (%s)",
+                                        err.msg);
         }
         hvf_reader_free_fields(inv_host_fields, HVF_ARRAY_LEN(inv_host_fields), &h);
     }
 }
 
-static void
-inv_read_vms(hvf_reader *r, struct fy_node *seq, hvf_fleet *f)
+/* Checks a VM entry's references and values; returns the number of problems reported. */
+static size_t
+inv_check_vm(inv_ctx *c, struct fy_node *item, const char *path, const inv_vm *v, hvf_vm *proto)
 {
+    hvf_reader *r = c->r;
+    size_t bad = 0;
+
+    proto->host = hvf_fleet_find_host(c->f, v->host);
+    proto->service = v->service ? hvf_fleet_find_service(c->f, v->service) : -1;
+    if (proto->host < 0) {
+        /* A host whose own entry is wrong was reported there; the VM just stays out. */
+        if (hvf_hash_get(&c->rejected_hosts, v->host) < 0)
+            hvf_reader_report_field(r, item, path, "host",
+                                    "expected the name of a host in this inventory");
+        bad++;
+    }
+    if (v->service && proto->service < 0) {
+        if (hvf_hash_get(&c->rejected_services, v->service) < 0)
+            hvf_reader_report_field(r, item, path, "service",
+                                    "expected the name of a service in this inventory");
+        bad++;
+    }
+    if (v->mem_mib == 0) {
+        hvf_reader_report_field(r, item, path, "memory", "expected more than 0");
+        bad++;
+    }
+    if (v->has_ws && v->ws_mib > v->mem_mib) {
+        hvf_reader_report_field(r, item, path, "working_set",
+                                "expected at most the VM's memory (%" PRIu64 " MiB)", v->mem_mib);
+        bad++;
+    }
+    return bad;
+}
+
+static void
+inv_read_vms(inv_ctx *c, struct fy_node *seq)
+{
+    hvf_reader *r = c->r;
     struct fy_node *item;
     void *iter = NULL;
     size_t i = 0;
@@ -195,36 +267,20 @@ inv_read_vms(hvf_reader *r, struct fy_node *seq, hvf_fleet *f)
         inv_vm v = {.cpu_load = HVF_DEFAULT_CPU_LOAD, .migratable = true};
         hvf_vm proto = {0};
         hvf_error err = HVF_ERROR_INIT;
+        int32_t svc;
         size_t bad;
 
         snprintf(path, sizeof(path), "vms[%zu]", i++);
         bad = hvf_reader_map(r, item, path, inv_vm_fields, HVF_ARRAY_LEN(inv_vm_fields), &v);
+        /* Count the entry for its service even when it has problems, so the service is not
+         * also reported as empty or short of replicas because of them. */
+        svc = v.service ? hvf_fleet_find_service(c->f, v.service) : -1;
+        if (svc >= 0)
+            c->service_refs[svc]++;
+        if (bad == 0)
+            bad = inv_check_vm(c, item, path, &v, &proto);
         if (bad == 0) {
             proto.name = v.name;
-            proto.host = hvf_fleet_find_host(f, v.host);
-            proto.service = v.service ? hvf_fleet_find_service(f, v.service) : -1;
-            if (proto.host < 0) {
-                hvf_reader_report_field(r, item, path, "host",
-                                  "expected the name of a host in this inventory");
-                bad++;
-            }
-            if (v.service && proto.service < 0) {
-                hvf_reader_report_field(r, item, path, "service",
-                                  "expected the name of a service in this inventory");
-                bad++;
-            }
-            if (v.mem_mib == 0) {
-                hvf_reader_report_field(r, item, path, "memory",
-                                  "expected more than 0");
-                bad++;
-            }
-            if (v.has_ws && v.ws_mib > v.mem_mib) {
-                hvf_reader_report_field(r, item, path, "working_set",
-                                  "expected at most the VM's memory (%" PRIu64 " MiB)", v.mem_mib);
-                bad++;
-            }
-        }
-        if (bad == 0) {
             proto.vcpus = v.vcpus;
             proto.mem_mib = v.mem_mib;
             proto.dirty_bytes_per_s = v.dirty;
@@ -233,18 +289,37 @@ inv_read_vms(hvf_reader *r, struct fy_node *seq, hvf_fleet *f)
             proto.migratable = v.migratable;
             proto.line = hvf_reader_line(item);
             /* Record what is, even over capacity; the capacity check reports it afterwards. */
-            if (hvf_fleet_add_vm(f, &proto, HVF_OVERCOMMIT, &err) < 0)
-                hvf_reader_report_field(r, item, path, "name",
-                                  "expected a unique name (%s)", err.msg);
+            if (hvf_fleet_add_vm(c->f, &proto, HVF_OVERCOMMIT, &err) < 0) {
+                if (err.code == HVF_ERR_INVALID)
+                    hvf_reader_report_field(r, item, path, "name", "expected a unique name (%s)",
+                                            err.msg);
+                else
+                    hvf_reader_report_field(r, item, path, "memory", "%s", err.msg);
+            }
         }
         hvf_reader_free_fields(inv_vm_fields, HVF_ARRAY_LEN(inv_vm_fields), &v);
     }
 }
 
-static void
-inv_check_capacity(hvf_reader *r, const hvf_fleet *f)
+/*
+ * Exact, in the file's own syntax: "24.0 GiB" for 24 GiB + 1 MiB would read as no overflow at
+ * all, and MiB x 2^20 in bytes can wrap for the sums of huge VMs.
+ */
+static char *
+inv_mib_text(uint64_t mib, char *buf, size_t size)
 {
-    HVF_AUTOFREE uint32_t *replicas = hvf_calloc(f->nservices + 1, sizeof(uint32_t));
+    if (mib != 0 && mib % 1024 == 0)
+        snprintf(buf, size, "%" PRIu64 "GiB", mib / 1024);
+    else
+        snprintf(buf, size, "%" PRIu64 "MiB", mib);
+    return buf;
+}
+
+static void
+inv_check_capacity(inv_ctx *c)
+{
+    hvf_reader *r = c->r;
+    const hvf_fleet *f = c->f;
     char a[32], b[32];
 
     for (size_t i = 0; i < f->nhosts; i++) {
@@ -252,31 +327,29 @@ inv_check_capacity(hvf_reader *r, const hvf_fleet *f)
         hvf_resources u = hvf_host_usable(h);
 
         if (h->used.mem_mib > u.mem_mib)
-            hvf_diags_add(r->diags, "%s:%d: hosts[%s].memory: '%s used by VMs': expected at most the %s usable "
-                          "((memory - reserved_memory) x ram_allocation_ratio)",
-                          r->file, h->line, h->name,
-                          hvf_units_format_size(h->used.mem_mib * HVF_MIB, a, sizeof(a)),
-                          hvf_units_format_size(u.mem_mib * HVF_MIB, b, sizeof(b)));
+            hvf_diags_add(r->diags,
+                          "%s:%d: hosts[%s].memory: '%s used by VMs': expected at most the %s "
+                          "usable ((memory - reserved_memory) x ram_allocation_ratio)",
+                          r->file, h->line, h->name, inv_mib_text(h->used.mem_mib, a, sizeof(a)),
+                          inv_mib_text(u.mem_mib, b, sizeof(b)));
         if (h->used.vcpus > u.vcpus)
             hvf_diags_add(r->diags,
                           "%s:%d: hosts[%s].cpus: '%u vCPUs used by VMs': expected at most the %u "
                           "usable (cpus x cpu_allocation_ratio)",
                           r->file, h->line, h->name, h->used.vcpus, u.vcpus);
     }
-    for (size_t i = 0; i < f->nvms; i++) {
-        if (f->vms[i].service >= 0)
-            replicas[f->vms[i].service]++;
-    }
     for (size_t s = 0; s < f->nservices; s++) {
         const hvf_service *svc = &f->services[s];
-        if (replicas[s] == 0)
+        uint32_t n = c->service_refs[s];
+
+        if (n == 0)
             hvf_diags_add(r->diags, "%s:%d: services[%s]: '%s': expected at least one VM in it",
                           r->file, svc->line, svc->name, svc->name);
-        else if (svc->min_available > replicas[s])
+        else if (svc->min_available > n)
             hvf_diags_add(r->diags,
                           "%s:%d: services[%s].min_available: '%u': expected at most the %u VMs "
                           "of service '%s'",
-                          r->file, svc->line, svc->name, svc->min_available, replicas[s], svc->name);
+                          r->file, svc->line, svc->name, svc->min_available, n, svc->name);
     }
 }
 
@@ -285,27 +358,38 @@ hvf_inventory_read_node(hvf_reader *r, struct fy_node *node, hvf_error *err)
 {
     hvf_diags *diags = r->diags;
     inv_root root = {0};
-    hvf_fleet *f = hvf_fleet_new();
+    inv_ctx c = {.r = r, .f = hvf_fleet_new()};
+    hvf_fleet *f = NULL;
     size_t before = diags->total;
 
-    hvf_reader_map(r, node, "", inv_root_fields, HVF_ARRAY_LEN(inv_root_fields),
-                   &root);
+    hvf_hash_init(&c.rejected_hosts);
+    hvf_hash_init(&c.rejected_services);
+    hvf_reader_map(r, node, "", inv_root_fields, HVF_ARRAY_LEN(inv_root_fields), &root);
     if (root.schema && strcmp(root.schema, HVF_INVENTORY_SCHEMA) != 0)
         hvf_reader_report_field(r, node, "", "schema",
-                          "expected '" HVF_INVENTORY_SCHEMA "'");
+                                "expected '" HVF_INVENTORY_SCHEMA "'");
     if (root.hosts) {
-        inv_read_services(r, root.services, f);
-        inv_read_hosts(r, root.hosts, f);
-        inv_read_vms(r, root.vms, f);
-        inv_check_capacity(r, f);
+        inv_read_services(&c, root.services);
+        inv_read_service_relations(r, root.services, c.f);
+        c.service_refs = hvf_calloc(c.f->nservices + 1, sizeof(uint32_t));
+        inv_read_hosts(&c, root.hosts);
+        inv_read_vms(&c, root.vms);
+        inv_check_capacity(&c);
     }
     hvf_reader_free_fields(inv_root_fields, HVF_ARRAY_LEN(inv_root_fields), &root);
     if (diags->total > before) {
-        hvf_fleet_free(f);
         hvf_error_set(err, HVF_ERR_INVALID, "'%s' has %zu problem%s", r->file,
                       diags->total - before, diags->total - before == 1 ? "" : "s");
-        return NULL;
+        hvf_fleet_free(c.f);
+    } else {
+        f = c.f;
     }
+    hvf_hash_clear(&c.rejected_hosts);
+    hvf_hash_clear(&c.rejected_services);
+    for (size_t i = 0; i < c.nnames; i++)
+        free(c.names[i]);
+    free(c.names);
+    free(c.service_refs);
     return f;
 }
 
@@ -346,24 +430,69 @@ hvf_inventory_parse(const char *name, const char *buf, size_t len, hvf_diags *di
 static void
 inv_format_mib(hvf_strbuf *out, uint64_t mib)
 {
-    if (mib != 0 && mib % 1024 == 0)
-        hvf_strbuf_printf(out, "%" PRIu64 "GiB", mib / 1024);
-    else
-        hvf_strbuf_printf(out, "%" PRIu64 "MiB", mib);
+    char buf[32];
+
+    hvf_strbuf_puts(out, inv_mib_text(mib, buf, sizeof(buf)));
 }
 
+/* The shortest of %.15g..%.17g that reads back as the same double: 0.1, not 0.10000000000000001. */
+static void
+inv_format_double(hvf_strbuf *out, double v)
+{
+    char buf[40];
+
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof(buf), "%.*g", prec, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    hvf_strbuf_puts(out, buf);
+}
+
+/*
+ * A rate in the largest unit that holds it exactly (the products mirror hvf_units_parse_rate),
+ * else in bytes per second with as few decimals as read back exactly. Units take no exponent,
+ * so %g is out: 1e-05 or 1e+300 would not parse.
+ */
 static void
 inv_format_rate(hvf_strbuf *out, double bps)
 {
-    double gbit = bps / 1.25e8;
-    double mib = bps / 1048576.0;
+    static const struct {
+        const char *unit;
+        double mult;
+    } units[] = {{"Gbit", 1e9 / 8}, {"Mbit", 1e6 / 8}, {"MiB/s", 1048576.0}, {"KiB/s", 1024.0}};
+    char buf[768];
 
-    if (gbit >= 1 && fabs(gbit - round(gbit)) < 1e-9)
-        hvf_strbuf_printf(out, "%.0fGbit", round(gbit));
-    else if (fabs(mib - round(mib)) < 1e-9)
-        hvf_strbuf_printf(out, "%.0fMiB/s", round(mib));
+    for (size_t i = 0; i < HVF_ARRAY_LEN(units); i++) {
+        double n = round(bps / units[i].mult);
+        if (n >= 1 && n * units[i].mult == bps) {
+            hvf_strbuf_printf(out, "%.0f%s", n, units[i].unit);
+            return;
+        }
+    }
+    /* 340 decimals reach the smallest subnormal; the integer part takes at most 309 digits. */
+    for (int prec = 0; prec <= 340; prec++) {
+        snprintf(buf, sizeof(buf), "%.*f", prec, bps);
+        if (strtod(buf, NULL) == bps)
+            break;
+    }
+    hvf_strbuf_printf(out, "%sB/s", buf);
+}
+
+/*
+ * Names are plain YAML except two kinds that would not read back: those starting with '-' (a
+ * lone "-" before ',' is a syntax error in a flow mapping, so quote them all rather than reason
+ * about which are safe) and the spellings of null, which the reader takes as "not given".
+ */
+static void
+inv_format_name(hvf_strbuf *out, const char *key, const char *name)
+{
+    hvf_strbuf_printf(out, "%s: ", key);
+    if (name[0] == '-' || strcmp(name, "null") == 0 || strcmp(name, "Null") == 0 ||
+        strcmp(name, "NULL") == 0)
+        hvf_strbuf_quote(out, name);
     else
-        hvf_strbuf_printf(out, "%.17gB/s", bps);
+        hvf_strbuf_puts(out, name);
 }
 
 void
@@ -374,17 +503,23 @@ hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
         hvf_strbuf_puts(out, "services:\n");
         for (size_t i = 0; i < f->nservices; i++) {
             const hvf_service *s = &f->services[i];
-            hvf_strbuf_printf(out,
-                              "  - {name: %s, critical: %s, min_available: %u, spread: %s}\n",
-                              s->name, s->critical ? "true" : "false", s->min_available,
+            hvf_strbuf_puts(out, "  - {");
+            inv_format_name(out, "name", s->name);
+            hvf_strbuf_printf(out, ", critical: %s, min_available: %u, spread: %s",
+                              s->critical ? "true" : "false", s->min_available,
                               hvf_spread_to_string(s->spread));
+            inv_format_service_relations(f, s, out);
+            hvf_strbuf_puts(out, "}\n");
         }
     }
-    hvf_strbuf_puts(out, "hosts:\n");
+    hvf_strbuf_puts(out, f->nhosts ? "hosts:\n" : "hosts: []\n");
     for (size_t i = 0; i < f->nhosts; i++) {
         const hvf_host *h = &f->hosts[i];
-        hvf_strbuf_printf(out, "  - {name: %s, zone: %s, rack: %s, cpus: %u, memory: ", h->name,
-                          f->zones[h->zone].name, f->racks[h->rack].name, h->cpus);
+        hvf_strbuf_puts(out, "  - {");
+        inv_format_name(out, "name", h->name);
+        inv_format_name(out, ", zone", f->zones[h->zone].name);
+        inv_format_name(out, ", rack", f->racks[h->rack].name);
+        hvf_strbuf_printf(out, ", cpus: %u, memory: ", h->cpus);
         inv_format_mib(out, h->mem_mib);
         if (h->reserved_mib) {
             hvf_strbuf_puts(out, ", reserved_memory: ");
@@ -392,10 +527,14 @@ hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
         }
         hvf_strbuf_puts(out, ", nic: ");
         inv_format_rate(out, h->nic_bytes_per_s);
-        if (h->cpu_allocation_ratio != HVF_DEFAULT_CPU_ALLOCATION_RATIO)
-            hvf_strbuf_printf(out, ", cpu_allocation_ratio: %.17g", h->cpu_allocation_ratio);
-        if (h->ram_allocation_ratio != HVF_DEFAULT_RAM_ALLOCATION_RATIO)
-            hvf_strbuf_printf(out, ", ram_allocation_ratio: %.17g", h->ram_allocation_ratio);
+        if (h->cpu_allocation_ratio != HVF_DEFAULT_CPU_ALLOCATION_RATIO) {
+            hvf_strbuf_puts(out, ", cpu_allocation_ratio: ");
+            inv_format_double(out, h->cpu_allocation_ratio);
+        }
+        if (h->ram_allocation_ratio != HVF_DEFAULT_RAM_ALLOCATION_RATIO) {
+            hvf_strbuf_puts(out, ", ram_allocation_ratio: ");
+            inv_format_double(out, h->ram_allocation_ratio);
+        }
         if (h->kernel) {
             hvf_strbuf_puts(out, ", kernel: ");
             hvf_strbuf_quote(out, h->kernel);
@@ -420,8 +559,10 @@ hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
     hvf_strbuf_puts(out, f->nvms ? "vms:\n" : "vms: []\n");
     for (size_t i = 0; i < f->nvms; i++) {
         const hvf_vm *v = &f->vms[i];
-        hvf_strbuf_printf(out, "  - {name: %s, host: %s, vcpus: %u, memory: ", v->name,
-                          f->hosts[v->host].name, v->vcpus);
+        hvf_strbuf_puts(out, "  - {");
+        inv_format_name(out, "name", v->name);
+        inv_format_name(out, ", host", f->hosts[v->host].name);
+        hvf_strbuf_printf(out, ", vcpus: %u, memory: ", v->vcpus);
         inv_format_mib(out, v->mem_mib);
         if (v->dirty_bytes_per_s > 0) {
             hvf_strbuf_puts(out, ", dirty_rate: ");
@@ -431,10 +572,12 @@ hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
             hvf_strbuf_puts(out, ", working_set: ");
             inv_format_mib(out, v->working_set_mib);
         }
-        if (v->cpu_load != HVF_DEFAULT_CPU_LOAD)
-            hvf_strbuf_printf(out, ", cpu_load: %.17g", v->cpu_load);
+        if (v->cpu_load != HVF_DEFAULT_CPU_LOAD) {
+            hvf_strbuf_puts(out, ", cpu_load: ");
+            inv_format_double(out, v->cpu_load);
+        }
         if (v->service >= 0)
-            hvf_strbuf_printf(out, ", service: %s", f->services[v->service].name);
+            inv_format_name(out, ", service", f->services[v->service].name);
         if (!v->migratable)
             hvf_strbuf_puts(out, ", migratable: false");
         hvf_strbuf_puts(out, "}\n");

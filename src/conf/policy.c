@@ -7,11 +7,10 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "conf/reader.h"
+#include "conf/policy-priv.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/policy.h"
 #include "hvfleet/units.h"
-#include "util/text.h"
 
 const char *const hvf_non_converging_names[] = {"auto-converge", "post-copy", "shutdown", "refuse",
                                                 NULL};
@@ -32,6 +31,15 @@ hvf_non_converging_from_string(const char *s)
             return i;
     }
     return -1;
+}
+
+const char *const hvf_plan_verdict_names[] = {"auto", "needs-approval", "refused", NULL};
+_Static_assert(HVF_ARRAY_LEN(hvf_plan_verdict_names) == HVF_PLAN_VERDICT_LAST + 1, "verdicts");
+
+const char *
+hvf_plan_verdict_to_string(hvf_plan_verdict v)
+{
+    return (unsigned)v < HVF_PLAN_VERDICT_LAST ? hvf_plan_verdict_names[v] : "unknown";
 }
 
 void
@@ -173,14 +181,23 @@ pol_parse_share(const char *s, double *out)
     return true;
 }
 
+/* "KEY", or "PATH.KEY" for a policy inside another file. */
+static const char *
+pol_field(const char *path, const char *key, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s%s%s", path, *path ? "." : "", key);
+    return buf;
+}
+
 static void
-pol_read_share(hvf_reader *r, struct fy_node *v, const char *field, double *out)
+pol_read_share(hvf_reader *r, struct fy_node *v, const char *path, const char *key, double *out)
 {
     HVF_AUTOFREE char *text = hvf_reader_scalar_dup(v);
     double d = 0;
+    char field[128];
 
     if (!text || !pol_parse_share(text, &d) || d > 1 || d <= 0) {
-        hvf_reader_report(r, v, field,
+        hvf_reader_report(r, v, pol_field(path, key, field, sizeof(field)),
                           "expected a share such as 0.5 or 50%%, above 0 and at most 1");
         return;
     }
@@ -188,17 +205,18 @@ pol_read_share(hvf_reader *r, struct fy_node *v, const char *field, double *out)
 }
 
 static void
-pol_read_headroom(hvf_reader *r, struct fy_node *v, hvf_policy *p)
+pol_read_headroom(hvf_reader *r, struct fy_node *v, const char *path, hvf_policy *p)
 {
     HVF_AUTOFREE char *text = hvf_reader_scalar_dup(v);
     hvf_error err = HVF_ERROR_INIT;
     uint64_t bytes = 0;
     double d = 0;
+    char field[128];
 
+    pol_field(path, "headroom", field, sizeof(field));
     if (text && strchr(text, '%')) {
         if (!pol_parse_share(text, &d) || d < 0 || d >= 1) {
-            hvf_reader_report(r, v, "headroom",
-                              "expected a share below 100%% or a size such as 16GiB");
+            hvf_reader_report(r, v, field, "expected a share below 100%% or a size such as 16GiB");
             return;
         }
         p->headroom_share = d;
@@ -206,7 +224,7 @@ pol_read_headroom(hvf_reader *r, struct fy_node *v, hvf_policy *p)
         return;
     }
     if (!text || hvf_units_parse_size(text, 0, &bytes, &err) < 0) {
-        hvf_reader_report(r, v, "headroom", "expected a size such as 16GiB or a share such as 5%%");
+        hvf_reader_report(r, v, field, "expected a size such as 16GiB or a share such as 5%%");
         return;
     }
     p->headroom_mib = bytes / HVF_MIB + (bytes % HVF_MIB ? 1 : 0);
@@ -214,59 +232,61 @@ pol_read_headroom(hvf_reader *r, struct fy_node *v, hvf_policy *p)
 }
 
 static void
-pol_read_bandwidth(hvf_reader *r, struct fy_node *v, hvf_policy *p)
+pol_read_bandwidth(hvf_reader *r, struct fy_node *v, const char *path, hvf_policy *p)
 {
     HVF_AUTOFREE char *text = hvf_reader_scalar_dup(v);
     hvf_error err = HVF_ERROR_INIT;
     double bps = 0;
+    char field[128];
 
     if (text && (strcmp(text, "0") == 0 || strcmp(text, "unlimited") == 0)) {
         p->migration_bandwidth_bytes_per_s = 0;
         return;
     }
     if (!text || hvf_units_parse_rate(text, &bps, &err) < 0 || bps <= 0) {
-        hvf_reader_report(r, v, "migration_bandwidth",
+        hvf_reader_report(r, v, pol_field(path, "migration_bandwidth", field, sizeof(field)),
                           "expected a rate such as 1Gbit or 200MiB/s, or unlimited");
         return;
     }
     p->migration_bandwidth_bytes_per_s = bps;
 }
 
+/* Reads mapping @root into @o; @path prefixes every field in messages ("" for a policy file). */
 static void
-pol_read(hvf_reader *r, pol_obj *o)
+pol_read(hvf_reader *r, struct fy_node *root, const char *path, pol_obj *o)
 {
-    struct fy_node *root = hvf_reader_root(r);
+    char sub[128];
 
-    if (hvf_reader_map(r, root, "", pol_fields, HVF_ARRAY_LEN(pol_fields), o) != 0 &&
+    if (hvf_reader_map(r, root, path, pol_fields, HVF_ARRAY_LEN(pol_fields), o) != 0 &&
         (!root || !fy_node_is_mapping(root)))
         return;
     if (o->schema && strcmp(o->schema, HVF_POLICY_SCHEMA) != 0)
-        hvf_reader_report_field(r, root, "", "schema", "expected '" HVF_POLICY_SCHEMA "'");
+        hvf_reader_report_field(r, root, path, "schema", "expected '" HVF_POLICY_SCHEMA "'");
     if (o->bandwidth)
-        pol_read_bandwidth(r, o->bandwidth, &o->p);
+        pol_read_bandwidth(r, o->bandwidth, path, &o->p);
     if (o->share)
-        pol_read_share(r, o->share, "migration_share", &o->p.migration_share);
+        pol_read_share(r, o->share, path, "migration_share", &o->p.migration_share);
     if (o->headroom)
-        pol_read_headroom(r, o->headroom, &o->p);
+        pol_read_headroom(r, o->headroom, path, &o->p);
     if (o->window)
-        hvf_reader_map(r, o->window, "window", pol_window_fields, HVF_ARRAY_LEN(pol_window_fields),
-                       o);
+        hvf_reader_map(r, o->window, pol_field(path, "window", sub, sizeof(sub)), pol_window_fields,
+                       HVF_ARRAY_LEN(pol_window_fields), o);
     if (o->seatbelt) {
         pol_seatbelt_obj sb = {o->p.seatbelt.max_hosts_without_approval, NULL,
                                o->p.seatbelt.max_plan_duration_us};
-        if (hvf_reader_map(r, o->seatbelt, "seatbelt", pol_seatbelt_fields,
-                           HVF_ARRAY_LEN(pol_seatbelt_fields), &sb) == 0) {
+        if (hvf_reader_map(r, o->seatbelt, pol_field(path, "seatbelt", sub, sizeof(sub)),
+                           pol_seatbelt_fields, HVF_ARRAY_LEN(pol_seatbelt_fields), &sb) == 0) {
             o->p.seatbelt.max_hosts_without_approval = sb.max_hosts;
             o->p.seatbelt.max_plan_duration_us = sb.duration_us;
             if (sb.capacity)
-                pol_read_share(r, sb.capacity, "seatbelt.max_capacity_offline",
+                pol_read_share(r, sb.capacity, sub, "max_capacity_offline",
                                &o->p.seatbelt.max_capacity_offline);
         }
     }
     if (o->p.downtime_limit_us <= 0)
-        hvf_reader_report_field(r, root, "", "downtime_limit", "expected more than 0");
+        hvf_reader_report_field(r, root, path, "downtime_limit", "expected more than 0");
     if (o->p.window_end_us && o->p.window_end_us <= o->p.window_start_us)
-        hvf_reader_report_field(r, o->window, "window", "end",
+        hvf_reader_report_field(r, o->window, pol_field(path, "window", sub, sizeof(sub)), "end",
                                 "expected a time after window.start");
 }
 
@@ -275,7 +295,7 @@ pol_finish(hvf_reader *r, pol_obj *o, hvf_policy *out, size_t before, hvf_error 
 {
     size_t problems;
 
-    pol_read(r, o);
+    pol_read(r, hvf_reader_root(r), "", o);
     hvf_reader_free_fields(pol_fields, HVF_ARRAY_LEN(pol_fields), o);
     problems = r->diags->total - before;
     if (problems) {
@@ -295,17 +315,10 @@ hvf_policy_parse(const char *name, const char *buf, size_t len, hvf_policy *out,
     pol_obj o = {0};
     hvf_reader r;
     size_t before = diags->total;
-    int line = 0, col = 0, rc;
+    int rc;
 
     hvf_policy_default(out);
     hvf_policy_default(&o.p);
-    /* libfyaml 0.7 can loop on invalid UTF-8 after a directive: refuse it first. */
-    if (!hvf_text_utf8_valid(buf, len, &line, &col)) {
-        hvf_diags_add(diags, "%s:%d: syntax: byte %d of the line: expected UTF-8 text", name, line,
-                      col);
-        hvf_error_set(err, HVF_ERR_INVALID, "policy '%s' is not UTF-8 text", name);
-        return -1;
-    }
     if (hvf_reader_open_buffer(&r, name, buf, len, diags, err) < 0)
         return -1;
     rc = pol_finish(&r, &o, out, before, err);
@@ -316,14 +329,34 @@ hvf_policy_parse(const char *name, const char *buf, size_t len, hvf_policy *out,
 int
 hvf_policy_load(const char *path, hvf_policy *out, hvf_diags *diags, hvf_error *err)
 {
-    size_t len = 0;
-    HVF_AUTOFREE char *buf = hvf_text_read_file(path, HVF_CONF_MAX_BYTES, &len, err);
+    pol_obj o = {0};
+    hvf_reader r;
+    size_t before = diags->total;
+    int rc;
 
-    if (!buf) {
-        hvf_policy_default(out);
+    hvf_policy_default(out);
+    hvf_policy_default(&o.p);
+    if (hvf_reader_open_file(&r, path, diags, err) < 0)
         return -1;
-    }
-    return hvf_policy_parse(path, buf, len, out, diags, err);
+    rc = pol_finish(&r, &o, out, before, err);
+    hvf_reader_close(&r);
+    return rc;
+}
+
+size_t
+hvf_policy_read_node(hvf_reader *r, struct fy_node *node, const char *path, hvf_policy *out)
+{
+    pol_obj o = {0};
+    size_t before = r->diags->total;
+
+    hvf_policy_default(&o.p);
+    pol_read(r, node, path, &o);
+    hvf_reader_free_fields(pol_fields, HVF_ARRAY_LEN(pol_fields), &o);
+    if (r->diags->total == before)
+        *out = o.p;
+    else
+        hvf_policy_default(out);
+    return r->diags->total - before;
 }
 
 /* ---- writing ---------------------------------------------------------------------------- */

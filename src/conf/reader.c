@@ -2,208 +2,25 @@
 /* Table-driven reading of YAML/JSON mappings with precise, collected error messages. */
 #include <ctype.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <strings.h>
-#include <sys/stat.h>
 
+#include "conf/reader-priv.h"
 #include "conf/reader.h"
 #include "hvfleet/alloc.h"
+#include "hvfleet/strbuf.h"
 #include "hvfleet/fleet.h"
 #include "hvfleet/units.h"
-
-/* The first syntax error libfyaml reports, captured from its diagnostic output. */
-typedef struct reader_syntax {
-    int line;
-    char msg[200];
-} reader_syntax;
-
-/*
- * libfyaml 0.7 does not hand collected errors back, so read its text: "SRC:LINE:COL: error: MSG"
- * followed by source lines we ignore.
- */
-static void
-reader_diag_capture(struct fy_diag *diag, void *user, const char *buf, size_t len)
-{
-    reader_syntax *syn = user;
-    char line[512];
-    char *e, *p;
-    int col_start, n;
-
-    if (syn->msg[0])
-        return;
-    n = len < sizeof(line) - 1 ? (int)len : (int)sizeof(line) - 1;
-    memcpy(line, buf, (size_t)n);
-    line[n] = '\0';
-    e = strstr(line, ": error: ");
-    if (!e)
-        return;
-    hvf_strlcpy(syn->msg, e + 9, sizeof(syn->msg));
-    if ((p = strchr(syn->msg, '\n')) != NULL)
-        *p = '\0';
-    /* walk back over ":COL" then ":LINE" */
-    *e = '\0';
-    p = strrchr(line, ':');
-    if (p) {
-        *p = '\0';
-        col_start = 0;
-        p = strrchr(line, ':');
-        if (p && sscanf(p + 1, "%d", &col_start) == 1)
-            syn->line = col_start;
-    }
-}
-
-static int
-reader_parse(hvf_reader *r, const char *name, char *owned_buf, size_t len, hvf_diags *diags,
-             hvf_error *err)
-{
-    struct fy_diag_cfg dcfg;
-    struct fy_diag *diag;
-    struct fy_parse_cfg cfg;
-    reader_syntax syn = {0, {0}};
-
-    r->file = name;
-    r->diags = diags;
-    r->doc = NULL;
-    fy_diag_cfg_default(&dcfg);
-    dcfg.fp = NULL;
-    dcfg.output_fn = reader_diag_capture;
-    dcfg.user = &syn;
-    dcfg.colorize = false;
-    dcfg.show_position = true;
-    dcfg.show_source = false;
-    dcfg.show_type = false;
-    dcfg.show_module = false;
-    diag = fy_diag_create(&dcfg);
-    if (!diag) {
-        free(owned_buf);
-        hvf_error_set(err, HVF_ERR_INTERNAL, "'%s': cannot create a YAML diagnostic object", name);
-        return -1;
-    }
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.flags = FYPCF_QUIET | FYPCF_DISABLE_RECYCLING;
-    cfg.diag = diag;
-    /* libfyaml takes ownership of the buffer, even on failure. */
-    r->doc = fy_document_build_from_malloc_string(&cfg, owned_buf, len);
-    fy_diag_destroy(diag);
-    if (!r->doc || syn.msg[0]) {
-        if (syn.msg[0])
-            hvf_diags_add(diags, "%s:%d: syntax: %s", name, syn.line, syn.msg);
-        else
-            hvf_diags_add(diags, "%s:1: syntax: expected a YAML or JSON document", name);
-        fy_document_destroy(r->doc);
-        r->doc = NULL;
-        hvf_error_set(err, HVF_ERR_INVALID, "'%s' is not valid YAML or JSON", name);
-        return -1;
-    }
-    return 0;
-}
-
-int
-hvf_reader_open_buffer(hvf_reader *r, const char *name, const char *buf, size_t len,
-                       hvf_diags *diags, hvf_error *err)
-{
-    char *copy;
-
-    if (len > HVF_CONF_MAX_BYTES) {
-        hvf_error_set(err, HVF_ERR_INVALID, "'%s' is %zu bytes: the limit is %u", name, len,
-                      HVF_CONF_MAX_BYTES);
-        return -1;
-    }
-    copy = hvf_malloc(len + 1);
-    memcpy(copy, buf, len);
-    copy[len] = '\0';
-    return reader_parse(r, name, copy, len, diags, err);
-}
-
-int
-hvf_reader_open_file(hvf_reader *r, const char *path, hvf_diags *diags, hvf_error *err)
-{
-    FILE *fp = fopen(path, "rb");
-    struct stat st;
-    char *buf;
-    size_t n;
-
-    if (!fp) {
-        hvf_error_set(err, HVF_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-        return -1;
-    }
-    if (fstat(fileno(fp), &st) < 0 || !S_ISREG(st.st_mode)) {
-        fclose(fp);
-        hvf_error_set(err, HVF_ERR_IO, "'%s' is not a regular file", path);
-        return -1;
-    }
-    if ((uint64_t)st.st_size > HVF_CONF_MAX_BYTES) {
-        fclose(fp);
-        hvf_error_set(err, HVF_ERR_INVALID, "'%s' is %" PRIu64 " bytes: the limit is %u", path,
-                      (uint64_t)st.st_size, HVF_CONF_MAX_BYTES);
-        return -1;
-    }
-    buf = hvf_malloc((size_t)st.st_size + 1);
-    n = fread(buf, 1, (size_t)st.st_size, fp);
-    if (ferror(fp)) {
-        free(buf);
-        fclose(fp);
-        hvf_error_set(err, HVF_ERR_IO, "cannot read '%s': %s", path, strerror(errno));
-        return -1;
-    }
-    fclose(fp);
-    buf[n] = '\0';
-    return reader_parse(r, path, buf, n, diags, err);
-}
-
-void
-hvf_reader_close(hvf_reader *r)
-{
-    fy_document_destroy(r->doc);
-    r->doc = NULL;
-}
-
-struct fy_node *
-hvf_reader_root(const hvf_reader *r)
-{
-    return r->doc ? fy_document_root(r->doc) : NULL;
-}
-
-int
-hvf_reader_line(const struct fy_node *node)
-{
-    struct fy_node *n = (struct fy_node *)node;
-    struct fy_node_pair *pair;
-    const struct fy_mark *m;
-    struct fy_token *t;
-    void *iter = NULL;
-    int depth = 0;
-
-    /* libfyaml 0.7 exposes marks only on tokens: a collection starts where its first scalar does. */
-    while (n && depth++ < 64) {
-        switch (fy_node_get_type(n)) {
-        case FYNT_SCALAR:
-            t = fy_node_get_scalar_token(n);
-            m = t ? fy_token_start_mark(t) : NULL;
-            return m ? m->line + 1 : 0;
-        case FYNT_MAPPING:
-            iter = NULL;
-            pair = fy_node_mapping_iterate(n, &iter);
-            n = pair ? fy_node_pair_key(pair) : NULL;
-            break;
-        default:
-            iter = NULL;
-            n = fy_node_sequence_iterate(n, &iter);
-            break;
-        }
-    }
-    return 0;
-}
 
 /* A short, printable rendering of a node's value for messages. */
 static void
 reader_value_text(const struct fy_node *node, char *buf, size_t size)
 {
+    HVF_AUTOFREE char *text = NULL;
     const char *s;
-    size_t len = 0, o = 0;
+    size_t len = 0;
 
     if (!node) {
         snprintf(buf, size, "(empty)");
@@ -219,24 +36,18 @@ reader_value_text(const struct fy_node *node, char *buf, size_t size)
     default:
         break;
     }
-    s = fy_node_get_scalar((struct fy_node *)node, &len);
-    if (!s) {
+    if (fy_node_is_alias((struct fy_node *)node)) {
+        s = fy_node_get_scalar((struct fy_node *)node, &len);
+        snprintf(buf, size, "'*%.*s'", s ? (int)(len < 40 ? len : 40) : 0, s ? s : "");
+        return;
+    }
+    text = hvf_reader_scalar_text((struct fy_node *)node, &len);
+    if (!text || fy_node_is_null((struct fy_node *)node)) {
         snprintf(buf, size, "(empty)");
         return;
     }
-    buf[o++] = '\'';
-    for (size_t i = 0; i < len && o + 5 < size; i++) {
-        unsigned char c = (unsigned char)s[i];
-        buf[o++] = isprint(c) ? (char)c : '?';
-        if (i == 40 && len > 44) {
-            buf[o++] = '.';
-            buf[o++] = '.';
-            buf[o++] = '.';
-            break;
-        }
-    }
-    buf[o++] = '\'';
-    buf[o] = '\0';
+    s = text;
+    hvf_quote_value(s, len, buf, size);
 }
 
 static void __attribute__((format(printf, 4, 0)))
@@ -248,8 +59,8 @@ reader_vreport(hvf_reader *r, const struct fy_node *node, const char *field, con
 
     reader_value_text(node, value, sizeof(value));
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    hvf_diags_add(r->diags, "%s:%d: %s: %s: %s", r->file, hvf_reader_line(node), field, value,
-                  msg);
+    hvf_diags_add(r->diags, "%s:%d: %s: %s: %s", r->file, hvf_reader_line(node),
+                  *field ? field : "(document)", value, msg);
 }
 
 void
@@ -267,9 +78,20 @@ void
 hvf_reader_report_field(hvf_reader *r, struct fy_node *map, const char *path, const char *key,
                         const char *fmt, ...)
 {
-    struct fy_node *v = map ? fy_node_mapping_lookup_by_string(map, key, FY_NT) : NULL;
+    struct fy_node *v = NULL;
+    struct fy_node_pair *pair;
+    void *iter = NULL;
     char field[160];
     va_list ap;
+
+    /* Not fy_node_mapping_lookup_by_string: it reads keys through libfyaml's text. */
+    while (map && (pair = fy_node_mapping_iterate(map, &iter)) != NULL) {
+        HVF_AUTOFREE char *k = hvf_reader_scalar_dup(fy_node_pair_key(pair));
+        if (k && strcmp(k, key) == 0) {
+            v = fy_node_pair_value(pair);
+            break;
+        }
+    }
 
     snprintf(field, sizeof(field), "%s%s%s", path, *path ? "." : "", key);
     va_start(ap, fmt);
@@ -291,17 +113,14 @@ hvf_reader_expect_seq(hvf_reader *r, struct fy_node *node, const char *field)
 char *
 hvf_reader_scalar_dup(struct fy_node *node)
 {
-    const char *s;
     size_t len = 0;
+    char *s = hvf_reader_scalar_text(node, &len);
 
-    if (!node || !fy_node_is_scalar(node) || fy_node_is_alias(node))
+    if (s && memchr(s, '\0', len)) {
+        free(s);
         return NULL;
-    s = fy_node_get_scalar(node, &len);
-    if (!s)
-        return NULL;
-    if (memchr(s, '\0', len))
-        return NULL;
-    return hvf_strndup(s, len);
+    }
+    return s;
 }
 
 static bool
@@ -340,9 +159,9 @@ static void
 reader_range_text(const hvf_field_spec *spec, char *buf, size_t size)
 {
     if (spec->max > spec->min)
-        snprintf(buf, size, "between %g and %g", spec->min, spec->max);
+        snprintf(buf, size, "between %.15g and %.15g", spec->min, spec->max);
     else
-        snprintf(buf, size, "at least %g", spec->min);
+        snprintf(buf, size, "at least %.15g", spec->min);
 }
 
 static char *
@@ -354,6 +173,25 @@ reader_enum_list(const char *const *names, char *buf, size_t size)
     for (int i = 0; names[i] && o < size; i++)
         o += (size_t)snprintf(buf + o, size - o, "%s%s", i ? " | " : "", names[i]);
     return buf;
+}
+
+/*
+ * Aliases are refused because a few lines of them can expand to gigabytes; anchors with them,
+ * so that a file says what it means where it means it. Reports and returns true for an alias;
+ * an anchor is reported and its node still read, to find the other problems in one pass.
+ */
+static bool
+reader_refuse_refs(hvf_reader *r, struct fy_node *node, const char *field)
+{
+    if (!node)
+        return false;
+    if (fy_node_is_alias(node)) {
+        hvf_reader_report(r, node, field, "aliases (*name) are not supported");
+        return true;
+    }
+    if (fy_node_get_anchor(node))
+        hvf_reader_report(r, node, field, "anchors (&name) are not supported");
+    return false;
 }
 
 /* Reads one scalar-typed field; returns false after reporting a problem. */
@@ -387,7 +225,11 @@ reader_field(hvf_reader *r, const hvf_field_spec *spec, struct fy_node *v, const
         *list = hvf_calloc((size_t)fy_node_sequence_item_count(v) + 1, sizeof(char *));
         *count = 0;
         while ((item = fy_node_sequence_iterate(v, &iter)) != NULL) {
-            char *s = hvf_reader_scalar_dup(item);
+            char *s;
+
+            if (reader_refuse_refs(r, item, field))
+                continue;
+            s = hvf_reader_is_null(item) ? NULL : hvf_reader_scalar_dup(item);
             if (!s) {
                 hvf_reader_report(r, item, field, "expected a string");
                 continue;
@@ -503,6 +345,8 @@ hvf_reader_map(hvf_reader *r, struct fy_node *node, const char *path, const hvf_
     void *iter = NULL;
     char field[160];
 
+    if (reader_refuse_refs(r, node, path))
+        return r->diags->total - before;
     if (!node || !fy_node_is_mapping(node)) {
         hvf_reader_report(r, node, path, "expected a mapping of fields");
         return r->diags->total - before;
@@ -513,6 +357,8 @@ hvf_reader_map(hvf_reader *r, struct fy_node *node, const char *path, const hvf_
         HVF_AUTOFREE char *key = hvf_reader_scalar_dup(k);
         size_t i;
 
+        if (reader_refuse_refs(r, k, path))
+            continue;
         if (!key) {
             hvf_reader_report(r, k, path, "expected a field name");
             continue;
@@ -527,8 +373,11 @@ hvf_reader_map(hvf_reader *r, struct fy_node *node, const char *path, const hvf_
             continue;
         }
         seen[i] = true;
-        if (v && fy_node_is_alias(v)) {
-            hvf_reader_report(r, v, field, "aliases (*name) are not supported");
+        if (reader_refuse_refs(r, v, field))
+            continue;
+        if (hvf_reader_is_null(v)) {
+            if (specs[i].required)
+                hvf_reader_report(r, v, field, "a value is required");
             continue;
         }
         if (reader_field(r, &specs[i], v, field, obj) && specs[i].present)

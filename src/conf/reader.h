@@ -48,6 +48,7 @@ typedef struct hvf_reader {
     const char *file; /* name used in messages */
     hvf_diags *diags;
     struct fy_document *doc; /* owned */
+    void *src;               /* owned: where the document's text is, for single-quoted scalars */
 } hvf_reader;
 
 /*

@@ -8,15 +8,19 @@
 
 #include "conf/inventory-priv.h"
 #include "conf/reader.h"
+#include "conf/scenario-priv.h"
 #include "hvfleet/alloc.h"
+#include "hvfleet/fallout-types.h"
 #include "hvfleet/inventory.h"
 #include "hvfleet/scenario.h"
-#include "hvfleet/sim.h"
 #include "hvfleet/units.h"
 
 typedef struct sc_root {
     char *schema, *name, *seed;
     struct fy_node *inventory, *params, *overrides, *faults, *maintenance;
+    struct fy_node *monitoring;
+    struct fy_node *services, *changes;
+    struct fy_node *telemetry, *remediation, *hv_agent;
     int64_t duration_us, metrics_us;
     bool has_metrics;
 } sc_root;
@@ -41,6 +45,12 @@ static const hvf_field_spec sc_root_fields[] = {
     {.name = "host_overrides", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, overrides)},
     {.name = "faults", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, faults)},
     {.name = "maintenance", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, maintenance)},
+    {.name = "monitoring", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, monitoring)},
+    {.name = "services", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, services)},
+    {.name = "changes", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, changes)},
+    {.name = "telemetry", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, telemetry)},
+    {.name = "remediation", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, remediation)},
+    {.name = "hv_agent", .type = HVF_FIELD_NODE, .offset = offsetof(sc_root, hv_agent)},
 };
 
 static const char *const sc_strategy_names[] = {"default", "precopy", "auto-converge", "post-copy",
@@ -95,6 +105,7 @@ static const hvf_field_spec sc_param_fields[] = {
      .max = 1e6},
     {.name = "restart_delay", .type = HVF_FIELD_DURATION, .offset = P(vm_restart_delay_us)},
     {.name = "host_reboot", .type = HVF_FIELD_DURATION, .offset = P(host_reboot_us)},
+    {.name = "restart_same_host", .type = HVF_FIELD_BOOL, .offset = P(vm_restart_same_host)},
 };
 #undef P
 
@@ -116,8 +127,8 @@ static const hvf_field_spec sc_override_fields[] = {
 typedef struct sc_fault {
     int64_t at_us;
     int type, dir;
-    char *host, *rack, *vm;
-    struct fy_node *duration, *fixed_after;
+    char *host, *rack, *vm, *service;
+    struct fy_node *duration, *fixed_after, *until;
     bool renamed_nics, has_bw, has_rate;
     double bw, rate;
 } sc_fault;
@@ -142,55 +153,10 @@ static const hvf_field_spec sc_fault_fields[] = {
      .type = HVF_FIELD_ENUM,
      .offset = F(dir),
      .enum_names = hvf_sim_dir_names},
+    {.name = "service", .type = HVF_FIELD_NAME, .offset = F(service)},
+    {.name = "until", .type = HVF_FIELD_NODE, .offset = F(until)},
 };
 #undef F
-
-static const char *const sc_scheduler_names[] = {"naive", NULL};
-
-typedef struct sc_maint {
-    int scheduler;
-    struct fy_node *hosts, *schedule;
-    int64_t start_us, span_us, window_us, retry_us;
-    uint32_t per_host, max_retries, candidates;
-    bool claims;
-} sc_maint;
-
-#define M(f) offsetof(sc_maint, f)
-static const hvf_field_spec sc_maint_fields[] = {
-    {.name = "scheduler",
-     .type = HVF_FIELD_ENUM,
-     .offset = M(scheduler),
-     .required = true,
-     .enum_names = sc_scheduler_names},
-    {.name = "hosts", .type = HVF_FIELD_NODE, .offset = M(hosts)},
-    {.name = "schedule", .type = HVF_FIELD_NODE, .offset = M(schedule)},
-    {.name = "start", .type = HVF_FIELD_DURATION, .offset = M(start_us)},
-    {.name = "span", .type = HVF_FIELD_DURATION, .offset = M(span_us)},
-    {.name = "window", .type = HVF_FIELD_DURATION, .offset = M(window_us)},
-    {.name = "migrations_per_host",
-     .type = HVF_FIELD_UINT,
-     .offset = M(per_host),
-     .min = 1,
-     .max = 64},
-    {.name = "claims", .type = HVF_FIELD_BOOL, .offset = M(claims)},
-    {.name = "retry", .type = HVF_FIELD_DURATION, .offset = M(retry_us)},
-    {.name = "max_retries", .type = HVF_FIELD_UINT, .offset = M(max_retries), .max = 1000},
-    {.name = "target_candidates", .type = HVF_FIELD_UINT, .offset = M(candidates), .max = 1000000},
-};
-#undef M
-
-typedef struct sc_entry {
-    char *host;
-    int64_t at_us;
-} sc_entry;
-
-static const hvf_field_spec sc_entry_fields[] = {
-    {.name = "host", .type = HVF_FIELD_NAME, .offset = offsetof(sc_entry, host), .required = true},
-    {.name = "at",
-     .type = HVF_FIELD_DURATION,
-     .offset = offsetof(sc_entry, at_us),
-     .required = true},
-};
 
 int
 hvf_scenario_select_hosts(const hvf_fleet *f, const char *sel, int32_t **out, size_t *n,
@@ -238,7 +204,7 @@ hvf_scenario_select_hosts(const hvf_fleet *f, const char *sel, int32_t **out, si
 }
 
 /* A selector node: one selector, or a list of them. */
-static void
+void
 sc_read_selector(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, const char *field,
                  int32_t **out, size_t *n)
 {
@@ -264,7 +230,7 @@ sc_read_selector(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, const 
 }
 
 /* A duration, or "never" (-1); @dflt when absent. */
-static int64_t
+int64_t
 sc_duration_or_never(hvf_reader *r, struct fy_node *node, const char *field, int64_t dflt)
 {
     HVF_AUTOFREE char *s = NULL;
@@ -291,6 +257,39 @@ sc_find(hvf_reader *r, struct fy_node *item, const char *path, const char *key, 
         hvf_reader_report_field(r, item, path, key, "expected the name of a %s in the inventory",
                                 what);
     return idx;
+}
+
+/* service_down: a shared dependency by name, down until `until` (a time of the run) or for
+ * `duration`, for good when neither is given. */
+static void
+sc_read_service_fault(hvf_reader *r, struct fy_node *item, const char *path, const sc_fault *in,
+                      hvf_sim_fault *f)
+{
+    int64_t until;
+
+    if (f->type != HVF_SIM_FAULT_SERVICE_DOWN) {
+        if (in->service || in->until)
+            hvf_reader_report_field(r, item, path, in->service ? "service" : "until",
+                                    "expected only with type service_down");
+        return;
+    }
+    if (!in->service) {
+        hvf_reader_report_field(r, item, path, "service",
+                                "expected the shared dependency that stops serving, e.g. bus");
+        return;
+    }
+    hvf_strlcpy(f->service, in->service, sizeof(f->service));
+    f->duration_us = sc_duration_or_never(r, in->duration, "duration", -1);
+    if (in->until && in->duration) {
+        hvf_reader_report_field(r, item, path, "until", "expected until or duration, not both");
+        return;
+    }
+    until = sc_duration_or_never(r, in->until, "until", -2);
+    if (until == -2)
+        return;
+    if (until >= 0 && until <= f->at_us)
+        hvf_reader_report_field(r, item, path, "until", "expected a time after 'at'");
+    f->duration_us = until < 0 ? -1 : until - f->at_us;
 }
 
 static void
@@ -354,6 +353,7 @@ sc_read_faults(hvf_reader *r, struct fy_node *seq, hvf_scenario *sc)
             if (in.renamed_nics && f.type != HVF_SIM_FAULT_HOST_REBOOT)
                 hvf_reader_report_field(r, item, path, "renamed_nics",
                                         "expected only with type host_reboot");
+            sc_read_service_fault(r, item, path, &in, &f);
         }
         if (r->diags->total == before) {
             sc->faults = hvf_realloc(sc->faults, (sc->nfaults + 1) * sizeof(hvf_sim_fault));
@@ -388,67 +388,6 @@ sc_read_overrides(hvf_reader *r, struct fy_node *seq, hvf_scenario *sc)
         dst->p = o.p;
         snprintf(field, sizeof(field), "%s.hosts", path);
         sc_read_selector(r, sc->fleet, o.hosts, field, &dst->hosts, &dst->nhosts);
-    }
-}
-
-static void
-sc_read_maintenance(hvf_reader *r, struct fy_node *node, hvf_scenario *sc)
-{
-    sc_maint m = {.span_us = 2 * 3600 * HVF_US_PER_S,
-                  .window_us = 60 * HVF_US_PER_S,
-                  .retry_us = 30 * HVF_US_PER_S,
-                  .per_host = 2,
-                  .max_retries = 3};
-    hvf_sim_naive_opts *o = &sc->naive;
-    struct fy_node *item;
-    void *iter = NULL;
-    size_t i = 0;
-    char path[48];
-
-    if (hvf_reader_map(r, node, "maintenance", sc_maint_fields, HVF_ARRAY_LEN(sc_maint_fields),
-                       &m) != 0)
-        return;
-    sc->has_maintenance = true;
-    o->start_us = m.start_us;
-    o->span_us = m.span_us;
-    o->window_us = m.window_us;
-    o->migrations_per_host = m.per_host;
-    o->claims = m.claims;
-    o->retry_us = m.retry_us > 0 ? m.retry_us : HVF_US_PER_S;
-    o->max_retries = m.max_retries;
-    o->target_candidates = m.candidates;
-    if (!m.hosts == !m.schedule) {
-        hvf_reader_report_field(r, node, "maintenance", "hosts",
-                                "expected either hosts (spread over span) or schedule (explicit "
-                                "times), not %s",
-                                m.hosts ? "both" : "neither");
-        return;
-    }
-    if (m.hosts) {
-        sc_read_selector(r, sc->fleet, m.hosts, "maintenance.hosts", &o->hosts, &o->nhosts);
-        return;
-    }
-    if (!hvf_reader_expect_seq(r, m.schedule, "maintenance.schedule"))
-        return;
-    while ((item = fy_node_sequence_iterate(m.schedule, &iter)) != NULL) {
-        sc_entry e = {0};
-        int32_t h;
-
-        snprintf(path, sizeof(path), "maintenance.schedule[%zu]", i++);
-        if (hvf_reader_map(r, item, path, sc_entry_fields, HVF_ARRAY_LEN(sc_entry_fields), &e) ==
-            0) {
-            h = hvf_fleet_find_host(sc->fleet, e.host);
-            if (h < 0) {
-                hvf_reader_report_field(r, item, path, "host",
-                                        "expected the name of a host in the inventory");
-            } else {
-                o->hosts = hvf_realloc(o->hosts, (o->nhosts + 1) * sizeof(int32_t));
-                o->at_us = hvf_realloc(o->at_us, (o->nhosts + 1) * sizeof(int64_t));
-                o->hosts[o->nhosts] = h;
-                o->at_us[o->nhosts++] = e.at_us;
-            }
-        }
-        hvf_reader_free_fields(sc_entry_fields, HVF_ARRAY_LEN(sc_entry_fields), &e);
     }
 }
 
@@ -515,7 +454,11 @@ sc_read(hvf_reader *r, const char *base_dir, hvf_error *err)
         sc_read_overrides(r, root.overrides, sc);
         sc_read_faults(r, root.faults, sc);
         if (root.maintenance)
-            sc_read_maintenance(r, root.maintenance, sc);
+            sc_read_maintenance(r, root.maintenance, base_dir, sc);
+        if (root.monitoring)
+            sc_read_monitoring(r, root.monitoring, sc);
+        hvf_scenario_read_changes(r, root.services, root.changes, base_dir, sc);
+        sc_read_fallout(r, sc, root.telemetry, root.remediation, root.hv_agent);
     }
     hvf_reader_free_fields(sc_root_fields, HVF_ARRAY_LEN(sc_root_fields), &root);
     if (r->diags->total > before || !sc->fleet) {
@@ -568,5 +511,15 @@ hvf_scenario_free(hvf_scenario *sc)
     free(sc->faults);
     free(sc->naive.hosts);
     free(sc->naive.at_us);
+    hvf_sim_monitor_opts_clear(sc->monitoring);
+    free(sc->monitoring);
+    for (size_t i = 0; i < sc->nsvcs; i++)
+        hvf_sim_svc_spec_clear(&sc->svcs[i]);
+    free(sc->svcs);
+    for (size_t i = 0; i < sc->nchanges; i++)
+        hvf_sim_change_run_clear(&sc->changes[i]);
+    free(sc->changes);
+    hvf_fallout_opts_clear(sc->fallout);
+    free(sc->fallout);
     free(sc);
 }

@@ -195,10 +195,23 @@ migrate_threshold(const hvf_migrate_state *s, double rate)
     return rate * (double)s->params.downtime_limit_us / 1e6;
 }
 
+/* Bytes still to send: the non-zero rest of the first pass and the re-dirtied pages. */
 static double
 migrate_pending(const hvf_migrate_state *s)
 {
     return s->cold_bytes + s->hot_bytes;
+}
+
+/*
+ * What QEMU compares with the threshold: the pages still set in its bitmap times the page size
+ * (ram_bytes_remaining), zero or not. The first pass's zero pages cost nothing on the wire but
+ * count until the scan has passed them, and the scan passes 1 / (1 - z) bytes of RAM for each
+ * byte it sends, so an idle guest with many zero pages is stopped later, with less to copy.
+ */
+static double
+migrate_pending_estimate(const hvf_migrate_state *s)
+{
+    return s->cold_bytes / (1.0 - s->params.zero_fraction) + s->hot_bytes;
 }
 
 /* Rounds a duration up to whole microseconds, so that a boundary is never reached early. */
@@ -260,7 +273,7 @@ migrate_live_check_due(const hvf_migrate_state *s, double bw)
         return true;
     if (s->now_us % HVF_MIGRATE_SLICE_US != 0)
         return false;
-    return pending < migrate_threshold(s, migrate_live_rate(s, bw));
+    return migrate_pending_estimate(s) < migrate_threshold(s, migrate_live_rate(s, bw));
 }
 
 static int64_t
@@ -268,6 +281,8 @@ migrate_live_next_check_us(const hvf_migrate_state *s, double bw)
 {
     double rate = migrate_live_rate(s, bw);
     double pending = migrate_pending(s);
+    double estimate = migrate_pending_estimate(s);
+    double cold_estimate = estimate - s->hot_bytes;
     double threshold = migrate_threshold(s, rate);
     int64_t from = s->now_us > s->last_check_us ? s->now_us : s->last_check_us + 1;
     double slice = (double)HVF_MIGRATE_SLICE_US;
@@ -280,11 +295,17 @@ migrate_live_next_check_us(const hvf_migrate_state *s, double bw)
         return s->now_us > s->last_check_us ? 0 : HVF_MIGRATE_NEVER;
     if (rate <= 0)
         return HVF_MIGRATE_NEVER;
-    if (pending < threshold) {
+    if (estimate < threshold) {
         at = first;
     } else {
-        /* pending(now + x) < threshold exactly when x > cross; take the next slice after it. */
-        double cross = (double)s->now_us + (pending - threshold) / rate * 1e6;
+        /*
+         * estimate(now + x) < threshold exactly when x > cross; take the next slice after it.
+         * The estimate falls 1 / (1 - z) times faster than bytes go while the first pass lasts.
+         */
+        double x = estimate - threshold <= cold_estimate
+                       ? (estimate - threshold) * (1.0 - s->params.zero_fraction) / rate
+                       : (s->cold_bytes + (estimate - cold_estimate - threshold)) / rate;
+        double cross = (double)s->now_us + x * 1e6;
         at = (floor(cross / slice) + 1) * slice;
         if (at < first)
             at = first;
@@ -343,9 +364,19 @@ migrate_live_sync(hvf_migrate_state *s, double bw)
 {
     double threshold = migrate_threshold(s, migrate_live_rate(s, bw));
     double ws = migrate_working_set(s);
-    double merged = s->hot_bytes + s->new_dirty_bytes;
+    double mem = (double)s->params.mem_bytes;
+    double fresh = s->new_dirty_bytes;
+    double merged;
     double pending;
 
+    /*
+     * First-pass pages not sent yet are already in the bitmap: a page dirtied among them
+     * joins nothing. The guest's writes are spread over its working set and the unsent tail
+     * of the first pass over RAM, so a share cold / M of the new dirty bytes falls there.
+     */
+    if (s->cold_bytes > 0 && mem > 0)
+        fresh *= 1.0 - (s->cold_bytes / mem < 1.0 ? s->cold_bytes / mem : 1.0);
+    merged = s->hot_bytes + fresh;
     /* Every re-dirtied page lies in the working set, so the bitmap cannot hold more of them. */
     if (merged > ws)
         merged = ws;
@@ -359,7 +390,7 @@ migrate_live_sync(hvf_migrate_state *s, double bw)
     migrate_throttle_period(s);
 
     pending = migrate_pending(s);
-    if (pending <= 0 || pending < threshold)
+    if (pending <= 0 || migrate_pending_estimate(s) < threshold)
         migrate_enter_pause(s, HVF_MIGRATE_PHASE_STOP_COPY);
     else if (s->params.strategy == HVF_MIGRATE_STRATEGY_POSTCOPY)
         migrate_enter_pause(s, HVF_MIGRATE_PHASE_POSTCOPY_SWITCH);

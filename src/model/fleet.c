@@ -91,8 +91,11 @@ hvf_fleet_free(hvf_fleet *f)
     }
     for (size_t i = 0; i < f->nvms; i++)
         free(f->vms[i].name);
-    for (size_t i = 0; i < f->nservices; i++)
+    for (size_t i = 0; i < f->nservices; i++) {
         free(f->services[i].name);
+        for (size_t k = 0; k < HVF_SERVICE_REL_LAST; k++)
+            free(f->services[i].rel[k]);
+    }
     free(f->zones);
     free(f->racks);
     free(f->hosts);
@@ -146,6 +149,12 @@ hvf_fleet_dup(const hvf_fleet *src)
     for (size_t i = 0; i < src->nservices; i++) {
         f->services[i] = src->services[i];
         f->services[i].name = hvf_strdup(src->services[i].name);
+        for (size_t k = 0; k < HVF_SERVICE_REL_LAST; k++) {
+            size_t n = src->services[i].nrel[k];
+            f->services[i].rel[k] = n ? hvf_malloc(n * sizeof(int32_t)) : NULL;
+            if (n)
+                memcpy(f->services[i].rel[k], src->services[i].rel[k], n * sizeof(int32_t));
+        }
         HVF_ASSERT(hvf_hash_put(&f->service_index, f->services[i].name, (int32_t)i) == 0);
     }
     f->nservices = src->nservices;
@@ -235,8 +244,40 @@ hvf_fleet_add_service(hvf_fleet *f, const hvf_service *proto, hvf_error *err)
     idx = (int32_t)f->nservices++;
     f->services[idx] = *proto;
     f->services[idx].name = hvf_strdup(proto->name);
+    for (size_t k = 0; k < HVF_SERVICE_REL_LAST; k++) {
+        f->services[idx].rel[k] = NULL;
+        f->services[idx].nrel[k] = 0;
+    }
     HVF_ASSERT(hvf_hash_put(&f->service_index, f->services[idx].name, idx) == 0);
     return idx;
+}
+
+int
+hvf_fleet_service_relate(hvf_fleet *f, int32_t svc, hvf_service_rel rel, int32_t other,
+                         hvf_error *err)
+{
+    hvf_service *s;
+
+    if (svc < 0 || (size_t)svc >= f->nservices || other < 0 || (size_t)other >= f->nservices ||
+        (unsigned)rel >= HVF_SERVICE_REL_LAST) {
+        hvf_error_set(err, HVF_ERR_INVALID, "service relation: index out of range");
+        return -1;
+    }
+    s = &f->services[svc];
+    if (svc == other) {
+        hvf_error_set(err, HVF_ERR_INVALID, "service '%s' cannot relate to itself", s->name);
+        return -1;
+    }
+    for (size_t i = 0; i < s->nrel[rel]; i++) {
+        if (s->rel[rel][i] == other) {
+            hvf_error_set(err, HVF_ERR_INVALID, "service '%s' names '%s' twice", s->name,
+                          f->services[other].name);
+            return -1;
+        }
+    }
+    s->rel[rel] = hvf_realloc(s->rel[rel], (s->nrel[rel] + 1) * sizeof(int32_t));
+    s->rel[rel][s->nrel[rel]++] = other;
+    return 0;
 }
 
 int32_t

@@ -7,11 +7,7 @@
 #include "hvfleet/alloc.h"
 #include "hvfleet/generate.h"
 #include "hvfleet/rng.h"
-
-/* VM sizes and how common each is before tilting (many small, few large). */
-#define GEN_SIZES 7
-static const uint32_t gen_size_gib[GEN_SIZES] = {1, 2, 4, 8, 16, 32, 64};
-static const double gen_base_weight[GEN_SIZES] = {30, 25, 18, 12, 8, 5, 2};
+#include "model/generate-priv.h"
 
 /* Shares of VMs: busy ones dirty memory fast, some cannot live-migrate (local disks, devices). */
 #define GEN_BUSY_SHARE 0.075
@@ -20,12 +16,6 @@ static const double gen_base_weight[GEN_SIZES] = {30, 25, 18, 12, 8, 5, 2};
 #define GEN_GEN3_SHARE 0.6
 #define GEN_KERNEL61_SHARE 0.7
 #define GEN_HOSTS_PER_RACK 20
-
-static uint32_t
-gen_vcpus(int size)
-{
-    return gen_size_gib[size] >= 2 ? gen_size_gib[size] / 2 : 1;
-}
 
 typedef struct gen_service_spec {
     const char *name;
@@ -54,118 +44,7 @@ hvf_generate_params_init(hvf_generate_params *p)
     p->host_cpus = 64;
 }
 
-/* ---- sizes ------------------------------------------------------------------------------------- */
-
-static double
-gen_tilted_mean(double r, double *w)
-{
-    double sum = 0, mass = 0, rp = 1;
-
-    for (int i = 0; i < GEN_SIZES; i++, rp *= r) {
-        w[i] = gen_base_weight[i] * rp;
-        sum += w[i];
-        mass += w[i] * gen_size_gib[i];
-    }
-    return mass / sum;
-}
-
-/*
- * Weights w_i = base_i x r^i with the mean size @mean_gib: the distribution closest to the
- * base one that packs a host to its target in expectation, so the fix-up below moves few VMs.
- */
-static void
-gen_weights_for_mean(double mean_gib, double *w)
-{
-    double lo = -8, hi = 8;
-
-    for (int it = 0; it < 50; it++) {
-        double mid = (lo + hi) / 2;
-        if (gen_tilted_mean(exp(mid), w) < mean_gib)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    (void)gen_tilted_mean(exp((lo + hi) / 2), w);
-}
-
-/* Fills sizes[0..k) for one host: sampled, then nudged into [lo, hi] MiB and <= cpu_cap vCPUs. */
-static void
-gen_host_sizes(hvf_rng *rng, uint32_t k, uint64_t usable_mib, uint32_t cpu_cap, uint8_t *sizes)
-{
-    double w[GEN_SIZES], total = 0;
-    uint32_t counts[GEN_SIZES] = {0};
-    uint64_t mem = 0, vcpus = 0, lo, hi, at = 0;
-    double target = (0.50 + 0.25 * hvf_rng_uniform(rng)) * (double)usable_mib;
-
-    lo = (uint64_t)(0.50 * (double)usable_mib);
-    hi = (uint64_t)(0.75 * (double)usable_mib);
-    if (hi < (uint64_t)k * 1024) /* so many VMs that even 1 GiB each passes 75 % */
-        hi = (uint64_t)k * 1024;
-    gen_weights_for_mean(target / 1024.0 / k, w);
-    for (int i = 0; i < GEN_SIZES; i++)
-        total += w[i];
-    for (uint32_t v = 0; v < k; v++) {
-        double u = hvf_rng_uniform(rng) * total;
-        int i = 0;
-        while (i < GEN_SIZES - 1 && u >= w[i]) {
-            u -= w[i];
-            i++;
-        }
-        counts[i]++;
-        mem += gen_size_gib[i] * 1024ULL;
-        vcpus += gen_vcpus(i);
-    }
-    /* Too much: halve the largest VM until it fits. Validation made 1 GiB x k fit. */
-    while (mem > hi || vcpus > cpu_cap) {
-        int i = GEN_SIZES - 1;
-        while (i > 0 && counts[i] == 0)
-            i--;
-        if (i == 0)
-            break;
-        counts[i]--;
-        counts[i - 1]++;
-        mem -= (gen_size_gib[i] - gen_size_gib[i - 1]) * 1024ULL;
-        vcpus -= gen_vcpus(i) - gen_vcpus(i - 1);
-    }
-    /* Too little: double VMs picked at random among those that can still grow. */
-    while (mem < lo) {
-        uint64_t feasible = 0, pick;
-        int i;
-
-        for (i = 0; i < GEN_SIZES - 1; i++) {
-            if (mem + (gen_size_gib[i + 1] - gen_size_gib[i]) * 1024ULL <= hi &&
-                vcpus + gen_vcpus(i + 1) - gen_vcpus(i) <= cpu_cap)
-                feasible += counts[i];
-        }
-        if (feasible == 0)
-            break; /* too few VMs to reach 50 %: the host stays emptier */
-        pick = hvf_rng_range(rng, 0, feasible - 1);
-        for (i = 0; i < GEN_SIZES - 1; i++) {
-            if (mem + (gen_size_gib[i + 1] - gen_size_gib[i]) * 1024ULL <= hi &&
-                vcpus + gen_vcpus(i + 1) - gen_vcpus(i) <= cpu_cap) {
-                if (pick < counts[i])
-                    break;
-                pick -= counts[i];
-            }
-        }
-        counts[i]--;
-        counts[i + 1]++;
-        mem += (gen_size_gib[i + 1] - gen_size_gib[i]) * 1024ULL;
-        vcpus += gen_vcpus(i + 1) - gen_vcpus(i);
-    }
-    for (int i = 0; i < GEN_SIZES; i++) {
-        for (uint32_t c = 0; c < counts[i]; c++)
-            sizes[at++] = (uint8_t)i;
-    }
-    for (uint32_t v = k; v > 1; v--) { /* Fisher-Yates, so big VMs are not all last */
-        uint32_t j = (uint32_t)hvf_rng_range(rng, 0, v - 1);
-        uint8_t t = sizes[v - 1];
-        sizes[v - 1] = sizes[j];
-        sizes[j] = t;
-    }
-}
-
-/* ---- hosts ------------------------------------------------------------------------------------- */
+/* ---- hosts ----------------------------------------------------------------------------------- */
 
 static uint64_t
 gen_reserved_mib(uint64_t mem_mib)
@@ -179,9 +58,11 @@ gen_reserved_mib(uint64_t mem_mib)
 static int
 gen_check(const hvf_generate_params *p, hvf_error *err)
 {
-    hvf_host probe = {.cpus = p->host_cpus, .mem_mib = p->host_mem_mib,
+    hvf_host probe = {.cpus = p->host_cpus,
+                      .mem_mib = p->host_mem_mib,
                       .reserved_mib = gen_reserved_mib(p->host_mem_mib),
-                      .cpu_allocation_ratio = 4.0, .ram_allocation_ratio = 1.0};
+                      .cpu_allocation_ratio = 4.0,
+                      .ram_allocation_ratio = 1.0};
     hvf_resources u;
 
     if (p->hosts < 1 || p->hosts > HVF_GENERATE_MAX_HOSTS) {
@@ -190,25 +71,32 @@ gen_check(const hvf_generate_params *p, hvf_error *err)
         return -1;
     }
     if ((uint64_t)p->hosts * p->vms_per_host > HVF_GENERATE_MAX_VMS) {
-        hvf_error_set(err, HVF_ERR_INVALID, "vms-per-host '%u': expected at most %llu VMs in all, "
-                      "%u hosts would hold %" PRIu64, p->vms_per_host, HVF_GENERATE_MAX_VMS,
-                      p->hosts, (uint64_t)p->hosts * p->vms_per_host);
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "vms-per-host '%u': expected at most %llu VMs in all, "
+                      "%u hosts would hold %" PRIu64,
+                      p->vms_per_host, HVF_GENERATE_MAX_VMS, p->hosts,
+                      (uint64_t)p->hosts * p->vms_per_host);
         return -1;
     }
     if (p->zones < 1 || p->zones > p->hosts) {
-        hvf_error_set(err, HVF_ERR_INVALID, "zones '%u': expected 1 to %u (one host per zone at "
-                      "least)", p->zones, p->hosts);
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "zones '%u': expected 1 to %u (one host per zone at "
+                      "least)",
+                      p->zones, p->hosts);
         return -1;
     }
     if ((uint64_t)p->zones * p->racks_per_zone > p->hosts) {
-        hvf_error_set(err, HVF_ERR_INVALID, "racks-per-zone '%u': expected at most %u so that "
-                      "every rack of the %u zones has a host", p->racks_per_zone,
-                      p->hosts / p->zones, p->zones);
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "racks-per-zone '%u': expected at most %u so that "
+                      "every rack of the %u zones has a host",
+                      p->racks_per_zone, p->hosts / p->zones, p->zones);
         return -1;
     }
     if (p->host_mem_mib < 2048 || p->host_mem_mib > (64ULL << 20)) {
-        hvf_error_set(err, HVF_ERR_INVALID, "host-memory '%" PRIu64 "MiB': expected 2 GiB to "
-                      "64 TiB", p->host_mem_mib);
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "host-memory '%" PRIu64 "MiB': expected 2 GiB to "
+                      "64 TiB",
+                      p->host_mem_mib);
         return -1;
     }
     if (p->host_cpus < 1 || p->host_cpus > 65536) {
@@ -217,7 +105,8 @@ gen_check(const hvf_generate_params *p, hvf_error *err)
     }
     u = hvf_host_usable(&probe);
     if ((uint64_t)p->vms_per_host * 1024 > u.mem_mib || p->vms_per_host > u.vcpus) {
-        hvf_error_set(err, HVF_ERR_INVALID, "vms-per-host '%u': does not fit: VMs take at least "
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "vms-per-host '%u': does not fit: VMs take at least "
                       "1 GiB and 1 vCPU, a host has %" PRIu64 " GiB and %u vCPUs usable",
                       p->vms_per_host, u.mem_mib / 1024, u.vcpus);
         return -1;
@@ -293,18 +182,18 @@ gen_hosts(hvf_rng *rng, const hvf_generate_params *p, hvf_fleet *f)
     }
 }
 
-/* ---- services ---------------------------------------------------------------------------------- */
+/* ---- services -------------------------------------------------------------------------------- */
 
 typedef struct gen_state {
     const hvf_generate_params *p;
     hvf_rng *rng;
     hvf_fleet *f;
-    uint8_t *sizes;      /* per VM, host-major: VM v of host h is h * vms_per_host + v */
-    int8_t *service;     /* per VM, index into gen_services or -1 */
-    uint16_t *replica;   /* per VM, 1-based replica number within its service */
-    uint32_t *perm;      /* host order, reshuffled per service */
-    int32_t *mark;       /* per host/rack/zone: last service (+1) that used it */
-    uint8_t *critical;   /* per host: holds a replica of a critical service */
+    uint8_t *sizes;    /* per VM, host-major: VM v of host h is h * vms_per_host + v */
+    int8_t *service;   /* per VM, index into gen_services or -1 */
+    uint16_t *replica; /* per VM, 1-based replica number within its service */
+    uint32_t *perm;    /* host order, reshuffled per service */
+    int32_t *mark;     /* per host/rack/zone: last service (+1) that used it */
+    uint8_t *critical; /* per host: holds a replica of a critical service */
     uint32_t taken[HVF_ARRAY_LEN(gen_services)];
     hvf_spread spread[HVF_ARRAY_LEN(gen_services)];
 } gen_state;
@@ -394,7 +283,7 @@ gen_assign_services(gen_state *g)
     }
 }
 
-/* ---- VMs --------------------------------------------------------------------------------------- */
+/* ---- VMs ------------------------------------------------------------------------------------- */
 
 static void
 gen_vm_load(hvf_rng *rng, hvf_vm *vm, bool busy)
@@ -403,13 +292,13 @@ gen_vm_load(hvf_rng *rng, hvf_vm *vm, bool busy)
      * up to 5 MiB/s over 2-10 %. Rates in whole KiB/s and loads in 1/256 stay exact in YAML. */
     if (busy) {
         vm->dirty_bytes_per_s = (double)hvf_rng_range(rng, 50, 400) * 1048576.0;
-        vm->working_set_mib = (uint64_t)((0.10 + 0.40 * hvf_rng_uniform(rng)) *
-                                         (double)vm->mem_mib);
+        vm->working_set_mib =
+            (uint64_t)((0.10 + 0.40 * hvf_rng_uniform(rng)) * (double)vm->mem_mib);
         vm->cpu_load = (double)hvf_rng_range(rng, 128, 243) / 256.0;
     } else {
         vm->dirty_bytes_per_s = (double)hvf_rng_range(rng, 0, 5120) * 1024.0;
-        vm->working_set_mib = (uint64_t)((0.02 + 0.08 * hvf_rng_uniform(rng)) *
-                                         (double)vm->mem_mib);
+        vm->working_set_mib =
+            (uint64_t)((0.02 + 0.08 * hvf_rng_uniform(rng)) * (double)vm->mem_mib);
         vm->cpu_load = (double)hvf_rng_range(rng, 13, 76) / 256.0;
     }
     if (vm->working_set_mib < 1)
@@ -427,8 +316,8 @@ gen_vms(gen_state *g, hvf_error *err)
 
     for (size_t s = 0; s < HVF_ARRAY_LEN(gen_services); s++) {
         const gen_service_spec *spec = &gen_services[s];
-        hvf_service svc = {.name = (char *)spec->name, .critical = spec->critical,
-                           .spread = g->spread[s]};
+        hvf_service svc = {
+            .name = (char *)spec->name, .critical = spec->critical, .spread = g->spread[s]};
         uint32_t n = g->taken[s];
 
         svc_index[s] = -1;

@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <math.h>
 
+#include "hvfleet/alloc.h"
 #include "hvfleet/fleet.h"
 
 hvf_resources

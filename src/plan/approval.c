@@ -10,7 +10,6 @@
 #include "hvfleet/alloc.h"
 #include "hvfleet/approval.h"
 #include "hvfleet/freeze.h"
-#include "util/text.h"
 
 static char *
 approval_path(const char *state_dir, const char *hash)
@@ -93,12 +92,10 @@ int
 hvf_approval_find(const char *state_dir, const hvf_plan *plan, hvf_approval *out, hvf_error *err)
 {
     HVF_AUTOFREE char *path = NULL;
-    HVF_AUTOFREE char *buf = NULL;
     approval_file af = {0};
     hvf_diags diags;
     hvf_reader r;
-    size_t len = 0;
-    int line = 0, col = 0, rc = 1;
+    int rc = 1;
 
     memset(out, 0, sizeof(*out));
     /* An edited plan keeps its old hash: it must not inherit that hash's approval. */
@@ -107,14 +104,8 @@ hvf_approval_find(const char *state_dir, const hvf_plan *plan, hvf_approval *out
     path = approval_path(state_dir, plan->summary.plan_hash);
     if (access(path, F_OK) < 0 && errno == ENOENT)
         return 0;
-    if (!(buf = hvf_text_read_file(path, 65536, &len, err)))
-        return -1;
-    if (!hvf_text_utf8_valid(buf, len, &line, &col)) {
-        hvf_error_set(err, HVF_ERR_INVALID, "approval '%s' line %d is not UTF-8 text", path, line);
-        return -1;
-    }
     hvf_diags_init(&diags);
-    if (hvf_reader_open_buffer(&r, path, buf, len, &diags, err) < 0) {
+    if (hvf_reader_open_file(&r, path, &diags, err) < 0) {
         hvf_diags_clear(&diags);
         return -1;
     }

@@ -10,9 +10,9 @@
 
 #include "conf/reader.h"
 #include "hvfleet/alloc.h"
+#include "util/text.h"
 #include "hvfleet/freeze.h"
 #include "hvfleet/strbuf.h"
-#include "util/text.h"
 
 const char *
 hvf_state_dir(const char *explicit_dir)
@@ -30,25 +30,10 @@ hvf_state_dir(const char *explicit_dir)
 int
 hvf_state_dir_ensure(const char *dir, hvf_error *err)
 {
-    HVF_AUTOFREE char *copy = hvf_strdup(dir);
     struct stat st;
 
-    for (char *p = copy + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(copy, 0700) < 0 && errno != EEXIST) {
-            hvf_error_set(err, HVF_ERR_IO, "cannot create state directory '%s': %s", copy,
-                          strerror(errno));
-            return -1;
-        }
-        *p = '/';
-    }
-    if (mkdir(copy, 0700) < 0 && errno != EEXIST) {
-        hvf_error_set(err, HVF_ERR_IO, "cannot create state directory '%s': %s", dir,
-                      strerror(errno));
+    if (hvf_file_mkdirs(dir, 0700, err) < 0)
         return -1;
-    }
     if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
         hvf_error_set(err, HVF_ERR_IO, "state directory '%s' is not a directory", dir);
         return -1;
@@ -122,23 +107,6 @@ static const hvf_field_spec freeze_fields[] = {
      .max = 1e12},
 };
 
-/* Reads the file ourselves so that non-UTF-8 bytes never reach libfyaml (see util/text.h). */
-static int
-freeze_open(hvf_reader *r, const char *path, hvf_diags *diags, hvf_error *err)
-{
-    size_t len = 0;
-    HVF_AUTOFREE char *buf = hvf_text_read_file(path, 65536, &len, err);
-    int line = 0, col = 0;
-
-    if (!buf)
-        return -1;
-    if (!hvf_text_utf8_valid(buf, len, &line, &col)) {
-        hvf_error_set(err, HVF_ERR_INVALID, "'%s' line %d is not UTF-8 text", path, line);
-        return -1;
-    }
-    return hvf_reader_open_buffer(r, path, buf, len, diags, err);
-}
-
 int
 hvf_freeze_status(const char *state_dir, hvf_freeze_info *out, hvf_error *err)
 {
@@ -152,7 +120,7 @@ hvf_freeze_status(const char *state_dir, hvf_freeze_info *out, hvf_error *err)
     if (access(path, F_OK) < 0 && errno == ENOENT)
         return 0;
     hvf_diags_init(&diags);
-    if (freeze_open(&r, path, &diags, err) < 0) {
+    if (hvf_reader_open_file(&r, path, &diags, err) < 0) {
         rc = -1;
     } else {
         if (hvf_reader_map(&r, hvf_reader_root(&r), "", freeze_fields, HVF_ARRAY_LEN(freeze_fields),
@@ -210,4 +178,36 @@ hvf_freeze_check(const char *state_dir, const char *action, hvf_error *err)
                   action, when, info.by[0] ? info.by : "unknown",
                   info.reason[0] ? info.reason : "no reason given");
     return -1;
+}
+
+/* ---- the action queue's check ----------------------------------------------------------- */
+
+typedef struct fz_queue_check {
+    char *dir; /* owned; NULL = hvf_state_dir's default, looked up at each pop */
+} fz_queue_check;
+
+static bool
+fz_queue_is_frozen(void *ctx)
+{
+    const fz_queue_check *c = ctx;
+
+    return hvf_freeze_is_frozen(hvf_state_dir(c->dir));
+}
+
+static void
+fz_queue_check_free(void *ctx)
+{
+    fz_queue_check *c = ctx;
+
+    free(c->dir);
+    free(c);
+}
+
+void
+hvf_actionq_set_freeze_dir(hvf_actionq *q, const char *state_dir)
+{
+    fz_queue_check *c = HVF_NEW(fz_queue_check);
+
+    c->dir = state_dir ? hvf_strdup(state_dir) : NULL;
+    hvf_actionq_set_freeze_owned(q, fz_queue_is_frozen, c, fz_queue_check_free);
 }

@@ -29,6 +29,13 @@ typedef enum mvm_act {
 
 #define MCTL_TAG_START 1
 
+/* An event waiting its turn, with the figures of the migration it ends (read when it came:
+ * by the time it is handled, the migration's id may belong to another one). */
+typedef struct mctl_qev {
+    hvf_sim_event ev;
+    hvf_sim_migration_info mig;
+} mctl_qev;
+
 /* Why a host's evacuation waits, so that only a change that may help wakes it. */
 #define BLK_BUSY 0x1 /* a fitting target receives all it may: wait for a migration to end */
 #define BLK_ROOM 0x2 /* no target has room: wait for a host back from maintenance */
@@ -46,8 +53,6 @@ struct mctl {
     size_t nreq;
     uint8_t *phase;            /* per host, mh_phase */
     uint8_t *blocked;          /* per host: BLK_* of its last pump */
-    int64_t *pred_downtime_us; /* per VM: pre-copy prediction, when it converges */
-    uint32_t *pred_rounds;
     uint32_t *in_flight;     /* per host: our migrations arriving (placement's busy filter) */
     uint32_t *return_flight; /* per host: return migrations arriving */
     uint8_t *act;            /* per VM, mvm_act */
@@ -65,7 +70,7 @@ struct mctl {
     uint64_t counted_mib, total_mib;
     uint32_t in_maint;
     uint32_t *svc_replicas, *svc_stopped;
-    hvf_sim_event *queue;
+    mctl_qev *queue;
     size_t qhead, qn, qcap;
     bool busy, started, refresh_all;
     hvf_maint_observer observe;

@@ -62,13 +62,7 @@ mctl_decide(mctl *m, int32_t vm, int32_t src)
         a = m->pol.non_converging == HVF_NON_CONVERGING_REFUSE ? ACT_REFUSE : ACT_STOP;
     } else {
         mrec_predict(&m->rec, vm, src, HVF_PLAN_MIGRATION_PRECOPY, &res);
-        if (res.converged) {
-            a = ACT_PRECOPY;
-            m->pred_downtime_us[vm] = res.downtime_us;
-            m->pred_rounds[vm] = res.rounds;
-        } else {
-            a = mctl_policy_act(m);
-        }
+        a = res.converged ? ACT_PRECOPY : mctl_policy_act(m);
     }
     m->act[vm] = (uint8_t)a;
     return a;
@@ -132,14 +126,7 @@ mctl_migrate(mctl *m, int32_t vm, int32_t src, int32_t target, mvm_act a, bool i
         m->return_flight[target]++;
     hvf_placer_host_changed(m->placer, target);
     hvf_placer_replica_add(m->placer, v->service, target);
-    if (a == ACT_PRECOPY && m->pred_rounds[vm]) {
-        hvf_migrate_result pred = {.downtime_us = m->pred_downtime_us[vm],
-                                   .rounds = m->pred_rounds[vm],
-                                   .converged = true};
-        mrec_mig_start(&m->rec, vm, src, target, mctl_mode(a), &pred, now);
-    } else {
-        mrec_mig_start(&m->rec, vm, src, target, mctl_mode(a), NULL, now);
-    }
+    mrec_mig_start(&m->rec, vm, src, target, mctl_mode(a), now);
     mctl_note(m, vm);
     return 0;
 }

@@ -22,7 +22,6 @@ struct mnaive {
     int32_t *evac; /* hosts seen evacuating */
     size_t nevac;
     uint8_t *state;        /* per host */
-    int64_t *mig_start_us; /* per VM: when its migration was first seen, -1 */
     bool *stopped;         /* per VM: seen stopped by the scheduler */
     hvf_maint_observer observe;
     void *observe_ctx;
@@ -40,12 +39,10 @@ mn_watch_host(mnaive *n, int32_t h)
     mrec_host_evac_start(&n->rec, h);
 }
 
-/* New migrations and stops out of the hosts being evacuated. */
+/* New stops on the hosts being evacuated (migrations are recorded when they end). */
 static void
 mn_scan(mnaive *n)
 {
-    int64_t now = hvf_sim_now(n->rec.sim);
-
     for (size_t i = 0; i < n->nevac; i++) {
         int32_t h = n->evac[i];
         const int32_t *vms;
@@ -54,8 +51,6 @@ mn_scan(mnaive *n)
         for (size_t k = 0; k < nv; k++) {
             int32_t vm = vms[k];
             hvf_sim_vm_state st = hvf_sim_vm_state_get(n->rec.sim, vm);
-            if ((st == HVF_SIM_VM_MIGRATING || st == HVF_SIM_VM_PAUSED) && n->mig_start_us[vm] < 0)
-                n->mig_start_us[vm] = now;
             if (st == HVF_SIM_VM_STOPPED && !n->stopped[vm]) {
                 n->stopped[vm] = true;
                 mrec_stop(&n->rec, vm, h);
@@ -85,10 +80,7 @@ mn_on_start(hvf_sim *sim, void *ctx)
     mrec_init(&n->rec, n->plan, sim, &n->pol);
     n->evac = hvf_calloc(f->nhosts + 1, sizeof(int32_t));
     n->state = hvf_calloc(f->nhosts + 1, 1);
-    n->mig_start_us = hvf_malloc((f->nvms + 1) * sizeof(int64_t));
     n->stopped = hvf_calloc(f->nvms + 1, sizeof(bool));
-    for (size_t v = 0; v < f->nvms; v++)
-        n->mig_start_us[v] = -1;
     n->inner.on_start(sim, n->inner.ctx);
     mn_scan(n);
     if (n->observe)
@@ -102,15 +94,16 @@ mn_on_event(hvf_sim *sim, const hvf_sim_event *ev, void *ctx)
     mrec *r = &n->rec;
 
     switch (ev->type) {
-    case HVF_SIM_EV_MIGRATION_END:
-        mrec_mig_start(r, ev->vm, ev->from, ev->to, HVF_PLAN_MIGRATION_PRECOPY, NULL,
-                       n->mig_start_us[ev->vm] >= 0 ? n->mig_start_us[ev->vm] : hvf_sim_now(sim));
-        mrec_mig_end(r, ev, true);
-        n->mig_start_us[ev->vm] = -1;
+    case HVF_SIM_EV_MIGRATION_END: {
+        hvf_sim_migration_info mig;
+        hvf_error err = HVF_ERROR_INIT;
+
+        /* now, before the scheduler reacts: its next migration may take this one's id */
+        HVF_ASSERT(hvf_sim_migration_result(sim, ev->migration, &mig, &err) == 0);
+        mrec_mig_start(r, ev->vm, ev->from, ev->to, HVF_PLAN_MIGRATION_PRECOPY, mig.start_us);
+        mrec_mig_end(r, ev, &mig, true);
         break;
-    case HVF_SIM_EV_MIGRATION_ABORT:
-        n->mig_start_us[ev->vm] = -1;
-        break;
+    }
     case HVF_SIM_EV_HOST_EVACUATED:
         if (n->state[ev->host] == NV_EVACUATING)
             mrec_host_evac_end(r, ev->host);
@@ -237,7 +230,6 @@ mnaive_free(mnaive *n)
     free(n->win_us);
     free(n->late);
     free(n->state);
-    free(n->mig_start_us);
     free(n->stopped);
     free(n);
 }

@@ -38,10 +38,14 @@ void mrec_host_maint_start(mrec *r, int32_t host);
 void mrec_host_maint_end(mrec *r, int32_t host);
 /* @host was abandoned: it leaves hosts[] at the end (its migrations stay: they happened). */
 void mrec_host_drop(mrec *r, int32_t host);
-/* @to may be -1 (filled by mrec_mig_end); @pred may be NULL (predicted here). */
+/* @to may be -1 (filled by mrec_mig_end). @mode is what was asked; the figures (downtime,
+ * rounds, the mechanism it relied on) come from the twin when it ends. */
 void mrec_mig_start(mrec *r, int32_t vm, int32_t from, int32_t to, hvf_plan_migration_mode mode,
-                    const hvf_migrate_result *pred, int64_t start_us);
-void mrec_mig_end(mrec *r, const hvf_sim_event *ev, bool evacuation);
+                    int64_t start_us);
+/* @mig: the twin's figures of the migration (hvf_sim_migration_result, read in the callback
+ * of its end event). */
+void mrec_mig_end(mrec *r, const hvf_sim_event *ev, const hvf_sim_migration_info *mig,
+                  bool evacuation);
 void mrec_mig_abort(mrec *r, int32_t vm);
 void mrec_stop(mrec *r, int32_t vm, int32_t host);
 void mrec_start(mrec *r, int32_t vm, int32_t host);

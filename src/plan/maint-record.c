@@ -152,15 +152,10 @@ mrec_predict(const mrec *r, int32_t vm, int32_t src, hvf_plan_migration_mode mod
 
 void
 mrec_mig_start(mrec *r, int32_t vm, int32_t from, int32_t to, hvf_plan_migration_mode mode,
-               const hvf_migrate_result *pred, int64_t start_us)
+               int64_t start_us)
 {
-    hvf_migrate_result res;
     hvf_plan_migration *m;
 
-    if (!pred) {
-        mrec_predict(r, vm, from, mode, &res);
-        pred = &res;
-    }
     m = hvf_plan_add_migration(r->plan, r->f->vms[vm].name, r->f->hosts[from].name,
                                to >= 0 ? r->f->hosts[to].name : "-");
     r->vm_mig[vm] = (int32_t)(r->plan->nmigrations - 1);
@@ -168,14 +163,24 @@ mrec_mig_start(mrec *r, int32_t vm, int32_t from, int32_t to, hvf_plan_migration
     r->dropped[r->plan->nmigrations - 1] = false;
     m->start_ms = m->end_ms = start_us / HVF_US_PER_MS;
     m->memory_mib = r->f->vms[vm].mem_mib;
-    m->downtime_us = pred->downtime_us;
-    m->rounds = pred->rounds;
-    m->converged = pred->converged;
     m->strategy = mode;
 }
 
+static hvf_plan_migration_mode
+mrec_mode(hvf_sim_strategy s)
+{
+    switch (s) {
+    case HVF_SIM_STRATEGY_AUTO_CONVERGE:
+        return HVF_PLAN_MIGRATION_AUTO_CONVERGE;
+    case HVF_SIM_STRATEGY_POSTCOPY:
+        return HVF_PLAN_MIGRATION_POST_COPY;
+    default:
+        return HVF_PLAN_MIGRATION_PRECOPY;
+    }
+}
+
 void
-mrec_mig_end(mrec *r, const hvf_sim_event *ev, bool evacuation)
+mrec_mig_end(mrec *r, const hvf_sim_event *ev, const hvf_sim_migration_info *mig, bool evacuation)
 {
     int32_t i = r->vm_mig[ev->vm];
     hvf_plan_migration *m;
@@ -184,7 +189,12 @@ mrec_mig_end(mrec *r, const hvf_sim_event *ev, bool evacuation)
         return;
     m = &r->plan->migrations[i];
     m->end_ms = mrec_now_ms(r);
-    m->converged = ev->converged;
+    /* What the twin did, at the bandwidth it really had, not the prediction before it started:
+     * the plan says what will happen as the twin saw it. */
+    m->converged = mig->converged;
+    m->downtime_us = mig->downtime_us;
+    m->rounds = mig->rounds;
+    m->strategy = mrec_mode(mig->strategy);
     if (strcmp(m->to, r->f->hosts[ev->to].name) != 0) {
         free(m->to);
         m->to = hvf_strdup(r->f->hosts[ev->to].name);

@@ -257,8 +257,9 @@ mctl_resolve_stall(mctl *m)
 /* ---- events ---------------------------------------------------------------------------------- */
 
 static void
-mctl_handle(mctl *m, const hvf_sim_event *ev)
+mctl_handle(mctl *m, const mctl_qev *q)
 {
+    const hvf_sim_event *ev = &q->ev;
     hvf_error err = HVF_ERROR_INIT;
 
     switch (ev->type) {
@@ -284,7 +285,7 @@ mctl_handle(mctl *m, const hvf_sim_event *ev)
         hvf_placer_host_changed(m->placer, ev->to);
         hvf_placer_replica_remove(m->placer, svc, end ? ev->from : ev->to);
         if (end) {
-            mrec_mig_end(&m->rec, ev, !m->is_return[ev->vm]);
+            mrec_mig_end(&m->rec, ev, &q->mig, !m->is_return[ev->vm]);
         } else {
             mrec_mig_abort(&m->rec, ev->vm);
             /* Pre-copy gave up: the policy's way; auto-converge gave up: post-copy ends. */
@@ -390,10 +391,10 @@ mctl_drain_queue(mctl *m)
     m->busy = true;
     do {
         while (m->qhead < m->qn) {
-            hvf_sim_event ev = m->queue[m->qhead++];
-            mctl_handle(m, &ev);
+            mctl_qev q = m->queue[m->qhead++];
+            mctl_handle(m, &q);
             if (m->observe)
-                m->observe(m->sim, &ev, m->observe_ctx);
+                m->observe(m->sim, &q.ev, m->observe_ctx);
         }
         m->qhead = m->qn = 0;
         mctl_resolve_stall(m);
@@ -405,9 +406,16 @@ static void
 mctl_on_event(hvf_sim *sim, const hvf_sim_event *ev, void *ctx)
 {
     mctl *m = ctx;
+    mctl_qev *q;
 
-    hvf_grow(&m->queue, &m->qcap, m->qn + 1, sizeof(hvf_sim_event));
-    m->queue[m->qn++] = *ev;
+    hvf_grow(&m->queue, &m->qcap, m->qn + 1, sizeof(mctl_qev));
+    q = &m->queue[m->qn++];
+    memset(q, 0, sizeof(*q));
+    q->ev = *ev;
+    if (ev->type == HVF_SIM_EV_MIGRATION_END) {
+        hvf_error err = HVF_ERROR_INIT;
+        HVF_ASSERT(hvf_sim_migration_result(sim, ev->migration, &q->mig, &err) == 0);
+    }
     mctl_drain_queue(m);
 }
 
@@ -438,8 +446,6 @@ mctl_on_start(hvf_sim *sim, void *ctx)
     m->placer = hvf_placer_new(f, &m->pol);
     m->phase = hvf_calloc(f->nhosts + 1, 1);
     m->blocked = hvf_calloc(f->nhosts + 1, 1);
-    m->pred_downtime_us = hvf_calloc(f->nvms + 1, sizeof(int64_t));
-    m->pred_rounds = hvf_calloc(f->nvms + 1, sizeof(uint32_t));
     m->in_flight = hvf_calloc(f->nhosts + 1, sizeof(uint32_t));
     m->return_flight = hvf_calloc(f->nhosts + 1, sizeof(uint32_t));
     m->act = hvf_calloc(f->nvms + 1, 1);
@@ -545,8 +551,6 @@ mctl_free(mctl *m)
     free(m->req_hosts);
     free(m->phase);
     free(m->blocked);
-    free(m->pred_downtime_us);
-    free(m->pred_rounds);
     free(m->in_flight);
     free(m->return_flight);
     free(m->act);

@@ -10,21 +10,13 @@
 #include "hvfleet/inventory.h"
 #include "hvfleet/plan.h"
 
-const char *const hvf_plan_verdict_names[] = {"auto", "needs-approval", "refused", NULL};
-const char *const hvf_plan_kind_names[] = {"maintenance", "drain", NULL};
+const char *const hvf_plan_kind_names[] = {"maintenance", "drain", "rebalance", NULL};
 const char *const hvf_plan_strategy_names[] = {"hvfleet", "naive", NULL};
 const char *const hvf_plan_migration_mode_names[] = {"precopy", "auto-converge", "post-copy", NULL};
-_Static_assert(HVF_ARRAY_LEN(hvf_plan_verdict_names) == HVF_PLAN_VERDICT_LAST + 1, "verdicts");
 _Static_assert(HVF_ARRAY_LEN(hvf_plan_kind_names) == HVF_PLAN_KIND_LAST + 1, "kinds");
 _Static_assert(HVF_ARRAY_LEN(hvf_plan_strategy_names) == HVF_PLAN_STRATEGY_LAST + 1, "strategies");
 _Static_assert(HVF_ARRAY_LEN(hvf_plan_migration_mode_names) == HVF_PLAN_MIGRATION_LAST + 1,
                "migration modes");
-
-const char *
-hvf_plan_verdict_to_string(hvf_plan_verdict v)
-{
-    return (unsigned)v < HVF_PLAN_VERDICT_LAST ? hvf_plan_verdict_names[v] : "unknown";
-}
 
 const char *
 hvf_plan_kind_to_string(hvf_plan_kind k)

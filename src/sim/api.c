@@ -49,7 +49,7 @@ hvf_sim_host_free_mib(const hvf_sim *sim, int32_t host, bool count_claims)
     const hvf_host *h = &sim->fleet->hosts[host];
     const sim_host *sh = &sim->hosts[host];
     double usable = (double)hvf_host_usable(h).mem_mib;
-    double taken = (double)h->used.mem_mib;
+    double taken = (double)h->used.mem_mib + sim_ext_host_mem(sim, host);
 
     if (count_claims) {
         taken += (double)h->claimed.mem_mib;

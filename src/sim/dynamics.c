@@ -33,7 +33,7 @@ double
 sim_host_resident_mib(const hvf_sim *sim, int32_t host, double *arriving_unclaimed_mib)
 {
     const sim_host *sh = &sim->hosts[host];
-    double res = (double)sim->fleet->hosts[host].used.mem_mib;
+    double res = (double)sim->fleet->hosts[host].used.mem_mib + sim_ext_host_mem(sim, host);
     double unclaimed = 0;
 
     for (int32_t id = sh->mig_in; id >= 0; id = sim->migs[id].next_in) {
@@ -74,7 +74,7 @@ dyn_cpu_demand(const hvf_sim *sim, int32_t host)
         if (s == HVF_SIM_VM_RUNNING || s == HVF_SIM_VM_MIGRATING)
             d += v->vcpus * v->cpu_load;
     }
-    return d + (sh->n_out + sh->n_in) * sim->p.migration_cpu_cores;
+    return d + (sh->n_out + sh->n_in) * sim->p.migration_cpu_cores + sim_ext_host_cpu(sim, host);
 }
 
 double
@@ -85,8 +85,9 @@ sim_host_cpu_ratio(const hvf_sim *sim, int32_t host)
     return cpus ? sim->hosts[host].cpu_demand / cpus : 0;
 }
 
-/* The OOM killer's choice: the largest process, a guest or an incoming migration's qemu. */
-static void
+/* The OOM killer's choice: the largest process, a guest or an incoming migration's qemu.
+ * False when there is nothing it can kill (what is left is load beyond the fleet's VMs). */
+static bool
 dyn_oom_kill(hvf_sim *sim, int32_t host)
 {
     sim_host *sh = &sim->hosts[host];
@@ -124,6 +125,7 @@ dyn_oom_kill(hvf_sim *sim, int32_t host)
         sim->st.vms_rebooted++;
         sim_vm_down(sim, victim_vm, HVF_SIM_VM_CRASHED, "vm_oom_killed", detail);
     }
+    return victim_mig >= 0 || victim_vm >= 0;
 }
 
 /* Next time memory may cross a threshold (physical, IO saturation, swap full), or -1. */
@@ -192,7 +194,8 @@ sim_host_eval(hvf_sim *sim, int32_t host)
                            false, -1);
             return;
         }
-        dyn_oom_kill(sim, host);
+        if (!dyn_oom_kill(sim, host))
+            break;
         if (sh->state == HVF_SIM_HOST_DOWN)
             return;
     }
@@ -205,7 +208,7 @@ sim_host_eval(hvf_sim *sim, int32_t host)
     }
     sh->swapping = sh->swap_mib > 0;
 
-    io_demand = sh->swap_mib * (double)HVF_MIB * sim->p.swap_io_fraction;
+    io_demand = sh->swap_mib * (double)HVF_MIB * sim->p.swap_io_fraction + sim_ext_host_io(sim, host);
     sh->io_util = sh->p.disk_io_bytes_per_s > 0 ? io_demand / sh->p.disk_io_bytes_per_s : 0;
     sat = sh->io_util >= 1.0;
     if (sat && !sh->io_saturated) {

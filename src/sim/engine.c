@@ -18,41 +18,8 @@ const char *const hvf_sim_host_state_names[] = {"active", "evacuating",  "mainte
                                                 "down",   "quarantined", NULL};
 const char *const hvf_sim_vm_state_names[] = {"running", "migrating", "paused",
                                               "stopped", "crashed",   NULL};
-const char *const hvf_sim_oom_names[] = {"kill_largest", "panic", NULL};
-const char *const hvf_sim_fault_names[] = {"host_crash", "host_reboot", "link_drop", "dirty_rate",
-                                           NULL};
-const char *const hvf_sim_dir_names[] = {"both", "out", "in", NULL};
 _Static_assert(HVF_ARRAY_LEN(hvf_sim_host_state_names) == HVF_SIM_HOST_LAST + 1, "names");
 _Static_assert(HVF_ARRAY_LEN(hvf_sim_vm_state_names) == HVF_SIM_VM_LAST + 1, "names");
-_Static_assert(HVF_ARRAY_LEN(hvf_sim_fault_names) == HVF_SIM_FAULT_LAST + 1, "names");
-
-void
-hvf_sim_params_default(hvf_sim_params *p)
-{
-    memset(p, 0, sizeof(*p));
-    p->duration_us = 24 * 3600 * HVF_US_PER_S;
-    p->seed = 1;
-    p->metrics_interval_us = 60 * HVF_US_PER_S;
-    p->migration_nic_share = 1.0;
-    p->migration_setup_min_us = 1 * HVF_US_PER_S;
-    p->migration_setup_max_us = 3 * HVF_US_PER_S;
-    p->downtime_limit_us = 300 * HVF_US_PER_MS;
-    p->zero_page_fraction = 0.0;
-    p->strategy = HVF_SIM_STRATEGY_PRECOPY;
-    p->completion_timeout_s_per_gib = 800;
-    p->migration_cpu_cores = 1.0;
-    p->host.swap_mib = 0;
-    p->host.disk_io_bytes_per_s = 200e6;
-    p->host.hung_task_panic = false;
-    p->host.oom = HVF_SIM_OOM_KILL_LARGEST;
-    p->swap_io_fraction = 0.05;
-    p->hung_task_timeout_us = 120 * HVF_US_PER_S;
-    p->pressure_tick_us = 5 * HVF_US_PER_S;
-    p->vm_restart_delay_us = 60 * HVF_US_PER_S;
-    p->host_reboot_us = 300 * HVF_US_PER_S;
-    p->record_events = true;
-    p->record_host_series = true;
-}
 
 hvf_sim *
 hvf_sim_new(const hvf_fleet *fleet, const hvf_sim_params *params,
@@ -103,6 +70,7 @@ hvf_sim_new(const hvf_fleet *fleet, const hvf_sim_params *params,
         sim_host_add_vm(sim, f->vms[v].host, (int32_t)v);
     }
     sim_links_build(sim);
+    sim_inc_init(sim);
     return sim;
 }
 
@@ -111,6 +79,15 @@ hvf_sim_free(hvf_sim *sim)
 {
     if (!sim)
         return;
+    for (size_t i = 0; i < sim->ncomps; i++) {
+        if (sim->comps[i].free_ctx)
+            sim->comps[i].free_ctx(sim->comps[i].ctx);
+    }
+    free(sim->comps);
+    if (sim->has_ctl && sim->ctl.free_ctx)
+        sim->ctl.free_ctx(sim->ctl.ctx);
+    sim_inc_free(sim);
+    sim_ext_free(sim);
     for (size_t i = 0; i < sim->nmigs; i++)
         sim_mig_model_free(sim->migs[i].model);
     for (size_t h = 0; h < sim->fleet->nhosts; h++)
@@ -135,6 +112,8 @@ hvf_sim_free(hvf_sim *sim)
     hvf_strbuf_clear(&sim->events);
     hvf_strbuf_clear(&sim->fleet_csv);
     sim_heap_clear(&sim->heap);
+    sim_svc_free(sim);
+    sim_change_free(sim);
     hvf_fleet_free(sim->fleet);
     free(sim->name);
     free(sim);
@@ -176,8 +155,9 @@ hvf_sim_add_fault(hvf_sim *sim, const hvf_sim_fault *fault, hvf_error *err)
     if ((fault->type == HVF_SIM_FAULT_DIRTY_RATE && fault->vm < 0) ||
         ((fault->type == HVF_SIM_FAULT_HOST_CRASH || fault->type == HVF_SIM_FAULT_HOST_REBOOT) &&
          fault->host < 0) ||
-        (fault->type == HVF_SIM_FAULT_LINK_DROP && fault->host < 0 && fault->rack < 0)) {
-        hvf_error_set(err, HVF_ERR_INVALID, "fault %zu (%s): names no host, rack or VM",
+        (fault->type == HVF_SIM_FAULT_LINK_DROP && fault->host < 0 && fault->rack < 0) ||
+        (fault->type == HVF_SIM_FAULT_SERVICE_DOWN && !fault->service[0])) {
+        hvf_error_set(err, HVF_ERR_INVALID, "fault %zu (%s): names no host, rack, VM or service",
                       sim->nfaults, hvf_sim_fault_names[fault->type]);
         return -1;
     }
@@ -207,6 +187,26 @@ sim_notify(hvf_sim *sim, const hvf_sim_event *ev)
 {
     if (sim->has_ctl && sim->ctl.on_event)
         sim->ctl.on_event(sim, ev, sim->ctl.ctx);
+    for (size_t i = 0; i < sim->ncomps; i++) {
+        if (sim->comps[i].on_event)
+            sim->comps[i].on_event(sim, ev, sim->comps[i].ctx);
+    }
+}
+
+int32_t
+hvf_sim_add_component(hvf_sim *sim, const hvf_sim_component *c)
+{
+    HVF_ASSERT(!sim->started);
+    hvf_grow(&sim->comps, &sim->comps_cap, sim->ncomps + 1, sizeof(hvf_sim_component));
+    sim->comps[sim->ncomps] = *c;
+    return (int32_t)sim->ncomps++;
+}
+
+void
+hvf_sim_component_timer(hvf_sim *sim, int32_t id, int64_t t_us, int64_t tag)
+{
+    HVF_ASSERT(id >= 0 && (size_t)id < sim->ncomps);
+    sim_push(sim, t_us, SIM_CLASS_CONTROL, SIM_EV_COMP_TIMER, id, 0, tag);
 }
 
 void
@@ -255,6 +255,7 @@ sim_vm_set_state(hvf_sim *sim, int32_t vm, hvf_sim_vm_state state)
     bool was_run = old == HVF_SIM_VM_RUNNING || old == HVF_SIM_VM_MIGRATING;
     bool run = state == HVF_SIM_VM_RUNNING || state == HVF_SIM_VM_MIGRATING;
 
+    sim_inc_vm_state(sim, vm, old, state);
     sim->vms_running += (uint32_t)run - (uint32_t)was_run;
     sim->vms_crashed_now +=
         (uint32_t)(state == HVF_SIM_VM_CRASHED) - (uint32_t)(old == HVF_SIM_VM_CRASHED);
@@ -267,6 +268,7 @@ sim_host_set_state(hvf_sim *sim, int32_t host, hvf_sim_host_state state)
 {
     sim_host *sh = &sim->hosts[host];
 
+    sim_inc_host_state(sim, host, sh->state, state);
     if (sh->state == HVF_SIM_HOST_EVACUATING)
         sim->evacuating--;
     if (state == HVF_SIM_HOST_EVACUATING) {
@@ -407,7 +409,7 @@ sim_dispatch(hvf_sim *sim, const sim_event *e)
         sim_on_host_up(sim, e->obj, e->ver);
         break;
     case SIM_EV_HOST_FIXED:
-        sim_on_host_fixed(sim, e->obj);
+        sim_on_host_fixed(sim, e->obj, e->ver);
         break;
     case SIM_EV_VM_RESTART:
         sim_on_vm_restart(sim, e->obj, e->ver);
@@ -435,11 +437,23 @@ sim_dispatch(hvf_sim *sim, const sim_event *e)
     case SIM_EV_LINK_RESTORE:
         sim_on_link_restore(sim, e->obj);
         break;
+    case SIM_EV_SVC:
+        sim_svc_on_event(sim, e->obj, e->ver, e->tag);
+        break;
     case SIM_EV_SAMPLE:
         sim_sample(sim);
         if (sim->now_us + sim->p.metrics_interval_us <= sim->p.duration_us)
             sim_push(sim, sim->now_us + sim->p.metrics_interval_us, SIM_CLASS_SAMPLE, SIM_EV_SAMPLE,
                      -1, 0, 0);
+        break;
+    case SIM_EV_COMP_TIMER: {
+        hvf_sim_component *c = &sim->comps[e->obj];
+        if (c->on_timer)
+            c->on_timer(sim, e->tag, c->ctx);
+        break;
+    }
+    case SIM_EV_DEP_RESTORE:
+        sim_ext_on_dep_restore(sim, e->obj, e->ver);
         break;
     case SIM_EV_END:
         break;
@@ -466,6 +480,10 @@ sim_start(hvf_sim *sim)
         sim_host_mark(sim, (int32_t)h);
     if (sim->has_ctl && sim->ctl.on_start)
         sim->ctl.on_start(sim, sim->ctl.ctx);
+    for (size_t i = 0; i < sim->ncomps; i++) {
+        if (sim->comps[i].on_start)
+            sim->comps[i].on_start(sim, sim->comps[i].ctx);
+    }
     sim_flush(sim);
 }
 
@@ -509,4 +527,8 @@ hvf_sim_run(hvf_sim *sim)
     sim_log(sim, "sim_end", -1, -1, -1, -1, NULL, NULL);
     if (sim->has_ctl && sim->ctl.on_finish)
         sim->ctl.on_finish(sim, sim->ctl.ctx);
+    for (size_t i = 0; i < sim->ncomps; i++) {
+        if (sim->comps[i].on_finish)
+            sim->comps[i].on_finish(sim, sim->comps[i].ctx);
+    }
 }

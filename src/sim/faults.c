@@ -70,7 +70,7 @@ sim_on_host_up(hvf_sim *sim, int32_t host, uint32_t ver)
                 "NIC names differ from the inventory: kept out of service", NULL);
         if (sh->fixed_after_us >= 0)
             sim_push(sim, sim->now_us + sh->fixed_after_us, SIM_CLASS_HOST, SIM_EV_HOST_FIXED, host,
-                     0, 0);
+                     sh->up_ver, 0);
         return;
     }
     sim_host_set_state(sim, host, HVF_SIM_HOST_ACTIVE);
@@ -79,17 +79,64 @@ sim_on_host_up(hvf_sim *sim, int32_t host, uint32_t ver)
 }
 
 void
-sim_on_host_fixed(hvf_sim *sim, int32_t host)
+sim_on_host_fixed(hvf_sim *sim, int32_t host, uint32_t ver)
 {
     sim_host *sh = &sim->hosts[host];
     hvf_sim_event ev = {HVF_SIM_EV_HOST_IN_SERVICE, sim->now_us, host, -1, -1, -1, -1, 0, false};
 
-    if (sh->state != HVF_SIM_HOST_QUARANTINED)
+    if (sh->state != HVF_SIM_HOST_QUARANTINED || sh->up_ver != ver)
         return;
     sh->nic_mismatch = false;
     sim_host_set_state(sim, host, HVF_SIM_HOST_ACTIVE);
     sim_log(sim, "host_up", host, -1, -1, -1, "inventory matches its NICs again", NULL);
     sim_notify(sim, &ev);
+}
+
+int
+hvf_sim_crash_vm(hvf_sim *sim, int32_t vm, const char *why, hvf_error *err)
+{
+    hvf_sim_vm_state st;
+
+    if (vm < 0 || (size_t)vm >= sim->fleet->nvms) {
+        hvf_error_set(err, HVF_ERR_INVALID, "VM index %d does not exist", vm);
+        return -1;
+    }
+    st = sim->vms[vm].state;
+    if (st != HVF_SIM_VM_RUNNING && st != HVF_SIM_VM_MIGRATING && st != HVF_SIM_VM_PAUSED) {
+        hvf_error_set(err, HVF_ERR_CONFLICT, "VM '%s' is %s, not running", sim->fleet->vms[vm].name,
+                      hvf_sim_vm_state_names[st]);
+        return -1;
+    }
+    sim->st.vms_crashed++;
+    sim_vm_down(sim, vm, HVF_SIM_VM_CRASHED, "vm_crashed", why);
+    sim_check_evacuated(sim, sim->fleet->vms[vm].host);
+    return 0;
+}
+
+int
+hvf_sim_repair_host(hvf_sim *sim, int32_t host, const char *why, hvf_error *err)
+{
+    sim_host *sh;
+    hvf_sim_event ev = {HVF_SIM_EV_HOST_IN_SERVICE, sim->now_us, host, -1, -1, -1, -1, 0, false};
+
+    if (host < 0 || (size_t)host >= sim->fleet->nhosts) {
+        hvf_error_set(err, HVF_ERR_INVALID, "host index %d does not exist", host);
+        return -1;
+    }
+    sh = &sim->hosts[host];
+    if (sh->state != HVF_SIM_HOST_DOWN && sh->state != HVF_SIM_HOST_QUARANTINED) {
+        hvf_error_set(err, HVF_ERR_CONFLICT, "host '%s' is %s: nothing to repair",
+                      sim->fleet->hosts[host].name, hvf_sim_host_state_names[sh->state]);
+        return -1;
+    }
+    /* a pending return (reboot timer) or inventory fix goes stale */
+    sh->up_ver++;
+    sh->pending_rename = false;
+    sh->nic_mismatch = false;
+    sim_host_set_state(sim, host, HVF_SIM_HOST_ACTIVE);
+    sim_log(sim, "host_up", host, -1, -1, -1, why ? why : "repaired", NULL);
+    sim_notify(sim, &ev);
+    return 0;
 }
 
 void
@@ -100,10 +147,11 @@ sim_on_vm_restart(hvf_sim *sim, int32_t vm, uint32_t ver)
 
     if (sv->restart_ver != ver || sv->state != HVF_SIM_VM_CRASHED)
         return;
-    /* where it fits: back on its host, else the host with the most free memory */
+    /* where it fits: back on its host, else (unless its disks are local to that host) the host
+     * with the most free memory */
     if (sim->hosts[host].state != HVF_SIM_HOST_ACTIVE ||
         hvf_sim_host_free_mib(sim, host, true) < sim->fleet->vms[vm].mem_mib)
-        host = sim_pick_restart_host(sim, vm);
+        host = sim->p.vm_restart_same_host ? -1 : sim_pick_restart_host(sim, vm);
     if (host < 0) {
         /* nowhere to go yet: the platform tries again */
         sv->restart_ver++;
@@ -181,6 +229,11 @@ sim_fault_fire(hvf_sim *sim, int32_t idx)
         }
         break;
     }
+    case HVF_SIM_FAULT_SERVICE_DOWN:
+        snprintf(detail, sizeof(detail), "service_down %s", f->service);
+        sim_log(sim, "fault", -1, -1, -1, -1, detail, NULL);
+        sim_ext_dependency_fault(sim, f);
+        break;
     default:
         break;
     }

@@ -41,6 +41,8 @@ sim_mig_model_new(const sim_mig_input *in, hvf_error *err)
     p.working_set_bytes = (uint64_t)in->working_set_bytes;
     p.zero_fraction = in->zero_page_fraction;
     p.bandwidth_bytes_per_s = in->cap_bytes_per_s;
+    if (in->link_bytes_per_s > in->cap_bytes_per_s)
+        p.link_bytes_per_s = in->link_bytes_per_s;
     p.downtime_limit_us = in->downtime_limit_us;
     p.strategy = mig_strategy(in->strategy);
     /* 0 in the model means Nova's 800 s/GiB; the twin's 0 means never */
@@ -126,6 +128,12 @@ sim_mig_model_downtime_us(const sim_mig_model *m)
 
     hvf_migrate_state_result(&m->s, &r);
     return r.downtime_us;
+}
+
+void
+sim_mig_model_result(const sim_mig_model *m, hvf_migrate_result *out)
+{
+    hvf_migrate_state_result(&m->s, out);
 }
 
 double

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hvfleet/migrate.h"
 #include "hvfleet/sim.h"
 
 typedef struct sim_mig_input {
@@ -21,6 +22,7 @@ typedef struct sim_mig_input {
     hvf_sim_strategy strategy;           /* resolved: never DEFAULT */
     double completion_timeout_s_per_gib; /* 0 = never */
     double cap_bytes_per_s;              /* QEMU max-bandwidth for the live phase, > 0 */
+    double link_bytes_per_s; /* the slower NIC: QEMU lifts the cap for the final copy; 0 = cap */
 } sim_mig_input;
 
 typedef struct sim_mig_model sim_mig_model;
@@ -47,6 +49,8 @@ bool sim_mig_model_completed(const sim_mig_model *m);
 /* Once done and completed: converged without a forced switchover; downtime. */
 bool sim_mig_model_converged(const sim_mig_model *m);
 int64_t sim_mig_model_downtime_us(const sim_mig_model *m);
+/* The model's figures so far (final once done): rounds, downtime, mechanism, bytes. */
+void sim_mig_model_result(const sim_mig_model *m, hvf_migrate_result *out);
 /* Bytes put on the wire so far. */
 double sim_mig_model_sent_bytes(const sim_mig_model *m);
 /* What the model relied on, for logs ("pre-copy", "auto-converge", "post-copy", ...). */

@@ -71,6 +71,74 @@ mig_alloc(hvf_sim *sim)
     return id;
 }
 
+static hvf_sim_strategy
+mig_sim_strategy(hvf_migrate_strategy s)
+{
+    switch (s) {
+    case HVF_MIGRATE_STRATEGY_AUTO_CONVERGE:
+        return HVF_SIM_STRATEGY_AUTO_CONVERGE;
+    case HVF_MIGRATE_STRATEGY_POSTCOPY:
+        return HVF_SIM_STRATEGY_POSTCOPY;
+    default:
+        return HVF_SIM_STRATEGY_PRECOPY;
+    }
+}
+
+/* The migration's figures from its model, now. */
+static void
+mig_info(const hvf_sim *sim, const sim_mig *m, hvf_sim_migration_info *out)
+{
+    hvf_migrate_result r;
+
+    sim_mig_model_result(m->model, &r);
+    memset(out, 0, sizeof(*out));
+    out->vm = m->vm;
+    out->from = m->src;
+    out->to = m->dst;
+    out->active = m->active;
+    out->claimed = m->claimed;
+    out->start_us = m->t_start_us;
+    out->end_us = -1;
+    out->rounds = r.rounds;
+    out->strategy = mig_sim_strategy(r.finished_by);
+    out->throttle_pct = r.throttle_pct;
+    out->bytes_sent = r.bytes_sent;
+    if (sim_mig_model_done(m->model) && sim_mig_model_completed(m->model)) {
+        out->completed = true;
+        out->converged = sim_mig_model_converged(m->model);
+        out->downtime_us = r.downtime_us;
+    }
+}
+
+/* Keeps the figures of a migration that ends now in its slot, for hvf_sim_migration_result. */
+static void
+mig_keep_figures(hvf_sim *sim, int32_t id)
+{
+    sim_mig *m = &sim->migs[id];
+
+    mig_info(sim, m, &m->done);
+    m->done.active = false;
+    m->done.end_us = sim->now_us;
+}
+
+int
+hvf_sim_migration_result(const hvf_sim *sim, int32_t migration, hvf_sim_migration_info *out,
+                         hvf_error *err)
+{
+    const sim_mig *m;
+
+    if (migration < 0 || (size_t)migration >= sim->nmigs) {
+        hvf_error_set(err, HVF_ERR_NOT_FOUND, "migration %d does not exist", migration);
+        return -1;
+    }
+    m = &sim->migs[migration];
+    if (m->active)
+        mig_info(sim, m, out);
+    else
+        *out = m->done;
+    return 0;
+}
+
 /* Releases the slot; the version survives so events left in the heap stay stale. */
 static void
 mig_release(hvf_sim *sim, int32_t id)
@@ -187,6 +255,9 @@ hvf_sim_start_migration(hvf_sim *sim, int32_t vm, int32_t target, const hvf_sim_
                                                            : sim->p.migration_max_bytes_per_s;
     if (in.cap_bytes_per_s <= 0)
         in.cap_bytes_per_s = f->hosts[src].nic_bytes_per_s; /* uncapped: the NIC limits it */
+    in.link_bytes_per_s = f->hosts[src].nic_bytes_per_s < f->hosts[target].nic_bytes_per_s
+                              ? f->hosts[src].nic_bytes_per_s
+                              : f->hosts[target].nic_bytes_per_s;
     model = sim_mig_model_new(&in, err);
     if (!model) {
         hvf_error_prefix(err, "VM '%s': ", v->name);
@@ -261,6 +332,7 @@ mig_finish_abort(hvf_sim *sim, int32_t id, const char *why, bool vm_dies)
 
     if (m->claimed)
         HVF_ASSERT(hvf_host_release_claim(&f->hosts[m->dst], &r, &err) == 0);
+    mig_keep_figures(sim, id);
     snprintf(extra, sizeof(extra), ",\"migration\":%d,\"duration_s\":%.3f", id,
              (double)(sim->now_us - m->t_start_us) / 1e6);
     sim_log(sim, "migration_abort", -1, m->vm, m->src, m->dst, why, extra);
@@ -296,6 +368,7 @@ mig_complete(hvf_sim *sim, int32_t id)
         HVF_ASSERT(hvf_host_commit(&f->hosts[dst], &r, &err) == 0);
     else
         HVF_ASSERT(hvf_host_use(&f->hosts[dst], &r, HVF_OVERCOMMIT, &err) == 0);
+    mig_keep_figures(sim, id);
     sim_host_remove_vm(sim, src, vm);
     f->vms[vm].host = dst;
     sim_host_add_vm(sim, dst, vm);

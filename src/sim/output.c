@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "hvfleet/alloc.h"
+#include "util/text.h"
 #include "hvfleet/units.h"
 #include "sim/sim-priv.h"
 
@@ -40,6 +41,7 @@ sim_log(hvf_sim *sim, const char *type, int32_t host, int32_t vm, int32_t from, 
     const hvf_fleet *f = sim->fleet;
 
     sim->st.events++;
+    sim_inc_seen(sim, type);
     if (!sim->p.record_events)
         return;
     hvf_strbuf_puts(sb, "{\"t_s\":");
@@ -139,6 +141,20 @@ out_real(double v)
     return json_real(round(v * 1e6) / 1e6);
 }
 
+/* The run's incident KPIs as numbers (hvf_incident_raw_json). */
+static json_t *
+out_incident(const hvf_sim *sim)
+{
+    hvf_incident_kpis k;
+    HVF_AUTOFREE char *text = NULL;
+    json_t *obj;
+
+    hvf_incident_kpis_get(sim, &k);
+    text = hvf_incident_raw_json(&k, sim->inc.event_type);
+    obj = json_loads(text, 0, NULL);
+    return obj ? obj : json_object();
+}
+
 static json_t *
 out_summary(hvf_sim *sim)
 {
@@ -175,6 +191,12 @@ out_summary(hvf_sim *sim)
                         json_string(sim->has_ctl && sim->ctl.name ? sim->ctl.name : "none"));
     json_object_set_new(root, "metrics_interval_s",
                         out_real((double)sim->p.metrics_interval_us / 1e6));
+    json_object_set_new(root, "incident", out_incident(sim));
+    if (sim->svc)
+        json_object_set_new(root, "services", sim_svc_summary(sim));
+    if (sim->change)
+        json_object_set_new(root, "changes", sim_change_summary(sim));
+    sim_ext_summary(sim, root);
     return root;
 }
 
@@ -220,28 +242,6 @@ out_pick_hosts(const hvf_sim *sim, int32_t *pick)
 }
 
 static int
-out_mkdirs(const char *dir, hvf_error *err)
-{
-    HVF_AUTOFREE char *p = hvf_strdup(dir);
-
-    for (char *s = p + 1; *s; s++) {
-        if (*s != '/')
-            continue;
-        *s = '\0';
-        if (mkdir(p, 0777) < 0 && errno != EEXIST) {
-            hvf_error_set(err, HVF_ERR_IO, "cannot create directory '%s': %s", p, strerror(errno));
-            return -1;
-        }
-        *s = '/';
-    }
-    if (mkdir(p, 0777) < 0 && errno != EEXIST) {
-        hvf_error_set(err, HVF_ERR_IO, "cannot create directory '%s': %s", p, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-static int
 out_write(const char *dir, const char *file, const char *data, size_t len, hvf_error *err)
 {
     HVF_AUTOFREE char *path = hvf_asprintf("%s/%s", dir, file);
@@ -259,7 +259,7 @@ hvf_sim_write_outputs(hvf_sim *sim, const char *dir, hvf_error *err)
     size_t npick;
     int rc = -1;
 
-    if (out_mkdirs(dir, err) < 0)
+    if (hvf_file_mkdirs(dir, 0777, err) < 0)
         return -1;
     root = out_summary(sim);
     text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));

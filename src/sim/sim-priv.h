@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hvfleet/incident.h"
 #include "hvfleet/rng.h"
 #include "hvfleet/sim.h"
 #include "hvfleet/strbuf.h"
@@ -42,8 +43,11 @@ typedef enum sim_kind {
     SIM_EV_TIMER,         /* tag */
     SIM_EV_FAULT,         /* obj = fault index */
     SIM_EV_LINK_RESTORE,  /* obj = link */
+    SIM_EV_SVC,           /* svc.c: obj = storage (tag = node) reconnects, -1 = notify */
     SIM_EV_SAMPLE,
     SIM_EV_END,
+    SIM_EV_COMP_TIMER, /* obj = component id, tag */
+    SIM_EV_DEP_RESTORE, /* ext.c: obj = dependency */
 } sim_kind;
 
 typedef struct sim_event {
@@ -101,6 +105,7 @@ typedef struct sim_mig {
     int32_t links[SIM_MAX_PATH];
     uint8_t nlinks;
     sim_mig_model *model;                         /* owned */
+    hvf_sim_migration_info done;                  /* once ended: its final figures */
     int32_t next_out, prev_out, next_in, prev_in; /* per-host lists */
 } sim_mig;
 
@@ -145,6 +150,23 @@ typedef struct sim_host_sample {
     uint16_t mig_out, mig_in;
     uint8_t state;
 } sim_host_sample;
+
+/* What the incident KPIs need, kept up to date as states change (incident.c). */
+typedef struct sim_incident {
+    char *event_type;                    /* owned */
+    int64_t event_us;                    /* -1 until the first event of that type */
+    int64_t first_us[HVF_INCIDENT_LAST]; /* first at or after the event, -1 */
+    int64_t latest_us[HVF_INCIDENT_LAST]; /* last at or after the event, -1 */
+    uint32_t count[HVF_INCIDENT_LAST];
+    uint32_t vms_down, vms_down_peak, vms_down_distinct;
+    uint32_t hosts_out; /* down or quarantined since the start */
+    bool *vm_was_down;  /* owned, per VM */
+    bool *vm_impaired;  /* owned, per VM: up but unusable (hvf_incident_vm_impaired) */
+    bool *host_out;     /* owned, per host: counted in hosts_out */
+    double vm_down_us;  /* integral of vms_down up to last_us */
+    int64_t last_us;
+    int64_t clear_since_us; /* every VM running and no host out since; -1 while not */
+} sim_incident;
 
 struct hvf_sim {
     hvf_fleet *fleet; /* owned copy */
@@ -197,6 +219,13 @@ struct hvf_sim {
 
     void (*progress)(int64_t, int64_t, void *);
     void *progress_ctx;
+
+    hvf_sim_component *comps;
+    size_t ncomps, comps_cap;
+    sim_incident inc;
+    struct sim_svc *svc;   /* owned; services' work (svc.c), NULL until declared or used */
+    struct sim_cx *change; /* owned; the change controller's context (change.c), may be NULL */
+    struct sim_ext *ext; /* owned, may be NULL: what components add (ext.c) */
 };
 
 /* ---- engine.c ---- */
@@ -254,9 +283,46 @@ double sim_host_cpu_ratio(const hvf_sim *sim, int32_t host);
 /* ---- faults.c ---- */
 void sim_fault_fire(hvf_sim *sim, int32_t idx);
 void sim_on_host_up(hvf_sim *sim, int32_t host, uint32_t ver);
-void sim_on_host_fixed(hvf_sim *sim, int32_t host);
+void sim_on_host_fixed(hvf_sim *sim, int32_t host, uint32_t ver);
 void sim_on_vm_restart(hvf_sim *sim, int32_t vm, uint32_t ver);
 void sim_on_link_restore(hvf_sim *sim, int32_t link);
+
+/* ---- incident.c ---- */
+void sim_inc_init(hvf_sim *sim);
+void sim_inc_free(hvf_sim *sim);
+/* State changes, called by sim_vm_set_state and sim_host_set_state before they apply. */
+void sim_inc_vm_state(hvf_sim *sim, int32_t vm, hvf_sim_vm_state from, hvf_sim_vm_state to);
+void sim_inc_host_state(hvf_sim *sim, int32_t host, hvf_sim_host_state from, hvf_sim_host_state to);
+/* Every logged event type passes here: the first of the configured type is the event. */
+void sim_inc_seen(hvf_sim *sim, const char *type);
+/* ---- svc.c ---- */
+typedef struct sim_svc sim_svc;
+struct json_t;
+void sim_svc_on_event(hvf_sim *sim, int32_t obj, uint32_t ver, int64_t tag);
+void sim_svc_free(hvf_sim *sim);
+/* The services' figures for summary.json (a new JSON object). */
+struct json_t *sim_svc_summary(const hvf_sim *sim);
+
+/* ---- change.c ---- */
+void sim_change_free(hvf_sim *sim);
+/* The changes' outcomes for summary.json (a new JSON array). */
+struct json_t *sim_change_summary(const hvf_sim *sim);
+
+/* ---- ext.c ---- */
+typedef struct sim_ext sim_ext;
+struct json_t;
+void sim_ext_free(hvf_sim *sim);
+void sim_ext_dependency_fault(hvf_sim *sim, const hvf_sim_fault *f);
+void sim_ext_on_dep_restore(hvf_sim *sim, int32_t id, uint32_t ver);
+/* Load on @host beyond its VMs' own: extra cores, extra resident MiB, and disk IO (extra plus
+ * what its running guests generate inside), bytes/s. */
+double sim_ext_host_cpu(const hvf_sim *sim, int32_t host);
+double sim_ext_host_mem(const hvf_sim *sim, int32_t host);
+double sim_ext_host_io(const hvf_sim *sim, int32_t host);
+/* Adds the components' summary sections to @root. */
+void sim_ext_summary(const hvf_sim *sim, struct json_t *root);
+/* The context of the first component named @name, or NULL. */
+void *sim_component_ctx(const hvf_sim *sim, const char *name);
 
 /* ---- output.c ---- */
 /* Event-log line; @extra is appended raw (",\"k\":v..." or NULL). */

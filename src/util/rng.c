@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* xoshiro256** by Blackman and Vigna (public domain reference, prng.di.unimi.it), seeded by splitmix64. */
-#include "hvfleet/alloc.h"
+/* xoshiro256** by Blackman and Vigna (public domain reference, prng.di.unimi.it), seeded by
+ * splitmix64. */
 #include "hvfleet/rng.h"
+#include "hvfleet/alloc.h"
 
 uint64_t
 hvf_rng_splitmix64(uint64_t *state)

@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "hvfleet/alloc.h"
 #include "hvfleet/sha256.h"
 
 static const uint32_t sha256_k[64] = {

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Growable strings and atomic file writes (temporary file + rename: never a half-written file). */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hvfleet/alloc.h"
@@ -79,6 +81,7 @@ hvf_file_write_atomic(const char *path, const char *data, size_t len, hvf_error 
 {
     HVF_AUTOFREE char *tmp = NULL;
     FILE *fp;
+    mode_t mask;
     int fd;
 
     if (strcmp(path, "-") == 0) {
@@ -96,6 +99,10 @@ hvf_file_write_atomic(const char *path, const char *data, size_t len, hvf_error 
                       strerror(errno));
         return -1;
     }
+    /* mkstemp makes 0600; outputs are meant to be shared, so honour the umask like open(2). */
+    mask = umask(0);
+    umask(mask);
+    (void)fchmod(fd, 0666 & ~mask);
     fp = fdopen(fd, "wb");
     if (!fp) {
         close(fd);
@@ -115,4 +122,25 @@ hvf_file_write_atomic(const char *path, const char *data, size_t len, hvf_error 
         return -1;
     }
     return 0;
+}
+
+void
+hvf_quote_value(const char *s, size_t len, char *buf, size_t size)
+{
+    size_t o = 0;
+
+    HVF_ASSERT(size >= 8);
+    buf[o++] = '\'';
+    for (size_t i = 0; i < len && o + 5 < size; i++) {
+        unsigned char c = (unsigned char)s[i];
+        buf[o++] = isprint(c) ? (char)c : '?';
+        if (i == 40 && len > 44) {
+            buf[o++] = '.';
+            buf[o++] = '.';
+            buf[o++] = '.';
+            break;
+        }
+    }
+    buf[o++] = '\'';
+    buf[o] = '\0';
 }

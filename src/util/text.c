@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Capped file reads and UTF-8 validation for parsers of untrusted text. */
+/* Capped whole-file reads and directory trees. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "hvfleet/alloc.h"
@@ -46,49 +47,24 @@ hvf_text_read_file(const char *path, size_t max, size_t *len, hvf_error *err)
     return buf;
 }
 
-bool
-hvf_text_utf8_valid(const char *str, size_t len, int *line, int *column)
+int
+hvf_file_mkdirs(const char *dir, mode_t mode, hvf_error *err)
 {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0, line_start = 0;
-    int ln = 1;
+    HVF_AUTOFREE char *p = hvf_strdup(dir);
 
-    while (i < len) {
-        unsigned c = s[i];
-        size_t need;
-        uint32_t cp, min;
-
-        if (c < 0x80) {
-            if (c == '\n') {
-                ln++;
-                line_start = i + 1;
-            }
-            i++;
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
             continue;
+        *s = '\0';
+        if (mkdir(p, mode) < 0 && errno != EEXIST) {
+            hvf_error_set(err, HVF_ERR_IO, "cannot create directory '%s': %s", p, strerror(errno));
+            return -1;
         }
-        if (c >= 0xc2 && c <= 0xdf) {
-            need = 1, cp = c & 0x1f, min = 0x80;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            need = 2, cp = c & 0x0f, min = 0x800;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            need = 3, cp = c & 0x07, min = 0x10000;
-        } else {
-            goto bad;
-        }
-        if (len - i <= need)
-            goto bad;
-        for (size_t k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                goto bad;
-            cp = cp << 6 | (s[i + k] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            goto bad;
-        i += need + 1;
+        *s = '/';
     }
-    return true;
-bad:
-    *line = ln;
-    *column = (int)(i - line_start) + 1;
-    return false;
+    if (mkdir(p, mode) < 0 && errno != EEXIST) {
+        hvf_error_set(err, HVF_ERR_IO, "cannot create directory '%s': %s", p, strerror(errno));
+        return -1;
+    }
+    return 0;
 }

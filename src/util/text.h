@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Whole-file reads with a size cap, and a UTF-8 check to run before text reaches a parser. */
+/* Files: whole-file reads with a size cap (for parsers), and directory trees for outputs. */
 #pragma once
 
-#include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "hvfleet/error.h"
 
@@ -14,10 +14,5 @@
  */
 char *hvf_text_read_file(const char *path, size_t max, size_t *len, hvf_error *err);
 
-/*
- * True when @len bytes of @s are well-formed UTF-8 (no overlongs, surrogates or code points
- * above U+10FFFF). Otherwise sets *@line and *@column (1-based, column in bytes) of the first
- * bad byte. libfyaml 0.7 loops forever on some invalid sequences (e.g. "%s\xfe"), so parsers
- * of untrusted files check first.
- */
-bool hvf_text_utf8_valid(const char *s, size_t len, int *line, int *column);
+/* Creates @dir and its missing parents with @mode (like mkdir -p). Returns 0, or -1 (HVF_ERR_IO). */
+int hvf_file_mkdirs(const char *dir, mode_t mode, hvf_error *err);

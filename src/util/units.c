@@ -15,8 +15,9 @@ typedef struct units_entry {
     double mult;
 } units_entry;
 
+/* "kB" and "kbit" are the SI spellings, and the ones hvf_units_format_rate prints. */
 static const units_entry size_units[] = {
-    {"B", 1.0},       {"KB", 1e3},         {"MB", 1e6},         {"GB", 1e9},
+    {"B", 1.0},       {"KB", 1e3},  {"kB", 1e3},       {"MB", 1e6},         {"GB", 1e9},
     {"TB", 1e12},     {"PB", 1e15},        {"KiB", 1024.0},     {"MiB", 1048576.0},
     {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}, {"PiB", 1125899906842624.0},
     {"K", 1024.0},    {"M", 1048576.0},    {"G", 1073741824.0}, {"T", 1099511627776.0},
@@ -25,9 +26,9 @@ static const units_entry size_units[] = {
 
 /* Network rates are in bits; the multiplier here converts to bytes per second. */
 static const units_entry bit_units[] = {
-    {"bit", 1.0 / 8},  {"Kbit", 1e3 / 8},  {"Mbit", 1e6 / 8},  {"Gbit", 1e9 / 8},
-    {"Tbit", 1e12 / 8}, {"bps", 1.0 / 8},  {"Kbps", 1e3 / 8},  {"Mbps", 1e6 / 8},
-    {"Gbps", 1e9 / 8}, {"Tbps", 1e12 / 8},
+    {"bit", 1.0 / 8},  {"Kbit", 1e3 / 8},  {"kbit", 1e3 / 8}, {"Mbit", 1e6 / 8},
+    {"Gbit", 1e9 / 8}, {"Tbit", 1e12 / 8}, {"bps", 1.0 / 8},   {"Kbps", 1e3 / 8},
+    {"kbps", 1e3 / 8}, {"Mbps", 1e6 / 8},  {"Gbps", 1e9 / 8},  {"Tbps", 1e12 / 8},
 };
 
 static const units_entry time_units[] = {
@@ -103,9 +104,10 @@ hvf_units_parse_size(const char *s, uint64_t bare_unit, uint64_t *bytes, hvf_err
             goto bad;
         mult = u->mult;
     }
+    /* The bound is 2^64 as a double. llround would overflow from 2^63 (8 EiB) on. */
     if (val * mult >= 18446744073709551615.0)
         goto bad;
-    *bytes = (uint64_t)llround(val * mult);
+    *bytes = (uint64_t)round(val * mult);
     return 0;
 
 bad:
@@ -140,7 +142,11 @@ hvf_units_parse_rate(const char *s, double *bytes_per_s, hvf_error *err)
     } else {
         u = units_lookup(bit_units, HVF_ARRAY_LEN(bit_units), p, len, 0);
     }
-    if (!u)
+    /*
+     * Bounded like sizes and durations: 1e300 Tbit is infinite as bytes per second, and anything
+     * above 1 EB/s (8 Ebit/s, 10^5 times any NIC) is a typo that no output format can show.
+     */
+    if (!u || !(val * u->mult <= HVF_RATE_MAX_BYTES_PER_S))
         goto bad;
     *bytes_per_s = val * u->mult;
     return 0;

@@ -54,7 +54,8 @@ run 2 approve "$TMP/short.json"
 has err "short.json:1: kind: (missing): a value is required"
 printf '%%s\376' >"$TMP/binary.json"
 run 2 plan check "$TMP/binary.json" --inventory "$INV"
-has err "expected UTF-8 text"
+has err "binary.json:1: syntax: "
+has err "expected a JSON plan"
 run 2 approve
 run 2 plan check "$PLAN"
 run 2 plan frobnicate

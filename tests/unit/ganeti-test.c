@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+/* cmocka needs the headers above first */
 #include <cmocka.h>
 
 #include "hvfleet/alloc.h"
@@ -94,9 +95,9 @@ test_small_file(void **state)
     assert_string_equal(f->racks[h->rack].name, "default");
     assert_string_equal(f->zones[h->zone].name, "lab");
 
-    assert_false(vm_named(f, "db1")->migratable);  /* plain */
-    assert_false(vm_named(f, "old1")->migratable); /* file */
-    assert_true(vm_named(f, "web1")->migratable);  /* drbd */
+    assert_false(vm_named(f, "db1")->migratable);       /* plain */
+    assert_false(vm_named(f, "old1")->migratable);      /* file */
+    assert_true(vm_named(f, "web1")->migratable);       /* drbd */
     assert_true(vm_named(f, "tick1")->cpu_load == 0.0); /* ADMIN_down */
     assert_int_equal(vm_named(f, "web2")->host, hvf_fleet_find_host(f, "kvm02"));
     assert_string_equal(f->services[vm_named(f, "mon2")->service].name, "monitoring");
@@ -138,10 +139,14 @@ sample_fleet(void)
     hvf_fleet *f = hvf_fleet_new();
     hvf_error err = HVF_ERROR_INIT;
     char *tags[] = {"ssd", "odd,tag|x"};
-    hvf_host h = {.cpus = 32, .mem_mib = 262144, .reserved_mib = 4096, .cpu_allocation_ratio = 3.0,
-                  .ram_allocation_ratio = 1.5, .nic_bytes_per_s = 1.25e9};
-    hvf_service mon = {.name = "monitoring", .critical = true, .min_available = 2,
-                       .spread = HVF_SPREAD_RACK};
+    hvf_host h = {.cpus = 32,
+                  .mem_mib = 262144,
+                  .reserved_mib = 4096,
+                  .cpu_allocation_ratio = 3.0,
+                  .ram_allocation_ratio = 1.5,
+                  .nic_bytes_per_s = 1.25e9};
+    hvf_service mon = {
+        .name = "monitoring", .critical = true, .min_available = 2, .spread = HVF_SPREAD_RACK};
     hvf_service db = {.name = "db", .min_available = 1, .spread = HVF_SPREAD_HOST};
     hvf_vm v = {.vcpus = 4, .mem_mib = 8192, .cpu_load = 0.2, .migratable = true};
 
@@ -157,8 +162,9 @@ sample_fleet(void)
         h.hw = i < 3 ? "gen3" : NULL;
         h.tags = i == 0 ? tags : NULL;
         h.ntags = i == 0 ? 2 : 0;
-        h.state = i == 5 ? HVF_HOST_STATE_MAINTENANCE : i == 4 ? HVF_HOST_STATE_DOWN
-                                                             : HVF_HOST_STATE_ACTIVE;
+        h.state = i == 5   ? HVF_HOST_STATE_MAINTENANCE
+                  : i == 4 ? HVF_HOST_STATE_DOWN
+                           : HVF_HOST_STATE_ACTIVE;
         assert_int_equal(hvf_fleet_add_host(f, &h, &err), i);
     }
     for (int i = 0; i < 12; i++) {
@@ -185,7 +191,8 @@ test_format_round_trip(void **state)
 
     hvf_ganeti_format(f, &sb);
     /* The reserved separators in a tag must not leak into the format. */
-    assert_non_null(strstr(sb.buf, "|rack:r1,hvfleet:kernel:5.10.0,hvfleet:hw:gen3,ssd,odd_tag_x|"));
+    assert_non_null(
+        strstr(sb.buf, "|rack:r1,hvfleet:kernel:5.10.0,hvfleet:hw:gen3,ssd,odd_tag_x|"));
     g = parse_text(sb.buf, &st, &diags);
     if (!g)
         hvf_diags_print(&diags, stderr);
@@ -309,6 +316,8 @@ static const bad_case bad_cases[] = {
     {"", "t.data:1: file: '': expected groups, nodes and instances sections", 1},
     {"\n", "t.data:1: file: '2 sections': expected at least 3 sections", 1},
     {G N1, "t.data:3: file: '2 sections'", 1},
+    {"\n\n\n|12[8\nprr", "t.data:2: nodes: '': expected at least one node line", 1},
+    {G "\n\n", "t.data:3: nodes: '': expected at least one node line", 1},
     {G "n1|8192|512\n\ni1|1|1|1|running|Y|n1||plain|\n",
      "t.data:3: nodes: 'n1|8192|512': expected at least 9 fields", 1},
     {G "n1|8x92|512|7680|100|100|4|N|u1|1\n\n\n",
@@ -364,8 +373,7 @@ test_bad_inputs(void **state)
         hvf_diags diags;
         hvf_fleet *f = parse_text(bc->text, NULL, &diags);
 
-        if (f || diags.n == 0 || !strstr(diags.lines[0], bc->want) ||
-            diags.total != bc->problems) {
+        if (f || diags.n == 0 || !strstr(diags.lines[0], bc->want) || diags.total != bc->problems) {
             fprintf(stderr, "case %zu: want '%s' (%zu problems), got %zu:\n", i, bc->want,
                     bc->problems, diags.total);
             hvf_diags_print(&diags, stderr);
@@ -386,7 +394,21 @@ test_nul_and_policies_ok(void **state)
 
     hvf_diags_init(&diags);
     assert_null(hvf_ganeti_parse("t.data", nul, sizeof(nul) - 1, &diags, &err));
-    assert_non_null(strstr(diags.lines[0], "found a NUL byte"));
+    assert_string_equal(diags.lines[0],
+                        "t.data:2: file: byte 0x00 at column 1: expected UTF-8 text");
+    hvf_diags_clear(&diags);
+    /* a Latin-1 tag: the inventory written from it would not load */
+    assert_null(hvf_ganeti_parse("t.data", "g1|u1|preferred|caf\xe9|\n", 22, &diags, &err));
+    assert_string_equal(diags.lines[0],
+                        "t.data:1: file: byte 0xe9 at column 20: expected UTF-8 text");
+    hvf_diags_clear(&diags);
+    /* well-formed UTF-8 in tags is kept as it is */
+    f = parse_text(G "n1|8192|512|7680|100|100|4|N|u1|1|caf\xc3\xa9,\xe2\x82\xac\n\n\n", NULL,
+                   &diags);
+    assert_non_null(f);
+    assert_string_equal(f->hosts[0].tags[0], "caf\xc3\xa9");
+    assert_string_equal(f->hosts[0].tags[1], "\xe2\x82\xac");
+    hvf_fleet_free(f);
     hvf_diags_clear(&diags);
 
     text = hvf_asprintf(G N1 "\n\n\n%sg1|1,1,1,1,1,1||plain,drbd|2.5|32.0|1.25\n", policy_lines);

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Synthetic fleets: determinism, capacity, the promised mix of sizes and loads, services, errors. */
+/* Synthetic fleets: determinism, capacity, the promised mix of sizes and loads, services. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+/* cmocka needs the headers above first */
 #include <cmocka.h>
 
 #include "hvfleet/alloc.h"
@@ -193,8 +194,7 @@ test_services(void **state)
     /* one rack: monitoring falls back to distinct hosts; one VM: only monitoring exists */
     f = gen(3, 4, 1);
     assert_int_equal(f->nracks, 1);
-    assert_int_equal(f->services[hvf_fleet_find_service(f, "monitoring")].spread,
-                     HVF_SPREAD_HOST);
+    assert_int_equal(f->services[hvf_fleet_find_service(f, "monitoring")].spread, HVF_SPREAD_HOST);
     hvf_fleet_free(f);
     f = gen(1, 1, 1);
     assert_int_equal(f->nservices, 1);
@@ -295,9 +295,12 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_deterministic), cmocka_unit_test(test_valid_inventory),
-        cmocka_unit_test(test_mix),           cmocka_unit_test(test_services),
-        cmocka_unit_test(test_zones_and_racks), cmocka_unit_test(test_bad_params),
+        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_valid_inventory),
+        cmocka_unit_test(test_mix),
+        cmocka_unit_test(test_services),
+        cmocka_unit_test(test_zones_and_racks),
+        cmocka_unit_test(test_bad_params),
         cmocka_unit_test(test_extremes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

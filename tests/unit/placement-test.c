@@ -288,6 +288,43 @@ test_weighers(void **state)
     hvf_fleet_free(f);
 }
 
+static void
+test_busy_hosts(void **state)
+{
+    hvf_fleet *f = pt_fleet(3, 10, 10, 64);
+    hvf_placer *p;
+    hvf_place_result res;
+    hvf_place_request req = pt_req(4, 1, -1, -1);
+
+    pt_vm(f, 0, 30, 1, -1);
+    pt_vm(f, 1, 20, 1, -1);
+    p = hvf_placer_new(f, NULL);
+    assert_int_equal(hvf_placer_choose(p, &req, &res), 0);
+    assert_false(hvf_placer_busy_fits(p, &req));
+    /* A busy host leaves the index; waiting for it may help, and explain counts it. */
+    hvf_placer_set_busy(p, 0, true);
+    assert_int_equal(hvf_placer_choose(p, &req, &res), 1);
+    assert_true(hvf_placer_busy_fits(p, &req));
+    hvf_placer_set_busy(p, 1, true);
+    hvf_placer_set_busy(p, 2, true);
+    req.explain = true;
+    assert_int_equal(hvf_placer_choose(p, &req, &res), -1);
+    assert_int_equal(res.rejected[HVF_PLACE_REJECT_BUSY], 3);
+    /* Too big for any of them: waiting for a busy host would not help. */
+    req.need.mem_mib = 100 * 1024;
+    assert_false(hvf_placer_busy_fits(p, &req));
+    req.need.mem_mib = 4 * 1024;
+    hvf_placer_set_busy(p, 1, false);
+    hvf_placer_set_busy(p, 1, false); /* idempotent */
+    assert_int_equal(hvf_placer_choose(p, &req, &res), 1);
+    /* A fixed host is checked whatever its role (a VM coming home). */
+    hvf_placer_set_role(p, 1, HVF_PLACE_ROLE_OFFLINE);
+    assert_int_equal(hvf_placer_check(p, &req, 1), -1);
+    assert_int_equal(hvf_placer_check(p, &req, 0), HVF_PLACE_REJECT_BUSY);
+    hvf_placer_free(p);
+    hvf_fleet_free(f);
+}
+
 /* ---- the index against a brute force ------------------------------------------------------ */
 
 static uint64_t
@@ -465,6 +502,7 @@ main(void)
         cmocka_unit_test(test_spread_levels),
         cmocka_unit_test(test_state_and_roles),
         cmocka_unit_test(test_weighers),
+        cmocka_unit_test(test_busy_hosts),
         cmocka_unit_test(test_against_brute_force),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

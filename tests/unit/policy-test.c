@@ -146,7 +146,7 @@ test_bad(void **state)
         {"- 1\n", "expected a mapping"},
         {"max_parallel_hosts: [1\n", "syntax"},
         {"return_vms: yes please\n", "expected true or false"},
-        {"%s\xfe", "p.yaml:1: syntax: byte 3 of the line: expected UTF-8 text"},
+        {"%s\xfe", "p.yaml:1: syntax: expected UTF-8 text, found the byte 0xFE"},
     };
 
     for (size_t i = 0; i < HVF_ARRAY_LEN(cases); i++) {

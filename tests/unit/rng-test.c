@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+/* cmocka needs the headers above first */
 #include <cmocka.h>
 
 #include "hvfleet/rng.h"
@@ -26,8 +27,12 @@ static void
 test_xoshiro_reference(void **state)
 {
     /* xoshiro256** from state {1, 2, 3, 4}, as computed by the reference C code. */
-    static const uint64_t want[] = {11520ULL, 0ULL, 1509978240ULL, 1215971899390074240ULL,
-                                    1216172134540287360ULL, 607988272756665600ULL};
+    static const uint64_t want[] = {11520ULL,
+                                    0ULL,
+                                    1509978240ULL,
+                                    1215971899390074240ULL,
+                                    1216172134540287360ULL,
+                                    607988272756665600ULL};
     hvf_rng r = {{1, 2, 3, 4}};
 
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
@@ -105,8 +110,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_splitmix_reference), cmocka_unit_test(test_xoshiro_reference),
-        cmocka_unit_test(test_seeding),            cmocka_unit_test(test_uniform),
+        cmocka_unit_test(test_splitmix_reference),
+        cmocka_unit_test(test_xoshiro_reference),
+        cmocka_unit_test(test_seeding),
+        cmocka_unit_test(test_uniform),
         cmocka_unit_test(test_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

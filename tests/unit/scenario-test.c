@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "hvfleet/scenario-run.h"
 #include "hvfleet/scenario.h"
 #include "hvfleet/sim.h"
 #include "hvfleet/units.h"

@@ -19,6 +19,8 @@ test_size_good(void **state)
         {"512GiB", 512 * HVF_GIB}, {"8 GiB", 8 * HVF_GIB},   {"1.5TB", 1500000000000ULL},
         {"50MiB", 50 * HVF_MIB},   {"4096", 4096 * HVF_MIB}, {"1K", 1024},
         {"0", 0},                  {"2gib", 2 * HVF_GIB},    {" 3 MB ", 3000000},
+        /* above 2^63 bytes, where llround overflowed */
+        {"15000PiB", 15000ULL << 50},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         uint64_t got = 0;
@@ -64,12 +66,21 @@ test_rate(void **state)
     assert_float_equal(r, 1.25e8, 1);
     assert_int_equal(hvf_units_parse_rate("100Mbps", &r, &err), 0);
     assert_float_equal(r, 1.25e7, 1);
+    /* SI "k", as hvf_units_format_rate prints it */
+    assert_int_equal(hvf_units_parse_rate("1.2 kB/s", &r, &err), 0);
+    assert_float_equal(r, 1200, 1e-9);
+    assert_int_equal(hvf_units_parse_rate("64kbit", &r, &err), 0);
+    assert_float_equal(r, 8000, 1e-9);
 
     assert_int_equal(hvf_units_parse_rate("10", &r, &err), -1);
     assert_non_null(strstr(err.msg, "'10' is not a rate"));
     assert_int_equal(hvf_units_parse_rate("10GiB", &r, &err), -1);
     assert_int_equal(hvf_units_parse_rate("-5MB/s", &r, &err), -1);
     assert_int_equal(hvf_units_parse_rate("5 parsecs", &r, &err), -1);
+    /* the bound: 8 Ebit/s reads, more does not (its printed form overflowed buffers) */
+    assert_int_equal(hvf_units_parse_rate("8000000Tbit", &r, &err), 0);
+    assert_int_equal(hvf_units_parse_rate("8000001Tbit", &r, &err), -1);
+    assert_int_equal(hvf_units_parse_rate("2222222222222222222222222223kB/s", &r, &err), -1);
 }
 
 static void
