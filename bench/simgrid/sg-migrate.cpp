@@ -42,9 +42,10 @@
 
 namespace sg4 = simgrid::s4u;
 
-namespace {
+namespace
+{
 
-constexpr double HOST_SPEED = 1e9; /* flops per core; only ratios matter to the plugin */
+constexpr double HOST_SPEED = 1e9;  /* flops per core; only ratios matter to the plugin */
 constexpr double LOAD_FLOPS = 1e14; /* one chunk of a busy guest's endless computation */
 constexpr int MIN_CORES = 1024;
 
@@ -259,8 +260,9 @@ load_workload(const char *path, Platform &pf, std::vector<Mig> &migs, int &slots
         if (m.vm < 0 || static_cast<size_t>(m.vm) >= pf.vms.size() || m.to < 0 ||
             static_cast<size_t>(m.to) >= nics.size() || m.from < 0 ||
             static_cast<size_t>(m.from) >= nics.size()) {
-            fprintf(stderr, "sg-migrate: %s: migration of VM %d from %d to %d: no such VM or host\n",
-                    path, m.vm, m.from, m.to);
+            fprintf(stderr,
+                    "sg-migrate: %s: migration of VM %d from %d to %d: no such VM or host\n", path,
+                    m.vm, m.from, m.to);
             return -1;
         }
         m.seq = seen[m.vm]++;
@@ -295,23 +297,23 @@ run_fleet(const char *path)
             continue;
         for (int s = 0; s < slots; s++) {
             auto *q = &queues[h];
-            sg4::Actor::create(
-                pf.hosts[h]->get_name() + "-evac" + std::to_string(s), pf.hosts[h],
-                [q, &pf, moved, lock] {
-                    while (!q->empty()) {
-                        Mig *m = q->front();
-                        Vm &v = pf.vms[m->vm];
-                        q->pop_front();
-                        /* a VM the twin moved twice leaves its second host only once there */
-                        if (v.moves < m->seq) {
-                            std::unique_lock<sg4::Mutex> lk(*lock);
-                            while (v.moves < m->seq)
-                                moved->wait(lk);
-                        }
-                        migrate(v, *m, pf.hosts[m->to]);
-                        moved->notify_all();
-                    }
-                });
+            sg4::Actor::create(pf.hosts[h]->get_name() + "-evac" + std::to_string(s), pf.hosts[h],
+                               [q, &pf, moved, lock] {
+                                   while (!q->empty()) {
+                                       Mig *m = q->front();
+                                       Vm &v = pf.vms[m->vm];
+                                       q->pop_front();
+                                       /* a VM the twin moved twice leaves its second host only once
+                                        * there */
+                                       if (v.moves < m->seq) {
+                                           std::unique_lock<sg4::Mutex> lk(*lock);
+                                           while (v.moves < m->seq)
+                                               moved->wait(lk);
+                                       }
+                                       migrate(v, *m, pf.hosts[m->to]);
+                                       moved->notify_all();
+                                   }
+                               });
         }
     }
     sg4::Engine::get_instance()->run();
