@@ -28,7 +28,7 @@ int hvf_units_parse_size(const char *s, uint64_t bare_unit, uint64_t *bytes, hvf
 /*
  * Rates: bits per second (bit, Kbit or kbit, Mbit, Gbit, Tbit, with or without "/s", and bps,
  * Kbps or kbps, Mbps, Gbps, Tbps; powers of 1000 as in networking) or bytes per second (any size
- * unit, or kB, followed by "/s": 1.25GB/s, 50MiB/s, 3.2 kB/s). A unit is required. Sets
+ * unit, or kB, followed by "/s": 1.25GB/s, 50MiB/s, 3.2 kB/s). A unit is required, except for 0. Sets
  * *@bytes_per_s, at most HVF_RATE_MAX_BYTES_PER_S. Whatever hvf_units_format_rate prints
  * reads back.
  */

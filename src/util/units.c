@@ -133,8 +133,13 @@ hvf_units_parse_rate(const char *s, double *bytes_per_s, hvf_error *err)
     len = strlen(p);
     while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
         len--;
-    if (len == 0)
-        goto bad;
+    if (len == 0) {
+        /* Zero is zero in every unit: "dirty_rate: 0" needs none. */
+        if (val != 0)
+            goto bad;
+        *bytes_per_s = 0;
+        return 0;
+    }
     if (len > 2 && strncmp(p + len - 2, "/s", 2) == 0) {
         u = units_lookup(bit_units, HVF_ARRAY_LEN(bit_units), p, len - 2, 0);
         if (!u)

@@ -72,6 +72,9 @@ test_rate(void **state)
     assert_int_equal(hvf_units_parse_rate("64kbit", &r, &err), 0);
     assert_float_equal(r, 8000, 1e-9);
 
+    r = 5;
+    assert_int_equal(hvf_units_parse_rate("0", &r, &err), 0); /* zero needs no unit */
+    assert_float_equal(r, 0, 0);
     assert_int_equal(hvf_units_parse_rate("10", &r, &err), -1);
     assert_non_null(strstr(err.msg, "'10' is not a rate"));
     assert_int_equal(hvf_units_parse_rate("10GiB", &r, &err), -1);
