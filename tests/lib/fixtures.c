@@ -13,6 +13,7 @@
 
 #include "fixtures.h"
 #include "hvfleet/diag.h"
+#include "hvfleet/inventory.h"
 #include "hvfleet/scenario-run.h"
 #include "hvfleet/scenario.h"
 #include "sim/sim-priv.h"
@@ -58,6 +59,22 @@ hvf_test_fleet_3h6v(double cpu_load)
         v.name = name;
         assert_true(hvf_fleet_add_vm(f, &v, 0, &err) >= 0);
     }
+    return f;
+}
+
+hvf_fleet *
+hvf_test_inventory(const char *text)
+{
+    hvf_diags d;
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_fleet *f;
+
+    hvf_diags_init(&d);
+    f = hvf_inventory_parse("inv.yaml", text, strlen(text), &d, &err);
+    if (!f)
+        hvf_diags_print(&d, stderr);
+    hvf_diags_clear(&d);
+    assert_non_null(f);
     return f;
 }
 

@@ -15,6 +15,10 @@ void hvf_test_hosts_add(hvf_fleet *f, int n, uint32_t cpus, uint64_t mem_mib);
  * v4 and v5 on h1. */
 hvf_fleet *hvf_test_fleet_3h6v(double cpu_load);
 
+/* The fleet of inventory @text (named inv.yaml in messages); the test fails, after printing
+ * every diagnostic, when it does not parse. */
+hvf_fleet *hvf_test_inventory(const char *text);
+
 /* The simulation of scenario @text (named t.yaml in messages), not yet run; the test fails with
  * the first diagnostic when it does not load. *@sched gets the scenario's scheduler. */
 hvf_sim *hvf_test_scenario_sim(const char *text, void **sched);
