@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "fixtures.h"
+#include "hvfleet/alloc.h"
 #include "hvfleet/diag.h"
 #include "hvfleet/inventory.h"
 #include "hvfleet/scenario-run.h"
@@ -114,4 +115,15 @@ hvf_test_event_first_us(const hvf_sim *sim, const char *type, const char *detail
         p = end;
     }
     return -1;
+}
+
+size_t
+hvf_test_event_count(const hvf_sim *sim, const char *type)
+{
+    HVF_AUTOFREE char *needle = hvf_asprintf("\"type\":\"%s\"", type);
+    size_t n = 0;
+
+    for (const char *p = sim->events.buf; p && (p = strstr(p, needle)); p++)
+        n++;
+    return n;
 }

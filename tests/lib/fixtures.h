@@ -2,6 +2,7 @@
 /* Fleets and simulations that several unit tests build the same way; failures end the test. */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hvfleet/fleet.h"
@@ -26,3 +27,6 @@ hvf_sim *hvf_test_scenario_sim(const char *text, void **sched);
 /* Virtual time of the first event of @type in @sim's event log whose line contains
  * @detail_part (any line when NULL), or -1 when there is none. */
 int64_t hvf_test_event_first_us(const hvf_sim *sim, const char *type, const char *detail_part);
+
+/* How many event lines of @type @sim has logged. */
+size_t hvf_test_event_count(const hvf_sim *sim, const char *type);
