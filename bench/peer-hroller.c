@@ -19,8 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/diag.h"
 #include "hvfleet/inventory.h"
@@ -31,15 +31,6 @@
 #include "twin-exec.h"
 
 #define EXEC_DAYS 30 /* simulated time allowed; what is not done by then is reported */
-
-static double
-bench_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* The executors' limits and the twin's parameters from @pol, as the planner applies them. */
 static void

@@ -24,45 +24,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
+#include "bench.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/migrate.h"
-#include "hvfleet/rng.h"
 #include "hvfleet/sim.h"
 #include "hvfleet/units.h"
 
-#define SCENARIO_B_VMS_PER_HOST 20
 #define SCENARIO_B_SLOTS 2
-#define SCENARIO_B_NIC_BYTES_PER_S 125e6 /* 1 Gbit/s */
-
-static double
-bench_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double
-bench_cpu_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long
-bench_peak_rss_kib(void)
-{
-    struct rusage ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss;
-}
 
 /* ---- single migrations ---- */
 
@@ -128,51 +97,6 @@ run_grid(const char *path)
 }
 
 /* ---- scenario B ---- */
-
-static hvf_fleet *
-scenario_b_fleet(uint32_t nhosts)
-{
-    hvf_fleet *f = hvf_fleet_new();
-    hvf_error err = HVF_ERROR_INIT;
-    hvf_rng rng;
-    char name[32], rack[16];
-
-    /* the recipe of bench/twin-scale.c, so 400 hosts give the same fleet */
-    hvf_rng_seed(&rng, 2013);
-    for (uint32_t i = 0; i < nhosts; i++) {
-        hvf_host h = {0};
-
-        snprintf(name, sizeof(name), "pm%03u", i);
-        snprintf(rack, sizeof(rack), "r%u", i / 20);
-        h.name = name;
-        h.zone = hvf_fleet_zone_ensure(f, "z");
-        h.rack = hvf_fleet_rack_ensure(f, h.zone, rack);
-        h.cpus = 32;
-        h.mem_mib = 512 * 1024;
-        h.cpu_allocation_ratio = 4;
-        h.ram_allocation_ratio = 1;
-        h.nic_bytes_per_s = SCENARIO_B_NIC_BYTES_PER_S;
-        if (hvf_fleet_add_host(f, &h, &err) < 0)
-            abort();
-    }
-    for (uint32_t i = 0; i < nhosts * SCENARIO_B_VMS_PER_HOST; i++) {
-        hvf_vm v = {0};
-
-        snprintf(name, sizeof(name), "vm%04u", i);
-        v.name = name;
-        v.host = (int32_t)(i / SCENARIO_B_VMS_PER_HOST);
-        v.vcpus = 1;
-        v.mem_mib = hvf_rng_range(&rng, 1, 16) * 1024;
-        v.working_set_mib = v.mem_mib;
-        v.dirty_bytes_per_s = hvf_rng_uniform(&rng) * 40e6;
-        v.cpu_load = 0.2;
-        v.service = -1;
-        v.migratable = true;
-        if (hvf_fleet_add_vm(f, &v, 0, &err) < 0)
-            abort();
-    }
-    return f;
-}
 
 static void
 scenario_b_params(hvf_sim_params *p)
@@ -364,7 +288,7 @@ run_fleet(uint32_t nhosts, int reps, const char *workload)
         fprintf(stderr, "peer-simgrid: --hosts %u: expected 10 to 100000\n", nhosts);
         return 2;
     }
-    f = scenario_b_fleet(nhosts);
+    f = bench_scenario_b_fleet(nhosts);
     printf("hosts %zu\nvms %zu\nevacuated %u\nfleet_build_s %.3f\n", f->nhosts, f->nvms,
            nhosts / 10, bench_now() - t0);
     for (int i = 0; i < reps; i++) {
@@ -375,7 +299,7 @@ run_fleet(uint32_t nhosts, int reps, const char *workload)
     printf("events %" PRIu64 "\nmigrations %" PRIu64 "\naborted %" PRIu64 "\nmakespan_s %.3f\n",
            st.sim_events, st.migrations_completed, st.migrations_aborted,
            (double)st.makespan_us / 1e6);
-    printf("peak_rss_mib %.1f\n", (double)bench_peak_rss_kib() / 1024.0);
+    printf("peak_rss_mib %.1f\n", bench_peak_rss_mib());
     if (workload) {
         rec.watch = hvf_calloc(f->nvms + 1, sizeof(int32_t));
         rec.mig_of_vm = hvf_calloc(f->nvms + 1, sizeof(int32_t));

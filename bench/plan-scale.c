@@ -10,40 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
+#include "bench.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/generate.h"
 #include "hvfleet/maintenance.h"
 #include "hvfleet/units.h"
-
-static double
-bench_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double
-bench_cpu(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double
-bench_peak_rss_mib(void)
-{
-    struct rusage ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_maxrss / 1024.0;
-}
 
 int
 main(int argc, char **argv)
@@ -99,10 +71,10 @@ main(int argc, char **argv)
     o.policy = &pol;
 
     t0 = bench_now();
-    c0 = bench_cpu();
+    c0 = bench_cpu_now();
     plan = hvf_maintenance_plan(f, &o, &res, &err);
     t_plan = bench_now() - t0;
-    c_plan = bench_cpu() - c0;
+    c_plan = bench_cpu_now() - c0;
     if (!plan) {
         fprintf(stderr, "plan-scale: %s\n", err.msg);
         return 2;

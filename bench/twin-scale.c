@@ -14,32 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 
+#include "bench.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/generate.h"
-#include "hvfleet/rng.h"
 #include "hvfleet/sim.h"
 #include "hvfleet/units.h"
-
-static double
-bench_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long
-bench_peak_rss_kib(void)
-{
-    struct rusage ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss;
-}
 
 static void
 bench_run(const char *label, const hvf_fleet *f, hvf_sim_params *p, hvf_sim_naive_opts *o)
@@ -76,8 +56,7 @@ bench_run(const char *label, const hvf_fleet *f, hvf_sim_params *p, hvf_sim_naiv
            st.flow_recomputes,
            st.flow_recomputes ? (double)st.flow_recompute_flows / (double)st.flow_recomputes : 0);
     printf("  hosts maintained %u; peak host memory %.0f%%; peak RSS %.0f MiB\n\n",
-           st.hosts_maintained, st.peak_host_memory_ratio * 100,
-           (double)bench_peak_rss_kib() / 1024.0);
+           st.hosts_maintained, st.peak_host_memory_ratio * 100, bench_peak_rss_mib());
     hvf_sim_free(sim);
     hvf_sim_naive_free(ctx);
 }
@@ -133,45 +112,10 @@ bench_fleet(uint32_t hosts)
 static void
 bench_simgrid_b(void)
 {
-    hvf_fleet *f = hvf_fleet_new();
+    hvf_fleet *f = bench_scenario_b_fleet(400);
     hvf_sim_params p;
     hvf_sim_naive_opts o = {0};
-    hvf_error err = HVF_ERROR_INIT;
-    hvf_rng rng;
-    char name[32];
 
-    hvf_rng_seed(&rng, 2013);
-    for (int i = 0; i < 400; i++) {
-        hvf_host h = {0};
-        snprintf(name, sizeof(name), "pm%03d", i);
-        h.name = name;
-        h.zone = hvf_fleet_zone_ensure(f, "z");
-        snprintf(name + 16, 16, "r%d", i / 20);
-        h.rack = hvf_fleet_rack_ensure(f, h.zone, name + 16);
-        h.name = name;
-        h.cpus = 32;
-        h.mem_mib = 512 * 1024;
-        h.cpu_allocation_ratio = 4;
-        h.ram_allocation_ratio = 1;
-        h.nic_bytes_per_s = 125e6; /* 1 Gbit/s */
-        if (hvf_fleet_add_host(f, &h, &err) < 0)
-            abort();
-    }
-    for (int i = 0; i < 400 * 20; i++) {
-        hvf_vm v = {0};
-        snprintf(name, sizeof(name), "vm%04d", i);
-        v.name = name;
-        v.host = i / 20;
-        v.vcpus = 1;
-        v.mem_mib = hvf_rng_range(&rng, 1, 16) * 1024;
-        v.working_set_mib = v.mem_mib;
-        v.dirty_bytes_per_s = hvf_rng_uniform(&rng) * 40e6;
-        v.cpu_load = 0.2;
-        v.service = -1;
-        v.migratable = true;
-        if (hvf_fleet_add_vm(f, &v, 0, &err) < 0)
-            abort();
-    }
     bench_params(&p, 24 * 3600 * HVF_US_PER_S);
     o.nhosts = 40;
     o.hosts = hvf_calloc(40, sizeof(int32_t));

@@ -76,21 +76,33 @@ units_skip_space(const char *p)
     return p;
 }
 
+/* Splits "NUMBER UNIT", blanks around either: the number goes to @val, the unit (trailing blanks
+ * cut) is returned with its length in @len, empty when there is none. NULL without a number. */
+static const char *
+units_split(const char *s, double *val, size_t *len)
+{
+    const char *p = units_read_number(units_skip_space(s), val);
+
+    if (!p)
+        return NULL;
+    p = units_skip_space(p);
+    *len = strlen(p);
+    while (*len > 0 && (p[*len - 1] == ' ' || p[*len - 1] == '\t'))
+        (*len)--;
+    return p;
+}
+
 int
 hvf_units_parse_size(const char *s, uint64_t bare_unit, uint64_t *bytes, hvf_error *err)
 {
-    const char *p = units_skip_space(s);
+    const char *p;
     const units_entry *u = NULL;
     double val = 0, mult;
     size_t len;
 
-    p = units_read_number(p, &val);
+    p = units_split(s, &val, &len);
     if (!p)
         goto bad;
-    p = units_skip_space(p);
-    len = strlen(p);
-    while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-        len--;
     if (len == 0) {
         if (bare_unit == 0)
             goto bad;
@@ -121,18 +133,14 @@ bad:
 int
 hvf_units_parse_rate(const char *s, double *bytes_per_s, hvf_error *err)
 {
-    const char *p = units_skip_space(s);
+    const char *p;
     const units_entry *u = NULL;
     double val = 0;
     size_t len;
 
-    p = units_read_number(p, &val);
+    p = units_split(s, &val, &len);
     if (!p)
         goto bad;
-    p = units_skip_space(p);
-    len = strlen(p);
-    while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-        len--;
     if (len == 0) {
         /* Zero is zero in every unit: "dirty_rate: 0" needs none. */
         if (val != 0)

@@ -7,46 +7,12 @@
 #include <math.h>
 #include <string.h>
 
-#if __has_include("fuzz.h")
 #include "fuzz.h"
-#else
-/* Until tests/fuzz/fuzz.h lands (branch fuzz), the same contract stands alone. */
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-__attribute__((format(printf, 1, 2), noreturn)) static void
-fuzz_fail(const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    fputs("fuzz: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    abort();
-}
-#endif
 
 #include "hvfleet/alloc.h"
 #include "hvfleet/strbuf.h"
 #include "report/csv.h"
 #include "report/run.h"
-
-static void
-check_error(const char *what, const hvf_error *err)
-{
-    if (err->code != HVF_ERR_INVALID || err->msg[0] == '\0')
-        fuzz_fail("%s failed without an error", what);
-    if (strchr(err->msg, '\n'))
-        fuzz_fail("%s: message spans lines: %s", what, err->msg);
-    if (strncmp(err->msg, "f.csv:", 6) != 0)
-        fuzz_fail("%s: message does not name the file: %s", what, err->msg);
-}
 
 static void
 format_field(hvf_strbuf *sb, const char *s)
@@ -106,7 +72,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     hvf_run *run;
 
     if (hvf_csv_parse("f.csv", (const char *)data, size, &csv, &err) < 0) {
-        check_error("hvf_csv_parse", &err);
+        fuzz_check_error("hvf_csv_parse", "f.csv:", &err);
     } else {
         if (csv.ncols == 0 || csv.ncols > HVF_CSV_MAX_FIELDS)
             fuzz_fail("parsed with %zu columns", csv.ncols);
@@ -115,7 +81,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 double v = 0;
                 hvf_error e2 = HVF_ERROR_INIT;
                 if (hvf_csv_get_double(&csv, r, c, &v, &e2) < 0)
-                    check_error("hvf_csv_get_double", &e2);
+                    fuzz_check_error("hvf_csv_get_double", "f.csv:", &e2);
             }
         }
         /* quoting can at most quadruple a record: stay under the record limit when writing back */
@@ -128,10 +94,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     run = hvf_calloc(1, sizeof(*run));
     hvf_error_clear(&err);
     if (hvf_run_parse_fleet("f.csv", (const char *)data, size, run, &err) < 0)
-        check_error("hvf_run_parse_fleet", &err);
+        fuzz_check_error("hvf_run_parse_fleet", "f.csv:", &err);
     hvf_error_clear(&err);
     if (hvf_run_parse_hosts("f.csv", (const char *)data, size, run, &err) < 0)
-        check_error("hvf_run_parse_hosts", &err);
+        fuzz_check_error("hvf_run_parse_hosts", "f.csv:", &err);
     hvf_run_free(run);
     return 0;
 }

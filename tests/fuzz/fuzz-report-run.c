@@ -8,30 +8,7 @@
 #include <ctype.h>
 #include <string.h>
 
-#if __has_include("fuzz.h")
 #include "fuzz.h"
-#else
-/* Until tests/fuzz/fuzz.h lands (branch fuzz), the same contract stands alone. */
-#include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-__attribute__((format(printf, 1, 2), noreturn)) static void
-fuzz_fail(const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    fputs("fuzz: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    abort();
-}
-#endif
 
 #include "hvfleet/alloc.h"
 #include "hvfleet/strbuf.h"
@@ -40,17 +17,6 @@ fuzz_fail(const char *fmt, ...)
 
 static const char default_summary[] =
     "{\"schema\":\"hvfleet.sim-summary/v1\",\"scenario\":\"f\",\"seed\":1}";
-
-static void
-check_error(const char *what, const char *file, const hvf_error *err)
-{
-    if (err->code != HVF_ERR_INVALID || err->msg[0] == '\0')
-        fuzz_fail("%s failed without an error", what);
-    if (strchr(err->msg, '\n'))
-        fuzz_fail("%s: message spans lines: %s", what, err->msg);
-    if (strncmp(err->msg, file, strlen(file)) != 0)
-        fuzz_fail("%s: message does not name the file: %s", what, err->msg);
-}
 
 /* Tags the report writes; anything else after '<' came from the input unescaped. */
 static void
@@ -83,7 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     run->summary = hvf_run_parse_summary("s.json", (const char *)data, size, &err);
     if (!run->summary) {
-        check_error("hvf_run_parse_summary", "s.json", &err);
+        fuzz_check_error("hvf_run_parse_summary", "s.json", &err);
         run->summary =
             hvf_run_parse_summary("d.json", default_summary, sizeof(default_summary) - 1, &err);
         if (!run->summary)
@@ -91,7 +57,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     hvf_error_clear(&err);
     if (hvf_run_parse_events("e.jsonl", (const char *)data, size, run, &err) < 0) {
-        check_error("hvf_run_parse_events", "e.jsonl", &err);
+        fuzz_check_error("hvf_run_parse_events", "e.jsonl", &err);
         if (run->nevents != 0)
             fuzz_fail("failed events parse left %zu events", run->nevents);
     }

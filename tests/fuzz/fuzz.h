@@ -14,6 +14,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "hvfleet/error.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -28,4 +31,16 @@ fuzz_fail(const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
     abort();
+}
+
+/* A parser that failed must say so in one line that starts with @file (its name, or more). */
+static inline void
+fuzz_check_error(const char *what, const char *file, const hvf_error *err)
+{
+    if (err->code != HVF_ERR_INVALID || err->msg[0] == '\0')
+        fuzz_fail("%s failed without an error", what);
+    if (strchr(err->msg, '\n'))
+        fuzz_fail("%s: message spans lines: %s", what, err->msg);
+    if (strncmp(err->msg, file, strlen(file)) != 0)
+        fuzz_fail("%s: message does not name the file: %s", what, err->msg);
 }

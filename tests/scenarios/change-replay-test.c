@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "fixtures.h"
+
 #include "hvfleet/alloc.h"
 #include "hvfleet/change-plan.h"
 #include "hvfleet/incident.h"
@@ -69,17 +71,6 @@ run_free(run *r)
     hvf_scenario_free(r->sc);
 }
 
-static size_t
-count_events(const hvf_sim *sim, const char *type)
-{
-    HVF_AUTOFREE char *needle = hvf_asprintf("\"type\":\"%s\"", type);
-    size_t n = 0;
-
-    for (const char *p = sim->events.buf; p && (p = strstr(p, needle)); p++)
-        n++;
-    return n;
-}
-
 /* Hosts with a given kernel among the storage nodes of a fleet. */
 static size_t
 count_kernel(const hvf_fleet *f, const char *kernel)
@@ -109,7 +100,8 @@ test_2019(void **state)
     /* as it happened: every storage node at once; every 4.15 node drops; every VM hangs */
     assert_true(as.o->completed && as.o->reverted);
     assert_int_equal(as.o->waves_planned, 1);
-    assert_int_equal(count_events(as.sim, "host_conn_dropped"), count_kernel(as.sc->fleet, "4.15"));
+    assert_int_equal(hvf_test_event_count(as.sim, "host_conn_dropped"),
+                     count_kernel(as.sc->fleet, "4.15"));
     assert_true(count_kernel(as.sc->fleet, "4.15") >= 2);
     assert_int_equal(as.st.peak_vms_io_blocked, as.sc->fleet->nvms);
     /* the report: 10:50 to 11:06 */
@@ -137,7 +129,7 @@ test_2019(void **state)
     assert_int_equal(hv.o->units_changed, 0);
     assert_non_null(strstr(hv.o->halt_reason, "client_io_latency"));
     /* impact limited to the canary: one node dropped, for about a minute */
-    assert_int_equal(count_events(hv.sim, "host_conn_dropped"), 1);
+    assert_int_equal(hvf_test_event_count(hv.sim, "host_conn_dropped"), 1);
     assert_true(hv.k.detection_us - hv.k.event_us < MIN(1));
     assert_true(hv.k.resolution_us - hv.k.event_us < MIN(3));
     assert_true(hv.k.vm_minutes_lost * 10 < as.k.vm_minutes_lost);
@@ -174,8 +166,8 @@ test_2024(void **state)
     /* as it happened: the liveness gate never fails, the rollout goes through every broker */
     assert_true(as.o->completed);
     assert_int_equal(as.o->waves_done, brokers);
-    assert_int_equal(count_events(as.sim, "change_gate_failed"), 0);
-    assert_int_equal(count_events(as.sim, "change_effect"), brokers);
+    assert_int_equal(hvf_test_event_count(as.sim, "change_gate_failed"), 0);
+    assert_int_equal(hvf_test_event_count(as.sim, "change_effect"), brokers);
     /* messaging stops fleet-wide: no broker answers, no agent can publish */
     assert_int_equal(as.st.peak_replicas_not_serving, brokers);
     assert_int_equal(as.st.peak_clients_failing, agents);
@@ -187,7 +179,7 @@ test_2024(void **state)
     assert_true(hv.o->halted && hv.o->rolled_back);
     assert_int_equal(hv.o->waves_done, 0);
     assert_non_null(strstr(hv.o->halt_reason, "service_answers"));
-    assert_true(count_events(hv.sim, "change_effect") < brokers);
+    assert_true(hvf_test_event_count(hv.sim, "change_effect") < brokers);
     assert_true(hv.st.peak_replicas_not_serving <= 2); /* min_available 4 of 6 */
     assert_true(hv.st.peak_clients_failing < agents);
     assert_true(hv.k.resolution_us - hv.k.event_us < MIN(5));

@@ -13,28 +13,14 @@
 
 #include <cmocka.h>
 
+#include "fixtures.h"
+
 #include "hvfleet/alloc.h"
 #include "hvfleet/change-plan.h"
 #include "hvfleet/inventory.h"
 #include "hvfleet/strbuf.h"
 
 /* ---- helpers ---------------------------------------------------------------------------- */
-
-static hvf_fleet *
-inv(const char *text)
-{
-    hvf_diags d;
-    hvf_error err = HVF_ERROR_INIT;
-    hvf_fleet *f;
-
-    hvf_diags_init(&d);
-    f = hvf_inventory_parse("inv.yaml", text, strlen(text), &d, &err);
-    if (!f)
-        hvf_diags_print(&d, stderr);
-    hvf_diags_clear(&d);
-    assert_non_null(f);
-    return f;
-}
 
 /*
  * @n hosts h01.. in racks of @per_rack (r1, r2, ...), kernel 4.4 except the hosts listed in
@@ -58,7 +44,7 @@ fleet_hosts(int n, int per_rack, const int *k415, const char *extra)
     }
     if (extra)
         hvf_strbuf_puts(&sb, extra);
-    f = inv(sb.buf);
+    f = hvf_test_inventory(sb.buf);
     hvf_strbuf_clear(&sb);
     return f;
 }
@@ -200,11 +186,12 @@ test_canary_covers_lone_variant(void **state)
 static void
 test_canary_minimum_cover(void **state)
 {
-    hvf_fleet *f = inv("hosts:\n"
-                       "  - {name: big, cpus: 8, memory: 32GiB, tags: [a, b, c, d]}\n"
-                       "  - {name: x, cpus: 8, memory: 32GiB, tags: [a, c, e]}\n"
-                       "  - {name: y, cpus: 8, memory: 32GiB, tags: [b, d, f]}\n"
-                       "  - {name: z, cpus: 8, memory: 32GiB, tags: [a]}\n");
+    hvf_fleet *f =
+        hvf_test_inventory("hosts:\n"
+                           "  - {name: big, cpus: 8, memory: 32GiB, tags: [a, b, c, d]}\n"
+                           "  - {name: x, cpus: 8, memory: 32GiB, tags: [a, c, e]}\n"
+                           "  - {name: y, cpus: 8, memory: 32GiB, tags: [b, d, f]}\n"
+                           "  - {name: z, cpus: 8, memory: 32GiB, tags: [a]}\n");
     hvf_change *c = chg("name: t\nkind: package\ntargets: {hosts: all}\nvariants_by: [role]\n"
                         "gates: [{type: process_up}]\n");
     hvf_change_plan *p = plan_of(f, c, 0, 0);
@@ -263,11 +250,11 @@ test_canary_seed_extended(void **state)
 static void
 test_variants_from_tags(void **state)
 {
-    hvf_fleet *f = inv("hosts:\n"
-                       "  - {name: a, cpus: 8, memory: 32GiB, tags: [nic=mlx5]}\n"
-                       "  - {name: b, cpus: 8, memory: 32GiB, tags: [nic=mlx5]}\n"
-                       "  - {name: c, cpus: 8, memory: 32GiB, tags: [nic=ixgbe]}\n"
-                       "  - {name: d, cpus: 8, memory: 32GiB}\n");
+    hvf_fleet *f = hvf_test_inventory("hosts:\n"
+                                      "  - {name: a, cpus: 8, memory: 32GiB, tags: [nic=mlx5]}\n"
+                                      "  - {name: b, cpus: 8, memory: 32GiB, tags: [nic=mlx5]}\n"
+                                      "  - {name: c, cpus: 8, memory: 32GiB, tags: [nic=ixgbe]}\n"
+                                      "  - {name: d, cpus: 8, memory: 32GiB}\n");
     hvf_change *c = chg("name: t\nkind: kernel\ntargets: {hosts: all}\nvariants_by: [nic]\n"
                         "gates: [{type: process_up}]\n");
     hvf_change_plan *p = plan_of(f, c, 0, 0);

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "fixtures.h"
+
 #include "hvfleet/alloc.h"
 #include "hvfleet/sim-svc.h"
 #include "hvfleet/sim.h"
@@ -24,41 +26,14 @@
 
 #define S HVF_US_PER_S
 
-/* Three hosts (64 GiB, 16 cpus, 100 MB/s disks); four 4 GiB VMs on h0, two on h1. */
+/* hvf_test_fleet_3h6v at half load, on 100 MB/s disks. */
 static hvf_sim *
 t_sim(bool panic, uint64_t swap_mib)
 {
-    hvf_fleet *f = hvf_fleet_new();
-    hvf_error err = HVF_ERROR_INIT;
+    hvf_fleet *f = hvf_test_fleet_3h6v(0.5);
     hvf_sim_params p;
     hvf_sim *sim;
-    char name[16];
 
-    for (int i = 0; i < 3; i++) {
-        hvf_host h = {0};
-        snprintf(name, sizeof(name), "h%d", i);
-        h.name = name;
-        h.zone = hvf_fleet_zone_ensure(f, "z");
-        h.rack = hvf_fleet_rack_ensure(f, h.zone, "r");
-        h.cpus = 16;
-        h.mem_mib = 64 * 1024;
-        h.cpu_allocation_ratio = 4;
-        h.ram_allocation_ratio = 1;
-        h.nic_bytes_per_s = 125e6;
-        assert_true(hvf_fleet_add_host(f, &h, &err) >= 0);
-    }
-    for (int i = 0; i < 6; i++) {
-        hvf_vm v = {.host = i < 4 ? 0 : 1,
-                    .vcpus = 2,
-                    .mem_mib = 4096,
-                    .working_set_mib = 4096,
-                    .cpu_load = 0.5,
-                    .service = -1,
-                    .migratable = true};
-        snprintf(name, sizeof(name), "v%d", i);
-        v.name = name;
-        assert_true(hvf_fleet_add_vm(f, &v, 0, &err) >= 0);
-    }
     hvf_sim_params_default(&p);
     p.duration_us = 3600 * S;
     p.host.disk_io_bytes_per_s = 100e6;

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "fixtures.h"
+
 #include "hvfleet/alloc.h"
 #include "hvfleet/fallout.h"
 #include "hvfleet/incident.h"
@@ -52,43 +54,12 @@
 static hvf_sim *
 t_run(const char *text)
 {
-    hvf_diags d;
-    hvf_error err = HVF_ERROR_INIT;
-    hvf_scenario *sc;
-    hvf_sim *sim;
     void *sched = NULL;
+    hvf_sim *sim = hvf_test_scenario_sim(text, &sched);
 
-    hvf_diags_init(&d);
-    sc = hvf_scenario_parse("t.yaml", text, strlen(text), NULL, &d, &err);
-    if (!sc)
-        fail_msg("%s", d.n ? d.lines[0] : err.msg);
-    sim = hvf_scenario_sim_new(sc, &sched, &err);
-    if (!sim)
-        fail_msg("%s", err.msg);
-    hvf_scenario_free(sc);
-    hvf_diags_clear(&d);
     hvf_incident_set_event_type(sim, "proxy_saturated");
     hvf_sim_run(sim);
     return sim;
-}
-
-/* Time of the first event of @type (with @detail_part in its detail when not NULL), or -1. */
-static int64_t
-t_first(const hvf_sim *sim, const char *type, const char *detail_part)
-{
-    char pat[64];
-    const char *p = sim->events.buf;
-
-    snprintf(pat, sizeof(pat), "\"type\":\"%s\"", type);
-    while (p && (p = strstr(p, pat)) != NULL) {
-        const char *line = p, *end = strchr(p, '\n');
-        while (line > sim->events.buf && line[-1] != '\n')
-            line--;
-        if (!detail_part || (strstr(line, detail_part) && strstr(line, detail_part) < end))
-            return (int64_t)llround(strtod(line + strlen("{\"t_s\":"), NULL) * 1e6);
-        p = end;
-    }
-    return -1;
 }
 
 static void
@@ -106,9 +77,9 @@ test_leak_exhausts(void **state)
     assert_true(hvf_hvagent_stats_get(sim, &st));
     /* ten forks a tick from 110 s, each held for good: 126 + 10 k reaches 1000 at the 88th
      * tick, 980 s (4 forks fit, 6 fail); qemu cannot start its next thread there */
-    assert_int_equal(t_first(sim, "host_tasks_exhausted", NULL), 980 * S);
-    assert_int_equal(t_first(sim, "vm_crashed", "cannot create a thread"), 980 * S);
-    assert_true(t_first(sim, "vm_crashed", "could not start") > 980 * S);
+    assert_int_equal(hvf_test_event_first_us(sim, "host_tasks_exhausted", NULL), 980 * S);
+    assert_int_equal(hvf_test_event_first_us(sim, "vm_crashed", "cannot create a thread"), 980 * S);
+    assert_true(hvf_test_event_first_us(sim, "vm_crashed", "could not start") > 980 * S);
     assert_int_equal(st.hosts_exhausted, 1);
     assert_true(st.forks_failed >= 6);
     assert_true(st.vm_crashes >= 1);
@@ -120,14 +91,14 @@ test_leak_exhausts(void **state)
     hvf_incident_kpis_get(sim, &k);
     assert_int_equal(k.event_us, 100 * S);
     assert_int_equal(k.detection_us, 1040 * S);
-    assert_int_equal(t_first(sim, "diagnosis", NULL), 1100 * S);
+    assert_int_equal(hvf_test_event_first_us(sim, "diagnosis", NULL), 1100 * S);
     assert_int_equal(k.decision_us, 1160 * S);
-    assert_int_equal(t_first(sim, "agent_reverted", NULL), 1220 * S);
+    assert_int_equal(hvf_test_event_first_us(sim, "agent_reverted", NULL), 1220 * S);
     assert_int_equal(k.resolution_us, 1280 * S);
     assert_true(k.resolved_declared);
     assert_true(k.vms_down_distinct >= 1);
     assert_int_equal(k.hosts_crashed, 0);
-    assert_true(t_first(sim, "vm_crashed", "could not start") < 1300 * S);
+    assert_true(hvf_test_event_first_us(sim, "vm_crashed", "could not start") < 1300 * S);
     for (int32_t v = 0; v < 5; v++)
         assert_int_equal(hvf_sim_vm_state_get(sim, v), HVF_SIM_VM_RUNNING);
     assert_non_null(strstr(sim->events.buf, "\"type\":\"proxy_saturated\""));

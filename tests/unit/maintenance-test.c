@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "fixtures.h"
+
 #include "hvfleet/alloc.h"
 #include "hvfleet/generate.h"
 #include "hvfleet/inventory.h"
@@ -355,21 +357,6 @@ test_properties(void **state)
 
 /* ---- specific behaviours on small hand-made fleets ----------------------------------------- */
 
-static hvf_fleet *
-mt_fleet(const char *text)
-{
-    hvf_diags d;
-    hvf_error err = HVF_ERROR_INIT;
-    hvf_fleet *f;
-
-    hvf_diags_init(&d);
-    f = hvf_inventory_parse("inv.yaml", text, strlen(text), &d, &err);
-    if (!f)
-        fail_msg("%s", d.n ? d.lines[0] : err.msg);
-    hvf_diags_clear(&d);
-    return f;
-}
-
 /* Four hosts on 1 Gbit/s; 'busy' dirties 200 MiB/s of a 4 GiB working set: pre-copy cannot
  * keep up at half a gigabit. */
 static const char mt_inv[] =
@@ -410,7 +397,7 @@ mt_find_nonconv(const hvf_plan *p, const char *vm)
 static void
 test_non_converging(void **state)
 {
-    hvf_fleet *f = mt_fleet(mt_inv);
+    hvf_fleet *f = hvf_test_inventory(mt_inv);
     int32_t a = hvf_fleet_find_host(f, "a"), b = hvf_fleet_find_host(f, "b");
     int32_t hosts[2] = {a, b};
     hvf_maint_outcome res;
@@ -472,7 +459,7 @@ test_non_converging(void **state)
 static void
 test_spread_and_twice(void **state)
 {
-    hvf_fleet *f = mt_fleet(mt_inv);
+    hvf_fleet *f = hvf_test_inventory(mt_inv);
     int32_t all[4] = {0, 1, 2, 3};
     hvf_maint_outcome res;
     hvf_policy pol;
@@ -502,7 +489,7 @@ test_spread_and_twice(void **state)
 static void
 test_return_vms_and_window(void **state)
 {
-    hvf_fleet *f = mt_fleet(mt_inv);
+    hvf_fleet *f = hvf_test_inventory(mt_inv);
     int32_t a = hvf_fleet_find_host(f, "a");
     hvf_maint_outcome res;
     hvf_policy pol;
@@ -533,7 +520,7 @@ test_return_vms_and_window(void **state)
 static void
 test_drain(void **state)
 {
-    hvf_fleet *f = mt_fleet(mt_inv);
+    hvf_fleet *f = hvf_test_inventory(mt_inv);
     int32_t hosts[2] = {hvf_fleet_find_host(f, "a"), hvf_fleet_find_host(f, "c")};
     hvf_maint_outcome res;
     hvf_policy pol;
@@ -559,13 +546,14 @@ static void
 test_impossible(void **state)
 {
     /* Two replicas of a host-spread service on the only two hosts: neither can be emptied. */
-    hvf_fleet *f = mt_fleet("hosts:\n"
-                            "  - {name: a, cpus: 8, memory: 32GiB}\n"
-                            "  - {name: b, cpus: 8, memory: 32GiB}\n"
-                            "services: [{name: s, min_available: 1}]\n"
-                            "vms:\n"
-                            "  - {name: s1, host: a, vcpus: 1, memory: 2GiB, service: s}\n"
-                            "  - {name: s2, host: b, vcpus: 1, memory: 2GiB, service: s}\n");
+    hvf_fleet *f =
+        hvf_test_inventory("hosts:\n"
+                           "  - {name: a, cpus: 8, memory: 32GiB}\n"
+                           "  - {name: b, cpus: 8, memory: 32GiB}\n"
+                           "services: [{name: s, min_available: 1}]\n"
+                           "vms:\n"
+                           "  - {name: s1, host: a, vcpus: 1, memory: 2GiB, service: s}\n"
+                           "  - {name: s2, host: b, vcpus: 1, memory: 2GiB, service: s}\n");
     int32_t hosts[2] = {0, 1};
     hvf_maint_outcome res;
     hvf_plan *p;

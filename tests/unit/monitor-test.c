@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "fixtures.h"
+
 #include "hvfleet/alloc.h"
 #include "hvfleet/incident.h"
 #include "hvfleet/monitor.h"
@@ -35,26 +37,13 @@ t_fleet(void)
         int host;
         int svc;
     } vms[] = {{"m0", 0, 0}, {"m1", 1, 0}, {"relay", 2, 1}, {"app", 3, -1}};
-    char name[16];
     hvf_service s = {0};
 
     s.name = (char *)"mon";
     assert_int_equal(hvf_fleet_add_service(f, &s, &err), 0);
     s.name = (char *)"relay";
     assert_int_equal(hvf_fleet_add_service(f, &s, &err), 1);
-    for (int i = 0; i < 4; i++) {
-        hvf_host h = {0};
-        snprintf(name, sizeof(name), "h%d", i);
-        h.name = name;
-        h.zone = hvf_fleet_zone_ensure(f, "z");
-        h.rack = hvf_fleet_rack_ensure(f, h.zone, "r");
-        h.cpus = 8;
-        h.mem_mib = 16384;
-        h.cpu_allocation_ratio = 4;
-        h.ram_allocation_ratio = 1;
-        h.nic_bytes_per_s = 125e6;
-        assert_true(hvf_fleet_add_host(f, &h, &err) >= 0);
-    }
+    hvf_test_hosts_add(f, 4, 8, 16384);
     for (size_t i = 0; i < HVF_ARRAY_LEN(vms); i++) {
         hvf_vm v = {.name = (char *)vms[i].name,
                     .host = vms[i].host,

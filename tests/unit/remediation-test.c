@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "fixtures.h"
+
 #include "hvfleet/alloc.h"
 #include "hvfleet/fallout.h"
 #include "hvfleet/incident.h"
@@ -89,46 +91,16 @@ t_slow_timer(hvf_sim *sim, int64_t tag, void *ctx)
 static hvf_sim *
 t_run(const char *text, t_slow *slow)
 {
-    hvf_diags d;
-    hvf_error err = HVF_ERROR_INIT;
-    hvf_scenario *sc;
-    hvf_sim *sim;
     void *sched = NULL;
+    hvf_sim *sim = hvf_test_scenario_sim(text, &sched);
 
-    hvf_diags_init(&d);
-    sc = hvf_scenario_parse("t.yaml", text, strlen(text), NULL, &d, &err);
-    if (!sc)
-        fail_msg("%s", d.n ? d.lines[0] : err.msg);
-    sim = hvf_scenario_sim_new(sc, &sched, &err);
-    if (!sim)
-        fail_msg("%s", err.msg);
     if (slow) {
         hvf_sim_component c = {
             .name = "slow", .ctx = slow, .on_start = t_slow_start, .on_timer = t_slow_timer};
         slow->id = hvf_sim_add_component(sim, &c);
     }
-    hvf_scenario_free(sc);
-    hvf_diags_clear(&d);
     hvf_sim_run(sim);
     return sim;
-}
-
-static int64_t
-t_first(const hvf_sim *sim, const char *type, const char *detail_part)
-{
-    char pat[64];
-    const char *p = sim->events.buf;
-
-    snprintf(pat, sizeof(pat), "\"type\":\"%s\"", type);
-    while (p && (p = strstr(p, pat)) != NULL) {
-        const char *line = p, *end = strchr(p, '\n');
-        while (line > sim->events.buf && line[-1] != '\n')
-            line--;
-        if (!detail_part || (strstr(line, detail_part) && strstr(line, detail_part) < end))
-            return (int64_t)llround(strtod(line + strlen("{\"t_s\":"), NULL) * 1e6);
-        p = end;
-    }
-    return -1;
 }
 
 #define T_BUS "faults: [{at: 100s, type: service_down, service: bus, until: 1300s}]\n"
@@ -153,7 +125,7 @@ test_dependents_per_vm(void **state)
     assert_int_equal(st.incidents, 0);
     assert_int_equal(st.zombies, 0);
     assert_int_equal(st.peak_unreachable, 4);
-    assert_int_equal(t_first(sim, "action_queued", NULL), 150 * S);
+    assert_int_equal(hvf_test_event_first_us(sim, "action_queued", NULL), 150 * S);
     assert_int_equal(k.detection_us, 160 * S); /* the bus alert */
     assert_int_equal(k.decision_us, -1);       /* nobody decided anything */
     /* the last redeploys end at 1290 + 3 + 20 s: the next check finds everything answering */
@@ -186,8 +158,8 @@ test_dependents_correlated(void **state)
     assert_true(st.actions_merged >= 4 * 19);
     /* the bus is back at 1300 s; clear from the check at 1320 s for 120 s: resumed at 1440 s,
      * two at once (the burst), then one every 10 s */
-    assert_int_equal(t_first(sim, "decision", "resumes"), 1440 * S);
-    assert_int_equal(t_first(sim, "action_run", NULL), 1440 * S);
+    assert_int_equal(hvf_test_event_first_us(sim, "decision", "resumes"), 1440 * S);
+    assert_int_equal(hvf_test_event_first_us(sim, "action_run", NULL), 1440 * S);
     assert_int_equal(st.redeploys, 4);
     assert_int_equal(st.actions_run, 4);
     assert_true(st.rate_limited >= 2);
@@ -213,7 +185,7 @@ test_zombies(void **state)
      * keeps running on h0 (its 4 GiB too) */
     assert_int_equal(st.redeploys, 1);
     assert_int_equal(st.zombies, 1);
-    assert_int_equal(t_first(sim, "vm_zombie", NULL), 170 * S);
+    assert_int_equal(hvf_test_event_first_us(sim, "vm_zombie", NULL), 170 * S);
     assert_int_equal(hvf_sim_vm_host(sim, 4), 1); /* h1: the fewest deployments, then free */
     free_h0 = hvf_sim_host_free_mib(sim, 0, true);
     assert_int_equal(free_h0, 64 * 1024 - 4096 - 4096 - 4096); /* a1, w2 and the zombie */
@@ -226,7 +198,7 @@ test_zombies(void **state)
     assert_int_equal(st.incidents, 0); /* one VM of twelve is no fleet-wide symptom */
     assert_int_equal(st.zombies, 1);
     assert_int_equal(st.zombies_stopped, 1);
-    assert_int_equal(t_first(sim, "action_run", "stop_zombie"), 180 * S);
+    assert_int_equal(hvf_test_event_first_us(sim, "action_run", "stop_zombie"), 180 * S);
     assert_int_equal(hvf_sim_host_free_mib(sim, 0, true), 64 * 1024 - 8192);
     hvf_sim_free(sim);
 }
@@ -245,17 +217,17 @@ test_fleet_share(void **state)
     hvf_incident_kpis_get(sim, &k);
     /* 4 of 12 VMs turn unreachable at 150 s: more than 20 %, one incident, paused */
     assert_int_equal(st.incidents, 1);
-    assert_int_equal(t_first(sim, "alert", "4 of 12 VMs"), 150 * S);
-    assert_int_equal(t_first(sim, "decision", "fleet-wide"), 150 * S);
+    assert_int_equal(hvf_test_event_first_us(sim, "alert", "4 of 12 VMs"), 150 * S);
+    assert_int_equal(hvf_test_event_first_us(sim, "decision", "fleet-wide"), 150 * S);
     /* they answer again from 400 s (check at 420 s): resumed at 540 s, every queued redeploy is
      * found stale, nothing ran */
-    assert_int_equal(t_first(sim, "decision", "resumes"), 540 * S);
+    assert_int_equal(hvf_test_event_first_us(sim, "decision", "resumes"), 540 * S);
     assert_int_equal(st.actions_queued, 4);
     assert_int_equal(st.actions_stale, 4);
     assert_int_equal(st.redeploys, 0);
     assert_int_equal(st.zombies, 0);
     assert_int_equal(k.event_us, -1); /* no fault: the KPIs have no time of event */
-    assert_int_equal(t_first(sim, "resolved", NULL), 540 * S);
+    assert_int_equal(hvf_test_event_first_us(sim, "resolved", NULL), 540 * S);
     hvf_sim_free(sim);
 
     /* per VM, the same four get redeployed at once and leave four zombies */
@@ -286,7 +258,7 @@ test_operators_and_upscale(void **state)
      * the zombie w1 left on h0 at 810 s */
     assert_int_equal(k.detection_us, 210 * S);
     assert_int_equal(k.decision_us, 510 * S);
-    assert_int_equal(t_first(sim, "decision", "clean zombie"), 810 * S);
+    assert_int_equal(hvf_test_event_first_us(sim, "decision", "clean zombie"), 810 * S);
     assert_int_equal(st.zombies, 1);
     assert_int_equal(st.zombies_stopped, 1);
     assert_true(st.paused_us == (3600 - 510) * S);
@@ -300,7 +272,8 @@ test_operators_and_upscale(void **state)
      * the other three are full: 3 x 13 of them, the rest find no host */
     assert_int_equal(st.actions_pushed, 59);
     assert_int_equal(st.upscales, 39);
-    assert_int_equal(t_first(sim, "action_dropped", "no host"), (120 + 39 * 60) * S);
+    assert_int_equal(hvf_test_event_first_us(sim, "action_dropped", "no host"),
+                     (120 + 39 * 60) * S);
     assert_int_equal(st.redeploys, 0);
     hvf_sim_free(sim);
 }

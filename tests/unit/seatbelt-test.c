@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "fixtures.h"
+
 #include "hvfleet/alloc.h"
 #include "hvfleet/approval.h"
 #include "hvfleet/freeze.h"
@@ -31,22 +33,6 @@ static const char st_inventory[] = "hosts:\n"
                                    "  - {name: db2, host: b, vcpus: 2, memory: 8GiB, service: db}\n"
                                    "  - {name: db3, host: c, vcpus: 2, memory: 8GiB, service: db}\n"
                                    "  - {name: web1, host: a, vcpus: 2, memory: 4GiB}\n";
-
-static hvf_fleet *
-st_fleet(const char *text)
-{
-    hvf_diags d;
-    hvf_error err = HVF_ERROR_INIT;
-    hvf_fleet *f;
-
-    hvf_diags_init(&d);
-    f = hvf_inventory_parse("inv.yaml", text, strlen(text), &d, &err);
-    if (!f)
-        hvf_diags_print(&d, stderr);
-    assert_non_null(f);
-    hvf_diags_clear(&d);
-    return f;
-}
 
 /* One host (a) evacuated in 10 minutes and maintained for 10: a small, harmless plan. */
 static hvf_plan *
@@ -101,7 +87,7 @@ st_expect(hvf_plan *p, const hvf_policy *pol, const hvf_fleet *f, hvf_plan_verdi
 static void
 test_auto(void **state)
 {
-    hvf_fleet *f = st_fleet(st_inventory);
+    hvf_fleet *f = hvf_test_inventory(st_inventory);
     hvf_plan *p = st_plan(f);
     hvf_policy pol;
 
@@ -117,7 +103,7 @@ test_auto(void **state)
 static void
 test_each_reason(void **state)
 {
-    hvf_fleet *f = st_fleet(st_inventory);
+    hvf_fleet *f = hvf_test_inventory(st_inventory);
     hvf_policy pol;
     hvf_plan *p;
     hvf_plan_host *h;
@@ -209,7 +195,7 @@ test_each_reason(void **state)
 static void
 test_verdict_never_lowers(void **state)
 {
-    hvf_fleet *f = st_fleet(st_inventory);
+    hvf_fleet *f = hvf_test_inventory(st_inventory);
     hvf_plan *p = st_plan(f);
     hvf_policy pol;
 
@@ -256,7 +242,7 @@ st_replace(const char *text, const char *from, const char *to)
 static void
 test_plan_check(void **state)
 {
-    hvf_fleet *f = st_fleet(st_inventory);
+    hvf_fleet *f = hvf_test_inventory(st_inventory);
     hvf_plan *p = st_plan(f);
     hvf_fleet *g;
     char *text;
@@ -266,7 +252,7 @@ test_plan_check(void **state)
 
     /* A host gone. */
     text = st_replace(st_inventory, "  - {name: e, rack: r3, cpus: 32, memory: 100GiB}\n", "");
-    g = st_fleet(text);
+    g = hvf_test_inventory(text);
     free(text);
     assert_true(st_check(p, g, "host 'e' (a migration target) is no longer in the inventory") >= 2);
     st_check(p, g, "the inventory changed since the plan was made");
@@ -275,25 +261,25 @@ test_plan_check(void **state)
     /* Capacity changed. */
     text = st_replace(st_inventory, "{name: a, rack: r1, cpus: 32, memory: 100GiB}",
                       "{name: a, rack: r1, cpus: 32, memory: 90GiB}");
-    g = st_fleet(text);
+    g = hvf_test_inventory(text);
     free(text);
     st_check(p, g, "host 'a' has 92160 MiB usable now, 102400 MiB when planned");
     hvf_fleet_free(g);
 
     /* A VM moved, another gone, a host in maintenance. */
     text = st_replace(st_inventory, "{name: web1, host: a,", "{name: web1, host: b,");
-    g = st_fleet(text);
+    g = hvf_test_inventory(text);
     free(text);
     st_check(p, g, "VM 'web1' is on 'b' now; the plan moves it from 'a'");
     hvf_fleet_free(g);
     text = st_replace(st_inventory, "  - {name: web1, host: a, vcpus: 2, memory: 4GiB}\n", "");
-    g = st_fleet(text);
+    g = hvf_test_inventory(text);
     free(text);
     st_check(p, g, "VM 'web1' is no longer in the inventory");
     hvf_fleet_free(g);
     text = st_replace(st_inventory, "memory: 100GiB}\n  - {name: b",
                       "memory: 100GiB, state: down}\n  - {name: b");
-    g = st_fleet(text);
+    g = hvf_test_inventory(text);
     free(text);
     st_check(p, g, "host 'a' is down now");
     hvf_fleet_free(g);
@@ -327,7 +313,7 @@ test_approval(void **state)
 {
     HVF_AUTOFREE char *dir = st_tmpdir();
     HVF_AUTOFREE char *sub = hvf_asprintf("%s/nested/state", dir);
-    hvf_fleet *f = st_fleet(st_inventory);
+    hvf_fleet *f = hvf_test_inventory(st_inventory);
     hvf_plan *p = st_plan(f);
     hvf_policy pol;
     hvf_approval a;

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "fixtures.h"
+
 #include "hvfleet/alloc.h"
 #include "hvfleet/change-plan.h"
 #include "hvfleet/incident.h"
@@ -118,18 +120,6 @@ sim_of(const hvf_scenario *sc)
     return sim;
 }
 
-/* How many event lines of @type the run logged. */
-static size_t
-count_events(const hvf_sim *sim, const char *type)
-{
-    HVF_AUTOFREE char *needle = hvf_asprintf("\"type\":\"%s\"", type);
-    size_t n = 0;
-
-    for (const char *p = sim->events.buf; p && (p = strstr(p, needle)); p++)
-        n++;
-    return n;
-}
-
 /* ---- the planner ------------------------------------------------------------------------ */
 
 static size_t
@@ -170,8 +160,8 @@ test_planner_registry(void **state)
     assert_ptr_equal(hvf_sim_change_get_planner()->build, hvf_change_plan_build);
     sim = sim_of(sc);
     hvf_sim_run(sim);
-    assert_int_equal(count_events(sim, "change_plan"), 1);
-    assert_int_equal(count_events(sim, "change_done"), 1);
+    assert_int_equal(hvf_test_event_count(sim, "change_plan"), 1);
+    assert_int_equal(hvf_test_event_count(sim, "change_done"), 1);
     hvf_sim_free(sim);
     hvf_scenario_free(sc);
 }
@@ -213,8 +203,8 @@ test_storage_block_and_reconnect(void **state)
     assert_true(st.vm_io_blocked_s > 6 * 50 - 1e-6 && st.vm_io_blocked_s < 6 * 50 + 1e-6);
     assert_int_equal(st.first_impact_us, S(60));
     assert_int_equal(st.last_clear_us, S(110));
-    assert_int_equal(count_events(sim, "vm_io_blocked"), 6);
-    assert_int_equal(count_events(sim, "impact_end"), 1);
+    assert_int_equal(hvf_test_event_count(sim, "vm_io_blocked"), 6);
+    assert_int_equal(hvf_test_event_count(sim, "impact_end"), 1);
     hvf_sim_free(sim);
     hvf_scenario_free(sc);
 }
@@ -384,9 +374,9 @@ test_gate_client_io_latency(void **state)
     assert_int_equal(o->t_decide_us, S(105));
     /* rollback (30 s) then the clients reconnect (20 s) */
     assert_int_equal(o->t_resolve_us, S(155));
-    assert_int_equal(count_events(sim, "host_conn_dropped"), 1);
-    assert_int_equal(count_events(sim, "alert"), 1);
-    assert_int_equal(count_events(sim, "resolved"), 1);
+    assert_int_equal(hvf_test_event_count(sim, "host_conn_dropped"), 1);
+    assert_int_equal(hvf_test_event_count(sim, "alert"), 1);
+    assert_int_equal(hvf_test_event_count(sim, "resolved"), 1);
     hvf_sim_free(sim);
     hvf_scenario_free(sc);
 }
@@ -542,7 +532,7 @@ test_seatbelt_in_the_twin(void **state)
         const hvf_sim_change_outcome *o = run_one(sim);
         assert_int_equal(o->started, cases[i].started);
         assert_int_equal(o->verdict, cases[i].verdict);
-        assert_int_equal(count_events(sim, "change_refused"), !cases[i].started);
+        assert_int_equal(hvf_test_event_count(sim, "change_refused"), !cases[i].started);
         hvf_sim_free(sim);
         hvf_scenario_free(sc);
     }
@@ -584,7 +574,7 @@ test_operator_model(void **state)
     assert_int_equal(o->t_decide_us, S(360));
     assert_int_equal(o->t_resolve_us, S(360 + 40 + 20));
     assert_int_equal(o->units_changed, 0);
-    assert_int_equal(count_events(sim, "decision"), 1);
+    assert_int_equal(hvf_test_event_count(sim, "decision"), 1);
     assert_non_null(strstr(sim->events.buf, "disable the firewall"));
     hvf_incident_kpis_get(sim, &k);
     assert_int_equal(k.detection_us, S(180));

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "fixtures.h"
+
 #include "hvfleet/alloc.h"
 #include "hvfleet/fallout.h"
 #include "hvfleet/scenario-run.h"
@@ -46,22 +48,10 @@
 static hvf_sim *
 t_sim(const char *text)
 {
-    hvf_diags d;
-    hvf_error err = HVF_ERROR_INIT;
-    hvf_scenario *sc;
-    hvf_sim *sim;
     void *sched = NULL;
+    hvf_sim *sim = hvf_test_scenario_sim(text, &sched);
 
-    hvf_diags_init(&d);
-    sc = hvf_scenario_parse("t.yaml", text, strlen(text), NULL, &d, &err);
-    if (!sc)
-        fail_msg("%s", d.n ? d.lines[0] : err.msg);
-    sim = hvf_scenario_sim_new(sc, &sched, &err);
-    if (!sim)
-        fail_msg("%s", err.msg);
     assert_null(sched);
-    hvf_scenario_free(sc);
-    hvf_diags_clear(&d);
     return sim;
 }
 
