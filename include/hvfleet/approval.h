@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hvfleet/change-plan-file.h"
 #include "hvfleet/error.h"
 #include "hvfleet/plan.h"
 
@@ -36,6 +37,16 @@ int hvf_approval_record(const char *state_dir, const hvf_plan *plan, const char 
  */
 int hvf_approval_find(const char *state_dir, const hvf_plan *plan, hvf_approval *out,
                       hvf_error *err);
+
+/*
+ * The same for a change plan read from its file (hvfleet/change-plan-file.h): bound to its
+ * plan_hash, in the same directory. A file whose stored hash does not match its content is
+ * refused (HVF_ERR_CONFLICT) and never counts as approved.
+ */
+int hvf_approval_record_change(const char *state_dir, const hvf_change_plan_file *plan,
+                               const char *by, hvf_error *err) __attribute__((warn_unused_result));
+int hvf_approval_find_change(const char *state_dir, const hvf_change_plan_file *plan,
+                             hvf_approval *out, hvf_error *err);
 
 /* True when @plan may run now as far as the seatbelt goes: auto, or needs-approval and approved. */
 bool hvf_approval_plan_may_run(const char *state_dir, const hvf_plan *plan);

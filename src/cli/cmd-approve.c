@@ -37,6 +37,60 @@ hvf_cli_load_plan(const char *path, int *rc)
     return p;
 }
 
+bool
+hvf_cli_plan_is_change(const char *path)
+{
+    char buf[4096];
+    FILE *fp = fopen(path, "rb");
+    size_t len;
+
+    /* Unreadable or not a change plan: the maintenance reader reports it. */
+    if (!fp)
+        return false;
+    len = fread(buf, 1, sizeof(buf), fp);
+    fclose(fp);
+    return hvf_change_plan_file_sniff(buf, len);
+}
+
+hvf_change_plan_file *
+hvf_cli_load_change_plan(const char *path, int *rc)
+{
+    hvf_diags diags;
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_change_plan_file *p;
+
+    hvf_diags_init(&diags);
+    p = hvf_change_plan_file_load(path, &diags, &err);
+    if (!p) {
+        hvf_diags_print(&diags, stderr);
+        *rc = hvf_cli_fail(&err);
+    }
+    hvf_diags_clear(&diags);
+    return p;
+}
+
+static int
+approve_change(const char *path, const char *dir, const char *by)
+{
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_change_plan_file *plan;
+    int rc = 0;
+
+    if (!(plan = hvf_cli_load_change_plan(path, &rc)))
+        return rc;
+    if (hvf_approval_record_change(dir, plan, by, &err) < 0) {
+        rc = hvf_cli_fail(&err);
+    } else {
+        printf("approved change plan %.12s (%s, change %s, %zu units in %zu waves) by %s in %s\n",
+               plan->plan_hash, hvf_plan_verdict_to_string(plan->verdict), plan->change,
+               plan->nunits, plan->nwaves, by, dir);
+        if (plan->verdict == HVF_PLAN_VERDICT_AUTO)
+            printf("note: this plan's verdict is auto; it needed no approval\n");
+    }
+    hvf_change_plan_file_free(plan);
+    return rc;
+}
+
 int
 hvf_cli_approve(int argc, char **argv)
 {
@@ -61,7 +115,8 @@ hvf_cli_approve(int argc, char **argv)
             break;
         case 'h':
             printf("usage: hvfleet approve PLAN.json [--state-dir DIR] [--by NAME]\n"
-                   "Records your approval of exactly this plan (its plan_hash). Any change to the\n"
+                   "Records your approval of exactly this plan (its plan_hash): a maintenance plan\n"
+                   "or a change plan (hvfleet plan change -o). Any change to the\n"
                    "plan, or a new plan for a changed inventory, needs a new approval. Refused\n"
                    "plans cannot be approved (exit 1). State directory: --state-dir, else\n"
                    "$HVFLEET_STATE_DIR, else ./.hvfleet\n");
@@ -76,6 +131,8 @@ hvf_cli_approve(int argc, char **argv)
         fprintf(stderr, "hvfleet: approve: expected one PLAN.json\n");
         return 2;
     }
+    if (hvf_cli_plan_is_change(argv[optind]))
+        return approve_change(argv[optind], hvf_state_dir(dir), cli_user(by));
     if (!(plan = hvf_cli_load_plan(argv[optind], &rc)))
         return rc;
     dir = hvf_state_dir(dir);

@@ -47,7 +47,8 @@ plan_check(int argc, char **argv)
                 "usage: hvfleet plan check PLAN.json --inventory FILE [--state-dir DIR] [--json]\n"
                 "Re-verifies a plan before it runs: unchanged since it was made, made for this\n"
                 "inventory, hosts and VMs still where and what the plan expects, approved if\n"
-                "its verdict needs it, fleet not frozen. Exit 0 when it may run, 1 when not.\n");
+                "its verdict needs it, fleet not frozen. Exit 0 when it may run, 1 when not.\n"
+                "A change plan is checked for its targets and their variants (kernel, hw, ...).\n");
             return 0;
         default:
             fprintf(stderr, "hvfleet: plan check: bad option '%s'; see hvfleet plan check --help\n",
@@ -59,6 +60,8 @@ plan_check(int argc, char **argv)
         fprintf(stderr, "hvfleet: plan check: expected PLAN.json and --inventory FILE\n");
         return 2;
     }
+    if (hvf_cli_plan_is_change(argv[optind]))
+        return hvf_cli_plan_check_change(argv[optind], inventory, hvf_state_dir(dir), json);
     if (!(plan = hvf_cli_load_plan(argv[optind], &rc)))
         return rc;
     if (!(f = hvf_cli_load_fleet(inventory, &rc))) {

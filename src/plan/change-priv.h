@@ -25,6 +25,11 @@ void cp_packer_add(cp_packer *pk, uint32_t unit);
 
 void cp_note(hvf_change_plan *plan, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* change.c: calls @add for each of host @h's values along variant dimension @dim. */
+typedef void (*cp_variant_fn)(void *ctx, const char *dim, const char *value);
+void cp_host_variants(const hvf_fleet *f, const hvf_host *h, const char *dim, cp_variant_fn add,
+                      void *ctx);
+
 /* change.c: units, their variants and services, from the targets (hvf_change_resolve). */
 void cp_build_units(hvf_change_plan *plan, const hvf_fleet *fleet, const hvf_change *change,
                     const hvf_change_target *targets, size_t ntargets);

@@ -130,40 +130,60 @@ cp_unit_add_variant(hvf_change_plan *plan, hvf_change_unit *u, const char *dim, 
  * A host's values along @dim: kernel and hw from the inventory, role = its plain tags, zone and
  * rack, and any other name KEY = the VALUE of its tags KEY=VALUE. A host without any gets
  * "(none)", which is a variant too: the hosts nobody labelled are the ones a lab forgets.
+ * Shared with plan check (change-check.c), which must see variants exactly as planned.
  */
-static void
-cp_unit_variants(hvf_change_plan *plan, const hvf_fleet *f, hvf_change_unit *u, const char *dim)
+void
+cp_host_variants(const hvf_fleet *f, const hvf_host *h, const char *dim, cp_variant_fn add,
+                 void *ctx)
 {
-    const hvf_host *h = &f->hosts[u->host];
     size_t klen = strlen(dim);
     bool any = false;
 
     if (strcmp(dim, "kernel") == 0) {
-        cp_unit_add_variant(plan, u, dim, h->kernel ? h->kernel : CP_NONE);
+        add(ctx, dim, h->kernel ? h->kernel : CP_NONE);
         return;
     }
     if (strcmp(dim, "hw") == 0) {
-        cp_unit_add_variant(plan, u, dim, h->hw ? h->hw : CP_NONE);
+        add(ctx, dim, h->hw ? h->hw : CP_NONE);
         return;
     }
     if (strcmp(dim, "zone") == 0 || strcmp(dim, "rack") == 0) {
-        cp_unit_add_variant(plan, u, dim,
-                            dim[0] == 'z' ? f->zones[h->zone].name : f->racks[h->rack].name);
+        add(ctx, dim, dim[0] == 'z' ? f->zones[h->zone].name : f->racks[h->rack].name);
         return;
     }
     for (size_t t = 0; t < h->ntags; t++) {
         const char *tag = h->tags[t];
         const char *eq = strchr(tag, '=');
         if (strcmp(dim, "role") == 0 && !eq) {
-            cp_unit_add_variant(plan, u, dim, tag);
+            add(ctx, dim, tag);
             any = true;
         } else if (eq && (size_t)(eq - tag) == klen && strncmp(tag, dim, klen) == 0) {
-            cp_unit_add_variant(plan, u, dim, eq + 1);
+            add(ctx, dim, eq + 1);
             any = true;
         }
     }
     if (!any)
-        cp_unit_add_variant(plan, u, dim, CP_NONE);
+        add(ctx, dim, CP_NONE);
+}
+
+typedef struct cp_unit_ctx {
+    hvf_change_plan *plan;
+    hvf_change_unit *u;
+} cp_unit_ctx;
+
+static void
+cp_unit_add_cb(void *ctx, const char *dim, const char *value)
+{
+    cp_unit_ctx *c = ctx;
+    cp_unit_add_variant(c->plan, c->u, dim, value);
+}
+
+static void
+cp_unit_variants(hvf_change_plan *plan, const hvf_fleet *f, hvf_change_unit *u, const char *dim)
+{
+    cp_unit_ctx c = {plan, u};
+
+    cp_host_variants(f, &f->hosts[u->host], dim, cp_unit_add_cb, &c);
 }
 
 /* Replicas per service on each unit, and each service's budget (replicas - min_available). */
