@@ -348,3 +348,47 @@ void hvf_sim_add_summary(hvf_sim *sim, const char *key, const char *json);
  */
 void *hvf_sim_naive_new(const hvf_sim_naive_opts *opts, hvf_sim_controller *ctl);
 void hvf_sim_naive_free(void *ctx);
+
+/* ---- stepping and live control, for drivers that put the twin behind a backend table ---- */
+
+/*
+ * hvf_sim_run_until: runs events up to @t_us (capped at the run's end) and leaves the clock
+ * there, so a caller can interleave its own actions with time passing: the sim driver polls
+ * the twin this way. May be called repeatedly with growing times; do not mix with hvf_sim_run.
+ * hvf_sim_next_event_us returns the time of the next pending event, or INT64_MAX.
+ */
+void hvf_sim_run_until(hvf_sim *sim, int64_t t_us);
+int64_t hvf_sim_next_event_us(const hvf_sim *sim);
+
+/* What a migration in flight reports, as QMP's query-migrate does. */
+typedef struct hvf_sim_migration_progress {
+    bool active;
+    bool postcopy;            /* switched to post-copy */
+    uint64_t total_bytes;     /* guest RAM */
+    uint64_t transferred_bytes;
+    uint64_t remaining_bytes; /* first-pass pages unsent + dirty pages to resend */
+    double dirty_bytes_per_s; /* the guest's rate after any throttle */
+    double bytes_per_s;       /* the migration's current share of the network */
+    uint32_t dirty_sync_count;
+    uint32_t throttle_pct;
+    int64_t expected_downtime_us; /* remaining / share, as QEMU estimates it */
+} hvf_sim_migration_progress;
+
+/* Fills @out for migration @migration (inactive ones give active = false). Returns 0, or -1
+ * with HVF_ERR_NOT_FOUND. Brings the migration's model up to now first. */
+int hvf_sim_migration_progress_get(hvf_sim *sim, int32_t migration,
+                                   hvf_sim_migration_progress *out, hvf_error *err)
+    __attribute__((warn_unused_result));
+/* Cancels a migration in flight (QMP migrate_cancel): the VM stays running on its source, a
+ * claim on the target is released, HVF_SIM_EV_MIGRATION_ABORT is sent. HVF_ERR_CONFLICT when
+ * it is not active. */
+int hvf_sim_cancel_migration(hvf_sim *sim, int32_t migration, const char *why, hvf_error *err)
+    __attribute__((warn_unused_result));
+/* Lets a pre-copy or auto-converge migration switch to post-copy at its next dirty sync
+ * (QMP migrate-start-postcopy). HVF_ERR_CONFLICT when it is not active. */
+int hvf_sim_migration_start_postcopy(hvf_sim *sim, int32_t migration, hvf_error *err)
+    __attribute__((warn_unused_result));
+/* Injects @fault (time ignored: it fires now), after the run started. Same checks as
+ * hvf_sim_add_fault. */
+int hvf_sim_inject_fault(hvf_sim *sim, const hvf_sim_fault *fault, hvf_error *err)
+    __attribute__((warn_unused_result));

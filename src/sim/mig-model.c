@@ -151,3 +151,15 @@ sim_mig_model_detail(const sim_mig_model *m)
     hvf_strlcpy(((sim_mig_model *)m)->detail, r.reason, sizeof(m->detail));
     return m->detail;
 }
+
+const hvf_migrate_state *
+sim_mig_model_state(const sim_mig_model *m)
+{
+    return &m->s;
+}
+
+void
+sim_mig_model_allow_postcopy(sim_mig_model *m)
+{
+    m->s.params.strategy = HVF_MIGRATE_STRATEGY_POSTCOPY;
+}

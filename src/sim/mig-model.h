@@ -55,3 +55,8 @@ void sim_mig_model_result(const sim_mig_model *m, hvf_migrate_result *out);
 double sim_mig_model_sent_bytes(const sim_mig_model *m);
 /* What the model relied on, for logs ("pre-copy", "auto-converge", "post-copy", ...). */
 const char *sim_mig_model_detail(const sim_mig_model *m);
+/* The stepper's state (plain data, read-only), for progress as QMP's query-migrate reports it. */
+const hvf_migrate_state *sim_mig_model_state(const sim_mig_model *m);
+/* Lets the migration switch to post-copy at its next phase boundary (QMP
+ * migrate-start-postcopy); no effect once it is in stop-and-copy or done. */
+void sim_mig_model_allow_postcopy(sim_mig_model *m);
