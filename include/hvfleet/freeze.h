@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The freeze switch: while the fleet is frozen every automated action refuses to start
- * (migrations already in flight finish). State lives in DIR/freeze.json, DIR being the state
- * directory (hvf_state_dir()); the daemon will own it later.
+ * (migrations already in flight finish). State lives in the store (hvfleet/store.h) of the
+ * state directory (hvf_state_dir()), fleet-wide rather than per working directory.
  *
  * The check fails closed: a freeze file that cannot be read counts as frozen, because an
  * operator who froze the fleet must never see automation resume by accident.
@@ -17,8 +17,21 @@
 
 #define HVF_FREEZE_SCHEMA "hvfleet.freeze/v1"
 
-/* @explicit_dir if not NULL, else $HVFLEET_STATE_DIR if set and not empty, else "./.hvfleet". */
+/*
+ * The state directory: @explicit_dir if not NULL or empty, else $HVFLEET_STATE_DIR if set and
+ * not empty, else /var/lib/hvfleet for root, else $XDG_STATE_HOME/hvfleet (default
+ * ~/.local/state/hvfleet). The returned string is @explicit_dir, the environment's, or a static
+ * buffer (not thread-safe).
+ */
 const char *hvf_state_dir(const char *explicit_dir);
+
+typedef struct hvf_store hvf_store;
+/*
+ * hvf_state_open: opens the store in @state_dir and imports, once, the files older hvfleet
+ * kept there (freeze.json, approvals/HASH.json; renamed *.imported afterwards). Every user of
+ * the state directory opens it through here. Returns an owned store or NULL with @err set.
+ */
+hvf_store *hvf_state_open(const char *state_dir, hvf_error *err);
 /* Creates @dir (and missing parents) with mode 0700. Returns 0 or -1 with HVF_ERR_IO. */
 int hvf_state_dir_ensure(const char *dir, hvf_error *err) __attribute__((warn_unused_result));
 

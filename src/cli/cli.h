@@ -31,3 +31,7 @@ int hvf_cli_fail(const hvf_error *err);
 int hvf_cli_inventory_import(int argc, char **argv);
 int hvf_cli_inventory_generate(int argc, char **argv);
 int hvf_cli_inventory_export(int argc, char **argv);
+
+/* Records the current user ($USER) as the author of a plan that needs approval, in the state
+ * directory, so that `approve` keeps the two-person rule; a warning when it cannot. */
+void hvf_cli_note_plan_author(const char *hash, int verdict, const char *kind);

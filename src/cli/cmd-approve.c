@@ -12,6 +12,7 @@
 #include "hvfleet/alloc.h"
 #include "hvfleet/approval.h"
 #include "hvfleet/freeze.h"
+#include "hvfleet/store.h"
 
 static const char *
 cli_user(const char *given)
@@ -81,9 +82,10 @@ approve_change(const char *path, const char *dir, const char *by)
     if (hvf_approval_record_change(dir, plan, by, &err) < 0) {
         rc = hvf_cli_fail(&err);
     } else {
-        printf("approved change plan %.12s (%s, change %s, %zu units in %zu waves) by %s in %s\n",
+        printf("approved change plan %.12s (%s, change %s, %zu units in %zu waves) by %s "
+               "(state in %s/%s)\n",
                plan->plan_hash, hvf_plan_verdict_to_string(plan->verdict), plan->change,
-               plan->nunits, plan->nwaves, by, dir);
+               plan->nunits, plan->nwaves, by, dir, HVF_STORE_FILE);
         if (plan->verdict == HVF_PLAN_VERDICT_AUTO)
             printf("note: this plan's verdict is auto; it needed no approval\n");
     }
@@ -118,8 +120,10 @@ hvf_cli_approve(int argc, char **argv)
                    "Records your approval of exactly this plan (its plan_hash): a maintenance plan\n"
                    "or a change plan (hvfleet plan change -o). Any change to the\n"
                    "plan, or a new plan for a changed inventory, needs a new approval. Refused\n"
-                   "plans cannot be approved (exit 1). State directory: --state-dir, else\n"
-                   "$HVFLEET_STATE_DIR, else ./.hvfleet\n");
+                   "plans cannot be approved (exit 1). Every approval is kept (who, when); a\n"
+                   "plan that needs approval cannot be approved by the person who made it.\n"
+                   "State directory: --state-dir, else $HVFLEET_STATE_DIR, else\n"
+                   "/var/lib/hvfleet (root) or $XDG_STATE_HOME/hvfleet (~/.local/state/hvfleet).\n");
             return 0;
         default:
             fprintf(stderr, "hvfleet: approve: bad option '%s'; see hvfleet approve --help\n",
@@ -139,9 +143,15 @@ hvf_cli_approve(int argc, char **argv)
     if (hvf_approval_record(dir, plan, cli_user(by), &err) < 0) {
         rc = hvf_cli_fail(&err);
     } else {
-        printf("approved plan %.12s (%s, %zu hosts, %zu migrations) by %s in %s\n",
+        hvf_approval appr;
+        hvf_error ferr = HVF_ERROR_INIT;
+        uint32_t n = hvf_approval_find(dir, plan, &appr, &ferr) == 1 ? appr.count : 1;
+
+        printf("approved plan %.12s (%s, %zu hosts, %zu migrations) by %s: %u approval%s "
+               "(state in %s/%s)\n",
                plan->summary.plan_hash, hvf_plan_verdict_to_string(plan->summary.verdict),
-               plan->nhosts, plan->nmigrations, cli_user(by), dir);
+               plan->nhosts, plan->nmigrations, cli_user(by), n, n == 1 ? "" : "s", dir,
+               HVF_STORE_FILE);
         if (plan->summary.verdict == HVF_PLAN_VERDICT_AUTO)
             printf("note: this plan's verdict is auto; it needed no approval\n");
     }
@@ -163,21 +173,24 @@ freeze_status(const char *dir, bool json)
     if (info.since_unix > 0 && gmtime_r(&t, &tm))
         strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
     if (json) {
-        json_t *o = json_pack("{s:s, s:b, s:b, s:s, s:s, s:s}", "schema", HVF_FREEZE_SCHEMA,
-                              "frozen", info.frozen, "unreadable", info.unreadable, "reason",
-                              rc < 0 ? err.msg : info.reason, "by", info.by, "since", when);
+        json_t *o = json_pack("{s:s, s:b, s:b, s:s, s:s, s:s, s:s}", "schema",
+                              HVF_FREEZE_SCHEMA, "frozen", info.frozen, "unreadable",
+                              info.unreadable, "reason", rc < 0 ? err.msg : info.reason, "by",
+                              info.by, "since", when, "state_dir", dir);
         json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         printf("\n");
         json_decref(o);
     } else if (rc < 0) {
         printf("frozen: %s\n", err.msg);
     } else if (info.frozen) {
-        printf("frozen since %s by %s: %s\n", when[0] ? when : "an unknown time",
-               info.by[0] ? info.by : "unknown", info.reason[0] ? info.reason : "no reason given");
+        printf("frozen since %s by %s: %s (state in %s/%s)\n", when[0] ? when : "an unknown time",
+               info.by[0] ? info.by : "unknown", info.reason[0] ? info.reason : "no reason given",
+               dir, HVF_STORE_FILE);
     } else {
-        printf("not frozen\n");
+        printf("not frozen (state in %s/%s)\n", dir, HVF_STORE_FILE);
     }
-    return 0;
+    /* As `systemctl is-active`: the exit status answers the question. */
+    return info.frozen ? 0 : 1;
 }
 
 int
@@ -218,7 +231,10 @@ hvf_cli_freeze(int argc, char **argv)
             printf("usage: hvfleet freeze [--reason TEXT] [--by NAME] [--state-dir DIR]\n"
                    "       hvfleet freeze --status [--json] [--state-dir DIR]\n"
                    "Stops all automation: every automated action refuses to start while frozen;\n"
-                   "migrations in flight finish. Undo with hvfleet unfreeze.\n");
+                   "migrations in flight finish. Undo with hvfleet unfreeze. --status exits 0\n"
+                   "when frozen, 1 when not. State directory: --state-dir, else\n"
+                   "$HVFLEET_STATE_DIR, else /var/lib/hvfleet (root) or\n"
+                   "$XDG_STATE_HOME/hvfleet (~/.local/state/hvfleet).\n");
             return 0;
         default:
             fprintf(stderr, "hvfleet: freeze: bad option '%s'; see hvfleet freeze --help\n",
@@ -235,7 +251,9 @@ hvf_cli_freeze(int argc, char **argv)
         return freeze_status(dir, json);
     if (hvf_freeze_set(dir, reason, cli_user(by), &err) < 0)
         return hvf_cli_fail(&err);
-    printf("frozen: automated actions will refuse to start until 'hvfleet unfreeze'\n");
+    printf("frozen: automated actions will refuse to start until 'hvfleet unfreeze' (state in "
+           "%s/%s)\n",
+           dir, HVF_STORE_FILE);
     return 0;
 }
 
@@ -268,8 +286,10 @@ hvf_cli_unfreeze(int argc, char **argv)
         fprintf(stderr, "hvfleet: unfreeze: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    if (hvf_freeze_clear(hvf_state_dir(dir), &err) < 0)
+    dir = hvf_state_dir(dir);
+    if (hvf_freeze_clear(dir, &err) < 0)
         return hvf_cli_fail(&err);
-    printf("not frozen: automation may start actions again\n");
+    printf("not frozen: automation may start actions again (state in %s/%s)\n", dir,
+           HVF_STORE_FILE);
     return 0;
 }

@@ -327,6 +327,8 @@ pm_run(pm_args *a)
         rc = hvf_cli_fail(&err);
         goto out;
     }
+    if (a->out)
+        hvf_cli_note_plan_author(plan->summary.plan_hash, plan->summary.verdict, "maintenance");
     if (a->json) {
         hvf_strbuf sb = HVF_STRBUF_INIT;
         json_t *root = json_object();

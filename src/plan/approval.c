@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Approvals bound to a plan's hash, one file per approved plan in the state directory. */
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -10,44 +11,54 @@
 #include "hvfleet/alloc.h"
 #include "hvfleet/approval.h"
 #include "hvfleet/freeze.h"
+#include "hvfleet/store.h"
 
-static char *
-approval_path(const char *state_dir, const char *hash)
-{
-    return hvf_asprintf("%s/approvals/%s.json", state_dir, hash);
-}
-
-/* Writes the approval of the plan with @hash; @extra (owned, may be NULL) adds plan sizes. */
+/* Adds @by's approval of @hash. The two-person rule: when the plan needs an approval, its
+ * author (recorded when it was made, hvf_approval_note_plan) cannot give it. */
 static int
 approval_write(const char *state_dir, const char *hash, hvf_plan_verdict verdict, const char *by,
-               json_t *extra, hvf_error *err)
+               hvf_error *err)
 {
-    HVF_AUTOFREE char *dir = hvf_asprintf("%s/approvals", state_dir);
-    HVF_AUTOFREE char *path = NULL;
-    json_t *o;
-    char *text;
+    hvf_store_approval a;
+    hvf_store *st = hvf_state_open(state_dir, err);
+    char author[64];
     int rc;
 
-    if (hvf_state_dir_ensure(dir, err) < 0) {
-        json_decref(extra);
+    if (!st)
         return -1;
+    memset(&a, 0, sizeof(a));
+    hvf_strlcpy(a.plan_hash, hash, sizeof(a.plan_hash));
+    hvf_strlcpy(a.by, by && *by ? by : "unknown", sizeof(a.by));
+    a.at_unix = (int64_t)time(NULL);
+    hvf_strlcpy(a.verdict, hvf_plan_verdict_to_string(verdict), sizeof(a.verdict));
+    rc = hvf_store_plan_author(st, hash, author, sizeof(author), err);
+    if (rc == 1 && verdict == HVF_PLAN_VERDICT_NEEDS_APPROVAL && author[0] &&
+        strcmp(author, "unknown") != 0 && strcmp(author, a.by) == 0) {
+        hvf_error_set(err, HVF_ERR_REFUSED,
+                      "plan %.12s was made by '%s', who cannot approve it: a plan that needs "
+                      "approval needs a second person (state in %s)",
+                      hash, author, hvf_store_path(st));
+        rc = -1;
+    } else if (rc >= 0) {
+        rc = hvf_store_approval_add(st, &a, err);
+        if (rc < 0)
+            hvf_error_prefix(err, "state in %s: ", hvf_store_path(st));
     }
-    o = json_pack("{s:s, s:s, s:s, s:I, s:s}", "schema", HVF_APPROVAL_SCHEMA, "plan_hash", hash,
-                  "approved_by", by && *by ? by : "unknown", "approved_at_unix",
-                  (json_int_t)time(NULL), "verdict", hvf_plan_verdict_to_string(verdict));
-    if (!o) {
-        json_decref(extra);
-        hvf_error_set(err, HVF_ERR_INVALID, "approver name must be UTF-8 text");
+    hvf_store_close(st);
+    return rc < 0 ? -1 : 0;
+}
+
+int
+hvf_approval_note_plan(const char *state_dir, const char *hash, const char *kind,
+                       const char *author, hvf_error *err)
+{
+    hvf_store *st = hvf_state_open(state_dir, err);
+    int rc;
+
+    if (!st)
         return -1;
-    }
-    if (extra)
-        json_object_update(o, extra);
-    json_decref(extra);
-    text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    path = approval_path(state_dir, hash);
-    rc = hvf_file_write_atomic(path, text, strlen(text), err);
-    free(text);
+    rc = hvf_store_plan_put(st, hash, kind, author && *author ? author : "unknown", NULL, err);
+    hvf_store_close(st);
     return rc;
 }
 
@@ -75,10 +86,7 @@ hvf_approval_record(const char *state_dir, const hvf_plan *plan, const char *by,
     if (approval_refuse(plan->summary.plan_hash, plan->summary.verdict,
                         plan->summary.nreasons ? plan->summary.reasons[0] : NULL, err) < 0)
         return -1;
-    return approval_write(state_dir, plan->summary.plan_hash, plan->summary.verdict, by,
-                          json_pack("{s:I, s:I}", "hosts", (json_int_t)plan->nhosts,
-                                    "migrations", (json_int_t)plan->nmigrations),
-                          err);
+    return approval_write(state_dir, plan->summary.plan_hash, plan->summary.verdict, by, err);
 }
 
 int
@@ -95,7 +103,7 @@ hvf_approval_record_change(const char *state_dir, const hvf_change_plan_file *pl
     if (approval_refuse(plan->plan_hash, plan->verdict,
                         plan->nreasons ? plan->reasons[0] : NULL, err) < 0)
         return -1;
-    return approval_write(state_dir, plan->plan_hash, plan->verdict, by, NULL, err);
+    return approval_write(state_dir, plan->plan_hash, plan->verdict, by, err);
 }
 
 typedef struct approval_file {
@@ -126,43 +134,83 @@ static const hvf_field_spec approval_fields[] = {
     {.name = "migrations", .type = HVF_FIELD_DOUBLE, .offset = offsetof(approval_file, migrations)},
 };
 
+/* Imports the approvals/HASH.json files of older hvfleet into @st, then renames the
+ * directory approvals.imported. A file that cannot be read approves nothing. */
+int
+hvf_approval_import_legacy(hvf_store *st, const char *state_dir, hvf_error *err)
+{
+    HVF_AUTOFREE char *dir = hvf_asprintf("%s/approvals", state_dir);
+    HVF_AUTOFREE char *done = hvf_asprintf("%s/approvals.imported", state_dir);
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int rc = 0;
+
+    if (!d)
+        return 0;
+    while (rc == 0 && (de = readdir(d))) {
+        HVF_AUTOFREE char *path = NULL;
+        approval_file af = {0};
+        hvf_store_approval a;
+        hvf_error why = HVF_ERROR_INIT;
+        hvf_diags diags;
+        hvf_reader r;
+
+        if (!strstr(de->d_name, ".json"))
+            continue;
+        path = hvf_asprintf("%s/%s", dir, de->d_name);
+        hvf_diags_init(&diags);
+        if (hvf_reader_open_file(&r, path, &diags, &why) == 0) {
+            if (hvf_reader_map(&r, hvf_reader_root(&r), "", approval_fields,
+                               HVF_ARRAY_LEN(approval_fields), &af) == 0 &&
+                strcmp(af.schema, HVF_APPROVAL_SCHEMA) == 0 && strlen(af.hash) == 64) {
+                memset(&a, 0, sizeof(a));
+                hvf_strlcpy(a.plan_hash, af.hash, sizeof(a.plan_hash));
+                hvf_strlcpy(a.by, af.by, sizeof(a.by));
+                a.at_unix = (int64_t)af.at;
+                hvf_strlcpy(a.verdict, af.verdict ? af.verdict : "needs-approval",
+                            sizeof(a.verdict));
+                if (hvf_store_approval_add(st, &a, &why) < 0 && why.code != HVF_ERR_CONFLICT) {
+                    *err = why;
+                    rc = -1;
+                }
+            }
+            hvf_reader_close(&r);
+        }
+        hvf_reader_free_fields(approval_fields, HVF_ARRAY_LEN(approval_fields), &af);
+        hvf_diags_clear(&diags);
+    }
+    closedir(d);
+    if (rc == 0 && rename(dir, done) < 0) {
+        hvf_error_set(err, HVF_ERR_IO, "cannot rename '%s' after importing it: %s", dir,
+                      strerror(errno));
+        return -1;
+    }
+    return rc;
+}
+
 static int
 approval_find_hash(const char *state_dir, const char *hash, hvf_plan_verdict verdict,
                    hvf_approval *out, hvf_error *err)
 {
-    HVF_AUTOFREE char *path = NULL;
-    approval_file af = {0};
-    hvf_diags diags;
-    hvf_reader r;
-    int rc = 1;
+    hvf_store *st = hvf_state_open(state_dir, err);
+    hvf_store_approval *list = NULL;
+    long n;
 
-    path = approval_path(state_dir, hash);
-    if (access(path, F_OK) < 0 && errno == ENOENT)
-        return 0;
-    hvf_diags_init(&diags);
-    if (hvf_reader_open_file(&r, path, &diags, err) < 0) {
-        hvf_diags_clear(&diags);
+    if (!st)
         return -1;
+    n = hvf_store_approvals(st, hash, &list, err);
+    hvf_store_close(st);
+    if (n <= 0) {
+        free(list);
+        return n < 0 ? -1 : 0;
     }
-    if (hvf_reader_map(&r, hvf_reader_root(&r), "", approval_fields, HVF_ARRAY_LEN(approval_fields),
-                       &af) != 0) {
-        hvf_error_set(err, HVF_ERR_INVALID, "%s", diags.lines[0]);
-        rc = -1;
-    } else if (strcmp(af.schema, HVF_APPROVAL_SCHEMA) != 0 ||
-               strcmp(af.hash, hash) != 0) {
-        hvf_error_set(err, HVF_ERR_INVALID, "approval '%s' is not for plan %.12s", path,
-                      hash);
-        rc = -1;
-    } else {
-        hvf_strlcpy(out->plan_hash, af.hash, sizeof(out->plan_hash));
-        hvf_strlcpy(out->by, af.by, sizeof(out->by));
-        out->at_unix = (int64_t)af.at;
-        out->verdict = verdict;
-    }
-    hvf_reader_close(&r);
-    hvf_reader_free_fields(approval_fields, HVF_ARRAY_LEN(approval_fields), &af);
-    hvf_diags_clear(&diags);
-    return rc;
+    hvf_strlcpy(out->plan_hash, hash, sizeof(out->plan_hash));
+    hvf_strlcpy(out->by, list[n - 1].by, sizeof(out->by));
+    out->at_unix = list[n - 1].at_unix;
+    out->verdict = verdict;
+    out->count = (uint32_t)n;
+    free(list);
+    return 1;
 }
 
 int

@@ -11,12 +11,15 @@
 #include "conf/reader.h"
 #include "hvfleet/alloc.h"
 #include "util/text.h"
+#include "hvfleet/approval.h"
 #include "hvfleet/freeze.h"
+#include "hvfleet/store.h"
 #include "hvfleet/strbuf.h"
 
 const char *
 hvf_state_dir(const char *explicit_dir)
 {
+    static char home_dir[4096];
     const char *env;
 
     if (explicit_dir && *explicit_dir)
@@ -24,7 +27,15 @@ hvf_state_dir(const char *explicit_dir)
     env = getenv("HVFLEET_STATE_DIR");
     if (env && *env)
         return env;
-    return "./.hvfleet";
+    if (geteuid() == 0)
+        return "/var/lib/hvfleet";
+    env = getenv("XDG_STATE_HOME");
+    if (env && *env)
+        snprintf(home_dir, sizeof(home_dir), "%s/hvfleet", env);
+    else
+        snprintf(home_dir, sizeof(home_dir), "%s/.local/state/hvfleet",
+                 getenv("HOME") && *getenv("HOME") ? getenv("HOME") : "/tmp");
+    return home_dir;
 }
 
 int
@@ -41,47 +52,7 @@ hvf_state_dir_ensure(const char *dir, hvf_error *err)
     return 0;
 }
 
-static char *
-freeze_path(const char *state_dir)
-{
-    return hvf_asprintf("%s/freeze.json", state_dir);
-}
-
-int
-hvf_freeze_set(const char *state_dir, const char *reason, const char *by, hvf_error *err)
-{
-    HVF_AUTOFREE char *path = freeze_path(state_dir);
-    json_t *o;
-    char *text;
-    int rc;
-
-    if (hvf_state_dir_ensure(state_dir, err) < 0)
-        return -1;
-    o = json_pack("{s:s, s:b, s:s, s:s, s:I}", "schema", HVF_FREEZE_SCHEMA, "frozen", 1, "reason",
-                  reason ? reason : "", "by", by ? by : "unknown", "since_unix",
-                  (json_int_t)time(NULL));
-    if (!o) {
-        hvf_error_set(err, HVF_ERR_INVALID, "freeze reason and name must be UTF-8 text");
-        return -1;
-    }
-    text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    rc = hvf_file_write_atomic(path, text, strlen(text), err);
-    free(text);
-    return rc;
-}
-
-int
-hvf_freeze_clear(const char *state_dir, hvf_error *err)
-{
-    HVF_AUTOFREE char *path = freeze_path(state_dir);
-
-    if (unlink(path) < 0 && errno != ENOENT) {
-        hvf_error_set(err, HVF_ERR_IO, "cannot remove '%s': %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
+/* ---- files of hvfleet before the store (freeze.json), imported once ---- */
 
 typedef struct freeze_file {
     char *schema, *reason, *by;
@@ -107,43 +78,109 @@ static const hvf_field_spec freeze_fields[] = {
      .max = 1e12},
 };
 
-int
-hvf_freeze_status(const char *state_dir, hvf_freeze_info *out, hvf_error *err)
+/* Imports DIR/freeze.json into @st, then renames it *.imported. An unreadable file freezes the
+ * fleet: whoever wrote it meant to stop automation. */
+static int
+freeze_import_legacy(hvf_store *st, const char *dir, hvf_error *err)
 {
-    HVF_AUTOFREE char *path = freeze_path(state_dir);
+    HVF_AUTOFREE char *path = hvf_asprintf("%s/freeze.json", dir);
+    HVF_AUTOFREE char *done = hvf_asprintf("%s/freeze.json.imported", dir);
     freeze_file ff = {0};
     hvf_diags diags;
     hvf_reader r;
+    hvf_error why = HVF_ERROR_INIT;
     int rc = 0;
 
-    memset(out, 0, sizeof(*out));
-    if (access(path, F_OK) < 0 && errno == ENOENT)
+    if (access(path, F_OK) < 0)
         return 0;
     hvf_diags_init(&diags);
-    if (hvf_reader_open_file(&r, path, &diags, err) < 0) {
-        rc = -1;
+    if (hvf_reader_open_file(&r, path, &diags, &why) < 0) {
+        rc = hvf_store_freeze_set(st, "an old freeze file could not be read", "unknown",
+                                  (int64_t)time(NULL), err);
     } else {
-        if (hvf_reader_map(&r, hvf_reader_root(&r), "", freeze_fields, HVF_ARRAY_LEN(freeze_fields),
-                           &ff) != 0 ||
-            strcmp(ff.schema, HVF_FREEZE_SCHEMA) != 0) {
-            hvf_error_set(err, HVF_ERR_INVALID, "%s", diags.n ? diags.lines[0] : "bad schema");
-            rc = -1;
-        }
+        if (hvf_reader_map(&r, hvf_reader_root(&r), "", freeze_fields,
+                           HVF_ARRAY_LEN(freeze_fields), &ff) != 0 ||
+            strcmp(ff.schema, HVF_FREEZE_SCHEMA) != 0)
+            rc = hvf_store_freeze_set(st, "an old freeze file could not be read", "unknown",
+                                      (int64_t)time(NULL), err);
+        else if (ff.frozen)
+            rc = hvf_store_freeze_set(st, ff.reason ? ff.reason : "", ff.by ? ff.by : "unknown",
+                                      (int64_t)ff.since, err);
         hvf_reader_close(&r);
     }
+    hvf_reader_free_fields(freeze_fields, HVF_ARRAY_LEN(freeze_fields), &ff);
+    hvf_diags_clear(&diags);
+    if (rc == 0 && rename(path, done) < 0) {
+        hvf_error_set(err, HVF_ERR_IO, "cannot rename '%s' after importing it: %s", path,
+                      strerror(errno));
+        return -1;
+    }
+    return rc;
+}
+
+hvf_store *
+hvf_state_open(const char *state_dir, hvf_error *err)
+{
+    hvf_store *st = hvf_store_open(state_dir, err);
+
+    if (!st)
+        return NULL;
+    if (freeze_import_legacy(st, state_dir, err) < 0 ||
+        hvf_approval_import_legacy(st, state_dir, err) < 0) {
+        hvf_store_close(st);
+        return NULL;
+    }
+    return st;
+}
+
+int
+hvf_freeze_set(const char *state_dir, const char *reason, const char *by, hvf_error *err)
+{
+    hvf_store *st = hvf_state_open(state_dir, err);
+    int rc;
+
+    if (!st)
+        return -1;
+    rc = hvf_store_freeze_set(st, reason ? reason : "", by, (int64_t)time(NULL), err);
+    hvf_store_close(st);
+    return rc;
+}
+
+int
+hvf_freeze_clear(const char *state_dir, hvf_error *err)
+{
+    hvf_store *st = hvf_state_open(state_dir, err);
+    int rc;
+
+    if (!st)
+        return -1;
+    rc = hvf_store_freeze_clear(st, err);
+    hvf_store_close(st);
+    return rc;
+}
+
+int
+hvf_freeze_status(const char *state_dir, hvf_freeze_info *out, hvf_error *err)
+{
+    hvf_store_freeze fz;
+    hvf_store *st;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    st = hvf_state_open(state_dir, err);
+    rc = st ? hvf_store_freeze_get(st, &fz, err) : -1;
+    hvf_store_close(st);
     if (rc < 0) {
         hvf_error_prefix(err, "freeze state unreadable, treated as frozen: ");
         out->frozen = true;
         out->unreadable = true;
-    } else {
-        out->frozen = ff.frozen;
-        hvf_strlcpy(out->reason, ff.reason ? ff.reason : "", sizeof(out->reason));
-        hvf_strlcpy(out->by, ff.by ? ff.by : "", sizeof(out->by));
-        out->since_unix = (int64_t)ff.since;
+        return -1;
     }
-    hvf_reader_free_fields(freeze_fields, HVF_ARRAY_LEN(freeze_fields), &ff);
-    hvf_diags_clear(&diags);
-    return rc;
+    out->frozen = fz.frozen;
+    hvf_strlcpy(out->reason, fz.reason, sizeof(out->reason));
+    hvf_strlcpy(out->by, fz.by, sizeof(out->by));
+    out->since_unix = fz.since_unix;
+    return 0;
 }
 
 bool
@@ -174,9 +211,10 @@ hvf_freeze_check(const char *state_dir, const char *action, hvf_error *err)
     t = (time_t)info.since_unix;
     if (info.since_unix > 0 && gmtime_r(&t, &tm))
         strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-    hvf_error_set(err, HVF_ERR_CONFLICT, "%s refused: the fleet is frozen since %s by %s (%s)",
-                  action, when, info.by[0] ? info.by : "unknown",
-                  info.reason[0] ? info.reason : "no reason given");
+    hvf_error_set(err, HVF_ERR_CONFLICT,
+                  "%s refused: the fleet is frozen since %s by %s (%s; state in %s/%s)", action,
+                  when, info.by[0] ? info.by : "unknown",
+                  info.reason[0] ? info.reason : "no reason given", state_dir, HVF_STORE_FILE);
     return -1;
 }
 

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "hvfleet/alloc.h"
 #include "hvfleet/sim.h"
 #include "sim/mig-model.h"
 #include "sim/sim-priv.h"

@@ -6,26 +6,33 @@ INV=$SRC/examples/small.yaml
 PLAN=$SRC/tests/fuzz/corpus/plan/sample.json
 
 # The freeze switch.
-run 0 freeze --status
+run 1 freeze --status
 has out "not frozen"
 run 0 freeze --reason "storm in progress" --by carol
 run 0 freeze --status
 has out "by carol: storm in progress"
 run 0 freeze --status --json
 has out '"frozen": true'
-test -f "$TMP/state/freeze.json" || { echo "FAIL: no freeze.json"; failures=$((failures + 1)); }
+has out "\"state_dir\": \"$TMP/state\""
+test -f "$TMP/state/hvfleet.db" || { echo "FAIL: no store"; failures=$((failures + 1)); }
 run 0 unfreeze
-run 0 freeze --status
+run 1 freeze --status
 has out "not frozen"
 run 2 freeze extra
 run 0 freeze --state-dir "$TMP/other" --reason x
-test -f "$TMP/other/freeze.json" || { echo "FAIL: --state-dir ignored"; failures=$((failures + 1)); }
+test -f "$TMP/other/hvfleet.db" || { echo "FAIL: --state-dir ignored"; failures=$((failures + 1)); }
+run 1 freeze --status
+has out "not frozen"
+run 0 freeze --status --state-dir "$TMP/other"
 
 # Approving exactly this plan.
 run 0 approve "$PLAN" --by alice
 has out "approved plan 932238f22530 (needs-approval, 2 hosts, 1 migrations) by alice"
-test -f "$TMP/state/approvals/932238f22530a1833e92ed48d7f86b7438896fd0faa3d79422962b032266a33a.json" ||
-    { echo "FAIL: no approval file"; failures=$((failures + 1)); }
+# Every approval is kept; the same person twice is refused.
+run 1 approve "$PLAN" --by alice
+has err "already approved by 'alice'"
+run 0 approve "$PLAN" --by bob
+has out "2 approvals"
 
 # An edited plan (hash left as it was) cannot be approved and is not approved.
 sed 's/"to": "kvm02"/"to": "kvm03"/' "$PLAN" >"$TMP/edited.json"
@@ -59,6 +66,15 @@ has err "expected a JSON plan"
 run 2 approve
 run 2 plan check "$PLAN"
 run 2 plan frobnicate
+
+# The two-person rule: the author of a plan that needs approval cannot approve it.
+USER=carol run 0 plan maintenance --inventory "$SRC/scenarios/2017-fleet.yaml" --hosts all \
+    --no-compare -o "$TMP/big.json"
+has out "approve it with"
+run 1 approve "$TMP/big.json" --by carol
+has err "was made by 'carol', who cannot approve it"
+run 0 approve "$TMP/big.json" --by dave
+has out "1 approval"
 run 0 plan --help
 has out "check"
 finish

@@ -59,11 +59,11 @@ expect "layers: private header" 1 'src/sim/engine.c:[0-9]*: sim includes "plan/c
 # A public header without a layer, and a directory without one.
 fresh
 printf '#pragma once\n' >"$tmp/t/include/hvfleet/newthing.h"
-mkdir "$tmp/t/src/store"
-printf '#include "hvfleet/alloc.h"\n' >"$tmp/t/src/store/registry.c"
+mkdir "$tmp/t/src/frobnicate"
+printf '#include "hvfleet/alloc.h"\n' >"$tmp/t/src/frobnicate/registry.c"
 expect "layers: unclassified header" 1 '^include/hvfleet/newthing.h: public header has no layer' \
     "$layers" "$tmp/t"
-expect "layers: unclassified directory" 1 '^src/store/: directory has no layer' \
+expect "layers: unclassified directory" 1 '^src/frobnicate/: directory has no layer' \
     "$layers" "$tmp/t"
 
 # A conf header declaring a function the planner defines (a header straddling two layers).

@@ -373,25 +373,42 @@ test_freeze(void **state)
     assert_int_equal(hvf_freeze_check(dir, "migration of web1", &err), -1);
     assert_int_equal(err.code, HVF_ERR_CONFLICT);
     assert_non_null(strstr(err.msg, "migration of web1 refused: the fleet is frozen since"));
-    assert_non_null(strstr(err.msg, "by carol (storm in progress)"));
+    assert_non_null(strstr(err.msg, "by carol (storm in progress; state in "));
     assert_int_equal(hvf_freeze_clear(dir, &err), 0);
     assert_false(hvf_freeze_is_frozen(dir));
     assert_int_equal(hvf_freeze_clear(dir, &err), 0);
 
-    /* A damaged freeze file keeps the fleet frozen. */
+    /* A freeze file of older hvfleet is imported once; a damaged one freezes the fleet. */
     fp = fopen(path, "w");
     assert_non_null(fp);
     fputs("{\"schema\": \"hvfleet.freeze/v1\", \"frozen\": fals", fp);
     fclose(fp);
     assert_true(hvf_freeze_is_frozen(dir));
+    assert_int_equal(hvf_freeze_status(dir, &info, &err), 0);
+    assert_non_null(strstr(info.reason, "could not be read"));
+    assert_int_equal(access(path, F_OK), -1);
+    assert_int_equal(hvf_freeze_clear(dir, &err), 0);
+    fp = fopen(path, "w");
+    fputs("{\"schema\": \"hvfleet.freeze/v1\", \"frozen\": true, \"by\": \"dave\"}", fp);
+    fclose(fp);
+    assert_int_equal(hvf_freeze_status(dir, &info, &err), 0);
+    assert_true(info.frozen);
+    assert_string_equal(info.by, "dave");
+    assert_int_equal(hvf_freeze_clear(dir, &err), 0);
+
+    /* A damaged store keeps the fleet frozen. */
+    {
+        HVF_AUTOFREE char *db = hvf_asprintf("%s/hvfleet.db", dir);
+        fp = fopen(db, "w");
+        assert_non_null(fp);
+        fputs("this is not a database, but it is long enough to look like a header.........", fp);
+        fclose(fp);
+    }
+    assert_true(hvf_freeze_is_frozen(dir));
     assert_int_equal(hvf_freeze_status(dir, &info, &err), -1);
     assert_true(info.unreadable);
     assert_int_equal(hvf_freeze_check(dir, "drain", &err), -1);
     assert_non_null(strstr(err.msg, "treated as frozen"));
-    fp = fopen(path, "w");
-    fputs("%s\xfe", fp);
-    fclose(fp);
-    assert_true(hvf_freeze_is_frozen(dir));
     st_rmrf(dir);
 }
 
@@ -399,7 +416,10 @@ static void
 test_state_dir(void **state)
 {
     unsetenv("HVFLEET_STATE_DIR");
-    assert_string_equal(hvf_state_dir(NULL), "./.hvfleet");
+    setenv("XDG_STATE_HOME", "/xdg", 1);
+    /* Fleet-wide, never the current directory. */
+    assert_string_equal(hvf_state_dir(NULL), geteuid() == 0 ? "/var/lib/hvfleet" : "/xdg/hvfleet");
+    unsetenv("XDG_STATE_HOME");
     setenv("HVFLEET_STATE_DIR", "/var/lib/x", 1);
     assert_string_equal(hvf_state_dir(NULL), "/var/lib/x");
     assert_string_equal(hvf_state_dir("/d"), "/d");

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The store: hvfleet's state on disk, one SQLite database (WAL) in the state directory.
+ *
+ * Contract: it persists records keyed by plan hashes, names and run ids, and knows no plan,
+ * fleet or driver type (docs/internals/layers.md), so the planner's approvals and freeze switch
+ * and the executor's runs, claims and journal share one database. Every write is one
+ * transaction: a process killed at any instant (SIGKILL) leaves the database as it was after
+ * the last committed write, and the next open sees exactly that (synchronous=NORMAL in WAL mode
+ * survives a process crash; a power loss may lose the last commits, never corrupt).
+ *
+ * Tables (docs/execution.md): meta (schema version), freeze, plans (text and author by hash),
+ * approvals (who, when, which hash; several per plan), runs (one per `hvfleet run`, its state
+ * and the operator's control request), claims (the executor's ledger as of its last commit),
+ * journal (append-only: an intent before each action, an outcome after it).
+ *
+ * The schema is versioned with numbered migrations (PRAGMA user_version); opening an older
+ * database upgrades it in one transaction, a newer one is refused.
+ *
+ * Threading: one hvf_store per thread; several processes may open the same directory (SQLite
+ * locks; writers wait up to 5 s).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hvfleet/error.h"
+
+#define HVF_STORE_FILE "hvfleet.db"
+#define HVF_STORE_SCHEMA_VERSION 1
+
+typedef struct hvf_store hvf_store;
+
+/*
+ * hvf_store_open: opens (creating @dir with mode 0700 and the database if missing) the store in
+ * @dir and brings its schema up to date. Returns an owned store (hvf_store_close), or NULL with
+ * @err set (HVF_ERR_IO: not a directory, unwritable, not a database; HVF_ERR_CONFLICT: made by
+ * a newer hvfleet).
+ */
+hvf_store *hvf_store_open(const char *dir, hvf_error *err);
+void hvf_store_close(hvf_store *st);
+/* The database file's path (borrowed) and its directory. */
+const char *hvf_store_path(const hvf_store *st);
+const char *hvf_store_dir(const hvf_store *st);
+/* Schema version of the open database (after migrations). */
+int hvf_store_schema_version(hvf_store *st);
+
+/* Groups several writes in one transaction (nesting is not supported). */
+int hvf_store_begin(hvf_store *st, hvf_error *err) __attribute__((warn_unused_result));
+int hvf_store_commit(hvf_store *st, hvf_error *err) __attribute__((warn_unused_result));
+void hvf_store_rollback(hvf_store *st);
+
+/* ---- freeze ---- */
+
+typedef struct hvf_store_freeze {
+    bool frozen;
+    char reason[256];
+    char by[64];
+    int64_t since_unix;
+} hvf_store_freeze;
+
+int hvf_store_freeze_set(hvf_store *st, const char *reason, const char *by, int64_t at_unix,
+                         hvf_error *err) __attribute__((warn_unused_result));
+int hvf_store_freeze_clear(hvf_store *st, hvf_error *err) __attribute__((warn_unused_result));
+int hvf_store_freeze_get(hvf_store *st, hvf_store_freeze *out, hvf_error *err)
+    __attribute__((warn_unused_result));
+
+/* ---- plans and approvals ---- */
+
+/* Records that the plan with @hash was made by @author (first writer wins); @text may be NULL. */
+int hvf_store_plan_put(hvf_store *st, const char *hash, const char *kind, const char *author,
+                       const char *text, hvf_error *err) __attribute__((warn_unused_result));
+/* Author of @hash into @author (empty when unknown). Returns 1 found, 0 unknown, -1 error. */
+int hvf_store_plan_author(hvf_store *st, const char *hash, char *author, size_t len,
+                          hvf_error *err);
+/* The stored text of @hash (owned), or NULL when unknown (@err untouched) or on error. */
+char *hvf_store_plan_text(hvf_store *st, const char *hash, hvf_error *err);
+
+typedef struct hvf_store_approval {
+    char plan_hash[65];
+    char by[64];
+    int64_t at_unix;
+    char verdict[32];
+} hvf_store_approval;
+
+/* Adds an approval; the same person approving the same hash again is HVF_ERR_CONFLICT. */
+int hvf_store_approval_add(hvf_store *st, const hvf_store_approval *a, hvf_error *err)
+    __attribute__((warn_unused_result));
+/* Every approval of @hash, oldest first (owned array, free()). Returns the count, -1 on error. */
+long hvf_store_approvals(hvf_store *st, const char *hash, hvf_store_approval **out,
+                         hvf_error *err);
+
+/* ---- runs ---- */
+
+typedef enum hvf_store_run_state {
+    HVF_STORE_RUN_RUNNING,
+    HVF_STORE_RUN_PAUSED,  /* waits for an operator (a worse re-plan, --pause) */
+    HVF_STORE_RUN_DONE,
+    HVF_STORE_RUN_ABORTED,
+    HVF_STORE_RUN_FAILED,
+    HVF_STORE_RUN_LAST
+} hvf_store_run_state;
+
+/* What an operator asked of a run, read by its executor before every action. */
+typedef enum hvf_store_control {
+    HVF_STORE_CONTROL_NONE,
+    HVF_STORE_CONTROL_PAUSE,
+    HVF_STORE_CONTROL_ABORT,
+    HVF_STORE_CONTROL_ABORT_CANCEL, /* abort and cancel the migrations in flight */
+    HVF_STORE_CONTROL_LAST
+} hvf_store_control;
+
+extern const char *const hvf_store_run_state_names[];
+extern const char *const hvf_store_control_names[];
+
+typedef struct hvf_store_run {
+    int64_t id;
+    char plan_hash[65];
+    hvf_store_run_state state;
+    hvf_store_control control;
+    int64_t started_unix, updated_unix;
+    int64_t pid; /* the executor's process while it runs */
+    char driver_uri[512];
+    char plan_path[1024];
+    char inventory_path[1024];
+    char record_path[1024];
+    char note[256]; /* why it paused, aborted or failed */
+} hvf_store_run;
+
+/* Creates a run (state running); fills run->id. */
+int hvf_store_run_add(hvf_store *st, hvf_store_run *run, hvf_error *err)
+    __attribute__((warn_unused_result));
+/* Writes state, control, pid, note and updated_unix of @run. */
+int hvf_store_run_update(hvf_store *st, const hvf_store_run *run, hvf_error *err)
+    __attribute__((warn_unused_result));
+/* Run @id, or (id 0) the newest run that is running or paused. 1 found, 0 none, -1 error. */
+int hvf_store_run_get(hvf_store *st, int64_t id, hvf_store_run *out, hvf_error *err);
+/* Sets only the control request of run @id (for `hvfleet run --pause` from another process). */
+int hvf_store_run_set_control(hvf_store *st, int64_t id, hvf_store_control c, hvf_error *err)
+    __attribute__((warn_unused_result));
+
+/* ---- the journal ---- */
+
+typedef enum hvf_store_entry_kind {
+    HVF_STORE_INTENT,  /* written before an action */
+    HVF_STORE_OUTCOME, /* written after it, naming the intent it closes */
+    HVF_STORE_NOTE,    /* an observation (an event from the driver, a decision) */
+    HVF_STORE_ENTRY_LAST
+} hvf_store_entry_kind;
+
+typedef struct hvf_store_entry {
+    int64_t seq;   /* filled by hvf_store_journal_append */
+    int64_t run;
+    hvf_store_entry_kind kind;
+    int64_t intent; /* outcome: the seq of its intent; else 0 */
+    int64_t t_us;   /* run time */
+    char action[32]; /* "migrate", "drain", "maintain", "stop", "start", "cancel", ... */
+    char vm[128], host[128], target[128];
+    int64_t job;    /* driver job id, or -1 */
+    char result[32]; /* outcomes: "ok", "failed", "cancelled", "unknown", ... */
+    char detail[256];
+} hvf_store_entry;
+
+int hvf_store_journal_append(hvf_store *st, hvf_store_entry *e, hvf_error *err)
+    __attribute__((warn_unused_result));
+/* Entries of run @run in order (owned array, free()). Returns the count, -1 on error. */
+long hvf_store_journal(hvf_store *st, int64_t run, hvf_store_entry **out, hvf_error *err);
+
+/* ---- claims: the executor's ledger as of its last commit ---- */
+
+typedef struct hvf_store_claim {
+    char vm[128], host[128];
+    uint64_t mem_mib;
+    uint32_t vcpus;
+    int64_t job;
+} hvf_store_claim;
+
+int hvf_store_claim_add(hvf_store *st, int64_t run, const hvf_store_claim *c, hvf_error *err)
+    __attribute__((warn_unused_result));
+/* Removes the claim of @vm in @run (none is not an error). */
+int hvf_store_claim_drop(hvf_store *st, int64_t run, const char *vm, hvf_error *err)
+    __attribute__((warn_unused_result));
+long hvf_store_claims(hvf_store *st, int64_t run, hvf_store_claim **out, hvf_error *err);
