@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: MIT */
+/* The driver registry and the public entry points: check arguments, hand off to the table. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "driver/sim/sim-driver.h"
+#include "hvfleet/alloc.h"
+#include "hvfleet/driver.h"
+
+const char *const hvf_drv_host_state_names[] = {"active", "draining", "maintenance", "down", NULL};
+_Static_assert(HVF_ARRAY_LEN(hvf_drv_host_state_names) == HVF_DRV_HOST_LAST + 1, "host states");
+const char *const hvf_drv_vm_state_names[] = {"running", "migrating", "paused", "stopped",
+                                              "crashed", NULL};
+_Static_assert(HVF_ARRAY_LEN(hvf_drv_vm_state_names) == HVF_DRV_VM_LAST + 1, "vm states");
+const char *const hvf_job_state_names[] = {"setup",  "active",    "postcopy", "completed",
+                                           "failed", "cancelled", NULL};
+_Static_assert(HVF_ARRAY_LEN(hvf_job_state_names) == HVF_JOB_LAST + 1, "job states");
+const char *const hvf_drv_event_type_names[] = {"job_done", "vm_state", "host_lost", "host_back",
+                                                NULL};
+_Static_assert(HVF_ARRAY_LEN(hvf_drv_event_type_names) == HVF_DRV_EV_LAST + 1, "event types");
+
+static const hvf_driver *const registry[] = {&hvf_sim_driver};
+static const char *const schemes[] = {"sim", NULL};
+_Static_assert(HVF_ARRAY_LEN(registry) + 1 == HVF_ARRAY_LEN(schemes), "one scheme a driver");
+
+const char *const *
+hvf_driver_schemes(void)
+{
+    return schemes;
+}
+
+hvf_conn *
+hvf_driver_open(const char *uri, const hvf_driver_opts *opts, hvf_error *err)
+{
+    static const hvf_driver_opts none = {0};
+    const char *colon;
+    hvf_conn *conn;
+
+    if (!uri || !(colon = strchr(uri, ':')) || colon == uri) {
+        hvf_error_set(err, HVF_ERR_INVALID, "driver URI '%s': expected SCHEME:..., e.g. sim:///default",
+                      uri ? uri : "");
+        return NULL;
+    }
+    for (size_t i = 0; i < HVF_ARRAY_LEN(registry); i++) {
+        size_t n = strlen(registry[i]->scheme);
+
+        if ((size_t)(colon - uri) != n || strncmp(uri, registry[i]->scheme, n) != 0)
+            continue;
+        conn = HVF_NEW(hvf_conn);
+        conn->drv = registry[i];
+        conn->uri = hvf_strdup(uri);
+        if (conn->drv->open(conn, uri, opts ? opts : &none, err) < 0) {
+            free(conn->uri);
+            free(conn);
+            return NULL;
+        }
+        return conn;
+    }
+    hvf_error_set(err, HVF_ERR_NOT_FOUND, "driver URI '%s': no driver for scheme '%.*s' (known: sim)",
+                  uri, (int)(colon - uri), uri);
+    return NULL;
+}
+
+void
+hvf_driver_close(hvf_conn *conn)
+{
+    if (!conn)
+        return;
+    if (conn->drv->close)
+        conn->drv->close(conn);
+    free(conn->uri);
+    free(conn);
+}
+
+static int
+unsupported(hvf_conn *conn, const char *op, hvf_error *err)
+{
+    hvf_error_set(err, HVF_ERR_UNSUPPORTED, "driver '%s' does not support %s", conn->drv->scheme,
+                  op);
+    return -1;
+}
+
+static bool
+name_ok(const char *what, const char *name, hvf_error *err)
+{
+    if (!name || !*name || strlen(name) >= HVF_DRV_NAME_MAX) {
+        hvf_error_set(err, HVF_ERR_INVALID, "%s name '%s': expected 1 to %d characters", what,
+                      name ? name : "", HVF_DRV_NAME_MAX - 1);
+        return false;
+    }
+    return true;
+}
+
+int64_t
+hvf_driver_now_us(hvf_conn *conn)
+{
+    return conn->drv->now_us ? conn->drv->now_us(conn) : 0;
+}
+
+int
+hvf_driver_poll(hvf_conn *conn, int64_t max_wait_us, hvf_drv_event *evs, size_t cap,
+                size_t *nevs, hvf_error *err)
+{
+    *nevs = 0;
+    if (!conn->drv->poll)
+        return unsupported(conn, "poll", err);
+    if (max_wait_us < 0 || !evs || cap == 0) {
+        hvf_error_set(err, HVF_ERR_INVALID, "poll: expected a wait >= 0 and room for events");
+        return -1;
+    }
+    return conn->drv->poll(conn, max_wait_us, evs, cap, nevs, err);
+}
+
+long
+hvf_driver_list_hosts(hvf_conn *conn, hvf_drv_host **out, hvf_error *err)
+{
+    *out = NULL;
+    return conn->drv->list_hosts ? conn->drv->list_hosts(conn, out, err)
+                                 : unsupported(conn, "listing hosts", err);
+}
+
+long
+hvf_driver_list_vms(hvf_conn *conn, hvf_drv_vm **out, hvf_error *err)
+{
+    *out = NULL;
+    return conn->drv->list_vms ? conn->drv->list_vms(conn, out, err)
+                               : unsupported(conn, "listing VMs", err);
+}
+
+hvf_fleet *
+hvf_driver_fleet(hvf_conn *conn, hvf_error *err)
+{
+    if (!conn->drv->fleet) {
+        unsupported(conn, "describing the fleet", err);
+        return NULL;
+    }
+    return conn->drv->fleet(conn, err);
+}
+
+int
+hvf_driver_host_set_state(hvf_conn *conn, const char *host, hvf_drv_host_state state,
+                          hvf_error *err)
+{
+    if (!name_ok("host", host, err))
+        return -1;
+    if ((unsigned)state >= HVF_DRV_HOST_LAST) {
+        hvf_error_set(err, HVF_ERR_INVALID, "host '%s': state %d does not exist", host, state);
+        return -1;
+    }
+    return conn->drv->host_set_state ? conn->drv->host_set_state(conn, host, state, err)
+                                     : unsupported(conn, "host state changes", err);
+}
+
+int
+hvf_driver_host_maintain(hvf_conn *conn, const char *host, const char *command,
+                         int64_t expected_us, int64_t timeout_us, hvf_error *err)
+{
+    if (!name_ok("host", host, err))
+        return -1;
+    if (timeout_us < 0 || expected_us < 0) {
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "host '%s': maintenance time and timeout must be >= 0", host);
+        return -1;
+    }
+    return conn->drv->host_maintain
+               ? conn->drv->host_maintain(conn, host, command, expected_us, timeout_us, err)
+               : unsupported(conn, "host maintenance", err);
+}
+
+int
+hvf_driver_vm_start(hvf_conn *conn, const char *vm, const char *host, hvf_error *err)
+{
+    if (!name_ok("VM", vm, err) || !name_ok("host", host, err))
+        return -1;
+    return conn->drv->vm_start ? conn->drv->vm_start(conn, vm, host, err)
+                               : unsupported(conn, "starting VMs", err);
+}
+
+int
+hvf_driver_vm_stop(hvf_conn *conn, const char *vm, int64_t timeout_us, hvf_error *err)
+{
+    if (!name_ok("VM", vm, err))
+        return -1;
+    return conn->drv->vm_stop ? conn->drv->vm_stop(conn, vm, timeout_us < 0 ? 0 : timeout_us, err)
+                              : unsupported(conn, "stopping VMs", err);
+}
+
+int
+hvf_driver_vm_destroy(hvf_conn *conn, const char *vm, hvf_error *err)
+{
+    if (!name_ok("VM", vm, err))
+        return -1;
+    return conn->drv->vm_destroy ? conn->drv->vm_destroy(conn, vm, err)
+                                 : unsupported(conn, "destroying VMs", err);
+}
+
+int64_t
+hvf_driver_migrate(hvf_conn *conn, const char *vm, const char *target,
+                   const hvf_migrate_job_params *p, hvf_error *err)
+{
+    static const hvf_migrate_job_params defaults = {0};
+
+    if (!name_ok("VM", vm, err) || !name_ok("host", target, err))
+        return -1;
+    if (p && (p->max_bytes_per_s < 0 || p->downtime_limit_us < 0 ||
+              p->completion_timeout_us < 0)) {
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "migration of '%s': bandwidth, downtime limit and timeout must be >= 0", vm);
+        return -1;
+    }
+    if (!conn->drv->migrate)
+        return unsupported(conn, "live migration", err);
+    return conn->drv->migrate(conn, vm, target, p ? p : &defaults, err);
+}
+
+int
+hvf_driver_job_info(hvf_conn *conn, int64_t job, hvf_job_info *out, hvf_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    return conn->drv->job_info ? conn->drv->job_info(conn, job, out, err)
+                               : unsupported(conn, "job progress", err);
+}
+
+int
+hvf_driver_job_postcopy(hvf_conn *conn, int64_t job, hvf_error *err)
+{
+    return conn->drv->job_postcopy ? conn->drv->job_postcopy(conn, job, err)
+                                   : unsupported(conn, "post-copy", err);
+}
+
+int
+hvf_driver_job_cancel(hvf_conn *conn, int64_t job, hvf_error *err)
+{
+    return conn->drv->job_cancel ? conn->drv->job_cancel(conn, job, err)
+                                 : unsupported(conn, "cancelling jobs", err);
+}

@@ -1,0 +1,734 @@
+/* SPDX-License-Identifier: MIT */
+/* The sim driver's URI, its world file and the deviations it injects. */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "driver/sim/sim-driver.h"
+#include "driver/sim/sim-world.h"
+#include "hvfleet/alloc.h"
+#include "hvfleet/diag.h"
+#include "hvfleet/generate.h"
+#include "hvfleet/inventory.h"
+#include "hvfleet/sha256.h"
+#include "hvfleet/strbuf.h"
+#include "hvfleet/units.h"
+#include "util/text.h"
+
+#define SD_MAX_FILE (64u << 20)
+#define SD_MAX_DEVIATIONS 100000
+
+const char *const sd_deviation_kind_names[] = {"dirty-rate", "link", "host-crash",
+                                               "migration-fail", "slow-maintenance", NULL};
+_Static_assert(HVF_ARRAY_LEN(sd_deviation_kind_names) == SD_DEV_LAST + 1, "deviation kinds");
+
+/* ---- jobs ---- */
+
+bool
+sd_job_ended(const sd_job *j)
+{
+    return j->state == HVF_JOB_COMPLETED || j->state == HVF_JOB_FAILED ||
+           j->state == HVF_JOB_CANCELLED;
+}
+
+sd_job *
+sd_job_add(sd_priv *p, int32_t vm, int32_t src, int32_t dst, const hvf_migrate_job_params *mp)
+{
+    sd_job *j;
+
+    hvf_grow(&p->jobs, &p->jobs_cap, p->njobs + 1, sizeof(*p->jobs));
+    j = &p->jobs[p->njobs];
+    memset(j, 0, sizeof(*j));
+    j->id = (int64_t)p->njobs++;
+    j->vm = vm;
+    j->src = src;
+    j->dst = dst;
+    j->mig = -1;
+    j->state = HVF_JOB_SETUP;
+    j->ended_us = -1;
+    j->postcopy_allowed = mp->postcopy_allowed;
+    j->auto_converge = mp->auto_converge;
+    j->max_bytes_per_s = mp->max_bytes_per_s;
+    j->downtime_limit_us = mp->downtime_limit_us;
+    return j;
+}
+
+sd_job *
+sd_job_get(sd_priv *p, int64_t id, hvf_error *err)
+{
+    if (id < 0 || (size_t)id >= p->njobs) {
+        hvf_error_set(err, HVF_ERR_NOT_FOUND, "job %" PRId64 " does not exist", id);
+        return NULL;
+    }
+    return &p->jobs[id];
+}
+
+sd_job *
+sd_job_of_vm(sd_priv *p, int32_t vm)
+{
+    for (size_t i = p->njobs; i-- > 0;) {
+        if (p->jobs[i].vm == vm && !sd_job_ended(&p->jobs[i]))
+            return &p->jobs[i];
+    }
+    return NULL;
+}
+
+/* ---- URI ---- */
+
+int
+sd_uri_parse(sd_priv *p, const char *uri, const hvf_driver_opts *opts, hvf_error *err)
+{
+    HVF_AUTOFREE char *rest = hvf_strdup(uri + strlen("sim:"));
+    char *query = strchr(rest, '?');
+    const char *path = rest;
+
+    if (query)
+        *query++ = '\0';
+    if (strncmp(path, "//", 2) == 0)
+        path += 2; /* sim:///abs/path: an empty authority */
+    if (*path && strcmp(path, "/default") != 0)
+        p->inv_path = hvf_strdup(path);
+    p->seed = 1;
+    while (query && *query) {
+        char *amp = strchr(query, '&');
+        char *eq;
+
+        if (amp)
+            *amp++ = '\0';
+        eq = strchr(query, '=');
+        if (!eq || eq == query || !eq[1]) {
+            hvf_error_set(err, HVF_ERR_INVALID,
+                          "driver URI '%s': parameter '%s': expected NAME=VALUE", uri, query);
+            return -1;
+        }
+        *eq++ = '\0';
+        if (strcmp(query, "world") == 0) {
+            free(p->world_path);
+            p->world_path = hvf_strdup(eq);
+        } else if (strcmp(query, "deviations") == 0) {
+            free(p->dev_path);
+            p->dev_path = hvf_strdup(eq);
+        } else if (strcmp(query, "maintenance") == 0) {
+            if (hvf_units_parse_duration(eq, &p->maint_default_us, err) < 0) {
+                hvf_error_prefix(err, "driver URI '%s': maintenance: ", uri);
+                return -1;
+            }
+        } else if (strcmp(query, "seed") == 0) {
+            char *end;
+
+            errno = 0;
+            p->seed = strtoull(eq, &end, 10);
+            if (errno || *end || eq[0] == '-') {
+                hvf_error_set(err, HVF_ERR_INVALID,
+                              "driver URI '%s': seed '%s': expected a non-negative integer", uri,
+                              eq);
+                return -1;
+            }
+        } else {
+            hvf_error_set(err, HVF_ERR_INVALID,
+                          "driver URI '%s': unknown parameter '%s' (expected world, deviations, "
+                          "maintenance or seed)",
+                          uri, query);
+            return -1;
+        }
+        query = amp;
+    }
+    if (!p->world_path && opts->state_dir && *opts->state_dir)
+        p->world_path = hvf_asprintf("%s/sim-world.json", opts->state_dir);
+    return 0;
+}
+
+/* ---- deviations ---- */
+
+static int
+dev_fail(hvf_error *err, const char *name, size_t i, const char *field, const char *value,
+         const char *expected)
+{
+    hvf_error_set(err, HVF_ERR_INVALID, "%s: deviations[%zu].%s: '%s': expected %s", name, i,
+                  field, value, expected);
+    return -1;
+}
+
+static int
+dev_parse_one(const char *name, size_t i, json_t *o, const hvf_fleet *fleet, sd_deviation *d,
+              hvf_error *err)
+{
+    const char *key;
+    json_t *v;
+    const char *kind = NULL;
+    bool has_factor = false;
+
+    memset(d, 0, sizeof(*d));
+    d->vm = d->host = -1;
+    d->factor = 1;
+    d->for_us = -1;
+    if (!json_is_object(o))
+        return dev_fail(err, name, i, "", "", "an object");
+    json_object_foreach(o, key, v)
+    {
+        const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+        hvf_error why = HVF_ERROR_INIT;
+
+        if (strcmp(key, "kind") == 0) {
+            int k = -1;
+
+            for (int n = 0; s && sd_deviation_kind_names[n]; n++) {
+                if (strcmp(s, sd_deviation_kind_names[n]) == 0)
+                    k = n;
+            }
+            if (k < 0)
+                return dev_fail(err, name, i, key, s ? s : "(not text)",
+                                "dirty-rate, link, host-crash, migration-fail or "
+                                "slow-maintenance");
+            d->kind = (sd_deviation_kind)k;
+            kind = s;
+        } else if (strcmp(key, "at") == 0 || strcmp(key, "for") == 0) {
+            int64_t us;
+
+            if (!s || hvf_units_parse_duration(s, &us, &why) < 0)
+                return dev_fail(err, name, i, key, s ? s : "(not text)",
+                                "a duration such as 90s or 5m");
+            if (key[0] == 'a')
+                d->at_us = us;
+            else
+                d->for_us = us;
+        } else if (strcmp(key, "vm") == 0) {
+            if (!s || (d->vm = hvf_fleet_find_vm(fleet, s)) < 0)
+                return dev_fail(err, name, i, key, s ? s : "(not text)", "a VM of the fleet");
+        } else if (strcmp(key, "host") == 0) {
+            if (!s || (d->host = hvf_fleet_find_host(fleet, s)) < 0)
+                return dev_fail(err, name, i, key, s ? s : "(not text)", "a host of the fleet");
+        } else if (strcmp(key, "factor") == 0) {
+            char buf[32];
+
+            d->factor = json_is_number(v) ? json_number_value(v) : -1;
+            snprintf(buf, sizeof(buf), "%g", d->factor);
+            if (!(d->factor > 0 && d->factor <= 1000))
+                return dev_fail(err, name, i, key, json_is_number(v) ? buf : "(not a number)",
+                                "a number in (0, 1000]");
+            has_factor = true;
+        } else {
+            return dev_fail(err, name, i, key, "", "kind, at, for, vm, host or factor");
+        }
+    }
+    if (!kind)
+        return dev_fail(err, name, i, "kind", "", "one of the deviation kinds");
+    switch (d->kind) {
+    case SD_DEV_DIRTY_RATE:
+    case SD_DEV_MIGRATION_FAIL:
+        if (d->vm < 0)
+            return dev_fail(err, name, i, "vm", "", "the VM this deviation is about");
+        break;
+    default:
+        if (d->host < 0)
+            return dev_fail(err, name, i, "host", "", "the host this deviation is about");
+        break;
+    }
+    if (!has_factor && (d->kind == SD_DEV_DIRTY_RATE || d->kind == SD_DEV_LINK ||
+                        d->kind == SD_DEV_SLOW_MAINTENANCE))
+        return dev_fail(err, name, i, "factor", "", "a factor for this kind");
+    return 0;
+}
+
+static int
+dev_cmp(const void *a, const void *b)
+{
+    const sd_deviation *x = a, *y = b;
+
+    return (x->at_us > y->at_us) - (x->at_us < y->at_us);
+}
+
+long
+hvf_sim_deviations_parse(const char *name, const char *buf, size_t len, const hvf_fleet *fleet,
+                         sim_deviation **out, hvf_error *err)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *schema, *list;
+    sd_deviation *devs = NULL;
+    size_t n;
+
+    *out = NULL;
+    if (!root) {
+        hvf_error_set(err, HVF_ERR_INVALID, "%s:%d:%d: %s", name, jerr.line, jerr.column,
+                      jerr.text);
+        return -1;
+    }
+    schema = json_object_get(root, "schema");
+    list = json_object_get(root, "deviations");
+    if (!json_is_string(schema) || strcmp(json_string_value(schema), SD_DEVIATIONS_SCHEMA) != 0) {
+        hvf_error_set(err, HVF_ERR_INVALID, "%s: schema: expected \"%s\"", name,
+                      SD_DEVIATIONS_SCHEMA);
+        json_decref(root);
+        return -1;
+    }
+    if (!json_is_array(list) || json_object_size(root) != 2) {
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "%s: expected exactly the keys schema and deviations (an array)", name);
+        json_decref(root);
+        return -1;
+    }
+    n = json_array_size(list);
+    if (n > SD_MAX_DEVIATIONS) {
+        hvf_error_set(err, HVF_ERR_INVALID, "%s: deviations: %zu entries: expected at most %d",
+                      name, n, SD_MAX_DEVIATIONS);
+        json_decref(root);
+        return -1;
+    }
+    devs = hvf_calloc(n ? n : 1, sizeof(*devs));
+    for (size_t i = 0; i < n; i++) {
+        if (dev_parse_one(name, i, json_array_get(list, i), fleet, &devs[i], err) < 0) {
+            free(devs);
+            json_decref(root);
+            return -1;
+        }
+    }
+    json_decref(root);
+    /* by time, deviations of equal time in file order (insertion sort is stable) */
+    for (size_t i = 1; i < n; i++) {
+        sd_deviation d = devs[i];
+        size_t k = i;
+
+        for (; k > 0 && dev_cmp(&devs[k - 1], &d) > 0; k--)
+            devs[k] = devs[k - 1];
+        devs[k] = d;
+    }
+    *out = devs;
+    return (long)n;
+}
+
+void
+sd_deviation_apply(sd_priv *p, const sd_deviation *d)
+{
+    const hvf_fleet *f = hvf_sim_fleet(p->sim);
+    hvf_sim_fault fault;
+    hvf_error err = HVF_ERROR_INIT;
+    sd_job *j;
+
+    memset(&fault, 0, sizeof(fault));
+    fault.host = fault.rack = fault.vm = -1;
+    fault.fixed_after_us = -1;
+    switch (d->kind) {
+    case SD_DEV_DIRTY_RATE:
+        p->fleet->vms[d->vm].dirty_bytes_per_s = f->vms[d->vm].dirty_bytes_per_s * d->factor;
+        fault.type = HVF_SIM_FAULT_DIRTY_RATE;
+        fault.vm = d->vm;
+        fault.bytes_per_s = p->fleet->vms[d->vm].dirty_bytes_per_s;
+        break;
+    case SD_DEV_LINK:
+        fault.type = HVF_SIM_FAULT_LINK_DROP;
+        fault.host = d->host;
+        fault.bytes_per_s = f->hosts[d->host].nic_bytes_per_s * d->factor;
+        fault.duration_us = -1;
+        fault.dir = HVF_SIM_DIR_BOTH;
+        break;
+    case SD_DEV_HOST_CRASH:
+        fault.type = HVF_SIM_FAULT_HOST_CRASH;
+        fault.host = d->host;
+        fault.duration_us = d->for_us;
+        break;
+    case SD_DEV_MIGRATION_FAIL:
+        if ((j = sd_job_of_vm(p, d->vm)))
+            j->fail_at_us = p->base_us + hvf_sim_now(p->sim);
+        else
+            p->fail_next[d->vm] = true;
+        return;
+    case SD_DEV_SLOW_MAINTENANCE:
+        p->maint_factor[d->host] = d->factor;
+        return;
+    default:
+        return;
+    }
+    /* a fault the twin cannot model (it says why in err) changes nothing */
+    if (hvf_sim_inject_fault(p->sim, &fault, &err) < 0)
+        return;
+}
+
+/* ---- the world file ---- */
+
+static void
+sd_fingerprint(const hvf_fleet *f, char hex[65])
+{
+    hvf_strbuf sb = HVF_STRBUF_INIT;
+
+    hvf_inventory_format(f, &sb);
+    hvf_sha256_hex(sb.buf, sb.len, hex);
+    hvf_strbuf_clear(&sb);
+}
+
+static hvf_fleet *
+sd_builtin_fleet(hvf_error *err)
+{
+    hvf_generate_params g;
+
+    hvf_generate_params_init(&g);
+    g.hosts = 8;
+    g.vms_per_host = 6;
+    g.zones = 2;
+    g.racks_per_zone = 2;
+    g.seed = 1;
+    return hvf_generate_fleet(&g, err);
+}
+
+/* Moves @vm of @f to @host in the accounting of an inventory (before the twin exists). */
+static void
+sd_fleet_move(hvf_fleet *f, int32_t vm, int32_t host)
+{
+    hvf_vm *v = &f->vms[vm];
+    hvf_resources r = hvf_vm_resources(v);
+    hvf_error err = HVF_ERROR_INIT;
+
+    if (v->host == host)
+        return;
+    HVF_ASSERT(v->host < 0 || hvf_host_release_used(&f->hosts[v->host], &r, &err) == 0);
+    HVF_ASSERT(hvf_host_use(&f->hosts[host], &r, HVF_OVERCOMMIT, &err) == 0);
+    v->host = host;
+}
+
+static int
+world_fail(sd_priv *p, hvf_error *err, const char *what)
+{
+    hvf_error_set(err, HVF_ERR_INVALID,
+                  "sim world '%s': %s; remove the file to start the twin from the inventory",
+                  p->world_path, what);
+    return -1;
+}
+
+static int
+world_state_index(const char *const *names, json_t *v)
+{
+    const char *s = json_string_value(v);
+
+    for (int i = 0; s && names[i]; i++) {
+        if (strcmp(names[i], s) == 0)
+            return i;
+    }
+    return -1;
+}
+
+/* Reads the world file into p->fleet (placement, dirty rates) and the per-object arrays; the
+ * states to restore in the twin are kept in @hs and @vs (owned by the caller). */
+static int
+world_load(sd_priv *p, json_t *w, int **hs, int **vs, hvf_error *err)
+{
+    json_t *hosts = json_object_get(w, "hosts"), *vms = json_object_get(w, "vms");
+    json_t *jobs = json_object_get(w, "jobs"), *v;
+    size_t i;
+
+    if (!json_is_string(json_object_get(w, "schema")) ||
+        strcmp(json_string_value(json_object_get(w, "schema")), SD_WORLD_SCHEMA) != 0)
+        return world_fail(p, err, "not a " SD_WORLD_SCHEMA " file");
+    if (!json_is_string(json_object_get(w, "inventory_fingerprint")) ||
+        strcmp(json_string_value(json_object_get(w, "inventory_fingerprint")), p->fingerprint) != 0)
+        return world_fail(p, err, "it was made from another inventory");
+    if (!json_is_integer(json_object_get(w, "now_us")) || !json_is_array(hosts) ||
+        !json_is_array(vms) || !json_is_array(jobs) ||
+        json_array_size(hosts) != p->fleet->nhosts || json_array_size(vms) != p->fleet->nvms)
+        return world_fail(p, err, "now_us, hosts, vms or jobs missing or of the wrong size");
+    p->base_us = json_integer_value(json_object_get(w, "now_us"));
+    p->next_dev = (size_t)json_integer_value(json_object_get(w, "deviations_applied"));
+    if (p->base_us < 0 || p->next_dev > p->ndevs)
+        return world_fail(p, err, "now_us or deviations_applied out of range");
+    *hs = hvf_calloc(p->fleet->nhosts + 1, sizeof(int));
+    *vs = hvf_calloc(p->fleet->nvms + 1, sizeof(int));
+    json_array_foreach(hosts, i, v)
+    {
+        int s = world_state_index(hvf_drv_host_state_names, json_object_get(v, "state"));
+
+        if (s < 0)
+            return world_fail(p, err, "a host's state is unknown");
+        (*hs)[i] = s;
+        p->maint_until[i] = json_integer_value(json_object_get(v, "maintenance_until_us"));
+        if (json_is_number(json_object_get(v, "maintenance_factor")))
+            p->maint_factor[i] = json_number_value(json_object_get(v, "maintenance_factor"));
+    }
+    json_array_foreach(vms, i, v)
+    {
+        int s = world_state_index(hvf_drv_vm_state_names, json_object_get(v, "state"));
+        int32_t h = hvf_fleet_find_host(p->fleet, json_string_value(json_object_get(v, "host"))
+                                                      ? json_string_value(
+                                                            json_object_get(v, "host"))
+                                                      : "");
+
+        if (s < 0 || h < 0)
+            return world_fail(p, err, "a VM's state or host is unknown");
+        (*vs)[i] = s;
+        sd_fleet_move(p->fleet, (int32_t)i, h);
+        p->fleet->vms[i].dirty_bytes_per_s = json_number_value(json_object_get(v, "dirty"));
+        p->fail_next[i] = json_is_true(json_object_get(v, "fail_next"));
+    }
+    json_array_foreach(jobs, i, v)
+    {
+        hvf_migrate_job_params mp = {0};
+        int s = world_state_index(hvf_job_state_names, json_object_get(v, "state"));
+        int32_t vm = (int32_t)json_integer_value(json_object_get(v, "vm"));
+        int32_t src = (int32_t)json_integer_value(json_object_get(v, "source"));
+        int32_t dst = (int32_t)json_integer_value(json_object_get(v, "target"));
+        sd_job *j;
+
+        if (s < 0 || vm < 0 || (size_t)vm >= p->fleet->nvms || src < 0 ||
+            (size_t)src >= p->fleet->nhosts || dst < 0 || (size_t)dst >= p->fleet->nhosts)
+            return world_fail(p, err, "a job is malformed");
+        mp.postcopy_allowed = json_is_true(json_object_get(v, "postcopy_allowed"));
+        mp.auto_converge = json_is_true(json_object_get(v, "auto_converge"));
+        mp.max_bytes_per_s = json_number_value(json_object_get(v, "max_bytes_per_s"));
+        mp.downtime_limit_us = json_integer_value(json_object_get(v, "downtime_limit_us"));
+        j = sd_job_add(p, vm, src, dst, &mp);
+        j->state = (hvf_job_state)s;
+        j->started_us = json_integer_value(json_object_get(v, "started_us"));
+        j->ended_us = json_integer_value(json_object_get(v, "ended_us"));
+        j->downtime_us = json_integer_value(json_object_get(v, "downtime_us"));
+        j->transferred = (uint64_t)json_integer_value(json_object_get(v, "transferred"));
+        j->fail_at_us = json_integer_value(json_object_get(v, "fail_at_us"));
+        hvf_strlcpy(j->error, json_string_value(json_object_get(v, "error"))
+                                  ? json_string_value(json_object_get(v, "error"))
+                                  : "",
+                    sizeof(j->error));
+    }
+    return 0;
+}
+
+static int *world_hs, *world_vs; /* states to restore, between world_load and the twin */
+
+int
+sd_world_restore_twin(sd_priv *p, hvf_error *err)
+{
+    const hvf_fleet *f = p->fleet;
+
+    /* deviations already applied whose effect lives only in the twin */
+    for (size_t i = 0; i < p->next_dev; i++) {
+        if (p->devs[i].kind == SD_DEV_LINK)
+            sd_deviation_apply(p, &p->devs[i]);
+    }
+    if (!world_hs)
+        return 0;
+    for (size_t h = 0; h < f->nhosts; h++) {
+        hvf_error why = HVF_ERROR_INIT;
+
+        if (world_hs[h] == HVF_DRV_HOST_DRAINING &&
+            hvf_sim_set_host_state(p->sim, (int32_t)h, HVF_SIM_HOST_EVACUATING, &why) < 0)
+            return world_fail(p, err, "a draining host cannot be drained again");
+    }
+    for (size_t v = 0; v < f->nvms; v++) {
+        hvf_error why = HVF_ERROR_INIT;
+
+        if (world_vs[v] == HVF_DRV_VM_STOPPED && hvf_sim_stop_vm(p->sim, (int32_t)v, &why) < 0)
+            return world_fail(p, err, "a stopped VM cannot be stopped again");
+    }
+    for (size_t h = 0; h < f->nhosts; h++) {
+        hvf_error why = HVF_ERROR_INIT;
+
+        if (world_hs[h] == HVF_DRV_HOST_MAINTENANCE) {
+            int64_t left = p->maint_until[h] - p->base_us;
+
+            if (hvf_sim_begin_maintenance(p->sim, (int32_t)h, left > 0 ? left : 0, &why) < 0)
+                return world_fail(p, err, "a host in maintenance still holds running VMs");
+        } else if (world_hs[h] == HVF_DRV_HOST_DOWN) {
+            hvf_sim_fault fault;
+
+            memset(&fault, 0, sizeof(fault));
+            fault.type = HVF_SIM_FAULT_HOST_CRASH;
+            fault.host = (int32_t)h;
+            fault.rack = fault.vm = -1;
+            fault.duration_us = -1;
+            fault.fixed_after_us = -1;
+            if (hvf_sim_inject_fault(p->sim, &fault, &why) < 0)
+                return world_fail(p, err, "a host that was down cannot be put down again");
+        }
+    }
+    /* jobs in flight: the twin starts them again, same job, same claim */
+    for (size_t i = 0; i < p->njobs; i++) {
+        sd_job *j = &p->jobs[i];
+        hvf_sim_migrate_opts o = {0};
+        hvf_error why = HVF_ERROR_INIT;
+
+        if (sd_job_ended(j))
+            continue;
+        o.claim = true;
+        o.max_bytes_per_s = j->max_bytes_per_s;
+        o.downtime_limit_us = j->downtime_limit_us;
+        o.strategy = j->auto_converge ? HVF_SIM_STRATEGY_AUTO_CONVERGE : HVF_SIM_STRATEGY_PRECOPY;
+        j->mig = hvf_sim_start_migration(p->sim, j->vm, j->dst, &o, &why);
+        if (j->mig < 0) {
+            j->state = HVF_JOB_FAILED;
+            j->ended_us = p->base_us;
+            snprintf(j->error, sizeof(j->error), "lost when the sim driver reopened: %.140s",
+                     why.msg);
+        }
+    }
+    return 0;
+}
+
+int
+sd_world_open(sd_priv *p, hvf_error *err)
+{
+    hvf_diags diags;
+    json_t *w = NULL;
+    int rc = 0;
+
+    hvf_diags_init(&diags);
+    p->inv = p->inv_path ? hvf_inventory_load(p->inv_path, &diags, err) : sd_builtin_fleet(err);
+    if (!p->inv) {
+        if (diags.n)
+            hvf_error_set(err, HVF_ERR_INVALID, "%s", diags.lines[0]);
+        hvf_diags_clear(&diags);
+        return -1;
+    }
+    hvf_diags_clear(&diags);
+    if (p->dev_path) {
+        size_t len;
+        HVF_AUTOFREE char *text = hvf_text_read_file(p->dev_path, SD_MAX_FILE, &len, err);
+        long n;
+
+        if (!text)
+            return -1;
+        n = hvf_sim_deviations_parse(p->dev_path, text, len, p->inv, &p->devs, err);
+        if (n < 0)
+            return -1;
+        p->ndevs = (size_t)n;
+    }
+    sd_fingerprint(p->inv, p->fingerprint);
+    p->fleet = hvf_fleet_dup(p->inv);
+    p->maint_until = hvf_calloc(p->fleet->nhosts + 1, sizeof(int64_t));
+    p->maint_factor = hvf_calloc(p->fleet->nhosts + 1, sizeof(double));
+    p->fail_next = hvf_calloc(p->fleet->nvms + 1, sizeof(bool));
+    for (size_t h = 0; h < p->fleet->nhosts; h++) {
+        p->maint_until[h] = -1;
+        p->maint_factor[h] = 1;
+    }
+    if (p->world_path && access(p->world_path, F_OK) == 0) {
+        size_t len;
+        HVF_AUTOFREE char *text = hvf_text_read_file(p->world_path, SD_MAX_FILE, &len, err);
+        json_error_t jerr;
+
+        if (!text)
+            return -1;
+        w = json_loadb(text, len, 0, &jerr);
+        if (!w)
+            return world_fail(p, err, "not JSON (a torn write?)");
+        rc = world_load(p, w, &world_hs, &world_vs, err);
+        json_decref(w);
+    }
+    if (rc == 0)
+        rc = sd_twin_build(p, err);
+    free(world_hs);
+    free(world_vs);
+    world_hs = world_vs = NULL;
+    p->dirty = true;
+    return rc;
+}
+
+int
+sd_world_save(sd_priv *p, hvf_error *err)
+{
+    const hvf_fleet *f;
+    json_t *w, *hosts, *vms, *jobs;
+    char *text;
+    int rc;
+
+    if (!p->world_path || !p->dirty)
+        return 0;
+    f = hvf_sim_fleet(p->sim);
+    hosts = json_array();
+    vms = json_array();
+    jobs = json_array();
+    for (size_t h = 0; h < f->nhosts; h++) {
+        hvf_sim_host_state s = hvf_sim_host_state_get(p->sim, (int32_t)h);
+        hvf_drv_host_state d = s == HVF_SIM_HOST_ACTIVE         ? HVF_DRV_HOST_ACTIVE
+                               : s == HVF_SIM_HOST_EVACUATING    ? HVF_DRV_HOST_DRAINING
+                               : s == HVF_SIM_HOST_MAINTENANCE ? HVF_DRV_HOST_MAINTENANCE
+                                                                : HVF_DRV_HOST_DOWN;
+
+        json_array_append_new(hosts, json_pack("{s:s, s:s, s:I, s:f}", "name", f->hosts[h].name,
+                                               "state", hvf_drv_host_state_names[d],
+                                               "maintenance_until_us",
+                                               (json_int_t)p->maint_until[h],
+                                               "maintenance_factor", p->maint_factor[h]));
+    }
+    for (size_t v = 0; v < f->nvms; v++) {
+        hvf_sim_vm_state s = hvf_sim_vm_state_get(p->sim, (int32_t)v);
+        int32_t h = hvf_sim_vm_host(p->sim, (int32_t)v);
+
+        json_array_append_new(
+            vms, json_pack("{s:s, s:s, s:s, s:f, s:b}", "name", f->vms[v].name, "host",
+                           h >= 0 ? f->hosts[h].name : "", "state",
+                           s == HVF_SIM_VM_STOPPED ? "stopped" : "running", "dirty",
+                           p->fleet->vms[v].dirty_bytes_per_s, "fail_next", p->fail_next[v]));
+    }
+    for (size_t i = 0; i < p->njobs; i++) {
+        const sd_job *j = &p->jobs[i];
+
+        json_array_append_new(
+            jobs,
+            json_pack("{s:I, s:i, s:i, s:i, s:s, s:I, s:I, s:I, s:I, s:b, s:b, s:f, s:I, s:I, "
+                      "s:s}",
+                      "id", (json_int_t)j->id, "vm", j->vm, "source", j->src, "target", j->dst,
+                      "state", hvf_job_state_names[j->state], "started_us",
+                      (json_int_t)j->started_us, "ended_us", (json_int_t)j->ended_us,
+                      "downtime_us", (json_int_t)j->downtime_us, "transferred",
+                      (json_int_t)j->transferred, "postcopy_allowed", j->postcopy_allowed,
+                      "auto_converge", j->auto_converge, "max_bytes_per_s", j->max_bytes_per_s,
+                      "downtime_limit_us", (json_int_t)j->downtime_limit_us, "fail_at_us",
+                      (json_int_t)j->fail_at_us, "error", j->error));
+    }
+    w = json_pack("{s:s, s:s, s:I, s:I, s:o, s:o, s:o}", "schema", SD_WORLD_SCHEMA,
+                  "inventory_fingerprint", p->fingerprint, "now_us",
+                  (json_int_t)(p->base_us + hvf_sim_now(p->sim)), "deviations_applied",
+                  (json_int_t)p->next_dev, "hosts", hosts, "vms", vms, "jobs", jobs);
+    text = json_dumps(w, JSON_COMPACT);
+    json_decref(w);
+    rc = hvf_file_write_atomic(p->world_path, text, strlen(text), err);
+    free(text);
+    if (rc == 0)
+        p->dirty = false;
+    return rc;
+}
+
+hvf_fleet *
+sd_world_fleet_now(sd_priv *p)
+{
+    hvf_fleet *f = hvf_fleet_dup(p->inv);
+    const hvf_fleet *now = hvf_sim_fleet(p->sim);
+
+    for (size_t v = 0; v < f->nvms; v++) {
+        int32_t h = hvf_sim_vm_host(p->sim, (int32_t)v);
+
+        if (h >= 0)
+            sd_fleet_move(f, (int32_t)v, h);
+        f->vms[v].dirty_bytes_per_s = now->vms[v].dirty_bytes_per_s;
+    }
+    for (size_t h = 0; h < f->nhosts; h++) {
+        hvf_sim_host_state s = hvf_sim_host_state_get(p->sim, (int32_t)h);
+
+        f->hosts[h].state = s == HVF_SIM_HOST_ACTIVE || s == HVF_SIM_HOST_EVACUATING
+                                ? HVF_HOST_STATE_ACTIVE
+                            : s == HVF_SIM_HOST_MAINTENANCE ? HVF_HOST_STATE_MAINTENANCE
+                                                            : HVF_HOST_STATE_DOWN;
+    }
+    return f;
+}
+
+void
+sd_priv_free(sd_priv *p)
+{
+    if (!p)
+        return;
+    hvf_sim_free(p->sim);
+    hvf_fleet_free(p->fleet);
+    hvf_fleet_free(p->inv);
+    free(p->inv_path);
+    free(p->world_path);
+    free(p->jobs);
+    free(p->dev_path);
+    free(p->devs);
+    free(p->q);
+    free(p->maint_until);
+    free(p->maint_factor);
+    free(p->fail_next);
+    free(p);
+}

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The sim driver's private state: its world (what outlives the process), its jobs and the
+ * deviations it injects. Shared by sim-driver.c (the table) and sim-world.c (URI, world file,
+ * deviations).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hvfleet/driver.h"
+#include "hvfleet/fleet.h"
+#include "hvfleet/sim.h"
+
+#define SD_WORLD_SCHEMA "hvfleet.sim-world/v1"
+#define SD_DEVIATIONS_SCHEMA "hvfleet.sim-deviations/v1"
+
+typedef enum sd_deviation_kind {
+    SD_DEV_DIRTY_RATE,       /* a VM's dirty rate times factor */
+    SD_DEV_LINK,             /* a host's NIC times factor */
+    SD_DEV_HOST_CRASH,       /* a host crashes (back after `for`, else stays down) */
+    SD_DEV_MIGRATION_FAIL,   /* the VM's next migration fails after its setup */
+    SD_DEV_SLOW_MAINTENANCE, /* a host's maintenance takes factor times what was expected */
+    SD_DEV_LAST
+} sd_deviation_kind;
+
+extern const char *const sd_deviation_kind_names[];
+
+struct sim_deviation {
+    int64_t at_us;
+    sd_deviation_kind kind;
+    int32_t vm, host;
+    double factor;
+    int64_t for_us; /* host-crash: -1 = stays down */
+};
+typedef struct sim_deviation sd_deviation;
+
+typedef struct sd_job {
+    int64_t id;
+    int32_t vm, src, dst;
+    int32_t mig; /* the twin's migration while it runs, else -1 */
+    hvf_job_state state;
+    int64_t started_us, ended_us, downtime_us;
+    uint64_t transferred;
+    bool postcopy_allowed, auto_converge;
+    double max_bytes_per_s;
+    int64_t downtime_limit_us;
+    int64_t fail_at_us; /* a planned failure, 0 = none */
+    char error[192];
+} sd_job;
+
+typedef struct sd_priv {
+    hvf_fleet *inv;   /* owned: the inventory as opened */
+    hvf_fleet *fleet; /* owned: what the twin was built from (the world's placement) */
+    hvf_sim *sim;     /* owned */
+    uint64_t seed;
+    int64_t base_us; /* driver time at the twin's time 0 */
+    double speed;
+    char *inv_path;   /* owned; NULL = built-in */
+    char *world_path; /* owned; NULL = no persistence */
+    char fingerprint[65];
+    sd_job *jobs;
+    size_t njobs, jobs_cap;
+    char *dev_path;     /* owned; the deviations file, read once the fleet is known */
+    sd_deviation *devs; /* owned, by time */
+    size_t ndevs, next_dev;
+    hvf_drv_event *q; /* events not yet polled */
+    size_t nq, qcap;
+    int64_t *maint_until; /* per host: its maintenance ends, -1 */
+    double *maint_factor; /* per host */
+    bool *fail_next;      /* per VM */
+    int64_t maint_default_us;
+    bool dirty;
+} sd_priv;
+
+int sd_uri_parse(sd_priv *p, const char *uri, const hvf_driver_opts *opts, hvf_error *err);
+/* Loads the inventory, then the world file when there is one, and builds the twin. */
+int sd_world_open(sd_priv *p, hvf_error *err);
+/* Writes the world file atomically when something changed (no-op without a world file). */
+int sd_world_save(sd_priv *p, hvf_error *err);
+/* Puts the world's host and VM states and running jobs into a freshly built twin. */
+int sd_world_restore_twin(sd_priv *p, hvf_error *err);
+/* The fleet now (owned), VMs where they run. */
+hvf_fleet *sd_world_fleet_now(sd_priv *p);
+void sd_priv_free(sd_priv *p);
+
+int sd_twin_build(sd_priv *p, hvf_error *err);
+void sd_deviation_apply(sd_priv *p, const sd_deviation *d);
+
+sd_job *sd_job_add(sd_priv *p, int32_t vm, int32_t src, int32_t dst,
+                   const hvf_migrate_job_params *mp);
+sd_job *sd_job_get(sd_priv *p, int64_t id, hvf_error *err);
+sd_job *sd_job_of_vm(sd_priv *p, int32_t vm);
+bool sd_job_ended(const sd_job *j);
