@@ -184,8 +184,9 @@ typedef enum hvf_plan_file_kind {
 
 /*
  * hvf_plan_file_kind_of / _load: parses @buf (or the file at @path) as JSON and dispatches on
- * its top-level "schema". Never fails: what cannot be read or parsed is HVF_PLAN_FILE_OTHER,
- * left for the reader that follows to report.
+ * its top-level "schema". Never fails: what cannot be read is HVF_PLAN_FILE_OTHER, left for
+ * the reader that follows to report; what is not JSON goes to the reader its first 4 KiB name
+ * (hvf_change_plan_file_sniff), so its syntax error is worded for the plan it was meant to be.
  */
 hvf_plan_file_kind hvf_plan_file_kind_of(const char *buf, size_t len);
 hvf_plan_file_kind hvf_plan_file_kind_load(const char *path);

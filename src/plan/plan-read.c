@@ -13,6 +13,7 @@
 
 #include "conf/reader.h"
 #include "hvfleet/alloc.h"
+#include "hvfleet/change-plan-file.h"
 #include "hvfleet/change-plan.h"
 #include "hvfleet/plan.h"
 #include "plan/plan-json.h"
@@ -431,6 +432,8 @@ hvf_plan_file_kind_of(const char *buf, size_t len)
         return HVF_PLAN_FILE_OTHER;
     /* A whole parse, not a text search: the schema key may come anywhere in the object. */
     root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!root) /* its syntax error is reported by the reader its first 4 KiB name */
+        return hvf_change_plan_file_sniff(buf, len) ? HVF_PLAN_FILE_CHANGE : HVF_PLAN_FILE_OTHER;
     schema = json_string_value(json_object_get(root, "schema"));
     if (schema && strcmp(schema, HVF_CHANGE_PLAN_SCHEMA) == 0)
         kind = HVF_PLAN_FILE_CHANGE;
