@@ -14,7 +14,8 @@ static void
 plan_change_usage(void)
 {
     printf("usage: hvfleet plan change --inventory FILE --change CHANGE.yaml [--policy FILE]\n"
-           "                           [--state-dir DIR] [--json] [-o PLAN.json] [--write-refused]\n"
+           "                           [--state-dir DIR] [--json] [-o PLAN.json]\n"
+           "                           [--write-refused]\n"
            "Plans a rolling change (package, kernel, config_reload, firewall_rule) in waves:\n"
            "a canary that covers every variant present in the targets (kernel, hw, role, and\n"
            "whatever the change lists in variants_by), then waves growing by the change's\n"

@@ -28,7 +28,8 @@ pm_usage(FILE *out, bool drain)
     if (drain)
         fprintf(out,
                 "usage: hvfleet plan drain HOST... (--inventory FILE | --scenario FILE)\n"
-                "                          [--policy FILE] [--json] [-o PLAN.json] [--write-refused]\n"
+                "                          [--policy FILE] [--json] [-o PLAN.json]\n"
+                "                          [--write-refused]\n"
                 "Plans the evacuation of HOST... (no maintenance; they stay out of service).\n");
     else
         fprintf(
