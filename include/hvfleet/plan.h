@@ -174,3 +174,19 @@ size_t hvf_plan_check(const hvf_plan *plan, const hvf_fleet *fleet, hvf_diags *p
 hvf_plan *hvf_plan_load(const char *path, hvf_diags *diags, hvf_error *err);
 hvf_plan *hvf_plan_parse(const char *name, const char *buf, size_t len, hvf_diags *diags,
                          hvf_error *err);
+
+/* Which reader a plan file is for, by its top-level "schema" (wherever it is in the object). */
+typedef enum hvf_plan_file_kind {
+    HVF_PLAN_FILE_OTHER,       /* not JSON, no schema, or another one: the plan reader says why */
+    HVF_PLAN_FILE_MAINTENANCE, /* HVF_PLAN_SCHEMA: hvf_plan_load */
+    HVF_PLAN_FILE_CHANGE,      /* hvfleet.change-plan/v1: hvf_change_plan_file_load */
+} hvf_plan_file_kind;
+
+/*
+ * hvf_plan_file_kind_of / _load: parses @buf (or the file at @path) as JSON and dispatches on
+ * its top-level "schema". Never fails: what cannot be read is HVF_PLAN_FILE_OTHER, left for
+ * the reader that follows to report; what is not JSON goes to the reader its first 4 KiB name
+ * (hvf_change_plan_file_sniff), so its syntax error is worded for the plan it was meant to be.
+ */
+hvf_plan_file_kind hvf_plan_file_kind_of(const char *buf, size_t len);
+hvf_plan_file_kind hvf_plan_file_kind_load(const char *path);

@@ -116,12 +116,27 @@ void hvf_sim_set_progress(hvf_sim *sim, void (*fn)(int64_t now_us, int64_t end_u
 /* Runs until the duration; once only. */
 void hvf_sim_run(hvf_sim *sim);
 
+/* The files of a run directory, and its manifest run.json (docs/simulator.md). */
+#define HVF_SIM_RUN_FILES "summary.json", "events.jsonl", "metrics-fleet.csv", "metrics-hosts.csv"
+#define HVF_SIM_MANIFEST "run.json"
+#define HVF_SIM_MANIFEST_SCHEMA "hvfleet.sim-run/v1"
+/* Every name a run directory may hold (the files, report.html, run.json), NULL-terminated. */
+extern const char *const hvf_sim_output_files[];
+
 /*
  * hvf_sim_write_outputs: writes summary.json, events.jsonl, metrics-fleet.csv and
- * metrics-hosts.csv into @dir (created if missing), each atomically. Returns 0 or -1 (HVF_ERR_IO).
+ * metrics-hosts.csv into @dir (created if missing), each atomically, then seals them
+ * (hvf_sim_seal_outputs). Callers that must never leave a mix of two runs write into a staging
+ * directory and swap it in whole (the CLI does). Returns 0 or -1 (HVF_ERR_IO).
  */
 int hvf_sim_write_outputs(hvf_sim *sim, const char *dir, hvf_error *err)
     __attribute__((warn_unused_result));
+/*
+ * hvf_sim_seal_outputs: writes @dir/run.json: each run file's size and SHA-256, and a run id
+ * derived from them, so that a directory mixing files of two runs is recognised (hvfleet
+ * report refuses it). Call again after changing a file (as a replay adds its KPIs).
+ */
+int hvf_sim_seal_outputs(const char *dir, hvf_error *err) __attribute__((warn_unused_result));
 /* The summary as compact JSON text (owned). */
 char *hvf_sim_summary_json(hvf_sim *sim);
 

@@ -33,7 +33,11 @@ void hvf_quote_value(const char *s, size_t len, char *buf, size_t size);
 /*
  * hvf_file_write_atomic: writes @len bytes to @path through a temporary file in the same
  * directory and a rename, so readers see the old file or the whole new one, never a part.
- * "-" writes to standard output. Returns 0, or -1 with HVF_ERR_IO.
+ * Every output a user names goes through here. @path may be a new path or a regular file (it
+ * keeps its permissions); a symlink is followed and its target written the same way; a
+ * directory, device, FIFO or socket is refused (HVF_ERR_INVALID) and left untouched. "-"
+ * writes to standard output. Temporaries left by killed writers are removed. Returns 0, or -1
+ * with HVF_ERR_IO or HVF_ERR_INVALID.
  */
 int hvf_file_write_atomic(const char *path, const char *data, size_t len, hvf_error *err)
     __attribute__((warn_unused_result));

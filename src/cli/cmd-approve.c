@@ -41,16 +41,8 @@ hvf_cli_load_plan(const char *path, int *rc)
 bool
 hvf_cli_plan_is_change(const char *path)
 {
-    char buf[4096];
-    FILE *fp = fopen(path, "rb");
-    size_t len;
-
-    /* Unreadable or not a change plan: the maintenance reader reports it. */
-    if (!fp)
-        return false;
-    len = fread(buf, 1, sizeof(buf), fp);
-    fclose(fp);
-    return hvf_change_plan_file_sniff(buf, len);
+    /* dispatch on the parsed schema, as plan check does */
+    return hvf_cli_plan_file_is_change(path);
 }
 
 hvf_change_plan_file *

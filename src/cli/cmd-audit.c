@@ -16,12 +16,15 @@ static void
 audit_usage(FILE *out)
 {
     fputs("usage: hvfleet audit --inventory FILE [--policy FILE] [--json] [-o FIXPLAN.json]\n"
+          "                     [--write-refused]\n"
           "Fault-domain audit: for every host, rack and zone, whether losing it would leave a\n"
           "critical service below min_available (or without any replica), stop a service a\n"
           "critical one depends on (depends_on), or stop two services that must not share a\n"
           "fate (must_not_share); then the moves that fix each finding, chosen by placement.\n"
           "-o writes the moves as a plan (kind rebalance) for 'hvfleet plan check' and the\n"
-          "executor. --policy gives the placement headroom and migration settings.\n"
+          "executor, unless the seatbelt refuses that plan: then it is not written, except\n"
+          "with --write-refused (the file's verdict says refused). --policy gives the\n"
+          "placement headroom and migration settings.\n"
           "Exit status: 0 no findings, 1 findings, 2 bad input.\n",
           out);
 }
@@ -33,10 +36,11 @@ hvf_cli_audit(int argc, char **argv)
                                          {"policy", required_argument, NULL, 'p'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"output", required_argument, NULL, 'o'},
+                                         {"write-refused", no_argument, NULL, 'W'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *inventory = NULL, *policy_path = NULL, *fix_path = NULL;
-    bool json = false;
+    bool json = false, write_refused = false;
     hvf_policy policy;
     hvf_fleet *f;
     hvf_audit *a;
@@ -58,6 +62,9 @@ hvf_cli_audit(int argc, char **argv)
             break;
         case 'o':
             fix_path = optarg;
+            break;
+        case 'W':
+            write_refused = true;
             break;
         case 'h':
             audit_usage(stdout);
@@ -84,7 +91,17 @@ hvf_cli_audit(int argc, char **argv)
     if (fix_path && a->nmoves > 0) {
         hvf_error err = HVF_ERROR_INIT;
         hvf_plan *plan = hvf_audit_fix_plan(a, f, &policy);
-        int saved = hvf_plan_save(plan, fix_path, &err);
+        int saved = 0;
+        if (plan->summary.verdict != HVF_PLAN_VERDICT_REFUSED || write_refused) {
+            saved = hvf_plan_save(plan, fix_path, &err);
+        } else {
+            fprintf(stderr,
+                    "hvfleet: audit: the seatbelt refused the fix plan (%s): '%s' not written "
+                    "(--write-refused writes it, marked refused)\n",
+                    plan->summary.nreasons ? plan->summary.reasons[0] : "no reason recorded",
+                    fix_path);
+            fix_path = NULL;
+        }
         hvf_plan_free(plan);
         if (saved < 0) {
             hvf_audit_free(a);

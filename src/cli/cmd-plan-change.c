@@ -15,6 +15,7 @@ plan_change_usage(void)
 {
     printf("usage: hvfleet plan change --inventory FILE --change CHANGE.yaml [--policy FILE]\n"
            "                           [--state-dir DIR] [--json] [-o PLAN.json]\n"
+           "                           [--write-refused]\n"
            "Plans a rolling change (package, kernel, config_reload, firewall_rule) in waves:\n"
            "a canary that covers every variant present in the targets (kernel, hw, role, and\n"
            "whatever the change lists in variants_by), then waves growing by the change's\n"
@@ -22,7 +23,8 @@ plan_change_usage(void)
            "zones, redundancy and every service's min_available; a bake time and health gates\n"
            "after each wave, and a rollback that keeps the same limits. Prints the waves and\n"
            "the seatbelt's verdict (the fleet being frozen refuses it); -o writes the plan as\n"
-           "JSON (schema hvfleet.change-plan/v1).\n"
+           "JSON (schema hvfleet.change-plan/v1), unless the seatbelt refuses it: then nothing\n"
+           "is written, except with --write-refused (the file's verdict says refused).\n"
            "Exit status: 0 auto or needs-approval, 1 refused, 2 bad input.\n");
 }
 
@@ -52,11 +54,12 @@ hvf_cli_plan_change(int argc, char **argv)
                                          {"state-dir", required_argument, NULL, 'd'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"output", required_argument, NULL, 'o'},
+                                         {"write-refused", no_argument, NULL, 'W'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *inventory = NULL, *change_path = NULL, *policy_path = NULL, *dir = NULL;
     const char *output = NULL;
-    bool json = false;
+    bool json = false, write_refused = false, refused;
     hvf_policy policy;
     hvf_change_plan_opts popts = {{0, 0, 0}, false};
     hvf_error err = HVF_ERROR_INIT;
@@ -87,6 +90,9 @@ hvf_cli_plan_change(int argc, char **argv)
             break;
         case 'o':
             output = optarg;
+            break;
+        case 'W':
+            write_refused = true;
             break;
         case 'h':
             plan_change_usage();
@@ -121,6 +127,14 @@ hvf_cli_plan_change(int argc, char **argv)
         goto cleanup;
     }
     hvf_change_plan_evaluate(plan, &policy, fleet, hvf_freeze_is_frozen(hvf_state_dir(dir)));
+    refused = plan->verdict == HVF_PLAN_VERDICT_REFUSED;
+    if (output && refused && !write_refused) {
+        fprintf(stderr,
+                "hvfleet: plan change: the seatbelt refused the plan: '%s' not written "
+                "(--write-refused writes it, marked refused)\n",
+                output);
+        output = NULL;
+    }
     if (output) {
         hvf_strbuf_clear(&out);
         hvf_change_plan_format_json(plan, &out);
@@ -136,7 +150,7 @@ hvf_cli_plan_change(int argc, char **argv)
         hvf_change_plan_format_text(plan, &out);
     if (!(output && strcmp(output, "-") == 0))
         fputs(out.buf, stdout);
-    rc = plan->verdict == HVF_PLAN_VERDICT_REFUSED ? 1 : 0;
+    rc = refused ? 1 : 0;
 
 cleanup:
     hvf_strbuf_clear(&out);

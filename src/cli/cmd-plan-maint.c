@@ -17,7 +17,7 @@ typedef struct pm_args {
     bool drain;
     const char *inventory, *scenario, *policy, *out, *hosts_sel;
     hvf_plan_strategy strategy;
-    bool json, compare;
+    bool json, compare, write_refused;
     char **drain_hosts;
     int ndrain_hosts;
 } pm_args;
@@ -29,6 +29,7 @@ pm_usage(FILE *out, bool drain)
         fprintf(out,
                 "usage: hvfleet plan drain HOST... (--inventory FILE | --scenario FILE)\n"
                 "                          [--policy FILE] [--json] [-o PLAN.json]\n"
+                "                          [--write-refused]\n"
                 "Plans the evacuation of HOST... (no maintenance; they stay out of service).\n");
     else
         fprintf(
@@ -36,6 +37,7 @@ pm_usage(FILE *out, bool drain)
             "usage: hvfleet plan maintenance (--inventory FILE | --scenario FILE)\n"
             "         [--hosts all|NAME,...|rack:R|zone:Z|tag:T] [--policy FILE]\n"
             "         [--strategy hvfleet|naive] [--no-compare] [--json] [-o PLAN.json]\n"
+            "         [--write-refused]\n"
             "Plans a maintenance of the hosts (default all) by running the twin: every host is\n"
             "evacuated (claims, limits, predicted migrations), maintained for maintenance_time\n"
             "and put back. Prints the seatbelt's verdict, the makespan and a comparison with\n"
@@ -43,7 +45,9 @@ pm_usage(FILE *out, bool drain)
             "twin's parameters and its maintenance: with scheduler naive, the schedule of\n"
             "the naive run; with scheduler hvfleet, the hosts and the policy (unless --hosts\n"
             "or --policy are given).\n");
-    fprintf(out, "Exit status: 0 auto or needs-approval, 1 refused, 2 bad input.\n");
+    fprintf(out, "-o writes the plan, unless the seatbelt refuses it: then nothing is written,\n"
+                 "except with --write-refused (the file's verdict says refused).\n"
+                 "Exit status: 0 auto or needs-approval, 1 refused, 2 bad input.\n");
 }
 
 static int
@@ -57,6 +61,7 @@ pm_parse(int argc, char **argv, pm_args *a)
                                          {"output", required_argument, NULL, 'o'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"no-compare", no_argument, NULL, 'n'},
+                                         {"write-refused", no_argument, NULL, 'W'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *cmd = a->drain ? "plan drain" : "plan maintenance";
@@ -100,6 +105,9 @@ pm_parse(int argc, char **argv, pm_args *a)
             break;
         case 'n':
             a->compare = false;
+            break;
+        case 'W':
+            a->write_refused = true;
             break;
         case 'h':
             pm_usage(stdout, a->drain);
@@ -254,6 +262,7 @@ pm_run(pm_args *a)
     hvf_plan *plan = NULL, *cmp = NULL;
     hvf_error err = HVF_ERROR_INIT;
     size_t n = 0;
+    bool refused = false, written = false;
     int rc = 0;
 
     if ((rc = hvf_cli_load_policy(a->policy, &policy)) != 0)
@@ -323,12 +332,19 @@ pm_run(pm_args *a)
                                                               : HVF_PLAN_STRATEGY_HVFLEET;
         cmp = hvf_maintenance_plan(fleet, &o, &other, &err);
     }
-    if (a->out && hvf_plan_save(plan, a->out, &err) < 0) {
+    refused = plan->summary.verdict == HVF_PLAN_VERDICT_REFUSED;
+    written = a->out && (!refused || a->write_refused);
+    if (written && hvf_plan_save(plan, a->out, &err) < 0) {
         rc = hvf_cli_fail(&err);
         goto out;
     }
-    if (a->out)
+    if (a->out && written)
         hvf_cli_note_plan_author(plan->summary.plan_hash, plan->summary.verdict, "maintenance");
+    if (a->out && !written)
+        fprintf(stderr,
+                "hvfleet: %s: the seatbelt refused the plan: '%s' not written "
+                "(--write-refused writes it, marked refused)\n",
+                a->drain ? "plan drain" : "plan maintenance", a->out);
     if (a->json) {
         hvf_strbuf sb = HVF_STRBUF_INIT;
         json_t *root = json_object();
@@ -350,14 +366,14 @@ pm_run(pm_args *a)
         json_decref(root);
     } else {
         pm_print_text(a, plan, &mine, &other, cmp != NULL);
-        if (a->out)
+        if (written)
             printf("\nplan written to %s (plan_hash %.12s)%s%s\n", a->out, plan->summary.plan_hash,
                    plan->summary.verdict == HVF_PLAN_VERDICT_NEEDS_APPROVAL
                        ? "; approve it with: hvfleet approve "
                        : "",
                    plan->summary.verdict == HVF_PLAN_VERDICT_NEEDS_APPROVAL ? a->out : "");
     }
-    rc = plan->summary.verdict == HVF_PLAN_VERDICT_REFUSED ? 1 : 0;
+    rc = refused ? 1 : 0;
 out:
     hvf_plan_free(plan);
     hvf_plan_free(cmp);

@@ -60,7 +60,7 @@ plan_check(int argc, char **argv)
         fprintf(stderr, "hvfleet: plan check: expected PLAN.json and --inventory FILE\n");
         return 2;
     }
-    if (hvf_cli_plan_is_change(argv[optind]))
+    if (hvf_cli_plan_file_is_change(argv[optind]))
         return hvf_cli_plan_check_change(argv[optind], inventory, hvf_state_dir(dir), json);
     if (!(plan = hvf_cli_load_plan(argv[optind], &rc)))
         return rc;

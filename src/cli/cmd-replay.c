@@ -16,7 +16,9 @@
 #include "hvfleet/replay.h"
 #include "hvfleet/report.h"
 #include "hvfleet/svg.h"
+#include "hvfleet/sim.h"
 #include "hvfleet/units.h"
+#include "util/outpath.h"
 
 #define REPLAY_TITLE_W 30
 
@@ -29,7 +31,8 @@ replay_usage(FILE *out)
           "twin with the same seed, then prints the incident KPIs side by side (time of event,\n"
           "detection, decision, resolution, VMs down, VM-minutes lost, hosts crashed, actions\n"
           "queued). Outputs go to DIR (default out/<replay name>/): one directory per variant\n"
-          "(its run and report.html), summary.json and report.html with the comparison.\n"
+          "(its run and report.html), summary.json and report.html with the comparison; they\n"
+          "replace DIR as a whole (DIR must be new, empty or an earlier replay's).\n"
           "--summary runs several replays and prints one line each (nothing is written unless\n"
           "--out DIR is given: replay R then goes to DIR/R/). --json prints the summary JSON.\n"
           "Exit status: 0 when it ran (whatever happened inside), 2 on bad input.\n",
@@ -261,15 +264,23 @@ replay_one(const char *file, const replay_args *a, const char *out_dir, hvf_repl
     rp = hvf_replay_load(file, &diags, &err);
     if (rp) {
         HVF_AUTOFREE char *dflt = NULL;
+        hvf_outdir od = {NULL, NULL};
         if (!out_dir && !a->summary)
             out_dir = dflt = hvf_asprintf("out/%s", rp->name);
-        opts.out_dir = out_dir;
-        if (hvf_replay_run(rp, &opts, o, &diags, &err) < 0 ||
-            (out_dir && replay_write_pages(rp, o, out_dir, &err) < 0)) {
+        /* Every variant's run and the pages are written beside OUT and swapped in whole. */
+        if (out_dir && hvf_outdir_begin(&od, out_dir, hvf_sim_output_files, &err) < 0) {
+            hvf_replay_free(rp);
+            rp = NULL;
+        }
+        opts.out_dir = od.tmp;
+        if (rp && (hvf_replay_run(rp, &opts, o, &diags, &err) < 0 ||
+                   (od.tmp && (replay_write_pages(rp, o, od.tmp, &err) < 0 ||
+                               hvf_outdir_commit(&od, &err) < 0)))) {
             hvf_replay_outcome_clear(o);
             hvf_replay_free(rp);
             rp = NULL;
         }
+        hvf_outdir_clear(&od);
     }
     hvf_diags_print(&diags, stderr);
     hvf_diags_clear(&diags);

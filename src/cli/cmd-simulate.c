@@ -16,6 +16,7 @@
 #include "hvfleet/scenario.h"
 #include "hvfleet/sim.h"
 #include "hvfleet/units.h"
+#include "util/outpath.h"
 
 typedef struct sim_progress {
     struct timespec start;
@@ -101,6 +102,7 @@ hvf_cli_simulate(int argc, char **argv)
     hvf_error err = HVF_ERROR_INIT;
     hvf_scenario *sc;
     hvf_sim *sim;
+    hvf_outdir od;
     sim_progress prog = {.shown = false};
     double wall;
     int c;
@@ -133,8 +135,10 @@ hvf_cli_simulate(int argc, char **argv)
             printf("usage: hvfleet simulate SCENARIO [--seed N] [--json] [--out DIR] [--quiet]\n"
                    "Runs a scenario in the twin (deterministic discrete-event simulator) and "
                    "writes\nDIR (default out/<scenario name>/): report.html, summary.json, events.jsonl, "
-                   "metrics-fleet.csv,\nmetrics-hosts.csv. --seed overrides the scenario's seed; "
-                   "--json prints the\nsummary as JSON; --quiet prints nothing but errors.\n"
+                   "metrics-fleet.csv,\nmetrics-hosts.csv, run.json (their sizes, SHA-256s and "
+                   "run id). --seed overrides the\nscenario's seed; --json prints the summary as "
+                   "JSON; --quiet prints nothing but errors.\nThe run replaces DIR as a whole; DIR "
+                   "must be new, empty or an earlier run's.\n"
                    "Exit status: 0 when it ran (whatever happened inside), 2 on bad input.\n");
             return 0;
         default:
@@ -157,8 +161,15 @@ hvf_cli_simulate(int argc, char **argv)
     if (seed_set)
         sc->params.seed = seed;
     outdir = out ? hvf_strdup(out) : hvf_asprintf("out/%s", sc->name);
+    /* The run is written beside DIR and swapped in whole: a kill leaves the previous run, never
+     * a mix. Checked before running, so a bad DIR fails fast. */
+    if (hvf_outdir_begin(&od, outdir, hvf_sim_output_files, &err) < 0) {
+        hvf_scenario_free(sc);
+        return hvf_cli_fail(&err);
+    }
     sim = hvf_scenario_sim_new(sc, NULL, &err);
     if (!sim) {
+        hvf_outdir_clear(&od);
         hvf_scenario_free(sc);
         return hvf_cli_fail(&err);
     }
@@ -169,11 +180,14 @@ hvf_cli_simulate(int argc, char **argv)
     wall = sim_elapsed_s(&prog.start);
     if (prog.shown)
         fprintf(stderr, "\r\033[K");
-    if (hvf_sim_write_outputs(sim, outdir, &err) < 0 || hvf_report_write_html(outdir, &err) < 0) {
+    if (hvf_sim_write_outputs(sim, od.tmp, &err) < 0 || hvf_report_write_html(od.tmp, &err) < 0 ||
+        hvf_outdir_commit(&od, &err) < 0) {
+        hvf_outdir_clear(&od);
         hvf_sim_free(sim);
         hvf_scenario_free(sc);
         return hvf_cli_fail(&err);
     }
+    hvf_outdir_clear(&od);
     if (json) {
         HVF_AUTOFREE char *s = hvf_sim_summary_json(sim);
         printf("%s\n", s);

@@ -7,6 +7,7 @@
 #include "cli/plan-cli.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/inventory.h"
+#include "hvfleet/plan.h"
 
 hvf_fleet *
 hvf_cli_load_fleet(const char *path, int *rc)
@@ -49,4 +50,10 @@ bool
 hvf_cli_is_help(const char *arg)
 {
     return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+bool
+hvf_cli_plan_file_is_change(const char *path)
+{
+    return hvf_plan_file_kind_load(path) == HVF_PLAN_FILE_CHANGE;
 }

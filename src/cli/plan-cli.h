@@ -21,6 +21,8 @@ bool hvf_cli_is_help(const char *arg);
 hvf_plan *hvf_cli_load_plan(const char *path, int *rc);
 /* True when @path holds a change plan (schema hvfleet.change-plan/v1); then loads it the same way. */
 bool hvf_cli_plan_is_change(const char *path);
+/* The same, by parsing the file and reading its top-level schema wherever it is (plan-cli.c). */
+bool hvf_cli_plan_file_is_change(const char *path);
 hvf_change_plan_file *hvf_cli_load_change_plan(const char *path, int *rc);
 /* hvfleet plan check for a change plan (cmd-plan-check-change.c). */
 int hvf_cli_plan_check_change(const char *path, const char *inventory, const char *dir, bool json);

@@ -28,15 +28,19 @@ chg_format_us(hvf_strbuf *out, const char *key, int64_t us)
 void
 hvf_change_format(const hvf_change *c, hvf_strbuf *out)
 {
+    /* Names are always quoted: "-", "yes", "null" or "1e3" would read back as something else
+     * (a list item, a boolean, null, a number). */
     hvf_strbuf_puts(out, "schema: " HVF_CHANGE_SCHEMA "\nname: ");
-    hvf_strbuf_puts(out, c->name ? c->name : "change");
+    hvf_strbuf_quote(out, c->name ? c->name : "change");
     if (c->description) {
         hvf_strbuf_puts(out, "\ndescription: ");
         hvf_strbuf_quote(out, c->description);
     }
     hvf_strbuf_printf(out, "\nkind: %s\ntargets:\n", hvf_change_kind_to_string(c->kind));
     if (c->service) {
-        hvf_strbuf_printf(out, "  service: %s\n", c->service);
+        hvf_strbuf_puts(out, "  service: ");
+        hvf_strbuf_quote(out, c->service);
+        hvf_strbuf_puts(out, "\n");
     } else {
         hvf_strbuf_puts(out, "  hosts: ");
         chg_format_list(out, c->hosts, c->nhosts);
@@ -63,11 +67,16 @@ hvf_change_format(const hvf_change *c, hvf_strbuf *out)
     for (size_t i = 0; i < c->ngates; i++) {
         const hvf_change_gate *g = &c->gates[i];
         hvf_strbuf_printf(out, "  - {type: %s", hvf_change_gate_to_string(g->type));
-        if (g->type == HVF_CHANGE_GATE_SERVICE_ANSWERS)
-            hvf_strbuf_printf(out, ", service: %s, min_success: %.17g", g->service, g->min_success);
+        if (g->type == HVF_CHANGE_GATE_SERVICE_ANSWERS) {
+            hvf_strbuf_puts(out, ", service: ");
+            hvf_strbuf_quote(out, g->service);
+            hvf_strbuf_printf(out, ", min_success: %.17g", g->min_success);
+        }
         if (g->type == HVF_CHANGE_GATE_CLIENT_IO_LATENCY) {
-            if (g->service)
-                hvf_strbuf_printf(out, ", service: %s", g->service);
+            if (g->service) {
+                hvf_strbuf_puts(out, ", service: ");
+                hvf_strbuf_quote(out, g->service);
+            }
             hvf_strbuf_puts(out, ", ");
             chg_format_us(out, "max", g->max_latency_us);
             hvf_strbuf_printf(out, ", percentile: %.17g", g->percentile);

@@ -13,6 +13,8 @@
 
 #include "conf/reader.h"
 #include "hvfleet/alloc.h"
+#include "hvfleet/change-plan-file.h"
+#include "hvfleet/change-plan.h"
 #include "hvfleet/plan.h"
 #include "plan/plan-json.h"
 #include "util/text.h"
@@ -417,4 +419,35 @@ hvf_plan_load(const char *path, hvf_diags *diags, hvf_error *err)
     if (!buf)
         return NULL;
     return hvf_plan_parse(path, buf, len, diags, err);
+}
+
+hvf_plan_file_kind
+hvf_plan_file_kind_of(const char *buf, size_t len)
+{
+    json_t *root;
+    const char *schema;
+    hvf_plan_file_kind kind = HVF_PLAN_FILE_OTHER;
+
+    if (len > HVF_CONF_MAX_BYTES)
+        return HVF_PLAN_FILE_OTHER;
+    /* A whole parse, not a text search: the schema key may come anywhere in the object. */
+    root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!root) /* its syntax error is reported by the reader its first 4 KiB name */
+        return hvf_change_plan_file_sniff(buf, len) ? HVF_PLAN_FILE_CHANGE : HVF_PLAN_FILE_OTHER;
+    schema = json_string_value(json_object_get(root, "schema"));
+    if (schema && strcmp(schema, HVF_CHANGE_PLAN_SCHEMA) == 0)
+        kind = HVF_PLAN_FILE_CHANGE;
+    else if (schema && strcmp(schema, HVF_PLAN_SCHEMA) == 0)
+        kind = HVF_PLAN_FILE_MAINTENANCE;
+    json_decref(root);
+    return kind;
+}
+
+hvf_plan_file_kind
+hvf_plan_file_kind_load(const char *path)
+{
+    size_t len = 0;
+    HVF_AUTOFREE char *buf = hvf_text_read_file(path, HVF_CONF_MAX_BYTES, &len, NULL);
+
+    return buf ? hvf_plan_file_kind_of(buf, len) : HVF_PLAN_FILE_OTHER;
 }

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* Loading a simulation run directory: bounded file reads, then one parser per file. */
+/* Loading a simulation run directory: bounded file reads, checked against the run's manifest
+ * (run.json) when it has one, then one parser per file. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "hvfleet/alloc.h"
+#include "hvfleet/sha256.h"
+#include "hvfleet/sim.h"
 #include "report/run.h"
 
 void
@@ -77,10 +81,94 @@ fail:
     return -1;
 }
 
+/* The manifest's file names, in the order of hvf_run_manifest's arrays (run_file's order). */
+static const char *const run_manifest_names[HVF_RUN_MANIFEST_FILES] = {HVF_SIM_RUN_FILES};
+
+static bool
+run_is_hex(const char *s, size_t n)
+{
+    if (strlen(s) != n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return false;
+    }
+    return true;
+}
+
+int
+hvf_run_parse_manifest(const char *name, const char *data, size_t len, hvf_run_manifest *m,
+                       hvf_error *err)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    const json_t *v, *files;
+    int rc = -1;
+
+    memset(m, 0, sizeof(*m));
+    if (!root) {
+        hvf_run_printable(jerr.text);
+        hvf_error_set(err, HVF_ERR_INVALID, "%s:%d:%d: %s", name, jerr.line, jerr.column,
+                      jerr.text);
+        return -1;
+    }
+    v = json_object_get(root, "schema");
+    if (!json_is_string(v) || strcmp(json_string_value(v), HVF_SIM_MANIFEST_SCHEMA) != 0) {
+        hvf_error_set(err, HVF_ERR_INVALID, "%s: field 'schema': expected \"%s\"", name,
+                      HVF_SIM_MANIFEST_SCHEMA);
+        goto out;
+    }
+    v = json_object_get(root, "run_id");
+    if (!json_is_string(v) || !run_is_hex(json_string_value(v), 16)) {
+        hvf_error_set(err, HVF_ERR_INVALID, "%s: field 'run_id': expected 16 lowercase hex digits",
+                      name);
+        goto out;
+    }
+    hvf_strlcpy(m->run_id, json_string_value(v), sizeof(m->run_id));
+    files = json_object_get(root, "files");
+    for (size_t i = 0; i < HVF_RUN_MANIFEST_FILES; i++) {
+        const json_t *f = json_object_get(files, run_manifest_names[i]);
+        const json_t *bytes = json_object_get(f, "bytes");
+        const json_t *sha = json_object_get(f, "sha256");
+        if (!json_is_integer(bytes) || json_integer_value(bytes) < 0 || !json_is_string(sha) ||
+            !run_is_hex(json_string_value(sha), 64)) {
+            hvf_error_set(err, HVF_ERR_INVALID,
+                          "%s: field 'files.%s': expected {\"bytes\": N, \"sha256\": 64 hex "
+                          "digits}",
+                          name, run_manifest_names[i]);
+            goto out;
+        }
+        m->bytes[i] = (uint64_t)json_integer_value(bytes);
+        hvf_strlcpy(m->sha256[i], json_string_value(sha), sizeof(m->sha256[i]));
+    }
+    rc = 0;
+out:
+    json_decref(root);
+    return rc;
+}
+
+/* The manifest of @dir into @m: 1 read, 0 when there is none, -1 with @err. */
+static int
+run_load_manifest(const char *dir, hvf_run_manifest *m, hvf_error *err)
+{
+    HVF_AUTOFREE char *path = hvf_asprintf("%s/%s", dir, HVF_SIM_MANIFEST);
+    HVF_AUTOFREE char *data = NULL;
+    struct stat st;
+    size_t len = 0;
+
+    if (lstat(path, &st) < 0 && errno == ENOENT)
+        return 0;
+    if (hvf_run_read_file(path, &data, &len, err) < 0 ||
+        hvf_run_parse_manifest(path, data, len, m, err) < 0)
+        return -1;
+    return 1;
+}
+
 typedef enum run_file { RUN_SUMMARY, RUN_EVENTS, RUN_FLEET, RUN_HOSTS } run_file;
 
 static int
-run_load_file(hvf_run *run, run_file which, const char *base, hvf_error *err)
+run_load_file(hvf_run *run, run_file which, const char *base, const hvf_run_manifest *m,
+              hvf_error *err)
 {
     HVF_AUTOFREE char *path = hvf_asprintf("%s/%s", run->dir, base);
     HVF_AUTOFREE char *data = NULL;
@@ -88,6 +176,18 @@ run_load_file(hvf_run *run, run_file which, const char *base, hvf_error *err)
 
     if (hvf_run_read_file(path, &data, &len, err) < 0)
         return -1;
+    if (m) {
+        char hex[HVF_SHA256_HEX_LEN + 1];
+        hvf_sha256_hex(data, len, hex);
+        if (len != m->bytes[which] || strcmp(hex, m->sha256[which]) != 0) {
+            hvf_error_set(err, HVF_ERR_INVALID,
+                          "run directory '%s' mixes runs: %s is not the file of run %s "
+                          "(run.json: %" PRIu64 " bytes, sha256 %.12s; found %zu bytes, sha256 "
+                          "%.12s): re-run the simulation",
+                          run->dir, base, m->run_id, m->bytes[which], m->sha256[which], len, hex);
+            return -1;
+        }
+    }
     switch (which) {
     case RUN_SUMMARY:
         run->summary = hvf_run_parse_summary(path, data, len, err);
@@ -115,6 +215,8 @@ hvf_run_load(const char *dir, hvf_error *err)
         {RUN_HOSTS, "metrics-hosts.csv"},
     };
     struct stat st;
+    hvf_run_manifest manifest;
+    const hvf_run_manifest *m = NULL;
     hvf_run *run;
 
     if (stat(dir, &st) != 0) {
@@ -132,8 +234,19 @@ hvf_run_load(const char *dir, hvf_error *err)
     /* "runs/x/" and "runs/x" name the same files in messages */
     for (size_t n = strlen(run->dir); n > 1 && run->dir[n - 1] == '/'; n--)
         run->dir[n - 1] = '\0';
+    switch (run_load_manifest(run->dir, &manifest, err)) {
+    case -1:
+        hvf_run_free(run);
+        return NULL;
+    case 1:
+        m = &manifest;
+        break;
+    default:
+        break;
+    }
     for (size_t i = 0; i < HVF_ARRAY_LEN(files); i++) {
-        if (run_load_file(run, files[i].which, files[i].base, err) < 0) {
+        HVF_ASSERT(strcmp(files[i].base, run_manifest_names[files[i].which]) == 0);
+        if (run_load_file(run, files[i].which, files[i].base, m, err) < 0) {
             hvf_run_free(run);
             return NULL;
         }

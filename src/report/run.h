@@ -75,6 +75,23 @@ typedef struct hvf_run {
     size_t nhosts;
 } hvf_run;
 
+/*
+ * run.json, the run's manifest (written by hvf_sim_seal_outputs): the size and SHA-256 of each
+ * run file and the run id. A directory without one (written by hand or by hvfleet before 0.2)
+ * is read unchecked; with one, every file must be the one it names.
+ */
+enum { HVF_RUN_MANIFEST_FILES = 4 }; /* summary.json, events.jsonl, metrics-fleet.csv, -hosts.csv */
+
+typedef struct hvf_run_manifest {
+    char run_id[17];
+    uint64_t bytes[HVF_RUN_MANIFEST_FILES];
+    char sha256[HVF_RUN_MANIFEST_FILES][65];
+} hvf_run_manifest;
+
+/* Reads a manifest strictly into @m. Returns 0, or -1 with HVF_ERR_INVALID naming the field. */
+int hvf_run_parse_manifest(const char *name, const char *data, size_t len, hvf_run_manifest *m,
+                           hvf_error *err) __attribute__((warn_unused_result));
+
 /* Column names as in the CSV headers. */
 const char *hvf_run_fleet_col_name(hvf_run_fleet_col c);
 const char *hvf_run_host_col_name(hvf_run_host_col c);

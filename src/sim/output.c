@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the twin writes: the event log (events.jsonl), metric samples (metrics-fleet.csv,
- * metrics-hosts.csv) and the summary (summary.json). Formats are fixed (docs/simulator.md):
- * src/report reads them. Times print from integer microseconds, so output is byte-identical
- * across runs with the same input and seed.
+ * metrics-hosts.csv) and the summary (summary.json), sealed by run.json (sizes, SHA-256s
+ * and a run id). Formats are fixed (docs/simulator.md): src/report reads them. Times print
+ * from integer microseconds, so output is byte-identical across runs with the same input and
+ * seed.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "hvfleet/alloc.h"
+#include "hvfleet/sha256.h"
 #include "util/text.h"
 #include "hvfleet/units.h"
 #include "sim/sim-priv.h"
@@ -249,6 +251,75 @@ out_write(const char *dir, const char *file, const char *data, size_t len, hvf_e
     return hvf_file_write_atomic(path, data ? data : "", len, err);
 }
 
+const char *const hvf_sim_output_files[] = {HVF_SIM_RUN_FILES, "report.html",
+                                             HVF_SIM_MANIFEST, NULL};
+
+/* The SHA-256 of file @path, read in pieces; -1 with HVF_ERR_IO when it cannot be read. */
+static int
+out_hash_file(const char *path, char hex[HVF_SHA256_HEX_LEN + 1], uint64_t *bytes, hvf_error *err)
+{
+    FILE *fp = fopen(path, "rb");
+    hvf_sha256 ctx;
+    uint8_t digest[HVF_SHA256_BYTES];
+    char buf[65536];
+    size_t n;
+
+    if (!fp) {
+        hvf_error_set(err, HVF_ERR_IO, "cannot read back '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    hvf_sha256_init(&ctx);
+    *bytes = 0;
+    while ((n = fread(buf, 1, sizeof(buf), fp)) > 0) {
+        hvf_sha256_update(&ctx, buf, n);
+        *bytes += n;
+    }
+    if (ferror(fp)) {
+        hvf_error_set(err, HVF_ERR_IO, "cannot read back '%s': %s", path, strerror(errno));
+        fclose(fp);
+        return -1;
+    }
+    fclose(fp);
+    hvf_sha256_final(&ctx, digest);
+    hvf_sha256_to_hex(digest, hex);
+    return 0;
+}
+
+int
+hvf_sim_seal_outputs(const char *dir, hvf_error *err)
+{
+    static const char *const files[] = {HVF_SIM_RUN_FILES};
+    hvf_strbuf sb = HVF_STRBUF_INIT, ids = HVF_STRBUF_INIT;
+    char hex[HVF_SHA256_HEX_LEN + 1], id[HVF_SHA256_HEX_LEN + 1];
+    int rc = -1;
+
+    hvf_strbuf_puts(&sb, "  \"files\": {\n");
+    for (size_t i = 0; i < HVF_ARRAY_LEN(files); i++) {
+        HVF_AUTOFREE char *path = hvf_asprintf("%s/%s", dir, files[i]);
+        uint64_t bytes = 0;
+        if (out_hash_file(path, hex, &bytes, err) < 0)
+            goto out;
+        hvf_strbuf_printf(&sb, "    \"%s\": {\"bytes\": %" PRIu64 ", \"sha256\": \"%s\"}%s\n",
+                          files[i], bytes, hex, i + 1 < HVF_ARRAY_LEN(files) ? "," : "");
+        hvf_strbuf_printf(&ids, "%s %s\n", files[i], hex);
+    }
+    hvf_strbuf_puts(&sb, "  }\n}\n");
+    /* The id follows from the content: the same input and seed give the same run id. */
+    hvf_sha256_hex(ids.buf, ids.len, id);
+    {
+        HVF_AUTOFREE char *head = hvf_asprintf("{\n  \"schema\": \"" HVF_SIM_MANIFEST_SCHEMA
+                                               "\",\n  \"run_id\": \"%.16s\",\n",
+                                               id);
+        HVF_AUTOFREE char *text = hvf_asprintf("%s%s", head, sb.buf);
+        HVF_AUTOFREE char *path = hvf_asprintf("%s/" HVF_SIM_MANIFEST, dir);
+        rc = hvf_file_write_atomic(path, text, strlen(text), err);
+    }
+out:
+    hvf_strbuf_clear(&sb);
+    hvf_strbuf_clear(&ids);
+    return rc;
+}
+
 int
 hvf_sim_write_outputs(hvf_sim *sim, const char *dir, hvf_error *err)
 {
@@ -296,7 +367,7 @@ hvf_sim_write_outputs(hvf_sim *sim, const char *dir, hvf_error *err)
     }
     if (out_write(dir, "metrics-hosts.csv", sb.buf, sb.len, err) < 0)
         goto out;
-    rc = 0;
+    rc = hvf_sim_seal_outputs(dir, err);
 out:
     hvf_strbuf_clear(&sb);
     return rc;

@@ -13,6 +13,7 @@
 #include "hvfleet/replay.h"
 #include "hvfleet/scenario-run.h"
 #include "hvfleet/scenario.h"
+#include "hvfleet/sim.h"
 #include "util/text.h"
 
 static char *
@@ -111,6 +112,12 @@ run_add_kpis(const hvf_replay *rp, const hvf_replay_outcome *out, const char *ou
         free(text);
         if (rc < 0)
             return -1;
+        {
+            /* summary.json changed: the run's manifest follows */
+            HVF_AUTOFREE char *dir = hvf_asprintf("%s/%s", out_dir, rp->variants[i].dir);
+            if (hvf_sim_seal_outputs(dir, err) < 0)
+                return -1;
+        }
     }
     return 0;
 }

@@ -8,6 +8,7 @@
 
 #include "hvfleet/alloc.h"
 #include "hvfleet/strbuf.h"
+#include "util/outpath.h"
 
 void
 hvf_strbuf_add(hvf_strbuf *sb, const char *s, size_t len)
@@ -79,9 +80,14 @@ hvf_strbuf_steal(hvf_strbuf *sb)
 int
 hvf_file_write_atomic(const char *path, const char *data, size_t len, hvf_error *err)
 {
+    HVF_AUTOFREE char *target = NULL;
+    HVF_AUTOFREE char *dir = NULL;
     HVF_AUTOFREE char *tmp = NULL;
+    const char *base = NULL;
+    struct stat st;
+    bool exists = false;
     FILE *fp;
-    mode_t mask;
+    mode_t mode;
     int fd;
 
     if (strcmp(path, "-") == 0) {
@@ -92,17 +98,42 @@ hvf_file_write_atomic(const char *path, const char *data, size_t len, hvf_error 
         }
         return 0;
     }
-    tmp = hvf_asprintf("%s.tmp.XXXXXX", path);
+    /* A rename replaces whatever the name held: a device (as root, /dev/null would become a
+     * file), a FIFO, a link. So write through links, and only ever replace a regular file. */
+    target = hvf_outpath_resolve(path, &exists, &st, err);
+    if (!target)
+        return -1;
+    if (exists && !S_ISREG(st.st_mode)) {
+        if (strcmp(target, path) != 0)
+            hvf_error_set(err, HVF_ERR_INVALID,
+                          "cannot write '%s': it links to '%s', which is %s (expected a regular "
+                          "file or a new path)",
+                          path, target, hvf_outpath_kind(st.st_mode));
+        else
+            hvf_error_set(err, HVF_ERR_INVALID,
+                          "cannot write '%s': it is %s (expected a regular file, a new path, or "
+                          "'-' for standard output)",
+                          path, hvf_outpath_kind(st.st_mode));
+        return -1;
+    }
+    dir = hvf_outpath_dirname(target, &base);
+    hvf_outpath_clean_stale(dir, base);
+    tmp = hvf_asprintf("%s.tmp.%ld.XXXXXX", target, (long)getpid());
     fd = mkstemp(tmp);
     if (fd < 0) {
-        hvf_error_set(err, HVF_ERR_IO, "cannot create a file next to '%s': %s", path,
+        hvf_error_set(err, HVF_ERR_IO, "cannot create a file next to '%s': %s", target,
                       strerror(errno));
         return -1;
     }
-    /* mkstemp makes 0600; outputs are meant to be shared, so honour the umask like open(2). */
-    mask = umask(0);
-    umask(mask);
-    (void)fchmod(fd, 0666 & ~mask);
+    if (exists) {
+        mode = st.st_mode & 07777; /* the file keeps its permissions */
+    } else {
+        /* mkstemp makes 0600; outputs are meant to be shared, so honour the umask like open(2) */
+        mode_t mask = umask(0);
+        umask(mask);
+        mode = 0666 & ~mask;
+    }
+    (void)fchmod(fd, mode);
     fp = fdopen(fd, "wb");
     if (!fp) {
         close(fd);
@@ -116,7 +147,7 @@ hvf_file_write_atomic(const char *path, const char *data, size_t len, hvf_error 
         unlink(tmp);
         return -1;
     }
-    if (fclose(fp) != 0 || rename(tmp, path) != 0) {
+    if (fclose(fp) != 0 || rename(tmp, target) != 0) {
         hvf_error_set(err, HVF_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
         unlink(tmp);
         return -1;

@@ -55,7 +55,7 @@ run 2 approve "$TMP/bad3.json"
 has err "bad3.json:2: syntax"
 
 # Refused plans cannot be approved.
-run 1 plan change --inventory "$INV" --change "$SRC/scenarios/2019-firewall-limit-as-it-happened.change.yaml" -o "$TMP/refused.json"
+run 1 plan change --inventory "$INV" --change "$SRC/scenarios/2019-firewall-limit-as-it-happened.change.yaml" -o "$TMP/refused.json" --write-refused
 run 1 approve "$TMP/refused.json"
 has err "refused by the seatbelt"
 finish

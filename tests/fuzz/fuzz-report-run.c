@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target for the report's JSON readers (summary.json, events.jsonl) and the sections
- * built from them: any bytes must parse or fail with a one-line message naming the file, and
- * what parses must render. Input text never reaches the page unescaped: the page holds no
- * "<x" tag that the report itself does not write.
+ * libFuzzer target for the report's JSON readers (summary.json, events.jsonl, run.json) and the
+ * sections built from them: any bytes must parse or fail with a one-line message naming the
+ * file, and what parses must render. Input text never reaches the page unescaped: the page
+ * holds no "<x" tag that the report itself does not write.
  */
 #include <ctype.h>
 #include <string.h>
@@ -60,6 +60,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_check_error("hvf_run_parse_events", "e.jsonl", &err);
         if (run->nevents != 0)
             fuzz_fail("failed events parse left %zu events", run->nevents);
+    }
+    {
+        /* run.json: parses or fails with one line naming it, never anything else */
+        hvf_run_manifest m;
+        hvf_error_clear(&err);
+        if (hvf_run_parse_manifest("run.json", (const char *)data, size, &m, &err) < 0)
+            fuzz_check_error("hvf_run_parse_manifest", "run.json", &err);
+        else if (strlen(m.run_id) != 16 || strlen(m.sha256[0]) != 64)
+            fuzz_fail("a manifest parsed with run id '%s'", m.run_id);
     }
     hvf_report_summary(&sb, run);
     hvf_report_kpis(&sb, run);

@@ -624,6 +624,46 @@ test_parse_full_and_round_trip(void **state)
     hvf_change_free(c);
 }
 
+/* Names that YAML would read as something else unless quoted: every one reads back as itself
+ * (issue 9, item 20), and so does a description with ': ' and '#'. */
+static void
+test_format_quotes_names(void **state)
+{
+    static const char *const names[] = {"-", "yes", "null", "1e3", "-1", "true", ".inf", "0x1f",
+                                        "No", "-x"};
+
+    (void)state;
+    for (size_t i = 0; i < HVF_ARRAY_LEN(names); i++) {
+        HVF_AUTOFREE char *text = hvf_asprintf(
+            "name: '%s'\nkind: config_reload\ndescription: ': x #a'\n"
+            "targets: {service: '%s'}\nsettings: ['-', 'null', 'yes']\n"
+            "gates:\n  - {type: service_answers, service: '%s', min_success: 0.9}\n"
+            "  - {type: client_io_latency, service: '%s', max: 20ms, percentile: 99}\n",
+            names[i], names[i], names[i], names[i]);
+        hvf_change *c = chg(text), *d;
+        hvf_strbuf once = HVF_STRBUF_INIT, twice = HVF_STRBUF_INIT;
+
+        hvf_change_format(c, &once);
+        d = chg(once.buf);
+        assert_string_equal(d->name, names[i]);
+        assert_string_equal(d->service, names[i]);
+        assert_string_equal(d->description, ": x #a");
+        assert_int_equal(d->nsettings, 3);
+        assert_string_equal(d->settings[0], "-");
+        assert_string_equal(d->settings[1], "null");
+        assert_string_equal(d->settings[2], "yes");
+        assert_int_equal(d->ngates, 2);
+        assert_string_equal(d->gates[0].service, names[i]);
+        assert_string_equal(d->gates[1].service, names[i]);
+        hvf_change_format(d, &twice);
+        assert_string_equal(once.buf, twice.buf);
+        hvf_strbuf_clear(&once);
+        hvf_strbuf_clear(&twice);
+        hvf_change_free(d);
+        hvf_change_free(c);
+    }
+}
+
 static void
 test_bad_files(void **state)
 {
@@ -792,6 +832,7 @@ main(void)
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_parse_full_and_round_trip),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_format_quotes_names),
         cmocka_unit_test(test_plan_errors),
         cmocka_unit_test(test_resolve),
     };
