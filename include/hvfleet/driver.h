@@ -124,6 +124,9 @@ typedef struct hvf_drv_event {
 typedef struct hvf_driver_opts {
     const char *state_dir; /* where a backend keeps what must outlive the process (may be NULL) */
     double speed;          /* sim: 0 = virtual time, N = N simulated seconds per wall second */
+    /* The share of each NIC migrations may use (the policy's migration_share): real hosts
+     * enforce it by shaping their migration network, the twin models it. 0 = all of it. */
+    double migration_nic_share;
 } hvf_driver_opts;
 
 /* One backend. NULL entries are operations it does not support. */

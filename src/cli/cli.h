@@ -20,6 +20,7 @@ int hvf_cli_simulate(int argc, char **argv);
 int hvf_cli_replay(int argc, char **argv);
 int hvf_cli_audit(int argc, char **argv);
 int hvf_cli_report(int argc, char **argv);
+int hvf_cli_run(int argc, char **argv);
 
 /* sim-change-print.c: the lines simulate prints about changes and services (none without). */
 typedef struct hvf_sim hvf_sim;

@@ -18,6 +18,8 @@ static const hvf_cli_command commands[] = {
     {"place", "where a new VM would go and why other hosts were rejected", hvf_cli_place},
     {"plan", "plan a maintenance or a drain; check a plan against the inventory", hvf_cli_plan},
     {"approve", "approve one exact plan (bound to its plan_hash)", hvf_cli_approve},
+    {"run", "carry out an approved plan through a driver; pause, resume or abort a run",
+     hvf_cli_run},
     {"freeze", "stop all automation (or show the freeze with --status)", hvf_cli_freeze},
     {"unfreeze", "let automation start actions again", hvf_cli_unfreeze},
     {"report", "turn a simulation run directory into an HTML report", hvf_cli_report},

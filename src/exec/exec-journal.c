@@ -196,6 +196,11 @@ x_resume(x_run *x, hvf_error *err)
                 h->st = XH_FAILED;
                 hvf_strlcpy(h->reason, oc->detail, sizeof(h->reason));
             }
+        } else if (strcmp(e->action, "undrain") == 0 && (h = r_host(x, e->host))) {
+            if (h->st != XH_FAILED)
+                x_host_fail(x, h, "not maintained (before the resume)");
+            h->undrain = !oc && (!r_dhost(dh, nh, e->host) ||
+                                 r_dhost(dh, nh, e->host)->state == HVF_DRV_HOST_DRAINING);
         } else if (strcmp(e->action, "maintain") == 0 && (h = r_host(x, e->host))) {
             const hvf_drv_host *d = r_dhost(dh, nh, e->host);
 

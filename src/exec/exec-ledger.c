@@ -71,15 +71,9 @@ x_ledger_release(x_run *x, const x_mig *m)
 void
 x_ledger_complete(x_run *x, const x_mig *m)
 {
-    const hvf_vm *v = &x->fleet->vms[m->vm_idx];
-    x_ledger_host *from = &x->ledger[m->from_idx], *to = &x->ledger[m->to_idx];
-
+    /* the VM's memory moved in the driver's figures already (x_ledger_sync runs before the
+     * events of a poll are handled): only the claim goes */
     x_ledger_release(x, m);
-    HVF_ASSERT(from->used_mib >= v->mem_mib);
-    from->used_mib -= v->mem_mib;
-    from->used_vcpus -= v->vcpus;
-    to->used_mib += v->mem_mib;
-    to->used_vcpus += v->vcpus;
     x->fleet->vms[m->vm_idx].host = m->to_idx;
 }
 

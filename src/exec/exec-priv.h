@@ -55,6 +55,7 @@ typedef struct x_host {
     xh_state st;
     int64_t evac_start_us, evac_end_us, maint_start_us, maint_end_us; /* actual, -1 */
     int64_t pred_evac_start_us, pred_evac_end_us, pred_maint_start_us, pred_maint_end_us;
+    bool undrain; /* failed while draining: the driver must put it back in service */
     char reason[256];
 } x_host;
 
@@ -155,8 +156,13 @@ void x_event(x_run *x, const char *type, const char *fmt, ...)
 int x_record_write(x_run *x, hvf_error *err);
 void x_progress(x_run *x);
 
+/* Marks @h failed with a reason; a draining host goes back into service (x_return_failed)
+ * and the work planned for it is skipped. */
+void x_host_fail(x_run *x, x_host *h, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* exec-replan.c: re-plans the work left from the fleet as it is; 1 replaced and going on,
- * 0 paused for approval (x->note says why), -1 error. */
+ * 2 nothing to re-plan (the work in force goes on), 0 paused for approval (x->note says why),
+ * -1 error. */
 int x_replan(x_run *x, const char *why, hvf_error *err);
 /* Builds hosts, migrations and stops from x->plan (fresh run or after a re-plan). */
 void x_load_plan_work(x_run *x, bool keep_done);

@@ -52,7 +52,9 @@ x_eta_us(const x_run *x, const x_mig *m, const hvf_job_info *info)
     if (p.working_set_bytes == 0 || p.working_set_bytes > p.mem_bytes)
         p.working_set_bytes = p.mem_bytes;
     p.bandwidth_bytes_per_s = info->bytes_per_s;
-    p.timeout_us = 30LL * 86400 * 1000000;
+    /* beyond ten first passes it is "not soon": stop the model there (-1), it costs little */
+    p.timeout_us = (int64_t)(10.0 * (double)info->remaining_bytes / info->bytes_per_s * 1e6) +
+                   60LL * 1000000;
     p.strategy = info->throttle_pct ? HVF_MIGRATE_STRATEGY_AUTO_CONVERGE
                                     : HVF_MIGRATE_STRATEGY_PRECOPY;
     if (hvf_migrate_estimate(&p, &r, &err) < 0 || !r.converged)

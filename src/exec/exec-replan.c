@@ -32,10 +32,8 @@ x_replan_apply(x_run *x, hvf_plan *plan)
 
         for (size_t k = 0; k < plan->nhosts && !in; k++)
             in = strcmp(plan->hosts[k].host, h->name) == 0;
-        if (!in && (h->st == XH_PENDING || h->st == XH_DRAINING)) {
-            h->st = XH_FAILED;
-            snprintf(h->reason, sizeof(h->reason), "not maintained: the re-plan left it out");
-        }
+        if (!in && (h->st == XH_PENDING || h->st == XH_DRAINING))
+            x_host_fail(x, h, "not maintained: the re-plan left it out");
     }
     hvf_plan_free(x->plan);
     x->plan = plan;
@@ -92,7 +90,7 @@ x_replan(x_run *x, const char *why, hvf_error *err)
     bool worse;
 
     if (x->plan->kind == HVF_PLAN_KIND_REBALANCE)
-        return 1; /* an audit's moves: nothing to plan again, each stands alone */
+        return 2; /* an audit's moves: nothing to plan again, each stands alone */
     if (!(f = hvf_driver_fleet(x->conn, err)))
         return -1;
     for (size_t i = 0; i < x->nmigs; i++) {
@@ -111,7 +109,7 @@ x_replan(x_run *x, const char *why, hvf_error *err)
     }
     if (n == 0) {
         hvf_fleet_free(f);
-        return 1;
+        return 2;
     }
     hvf_maint_opts_init(&o);
     o.kind = x->plan->kind;
@@ -123,7 +121,7 @@ x_replan(x_run *x, const char *why, hvf_error *err)
     hvf_fleet_free(f);
     if (!plan) {
         x_event(x, "replan_failed", "\"why\":\"%s\",\"error\":\"%s\"", why, perr.msg);
-        return 1; /* the work in force goes on */
+        return 2; /* the work in force goes on */
     }
     worse = plan->summary.verdict > x->plan->summary.verdict;
     hvf_plan_format(plan, &sb);

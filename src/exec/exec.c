@@ -256,6 +256,15 @@ x_start_hosts(x_run *x, hvf_error *err)
             snprintf(h->reason, sizeof(h->reason), "not in the fleet the driver reports");
             continue;
         }
+        /* a host the drains in progress still move VMs onto waits for them, as in the plan */
+        for (size_t k = 0; k < x->nmigs; k++) {
+            const x_mig *m = &x->migs[k];
+
+            if (m->to_idx == h->idx && m->host >= 0 && m->host != (int32_t)i &&
+                (m->st == XM_PENDING || m->st == XM_RUNNING) &&
+                x->hosts[m->host].st == XH_DRAINING)
+                return 0;
+        }
         if (x->aborting || !x_window_open(x) || x->now_us < pol->window_start_us)
             return 0;
         fh = &x->fleet->hosts[h->idx];
@@ -270,6 +279,63 @@ x_start_hosts(x_run *x, hvf_error *err)
         if (x_may_act(x, "draining a host") < 0)
             return 0;
         if (x_start_host(x, h, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+void
+x_host_fail(x_run *x, x_host *h, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (h->st == XH_DONE || h->st == XH_FAILED)
+        return;
+    h->undrain = h->st == XH_DRAINING;
+    if (h->st == XH_DRAINING && h->evac_end_us < 0)
+        h->evac_end_us = x->now_us;
+    h->st = XH_FAILED;
+    va_start(ap, fmt);
+    vsnprintf(h->reason, sizeof(h->reason), fmt, ap);
+    va_end(ap);
+    for (size_t i = 0; i < x->nmigs; i++) {
+        x_mig *m = &x->migs[i];
+
+        if (m->st == XM_PENDING && m->host == (int32_t)(h - x->hosts)) {
+            m->st = XM_SKIPPED;
+            snprintf(m->reason, sizeof(m->reason), "its host is not maintained");
+        }
+    }
+    for (size_t i = 0; i < x->nstops; i++) {
+        if (x->stops[i].st == XS_PENDING && x->stops[i].host_x == (int32_t)(h - x->hosts)) {
+            x->stops[i].st = XS_FAILED;
+            snprintf(x->stops[i].reason, sizeof(x->stops[i].reason),
+                     "not stopped: its host is not maintained");
+        }
+    }
+    x_event(x, "host_failed", "\"host\":\"%s\",\"reason\":\"%s\"", h->name, h->reason);
+}
+
+/* Hosts that failed while draining go back into service: nothing is left half-done. */
+static int
+x_return_failed(x_run *x, hvf_error *err)
+{
+    for (size_t i = 0; i < x->nhosts; i++) {
+        x_host *h = &x->hosts[i];
+        hvf_store_entry in;
+        int rc;
+
+        if (!h->undrain || x->ledger[h->idx].mig_out)
+            continue;
+        if (x_intent(x, "undrain", NULL, h->name, NULL, (int64_t)i, &in, err) < 0)
+            return -1;
+        rc = hvf_driver_host_set_state(x->conn, h->name, HVF_DRV_HOST_ACTIVE, err);
+        if (rc < 0 && err->code != HVF_ERR_CONFLICT)
+            return -1;
+        hvf_error_clear(err);
+        h->undrain = false;
+        x_event(x, "host_returned", "\"host\":\"%s\"", h->name);
+        if (x_outcome(x, &in, rc == 0 ? "ok" : "failed", -1, NULL, err) < 0)
             return -1;
     }
     return 0;
@@ -291,6 +357,13 @@ x_mig_ready(x_run *x, size_t i)
     }
     if (m->host < 0 && x->aborting)
         return false;
+    /* a target the plan maintains takes VMs before it drains or once it is back */
+    for (size_t k = 0; k < x->nhosts; k++) {
+        if (x->hosts[k].idx == m->to_idx &&
+            (x->hosts[k].st == XH_DRAINING || x->hosts[k].st == XH_MAINTAINING ||
+             x->hosts[k].undrain))
+            return false;
+    }
     return true;
 }
 
@@ -309,16 +382,10 @@ x_mig_fail(x_run *x, x_mig *m, xm_state st, const char *fmt, ...)
     vsnprintf(m->reason, sizeof(m->reason), fmt, ap);
     va_end(ap);
     if (m->host >= 0 && st == XM_FAILED && x->hosts[m->host].st == XH_DRAINING) {
-        x_host *h = &x->hosts[m->host];
-
         /* The VM stays: its host cannot be emptied, so it is not maintained; it goes back
          * into service and the reason says why. */
-        h->st = XH_FAILED;
-        h->evac_end_us = x->now_us;
-        snprintf(h->reason, sizeof(h->reason), "not maintained: VM '%s' stays on it: %.180s",
-                 m->vm, m->reason);
-        x_event(x, "host_failed", "\"host\":\"%s\",\"reason\":\"VM %s stays: %s\"", h->name,
-                m->vm, m->reason);
+        x_host_fail(x, &x->hosts[m->host], "not maintained: VM '%s' stays on it: %.180s", m->vm,
+                    m->reason);
     }
     x_event(x, st == XM_FAILED ? "migration_failed" : "migration_skipped",
             "\"vm\":\"%s\",\"from\":\"%s\",\"to\":\"%s\",\"reason\":\"%s\"", m->vm, m->from,
@@ -528,13 +595,9 @@ x_maintain_empty(x_run *x, hvf_error *err)
         if (x->ledger[h->idx].used_mib > 0) {
             /* the plan moved everything, yet VMs are there: they arrived behind the plan's
              * back (a restart after a crash); the host is not maintained */
-            h->st = XH_FAILED;
-            h->evac_end_us = x->now_us;
-            snprintf(h->reason, sizeof(h->reason),
-                     "not maintained: %" PRIu64 " MiB of VMs the plan did not move are on it",
-                     x->ledger[h->idx].used_mib);
-            x_event(x, "host_failed", "\"host\":\"%s\",\"reason\":\"VMs the plan did not move\"",
-                    h->name);
+            x_host_fail(x, h,
+                        "not maintained: %" PRIu64 " MiB of VMs the plan did not move are on it",
+                        x->ledger[h->idx].used_mib);
             continue;
         }
         h->evac_end_us = x->now_us;
@@ -556,8 +619,7 @@ x_maintain_empty(x_run *x, hvf_error *err)
 
             snprintf(why, sizeof(why), "%s", err->msg);
             hvf_error_clear(err);
-            h->st = XH_FAILED;
-            snprintf(h->reason, sizeof(h->reason), "maintenance refused: %.200s", why);
+            x_host_fail(x, h, "maintenance refused: %.200s", why);
             if (x_outcome(x, &in, "failed", -1, why, err) < 0)
                 return -1;
             continue;
@@ -666,11 +728,12 @@ x_handle_event(x_run *x, const hvf_drv_event *ev, hvf_error *err)
     case HVF_DRV_EV_HOST_LOST:
         h = x_host_of(x, ev->host);
         x_event(x, "host_lost", "\"host\":\"%s\"", ev->host);
-        if (h >= 0 && x->hosts[h].st != XH_DONE && x->hosts[h].st != XH_FAILED) {
-            x->hosts[h].st = XH_FAILED;
-            snprintf(x->hosts[h].reason, sizeof(x->hosts[h].reason),
-                     "lost (crashed or unreachable) while %s",
-                     x->hosts[h].maint_start_us >= 0 ? "in maintenance" : "being drained");
+        if (h >= 0) {
+            bool maint = x->hosts[h].maint_start_us >= 0;
+
+            x_host_fail(x, &x->hosts[h], "lost (crashed or unreachable) while %s",
+                        maint ? "in maintenance" : "being drained");
+            x->hosts[h].undrain = false; /* it is not in service to come back from */
         }
         if (x_note(x, "host_lost", NULL, ev->host, "lost", h, NULL, err) < 0)
             return -1;
@@ -725,9 +788,12 @@ x_watch_jobs(x_run *x, bool *replan, hvf_error *err)
             hvf_error_clear(err);
             continue;
         }
+        /* a stall the model predicted (a slow convergence within its predicted time) is
+         * not one: the stall timeout applies once the migration is late */
         if (info.state != HVF_JOB_POSTCOPY &&
             (elapsed > limit_us ||
-             (x->o->stall_timeout_us > 0 && x->now_us - m->best_at_us > x->o->stall_timeout_us))) {
+             (x->o->stall_timeout_us > 0 && elapsed > pred * (1 + x->o->tolerance) &&
+              x->now_us - m->best_at_us > x->o->stall_timeout_us))) {
             const char *why = elapsed > limit_us ? "completion timeout" : "no progress";
 
             snprintf(m->reason, sizeof(m->reason), "%s", why);
@@ -791,10 +857,8 @@ x_give_up(x_run *x, const char *why)
     for (size_t i = 0; i < x->nhosts; i++) {
         x_host *h = &x->hosts[i];
 
-        if (h->st == XH_PENDING || h->st == XH_DRAINING) {
-            h->st = XH_FAILED;
-            snprintf(h->reason, sizeof(h->reason), "not maintained: %s", why);
-        }
+        if (h->st == XH_PENDING || h->st == XH_DRAINING)
+            x_host_fail(x, h, "not maintained: %s", why);
     }
 }
 
@@ -845,7 +909,8 @@ x_loop(x_run *x, hvf_error *err)
             return 0;
         }
         if (x->run.control == HVF_STORE_CONTROL_NONE && !x->aborting) {
-            if (x_start_hosts(x, err) < 0 || x_start_migs(x, err) < 0 ||
+            if (x_return_failed(x, err) < 0 || x_start_hosts(x, err) < 0 ||
+                x_start_migs(x, err) < 0 ||
                 x_run_stops(x, err) < 0 || x_maintain_empty(x, err) < 0)
                 return -1;
         } else if (x->aborting) {
@@ -853,11 +918,11 @@ x_loop(x_run *x, hvf_error *err)
                 return -1;
         }
         if (x_finished(x))
-            return 0;
+            return x_return_failed(x, err);
         if (x->aborting && x_running(x) == 0) {
             x_give_up(x, "the run was aborted");
             x->sum->result = HVF_EXEC_ABORTED;
-            return 0;
+            return x_return_failed(x, err);
         }
         if (x_running(x) == 0) {
             /* nothing in flight: a frozen fleet or a missing approval waits for a person;
@@ -868,23 +933,31 @@ x_loop(x_run *x, hvf_error *err)
                 return 0;
             }
             if (++idle_rounds > 2) {
-                if (x->replans < 3 && x_replan(x, "no action can start", err) == 1) {
+                int r = x->replans < 3 ? x_replan(x, "no action can start", err) : 2;
+
+                if (r < 0)
+                    return -1;
+                if (r == 1) {
                     idle_rounds = 0;
                     continue;
                 }
+                if (r == 0) {
+                    x->sum->result = HVF_EXEC_PAUSED;
+                    return 0;
+                }
                 x_give_up(x, "no action can start (capacity, limits or a host left out of "
                              "service)");
+                if (x_return_failed(x, err) < 0)
+                    return -1;
                 return 0;
             }
         } else {
             idle_rounds = 0;
         }
         x->note[0] = '\0';
-        if (hvf_driver_poll(x->conn,
-                            x->o->on_progress && x->conn && hvf_driver_now_us(x->conn) >= 0
-                                ? 1000000
-                                : X_POLL_VIRTUAL_US,
-                            evs, X_MAX_EVENTS, &nevs, err) < 0)
+        /* a live display wants a line a second; otherwise the driver wakes us for events */
+        if (hvf_driver_poll(x->conn, x->o->on_progress ? 1000000 : X_POLL_VIRTUAL_US, evs,
+                            X_MAX_EVENTS, &nevs, err) < 0)
             return -1;
         x->now_us = hvf_driver_now_us(x->conn) - x->t0_us;
         if (x_ledger_sync(x, err) < 0)

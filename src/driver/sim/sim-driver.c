@@ -49,8 +49,9 @@ sd_queue(sd_priv *p, const hvf_drv_event *ev)
 static sd_job *
 sd_job_of_mig(sd_priv *p, int32_t mig)
 {
+    /* the twin reuses migration ids: a job keeps its id until its end event clears it */
     for (size_t i = 0; i < p->njobs; i++) {
-        if (p->jobs[i].mig == mig && !sd_job_ended(&p->jobs[i]))
+        if (p->jobs[i].mig == mig && mig >= 0)
             return &p->jobs[i];
     }
     return NULL;
@@ -81,7 +82,7 @@ sd_on_event(hvf_sim *sim, const hvf_sim_event *ev, void *ctx)
                 j->downtime_us = info.downtime_us;
                 j->transferred = info.bytes_sent;
             }
-        } else if (j->state != HVF_JOB_CANCELLED) {
+        } else if (j->state != HVF_JOB_CANCELLED && j->state != HVF_JOB_FAILED) {
             j->state = HVF_JOB_FAILED;
             if (!j->error[0])
                 snprintf(j->error, sizeof(j->error), "%s",
@@ -136,6 +137,8 @@ sd_twin_build(sd_priv *p, hvf_error *err)
     prm.record_events = false;
     prm.record_host_series = false;
     prm.seed = p->seed;
+    if (p->nic_share > 0)
+        prm.migration_nic_share = p->nic_share;
     p->sim = hvf_sim_new(p->fleet, &prm, NULL, 0);
     hvf_sim_set_name(p->sim, "sim-driver");
     hvf_sim_set_controller(p->sim, &ctl);
@@ -552,6 +555,9 @@ sd_open(hvf_conn *conn, const char *uri, const hvf_driver_opts *opts, hvf_error 
 
     conn->priv = p;
     p->speed = opts->speed;
+    p->nic_share = opts->migration_nic_share > 0 && opts->migration_nic_share <= 1
+                       ? opts->migration_nic_share
+                       : 0;
     p->maint_default_us = SD_DEFAULT_MAINT_US;
     if (sd_uri_parse(p, uri, opts, err) < 0 || sd_world_open(p, err) < 0) {
         sd_priv_free(p);

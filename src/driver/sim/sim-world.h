@@ -57,6 +57,7 @@ typedef struct sd_priv {
     uint64_t seed;
     int64_t base_us; /* driver time at the twin's time 0 */
     double speed;
+    double nic_share; /* 0 = the twin's default */
     char *inv_path;   /* owned; NULL = built-in */
     char *world_path; /* owned; NULL = no persistence */
     char fingerprint[65];
