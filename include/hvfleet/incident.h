@@ -75,7 +75,9 @@ void hvf_incident_vm_impaired(hvf_sim *sim, int32_t vm, bool impaired);
 
 /*
  * hvf_incident_set_event_type: the event type (e.g. "maintenance_window", "change_start")
- * whose first occurrence is the time of event; call before hvf_sim_run. @type is copied.
+ * whose first occurrence is the time of event; call before hvf_sim_run. @type is copied (NULL
+ * or "" for the default). summary.json carries the KPIs as "incident" once a simulation records
+ * incident events: made by hvf_scenario_sim_new, or after this call or hvf_incident_log.
  */
 void hvf_incident_set_event_type(hvf_sim *sim, const char *type);
 

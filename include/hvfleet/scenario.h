@@ -23,7 +23,7 @@
 
 /* Who runs a scenario's maintenance (`maintenance.scheduler`). */
 typedef enum hvf_scenario_scheduler {
-    HVF_SCENARIO_SCHED_NAIVE,   /* the twin's scheduler of seed 000 (src/sim/naive.c) */
+    HVF_SCENARIO_SCHED_NAIVE,   /* the twin's scheduler of seed 000 (src/platform/naive.c) */
     HVF_SCENARIO_SCHED_HVFLEET, /* the maintenance planner's controller (src/plan/), under
                                    a policy */
     HVF_SCENARIO_SCHED_LAST

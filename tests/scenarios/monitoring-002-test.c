@@ -25,6 +25,7 @@
 #include "hvfleet/replay.h"
 #include "hvfleet/scenario-run.h"
 #include "hvfleet/scenario.h"
+#include "hvfleet/sim-sched.h"
 #include "hvfleet/sim.h"
 #include "hvfleet/units.h"
 

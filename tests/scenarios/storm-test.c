@@ -22,6 +22,7 @@
 #include "hvfleet/maintenance.h"
 #include "hvfleet/scenario-run.h"
 #include "hvfleet/scenario.h"
+#include "hvfleet/sim-sched.h"
 #include "hvfleet/sim.h"
 #include "hvfleet/units.h"
 #include "sim/sim-priv.h"

@@ -35,6 +35,8 @@ t_sim(bool same_host)
     p.duration_us = 3600 * S;
     p.vm_restart_same_host = same_host;
     sim = hvf_sim_new(f, &p, NULL, 0);
+    /* records incident events (and writes "incident" to summary.json) from now */
+    hvf_incident_set_event_type(sim, NULL);
     hvf_fleet_free(f);
     return sim;
 }
