@@ -119,9 +119,11 @@ hvf_incident_kpis_get(const hvf_sim *sim, hvf_incident_kpis *out)
             ie->latest_us[HVF_INCIDENT_ALERT] <= ie->latest_us[HVF_INCIDENT_RESOLVED]) {
             out->resolution_us = ie->latest_us[HVF_INCIDENT_RESOLVED];
             out->resolved_declared = true;
-        } else if (inc->clear_since_us >= 0) {
-            out->resolution_us =
-                inc->clear_since_us > inc->event_us ? inc->clear_since_us : inc->event_us;
+        } else if (inc->clear_since_us > inc->event_us) {
+            /* something went down after the event and everything is back since: a run where
+             * nothing went down was never resolved, it had nothing to resolve (never, not +0 s
+             * before its detection) */
+            out->resolution_us = inc->clear_since_us;
         }
     }
     out->vms_down_peak = inc->vms_down_peak;
