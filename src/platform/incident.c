@@ -98,7 +98,8 @@ hvf_incident_log(hvf_sim *sim, hvf_incident_kind kind, int32_t host, int32_t vm,
 void
 hvf_incident_kpis_get(const hvf_sim *sim, hvf_incident_kpis *out)
 {
-    static const inc_events none = {{-1, -1, -1, -1, -1, -1, -1}, {-1, -1, -1, -1, -1, -1, -1}, {0}};
+    static const inc_events none = {
+        {-1, -1, -1, -1, -1, -1, -1}, {-1, -1, -1, -1, -1, -1, -1}, {0}};
     const sim_incident *inc = &sim->inc;
     const inc_events *ie = sim_model_get(sim, &inc_ops);
     double down_us = sim_inc_down_us(sim);
