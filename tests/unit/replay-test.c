@@ -228,7 +228,8 @@ test_run_storm(void **state)
     assert_int_equal(o1.kpis[1].hosts_crashed, 0);
     assert_int_equal(o1.stats[1].hosts_maintained, 30);
     assert_true(o1.stats[1].peak_concurrent_evacuations <= 3);
-    assert_true(o1.stats[0].hosts_maintained < 30); /* the storm was not even done in 6 h */
+    /* in runs of the same length (10 h), the storm does not even maintain every host */
+    assert_true(o1.stats[0].hosts_maintained < o1.stats[1].hosts_maintained);
     /* nobody is alerted in either; the plan of 30 hosts needed a person, whose approval came
      * after the maintenance opened (not at once), where the storm's windows were nobody's
      * decision */
