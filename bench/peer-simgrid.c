@@ -28,6 +28,7 @@
 #include "bench.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/migrate.h"
+#include "hvfleet/sim-sched.h"
 #include "hvfleet/sim.h"
 #include "hvfleet/units.h"
 

@@ -18,6 +18,7 @@
 #include "bench.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/generate.h"
+#include "hvfleet/sim-sched.h"
 #include "hvfleet/sim.h"
 #include "hvfleet/units.h"
 

@@ -7,15 +7,15 @@
  *
  *   telemetry    agents in VMs buffer what they cannot ship to a dependency (seed 003): without
  *                a bound, small guests run out of memory, swap and thrash, their disk IO
- *                saturates the host, hung tasks panic it. src/sim/telemetry.c
+ *                saturates the host, hung tasks panic it. src/platform/telemetry.c
  *   remediation  monitoring reads slow VMs as unreachable; per VM it redeploys each one through
  *                the orchestrator (the storm, zombies when the old copy still runs), or it
  *                correlates a fleet-wide symptom into one incident, pauses per-VM remediation
  *                and paces actions through an action queue (hvfleet/actionq.h).
- *                src/sim/remediation.c
+ *                src/platform/remediation.c
  *   hv_agent     the hypervisor agent forking a process per notification behind a leaking proxy
  *                until the host's task limit stops qemu (seed 001), or hvfleet's agent: one
- *                process, one connection, a bounded worker pool and queue. src/sim/hvagent.c
+ *                process, one connection, a bounded worker pool and queue. src/platform/hvagent.c
  */
 #pragma once
 

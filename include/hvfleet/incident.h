@@ -22,9 +22,9 @@
  *   decision    first decision at or after the event
  *   resolution  the last resolved at or after the event (several components may each declare
  *               their part over), provided no alert came after it; without one, the moment from
- *               which every VM runs and no host is down or quarantined until the end of the run
- *               (the event itself when nothing went down); never when the run ends with
- *               something down
+ *               which every VM runs and no host is down or quarantined until the end of the run,
+ *               provided something went down after the event; never when nothing went down
+ *               (nothing to resolve) or when the run ends with something down
  *   impact      VMs down (stopped or crashed, or impaired: up but unusable, see
  *               hvf_incident_vm_impaired; a migration's pause is not counted) at peak and
  *               distinct, VM-minutes lost (integral of VMs down over the whole run), hosts
@@ -75,7 +75,9 @@ void hvf_incident_vm_impaired(hvf_sim *sim, int32_t vm, bool impaired);
 
 /*
  * hvf_incident_set_event_type: the event type (e.g. "maintenance_window", "change_start")
- * whose first occurrence is the time of event; call before hvf_sim_run. @type is copied.
+ * whose first occurrence is the time of event; call before hvf_sim_run. @type is copied (NULL
+ * or "" for the default). summary.json carries the KPIs as "incident" once a simulation records
+ * incident events: made by hvf_scenario_sim_new, or after this call or hvf_incident_log.
  */
 void hvf_incident_set_event_type(hvf_sim *sim, const char *type);
 

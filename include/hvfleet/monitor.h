@@ -14,7 +14,7 @@
  * began (the next morning). docs/incidents.md, section 002.
  *
  * Plain data filled by the scenario reader (src/conf/scenario-monitor.c, which also clears it);
- * the model is src/sim/monitor.c, attached with hvf_sim_monitor_attach (hvfleet/sim.h).
+ * the model is src/platform/monitor.c, attached with hvf_sim_monitor_attach (hvfleet/sim.h).
  */
 #pragma once
 

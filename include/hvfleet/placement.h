@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Placement: where a VM goes. Filters reject hosts, weighers order the rest (DESIGN.md §4).
+ * Placement: where a VM goes. Filters reject hosts, weighers order the rest (docs/planning.md).
  *
  * Filters, in the order a rejected host is counted:
  *   state   the host is not active, or is evacuating / in maintenance in the current plan

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Running an incident replay (hvfleet/replay.h) in the twin, each variant a scenario, and the
- * comparison of their incident KPIs (src/sim/replay-run.c).
+ * comparison of their incident KPIs (src/platform/replay-run.c).
  */
 #pragma once
 

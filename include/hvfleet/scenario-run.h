@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* From a scenario (hvfleet/scenario.h) to a ready simulation (src/sim/scenario-run.c). */
+/* From a scenario (hvfleet/scenario.h) to a ready simulation (src/platform/scenario-run.c). */
 #pragma once
 
 #include "hvfleet/error.h"

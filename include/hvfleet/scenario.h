@@ -23,7 +23,7 @@
 
 /* Who runs a scenario's maintenance (`maintenance.scheduler`). */
 typedef enum hvf_scenario_scheduler {
-    HVF_SCENARIO_SCHED_NAIVE,   /* the twin's scheduler of seed 000 (src/sim/naive.c) */
+    HVF_SCENARIO_SCHED_NAIVE,   /* the twin's scheduler of seed 000 (src/platform/naive.c) */
     HVF_SCENARIO_SCHED_HVFLEET, /* the maintenance planner's controller (src/plan/), under
                                    a policy */
     HVF_SCENARIO_SCHED_LAST
@@ -47,6 +47,10 @@ typedef struct hvf_scenario {
     hvf_sim_naive_opts naive;
     /* Scheduler hvfleet: its policy (defaults for fields left out, or without `policy`). */
     hvf_policy policy;
+    /* Scheduler hvfleet (`maintenance.approval_delay`): how long after the plan is made a person
+     * approves a plan the seatbelt says needs one; -1 (not given): nobody does, and such a plan
+     * does not run. */
+    int64_t approval_delay_us;
     hvf_sim_monitor_opts *monitoring; /* owned, may be NULL: monitors and the operator */
     hvf_sim_svc_spec *svcs;           /* owned: services' work (scenario-change.c) */
     size_t nsvcs;

@@ -40,3 +40,15 @@ int hvf_sim_scheduler_register(const hvf_sim_scheduler *s, hvf_error *err)
 
 /* The scheduler registered as @name (the built-in "naive" always is), or NULL. */
 const hvf_sim_scheduler *hvf_sim_scheduler_find(const char *name);
+
+/* ---- the naive scheduler, built on the controller API (src/platform/naive.c) ---- */
+
+/*
+ * The naive scheduler of seed 000: each host of @opts gets a window; when it opens the host
+ * starts evacuating to whichever active host has the most free memory at that moment
+ * (hvf_sim_host_free_mib without claims unless opts->claims), migrations_per_host at a time;
+ * once empty it is maintained for window_us and returns to service. Returns an owned context to
+ * pass as ctl->ctx; free it with hvf_sim_naive_free after the run. @opts is copied.
+ */
+void *hvf_sim_naive_new(const hvf_sim_naive_opts *opts, hvf_sim_controller *ctl);
+void hvf_sim_naive_free(void *ctx);

@@ -271,7 +271,8 @@ void hvf_sim_log(hvf_sim *sim, const char *type, int32_t host, int32_t vm, const
 
 /*
  * A component is a controller the twin runs beside the main one (hvf_sim_set_controller):
- * monitors, an action queue, an agent model, a rolling change. Components see every event the
+ * monitors, an action queue, an agent model, a rolling change (the platform's models,
+ * src/platform/). Components see every event the
  * controller sees, after it, in the order they were added; timers they set with
  * hvf_sim_component_timer come back to them alone through on_timer. Every callback may be NULL.
  */
@@ -288,13 +289,6 @@ typedef struct hvf_sim_component {
 /* hvf_sim_add_component: adds @c (copied) before hvf_sim_run. Returns its id (0, 1, ...). */
 int32_t hvf_sim_add_component(hvf_sim *sim, const hvf_sim_component *c);
 
-/*
- * hvf_sim_monitor_attach: adds the monitoring model (hvfleet/monitor.h) to @sim as a component
- * (before hvf_sim_run; @o is copied). Returns 0, or -1 with HVF_ERR_INVALID (no monitors, an
- * index out of range, an interval of 0).
- */
-int hvf_sim_monitor_attach(hvf_sim *sim, const hvf_sim_monitor_opts *o, hvf_error *err)
-    __attribute__((warn_unused_result));
 /* Calls component @id's on_timer with @tag at @t_us (>= now). */
 void hvf_sim_component_timer(hvf_sim *sim, int32_t id, int64_t t_us, int64_t tag);
 
@@ -351,18 +345,6 @@ uint32_t hvf_sim_vm_copy(const hvf_sim *sim, int32_t vm);
 /* hvf_sim_add_summary: adds (or replaces) @key in summary.json with @json (a JSON value as text;
  * copied), for a component's figures. */
 void hvf_sim_add_summary(hvf_sim *sim, const char *key, const char *json);
-
-/* ---- schedulers built on the controller API ---- */
-
-/*
- * The naive scheduler of seed 000: each host of @opts gets a window; when it opens the host
- * starts evacuating to whichever active host has the most free memory at that moment
- * (hvf_sim_host_free_mib without claims unless opts->claims), migrations_per_host at a time;
- * once empty it is maintained for window_us and returns to service. Returns an owned context to
- * pass as ctl->ctx; free it with hvf_sim_naive_free after the run. @opts is copied.
- */
-void *hvf_sim_naive_new(const hvf_sim_naive_opts *opts, hvf_sim_controller *ctl);
-void hvf_sim_naive_free(void *ctx);
 
 /* ---- stepping and live control, for drivers that put the twin behind a backend table ---- */
 

@@ -14,7 +14,8 @@ _Static_assert(HVF_ARRAY_LEN(hvf_scenario_scheduler_names) == HVF_SCENARIO_SCHED
 typedef struct sc_maint {
     int scheduler;
     struct fy_node *hosts, *schedule, *policy;
-    int64_t start_us, span_us, window_us, retry_us;
+    int64_t start_us, span_us, window_us, retry_us, approval_us;
+    bool has_approval;
     uint32_t per_host, max_retries, candidates;
     bool claims;
     /* which naive-only fields were written, to refuse them with hvfleet */
@@ -32,6 +33,10 @@ static const hvf_field_spec sc_maint_fields[] = {
     {.name = "schedule", .type = HVF_FIELD_NODE, .offset = M(schedule)},
     {.name = "start", .type = HVF_FIELD_DURATION, .offset = M(start_us)},
     {.name = "policy", .type = HVF_FIELD_NODE, .offset = M(policy)},
+    {.name = "approval_delay",
+     .type = HVF_FIELD_DURATION,
+     .offset = M(approval_us),
+     .present = M(has_approval) + 1},
     {.name = "span", .type = HVF_FIELD_DURATION, .offset = M(span_us), .present = M(has_span) + 1},
     {.name = "window",
      .type = HVF_FIELD_DURATION,
@@ -165,6 +170,7 @@ sc_read_maintenance(hvf_reader *r, struct fy_node *node, const char *base_dir, h
     hvf_sim_naive_opts *o = &sc->naive;
 
     hvf_policy_default(&sc->policy);
+    sc->approval_delay_us = -1;
     if (hvf_reader_map(r, node, "maintenance", sc_maint_fields, HVF_ARRAY_LEN(sc_maint_fields),
                        &m) != 0)
         return;
@@ -191,12 +197,18 @@ sc_read_maintenance(hvf_reader *r, struct fy_node *node, const char *base_dir, h
             sc_read_selector(r, sc->fleet, m.hosts, "maintenance.hosts", &o->hosts, &o->nhosts);
         if (m.policy)
             sc_read_policy(r, m.policy, base_dir, &sc->policy);
+        if (m.has_approval)
+            sc->approval_delay_us = m.approval_us;
         return;
     }
     if (m.policy)
         hvf_reader_report_field(r, node, "maintenance", "policy",
                                 "expected only with scheduler: hvfleet (the naive scheduler "
                                 "follows no policy)");
+    if (m.has_approval)
+        hvf_reader_report_field(r, node, "maintenance", "approval_delay",
+                                "expected only with scheduler: hvfleet (the naive scheduler's "
+                                "windows need no approval)");
     if (!m.hosts == !m.schedule) {
         hvf_reader_report_field(r, node, "maintenance", "hosts",
                                 "expected either hosts (spread over span) or schedule (explicit "

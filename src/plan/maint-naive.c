@@ -4,6 +4,7 @@
  * inside this wrapper, which watches what it did after each of its callbacks.
  */
 #include "hvfleet/alloc.h"
+#include "hvfleet/sim-sched.h"
 #include "plan/maint-priv.h"
 
 enum { NV_NONE, NV_EVACUATING, NV_MAINTENANCE, NV_DONE };

@@ -2,8 +2,10 @@
 /*
  * The hvfleet strategy as a scenario's maintenance scheduler (`scheduler: hvfleet`): when the
  * maintenance starts, hvfleet plans it as `hvfleet plan maintenance` would and the seatbelt
- * judges the plan; a plan that needs a person is approved as it stands (a `decision` incident
- * event), a refused one does not run; then the planner's own controller runs it in the twin.
+ * judges the plan; a plan that needs a person waits for one: the scenario says how long after
+ * the plan is made a person approves it (`maintenance.approval_delay`, a `decision` incident
+ * event then), and without it nobody does and it does not run; a refused one does not run
+ * either; then the planner's own controller runs it in the twin.
  * Registered in the twin's table of schedulers (hvfleet/sim-sched.h) by the programs that want
  * it, so that sim/ never depends on plan/.
  */
@@ -25,7 +27,15 @@ typedef struct msched {
     hvf_sim_host_override *overrides; /* owned copies, for the plan made at the start */
     size_t noverrides;
     bool gated; /* the start went through the seatbelt */
+    int64_t approval_delay_us; /* -1: nobody approves a plan that needs it */
+    char plan_hash[16];        /* the plan waiting for approval */
+    hvf_sim_event start_ev;    /* the controller's start, held until the approval */
 } msched;
+
+/* The timer of the approval; the planner's controller uses MCTL_TAG_START only. */
+#define MS_TAG_APPROVED 0x61707072 /* "appr" */
+
+typedef enum ms_gate_result { MS_GO, MS_WAIT, MS_NO } ms_gate_result;
 
 static void
 ms_free(void *ctx)
@@ -53,10 +63,11 @@ ms_reasons(const hvf_plan *p, hvf_strbuf *sb)
 
 /*
  * The maintenance is due: plan it on the fleet as the twin has it now, with the twin's
- * parameters and no knowledge of faults to come, and let the seatbelt judge. Returns false
- * when the plan is refused: the maintenance does not start.
+ * parameters and no knowledge of faults to come, and let the seatbelt judge. Returns MS_GO to
+ * start now, MS_WAIT when a person approves it later (a timer is set), MS_NO when it does not
+ * start: refused, or it needs an approval nobody gives.
  */
-static bool
+static ms_gate_result
 ms_gate(msched *s, hvf_sim *sim)
 {
     hvf_maint_opts o;
@@ -66,7 +77,7 @@ ms_gate(msched *s, hvf_sim *sim)
     hvf_strbuf why = HVF_STRBUF_INIT;
     hvf_plan *plan;
     char span[32];
-    bool go;
+    ms_gate_result go;
 
     hvf_sim_log(sim, "maintenance_window", -1, -1, "the maintenance opens (scheduler hvfleet)");
     hvf_maint_opts_init(&o);
@@ -80,7 +91,7 @@ ms_gate(msched *s, hvf_sim *sim)
     if (!plan) {
         hvf_incident_log(sim, HVF_INCIDENT_DECISION, -1, -1,
                          "no maintenance: it cannot be planned: %s", err.msg);
-        return false;
+        return MS_NO;
     }
     ms_reasons(plan, &why);
     {
@@ -94,20 +105,35 @@ ms_gate(msched *s, hvf_sim *sim)
     }
     switch (plan->summary.verdict) {
     case HVF_PLAN_VERDICT_AUTO:
-        go = true;
+        go = MS_GO;
         break;
     case HVF_PLAN_VERDICT_NEEDS_APPROVAL:
-        /* The seatbelt's point: a person reads these reasons and approves this exact plan. */
-        hvf_incident_log(sim, HVF_INCIDENT_DECISION, -1, -1,
-                         "plan %.12s needs approval and is approved as it stands: %s",
-                         plan->summary.plan_hash, why.buf ? why.buf : "");
-        go = true;
+        /* The seatbelt's point: a person reads these reasons and approves this exact plan,
+         * which takes them the time the scenario says; the decision is theirs, then. */
+        if (s->approval_delay_us < 0) {
+            HVF_AUTOFREE char *detail = hvf_asprintf(
+                "plan %.12s needs approval and nobody approves it (the scenario gives no "
+                "maintenance.approval_delay); the maintenance does not start: %s",
+                plan->summary.plan_hash, why.buf ? why.buf : "");
+            hvf_sim_log(sim, "maintenance_unapproved", -1, -1, detail);
+            go = MS_NO;
+        } else {
+            HVF_AUTOFREE char *detail = hvf_asprintf(
+                "plan %.12s needs approval; a person approves it after %s: %s",
+                plan->summary.plan_hash,
+                hvf_units_format_duration(s->approval_delay_us, span, sizeof(span)),
+                why.buf ? why.buf : "");
+            hvf_sim_log(sim, "approval_requested", -1, -1, detail);
+            snprintf(s->plan_hash, sizeof(s->plan_hash), "%.12s", plan->summary.plan_hash);
+            hvf_sim_add_timer(sim, hvf_sim_now(sim) + s->approval_delay_us, MS_TAG_APPROVED);
+            go = MS_WAIT;
+        }
         break;
     default:
         hvf_incident_log(sim, HVF_INCIDENT_DECISION, -1, -1,
                          "plan %.12s is refused; the maintenance does not start: %s",
                          plan->summary.plan_hash, why.buf ? why.buf : "");
-        go = false;
+        go = MS_NO;
         break;
     }
     hvf_strbuf_clear(&why);
@@ -131,8 +157,24 @@ ms_on_event(hvf_sim *sim, const hvf_sim_event *ev, void *ctx)
     /* The controller's start timer is the moment the maintenance is due. */
     if (ev->type == HVF_SIM_EV_TIMER && ev->tag == MCTL_TAG_START && !s->gated) {
         s->gated = true;
-        if (!ms_gate(s, sim))
-            return; /* refused: the controller never starts */
+        switch (ms_gate(s, sim)) {
+        case MS_GO:
+            break;
+        case MS_WAIT:
+            s->start_ev = *ev; /* the controller starts once approved */
+            return;
+        case MS_NO:
+            return; /* the controller never starts */
+        }
+    }
+    if (ev->type == HVF_SIM_EV_TIMER && ev->tag == MS_TAG_APPROVED) {
+        hvf_sim_event start = s->start_ev;
+        hvf_incident_log(sim, HVF_INCIDENT_DECISION, -1, -1,
+                         "plan %s approved by a person (maintenance.approval_delay)",
+                         s->plan_hash);
+        start.t_us = ev->t_us;
+        s->inner.on_event(sim, &start, s->inner.ctx);
+        return;
     }
     s->inner.on_event(sim, ev, s->inner.ctx);
 }
@@ -157,6 +199,7 @@ ms_attach(hvf_sim *sim, const hvf_scenario *sc, hvf_error *err)
 
     s->pol = sc->policy;
     s->start_us = sc->naive.start_us;
+    s->approval_delay_us = sc->approval_delay_us;
     s->hosts = hvf_calloc(sc->naive.nhosts + 1, sizeof(int32_t));
     /* Like `plan maintenance --hosts all`: hosts out of service in the inventory are left out. */
     for (size_t i = 0; i < sc->naive.nhosts; i++) {

@@ -145,7 +145,8 @@ chart_damage(hvf_strbuf *out, const hvf_run *run)
 {
     static const hvf_run_fleet_col cols[] = {HVF_RUN_HOSTS_DOWN, HVF_RUN_HOSTS_OVER_COMMITTED,
                                              HVF_RUN_VMS_CRASHED};
-    static const char *const names[] = {"hosts down", "hosts over-committed", "VMs crashed"};
+    static const char *const names[] = {"hosts down", "hosts over-committed",
+                                        "VMs crashed, not yet restarted"};
     /* crashed VMs run to hundreds while hosts count in units: give them their own scale */
     static const bool right[] = {false, false, true};
     hvf_svg_series series[HVF_ARRAY_LEN(cols)];
@@ -163,7 +164,9 @@ chart_damage(hvf_strbuf *out, const hvf_run *run)
     hvf_svg_line_chart(out, &c);
     chart_figure_end(out, "What went wrong, over time: hosts down (crashed, rebooting or in "
                           "maintenance without their VMs), hosts whose committed memory exceeds "
-                          "what they can use, and VMs crashed so far (right axis).");
+                          "what they can use, and VMs crashed and not yet restarted at that "
+                          "moment (right axis: it falls as the platform restarts them; the "
+                          "summary counts every crash).");
 }
 
 void

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The run report's event timeline: key events by severity, routine migrations counted per minute.
- */
+/* The run report's event timeline: key events by severity, routine migrations counted per minute,
+ * repeated events of one type on one host grouped per minute ("12 x vm_crashed on kvm07"). */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +34,27 @@ static const struct {
     {"vm_restarted", TL_WARNING},
 };
 
+/* The events the summary's figures and verdicts rest on (crashes, over-commitment, aborted
+ * migrations, hung hosts; the incident KPIs; the seatbelt's verdicts in the twin): never hidden
+ * by the row cap, whatever else happened. */
+static const char *const tl_pinned_types[] = {
+    "host_crash",       "host_hung_tasks",    "vm_crashed",
+    "vm_oom_killed",    "migration_abort",    "host_overcommit",
+    "fault",            "alert",              "alert_lost",
+    "decision",         "resolved",           "maintenance_plan",
+    "approval_requested", "maintenance_unapproved", "change_refused",
+};
+
+static bool
+tl_pinned(const char *type)
+{
+    for (size_t i = 0; i < HVF_ARRAY_LEN(tl_pinned_types); i++) {
+        if (strcmp(type, tl_pinned_types[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
 static tl_sev
 tl_severity(const char *type)
 {
@@ -50,16 +71,26 @@ tl_is_migration(const hvf_run_event *e)
     return strcmp(e->type, "migration_start") == 0 || strcmp(e->type, "migration_end") == 0;
 }
 
-/* A row is one event, or one minute's count of migration starts and ends. */
+/* A row is one event, the events of one type on one host in one minute (count > 1), or one
+ * minute's count of migration starts and ends. */
 typedef struct tl_row {
     double t_s;
     tl_sev sev;
     size_t seq;              /* position in time order, for stable sorting */
-    const hvf_run_event *ev; /* borrowed; NULL for a per-minute count */
+    const hvf_run_event *ev; /* borrowed: the first of the row's events; NULL for migrations */
+    size_t ev_idx;           /* its index in the run's events */
+    size_t count;            /* events in the row */
     size_t started, completed, not_converged;
     double max_downtime_ms; /* NaN when no end reported one */
+    bool pinned;            /* never hidden: see tl_pinned_types */
     bool shown;
 } tl_row;
+
+static bool
+tl_same_host(const hvf_run_event *a, const hvf_run_event *b)
+{
+    return a->host && b->host ? strcmp(a->host, b->host) == 0 : a->host == b->host;
+}
 
 static int
 tl_row_cmp_time(const void *a, const void *b)
@@ -79,19 +110,42 @@ tl_rows(const hvf_run *run, size_t *nrows)
     size_t n = 0, cap = 0;
     size_t agg = SIZE_MAX; /* the current minute's count; an index, since rows may move */
     double agg_minute = NAN;
+    size_t minute_first = 0; /* the first row of the current minute (rows are in time order) */
+    double minute = NAN;
 
     for (size_t i = 0; i < run->nevents; i++) {
         const hvf_run_event *e = &run->events[i];
+        if (floor(e->t_s / 60) != minute) {
+            minute = floor(e->t_s / 60);
+            minute_first = n;
+        }
         if (!tl_is_migration(e)) {
+            size_t k = minute_first;
+            /* the same type on the same host in this minute joins that row */
+            while (k < n && !(rows[k].ev && strcmp(rows[k].ev->type, e->type) == 0 &&
+                              tl_same_host(rows[k].ev, e)))
+                k++;
+            if (k < n) {
+                rows[k].count++;
+                continue;
+            }
             hvf_grow(&rows, &cap, n + 1, sizeof(*rows));
-            rows[n] = (tl_row){e->t_s, tl_severity(e->type), n, e, 0, 0, 0, NAN, false};
+            rows[n] = (tl_row){.t_s = e->t_s,
+                               .sev = tl_severity(e->type),
+                               .seq = n,
+                               .ev = e,
+                               .ev_idx = i,
+                               .count = 1,
+                               .max_downtime_ms = NAN,
+                               .pinned = tl_pinned(e->type)};
             n++;
             continue;
         }
         if (agg == SIZE_MAX || floor(e->t_s / 60) != agg_minute) {
             hvf_grow(&rows, &cap, n + 1, sizeof(*rows));
             agg_minute = floor(e->t_s / 60);
-            rows[n] = (tl_row){agg_minute * 60, TL_INFO, n, NULL, 0, 0, 0, NAN, false};
+            rows[n] = (tl_row){
+                .t_s = agg_minute * 60, .sev = TL_INFO, .seq = n, .max_downtime_ms = NAN};
             agg = n++;
         }
         if (strcmp(e->type, "migration_start") == 0) {
@@ -111,17 +165,23 @@ tl_rows(const hvf_run *run, size_t *nrows)
     return rows;
 }
 
-/* Keeps the @max rows that matter most: all critical ones first, then warnings, then the rest,
- * the earliest within a severity. */
+/* Keeps every pinned row, then up to @max rows in all: critical ones first, then warnings, then
+ * the rest, the earliest within a severity. */
 static void
 tl_select(tl_row *rows, size_t n, size_t max, size_t hidden[TL_SEV_LAST])
 {
     size_t left = max;
 
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].pinned) {
+            rows[i].shown = true;
+            left -= left > 0;
+        }
+    }
     for (int s = 0; s < TL_SEV_LAST; s++) {
         hidden[s] = 0;
         for (size_t i = 0; i < n; i++) {
-            if (rows[i].sev != (tl_sev)s)
+            if (rows[i].sev != (tl_sev)s || rows[i].pinned)
                 continue;
             if (left > 0) {
                 rows[i].shown = true;
@@ -179,8 +239,47 @@ tl_details(hvf_strbuf *out, const hvf_run_event *e)
     }
 }
 
+/* A group's details: "12 &times; vm_crashed on kvm07 in this minute: v1, v2, v3, v4, v5 and 7
+ * more". */
 static void
-tl_row_html(hvf_strbuf *out, const tl_row *r)
+tl_group_details(hvf_strbuf *out, const hvf_run *run, const tl_row *r)
+{
+    const double minute = floor(r->t_s / 60);
+    const char *detail = r->ev->detail;
+    size_t listed = 0, vms = 0;
+
+    hvf_strbuf_printf(out, "%zu &times; ", r->count);
+    hvf_html_escape(out, r->ev->type);
+    if (r->ev->host) {
+        hvf_strbuf_puts(out, " on ");
+        hvf_html_escape(out, r->ev->host);
+    }
+    hvf_strbuf_puts(out, " in this minute");
+    for (size_t i = r->ev_idx; i < run->nevents && floor(run->events[i].t_s / 60) == minute; i++) {
+        const hvf_run_event *e = &run->events[i];
+        if (strcmp(e->type, r->ev->type) != 0 || !tl_same_host(e, r->ev))
+            continue;
+        if (detail && (!e->detail || strcmp(detail, e->detail) != 0))
+            detail = NULL;
+        if (!e->vm)
+            continue;
+        vms++;
+        if (listed < 5) {
+            hvf_strbuf_puts(out, listed++ ? ", " : ": ");
+            hvf_html_escape(out, e->vm);
+        }
+    }
+    if (vms > listed)
+        hvf_strbuf_printf(out, " and %zu more", vms - listed);
+    /* a detail they all share ("host crashed") */
+    if (detail) {
+        hvf_strbuf_puts(out, "; ");
+        hvf_html_escape(out, detail);
+    }
+}
+
+static void
+tl_row_html(hvf_strbuf *out, const hvf_run *run, const tl_row *r)
 {
     char t[48];
 
@@ -207,9 +306,14 @@ tl_row_html(hvf_strbuf *out, const tl_row *r)
     hvf_html_escape(out, r->ev->type);
     hvf_strbuf_puts(out, "</code></td>");
     tl_cell(out, r->ev->host);
-    tl_cell(out, r->ev->vm);
-    hvf_strbuf_puts(out, "<td>");
-    tl_details(out, r->ev);
+    if (r->count > 1) {
+        hvf_strbuf_printf(out, "<td>%zu</td><td>", r->count);
+        tl_group_details(out, run, r);
+    } else {
+        tl_cell(out, r->ev->vm);
+        hvf_strbuf_puts(out, "<td>");
+        tl_details(out, r->ev);
+    }
     hvf_strbuf_puts(out, "</td></tr>\n");
 }
 
@@ -276,19 +380,22 @@ hvf_report_timeline(hvf_strbuf *out, const hvf_run *run)
     tl_select(rows, n, HVF_REPORT_MAX_TIMELINE_ROWS, hidden);
     hvf_strbuf_puts(out, "<section id=\"timeline\">\n<h2>Timeline</h2>\n"
                          "<p>Key events in simulated time. Individual migration starts and ends "
-                         "are counted per minute.</p>\n"
+                         "are counted per minute; events of one type on one host in one minute "
+                         "share a row (the VM column counts them).</p>\n"
                          "<table class=\"timeline\">\n<thead><tr><th>time</th><th>severity</th>"
                          "<th>event</th><th>host</th><th>VM</th><th>details</th></tr></thead>\n"
                          "<tbody>\n");
     for (size_t i = 0; i < n; i++) {
         if (rows[i].shown)
-            tl_row_html(out, &rows[i]);
+            tl_row_html(out, run, &rows[i]);
     }
     hvf_strbuf_puts(out, "</tbody>\n</table>\n");
     if (hidden[TL_CRITICAL] + hidden[TL_WARNING] + hidden[TL_INFO] > 0)
         hvf_strbuf_printf(out,
                           "<p class=\"more\">%zu more rows not shown (%zu critical, %zu warning, "
-                          "%zu info): the table keeps the %d most severe, earliest first.</p>\n",
+                          "%zu info): the table keeps every crash, over-commitment, aborted "
+                          "migration, hung host, fault, alert, decision and resolution, then up "
+                          "to %d rows in all, the most severe and earliest first.</p>\n",
                           hidden[TL_CRITICAL] + hidden[TL_WARNING] + hidden[TL_INFO],
                           hidden[TL_CRITICAL], hidden[TL_WARNING], hidden[TL_INFO],
                           HVF_REPORT_MAX_TIMELINE_ROWS);

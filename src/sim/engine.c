@@ -112,8 +112,11 @@ hvf_sim_free(hvf_sim *sim)
     hvf_strbuf_clear(&sim->events);
     hvf_strbuf_clear(&sim->fleet_csv);
     sim_heap_clear(&sim->heap);
-    sim_svc_free(sim);
-    sim_change_free(sim);
+    for (size_t i = sim->nmodels; i-- > 0;) {
+        if (sim->models[i].ops->free_ctx)
+            sim->models[i].ops->free_ctx(sim->models[i].ctx);
+    }
+    free(sim->models);
     hvf_fleet_free(sim->fleet);
     free(sim->name);
     free(sim);
@@ -207,6 +210,50 @@ hvf_sim_component_timer(hvf_sim *sim, int32_t id, int64_t t_us, int64_t tag)
 {
     HVF_ASSERT(id >= 0 && (size_t)id < sim->ncomps);
     sim_push(sim, t_us, SIM_CLASS_CONTROL, SIM_EV_COMP_TIMER, id, 0, tag);
+}
+
+int32_t
+sim_model_add(hvf_sim *sim, const sim_model_ops *ops, void *ctx)
+{
+    hvf_grow(&sim->models, &sim->models_cap, sim->nmodels + 1, sizeof(sim_model));
+    sim->models[sim->nmodels] = (sim_model){ops, ctx};
+    return (int32_t)sim->nmodels++;
+}
+
+void *
+sim_model_get(const hvf_sim *sim, const sim_model_ops *ops)
+{
+    for (size_t i = 0; i < sim->nmodels; i++) {
+        if (sim->models[i].ops == ops)
+            return sim->models[i].ctx;
+    }
+    return NULL;
+}
+
+void
+sim_model_push(hvf_sim *sim, int32_t id, int64_t t_us, sim_class cls, int32_t obj, uint32_t ver,
+               int64_t tag)
+{
+    HVF_ASSERT(id >= 0 && (size_t)id < sim->nmodels);
+    sim_push(sim, t_us, cls, (sim_kind)(SIM_EV_MODEL + (uint32_t)id), obj, ver, tag);
+}
+
+void
+sim_model_dependency(hvf_sim *sim, int32_t dep)
+{
+    for (size_t i = 0; i < sim->nmodels; i++) {
+        if (sim->models[i].ops->on_dependency)
+            sim->models[i].ops->on_dependency(sim, sim->models[i].ctx, dep);
+    }
+}
+
+void
+sim_model_summary(const hvf_sim *sim, struct json_t *root)
+{
+    for (size_t i = 0; i < sim->nmodels; i++) {
+        if (sim->models[i].ops->summary)
+            sim->models[i].ops->summary(sim, sim->models[i].ctx, root);
+    }
 }
 
 void
@@ -437,9 +484,6 @@ sim_dispatch(hvf_sim *sim, const sim_event *e)
     case SIM_EV_LINK_RESTORE:
         sim_on_link_restore(sim, e->obj);
         break;
-    case SIM_EV_SVC:
-        sim_svc_on_event(sim, e->obj, e->ver, e->tag);
-        break;
     case SIM_EV_SAMPLE:
         sim_sample(sim);
         if (sim->now_us + sim->p.metrics_interval_us <= sim->p.duration_us)
@@ -457,6 +501,14 @@ sim_dispatch(hvf_sim *sim, const sim_event *e)
         break;
     case SIM_EV_END:
         break;
+    case SIM_EV_MODEL:
+    default: {
+        const sim_model *m = &sim->models[e->kind - SIM_EV_MODEL];
+        HVF_ASSERT(e->kind >= SIM_EV_MODEL && e->kind - SIM_EV_MODEL < sim->nmodels);
+        if (m->ops->on_event)
+            m->ops->on_event(sim, m->ctx, e->obj, e->ver, e->tag);
+        break;
+    }
     }
 }
 

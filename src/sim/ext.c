@@ -2,7 +2,7 @@
 /*
  * What components add to the twin beyond hosts, VMs and migrations: shared dependencies that
  * stop serving (the message bus of seed 003, by a service_down fault or a component, or because
- * the replicas of the service it follows answer nothing: hvfleet/sim-svc.h), load a
+ * the replicas of the service it follows answer nothing: src/platform/svc.c), load a
  * guest puts on its host's disks from inside (swap in the guest, a telemetry spill), load on a
  * host that is no fleet VM (a deployment, a zombie copy), redeploys, and sections a component
  * adds to summary.json.
@@ -16,7 +16,6 @@
 #include <math.h>
 
 #include "hvfleet/alloc.h"
-#include "hvfleet/sim-svc.h"
 #include "hvfleet/units.h"
 #include "sim/sim-priv.h"
 
@@ -25,8 +24,6 @@ typedef struct sim_dep {
     bool serving;     /* what components see: not stopped, and its replicas answer */
     bool stopped;     /* by a fault or a component (hvf_sim_dependency_set) */
     bool replicas_ok; /* when it follows a service: enough replicas run and serve */
-    int32_t service;  /* the inventory service it follows, or -1 */
-    uint32_t need;    /* replicas that must answer: min_available, at least 1 */
     uint32_t restore_ver;
     int64_t until_us; /* down until (faults), -1 = for good */
 } sim_dep;
@@ -47,7 +44,6 @@ struct sim_ext {
     double *host_mem;  /* per host: extra resident MiB */
     sim_summary_part *parts;
     size_t nparts, parts_cap;
-    int32_t follow_comp; /* the component re-checking followed services, -1 */
 };
 
 static sim_ext *
@@ -59,7 +55,6 @@ ext_get(hvf_sim *sim)
     if (x)
         return x;
     x = sim->ext = HVF_NEW(sim_ext);
-    x->follow_comp = -1;
     x->vm_io = hvf_calloc(nv, sizeof(double));
     x->vm_speed = hvf_calloc(nv, sizeof(double));
     x->vm_copy = hvf_calloc(nv, sizeof(uint32_t));
@@ -115,55 +110,15 @@ ext_dep_update(hvf_sim *sim, int32_t id, const char *why)
     sim_notify(sim, &ev);
 }
 
-/* A dependency that follows a replicated service serves while `need` replicas run and answer
- * (the twin's service model, hvfleet/sim-svc.h: a broker can run and serve nothing). */
-static void
-ext_follow_check(hvf_sim *sim)
+void
+sim_dep_set_replicas(hvf_sim *sim, int32_t id, bool ok, const char *why)
 {
-    sim_ext *x = sim->ext;
-    char why[160];
+    sim_dep *d = &ext_get(sim)->deps[id];
 
-    for (size_t i = 0; i < x->ndeps; i++) {
-        sim_dep *d = &x->deps[i];
-        uint32_t n = 0, ok;
-        bool was = d->replicas_ok;
-        if (d->service < 0)
-            continue;
-        for (size_t v = 0; v < sim->fleet->nvms; v++)
-            n += sim->fleet->vms[v].service == d->service;
-        ok = (uint32_t)llround(hvf_sim_service_success(sim, d->service) * n);
-        d->replicas_ok = ok >= d->need;
-        if (d->replicas_ok != was) {
-            snprintf(why, sizeof(why), "%u of %u replicas of service '%s' answer (%u needed)", ok,
-                     n, sim->fleet->services[d->service].name, d->need);
-            ext_dep_update(sim, (int32_t)i, why);
-        }
-    }
-}
-
-static void
-ext_follow_event(hvf_sim *sim, const hvf_sim_event *ev, void *ctx)
-{
-    (void)ev;
-    (void)ctx;
-    ext_follow_check(sim);
-}
-
-/* VMs restarting are not events: look again now and then too. */
-static void
-ext_follow_timer(hvf_sim *sim, int64_t tag, void *ctx)
-{
-    (void)ctx;
-    ext_follow_check(sim);
-    hvf_sim_component_timer(sim, sim->ext->follow_comp, sim->now_us + 10 * HVF_US_PER_S, tag);
-}
-
-static void
-ext_follow_start(hvf_sim *sim, void *ctx)
-{
-    (void)ctx;
-    ext_follow_check(sim);
-    hvf_sim_component_timer(sim, sim->ext->follow_comp, sim->now_us + 10 * HVF_US_PER_S, 0);
+    if (d->replicas_ok == ok)
+        return;
+    d->replicas_ok = ok;
+    ext_dep_update(sim, id, why);
 }
 
 int32_t
@@ -171,31 +126,17 @@ hvf_sim_dependency_id(hvf_sim *sim, const char *name)
 {
     sim_ext *x = ext_get(sim);
     int32_t id = hvf_sim_dependency_find(sim, name);
-    int32_t svc = -1;
-    sim_dep *d;
 
     if (id >= 0)
         return id;
     hvf_grow(&x->deps, &x->deps_cap, x->ndeps + 1, sizeof(sim_dep));
-    d = &x->deps[x->ndeps];
-    *d = (sim_dep){.name = hvf_strdup(name), .serving = true, .replicas_ok = true, .service = -1};
-    /* declared before the run with the name of a service the scenario models (services:) and
-     * of an inventory service: it follows that service's replicas */
-    if (!sim->started && hvf_sim_find_svc(sim, name) >= 0)
-        svc = hvf_fleet_find_service(sim->fleet, name);
-    if (svc >= 0) {
-        d->service = svc;
-        d->need =
-            sim->fleet->services[svc].min_available ? sim->fleet->services[svc].min_available : 1;
-        if (x->follow_comp < 0) {
-            hvf_sim_component c = {.name = "dependencies",
-                                   .on_start = ext_follow_start,
-                                   .on_event = ext_follow_event,
-                                   .on_timer = ext_follow_timer};
-            x->follow_comp = hvf_sim_add_component(sim, &c);
-        }
-    }
-    return (int32_t)x->ndeps++;
+    x->deps[x->ndeps] = (sim_dep){.name = hvf_strdup(name), .serving = true, .replicas_ok = true};
+    id = (int32_t)x->ndeps++;
+    /* declared before the run with the name of a service the scenario models, it may follow
+     * that service's replicas (src/platform/svc.c) */
+    if (!sim->started)
+        sim_model_dependency(sim, id);
+    return id;
 }
 
 int32_t

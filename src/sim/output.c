@@ -143,20 +143,6 @@ out_real(double v)
     return json_real(round(v * 1e6) / 1e6);
 }
 
-/* The run's incident KPIs as numbers (hvf_incident_raw_json). */
-static json_t *
-out_incident(const hvf_sim *sim)
-{
-    hvf_incident_kpis k;
-    HVF_AUTOFREE char *text = NULL;
-    json_t *obj;
-
-    hvf_incident_kpis_get(sim, &k);
-    text = hvf_incident_raw_json(&k, sim->inc.event_type);
-    obj = json_loads(text, 0, NULL);
-    return obj ? obj : json_object();
-}
-
 static json_t *
 out_summary(hvf_sim *sim)
 {
@@ -193,11 +179,7 @@ out_summary(hvf_sim *sim)
                         json_string(sim->has_ctl && sim->ctl.name ? sim->ctl.name : "none"));
     json_object_set_new(root, "metrics_interval_s",
                         out_real((double)sim->p.metrics_interval_us / 1e6));
-    json_object_set_new(root, "incident", out_incident(sim));
-    if (sim->svc)
-        json_object_set_new(root, "services", sim_svc_summary(sim));
-    if (sim->change)
-        json_object_set_new(root, "changes", sim_change_summary(sim));
+    sim_model_summary(sim, root); /* incident, services, changes (src/platform/) */
     sim_ext_summary(sim, root);
     return root;
 }

@@ -12,7 +12,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "hvfleet/incident.h"
 #include "hvfleet/rng.h"
 #include "hvfleet/sim.h"
 #include "hvfleet/strbuf.h"
@@ -43,11 +42,11 @@ typedef enum sim_kind {
     SIM_EV_TIMER,         /* tag */
     SIM_EV_FAULT,         /* obj = fault index */
     SIM_EV_LINK_RESTORE,  /* obj = link */
-    SIM_EV_SVC,           /* svc.c: obj = storage (tag = node) reconnects, -1 = notify */
     SIM_EV_SAMPLE,
     SIM_EV_END,
     SIM_EV_COMP_TIMER, /* obj = component id, tag */
     SIM_EV_DEP_RESTORE, /* ext.c: obj = dependency */
+    SIM_EV_MODEL,       /* SIM_EV_MODEL + i: for model i (sim_model_push); obj, ver, tag its own */
 } sim_kind;
 
 typedef struct sim_event {
@@ -151,22 +150,45 @@ typedef struct sim_host_sample {
     uint8_t state;
 } sim_host_sample;
 
-/* What the incident KPIs need, kept up to date as states change (incident.c). */
+/* What the incident KPIs need from the engine, kept up to date as states change (outage.c):
+ * VMs and hosts out, their integral over time, since when all is clear, and the time of event.
+ * The incident events themselves (alerts, decisions, ...) are the platform's
+ * (src/platform/incident.c). */
 typedef struct sim_incident {
-    char *event_type;                    /* owned */
-    int64_t event_us;                    /* -1 until the first event of that type */
-    int64_t first_us[HVF_INCIDENT_LAST]; /* first at or after the event, -1 */
-    int64_t latest_us[HVF_INCIDENT_LAST]; /* last at or after the event, -1 */
-    uint32_t count[HVF_INCIDENT_LAST];
+    char *event_type;  /* owned */
+    int64_t event_us;  /* -1 until the first event of that type */
     uint32_t vms_down, vms_down_peak, vms_down_distinct;
     uint32_t hosts_out; /* down or quarantined since the start */
     bool *vm_was_down;  /* owned, per VM */
-    bool *vm_impaired;  /* owned, per VM: up but unusable (hvf_incident_vm_impaired) */
+    bool *vm_impaired;  /* owned, per VM: up but unusable (sim_inc_vm_impaired) */
     bool *host_out;     /* owned, per host: counted in hosts_out */
     double vm_down_us;  /* integral of vms_down up to last_us */
     int64_t last_us;
     int64_t clear_since_us; /* every VM running and no host out since; -1 while not */
 } sim_incident;
+
+/*
+ * Models of the platform's other systems (src/platform/: services, the change controller,
+ * incident events) keep their state in the simulation through this table, so the engine runs
+ * them without knowing them: it frees their context, hands them their own events and lets them
+ * add to summary.json. Every callback may be NULL.
+ */
+struct json_t;
+typedef struct sim_model_ops {
+    const char *name; /* a string literal */
+    /* An event pushed with sim_model_push. */
+    void (*on_event)(hvf_sim *sim, void *ctx, int32_t obj, uint32_t ver, int64_t tag);
+    /* A shared dependency (ext.c) was declared before the start. */
+    void (*on_dependency)(hvf_sim *sim, void *ctx, int32_t dep);
+    /* Adds the model's sections to summary.json's @root. */
+    void (*summary)(const hvf_sim *sim, const void *ctx, struct json_t *root);
+    void (*free_ctx)(void *ctx);
+} sim_model_ops;
+
+typedef struct sim_model {
+    const sim_model_ops *ops; /* static */
+    void *ctx;                /* owned through ops->free_ctx */
+} sim_model;
 
 struct hvf_sim {
     hvf_fleet *fleet; /* owned copy */
@@ -223,8 +245,8 @@ struct hvf_sim {
     hvf_sim_component *comps;
     size_t ncomps, comps_cap;
     sim_incident inc;
-    struct sim_svc *svc;   /* owned; services' work (svc.c), NULL until declared or used */
-    struct sim_cx *change; /* owned; the change controller's context (change.c), may be NULL */
+    sim_model *models; /* in the order they were added */
+    size_t nmodels, models_cap;
     struct sim_ext *ext; /* owned, may be NULL: what components add (ext.c) */
 };
 
@@ -287,7 +309,7 @@ void sim_on_host_fixed(hvf_sim *sim, int32_t host, uint32_t ver);
 void sim_on_vm_restart(hvf_sim *sim, int32_t vm, uint32_t ver);
 void sim_on_link_restore(hvf_sim *sim, int32_t link);
 
-/* ---- incident.c ---- */
+/* ---- outage.c ---- */
 void sim_inc_init(hvf_sim *sim);
 void sim_inc_free(hvf_sim *sim);
 /* State changes, called by sim_vm_set_state and sim_host_set_state before they apply. */
@@ -295,18 +317,25 @@ void sim_inc_vm_state(hvf_sim *sim, int32_t vm, hvf_sim_vm_state from, hvf_sim_v
 void sim_inc_host_state(hvf_sim *sim, int32_t host, hvf_sim_host_state from, hvf_sim_host_state to);
 /* Every logged event type passes here: the first of the configured type is the event. */
 void sim_inc_seen(hvf_sim *sim, const char *type);
-/* ---- svc.c ---- */
-typedef struct sim_svc sim_svc;
-struct json_t;
-void sim_svc_on_event(hvf_sim *sim, int32_t obj, uint32_t ver, int64_t tag);
-void sim_svc_free(hvf_sim *sim);
-/* The services' figures for summary.json (a new JSON object). */
-struct json_t *sim_svc_summary(const hvf_sim *sim);
+/* @vm is up but unusable, or usable again: counted as down while impaired. */
+void sim_inc_vm_impaired(hvf_sim *sim, int32_t vm, bool impaired);
+/* The event type whose first occurrence is the time of event (before the start; copied). */
+void sim_inc_set_event_type(hvf_sim *sim, const char *type);
+/* VM-microseconds lost up to now. */
+double sim_inc_down_us(const hvf_sim *sim);
 
-/* ---- change.c ---- */
-void sim_change_free(hvf_sim *sim);
-/* The changes' outcomes for summary.json (a new JSON array). */
-struct json_t *sim_change_summary(const hvf_sim *sim);
+/* ---- models (engine.c) ---- */
+/* Adds a model with its context (owned from now); returns its id. */
+int32_t sim_model_add(hvf_sim *sim, const sim_model_ops *ops, void *ctx);
+/* The context of the model with @ops, or NULL when none was added. */
+void *sim_model_get(const hvf_sim *sim, const sim_model_ops *ops);
+/* Queues an event for model @id: its on_event gets @obj, @ver and @tag at @t_us. */
+void sim_model_push(hvf_sim *sim, int32_t id, int64_t t_us, sim_class cls, int32_t obj,
+                    uint32_t ver, int64_t tag);
+/* Calls every model's on_dependency for @dep. */
+void sim_model_dependency(hvf_sim *sim, int32_t dep);
+/* Adds every model's sections to @root, in the order they were added. */
+void sim_model_summary(const hvf_sim *sim, struct json_t *root);
 
 /* ---- ext.c ---- */
 typedef struct sim_ext sim_ext;
@@ -321,6 +350,8 @@ double sim_ext_host_mem(const hvf_sim *sim, int32_t host);
 double sim_ext_host_io(const hvf_sim *sim, int32_t host);
 /* Adds the components' summary sections to @root. */
 void sim_ext_summary(const hvf_sim *sim, struct json_t *root);
+/* Whether enough replicas of the service dependency @id follows answer (a model decides). */
+void sim_dep_set_replicas(hvf_sim *sim, int32_t id, bool ok, const char *why);
 /* The context of the first component named @name, or NULL. */
 void *sim_component_ctx(const hvf_sim *sim, const char *name);
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * SHA-256 after FIPS 180-4. Written here rather than linking OpenSSL or nettle: hashing plans is
- * the only use, it is ~100 lines, and it keeps libhvfleet's dependencies to what DESIGN.md lists.
+ * the only use, it is ~100 lines, and it keeps libhvfleet's dependencies to what the README lists.
  */
 #include <string.h>
 

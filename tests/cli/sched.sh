@@ -20,14 +20,22 @@ grep -q "; 0 hosts over 100%" "$tmp/out" || fail "simulate: over-commitment: $(c
 grep -q '"scheduler": "hvfleet"' "$tmp/o/summary.json" || fail "summary.json: scheduler"
 grep -q '"type":"maintenance_plan",.*verdict needs-approval' "$tmp/o/events.jsonl" ||
     fail "events.jsonl: no maintenance_plan event"
-grep -q '"type":"decision","detail":"plan [0-9a-f]* needs approval and is approved' \
+grep -q '"type":"approval_requested","detail":"plan [0-9a-f]* needs approval; a person' \
+    "$tmp/o/events.jsonl" || fail "events.jsonl: no approval requested"
+grep -q '"type":"decision","detail":"plan [0-9a-f]* approved by a person' \
     "$tmp/o/events.jsonl" || fail "events.jsonl: no decision"
+# nothing moves before the person approves: the decision comes before the first migration
+awk '/"type":"decision"/ { d = NR } /"type":"migration_start"/ && !m { m = NR }
+     END { exit !(d && m && d < m) }' "$tmp/o/events.jsonl" ||
+    fail "events.jsonl: a migration before the approval"
 grep -q '"type":"migration_start".*"claim":false' "$tmp/o/events.jsonl" &&
     fail "a migration without a claim"
 
 "$HVFLEET" replay "$SRC/scenarios/2017-maintenance-storm.replay.yaml" >"$tmp/out" 2>"$tmp/err"
 [ $? -eq 0 ] || fail "replay: exit non-zero: $(cat "$tmp/err")"
-grep -q "^  decision  *never  *+0 s$" "$tmp/out" || fail "replay: decision row: $(cat "$tmp/out")"
+# the approval is a person's decision, after the plan: never "+0 s"
+grep -q "^  decision  *never  *+[1-9][0-9]*m" "$tmp/out" ||
+    fail "replay: decision row: $(cat "$tmp/out")"
 grep -q "^  VMs down (distinct)  *[1-9][0-9]*  *0$" "$tmp/out" || fail "replay: VMs down row"
 grep -q "^  hosts over-committed  *[1-9][0-9]*  *0$" "$tmp/out" || fail "replay: over-committed row"
 grep -q "^  hosts maintained  *[0-9]*  *30$" "$tmp/out" || fail "replay: hosts maintained row"

@@ -13,6 +13,7 @@
 #include "hvfleet/maintenance.h"
 #include "hvfleet/scenario-run.h"
 #include "hvfleet/scenario.h"
+#include "hvfleet/sim-sched.h"
 #include "hvfleet/sim.h"
 
 int

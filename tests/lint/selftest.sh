@@ -56,14 +56,20 @@ echo '#include "plan/change-priv.h"' >>"$tmp/t/src/sim/engine.c"
 expect "layers: private header" 1 'src/sim/engine.c:[0-9]*: sim includes "plan/change-priv.h"' \
     "$layers" "$tmp/t"
 
+# The engine includes a model of the platform (rank 4 above the engine's 3).
+fresh
+echo '#include "hvfleet/incident.h"' >>"$tmp/t/src/sim/engine.c"
+expect "layers: engine includes platform" 1 \
+    'src/sim/engine.c:[0-9]*: sim includes "hvfleet/incident.h" of layer platform' "$layers" "$tmp/t"
+
 # A public header without a layer, and a directory without one.
 fresh
 printf '#pragma once\n' >"$tmp/t/include/hvfleet/newthing.h"
-mkdir "$tmp/t/src/frobnicate"
-printf '#include "hvfleet/alloc.h"\n' >"$tmp/t/src/frobnicate/registry.c"
+mkdir "$tmp/t/src/gadget"
+printf '#include "hvfleet/alloc.h"\n' >"$tmp/t/src/gadget/registry.c"
 expect "layers: unclassified header" 1 '^include/hvfleet/newthing.h: public header has no layer' \
     "$layers" "$tmp/t"
-expect "layers: unclassified directory" 1 '^src/frobnicate/: directory has no layer' \
+expect "layers: unclassified directory" 1 '^src/gadget/: directory has no layer' \
     "$layers" "$tmp/t"
 
 # A conf header declaring a function the planner defines (a header straddling two layers).

@@ -18,6 +18,7 @@
  * Every run is also checked for the claims ledger and for determinism.
  */
 #include <inttypes.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -53,6 +54,9 @@ typedef struct t_out {
     bool has_tel, has_rem, has_ag;
     size_t nvms, nhosts;
     bool bus_down_by_replicas; /* a dependency_down naming the bus's replicas */
+    int64_t first_crash_us;    /* the first vm_crashed event, -1 */
+    int64_t last_crash_us;     /* the last one, -1 */
+    int64_t last_revert_us;    /* the last agent_reverted event, -1 */
     char *summary;             /* owned */
 } t_out;
 
@@ -86,6 +90,20 @@ t_run(const char *file, const char *event_type, t_out *o)
     o->summary = hvf_sim_summary_json(sim);
     o->bus_down_by_replicas =
         sim->events.buf && strstr(sim->events.buf, "replicas of service 'bus'");
+    o->first_crash_us = o->last_crash_us = o->last_revert_us = -1;
+    for (const char *p = sim->events.buf; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        int64_t t = llround(strtod(p + strlen("{\"t_s\":"), NULL) * 1e6);
+        if (memmem(p, len, "\"type\":\"vm_crashed\"", 19)) {
+            if (o->first_crash_us < 0)
+                o->first_crash_us = t;
+            o->last_crash_us = t;
+        }
+        if (memmem(p, len, "\"type\":\"agent_reverted\"", 23))
+            o->last_revert_us = t;
+        p = nl ? nl + 1 : NULL;
+    }
     hvf_sim_free(sim);
     hvf_scenario_free(sc);
     hvf_diags_clear(&d);
@@ -217,11 +235,17 @@ test_2022(void **state)
     assert_true(o.ag.deploy_failures >= 10);
     assert_true(o.k.vms_down_distinct >= 50);
     assert_int_equal(o.k.hosts_crashed, 0); /* hosts survive; their VMs do not */
-    /* the report's order: detected (03:23), revert decided 22 min later (03:45), fine after
-     * the revert and the checks (04:07) */
+    /* the report's order, from the crashes: operators are alerted because VMs crash (after
+     * the first crash, hours after the proxy saturated), decide, revert; the revert ends the
+     * storm: no VM crashes once the last agent is reverted, and everything is declared fine
+     * after that */
+    assert_true(o.first_crash_us > o.k.event_us);
+    assert_true(o.k.detection_us > o.first_crash_us);
     assert_true(o.k.detection_us - o.k.event_us >= 2 * 60 * MIN);
-    assert_int_equal(o.k.decision_us - o.k.detection_us, 22 * MIN);
-    assert_int_equal(o.k.resolution_us - o.k.decision_us, 22 * MIN);
+    assert_true(o.k.decision_us > o.k.detection_us);
+    assert_true(o.last_revert_us > o.k.decision_us);
+    assert_true(o.last_crash_us <= o.last_revert_us);
+    assert_true(o.k.resolution_us >= o.last_revert_us);
     assert_true(o.k.resolved_declared);
 
     /* hvfleet's agent: 1 + 4 tasks whatever comes, nothing crashes, nobody is paged */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The hypervisor agent and the host's task limit (src/sim/hvagent.c) on one host whose figures
+ * The hypervisor agent and the host's task limit (src/platform/hvagent.c) on one host whose figures
  * follow by hand: the leaking per-notification agent exhausts the tasks at the computed tick,
  * qemu crashes and restarts fail, operators revert and VMs come back; without the leak nothing
  * piles up; hvfleet's pooled agent stays at 1 + workers tasks under a flood, with its queue

@@ -35,6 +35,8 @@ t_sim(bool same_host)
     p.duration_us = 3600 * S;
     p.vm_restart_same_host = same_host;
     sim = hvf_sim_new(f, &p, NULL, 0);
+    /* records incident events (and writes "incident" to summary.json) from now */
+    hvf_incident_set_event_type(sim, NULL);
     hvf_fleet_free(f);
     return sim;
 }
@@ -261,6 +263,20 @@ test_event_type(void **state)
 }
 
 static void
+t_alert_start(hvf_sim *sim, void *ctx)
+{
+    hvf_sim_component_timer(sim, *(int32_t *)ctx, 90 * S, 0);
+}
+
+static void
+t_alert_timer(hvf_sim *sim, int64_t tag, void *ctx)
+{
+    (void)tag;
+    (void)ctx;
+    hvf_incident_log(sim, HVF_INCIDENT_ALERT, -1, -1, "pager: dirty rate high");
+}
+
+static void
 test_no_impact(void **state)
 {
     hvf_sim *sim = t_sim(true);
@@ -272,17 +288,30 @@ test_no_impact(void **state)
                         .bytes_per_s = 1e6};
     hvf_error err = HVF_ERROR_INIT;
     hvf_incident_kpis k;
+    int32_t id = 0;
+    hvf_sim_component c = {
+        .name = "pager", .ctx = &id, .on_start = t_alert_start, .on_timer = t_alert_timer};
+    HVF_AUTOFREE char *raw = NULL;
     char v[64];
 
     assert_int_equal(hvf_sim_add_fault(sim, &fa, &err), 0);
+    id = hvf_sim_add_component(sim, &c);
     hvf_sim_run(sim);
     hvf_incident_kpis_get(sim, &k);
-    /* nothing went down: resolved at once */
+    /* nothing went down: there was nothing to resolve, so no resolution, and certainly none
+     * before the alert 30 s after the event */
     assert_int_equal(k.event_us, 60 * S);
-    assert_int_equal(k.resolution_us, 60 * S);
+    assert_int_equal(k.detection_us, 90 * S);
     assert_int_equal(k.vms_down_peak, 0);
+    assert_int_equal(k.resolution_us, -1);
+    assert_string_equal(hvf_incident_format_value(&k, HVF_INCIDENT_ROW_DETECTION, v, sizeof(v)),
+                        "+30.0 s");
     assert_string_equal(hvf_incident_format_value(&k, HVF_INCIDENT_ROW_RESOLUTION, v, sizeof(v)),
-                        "+0 s");
+                        "never");
+    assert_string_equal(hvf_incident_format_value(&k, HVF_INCIDENT_ROW_DECISION, v, sizeof(v)),
+                        "never");
+    raw = hvf_incident_raw_json(&k, NULL);
+    assert_non_null(strstr(raw, "\"decision_s\":null,\"resolution_s\":null,"));
     hvf_sim_free(sim);
 }
 

@@ -18,6 +18,7 @@
 
 #include "hvfleet/alloc.h"
 #include "hvfleet/incident.h"
+#include "hvfleet/monitor-run.h"
 #include "hvfleet/monitor.h"
 #include "hvfleet/scenario.h"
 #include "hvfleet/sim.h"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Monitoring and remediation in the twin (src/sim/remediation*.c) on a small fleet where every
+ * Monitoring and remediation in the twin (src/platform/remediation*.c) on a small fleet where every
  * figure follows by hand: apps that need a dependency, redeployed again and again per VM versus
  * one incident, a paused queue, one action per VM at a rate limit; slow VMs left as zombies and
  * found by reconciling; an incident opened by a fleet-wide symptom whose queued actions turn out

@@ -228,12 +228,14 @@ test_run_storm(void **state)
     assert_int_equal(o1.kpis[1].hosts_crashed, 0);
     assert_int_equal(o1.stats[1].hosts_maintained, 30);
     assert_true(o1.stats[1].peak_concurrent_evacuations <= 3);
-    assert_true(o1.stats[0].hosts_maintained < 30); /* the storm was not even done in 6 h */
-    /* nobody is alerted in either; the plan of 30 hosts needed a person, who approved it when
-     * the maintenance opened, where the storm's windows were nobody's decision */
+    /* in runs of the same length (10 h), the storm does not even maintain every host */
+    assert_true(o1.stats[0].hosts_maintained < o1.stats[1].hosts_maintained);
+    /* nobody is alerted in either; the plan of 30 hosts needed a person, whose approval came
+     * after the maintenance opened (not at once), where the storm's windows were nobody's
+     * decision */
     assert_int_equal(o1.kpis[0].detection_us, -1);
     assert_int_equal(o1.kpis[0].decision_us, -1);
-    assert_int_equal(o1.kpis[1].decision_us, o1.kpis[1].event_us);
+    assert_true(o1.kpis[1].decision_us > o1.kpis[1].event_us);
     /* deterministic: the same KPIs, the same files */
     assert_memory_equal(o1.kpis, o2.kpis, 2 * sizeof(hvf_incident_kpis));
     s1 = t_slurp(p1);

@@ -250,6 +250,8 @@ test_fixture_cascade(void **state)
         "CPU ratio of the busiest hosts",
         "Concurrent migrations and hosts evacuating",
         "Hosts down, hosts over-committed and VMs crashed",
+        /* the series is VMs crashed now (restarted ones leave it), not a running total */
+        "VMs crashed and not yet restarted at that moment",
         "Disk IO utilisation of the busiest hosts",
         "usable capacity",
         /* KPI table, both columns */
@@ -279,7 +281,13 @@ test_fixture_cascade(void **state)
                                "class=\"sev\">critical</td><td><code>host_crash</code></td>"
                                "<td>h07</td><td></td><td>kernel panic: hung task</td></tr>"));
     assert_int_equal(count_substr(tl, "<code>host_crash</code>"), 2);
-    assert_int_equal(count_substr(tl, "<code>vm_crashed</code>"), 10);
+    /* the VMs that died with each host: one row per host and minute */
+    assert_int_equal(count_substr(tl, "<code>vm_crashed</code>"), 2);
+    assert_non_null(strstr(tl, "<td><code>vm_crashed</code></td><td>h07</td><td>6</td><td>6 "
+                               "&times; vm_crashed on h07 in this minute: vm-h07-00, vm-h07-01, "
+                               "vm-h07-02, vm-h07-03, vm-h07-04 and 1 more; host crashed</td>"));
+    assert_non_null(strstr(tl, "<td>4 &times; vm_crashed on h08 in this minute: vm-h08-00, "
+                               "vm-h08-01, vm-h08-02, vm-h08-03; host crashed</td>"));
     assert_non_null(strstr(tl, "memory ratio 1.04 &lt;over&gt; &amp; rising"));
     assert_non_null(strstr(tl, "kernel=5.10.0-21"));
     assert_non_null(strstr(tl, "<code>operator_note</code>"));
@@ -382,7 +390,9 @@ test_hostile_strings(void **state)
     remove_run(dir);
 }
 
-/* Past 200 rows the timeline keeps the most severe ones and says how many it left out. */
+/* Past 200 rows the timeline keeps the events the summary rests on (crashes, alerts,
+ * decisions, ...), then the most severe, and says how many it left out; repeated events of one
+ * type on one host share a row per minute. */
 static void
 test_timeline_cap(void **state)
 {
@@ -399,8 +409,16 @@ test_timeline_cap(void **state)
     for (int i = 0; i < 100; i++)
         hvf_strbuf_printf(&ev, "{\"t_s\":%d,\"type\":\"host_swap\",\"host\":\"h%d\"}\n", 200 + i,
                           i);
-    for (int i = 0; i < 150; i++)
-        hvf_strbuf_printf(&ev, "{\"t_s\":%d,\"type\":\"vm_crashed\",\"vm\":\"v%d\"}\n", 900 - i, i);
+    /* 600 VMs crash on 12 hosts over 5 minutes: 60 rows of 10, not 600 rows */
+    for (int i = 0; i < 600; i++)
+        hvf_strbuf_printf(&ev,
+                          "{\"t_s\":%d,\"type\":\"vm_crashed\",\"host\":\"kvm%02d\","
+                          "\"vm\":\"v%d\"}\n",
+                          600 + i / 2, i % 12, i);
+    /* what the incident KPIs rest on comes last and is only info */
+    hvf_strbuf_puts(&ev, "{\"t_s\":950,\"type\":\"alert\",\"detail\":\"pager\"}\n"
+                         "{\"t_s\":960,\"type\":\"decision\",\"detail\":\"halt\"}\n"
+                         "{\"t_s\":990,\"type\":\"resolved\"}\n");
     /* 30 migrations in minute 0 and 2 in minute 1, one not converging */
     for (int i = 0; i < 30; i++)
         hvf_strbuf_printf(&ev, "{\"t_s\":%d.5,\"type\":\"migration_start\",\"vm\":\"m%d\"}\n", i,
@@ -413,12 +431,22 @@ test_timeline_cap(void **state)
     html = render_ok(dir);
     tl = timeline_of(html);
     assert_int_equal(count_substr(tl, "<tr class=\"sev-"), 200);
-    assert_int_equal(count_substr(tl, "<tr class=\"sev-critical\""), 150);
-    assert_int_equal(count_substr(tl, "<tr class=\"sev-warning\""), 50);
-    /* 50 swaps + 100 maintenance + start/end + 2 minute counts */
-    assert_non_null(strstr(html, "154 more rows not shown (0 critical, 50 warning, 104 info)"));
-    /* shown in time order, the earliest crash (t=751) first */
-    assert_true(strstr(tl, ">v149<") < strstr(tl, ">v0<"));
+    /* every crash shown, grouped per host and minute: 12 hosts x 5 minutes */
+    assert_int_equal(count_substr(tl, "<code>vm_crashed</code>"), 60);
+    assert_int_equal(count_substr(tl, "<td>10 &times; vm_crashed on kvm00 in this minute: v0, v12, "
+                                      "v24, v36, v48 and 5 more</td>"),
+                     1);
+    /* the KPIs' events are there though 100 earlier info rows are not */
+    assert_non_null(strstr(tl, "<code>alert</code>"));
+    assert_non_null(strstr(tl, "<code>decision</code>"));
+    assert_non_null(strstr(tl, "<code>resolved</code>"));
+    assert_int_equal(count_substr(tl, "<tr class=\"sev-warning\""), 100);
+    /* 60 + 3 pinned, 100 warnings, 37 of the 104 other info rows (100 maintenance, start, end,
+     * 2 minute counts) */
+    assert_non_null(strstr(html, "67 more rows not shown (0 critical, 0 warning, 67 info)"));
+    /* shown in time order */
+    assert_true(strstr(tl, ">host_swap<") < strstr(tl, ">vm_crashed<"));
+    assert_true(strstr(tl, ">vm_crashed<") < strstr(tl, ">decision<"));
     hvf_strbuf_clear(&ev);
     remove_run(dir);
 

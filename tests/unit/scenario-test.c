@@ -11,6 +11,7 @@
 
 #include "hvfleet/scenario-run.h"
 #include "hvfleet/scenario.h"
+#include "hvfleet/sim-sched.h"
 #include "hvfleet/sim.h"
 #include "hvfleet/units.h"
 

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "fixtures.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/incident.h"
 #include "hvfleet/maintenance.h"
@@ -213,6 +214,10 @@ test_bad(void **state)
              "t.yaml:18: maintenance.claims: 'true': expected only with scheduler: naive");
     t_expect(HEAD "maintenance:\n  scheduler: naive\n  hosts: all\n  policy: p.yaml\n", NULL,
              "t.yaml:18: maintenance.policy: 'p.yaml': expected only with scheduler: hvfleet");
+    t_expect(HEAD "maintenance:\n  scheduler: naive\n  hosts: all\n  approval_delay: 5m\n", NULL,
+             "t.yaml:18: maintenance.approval_delay: '5m': expected only with scheduler: hvfleet");
+    t_expect(HEAD "maintenance:\n  scheduler: hvfleet\n  hosts: all\n  approval_delay: soon\n",
+             NULL, "t.yaml:18: maintenance.approval_delay: 'soon': ");
     t_expect(HEAD "maintenance:\n  scheduler: hvfleet\n  start: 1m\n", NULL,
              "t.yaml:16: maintenance.hosts: (a mapping): expected the hosts to maintain");
     t_expect(HEAD "maintenance:\n  scheduler: hvfleet\n  hosts: rack:r9\n", NULL,
@@ -286,7 +291,8 @@ test_run_as_planned(void **state)
                                        "  scheduler: hvfleet\n"
                                        "  hosts: all\n"
                                        "  start: 20m\n"
-                                       "  policy: {max_parallel_hosts: 2, maintenance_time: 5m}\n",
+                                       "  policy: {max_parallel_hosts: 2, maintenance_time: 5m}\n"
+                                       "  approval_delay: 10m\n",
                                   NULL);
     hvf_sim *sim = t_run(sc);
     hvf_sim_stats st;
@@ -306,9 +312,11 @@ test_run_as_planned(void **state)
     assert_true(st.peak_concurrent_evacuations <= 2);
     if (hvf_sim_check(sim, false, &err) < 0)
         fail_msg("%s", err.msg);
-    /* four hosts need a person (max_hosts_without_approval 1): approved at the start */
+    /* four hosts need a person (max_hosts_without_approval 1): the decision is theirs, as
+     * long after the plan as the scenario says, and nothing moves before it */
     assert_int_equal(k.event_us, 20 * 60 * S);
-    assert_int_equal(k.decision_us, k.event_us);
+    assert_int_equal(k.decision_us, k.event_us + sc->approval_delay_us);
+    assert_true(hvf_test_event_first_us(sim, "migration_start", NULL) >= k.decision_us);
 
     /* The same maintenance planned by `plan maintenance`: the twin ran what was planned. */
     hvf_maint_opts_init(&o);
@@ -364,15 +372,35 @@ test_run_seatbelt(void **state)
     hvf_sim_free(sim);
     hvf_scenario_free(sc);
 
-    /* the same VM auto-converged: needs approval, approved, both hosts maintained */
+    /* the same VM auto-converged: needs approval; nobody approves without approval_delay, so
+     * nothing runs and nobody decided anything */
     sc = t_parse_ok("name: t\n" INV BUSY "duration: 6h\n"
                     "maintenance: {scheduler: hvfleet, hosts: [a, b], start: 1m}\n",
                     NULL);
     sim = t_run(sc);
     hvf_sim_get_stats(sim, &st);
     hvf_incident_kpis_get(sim, &k);
+    assert_int_equal(st.hosts_maintained, 0);
+    assert_int_equal(st.migrations_started, 0);
+    assert_int_equal(k.decision_us, -1);
+    assert_int_equal(hvf_test_event_count(sim, "maintenance_unapproved"), 1);
+    hvf_sim_free(sim);
+    hvf_scenario_free(sc);
+
+    /* approved by a person: the decision comes after the plan, the migrations after the
+     * decision, and both hosts are maintained */
+    sc = t_parse_ok("name: t\n" INV BUSY "duration: 6h\n"
+                    "maintenance: {scheduler: hvfleet, hosts: [a, b], start: 1m, "
+                    "approval_delay: 20m}\n",
+                    NULL);
+    sim = t_run(sc);
+    hvf_sim_get_stats(sim, &st);
+    hvf_incident_kpis_get(sim, &k);
     assert_int_equal(st.hosts_maintained, 2);
-    assert_int_equal(k.decision_us, 60 * S);
+    assert_true(k.decision_us > k.event_us);
+    assert_int_equal(k.decision_us, hvf_test_event_first_us(sim, "approval_requested", NULL) +
+                                        sc->approval_delay_us);
+    assert_true(hvf_test_event_first_us(sim, "migration_start", NULL) >= k.decision_us);
     assert_int_equal(st.hosts_over_committed, 0);
     hvf_sim_free(sim);
     hvf_scenario_free(sc);

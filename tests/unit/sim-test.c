@@ -13,6 +13,7 @@
 
 #include "hvfleet/alloc.h"
 #include "hvfleet/migrate.h"
+#include "hvfleet/sim-sched.h"
 #include "hvfleet/sim.h"
 #include "hvfleet/units.h"
 #include "sim/sim-priv.h"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Telemetry agents in the twin (src/sim/telemetry.c), on a small fleet whose figures follow from
+ * Telemetry agents in the twin (src/platform/telemetry.c), on a small fleet whose figures follow from
  * the rules by hand: a buffer outgrowing the guest's free memory at the computed instant, the
  * thrashing IO saturating one host into a hung-task panic and not the other, each buffer policy
  * (unbounded, block, drop_newest, spill) with its exact amounts, the guest's OOM killer, buffers

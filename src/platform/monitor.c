@@ -10,6 +10,7 @@
 
 #include "hvfleet/alloc.h"
 #include "hvfleet/incident.h"
+#include "hvfleet/monitor-run.h"
 #include "hvfleet/monitor.h"
 #include "hvfleet/sim.h"
 #include "hvfleet/units.h"

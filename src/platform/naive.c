@@ -11,6 +11,7 @@
 
 #include "hvfleet/alloc.h"
 #include "hvfleet/rng.h"
+#include "hvfleet/sim-sched.h"
 #include "hvfleet/sim.h"
 
 enum { NAIVE_WAITING, NAIVE_EVACUATING, NAIVE_MAINTENANCE, NAIVE_DONE };

@@ -18,7 +18,7 @@
 #include "hvfleet/alloc.h"
 #include "hvfleet/incident.h"
 #include "hvfleet/units.h"
-#include "sim/remediation-priv.h"
+#include "platform/remediation-priv.h"
 
 void
 rem_exec_schedule(hvf_sim *sim, rem_ctx *c, int64_t at_us)

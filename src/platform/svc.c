@@ -16,12 +16,22 @@
 #include "hvfleet/units.h"
 #include "sim/sim-priv.h"
 
+typedef struct sim_svc sim_svc;
+
 typedef struct svc_entry {
     hvf_sim_svc_spec spec;
     int64_t *node_until;    /* storage, per node: its clients reconnected by then */
     uint32_t *node_ver;     /* storage, per node: version of its reconnect event */
     int64_t *failing_since; /* per client: -1 when fine (replicated: failing; storage: unused) */
 } svc_entry;
+
+/* A shared dependency that follows a replicated service: it serves while `need` replicas run
+ * and answer (a broker can run and serve nothing). */
+typedef struct svc_follow {
+    int32_t dep;
+    int32_t service; /* the inventory service */
+    uint32_t need;   /* replicas that must answer: min_available, at least 1 */
+} svc_follow;
 
 struct sim_svc {
     svc_entry *s;
@@ -35,17 +45,40 @@ struct sim_svc {
     uint32_t blocked, not_serving_n, failing;
     hvf_sim_svc_stats st;
     bool notify_pending;
+    int32_t model; /* its id among the simulation's models */
+    svc_follow *follow; /* dependencies following a service's replicas (ext.c) */
+    size_t nfollow, follow_cap;
+    int32_t follow_comp; /* the component re-checking them, -1 */
 };
+
+static void svc_free(void *ctx);
+static void svc_on_event(hvf_sim *sim, void *ctx, int32_t obj, uint32_t ver, int64_t tag);
+static void svc_on_dependency(hvf_sim *sim, void *ctx, int32_t dep);
+static void svc_summary(const hvf_sim *sim, const void *ctx, json_t *root);
+
+static const sim_model_ops svc_ops = {.name = "services",
+                                      .on_event = svc_on_event,
+                                      .on_dependency = svc_on_dependency,
+                                      .summary = svc_summary,
+                                      .free_ctx = svc_free};
+
+static sim_svc *
+svc_of(const hvf_sim *sim)
+{
+    return sim_model_get(sim, &svc_ops);
+}
 
 static sim_svc *
 svc_get(hvf_sim *sim)
 {
-    sim_svc *v = sim->svc;
+    sim_svc *v = svc_of(sim);
     size_t nh = sim->fleet->nhosts, nv = sim->fleet->nvms;
 
     if (v)
         return v;
-    v = sim->svc = HVF_NEW(sim_svc);
+    v = HVF_NEW(sim_svc);
+    v->model = sim_model_add(sim, &svc_ops, v);
+    v->follow_comp = -1;
     v->dropping = hvf_calloc(nh + 1, sizeof(bool));
     v->not_serving = hvf_calloc(nv + 1, sizeof(bool));
     v->not_serving_since = hvf_calloc(nv + 1, sizeof(int64_t));
@@ -60,13 +93,11 @@ svc_get(hvf_sim *sim)
     return v;
 }
 
-void
-sim_svc_free(hvf_sim *sim)
+static void
+svc_free(void *ctx)
 {
-    sim_svc *v = sim->svc;
+    sim_svc *v = ctx;
 
-    if (!v)
-        return;
     for (size_t i = 0; i < v->n; i++) {
         hvf_sim_svc_spec_clear(&v->s[i].spec);
         free(v->s[i].node_until);
@@ -80,8 +111,8 @@ sim_svc_free(hvf_sim *sim)
     free(v->blocked_since);
     free(v->storage_of);
     free(v->client_idx);
+    free(v->follow);
     free(v);
-    sim->svc = NULL;
 }
 
 static int32_t *
@@ -163,7 +194,7 @@ hvf_sim_add_svc(hvf_sim *sim, const hvf_sim_svc_spec *spec, hvf_error *err)
 int32_t
 hvf_sim_find_svc(const hvf_sim *sim, const char *name)
 {
-    const sim_svc *v = sim->svc;
+    const sim_svc *v = svc_of(sim);
 
     for (size_t i = 0; v && i < v->n; i++) {
         if (strcmp(v->s[i].spec.name, name) == 0)
@@ -185,7 +216,7 @@ svc_degraded(const sim_svc *v)
 static void
 svc_after(hvf_sim *sim, uint32_t before)
 {
-    sim_svc *v = sim->svc;
+    sim_svc *v = svc_of(sim);
     uint32_t now = svc_degraded(v);
 
     if (v->blocked > v->st.peak_vms_io_blocked)
@@ -204,7 +235,7 @@ svc_after(hvf_sim *sim, uint32_t before)
     }
     if (before != now && !v->notify_pending) {
         v->notify_pending = true;
-        sim_push(sim, sim->now_us, SIM_CLASS_CONTROL, SIM_EV_SVC, -1, 0, 0);
+        sim_model_push(sim, v->model, sim->now_us, SIM_CLASS_CONTROL, -1, 0, 0);
     }
 }
 
@@ -213,7 +244,7 @@ svc_after(hvf_sim *sim, uint32_t before)
 static void
 svc_impair(hvf_sim *sim, int32_t vm)
 {
-    const sim_svc *v = sim->svc;
+    const sim_svc *v = svc_of(sim);
 
     hvf_incident_vm_impaired(sim, vm, v->blocked_since[vm] >= 0 || v->not_serving[vm]);
 }
@@ -231,7 +262,7 @@ svc_vm_runs(const hvf_sim *sim, int32_t vm)
 static bool
 svc_node_blocks(const hvf_sim *sim, const svc_entry *e, size_t k)
 {
-    return sim->svc->dropping[e->spec.nodes[k]] || sim->now_us < e->node_until[k];
+    return svc_of(sim)->dropping[e->spec.nodes[k]] || sim->now_us < e->node_until[k];
 }
 
 /* The first node in client @c's span that blocks, or -1. */
@@ -251,7 +282,7 @@ svc_client_blocker(const hvf_sim *sim, const svc_entry *e, size_t c)
 static void
 svc_storage_recompute(hvf_sim *sim, svc_entry *e)
 {
-    sim_svc *v = sim->svc;
+    sim_svc *v = svc_of(sim);
     char detail[160];
 
     for (size_t c = 0; c < e->spec.nclients; c++) {
@@ -299,8 +330,8 @@ hvf_sim_host_set_dropping(hvf_sim *sim, int32_t host, bool dropping, const char 
             /* the clients' dead connections time out and reconnect after the cause is gone */
             e->node_until[k] = dropping ? 0 : sim->now_us + e->spec.reconnect_us;
             if (!dropping && e->spec.reconnect_us > 0)
-                sim_push(sim, e->node_until[k], SIM_CLASS_HOST, SIM_EV_SVC, (int32_t)i,
-                         e->node_ver[k], (int64_t)k);
+                sim_model_push(sim, v->model, e->node_until[k], SIM_CLASS_HOST, (int32_t)i,
+                               e->node_ver[k], (int64_t)k);
         }
         svc_storage_recompute(sim, e);
     }
@@ -312,7 +343,7 @@ hvf_sim_host_set_dropping(hvf_sim *sim, int32_t host, bool dropping, const char 
 static void
 svc_replicated_recompute(hvf_sim *sim, svc_entry *e)
 {
-    sim_svc *v = sim->svc;
+    sim_svc *v = svc_of(sim);
     const hvf_fleet *f = sim->fleet;
     HVF_AUTOFREE int32_t *rep = hvf_malloc((f->nvms + 1) * sizeof(int32_t));
     size_t nrep = 0;
@@ -374,15 +405,13 @@ hvf_sim_vm_set_serving(hvf_sim *sim, int32_t vm, bool serving, const char *why)
 
 /* ---- engine events ---------------------------------------------------------------------- */
 
-void
-sim_svc_on_event(hvf_sim *sim, int32_t obj, uint32_t ver, int64_t tag)
+static void
+svc_on_event(hvf_sim *sim, void *ctx, int32_t obj, uint32_t ver, int64_t tag)
 {
-    sim_svc *v = sim->svc;
+    sim_svc *v = ctx;
     hvf_sim_event ev = {HVF_SIM_EV_SERVICE, sim->now_us, -1, -1, -1, -1, -1, 0, false};
     uint32_t before;
 
-    if (!v)
-        return;
     if (obj < 0) {
         v->notify_pending = false;
         sim_notify(sim, &ev);
@@ -401,13 +430,13 @@ sim_svc_on_event(hvf_sim *sim, int32_t obj, uint32_t ver, int64_t tag)
 bool
 hvf_sim_host_is_dropping(const hvf_sim *sim, int32_t host)
 {
-    return sim->svc && sim->svc->dropping[host];
+    return svc_of(sim) && svc_of(sim)->dropping[host];
 }
 
 bool
 hvf_sim_vm_is_serving(const hvf_sim *sim, int32_t vm)
 {
-    return !(sim->svc && sim->svc->not_serving[vm]);
+    return !(svc_of(sim) && svc_of(sim)->not_serving[vm]);
 }
 
 double
@@ -427,7 +456,7 @@ hvf_sim_service_success(const hvf_sim *sim, int32_t service)
 int64_t
 hvf_sim_vm_io_latency_us(const hvf_sim *sim, int32_t vm)
 {
-    const sim_svc *v = sim->svc;
+    const sim_svc *v = svc_of(sim);
     const svc_entry *e;
     int64_t age;
 
@@ -451,7 +480,7 @@ svc_i64_cmp(const void *a, const void *b)
 int64_t
 hvf_sim_client_io_latency_us(const hvf_sim *sim, int32_t svc, double percentile)
 {
-    const sim_svc *v = sim->svc;
+    const sim_svc *v = svc_of(sim);
     HVF_AUTOFREE int64_t *lat = NULL;
     size_t n = 0, rank;
 
@@ -474,13 +503,13 @@ hvf_sim_client_io_latency_us(const hvf_sim *sim, int32_t svc, double percentile)
 uint32_t
 hvf_sim_degraded(const hvf_sim *sim)
 {
-    return sim->svc ? svc_degraded(sim->svc) : 0;
+    return svc_of(sim) ? svc_degraded(svc_of(sim)) : 0;
 }
 
 void
 hvf_sim_svc_get_stats(const hvf_sim *sim, hvf_sim_svc_stats *out)
 {
-    const sim_svc *v = sim->svc;
+    const sim_svc *v = svc_of(sim);
 
     memset(out, 0, sizeof(*out));
     out->first_impact_us = out->last_clear_us = -1;
@@ -501,12 +530,13 @@ hvf_sim_svc_get_stats(const hvf_sim *sim, hvf_sim_svc_stats *out)
     }
 }
 
-struct json_t *
-sim_svc_summary(const hvf_sim *sim)
+static void
+svc_summary(const hvf_sim *sim, const void *ctx, json_t *root)
 {
     hvf_sim_svc_stats st;
     json_t *o = json_object();
 
+    (void)ctx;
     hvf_sim_svc_get_stats(sim, &st);
     json_object_set_new(o, "peak_vms_io_blocked", json_integer(st.peak_vms_io_blocked));
     json_object_set_new(o, "vm_io_blocked_minutes", json_real(st.vm_io_blocked_s / 60.0));
@@ -521,5 +551,80 @@ sim_svc_summary(const hvf_sim *sim)
     json_object_set_new(o, "last_clear_s",
                         st.last_clear_us < 0 ? json_null()
                                              : json_real((double)st.last_clear_us / 1e6));
-    return o;
+    json_object_set_new(root, "services", o);
+}
+
+/* ---- shared dependencies that follow a service (ext.c declares them) ------------------- */
+
+static void
+svc_follow_check(hvf_sim *sim)
+{
+    sim_svc *v = svc_of(sim);
+    char why[160];
+
+    for (size_t i = 0; i < v->nfollow; i++) {
+        const svc_follow *fw = &v->follow[i];
+        uint32_t n = 0, ok;
+        for (size_t vm = 0; vm < sim->fleet->nvms; vm++)
+            n += sim->fleet->vms[vm].service == fw->service;
+        ok = (uint32_t)llround(hvf_sim_service_success(sim, fw->service) * n);
+        snprintf(why, sizeof(why), "%u of %u replicas of service '%s' answer (%u needed)", ok, n,
+                 sim->fleet->services[fw->service].name, fw->need);
+        sim_dep_set_replicas(sim, fw->dep, ok >= fw->need, why);
+    }
+}
+
+static void
+svc_follow_start(hvf_sim *sim, void *ctx)
+{
+    svc_follow_check(sim);
+    hvf_sim_component_timer(sim, ((sim_svc *)ctx)->follow_comp, sim->now_us + 10 * HVF_US_PER_S,
+                            0);
+}
+
+static void
+svc_follow_event(hvf_sim *sim, const hvf_sim_event *ev, void *ctx)
+{
+    (void)ev;
+    (void)ctx;
+    svc_follow_check(sim);
+}
+
+/* VMs restarting are not events: look again now and then too. */
+static void
+svc_follow_timer(hvf_sim *sim, int64_t tag, void *ctx)
+{
+    svc_follow_check(sim);
+    hvf_sim_component_timer(sim, ((sim_svc *)ctx)->follow_comp, sim->now_us + 10 * HVF_US_PER_S,
+                            tag);
+}
+
+/* A dependency declared before the run with the name of a service the scenario models
+ * (services:) and of an inventory service follows that service's replicas. */
+static void
+svc_on_dependency(hvf_sim *sim, void *ctx, int32_t dep)
+{
+    sim_svc *v = ctx;
+    const char *name = hvf_sim_dependency_name(sim, dep);
+    int32_t svc;
+
+    if (hvf_sim_find_svc(sim, name) < 0)
+        return;
+    svc = hvf_fleet_find_service(sim->fleet, name);
+    if (svc < 0)
+        return;
+    hvf_grow(&v->follow, &v->follow_cap, v->nfollow + 1, sizeof(svc_follow));
+    v->follow[v->nfollow++] = (svc_follow){
+        .dep = dep,
+        .service = svc,
+        .need = sim->fleet->services[svc].min_available ? sim->fleet->services[svc].min_available
+                                                        : 1};
+    if (v->follow_comp < 0) {
+        hvf_sim_component c = {.name = "dependencies",
+                               .ctx = v,
+                               .on_start = svc_follow_start,
+                               .on_event = svc_follow_event,
+                               .on_timer = svc_follow_timer};
+        v->follow_comp = hvf_sim_add_component(sim, &c);
+    }
 }

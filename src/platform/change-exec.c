@@ -16,7 +16,7 @@
 #include "hvfleet/incident.h"
 #include "hvfleet/sim-svc.h"
 #include "hvfleet/units.h"
-#include "sim/change-priv.h"
+#include "platform/change-priv.h"
 
 static void
 cx_timer(hvf_sim *sim, sim_cx *cx, cx_run *x, int kind, int64_t t_us)

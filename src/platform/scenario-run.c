@@ -4,11 +4,13 @@
 #include "hvfleet/scenario-run.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/fallout.h"
+#include "hvfleet/monitor-run.h"
 #include "hvfleet/scenario.h"
 #include "hvfleet/sim-change.h"
 #include "hvfleet/sim-sched.h"
 #include "hvfleet/sim-svc.h"
 #include "hvfleet/sim.h"
+#include "platform/platform-priv.h"
 
 hvf_sim *
 hvf_scenario_sim_new(const hvf_scenario *sc, void **sched_ctx, hvf_error *err)
@@ -43,6 +45,7 @@ hvf_scenario_sim_new(const hvf_scenario *sc, void **sched_ctx, hvf_error *err)
     }
     sim = hvf_sim_new(sc->fleet, &params, sc->overrides, sc->noverrides);
     hvf_sim_set_name(sim, sc->name);
+    plat_inc_attach(sim); /* "incident" first in summary.json */
     for (size_t i = 0; i < sc->nfaults; i++) {
         if (hvf_sim_add_fault(sim, &sc->faults[i], err) < 0) {
             hvf_sim_free(sim);

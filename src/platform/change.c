@@ -12,7 +12,7 @@
 
 #include "hvfleet/alloc.h"
 #include "hvfleet/sim-svc.h"
-#include "sim/change-priv.h"
+#include "platform/change-priv.h"
 #include "sim/sim-priv.h"
 
 /* ---- effects ---------------------------------------------------------------------------- */
@@ -241,6 +241,11 @@ hvf_sim_change_get_planner(void)
 
 /* ---- setup and outcomes ----------------------------------------------------------------- */
 
+static void cx_free(void *ctx);
+static void cx_summary(const hvf_sim *sim, const void *ctx, json_t *root);
+
+static const sim_model_ops cx_ops = {.name = "changes", .summary = cx_summary, .free_ctx = cx_free};
+
 int32_t
 hvf_sim_change_attach(hvf_sim *sim, const hvf_sim_change_run *runs, size_t nruns)
 {
@@ -248,7 +253,7 @@ hvf_sim_change_attach(hvf_sim *sim, const hvf_sim_change_run *runs, size_t nruns
     const hvf_fleet *f = hvf_sim_fleet(sim);
     hvf_sim_component comp = {0};
 
-    HVF_ASSERT(!sim->change);
+    HVF_ASSERT(!sim_model_get(sim, &cx_ops));
     cx->sim = sim;
     if (cx_planner_set)
         cx->planner = cx_planner;
@@ -267,8 +272,8 @@ hvf_sim_change_attach(hvf_sim *sim, const hvf_sim_change_run *runs, size_t nruns
         o->as_written = runs[i].as_written;
         o->t_start_us = o->t_event_us = o->t_detect_us = o->t_decide_us = o->t_resolve_us = -1;
     }
-    /* the simulation frees the context (sim_change_free): outcomes stay readable until then */
-    sim->change = cx;
+    /* the simulation frees the context (cx_free): outcomes stay readable until then */
+    sim_model_add(sim, &cx_ops, cx);
     comp.name = "change";
     comp.ctx = cx;
     comp.on_start = cx_on_start;
@@ -278,13 +283,11 @@ hvf_sim_change_attach(hvf_sim *sim, const hvf_sim_change_run *runs, size_t nruns
     return cx->comp;
 }
 
-void
-sim_change_free(hvf_sim *sim)
+static void
+cx_free(void *ctx)
 {
-    sim_cx *cx = sim->change;
+    sim_cx *cx = ctx;
 
-    if (!cx)
-        return;
     for (size_t i = 0; i < cx->nruns; i++) {
         cx_run *x = &cx->runs[i];
         for (size_t u = 0; x->plan && u < x->plan->nunits; u++)
@@ -305,14 +308,15 @@ sim_change_free(hvf_sim *sim)
     free(cx->stop_ref);
     free(cx->restart_ref);
     free(cx);
-    sim->change = NULL;
 }
 
 size_t
 hvf_sim_change_outcomes(const hvf_sim *sim, const hvf_sim_change_outcome **out)
 {
-    *out = sim->change ? sim->change->outcomes : NULL;
-    return sim->change ? sim->change->nruns : 0;
+    const sim_cx *cx = sim_model_get(sim, &cx_ops);
+
+    *out = cx ? cx->outcomes : NULL;
+    return cx ? cx->nruns : 0;
 }
 
 static json_t *
@@ -321,12 +325,13 @@ cx_time(int64_t us)
     return us < 0 ? json_null() : json_real((double)us / 1e6);
 }
 
-struct json_t *
-sim_change_summary(const hvf_sim *sim)
+static void
+cx_summary(const hvf_sim *sim, const void *ctx, json_t *root)
 {
-    const sim_cx *cx = sim->change;
+    const sim_cx *cx = ctx;
     json_t *a = json_array();
 
+    (void)sim;
     for (size_t i = 0; i < cx->nruns; i++) {
         const hvf_sim_change_outcome *o = &cx->outcomes[i];
         json_t *c = json_object();
@@ -352,5 +357,5 @@ sim_change_summary(const hvf_sim *sim)
         json_object_set_new(c, "resolution_s", cx_time(o->t_resolve_us));
         json_array_append_new(a, c);
     }
-    return a;
+    json_object_set_new(root, "changes", a);
 }

@@ -29,7 +29,7 @@
 #include "hvfleet/alloc.h"
 #include "hvfleet/incident.h"
 #include "hvfleet/units.h"
-#include "sim/remediation-priv.h"
+#include "platform/remediation-priv.h"
 #include "sim/sim-priv.h"
 
 static void

@@ -7,7 +7,7 @@
 
 #include "hvfleet/alloc.h"
 #include "hvfleet/units.h"
-#include "sim/remediation-priv.h"
+#include "platform/remediation-priv.h"
 #include "sim/sim-priv.h"
 
 static void
