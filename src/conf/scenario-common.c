@@ -10,11 +10,42 @@
 #include "conf/scenario-priv.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/scenario.h"
+#include "hvfleet/strbuf.h"
 #include "hvfleet/units.h"
 
 /* ---- host selections ---- */
 
-/* A selector node: one selector, or a list of them. */
+/* The node of @list (a sequence of @n scalars in @texts) that a selector error quotes: each
+ * message starts with the term or item it is about, 'TEXT'. */
+static struct fy_node *
+scc_blame(struct fy_node *list, char **texts, size_t n, const char *msg)
+{
+    char quoted[256];
+    const char *end = msg[0] == '\'' ? strchr(msg + 1, '\'') : NULL;
+    size_t len = end ? (size_t)(end - msg - 1) : 0;
+
+    if (!end || len == 0 || len >= sizeof(quoted))
+        return list;
+    memcpy(quoted, msg + 1, len);
+    quoted[len] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (texts[i] && strstr(texts[i], quoted))
+            return fy_node_sequence_get_by_index(list, (int)i);
+    }
+    return list;
+}
+
+/* Reports a selector error at @node, whose value the report quotes already. */
+static void
+scc_report_selector(hvf_reader *r, struct fy_node *node, const char *field, const char *msg)
+{
+    HVF_AUTOFREE char *value = fy_node_is_scalar(node) ? hvf_reader_scalar_dup(node) : NULL;
+
+    hvf_reader_report(r, node, field, "%s", hvf_scenario_selector_msg(value, msg));
+}
+
+/* A selector node: one selector expression, or a list of them read as one expression (so an
+ * exclusion in a list applies to the whole list). Errors go to the item they are about. */
 void
 sc_read_selector(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, const char *field,
                  int32_t **out, size_t *n)
@@ -22,22 +53,46 @@ sc_read_selector(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, const 
     hvf_error err = HVF_ERROR_INIT;
     struct fy_node *item;
     void *iter = NULL;
-    HVF_AUTOFREE char *s = NULL;
+    hvf_strbuf expr = HVF_STRBUF_INIT;
+    HVF_AUTOFREE char **texts = NULL;
+    size_t ntexts = 0;
+    bool bad = false;
 
     if (node && fy_node_is_sequence(node)) {
-        while ((item = fy_node_sequence_iterate(node, &iter)) != NULL)
-            sc_read_selector(r, f, item, field, out, n);
-        return;
+        texts = hvf_calloc((size_t)fy_node_sequence_item_count(node) + 1, sizeof(char *));
+        while ((item = fy_node_sequence_iterate(node, &iter)) != NULL) {
+            char *s = hvf_reader_scalar_dup(item);
+            if (!s || hvf_scenario_selector_check(s, &err) < 0) {
+                hvf_reader_report(r, item, field, "%s",
+                                  s ? hvf_scenario_selector_msg(s, err.msg)
+                                    : "expected a host selector, e.g. rack:z1/r01");
+                bad = true;
+            }
+            if (s)
+                hvf_strbuf_printf(&expr, "%s%s", ntexts ? "," : "", s);
+            texts[ntexts++] = s;
+        }
+        if (ntexts == 0) {
+            hvf_reader_report(r, node, field, "expected at least one host selector");
+            bad = true;
+        }
+    } else {
+        char *s = hvf_reader_scalar_dup(node);
+        if (!s) {
+            hvf_reader_report(r, node, field,
+                              "expected all, a host name, rack:[ZONE/]RACK, zone:Z, tag:T, "
+                              "comma-separated (or a list of them)");
+            return;
+        }
+        hvf_strbuf_puts(&expr, s);
+        free(s);
     }
-    s = hvf_reader_scalar_dup(node);
-    if (!s) {
-        hvf_reader_report(r, node, field,
-                          "expected all, rack:R, zone:Z, tag:T, a host name or a "
-                          "list of them");
-        return;
-    }
-    if (hvf_scenario_select_hosts(f, s, out, n, &err) < 0)
-        hvf_reader_report(r, node, field, "%s", err.msg);
+    if (!bad && hvf_scenario_select_hosts(f, expr.buf ? expr.buf : "", out, n, &err) < 0)
+        scc_report_selector(r, texts ? scc_blame(node, texts, ntexts, err.msg) : node, field,
+                            err.msg);
+    for (size_t i = 0; i < ntexts; i++)
+        free(texts[i]);
+    hvf_strbuf_clear(&expr);
 }
 
 /* A duration, or "never" (-1); @dflt when absent. */
