@@ -322,6 +322,24 @@ sc_read_inventory(hvf_reader *r, struct fy_node *node, const char *base_dir, hvf
     return f;
 }
 
+/* Bounds the run's work before anything runs (hvf_sim_params_check_work); a run too long for
+ * the default metrics_interval is the duration's fault. */
+static void
+sc_check_work(hvf_reader *r, struct fy_node *top, const sc_root *root, const hvf_scenario *sc)
+{
+    hvf_error err = HVF_ERROR_INIT;
+    const char *field = "duration";
+
+    if (root->duration_us <= 0 || (root->has_metrics && root->metrics_us <= 0))
+        return;
+    if (hvf_sim_params_check_work(&sc->params, sc->fleet ? sc->fleet->nhosts : 0, &field,
+                                  &err) == 0)
+        return;
+    if (!root->has_metrics)
+        field = "duration";
+    hvf_reader_report_field(r, top, "", field, "%s", err.msg);
+}
+
 static hvf_scenario *
 sc_read(hvf_reader *r, const char *base_dir, hvf_error *err)
 {
@@ -359,6 +377,7 @@ sc_read(hvf_reader *r, const char *base_dir, hvf_error *err)
                                 "expected at least migration_setup_min");
     if (root.inventory)
         sc->fleet = sc_read_inventory(r, root.inventory, base_dir, &ierr);
+    sc_check_work(r, top, &root, sc);
     if (sc->fleet) {
         sc_read_overrides(r, root.overrides, sc);
         sc_read_faults(r, root.faults, sc);
