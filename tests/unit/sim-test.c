@@ -625,7 +625,7 @@ t_naive_run(uint64_t seed, bool claims, hvf_sim_stats *st)
     sum = hvf_sim_summary_json(sim);
     hvf_strbuf_puts(&sb, sum);
     hvf_strbuf_add(&sb, sim->events.buf, sim->events.len);
-    hvf_strbuf_add(&sb, sim->fleet_csv.buf, sim->fleet_csv.len);
+    assert_int_equal(sim_metrics_read_fleet(sim, &sb, &err), 0);
     free(sum);
     hvf_sim_free(sim);
     hvf_sim_naive_free(ctx);
