@@ -88,6 +88,10 @@ int hvf_scenario_select(const hvf_fleet *fleet, const char *expr, unsigned flags
 int hvf_scenario_select_hosts(const hvf_fleet *fleet, const char *sel, int32_t **out, size_t *n,
                               hvf_error *err) __attribute__((warn_unused_result));
 
+/* hvf_scenario_find_rack: the rack @spec names, "ZONE/RACK" or "RACK" (when one zone only has
+ * a rack of that name). Returns its index, or -1 with @err set as for rack: in a selector. */
+int32_t hvf_scenario_find_rack(const hvf_fleet *fleet, const char *spec, hvf_error *err);
+
 /* hvf_scenario_selector_msg: @msg (a selector error) without its leading "'@value': ", for a
  * caller whose own message already quotes @value. Borrowed from @msg. */
 const char *hvf_scenario_selector_msg(const char *value, const char *msg);

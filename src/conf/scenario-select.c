@@ -449,3 +449,14 @@ hvf_scenario_selector_msg(const char *value, const char *msg)
         return msg + len + 4;
     return msg;
 }
+
+int32_t
+hvf_scenario_find_rack(const hvf_fleet *f, const char *spec, hvf_error *err)
+{
+    HVF_AUTOFREE char *term = hvf_asprintf("rack:%s", spec ? spec : "");
+    sel_term t;
+
+    if (sel_parse_term(term, &t, err) < 0)
+        return -1;
+    return sel_find_rack(f, &t, err);
+}

@@ -142,7 +142,7 @@ static const hvf_field_spec sc_fault_fields[] = {
      .required = true,
      .enum_names = hvf_sim_fault_names},
     {.name = "host", .type = HVF_FIELD_NAME, .offset = F(host)},
-    {.name = "rack", .type = HVF_FIELD_NAME, .offset = F(rack)},
+    {.name = "rack", .type = HVF_FIELD_STRING, .offset = F(rack)}, /* ZONE/RACK or RACK */
     {.name = "vm", .type = HVF_FIELD_NAME, .offset = F(vm)},
     {.name = "duration", .type = HVF_FIELD_NODE, .offset = F(duration)},
     {.name = "renamed_nics", .type = HVF_FIELD_BOOL, .offset = F(renamed_nics)},
@@ -226,11 +226,15 @@ sc_read_faults(hvf_reader *r, struct fy_node *seq, hvf_scenario *sc)
                              in.host ? hvf_fleet_find_host(fl, in.host) : -1, "host");
             f.vm = sc_find(r, item, path, "vm", in.vm, in.vm ? hvf_fleet_find_vm(fl, in.vm) : -1,
                            "VM");
-            for (size_t k = 0; in.rack && k < fl->nracks && f.rack < 0; k++) {
-                if (strcmp(fl->racks[k].name, in.rack) == 0)
-                    f.rack = (int32_t)k;
+            if (in.rack) {
+                /* racks are per zone: ZONE/RACK, or a rack name only one zone has */
+                hvf_error rerr = HVF_ERROR_INIT;
+                HVF_AUTOFREE char *term = hvf_asprintf("rack:%s", in.rack);
+                f.rack = hvf_scenario_find_rack(fl, in.rack, &rerr);
+                if (f.rack < 0)
+                    hvf_reader_report_field(r, item, path, "rack", "%s",
+                                            hvf_scenario_selector_msg(term, rerr.msg));
             }
-            sc_find(r, item, path, "rack", in.rack, f.rack, "rack");
             f.renamed_nics = in.renamed_nics;
             f.dir = (hvf_sim_dir)in.dir;
             f.bytes_per_s = f.type == HVF_SIM_FAULT_DIRTY_RATE ? in.rate : in.bw;

@@ -162,7 +162,10 @@ sel_scenario(const char *hosts, hvf_scenario **out)
         hvf_strbuf_printf(&sb, "  %.*s\n", (int)(nl - p), p);
         p = nl + 1;
     }
-    hvf_strbuf_printf(&sb, "host_overrides:\n  - swap: 1GiB\n    hosts:\n%s", hosts);
+    if (strncmp(hosts, "faults:", 7) == 0)
+        hvf_strbuf_printf(&sb, "params: {rack_uplink: 10Gbit}\n%s", hosts);
+    else
+        hvf_strbuf_printf(&sb, "host_overrides:\n  - swap: 1GiB\n    hosts:\n%s", hosts);
     hvf_diags_init(&d);
     *out = hvf_scenario_parse("s.yaml", sb.buf, sb.len, NULL, &d, &err);
     text = hvf_strdup(d.n > 0 ? d.lines[0] : "");
@@ -192,6 +195,33 @@ test_scenario_list(void **state)
                              "rack:z2/r01");
 }
 
+/* A fault's rack: racks are per zone there too. */
+static void
+test_fault_rack(void **state)
+{
+    hvf_scenario *sc = NULL;
+    HVF_AUTOFREE char *ok = sel_scenario(
+        "faults:\n  - {at: 1m, type: link_drop, rack: z2/r01, bandwidth: 1Gbit}\n", &sc);
+    HVF_AUTOFREE char *bad = NULL;
+    HVF_AUTOFREE char *unknown = NULL;
+
+    (void)state;
+    assert_non_null(sc);
+    assert_int_equal(sc->nfaults, 1);
+    assert_string_equal(sc->fleet->racks[sc->faults[0].rack].name, "r01");
+    assert_string_equal(sc->fleet->zones[sc->fleet->racks[sc->faults[0].rack].zone].name, "z2");
+    hvf_scenario_free(sc);
+    bad = sel_scenario("faults:\n  - {at: 1m, type: link_drop, rack: r01, bandwidth: 1Gbit}\n",
+                       &sc);
+    assert_null(sc);
+    assert_string_equal(bad, "s.yaml:12: faults[0].rack: 'r01': rack 'r01' is in 2 zones (racks "
+                             "are per zone); expected one of rack:z1/r01, rack:z2/r01");
+    unknown = sel_scenario(
+        "faults:\n  - {at: 1m, type: link_drop, rack: z1/r09, bandwidth: 1Gbit}\n", &sc);
+    assert_null(sc);
+    assert_non_null(strstr(unknown, "faults[0].rack: 'z1/r09': zone 'z1' has no rack 'r09'"));
+}
+
 int
 main(void)
 {
@@ -200,6 +230,7 @@ main(void)
         cmocka_unit_test(test_combine),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_scenario_list),
+        cmocka_unit_test(test_fault_rack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
