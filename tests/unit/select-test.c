@@ -182,6 +182,7 @@ test_scenario_list(void **state)
     HVF_AUTOFREE char *bad = NULL;
 
     (void)state;
+    assert_string_equal(ok, "");
     assert_non_null(sc);
     assert_int_equal(sc->noverrides, 1);
     assert_int_equal(sc->overrides[0].nhosts, 2);
@@ -206,6 +207,7 @@ test_fault_rack(void **state)
     HVF_AUTOFREE char *unknown = NULL;
 
     (void)state;
+    assert_string_equal(ok, "");
     assert_non_null(sc);
     assert_int_equal(sc->nfaults, 1);
     assert_string_equal(sc->fleet->racks[sc->faults[0].rack].name, "r01");
