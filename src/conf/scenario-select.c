@@ -264,6 +264,16 @@ sel_walk(char *copy, sel_item_fn fn, void *ctx, hvf_error *err)
     char *p = copy;
     int nitems = 0;
 
+    /* messages quote what was written: keep them one printable line */
+    for (const char *c = copy; *c; c++) {
+        if (*c < 0x20 || *c > 0x7e) {
+            hvf_error_set(err, HVF_ERR_INVALID,
+                          "byte %zu is 0x%02x: expected printable ASCII (names are A-Z a-z 0-9 "
+                          ". _ -)",
+                          (size_t)(c - copy) + 1, (unsigned)(unsigned char)*c);
+            return -1;
+        }
+    }
     if (*sel_trim(copy) == '\0') {
         hvf_error_set(err, HVF_ERR_INVALID,
                       "empty selector: expected all, a host name, rack:[ZONE/]RACK, zone:Z or "

@@ -139,6 +139,7 @@ test_bad_input(void **state)
     expect(f, "zone:z2+tag:gpu+a1", 0, "ERR: 'zone:z2+tag:gpu+a1' selects no host");
     expect(f, "zone:z1,!all", 0, "ERR: 'zone:z1,!all' selects no host");
     expect(f, "b2", 0, "b2");
+    expect(f, "zone:z1,\x1b[2Jx", 0, "ERR: byte 9 is 0x1b: expected printable ASCII");
     expect(f, "zone:z2,!b1", HVF_SELECT_ACTIVE_GROUPS, "ERR: selects no host in service");
     /* syntax alone, without a fleet */
     assert_int_equal(hvf_scenario_selector_check("zone:z1+tag:gpu,!rack:z1/r02", &err), 0);
