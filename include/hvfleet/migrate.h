@@ -29,6 +29,9 @@
 
 /* Returned by hvf_migrate_state_next_us() when nothing will happen at the given bandwidth. */
 #define HVF_MIGRATE_NEVER INT64_MAX
+/* timeout_us: Nova's live_migration_completion_timeout default, 800 s per GiB of RAM (the
+ * default of hvf_migrate_params_default). 0 means no timeout, as in Nova and in scenarios. */
+#define HVF_MIGRATE_TIMEOUT_NOVA (-1)
 
 /* QEMU's rate-limit slice (BUFFER_DELAY): it re-checks what is pending once per slice. */
 #define HVF_MIGRATE_SLICE_US 100000LL
@@ -70,7 +73,8 @@ typedef struct hvf_migrate_params {
     double link_bytes_per_s;     /* estimate only: what the uncapped phases get; 0 = bandwidth */
     int64_t downtime_limit_us;   /* QEMU downtime-limit, default 300 ms */
     int64_t switchover_us;       /* fixed pause for device state, stop and restart */
-    int64_t timeout_us;          /* live-phase limit; 0 = Nova's 800 s per GiB of RAM */
+    int64_t timeout_us;          /* live-phase limit; 0 = none (runs until it converges, as
+                                    Nova's 0); HVF_MIGRATE_TIMEOUT_NOVA = 800 s per GiB of RAM */
     hvf_migrate_strategy strategy;
     /* auto-converge, QEMU's parameter names and defaults */
     uint32_t throttle_initial_pct;   /* cpu-throttle-initial, 20 */
@@ -108,11 +112,14 @@ void hvf_migrate_params_default(hvf_migrate_params *p);
 int hvf_migrate_params_validate(const hvf_migrate_params *p, hvf_migrate_field *bad,
                                 hvf_error *err) __attribute__((warn_unused_result));
 
-/* The live-phase limit in effect: timeout_us, or 800 s per GiB of RAM when it is 0. */
+/* The live-phase limit in effect: timeout_us, 800 s per GiB of RAM for
+ * HVF_MIGRATE_TIMEOUT_NOVA, or 0 for none. */
 int64_t hvf_migrate_params_timeout_us(const hvf_migrate_params *p);
 
 typedef struct hvf_migrate_result {
-    int64_t total_us;    /* start to end (QMP total-time); the timeout when aborted */
+    int64_t total_us;    /* start to end (QMP total-time); the timeout when aborted;
+                            HVF_MIGRATE_NEVER when it never ends (no timeout; then
+                            rounds and bytes are those of the model's 10-year horizon) */
     int64_t downtime_us; /* guest paused (QMP downtime); 0 when aborted */
     int64_t postcopy_us; /* guest ran on the destination while pages were still pulled */
     uint32_t rounds;     /* live passes = dirty-bitmap syncs after setup (QMP dirty-sync-count) */
@@ -153,6 +160,7 @@ typedef struct hvf_migrate_state {
     uint32_t throttle_pct;
     uint32_t syncs;
     bool gave_up; /* HVF_MIGRATE_MAX_SYNCS reached */
+    bool no_timeout; /* timeout_us was 0: timeout_us below is only the model's horizon */
     hvf_migrate_strategy finished_by;
 } hvf_migrate_state;
 

@@ -72,9 +72,35 @@ hvf_scenario *hvf_scenario_parse(const char *name, const char *buf, size_t len,
 void hvf_scenario_free(hvf_scenario *sc);
 
 /*
- * hvf_scenario_select_hosts: resolves a host selector: "all", "rack:R", "zone:Z", "tag:T" or a
- * host name. Appends fleet indexes to *@out (grown; owned by the caller) in fleet order.
- * Returns 0, or -1 with HVF_ERR_NOT_FOUND naming what is unknown.
+ * hvf_scenario_select: resolves a host selector expression (docs/planning.md, "Selecting
+ * hosts"): comma-separated items, united in order of first appearance; an item is terms joined
+ * by "+" (all of them); a leading "!" excludes the item's hosts, after every inclusion (an
+ * expression of exclusions only starts from all). Terms: all, a host name, rack:ZONE/RACK,
+ * rack:RACK (a rack name of one zone only), zone:Z, tag:T. With HVF_SELECT_ACTIVE_GROUPS,
+ * items that are groups (anything but a single host name) keep only active hosts.
+ * Appends the fleet indexes, each once, to *@out (grown; owned by the caller).
+ * Returns 0, or -1 with @err set to one sentence quoting the term: HVF_ERR_INVALID for bad
+ * syntax (an empty item or term, an unknown kind) or an ambiguous rack:RACK (naming the
+ * rack:ZONE/RACK candidates), HVF_ERR_NOT_FOUND for an unknown zone, rack, tag or host (naming
+ * some that exist), an included item that selects no host, or an empty result.
  */
+#define HVF_SELECT_ACTIVE_GROUPS 1u
+int hvf_scenario_select(const hvf_fleet *fleet, const char *expr, unsigned flags, int32_t **out,
+                        size_t *n, hvf_error *err) __attribute__((warn_unused_result));
+
+/* hvf_scenario_select_hosts: hvf_scenario_select with no flags. */
 int hvf_scenario_select_hosts(const hvf_fleet *fleet, const char *sel, int32_t **out, size_t *n,
                               hvf_error *err) __attribute__((warn_unused_result));
+
+/* hvf_scenario_find_rack: the rack @spec names, "ZONE/RACK" or "RACK" (when one zone only has
+ * a rack of that name). Returns its index, or -1 with @err set as for rack: in a selector. */
+int32_t hvf_scenario_find_rack(const hvf_fleet *fleet, const char *spec, hvf_error *err);
+
+/* hvf_scenario_selector_msg: @msg (a selector error) without its leading "'@value': ", for a
+ * caller whose own message already quotes @value. Borrowed from @msg. */
+const char *hvf_scenario_selector_msg(const char *value, const char *msg);
+
+/* hvf_scenario_selector_check: the syntax of a selector expression alone, without a fleet.
+ * Returns 0, or -1 with @err set (HVF_ERR_INVALID) as hvf_scenario_select would. */
+int hvf_scenario_selector_check(const char *expr, hvf_error *err)
+    __attribute__((warn_unused_result));

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hvfleet/error.h"
+
 /* What the kernel does when a host runs out of memory and swap. */
 typedef enum hvf_sim_oom {
     HVF_SIM_OOM_KILL_LARGEST, /* the OOM killer ends the largest guest (default Linux) */
@@ -138,6 +140,24 @@ typedef struct hvf_sim_naive_opts {
 
 /* The documented defaults (docs/simulator.md). */
 void hvf_sim_params_default(hvf_sim_params *p);
+
+/*
+ * Bounds on a run's work, checked before it starts: the twin samples every host each
+ * metrics_interval, so samples x hosts is what a run costs in time and in metrics
+ * (docs/simulator.md, "Limits").
+ */
+#define HVF_SIM_MAX_DURATION_US (366LL * 86400 * 1000000) /* a year and a day */
+#define HVF_SIM_MAX_SAMPLES 1000000ULL                   /* rows of metrics-fleet.csv */
+#define HVF_SIM_MAX_HOST_SAMPLES 20000000ULL             /* samples x hosts */
+
+/*
+ * hvf_sim_params_check_work: refuses a run of @p over @nhosts hosts beyond the bounds above.
+ * On failure sets *@field (may be NULL) to the field to blame, "duration" or
+ * "metrics_interval", and @err (HVF_ERR_INVALID) to what was expected, naming the limit and
+ * the metrics_interval that would fit, without the field's name. Returns 0 or -1.
+ */
+int hvf_sim_params_check_work(const hvf_sim_params *p, size_t nhosts, const char **field,
+                              hvf_error *err) __attribute__((warn_unused_result));
 
 /* Services as the twin sees their work (hvfleet/sim-svc.h), as a scenario declares them. */
 typedef enum hvf_sim_svc_kind {

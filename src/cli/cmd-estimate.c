@@ -28,13 +28,15 @@ static const char estimate_usage[] =
     "  --zero-fraction F      share of RAM that is zero pages, from 0 up to 1 (default 0)\n"
     "  --downtime-limit TIME  QEMU downtime-limit (default 300ms)\n"
     "  --strategy NAME        precopy, auto-converge or post-copy (default precopy)\n"
-    "  --timeout TIME         abort the live phase after this (default: Nova's 800 s per GiB)\n"
+    "  --timeout TIME         abort the live phase after this; 0 = no timeout, as in Nova\n"
+    "                         (default: Nova's 800 s per GiB)\n"
     "  --link-speed RATE      what the final copy and post-copy get, uncapped (default: --bandwidth)\n"
     "  --switchover TIME      fixed pause for device state, stop and restart (default 20ms)\n"
     "  --json                 print one JSON object instead of text\n"
     "  -h, --help             show this help\n"
     "\n"
-    "Exit status: 0 it converges, 1 it does not (aborted at the timeout), 2 bad input.\n"
+    "Exit status: 0 it converges, 1 it does not (aborted at the timeout, or never ends\n"
+    "without one), 2 bad input.\n"
     "The model and its assumptions: docs/migration-model.md.\n";
 
 enum {
@@ -247,6 +249,7 @@ estimate_print_text(const hvf_migrate_params *p, const hvf_migrate_result *r)
 {
     char b1[32], b2[32], b3[32], b4[32];
     double link = p->link_bytes_per_s > 0 ? p->link_bytes_per_s : p->bandwidth_bytes_per_s;
+    int64_t timeout_us = hvf_migrate_params_timeout_us(p);
 
     printf("migration of %s, dirtying %s", hvf_units_format_size(p->mem_bytes, b1, sizeof(b1)),
            hvf_units_format_rate(p->dirty_bytes_per_s, b2, sizeof(b2)));
@@ -259,15 +262,23 @@ estimate_print_text(const hvf_migrate_params *p, const hvf_migrate_result *r)
     printf("downtime limit %s, switchover %s, timeout %s\n\n",
            hvf_units_format_duration(p->downtime_limit_us, b1, sizeof(b1)),
            hvf_units_format_duration(p->switchover_us, b2, sizeof(b2)),
-           hvf_units_format_duration(hvf_migrate_params_timeout_us(p), b3, sizeof(b3)));
+           timeout_us > 0 ? hvf_units_format_duration(timeout_us, b3, sizeof(b3)) : "none");
     printf("  converged   %s (%s)\n", r->converged ? "yes" : "no",
            hvf_migrate_strategy_to_string(r->finished_by));
-    printf("  total time  %s\n", hvf_units_format_duration(r->total_us, b1, sizeof(b1)));
+    printf("  total time  %s\n", r->total_us == HVF_MIGRATE_NEVER
+                                     ? "never (no timeout: it runs until cancelled)"
+                                     : hvf_units_format_duration(r->total_us, b1, sizeof(b1)));
     printf("  downtime    %s\n",
            r->converged ? hvf_units_format_duration(r->downtime_us, b2, sizeof(b2))
-                        : "none, the migration was aborted");
-    printf("  rounds      %" PRIu32 "\n", r->rounds);
-    printf("  bytes sent  %s\n", hvf_units_format_size(r->bytes_sent, b3, sizeof(b3)));
+           : timeout_us > 0 ? "none, the migration was aborted"
+                            : "none, the guest never switches over");
+    if (r->total_us == HVF_MIGRATE_NEVER) {
+        printf("  rounds      without end\n");
+        printf("  bytes sent  without end\n");
+    } else {
+        printf("  rounds      %" PRIu32 "\n", r->rounds);
+        printf("  bytes sent  %s\n", hvf_units_format_size(r->bytes_sent, b3, sizeof(b3)));
+    }
     if (r->throttle_pct > 0)
         printf("  throttle    %" PRIu32 " %%\n", r->throttle_pct);
     if (r->postcopy_us > 0)
@@ -311,6 +322,14 @@ estimate_print_json(const hvf_migrate_params *p, const hvf_migrate_result *r)
     if (!root) {
         fprintf(stderr, "hvfleet: estimate: could not build the JSON answer\n");
         return 1;
+    }
+    /* no timeout, and a migration that never ends: null, not a number of seconds */
+    if (hvf_migrate_params_timeout_us(p) == 0)
+        json_object_set_new(in, "timeout_s", json_null());
+    if (r->total_us == HVF_MIGRATE_NEVER) {
+        json_object_set_new(root, "total_s", json_null());
+        json_object_set_new(root, "rounds", json_null());
+        json_object_set_new(root, "bytes_sent", json_null());
     }
     rc = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
     json_decref(root);

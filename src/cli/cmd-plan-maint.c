@@ -35,7 +35,7 @@ pm_usage(FILE *out, bool drain)
         fprintf(
             out,
             "usage: hvfleet plan maintenance (--inventory FILE | --scenario FILE)\n"
-            "         [--hosts all|NAME,...|rack:R|zone:Z|tag:T] [--policy FILE]\n"
+            "         [--hosts SEL] [--policy FILE]\n"
             "         [--strategy hvfleet|naive] [--no-compare] [--json] [-o PLAN.json]\n"
             "         [--write-refused]\n"
             "Plans a maintenance of the hosts (default all) by running the twin: every host is\n"
@@ -44,7 +44,11 @@ pm_usage(FILE *out, bool drain)
             "the naive schedule of seed 000 on the same fleet. A scenario file supplies the\n"
             "twin's parameters and its maintenance: with scheduler naive, the schedule of\n"
             "the naive run; with scheduler hvfleet, the hosts and the policy (unless --hosts\n"
-            "or --policy are given).\n");
+            "or --policy are given).\n"
+            "SEL: terms all, NAME, rack:ZONE/RACK (rack:RACK when one zone has it), zone:Z,\n"
+            "tag:T; ',' unites, '+' intersects, a leading '!' excludes (after every inclusion):\n"
+            "  --hosts 'zone:z1+tag:gpu'   --hosts 'all,!tag:gpu'   --hosts 'zone:z1,!rack:z1/r02'\n"
+            "Groups mean their active hosts (docs/planning.md, \"Selecting hosts\").\n");
     fprintf(out, "-o writes the plan, unless the seatbelt refuses it: then nothing is written,\n"
                  "except with --write-refused (the file's verdict says refused).\n"
                  "Exit status: 0 auto or needs-approval, 1 refused, 2 bad input.\n");
@@ -144,29 +148,16 @@ pm_parse(int argc, char **argv, pm_args *a)
     return -1;
 }
 
-/* "all", "rack:r1", "kvm01,kvm02,zone:b": each comma-separated selector, in order. */
+/* --hosts: a selector expression (docs/planning.md, "Selecting hosts"). A group means its
+ * active hosts; a host named on its own must be active (checked by the planner, which says so). */
 static int
 pm_select(const hvf_fleet *f, const char *sel, int32_t **hosts, size_t *n)
 {
-    HVF_AUTOFREE char *copy = hvf_strdup(sel);
-    char *save = NULL;
+    hvf_error err = HVF_ERROR_INIT;
 
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        hvf_error err = HVF_ERROR_INIT;
-        size_t before = *n, w = *n;
-        if (hvf_scenario_select_hosts(f, tok, hosts, n, &err) < 0) {
-            fprintf(stderr, "hvfleet: --hosts '%s': %s\n", tok, err.msg);
-            return 2;
-        }
-        /* A group means its active hosts; a host named on its own must be active (checked
-         * by the planner, which says so). */
-        if (strcmp(tok, "all") == 0 || strchr(tok, ':')) {
-            for (size_t i = before; i < *n; i++) {
-                if (f->hosts[(*hosts)[i]].state == HVF_HOST_STATE_ACTIVE)
-                    (*hosts)[w++] = (*hosts)[i];
-            }
-            *n = w;
-        }
+    if (hvf_scenario_select(f, sel, HVF_SELECT_ACTIVE_GROUPS, hosts, n, &err) < 0) {
+        fprintf(stderr, "hvfleet: --hosts '%s': %s\n", sel, hvf_scenario_selector_msg(sel, err.msg));
+        return 2;
     }
     if (*n == 0) {
         fprintf(stderr, "hvfleet: --hosts '%s': expected at least one host\n", sel);

@@ -8,6 +8,7 @@
 #include "hvfleet/alloc.h"
 #include "hvfleet/change.h"
 #include "hvfleet/scenario.h"
+#include "hvfleet/strbuf.h"
 
 void
 hvf_change_limits_from_policy(const hvf_policy *p, hvf_change_limits *out)
@@ -40,17 +41,22 @@ cr_targets(const hvf_fleet *f, const hvf_change *c, hvf_change_target **units, s
                 cr_add(units, n, f->vms[v].host, (int32_t)v);
         }
     } else {
+        /* the list is one selector expression: an exclusion applies to the whole list */
         HVF_AUTOFREE bool *take = hvf_calloc(f->nhosts + 1, sizeof(bool));
-        for (size_t i = 0; i < c->nhosts; i++) {
-            HVF_AUTOFREE int32_t *hosts = NULL;
-            size_t nh = 0;
-            if (hvf_scenario_select_hosts(f, c->hosts[i], &hosts, &nh, err) < 0) {
-                hvf_error_prefix(err, "targets.hosts: '%s': ", c->hosts[i]);
-                return -1;
-            }
-            for (size_t k = 0; k < nh; k++)
-                take[hosts[k]] = true;
+        HVF_AUTOFREE int32_t *hosts = NULL;
+        hvf_strbuf expr = HVF_STRBUF_INIT;
+        size_t nh = 0;
+        int rc;
+        for (size_t i = 0; i < c->nhosts; i++)
+            hvf_strbuf_printf(&expr, "%s%s", i ? "," : "", c->hosts[i]);
+        rc = hvf_scenario_select_hosts(f, expr.buf ? expr.buf : "", &hosts, &nh, err);
+        hvf_strbuf_clear(&expr);
+        if (rc < 0) {
+            hvf_error_prefix(err, "targets.hosts: ");
+            return -1;
         }
+        for (size_t k = 0; k < nh; k++)
+            take[hosts[k]] = true;
         for (size_t h = 0; h < f->nhosts; h++) {
             if (take[h])
                 cr_add(units, n, (int32_t)h, -1);

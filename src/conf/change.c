@@ -7,6 +7,7 @@
 #include "conf/reader.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/change.h"
+#include "hvfleet/scenario.h"
 #include "hvfleet/units.h"
 #include "hvfleet/utf8.h"
 #include "util/text.h"
@@ -242,15 +243,15 @@ chg_check_names(hvf_reader *r, struct fy_node *map, const char *path, const char
     }
     for (size_t i = 0; i < n; i++) {
         const char *s = names[i];
-        const char *colon = selectors ? strchr(s, ':') : NULL;
-        bool ok = colon ? (colon - s == 3 && (strncmp(s, "tag", 3) == 0)) ||
-                              (colon - s == 4 &&
-                               (strncmp(s, "rack", 4) == 0 || strncmp(s, "zone", 4) == 0))
-                        : true;
-        if (!ok || !hvf_name_is_valid(colon ? colon + 1 : s)) {
+        hvf_error serr = HVF_ERROR_INIT;
+        if (selectors && hvf_scenario_selector_check(s, &serr) < 0) {
+            hvf_reader_report(r, chg_item(seq, i), field, "%s",
+                              hvf_scenario_selector_msg(s, serr.msg));
+            continue;
+        }
+        if (!selectors && !hvf_name_is_valid(s)) {
             hvf_reader_report(r, chg_item(seq, i), field, "expected %s",
-                              selectors ? "all, a host name, rack:R, zone:Z or tag:T"
-                                        : "1-63 characters of A-Z a-z 0-9 . _ -");
+                              "1-63 characters of A-Z a-z 0-9 . _ -");
             continue;
         }
         for (size_t j = 0; j < i; j++) {

@@ -44,30 +44,14 @@ ss_hosts(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, const char *fi
          size_t *n)
 {
     HVF_AUTOFREE bool *take = hvf_calloc(f->nhosts + 1, sizeof(bool));
-    struct fy_node *item;
-    void *iter = NULL;
-    bool list = node && fy_node_is_sequence(node);
+    HVF_AUTOFREE int32_t *picked = NULL;
+    size_t npicked = 0;
 
     *out = NULL;
     *n = 0;
-    for (item = list ? fy_node_sequence_iterate(node, &iter) : node; item;
-         item = list ? fy_node_sequence_iterate(node, &iter) : NULL) {
-        HVF_AUTOFREE char *s = hvf_reader_scalar_dup(item);
-        HVF_AUTOFREE int32_t *hosts = NULL;
-        hvf_error err = HVF_ERROR_INIT;
-        size_t nh = 0;
-        if (!s) {
-            hvf_reader_report(r, item, field,
-                              "expected all, rack:R, zone:Z, tag:T, a host name or a list of them");
-            continue;
-        }
-        if (hvf_scenario_select_hosts(f, s, &hosts, &nh, &err) < 0) {
-            hvf_reader_report(r, item, field, "%s", err.msg);
-            continue;
-        }
-        for (size_t k = 0; k < nh; k++)
-            take[hosts[k]] = true;
-    }
+    sc_read_selector(r, f, node, field, &picked, &npicked);
+    for (size_t k = 0; k < npicked; k++)
+        take[picked[k]] = true;
     for (size_t h = 0; h < f->nhosts; h++) {
         if (take[h]) {
             *out = hvf_realloc(*out, (*n + 1) * sizeof(int32_t));

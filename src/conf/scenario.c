@@ -142,7 +142,7 @@ static const hvf_field_spec sc_fault_fields[] = {
      .required = true,
      .enum_names = hvf_sim_fault_names},
     {.name = "host", .type = HVF_FIELD_NAME, .offset = F(host)},
-    {.name = "rack", .type = HVF_FIELD_NAME, .offset = F(rack)},
+    {.name = "rack", .type = HVF_FIELD_STRING, .offset = F(rack)}, /* ZONE/RACK or RACK */
     {.name = "vm", .type = HVF_FIELD_NAME, .offset = F(vm)},
     {.name = "duration", .type = HVF_FIELD_NODE, .offset = F(duration)},
     {.name = "renamed_nics", .type = HVF_FIELD_BOOL, .offset = F(renamed_nics)},
@@ -157,97 +157,6 @@ static const hvf_field_spec sc_fault_fields[] = {
     {.name = "until", .type = HVF_FIELD_NODE, .offset = F(until)},
 };
 #undef F
-
-int
-hvf_scenario_select_hosts(const hvf_fleet *f, const char *sel, int32_t **out, size_t *n,
-                          hvf_error *err)
-{
-    const char *arg = strchr(sel, ':');
-    size_t before = *n;
-    int kind = 0; /* 0 all, 1 rack, 2 zone, 3 tag, 4 name */
-
-    if (strcmp(sel, "all") == 0)
-        kind = 0;
-    else if (strncmp(sel, "rack:", 5) == 0)
-        kind = 1;
-    else if (strncmp(sel, "zone:", 5) == 0)
-        kind = 2;
-    else if (strncmp(sel, "tag:", 4) == 0)
-        kind = 3;
-    else
-        kind = 4;
-    arg = arg ? arg + 1 : sel;
-    for (size_t h = 0; h < f->nhosts; h++) {
-        const hvf_host *host = &f->hosts[h];
-        bool take = kind == 0;
-        if (kind == 1)
-            take = strcmp(f->racks[host->rack].name, arg) == 0;
-        else if (kind == 2)
-            take = strcmp(f->zones[host->zone].name, arg) == 0;
-        else if (kind == 4)
-            take = strcmp(host->name, sel) == 0;
-        for (size_t t = 0; kind == 3 && t < host->ntags && !take; t++)
-            take = strcmp(host->tags[t], arg) == 0;
-        if (take) {
-            *out = hvf_realloc(*out, (*n + 1) * sizeof(int32_t));
-            (*out)[(*n)++] = (int32_t)h;
-        }
-    }
-    if (*n == before && f->nhosts > 0) {
-        hvf_error_set(err, HVF_ERR_NOT_FOUND,
-                      kind == 4 ? "expected a host name of the inventory, or all, rack:R, zone:Z, "
-                                  "tag:T"
-                                : "expected a selector that matches at least one host");
-        return -1;
-    }
-    return 0;
-}
-
-/* A selector node: one selector, or a list of them. */
-void
-sc_read_selector(hvf_reader *r, const hvf_fleet *f, struct fy_node *node, const char *field,
-                 int32_t **out, size_t *n)
-{
-    hvf_error err = HVF_ERROR_INIT;
-    struct fy_node *item;
-    void *iter = NULL;
-    HVF_AUTOFREE char *s = NULL;
-
-    if (node && fy_node_is_sequence(node)) {
-        while ((item = fy_node_sequence_iterate(node, &iter)) != NULL)
-            sc_read_selector(r, f, item, field, out, n);
-        return;
-    }
-    s = hvf_reader_scalar_dup(node);
-    if (!s) {
-        hvf_reader_report(r, node, field,
-                          "expected all, rack:R, zone:Z, tag:T, a host name or a "
-                          "list of them");
-        return;
-    }
-    if (hvf_scenario_select_hosts(f, s, out, n, &err) < 0)
-        hvf_reader_report(r, node, field, "%s", err.msg);
-}
-
-/* A duration, or "never" (-1); @dflt when absent. */
-int64_t
-sc_duration_or_never(hvf_reader *r, struct fy_node *node, const char *field, int64_t dflt)
-{
-    HVF_AUTOFREE char *s = NULL;
-    hvf_error err = HVF_ERROR_INIT;
-    int64_t us = 0;
-
-    if (!node)
-        return dflt;
-    s = hvf_reader_scalar_dup(node);
-    if (s && strcmp(s, "never") == 0)
-        return -1;
-    if (!s || hvf_units_parse_duration(s, &us, &err) < 0) {
-        hvf_reader_report(r, node, field, "expected a duration such as 90s or 5m, or never");
-        return dflt;
-    }
-    return us;
-}
 
 static int32_t
 sc_find(hvf_reader *r, struct fy_node *item, const char *path, const char *key, const char *name,
@@ -317,11 +226,15 @@ sc_read_faults(hvf_reader *r, struct fy_node *seq, hvf_scenario *sc)
                              in.host ? hvf_fleet_find_host(fl, in.host) : -1, "host");
             f.vm = sc_find(r, item, path, "vm", in.vm, in.vm ? hvf_fleet_find_vm(fl, in.vm) : -1,
                            "VM");
-            for (size_t k = 0; in.rack && k < fl->nracks && f.rack < 0; k++) {
-                if (strcmp(fl->racks[k].name, in.rack) == 0)
-                    f.rack = (int32_t)k;
+            if (in.rack) {
+                /* racks are per zone: ZONE/RACK, or a rack name only one zone has */
+                hvf_error rerr = HVF_ERROR_INIT;
+                HVF_AUTOFREE char *term = hvf_asprintf("rack:%s", in.rack);
+                f.rack = hvf_scenario_find_rack(fl, in.rack, &rerr);
+                if (f.rack < 0)
+                    hvf_reader_report_field(r, item, path, "rack", "%s",
+                                            hvf_scenario_selector_msg(term, rerr.msg));
             }
-            sc_find(r, item, path, "rack", in.rack, f.rack, "rack");
             f.renamed_nics = in.renamed_nics;
             f.dir = (hvf_sim_dir)in.dir;
             f.bytes_per_s = f.type == HVF_SIM_FAULT_DIRTY_RATE ? in.rate : in.bw;
@@ -413,6 +326,24 @@ sc_read_inventory(hvf_reader *r, struct fy_node *node, const char *base_dir, hvf
     return f;
 }
 
+/* Bounds the run's work before anything runs (hvf_sim_params_check_work); a run too long for
+ * the default metrics_interval is the duration's fault. */
+static void
+sc_check_work(hvf_reader *r, struct fy_node *top, const sc_root *root, const hvf_scenario *sc)
+{
+    hvf_error err = HVF_ERROR_INIT;
+    const char *field = "duration";
+
+    if (root->duration_us <= 0 || (root->has_metrics && root->metrics_us <= 0))
+        return;
+    if (hvf_sim_params_check_work(&sc->params, sc->fleet ? sc->fleet->nhosts : 0, &field,
+                                  &err) == 0)
+        return;
+    if (!root->has_metrics)
+        field = "duration";
+    hvf_reader_report_field(r, top, "", field, "%s", err.msg);
+}
+
 static hvf_scenario *
 sc_read(hvf_reader *r, const char *base_dir, hvf_error *err)
 {
@@ -450,6 +381,7 @@ sc_read(hvf_reader *r, const char *base_dir, hvf_error *err)
                                 "expected at least migration_setup_min");
     if (root.inventory)
         sc->fleet = sc_read_inventory(r, root.inventory, base_dir, &ierr);
+    sc_check_work(r, top, &root, sc);
     if (sc->fleet) {
         sc_read_overrides(r, root.overrides, sc);
         sc_read_faults(r, root.faults, sc);

@@ -15,6 +15,7 @@ _Static_assert(HVF_ARRAY_LEN(hvf_sim_fault_names) == HVF_SIM_FAULT_LAST + 1, "na
 
 const char *const hvf_sim_svc_kind_names[] = {"replicated", "storage", NULL};
 _Static_assert(HVF_ARRAY_LEN(hvf_sim_svc_kind_names) == HVF_SIM_SVC_LAST + 1, "svc kinds");
+_Static_assert(HVF_SIM_MAX_DURATION_US == 366LL * 86400 * HVF_US_PER_S, "366d in messages");
 
 void
 hvf_sim_params_default(hvf_sim_params *p)
@@ -42,6 +43,53 @@ hvf_sim_params_default(hvf_sim_params *p)
     p->host_reboot_us = 300 * HVF_US_PER_S;
     p->record_events = true;
     p->record_host_series = true;
+}
+
+int
+hvf_sim_params_check_work(const hvf_sim_params *p, size_t nhosts, const char **field,
+                          hvf_error *err)
+{
+    uint64_t samples, max_samples, host_samples;
+    int64_t min_interval_us;
+    char b[32];
+
+    if (field)
+        *field = "duration";
+    if (p->duration_us > HVF_SIM_MAX_DURATION_US) {
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "expected at most 366d (a year and a day), the twin's limit on one run");
+        return -1;
+    }
+    if (p->metrics_interval_us <= 0 || p->duration_us <= 0)
+        return 0;
+    samples = (uint64_t)(p->duration_us / p->metrics_interval_us) + 1;
+    host_samples = samples > UINT64_MAX / (nhosts > 0 ? nhosts : 1)
+                       ? UINT64_MAX /* saturated: beyond every bound anyway */
+                       : samples * (uint64_t)(nhosts > 0 ? nhosts : 1);
+    if (samples <= HVF_SIM_MAX_SAMPLES && host_samples <= HVF_SIM_MAX_HOST_SAMPLES)
+        return 0;
+    max_samples = HVF_SIM_MAX_HOST_SAMPLES / (nhosts > 0 ? nhosts : 1);
+    if (max_samples > HVF_SIM_MAX_SAMPLES)
+        max_samples = HVF_SIM_MAX_SAMPLES;
+    /* the shortest interval that fits: duration / (max_samples - 1), rounded up */
+    min_interval_us = max_samples > 1 ? (p->duration_us + (int64_t)max_samples - 2) /
+                                            (int64_t)(max_samples - 1)
+                                      : p->duration_us + 1;
+    /* shown rounded up, so that the value shown fits too */
+    if (min_interval_us > HVF_US_PER_S)
+        min_interval_us = (min_interval_us + HVF_US_PER_S - 1) / HVF_US_PER_S * HVF_US_PER_S;
+    else if (min_interval_us > HVF_US_PER_MS)
+        min_interval_us = (min_interval_us + HVF_US_PER_MS - 1) / HVF_US_PER_MS * HVF_US_PER_MS;
+    if (field)
+        *field = "metrics_interval";
+    hvf_error_set(err, HVF_ERR_INVALID,
+                  "%llu samples of %zu host%s (%llu host samples); expected at most %llu samples and %llu host samples (samples x hosts), e.g. a metrics_interval of at least %s or a shorter duration",
+                  (unsigned long long)samples, nhosts, nhosts == 1 ? "" : "s",
+                  (unsigned long long)host_samples,
+                  (unsigned long long)HVF_SIM_MAX_SAMPLES,
+                  (unsigned long long)HVF_SIM_MAX_HOST_SAMPLES,
+                  hvf_units_format_duration(min_interval_us, b, sizeof(b)));
+    return -1;
 }
 
 void

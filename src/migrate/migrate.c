@@ -82,6 +82,7 @@ hvf_migrate_params_default(hvf_migrate_params *p)
      * the QEMU benchmarks are meant to calibrate.
      */
     p->switchover_us = 20 * HVF_US_PER_MS;
+    p->timeout_us = HVF_MIGRATE_TIMEOUT_NOVA;
     p->strategy = HVF_MIGRATE_STRATEGY_PRECOPY;
     p->throttle_initial_pct = 20;
     p->throttle_increment_pct = 10;
@@ -140,9 +141,10 @@ hvf_migrate_params_validate(const hvf_migrate_params *p, hvf_migrate_field *bad,
     if (p->switchover_us < 0 || p->switchover_us > MIGRATE_MAX_SWITCHOVER_US)
         MIGRATE_BAD(HVF_MIGRATE_FIELD_SWITCHOVER,
                     "switchover_us %" PRId64 ": expected 0 to 1 h", p->switchover_us);
-    if (p->timeout_us < 0 || p->timeout_us > MIGRATE_MAX_TIMEOUT_US)
+    if ((p->timeout_us < 0 && p->timeout_us != HVF_MIGRATE_TIMEOUT_NOVA) ||
+        p->timeout_us > MIGRATE_MAX_TIMEOUT_US)
         MIGRATE_BAD(HVF_MIGRATE_FIELD_TIMEOUT,
-                    "timeout_us %" PRId64 ": expected 0 (Nova's 800 s per GiB) up to 10 years", p->timeout_us);
+                    "timeout_us %" PRId64 ": expected 0 (no timeout), up to 10 years, or -1 (Nova's 800 s per GiB)", p->timeout_us);
     if ((unsigned)p->strategy >= HVF_MIGRATE_STRATEGY_LAST)
         MIGRATE_BAD(HVF_MIGRATE_FIELD_STRATEGY,
                     "strategy %d: expected precopy, auto-converge or post-copy", (int)p->strategy);
@@ -159,7 +161,7 @@ hvf_migrate_params_validate(const hvf_migrate_params *p, hvf_migrate_field *bad,
 int64_t
 hvf_migrate_params_timeout_us(const hvf_migrate_params *p)
 {
-    if (p->timeout_us > 0)
+    if (p->timeout_us >= 0)
         return p->timeout_us;
     /* Nova scales by the data to copy (RAM, plus local disks for block migration): RAM here. */
     return llround(MIGRATE_NOVA_TIMEOUT_S_PER_GIB * 1e6 * (double)p->mem_bytes / (double)HVF_GIB);
@@ -246,6 +248,14 @@ hvf_migrate_state_init(hvf_migrate_state *s, const hvf_migrate_params *p, hvf_er
     s->params = *p;
     s->phase = HVF_MIGRATE_PHASE_LIVE;
     s->timeout_us = hvf_migrate_params_timeout_us(p);
+    /*
+     * No timeout: the migration runs until it converges, as Nova's 0 does. The stepper keeps a
+     * horizon, the longest timeout allowed, so that one that never converges still ends: past
+     * it, the answer is "never" (hvf_migrate_state_result).
+     */
+    s->no_timeout = s->timeout_us == 0;
+    if (s->no_timeout)
+        s->timeout_us = MIGRATE_MAX_TIMEOUT_US;
     /* -1 so that QEMU's first check, at time 0, counts: a guest smaller than the threshold is
      * stopped and copied at once, as QEMU does. */
     s->last_check_us = -1;
@@ -591,27 +601,34 @@ migrate_fmt_size(double bytes, char *buf, size_t size)
 static void
 migrate_reason_aborted(const hvf_migrate_state *s, char *out, size_t size)
 {
-    char a[32], b[32], t[32], extra[48] = "";
+    char a[32], b[32], d[32], t[64], extra[48] = "";
     double dirty = migrate_dirty_rate(s);
     double rate = s->live_rate_bytes_per_s;
 
-    hvf_units_format_duration(s->timeout_us, t, sizeof(t));
+    if (s->no_timeout) {
+        snprintf(t, sizeof(t), "no timeout: it runs until cancelled");
+    } else {
+        hvf_units_format_duration(s->timeout_us, d, sizeof(d));
+        snprintf(t, sizeof(t), "aborted after timeout %s", d);
+    }
     if (s->throttle_pct > 0)
         snprintf(extra, sizeof(extra), " even with auto-converge at %" PRIu32 " %%",
                  s->throttle_pct);
     if (s->syncs == 0) {
-        snprintf(out, size, "aborted after timeout %s during the first pass: %s still to send at %s",
-                 t, migrate_fmt_size(migrate_pending(s), a, sizeof(a)),
+        snprintf(out, size, "%s during the first pass: %s still to send at %s",
+                 s->no_timeout ? "no timeout, but the first pass alone would take over 10 years"
+                               : t,
+                 migrate_fmt_size(migrate_pending(s), a, sizeof(a)),
                  hvf_units_format_rate(rate, b, sizeof(b)));
     } else if (s->gave_up) {
-        snprintf(out, size, "did not converge in %" PRIu32 " dirty syncs%s; aborted after timeout %s",
+        snprintf(out, size, "did not converge in %" PRIu32 " dirty syncs%s; %s",
                  s->syncs, extra, t);
     } else if (dirty >= rate) {
-        snprintf(out, size, "did not converge: dirty rate %s ≥ bandwidth %s%s; aborted after timeout %s",
+        snprintf(out, size, "did not converge: dirty rate %s ≥ bandwidth %s%s; %s",
                  hvf_units_format_rate(dirty, a, sizeof(a)),
                  hvf_units_format_rate(rate, b, sizeof(b)), extra, t);
     } else {
-        snprintf(out, size, "did not converge: %s dirty > bandwidth × downtime-limit (%s)%s; aborted after timeout %s",
+        snprintf(out, size, "did not converge: %s dirty > bandwidth × downtime-limit (%s)%s; %s",
                  migrate_fmt_size(migrate_pending(s) + s->new_dirty_bytes, a, sizeof(a)),
                  migrate_fmt_size(s->threshold_bytes, b, sizeof(b)), extra, t);
     }
@@ -649,7 +666,8 @@ hvf_migrate_state_result(const hvf_migrate_state *s, hvf_migrate_result *out)
     bool paused_once = s->phase != HVF_MIGRATE_PHASE_LIVE && s->phase != HVF_MIGRATE_PHASE_ABORTED;
 
     memset(out, 0, sizeof(*out));
-    out->total_us = s->now_us;
+    out->total_us = s->phase == HVF_MIGRATE_PHASE_ABORTED && s->no_timeout ? HVF_MIGRATE_NEVER
+                                                                           : s->now_us;
     if (paused_once)
         out->downtime_us = (s->resume_us >= 0 ? s->resume_us : s->now_us) - s->pause_start_us;
     if (s->finished_by == HVF_MIGRATE_STRATEGY_POSTCOPY && s->resume_us >= 0)

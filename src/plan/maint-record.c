@@ -140,7 +140,8 @@ mrec_predict(const mrec *r, int32_t vm, int32_t src, hvf_plan_migration_mode mod
     p.link_bytes_per_s = nic > p.bandwidth_bytes_per_s ? nic : p.bandwidth_bytes_per_s;
     p.downtime_limit_us = r->pol->downtime_limit_us;
     p.strategy = mrec_strategy(mode);
-    /* The twin's 0 means "never abort"; the model's 0 means Nova's 800 s/GiB. */
+    /* The twin's 0 means "never abort": a horizon past any plan, so that the estimate
+     * of a migration that never converges keeps a finite total. */
     p.timeout_us = sp->completion_timeout_s_per_gib > 0
                        ? (int64_t)ceil(sp->completion_timeout_s_per_gib * gib * 1e6)
                        : 10LL * 365 * 86400 * HVF_US_PER_S;

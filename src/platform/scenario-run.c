@@ -43,6 +43,15 @@ hvf_scenario_sim_new(const hvf_scenario *sc, void **sched_ctx, hvf_error *err)
                       sc->name);
         return NULL;
     }
+    {
+        /* the reader checked the file; a scenario built in code or prepared by a scheduler
+         * meets the same bounds */
+        const char *field = NULL;
+        if (hvf_sim_params_check_work(&params, sc->fleet->nhosts, &field, err) < 0) {
+            hvf_error_prefix(err, "scenario '%s': %s: ", sc->name, field);
+            return NULL;
+        }
+    }
     sim = hvf_sim_new(sc->fleet, &params, sc->overrides, sc->noverrides);
     hvf_sim_set_name(sim, sc->name);
     plat_inc_attach(sim); /* "incident" first in summary.json */

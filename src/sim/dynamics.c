@@ -217,8 +217,10 @@ sim_host_eval(hvf_sim *sim, int32_t host)
         sh->hung_ver++;
         snprintf(detail, sizeof(detail), "swap IO at %.0f%% of the disks", sh->io_util * 100);
         sim_log(sim, "host_io_saturated", host, -1, -1, -1, detail, NULL);
-        sim_push(sim, sim->now_us + sim->p.hung_task_timeout_us, SIM_CLASS_HOST, SIM_EV_HOST_HUNG,
-                 host, sh->hung_ver, 0);
+        /* 0 disables the check, as kernel.hung_task_timeout_secs=0 does */
+        if (sim->p.hung_task_timeout_us > 0)
+            sim_push(sim, sim->now_us + sim->p.hung_task_timeout_us, SIM_CLASS_HOST,
+                     SIM_EV_HOST_HUNG, host, sh->hung_ver, 0);
     } else if (!sat && sh->io_saturated) {
         sh->io_saturated = false;
         sh->hung = false;

@@ -107,7 +107,7 @@ hvf_sim_free(hvf_sim *sim)
     free(sim->dirty_hosts);
     free(sim->scratch_flows);
     free(sim->scratch_links);
-    free(sim->samples);
+    sim_metrics_clear(sim);
     free(sim->sample_t);
     hvf_strbuf_clear(&sim->events);
     hvf_strbuf_clear(&sim->fleet_csv);

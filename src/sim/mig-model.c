@@ -45,7 +45,8 @@ sim_mig_model_new(const sim_mig_input *in, hvf_error *err)
         p.link_bytes_per_s = in->link_bytes_per_s;
     p.downtime_limit_us = in->downtime_limit_us;
     p.strategy = mig_strategy(in->strategy);
-    /* 0 in the model means Nova's 800 s/GiB; the twin's 0 means never */
+    /* the twin's 0 means never: a horizon past any run, not the model's 0 (which ends a
+     * migration that never converges with the answer "never") */
     if (in->completion_timeout_s_per_gib <= 0)
         p.timeout_us = 10LL * 365 * 86400 * HVF_US_PER_S;
     else

@@ -89,13 +89,7 @@ sim_sample(hvf_sim *sim)
     const hvf_fleet *f = sim->fleet;
     uint32_t maint = 0, down = 0, over = 0;
     double max_mem = 0, max_cpu = 0;
-    sim_host_sample *row = NULL;
 
-    if (sim->p.record_host_series) {
-        hvf_grow(&sim->samples, &sim->samples_cap, (sim->nsamples + 1) * f->nhosts,
-                 sizeof(sim_host_sample));
-        row = &sim->samples[sim->nsamples * f->nhosts];
-    }
     hvf_grow(&sim->sample_t, &sim->sample_t_cap, sim->nsamples + 1, sizeof(int64_t));
     sim->sample_t[sim->nsamples++] = sim->now_us;
     for (size_t h = 0; h < f->nhosts; h++) {
@@ -118,8 +112,10 @@ sim_sample(hvf_sim *sim)
             sim->st.peak_host_memory_ratio = ratio;
         max_mem = fmax(max_mem, ratio);
         max_cpu = fmax(max_cpu, cpu);
-        if (row) {
-            sim_host_sample *s = &row[h];
+        if (sim->p.record_host_series) {
+            sim_host_sample smp;
+            sim_host_sample *s = &smp;
+            memset(s, 0, sizeof(*s));
             s->memory_ratio = (float)ratio;
             s->cpu_ratio = (float)cpu;
             s->nic_out = (float)out_host_nic(sim, (int32_t)h, true);
@@ -129,12 +125,14 @@ sim_sample(hvf_sim *sim)
             s->mig_out = (uint16_t)(sh->n_out > UINT16_MAX ? UINT16_MAX : sh->n_out);
             s->mig_in = (uint16_t)(sh->n_in > UINT16_MAX ? UINT16_MAX : sh->n_in);
             s->state = (uint8_t)sh->state;
+            sim_metrics_host(sim, h, s);
         }
     }
     sim_format_time(&sim->fleet_csv, sim->now_us);
     hvf_strbuf_printf(&sim->fleet_csv, ",%u,%u,%u,%u,%u,%u,%u,%.4f,%.4f\n", sim->migs_active,
                       sim->evacuating, maint, down, over, sim->vms_running, sim->vms_crashed_now,
                       max_mem, max_cpu);
+    sim_metrics_fleet_row(sim, &sim->fleet_csv);
 }
 
 static json_t *
@@ -324,30 +322,18 @@ hvf_sim_write_outputs(hvf_sim *sim, const char *dir, hvf_error *err)
         goto out;
     if (out_write(dir, "events.jsonl", sim->events.buf, sim->events.len, err) < 0)
         goto out;
-    hvf_strbuf_clear(&sb);
-    hvf_strbuf_puts(&sb, "t_s,migrations_active,hosts_evacuating,hosts_in_maintenance,hosts_down,"
-                         "hosts_over_committed,vms_running,vms_crashed,max_host_memory_ratio,"
-                         "max_host_cpu_ratio\n");
-    if (sim->fleet_csv.len)
-        hvf_strbuf_add(&sb, sim->fleet_csv.buf, sim->fleet_csv.len);
-    if (out_write(dir, "metrics-fleet.csv", sb.buf, sb.len, err) < 0)
+    if (sim_metrics_write_fleet(sim, dir, "metrics-fleet.csv",
+                                "t_s,migrations_active,hosts_evacuating,hosts_in_maintenance,"
+                                "hosts_down,hosts_over_committed,vms_running,vms_crashed,"
+                                "max_host_memory_ratio,max_host_cpu_ratio\n",
+                                err) < 0)
         goto out;
-    hvf_strbuf_clear(&sb);
-    hvf_strbuf_puts(&sb, "t_s,host,memory_ratio,cpu_ratio,nic_out_bytes_per_s,nic_in_bytes_per_s,"
-                         "migrations_out,migrations_in,swap_mib,io_util,state\n");
     npick = sim->p.record_host_series ? out_pick_hosts(sim, pick) : 0;
-    for (size_t t = 0; t < sim->nsamples && npick > 0; t++) {
-        for (size_t i = 0; i < npick; i++) {
-            const sim_host_sample *s = &sim->samples[t * sim->fleet->nhosts + (size_t)pick[i]];
-            sim_format_time(&sb, sim->sample_t[t]);
-            hvf_strbuf_printf(&sb, ",%s,%.4f,%.4f,%.0f,%.0f,%u,%u,%.0f,%.4f,%s\n",
-                              sim->fleet->hosts[pick[i]].name, (double)s->memory_ratio,
-                              (double)s->cpu_ratio, (double)s->nic_out, (double)s->nic_in,
-                              s->mig_out, s->mig_in, (double)s->swap_mib, (double)s->io_util,
-                              hvf_sim_host_state_names[s->state]);
-        }
-    }
-    if (out_write(dir, "metrics-hosts.csv", sb.buf, sb.len, err) < 0)
+    if (sim_metrics_write_hosts(sim, dir, "metrics-hosts.csv",
+                                "t_s,host,memory_ratio,cpu_ratio,nic_out_bytes_per_s,"
+                                "nic_in_bytes_per_s,migrations_out,migrations_in,swap_mib,"
+                                "io_util,state\n",
+                                pick, npick, err) < 0)
         goto out;
     rc = hvf_sim_seal_outputs(dir, err);
 out:

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "hvfleet/rng.h"
 #include "hvfleet/sim.h"
@@ -143,12 +144,21 @@ typedef struct sim_vm {
     uint32_t restart_ver;
 } sim_vm;
 
-/* Per-host samples, kept compact until the end picks the hosts to write. */
+/* Per-host samples, kept compact (metrics.c spools them) until the end picks the hosts to
+ * write. Compared with memcmp: zero the whole struct before filling it. */
 typedef struct sim_host_sample {
     float memory_ratio, cpu_ratio, nic_out, nic_in, swap_mib, io_util;
     uint16_t mig_out, mig_in;
     uint8_t state;
 } sim_host_sample;
+
+/* Metrics streamed to anonymous temporary files (metrics.c). */
+typedef struct sim_metrics {
+    FILE *fleet;           /* owned, may be NULL: metrics-fleet.csv rows */
+    FILE *hosts;           /* owned, may be NULL: changed per-host values (metrics.c) */
+    sim_host_sample *last; /* owned, per host: the values last written */
+    int err;               /* first errno creating or writing them; 0 */
+} sim_metrics;
 
 /* What the incident KPIs need from the engine, kept up to date as states change (outage.c):
  * VMs and hosts out, their integral over time, since when all is clear, and the time of event.
@@ -229,9 +239,9 @@ struct hvf_sim {
 
     /* outputs */
     hvf_strbuf events;
-    hvf_strbuf fleet_csv;
-    sim_host_sample *samples; /* nsamples x nhosts */
-    size_t nsamples, samples_cap;
+    hvf_strbuf fleet_csv; /* the sample being formatted; rows go to metrics.fleet */
+    sim_metrics metrics;
+    size_t nsamples;
     int64_t *sample_t;
     size_t sample_t_cap;
     hvf_sim_stats st;
@@ -360,4 +370,16 @@ void *sim_component_ctx(const hvf_sim *sim, const char *name);
 void sim_log(hvf_sim *sim, const char *type, int32_t host, int32_t vm, int32_t from, int32_t to,
              const char *detail, const char *extra);
 void sim_sample(hvf_sim *sim);
+/* metrics.c: a formatted fleet row (emptied), one host's values at the current sample. */
+void sim_metrics_fleet_row(hvf_sim *sim, hvf_strbuf *row);
+void sim_metrics_host(hvf_sim *sim, size_t host, const sim_host_sample *s);
+/* Writes DIR/FILE atomically: @header, then the fleet rows, or the rows of the @npick hosts of
+ * @pick (fleet order) at every sample. Returns 0 or -1 (HVF_ERR_IO). */
+int sim_metrics_write_fleet(hvf_sim *sim, const char *dir, const char *file, const char *header,
+                            hvf_error *err);
+int sim_metrics_write_hosts(hvf_sim *sim, const char *dir, const char *file, const char *header,
+                            const int32_t *pick, size_t npick, hvf_error *err);
+/* Appends the fleet rows written so far to @out (tests). Returns 0 or -1 (HVF_ERR_IO). */
+int sim_metrics_read_fleet(hvf_sim *sim, hvf_strbuf *out, hvf_error *err);
+void sim_metrics_clear(hvf_sim *sim);
 void sim_format_time(hvf_strbuf *sb, int64_t us);

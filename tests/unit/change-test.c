@@ -679,7 +679,7 @@ test_bad_files(void **state)
         {"name: t\nkind: kernel\ntargets: {hosts: 'nope:x'}\n",
          "c.yaml:3: targets.hosts: 'nope:x': expected all, a host name"},
         {"name: t\nkind: kernel\ntargets: {hosts: [all, 'rack:']}\n",
-         "c.yaml:3: targets.hosts: 'rack:': expected all, a host name"},
+         "c.yaml:3: targets.hosts: 'rack:': expected rack:ZONE/RACK or rack:RACK"},
         {"name: t\nkind: kernel\ntargets: {hosts: all}\ncolour: red\n",
          "c.yaml:4: colour: 'colour': unknown field"},
         {"name: t\nkind: kernel\ntargets: {hosts: all}\nwaves: {canary: 0}\n",

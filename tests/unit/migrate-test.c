@@ -73,6 +73,44 @@ test_defaults(void **state)
     assert_int_equal(hvf_migrate_params_timeout_us(&p), 6400 * HVF_US_PER_S);
     p.timeout_us = 30 * 60 * HVF_US_PER_S;
     assert_int_equal(hvf_migrate_params_timeout_us(&p), 1800 * HVF_US_PER_S);
+    /* 0 is no timeout, as in Nova and in scenarios */
+    p.timeout_us = 0;
+    assert_int_equal(hvf_migrate_params_timeout_us(&p), 0);
+}
+
+/*
+ * Timeout 0 means none: a migration slower than Nova's 800 s per GiB still converges, at the
+ * time the pass takes; one that can never converge ends with "never", not at some timeout.
+ */
+static void
+test_no_timeout(void **state)
+{
+    hvf_migrate_params p;
+    hvf_migrate_result nova, none;
+    hvf_error err = HVF_ERROR_INIT;
+
+    (void)state;
+    hvf_migrate_params_default(&p);
+    p.mem_bytes = HVF_GIB;
+    p.bandwidth_bytes_per_s = 1e6; /* the pass takes ~1074 s > 800 s */
+    assert_int_equal(hvf_migrate_estimate(&p, &nova, &err), 0);
+    assert_false(nova.converged);
+    assert_int_equal(nova.total_us, 800 * HVF_US_PER_S);
+    p.timeout_us = 0;
+    assert_int_equal(hvf_migrate_estimate(&p, &none, &err), 0);
+    assert_true(none.converged);
+    assert_true(none.total_us > 800 * HVF_US_PER_S);
+    assert_true(none.total_us >= (int64_t)((double)HVF_GIB / 1e6 * 1e6));
+    assert_true(none.downtime_us > 0);
+
+    /* dirtying faster than the link: never converges, and never ends */
+    p.dirty_bytes_per_s = 2e6;
+    assert_int_equal(hvf_migrate_estimate(&p, &none, &err), 0);
+    assert_false(none.converged);
+    assert_true(none.total_us == HVF_MIGRATE_NEVER);
+    assert_int_equal(none.downtime_us, 0);
+    assert_non_null(strstr(none.reason, "no timeout: it runs until cancelled"));
+    assert_null(strstr(none.reason, "aborted"));
 }
 
 /*
@@ -727,7 +765,7 @@ test_rejects(void **state)
     p.switchover_us = -1;
     expect_invalid(&p, HVF_MIGRATE_FIELD_SWITCHOVER, "switchover_us");
     p = good;
-    p.timeout_us = -1;
+    p.timeout_us = -2; /* -1 is HVF_MIGRATE_TIMEOUT_NOVA */
     expect_invalid(&p, HVF_MIGRATE_FIELD_TIMEOUT, "timeout_us");
     p = good;
     p.strategy = HVF_MIGRATE_STRATEGY_LAST;
@@ -748,6 +786,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_strategy_names),
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_no_timeout),
         cmocka_unit_test(test_idle),
         cmocka_unit_test(test_hand_series),
         cmocka_unit_test(test_zero_pages_in_estimate),

@@ -600,7 +600,7 @@ test_bad_sections(void **state)
          "services[0].name: 'bus': expected a service of the inventory"},
         {"services: [{name: web, nodes: st1}]\n", "services[0].nodes: 'st1': expected only with"},
         {"services: [{name: ceph, kind: storage, nodes: tag:gpu}]\n",
-         "services[0].nodes: 'tag:gpu': expected a selector that matches"},
+         "services[0].nodes: 'tag:gpu': no host has the tag 'gpu'"},
         {"services:\n  - {name: a, kind: storage, nodes: st1, clients: cn1}\n"
          "  - {name: b, kind: storage, nodes: st2, clients: cn1}\n",
          "expected VMs of no other storage (v1 already uses a)"},
