@@ -192,6 +192,8 @@ estimate_parse(int argc, char **argv, estimate_args *a)
 
     hvf_migrate_params_default(&a->params);
     /* Reset getopt: a process may run more than one command (tests do). */
+    if (hvf_cli_options_wanted(estimate_options))
+        return 0;
     optind = 0;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "+:h", estimate_options, NULL)) != -1) {

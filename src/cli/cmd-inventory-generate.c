@@ -144,6 +144,8 @@ hvf_cli_inventory_generate(int argc, char **argv)
     int c, rc = 0;
 
     hvf_generate_params_init(&p);
+    if (hvf_cli_options_wanted(opts))
+        return 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {

@@ -74,6 +74,8 @@ import_args(int argc, char **argv, const char *cmd, void (*usage)(void), const c
                                          {NULL, 0, NULL, 0}};
     int c;
 
+    if (hvf_cli_options_wanted(opts))
+        return 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:jh", opts, NULL)) != -1) {

@@ -123,6 +123,8 @@ inv_check(int argc, char **argv)
     hvf_fleet *f;
     int c, rc;
 
+    if (hvf_cli_options_wanted(opts))
+        return 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
         switch (c) {
@@ -176,6 +178,8 @@ hvf_cli_inventory(int argc, char **argv)
         {"export", "write an inventory for another tool (ganeti)", hvf_cli_inventory_export},
     };
 
+    if (hvf_cli_subcommands_wanted(argc, argv, subs, HVF_ARRAY_LEN(subs)))
+        return 0;
     if (argc >= 2) {
         for (size_t i = 0; i < HVF_ARRAY_LEN(subs); i++) {
             if (strcmp(argv[1], subs[i].name) == 0)

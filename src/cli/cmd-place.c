@@ -182,6 +182,8 @@ hvf_cli_place(int argc, char **argv)
     hvf_fleet *f;
     int c, rc = 0;
 
+    if (hvf_cli_options_wanted(opts))
+        return 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {

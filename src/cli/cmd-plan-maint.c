@@ -63,6 +63,8 @@ pm_parse(int argc, char **argv, pm_args *a)
     const char *cmd = a->drain ? "plan drain" : "plan maintenance";
     int c;
 
+    if (hvf_cli_options_wanted(opts))
+        return 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {

@@ -29,6 +29,8 @@ plan_check(int argc, char **argv)
     const char *verdict;
     int c, rc = 0;
 
+    if (hvf_cli_options_wanted(opts))
+        return 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -129,6 +131,8 @@ static const hvf_cli_command plan_subs[] = {
 int
 hvf_cli_plan(int argc, char **argv)
 {
+    if (hvf_cli_subcommands_wanted(argc, argv, plan_subs, HVF_ARRAY_LEN(plan_subs)))
+        return 0;
     if (argc >= 2) {
         for (size_t i = 0; i < HVF_ARRAY_LEN(plan_subs); i++) {
             if (strcmp(argv[1], plan_subs[i].name) == 0)
@@ -141,7 +145,10 @@ hvf_cli_plan(int argc, char **argv)
             printf("  %-12s %s\n", plan_subs[i].name, plan_subs[i].summary);
         return 0;
     }
-    fprintf(stderr, "hvfleet: plan: expected maintenance, drain or check%s%s%s\n",
-            argc >= 2 ? ", got '" : "", argc >= 2 ? argv[1] : "", argc >= 2 ? "'" : "");
+    fprintf(stderr, "hvfleet: plan: expected one of");
+    for (size_t i = 0; i < HVF_ARRAY_LEN(plan_subs); i++)
+        fprintf(stderr, " %s", plan_subs[i].name);
+    fprintf(stderr, "%s%s%s\n", argc >= 2 ? ", got '" : "", argc >= 2 ? argv[1] : "",
+            argc >= 2 ? "'" : "");
     return 2;
 }

@@ -105,6 +105,8 @@ hvf_cli_simulate(int argc, char **argv)
     double wall;
     int c;
 
+    if (hvf_cli_options_wanted(opts))
+        return 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "s:jo:qh", opts, NULL)) != -1) {
         switch (c) {
