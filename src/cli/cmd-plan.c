@@ -126,6 +126,8 @@ static const hvf_cli_command plan_subs[] = {
     {"drain", "plan the evacuation of hosts that stay out of service", hvf_cli_plan_drain},
     {"check", "re-verify a plan against the current inventory", plan_check},
     {"change", "plan a rolling change in waves (canary covering every variant)", hvf_cli_plan_change},
+    {"show", "per host: its VMs, where each goes, when", hvf_cli_plan_show},
+    {"diff", "hosts, migrations, stops added, removed, changed (exit 1 if any)", hvf_cli_plan_diff},
 };
 
 int
