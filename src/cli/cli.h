@@ -9,6 +9,9 @@
 
 #define HVF_VERSION "0.1.0"
 
+/* The plural ending for a count: printf("%zu host%s", n, HVF_CLI_S(n)). */
+#define HVF_CLI_S(n) ((n) == 1 ? "" : "s")
+
 typedef struct hvf_cli_command {
     const char *name;
     const char *summary;

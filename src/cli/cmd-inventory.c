@@ -93,8 +93,9 @@ inv_summary(const hvf_fleet *f, bool json)
         json_decref(root);
         return 0;
     }
-    printf("inventory is valid: %zu hosts, %zu VMs, %zu services\n\n", f->nhosts, f->nvms,
-           f->nservices);
+    printf("inventory is valid: %zu host%s, %zu VM%s, %zu service%s\n\n", f->nhosts,
+           HVF_CLI_S(f->nhosts), f->nvms, HVF_CLI_S(f->nvms), f->nservices,
+           HVF_CLI_S(f->nservices));
     printf("  %-22s %6s %8s  %-23s %6s  %-15s\n", "", "hosts", "VMs", "memory used / usable", "",
            "vCPUs used / usable");
     inv_totals_print("fleet", &all);

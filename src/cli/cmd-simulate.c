@@ -53,8 +53,10 @@ sim_print_summary(hvf_sim *sim, const char *name, const char *dir, double wall_s
     char a[32], b[32];
 
     hvf_sim_get_stats(sim, &st);
-    printf("scenario %s: %zu hosts, %zu VMs, seed %" PRIu64 ", simulated %s in %.2f s\n", name,
-           hvf_sim_fleet(sim)->nhosts, hvf_sim_fleet(sim)->nvms, hvf_sim_params_get(sim)->seed,
+    printf("scenario %s: %zu host%s, %zu VM%s, seed %" PRIu64 ", simulated %s in %.2f s\n", name,
+           hvf_sim_fleet(sim)->nhosts, HVF_CLI_S(hvf_sim_fleet(sim)->nhosts),
+           hvf_sim_fleet(sim)->nvms, HVF_CLI_S(hvf_sim_fleet(sim)->nvms),
+           hvf_sim_params_get(sim)->seed,
            hvf_units_format_duration(hvf_sim_end(sim), a, sizeof(a)), wall_s);
     printf("  migrations           %" PRIu64 " started, %" PRIu64 " completed, %" PRIu64
            " aborted\n",
