@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "hvfleet/error.h"
 
@@ -25,8 +26,22 @@ int hvf_cli_replay(int argc, char **argv);
 int hvf_cli_audit(int argc, char **argv);
 int hvf_cli_report(int argc, char **argv);
 
-/* sim-change-print.c: the lines simulate prints about changes and services (none without). */
 typedef struct hvf_sim hvf_sim;
+
+/*
+ * cmd-simulate-plan.c: a simulation that runs the plan in @plan_path exactly, on the fleet of
+ * @inventory, with @policy (NULL = defaults) as the planner used it; refused (NULL, *@rc 2)
+ * unless the plan's hash matches its content and its inventory fingerprint @inventory.
+ * *@run (owned by the simulation) is for hvf_cli_plan_run_print after the run.
+ */
+typedef struct hvf_cli_plan_run hvf_cli_plan_run;
+hvf_sim *hvf_cli_plan_sim_new(const char *plan_path, const char *inventory, const char *policy,
+                              const uint64_t *seed, hvf_cli_plan_run **run, int *rc);
+/* Where what happened differs from the plan (also in summary.json as plan_run). */
+void hvf_cli_plan_run_print(const hvf_cli_plan_run *run);
+const char *hvf_cli_plan_run_hash(const hvf_cli_plan_run *run);
+
+/* sim-change-print.c: the lines simulate prints about changes and services (none without). */
 void hvf_cli_print_changes(hvf_sim *sim);
 
 /* Prints "hvfleet: MSG" to stderr and returns the exit status for @err's code. */
