@@ -95,12 +95,12 @@ ps_find_host(const hvf_plan *p, const char *name)
 static json_t *
 ps_show_json(const hvf_plan *p, const char **hosts, size_t nhosts)
 {
-    json_t *root = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:b, s:f}", "schema", "hvfleet.plan-show/v1", "plan_hash",
-        p->summary.plan_hash, "kind", hvf_plan_kind_to_string(p->kind), "strategy",
-        hvf_plan_strategy_to_string(p->strategy), "verdict",
-        hvf_plan_verdict_to_string(p->summary.verdict), "hash_ok", hvf_plan_hash_ok(p),
-        "makespan_s", ps_s(p->summary.makespan_ms));
+    json_t *root =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:f}", "schema", "hvfleet.plan-show/v1",
+                  "plan_hash", p->summary.plan_hash, "kind", hvf_plan_kind_to_string(p->kind),
+                  "strategy", hvf_plan_strategy_to_string(p->strategy), "verdict",
+                  hvf_plan_verdict_to_string(p->summary.verdict), "hash_ok", hvf_plan_hash_ok(p),
+                  "makespan_s", ps_s(p->summary.makespan_ms));
     json_t *jh = json_array();
 
     for (size_t h = 0; h < nhosts; h++) {
@@ -118,19 +118,19 @@ ps_show_json(const hvf_plan *p, const char **hosts, size_t nhosts)
             const hvf_plan_migration *m = &p->migrations[i];
             if (strcmp(m->from, hosts[h]) != 0)
                 continue;
-            json_array_append_new(
-                vms, json_pack("{s:s, s:s, s:s, s:f, s:f, s:s, s:f}", "vm", m->vm, "action",
-                               "migrate", "to", m->to, "start_s", ps_s(m->start_ms), "end_s",
-                               ps_s(m->end_ms), "strategy",
-                               hvf_plan_migration_mode_to_string(m->strategy), "downtime_ms",
-                               (double)m->downtime_us / 1000.0));
+            json_array_append_new(vms,
+                                  json_pack("{s:s, s:s, s:s, s:f, s:f, s:s, s:f}", "vm", m->vm,
+                                            "action", "migrate", "to", m->to, "start_s",
+                                            ps_s(m->start_ms), "end_s", ps_s(m->end_ms), "strategy",
+                                            hvf_plan_migration_mode_to_string(m->strategy),
+                                            "downtime_ms", (double)m->downtime_us / 1000.0));
         }
         for (size_t i = 0; i < p->nstops; i++) {
             const hvf_plan_stop *s = &p->stops[i];
             if (strcmp(s->host, hosts[h]) != 0)
                 continue;
-            json_array_append_new(vms, json_pack("{s:s, s:s, s:s, s:f, s:f}", "vm", s->vm,
-                                                 "action", "stop", "to", s->start_host, "start_s",
+            json_array_append_new(vms, json_pack("{s:s, s:s, s:s, s:f, s:f}", "vm", s->vm, "action",
+                                                 "stop", "to", s->start_host, "start_s",
                                                  ps_s(s->stop_ms), "end_s", ps_s(s->start_ms)));
         }
         json_object_set_new(o, "vms", vms);
@@ -148,9 +148,9 @@ ps_show_text(const hvf_plan *p, const char **hosts, size_t nhosts)
     printf("plan %.12s: %s (%s strategy), verdict %s, %zu host%s, %zu migration%s, %zu stop%s, "
            "makespan %s\n",
            p->summary.plan_hash, hvf_plan_kind_to_string(p->kind),
-           hvf_plan_strategy_to_string(p->strategy),
-           hvf_plan_verdict_to_string(p->summary.verdict), p->nhosts, p->nhosts == 1 ? "" : "s",
-           p->nmigrations, p->nmigrations == 1 ? "" : "s", p->nstops, p->nstops == 1 ? "" : "s",
+           hvf_plan_strategy_to_string(p->strategy), hvf_plan_verdict_to_string(p->summary.verdict),
+           p->nhosts, p->nhosts == 1 ? "" : "s", p->nmigrations, p->nmigrations == 1 ? "" : "s",
+           p->nstops, p->nstops == 1 ? "" : "s",
            hvf_units_format_duration(p->summary.makespan_ms * HVF_US_PER_MS, a, sizeof(a)));
     if (!hvf_plan_hash_ok(p))
         printf("warning: plan_hash does not match the content: the file was edited\n");
@@ -174,16 +174,14 @@ ps_show_text(const hvf_plan *p, const char **hosts, size_t nhosts)
                 continue;
             printf("  %-16s -> %-12s %12s .. %-12s %s, downtime %.0f ms\n", m->vm, m->to,
                    ps_at(m->start_ms, a, sizeof(a)), ps_at(m->end_ms, b, sizeof(b)),
-                   hvf_plan_migration_mode_to_string(m->strategy),
-                   (double)m->downtime_us / 1000.0);
+                   hvf_plan_migration_mode_to_string(m->strategy), (double)m->downtime_us / 1000.0);
         }
         for (size_t i = 0; i < p->nstops; i++) {
             const hvf_plan_stop *s = &p->stops[i];
             if (strcmp(s->host, hosts[h]) != 0)
                 continue;
-            printf("  %-16s stopped %s, started on %s %s\n", s->vm,
-                   ps_at(s->stop_ms, a, sizeof(a)), s->start_host,
-                   ps_at(s->start_ms, b, sizeof(b)));
+            printf("  %-16s stopped %s, started on %s %s\n", s->vm, ps_at(s->stop_ms, a, sizeof(a)),
+                   s->start_host, ps_at(s->start_ms, b, sizeof(b)));
         }
     }
 }
@@ -278,8 +276,8 @@ pd_emit(pd_out *o, char sign, int kind, const char *key, const char *text)
 
     count[kind]++;
     if (o->json)
-        json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "kind", pd_kind[kind], "key",
-                                              key, "what", text));
+        json_array_append_new(
+            list, json_pack("{s:s, s:s, s:s}", "kind", pd_kind[kind], "key", key, "what", text));
     else if (!o->stat)
         printf("%c %s %s: %s\n", sign, pd_kind[kind], key, text);
 }
@@ -294,8 +292,7 @@ pd_host_text(const hvf_plan_host *h, char *buf, size_t size)
                  ps_at(h->evacuate_end_ms, b, sizeof(b)));
     else
         snprintf(buf, size, "evacuated %s .. %s, maintained %s .. %s",
-                 ps_at(h->evacuate_start_ms, a, sizeof(a)),
-                 ps_at(h->evacuate_end_ms, b, sizeof(b)),
+                 ps_at(h->evacuate_start_ms, a, sizeof(a)), ps_at(h->evacuate_end_ms, b, sizeof(b)),
                  ps_at(h->maintenance_start_ms, c, sizeof(c)),
                  ps_at(h->maintenance_end_ms, d, sizeof(d)));
 }
@@ -364,9 +361,9 @@ static bool
 pd_migration_same(const hvf_plan_migration *x, const hvf_plan_migration *y)
 {
     return strcmp(x->from, y->from) == 0 && strcmp(x->to, y->to) == 0 &&
-           x->start_ms == y->start_ms && x->end_ms == y->end_ms &&
-           x->memory_mib == y->memory_mib && x->downtime_us == y->downtime_us &&
-           x->rounds == y->rounds && x->converged == y->converged && x->strategy == y->strategy;
+           x->start_ms == y->start_ms && x->end_ms == y->end_ms && x->memory_mib == y->memory_mib &&
+           x->downtime_us == y->downtime_us && x->rounds == y->rounds &&
+           x->converged == y->converged && x->strategy == y->strategy;
 }
 
 static void
@@ -528,9 +525,8 @@ hvf_cli_plan_diff(int argc, char **argv)
         json_t *root = json_pack(
             "{s:s, s:b, s:s, s:s, s:b, s:o, s:o, s:o}", "schema", "hvfleet.plan-diff/v1", "same",
             total == 0, "a_plan_hash", a->summary.plan_hash, "b_plan_hash", b->summary.plan_hash,
-            "same_inventory",
-            strcmp(a->inventory_fingerprint, b->inventory_fingerprint) == 0, "added", o.added,
-            "removed", o.removed, "changed", o.changed);
+            "same_inventory", strcmp(a->inventory_fingerprint, b->inventory_fingerprint) == 0,
+            "added", o.added, "removed", o.removed, "changed", o.changed);
         json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         printf("\n");
         json_decref(root);
@@ -544,8 +540,7 @@ hvf_cli_plan_diff(int argc, char **argv)
             printf("summary: %s %s, verdict %s -> %s %s, verdict %s\n",
                    hvf_plan_kind_to_string(a->kind),
                    hvf_units_format_duration(a->summary.makespan_ms * HVF_US_PER_MS, x, sizeof(x)),
-                   hvf_plan_verdict_to_string(a->summary.verdict),
-                   hvf_plan_kind_to_string(b->kind),
+                   hvf_plan_verdict_to_string(a->summary.verdict), hvf_plan_kind_to_string(b->kind),
                    hvf_units_format_duration(b->summary.makespan_ms * HVF_US_PER_MS, y, sizeof(y)),
                    hvf_plan_verdict_to_string(b->summary.verdict));
         }

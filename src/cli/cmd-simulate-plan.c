@@ -37,7 +37,7 @@ typedef enum sp_kind { SP_EVACUATE, SP_STOP, SP_MIGRATE, SP_START, SP_MAINTAIN }
 typedef struct sp_action {
     int64_t t_us; /* planned */
     sp_kind kind;
-    size_t idx;  /* into plan->hosts, migrations or stops */
+    size_t idx; /* into plan->hosts, migrations or stops */
     bool done;
     int64_t done_us; /* when it ran; -1 until then */
 } sp_action;
@@ -296,15 +296,15 @@ sp_diff_json(const hvf_cli_plan_run *r, const sp_diff *d)
     const hvf_plan *p = r->plan;
     json_t *o = json_pack(
         "{s:s, s:s, s:f, s:i, s:i, s:i, s:i, s:i, s:i, s:f, s:i, s:i, s:i, s:i, s:f, s:f}",
-        "plan_hash", p->summary.plan_hash, "kind", hvf_plan_kind_to_string(p->kind),
-        "tolerance_s", SP_TOLERANCE_US / 1e6, "migrations_planned", (int)p->nmigrations,
-        "migrations_completed", (int)d->completed, "migrations_aborted", (int)d->aborted,
-        "migrations_not_run", (int)d->never, "migrations_started_late", (int)d->late_start,
-        "migrations_ended_off_plan", (int)d->off_end, "largest_end_deviation_s",
-        (double)d->worst_us / 1e6, "maintenances_started_late", (int)d->maint_late,
-        "hosts_not_maintained", (int)d->not_maintained, "stops_late", (int)d->stops_late,
-        "stops_not_run", (int)d->stops_never, "planned_makespan_s",
-        (double)d->planned_makespan_us / 1e6, "actual_makespan_s", (double)d->actual_last_us / 1e6);
+        "plan_hash", p->summary.plan_hash, "kind", hvf_plan_kind_to_string(p->kind), "tolerance_s",
+        SP_TOLERANCE_US / 1e6, "migrations_planned", (int)p->nmigrations, "migrations_completed",
+        (int)d->completed, "migrations_aborted", (int)d->aborted, "migrations_not_run",
+        (int)d->never, "migrations_started_late", (int)d->late_start, "migrations_ended_off_plan",
+        (int)d->off_end, "largest_end_deviation_s", (double)d->worst_us / 1e6,
+        "maintenances_started_late", (int)d->maint_late, "hosts_not_maintained",
+        (int)d->not_maintained, "stops_late", (int)d->stops_late, "stops_not_run",
+        (int)d->stops_never, "planned_makespan_s", (double)d->planned_makespan_us / 1e6,
+        "actual_makespan_s", (double)d->actual_last_us / 1e6);
 
     json_object_set_new(o, "largest_end_deviation_vm",
                         d->worst_us ? json_string(p->migrations[d->worst].vm) : json_null());
@@ -438,8 +438,11 @@ hvf_cli_plan_sim_new(const char *plan_path, const char *inventory, const char *p
                      const uint64_t *seed, hvf_cli_plan_run **run, int *rc)
 {
     hvf_cli_plan_run *r = hvf_calloc(1, sizeof(*r));
-    hvf_sim_controller ctl = {.name = "plan", .ctx = r, .on_start = sp_on_start,
-                              .on_event = sp_on_event, .on_finish = sp_on_finish,
+    hvf_sim_controller ctl = {.name = "plan",
+                              .ctx = r,
+                              .on_start = sp_on_start,
+                              .on_event = sp_on_event,
+                              .on_finish = sp_on_finish,
                               .free_ctx = sp_free};
     hvf_sim_params params;
     hvf_diags problems;
@@ -450,8 +453,9 @@ hvf_cli_plan_sim_new(const char *plan_path, const char *inventory, const char *p
 
     *run = NULL;
     if (hvf_cli_plan_is_change(plan_path)) {
-        fprintf(stderr, "hvfleet: simulate: --plan '%s' is a change plan; expected a "
-                        "maintenance, drain or rebalance plan (hvfleet.plan/v1)\n",
+        fprintf(stderr,
+                "hvfleet: simulate: --plan '%s' is a change plan; expected a "
+                "maintenance, drain or rebalance plan (hvfleet.plan/v1)\n",
                 plan_path);
         *rc = 2;
         sp_free(r);
