@@ -185,8 +185,9 @@ place_print_text(const hvf_fleet *f, const place_vm *vm, const hvf_placer *p,
     } else {
         printf("fits nowhere\n");
     }
-    printf("%u hosts examined: %u candidate%s, %u rejected\n", res->examined, res->candidates,
-           res->candidates == 1 ? "" : "s", res->examined - res->candidates);
+    printf("%u host%s examined: %u candidate%s, %u rejected\n", res->examined,
+           HVF_CLI_S(res->examined), res->candidates, res->candidates == 1 ? "" : "s",
+           res->examined - res->candidates);
     for (int r = 0; r < HVF_PLACE_REJECT_LAST; r++) {
         if (res->rejected[r])
             printf("  %6u  %-7s %s\n", res->rejected[r],

@@ -66,9 +66,10 @@ sim_print_summary(hvf_sim *sim, const char *name, const char *dir, double wall_s
     printf("  peak concurrency     %u migration%s, %u host%s evacuating\n",
            st.peak_concurrent_migrations, HVF_CLI_S(st.peak_concurrent_migrations),
            st.peak_concurrent_evacuations, HVF_CLI_S(st.peak_concurrent_evacuations));
-    printf("  peak host memory     %.0f%% of usable (used + claimed + arriving); %u hosts over "
+    printf("  peak host memory     %.0f%% of usable (used + claimed + arriving); %u host%s over "
            "100%%\n",
-           st.peak_host_memory_ratio * 100, st.hosts_over_committed);
+           st.peak_host_memory_ratio * 100, st.hosts_over_committed,
+           HVF_CLI_S(st.hosts_over_committed));
     printf("  VMs                  %u rebooted (OOM killer), %u crashed with their host\n",
            st.vms_rebooted, st.vms_crashed);
     printf("  hosts                %u crashed, %u hung (IO saturated past the hung-task timeout)\n",

@@ -12,6 +12,8 @@ run 0 inventory generate --hosts 1 --zones 1 --racks-per-zone 1 --vms-per-host 1
 has err "generated 1 host in 1 zone and 1 rack, 1 VM ("
 run 0 inventory check "$TMP/one.yaml"
 has out "inventory is valid: 1 host, 1 VM, "
+run 0 place --inventory "$TMP/one.yaml" --vcpus 1 --memory 1GiB
+has out "1 host examined: 1 candidate, 0 rejected"
 run 0 inventory generate --hosts 4 --zones 2 --racks-per-zone 2 --vms-per-host 1 --seed 1 \
     -o "$TMP/two.yaml"
 has err "generated 4 hosts in 2 zones and 4 racks, 4 VMs ("
