@@ -20,11 +20,14 @@ mkdir -p "$T/run/build/src/cli" || exit 2
 ln -s "$HVFLEET" "$T/run/build/src/cli/hvfleet"
 cp -R "$SRC/examples" "$SRC/scenarios" "$T/run/" || exit 2
 
-# The block: from the first ```sh after "## A tour" to the closing ```.
+# The block: from the first ```sh after "## A tour" to the closing ```; a command continued
+# with a trailing backslash is joined into one line, as the shell reads it.
 awk '/^## A tour/ { t = 1; next }
      t && !b && /^```sh/ { b = 1; next }
      b && /^```/ { exit }
-     b { print }' "$SRC/README.md" >"$T/block"
+     b && cont { sub(/\\$/, "", cur); cur = cur " " $0 }
+     b && !cont { cur = $0 }
+     b { cont = /\\$/; if (!cont) print cur }' "$SRC/README.md" >"$T/block"
 n=$(grep -c -v -e '^[[:space:]]*$' -e '^[[:space:]]*#' "$T/block")
 if [ "$n" -lt 5 ]; then
     echo "FAIL: found only $n commands in the README's tour block" >&2
