@@ -6,7 +6,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 20
 MESON_OPTS ?= -Dwerror=true
 
-.PHONY: all deps build check test asan demo bench fuzz clean
+.PHONY: all deps build check test asan demo bench fuzz clean install
 
 all: build
 
@@ -46,6 +46,11 @@ $(FUZZ_BUILD)/build.ninja:
 fuzz: deps $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
 	@scripts/run-fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# PREFIX (default /usr/local) and DESTDIR as usual: binary, bash completion, man pages.
+PREFIX ?= /usr/local
+install: build
+	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" scripts/install $(BUILD)/src/cli/hvfleet
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -97,6 +97,8 @@ hvf_cli_approve(int argc, char **argv)
     hvf_plan *plan;
     int c, rc = 0;
 
+    if (hvf_cli_options_wanted(opts))
+        return 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -200,6 +202,8 @@ hvf_cli_freeze(int argc, char **argv)
     hvf_error err = HVF_ERROR_INIT;
     int c;
 
+    if (hvf_cli_options_wanted(opts))
+        return 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -259,6 +263,8 @@ hvf_cli_unfreeze(int argc, char **argv)
     hvf_error err = HVF_ERROR_INIT;
     int c;
 
+    if (hvf_cli_options_wanted(opts))
+        return 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {

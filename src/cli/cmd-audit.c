@@ -47,6 +47,8 @@ hvf_cli_audit(int argc, char **argv)
     hvf_strbuf sb = HVF_STRBUF_INIT;
     int c, rc = 0;
 
+    if (hvf_cli_options_wanted(opts))
+        return 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":i:p:jo:h", opts, NULL)) != -1) {

@@ -194,6 +194,8 @@ estimate_parse(int argc, char **argv, estimate_args *a)
 
     hvf_migrate_params_default(&a->params);
     /* Reset getopt: a process may run more than one command (tests do). */
+    if (hvf_cli_options_wanted(estimate_options))
+        return 0;
     optind = 0;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "+:h", estimate_options, NULL)) != -1) {
@@ -244,20 +246,48 @@ estimate_parse(int argc, char **argv, estimate_args *a)
     return -1;
 }
 
-static void
-estimate_print_text(const hvf_migrate_params *p, const hvf_migrate_result *r)
+/*
+ * A size or rate as the user gave it, in their unit with a space ("200MiB/s" -> "200 MiB/s",
+ * "10Gbit" -> "10 Gbit"), so that the echo never converts it; formatted from @v when the user
+ * gave no unit or did not give it at all (a default).
+ */
+static const char *
+estimate_echo(const char *raw, bool rate, double v, char *buf, size_t size)
 {
-    char b1[32], b2[32], b3[32], b4[32];
-    double link = p->link_bytes_per_s > 0 ? p->link_bytes_per_s : p->bandwidth_bytes_per_s;
+    size_t n = raw ? strspn(raw, "0123456789.") : 0;
+    const char *unit = raw ? raw + n + strspn(raw + n, " ") : NULL;
+
+    if (n > 0 && *unit != '\0')
+        snprintf(buf, size, "%.*s %s", (int)n, raw, unit);
+    else if (rate)
+        hvf_units_format_rate(v, buf, size);
+    else
+        hvf_units_format_size((uint64_t)v, buf, size);
+    return buf;
+}
+
+static void
+estimate_print_text(const estimate_args *a, const hvf_migrate_result *r)
+{
+    const hvf_migrate_params *p = &a->params;
+    const char *const *raw = a->raw;
+    char b1[48], b2[48], b3[48], b4[48];
+    bool own_link = p->link_bytes_per_s > 0;
+    double link = own_link ? p->link_bytes_per_s : p->bandwidth_bytes_per_s;
     int64_t timeout_us = hvf_migrate_params_timeout_us(p);
 
-    printf("migration of %s, dirtying %s", hvf_units_format_size(p->mem_bytes, b1, sizeof(b1)),
-           hvf_units_format_rate(p->dirty_bytes_per_s, b2, sizeof(b2)));
+    printf("migration of %s, dirtying %s",
+           estimate_echo(raw[HVF_MIGRATE_FIELD_MEM], false, (double)p->mem_bytes, b1, sizeof(b1)),
+           estimate_echo(raw[HVF_MIGRATE_FIELD_DIRTY_RATE], true, p->dirty_bytes_per_s, b2,
+                         sizeof(b2)));
     if (p->working_set_bytes)
-        printf(" within %s", hvf_units_format_size(p->working_set_bytes, b3, sizeof(b3)));
+        printf(" within %s", estimate_echo(raw[HVF_MIGRATE_FIELD_WORKING_SET], false,
+                                           (double)p->working_set_bytes, b3, sizeof(b3)));
     printf(", at %s (final copy %s), strategy %s\n",
-           hvf_units_format_rate(p->bandwidth_bytes_per_s, b1, sizeof(b1)),
-           hvf_units_format_rate(link, b2, sizeof(b2)),
+           estimate_echo(raw[HVF_MIGRATE_FIELD_BANDWIDTH], true, p->bandwidth_bytes_per_s, b1,
+                         sizeof(b1)),
+           estimate_echo(raw[own_link ? HVF_MIGRATE_FIELD_LINK : HVF_MIGRATE_FIELD_BANDWIDTH], true,
+                         link, b2, sizeof(b2)),
            hvf_migrate_strategy_to_string(p->strategy));
     printf("downtime limit %s, switchover %s, timeout %s\n\n",
            hvf_units_format_duration(p->downtime_limit_us, b1, sizeof(b1)),
@@ -356,7 +386,7 @@ hvf_cli_estimate(int argc, char **argv)
         if (estimate_print_json(&a.params, &r) != 0)
             return 1;
     } else {
-        estimate_print_text(&a.params, &r);
+        estimate_print_text(&a, &r);
     }
     /* "Does not converge" is the command's "no" answer. */
     return r.converged ? 0 : 1;

@@ -110,10 +110,12 @@ gen_print_summary(const hvf_fleet *f, const hvf_generate_params *p, const char *
         return;
     }
     fprintf(stderr,
-            "generated %zu hosts in %zu zones and %zu racks, %zu VMs (%zu busy, %zu not "
-            "live-migratable), %zu services; memory %.1f %% used (hosts %.1f-%.1f %%), seed "
+            "generated %zu host%s in %zu zone%s and %zu rack%s, %zu VM%s (%zu busy, %zu not "
+            "live-migratable), %zu service%s; memory %.1f %% used (hosts %.1f-%.1f %%), seed "
             "%" PRIu64 "\n",
-            f->nhosts, f->nzones, f->nracks, f->nvms, s.busy, s.unmigratable, f->nservices,
+            f->nhosts, HVF_CLI_S(f->nhosts), f->nzones, HVF_CLI_S(f->nzones), f->nracks,
+            HVF_CLI_S(f->nracks), f->nvms, HVF_CLI_S(f->nvms), s.busy, s.unmigratable,
+            f->nservices, HVF_CLI_S(f->nservices),
             s.mem_usable_mib > 0 ? 100.0 * s.mem_used_mib / s.mem_usable_mib : 0.0,
             100.0 * s.min_used, 100.0 * s.max_used, p->seed);
 }
@@ -144,6 +146,8 @@ hvf_cli_inventory_generate(int argc, char **argv)
     int c, rc = 0;
 
     hvf_generate_params_init(&p);
+    if (hvf_cli_options_wanted(opts))
+        return 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {

@@ -26,13 +26,14 @@ static void
 import_summary_text(const char *file, const hvf_fleet *f, const hvf_ganeti_stats *st)
 {
     fprintf(stderr,
-            "imported '%s': %zu hosts (%zu down, %zu in maintenance) in %zu zones, %zu VMs "
-            "(%zu stopped, %zu not live-migratable), %zu services\n",
-            file, f->nhosts, st->offline_nodes, st->drained_nodes, f->nzones, f->nvms,
-            st->stopped_instances, st->unmigratable, f->nservices);
+            "imported '%s': %zu host%s (%zu down, %zu in maintenance) in %zu zone%s, %zu VM%s "
+            "(%zu stopped, %zu not live-migratable), %zu service%s\n",
+            file, f->nhosts, HVF_CLI_S(f->nhosts), st->offline_nodes, st->drained_nodes,
+            f->nzones, HVF_CLI_S(f->nzones), f->nvms, HVF_CLI_S(f->nvms), st->stopped_instances,
+            st->unmigratable, f->nservices, HVF_CLI_S(f->nservices));
     if (st->drbd_instances)
-        fprintf(stderr, "note: %zu DRBD instances: their secondary node is not modelled\n",
-                st->drbd_instances);
+        fprintf(stderr, "note: %zu DRBD instance%s: their secondary node is not modelled\n",
+                st->drbd_instances, HVF_CLI_S(st->drbd_instances));
     for (size_t i = 0; i < st->notes.n; i++)
         fprintf(stderr, "note: %s\n", st->notes.lines[i]);
     if (st->notes.total > st->notes.n)
@@ -74,6 +75,8 @@ import_args(int argc, char **argv, const char *cmd, void (*usage)(void), const c
                                          {NULL, 0, NULL, 0}};
     int c;
 
+    if (hvf_cli_options_wanted(opts))
+        return 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:jh", opts, NULL)) != -1) {

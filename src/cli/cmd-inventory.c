@@ -93,8 +93,9 @@ inv_summary(const hvf_fleet *f, bool json)
         json_decref(root);
         return 0;
     }
-    printf("inventory is valid: %zu hosts, %zu VMs, %zu services\n\n", f->nhosts, f->nvms,
-           f->nservices);
+    printf("inventory is valid: %zu host%s, %zu VM%s, %zu service%s\n\n", f->nhosts,
+           HVF_CLI_S(f->nhosts), f->nvms, HVF_CLI_S(f->nvms), f->nservices,
+           HVF_CLI_S(f->nservices));
     printf("  %-22s %6s %8s  %-23s %6s  %-15s\n", "", "hosts", "VMs", "memory used / usable", "",
            "vCPUs used / usable");
     inv_totals_print("fleet", &all);
@@ -123,6 +124,8 @@ inv_check(int argc, char **argv)
     hvf_fleet *f;
     int c, rc;
 
+    if (hvf_cli_options_wanted(opts))
+        return 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
         switch (c) {
@@ -176,6 +179,8 @@ hvf_cli_inventory(int argc, char **argv)
         {"export", "write an inventory for another tool (ganeti)", hvf_cli_inventory_export},
     };
 
+    if (hvf_cli_subcommands_wanted(argc, argv, subs, HVF_ARRAY_LEN(subs)))
+        return 0;
     if (argc >= 2) {
         for (size_t i = 0; i < HVF_ARRAY_LEN(subs); i++) {
             if (strcmp(argv[1], subs[i].name) == 0)

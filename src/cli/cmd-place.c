@@ -28,8 +28,10 @@ place_usage(FILE *out)
         "usage: hvfleet place --inventory FILE --vm-spec NAME:VCPUS:MEMORY[:SERVICE]\n"
         "       hvfleet place --inventory FILE --vcpus N --memory SIZE [--service S] [--name N]\n"
         "                     [--policy FILE] [--json]\n"
-        "Answers where a new VM would go (filters, then weighers; see docs/planning.md) and\n"
-        "how many hosts each filter rejected. Exit status 1 when it fits nowhere.\n");
+        "Answers where a new VM would go (filters, then weighers; see docs/planning.md),\n"
+        "how many hosts each filter rejected, and the rejected hosts that came closest\n"
+        "(failed the latest filter, then had the most memory) with their reason.\n"
+        "Exit status 1 when it fits nowhere.\n");
 }
 
 static int
@@ -101,9 +103,73 @@ place_parse_spec(const char *spec, place_vm *vm)
     return 0;
 }
 
+/* How many rejected hosts `place` names, the ones that came closest to being chosen. */
+#define PLACE_NEAR_MAX 5
+
+typedef struct place_near {
+    int32_t host;
+    int reject;          /* hvf_place_reject: the first filter the host failed */
+    uint64_t avail_mib; /* memory it could still take, above headroom */
+} place_near;
+
+/*
+ * The rejected hosts that came closest: a host failing a later filter passed more of them
+ * (filters run in hvf_place_reject order), then the one with the most memory available, then
+ * the lowest index (deterministic). Returns how many are in @out (at most PLACE_NEAR_MAX).
+ */
+static size_t
+place_near_misses(const hvf_fleet *f, const hvf_placer *p, const hvf_place_request *req,
+                  place_near *out)
+{
+    size_t n = 0;
+
+    for (size_t h = 0; h < f->nhosts; h++) {
+        int r = hvf_placer_check(p, req, (int32_t)h);
+        place_near c = {(int32_t)h, r, r >= 0 ? hvf_placer_avail_mib(p, (int32_t)h) : 0};
+        size_t at;
+        if (r < 0)
+            continue; /* passed every filter: a candidate, not rejected */
+        for (at = n; at > 0; at--) {
+            const place_near *o = &out[at - 1];
+            if (o->reject > c.reject || (o->reject == c.reject && o->avail_mib >= c.avail_mib))
+                break;
+        }
+        if (at >= PLACE_NEAR_MAX)
+            continue;
+        if (n < PLACE_NEAR_MAX)
+            n++;
+        memmove(&out[at + 1], &out[at], (n - 1 - at) * sizeof(place_near));
+        out[at] = c;
+    }
+    return n;
+}
+
+/* Why @c was rejected, in one clause with the figures that decided it. */
+static const char *
+place_near_why(const hvf_fleet *f, const place_near *c, const place_vm *vm, char *buf,
+               size_t size)
+{
+    const hvf_host *h = &f->hosts[c->host];
+    int32_t svc = vm->service[0] ? hvf_fleet_find_service(f, vm->service) : -1;
+    char a[32], b[32];
+
+    if (c->reject == HVF_PLACE_REJECT_STATE && h->state != HVF_HOST_STATE_ACTIVE)
+        snprintf(buf, size, "host state %s", hvf_host_state_to_string(h->state));
+    else if (c->reject == HVF_PLACE_REJECT_SPREAD && svc >= 0)
+        snprintf(buf, size, "another replica of '%s' on this %s", vm->service,
+                 hvf_spread_to_string(f->services[svc].spread));
+    else if (c->reject == HVF_PLACE_REJECT_MEMORY)
+        snprintf(buf, size, "%s available above headroom, %s needed",
+                 hvf_units_format_size(c->avail_mib * HVF_MIB, a, sizeof(a)),
+                 hvf_units_format_size(vm->mem_mib * HVF_MIB, b, sizeof(b)));
+    else
+        snprintf(buf, size, "%s", hvf_place_reject_describe((hvf_place_reject)c->reject));
+    return buf;
+}
+
 static void
 place_print_text(const hvf_fleet *f, const place_vm *vm, const hvf_placer *p,
-                 const hvf_place_result *res)
+                 const hvf_place_result *res, const place_near *near, size_t nnear)
 {
     char mem[32], left[32];
 
@@ -119,18 +185,30 @@ place_print_text(const hvf_fleet *f, const place_vm *vm, const hvf_placer *p,
     } else {
         printf("fits nowhere\n");
     }
-    printf("%u hosts examined: %u candidate%s, %u rejected\n", res->examined, res->candidates,
-           res->candidates == 1 ? "" : "s", res->examined - res->candidates);
+    printf("%u host%s examined: %u candidate%s, %u rejected\n", res->examined,
+           HVF_CLI_S(res->examined), res->candidates, res->candidates == 1 ? "" : "s",
+           res->examined - res->candidates);
     for (int r = 0; r < HVF_PLACE_REJECT_LAST; r++) {
         if (res->rejected[r])
             printf("  %6u  %-7s %s\n", res->rejected[r],
                    hvf_place_reject_to_string((hvf_place_reject)r),
                    hvf_place_reject_describe((hvf_place_reject)r));
     }
+    if (nnear)
+        printf("closest rejected host%s:\n", nnear == 1 ? "" : "s");
+    for (size_t i = 0; i < nnear; i++) {
+        const hvf_host *h = &f->hosts[near[i].host];
+        char loc[2 * HVF_NAME_MAX + 16], why[160];
+        snprintf(loc, sizeof(loc), "(%s/%s)", f->zones[h->zone].name, f->racks[h->rack].name);
+        printf("  %-12s %-16s %-7s %s\n", h->name, loc,
+               hvf_place_reject_to_string((hvf_place_reject)near[i].reject),
+               place_near_why(f, &near[i], vm, why, sizeof(why)));
+    }
 }
 
 static void
-place_print_json(const hvf_fleet *f, const place_vm *vm, const hvf_place_result *res)
+place_print_json(const hvf_fleet *f, const place_vm *vm, const hvf_place_result *res,
+                 const place_near *near, size_t nnear)
 {
     json_t *root = json_object();
     json_t *jvm = json_pack("{s:s, s:i, s:I}", "name", vm->name, "vcpus", (int)vm->vcpus,
@@ -154,6 +232,20 @@ place_print_json(const hvf_fleet *f, const place_vm *vm, const hvf_place_result 
     json_object_set_new(root, "examined", json_integer(res->examined));
     json_object_set_new(root, "candidates", json_integer(res->candidates));
     json_object_set_new(root, "rejected", rej);
+    {
+        json_t *jn = json_array();
+        for (size_t i = 0; i < nnear; i++) {
+            const hvf_host *h = &f->hosts[near[i].host];
+            char why[160];
+            json_array_append_new(
+                jn, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "host", h->name, "zone",
+                              f->zones[h->zone].name, "rack", f->racks[h->rack].name, "reason",
+                              hvf_place_reject_to_string((hvf_place_reject)near[i].reject),
+                              "detail", place_near_why(f, &near[i], vm, why, sizeof(why)),
+                              "available_mib", (json_int_t)near[i].avail_mib));
+        }
+        json_object_set_new(root, "closest_rejected", jn);
+    }
     json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     printf("\n");
     json_decref(root);
@@ -180,8 +272,12 @@ hvf_cli_place(int argc, char **argv)
     hvf_place_result res;
     hvf_placer *placer;
     hvf_fleet *f;
+    place_near near[PLACE_NEAR_MAX];
+    size_t nnear;
     int c, rc = 0;
 
+    if (hvf_cli_options_wanted(opts))
+        return 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -256,10 +352,11 @@ hvf_cli_place(int argc, char **argv)
     req.need.vcpus = vm.vcpus;
     placer = hvf_placer_new(f, &policy);
     hvf_placer_choose(placer, &req, &res);
+    nnear = place_near_misses(f, placer, &req, near);
     if (json)
-        place_print_json(f, &vm, &res);
+        place_print_json(f, &vm, &res, near, nnear);
     else
-        place_print_text(f, &vm, placer, &res);
+        place_print_text(f, &vm, placer, &res, near, nnear);
     hvf_placer_free(placer);
     hvf_fleet_free(f);
     return res.host >= 0 ? 0 : 1;

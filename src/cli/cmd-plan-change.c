@@ -69,6 +69,8 @@ hvf_cli_plan_change(int argc, char **argv)
     hvf_change_plan *plan = NULL;
     int c, rc = 0;
 
+    if (hvf_cli_options_wanted(opts))
+        return 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":o:h", opts, NULL)) != -1) {

@@ -20,6 +20,7 @@ typedef struct pm_args {
     bool json, compare, write_refused;
     char **drain_hosts;
     int ndrain_hosts;
+    const hvf_fleet *fleet; /* borrowed: the planned fleet, for printing */
 } pm_args;
 
 static void
@@ -71,6 +72,8 @@ pm_parse(int argc, char **argv, pm_args *a)
     const char *cmd = a->drain ? "plan drain" : "plan maintenance";
     int c;
 
+    if (hvf_cli_options_wanted(opts))
+        return 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
@@ -203,6 +206,41 @@ pm_outcome_json(const hvf_maint_outcome *o)
                      (int)o->migrations);
 }
 
+/* The VMs pre-copy would not move, apart from those that cannot live-migrate at all. */
+static void
+pm_print_non_converging(const hvf_fleet *f, const hvf_plan_summary *s)
+{
+    size_t n[2] = {0, 0}, first[2] = {0, 0};
+
+    for (size_t i = 0; i < s->nnon_converging; i++) {
+        int32_t vm = f ? hvf_fleet_find_vm(f, s->non_converging[i].vm) : -1;
+        int k = vm >= 0 && !f->vms[vm].migratable;
+        if (n[k]++ == 0)
+            first[k] = i;
+    }
+    if (n[0])
+        printf("non-converging VMs: %zu (first: %s, %s)\n", n[0], s->non_converging[first[0]].vm,
+               hvf_non_converging_to_string(s->non_converging[first[0]].action));
+    if (n[1])
+        printf("VMs that cannot live-migrate (migratable: false): %zu (first: %s, %s)\n", n[1],
+               s->non_converging[first[1]].vm,
+               hvf_non_converging_to_string(s->non_converging[first[1]].action));
+}
+
+/* The plan's VMs that cannot live-migrate at all (migratable: false), by name. */
+static json_t *
+pm_unmigratable_json(const hvf_fleet *f, const hvf_plan *plan)
+{
+    json_t *a = json_array();
+
+    for (size_t i = 0; i < plan->summary.nnon_converging; i++) {
+        int32_t vm = hvf_fleet_find_vm(f, plan->summary.non_converging[i].vm);
+        if (vm >= 0 && !f->vms[vm].migratable)
+            json_array_append_new(a, json_string(f->vms[vm].name));
+    }
+    return a;
+}
+
 static void
 pm_print_text(const pm_args *a, const hvf_plan *plan, const hvf_maint_outcome *mine,
               const hvf_maint_outcome *other, bool have_other)
@@ -226,9 +264,7 @@ pm_print_text(const pm_args *a, const hvf_plan *plan, const hvf_maint_outcome *m
            plan->nhosts == 1 ? "" : "s", plan->nmigrations, plan->nmigrations == 1 ? "" : "s",
            plan->nstops, plan->nstops == 1 ? "" : "s", s->max_parallel_hosts_seen,
            s->max_parallel_hosts_seen == 1 ? "" : "s", hvf_plan_strategy_to_string(plan->strategy));
-    if (s->nnon_converging)
-        printf("non-converging VMs: %zu (first: %s, %s)\n", s->nnon_converging,
-               s->non_converging[0].vm, hvf_non_converging_to_string(s->non_converging[0].action));
+    pm_print_non_converging(a->fleet, s);
     if (s->vms_moved_more_than_once)
         printf("VMs moved more than once: %u\n", s->vms_moved_more_than_once);
     if (!have_other)
@@ -298,6 +334,7 @@ pm_run(pm_args *a)
     }
     if (rc != 0)
         goto out;
+    a->fleet = fleet;
 
     hvf_maint_opts_init(&o);
     o.kind = a->drain ? HVF_PLAN_KIND_DRAIN : HVF_PLAN_KIND_MAINTENANCE;
@@ -352,6 +389,7 @@ pm_run(pm_args *a)
                                 a->strategy == HVF_PLAN_STRATEGY_HVFLEET ? "naive" : "hvfleet",
                                 pm_outcome_json(&other));
         json_object_set_new(root, "plan", jplan ? jplan : json_null());
+        json_object_set_new(root, "not_live_migratable", pm_unmigratable_json(fleet, plan));
         json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
         printf("\n");
         json_decref(root);

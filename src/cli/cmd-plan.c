@@ -29,6 +29,8 @@ plan_check(int argc, char **argv)
     const char *verdict;
     int c, rc = 0;
 
+    if (hvf_cli_options_wanted(opts))
+        return 0;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -124,11 +126,15 @@ static const hvf_cli_command plan_subs[] = {
     {"drain", "plan the evacuation of hosts that stay out of service", hvf_cli_plan_drain},
     {"check", "re-verify a plan against the current inventory", plan_check},
     {"change", "plan a rolling change in waves (canary covering every variant)", hvf_cli_plan_change},
+    {"show", "per host: its VMs, where each goes, when", hvf_cli_plan_show},
+    {"diff", "hosts, migrations, stops added, removed, changed (exit 1 if any)", hvf_cli_plan_diff},
 };
 
 int
 hvf_cli_plan(int argc, char **argv)
 {
+    if (hvf_cli_subcommands_wanted(argc, argv, plan_subs, HVF_ARRAY_LEN(plan_subs)))
+        return 0;
     if (argc >= 2) {
         for (size_t i = 0; i < HVF_ARRAY_LEN(plan_subs); i++) {
             if (strcmp(argv[1], plan_subs[i].name) == 0)
@@ -141,7 +147,10 @@ hvf_cli_plan(int argc, char **argv)
             printf("  %-12s %s\n", plan_subs[i].name, plan_subs[i].summary);
         return 0;
     }
-    fprintf(stderr, "hvfleet: plan: expected maintenance, drain or check%s%s%s\n",
-            argc >= 2 ? ", got '" : "", argc >= 2 ? argv[1] : "", argc >= 2 ? "'" : "");
+    fprintf(stderr, "hvfleet: plan: expected one of");
+    for (size_t i = 0; i < HVF_ARRAY_LEN(plan_subs); i++)
+        fprintf(stderr, " %s", plan_subs[i].name);
+    fprintf(stderr, "%s%s%s\n", argc >= 2 ? ", got '" : "", argc >= 2 ? argv[1] : "",
+            argc >= 2 ? "'" : "");
     return 2;
 }

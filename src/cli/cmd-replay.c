@@ -364,6 +364,8 @@ hvf_cli_replay(int argc, char **argv)
     hvf_replay_outcome o;
     int c, rc;
 
+    if (hvf_cli_options_wanted(opts))
+        return 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:s:jqSh", opts, NULL)) != -1) {
         switch (c) {

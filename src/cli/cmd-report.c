@@ -33,6 +33,8 @@ hvf_cli_report(int argc, char **argv)
     bool json = false;
     int c;
 
+    if (hvf_cli_options_wanted(opts))
+        return 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:jh", opts, NULL)) != -1) {
         switch (c) {

@@ -87,6 +87,8 @@ run_opts(int argc, char **argv, run_args *a)
     char *end;
     int c;
 
+    if (hvf_cli_options_wanted(opts))
+        return -1;
     a->tolerance = 0.25;
     a->stall_us = 150LL * 1000000;
     a->timeout_s_per_gib = 800;

@@ -54,19 +54,23 @@ sim_print_summary(hvf_sim *sim, const char *name, const char *dir, double wall_s
     char a[32], b[32];
 
     hvf_sim_get_stats(sim, &st);
-    printf("scenario %s: %zu hosts, %zu VMs, seed %" PRIu64 ", simulated %s in %.2f s\n", name,
-           hvf_sim_fleet(sim)->nhosts, hvf_sim_fleet(sim)->nvms, hvf_sim_params_get(sim)->seed,
+    printf("scenario %s: %zu host%s, %zu VM%s, seed %" PRIu64 ", simulated %s in %.2f s\n", name,
+           hvf_sim_fleet(sim)->nhosts, HVF_CLI_S(hvf_sim_fleet(sim)->nhosts),
+           hvf_sim_fleet(sim)->nvms, HVF_CLI_S(hvf_sim_fleet(sim)->nvms),
+           hvf_sim_params_get(sim)->seed,
            hvf_units_format_duration(hvf_sim_end(sim), a, sizeof(a)), wall_s);
     printf("  migrations           %" PRIu64 " started, %" PRIu64 " completed, %" PRIu64
            " aborted\n",
            st.migrations_started, st.migrations_completed, st.migrations_aborted);
     printf("  hosts maintained     %u, makespan %s\n", st.hosts_maintained,
            hvf_units_format_duration(st.makespan_us, b, sizeof(b)));
-    printf("  peak concurrency     %u migrations, %u hosts evacuating\n",
-           st.peak_concurrent_migrations, st.peak_concurrent_evacuations);
-    printf("  peak host memory     %.0f%% of usable (used + claimed + arriving); %u hosts over "
+    printf("  peak concurrency     %u migration%s, %u host%s evacuating\n",
+           st.peak_concurrent_migrations, HVF_CLI_S(st.peak_concurrent_migrations),
+           st.peak_concurrent_evacuations, HVF_CLI_S(st.peak_concurrent_evacuations));
+    printf("  peak host memory     %.0f%% of usable (used + claimed + arriving); %u host%s over "
            "100%%\n",
-           st.peak_host_memory_ratio * 100, st.hosts_over_committed);
+           st.peak_host_memory_ratio * 100, st.hosts_over_committed,
+           HVF_CLI_S(st.hosts_over_committed));
     printf("  VMs                  %u rebooted (OOM killer), %u crashed with their host\n",
            st.vms_rebooted, st.vms_crashed);
     printf("  hosts                %u crashed, %u hung (IO saturated past the hung-task timeout)\n",
@@ -87,13 +91,61 @@ sim_print_summary(hvf_sim *sim, const char *name, const char *dir, double wall_s
     printf("  output               %s/ (report.html, summary.json, events.jsonl, metrics-*.csv)\n", dir);
 }
 
+/* simulate --plan: the twin runs a plan as it stands (cmd-simulate-plan.c). */
+static int
+sim_run_plan(const char *plan_path, const char *inventory, const char *policy,
+             const uint64_t *seed, int nargs, const char *out, bool json, bool quiet)
+{
+    HVF_AUTOFREE char *outdir = NULL;
+    HVF_AUTOFREE char *name = NULL;
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_cli_plan_run *run = NULL;
+    sim_progress prog = {.shown = false};
+    hvf_sim *sim;
+    double wall;
+    int rc = 0;
+
+    if (!plan_path || !inventory || nargs != 0) {
+        fprintf(stderr, "hvfleet: simulate: --plan PLAN.json needs --inventory FILE and no "
+                        "SCENARIO (a scenario re-plans; a plan runs as it stands)\n");
+        return 2;
+    }
+    if (!(sim = hvf_cli_plan_sim_new(plan_path, inventory, policy, seed, &run, &rc)))
+        return rc;
+    name = hvf_asprintf("plan-%.12s", hvf_cli_plan_run_hash(run));
+    outdir = out ? hvf_strdup(out) : hvf_asprintf("out/%s", name);
+    clock_gettime(CLOCK_MONOTONIC, &prog.start);
+    if (!quiet && isatty(STDERR_FILENO))
+        hvf_sim_set_progress(sim, sim_show_progress, &prog);
+    hvf_sim_run(sim);
+    wall = sim_elapsed_s(&prog.start);
+    if (prog.shown)
+        fprintf(stderr, "\r\033[K");
+    if (hvf_sim_write_outputs(sim, outdir, &err) < 0 || hvf_report_write_html(outdir, &err) < 0) {
+        hvf_sim_free(sim);
+        return hvf_cli_fail(&err);
+    }
+    if (json) {
+        HVF_AUTOFREE char *s = hvf_sim_summary_json(sim);
+        printf("%s\n", s);
+    } else if (!quiet) {
+        sim_print_summary(sim, name, outdir, wall);
+        hvf_cli_plan_run_print(run);
+    }
+    hvf_sim_free(sim);
+    return 0;
+}
+
 int
 hvf_cli_simulate(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"seed", required_argument, NULL, 's'}, {"json", no_argument, NULL, 'j'},
         {"out", required_argument, NULL, 'o'},  {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},       {NULL, 0, NULL, 0}};
+        {"help", no_argument, NULL, 'h'},       {"plan", required_argument, NULL, 'P'},
+        {"inventory", required_argument, NULL, 'i'}, {"policy", required_argument, NULL, 'p'},
+        {NULL, 0, NULL, 0}};
+    const char *plan_path = NULL, *inventory = NULL, *policy = NULL;
     bool json = false, quiet = false, seed_set = false;
     uint64_t seed = 0;
     const char *out = NULL;
@@ -107,6 +159,8 @@ hvf_cli_simulate(int argc, char **argv)
     double wall;
     int c;
 
+    if (hvf_cli_options_wanted(opts))
+        return 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "s:jo:qh", opts, NULL)) != -1) {
         switch (c) {
@@ -131,6 +185,15 @@ hvf_cli_simulate(int argc, char **argv)
         case 'q':
             quiet = true;
             break;
+        case 'P':
+            plan_path = optarg;
+            break;
+        case 'i':
+            inventory = optarg;
+            break;
+        case 'p':
+            policy = optarg;
+            break;
         case 'h':
             printf("usage: hvfleet simulate SCENARIO [--seed N] [--json] [--out DIR] [--quiet]\n"
                    "Runs a scenario in the twin (deterministic discrete-event simulator) and "
@@ -139,12 +202,21 @@ hvf_cli_simulate(int argc, char **argv)
                    "run id). --seed overrides the\nscenario's seed; --json prints the summary as "
                    "JSON; --quiet prints nothing but errors.\nThe run replaces DIR as a whole; DIR "
                    "must be new, empty or an earlier run's.\n"
+                   "       hvfleet simulate --plan PLAN.json --inventory FILE [--policy FILE] [...]\n"
+                   "runs exactly that plan (its migrations in its order at its times, its stops\n"
+                   "and maintenances) without re-planning, and says where the twin differs from\n"
+                   "the plan (also in summary.json: plan_run). --policy: the one the plan was\n"
+                   "made with. Refused (2) unless the plan's hash matches its content and its\n"
+                   "inventory fingerprint matches FILE (hvfleet plan check's test).\n"
                    "Exit status: 0 when it ran (whatever happened inside), 2 on bad input.\n");
             return 0;
         default:
             return 2;
         }
     }
+    if (plan_path || inventory || policy)
+        return sim_run_plan(plan_path, inventory, policy, seed_set ? &seed : NULL, argc - optind,
+                            out, json, quiet);
     if (optind + 1 != argc) {
         fprintf(stderr, "hvfleet: simulate: expected one SCENARIO file, got %d arguments\n",
                 argc - optind);

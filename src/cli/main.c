@@ -9,28 +9,37 @@
 #include "hvfleet/change-plan.h"
 #include "hvfleet/maintenance.h"
 
-static const hvf_cli_command commands[] = {
-    {"inventory", "check, import or generate an inventory", hvf_cli_inventory},
+const hvf_cli_command hvf_cli_commands[] = {
+    {"inventory", "check, import, export or generate an inventory", hvf_cli_inventory},
     {"estimate", "predict one live migration (time, downtime, convergence)", hvf_cli_estimate},
     {"simulate", "run a scenario in the twin (events, metrics, summary)", hvf_cli_simulate},
     {"replay", "replay an incident: its variants side by side (KPIs)", hvf_cli_replay},
     {"audit", "fault domains whose loss breaks a critical service, and the fixes", hvf_cli_audit},
     {"place", "where a new VM would go and why other hosts were rejected", hvf_cli_place},
-    {"plan", "plan a maintenance or a drain; check a plan against the inventory", hvf_cli_plan},
+    {"plan", "plan a maintenance, drain or rolling change; show, diff or check a plan",
+     hvf_cli_plan},
     {"approve", "approve one exact plan (bound to its plan_hash)", hvf_cli_approve},
     {"run", "carry out an approved plan through a driver; pause, resume or abort a run",
      hvf_cli_run},
     {"freeze", "stop all automation (or show the freeze with --status)", hvf_cli_freeze},
     {"unfreeze", "let automation start actions again", hvf_cli_unfreeze},
     {"report", "turn a simulation run directory into an HTML report", hvf_cli_report},
+    {"completion", "print a shell completion script (bash)", hvf_cli_completion},
 };
+const size_t hvf_cli_ncommands = HVF_ARRAY_LEN(hvf_cli_commands);
 
 static void
 cli_usage(FILE *out)
 {
     fprintf(out, "usage: hvfleet COMMAND [ARGS]\n\ncommands:\n");
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    for (size_t i = 0; i < hvf_cli_ncommands; i++) {
+        size_t nsubs;
+        const hvf_cli_command *subs = hvf_cli_subcommands_of(&hvf_cli_commands[i], &nsubs);
+        fprintf(out, "  %-12s %s\n", hvf_cli_commands[i].name, hvf_cli_commands[i].summary);
+        /* every subcommand, from the command's own table: none can be left out here */
+        for (size_t s = 0; s < nsubs; s++)
+            fprintf(out, "    %-11s %s\n", subs[s].name, subs[s].summary);
+    }
     fprintf(out, "\nRun 'hvfleet COMMAND --help' for a command's options.\n"
                  "Exit status: 0 ok, 1 the answer is no, 2 bad input or usage.\n");
 }
@@ -55,9 +64,9 @@ main(int argc, char **argv)
         printf("hvfleet %s\n", HVF_VERSION);
         return 0;
     }
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
+    for (size_t i = 0; i < hvf_cli_ncommands; i++) {
+        if (strcmp(argv[1], hvf_cli_commands[i].name) == 0)
+            return hvf_cli_commands[i].run(argc - 1, argv + 1);
     }
     fprintf(stderr, "hvfleet: unknown command '%s'; run 'hvfleet --help' for the list\n", argv[1]);
     return 2;

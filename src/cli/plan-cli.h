@@ -34,4 +34,6 @@ int hvf_cli_plan(int argc, char **argv);
 int hvf_cli_plan_maintenance(int argc, char **argv);
 int hvf_cli_plan_drain(int argc, char **argv);
 int hvf_cli_plan_change(int argc, char **argv); /* cmd-plan-change.c */
+int hvf_cli_plan_show(int argc, char **argv);   /* cmd-plan-show.c */
+int hvf_cli_plan_diff(int argc, char **argv);   /* cmd-plan-show.c */
 int hvf_cli_place(int argc, char **argv);

@@ -68,16 +68,29 @@ sb_raise(hvf_plan *plan, hvf_plan_verdict v)
         plan->summary.verdict = v;
 }
 
-/* "a, b, c and 4 more" of the VMs in @plan's non_converging list with @action. */
+/* True when @name is a VM of @fleet that cannot live-migrate at all (migratable: false). */
+static bool
+sb_unmigratable(const hvf_fleet *fleet, const char *name)
+{
+    int32_t vm = hvf_fleet_find_vm(fleet, name);
+
+    return vm >= 0 && !fleet->vms[vm].migratable;
+}
+
+/* "a, b, c and 4 more" of the VMs in @plan's non_converging list with @action that are (or,
+ * with !@unmigratable, are not) marked migratable: false in @fleet. */
 static size_t
-sb_vm_list(const hvf_plan *plan, hvf_non_converging action, char *buf, size_t size)
+sb_vm_list(const hvf_plan *plan, const hvf_fleet *fleet, hvf_non_converging action,
+           bool unmigratable, char *buf, size_t size)
 {
     const hvf_plan_summary *s = &plan->summary;
     size_t n = 0, o = 0;
 
-    buf[0] = '\0';
+    if (size)
+        buf[0] = '\0';
     for (size_t i = 0; i < s->nnon_converging; i++) {
-        if (s->non_converging[i].action != action)
+        if (s->non_converging[i].action != action ||
+            sb_unmigratable(fleet, s->non_converging[i].vm) != unmigratable)
             continue;
         if (n < 5 && o < size)
             o +=
@@ -89,8 +102,13 @@ sb_vm_list(const hvf_plan *plan, hvf_non_converging action, char *buf, size_t si
     return n;
 }
 
+/*
+ * VMs that pre-copy would not move, and VMs that cannot live-migrate at all (migratable: false,
+ * e.g. Ganeti instances on plain or file disks, which are local to their node): each kind gets
+ * its own reason, so that the second is not mistaken for a convergence problem.
+ */
 static void
-sb_non_converging(hvf_plan *plan)
+sb_non_converging(hvf_plan *plan, const hvf_fleet *fleet)
 {
     static const char *const what[] = {"will be throttled by auto-converge",
                                        "will finish by post-copy",
@@ -98,20 +116,42 @@ sb_non_converging(hvf_plan *plan)
     char names[400];
 
     for (int a = 0; a < HVF_NON_CONVERGING_LAST; a++) {
-        size_t n = sb_vm_list(plan, (hvf_non_converging)a, names, sizeof(names));
-        if (n == 0)
-            continue;
+        size_t n = sb_vm_list(plan, fleet, (hvf_non_converging)a, false, names, sizeof(names));
+        size_t nu = sb_vm_list(plan, fleet, (hvf_non_converging)a, true, NULL, 0);
+
         if (a == HVF_NON_CONVERGING_REFUSE) {
-            hvf_plan_add_reason(
-                plan, "refused: %zu VM%s cannot converge and non_converging is refuse: %s", n,
-                n == 1 ? "" : "s", names);
-            sb_raise(plan, HVF_PLAN_VERDICT_REFUSED);
-        } else {
+            if (n)
+                hvf_plan_add_reason(
+                    plan, "refused: %zu VM%s cannot converge and non_converging is refuse: %s", n,
+                    n == 1 ? "" : "s", names);
+            if (nu) {
+                sb_vm_list(plan, fleet, (hvf_non_converging)a, true, names, sizeof(names));
+                hvf_plan_add_reason(plan,
+                                    "refused: %zu VM%s %s not live-migratable (migratable: false) "
+                                    "and non_converging is refuse: %s",
+                                    nu, nu == 1 ? "" : "s", nu == 1 ? "is" : "are", names);
+            }
+            if (n + nu)
+                sb_raise(plan, HVF_PLAN_VERDICT_REFUSED);
+            continue;
+        }
+        if (n)
             hvf_plan_add_reason(
                 plan, "needs approval: %zu VM%s do%s not converge with pre-copy and %s: %s", n,
                 n == 1 ? "" : "s", n == 1 ? "es" : "", what[a], names);
-            sb_raise(plan, HVF_PLAN_VERDICT_NEEDS_APPROVAL);
+        if (nu) {
+            sb_vm_list(plan, fleet, (hvf_non_converging)a, true, names, sizeof(names));
+            hvf_plan_add_reason(plan,
+                                "needs approval: %zu VM%s %s not live-migratable (migratable: "
+                                "false, e.g. a Ganeti plain or file disk, local to its host) and "
+                                "%s: %s",
+                                nu, nu == 1 ? "" : "s", nu == 1 ? "is" : "are",
+                                a == HVF_NON_CONVERGING_SHUTDOWN ? what[a]
+                                    : "will be shut down and started again (stops[])",
+                                names);
         }
+        if (n + nu)
+            sb_raise(plan, HVF_PLAN_VERDICT_NEEDS_APPROVAL);
     }
 }
 
@@ -202,7 +242,7 @@ hvf_seatbelt_evaluate(hvf_plan *plan, const hvf_policy *pol, const hvf_fleet *fl
                             hvf_units_format_duration(pol->window_end_us, b, sizeof(b)));
         sb_raise(plan, HVF_PLAN_VERDICT_REFUSED);
     }
-    sb_non_converging(plan);
+    sb_non_converging(plan, fleet);
     sb_min_available(plan, fleet);
     if (plan->nhosts > pol->seatbelt.max_hosts_without_approval) {
         hvf_plan_add_reason(plan,

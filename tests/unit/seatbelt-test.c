@@ -173,6 +173,22 @@ test_each_reason(void **state)
               "1 VM cannot converge and non_converging is refuse: web1");
     hvf_plan_free(p);
 
+    /* A VM that cannot live-migrate at all (migratable: false, a Ganeti plain disk) is said so,
+     * not counted as one that pre-copy would not converge. */
+    f->vms[hvf_fleet_find_vm(f, "web1")].migratable = false;
+    p = st_plan(f);
+    hvf_plan_add_non_converging(p, "web1", HVF_NON_CONVERGING_SHUTDOWN);
+    st_expect(p, &pol, f, HVF_PLAN_VERDICT_NEEDS_APPROVAL,
+              "1 VM is not live-migratable (migratable: false");
+    assert_false(st_has_reason(p, "converge with pre-copy"));
+    hvf_plan_free(p);
+    p = st_plan(f);
+    hvf_plan_add_non_converging(p, "web1", HVF_NON_CONVERGING_REFUSE);
+    st_expect(p, &pol, f, HVF_PLAN_VERDICT_REFUSED,
+              "1 VM is not live-migratable (migratable: false) and non_converging is refuse: web1");
+    hvf_plan_free(p);
+    f->vms[hvf_fleet_find_vm(f, "web1")].migratable = true;
+
     /* Stops: one db replica stopped leaves 2 of 3 (fine), two at once leave 1 (< 2). */
     p = st_plan(f);
     s = hvf_plan_add_stop(p, "db1", "a", "d");
