@@ -129,7 +129,7 @@ r_dhost(const hvf_drv_host *hosts, long n, const char *name)
     return NULL;
 }
 
-int x_replan_apply_stored(x_run *x, const char *hash, hvf_error *err);
+int x_replan_apply_stored(x_run *x, const char *hash, bool worse, hvf_error *err);
 
 int
 x_resume(x_run *x, hvf_error *err)
@@ -157,12 +157,12 @@ x_resume(x_run *x, hvf_error *err)
         if (e->kind == HVF_STORE_NOTE) {
             if (strcmp(e->action, "replan") == 0 && strcmp(e->result, "continue") == 0) {
                 x->now_us = e->t_us;
-                if (x_replan_apply_stored(x, e->detail, err) < 0)
+                if (x_replan_apply_stored(x, e->detail, false, err) < 0)
                     goto out;
             } else if (strcmp(e->action, "replan") == 0 && strcmp(e->result, "paused") == 0) {
                 /* the run waits for an approval of this re-plan: it is the plan in force */
                 x->now_us = e->t_us;
-                if (x_replan_apply_stored(x, e->detail, err) < 0)
+                if (x_replan_apply_stored(x, e->detail, true, err) < 0)
                     goto out;
             } else if (strcmp(e->action, "migrated") == 0 &&
                        (m = r_mig(x, e->vm, e->host, NULL, XM_RUNNING))) {

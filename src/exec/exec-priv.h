@@ -56,6 +56,7 @@ typedef struct x_host {
     int64_t evac_start_us, evac_end_us, maint_start_us, maint_end_us; /* actual, -1 */
     int64_t pred_evac_start_us, pred_evac_end_us, pred_maint_start_us, pred_maint_end_us;
     bool undrain; /* failed while draining: the driver must put it back in service */
+    uint32_t extra_replans; /* re-plans asked for because VMs the plan did not know are on it */
     char reason[256];
 } x_host;
 
@@ -100,6 +101,10 @@ typedef struct x_run {
     hvf_store *st;        /* owned */
     hvf_store_run run;
     hvf_plan *plan;       /* owned: the plan in force (the approved one, or a re-plan) */
+    /* whose approval the run needs: the plan's, or a worse re-plan's; a re-plan no worse than
+     * the plan in force runs under the approval already given */
+    char approval_hash[65];
+    hvf_plan_verdict approval_verdict;
     hvf_fleet *fleet;     /* owned: the fleet as the driver reported it at the start */
     x_host *hosts;
     size_t nhosts;
@@ -112,6 +117,7 @@ typedef struct x_run {
     int64_t now_us;        /* run time */
     uint64_t total_usable_mib;
     uint32_t replans;
+    const char *want_replan; /* a reason to re-plan before going on, or NULL */
     bool cancel_running;
     bool aborting;
     int32_t *vm_mig; /* per fleet VM: running x_mig index, -1 */

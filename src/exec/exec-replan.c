@@ -16,8 +16,12 @@
 #include "hvfleet/maintenance.h"
 
 static void
-x_replan_apply(x_run *x, hvf_plan *plan)
+x_replan_apply(x_run *x, hvf_plan *plan, bool worse)
 {
+    if (worse) {
+        hvf_strlcpy(x->approval_hash, plan->summary.plan_hash, sizeof(x->approval_hash));
+        x->approval_verdict = plan->summary.verdict;
+    }
     for (size_t i = 0; i < x->nmigs; i++) {
         x_mig *m = &x->migs[i];
 
@@ -41,10 +45,10 @@ x_replan_apply(x_run *x, hvf_plan *plan)
     x->replans++;
 }
 
-int x_replan_apply_stored(x_run *x, const char *hash, hvf_error *err);
+int x_replan_apply_stored(x_run *x, const char *hash, bool worse, hvf_error *err);
 
 int
-x_replan_apply_stored(x_run *x, const char *hash, hvf_error *err)
+x_replan_apply_stored(x_run *x, const char *hash, bool worse, hvf_error *err)
 {
     char *text = hvf_store_plan_text(x->st, hash, err);
     hvf_plan *p;
@@ -58,7 +62,7 @@ x_replan_apply_stored(x_run *x, const char *hash, hvf_error *err)
     free(text);
     if (!p)
         return -1;
-    x_replan_apply(x, p);
+    x_replan_apply(x, p, worse);
     return 0;
 }
 
@@ -123,7 +127,17 @@ x_replan(x_run *x, const char *why, hvf_error *err)
         x_event(x, "replan_failed", "\"why\":\"%s\",\"error\":\"%s\"", why, perr.msg);
         return 2; /* the work in force goes on */
     }
-    worse = plan->summary.verdict > x->plan->summary.verdict;
+    if (plan->summary.verdict == HVF_PLAN_VERDICT_REFUSED) {
+        /* nothing safe to switch to: keep the work in force, and a person decides */
+        snprintf(x->note, sizeof(x->note),
+                 "re-planned (%s), but the seatbelt refused the new plan (%.200s): nothing new "
+                 "starts; hvfleet run --resume tries again, --abort ends the run",
+                 why, plan->summary.nreasons ? plan->summary.reasons[0] : "no reason");
+        x_event(x, "replan_refused", "\"why\":\"%s\"", why);
+        hvf_plan_free(plan);
+        return 0;
+    }
+    worse = plan->summary.verdict > x->approval_verdict;
     hvf_plan_format(plan, &sb);
     if (hvf_store_plan_put(x->st, plan->summary.plan_hash, hvf_plan_kind_to_string(plan->kind),
                            "hvfleet run (re-plan)", sb.buf, err) < 0) {
@@ -161,6 +175,6 @@ x_replan(x_run *x, const char *why, hvf_error *err)
             why, plan->summary.plan_hash, hvf_plan_verdict_to_string(plan->summary.verdict),
             hvf_plan_verdict_to_string(x->plan->summary.verdict), worse ? "false" : "true",
             (double)plan->summary.makespan_ms / 1e3);
-    x_replan_apply(x, plan);
+    x_replan_apply(x, plan, worse);
     return worse ? 0 : 1;
 }

@@ -185,20 +185,20 @@ x_may_act(x_run *x, const char *action)
                  hvf_store_control_names[cur.control]);
         return -1;
     }
-    if (x->plan->summary.verdict == HVF_PLAN_VERDICT_REFUSED) {
+    if (x->approval_verdict == HVF_PLAN_VERDICT_REFUSED) {
         snprintf(x->note, sizeof(x->note), "%s refused: the seatbelt refused the plan", action);
         return -1;
     }
-    if (x->plan->summary.verdict == HVF_PLAN_VERDICT_NEEDS_APPROVAL) {
+    if (x->approval_verdict == HVF_PLAN_VERDICT_NEEDS_APPROVAL) {
         hvf_store_approval *a = NULL;
-        long n = hvf_store_approvals(x->st, x->plan->summary.plan_hash, &a, &err);
+        long n = hvf_store_approvals(x->st, x->approval_hash, &a, &err);
 
         free(a);
         if (n <= 0) {
             snprintf(x->note, sizeof(x->note),
                      "%s refused: plan %.12s needs an approval and has none (hvfleet approve; "
                      "state in %s)",
-                     action, x->plan->summary.plan_hash, hvf_store_path(x->st));
+                     action, x->approval_hash, hvf_store_path(x->st));
             return -1;
         }
     }
@@ -237,13 +237,45 @@ x_start_host(x_run *x, x_host *h, hvf_error *err)
     return x_outcome(x, &in, "ok", -1, NULL, err);
 }
 
+/* The share of usable memory that may be offline at once: the seatbelt's threshold, or the
+ * approved plan's own peak when a person approved more. */
+static double
+x_offline_limit(const x_run *x)
+{
+    double approved = x->plan->summary.peak_capacity_offline_ppm / 1e6;
+
+    return approved > x->policy.seatbelt.max_capacity_offline
+               ? approved
+               : x->policy.seatbelt.max_capacity_offline;
+}
+
 /* Hosts start in the plan's order while the limits allow. */
+static const x_run *x_sort_run; /* for qsort's comparison; one executor per thread */
+
+static int
+x_host_cmp(const void *a, const void *b)
+{
+    const x_host *p = &x_sort_run->hosts[*(const size_t *)a];
+    const x_host *q = &x_sort_run->hosts[*(const size_t *)b];
+
+    if (p->pred_evac_start_us != q->pred_evac_start_us)
+        return p->pred_evac_start_us < q->pred_evac_start_us ? -1 : 1;
+    return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
 static int
 x_start_hosts(x_run *x, hvf_error *err)
 {
     const hvf_policy *pol = &x->policy;
+    HVF_AUTOFREE size_t *order = hvf_calloc(x->nhosts + 1, sizeof(size_t));
 
-    for (size_t i = 0; i < x->nhosts; i++) {
+    /* the plan in force's order (a re-plan may reorder the hosts left) */
+    for (size_t i = 0; i < x->nhosts; i++)
+        order[i] = i;
+    x_sort_run = x;
+    qsort(order, x->nhosts, sizeof(size_t), x_host_cmp);
+    for (size_t oi = 0; oi < x->nhosts; oi++) {
+        size_t i = order[oi];
         x_host *h = &x->hosts[i];
         const hvf_host *fh;
         uint32_t all, in_rack, in_zone;
@@ -255,6 +287,13 @@ x_start_hosts(x_run *x, hvf_error *err)
             h->st = XH_FAILED;
             snprintf(h->reason, sizeof(h->reason), "not in the fleet the driver reports");
             continue;
+        }
+        /* the plan's order between hosts: one whose evacuation ended, in the plan, before this
+         * one's started has ended it here too (it may run later than predicted) */
+        for (size_t k = 0; k < x->nhosts; k++) {
+            if (k != i && x->hosts[k].pred_evac_end_us <= h->pred_evac_start_us &&
+                (x->hosts[k].st == XH_PENDING || x->hosts[k].st == XH_DRAINING))
+                return 0;
         }
         /* a host the drains in progress still move VMs onto waits for them, as in the plan */
         for (size_t k = 0; k < x->nmigs; k++) {
@@ -274,7 +313,7 @@ x_start_hosts(x_run *x, hvf_error *err)
             (pol->max_parallel_per_zone && in_zone + 1 > pol->max_parallel_per_zone) ||
             (x->total_usable_mib &&
              (double)(offline + x->ledger[h->idx].usable_mib) / (double)x->total_usable_mib >
-                 pol->seatbelt.max_capacity_offline + 1e-9))
+                 x_offline_limit(x) + 1e-9))
             return 0; /* the plan's order: the next host waits for this one */
         if (x_may_act(x, "draining a host") < 0)
             return 0;
@@ -357,6 +396,17 @@ x_mig_ready(x_run *x, size_t i)
     }
     if (m->host < 0 && x->aborting)
         return false;
+    /* the plan's order on the hosts it shares with others: a migration that ended, in the
+     * plan, before this one started, from or to one of its hosts, has ended here too */
+    for (size_t k = 0; k < x->nmigs; k++) {
+        const x_mig *o = &x->migs[k];
+
+        if ((o->st == XM_PENDING || o->st == XM_RUNNING) && k != i &&
+            o->pred_end_us <= m->pred_start_us &&
+            (o->from_idx == m->from_idx || o->to_idx == m->to_idx ||
+             o->to_idx == m->from_idx || o->from_idx == m->to_idx))
+            return false;
+    }
     /* a target the plan maintains takes VMs before it drains or once it is back */
     for (size_t k = 0; k < x->nhosts; k++) {
         if (x->hosts[k].idx == m->to_idx &&
@@ -592,9 +642,14 @@ x_maintain_empty(x_run *x, hvf_error *err)
             busy = x->stops[k].host_x == (int32_t)i && x->stops[k].st == XS_PENDING;
         if (busy || x->ledger[h->idx].mig_in || x->ledger[h->idx].mig_out)
             continue;
-        if (x->ledger[h->idx].used_mib > 0) {
+        if (x->ledger[h->idx].used_mib > 0 && h->extra_replans < 2) {
             /* the plan moved everything, yet VMs are there: they arrived behind the plan's
-             * back (a restart after a crash); the host is not maintained */
+             * back (restarted after a crash elsewhere): plan their moves too */
+            h->extra_replans++;
+            x->want_replan = "VMs the plan did not know are on a host it drains";
+            continue;
+        }
+        if (x->ledger[h->idx].used_mib > 0) {
             x_host_fail(x, h,
                         "not maintained: %" PRIu64 " MiB of VMs the plan did not move are on it",
                         x->ledger[h->idx].used_mib);
@@ -733,6 +788,10 @@ x_handle_event(x_run *x, const hvf_drv_event *ev, hvf_error *err)
 
             x_host_fail(x, &x->hosts[h], "lost (crashed or unreachable) while %s",
                         maint ? "in maintenance" : "being drained");
+            /* its migrations' failures may have failed it first: the loss is the reason */
+            snprintf(x->hosts[h].reason, sizeof(x->hosts[h].reason),
+                     "lost (crashed or unreachable) while %s",
+                     maint ? "in maintenance" : "being drained");
             x->hosts[h].undrain = false; /* it is not in service to come back from */
         }
         if (x_note(x, "host_lost", NULL, ev->host, "lost", h, NULL, err) < 0)
@@ -904,8 +963,9 @@ x_loop(x_run *x, hvf_error *err)
         }
         if (x->run.control == HVF_STORE_CONTROL_PAUSE && x_running(x) == 0) {
             x->sum->result = HVF_EXEC_PAUSED;
-            snprintf(x->note, sizeof(x->note),
-                     "paused by an operator; `hvfleet run --resume` continues");
+            if (!x->sum->note[0])
+                snprintf(x->sum->note, sizeof(x->sum->note),
+                         "paused by an operator; `hvfleet run --resume` continues");
             return 0;
         }
         if (x->run.control == HVF_STORE_CONTROL_NONE && !x->aborting) {
@@ -916,6 +976,23 @@ x_loop(x_run *x, hvf_error *err)
         } else if (x->aborting) {
             if (x_start_migs(x, err) < 0) /* marks the pending ones skipped */
                 return -1;
+        }
+        if (x->want_replan) {
+            const char *why = x->want_replan;
+            int r;
+
+            x->want_replan = NULL;
+            r = x_replan(x, why, err);
+            if (r < 0)
+                return -1;
+            if (r == 0) {
+                x->sum->result = HVF_EXEC_PAUSED;
+                hvf_strlcpy(x->sum->note, x->note, sizeof(x->sum->note));
+                x->run.control = HVF_STORE_CONTROL_PAUSE;
+                if (hvf_store_run_set_control(x->st, x->run.id, HVF_STORE_CONTROL_PAUSE, err) < 0)
+                    return -1;
+            }
+            continue;
         }
         if (x_finished(x))
             return x_return_failed(x, err);
@@ -943,6 +1020,7 @@ x_loop(x_run *x, hvf_error *err)
                 }
                 if (r == 0) {
                     x->sum->result = HVF_EXEC_PAUSED;
+                    hvf_strlcpy(x->sum->note, x->note, sizeof(x->sum->note));
                     return 0;
                 }
                 x_give_up(x, "no action can start (capacity, limits or a host left out of "
@@ -977,6 +1055,7 @@ x_loop(x_run *x, hvf_error *err)
                 return -1;
             if (r == 0) {
                 x->sum->result = HVF_EXEC_PAUSED;
+                hvf_strlcpy(x->sum->note, x->note, sizeof(x->sum->note));
                 /* migrations in flight finish; nothing new starts until approved */
                 x->run.control = HVF_STORE_CONTROL_PAUSE;
                 if (hvf_store_run_set_control(x->st, x->run.id, HVF_STORE_CONTROL_PAUSE, err) < 0)
@@ -1113,6 +1192,8 @@ hvf_exec_run(hvf_conn *conn, const hvf_plan *plan, const hvf_exec_opts *opts,
         return -1;
     if (!(x.plan = x_plan_dup(plan, err)))
         goto out;
+    hvf_strlcpy(x.approval_hash, plan->summary.plan_hash, sizeof(x.approval_hash));
+    x.approval_verdict = plan->summary.verdict;
     out->predicted_makespan_us = plan->summary.makespan_ms * 1000;
 
     if (!hvf_plan_hash_ok(plan)) {
@@ -1145,6 +1226,8 @@ hvf_exec_run(hvf_conn *conn, const hvf_plan *plan, const hvf_exec_opts *opts,
             free(text);
             if (!x.plan)
                 goto out;
+            hvf_strlcpy(x.approval_hash, x.plan->summary.plan_hash, sizeof(x.approval_hash));
+            x.approval_verdict = x.plan->summary.verdict;
         }
         if (x_setup_fleet(&x, err) < 0)
             goto out;

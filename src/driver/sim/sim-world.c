@@ -334,7 +334,7 @@ sd_deviation_apply(sd_priv *p, const sd_deviation *d)
         break;
     case SD_DEV_MIGRATION_FAIL:
         if ((j = sd_job_of_vm(p, d->vm)))
-            j->fail_at_us = p->base_us + hvf_sim_now(p->sim);
+            j->fail_at_us = p->base_us + hvf_sim_now(p->sim) + 1; /* 0 means none */
         else
             p->fail_next[d->vm] = true;
         return;
@@ -432,8 +432,10 @@ world_load(sd_priv *p, json_t *w, int **hs, int **vs, hvf_error *err)
         return world_fail(p, err, "now_us, hosts, vms or jobs missing or of the wrong size");
     p->base_us = json_integer_value(json_object_get(w, "now_us"));
     p->next_dev = (size_t)json_integer_value(json_object_get(w, "deviations_applied"));
-    if (p->base_us < 0 || p->next_dev > p->ndevs)
-        return world_fail(p, err, "now_us or deviations_applied out of range");
+    if (p->base_us < 0)
+        return world_fail(p, err, "now_us out of range");
+    if (p->next_dev > p->ndevs)
+        p->next_dev = p->ndevs; /* opened without (all) its deviations: they are the caller's */
     *hs = hvf_calloc(p->fleet->nhosts + 1, sizeof(int));
     *vs = hvf_calloc(p->fleet->nvms + 1, sizeof(int));
     json_array_foreach(hosts, i, v)
@@ -623,6 +625,26 @@ sd_world_open(sd_priv *p, hvf_error *err)
     return rc;
 }
 
+/* Replaces @path by a rename, without fsync: the world must survive its process being killed
+ * (the page cache does), not a power loss, and it is written after every change. */
+static int
+sd_write_replace(const char *path, const char *text, hvf_error *err)
+{
+    HVF_AUTOFREE char *tmp = hvf_asprintf("%s.tmp.%ld", path, (long)getpid());
+    FILE *fp = fopen(tmp, "w");
+    size_t len = strlen(text);
+
+    bool ok = fp && fwrite(text, 1, len, fp) == len;
+
+    ok = fp && fclose(fp) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        hvf_error_set(err, HVF_ERR_IO, "sim world '%s': %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
 int
 sd_world_save(sd_priv *p, hvf_error *err)
 {
@@ -682,7 +704,7 @@ sd_world_save(sd_priv *p, hvf_error *err)
                   (json_int_t)p->next_dev, "hosts", hosts, "vms", vms, "jobs", jobs);
     text = json_dumps(w, JSON_COMPACT);
     json_decref(w);
-    rc = hvf_file_write_atomic(p->world_path, text, strlen(text), err);
+    rc = sd_write_replace(p->world_path, text, err);
     free(text);
     if (rc == 0)
         p->dirty = false;
@@ -693,14 +715,12 @@ hvf_fleet *
 sd_world_fleet_now(sd_priv *p)
 {
     hvf_fleet *f = hvf_fleet_dup(p->inv);
-    const hvf_fleet *now = hvf_sim_fleet(p->sim);
-
     for (size_t v = 0; v < f->nvms; v++) {
         int32_t h = hvf_sim_vm_host(p->sim, (int32_t)v);
 
         if (h >= 0)
             sd_fleet_move(f, (int32_t)v, h);
-        f->vms[v].dirty_bytes_per_s = now->vms[v].dirty_bytes_per_s;
+        f->vms[v].dirty_bytes_per_s = p->fleet->vms[v].dirty_bytes_per_s;
     }
     for (size_t h = 0; h < f->nhosts; h++) {
         hvf_sim_host_state s = hvf_sim_host_state_get(p->sim, (int32_t)h);

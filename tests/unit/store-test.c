@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/* The store: schema migrations, a newer schema refused, the journal append-only, approvals
+ * kept, runs and claims, and a damaged file refused rather than read. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "hvfleet/alloc.h"
+#include "hvfleet/store.h"
+
+static char *
+st_tmpdir(void)
+{
+    char *d = hvf_asprintf("%s/hvf-store-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+
+    assert_non_null(mkdtemp(d));
+    return d;
+}
+
+static void
+st_rmrf(const char *d)
+{
+    HVF_AUTOFREE char *cmd = hvf_asprintf("rm -rf '%s'", d);
+
+    assert_int_equal(system(cmd), 0);
+}
+
+static void
+test_records(void **state)
+{
+    HVF_AUTOFREE char *dir = st_tmpdir();
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_store *st = hvf_store_open(dir, &err);
+    hvf_store_approval a = {0}, *list = NULL;
+    hvf_store_run run = {0}, got;
+    hvf_store_entry e = {0}, *j = NULL;
+    hvf_store_claim c = {0}, *cl = NULL;
+    char author[64];
+    char *sql_err = NULL;
+    sqlite3 *db;
+    HVF_AUTOFREE char *path = NULL;
+
+    assert_non_null(st);
+    assert_int_equal(hvf_store_schema_version(st), HVF_STORE_SCHEMA_VERSION);
+    /* approvals: every one kept, the same person twice refused */
+    hvf_strlcpy(a.plan_hash, "ab", sizeof(a.plan_hash));
+    hvf_strlcpy(a.by, "alice", sizeof(a.by));
+    hvf_strlcpy(a.verdict, "needs-approval", sizeof(a.verdict));
+    assert_int_equal(hvf_store_approval_add(st, &a, &err), 0);
+    assert_int_equal(hvf_store_approval_add(st, &a, &err), -1);
+    assert_int_equal(err.code, HVF_ERR_CONFLICT);
+    hvf_strlcpy(a.by, "bob", sizeof(a.by));
+    assert_int_equal(hvf_store_approval_add(st, &a, &err), 0);
+    assert_int_equal(hvf_store_approvals(st, "ab", &list, &err), 2);
+    assert_string_equal(list[0].by, "alice");
+    assert_string_equal(list[1].by, "bob");
+    free(list);
+    /* plans: the first author stays */
+    assert_int_equal(hvf_store_plan_put(st, "ab", "maintenance", "carol", "{}", &err), 0);
+    assert_int_equal(hvf_store_plan_put(st, "ab", "maintenance", "dave", NULL, &err), 0);
+    assert_int_equal(hvf_store_plan_author(st, "ab", author, sizeof(author), &err), 1);
+    assert_string_equal(author, "carol");
+    assert_int_equal(hvf_store_plan_author(st, "zz", author, sizeof(author), &err), 0);
+    /* runs, the journal, claims */
+    hvf_strlcpy(run.plan_hash, "ab", sizeof(run.plan_hash));
+    assert_int_equal(hvf_store_run_add(st, &run, &err), 0);
+    assert_int_equal(hvf_store_run_get(st, 0, &got, &err), 1);
+    assert_int_equal(got.id, run.id);
+    assert_int_equal(hvf_store_run_set_control(st, run.id, HVF_STORE_CONTROL_PAUSE, &err), 0);
+    assert_int_equal(hvf_store_run_get(st, run.id, &got, &err), 1);
+    assert_int_equal(got.control, HVF_STORE_CONTROL_PAUSE);
+    e.run = run.id;
+    e.kind = HVF_STORE_INTENT;
+    hvf_strlcpy(e.action, "migrate", sizeof(e.action));
+    hvf_strlcpy(e.vm, "v1", sizeof(e.vm));
+    e.job = -1;
+    assert_int_equal(hvf_store_journal_append(st, &e, &err), 0);
+    assert_true(e.seq > 0);
+    assert_int_equal(hvf_store_journal(st, run.id, &j, &err), 1);
+    assert_string_equal(j[0].vm, "v1");
+    assert_int_equal(j[0].kind, HVF_STORE_INTENT);
+    free(j);
+    hvf_strlcpy(c.vm, "v1", sizeof(c.vm));
+    hvf_strlcpy(c.host, "h2", sizeof(c.host));
+    c.mem_mib = 4096;
+    assert_int_equal(hvf_store_claim_add(st, run.id, &c, &err), 0);
+    assert_int_equal(hvf_store_claims(st, run.id, &cl, &err), 1);
+    assert_int_equal(cl[0].mem_mib, 4096);
+    free(cl);
+    assert_int_equal(hvf_store_claim_drop(st, run.id, "v1", &err), 0);
+    assert_int_equal(hvf_store_claims(st, run.id, &cl, &err), 0);
+    free(cl);
+    hvf_store_close(st);
+
+    /* the journal is append-only, whoever writes to the file */
+    path = hvf_asprintf("%s/%s", dir, HVF_STORE_FILE);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(db, "UPDATE journal SET vm = 'x'", NULL, NULL, &sql_err),
+                         SQLITE_OK);
+    assert_non_null(strstr(sql_err, "append-only"));
+    sqlite3_free(sql_err);
+    assert_int_not_equal(sqlite3_exec(db, "DELETE FROM journal", NULL, NULL, NULL), SQLITE_OK);
+    /* a database from a newer hvfleet is refused, not misread */
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_null(hvf_store_open(dir, &err));
+    assert_int_equal(err.code, HVF_ERR_CONFLICT);
+    assert_non_null(strstr(err.msg, "schema version 99"));
+    st_rmrf(dir);
+}
+
+static void
+test_damaged(void **state)
+{
+    HVF_AUTOFREE char *dir = st_tmpdir();
+    HVF_AUTOFREE char *path = hvf_asprintf("%s/%s", dir, HVF_STORE_FILE);
+    hvf_error err = HVF_ERROR_INIT;
+    FILE *fp = fopen(path, "w");
+
+    assert_non_null(fp);
+    fputs("not a database at all, just some text long enough for a header.............", fp);
+    fclose(fp);
+    assert_null(hvf_store_open(dir, &err));
+    assert_int_equal(err.code, HVF_ERR_IO);
+    assert_non_null(strstr(err.msg, path));
+    /* a file where the directory should be */
+    assert_null(hvf_store_open(path, &err));
+    st_rmrf(dir);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_records),
+        cmocka_unit_test(test_damaged),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
