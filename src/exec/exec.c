@@ -1177,6 +1177,7 @@ hvf_exec_run(hvf_conn *conn, const hvf_plan *plan, const hvf_exec_opts *opts,
              hvf_exec_summary *out, hvf_error *err)
 {
     x_run x;
+    bool resume;
     int rc = -1;
 
     memset(&x, 0, sizeof(x));
@@ -1202,15 +1203,16 @@ hvf_exec_run(hvf_conn *conn, const hvf_plan *plan, const hvf_exec_opts *opts,
                       plan->summary.plan_hash);
         goto out;
     }
-    if (opts->resume) {
+    resume = opts->resume;
+    if (resume) {
         int found = hvf_store_run_get(x.st, 0, &x.run, err);
 
         if (found < 0)
             goto out;
-        if (found == 0) {
-            rc = x_refuse(&x, "no unfinished run to resume in %s", hvf_store_path(x.st));
-            goto out;
-        }
+        /* killed before its run was recorded: nothing happened yet, so it starts afresh */
+        resume = found == 1;
+    }
+    if (resume) {
         if (strcmp(x.run.plan_hash, plan->summary.plan_hash) != 0) {
             char *text = hvf_store_plan_text(x.st, x.run.plan_hash, err);
 
@@ -1304,7 +1306,7 @@ hvf_exec_run(hvf_conn *conn, const hvf_plan *plan, const hvf_exec_opts *opts,
     out->run_id = x.run.id;
     hvf_strlcpy(out->record_path, x.run.record_path, sizeof(out->record_path));
     x_event(&x, "run_start", "\"run\":%" PRId64 ",\"plan_hash\":\"%s\",\"resume\":%s", x.run.id,
-            x.plan->summary.plan_hash, opts->resume ? "true" : "false");
+            x.plan->summary.plan_hash, resume ? "true" : "false");
     out->result = HVF_EXEC_DONE;
     if (x_loop(&x, err) < 0) {
         x.run.state = HVF_STORE_RUN_FAILED;
