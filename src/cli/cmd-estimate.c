@@ -29,7 +29,8 @@ static const char estimate_usage[] =
     "  --downtime-limit TIME  QEMU downtime-limit (default 300ms)\n"
     "  --strategy NAME        precopy, auto-converge or post-copy (default precopy)\n"
     "  --timeout TIME         abort the live phase after this (default: Nova's 800 s per GiB)\n"
-    "  --link-speed RATE      what the final copy and post-copy get, uncapped (default: --bandwidth)\n"
+    "  --link-speed RATE      what the final copy and post-copy get, uncapped (default: 10Gbit,\n"
+    "                         or --bandwidth if higher; QEMU lifts the cap for them)\n"
     "  --switchover TIME      fixed pause for device state, stop and restart (default 20ms)\n"
     "  --json                 print one JSON object instead of text\n"
     "  -h, --help             show this help\n"
@@ -246,7 +247,7 @@ static void
 estimate_print_text(const hvf_migrate_params *p, const hvf_migrate_result *r)
 {
     char b1[32], b2[32], b3[32], b4[32];
-    double link = p->link_bytes_per_s > 0 ? p->link_bytes_per_s : p->bandwidth_bytes_per_s;
+    double link = hvf_migrate_params_link_bytes_per_s(p);
 
     printf("migration of %s, dirtying %s", hvf_units_format_size(p->mem_bytes, b1, sizeof(b1)),
            hvf_units_format_rate(p->dirty_bytes_per_s, b2, sizeof(b2)));
@@ -290,7 +291,7 @@ estimate_print_json(const hvf_migrate_params *p, const hvf_migrate_result *r)
                    "zero_fraction", p->zero_fraction,
                    "bandwidth_bytes_per_s", p->bandwidth_bytes_per_s,
                    "link_bytes_per_s",
-                   p->link_bytes_per_s > 0 ? p->link_bytes_per_s : p->bandwidth_bytes_per_s,
+                   hvf_migrate_params_link_bytes_per_s(p),
                    "downtime_limit_ms", (double)p->downtime_limit_us / 1e3,
                    "switchover_ms", (double)p->switchover_us / 1e3,
                    "timeout_s", (double)hvf_migrate_params_timeout_us(p) / 1e6,

@@ -342,9 +342,10 @@ fix_estimate(const hvf_fleet *f, const hvf_policy *pol, const hvf_audit_move *m,
     const hvf_vm *vm = &f->vms[m->vm];
     hvf_migrate_params p;
     hvf_error err = HVF_ERROR_INIT;
-    double bw = f->hosts[m->from].nic_bytes_per_s < f->hosts[m->to].nic_bytes_per_s
-                    ? f->hosts[m->from].nic_bytes_per_s
-                    : f->hosts[m->to].nic_bytes_per_s;
+    double nic = f->hosts[m->from].nic_bytes_per_s < f->hosts[m->to].nic_bytes_per_s
+                     ? f->hosts[m->from].nic_bytes_per_s
+                     : f->hosts[m->to].nic_bytes_per_s;
+    double bw = nic;
     static const hvf_migrate_strategy order[] = {HVF_MIGRATE_STRATEGY_PRECOPY,
                                                  HVF_MIGRATE_STRATEGY_AUTO_CONVERGE,
                                                  HVF_MIGRATE_STRATEGY_POSTCOPY};
@@ -359,6 +360,8 @@ fix_estimate(const hvf_fleet *f, const hvf_policy *pol, const hvf_audit_move *m,
     p.dirty_bytes_per_s = vm->dirty_bytes_per_s;
     p.working_set_bytes = vm->working_set_mib * HVF_MIB;
     p.bandwidth_bytes_per_s = bw;
+    /* QEMU lifts the cap for the paused copy: it runs at the slower NIC, as the planner has it */
+    p.link_bytes_per_s = nic > bw ? nic : bw;
     p.downtime_limit_us = pol->downtime_limit_us;
     for (size_t i = 0; i < HVF_ARRAY_LEN(order); i++) {
         p.strategy = order[i];
