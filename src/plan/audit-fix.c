@@ -170,6 +170,7 @@ fix_pick_target(fix_ctx *c, int32_t vm, const hvf_audit_finding *x)
     hvf_place_result res;
     int32_t pick = -1;
 
+    hvf_place_request_pin(&req, &w->vms[vm]);
     for (int l = 0; l < HVF_SPREAD_LAST; l++)
         held[l] = hvf_calloc(audit_ndomains(w, (hvf_spread)l) + 1, sizeof(bool));
     mine = hvf_calloc(audit_ndomains(w, x->level) + 1, sizeof(bool));
@@ -217,7 +218,7 @@ fix_move(fix_ctx *c, int32_t vm, int32_t to)
 
     HVF_ASSERT(hvf_host_release_used(&w->hosts[from], &r, &err) == 0);
     HVF_ASSERT(hvf_host_use(&w->hosts[to], &r, HVF_OVERCOMMIT, &err) == 0);
-    v->host = to;
+    hvf_vm_moved(v, to);
     hvf_placer_host_changed(c->placer, from);
     hvf_placer_host_changed(c->placer, to);
     hvf_placer_replica_remove(c->placer, v->service, from);
@@ -425,7 +426,7 @@ hvf_audit_fix_plan(const hvf_audit *a, const hvf_fleet *fleet, const hvf_policy 
         }
         HVF_ASSERT(hvf_host_commit(&w->hosts[m->to], &r, &err) == 0);
         HVF_ASSERT(hvf_host_release_used(&w->hosts[m->from], &r, &err) == 0);
-        w->vms[m->vm].host = m->to;
+        hvf_vm_moved(&w->vms[m->vm], m->to);
         if (!res.converged || mode != HVF_PLAN_MIGRATION_PRECOPY)
             hvf_plan_add_non_converging(plan, fleet->vms[m->vm].name,
                                         mode == HVF_PLAN_MIGRATION_POST_COPY
