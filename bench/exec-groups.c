@@ -18,8 +18,8 @@ typedef struct groups_exec {
     size_t ngroups;
     int32_t **targets; /* per group, per VM: hroller's node, -1; NULL without --print-moves */
     size_t nvms;
-    int32_t *home;     /* per VM: its host at the start */
-    int32_t *ret;      /* VMs of the current group to bring home */
+    int32_t *home; /* per VM: its host at the start */
+    int32_t *ret;  /* VMs of the current group to bring home */
     size_t nret, ret_cap;
     uint32_t *ret_fail; /* per VM: failed attempts to bring it home */
     size_t cur;       /* the group in progress; ngroups when all are done */
@@ -432,8 +432,7 @@ gx_on_event(hvf_sim *sim, const hvf_sim_event *ev, void *ctx)
 
 void *
 bench_exec_groups_new(const bench_exec_opts *o, int32_t *const *groups, const size_t *sizes,
-                      size_t ngroups, int32_t *const *targets, size_t nvms,
-                      hvf_sim_controller *ctl)
+                      size_t ngroups, int32_t *const *targets, size_t nvms, hvf_sim_controller *ctl)
 {
     groups_exec *g = HVF_NEW(groups_exec);
 

@@ -55,9 +55,10 @@ main(int argc, char **argv)
         }
     }
     rep = fopen(argv[1], "w");
-    if (!rep || fprintf(rep, "%ld %.6f %.6f\n", ru.ru_maxrss,
-                        (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
-                        (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6) < 0 ||
+    if (!rep ||
+        fprintf(rep, "%ld %.6f %.6f\n", ru.ru_maxrss,
+                (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6,
+                (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6) < 0 ||
         fclose(rep) != 0) {
         fprintf(stderr, "rss-run: %s: %s\n", argv[1], strerror(errno));
         return 2;

@@ -145,18 +145,18 @@ fid_print_table(FILE *out, const fid_row *rows, size_t n)
             snprintf(syncs, sizeof(syncs), "%u/%u", (unsigned)r->m.r.dirty_sync_count,
                      (unsigned)r->model.rounds);
         }
-        fprintf(out,
-                "%-34s %7.1f %7.1f | %8.2f %8s %7s %7s | %7lld %7s %7s %7s | %5s | %s/%s %s%s\n",
-                r->c.name, r->m.dirty_before_bytes_per_s / 1e6, r->m.dirty_during_bytes_per_s / 1e6,
-                (double)r->m.r.total_time_ms / 1e3, mt, te, ne, (long long)r->m.r.downtime_ms, md,
-                de, nd, syncs, r->qemu_converged ? "conv" : (r->m.r.timed_out ? "timeout" : r->m.r.status),
-                !r->have_model       ? "?"
-                : r->model.converged ? "conv"
-                                     : "abort",
-                !r->have_model  ? r->model_error
-                : r->verdict_ok ? "ok"
-                                : "WRONG",
-                r->m.dst_stale_pages || r->m.dst_went_back ? " (QEMU lost writes)" : "");
+        fprintf(
+            out, "%-34s %7.1f %7.1f | %8.2f %8s %7s %7s | %7lld %7s %7s %7s | %5s | %s/%s %s%s\n",
+            r->c.name, r->m.dirty_before_bytes_per_s / 1e6, r->m.dirty_during_bytes_per_s / 1e6,
+            (double)r->m.r.total_time_ms / 1e3, mt, te, ne, (long long)r->m.r.downtime_ms, md, de,
+            nd, syncs, r->qemu_converged ? "conv" : (r->m.r.timed_out ? "timeout" : r->m.r.status),
+            !r->have_model       ? "?"
+            : r->model.converged ? "conv"
+                                 : "abort",
+            !r->have_model  ? r->model_error
+            : r->verdict_ok ? "ok"
+                            : "WRONG",
+            r->m.dst_stale_pages || r->m.dst_went_back ? " (QEMU lost writes)" : "");
     }
 }
 
@@ -205,9 +205,9 @@ fid_row_model_json(const fid_row *r)
     }
     json_object_set_new(j, "verdict_right", json_boolean(r->verdict_ok));
     if (r->have_nominal) {
-        json_t *nom = json_pack("{s:I, s:I, s:b}", "total_us", (json_int_t)r->nominal.total_us,
-                                "downtime_us", (json_int_t)r->nominal.downtime_us, "converged",
-                                r->nominal.converged);
+        json_t *nom =
+            json_pack("{s:I, s:I, s:b}", "total_us", (json_int_t)r->nominal.total_us, "downtime_us",
+                      (json_int_t)r->nominal.downtime_us, "converged", r->nominal.converged);
         if (!isnan(r->nominal_total_err)) {
             json_object_set_new(nom, "total_error", json_real(r->nominal_total_err));
             json_object_set_new(nom, "downtime_error", json_real(r->nominal_down_err));
@@ -223,12 +223,12 @@ fid_summary_json(const fid_summary *s)
     json_t *j;
 
     j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "configs",
-                     (json_int_t)s->configs, "failed_runs", (json_int_t)s->failed_runs, "verdicts",
-                     (json_int_t)s->verdicts, "verdicts_right", (json_int_t)s->verdicts_right,
-                     "timed", (json_int_t)s->timed, "total_within_5pct",
-                     (json_int_t)s->total_within, "downtime_within_5pct",
-                     (json_int_t)s->down_within, "goal_configs", (json_int_t)s->goal_configs,
-                     "goal_within_5pct", (json_int_t)s->goal_within, "goal_met", s->goal_met);
+                  (json_int_t)s->configs, "failed_runs", (json_int_t)s->failed_runs, "verdicts",
+                  (json_int_t)s->verdicts, "verdicts_right", (json_int_t)s->verdicts_right, "timed",
+                  (json_int_t)s->timed, "total_within_5pct", (json_int_t)s->total_within,
+                  "downtime_within_5pct", (json_int_t)s->down_within, "goal_configs",
+                  (json_int_t)s->goal_configs, "goal_within_5pct", (json_int_t)s->goal_within,
+                  "goal_met", s->goal_met);
     json_object_set_new(j, "nominal_timed", json_integer((json_int_t)s->nominal_timed));
     json_object_set_new(j, "nominal_total_within_5pct",
                         json_integer((json_int_t)s->nominal_within));

@@ -75,8 +75,8 @@ typedef struct hvf_migrate_params {
     uint64_t working_set_bytes;  /* pages dirtied repeatedly count once; 0 = mem_bytes */
     double zero_fraction;        /* share of RAM that is zero pages on the first pass, [0, 1) */
     double bandwidth_bytes_per_s; /* the migration's cap (QEMU max-bandwidth) in live phases */
-    double link_bytes_per_s;     /* estimate only: what the uncapped phases get; 0 = the larger of
-                                    HVF_MIGRATE_LINK_DEFAULT_BYTES_PER_S and the bandwidth */
+    double link_bytes_per_s;      /* estimate only: what the uncapped phases get; 0 = the larger of
+                                     HVF_MIGRATE_LINK_DEFAULT_BYTES_PER_S and the bandwidth */
     int64_t downtime_limit_us;   /* QEMU downtime-limit, default 300 ms */
     int64_t switchover_us;       /* fixed pause for device state, stop and restart */
     int64_t timeout_us;          /* live-phase limit; 0 = Nova's 800 s per GiB of RAM */

@@ -56,8 +56,8 @@ import_summary_json(const char *file, const char *out, const hvf_fleet *f,
         (json_int_t)f->nhosts, "hosts_down", (json_int_t)st->offline_nodes, "hosts_maintenance",
         (json_int_t)st->drained_nodes, "vms", (json_int_t)f->nvms, "vms_stopped",
         (json_int_t)st->stopped_instances, "vms_unmigratable", (json_int_t)st->unmigratable,
-        "drbd_instances", (json_int_t)st->drbd_instances, "services",
-        (json_int_t)f->nservices, "ratios_raised", (json_int_t)st->raised_ratios, "notes", notes);
+        "drbd_instances", (json_int_t)st->drbd_instances, "services", (json_int_t)f->nservices,
+        "ratios_raised", (json_int_t)st->raised_ratios, "notes", notes);
     json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     printf("\n");
     json_decref(root);

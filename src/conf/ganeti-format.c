@@ -107,9 +107,12 @@ gnt_format_instances(const hvf_fleet *f, hvf_strbuf *out)
          * spindle_use|spindles|forthcoming */
         hvf_strbuf_printf(out, "%s|%" PRIu64 "|%" PRIu64 "|%u|%s|Y|%s|%s|%s|", v->name, v->mem_mib,
                           v->migratable && !drbd ? (uint64_t)0 : (uint64_t)GNT_PLAIN_DISK_MIB,
-                          v->vcpus, h->state == HVF_HOST_STATE_DOWN ? "ERROR_nodeoffline" : "running",
+                          v->vcpus,
+                          h->state == HVF_HOST_STATE_DOWN ? "ERROR_nodeoffline" : "running",
                           h->name, drbd ? f->hosts[v->secondary].name : "",
-                          drbd ? "drbd" : v->migratable ? "diskless" : "plain");
+                          drbd            ? "drbd"
+                          : v->migratable ? "diskless"
+                                          : "plain");
         if (v->service >= 0)
             hvf_strbuf_printf(out, GNT_SERVICE_PREFIX ":%s", f->services[v->service].name);
         hvf_strbuf_puts(out, "|1|-|N\n");

@@ -250,9 +250,11 @@ inv_check_vm(inv_ctx *c, struct fy_node *item, const char *path, const inv_vm *v
         proto->secondary = hvf_fleet_find_host(c->f, v->secondary);
         if (proto->secondary < 0 || proto->secondary == proto->host || !v->migratable) {
             if (proto->secondary >= 0 || hvf_hash_get(&c->rejected_hosts, v->secondary) < 0)
-                hvf_reader_report_field(r, item, path, "secondary",
-                                        v->migratable ? "expected the name of another host in this inventory (the one with the other copy of its DRBD disk)"
-                                                      : "expected no secondary on a VM that is not migratable");
+                hvf_reader_report_field(
+                    r, item, path, "secondary",
+                    v->migratable ? "expected the name of another host in this inventory (the one "
+                                    "with the other copy of its DRBD disk)"
+                                  : "expected no secondary on a VM that is not migratable");
             bad++;
         }
     }

@@ -132,7 +132,8 @@ hvf_migrate_params_validate(const hvf_migrate_params *p, hvf_migrate_field *bad,
     if (!isfinite(p->link_bytes_per_s) || p->link_bytes_per_s < 0 ||
         (p->link_bytes_per_s > 0 && p->link_bytes_per_s < MIGRATE_MIN_RATE_BYTES_PER_S))
         MIGRATE_BAD(HVF_MIGRATE_FIELD_LINK,
-                    "link_bytes_per_s %g: expected 0 (10 Gbit/s, or the bandwidth if higher) or a rate of at least 1000 bytes/s",
+                    "link_bytes_per_s %g: expected 0 (10 Gbit/s, or the bandwidth if higher) or a "
+                    "rate of at least 1000 bytes/s",
                     p->link_bytes_per_s);
     if (p->downtime_limit_us < 0 || p->downtime_limit_us > MIGRATE_MAX_DOWNTIME_LIMIT_US)
         MIGRATE_BAD(HVF_MIGRATE_FIELD_DOWNTIME_LIMIT,

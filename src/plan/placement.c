@@ -11,8 +11,8 @@
 #define PLACE_NCLASS 3
 #define PLACE_NO_KEY UINT64_MAX
 
-static const char *const place_reject_names[] = {"state",  "due",  "source", "memory",
-                                                 "cpu",    "spread", "busy", "pinned"};
+static const char *const place_reject_names[] = {"state", "due",    "source", "memory",
+                                                 "cpu",   "spread", "busy",   "pinned"};
 static const char *const place_reject_text[] = {
     "not active, evacuating or in maintenance",
     "still to be maintained (the VM would move again)",
@@ -507,7 +507,8 @@ hvf_placer_choose(hvf_placer *p, const hvf_place_request *req, hvf_place_result 
     if (req->pinned) {
         /* One host to look at: no walk over an index that would reject all the others. */
         int32_t h = req->pin_host;
-        int why = h >= 0 && (size_t)h < f->nhosts ? place_filter(p, req, h) : HVF_PLACE_REJECT_STATE;
+        int why =
+            h >= 0 && (size_t)h < f->nhosts ? place_filter(p, req, h) : HVF_PLACE_REJECT_STATE;
         if (!req->explain) {
             res->examined = 1;
             if (why >= 0)
