@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Executes hroller's reboot groups in the twin (see twin-exec.h): a group at a time, all of its
- * hosts evacuating together, targets chosen the way hroller assumes they can be.
+ * hosts evacuating together, each VM to the node hroller's --print-moves named, and back to its
+ * own host after the group, as hroller assumes.
  */
 #include <string.h>
 
@@ -15,6 +16,12 @@ typedef struct groups_exec {
     int32_t **groups;
     size_t *sizes;
     size_t ngroups;
+    int32_t **targets; /* per group, per VM: hroller's node, -1; NULL without --print-moves */
+    size_t nvms;
+    int32_t *home; /* per VM: its host at the start */
+    int32_t *ret;  /* VMs of the current group to bring home */
+    size_t nret, ret_cap;
+    uint32_t *ret_fail; /* per VM: failed attempts to bring it home */
     size_t cur;       /* the group in progress; ngroups when all are done */
     size_t remaining; /* hosts of the current group not back yet */
     unsigned char *phase;
@@ -77,6 +84,41 @@ gx_pick_target(groups_exec *g, hvf_sim *sim, int32_t vm)
     return pick;
 }
 
+/* Room for @vm on @h after the headroom, counting claims of migrations in flight. */
+static bool
+gx_fits(const groups_exec *g, hvf_sim *sim, int32_t h, int32_t vm)
+{
+    const hvf_fleet *f = hvf_sim_fleet(sim);
+    uint64_t fr = hvf_sim_host_free_mib(sim, h, true);
+    uint64_t keep = (uint64_t)((double)hvf_host_usable(&f->hosts[h]).mem_mib * g->o.headroom_share);
+
+    return fr >= keep + f->vms[vm].mem_mib;
+}
+
+/*
+ * Where @vm goes: hroller's node when it is up, outside the group and has room; *@wait when it
+ * is only receiving its maximum of migrations (a slot frees soon); else the host with the most
+ * free memory, *@redirected.
+ */
+static int32_t
+gx_target(groups_exec *g, hvf_sim *sim, int32_t vm, bool *wait, bool *redirected)
+{
+    int32_t t = g->targets ? g->targets[g->cur][vm] : -1;
+
+    *wait = *redirected = false;
+    if (t >= 0 && g->phase[t] != GX_EVACUATING && g->phase[t] != GX_MAINTENANCE &&
+        hvf_sim_host_state_get(sim, t) == HVF_SIM_HOST_ACTIVE && gx_fits(g, sim, t, vm)) {
+        uint32_t in = 0;
+        hvf_sim_host_migrations(sim, t, &in, NULL);
+        if (in < g->o.in_per_host)
+            return t;
+        *wait = true;
+        return -1;
+    }
+    *redirected = g->targets != NULL;
+    return gx_pick_target(g, sim, vm);
+}
+
 static void
 gx_retry_later(groups_exec *g, hvf_sim *sim)
 {
@@ -130,6 +172,7 @@ gx_pump(groups_exec *g, hvf_sim *sim, int32_t host)
     const int32_t *vms;
     size_t nvms, k = 0;
     uint32_t out = 0;
+    bool waiting = false;
 
     if (g->phase[host] != GX_EVACUATING)
         return;
@@ -137,6 +180,7 @@ gx_pump(groups_exec *g, hvf_sim *sim, int32_t host)
     while (out < g->o.out_per_host) {
         hvf_error err = HVF_ERROR_INIT;
         int32_t vm = -1, target;
+        bool wait, redirected;
 
         nvms = hvf_sim_host_vms(sim, host, &vms);
         for (; k < nvms; k++) {
@@ -147,13 +191,19 @@ gx_pump(groups_exec *g, hvf_sim *sim, int32_t host)
             }
         }
         if (vm < 0) {
-            if (out == 0)
+            if (out == 0 && !waiting)
                 gx_park_rest(g, sim, host);
             return;
         }
         k++;
-        target = gx_pick_target(g, sim, vm);
-        if (target < 0 || hvf_sim_start_migration(sim, vm, target, &mo, &err) < 0) {
+        target = gx_target(g, sim, vm, &wait, &redirected);
+        if (wait) {
+            waiting = true; /* its node takes it once a migration there ends */
+            continue;
+        }
+        if (target >= 0 && hvf_sim_start_migration(sim, vm, target, &mo, &err) == 0) {
+            g->rep.redirected_steps += redirected;
+        } else {
             g->attempts[vm]++;
             gx_retry_later(g, sim);
             if (!gx_movable(g, f, vm) && out == 0)
@@ -175,6 +225,62 @@ gx_pump_group(groups_exec *g, hvf_sim *sim)
 }
 
 static void gx_host_back(groups_exec *g, hvf_sim *sim, int32_t host);
+static void gx_open_group(groups_exec *g, hvf_sim *sim);
+
+/*
+ * hroller computes each group's moves as if every instance were on its own node again: brings
+ * the group's VMs home once their host is back, within the per-host migration limits. A VM
+ * that cannot go home (no room, three failures) stays where it is.
+ */
+static void
+gx_pump_returns(groups_exec *g, hvf_sim *sim)
+{
+    const hvf_fleet *f = hvf_sim_fleet(sim);
+    hvf_sim_migrate_opts mo = {.claim = true, .strategy = g->o.strategy};
+
+    for (size_t i = 0; i < g->nret;) {
+        int32_t vm = g->ret[i], home = g->home[vm], cur = hvf_sim_vm_host(sim, vm);
+        hvf_sim_vm_state st = hvf_sim_vm_state_get(sim, vm);
+        uint32_t in = 0, out = 0;
+        hvf_error err = HVF_ERROR_INIT;
+
+        /* not yet: on its way out, or its host not back (it may still have to leave it) */
+        if (st == HVF_SIM_VM_MIGRATING || st == HVF_SIM_VM_PAUSED || g->phase[home] != GX_DONE) {
+            i++;
+            continue;
+        }
+        if (cur == home || st != HVF_SIM_VM_RUNNING || !f->vms[vm].migratable ||
+            g->ret_fail[vm] > g->o.max_retries) {
+            g->rep.returns_given_up += cur != home && st == HVF_SIM_VM_RUNNING;
+            g->ret[i] = g->ret[--g->nret];
+            continue;
+        }
+        i++;
+        hvf_sim_host_migrations(sim, cur, NULL, &out);
+        hvf_sim_host_migrations(sim, home, &in, NULL);
+        if (out >= g->o.out_per_host || in >= g->o.in_per_host)
+            continue;
+        if (!gx_fits(g, sim, home, vm) || hvf_sim_start_migration(sim, vm, home, &mo, &err) < 0) {
+            g->ret_fail[vm]++;
+            gx_retry_later(g, sim);
+            continue;
+        }
+        g->rep.returns++;
+    }
+}
+
+/* The next group starts once every host of this one is back and its VMs are home. */
+static void
+gx_maybe_next(groups_exec *g, hvf_sim *sim)
+{
+    if (g->cur >= g->ngroups || g->remaining > 0)
+        return;
+    gx_pump_returns(g, sim);
+    if (g->nret > 0)
+        return;
+    g->cur++;
+    gx_open_group(g, sim);
+}
 
 static void
 gx_open_group(groups_exec *g, hvf_sim *sim)
@@ -192,6 +298,18 @@ gx_open_group(groups_exec *g, hvf_sim *sim)
             continue;
         if (g->rep.first_evacuation_us < 0)
             g->rep.first_evacuation_us = hvf_sim_now(sim);
+        /* the VMs to bring home after it: every migratable one on its hosts now */
+        g->nret = 0;
+        for (size_t i = 0; i < n; i++) {
+            const int32_t *vms;
+            size_t nv = hvf_sim_host_vms(sim, hs[i], &vms);
+            for (size_t k = 0; k < nv; k++) {
+                if (!hvf_sim_fleet(sim)->vms[vms[k]].migratable)
+                    continue;
+                hvf_grow(&g->ret, &g->ret_cap, g->nret + 1, sizeof(int32_t));
+                g->ret[g->nret++] = vms[k];
+            }
+        }
         /* mark the whole group first: no host of it may be picked as a target */
         for (size_t i = 0; i < n; i++) {
             if (hvf_sim_host_state_get(sim, hs[i]) == HVF_SIM_HOST_ACTIVE) {
@@ -236,10 +354,9 @@ gx_host_back(groups_exec *g, hvf_sim *sim, int32_t host)
         nvms = hvf_sim_host_vms(sim, host, &vms);
     }
     g->rep.last_back_us = hvf_sim_now(sim);
-    if (--g->remaining == 0) {
-        g->cur++;
-        gx_open_group(g, sim);
-    }
+    g->remaining--;
+    gx_pump_returns(g, sim);
+    gx_maybe_next(g, sim);
 }
 
 static void
@@ -252,8 +369,13 @@ gx_on_start(hvf_sim *sim, void *ctx)
     g->attempts = hvf_calloc(f->nvms + 1, sizeof(uint32_t));
     g->moves = hvf_calloc(f->nvms + 1, sizeof(uint32_t));
     g->parked_at = hvf_calloc(f->nvms + 1, sizeof(int64_t));
-    for (size_t v = 0; v < f->nvms; v++)
+    g->home = hvf_calloc(f->nvms + 1, sizeof(int32_t));
+    g->ret_fail = hvf_calloc(f->nvms + 1, sizeof(uint32_t));
+    HVF_ASSERT(!g->targets || g->nvms == f->nvms);
+    for (size_t v = 0; v < f->nvms; v++) {
         g->parked_at[v] = -1;
+        g->home[v] = f->vms[v].host;
+    }
     for (size_t h = 0; h < f->nhosts; h++)
         g->fleet_mib += hvf_host_usable(&f->hosts[h]).mem_mib;
     gx_open_group(g, sim);
@@ -269,16 +391,24 @@ gx_on_event(hvf_sim *sim, const hvf_sim_event *ev, void *ctx)
     case HVF_SIM_EV_TIMER:
         g->retry_pending = false;
         gx_pump_group(g, sim);
+        gx_maybe_next(g, sim);
         break;
     case HVF_SIM_EV_MIGRATION_ABORT:
-        g->attempts[ev->vm]++;
+        if (ev->to == g->home[ev->vm])
+            g->ret_fail[ev->vm]++;
+        else
+            g->attempts[ev->vm]++;
         gx_pump_group(g, sim);
+        gx_maybe_next(g, sim);
         break;
     case HVF_SIM_EV_MIGRATION_END:
-        if (++g->moves[ev->vm] == 2)
+        /* a VM going home is not moved again by the tool: hroller moves it once per group */
+        if (ev->to != g->home[ev->vm] && ++g->moves[ev->vm] == 2)
             g->rep.vms_moved_twice++;
-        /* a freed target slot may unblock any host of the group */
+        /* a freed target slot may unblock any host of the group, or a VM going home */
         gx_pump_group(g, sim);
+        gx_pump_returns(g, sim);
+        gx_maybe_next(g, sim);
         break;
     case HVF_SIM_EV_HOST_EVACUATED:
         if (g->phase[ev->host] == GX_EVACUATING &&
@@ -302,7 +432,7 @@ gx_on_event(hvf_sim *sim, const hvf_sim_event *ev, void *ctx)
 
 void *
 bench_exec_groups_new(const bench_exec_opts *o, int32_t *const *groups, const size_t *sizes,
-                      size_t ngroups, hvf_sim_controller *ctl)
+                      size_t ngroups, int32_t *const *targets, size_t nvms, hvf_sim_controller *ctl)
 {
     groups_exec *g = HVF_NEW(groups_exec);
 
@@ -315,6 +445,14 @@ bench_exec_groups_new(const bench_exec_opts *o, int32_t *const *groups, const si
         g->groups[i] = hvf_calloc(sizes[i] + 1, sizeof(int32_t));
         memcpy(g->groups[i], groups[i], sizes[i] * sizeof(int32_t));
         g->rep.hosts_planned += (uint32_t)sizes[i];
+    }
+    if (targets) {
+        g->nvms = nvms;
+        g->targets = hvf_calloc(ngroups + 1, sizeof(int32_t *));
+        for (size_t i = 0; i < ngroups; i++) {
+            g->targets[i] = hvf_calloc(nvms + 1, sizeof(int32_t));
+            memcpy(g->targets[i], targets[i], nvms * sizeof(int32_t));
+        }
     }
     g->rep.first_evacuation_us = -1;
     g->rep.last_back_us = -1;
@@ -341,8 +479,15 @@ bench_exec_groups_free(void *ctx)
 
     if (!g)
         return;
-    for (size_t i = 0; i < g->ngroups; i++)
+    for (size_t i = 0; i < g->ngroups; i++) {
         free(g->groups[i]);
+        if (g->targets)
+            free(g->targets[i]);
+    }
+    free(g->targets);
+    free(g->home);
+    free(g->ret);
+    free(g->ret_fail);
     free(g->groups);
     free(g->sizes);
     free(g->phase);

@@ -6,7 +6,8 @@
  *
  *   peer-hroller groups INVENTORY HROLLER_OUTPUT [--policy FILE]
  *       the reboot groups printed by `hroller -t FILE` (one line of comma-separated nodes per
- *       group), executed by bench/exec-groups.c
+ *       group), with the moves of `--print-moves` when given (after its group, one line
+ *       "  INSTANCE NODE" per instance), executed by bench/exec-groups.c
  *   peer-hroller plan INVENTORY PLAN [--policy FILE]
  *       an hvfleet.plan/v1 file, executed by bench/exec-plan.c
  *
@@ -90,19 +91,63 @@ print_results(hvf_sim *sim, const bench_exec_report *rep, double wall)
     printf("late_steps %u\nmax_lateness_s %.1f\nstuck_steps %u\nredirected_steps %u\n",
            rep->late_steps, (double)rep->max_lateness_us / 1e6, rep->stuck_steps,
            rep->redirected_steps);
+    printf("returns %u\nreturns_given_up %u\n", rep->returns, rep->returns_given_up);
 }
 
-/* Reads hroller's groups: one line of comma-separated node names per group. */
+static void
+free_groups(int32_t **groups, size_t *sizes, int32_t **targets, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(groups[i]);
+        if (targets)
+            free(targets[i]);
+    }
+    free(groups);
+    free(sizes);
+    free(targets);
+}
+
+/* An indented --print-moves line of the last group: "  INSTANCE NODE". */
 static int
-read_groups(const char *path, const hvf_fleet *f, int32_t ***groups, size_t **sizes, size_t *n)
+read_move(const char *path, int lineno, char *line, const hvf_fleet *f, size_t ngroups,
+          int32_t **targets, size_t *nmoves)
+{
+    char vm_name[128], node[128];
+    int32_t vm, h;
+
+    if (sscanf(line, " %127s %127s", vm_name, node) != 2 || ngroups == 0) {
+        fprintf(stderr, "peer-hroller: %s:%d: '%s': expected '  INSTANCE NODE' after a group\n",
+                path, lineno, line);
+        return -1;
+    }
+    vm = hvf_fleet_find_vm(f, vm_name);
+    h = hvf_fleet_find_host(f, node);
+    if (vm < 0 || h < 0) {
+        fprintf(stderr, "peer-hroller: %s:%d: %s '%s': not in the inventory\n", path, lineno,
+                vm < 0 ? "instance" : "node", vm < 0 ? vm_name : node);
+        return -1;
+    }
+    targets[ngroups - 1][vm] = h;
+    (*nmoves)++;
+    return 0;
+}
+
+/*
+ * Reads hroller's groups: one line of comma-separated node names per group, each followed by
+ * its moves when hroller ran with --print-moves (*@targets stays NULL without any).
+ */
+static int
+read_groups(const char *path, const hvf_fleet *f, int32_t ***groups, size_t **sizes, size_t *n,
+            int32_t ***targets)
 {
     FILE *fp = fopen(path, "r");
     char *line = NULL;
-    size_t cap = 0, gcap = 0, scap = 0;
+    size_t cap = 0, gcap = 0, scap = 0, tcap = 0, nmoves = 0;
     int lineno = 0, rc = 0;
 
     *groups = NULL;
     *sizes = NULL;
+    *targets = NULL;
     *n = 0;
     if (!fp) {
         fprintf(stderr, "peer-hroller: %s: cannot open\n", path);
@@ -115,9 +160,16 @@ read_groups(const char *path, const hvf_fleet *f, int32_t ***groups, size_t **si
 
         lineno++;
         line[strcspn(line, "\r\n")] = '\0';
-        /* the header ('Node Reboot Groups') and --print-moves lines (indented) */
-        if (line[0] == '\0' || line[0] == '\'' || line[0] == ' ')
+        /* the header ('Node Reboot Groups') */
+        if (line[0] == '\0' || line[0] == '\'')
             continue;
+        if (line[0] == ' ') {
+            if (read_move(path, lineno, line, f, *n, *targets, &nmoves) < 0) {
+                rc = -1;
+                break;
+            }
+            continue;
+        }
         for (tok = strtok_r(line, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
             int32_t h = hvf_fleet_find_host(f, tok);
 
@@ -136,6 +188,10 @@ read_groups(const char *path, const hvf_fleet *f, int32_t ***groups, size_t **si
         }
         hvf_grow(groups, &gcap, *n + 1, sizeof(int32_t *));
         hvf_grow(sizes, &scap, *n + 1, sizeof(size_t));
+        hvf_grow(targets, &tcap, *n + 1, sizeof(int32_t *));
+        (*targets)[*n] = hvf_malloc((f->nvms + 1) * sizeof(int32_t));
+        for (size_t v = 0; v < f->nvms; v++)
+            (*targets)[*n][v] = -1;
         (*groups)[*n] = g;
         (*sizes)[(*n)++] = ng;
     }
@@ -145,13 +201,26 @@ read_groups(const char *path, const hvf_fleet *f, int32_t ***groups, size_t **si
         fprintf(stderr, "peer-hroller: %s: no reboot groups\n", path);
         rc = -1;
     }
+    if (rc < 0) {
+        free_groups(*groups, *sizes, *targets, *n);
+        *groups = *targets = NULL;
+        *sizes = NULL;
+        *n = 0;
+        return rc;
+    }
+    if (nmoves == 0 && *targets) { /* groups alone: no --print-moves */
+        for (size_t i = 0; i < *n; i++)
+            free((*targets)[i]);
+        free(*targets);
+        *targets = NULL;
+    }
     return rc;
 }
 
 static int
 run_groups(const hvf_fleet *f, const char *path, const hvf_policy *pol)
 {
-    int32_t **groups;
+    int32_t **groups, **targets;
     size_t *sizes, n;
     bench_exec_opts o;
     bench_exec_report rep;
@@ -161,23 +230,20 @@ run_groups(const hvf_fleet *f, const char *path, const hvf_policy *pol)
     void *ctx;
     double t0;
 
-    if (read_groups(path, f, &groups, &sizes, &n) < 0)
+    if (read_groups(path, f, &groups, &sizes, &n, &targets) < 0)
         return 2;
     exec_setup(pol, &o, &p);
     t0 = bench_now();
     sim = hvf_sim_new(f, &p, NULL, 0);
-    ctx = bench_exec_groups_new(&o, groups, sizes, n, &ctl);
+    ctx = bench_exec_groups_new(&o, groups, sizes, n, targets, f->nvms, &ctl);
     hvf_sim_set_controller(sim, &ctl);
     hvf_sim_run(sim);
     bench_exec_groups_report(ctx, &rep);
-    printf("groups %zu\n", n);
+    printf("groups %zu\nhroller_moves %s\n", n, targets ? "yes" : "no");
     print_results(sim, &rep, bench_now() - t0);
     hvf_sim_free(sim);
     bench_exec_groups_free(ctx);
-    for (size_t i = 0; i < n; i++)
-        free(groups[i]);
-    free(groups);
-    free(sizes);
+    free_groups(groups, sizes, targets, n);
     return 0;
 }
 

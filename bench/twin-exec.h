@@ -4,10 +4,14 @@
  * maintenance output, so that hroller's reboot groups and our plan are judged by the same
  * simulated fleet (bench/peer-hroller.c).
  *
- *   groups  hroller's output: groups one after another; every host of a group starts evacuating
- *           at once, each VM to the host outside the group with the most free memory (what
- *           hroller assumes: any node outside the group can take it); a group's hosts are
- *           maintained once empty and the next group starts when the last one is back.
+ *   groups  hroller's output (`--print-moves`): groups one after another; every host of a
+ *           group starts evacuating at once, each VM to the node hroller named for it (hroller
+ *           checks those moves against the nodes' free memory, as if every instance were back
+ *           on its own node); a group's hosts are maintained once empty, its VMs then go back
+ *           to their own hosts (hroller's assumption), and the next group starts when they are.
+ *           A VM hroller gave no node, or whose node has no room left in the twin (headroom,
+ *           claims of migrations in flight), goes to the host outside the group with the most
+ *           free memory (counted as redirected).
  *   plan    an hvfleet.plan/v1 file, as planned: each migration at its planned time to its
  *           planned target, each host's maintenance once it is empty; a step whose VM or target
  *           is not ready (the fleet deviated from the plan) waits until it is.
@@ -47,16 +51,21 @@ typedef struct bench_exec_report {
     uint32_t late_steps;         /* plan: steps started over 1 s after their planned time */
     int64_t max_lateness_us;     /* plan: the latest one */
     uint32_t stuck_steps;        /* plan: steps never started */
-    uint32_t redirected_steps;   /* plan: steps sent elsewhere, their target refusing too long */
+    uint32_t redirected_steps;   /* sent elsewhere than planned: no room on the planned target
+                                    (plan: refusing too long; groups: no room at all) */
+    uint32_t returns;            /* groups: migrations back to the VM's own host */
+    uint32_t returns_given_up;   /* groups: VMs left away from it (no room, or failing) */
 } bench_exec_report;
 
 /*
  * bench_exec_groups_new: a controller for @ngroups groups of fleet host indexes (@groups[g] has
- * @sizes[g] hosts; all copied). Fills @ctl; returns the context to free with
- * bench_exec_groups_free after the run.
+ * @sizes[g] hosts; all copied). @targets may be NULL; else @targets[g][vm] is the host hroller
+ * moves VM vm to during group g, or -1 (each array has @nvms entries; copied). Fills @ctl;
+ * returns the context to free with bench_exec_groups_free after the run.
  */
 void *bench_exec_groups_new(const bench_exec_opts *o, int32_t *const *groups, const size_t *sizes,
-                            size_t ngroups, hvf_sim_controller *ctl);
+                            size_t ngroups, int32_t *const *targets, size_t nvms,
+                            hvf_sim_controller *ctl);
 void bench_exec_groups_report(const void *ctx, bench_exec_report *out);
 void bench_exec_groups_free(void *ctx);
 

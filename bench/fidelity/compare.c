@@ -26,7 +26,9 @@ fid_compare_row(fid_row *row, const fid_calibration *cal)
     hvf_error err = HVF_ERROR_INIT;
 
     row->have_model = false;
+    row->have_nominal = false;
     row->total_err = row->down_err = NAN;
+    row->nominal_total_err = row->nominal_down_err = NAN;
     row->qemu_converged = row->m.ok && strcmp(row->m.r.status, "completed") == 0;
     if (!row->m.ok)
         return;
@@ -42,6 +44,16 @@ fid_compare_row(fid_row *row, const fid_calibration *cal)
             rel_err((double)row->model.total_us / 1000.0, (double)row->m.r.total_time_ms);
         row->down_err =
             rel_err((double)row->model.downtime_us / 1000.0, (double)row->m.r.downtime_ms);
+    }
+    fid_model_params_nominal(&row->c, &row->m, &p);
+    if (hvf_migrate_estimate(&p, &row->nominal, &err) < 0)
+        return;
+    row->have_nominal = true;
+    if (row->qemu_converged && row->nominal.converged) {
+        row->nominal_total_err =
+            rel_err((double)row->nominal.total_us / 1000.0, (double)row->m.r.total_time_ms);
+        row->nominal_down_err =
+            rel_err((double)row->nominal.downtime_us / 1000.0, (double)row->m.r.downtime_ms);
     }
 }
 
@@ -72,6 +84,15 @@ fid_summarize(const fid_row *rows, size_t n, fid_summary *s)
             s->goal_configs++;
             if (!isnan(r->total_err) && fabs(r->total_err) <= FID_WITHIN)
                 s->goal_within++;
+            if (!isnan(r->nominal_total_err) && fabs(r->nominal_total_err) <= FID_WITHIN)
+                s->goal_nominal_within++;
+        }
+        if (!isnan(r->nominal_total_err)) {
+            s->nominal_timed++;
+            s->nominal_within += fabs(r->nominal_total_err) <= FID_WITHIN;
+            s->sum_abs_nominal_err += fabs(r->nominal_total_err);
+            if (fabs(r->nominal_total_err) > fabs(s->worst_nominal_err))
+                s->worst_nominal_err = r->nominal_total_err;
         }
         if (isnan(r->total_err))
             continue;
@@ -99,14 +120,14 @@ fmt_err(double e, char *buf, size_t size)
 void
 fid_print_table(FILE *out, const fid_row *rows, size_t n)
 {
-    fprintf(out, "%-34s %7s %7s | %8s %8s %7s | %7s %7s %7s | %5s | %s\n", "config", "dirty",
-            "dirty", "total s", "total s", "", "down ms", "down ms", "", "syncs",
-            "verdict (QEMU/model)");
-    fprintf(out, "%-34s %7s %7s | %8s %8s %7s | %7s %7s %7s | %5s |\n", "", "MB/s", "during",
-            "QEMU", "model", "error", "QEMU", "model", "error", "Q/M");
+    fprintf(out, "%-34s %7s %7s | %8s %8s %7s %7s | %7s %7s %7s %7s | %5s | %s\n", "config",
+            "dirty", "dirty", "total s", "total s", "", "nominal", "down ms", "down ms", "",
+            "nominal", "syncs", "verdict (QEMU/model)");
+    fprintf(out, "%-34s %7s %7s | %8s %8s %7s %7s | %7s %7s %7s %7s | %5s |\n", "", "MB/s",
+            "during", "QEMU", "model", "error", "error", "QEMU", "model", "error", "ms", "Q/M");
     for (size_t i = 0; i < n; i++) {
         const fid_row *r = &rows[i];
-        char te[16], de[16], mt[16] = "-", md[16] = "-", syncs[24] = "-";
+        char te[16], de[16], ne[16], mt[16] = "-", md[16] = "-", nd[16] = "-", syncs[24] = "-";
         if (r->c.calibration)
             continue;
         if (!r->m.ok) {
@@ -115,23 +136,27 @@ fid_print_table(FILE *out, const fid_row *rows, size_t n)
         }
         fmt_err(r->total_err, te, sizeof(te));
         fmt_err(r->down_err, de, sizeof(de));
+        fmt_err(r->nominal_total_err, ne, sizeof(ne));
+        if (r->have_nominal && r->nominal.converged)
+            snprintf(nd, sizeof(nd), "%.0f", (double)r->nominal.downtime_us / 1e3);
         if (r->have_model) {
             snprintf(mt, sizeof(mt), "%.2f", (double)r->model.total_us / 1e6);
             snprintf(md, sizeof(md), "%.0f", (double)r->model.downtime_us / 1e3);
             snprintf(syncs, sizeof(syncs), "%u/%u", (unsigned)r->m.r.dirty_sync_count,
                      (unsigned)r->model.rounds);
         }
-        fprintf(out, "%-34s %7.1f %7.1f | %8.2f %8s %7s | %7lld %7s %7s | %5s | %s/%s %s%s\n",
-                r->c.name, r->m.dirty_before_bytes_per_s / 1e6, r->m.dirty_during_bytes_per_s / 1e6,
-                (double)r->m.r.total_time_ms / 1e3, mt, te, (long long)r->m.r.downtime_ms, md, de,
-                syncs, r->qemu_converged ? "conv" : (r->m.r.timed_out ? "timeout" : r->m.r.status),
-                !r->have_model       ? "?"
-                : r->model.converged ? "conv"
-                                     : "abort",
-                !r->have_model  ? r->model_error
-                : r->verdict_ok ? "ok"
-                                : "WRONG",
-                r->m.dst_stale_pages || r->m.dst_went_back ? " (QEMU lost writes)" : "");
+        fprintf(
+            out, "%-34s %7.1f %7.1f | %8.2f %8s %7s %7s | %7lld %7s %7s %7s | %5s | %s/%s %s%s\n",
+            r->c.name, r->m.dirty_before_bytes_per_s / 1e6, r->m.dirty_during_bytes_per_s / 1e6,
+            (double)r->m.r.total_time_ms / 1e3, mt, te, ne, (long long)r->m.r.downtime_ms, md, de,
+            nd, syncs, r->qemu_converged ? "conv" : (r->m.r.timed_out ? "timeout" : r->m.r.status),
+            !r->have_model       ? "?"
+            : r->model.converged ? "conv"
+                                 : "abort",
+            !r->have_model  ? r->model_error
+            : r->verdict_ok ? "ok"
+                            : "WRONG",
+            r->m.dst_stale_pages || r->m.dst_went_back ? " (QEMU lost writes)" : "");
     }
 }
 
@@ -147,6 +172,14 @@ fid_print_summary(FILE *out, const fid_summary *s, const fid_calibration *cal)
             s->timed ? 100.0 * s->sum_abs_total_err / (double)s->timed : 0.0);
     fprintf(out, "downtime within 5%%:          %zu/%zu (within 5%% or 10 ms: %zu)\n",
             s->down_within, s->timed, s->down_within_slack);
+    fprintf(out,
+            "nominal inputs (no calibration: default link speed and switchover, as `hvfleet "
+            "estimate`):\n"
+            "  total time within 5%%:      %zu/%zu converged configs (mean |error| %.1f%%, worst "
+            "%+.1f%%); pre-copy below 0.9x: %zu/%zu\n",
+            s->nominal_within, s->nominal_timed,
+            s->nominal_timed ? 100.0 * s->sum_abs_nominal_err / (double)s->nominal_timed : 0.0,
+            100.0 * s->worst_nominal_err, s->goal_nominal_within, s->goal_configs);
     fprintf(out, "goal (pre-copy below 0.9x within 5%%, every verdict right): %zu/%zu, %s\n",
             s->goal_within, s->goal_configs, s->goal_met ? "MET" : "NOT MET");
     if (s->failed_runs)
@@ -171,19 +204,37 @@ fid_row_model_json(const fid_row *r)
         json_object_set_new(j, "downtime_error", json_real(r->down_err));
     }
     json_object_set_new(j, "verdict_right", json_boolean(r->verdict_ok));
+    if (r->have_nominal) {
+        json_t *nom =
+            json_pack("{s:I, s:I, s:b}", "total_us", (json_int_t)r->nominal.total_us, "downtime_us",
+                      (json_int_t)r->nominal.downtime_us, "converged", r->nominal.converged);
+        if (!isnan(r->nominal_total_err)) {
+            json_object_set_new(nom, "total_error", json_real(r->nominal_total_err));
+            json_object_set_new(nom, "downtime_error", json_real(r->nominal_down_err));
+        }
+        json_object_set_new(j, "nominal", nom);
+    }
     return j;
 }
 
 json_t *
 fid_summary_json(const fid_summary *s)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "configs",
-                     (json_int_t)s->configs, "failed_runs", (json_int_t)s->failed_runs, "verdicts",
-                     (json_int_t)s->verdicts, "verdicts_right", (json_int_t)s->verdicts_right,
-                     "timed", (json_int_t)s->timed, "total_within_5pct",
-                     (json_int_t)s->total_within, "downtime_within_5pct",
-                     (json_int_t)s->down_within, "goal_configs", (json_int_t)s->goal_configs,
-                     "goal_within_5pct", (json_int_t)s->goal_within, "goal_met", s->goal_met);
+    json_t *j;
+
+    j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "configs",
+                  (json_int_t)s->configs, "failed_runs", (json_int_t)s->failed_runs, "verdicts",
+                  (json_int_t)s->verdicts, "verdicts_right", (json_int_t)s->verdicts_right, "timed",
+                  (json_int_t)s->timed, "total_within_5pct", (json_int_t)s->total_within,
+                  "downtime_within_5pct", (json_int_t)s->down_within, "goal_configs",
+                  (json_int_t)s->goal_configs, "goal_within_5pct", (json_int_t)s->goal_within,
+                  "goal_met", s->goal_met);
+    json_object_set_new(j, "nominal_timed", json_integer((json_int_t)s->nominal_timed));
+    json_object_set_new(j, "nominal_total_within_5pct",
+                        json_integer((json_int_t)s->nominal_within));
+    json_object_set_new(j, "nominal_goal_within_5pct",
+                        json_integer((json_int_t)s->goal_nominal_within));
+    return j;
 }
 
 static int

@@ -20,6 +20,12 @@ typedef struct fid_row {
     bool verdict_ok;
     double total_err; /* (model - QEMU) / QEMU; NaN unless both converged */
     double down_err;
+    /* The model with nominal inputs, as a user runs `hvfleet estimate`: no calibration (the
+     * model's default link speed and switchover), the rest as above. */
+    hvf_migrate_result nominal;
+    bool have_nominal;
+    double nominal_total_err; /* NaN unless both converged */
+    double nominal_down_err;
 } fid_row;
 
 typedef struct fid_summary {
@@ -28,6 +34,9 @@ typedef struct fid_summary {
     size_t timed; /* both converged: errors are defined */
     size_t total_within, down_within, down_within_slack;
     double sum_abs_total_err;
+    /* the same with nominal inputs */
+    size_t nominal_timed, nominal_within, goal_nominal_within;
+    double sum_abs_nominal_err, worst_nominal_err;
     size_t goal_configs, goal_within;
     bool goal_met;
 } fid_summary;

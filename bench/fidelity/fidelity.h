@@ -85,6 +85,9 @@ void fid_measure_free(fid_measure *m);
 /* Model parameters for @c as it was measured in @m. */
 void fid_model_params(const fid_config *c, const fid_measure *m, const fid_calibration *cal,
                       hvf_migrate_params *p);
+/* The same without calibration, as `hvfleet estimate` runs: the model's own defaults for the
+ * paused copy's speed (link) and the switchover. */
+void fid_model_params_nominal(const fid_config *c, const fid_measure *m, hvf_migrate_params *p);
 
 /* Record format (fid-json.c). */
 json_t *fid_config_to_json(const fid_config *c);

@@ -409,3 +409,15 @@ fid_model_params(const fid_config *c, const fid_measure *m, const fid_calibratio
     p->timeout_us = c->timeout_ms * 1000;
     p->strategy = c->strategy;
 }
+
+void
+fid_model_params_nominal(const fid_config *c, const fid_measure *m, hvf_migrate_params *p)
+{
+    hvf_migrate_params def;
+    fid_calibration none = {0};
+
+    hvf_migrate_params_default(&def);
+    fid_model_params(c, m, &none, p);
+    p->link_bytes_per_s = 0;
+    p->switchover_us = def.switchover_us;
+}

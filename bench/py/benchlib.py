@@ -29,11 +29,26 @@ class Result:
         raise KeyError("%s: no '%s' in the output" % (self.argv0, key))
 
 
+# BUILD/bench/rss-run, set by set_launcher(): measures a child alone (see bench/rss-run.c).
+LAUNCHER = None
+
+
+def set_launcher(build):
+    global LAUNCHER
+    LAUNCHER = exe(build, "rss-run")
+
+
 def run(argv, timeout=None, out_file=None):
-    """Runs argv with stdout/stderr captured in files; measures it with wait4()."""
-    with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
+    """Runs argv with stdout/stderr captured in files; measures it alone.
+
+    Through rss-run when it is built: the peak RSS and CPU time are the command's own. Without
+    it, wait4() here counts the Python process the child was forked from in its peak RSS.
+    """
+    with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe, \
+            tempfile.NamedTemporaryFile(prefix="rss-run.") as rep:
         t0 = time.monotonic()
-        p = subprocess.Popen(argv, stdout=fo, stderr=fe, stdin=subprocess.DEVNULL)
+        full = [LAUNCHER, rep.name] + list(argv) if LAUNCHER else argv
+        p = subprocess.Popen(full, stdout=fo, stderr=fe, stdin=subprocess.DEVNULL)
         state = {"done": False, "killed": False}
         lock = threading.Lock()
 
@@ -53,6 +68,15 @@ def run(argv, timeout=None, out_file=None):
         if timer:
             timer.cancel()
         p.returncode = os.waitstatus_to_exitcode(status)
+        cpu, rss_kib = ru.ru_utime + ru.ru_stime, ru.ru_maxrss
+        if LAUNCHER:
+            rep.seek(0)
+            fields = rep.read().split()
+            if len(fields) == 3:
+                rss_kib, cpu = int(fields[0]), float(fields[1]) + float(fields[2])
+            # rss-run passes the command's status on, a signal as 128 + N
+            if p.returncode > 128:
+                p.returncode = -(p.returncode - 128)
         fo.seek(0)
         fe.seek(0)
         out = fo.read().decode("utf-8", "replace")
@@ -60,8 +84,7 @@ def run(argv, timeout=None, out_file=None):
     if out_file:
         with open(out_file, "w") as f:
             f.write(out)
-    r = Result(p.returncode, out, err, wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0,
-               state["killed"])
+    r = Result(p.returncode, out, err, wall, cpu, rss_kib / 1024.0, state["killed"])
     r.argv0 = os.path.basename(argv[0])
     return r
 

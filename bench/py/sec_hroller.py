@@ -85,8 +85,9 @@ class Cluster:
         reps = self.args.reps
         hr, ours = [], []
         for _ in range(reps):
-            hr.append(run([HROLLER, "-t", self.gnt, "--full-evacuation"], timeout=1800,
-                          out_file=self.groups))
+            # --print-moves: hroller's own target for each instance, which the twin then runs
+            hr.append(run([HROLLER, "-t", self.gnt, "--full-evacuation", "--print-moves"],
+                          timeout=1800, out_file=self.groups))
             if self.have_plan:
                 ours.append(self.plan(None, self.base + ".plan.json"))
             if not hr[-1].ok():
@@ -201,6 +202,8 @@ def exec_rows(ob, od, th):
         row("migrations completed", "migrations", num),
         row("migrations aborted", "aborted", num, False),
         row("VMs moved more than once", "vms_moved_twice", num),
+        row("migrations back to the VM's own host", "returns", num, False),
+        row("migrations sent elsewhere than planned", "redirected_steps", num, False),
         ["  VMs shut down instead of migrated", parked(ob), parked(od), parked(th),
          fmt_ratio(get(th, "vms_parked"), get(ob, "vms_parked"))],
         row("peak host memory (used+claimed / usable)", "peak_memory_ratio", share, False),

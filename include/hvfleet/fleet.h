@@ -90,6 +90,11 @@ typedef struct hvf_vm {
     double cpu_load; /* busy fraction of its vCPUs */
     int32_t service; /* -1 = none */
     bool migratable;
+    /* DRBD (Ganeti's drbd disk template): the host holding the other copy of its disk, the only
+     * host a live migration can take it to; after one, the host it left is the secondary
+     * (hvf_vm_moved). Set only when has_secondary. */
+    bool has_secondary;
+    int32_t secondary;
     int line;
 } hvf_vm;
 
@@ -154,7 +159,8 @@ int32_t hvf_fleet_add_service(hvf_fleet *fleet, const hvf_service *proto, hvf_er
 /*
  * hvf_fleet_add_vm: appends a VM and accounts it as used on its host (@flags may carry
  * HVF_OVERCOMMIT: an inventory describes what is, even an over-committed host). Returns the
- * index, or -1 (duplicate/invalid name, unknown host, no room on the host).
+ * index, or -1 (duplicate/invalid name, unknown host or secondary, a secondary that is its own
+ * host, no room on the host).
  */
 int32_t hvf_fleet_add_vm(hvf_fleet *fleet, const hvf_vm *proto, unsigned flags, hvf_error *err);
 /*
@@ -197,6 +203,15 @@ int hvf_host_release_used(hvf_host *host, const hvf_resources *r, hvf_error *err
  * assertions. Returns 0, or -1 with the first violation in @err.
  */
 int hvf_fleet_check(const hvf_fleet *fleet, bool allow_overcommit, hvf_error *err);
+
+/* Records that @vm now runs on @host: a DRBD VM that went to its secondary swaps the roles. */
+static inline void
+hvf_vm_moved(hvf_vm *vm, int32_t host)
+{
+    if (vm->has_secondary && host == vm->secondary)
+        vm->secondary = vm->host;
+    vm->host = host;
+}
 
 /* Resources a VM takes on a host. */
 static inline hvf_resources

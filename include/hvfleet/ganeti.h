@@ -33,7 +33,7 @@ typedef struct hvf_ganeti_stats {
     size_t offline_nodes;     /* 'Y' or unknown resources: imported as down */
     size_t unknown_nodes;     /* '?' resources: sized to hold their instances */
     size_t drained_nodes;     /* "hvfleet:drained" tag: imported as maintenance */
-    size_t drbd_instances;    /* their secondary node is not modelled */
+    size_t drbd_instances;    /* with a secondary node: the only one they live-migrate to */
     size_t stopped_instances; /* down or forthcoming: imported idle, memory still held */
     size_t unmigratable;      /* disk template without live migration (plain, file) */
     size_t raised_ratios;     /* hosts whose allocation ratio was raised to hold their VMs */

@@ -36,6 +36,14 @@
 /* QEMU's rate-limit slice (BUFFER_DELAY): it re-checks what is pending once per slice. */
 #define HVF_MIGRATE_SLICE_US 100000LL
 
+/*
+ * The paused copy's speed when no link speed is given: 10 Gbit/s, or the cap when that is
+ * higher. QEMU lifts max-bandwidth for the final copy (migration_completion), so the cap is the
+ * wrong speed for it; 10 Gbit/s is the common NIC and about what one migration thread (no
+ * multifd) sends over TCP. docs/migration-model.md, "The final copy without a link speed".
+ */
+#define HVF_MIGRATE_LINK_DEFAULT_BYTES_PER_S 1.25e9
+
 /* After this many dirty-bitmap syncs the model stops re-checking and runs to the timeout. */
 #define HVF_MIGRATE_MAX_SYNCS 1000000u
 
@@ -70,7 +78,8 @@ typedef struct hvf_migrate_params {
     uint64_t working_set_bytes;  /* pages dirtied repeatedly count once; 0 = mem_bytes */
     double zero_fraction;        /* share of RAM that is zero pages on the first pass, [0, 1) */
     double bandwidth_bytes_per_s; /* the migration's cap (QEMU max-bandwidth) in live phases */
-    double link_bytes_per_s;     /* estimate only: what the uncapped phases get; 0 = bandwidth */
+    double link_bytes_per_s;      /* estimate only: what the uncapped phases get; 0 = the larger of
+                                     HVF_MIGRATE_LINK_DEFAULT_BYTES_PER_S and the bandwidth */
     int64_t downtime_limit_us;   /* QEMU downtime-limit, default 300 ms */
     int64_t switchover_us;       /* fixed pause for device state, stop and restart */
     int64_t timeout_us;          /* live-phase limit; 0 = none (runs until it converges, as
@@ -111,6 +120,10 @@ void hvf_migrate_params_default(hvf_migrate_params *p);
  */
 int hvf_migrate_params_validate(const hvf_migrate_params *p, hvf_migrate_field *bad,
                                 hvf_error *err) __attribute__((warn_unused_result));
+
+/* The uncapped phases' speed in effect: link_bytes_per_s, or when it is 0 the larger of
+ * HVF_MIGRATE_LINK_DEFAULT_BYTES_PER_S and the bandwidth. */
+double hvf_migrate_params_link_bytes_per_s(const hvf_migrate_params *p);
 
 /* The live-phase limit in effect: timeout_us, 800 s per GiB of RAM for
  * HVF_MIGRATE_TIMEOUT_NOVA, or 0 for none. */
@@ -201,7 +214,7 @@ void hvf_migrate_state_result(const hvf_migrate_state *s, hvf_migrate_result *ou
 
 /*
  * One migration at a constant bandwidth: live phases at min(bandwidth, link), uncapped phases
- * at link (link_bytes_per_s, or bandwidth when 0). Returns 0 with @out filled, converged or
+ * at link (hvf_migrate_params_link_bytes_per_s). Returns 0 with @out filled, converged or
  * not; -1 with @err set for invalid parameters.
  */
 int hvf_migrate_estimate(const hvf_migrate_params *p, hvf_migrate_result *out, hvf_error *err)

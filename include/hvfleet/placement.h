@@ -6,6 +6,7 @@
  *   state   the host is not active, or is evacuating / in maintenance in the current plan
  *   due     the host is still to be maintained, so the VM would have to move again
  *   source  the VM's own host
+ *   pinned  not the one host the VM may go to (a DRBD VM's secondary, which holds its disk)
  *   memory  free memory after used, claimed and the policy's headroom is too small
  *   cpu     free vCPUs (cpus x cpu_allocation_ratio, minus used and claimed) too few
  *   spread  another replica of the VM's service sits on the same host / rack / zone
@@ -36,6 +37,7 @@ typedef enum hvf_place_reject {
     HVF_PLACE_REJECT_CPU,
     HVF_PLACE_REJECT_SPREAD,
     HVF_PLACE_REJECT_BUSY,
+    HVF_PLACE_REJECT_PINNED, /* checked after source; last here to keep the numbers */
     HVF_PLACE_REJECT_LAST
 } hvf_place_reject;
 
@@ -63,8 +65,18 @@ typedef struct hvf_place_request {
     const uint32_t *inflight; /* migrations arriving per host; may be NULL */
     uint32_t max_inflight;    /* busy at this many; 0 = no limit */
     bool allow_due;           /* if nothing else fits, accept a host still to be maintained */
+    bool pinned;              /* only pin_host may take it (hvf_place_request_pin) */
+    int32_t pin_host;
     bool explain;             /* examine every host so that the counts are complete */
 } hvf_place_request;
+
+/* Pins @req to @vm's DRBD secondary when it has one: no other host holds its disk. */
+static inline void
+hvf_place_request_pin(hvf_place_request *req, const hvf_vm *vm)
+{
+    req->pinned = vm->has_secondary;
+    req->pin_host = vm->has_secondary ? vm->secondary : -1;
+}
 
 typedef struct hvf_place_result {
     int32_t host;        /* -1 when the VM fits nowhere */

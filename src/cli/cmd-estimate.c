@@ -30,7 +30,8 @@ static const char estimate_usage[] =
     "  --strategy NAME        precopy, auto-converge or post-copy (default precopy)\n"
     "  --timeout TIME         abort the live phase after this; 0 = no timeout, as in Nova\n"
     "                         (default: Nova's 800 s per GiB)\n"
-    "  --link-speed RATE      what the final copy and post-copy get, uncapped (default: --bandwidth)\n"
+    "  --link-speed RATE      what the final copy and post-copy get, uncapped (default: 10Gbit,\n"
+    "                         or --bandwidth if higher; QEMU lifts the cap for them)\n"
     "  --switchover TIME      fixed pause for device state, stop and restart (default 20ms)\n"
     "  --json                 print one JSON object instead of text\n"
     "  -h, --help             show this help\n"
@@ -273,7 +274,10 @@ estimate_print_text(const estimate_args *a, const hvf_migrate_result *r)
     const char *const *raw = a->raw;
     char b1[48], b2[48], b3[48], b4[48];
     bool own_link = p->link_bytes_per_s > 0;
-    double link = own_link ? p->link_bytes_per_s : p->bandwidth_bytes_per_s;
+    double link = hvf_migrate_params_link_bytes_per_s(p);
+    const char *link_raw = own_link ? raw[HVF_MIGRATE_FIELD_LINK]
+                           : link == p->bandwidth_bytes_per_s ? raw[HVF_MIGRATE_FIELD_BANDWIDTH]
+                                                              : NULL;
     int64_t timeout_us = hvf_migrate_params_timeout_us(p);
 
     printf("migration of %s, dirtying %s",
@@ -286,8 +290,7 @@ estimate_print_text(const estimate_args *a, const hvf_migrate_result *r)
     printf(", at %s (final copy %s), strategy %s\n",
            estimate_echo(raw[HVF_MIGRATE_FIELD_BANDWIDTH], true, p->bandwidth_bytes_per_s, b1,
                          sizeof(b1)),
-           estimate_echo(raw[own_link ? HVF_MIGRATE_FIELD_LINK : HVF_MIGRATE_FIELD_BANDWIDTH], true,
-                         link, b2, sizeof(b2)),
+           estimate_echo(link_raw, true, link, b2, sizeof(b2)),
            hvf_migrate_strategy_to_string(p->strategy));
     printf("downtime limit %s, switchover %s, timeout %s\n\n",
            hvf_units_format_duration(p->downtime_limit_us, b1, sizeof(b1)),
@@ -331,7 +334,7 @@ estimate_print_json(const hvf_migrate_params *p, const hvf_migrate_result *r)
                    "zero_fraction", p->zero_fraction,
                    "bandwidth_bytes_per_s", p->bandwidth_bytes_per_s,
                    "link_bytes_per_s",
-                   p->link_bytes_per_s > 0 ? p->link_bytes_per_s : p->bandwidth_bytes_per_s,
+                   hvf_migrate_params_link_bytes_per_s(p),
                    "downtime_limit_ms", (double)p->downtime_limit_us / 1e3,
                    "switchover_ms", (double)p->switchover_us / 1e3,
                    "timeout_s", (double)hvf_migrate_params_timeout_us(p) / 1e6,

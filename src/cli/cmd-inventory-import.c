@@ -32,7 +32,7 @@ import_summary_text(const char *file, const hvf_fleet *f, const hvf_ganeti_stats
             f->nzones, HVF_CLI_S(f->nzones), f->nvms, HVF_CLI_S(f->nvms), st->stopped_instances,
             st->unmigratable, f->nservices, HVF_CLI_S(f->nservices));
     if (st->drbd_instances)
-        fprintf(stderr, "note: %zu DRBD instance%s: their secondary node is not modelled\n",
+        fprintf(stderr, "note: %zu DRBD instance%s: each live-migrates only to its secondary node\n",
                 st->drbd_instances, HVF_CLI_S(st->drbd_instances));
     for (size_t i = 0; i < st->notes.n; i++)
         fprintf(stderr, "note: %s\n", st->notes.lines[i]);
@@ -57,8 +57,8 @@ import_summary_json(const char *file, const char *out, const hvf_fleet *f,
         (json_int_t)f->nhosts, "hosts_down", (json_int_t)st->offline_nodes, "hosts_maintenance",
         (json_int_t)st->drained_nodes, "vms", (json_int_t)f->nvms, "vms_stopped",
         (json_int_t)st->stopped_instances, "vms_unmigratable", (json_int_t)st->unmigratable,
-        "drbd_secondaries_not_modelled", (json_int_t)st->drbd_instances, "services",
-        (json_int_t)f->nservices, "ratios_raised", (json_int_t)st->raised_ratios, "notes", notes);
+        "drbd_instances", (json_int_t)st->drbd_instances, "services", (json_int_t)f->nservices,
+        "ratios_raised", (json_int_t)st->raised_ratios, "notes", notes);
     json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     printf("\n");
     json_decref(root);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* hvfleet run: carry out an approved plan through a driver, with progress; control a run. */
 #include <getopt.h>
+#include <jansson.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -428,11 +429,18 @@ hvf_cli_run(int argc, char **argv)
         printf("{\"event\":\"summary\",\"result\":\"%s\",\"run\":%" PRId64 ",\"record\":\"%s\","
                "\"predicted_makespan_s\":%.3f,\"actual_makespan_s\":%.3f,\"hosts_done\":%zu,"
                "\"hosts_failed\":%zu,\"migrations_done\":%zu,\"migrations_failed\":%zu,"
-               "\"replans\":%u}\n",
+               "\"replans\":%u,\"note\":",
                hvf_exec_result_names[sum.result], sum.run_id, sum.record_path,
                (double)sum.predicted_makespan_us / 1e6, (double)sum.actual_makespan_us / 1e6,
                sum.hosts_done, sum.hosts_failed, sum.migrations_done, sum.migrations_failed,
                sum.replans);
+        {
+            json_t *note = json_string(sum.note);
+
+            json_dumpf(note ? note : json_null(), stdout, JSON_ENCODE_ANY);
+            json_decref(note);
+        }
+        printf("}\n");
     } else if (sum.result == HVF_EXEC_REFUSED) {
         fprintf(stderr, "hvfleet: run refused: %s\n", sum.note);
     } else {

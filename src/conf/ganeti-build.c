@@ -303,9 +303,11 @@ gnt_read_instance(gnt_ctx *c, const gnt_line *l)
     /* htools holds memory for stopped and forthcoming instances, so they stay, idle. */
     in.stopped = status < GNT_STATUS_DOWN_COUNT || forthcoming == 1;
     in.migratable = dt >= GNT_DT_UNMIGRATABLE;
+    /* Only drbd ties an instance to its secondary: `gnt-instance migrate` goes there. */
+    in.snode = dt == GNT_DT_DRBD ? snode : -1;
     c->nodes[in.pnode].pri_mib += mem;
     c->nodes[in.pnode].pri_vcpus += vcpus;
-    c->stats->drbd_instances += snode >= 0;
+    c->stats->drbd_instances += in.snode >= 0;
     c->stats->stopped_instances += in.stopped;
     c->stats->unmigratable += !in.migratable;
     hvf_grow(&c->insts, &c->insts_cap, c->ninsts + 1, sizeof(gnt_inst));
@@ -470,6 +472,8 @@ gnt_build_vms(gnt_ctx *c, hvf_fleet *f)
         vm.working_set_mib = in->mem_mib;
         vm.cpu_load = in->stopped ? 0.0 : HVF_DEFAULT_CPU_LOAD;
         vm.migratable = in->migratable;
+        vm.has_secondary = in->snode >= 0;
+        vm.secondary = in->snode;
         vm.line = in->line;
         HVF_ASSERT(hvf_fleet_add_vm(f, &vm, HVF_OVERCOMMIT, &err) >= 0);
     }

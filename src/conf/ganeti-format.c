@@ -9,7 +9,8 @@
 #include "hvfleet/ganeti.h"
 
 /* Disks are not modelled: nodes get a nominal 1 TiB, and VMs that cannot live-migrate become
- * plain instances with a nominal 10 GiB local disk (htools then knows they cannot move live). */
+ * plain instances with a nominal 10 GiB local disk (htools then knows they cannot move live).
+ * A VM with a secondary becomes a drbd instance with that disk on both of its nodes. */
 #define GNT_NODE_DISK_MIB 1048576ULL
 #define GNT_PLAIN_DISK_MIB 10240ULL
 
@@ -100,13 +101,18 @@ gnt_format_instances(const hvf_fleet *f, hvf_strbuf *out)
     for (size_t i = 0; i < f->nvms; i++) {
         const hvf_vm *v = &f->vms[i];
         const hvf_host *h = &f->hosts[v->host];
+        bool drbd = v->migratable && v->has_secondary;
 
         /* name|memory|disk|vcpus|status|auto_balance|pnode|snode|disk_template|tags|
          * spindle_use|spindles|forthcoming */
-        hvf_strbuf_printf(out, "%s|%" PRIu64 "|%" PRIu64 "|%u|%s|Y|%s||%s|", v->name, v->mem_mib,
-                          v->migratable ? (uint64_t)0 : (uint64_t)GNT_PLAIN_DISK_MIB, v->vcpus,
+        hvf_strbuf_printf(out, "%s|%" PRIu64 "|%" PRIu64 "|%u|%s|Y|%s|%s|%s|", v->name, v->mem_mib,
+                          v->migratable && !drbd ? (uint64_t)0 : (uint64_t)GNT_PLAIN_DISK_MIB,
+                          v->vcpus,
                           h->state == HVF_HOST_STATE_DOWN ? "ERROR_nodeoffline" : "running",
-                          h->name, v->migratable ? "diskless" : "plain");
+                          h->name, drbd ? f->hosts[v->secondary].name : "",
+                          drbd            ? "drbd"
+                          : v->migratable ? "diskless"
+                                          : "plain");
         if (v->service >= 0)
             hvf_strbuf_printf(out, GNT_SERVICE_PREFIX ":%s", f->services[v->service].name);
         hvf_strbuf_puts(out, "|1|-|N\n");
@@ -161,8 +167,11 @@ hvf_ganeti_format(const hvf_fleet *f, hvf_strbuf *out)
     char uuid[64];
 
     for (size_t i = 0; i < f->nvms; i++) {
-        if (!f->vms[i].migratable)
-            plain_mib[f->vms[i].host] += GNT_PLAIN_DISK_MIB;
+        const hvf_vm *v = &f->vms[i];
+        if (!v->migratable || v->has_secondary)
+            plain_mib[v->host] += GNT_PLAIN_DISK_MIB;
+        if (v->migratable && v->has_secondary)
+            plain_mib[v->secondary] += GNT_PLAIN_DISK_MIB;
     }
     /* groups: name|uuid|alloc_policy|tags|networks */
     for (size_t z = 0; z < f->nzones; z++) {

@@ -56,6 +56,7 @@ typedef struct gnt_inst {
     char *service; /* owned, may be NULL */
     int line;
     int32_t pnode;
+    int32_t snode; /* drbd: the node with the other copy of the disk; -1 = none */
     uint64_t mem_mib;
     uint32_t vcpus;
     bool stopped, migratable;

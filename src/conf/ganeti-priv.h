@@ -26,6 +26,7 @@
 
 /* Disk templates; the first GNT_DT_UNMIGRATABLE have no live migration (MirrorNone). */
 #define GNT_DT_UNMIGRATABLE 2
+#define GNT_DT_DRBD 2 /* index of "drbd" below: migrates to its secondary node only */
 #define GNT_DT_NAMES                                                                               \
     "plain", "file", "drbd", "diskless", "sharedfile", "blockdev", "rbd", "ext", "gluster"
 

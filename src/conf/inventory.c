@@ -56,7 +56,7 @@ static const hvf_field_spec inv_host_fields[] = {
 };
 
 typedef struct inv_vm {
-    char *name, *host, *service;
+    char *name, *host, *service, *secondary;
     uint32_t vcpus;
     uint64_t mem_mib, ws_mib;
     double dirty, cpu_load;
@@ -77,6 +77,7 @@ static const hvf_field_spec inv_vm_fields[] = {
      .max = 1},
     {.name = "service", .type = HVF_FIELD_NAME, .offset = offsetof(inv_vm, service)},
     {.name = "migratable", .type = HVF_FIELD_BOOL, .offset = offsetof(inv_vm, migratable)},
+    {.name = "secondary", .type = HVF_FIELD_NAME, .offset = offsetof(inv_vm, secondary)},
 };
 
 typedef struct inv_service {
@@ -243,6 +244,19 @@ inv_check_vm(inv_ctx *c, struct fy_node *item, const char *path, const inv_vm *v
     if (v->mem_mib == 0) {
         hvf_reader_report_field(r, item, path, "memory", "expected more than 0");
         bad++;
+    }
+    if (v->secondary) {
+        proto->has_secondary = true;
+        proto->secondary = hvf_fleet_find_host(c->f, v->secondary);
+        if (proto->secondary < 0 || proto->secondary == proto->host || !v->migratable) {
+            if (proto->secondary >= 0 || hvf_hash_get(&c->rejected_hosts, v->secondary) < 0)
+                hvf_reader_report_field(
+                    r, item, path, "secondary",
+                    v->migratable ? "expected the name of another host in this inventory (the one "
+                                    "with the other copy of its DRBD disk)"
+                                  : "expected no secondary on a VM that is not migratable");
+            bad++;
+        }
     }
     if (v->has_ws && v->ws_mib > v->mem_mib) {
         hvf_reader_report_field(r, item, path, "working_set",
@@ -580,6 +594,8 @@ hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
             inv_format_name(out, ", service", f->services[v->service].name);
         if (!v->migratable)
             hvf_strbuf_puts(out, ", migratable: false");
+        if (v->has_secondary)
+            inv_format_name(out, ", secondary", f->hosts[v->secondary].name);
         hvf_strbuf_puts(out, "}\n");
     }
 }

@@ -1209,8 +1209,29 @@ hvf_exec_run(hvf_conn *conn, const hvf_plan *plan, const hvf_exec_opts *opts,
 
         if (found < 0)
             goto out;
-        /* killed before its run was recorded: nothing happened yet, so it starts afresh */
+        /* killed before its run was recorded: nothing happened yet, so it starts afresh;
+         * killed after it ended: it is done */
         resume = found == 1;
+        if (!resume) {
+            hvf_store_run last;
+            int f = hvf_store_run_of_plan(x.st, plan->summary.plan_hash, &last, err);
+
+            if (f < 0)
+                goto out;
+            if (f == 1 && last.state != HVF_STORE_RUN_RUNNING &&
+                last.state != HVF_STORE_RUN_PAUSED) {
+                out->result = last.state == HVF_STORE_RUN_DONE      ? HVF_EXEC_DONE
+                              : last.state == HVF_STORE_RUN_ABORTED ? HVF_EXEC_ABORTED
+                                                                    : HVF_EXEC_REFUSED;
+                out->run_id = last.id;
+                hvf_strlcpy(out->record_path, last.record_path, sizeof(out->record_path));
+                snprintf(out->note, sizeof(out->note),
+                         "run %" PRId64 " of this plan already ended (%s): nothing to resume",
+                         last.id, hvf_store_run_state_names[last.state]);
+                rc = 0;
+                goto out;
+            }
+        }
     }
     if (resume) {
         if (strcmp(x.run.plan_hash, plan->summary.plan_hash) != 0) {

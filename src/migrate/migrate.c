@@ -133,7 +133,8 @@ hvf_migrate_params_validate(const hvf_migrate_params *p, hvf_migrate_field *bad,
     if (!isfinite(p->link_bytes_per_s) || p->link_bytes_per_s < 0 ||
         (p->link_bytes_per_s > 0 && p->link_bytes_per_s < MIGRATE_MIN_RATE_BYTES_PER_S))
         MIGRATE_BAD(HVF_MIGRATE_FIELD_LINK,
-                    "link_bytes_per_s %g: expected 0 (same as the bandwidth) or a rate of at least 1000 bytes/s",
+                    "link_bytes_per_s %g: expected 0 (10 Gbit/s, or the bandwidth if higher) or a "
+                    "rate of at least 1000 bytes/s",
                     p->link_bytes_per_s);
     if (p->downtime_limit_us < 0 || p->downtime_limit_us > MIGRATE_MAX_DOWNTIME_LIMIT_US)
         MIGRATE_BAD(HVF_MIGRATE_FIELD_DOWNTIME_LIMIT,
@@ -156,6 +157,16 @@ hvf_migrate_params_validate(const hvf_migrate_params *p, hvf_migrate_field *bad,
                     p->throttle_initial_pct, p->throttle_increment_pct, p->throttle_max_pct,
                     p->throttle_trigger_pct);
     return 0;
+}
+
+double
+hvf_migrate_params_link_bytes_per_s(const hvf_migrate_params *p)
+{
+    if (p->link_bytes_per_s > 0)
+        return p->link_bytes_per_s;
+    return p->bandwidth_bytes_per_s > HVF_MIGRATE_LINK_DEFAULT_BYTES_PER_S
+               ? p->bandwidth_bytes_per_s
+               : HVF_MIGRATE_LINK_DEFAULT_BYTES_PER_S;
 }
 
 int64_t
@@ -694,7 +705,7 @@ hvf_migrate_estimate(const hvf_migrate_params *p, hvf_migrate_result *out, hvf_e
 
     if (hvf_migrate_state_init(&s, p, err) < 0)
         return -1;
-    link = p->link_bytes_per_s > 0 ? p->link_bytes_per_s : p->bandwidth_bytes_per_s;
+    link = hvf_migrate_params_link_bytes_per_s(p);
     /* The same loop a simulator runs, with a bandwidth that never changes. */
     for (uint64_t n = 0; n < max_steps && !hvf_migrate_state_done(&s); n++) {
         int64_t dt = hvf_migrate_state_next_us(&s, link);

@@ -300,6 +300,14 @@ hvf_fleet_add_vm(hvf_fleet *f, const hvf_vm *proto, unsigned flags, hvf_error *e
         hvf_error_set(err, HVF_ERR_NOT_FOUND, "VM '%s' is on no known host", proto->name);
         return -1;
     }
+    if (proto->has_secondary && (proto->secondary < 0 || (size_t)proto->secondary >= f->nhosts ||
+                                 proto->secondary == proto->host)) {
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "VM '%s': secondary host %" PRId32
+                      ": expected a known host other than its own",
+                      proto->name, proto->secondary);
+        return -1;
+    }
     HVF_ASSERT(proto->service < 0 || (size_t)proto->service < f->nservices);
     if (hvf_host_use(&f->hosts[proto->host], &r, flags, err) < 0) {
         hvf_error_prefix(err, "VM '%s': ", proto->name);

@@ -170,6 +170,7 @@ fix_pick_target(fix_ctx *c, int32_t vm, const hvf_audit_finding *x)
     hvf_place_result res;
     int32_t pick = -1;
 
+    hvf_place_request_pin(&req, &w->vms[vm]);
     for (int l = 0; l < HVF_SPREAD_LAST; l++)
         held[l] = hvf_calloc(audit_ndomains(w, (hvf_spread)l) + 1, sizeof(bool));
     mine = hvf_calloc(audit_ndomains(w, x->level) + 1, sizeof(bool));
@@ -217,7 +218,7 @@ fix_move(fix_ctx *c, int32_t vm, int32_t to)
 
     HVF_ASSERT(hvf_host_release_used(&w->hosts[from], &r, &err) == 0);
     HVF_ASSERT(hvf_host_use(&w->hosts[to], &r, HVF_OVERCOMMIT, &err) == 0);
-    v->host = to;
+    hvf_vm_moved(v, to);
     hvf_placer_host_changed(c->placer, from);
     hvf_placer_host_changed(c->placer, to);
     hvf_placer_replica_remove(c->placer, v->service, from);
@@ -342,9 +343,10 @@ fix_estimate(const hvf_fleet *f, const hvf_policy *pol, const hvf_audit_move *m,
     const hvf_vm *vm = &f->vms[m->vm];
     hvf_migrate_params p;
     hvf_error err = HVF_ERROR_INIT;
-    double bw = f->hosts[m->from].nic_bytes_per_s < f->hosts[m->to].nic_bytes_per_s
-                    ? f->hosts[m->from].nic_bytes_per_s
-                    : f->hosts[m->to].nic_bytes_per_s;
+    double nic = f->hosts[m->from].nic_bytes_per_s < f->hosts[m->to].nic_bytes_per_s
+                     ? f->hosts[m->from].nic_bytes_per_s
+                     : f->hosts[m->to].nic_bytes_per_s;
+    double bw = nic;
     static const hvf_migrate_strategy order[] = {HVF_MIGRATE_STRATEGY_PRECOPY,
                                                  HVF_MIGRATE_STRATEGY_AUTO_CONVERGE,
                                                  HVF_MIGRATE_STRATEGY_POSTCOPY};
@@ -359,6 +361,8 @@ fix_estimate(const hvf_fleet *f, const hvf_policy *pol, const hvf_audit_move *m,
     p.dirty_bytes_per_s = vm->dirty_bytes_per_s;
     p.working_set_bytes = vm->working_set_mib * HVF_MIB;
     p.bandwidth_bytes_per_s = bw;
+    /* QEMU lifts the cap for the paused copy: it runs at the slower NIC, as the planner has it */
+    p.link_bytes_per_s = nic > bw ? nic : bw;
     p.downtime_limit_us = pol->downtime_limit_us;
     for (size_t i = 0; i < HVF_ARRAY_LEN(order); i++) {
         p.strategy = order[i];
@@ -422,7 +426,7 @@ hvf_audit_fix_plan(const hvf_audit *a, const hvf_fleet *fleet, const hvf_policy 
         }
         HVF_ASSERT(hvf_host_commit(&w->hosts[m->to], &r, &err) == 0);
         HVF_ASSERT(hvf_host_release_used(&w->hosts[m->from], &r, &err) == 0);
-        w->vms[m->vm].host = m->to;
+        hvf_vm_moved(&w->vms[m->vm], m->to);
         if (!res.converged || mode != HVF_PLAN_MIGRATION_PRECOPY)
             hvf_plan_add_non_converging(plan, fleet->vms[m->vm].name,
                                         mode == HVF_PLAN_MIGRATION_POST_COPY

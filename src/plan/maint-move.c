@@ -102,6 +102,7 @@ mctl_choose(mctl *m, int32_t vm, int32_t src, bool anywhere, bool explain, hvf_p
                              .allow_due = anywhere || m->in_maint == 0,
                              .explain = explain};
 
+    hvf_place_request_pin(&req, v);
     mctl_placer_refresh(m);
     return hvf_placer_choose(m->placer, &req, res);
 }
@@ -204,6 +205,7 @@ mctl_pump(mctl *m, int32_t h)
                                      .service = v->service,
                                      .source = h,
                                      .allow_due = m->in_maint == 0};
+            hvf_place_request_pin(&req, v);
             m->blocked[h] |= hvf_placer_busy_fits(m->placer, &req) ? BLK_BUSY : BLK_ROOM;
         }
     }
@@ -250,6 +252,7 @@ mctl_pump_returns(mctl *m, int32_t h)
         hvf_place_request req = {.need = hvf_vm_resources(v), .service = v->service, .source = cur};
         uint32_t in = 0, out = 0;
 
+        hvf_place_request_pin(&req, v);
         if (cur == h || hvf_sim_vm_state_get(m->sim, vm) != HVF_SIM_VM_RUNNING ||
             m->act[vm] == ACT_STOP || m->act[vm] == ACT_REFUSE)
             continue;

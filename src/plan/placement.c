@@ -12,7 +12,7 @@
 #define PLACE_NO_KEY UINT64_MAX
 
 static const char *const place_reject_names[] = {"state", "due",    "source", "memory",
-                                                 "cpu",   "spread", "busy"};
+                                                 "cpu",   "spread", "busy",   "pinned"};
 static const char *const place_reject_text[] = {
     "not active, evacuating or in maintenance",
     "still to be maintained (the VM would move again)",
@@ -21,6 +21,7 @@ static const char *const place_reject_text[] = {
     "not enough vCPUs",
     "another replica of the service at the same spread level",
     "already receiving the maximum number of migrations",
+    "not the VM's DRBD secondary, the only host with its disk",
 };
 _Static_assert(HVF_ARRAY_LEN(place_reject_names) == HVF_PLACE_REJECT_LAST, "reject names");
 _Static_assert(HVF_ARRAY_LEN(place_reject_text) == HVF_PLACE_REJECT_LAST, "reject text");
@@ -358,6 +359,8 @@ place_filter_as(const hvf_placer *p, const hvf_place_request *req, int32_t h, hv
         return HVF_PLACE_REJECT_DUE;
     if (h == req->source)
         return HVF_PLACE_REJECT_SOURCE;
+    if (req->pinned && h != req->pin_host)
+        return HVF_PLACE_REJECT_PINNED;
     fr = place_free(p, h);
     if ((fr.mem_mib > p->headroom_mib[h] ? fr.mem_mib - p->headroom_mib[h] : 0) < req->need.mem_mib)
         return HVF_PLACE_REJECT_MEMORY;
@@ -500,6 +503,24 @@ hvf_placer_choose(hvf_placer *p, const hvf_place_request *req, hvf_place_result 
             else
                 res->candidates++;
         }
+    }
+    if (req->pinned) {
+        /* One host to look at: no walk over an index that would reject all the others. */
+        int32_t h = req->pin_host;
+        int why =
+            h >= 0 && (size_t)h < f->nhosts ? place_filter(p, req, h) : HVF_PLACE_REJECT_STATE;
+        if (!req->explain) {
+            res->examined = 1;
+            if (why >= 0)
+                res->rejected[why]++;
+        } else {
+            res->examined = (uint32_t)f->nhosts;
+        }
+        if (why < 0) {
+            res->host = h;
+            res->role = p->role[h];
+        }
+        return res->host;
     }
     place_rack_best(p, req, rack_best);
     for (int c = 0; c < nclass && res->host < 0; c++)

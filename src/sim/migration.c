@@ -370,7 +370,7 @@ mig_complete(hvf_sim *sim, int32_t id)
         HVF_ASSERT(hvf_host_use(&f->hosts[dst], &r, HVF_OVERCOMMIT, &err) == 0);
     mig_keep_figures(sim, id);
     sim_host_remove_vm(sim, src, vm);
-    f->vms[vm].host = dst;
+    hvf_vm_moved(&f->vms[vm], dst); /* a DRBD VM's old host keeps the other copy of its disk */
     sim_host_add_vm(sim, dst, vm);
     snprintf(extra, sizeof(extra),
              ",\"migration\":%d,\"converged\":%s,\"downtime_ms\":%.1f,\"duration_s\":%.3f", id,

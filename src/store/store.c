@@ -518,6 +518,27 @@ hvf_store_run_get(hvf_store *st, int64_t id, hvf_store_run *out, hvf_error *err)
 }
 
 int
+hvf_store_run_of_plan(hvf_store *st, const char *plan_hash, hvf_store_run *out, hvf_error *err)
+{
+    sqlite3_stmt *s = store_prepare(
+        st, "SELECT id FROM runs WHERE plan_hash = ? ORDER BY id DESC LIMIT 1", err);
+    int64_t id = 0;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    if (!s)
+        return -1;
+    bind_text(s, 1, plan_hash);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        id = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_fail(st, err, "reading runs");
+    return id > 0 ? hvf_store_run_get(st, id, out, err) : 0;
+}
+
+int
 hvf_store_run_set_control(hvf_store *st, int64_t id, hvf_store_control c, hvf_error *err)
 {
     sqlite3_stmt *s =

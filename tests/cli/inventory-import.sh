@@ -41,7 +41,8 @@ expect_grep() { # FILE PATTERN WHAT
 part_import() {
     expect_status 0 "$HVFLEET" inventory import ganeti "$DATA" -o "$T/inv.yaml" || return
     expect_grep "$T/err" "imported '.*small.data': 4 hosts (1 down, 0 in maintenance) in 3 zones, 8 VMs" "summary"
-    expect_grep "$T/err" "note: 2 DRBD instances: their secondary node is not modelled" "drbd note"
+    expect_grep "$T/err" "note: 2 DRBD instances: each live-migrates only to its secondary node" "drbd note"
+    expect_grep "$T/inv.yaml" "name: web1, host: kvm01, .*secondary: kvm02}" "drbd secondary"
     expect_status 0 "$HVFLEET" inventory check --json "$T/inv.yaml" || return
     expect_grep "$T/out" '"valid": true' "check"
     expect_grep "$T/out" '"hosts": 4,' "hosts"
@@ -57,7 +58,7 @@ part_import() {
     expect_status 0 "$HVFLEET" inventory import ganeti "$DATA" && cmp -s "$T/out" "$T/inv.yaml" ||
         fail "stdout output differs from -o output"
     expect_status 0 "$HVFLEET" inventory import ganeti "$DATA" -o "$T/inv2.yaml" --json &&
-        expect_grep "$T/out" '"drbd_secondaries_not_modelled": 2' "json summary"
+        expect_grep "$T/out" '"drbd_instances": 2' "json summary"
     expect_status 2 "$HVFLEET" inventory import ganeti "$DATA" --json
     expect_status 0 "$HVFLEET" inventory import --help && expect_grep "$T/out" "usage:" "help"
     # export then import gives the same inventory for what the format carries

@@ -93,7 +93,7 @@ def one_round(rng, tmp, kills_left, n):
     args = ["run", plan, "--inventory", inv, "--check-ledger", "--json"]
     kills = 0
     while True:
-        p = subprocess.Popen([HV] + args, env=env, stdout=subprocess.DEVNULL,
+        p = subprocess.Popen([HV] + args, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
         try:
             if kills_left > 0:
@@ -102,7 +102,7 @@ def one_round(rng, tmp, kills_left, n):
                     p.send_signal(signal.SIGKILL)
                     kills += 1
                     kills_left -= 1
-            _, err = p.communicate(timeout=120)
+            out, err = p.communicate(timeout=120)
         finally:
             if p.poll() is None:
                 p.kill()
@@ -112,7 +112,8 @@ def one_round(rng, tmp, kills_left, n):
             args = ["run", plan, "--inventory", inv, "--resume", "--check-ledger", "--json"]
             continue
         if p.returncode != 0:
-            fail(f"round {n}: run exited {p.returncode} after {kills} kills: {err.strip()}")
+            tail = "\n".join(out.strip().splitlines()[-4:])
+            fail(f"round {n}: run exited {p.returncode} after {kills} kills: {err.strip()}\n{tail}")
             return kills_left
         break
     check_world(state, True)

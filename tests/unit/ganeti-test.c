@@ -98,6 +98,12 @@ test_small_file(void **state)
     assert_false(vm_named(f, "db1")->migratable);       /* plain */
     assert_false(vm_named(f, "old1")->migratable);      /* file */
     assert_true(vm_named(f, "web1")->migratable);       /* drbd */
+    /* drbd: the secondary node is the one host a migration can take it to */
+    assert_true(vm_named(f, "web1")->has_secondary);
+    assert_int_equal(vm_named(f, "web1")->secondary, hvf_fleet_find_host(f, "kvm02"));
+    assert_int_equal(vm_named(f, "web2")->secondary, hvf_fleet_find_host(f, "kvm01"));
+    assert_false(vm_named(f, "mon1")->has_secondary); /* rbd: shared storage, any node */
+    assert_false(vm_named(f, "db1")->has_secondary);
     assert_true(vm_named(f, "tick1")->cpu_load == 0.0); /* ADMIN_down */
     assert_int_equal(vm_named(f, "web2")->host, hvf_fleet_find_host(f, "kvm02"));
     assert_string_equal(f->services[vm_named(f, "mon2")->service].name, "monitoring");
@@ -174,6 +180,9 @@ sample_fleet(void)
         v.host = i % 6;
         v.service = i < 3 ? 0 : i < 5 ? 1 : -1;
         v.migratable = i != 7;
+        /* a few DRBD VMs, their disk's other copy on the next host */
+        v.has_secondary = i % 4 == 1;
+        v.secondary = (i + 1) % 6;
         v.working_set_mib = v.mem_mib;
         assert_true(hvf_fleet_add_vm(f, &v, 0, &err) >= 0);
     }
@@ -227,6 +236,9 @@ test_format_round_trip(void **state)
         assert_int_equal(b->vcpus, a->vcpus);
         assert_string_equal(g->hosts[b->host].name, f->hosts[a->host].name);
         assert_int_equal(b->migratable, a->migratable);
+        assert_int_equal(b->has_secondary, a->has_secondary);
+        if (a->has_secondary)
+            assert_string_equal(g->hosts[b->secondary].name, f->hosts[a->secondary].name);
         if (a->service >= 0) {
             const hvf_service *sa = &f->services[a->service], *sb2 = &g->services[b->service];
             assert_string_equal(sb2->name, sa->name);

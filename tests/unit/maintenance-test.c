@@ -486,6 +486,67 @@ test_spread_and_twice(void **state)
     hvf_fleet_free(f);
 }
 
+/*
+ * DRBD VMs (a Ganeti import's drbd instances) live-migrate only to their secondary, the host
+ * with the other copy of their disk, and after a move the host they left is the secondary. Best
+ * fit would send db1 to c (fuller) or b (its own rack); its secondary is d, an empty host in the
+ * other rack, and db2 on d has a as its secondary: each pair must wait for the other's host.
+ */
+static const char mt_drbd_inv[] =
+    "hosts:\n"
+    "  - {name: a, rack: r1, cpus: 32, memory: 64GiB, nic: 1Gbit}\n"
+    "  - {name: b, rack: r1, cpus: 32, memory: 64GiB, nic: 1Gbit}\n"
+    "  - {name: c, rack: r2, cpus: 32, memory: 64GiB, nic: 1Gbit}\n"
+    "  - {name: d, rack: r2, cpus: 32, memory: 64GiB, nic: 1Gbit}\n"
+    "vms:\n"
+    "  - {name: db1, host: a, vcpus: 4, memory: 8GiB, secondary: d}\n"
+    "  - {name: db2, host: d, vcpus: 4, memory: 8GiB, secondary: a}\n"
+    "  - {name: big, host: c, vcpus: 4, memory: 40GiB}\n"
+    "  - {name: small, host: b, vcpus: 2, memory: 4GiB}\n";
+
+static void
+test_drbd_secondary(void **state)
+{
+    hvf_fleet *f = hvf_test_inventory(mt_drbd_inv);
+    int32_t all[4] = {0, 1, 2, 3};
+    hvf_maint_outcome res;
+    hvf_policy pol;
+    hvf_plan *p;
+    size_t seen = 0;
+
+    hvf_policy_default(&pol);
+    pol.max_parallel_hosts = 2;
+    pol.max_parallel_per_rack = 0;
+    p = mt_plan(f, &pol, HVF_PLAN_KIND_MAINTENANCE, HVF_PLAN_STRATEGY_HVFLEET, all, 4, &res);
+    assert_true(res.finished);
+    assert_int_equal(p->nstops, 0);
+    for (size_t i = 0; i < p->nmigrations; i++) {
+        const hvf_plan_migration *m = &p->migrations[i];
+        if (strncmp(m->vm, "db", 2) != 0)
+            continue;
+        seen++;
+        /* between its two hosts only, whichever way */
+        assert_true((strcmp(m->from, "a") == 0 && strcmp(m->to, "d") == 0) ||
+                    (strcmp(m->from, "d") == 0 && strcmp(m->to, "a") == 0));
+    }
+    assert_true(seen >= 2); /* both left their host at least once */
+    assert_non_null(mt_find_migration(p, "db1"));
+    assert_string_equal(mt_find_migration(p, "db1")->to, "d");
+    assert_string_equal(mt_find_migration(p, "db2")->to, "a");
+    /* a and d are never out of service together: each holds the other's only target */
+    for (size_t i = 0; i < p->nhosts; i++) {
+        for (size_t j = 0; j < p->nhosts; j++) {
+            const hvf_plan_host *x = &p->hosts[i], *y = &p->hosts[j];
+            if (strcmp(x->host, "a") != 0 || strcmp(y->host, "d") != 0)
+                continue;
+            assert_true(x->maintenance_end_ms <= y->evacuate_start_ms ||
+                        y->maintenance_end_ms <= x->evacuate_start_ms);
+        }
+    }
+    hvf_plan_free(p);
+    hvf_fleet_free(f);
+}
+
 static void
 test_return_vms_and_window(void **state)
 {
@@ -677,6 +738,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_non_converging),
         cmocka_unit_test(test_spread_and_twice),
+        cmocka_unit_test(test_drbd_secondary),
         cmocka_unit_test(test_return_vms_and_window),
         cmocka_unit_test(test_drain),
         cmocka_unit_test(test_impossible),

@@ -492,6 +492,52 @@ test_against_brute_force(void **state)
     }
 }
 
+/*
+ * A DRBD VM goes to its secondary or nowhere: best fit would pick the fuller h1, the secondary
+ * is the empty h3; full or offline, the secondary leaves the VM without a host.
+ */
+static void
+test_pinned_to_secondary(void **state)
+{
+    hvf_fleet *f = pt_fleet(4, 10, 10, 64);
+    hvf_policy pol = pt_policy(0);
+    hvf_placer *p;
+    hvf_place_result res;
+    hvf_place_request req = pt_req(8, 2, -1, 0);
+    int32_t vm;
+
+    vm = pt_vm(f, 0, 8, 2, -1);
+    f->vms[vm].has_secondary = true;
+    f->vms[vm].secondary = 3;
+    pt_vm(f, 1, 40, 2, -1);
+    p = hvf_placer_new(f, &pol);
+    assert_int_equal(hvf_placer_choose(p, &req, &res), 1); /* not pinned: best fit */
+    hvf_place_request_pin(&req, &f->vms[vm]);
+    assert_int_equal(hvf_placer_choose(p, &req, &res), 3);
+    assert_int_equal(res.examined, 1);
+    assert_int_equal(hvf_placer_check(p, &req, 1), HVF_PLACE_REJECT_PINNED);
+    req.explain = true;
+    assert_int_equal(hvf_placer_choose(p, &req, &res), 3);
+    assert_int_equal(res.candidates, 1);
+    assert_int_equal(res.rejected[HVF_PLACE_REJECT_SOURCE], 1);
+    assert_int_equal(res.rejected[HVF_PLACE_REJECT_PINNED], 2);
+    assert_string_equal(hvf_place_reject_to_string(HVF_PLACE_REJECT_PINNED), "pinned");
+    req.explain = false;
+    hvf_placer_set_role(p, 3, HVF_PLACE_ROLE_OFFLINE);
+    assert_int_equal(hvf_placer_choose(p, &req, &res), -1);
+    assert_int_equal(res.rejected[HVF_PLACE_REJECT_STATE], 1);
+    hvf_placer_set_role(p, 3, HVF_PLACE_ROLE_NORMAL);
+    req.need.mem_mib = 65 * 1024;
+    assert_int_equal(hvf_placer_choose(p, &req, &res), -1);
+    assert_int_equal(res.rejected[HVF_PLACE_REJECT_MEMORY], 1);
+    /* after the move, the host it left is the secondary */
+    hvf_vm_moved(&f->vms[vm], 3);
+    assert_int_equal(f->vms[vm].host, 3);
+    assert_int_equal(f->vms[vm].secondary, 0);
+    hvf_placer_free(p);
+    hvf_fleet_free(f);
+}
+
 int
 main(void)
 {
@@ -503,6 +549,7 @@ main(void)
         cmocka_unit_test(test_state_and_roles),
         cmocka_unit_test(test_weighers),
         cmocka_unit_test(test_busy_hosts),
+        cmocka_unit_test(test_pinned_to_secondary),
         cmocka_unit_test(test_against_brute_force),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
