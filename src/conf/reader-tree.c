@@ -66,9 +66,11 @@ hvf_tree_fail(hvf_tree_builder *b, hvf_tree_status status, int line, const char 
 static int
 tree_out_of_budget(hvf_tree_builder *b, int line)
 {
+    bool mib = b->limit >= ((size_t)1 << 20);
+
     return hvf_tree_fail(b, HVF_TREE_MEMORY, line,
-                         "reading it needs more than %zu MiB of memory (the limit for one file)",
-                         b->limit >> 20);
+                         "reading it needs more than %zu %s of memory (the limit for one file)",
+                         mib ? b->limit >> 20 : b->limit >> 10, mib ? "MiB" : "KiB");
 }
 
 /* Memory is counted before it is taken; allocation failures are reported, not aborted on. */
