@@ -174,13 +174,40 @@ reader_refuse_refs(hvf_reader *r, hvf_node *node, const char *field)
     return false;
 }
 
+/* "PATH.KEY" (or "KEY") into @buf, cut to fit: a memcpy, as this runs for every field read. */
+static void
+reader_join(char *buf, size_t size, const char *path, const char *key)
+{
+    size_t p = strlen(path), k = strlen(key), o = 0;
+
+    if (p > size - 1)
+        p = size - 1;
+    memcpy(buf, path, p);
+    o = p;
+    if (p && o < size - 1)
+        buf[o++] = '.';
+    if (k > size - 1 - o)
+        k = size - 1 - o;
+    memcpy(buf + o, key, k);
+    buf[o + k] = '\0';
+}
+
+/* The text of scalar @v when it holds no NUL byte (borrowed from the document), else NULL. */
+static const char *
+reader_text(const hvf_node *v)
+{
+    if (!hvf_node_is_scalar(v) || strlen(v->text) != v->len)
+        return NULL;
+    return v->text;
+}
+
 /* Reads one scalar-typed field; returns false after reporting a problem. */
 static bool
 reader_field(hvf_reader *r, const hvf_field_spec *spec, hvf_node *v, const char *field,
              void *obj)
 {
     char *base = (char *)obj;
-    HVF_AUTOFREE char *text = NULL;
+    const char *text = NULL;
     hvf_error err = HVF_ERROR_INIT;
     char range[96];
 
@@ -219,7 +246,7 @@ reader_field(hvf_reader *r, const hvf_field_spec *spec, hvf_node *v, const char 
         *count = n;
         return true;
     }
-    if (!hvf_node_is_scalar(v) || !(text = hvf_reader_scalar_dup(v))) {
+    if (!(text = reader_text(v))) {
         hvf_reader_report(r, v, field, "expected a single value");
         return false;
     }
@@ -237,7 +264,7 @@ reader_field(hvf_reader *r, const hvf_field_spec *spec, hvf_node *v, const char 
             return false;
         }
         free(*dst);
-        *dst = hvf_steal_ptr(&text);
+        *dst = hvf_strndup(text, v->len);
         return true;
     }
     case HVF_FIELD_UINT: {
@@ -332,7 +359,7 @@ hvf_reader_map(hvf_reader *r, hvf_node *node, const char *path, const hvf_field_
         return r->diags->total - before;
     }
     while ((k = hvf_node_pair_iterate(node, &iter, &v)) != NULL) {
-        HVF_AUTOFREE char *key = hvf_reader_scalar_dup(k);
+        const char *key = reader_text(k);
         size_t i;
 
         if (reader_refuse_refs(r, k, path))
@@ -345,7 +372,7 @@ hvf_reader_map(hvf_reader *r, hvf_node *node, const char *path, const hvf_field_
             if (strcmp(specs[i].name, key) == 0)
                 break;
         }
-        snprintf(field, sizeof(field), "%s%s%s", path, *path ? "." : "", key);
+        reader_join(field, sizeof(field), path, key);
         if (i == nspecs) {
             hvf_reader_report(r, k, field, "unknown field");
             continue;
