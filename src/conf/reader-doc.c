@@ -294,8 +294,8 @@ reader_parse(hvf_reader *r, const char *name, char *owned_buf, size_t len, hvf_d
     }
     if (b.status == HVF_TREE_MEMORY) {
         hvf_diags_add(diags, "%s:%d: memory: %s", name, b.line, b.msg);
+        hvf_error_set(err, HVF_ERR_INVALID, "'%s' cannot be read: %s", name, b.msg);
         hvf_tree_discard(&b);
-        hvf_error_set(err, HVF_ERR_INVALID, "'%s' is too large to read", name);
         return -1;
     }
     if (hvf_tree_finish(&b, &doc) < 0) {
