@@ -112,16 +112,23 @@ reader_yaml_error(const yaml_parser_t *p, const char *text, size_t len, const re
             line += text[i] == '\n';
         hvf_tree_fail(b, HVF_TREE_SYNTAX, line, "%s", p->problem ? p->problem : "unreadable text");
         return;
-    default:
+    default: {
+        char where[48];
+
+        if (p->problem_mark.index >= len)
+            snprintf(where, sizeof(where), "at the end of the file");
+        else
+            snprintf(where, sizeof(where), "column %zu", p->problem_mark.column + 1);
         if (p->context)
             hvf_tree_fail(b, HVF_TREE_SYNTAX, (int)p->problem_mark.line + 1,
-                          "%s (column %zu, in %s started on line %zu)",
-                          p->problem ? p->problem : "unexpected text", p->problem_mark.column + 1,
+                          "%s (%s, in %s started on line %zu)",
+                          p->problem ? p->problem : "unexpected text", where,
                           reader_yaml_context(p->context), p->context_mark.line + 1);
         else
-            hvf_tree_fail(b, HVF_TREE_SYNTAX, (int)p->problem_mark.line + 1, "%s (column %zu)",
-                          p->problem ? p->problem : "unexpected text", p->problem_mark.column + 1);
+            hvf_tree_fail(b, HVF_TREE_SYNTAX, (int)p->problem_mark.line + 1, "%s (%s)",
+                          p->problem ? p->problem : "unexpected text", where);
         return;
+    }
     }
 }
 
@@ -133,6 +140,14 @@ reader_yaml_error(const yaml_parser_t *p, const char *text, size_t len, const re
 static void
 reader_yaml(const char *text, size_t len, hvf_tree_builder *b)
 {
+    /*
+     * libyaml puts what ends at the end of the file (an empty value, an unclosed quote) on the
+     * line after the last one; messages name the last line instead, one that exists.
+     */
+    int last = 1;
+
+    for (size_t i = 0; i + 1 < len; i++)
+        last += text[i] == '\n';
     yaml_parser_t p;
     yaml_event_t ev;
     int docs = 0, extra_line = 0;
@@ -150,9 +165,13 @@ reader_yaml(const char *text, size_t len, hvf_tree_builder *b)
 
         if (!yaml_parser_parse(&p, &ev)) {
             reader_yaml_error(&p, text, len, &open, b);
+            if (b->line > last)
+                b->line = last;
             break;
         }
         line = (int)ev.start_mark.line + 1;
+        if (line > last)
+            line = last;
         switch (ev.type) {
         case YAML_DOCUMENT_START_EVENT:
             if (++docs == 2)

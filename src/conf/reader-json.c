@@ -76,6 +76,8 @@ json_ws(json_in *p)
 static void
 json_put(json_in *p, size_t *n, const char *bytes, size_t len)
 {
+    if (len == 0)
+        return;
     if (*n + len > p->cap) {
         p->cap = (*n + len) * 2 + 64;
         p->buf = hvf_realloc(p->buf, p->cap);

@@ -111,7 +111,8 @@ tree_text(hvf_tree_builder *b, const char *s, size_t len, int line)
         }
     }
     out = c->data + c->used;
-    memcpy(out, s, len);
+    if (len > 0) /* an empty JSON string has no buffer behind it */
+        memcpy(out, s, len);
     out[len] = '\0';
     c->used += len + 1;
     return out;
@@ -199,8 +200,14 @@ static int
 tree_key_cmp(const void *pa, const void *pb)
 {
     const tree_key *a = pa, *b = pb;
+    bool sa = a->node->kind == HVF_NODE_SCALAR, sb = b->node->kind == HVF_NODE_SCALAR;
     int c;
 
+    /* scalars first, by text; collections and aliases after, in file order, never equal */
+    if (sa != sb)
+        return sa ? -1 : 1;
+    if (!sa)
+        return a->order < b->order ? -1 : a->order > b->order;
     if (a->node->len != b->node->len)
         return a->node->len < b->node->len ? -1 : 1;
     c = memcmp(a->node->text, b->node->text, a->node->len);
