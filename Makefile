@@ -39,6 +39,7 @@ demo: build
 bench: build
 	@scripts/install-deps --bench
 	@bench/run $(BUILD)
+	@bench/cli-scale $(BUILD)
 
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Db_lundef=false -Dbuildtype=debugoptimized

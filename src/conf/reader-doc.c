@@ -1,12 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The document side of the reader: turning bytes into a libfyaml document (UTF-8 check, syntax
- * errors, one document per file), the text of scalars, and line numbers for messages.
+ * The document side of the reader: turning bytes into a document tree (UTF-8 check, YAML through
+ * libyaml's event API, strict JSON through reader-json.c, syntax and memory errors, one document
+ * per file), the text of scalars, and line numbers for messages.
+ *
+ * libyaml (not libfyaml, used before): libfyaml 0.7.12, the version Debian 12 has, overran stack
+ * buffers three times on malformed input (the libfyaml-* files of tests/fuzz/crashes), looped on
+ * some bytes and kept a tree of about 6 KiB per inventory VM. libyaml is the reference parser
+ * behind PyYAML, fuzzed continuously upstream; its events carry line and column marks, and the
+ * tree built from them here takes about 100 bytes per VM.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <yaml.h>
 
 #include "conf/reader-priv.h"
 #include "conf/reader.h"
@@ -14,186 +22,243 @@
 #include "hvfleet/utf8.h"
 #include "util/text.h"
 
-/*
- * The input text, reachable from any node through the document's parse configuration
- * (fy_document_get_cfg()->userdata), since hvf_reader_scalar_dup gets only a node. The text
- * itself belongs to libfyaml's input, which lives as long as the document.
- */
-typedef struct reader_src {
-    const char *text;
-    size_t len;
-} reader_src;
+static size_t reader_memory_limit = HVF_CONF_MAX_TREE_BYTES;
 
-/*
- * The text of a single-quoted scalar, decoded from its source: '' is a quote, and line breaks
- * fold as YAML 1.2 says (a break with the blanks around it becomes a space, each further empty
- * line a newline). libfyaml 0.7.12 gets several '' escapes wrong ('''''baaa' reads as '''baa)
- * and leaks a buffer doing it, so this is done here; the folding matches libfyaml's.
- */
-static char *
-reader_single_quoted(const char *s, size_t len, size_t *out_len)
+size_t
+hvf_reader_set_memory_limit(size_t bytes)
 {
-    char *out = hvf_malloc(len + 1);
-    size_t o = 0, i = 0, empty = 0;
-    bool first = true;
+    size_t old = reader_memory_limit;
 
-    for (;;) {
-        size_t e = i, start, end, next;
-
-        while (e < len && s[e] != '\n' && s[e] != '\r')
-            e++;
-        next = e < len ? e + 1 + (s[e] == '\r' && e + 1 < len && s[e + 1] == '\n') : len;
-        start = i;
-        end = e;
-        if (!first) {
-            while (start < end && (s[start] == ' ' || s[start] == '\t'))
-                start++;
-        }
-        if (e < len) {
-            while (end > start && (s[end - 1] == ' ' || s[end - 1] == '\t'))
-                end--;
-        }
-        if (!first) {
-            /* Blank lines inside count; the last line, even blank, ends the folding. */
-            if (start == end && e < len) {
-                empty++;
-                i = next;
-                continue;
-            }
-            if (empty) {
-                memset(out + o, '\n', empty);
-                o += empty;
-            } else {
-                out[o++] = ' ';
-            }
-            empty = 0;
-        }
-        for (size_t k = start; k < end; k++) {
-            out[o++] = s[k];
-            if (s[k] == '\'' && k + 1 < end && s[k + 1] == '\'')
-                k++;
-        }
-        first = false;
-        if (e >= len)
-            break;
-        i = next;
-    }
-    out[o] = '\0';
-    *out_len = o;
-    return out;
+    reader_memory_limit = bytes ? bytes : HVF_CONF_MAX_TREE_BYTES;
+    return old;
 }
 
 /* A scalar's text, owned (may hold NUL bytes: see *@len); NULL for anything but a scalar. */
 char *
-hvf_reader_scalar_text(struct fy_node *node, size_t *len)
+hvf_reader_scalar_text(hvf_node *node, size_t *len)
 {
-    struct fy_document *doc;
-    const reader_src *src;
-    const struct fy_mark *a, *b;
-    struct fy_token *t;
-    const char *s;
+    char *s;
 
     *len = 0;
-    if (!node || !fy_node_is_scalar(node) || fy_node_is_alias(node))
+    if (!hvf_node_is_scalar(node))
         return NULL;
-    if (fy_node_get_style(node) == FYNS_SINGLE_QUOTED) {
-        doc = fy_node_document(node);
-        src = doc ? fy_document_get_cfg(doc)->userdata : NULL;
-        t = fy_node_get_scalar_token(node);
-        a = t ? fy_token_start_mark(t) : NULL;
-        b = t ? fy_token_end_mark(t) : NULL;
-        if (src && a && b && a->input_pos <= b->input_pos && b->input_pos <= src->len)
-            return reader_single_quoted(src->text + a->input_pos, b->input_pos - a->input_pos, len);
-    }
-    s = fy_node_get_scalar(node, len);
-    if (!s) {
-        *len = 0;
-        return NULL;
-    }
-    return hvf_strndup(s, *len);
+    s = hvf_malloc((size_t)node->len + 1);
+    memcpy(s, node->text, (size_t)node->len + 1);
+    *len = node->len;
+    return s;
 }
 
-/* The first syntax error libfyaml reports, captured from its diagnostic output. */
-typedef struct reader_syntax {
-    int line;
-    char msg[200];
-} reader_syntax;
+/* "while parsing a flow mapping" -> "a flow mapping", "while scanning a ..." -> "a ..." */
+static const char *
+reader_yaml_context(const char *context)
+{
+    static const char *const prefixes[] = {"while parsing ", "while scanning "};
+
+    for (size_t i = 0; i < HVF_ARRAY_LEN(prefixes); i++) {
+        if (strncmp(context, prefixes[i], strlen(prefixes[i])) == 0)
+            return context + strlen(prefixes[i]);
+    }
+    return context;
+}
+
+/* Open collections while reading YAML, for "without a closing bracket". */
+typedef struct reader_open {
+    char kind[HVF_TREE_MAX_DEPTH + 1]; /* 's' or 'm' */
+    int line[HVF_TREE_MAX_DEPTH + 1];
+    bool flow[HVF_TREE_MAX_DEPTH + 1];
+    size_t depth;
+} reader_open;
+
+/* True when only blanks and comments follow @at. */
+static bool
+reader_rest_is_blank(const char *text, size_t len, size_t at)
+{
+    bool comment = false;
+
+    for (; at < len; at++) {
+        char c = text[at];
+        if (c == '\n')
+            comment = false;
+        else if (c == '#')
+            comment = true;
+        else if (!comment && c != ' ' && c != '\r')
+            return false;
+    }
+    return true;
+}
+
+/* libyaml's error, in the builder's terms. */
+static void
+reader_yaml_error(const yaml_parser_t *p, const char *text, size_t len, const reader_open *open,
+                  hvf_tree_builder *b)
+{
+    int line = 1;
+
+    /* "[a, b" at the end of the file: name what is missing, where it was opened. */
+    if (p->error == YAML_PARSER_ERROR && open->depth > 0 && open->flow[open->depth - 1] &&
+        reader_rest_is_blank(text, len, p->problem_mark.index)) {
+        bool seq = open->kind[open->depth - 1] == 's';
+        hvf_tree_fail(b, HVF_TREE_SYNTAX, open->line[open->depth - 1],
+                      seq ? "flow sequence without a closing bracket"
+                          : "flow mapping without a closing brace");
+        return;
+    }
+    switch (p->error) {
+    case YAML_MEMORY_ERROR:
+        hvf_tree_fail(b, HVF_TREE_MEMORY, (int)p->mark.line + 1, "ran out of memory reading it");
+        return;
+    case YAML_READER_ERROR:
+        for (size_t i = 0; i < p->problem_offset; i++)
+            line += text[i] == '\n';
+        hvf_tree_fail(b, HVF_TREE_SYNTAX, line, "%s", p->problem ? p->problem : "unreadable text");
+        return;
+    default: {
+        char where[48];
+
+        if (p->problem_mark.index >= len)
+            snprintf(where, sizeof(where), "at the end of the file");
+        else
+            snprintf(where, sizeof(where), "column %zu", p->problem_mark.column + 1);
+        if (p->context)
+            hvf_tree_fail(b, HVF_TREE_SYNTAX, (int)p->problem_mark.line + 1,
+                          "%s (%s, in %s started on line %zu)",
+                          p->problem ? p->problem : "unexpected text", where,
+                          reader_yaml_context(p->context), p->context_mark.line + 1);
+        else
+            hvf_tree_fail(b, HVF_TREE_SYNTAX, (int)p->problem_mark.line + 1, "%s (%s)",
+                          p->problem ? p->problem : "unexpected text", where);
+        return;
+    }
+    }
+}
 
 /*
- * libfyaml 0.7 does not hand collected errors back, so read its text: "SRC:LINE:COL: error: MSG"
- * followed by source lines we ignore.
+ * YAML into @b through libyaml's events. One document per file: a second one (hosts appended
+ * after a "---" would silently not exist) is read to its end, so that a syntax error in it is
+ * reported as such, and then refused.
  */
 static void
-reader_diag_capture(struct fy_diag *diag, void *user, const char *buf, size_t len)
+reader_yaml(const char *text, size_t len, hvf_tree_builder *b)
 {
-    reader_syntax *syn = user;
-    char line[512];
-    char *e, *p;
-    int col_start, n;
+    /*
+     * libyaml puts what ends at the end of the file (an empty value, an unclosed quote) on the
+     * line after the last one; messages name the last line instead, one that exists.
+     */
+    int last = 1;
 
-    if (syn->msg[0])
+    for (size_t i = 0; i + 1 < len; i++)
+        last += text[i] == '\n';
+    yaml_parser_t p;
+    yaml_event_t ev;
+    int docs = 0, extra_line = 0;
+    bool done = false;
+    reader_open open;
+
+    if (!yaml_parser_initialize(&p)) {
+        hvf_tree_fail(b, HVF_TREE_MEMORY, 1, "ran out of memory reading it");
         return;
-    n = len < sizeof(line) - 1 ? (int)len : (int)sizeof(line) - 1;
-    memcpy(line, buf, (size_t)n);
-    line[n] = '\0';
-    e = strstr(line, ": error: ");
-    if (!e)
-        return;
-    hvf_strlcpy(syn->msg, e + 9, sizeof(syn->msg));
-    if ((p = strchr(syn->msg, '\n')) != NULL)
-        *p = '\0';
-    /* walk back over ":COL" then ":LINE" */
-    *e = '\0';
-    p = strrchr(line, ':');
-    if (p) {
-        *p = '\0';
-        col_start = 0;
-        p = strrchr(line, ':');
-        if (p && sscanf(p + 1, "%d", &col_start) == 1)
-            syn->line = col_start;
     }
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    open.depth = 0;
+    while (!done && b->status == HVF_TREE_OK) {
+        int line;
+
+        if (!yaml_parser_parse(&p, &ev)) {
+            reader_yaml_error(&p, text, len, &open, b);
+            if (b->line > last)
+                b->line = last;
+            break;
+        }
+        line = (int)ev.start_mark.line + 1;
+        if (line > last)
+            line = last;
+        switch (ev.type) {
+        case YAML_DOCUMENT_START_EVENT:
+            if (++docs == 2)
+                extra_line = line;
+            break;
+        case YAML_DOCUMENT_END_EVENT:
+            if (docs >= 2) {
+                hvf_tree_fail(b, HVF_TREE_SYNTAX, extra_line,
+                              "expected one document, found another one here");
+                done = true;
+            }
+            break;
+        case YAML_MAPPING_START_EVENT:
+        case YAML_SEQUENCE_START_EVENT:
+            if (open.depth > HVF_TREE_MAX_DEPTH) {
+                hvf_tree_fail(b, HVF_TREE_SYNTAX, line,
+                              "expected at most %d levels of nested lists and mappings",
+                              HVF_TREE_MAX_DEPTH);
+                break;
+            }
+            open.kind[open.depth] = ev.type == YAML_MAPPING_START_EVENT ? 'm' : 's';
+            open.line[open.depth] = line;
+            open.flow[open.depth] = ev.type == YAML_MAPPING_START_EVENT
+                                        ? ev.data.mapping_start.style == YAML_FLOW_MAPPING_STYLE
+                                        : ev.data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE;
+            open.depth++;
+            if (docs >= 2)
+                break;
+            if (ev.type == YAML_SEQUENCE_START_EVENT)
+                hvf_tree_start(b, HVF_NODE_SEQUENCE, line, ev.data.sequence_start.anchor != NULL);
+            else
+                hvf_tree_start(b, HVF_NODE_MAPPING, line, ev.data.mapping_start.anchor != NULL);
+            break;
+        case YAML_MAPPING_END_EVENT:
+        case YAML_SEQUENCE_END_EVENT:
+            if (open.depth > 0)
+                open.depth--;
+            if (docs < 2)
+                hvf_tree_end(b);
+            break;
+        case YAML_SCALAR_EVENT:
+            if (docs < 2)
+                hvf_tree_scalar(b, HVF_NODE_SCALAR,
+                                ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE ? HVF_NODE_PLAIN
+                                                                                : HVF_NODE_QUOTED,
+                                (const char *)ev.data.scalar.value, ev.data.scalar.length, line,
+                                ev.data.scalar.anchor != NULL);
+            break;
+        case YAML_ALIAS_EVENT:
+            if (docs < 2)
+                hvf_tree_scalar(b, HVF_NODE_ALIAS, HVF_NODE_PLAIN,
+                                (const char *)ev.data.alias.anchor,
+                                strlen((const char *)ev.data.alias.anchor), line, false);
+            break;
+        case YAML_STREAM_END_EVENT:
+            done = true;
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&p);
 }
 
-/* A document with no content at all: "---" alone, or only comments. */
+/* A document with no content at all: "---" alone, only comments, or a plain null. */
 static bool
-reader_is_empty(struct fy_node *root)
+reader_is_empty(const hvf_doc *doc)
 {
-    return !root || (fy_node_is_scalar(root) && !fy_node_is_alias(root) && fy_node_is_null(root));
-}
+    hvf_node *root = doc->nnodes ? &doc->nodes[0] : NULL;
 
-/* Line of the "---" that starts @doc, for a stray second document. */
-static int
-reader_document_line(struct fy_document *doc)
-{
-    struct fy_document_state *st = fy_document_get_document_state(doc);
-    const struct fy_mark *m = st ? fy_document_state_start_mark(st) : NULL;
-    int line = hvf_reader_line(fy_document_root(doc));
-
-    return m ? m->line + 1 : line;
+    return !root || (hvf_node_is_scalar(root) && !root->anchored && hvf_reader_is_null(root));
 }
 
 static int
 reader_parse(hvf_reader *r, const char *name, char *owned_buf, size_t len, hvf_diags *diags,
              hvf_error *err)
 {
-    struct fy_diag_cfg dcfg;
-    struct fy_diag *diag;
-    struct fy_parse_cfg cfg;
-    struct fy_parser *parser;
-    struct fy_document *extra = NULL;
-    reader_syntax syn = {0, {0}};
-    int extra_line = 0;
-    reader_src *src;
+    hvf_tree_builder b;
+    hvf_doc doc = {0};
+    bool json;
     size_t bad;
 
     r->file = name;
     r->diags = diags;
     r->doc = NULL;
-    r->src = NULL;
-    /*
-     * YAML and JSON files are UTF-8. Check before libfyaml sees the bytes: 0.7.12 loops forever
-     * on some invalid sequences ("%\xff", an unknown directive) and passes others through.
-     */
+    /* YAML and JSON files are UTF-8: say where they are not, in our words. */
     bad = hvf_utf8_invalid_at(owned_buf, len);
     if (bad < len) {
         int line = 1;
@@ -205,20 +270,12 @@ reader_parse(hvf_reader *r, const char *name, char *owned_buf, size_t len, hvf_d
         hvf_error_set(err, HVF_ERR_INVALID, "'%s' is not valid YAML or JSON", name);
         return -1;
     }
-    /*
-     * YAML allows only printable characters (spec 5.1): other C0 controls are refused here.
-     * Tabs are replaced by spaces: libfyaml 0.7.12 overruns a buffer when it reports an error
-     * on a line holding tabs (tests/fuzz/crashes/inventory/libfyaml-tab-*). A tab is never
-     * indentation in YAML and only whitespace in JSON; inside a quoted string it becomes a
-     * space, which docs/inventory.md states.
-     */
+    /* YAML allows only printable characters (spec 5.1), JSON none outside strings either. */
     for (size_t i = 0, line = 1; i < len; i++) {
         unsigned char c = (unsigned char)owned_buf[i];
         if (c == '\n') {
             line++;
-        } else if (c == '\t') {
-            owned_buf[i] = ' ';
-        } else if ((c < 0x20 && c != '\r') || c == 0x7f) {
+        } else if ((c < 0x20 && c != '\r' && c != '\t') || c == 0x7f) {
             hvf_diags_add(diags, "%s:%zu: syntax: expected printable text, found the control "
                           "character 0x%02X", name, line, c);
             free(owned_buf);
@@ -226,69 +283,55 @@ reader_parse(hvf_reader *r, const char *name, char *owned_buf, size_t len, hvf_d
             return -1;
         }
     }
-    fy_diag_cfg_default(&dcfg);
-    dcfg.fp = NULL;
-    dcfg.output_fn = reader_diag_capture;
-    dcfg.user = &syn;
-    dcfg.colorize = false;
-    dcfg.show_position = true;
-    dcfg.show_source = false;
-    dcfg.show_type = false;
-    dcfg.show_module = false;
-    diag = fy_diag_create(&dcfg);
-    if (!diag) {
-        free(owned_buf);
-        hvf_error_set(err, HVF_ERR_INTERNAL, "'%s': cannot create a YAML diagnostic object", name);
-        return -1;
-    }
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.flags = FYPCF_QUIET | FYPCF_DISABLE_RECYCLING;
-    cfg.diag = diag;
-    src = HVF_NEW(reader_src);
-    src->text = owned_buf;
-    src->len = len;
-    cfg.userdata = src;
-    parser = fy_parser_create(&cfg);
-    if (!parser || fy_parser_set_malloc_string(parser, owned_buf, len) < 0) {
-        /* On failure the parser has not taken the buffer. */
-        free(owned_buf);
-        free(src);
-        fy_parser_destroy(parser);
-        fy_diag_destroy(diag);
-        hvf_error_set(err, HVF_ERR_INTERNAL, "'%s': cannot create a YAML parser", name);
-        return -1;
-    }
-    /*
-     * One document per file. fy_document_build_* stop after the first and ignore the rest, so
-     * hosts appended after a "---" would silently not exist; load a second one to refuse it.
-     */
-    r->doc = fy_parse_load_document(parser);
-    if (r->doc && !syn.msg[0]) {
-        extra = fy_parse_load_document(parser);
-        if (extra) {
-            extra_line = reader_document_line(extra);
-            fy_parse_document_destroy(parser, extra);
+    hvf_tree_init(&b, reader_memory_limit);
+    json = hvf_json_expected(name, owned_buf, len);
+    if (json) {
+        bool blank = true;
+
+        for (size_t i = 0; i < len && blank; i++)
+            blank = strchr(" \t\r\n", owned_buf[i]) != NULL;
+        if (!blank)
+            hvf_json_parse(owned_buf, len, &b);
+    } else {
+        /*
+         * A tab is never indentation in YAML; files indented with tabs have always been read
+         * as if they were spaces (inside a quoted string a tab becomes a space, which
+         * docs/inventory.md states), and still are.
+         */
+        for (size_t i = 0; i < len; i++) {
+            if (owned_buf[i] == '\t')
+                owned_buf[i] = ' ';
         }
+        reader_yaml(owned_buf, len, &b);
     }
-    fy_parser_destroy(parser);
-    fy_diag_destroy(diag);
-    if (!syn.msg[0] && extra) {
-        syn.line = extra_line;
-        hvf_strlcpy(syn.msg, "expected one document, found another one here", sizeof(syn.msg));
-    }
-    /* An empty document ("---" alone, only comments) has nothing to read, like an empty file. */
-    if (!r->doc || syn.msg[0] || reader_is_empty(fy_document_root(r->doc))) {
-        if (syn.msg[0])
-            hvf_diags_add(diags, "%s:%d: syntax: %s", name, syn.line, syn.msg);
-        else
-            hvf_diags_add(diags, "%s:1: syntax: expected a YAML or JSON document", name);
-        fy_document_destroy(r->doc);
-        r->doc = NULL;
-        free(src);
+    free(owned_buf);
+    if (b.status == HVF_TREE_OK && b.doc.nnodes == 0) {
+        hvf_tree_discard(&b);
+        hvf_diags_add(diags, "%s:1: syntax: expected a YAML or JSON document", name);
         hvf_error_set(err, HVF_ERR_INVALID, "'%s' is not valid YAML or JSON", name);
         return -1;
     }
-    r->src = src;
+    if (b.status == HVF_TREE_MEMORY) {
+        hvf_diags_add(diags, "%s:%d: memory: %s", name, b.line, b.msg);
+        hvf_error_set(err, HVF_ERR_INVALID, "'%s' cannot be read: %s", name, b.msg);
+        hvf_tree_discard(&b);
+        return -1;
+    }
+    if (hvf_tree_finish(&b, &doc) < 0) {
+        hvf_diags_add(diags, "%s:%d: syntax: %s", name, b.line, b.msg);
+        hvf_error_set(err, HVF_ERR_INVALID, "'%s' is not valid %s", name,
+                      json ? "JSON" : "YAML or JSON");
+        return -1;
+    }
+    /* An empty document ("---" alone, only comments) has nothing to read, like an empty file. */
+    if (reader_is_empty(&doc)) {
+        hvf_doc_free(&doc);
+        hvf_diags_add(diags, "%s:1: syntax: expected a YAML or JSON document", name);
+        hvf_error_set(err, HVF_ERR_INVALID, "'%s' is not valid YAML or JSON", name);
+        return -1;
+    }
+    r->doc = HVF_NEW(hvf_doc);
+    *r->doc = doc;
     return 0;
 }
 
@@ -323,88 +366,31 @@ hvf_reader_open_file(hvf_reader *r, const char *path, hvf_diags *diags, hvf_erro
 void
 hvf_reader_close(hvf_reader *r)
 {
-    fy_document_destroy(r->doc);
+    if (r->doc) {
+        hvf_doc_free(r->doc);
+        free(r->doc);
+    }
     r->doc = NULL;
-    free(r->src);
-    r->src = NULL;
 }
 
-struct fy_node *
+hvf_node *
 hvf_reader_root(const hvf_reader *r)
 {
-    return r->doc ? fy_document_root(r->doc) : NULL;
+    return r->doc && r->doc->nnodes ? &r->doc->nodes[0] : NULL;
 }
 
 /*
- * 1-based line of the first (or last) scalar inside @n, 0 when there is none. libfyaml 0.7
- * exposes marks only on tokens, so a collection starts where its first scalar does.
+ * 1-based line of @node, 0 for none. A collection is placed where its first scalar is (the
+ * first key of a mapping, even when its '{' is on the line before), as messages always did.
  */
-static int
-reader_edge_line(struct fy_node *n, bool last, int depth)
-{
-    struct fy_node_pair *pair;
-    const struct fy_mark *m;
-    struct fy_token *t;
-    void *iter = NULL;
-    int line = 0;
-
-    if (!n || depth > 64)
-        return 0;
-    switch (fy_node_get_type(n)) {
-    case FYNT_SCALAR:
-        t = fy_node_get_scalar_token(n);
-        m = t ? fy_token_start_mark(t) : NULL;
-        return m ? m->line + 1 : 0;
-    case FYNT_MAPPING:
-        pair = last ? fy_node_mapping_reverse_iterate(n, &iter) : fy_node_mapping_iterate(n, &iter);
-        if (!pair)
-            return 0;
-        if (last)
-            line = reader_edge_line(fy_node_pair_value(pair), true, depth + 1);
-        return line ? line : reader_edge_line(fy_node_pair_key(pair), last, depth + 1);
-    default:
-        n = last ? fy_node_sequence_reverse_iterate(n, &iter) : fy_node_sequence_iterate(n, &iter);
-        return reader_edge_line(n, last, depth + 1);
-    }
-}
-
 int
-hvf_reader_line(const struct fy_node *node)
+hvf_reader_line(const hvf_node *node)
 {
-    struct fy_node *child = (struct fy_node *)node;
-    struct fy_node *parent, *item;
-    struct fy_node_pair *pair;
-    int line = reader_edge_line(child, false, 0);
-    void *iter;
-
-    /*
-     * An empty value or collection has no token: point at its key, or just after the list item
-     * before it, climbing while those are empty too.
-     */
-    for (int depth = 0; line == 0 && child && depth < 64; depth++) {
-        parent = fy_node_get_parent(child);
-        if (!parent)
-            break;
-        iter = NULL;
-        if (fy_node_is_mapping(parent)) {
-            while ((pair = fy_node_mapping_iterate(parent, &iter)) != NULL) {
-                if (fy_node_pair_value(pair) == child) {
-                    line = reader_edge_line(fy_node_pair_key(pair), true, 0);
-                    break;
-                }
-            }
-        } else {
-            int before = 0, l;
-            while ((item = fy_node_sequence_iterate(parent, &iter)) != NULL && item != child) {
-                if ((l = reader_edge_line(item, true, 0)) != 0)
-                    before = l;
-            }
-            if (before)
-                line = before + 1;
-        }
-        child = parent;
-    }
-    return line;
+    if (!node)
+        return 0;
+    while ((node->kind == HVF_NODE_SEQUENCE || node->kind == HVF_NODE_MAPPING) && node->first)
+        node = node + node->first;
+    return (int)node->line;
 }
 
 /*
@@ -412,21 +398,24 @@ hvf_reader_line(const struct fy_node *node)
  * optional field keeps its default instead of becoming the string "null".
  */
 bool
-hvf_reader_is_null(struct fy_node *node)
+hvf_reader_is_null(hvf_node *node)
 {
     const char *s;
-    size_t len = 0;
 
     if (!node)
         return true;
-    if (!fy_node_is_scalar(node) || fy_node_is_alias(node) || fy_node_get_style(node) != FYNS_PLAIN)
+    if (node->kind != HVF_NODE_SCALAR || node->style != HVF_NODE_PLAIN)
         return false;
-    if (fy_node_is_null(node))
+    s = node->text;
+    switch (node->len) {
+    case 0:
         return true;
-    s = fy_node_get_scalar(node, &len);
-    if (!s)
-        return true;
-    return (len == 1 && s[0] == '~') ||
-           (len == 4 &&
-            (memcmp(s, "null", 4) == 0 || memcmp(s, "Null", 4) == 0 || memcmp(s, "NULL", 4) == 0));
+    case 1:
+        return s[0] == '~';
+    case 4:
+        return memcmp(s, "null", 4) == 0 || memcmp(s, "Null", 4) == 0 ||
+               memcmp(s, "NULL", 4) == 0;
+    default:
+        return false;
+    }
 }

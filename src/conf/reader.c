@@ -16,42 +16,33 @@
 
 /* A short, printable rendering of a node's value for messages. */
 static void
-reader_value_text(const struct fy_node *node, char *buf, size_t size)
+reader_value_text(const hvf_node *node, char *buf, size_t size)
 {
-    HVF_AUTOFREE char *text = NULL;
-    const char *s;
-    size_t len = 0;
-
     if (!node) {
         snprintf(buf, size, "(empty)");
         return;
     }
-    switch (fy_node_get_type((struct fy_node *)node)) {
-    case FYNT_MAPPING:
+    if (hvf_node_is_mapping(node)) {
         snprintf(buf, size, "(a mapping)");
         return;
-    case FYNT_SEQUENCE:
+    }
+    if (hvf_node_is_sequence(node)) {
         snprintf(buf, size, "(a list)");
         return;
-    default:
-        break;
     }
-    if (fy_node_is_alias((struct fy_node *)node)) {
-        s = fy_node_get_scalar((struct fy_node *)node, &len);
-        snprintf(buf, size, "'*%.*s'", s ? (int)(len < 40 ? len : 40) : 0, s ? s : "");
+    if (hvf_node_is_alias(node)) {
+        snprintf(buf, size, "'*%.*s'", (int)(node->len < 40 ? node->len : 40), node->text);
         return;
     }
-    text = hvf_reader_scalar_text((struct fy_node *)node, &len);
-    if (!text || fy_node_is_null((struct fy_node *)node)) {
+    if (node->len == 0 && node->style == HVF_NODE_PLAIN) {
         snprintf(buf, size, "(empty)");
         return;
     }
-    s = text;
-    hvf_quote_value(s, len, buf, size);
+    hvf_quote_value(node->text, node->len, buf, size);
 }
 
 static void __attribute__((format(printf, 4, 0)))
-reader_vreport(hvf_reader *r, const struct fy_node *node, const char *field, const char *fmt,
+reader_vreport(hvf_reader *r, const hvf_node *node, const char *field, const char *fmt,
                va_list ap)
 {
     char value[64];
@@ -64,7 +55,7 @@ reader_vreport(hvf_reader *r, const struct fy_node *node, const char *field, con
 }
 
 void
-hvf_reader_report(hvf_reader *r, const struct fy_node *node, const char *field, const char *fmt,
+hvf_reader_report(hvf_reader *r, const hvf_node *node, const char *field, const char *fmt,
                   ...)
 {
     va_list ap;
@@ -75,23 +66,12 @@ hvf_reader_report(hvf_reader *r, const struct fy_node *node, const char *field, 
 }
 
 void
-hvf_reader_report_field(hvf_reader *r, struct fy_node *map, const char *path, const char *key,
+hvf_reader_report_field(hvf_reader *r, hvf_node *map, const char *path, const char *key,
                         const char *fmt, ...)
 {
-    struct fy_node *v = NULL;
-    struct fy_node_pair *pair;
-    void *iter = NULL;
+    hvf_node *v = hvf_node_lookup(map, key, (size_t)-1);
     char field[160];
     va_list ap;
-
-    /* Not fy_node_mapping_lookup_by_string: it reads keys through libfyaml's text. */
-    while (map && (pair = fy_node_mapping_iterate(map, &iter)) != NULL) {
-        HVF_AUTOFREE char *k = hvf_reader_scalar_dup(fy_node_pair_key(pair));
-        if (k && strcmp(k, key) == 0) {
-            v = fy_node_pair_value(pair);
-            break;
-        }
-    }
 
     snprintf(field, sizeof(field), "%s%s%s", path, *path ? "." : "", key);
     va_start(ap, fmt);
@@ -100,18 +80,18 @@ hvf_reader_report_field(hvf_reader *r, struct fy_node *map, const char *path, co
 }
 
 bool
-hvf_reader_expect_seq(hvf_reader *r, struct fy_node *node, const char *field)
+hvf_reader_expect_seq(hvf_reader *r, hvf_node *node, const char *field)
 {
     if (!node)
         return true;
-    if (fy_node_is_sequence(node))
+    if (hvf_node_is_sequence(node))
         return true;
     hvf_reader_report(r, node, field, "expected a list");
     return false;
 }
 
 char *
-hvf_reader_scalar_dup(struct fy_node *node)
+hvf_reader_scalar_dup(hvf_node *node)
 {
     size_t len = 0;
     char *s = hvf_reader_scalar_text(node, &len);
@@ -181,50 +161,77 @@ reader_enum_list(const char *const *names, char *buf, size_t size)
  * an anchor is reported and its node still read, to find the other problems in one pass.
  */
 static bool
-reader_refuse_refs(hvf_reader *r, struct fy_node *node, const char *field)
+reader_refuse_refs(hvf_reader *r, hvf_node *node, const char *field)
 {
     if (!node)
         return false;
-    if (fy_node_is_alias(node)) {
+    if (hvf_node_is_alias(node)) {
         hvf_reader_report(r, node, field, "aliases (*name) are not supported");
         return true;
     }
-    if (fy_node_get_anchor(node))
+    if (hvf_node_has_anchor(node))
         hvf_reader_report(r, node, field, "anchors (&name) are not supported");
     return false;
 }
 
+/* "PATH.KEY" (or "KEY") into @buf, cut to fit: a memcpy, as this runs for every field read. */
+static void
+reader_join(char *buf, size_t size, const char *path, const char *key)
+{
+    size_t p = strlen(path), k = strlen(key), o = 0;
+
+    if (p > size - 1)
+        p = size - 1;
+    memcpy(buf, path, p);
+    o = p;
+    if (p && o < size - 1)
+        buf[o++] = '.';
+    if (k > size - 1 - o)
+        k = size - 1 - o;
+    memcpy(buf + o, key, k);
+    buf[o + k] = '\0';
+}
+
+/* The text of scalar @v when it holds no NUL byte (borrowed from the document), else NULL. */
+static const char *
+reader_text(const hvf_node *v)
+{
+    if (!hvf_node_is_scalar(v) || strlen(v->text) != v->len)
+        return NULL;
+    return v->text;
+}
+
 /* Reads one scalar-typed field; returns false after reporting a problem. */
 static bool
-reader_field(hvf_reader *r, const hvf_field_spec *spec, struct fy_node *v, const char *field,
+reader_field(hvf_reader *r, const hvf_field_spec *spec, hvf_node *v, const char *field,
              void *obj)
 {
     char *base = (char *)obj;
-    HVF_AUTOFREE char *text = NULL;
+    const char *text = NULL;
     hvf_error err = HVF_ERROR_INIT;
     char range[96];
 
     if (spec->type == HVF_FIELD_NODE) {
-        *(struct fy_node **)(base + spec->offset) = v;
+        *(hvf_node **)(base + spec->offset) = v;
         return true;
     }
     if (spec->type == HVF_FIELD_STRLIST) {
         char ***list = (char ***)(base + spec->offset);
         size_t *count = (size_t *)(base + spec->offset2);
-        struct fy_node *item;
+        hvf_node *item;
         void *iter = NULL;
         size_t n = 0;
 
-        if (!v || !fy_node_is_sequence(v)) {
+        if (!hvf_node_is_sequence(v)) {
             hvf_reader_report(r, v, field, "expected a list of strings");
             return false;
         }
         for (size_t i = 0; i < *count; i++)
             free((*list)[i]);
         free(*list);
-        *list = hvf_calloc((size_t)fy_node_sequence_item_count(v) + 1, sizeof(char *));
+        *list = hvf_calloc(hvf_node_count(v) + 1, sizeof(char *));
         *count = 0;
-        while ((item = fy_node_sequence_iterate(v, &iter)) != NULL) {
+        while ((item = hvf_node_iterate(v, &iter)) != NULL) {
             char *s;
 
             if (reader_refuse_refs(r, item, field))
@@ -239,7 +246,7 @@ reader_field(hvf_reader *r, const hvf_field_spec *spec, struct fy_node *v, const
         *count = n;
         return true;
     }
-    if (!v || fy_node_is_alias(v) || !fy_node_is_scalar(v) || !(text = hvf_reader_scalar_dup(v))) {
+    if (!(text = reader_text(v))) {
         hvf_reader_report(r, v, field, "expected a single value");
         return false;
     }
@@ -257,7 +264,7 @@ reader_field(hvf_reader *r, const hvf_field_spec *spec, struct fy_node *v, const
             return false;
         }
         free(*dst);
-        *dst = hvf_steal_ptr(&text);
+        *dst = hvf_strndup(text, v->len);
         return true;
     }
     case HVF_FIELD_UINT: {
@@ -336,25 +343,23 @@ reader_field(hvf_reader *r, const hvf_field_spec *spec, struct fy_node *v, const
 }
 
 size_t
-hvf_reader_map(hvf_reader *r, struct fy_node *node, const char *path, const hvf_field_spec *specs,
+hvf_reader_map(hvf_reader *r, hvf_node *node, const char *path, const hvf_field_spec *specs,
                size_t nspecs, void *obj)
 {
     size_t before = r->diags->total;
     HVF_AUTOFREE bool *seen = hvf_calloc(nspecs, sizeof(bool));
-    struct fy_node_pair *pair;
+    hvf_node *k, *v;
     void *iter = NULL;
     char field[160];
 
     if (reader_refuse_refs(r, node, path))
         return r->diags->total - before;
-    if (!node || !fy_node_is_mapping(node)) {
+    if (!hvf_node_is_mapping(node)) {
         hvf_reader_report(r, node, path, "expected a mapping of fields");
         return r->diags->total - before;
     }
-    while ((pair = fy_node_mapping_iterate(node, &iter)) != NULL) {
-        struct fy_node *k = fy_node_pair_key(pair);
-        struct fy_node *v = fy_node_pair_value(pair);
-        HVF_AUTOFREE char *key = hvf_reader_scalar_dup(k);
+    while ((k = hvf_node_pair_iterate(node, &iter, &v)) != NULL) {
+        const char *key = reader_text(k);
         size_t i;
 
         if (reader_refuse_refs(r, k, path))
@@ -367,7 +372,7 @@ hvf_reader_map(hvf_reader *r, struct fy_node *node, const char *path, const hvf_
             if (strcmp(specs[i].name, key) == 0)
                 break;
         }
-        snprintf(field, sizeof(field), "%s%s%s", path, *path ? "." : "", key);
+        reader_join(field, sizeof(field), path, key);
         if (i == nspecs) {
             hvf_reader_report(r, k, field, "unknown field");
             continue;

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#define HVF_FUZZ_REPLAY
 #include "fuzz.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/strbuf.h"
