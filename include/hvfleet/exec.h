@@ -51,9 +51,11 @@ typedef struct hvf_exec_opts {
     /* Called for every event of the run (may be NULL): one JSON object per line in --json,
      * the progress display otherwise. @json is borrowed for the call. */
     void (*on_event)(const char *json, void *ctx);
-    /* Called about once a second of backend time with the progress (may be NULL). */
+    /* Called every progress_interval_us of backend time (default 1 s) with the progress (may
+     * be NULL). */
     void (*on_progress)(const struct hvf_exec_progress *p, void *ctx);
     void *ctx;
+    int64_t progress_interval_us;
 } hvf_exec_opts;
 
 void hvf_exec_opts_init(hvf_exec_opts *o);

@@ -414,6 +414,8 @@ hvf_cli_run(int argc, char **argv)
     o.by = a.by;
     o.on_event = run_on_event;
     o.on_progress = view.tty && !a.json ? run_on_progress : NULL;
+    /* about four lines a second of wall time, whatever the speed */
+    o.progress_interval_us = a.speed > 4 ? (int64_t)(a.speed * 250000) : 1000000;
     o.ctx = &view;
     if (!a.json)
         printf("run: plan %.12s (%s, %zu hosts, %zu migrations) on %s%s\n",

@@ -921,6 +921,12 @@ x_give_up(x_run *x, const char *why)
     }
 }
 
+static int64_t
+x_progress_every(const x_run *x)
+{
+    return x->o->progress_interval_us > 0 ? x->o->progress_interval_us : 1000000;
+}
+
 static int
 x_loop(x_run *x, hvf_error *err)
 {
@@ -1034,8 +1040,8 @@ x_loop(x_run *x, hvf_error *err)
         }
         x->note[0] = '\0';
         /* a live display wants a line a second; otherwise the driver wakes us for events */
-        if (hvf_driver_poll(x->conn, x->o->on_progress ? 1000000 : X_POLL_VIRTUAL_US, evs,
-                            X_MAX_EVENTS, &nevs, err) < 0)
+        if (hvf_driver_poll(x->conn, x->o->on_progress ? x_progress_every(x) : X_POLL_VIRTUAL_US,
+                            evs, X_MAX_EVENTS, &nevs, err) < 0)
             return -1;
         x->now_us = hvf_driver_now_us(x->conn) - x->t0_us;
         if (x_ledger_sync(x, err) < 0)
@@ -1064,7 +1070,7 @@ x_loop(x_run *x, hvf_error *err)
         }
         if (x->o->check_ledger && x_check(x, err) < 0)
             return -1;
-        if (x->now_us - last_progress >= 1000000) {
+        if (x->now_us - last_progress >= x_progress_every(x)) {
             last_progress = x->now_us;
             x_progress(x);
         }
