@@ -235,9 +235,11 @@ sd_poll(hvf_conn *conn, int64_t max_wait_us, hvf_drv_event *evs, size_t cap, siz
             break;
     }
     *nevs = p->nq < cap ? p->nq : cap;
-    memcpy(evs, p->q, *nevs * sizeof(*evs));
-    memmove(p->q, p->q + *nevs, (p->nq - *nevs) * sizeof(*p->q));
-    p->nq -= *nevs;
+    if (*nevs) {
+        memcpy(evs, p->q, *nevs * sizeof(*evs));
+        memmove(p->q, p->q + *nevs, (p->nq - *nevs) * sizeof(*p->q));
+        p->nq -= *nevs;
+    }
     return sd_world_save(p, err);
 }
 
