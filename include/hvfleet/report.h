@@ -47,3 +47,37 @@ typedef struct hvf_report_kpi_row {
  */
 void hvf_report_kpi_table(hvf_strbuf *out, const char *label_heading, const char *const *columns,
                           size_t ncolumns, const hvf_report_kpi_row *rows, size_t nrows);
+
+/* ---- the record of a run (hvfleet.execution/v1, docs/execution.md) ---- */
+
+typedef struct hvf_exec_record_host {
+    char *host, *outcome, *reason; /* owned */
+    double start_s, evac_end_s, end_s; /* actual; -1 when it did not happen */
+    double pred_start_s, pred_end_s;
+} hvf_exec_record_host;
+
+typedef struct hvf_exec_record_mig {
+    char *vm, *outcome; /* owned */
+    double start_s, end_s, pred_start_s, pred_end_s;
+} hvf_exec_record_mig;
+
+typedef struct hvf_exec_record {
+    char *plan_hash, *result, *note; /* owned */
+    double predicted_makespan_s, actual_makespan_s;
+    double predicted_migration_s, actual_migration_s;
+    long replans;
+    hvf_exec_record_host *hosts; /* owned */
+    size_t nhosts;
+    hvf_exec_record_mig *migs; /* owned */
+    size_t nmigs;
+} hvf_exec_record;
+
+/*
+ * hvf_exec_record_parse: reads a run's record (untrusted: types, ranges and sizes checked).
+ * Returns an owned record (hvf_exec_record_free) or NULL with @err naming @name and the field.
+ */
+hvf_exec_record *hvf_exec_record_parse(const char *name, const char *buf, size_t len,
+                                       hvf_error *err);
+void hvf_exec_record_free(hvf_exec_record *r);
+/* Appends the page: predicted and actual side by side (a table, a chart per host). */
+void hvf_exec_record_render_html(const hvf_exec_record *r, const char *title, hvf_strbuf *out);

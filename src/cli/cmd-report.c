@@ -4,19 +4,48 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/report.h"
+#include "util/text.h"
 
 static void
 report_usage(FILE *out)
 {
-    fprintf(out, "usage: hvfleet report DIR [-o FILE] [--json]\n"
+    fprintf(out, "usage: hvfleet report DIR|RECORD.json [-o FILE] [--json]\n"
                  "Turns a simulation run's output directory (summary.json, events.jsonl,\n"
                  "metrics-fleet.csv, metrics-hosts.csv) into one HTML page with inline SVG\n"
                  "charts, written to DIR/report.html or FILE ('-' for standard output).\n"
+                 "A run's record (hvfleet run --record, schema hvfleet.execution/v1) becomes a\n"
+                 "page with predicted and actual side by side, written to RECORD.html.\n"
                  "Prints the path written.\n");
+}
+
+/* A regular file rather than a run directory: a run's record. */
+static bool
+report_is_record(const char *path)
+{
+    struct stat st;
+
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static int
+report_record(const char *path, hvf_strbuf *out, hvf_error *err)
+{
+    size_t len;
+    HVF_AUTOFREE char *text = hvf_text_read_file(path, 256u << 20, &len, err);
+    hvf_exec_record *r;
+
+    if (!text)
+        return -1;
+    if (!(r = hvf_exec_record_parse(path, text, len, err)))
+        return -1;
+    hvf_exec_record_render_html(r, path, out);
+    hvf_exec_record_free(r);
+    return 0;
 }
 
 int
@@ -61,9 +90,26 @@ hvf_cli_report(int argc, char **argv)
         fprintf(stderr, "hvfleet: report: -o needs a file name\n");
         return 2;
     }
-    path = output ? hvf_strdup(output) : hvf_asprintf("%s/report.html", argv[optind]);
-    if (hvf_report_render_html(argv[optind], &sb, &err) < 0 ||
-        hvf_file_write_atomic(path, sb.buf, sb.len, &err) < 0) {
+    if (report_is_record(argv[optind])) {
+        const char *rec = argv[optind];
+        size_t n = strlen(rec);
+
+        path = output ? hvf_strdup(output)
+                      : n > 5 && strcmp(rec + n - 5, ".json") == 0
+                            ? hvf_asprintf("%.*s.html", (int)(n - 5), rec)
+                            : hvf_asprintf("%s.html", rec);
+        if (report_record(rec, &sb, &err) < 0) {
+            hvf_strbuf_clear(&sb);
+            return hvf_cli_fail(&err);
+        }
+    } else {
+        path = output ? hvf_strdup(output) : hvf_asprintf("%s/report.html", argv[optind]);
+        if (hvf_report_render_html(argv[optind], &sb, &err) < 0) {
+            hvf_strbuf_clear(&sb);
+            return hvf_cli_fail(&err);
+        }
+    }
+    if (hvf_file_write_atomic(path, sb.buf, sb.len, &err) < 0) {
         hvf_strbuf_clear(&sb);
         return hvf_cli_fail(&err);
     }
