@@ -1,0 +1,91 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# hvfleet run from the CLI: a plan carried out with --json events and a record report renders;
+# hostile or mismatched plans (edited after approval, for another fleet, truncated) refused with
+# nothing changed; a frozen fleet refused; bad options and files; --status, --pause, --abort.
+. "$2/tests/cli/plan-lib.sh"
+INV=$TMP/fleet.yaml
+OTHER=$TMP/other.yaml
+PLAN=$TMP/plan.json
+export USER=planner
+
+run 0 inventory generate --hosts 8 --vms-per-host 4 --seed 5 --zones 2 --racks-per-zone 2 -o "$INV"
+run 0 inventory generate --hosts 8 --vms-per-host 4 --seed 6 --zones 2 --racks-per-zone 2 -o "$OTHER"
+run 0 plan maintenance --inventory "$INV" --hosts all --no-compare -o "$PLAN"
+# not approved yet (when it needs approval): refused, nothing started
+if grep -q '"verdict": "needs-approval"' "$PLAN"; then
+    run 1 run "$PLAN" --inventory "$INV"
+    has err "needs an approval"
+    test ! -s "$TMP/state/sim-world.json" || grep -q '"jobs":\[\]' "$TMP/state/sim-world.json" ||
+        { echo "FAIL: a refused run started jobs" >&2; failures=$((failures + 1)); }
+    run 0 approve "$PLAN" --by approver
+fi
+
+# edited after approval: its hash no longer matches its content
+sed 's/"start_s": 0.0,/"start_s": 0.5,/' "$PLAN" >"$TMP/edited.json"
+run 1 run "$TMP/edited.json" --inventory "$INV" --state-dir "$TMP/s-edited"
+has err "does not match the plan's content"
+# made for another fleet: stale, refused, the driver untouched
+run 1 run "$PLAN" --inventory "$OTHER" --state-dir "$TMP/s-other"
+has err "stale against the fleet the driver reports"
+has err "the inventory changed since the plan was made"
+# truncated: a one-line error naming the file, exit 2
+head -c 300 "$PLAN" >"$TMP/truncated.json"
+run 2 run "$TMP/truncated.json" --inventory "$INV"
+has err "truncated.json"
+# frozen: refused with the freeze's reason and where the state is
+run 0 freeze --reason "change freeze" --by ops
+run 1 run "$PLAN" --inventory "$INV"
+has err "frozen"
+has err "change freeze"
+run 0 unfreeze
+
+# bad input
+run 2 run
+run 2 run "$PLAN"
+run 2 run "$PLAN" --inventory "$INV" --speed fast
+has err "--speed 'fast'"
+run 2 run "$PLAN" --inventory "$INV" --tolerance 0
+run 2 run "$PLAN" --inventory "$INV" --frobnicate
+run 2 run --cancel-running
+run 2 run "$PLAN" --inventory "$INV" --driver "libvirt:///system"
+has err "no driver for scheme 'libvirt'"
+run 2 run "$PLAN" --inventory "$INV" --driver "sim:///default?colour=red"
+has err "unknown parameter 'colour'"
+printf '{"schema": "hvfleet.sim-deviations/v1", "deviations": [{"kind": "link", "host": "nope", "factor": 0.5}]}\n' \
+    >"$TMP/dev.json"
+run 2 run "$PLAN" --inventory "$INV" --deviations "$TMP/dev.json"
+has err "deviations[0].host: 'nope': expected a host of the fleet"
+run 1 run --status
+has out "no unfinished run"
+run 2 run --pause
+has err "no unfinished run"
+
+# the run: one JSON event per line, a summary, a record that report renders
+run 0 run "$PLAN" --inventory "$INV" --json --record "$TMP/rec.json"
+python3 - "$TMP/out" "$TMP/rec.json" <<'PY' || failures=$((failures + 1))
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+kinds = [e["event"] for e in lines]
+assert kinds[0] == "run_start" and kinds[-1] == "summary", kinds[:3]
+assert lines[-1]["result"] == "done", lines[-1]
+assert "migration_start" in kinds and "host_done" in kinds, set(kinds)
+rec = json.load(open(sys.argv[2]))
+assert rec["schema"] == "hvfleet.execution/v1"
+assert all(h["outcome"] == "done" for h in rec["hosts"]), rec["hosts"]
+assert all(m["outcome"] in ("done", "skipped") for m in rec["migrations"])
+# every migration ended after it started, and each VM's moves do not overlap
+for m in rec["migrations"]:
+    if m["outcome"] == "done":
+        assert m["end_s"] >= m["start_s"], m
+PY
+run 0 report "$TMP/rec.json"
+has out "$TMP/rec.html"
+grep -q "predicted" "$TMP/rec.html" || { echo "FAIL: no predicted figures" >&2; failures=$((failures + 1)); }
+# the same plan again: the fleet moved, so it is stale now
+run 1 run "$PLAN" --inventory "$INV"
+has err "stale"
+# --resume of a run that ended: nothing to do
+run 0 run "$PLAN" --inventory "$INV" --resume
+has out "already ended"
+finish
