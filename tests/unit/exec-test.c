@@ -39,6 +39,7 @@ typedef struct xt {
     char *events; /* owned, one per line */
     size_t nevents;
     bool freeze_on_first_end;
+    int control_on_first_start; /* an operator's request (HVF_STORE_CONTROL_*), 0 = none */
     bool allow_refused; /* randomized fleets: a refused plan is skipped, not a failure */
 } xt;
 
@@ -53,6 +54,13 @@ xt_on_event(const char *json, void *ctx)
     t->events[len + strlen(json)] = '\n';
     t->events[len + strlen(json) + 1] = '\0';
     t->nevents++;
+    if (t->control_on_first_start && strstr(json, "\"migration_start\"")) {
+        hvf_error err = HVF_ERROR_INIT;
+        int64_t id;
+
+        assert_int_equal(hvf_exec_control(t->state, t->control_on_first_start, &id, &err), 0);
+        t->control_on_first_start = 0;
+    }
     if (t->freeze_on_first_end && strstr(json, "\"migration_end\"")) {
         hvf_error err = HVF_ERROR_INIT;
 
@@ -529,6 +537,64 @@ test_non_convergence(void **state)
     }
 }
 
+/* An operator pauses a run from elsewhere: running migrations finish, nothing new starts;
+ * --resume ends it. */
+static void
+test_pause_resume(void **state)
+{
+    xt t;
+    hvf_exec_summary s;
+
+    xt_setup(&t, 6, 4, 9);
+    t.policy.seatbelt.max_capacity_offline = 1;
+    xt_plan(&t);
+    t.control_on_first_start = HVF_STORE_CONTROL_PAUSE;
+    s = xt_run(&t, NULL, false);
+    assert_int_equal(s.result, HVF_EXEC_PAUSED);
+    assert_true(s.migrations_done >= 1);
+    assert_true(s.migrations_done < t.plan->nmigrations);
+    s = xt_run(&t, NULL, true);
+    assert_int_equal(s.result, HVF_EXEC_DONE);
+    assert_int_equal(s.hosts_done, t.plan->nhosts);
+    xt_after(&t, s.run_id);
+    xt_free(&t);
+}
+
+/* Abort with --cancel-running: migrations in flight are cancelled, nothing new starts, every
+ * host is back in service and no claim is left. */
+static void
+test_abort_cancel(void **state)
+{
+    xt t;
+    hvf_exec_summary s;
+    hvf_error err = HVF_ERROR_INIT;
+    HVF_AUTOFREE char *uri = NULL;
+    hvf_driver_opts dopts = {0};
+    hvf_conn *conn;
+    hvf_drv_host *hosts = NULL;
+    long n;
+
+    xt_setup(&t, 6, 4, 9);
+    t.policy.seatbelt.max_capacity_offline = 1;
+    xt_plan(&t);
+    t.control_on_first_start = HVF_STORE_CONTROL_ABORT_CANCEL;
+    s = xt_run(&t, NULL, false);
+    assert_int_equal(s.result, HVF_EXEC_ABORTED);
+    assert_int_equal(s.migrations_done, 0);
+    assert_true(xt_count(&t, "\"event\":\"run_aborting\"") == 1);
+    uri = hvf_asprintf("sim://%s", t.inv);
+    dopts.state_dir = t.state;
+    conn = hvf_driver_open(uri, &dopts, &err);
+    assert_non_null(conn);
+    n = hvf_driver_list_hosts(conn, &hosts, &err);
+    for (long i = 0; i < n; i++)
+        assert_int_equal(hosts[i].state, HVF_DRV_HOST_ACTIVE);
+    free(hosts);
+    hvf_driver_close(conn);
+    xt_after(&t, s.run_id);
+    xt_free(&t);
+}
+
 int
 main(void)
 {
@@ -541,6 +607,8 @@ main(void)
         cmocka_unit_test(test_stale_refused),
         cmocka_unit_test(test_freeze_mid_run),
         cmocka_unit_test(test_non_convergence),
+        cmocka_unit_test(test_pause_resume),
+        cmocka_unit_test(test_abort_cancel),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
