@@ -548,6 +548,16 @@ x_start_migs(x_run *x, hvf_error *err)
     return 0;
 }
 
+/* The driver refused an action: its message goes into @why and into the outcome of @in, and
+ * @err is free again. Returns 0, or -1 when the journal cannot be written. */
+static int
+x_driver_refused(x_run *x, const hvf_store_entry *in, char *why, size_t len, hvf_error *err)
+{
+    snprintf(why, len, "%s", err->msg);
+    hvf_error_clear(err);
+    return x_outcome(x, in, "failed", -1, why, err);
+}
+
 /* Stops of non-migratable VMs while their host drains; starts once it is maintained. */
 static int
 x_run_stops(x_run *x, hvf_error *err)
@@ -565,12 +575,10 @@ x_run_stops(x_run *x, hvf_error *err)
             if (hvf_driver_vm_stop(x->conn, s->vm, 120LL * 1000000, err) < 0) {
                 char why[512];
 
-                snprintf(why, sizeof(why), "%s", err->msg);
-                hvf_error_clear(err);
+                if (x_driver_refused(x, &in, why, sizeof(why), err) < 0)
+                    return -1;
                 s->st = XS_FAILED;
                 snprintf(s->reason, sizeof(s->reason), "could not stop: %.200s", why);
-                if (x_outcome(x, &in, "failed", -1, why, err) < 0)
-                    return -1;
                 continue;
             }
             s->st = XS_STOPPED;
@@ -599,12 +607,10 @@ x_run_stops(x_run *x, hvf_error *err)
             if (hvf_driver_vm_start(x->conn, s->vm, where, err) < 0) {
                 char why[512];
 
-                snprintf(why, sizeof(why), "%s", err->msg);
-                hvf_error_clear(err);
+                if (x_driver_refused(x, &in, why, sizeof(why), err) < 0)
+                    return -1;
                 s->st = XS_FAILED;
                 snprintf(s->reason, sizeof(s->reason), "could not start again: %.200s", why);
-                if (x_outcome(x, &in, "failed", -1, why, err) < 0)
-                    return -1;
                 continue;
             }
             s->st = XS_STARTED;
@@ -672,11 +678,9 @@ x_maintain_empty(x_run *x, hvf_error *err)
                                      x->o->maintenance_timeout_us, err) < 0) {
             char why[512];
 
-            snprintf(why, sizeof(why), "%s", err->msg);
-            hvf_error_clear(err);
-            x_host_fail(x, h, "maintenance refused: %.200s", why);
-            if (x_outcome(x, &in, "failed", -1, why, err) < 0)
+            if (x_driver_refused(x, &in, why, sizeof(why), err) < 0)
                 return -1;
+            x_host_fail(x, h, "maintenance refused: %.200s", why);
             continue;
         }
         h->st = XH_MAINTAINING;

@@ -221,6 +221,26 @@ xt_after(xt *t, int64_t run)
     hvf_driver_close(conn);
 }
 
+/* Every host of the sim driver's world is in service (nothing left draining). */
+static void
+xt_all_active(xt *t)
+{
+    HVF_AUTOFREE char *uri = hvf_asprintf("sim://%s", t->inv);
+    hvf_driver_opts dopts = {.state_dir = t->state};
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_conn *conn = hvf_driver_open(uri, &dopts, &err);
+    hvf_drv_host *hosts = NULL;
+    long n;
+
+    assert_non_null(conn);
+    n = hvf_driver_list_hosts(conn, &hosts, &err);
+    assert_true(n > 0);
+    for (long i = 0; i < n; i++)
+        assert_int_equal(hosts[i].state, HVF_DRV_HOST_ACTIVE);
+    free(hosts);
+    hvf_driver_close(conn);
+}
+
 static void
 xt_free(xt *t)
 {
@@ -406,12 +426,6 @@ test_failed_migration(void **state)
     hvf_exec_summary s;
     char dev[512];
     const char *vm;
-    hvf_error err = HVF_ERROR_INIT;
-    HVF_AUTOFREE char *uri = NULL;
-    hvf_driver_opts dopts = {0};
-    hvf_conn *conn;
-    hvf_drv_host *hosts = NULL;
-    long n;
 
     xt_setup(&t, 6, 4, 3);
     t.policy.max_parallel_hosts = 1;
@@ -428,16 +442,7 @@ test_failed_migration(void **state)
     assert_true(s.hosts_failed >= 1);
     assert_non_null(strstr(t.events, "injected failure"));
     assert_true(xt_count(&t, "\"event\":\"host_returned\"") >= 1);
-    /* every host is back in service: nothing left draining */
-    uri = hvf_asprintf("sim://%s", t.inv);
-    dopts.state_dir = t.state;
-    conn = hvf_driver_open(uri, &dopts, &err);
-    assert_non_null(conn);
-    n = hvf_driver_list_hosts(conn, &hosts, &err);
-    for (long i = 0; i < n; i++)
-        assert_int_equal(hosts[i].state, HVF_DRV_HOST_ACTIVE);
-    free(hosts);
-    hvf_driver_close(conn);
+    xt_all_active(&t);
     xt_after(&t, s.run_id);
     xt_free(&t);
 }
@@ -567,12 +572,6 @@ test_abort_cancel(void **state)
 {
     xt t;
     hvf_exec_summary s;
-    hvf_error err = HVF_ERROR_INIT;
-    HVF_AUTOFREE char *uri = NULL;
-    hvf_driver_opts dopts = {0};
-    hvf_conn *conn;
-    hvf_drv_host *hosts = NULL;
-    long n;
 
     xt_setup(&t, 6, 4, 9);
     t.policy.seatbelt.max_capacity_offline = 1;
@@ -582,15 +581,7 @@ test_abort_cancel(void **state)
     assert_int_equal(s.result, HVF_EXEC_ABORTED);
     assert_int_equal(s.migrations_done, 0);
     assert_true(xt_count(&t, "\"event\":\"run_aborting\"") == 1);
-    uri = hvf_asprintf("sim://%s", t.inv);
-    dopts.state_dir = t.state;
-    conn = hvf_driver_open(uri, &dopts, &err);
-    assert_non_null(conn);
-    n = hvf_driver_list_hosts(conn, &hosts, &err);
-    for (long i = 0; i < n; i++)
-        assert_int_equal(hosts[i].state, HVF_DRV_HOST_ACTIVE);
-    free(hosts);
-    hvf_driver_close(conn);
+    xt_all_active(&t);
     xt_after(&t, s.run_id);
     xt_free(&t);
 }
