@@ -385,6 +385,15 @@ hvf_cli_run(int argc, char **argv)
             if (!plan)
                 return hvf_cli_fail(&err);
         }
+    } else if (hvf_cli_plan_file_is_change(a.plan)) {
+        /* a rolling change needs a driver operation to apply it and functional gates read
+         * from real hosts: planned, approved and replayed in the twin today, not run */
+        fprintf(stderr,
+                "hvfleet: run: '%s' is a change plan (hvfleet.change-plan/v1): running changes "
+                "through a driver is not supported yet; rehearse it with hvfleet simulate "
+                "(docs/changes.md)\n",
+                a.plan);
+        return 2;
     } else if (!(plan = hvf_cli_load_plan(a.plan, &rc))) {
         return rc;
     }

@@ -40,6 +40,11 @@ has err "frozen"
 has err "change freeze"
 run 0 unfreeze
 
+# a change plan: not run through a driver yet, and says so
+run 0 plan change --inventory "$SRC/scenarios/2019-fleet.yaml" \
+    --change "$SRC/scenarios/2019-firewall-limit.change.yaml" -o "$TMP/change.json"
+run 2 run "$TMP/change.json" --inventory "$SRC/scenarios/2019-fleet.yaml"
+has err "is a change plan"
 # bad input
 run 2 run
 run 2 run "$PLAN"
