@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -19,6 +20,7 @@
 #include "hvfleet/policy.h"
 #include "hvfleet/store.h"
 #include "hvfleet/units.h"
+#include "util/outpath.h"
 
 typedef struct run_args {
     const char *plan, *inventory, *driver, *state_dir, *policy, *record, *deviations;
@@ -396,6 +398,21 @@ hvf_cli_run(int argc, char **argv)
         return 2;
     } else if (!(plan = hvf_cli_load_plan(a.plan, &rc))) {
         return rc;
+    }
+    if (a.record) {
+        /* refused before the run rather than after it did its work */
+        bool exists = false;
+        struct stat st;
+        HVF_AUTOFREE char *to = hvf_outpath_resolve(a.record, &exists, &st, &err);
+
+        if (!to || (exists && !S_ISREG(st.st_mode))) {
+            if (to)
+                hvf_error_set(&err, HVF_ERR_INVALID,
+                              "--record '%s' is %s: expected a regular file or a new path",
+                              a.record, hvf_outpath_kind(st.st_mode));
+            hvf_plan_free(plan);
+            return hvf_cli_fail(&err);
+        }
     }
     uri = run_driver_uri(&a, a.inventory);
     dopts.state_dir = dir;

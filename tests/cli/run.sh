@@ -61,6 +61,8 @@ printf '{"schema": "hvfleet.sim-deviations/v1", "deviations": [{"kind": "link", 
     >"$TMP/dev.json"
 run 2 run "$PLAN" --inventory "$INV" --deviations "$TMP/dev.json"
 has err "deviations[0].host: 'nope': expected a host of the fleet"
+run 2 run "$PLAN" --inventory "$INV" --record "$TMP"
+has err "is a directory"
 run 1 run --status
 has out "no unfinished run"
 run 2 run --pause
