@@ -32,6 +32,14 @@ typedef struct hvf_change_plan_file {
     size_t nvariants;
     hvf_change_plan_file_wave *waves; /* owned */
     size_t nwaves;
+    /* how it runs (for the executor): times per unit and wave, the gates checked while a
+     * wave bakes, rollback */
+    int64_t apply_us, bake_us, gate_interval_us;
+    hvf_change_gate *gates; /* owned (service names are not kept) */
+    size_t ngates;
+    bool rollback;
+    uint32_t rollback_batch; /* units rolled back at once; 1 when not given */
+    uint32_t max_parallel;   /* units changed at once; 0 = a wave's units together */
     hvf_plan_verdict verdict;
     char **reasons; /* owned: the seatbelt's */
     size_t nreasons;

@@ -59,6 +59,7 @@ typedef enum hvf_drv_event_type {
     HVF_DRV_EV_VM_STATE,   /* a VM changed state outside a job (crashed, restarted) */
     HVF_DRV_EV_HOST_LOST,  /* a host went down */
     HVF_DRV_EV_HOST_BACK,  /* a host is back in service after maintenance or a crash */
+    HVF_DRV_EV_CHANGE_DONE, /* a change (or its rollback) finished applying on a host */
     HVF_DRV_EV_LAST
 } hvf_drv_event_type;
 
@@ -74,7 +75,16 @@ typedef struct hvf_drv_host {
     hvf_drv_host_state state;
     uint64_t usable_mib, used_mib;
     uint32_t vcpus, used_vcpus;
+    char change[64]; /* the last change applied to it (empty: none, or rolled back) */
+    bool applying;   /* a change or its rollback is being applied */
 } hvf_drv_host;
+
+/* What a host's clients see: the facts functional health gates read. */
+typedef struct hvf_drv_health {
+    bool up;
+    int64_t client_io_latency_us; /* disk IO latency its VMs see (p99) */
+    double answered;              /* share of requests its services answer, [0, 1] */
+} hvf_drv_health;
 
 typedef struct hvf_drv_vm {
     char name[HVF_DRV_NAME_MAX];
@@ -152,6 +162,9 @@ typedef struct hvf_driver {
     int (*job_info)(hvf_conn *conn, int64_t job, hvf_job_info *out, hvf_error *err);
     int (*job_postcopy)(hvf_conn *conn, int64_t job, hvf_error *err);
     int (*job_cancel)(hvf_conn *conn, int64_t job, hvf_error *err);
+    int (*host_apply)(hvf_conn *conn, const char *host, const char *change, bool rollback,
+                      int64_t expected_us, hvf_error *err);
+    int (*host_health)(hvf_conn *conn, const char *host, hvf_drv_health *out, hvf_error *err);
 } hvf_driver;
 
 /* A connection: the driver's table and its private data. */
@@ -215,3 +228,13 @@ int hvf_driver_job_postcopy(hvf_conn *conn, int64_t job, hvf_error *err)
     __attribute__((warn_unused_result));
 int hvf_driver_job_cancel(hvf_conn *conn, int64_t job, hvf_error *err)
     __attribute__((warn_unused_result));
+/*
+ * hvf_driver_host_apply: starts applying @change (a name; the backend knows its action) to
+ * @host, or rolling it back; HVF_DRV_EV_CHANGE_DONE comes when it finished. The plan expects
+ * it to take @expected_us (the sim driver takes that long).
+ */
+int hvf_driver_host_apply(hvf_conn *conn, const char *host, const char *change, bool rollback,
+                          int64_t expected_us, hvf_error *err) __attribute__((warn_unused_result));
+/* What @host's clients see now, for functional gates (not "is the process up"). */
+int hvf_driver_host_health(hvf_conn *conn, const char *host, hvf_drv_health *out,
+                           hvf_error *err) __attribute__((warn_unused_result));

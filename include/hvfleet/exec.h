@@ -111,6 +111,17 @@ int hvf_exec_run(hvf_conn *conn, const hvf_plan *plan, const hvf_exec_opts *opts
                  hvf_exec_summary *out, hvf_error *err) __attribute__((warn_unused_result));
 
 /*
+ * hvf_exec_run_change: runs a change plan (hvfleet.change-plan/v1, host units) on @conn: its
+ * waves in order, each baked under the plan's functional gates read from the hosts; a failed
+ * gate halts the run and rolls back the units changed so far (when the plan says so). The same
+ * checks before every action, the same journal and resume as hvf_exec_run.
+ */
+struct hvf_change_plan_file;
+int hvf_exec_run_change(hvf_conn *conn, const struct hvf_change_plan_file *plan,
+                        const hvf_exec_opts *opts, hvf_exec_summary *out, hvf_error *err)
+    __attribute__((warn_unused_result));
+
+/*
  * hvf_exec_control: asks the newest unfinished run of @state_dir to pause, abort or abort and
  * cancel its migrations (HVF_STORE_CONTROL_*), or (NONE) clears a pause so that `--resume`
  * continues. Fills @run_id. HVF_ERR_NOT_FOUND when no run is unfinished.

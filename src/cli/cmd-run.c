@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "cli/plan-cli.h"
 #include "hvfleet/alloc.h"
+#include "hvfleet/change-plan-file.h"
 #include "hvfleet/driver.h"
 #include "hvfleet/exec.h"
 #include "hvfleet/freeze.h"
@@ -331,6 +332,7 @@ hvf_cli_run(int argc, char **argv)
     hvf_driver_opts dopts = {0};
     hvf_policy policy;
     hvf_plan *plan = NULL;
+    hvf_change_plan_file *cplan = NULL;
     hvf_conn *conn = NULL;
     HVF_AUTOFREE char *uri = NULL;
     HVF_AUTOFREE char *stored_plan = NULL;
@@ -366,6 +368,8 @@ hvf_cli_run(int argc, char **argv)
 
         if (found == 1) {
             stored_plan = hvf_store_plan_text(st, run.plan_hash, &err);
+            if (!stored_plan && run.plan_path[0])
+                a.plan = hvf_strdup(run.plan_path); /* a change plan: read again from its file */
             if (!a.driver)
                 a.driver = hvf_strdup(run.driver_uri); /* freed with the process */
             a.inventory = a.inventory ? a.inventory : hvf_strdup(run.inventory_path);
@@ -373,12 +377,12 @@ hvf_cli_run(int argc, char **argv)
         hvf_store_close(st);
         if (found < 0)
             return hvf_cli_fail(&err);
-        if (found == 0 || !stored_plan) {
+        if (found == 0 || (!stored_plan && !a.plan)) {
             fprintf(stderr, "hvfleet: run --resume: no unfinished run in %s/%s\n", dir,
                     HVF_STORE_FILE);
             return 1;
         }
-        {
+        if (stored_plan) {
             hvf_diags diags;
 
             hvf_diags_init(&diags);
@@ -387,16 +391,11 @@ hvf_cli_run(int argc, char **argv)
             if (!plan)
                 return hvf_cli_fail(&err);
         }
-    } else if (hvf_cli_plan_file_is_change(a.plan)) {
-        /* a rolling change needs a driver operation to apply it and functional gates read
-         * from real hosts: planned, approved and replayed in the twin today, not run */
-        fprintf(stderr,
-                "hvfleet: run: '%s' is a change plan (hvfleet.change-plan/v1): running changes "
-                "through a driver is not supported yet; rehearse it with hvfleet simulate "
-                "(docs/changes.md)\n",
-                a.plan);
-        return 2;
-    } else if (!(plan = hvf_cli_load_plan(a.plan, &rc))) {
+    }
+    if (!plan && hvf_cli_plan_file_is_change(a.plan)) {
+        if (!(cplan = hvf_cli_load_change_plan(a.plan, &rc)))
+            return rc;
+    } else if (!plan && !(plan = hvf_cli_load_plan(a.plan, &rc))) {
         return rc;
     }
     if (a.record) {
@@ -411,6 +410,7 @@ hvf_cli_run(int argc, char **argv)
                               "--record '%s' is %s: expected a regular file or a new path",
                               a.record, hvf_outpath_kind(st.st_mode));
             hvf_plan_free(plan);
+            hvf_change_plan_file_free(cplan);
             return hvf_cli_fail(&err);
         }
     }
@@ -420,6 +420,7 @@ hvf_cli_run(int argc, char **argv)
     dopts.migration_nic_share = policy.migration_share;
     if (hvf_state_dir_ensure(dir, &err) < 0 || !(conn = hvf_driver_open(uri, &dopts, &err))) {
         hvf_plan_free(plan);
+        hvf_change_plan_file_free(cplan);
         return hvf_cli_fail(&err);
     }
     view.json = a.json;
@@ -443,13 +444,19 @@ hvf_cli_run(int argc, char **argv)
     /* about four lines a second of wall time, whatever the speed */
     o.progress_interval_us = a.speed > 4 ? (int64_t)(a.speed * 250000) : 1000000;
     o.ctx = &view;
-    if (!a.json)
+    if (!a.json && cplan)
+        printf("run: change plan %.12s (%s, %zu units in %zu waves) on %s%s\n",
+               cplan->plan_hash, cplan->change, cplan->nunits, cplan->nwaves, uri,
+               a.resume ? ", resuming" : "");
+    else if (!a.json)
         printf("run: plan %.12s (%s, %zu hosts, %zu migrations) on %s%s\n",
                plan->summary.plan_hash, hvf_plan_kind_to_string(plan->kind), plan->nhosts,
                plan->nmigrations, uri, a.resume ? ", resuming" : "");
-    if (hvf_exec_run(conn, plan, &o, &sum, &err) < 0) {
+    if ((cplan ? hvf_exec_run_change(conn, cplan, &o, &sum, &err)
+               : hvf_exec_run(conn, plan, &o, &sum, &err)) < 0) {
         hvf_driver_close(conn);
         hvf_plan_free(plan);
+        hvf_change_plan_file_free(cplan);
         return hvf_cli_fail(&err);
     }
     hvf_driver_close(conn);
@@ -475,5 +482,6 @@ hvf_cli_run(int argc, char **argv)
         run_print_summary(&sum, plan);
     }
     hvf_plan_free(plan);
+    hvf_change_plan_file_free(cplan);
     return sum.result == HVF_EXEC_DONE ? 0 : 1;
 }

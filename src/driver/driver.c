@@ -15,8 +15,8 @@ _Static_assert(HVF_ARRAY_LEN(hvf_drv_vm_state_names) == HVF_DRV_VM_LAST + 1, "vm
 const char *const hvf_job_state_names[] = {"setup",  "active",    "postcopy", "completed",
                                            "failed", "cancelled", NULL};
 _Static_assert(HVF_ARRAY_LEN(hvf_job_state_names) == HVF_JOB_LAST + 1, "job states");
-const char *const hvf_drv_event_type_names[] = {"job_done", "vm_state", "host_lost", "host_back",
-                                                NULL};
+const char *const hvf_drv_event_type_names[] = {"job_done",  "vm_state",    "host_lost",
+                                                "host_back", "change_done", NULL};
 _Static_assert(HVF_ARRAY_LEN(hvf_drv_event_type_names) == HVF_DRV_EV_LAST + 1, "event types");
 
 static const hvf_driver *const registry[] = {&hvf_sim_driver};
@@ -233,4 +233,29 @@ hvf_driver_job_cancel(hvf_conn *conn, int64_t job, hvf_error *err)
 {
     return conn->drv->job_cancel ? conn->drv->job_cancel(conn, job, err)
                                  : unsupported(conn, "cancelling jobs", err);
+}
+
+int
+hvf_driver_host_apply(hvf_conn *conn, const char *host, const char *change, bool rollback,
+                      int64_t expected_us, hvf_error *err)
+{
+    if (!name_ok("host", host, err) || !name_ok("change", change, err))
+        return -1;
+    if (expected_us < 0) {
+        hvf_error_set(err, HVF_ERR_INVALID, "host '%s': expected time must be >= 0", host);
+        return -1;
+    }
+    return conn->drv->host_apply
+               ? conn->drv->host_apply(conn, host, change, rollback, expected_us, err)
+               : unsupported(conn, "applying changes", err);
+}
+
+int
+hvf_driver_host_health(hvf_conn *conn, const char *host, hvf_drv_health *out, hvf_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!name_ok("host", host, err))
+        return -1;
+    return conn->drv->host_health ? conn->drv->host_health(conn, host, out, err)
+                                  : unsupported(conn, "host health", err);
 }

@@ -197,10 +197,12 @@ x_record_write(x_run *x, hvf_error *err)
                     x->sum->note[0] ? x->sum->note : x->note);
     json_object_set_new(root, "schema", json_string(HVF_EXEC_RECORD_SCHEMA));
     json_object_set_new(root, "plan_hash", json_string(x->run.plan_hash));
-    json_object_set_new(root, "plan_in_force", json_string(x->plan->summary.plan_hash));
+    json_object_set_new(root, "plan_in_force", json_string(x->plan ? x->plan->summary.plan_hash
+                                                                    : x->run.plan_hash));
     json_object_set_new(root, "run", json_integer(x->run.id));
     json_object_set_new(root, "driver", json_string(x->run.driver_uri));
-    json_object_set_new(root, "kind", json_string(hvf_plan_kind_to_string(x->plan->kind)));
+    json_object_set_new(root, "kind", json_string(x->plan ? hvf_plan_kind_to_string(x->plan->kind)
+                                                          : "change"));
     json_object_set_new(root, "state", json_string(hvf_store_run_state_names[x->run.state]));
     json_object_set_new(root, "summary", sum);
     json_object_set_new(root, "hosts", hosts);

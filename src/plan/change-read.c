@@ -286,6 +286,63 @@ cr_consistency(rj_ctx *c, hvf_change_plan_file *p, json_t *units_v)
     }
 }
 
+/* What the executor needs to run the plan: times, gates, rollback, parallelism (the fields'
+ * types and ranges were checked with the root's). */
+static void
+cr_run_read(rj_ctx *c, json_t **rv, hvf_change_plan_file *p)
+{
+    json_t *g, *rb = rv[R_ROLLBACK], *lim = rv[R_LIMITS];
+    size_t i;
+
+    p->apply_us = rv[R_APPLY] ? (int64_t)(json_number_value(rv[R_APPLY]) * 1e6) : 0;
+    p->bake_us = rv[R_BAKE] ? (int64_t)(json_number_value(rv[R_BAKE]) * 1e6) : 0;
+    p->gate_interval_us = rv[R_GATE_INT] ? (int64_t)(json_number_value(rv[R_GATE_INT]) * 1e6) : 0;
+    p->rollback_batch = 1;
+    if (json_is_object(rb)) {
+        json_t *b = json_object_get(rb, "batch_max");
+
+        p->rollback = json_is_true(json_object_get(rb, "enabled"));
+        if (json_is_integer(b) && json_integer_value(b) >= 1 && json_integer_value(b) <= 1000000)
+            p->rollback_batch = (uint32_t)json_integer_value(b);
+    }
+    if (json_is_object(lim)) {
+        json_t *m = json_object_get(lim, "max_parallel");
+
+        if (json_is_integer(m) && json_integer_value(m) >= 0 &&
+            json_integer_value(m) <= 1000000)
+            p->max_parallel = (uint32_t)json_integer_value(m);
+    }
+    if (!json_is_array(rv[R_GATES]))
+        return;
+    p->gates = hvf_calloc(json_array_size(rv[R_GATES]) + 1, sizeof(*p->gates));
+    json_array_foreach(rv[R_GATES], i, g)
+    {
+        hvf_change_gate *gate = &p->gates[p->ngates];
+        json_t *type = json_is_object(g) ? json_object_get(g, "type") : NULL;
+        int t = -1;
+        json_t *max_s = json_is_object(g) ? json_object_get(g, "max_s") : NULL;
+        json_t *min_ok = json_is_object(g) ? json_object_get(g, "min_success") : NULL;
+
+        for (int k = 0; json_is_string(type) && hvf_change_gate_names[k]; k++) {
+            if (strcmp(hvf_change_gate_names[k], json_string_value(type)) == 0)
+                t = k;
+        }
+        if (t < 0) {
+            rj_report(c, rj_item_line(c, "gates", i), "gates.type", type,
+                      "expected one of the gate types (docs/changes.md)");
+            continue;
+        }
+        gate->type = (hvf_change_gate_type)t;
+        gate->max_latency_us =
+            json_is_number(max_s) && json_number_value(max_s) >= 0 &&
+                    json_number_value(max_s) <= HVF_PLAN_MAX_SECONDS
+                ? (int64_t)(json_number_value(max_s) * 1e6)
+                : 0;
+        gate->min_success = json_is_number(min_ok) ? json_number_value(min_ok) : 0;
+        p->ngates++;
+    }
+}
+
 static hvf_change_plan_file *
 cr_plan(rj_ctx *c, json_t *root, hvf_error *err)
 {
@@ -315,6 +372,7 @@ cr_plan(rj_ctx *c, json_t *root, hvf_error *err)
             cr_waves(c, rv[R_WAVES], p, &known);
         if (rv[R_SEATBELT])
             cr_seatbelt_read(c, rv[R_SEATBELT], p);
+        cr_run_read(c, rv, p);
         if (rv[R_HASH] && !cr_is_hex64(json_string_value(rv[R_HASH])))
             rj_report(c, rj_line(c, "plan_hash"), "plan_hash", rv[R_HASH],
                       "expected 64 lowercase hex digits");
@@ -411,6 +469,7 @@ hvf_change_plan_file_free(hvf_change_plan_file *p)
         cr_free_strings(p->waves[w].variants, p->waves[w].nvariants);
     }
     free(p->waves);
+    free(p->gates);
     cr_free_strings(p->reasons, p->nreasons);
     free(p);
 }

@@ -40,11 +40,35 @@ has err "frozen"
 has err "change freeze"
 run 0 unfreeze
 
-# a change plan: not run through a driver yet, and says so
-run 0 plan change --inventory "$SRC/scenarios/2019-fleet.yaml" \
-    --change "$SRC/scenarios/2019-firewall-limit.change.yaml" -o "$TMP/change.json"
-run 2 run "$TMP/change.json" --inventory "$SRC/scenarios/2019-fleet.yaml"
-has err "is a change plan"
+# a change plan: its waves, baked under its gates; a change that breaks a host's clients
+# (a deviation) halts the run at that wave and rolls back what was changed, newest first
+CINV=$SRC/scenarios/2019-fleet.yaml
+run 0 plan change --inventory "$CINV" --change "$SRC/scenarios/2019-firewall-limit.change.yaml" \
+    -o "$TMP/change.json"
+run 1 run "$TMP/change.json" --inventory "$CINV" --state-dir "$TMP/s-change"
+has err "needs an approval"
+run 0 approve "$TMP/change.json" --by approver --state-dir "$TMP/s-change"
+run 0 run "$TMP/change.json" --inventory "$CINV" --state-dir "$TMP/s-change"
+has out "20 hosts done, 0 failed"
+printf '{"schema": "hvfleet.sim-deviations/v1", "deviations": [{"kind": "change-breaks", "host": "st16"}]}\n' \
+    >"$TMP/breaks.json"
+run 0 approve "$TMP/change.json" --by approver --state-dir "$TMP/s-break"
+run 1 run "$TMP/change.json" --inventory "$CINV" --state-dir "$TMP/s-break" \
+    --deviations "$TMP/breaks.json" --json
+has out '"event":"halt"'
+has out "gate client_io_latency failed on 'st16'"
+python3 - "$TMP/out" <<'PY' || failures=$((failures + 1))
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+changed = [e["host"] for e in ev if e["event"] == "unit_changed"]
+back = [e["host"] for e in ev if e["event"] == "unit_rolled_back"]
+halt = [i for i, e in enumerate(ev) if e["event"] == "halt"]
+assert "st16" in changed and halt, (changed, halt)
+# every unit changed is rolled back, and no wave starts after the halt
+assert sorted(back) == sorted(changed), (back, changed)
+assert not [e for e in ev[halt[0]:] if e["event"] in ("wave_start", "unit_changing")]
+assert ev[-1]["result"] == "partial" and "halted at wave" in ev[-1]["note"], ev[-1]
+PY
 # bad input
 run 2 run
 run 2 run "$PLAN"

@@ -167,6 +167,30 @@ sd_apply_deviations(sd_priv *p)
     }
 }
 
+/* Changes whose apply time is over: applied (or rolled back), and said so. */
+static void
+sd_finish_applies(sd_priv *p)
+{
+    int64_t now = p->base_us + hvf_sim_now(p->sim);
+
+    for (size_t h = 0; h < p->fleet->nhosts; h++) {
+        hvf_drv_event ev;
+
+        if (p->apply_until[h] < 0 || p->apply_until[h] > now)
+            continue;
+        p->apply_until[h] = -1;
+        if (p->applying_rollback[h])
+            p->change[h][0] = '\0';
+        p->applying_rollback[h] = false;
+        memset(&ev, 0, sizeof(ev));
+        ev.type = HVF_DRV_EV_CHANGE_DONE;
+        ev.t_us = now;
+        ev.job = -1;
+        hvf_strlcpy(ev.host, p->fleet->hosts[h].name, sizeof(ev.host));
+        sd_queue(p, &ev);
+    }
+}
+
 /* Planned failures: a job of a VM marked to fail is cancelled once set up, reported FAILED. */
 static void
 sd_fail_planned(sd_priv *p)
@@ -196,6 +220,10 @@ sd_next_wake(sd_priv *p)
         if (!sd_job_ended(&p->jobs[i]) && p->jobs[i].fail_at_us && p->jobs[i].fail_at_us < t)
             t = p->jobs[i].fail_at_us;
     }
+    for (size_t h = 0; h < p->fleet->nhosts; h++) {
+        if (p->apply_until[h] >= 0 && p->apply_until[h] < t)
+            t = p->apply_until[h];
+    }
     return t;
 }
 
@@ -221,6 +249,7 @@ sd_poll(hvf_conn *conn, int64_t max_wait_us, hvf_drv_event *evs, size_t cap, siz
 
     sd_apply_deviations(p);
     sd_fail_planned(p);
+    sd_finish_applies(p);
     /* Event by event, so that the caller hears of the first one without the clock running on. */
     while (p->nq == 0) {
         int64_t next = sd_next_wake(p);
@@ -231,6 +260,7 @@ sd_poll(hvf_conn *conn, int64_t max_wait_us, hvf_drv_event *evs, size_t cap, siz
         hvf_sim_run_until(p->sim, to - p->base_us);
         sd_apply_deviations(p);
         sd_fail_planned(p);
+        sd_finish_applies(p);
         if (to >= until)
             break;
     }
@@ -293,6 +323,8 @@ sd_list_hosts(hvf_conn *conn, hvf_drv_host **out, hvf_error *err)
         a[i].vcpus = u.vcpus;
         a[i].used_mib = f->hosts[i].used.mem_mib;
         a[i].used_vcpus = f->hosts[i].used.vcpus;
+        hvf_strlcpy(a[i].change, p->change[i], sizeof(a[i].change));
+        a[i].applying = p->apply_until[i] >= 0;
     }
     *out = a;
     return (long)f->nhosts;
@@ -548,6 +580,58 @@ sd_job_cancel(hvf_conn *conn, int64_t job, hvf_error *err)
                    err);
 }
 
+static int
+sd_host_apply(hvf_conn *conn, const char *host, const char *change, bool rollback,
+              int64_t expected_us, hvf_error *err)
+{
+    sd_priv *p = sd(conn);
+    int32_t h = sd_host(p, host, err);
+    hvf_sim_host_state st;
+
+    if (h < 0)
+        return -1;
+    st = hvf_sim_host_state_get(p->sim, h);
+    if (st != HVF_SIM_HOST_ACTIVE && st != HVF_SIM_HOST_EVACUATING) {
+        hvf_error_set(err, HVF_ERR_CONFLICT, "host '%s' is %s: no change can be applied", host,
+                      hvf_sim_host_state_names[st]);
+        return -1;
+    }
+    if (p->apply_until[h] >= 0) {
+        hvf_error_set(err, HVF_ERR_CONFLICT, "host '%s' is already applying '%s'", host,
+                      p->change[h]);
+        return -1;
+    }
+    if (strlen(change) >= sizeof(p->change[h])) {
+        hvf_error_set(err, HVF_ERR_INVALID, "change name '%s': expected at most %zu characters",
+                      change, sizeof(p->change[h]) - 1);
+        return -1;
+    }
+    if (!rollback)
+        hvf_strlcpy(p->change[h], change, sizeof(p->change[h]));
+    p->applying_rollback[h] = rollback;
+    p->apply_until[h] = sd_now(conn) + expected_us;
+    return sd_done(p, 0, err);
+}
+
+/* Healthy clients see a couple of milliseconds; a change that breaks the host (a deviation)
+ * blocks their IO and answers nothing until it is rolled back. */
+static int
+sd_host_health(hvf_conn *conn, const char *host, hvf_drv_health *out, hvf_error *err)
+{
+    sd_priv *p = sd(conn);
+    int32_t h = sd_host(p, host, err);
+    bool broken;
+
+    if (h < 0)
+        return -1;
+    broken = p->change_breaks[h] && p->change[h][0] && !p->applying_rollback[h];
+    out->up = hvf_sim_host_state_get(p->sim, h) == HVF_SIM_HOST_ACTIVE ||
+              hvf_sim_host_state_get(p->sim, h) == HVF_SIM_HOST_EVACUATING;
+    out->client_io_latency_us = !out->up ? INT64_MAX : broken ? 30LL * 1000000 : 2000;
+    out->answered = out->up && !broken ? 1.0 : 0.0;
+    return 0;
+}
+
 /* ---- open and close ---- */
 
 static int
@@ -600,4 +684,6 @@ const hvf_driver hvf_sim_driver = {
     .job_info = sd_job_info,
     .job_postcopy = sd_job_postcopy,
     .job_cancel = sd_job_cancel,
+    .host_apply = sd_host_apply,
+    .host_health = sd_host_health,
 };

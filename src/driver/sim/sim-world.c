@@ -23,8 +23,10 @@
 #define SD_MAX_FILE (64u << 20)
 #define SD_MAX_DEVIATIONS 100000
 
-const char *const sd_deviation_kind_names[] = {"dirty-rate", "link", "host-crash",
-                                               "migration-fail", "slow-maintenance", NULL};
+const char *const sd_deviation_kind_names[] = {"dirty-rate",       "link",
+                                               "host-crash",       "migration-fail",
+                                               "slow-maintenance", "change-breaks",
+                                               NULL};
 _Static_assert(HVF_ARRAY_LEN(sd_deviation_kind_names) == SD_DEV_LAST + 1, "deviation kinds");
 
 /* ---- jobs ---- */
@@ -183,8 +185,8 @@ dev_parse_one(const char *name, size_t i, json_t *o, const hvf_fleet *fleet, sd_
             }
             if (k < 0)
                 return dev_fail(err, name, i, key, s ? s : "(not text)",
-                                "dirty-rate, link, host-crash, migration-fail or "
-                                "slow-maintenance");
+                                "dirty-rate, link, host-crash, migration-fail, "
+                                "slow-maintenance or change-breaks");
             d->kind = (sd_deviation_kind)k;
             kind = s;
         } else if (strcmp(key, "at") == 0 || strcmp(key, "for") == 0) {
@@ -341,6 +343,9 @@ sd_deviation_apply(sd_priv *p, const sd_deviation *d)
     case SD_DEV_SLOW_MAINTENANCE:
         p->maint_factor[d->host] = d->factor;
         return;
+    case SD_DEV_CHANGE_BREAKS:
+        p->change_breaks[d->host] = true;
+        return;
     default:
         return;
     }
@@ -448,6 +453,14 @@ world_load(sd_priv *p, json_t *w, int **hs, int **vs, hvf_error *err)
         p->maint_until[i] = json_integer_value(json_object_get(v, "maintenance_until_us"));
         if (json_is_number(json_object_get(v, "maintenance_factor")))
             p->maint_factor[i] = json_number_value(json_object_get(v, "maintenance_factor"));
+        if (json_is_string(json_object_get(v, "change")))
+            hvf_strlcpy(p->change[i], json_string_value(json_object_get(v, "change")),
+                        sizeof(p->change[i]));
+        p->apply_until[i] = json_is_integer(json_object_get(v, "apply_until_us"))
+                                ? json_integer_value(json_object_get(v, "apply_until_us"))
+                                : -1;
+        p->applying_rollback[i] = json_is_true(json_object_get(v, "rollback"));
+        p->change_breaks[i] = json_is_true(json_object_get(v, "change_breaks"));
     }
     json_array_foreach(vms, i, v)
     {
@@ -599,9 +612,14 @@ sd_world_open(sd_priv *p, hvf_error *err)
     p->maint_until = hvf_calloc(p->fleet->nhosts + 1, sizeof(int64_t));
     p->maint_factor = hvf_calloc(p->fleet->nhosts + 1, sizeof(double));
     p->fail_next = hvf_calloc(p->fleet->nvms + 1, sizeof(bool));
+    p->change = hvf_calloc(p->fleet->nhosts + 1, sizeof(*p->change));
+    p->apply_until = hvf_calloc(p->fleet->nhosts + 1, sizeof(int64_t));
+    p->applying_rollback = hvf_calloc(p->fleet->nhosts + 1, sizeof(bool));
+    p->change_breaks = hvf_calloc(p->fleet->nhosts + 1, sizeof(bool));
     for (size_t h = 0; h < p->fleet->nhosts; h++) {
         p->maint_until[h] = -1;
         p->maint_factor[h] = 1;
+        p->apply_until[h] = -1;
     }
     if (p->world_path && access(p->world_path, F_OK) == 0) {
         size_t len;
@@ -666,11 +684,13 @@ sd_world_save(sd_priv *p, hvf_error *err)
                                : s == HVF_SIM_HOST_MAINTENANCE ? HVF_DRV_HOST_MAINTENANCE
                                                                 : HVF_DRV_HOST_DOWN;
 
-        json_array_append_new(hosts, json_pack("{s:s, s:s, s:I, s:f}", "name", f->hosts[h].name,
-                                               "state", hvf_drv_host_state_names[d],
-                                               "maintenance_until_us",
-                                               (json_int_t)p->maint_until[h],
-                                               "maintenance_factor", p->maint_factor[h]));
+        json_array_append_new(
+            hosts, json_pack("{s:s, s:s, s:I, s:f, s:s, s:I, s:b, s:b}", "name",
+                             f->hosts[h].name, "state", hvf_drv_host_state_names[d],
+                             "maintenance_until_us", (json_int_t)p->maint_until[h],
+                             "maintenance_factor", p->maint_factor[h], "change", p->change[h],
+                             "apply_until_us", (json_int_t)p->apply_until[h], "rollback",
+                             p->applying_rollback[h], "change_breaks", p->change_breaks[h]));
     }
     for (size_t v = 0; v < f->nvms; v++) {
         hvf_sim_vm_state s = hvf_sim_vm_state_get(p->sim, (int32_t)v);
@@ -750,5 +770,9 @@ sd_priv_free(sd_priv *p)
     free(p->maint_until);
     free(p->maint_factor);
     free(p->fail_next);
+    free(p->change);
+    free(p->apply_until);
+    free(p->applying_rollback);
+    free(p->change_breaks);
     free(p);
 }

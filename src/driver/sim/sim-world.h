@@ -22,6 +22,7 @@ typedef enum sd_deviation_kind {
     SD_DEV_HOST_CRASH,       /* a host crashes (back after `for`, else stays down) */
     SD_DEV_MIGRATION_FAIL,   /* the VM's next migration fails after its setup */
     SD_DEV_SLOW_MAINTENANCE, /* a host's maintenance takes factor times what was expected */
+    SD_DEV_CHANGE_BREAKS,    /* a change applied to the host blocks its clients' IO */
     SD_DEV_LAST
 } sd_deviation_kind;
 
@@ -71,6 +72,11 @@ typedef struct sd_priv {
     int64_t *maint_until; /* per host: its maintenance ends, -1 */
     double *maint_factor; /* per host */
     bool *fail_next;      /* per VM */
+    /* changes, per host: the last applied, when an apply ends, whether it breaks clients */
+    char (*change)[64];
+    int64_t *apply_until; /* -1 = none in progress */
+    bool *applying_rollback;
+    bool *change_breaks;
     int64_t maint_default_us;
     bool dirty;
 } sd_priv;
