@@ -297,7 +297,7 @@ x_resume(x_run *x, hvf_error *err)
         x_ledger_claim(x, m);
         x->vm_mig[m->vm_idx] = (int32_t)i;
         m->best_remaining = UINT64_MAX;
-        m->best_at_us = x->now_us;
+        m->best_at_us = m->watch_us = x->now_us;
     }
     if (hvf_store_commit(x->st, err) < 0 ||
         x_note(x, "resume", NULL, NULL, "ok", 0, NULL, err) < 0)

@@ -67,6 +67,9 @@ typedef struct x_mig {
     xm_state st;
     int64_t job;
     int64_t start_us, end_us; /* actual, -1 */
+    /* since when this process watches it (its start, or the resume that adopted it): lateness,
+     * stalls and timeouts are measured from here, not across a gap nobody watched */
+    int64_t watch_us;
     int64_t pred_start_us, pred_end_us;
     hvf_plan_migration_mode mode;
     hvf_non_converging nc; /* what the plan says for this VM when it does not converge */

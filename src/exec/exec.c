@@ -523,7 +523,7 @@ x_start_mig(x_run *x, size_t i, hvf_error *err)
     }
     m->st = XM_RUNNING;
     m->job = job;
-    m->start_us = x->now_us;
+    m->start_us = m->watch_us = x->now_us;
     m->best_remaining = UINT64_MAX;
     m->best_at_us = x->now_us;
     x->vm_mig[m->vm_idx] = (int32_t)i;
@@ -828,7 +828,7 @@ x_watch_jobs(x_run *x, bool *replan, hvf_error *err)
             return -1;
         if (info.state >= HVF_JOB_COMPLETED)
             continue; /* its event comes with the next poll */
-        elapsed = x->now_us - m->start_us;
+        elapsed = x->now_us - m->watch_us;
         pred = m->pred_end_us - m->pred_start_us;
         if (info.remaining_bytes + (info.remaining_bytes / 100) < m->best_remaining) {
             m->best_remaining = info.remaining_bytes;

@@ -112,13 +112,56 @@ def one_round(rng, tmp, kills_left, n):
             args = ["run", plan, "--inventory", inv, "--resume", "--check-ledger", "--json"]
             continue
         if p.returncode != 0:
-            tail = "\n".join(out.strip().splitlines()[-4:])
+            tail = "\n".join([l for l in out.strip().splitlines()
+                              if "failed" in l or "replan" in l][-6:])
             fail(f"round {n}: run exited {p.returncode} after {kills} kills: {err.strip()}\n{tail}")
             return kills_left
         break
     check_world(state, True)
     print(f"round {n}: {kills} kills, then done")
     return kills_left
+
+
+def change_round(rng, tmp, kills):
+    """A rolling change killed `kills` times: at the end every unit changed exactly once."""
+    work = os.path.join(tmp, "change")
+    os.makedirs(work)
+    state = os.path.join(work, "state")
+    env = dict(os.environ, HVFLEET_STATE_DIR=state, LC_ALL="C", USER="planner")
+    inv = os.path.join(SRC, "scenarios", "2019-fleet.yaml")
+    plan = os.path.join(work, "change.json")
+    r = hv(["plan", "change", "--inventory", inv, "--change",
+            os.path.join(SRC, "scenarios", "2019-firewall-limit.change.yaml"), "-o", plan], env)
+    if r.returncode != 0:
+        fail("plan change: " + r.stderr)
+        return
+    hv(["approve", plan, "--by", "approver"], env)
+    args = ["run", plan, "--inventory", inv, "--speed", "4000", "--json"]
+    landed = 0
+    while True:
+        p = subprocess.Popen([HV] + args, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        if landed < kills:
+            time.sleep(rng.uniform(0.0, 0.3))
+            if p.poll() is None:
+                p.send_signal(signal.SIGKILL)
+                landed += 1
+        out, err = p.communicate(timeout=120)
+        if p.returncode == -signal.SIGKILL:
+            args = ["run", plan, "--inventory", inv, "--speed", "4000", "--json", "--resume"]
+            continue
+        if p.returncode != 0:
+            fail(f"change run exited {p.returncode} after {landed} kills: {err.strip()}")
+            return
+        break
+    with open(os.path.join(state, "sim-world.json")) as f:
+        w = json.load(f)
+    bad = [(h["name"], h["change"], h["applies"]) for h in w["hosts"]
+           if h["name"].startswith("st") and (h["change"] != "storage-firewall-limit" or
+                                              h["applies"] != 1)]
+    if bad:
+        fail(f"units not changed exactly once after {landed} kills: {bad[:4]}")
+    print(f"change: {landed} kills, then done")
 
 
 def main():
@@ -131,6 +174,8 @@ def main():
             n += 1
         if kills_left > 0 and not failures:
             fail(f"only {KILLS - kills_left} kills landed in a run")
+        if not failures:
+            change_round(rng, tmp, 10)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 1 if failures else 0

@@ -610,6 +610,7 @@ sd_host_apply(hvf_conn *conn, const char *host, const char *change, bool rollbac
         hvf_strlcpy(p->change[h], change, sizeof(p->change[h]));
     p->applying_rollback[h] = rollback;
     p->apply_until[h] = sd_now(conn) + expected_us;
+    p->applies[h]++;
     return sd_done(p, 0, err);
 }
 

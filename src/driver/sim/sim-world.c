@@ -461,6 +461,9 @@ world_load(sd_priv *p, json_t *w, int **hs, int **vs, hvf_error *err)
                                 : -1;
         p->applying_rollback[i] = json_is_true(json_object_get(v, "rollback"));
         p->change_breaks[i] = json_is_true(json_object_get(v, "change_breaks"));
+        if (json_is_integer(json_object_get(v, "applies")) &&
+            json_integer_value(json_object_get(v, "applies")) >= 0)
+            p->applies[i] = (uint32_t)json_integer_value(json_object_get(v, "applies"));
     }
     json_array_foreach(vms, i, v)
     {
@@ -616,6 +619,7 @@ sd_world_open(sd_priv *p, hvf_error *err)
     p->apply_until = hvf_calloc(p->fleet->nhosts + 1, sizeof(int64_t));
     p->applying_rollback = hvf_calloc(p->fleet->nhosts + 1, sizeof(bool));
     p->change_breaks = hvf_calloc(p->fleet->nhosts + 1, sizeof(bool));
+    p->applies = hvf_calloc(p->fleet->nhosts + 1, sizeof(uint32_t));
     for (size_t h = 0; h < p->fleet->nhosts; h++) {
         p->maint_until[h] = -1;
         p->maint_factor[h] = 1;
@@ -685,12 +689,13 @@ sd_world_save(sd_priv *p, hvf_error *err)
                                                                 : HVF_DRV_HOST_DOWN;
 
         json_array_append_new(
-            hosts, json_pack("{s:s, s:s, s:I, s:f, s:s, s:I, s:b, s:b}", "name",
+            hosts, json_pack("{s:s, s:s, s:I, s:f, s:s, s:I, s:b, s:b, s:i}", "name",
                              f->hosts[h].name, "state", hvf_drv_host_state_names[d],
                              "maintenance_until_us", (json_int_t)p->maint_until[h],
                              "maintenance_factor", p->maint_factor[h], "change", p->change[h],
                              "apply_until_us", (json_int_t)p->apply_until[h], "rollback",
-                             p->applying_rollback[h], "change_breaks", p->change_breaks[h]));
+                             p->applying_rollback[h], "change_breaks", p->change_breaks[h],
+                             "applies", (int)p->applies[h]));
     }
     for (size_t v = 0; v < f->nvms; v++) {
         hvf_sim_vm_state s = hvf_sim_vm_state_get(p->sim, (int32_t)v);
@@ -774,5 +779,6 @@ sd_priv_free(sd_priv *p)
     free(p->apply_until);
     free(p->applying_rollback);
     free(p->change_breaks);
+    free(p->applies);
     free(p);
 }

@@ -77,6 +77,7 @@ typedef struct sd_priv {
     int64_t *apply_until; /* -1 = none in progress */
     bool *applying_rollback;
     bool *change_breaks;
+    uint32_t *applies; /* changes started on each host, rollbacks included (for tests) */
     int64_t maint_default_us;
     bool dirty;
 } sd_priv;
