@@ -6,6 +6,7 @@
 # turns a violation into exit 2).
 #
 #   run-kill-resume.py HVFLEET SRCROOT
+import glob
 import json
 import os
 import random
@@ -33,9 +34,10 @@ def hv(args, env, **kw):
 
 def check_world(state, final):
     """Invariants read from the sim world (the fleet as the driver keeps it) and the store."""
-    if not os.path.exists(os.path.join(state, "sim-world.json")):
+    worlds = glob.glob(os.path.join(state, "sim-world-*.json"))
+    if not worlds:
         return  # killed before the driver first wrote its world: nothing happened yet
-    with open(os.path.join(state, "sim-world.json")) as f:
+    with open(worlds[0]) as f:
         w = json.load(f)
     names = [v["name"] for v in w["vms"]]
     if len(names) != len(set(names)):
@@ -154,7 +156,7 @@ def change_round(rng, tmp, kills):
             fail(f"change run exited {p.returncode} after {landed} kills: {err.strip()}")
             return
         break
-    with open(os.path.join(state, "sim-world.json")) as f:
+    with open(glob.glob(os.path.join(state, "sim-world-*.json"))[0]) as f:
         w = json.load(f)
     bad = [(h["name"], h["change"], h["applies"]) for h in w["hosts"]
            if h["name"].startswith("st") and (h["change"] != "storage-firewall-limit" or

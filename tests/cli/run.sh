@@ -16,8 +16,10 @@ run 0 plan maintenance --inventory "$INV" --hosts all --no-compare -o "$PLAN"
 if grep -q '"verdict": "needs-approval"' "$PLAN"; then
     run 1 run "$PLAN" --inventory "$INV"
     has err "needs an approval"
-    test ! -s "$TMP/state/sim-world.json" || grep -q '"jobs":\[\]' "$TMP/state/sim-world.json" ||
-        { echo "FAIL: a refused run started jobs" >&2; failures=$((failures + 1)); }
+    for w in "$TMP"/state/sim-world-*.json; do
+        test ! -s "$w" || grep -q '"jobs":\[\]' "$w" ||
+            { echo "FAIL: a refused run started jobs" >&2; failures=$((failures + 1)); }
+    done
     run 0 approve "$PLAN" --by approver
 fi
 

@@ -25,6 +25,7 @@
 #include "hvfleet/generate.h"
 #include "hvfleet/inventory.h"
 #include "hvfleet/maintenance.h"
+#include "hvfleet/sha256.h"
 #include "hvfleet/store.h"
 #include "hvfleet/strbuf.h"
 
@@ -465,8 +466,16 @@ test_stale_refused(void **state)
     s = xt_run(&t, NULL, false);
     assert_int_equal(s.result, HVF_EXEC_REFUSED);
     assert_non_null(strstr(s.note, "stale"));
-    world = hvf_asprintf("%s/sim-world.json", t.state);
-    /* the driver never acted: its world holds no job */
+    /* the driver never acted: the world of this fleet, if written, holds no job */
+    {
+        char fp[65];
+        hvf_strbuf sb2 = HVF_STRBUF_INIT;
+
+        hvf_inventory_format(t.fleet, &sb2);
+        hvf_sha256_hex(sb2.buf, sb2.len, fp);
+        hvf_strbuf_clear(&sb2);
+        world = hvf_asprintf("%s/sim-world-%.12s.json", t.state, fp);
+    }
     if (stat(world, &sb) == 0) {
         size_t len;
         FILE *fp = fopen(world, "r");

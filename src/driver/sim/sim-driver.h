@@ -3,8 +3,9 @@
  * The sim driver: the twin behind the driver table (hvfleet/driver.h), complete like libvirt's
  * test driver. URIs: sim:///default (a built-in 8-host fleet), sim:FILE or sim:///ABS/FILE (an
  * inventory), with query parameters deviations=FILE (deviations to inject, docs/execution.md)
- * and world=FILE (where its state outlives the process; default STATE_DIR/sim-world.json when
- * the caller gives a state directory). Virtual time by default; opts->speed = N runs N
+ * and world=FILE (where its state outlives the process; default
+ * STATE_DIR/sim-world-FINGERPRINT.json, one per inventory, when the caller gives a state
+ * directory). Virtual time by default; opts->speed = N runs N
  * simulated seconds per wall second.
  */
 #pragma once

@@ -140,8 +140,8 @@ sd_uri_parse(sd_priv *p, const char *uri, const hvf_driver_opts *opts, hvf_error
         }
         query = amp;
     }
-    if (!p->world_path && opts->state_dir && *opts->state_dir)
-        p->world_path = hvf_asprintf("%s/sim-world.json", opts->state_dir);
+    if (opts->state_dir && *opts->state_dir)
+        p->state_dir = hvf_strdup(opts->state_dir);
     return 0;
 }
 
@@ -611,6 +611,9 @@ sd_world_open(sd_priv *p, hvf_error *err)
         p->ndevs = (size_t)n;
     }
     sd_fingerprint(p->inv, p->fingerprint);
+    /* one world per fleet in a state directory: another inventory is another fleet */
+    if (!p->world_path && p->state_dir)
+        p->world_path = hvf_asprintf("%s/sim-world-%.12s.json", p->state_dir, p->fingerprint);
     p->fleet = hvf_fleet_dup(p->inv);
     p->maint_until = hvf_calloc(p->fleet->nhosts + 1, sizeof(int64_t));
     p->maint_factor = hvf_calloc(p->fleet->nhosts + 1, sizeof(double));
@@ -768,6 +771,7 @@ sd_priv_free(sd_priv *p)
     hvf_fleet_free(p->inv);
     free(p->inv_path);
     free(p->world_path);
+    free(p->state_dir);
     free(p->jobs);
     free(p->dev_path);
     free(p->devs);

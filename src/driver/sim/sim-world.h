@@ -61,6 +61,7 @@ typedef struct sd_priv {
     double nic_share; /* 0 = the twin's default */
     char *inv_path;   /* owned; NULL = built-in */
     char *world_path; /* owned; NULL = no persistence */
+    char *state_dir;  /* owned; the default world goes there, named after the inventory */
     char fingerprint[65];
     sd_job *jobs;
     size_t njobs, jobs_cap;
