@@ -70,6 +70,13 @@ typedef struct hvf_exec_progress_mig {
     bool postcopy;
 } hvf_exec_progress_mig;
 
+/* A host out of service in the run, and the time the plan gives it still. */
+typedef struct hvf_exec_progress_host {
+    const char *host;  /* borrowed */
+    const char *state; /* "draining", "maintaining" */
+    int64_t remaining_us;
+} hvf_exec_progress_host;
+
 typedef struct hvf_exec_progress {
     int64_t now_us; /* since the run started */
     size_t hosts_total, hosts_done, hosts_failed, hosts_active;
@@ -77,6 +84,8 @@ typedef struct hvf_exec_progress {
     int64_t remaining_us; /* predicted time to the end of the run */
     const hvf_exec_progress_mig *migs;
     size_t nmigs;
+    const hvf_exec_progress_host *hosts; /* the hosts out of service now */
+    size_t nhosts;
     const char *state; /* "running", "paused", ... */
 } hvf_exec_progress;
 

@@ -237,6 +237,12 @@ run_on_progress(const hvf_exec_progress *p, void *ctx)
         printf("  ... and %zu more migrations\n", p->nmigs - shown);
         v->drawn++;
     }
+    for (size_t i = 0; i < p->nhosts && i < 4; i++) {
+        fmt_eta(eta, sizeof(eta), p->hosts[i].remaining_us);
+        printf("  host %-12.12s %-11s ~%s left as planned\n", p->hosts[i].host,
+               p->hosts[i].state, eta);
+        v->drawn++;
+    }
     fill = p->migrations_total ? (int)(width * done / p->migrations_total) : width;
     fmt_eta(eta, sizeof(eta), p->remaining_us);
     fmt_eta(el, sizeof(el), p->now_us);

@@ -67,13 +67,15 @@ x_progress(x_run *x)
 {
     hvf_exec_progress pr;
     hvf_exec_progress_mig *migs;
+    hvf_exec_progress_host *hosts;
     int64_t plan_progress_us = 0, last_pred = 0;
-    size_t n = 0;
+    size_t n = 0, nh = 0;
 
     if (!x->o->on_progress)
         return;
     memset(&pr, 0, sizeof(pr));
     migs = hvf_calloc(x->nmigs + 1, sizeof(*migs));
+    hosts = hvf_calloc(x->nhosts + 1, sizeof(*hosts));
     pr.now_us = x->now_us;
     pr.hosts_total = x->nhosts;
     pr.migrations_total = x->nmigs;
@@ -85,6 +87,17 @@ x_progress(x_run *x)
             last_pred = x->hosts[i].pred_maint_end_us;
         if (x->hosts[i].st == XH_DONE && x->hosts[i].pred_maint_end_us > plan_progress_us)
             plan_progress_us = x->hosts[i].pred_maint_end_us;
+        if ((x->hosts[i].st == XH_DRAINING || x->hosts[i].st == XH_MAINTAINING) &&
+            x->hosts[i].evac_start_us >= 0) {
+            /* what the plan gave it, less what it took so far: a late host shows 0 */
+            int64_t left = (x->hosts[i].pred_maint_end_us - x->hosts[i].pred_evac_start_us) -
+                           (x->now_us - x->hosts[i].evac_start_us);
+
+            hosts[nh].host = x->hosts[i].name;
+            hosts[nh].state = x_host_state_names[x->hosts[i].st];
+            hosts[nh].remaining_us = left > 0 ? left : 0;
+            nh++;
+        }
     }
     for (size_t i = 0; i < x->nmigs; i++) {
         x_mig *m = &x->migs[i];
@@ -117,11 +130,14 @@ x_progress(x_run *x)
     pr.remaining_us = last_pred > plan_progress_us ? last_pred - plan_progress_us : 0;
     pr.migs = migs;
     pr.nmigs = n;
+    pr.hosts = hosts;
+    pr.nhosts = nh;
     pr.state = x->run.control == HVF_STORE_CONTROL_PAUSE ? "pausing"
                : x->aborting                              ? "aborting"
                                                           : "running";
     x->o->on_progress(&pr, x->o->ctx);
     free(migs);
+    free(hosts);
 }
 
 static json_t *
