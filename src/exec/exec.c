@@ -558,39 +558,60 @@ x_driver_refused(x_run *x, const hvf_store_entry *in, char *why, size_t len, hvf
     return x_outcome(x, in, "failed", -1, why, err);
 }
 
+/* Stops (@start false) or starts again on @where a VM of stop @i, journalled; the ledger's
+ * used memory follows until the driver's next figures. 0, or -1 when the journal fails. */
+static int
+x_stop_act(x_run *x, size_t i, bool start, const char *where, hvf_error *err)
+{
+    x_stop *s = &x->stops[i];
+    hvf_store_entry in;
+    char why[512];
+    int rc;
+
+    if (x_intent(x, start ? "start" : "stop", s->vm, where, NULL, (int64_t)i, &in, err) < 0)
+        return -1;
+    rc = start ? hvf_driver_vm_start(x->conn, s->vm, where, err)
+               : hvf_driver_vm_stop(x->conn, s->vm, 120LL * 1000000, err);
+    if (rc < 0) {
+        if (x_driver_refused(x, &in, why, sizeof(why), err) < 0)
+            return -1;
+        s->st = XS_FAILED;
+        snprintf(s->reason, sizeof(s->reason), "could not %s: %.200s",
+                 start ? "start again" : "stop", why);
+        return 0;
+    }
+    s->st = start ? XS_STARTED : XS_STOPPED;
+    *(start ? &s->start_us : &s->stop_us) = x->now_us;
+    if (s->vm_idx >= 0) {
+        const hvf_vm *v = &x->fleet->vms[s->vm_idx];
+        int32_t h = start ? hvf_fleet_find_host(x->fleet, where) : v->host;
+
+        if (h >= 0 && start) {
+            x->ledger[h].used_mib += v->mem_mib;
+            x->ledger[h].used_vcpus += v->vcpus;
+            x->fleet->vms[s->vm_idx].host = h;
+        } else if (h >= 0) {
+            x->ledger[h].used_mib -= v->mem_mib;
+            x->ledger[h].used_vcpus -= v->vcpus;
+        }
+    }
+    x_event(x, start ? "vm_started" : "vm_stopped", "\"vm\":\"%s\",\"host\":\"%s\"", s->vm,
+            where);
+    return x_outcome(x, &in, "ok", -1, NULL, err);
+}
+
 /* Stops of non-migratable VMs while their host drains; starts once it is maintained. */
 static int
 x_run_stops(x_run *x, hvf_error *err)
 {
     for (size_t i = 0; i < x->nstops; i++) {
         x_stop *s = &x->stops[i];
-        hvf_store_entry in;
         xh_state hs = s->host_x >= 0 ? x->hosts[s->host_x].st : XH_DONE;
 
         if (s->st == XS_PENDING && hs == XH_DRAINING) {
             if (x_may_act(x, "stopping a VM") < 0)
                 return 0;
-            if (x_intent(x, "stop", s->vm, s->host, NULL, (int64_t)i, &in, err) < 0)
-                return -1;
-            if (hvf_driver_vm_stop(x->conn, s->vm, 120LL * 1000000, err) < 0) {
-                char why[512];
-
-                if (x_driver_refused(x, &in, why, sizeof(why), err) < 0)
-                    return -1;
-                s->st = XS_FAILED;
-                snprintf(s->reason, sizeof(s->reason), "could not stop: %.200s", why);
-                continue;
-            }
-            s->st = XS_STOPPED;
-            s->stop_us = x->now_us;
-            if (s->vm_idx >= 0 && x->fleet->vms[s->vm_idx].host >= 0) {
-                x_ledger_host *l = &x->ledger[x->fleet->vms[s->vm_idx].host];
-
-                l->used_mib -= x->fleet->vms[s->vm_idx].mem_mib;
-                l->used_vcpus -= x->fleet->vms[s->vm_idx].vcpus;
-            }
-            x_event(x, "vm_stopped", "\"vm\":\"%s\",\"host\":\"%s\"", s->vm, s->host);
-            if (x_outcome(x, &in, "ok", -1, NULL, err) < 0)
+            if (x_stop_act(x, i, false, s->host, err) < 0)
                 return -1;
         } else if (s->st == XS_STOPPED && (hs == XH_DONE || hs == XH_FAILED)) {
             int32_t to = hvf_fleet_find_host(x->fleet, s->start_host);
@@ -598,32 +619,12 @@ x_run_stops(x_run *x, hvf_error *err)
 
             if (x_may_act(x, "starting a VM") < 0)
                 return 0;
+            /* where the plan starts it has no room now: its own host, just maintained */
             if (to >= 0 && hs == XH_DONE && s->vm_idx >= 0 &&
                 !x_ledger_fits(x, to, x->fleet->vms[s->vm_idx].mem_mib,
                                x->fleet->vms[s->vm_idx].vcpus, false))
                 where = s->host;
-            if (x_intent(x, "start", s->vm, where, NULL, (int64_t)i, &in, err) < 0)
-                return -1;
-            if (hvf_driver_vm_start(x->conn, s->vm, where, err) < 0) {
-                char why[512];
-
-                if (x_driver_refused(x, &in, why, sizeof(why), err) < 0)
-                    return -1;
-                s->st = XS_FAILED;
-                snprintf(s->reason, sizeof(s->reason), "could not start again: %.200s", why);
-                continue;
-            }
-            s->st = XS_STARTED;
-            s->start_us = x->now_us;
-            if (s->vm_idx >= 0) {
-                int32_t h = hvf_fleet_find_host(x->fleet, where);
-
-                x->ledger[h].used_mib += x->fleet->vms[s->vm_idx].mem_mib;
-                x->ledger[h].used_vcpus += x->fleet->vms[s->vm_idx].vcpus;
-                x->fleet->vms[s->vm_idx].host = h;
-            }
-            x_event(x, "vm_started", "\"vm\":\"%s\",\"host\":\"%s\"", s->vm, where);
-            if (x_outcome(x, &in, "ok", -1, NULL, err) < 0)
+            if (x_stop_act(x, i, true, where, err) < 0)
                 return -1;
         }
     }
