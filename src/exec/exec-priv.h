@@ -57,6 +57,7 @@ typedef struct x_host {
     int64_t pred_evac_start_us, pred_evac_end_us, pred_maint_start_us, pred_maint_end_us;
     bool undrain; /* failed while draining: the driver must put it back in service */
     uint32_t extra_replans; /* re-plans asked for because VMs the plan did not know are on it */
+    bool late_reported;     /* its maintenance ran later than predicted, and was re-planned */
     char reason[256];
 } x_host;
 

@@ -813,10 +813,26 @@ x_handle_event(x_run *x, const hvf_drv_event *ev, hvf_error *err)
     }
 }
 
-/* Progress of running jobs: stall, completion timeout, post-copy, lateness. */
+/* Progress of running jobs: stall, completion timeout, post-copy, lateness; and hosts whose
+ * maintenance runs later than predicted. */
 static int
 x_watch_jobs(x_run *x, bool *replan, hvf_error *err)
 {
+    for (size_t i = 0; i < x->nhosts; i++) {
+        x_host *h = &x->hosts[i];
+        int64_t pred = h->pred_maint_end_us - h->pred_maint_start_us;
+        int64_t took = x->now_us - h->maint_start_us;
+
+        if (h->st != XH_MAINTAINING || h->late_reported || pred <= 0 ||
+            took <= pred * (1 + x->o->tolerance) || took - pred <= 5000000)
+            continue;
+        h->late_reported = true;
+        x_event(x, "deviation",
+                "\"host\":\"%s\",\"maintenance_s\":%.1f,\"predicted_s\":%.1f,"
+                "\"tolerance\":%.2f",
+                h->name, (double)took / 1e6, (double)pred / 1e6, x->o->tolerance);
+        *replan = true;
+    }
     for (size_t i = 0; i < x->nmigs; i++) {
         x_mig *m = &x->migs[i];
         hvf_job_info info;
@@ -1060,7 +1076,7 @@ x_loop(x_run *x, hvf_error *err)
         if (x_watch_jobs(x, &replan, err) < 0)
             return -1;
         if (replan && x->replans < 10) {
-            int r = x_replan(x, "a migration runs later than predicted", err);
+            int r = x_replan(x, "a migration or a host runs later than predicted", err);
 
             if (r < 0)
                 return -1;

@@ -321,6 +321,32 @@ test_slow_link_replans(void **state)
     xt_free(&t);
 }
 
+/* A host whose maintenance takes three times what the plan says: the hosts after it are
+ * re-planned from the fleet as it is, and the run goes on. */
+static void
+test_slow_maintenance_replans(void **state)
+{
+    xt t;
+    hvf_exec_summary s;
+    char dev[512];
+
+    xt_setup(&t, 6, 4, 13);
+    t.policy.max_parallel_hosts = 1;
+    t.policy.seatbelt.max_capacity_offline = 1;
+    xt_plan(&t);
+    snprintf(dev, sizeof(dev),
+             "{\"schema\":\"hvfleet.sim-deviations/v1\",\"deviations\":["
+             "{\"kind\":\"slow-maintenance\",\"host\":\"%s\",\"factor\":3}]}",
+             t.plan->hosts[0].host);
+    s = xt_run(&t, dev, false);
+    assert_non_null(strstr(t.events, "\"maintenance_s\""));
+    assert_true(s.replans >= 1);
+    assert_int_equal(s.result, HVF_EXEC_DONE);
+    assert_true(s.actual_makespan_us > s.predicted_makespan_us);
+    xt_after(&t, s.run_id);
+    xt_free(&t);
+}
+
 /* A re-plan whose verdict is worse (a VM became too busy to converge, which needs a person)
  * pauses the run until someone approves it; then --resume finishes. */
 static void
@@ -601,6 +627,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_randomized),
         cmocka_unit_test(test_slow_link_replans),
+        cmocka_unit_test(test_slow_maintenance_replans),
         cmocka_unit_test(test_worse_replan_pauses),
         cmocka_unit_test(test_host_crash_mid_drain),
         cmocka_unit_test(test_failed_migration),
