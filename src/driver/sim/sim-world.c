@@ -151,8 +151,14 @@ static int
 dev_fail(hvf_error *err, const char *name, size_t i, const char *field, const char *value,
          const char *expected)
 {
-    hvf_error_set(err, HVF_ERR_INVALID, "%s: deviations[%zu].%s: '%s': expected %s", name, i,
-                  field, value, expected);
+    char f[64], v[64];
+
+    /* the file's own words, quoted short and printable: the message stays one line */
+    hvf_quote_value(field, strlen(field), f, sizeof(f));
+    hvf_quote_value(value, strlen(value), v, sizeof(v));
+    f[strlen(f) - 1] = '\0';
+    hvf_error_set(err, HVF_ERR_INVALID, "%s: deviations[%zu].%s: %s: expected %s", name, i,
+                  f + 1, v, expected);
     return -1;
 }
 
