@@ -263,6 +263,9 @@ hvf_sim_deviations_parse(const char *name, const char *buf, size_t len, const hv
 
     *out = NULL;
     if (!root) {
+        /* jansson quotes the bytes it stopped at: keep the message one printable line */
+        for (char *q = jerr.text; *q; q++)
+            *q = (unsigned char)*q < 0x20 || *q == 0x7f ? '?' : *q;
         hvf_error_set(err, HVF_ERR_INVALID, "%s:%d:%d: %s", name, jerr.line, jerr.column,
                       jerr.text);
         return -1;
