@@ -165,6 +165,17 @@ run_opts(int argc, char **argv, run_args *a)
         fprintf(stderr, "hvfleet: run: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
+    if (a->maint_cmd) {
+        /* a template: {host} is the only placeholder; "none" runs nothing */
+        for (const char *p = strchr(a->maint_cmd, '{'); p; p = strchr(p + 1, '{')) {
+            if (strncmp(p, "{host}", 6) != 0) {
+                fprintf(stderr, "hvfleet: run: --maintenance-command '%s': unknown placeholder "
+                                "at '%.12s': expected {host} only, e.g. 'ssh {host} systemctl "
+                                "reboot', or none\n", a->maint_cmd, p);
+                return 2;
+            }
+        }
+    }
     if ((int)a->pause + (int)a->abort + (int)a->status + (int)(a->resume && !a->plan) > 1) {
         fprintf(stderr, "hvfleet: run: --pause, --abort, --status and --resume go alone\n");
         return 2;

@@ -78,6 +78,8 @@ run 2 run "$PLAN" --inventory "$INV" --speed fast
 has err "--speed 'fast'"
 run 2 run "$PLAN" --inventory "$INV" --tolerance 0
 run 2 run "$PLAN" --inventory "$INV" --frobnicate
+run 2 run "$PLAN" --inventory "$INV" --maintenance-command 'ssh {hostname} reboot'
+has err "unknown placeholder at '{hostname}"
 run 2 run --cancel-running
 run 2 run "$PLAN" --inventory "$INV" --driver "libvirt:///system"
 has err "no driver for scheme 'libvirt'"
