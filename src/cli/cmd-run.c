@@ -303,6 +303,35 @@ run_status(const char *dir)
     printf("run %" PRId64 ": %s, plan %.12s, driver %s, record %s%s%s\n", run.id,
            hvf_store_run_state_names[run.state], run.plan_hash, run.driver_uri, run.record_path,
            run.note[0] ? ": " : "", run.note);
+    /* what its journal says so far, for an operator in another terminal */
+    {
+        hvf_store *js = hvf_state_open(dir, &err);
+        hvf_store_entry *j = NULL;
+        long n = js ? hvf_store_journal(js, run.id, &j, &err) : -1;
+        size_t migrated = 0, failed = 0, hosts = 0, running = 0, replans = 0;
+
+        for (long i = 0; i < n; i++) {
+            if (strcmp(j[i].action, "migrated") == 0 && strcmp(j[i].result, "completed") == 0)
+                migrated++;
+            else if (strcmp(j[i].action, "migrated") == 0)
+                failed++;
+            else if (strcmp(j[i].action, "maintained") == 0 || strcmp(j[i].action, "drained") == 0 ||
+                     strcmp(j[i].action, "applied") == 0)
+                hosts++;
+            else if (strcmp(j[i].action, "replan") == 0)
+                replans++;
+            else if (j[i].kind == HVF_STORE_OUTCOME && strcmp(j[i].action, "migrate") == 0 &&
+                     strcmp(j[i].result, "started") == 0)
+                running++;
+        }
+        if (n >= 0)
+            printf("  so far: %zu migrations completed, %zu ended otherwise, %zu in flight; "
+                   "%zu hosts done; %zu re-plans\n",
+                   migrated, failed, running > migrated + failed ? running - migrated - failed : 0,
+                   hosts, replans);
+        free(j);
+        hvf_store_close(js);
+    }
     return 0;
 }
 

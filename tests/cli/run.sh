@@ -123,4 +123,20 @@ has err "stale"
 # --resume of a run that ended: nothing to do
 run 0 run "$PLAN" --inventory "$INV" --resume
 has out "already ended"
+
+# a run killed mid-way: --status tells what its journal says, --resume finishes it
+S2=$TMP/s-kill
+run 0 approve "$PLAN" --by approver --state-dir "$S2"
+"$HVFLEET" run "$PLAN" --inventory "$INV" --state-dir "$S2" --speed 3000 >/dev/null 2>&1 &
+pid=$!
+trap 'kill -9 $pid 2>/dev/null; rm -rf "$TMP"' EXIT
+sleep 1
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+run 0 run --status --state-dir "$S2"
+has out "running, plan"
+has out "so far: "
+run 0 run --resume --state-dir "$S2"
+has out "done: 8 hosts done, 0 failed"
+run 1 run --status --state-dir "$S2"
 finish
