@@ -162,6 +162,7 @@ typedef struct hvf_driver {
     int (*job_info)(hvf_conn *conn, int64_t job, hvf_job_info *out, hvf_error *err);
     int (*job_postcopy)(hvf_conn *conn, int64_t job, hvf_error *err);
     int (*job_cancel)(hvf_conn *conn, int64_t job, hvf_error *err);
+    int (*job_forget)(hvf_conn *conn, int64_t job, hvf_error *err);
     int (*host_apply)(hvf_conn *conn, const char *host, const char *change, bool rollback,
                       int64_t expected_us, hvf_error *err);
     int (*host_health)(hvf_conn *conn, const char *host, hvf_drv_health *out, hvf_error *err);
@@ -228,6 +229,14 @@ int hvf_driver_job_postcopy(hvf_conn *conn, int64_t job, hvf_error *err)
     __attribute__((warn_unused_result));
 int hvf_driver_job_cancel(hvf_conn *conn, int64_t job, hvf_error *err)
     __attribute__((warn_unused_result));
+/*
+ * hvf_driver_job_forget: the caller recorded the end of @job (ended: completed, failed or
+ * cancelled), so the backend may drop it: a long run does not carry every job it ever ran.
+ * HVF_ERR_CONFLICT for a job still running. Backends without it keep their jobs (0).
+ */
+int hvf_driver_job_forget(hvf_conn *conn, int64_t job, hvf_error *err)
+    __attribute__((warn_unused_result));
+
 /*
  * hvf_driver_host_apply: starts applying @change (a name; the backend knows its action) to
  * @host, or rolling it back; HVF_DRV_EV_CHANGE_DONE comes when it finished. The plan expects

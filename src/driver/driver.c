@@ -259,3 +259,9 @@ hvf_driver_host_health(hvf_conn *conn, const char *host, hvf_drv_health *out, hv
     return conn->drv->host_health ? conn->drv->host_health(conn, host, out, err)
                                   : unsupported(conn, "host health", err);
 }
+
+int
+hvf_driver_job_forget(hvf_conn *conn, int64_t job, hvf_error *err)
+{
+    return conn->drv->job_forget ? conn->drv->job_forget(conn, job, err) : 0;
+}

@@ -724,6 +724,9 @@ x_mig_ended(x_run *x, x_mig *m, hvf_job_state state, const char *why, hvf_error 
         return -1;
     }
     x->vm_mig[m->vm_idx] = -1;
+    /* its end is in the journal: the driver need not keep the job any longer */
+    if (hvf_driver_job_forget(x->conn, m->job, err) < 0)
+        return -1;
     if (state == HVF_JOB_COMPLETED) {
         x_ledger_complete(x, m);
         m->st = XM_DONE;

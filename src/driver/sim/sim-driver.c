@@ -633,6 +633,26 @@ sd_host_health(hvf_conn *conn, const char *host, hvf_drv_health *out, hvf_error 
     return 0;
 }
 
+static int
+sd_job_forget(hvf_conn *conn, int64_t job, hvf_error *err)
+{
+    sd_priv *p = sd(conn);
+    sd_job *j = sd_job_get(p, job, err);
+
+    if (!j)
+        return -1;
+    if (!sd_job_ended(j)) {
+        hvf_error_set(err, HVF_ERR_CONFLICT, "job %" PRId64 " is still %s: it cannot be forgotten",
+                      job, hvf_job_state_names[j->state]);
+        return -1;
+    }
+    if (!j->forgotten) {
+        j->forgotten = true;
+        p->dirty = true;
+    }
+    return 0;
+}
+
 /* ---- open and close ---- */
 
 static int
@@ -685,6 +705,7 @@ const hvf_driver hvf_sim_driver = {
     .job_info = sd_job_info,
     .job_postcopy = sd_job_postcopy,
     .job_cancel = sd_job_cancel,
+    .job_forget = sd_job_forget,
     .host_apply = sd_host_apply,
     .host_health = sd_host_health,
 };

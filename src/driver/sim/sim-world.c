@@ -57,14 +57,17 @@ sd_job_add(sd_priv *p, int32_t vm, int32_t src, int32_t dst, const hvf_migrate_j
     j->auto_converge = mp->auto_converge;
     j->max_bytes_per_s = mp->max_bytes_per_s;
     j->downtime_limit_us = mp->downtime_limit_us;
+    if (vm >= 0 && p->vm_job)
+        p->vm_job[vm] = j->id;
     return j;
 }
 
 sd_job *
 sd_job_get(sd_priv *p, int64_t id, hvf_error *err)
 {
-    if (id < 0 || (size_t)id >= p->njobs) {
-        hvf_error_set(err, HVF_ERR_NOT_FOUND, "job %" PRId64 " does not exist", id);
+    if (id < 0 || (size_t)id >= p->njobs || p->jobs[id].vm < 0) {
+        hvf_error_set(err, HVF_ERR_NOT_FOUND, "job %" PRId64 " does not exist (or was forgotten)",
+                      id);
         return NULL;
     }
     return &p->jobs[id];
@@ -73,11 +76,9 @@ sd_job_get(sd_priv *p, int64_t id, hvf_error *err)
 sd_job *
 sd_job_of_vm(sd_priv *p, int32_t vm)
 {
-    for (size_t i = p->njobs; i-- > 0;) {
-        if (p->jobs[i].vm == vm && !sd_job_ended(&p->jobs[i]))
-            return &p->jobs[i];
-    }
-    return NULL;
+    int64_t id = p->vm_job[vm];
+
+    return id >= 0 && !sd_job_ended(&p->jobs[id]) ? &p->jobs[id] : NULL;
 }
 
 /* ---- URI ---- */
@@ -505,6 +506,19 @@ world_load(sd_priv *p, json_t *w, int **hs, int **vs, hvf_error *err)
         mp.auto_converge = json_is_true(json_object_get(v, "auto_converge"));
         mp.max_bytes_per_s = json_number_value(json_object_get(v, "max_bytes_per_s"));
         mp.downtime_limit_us = json_integer_value(json_object_get(v, "downtime_limit_us"));
+        {
+            int64_t id = json_integer_value(json_object_get(v, "id"));
+
+            if (id < (int64_t)p->njobs || id > 100000000)
+                return world_fail(p, err, "job ids out of order");
+            /* jobs forgotten since (their ends recorded) keep their ids as gaps */
+            while ((int64_t)p->njobs < id) {
+                sd_job *gap = sd_job_add(p, -1, 0, 0, &mp);
+
+                gap->state = HVF_JOB_COMPLETED;
+                gap->forgotten = true;
+            }
+        }
         j = sd_job_add(p, vm, src, dst, &mp);
         j->state = (hvf_job_state)s;
         j->started_us = json_integer_value(json_object_get(v, "started_us"));
@@ -516,6 +530,20 @@ world_load(sd_priv *p, json_t *w, int **hs, int **vs, hvf_error *err)
                                   ? json_string_value(json_object_get(v, "error"))
                                   : "",
                     sizeof(j->error));
+    }
+    /* ids are never reused: the jobs forgotten after the last one saved are gaps too */
+    {
+        json_t *nj = json_object_get(w, "next_job");
+        hvf_migrate_job_params none = {0};
+
+        if (json_is_integer(nj) && json_integer_value(nj) <= 100000000) {
+            while ((int64_t)p->njobs < json_integer_value(nj)) {
+                sd_job *gap = sd_job_add(p, -1, 0, 0, &none);
+
+                gap->state = HVF_JOB_COMPLETED;
+                gap->forgotten = true;
+            }
+        }
     }
     return 0;
 }
@@ -574,7 +602,7 @@ sd_world_restore_twin(sd_priv *p, hvf_error *err)
         hvf_sim_migrate_opts o = {0};
         hvf_error why = HVF_ERROR_INIT;
 
-        if (sd_job_ended(j))
+        if (sd_job_ended(j) || j->vm < 0)
             continue;
         o.claim = true;
         o.max_bytes_per_s = j->max_bytes_per_s;
@@ -627,6 +655,9 @@ sd_world_open(sd_priv *p, hvf_error *err)
     p->maint_until = hvf_calloc(p->fleet->nhosts + 1, sizeof(int64_t));
     p->maint_factor = hvf_calloc(p->fleet->nhosts + 1, sizeof(double));
     p->fail_next = hvf_calloc(p->fleet->nvms + 1, sizeof(bool));
+    p->vm_job = hvf_calloc(p->fleet->nvms + 1, sizeof(int64_t));
+    for (size_t v = 0; v < p->fleet->nvms; v++)
+        p->vm_job[v] = -1;
     p->change = hvf_calloc(p->fleet->nhosts + 1, sizeof(*p->change));
     p->apply_until = hvf_calloc(p->fleet->nhosts + 1, sizeof(int64_t));
     p->applying_rollback = hvf_calloc(p->fleet->nhosts + 1, sizeof(bool));
@@ -722,6 +753,8 @@ sd_world_save(sd_priv *p, hvf_error *err)
     for (size_t i = 0; i < p->njobs; i++) {
         const sd_job *j = &p->jobs[i];
 
+        if (j->forgotten)
+            continue;
         json_array_append_new(
             jobs,
             json_pack("{s:I, s:i, s:i, s:i, s:s, s:I, s:I, s:I, s:I, s:b, s:b, s:f, s:I, s:I, "
@@ -735,10 +768,11 @@ sd_world_save(sd_priv *p, hvf_error *err)
                       "downtime_limit_us", (json_int_t)j->downtime_limit_us, "fail_at_us",
                       (json_int_t)j->fail_at_us, "error", j->error));
     }
-    w = json_pack("{s:s, s:s, s:I, s:I, s:o, s:o, s:o}", "schema", SD_WORLD_SCHEMA,
+    w = json_pack("{s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o}", "schema", SD_WORLD_SCHEMA,
                   "inventory_fingerprint", p->fingerprint, "now_us",
                   (json_int_t)(p->base_us + hvf_sim_now(p->sim)), "deviations_applied",
-                  (json_int_t)p->next_dev, "hosts", hosts, "vms", vms, "jobs", jobs);
+                  (json_int_t)p->next_dev, "next_job", (json_int_t)p->njobs, "hosts", hosts,
+                  "vms", vms, "jobs", jobs);
     text = json_dumps(w, JSON_COMPACT);
     json_decref(w);
     rc = sd_write_replace(p->world_path, text, err);
@@ -788,6 +822,7 @@ sd_priv_free(sd_priv *p)
     free(p->maint_until);
     free(p->maint_factor);
     free(p->fail_next);
+    free(p->vm_job);
     free(p->change);
     free(p->apply_until);
     free(p->applying_rollback);

@@ -48,6 +48,7 @@ typedef struct sd_job {
     double max_bytes_per_s;
     int64_t downtime_limit_us;
     int64_t fail_at_us; /* a planned failure, 0 = none */
+    bool forgotten;     /* ended, and its end recorded by the caller: not saved any more */
     char error[192];
 } sd_job;
 
@@ -65,6 +66,7 @@ typedef struct sd_priv {
     char fingerprint[65];
     sd_job *jobs;
     size_t njobs, jobs_cap;
+    int64_t *vm_job; /* per VM: its newest job, -1 */
     char *dev_path;     /* owned; the deviations file, read once the fleet is known */
     sd_deviation *devs; /* owned, by time */
     size_t ndevs, next_dev;
