@@ -487,7 +487,8 @@ world_load(sd_priv *p, json_t *w, int **hs, int **vs, hvf_error *err)
             return world_fail(p, err, "a VM's state or host is unknown");
         (*vs)[i] = s;
         sd_fleet_move(p->fleet, (int32_t)i, h);
-        p->fleet->vms[i].dirty_bytes_per_s = json_number_value(json_object_get(v, "dirty"));
+        if (json_is_number(json_object_get(v, "dirty")))
+            p->fleet->vms[i].dirty_bytes_per_s = json_number_value(json_object_get(v, "dirty"));
         p->fail_next[i] = json_is_true(json_object_get(v, "fail_next"));
     }
     json_array_foreach(jobs, i, v)
@@ -710,20 +711,23 @@ sd_write_replace(const char *path, const char *text, hvf_error *err)
     return 0;
 }
 
+/* Written by hand, not through a JSON tree: it is saved after every event of a run, and a tree
+ * of every VM was most of a large run's time. Fields that keep the inventory's value are left
+ * out (a VM's dirty rate unless a deviation changed it). */
 int
 sd_world_save(sd_priv *p, hvf_error *err)
 {
+    hvf_strbuf sb = HVF_STRBUF_INIT;
     const hvf_fleet *f;
-    json_t *w, *hosts, *vms, *jobs;
-    char *text;
     int rc;
 
     if (!p->world_path || !p->dirty)
         return 0;
     f = hvf_sim_fleet(p->sim);
-    hosts = json_array();
-    vms = json_array();
-    jobs = json_array();
+    hvf_strbuf_printf(&sb, "{\"schema\":\"%s\",\"inventory_fingerprint\":\"%s\",\"now_us\":%" PRId64
+                           ",\"deviations_applied\":%zu,\"next_job\":%zu,\"hosts\":[",
+                      SD_WORLD_SCHEMA, p->fingerprint, p->base_us + hvf_sim_now(p->sim),
+                      p->next_dev, p->njobs);
     for (size_t h = 0; h < f->nhosts; h++) {
         hvf_sim_host_state s = hvf_sim_host_state_get(p->sim, (int32_t)h);
         hvf_drv_host_state d = s == HVF_SIM_HOST_ACTIVE         ? HVF_DRV_HOST_ACTIVE
@@ -731,52 +735,58 @@ sd_world_save(sd_priv *p, hvf_error *err)
                                : s == HVF_SIM_HOST_MAINTENANCE ? HVF_DRV_HOST_MAINTENANCE
                                                                 : HVF_DRV_HOST_DOWN;
 
-        json_array_append_new(
-            hosts, json_pack("{s:s, s:s, s:I, s:f, s:s, s:I, s:b, s:b, s:i}", "name",
-                             f->hosts[h].name, "state", hvf_drv_host_state_names[d],
-                             "maintenance_until_us", (json_int_t)p->maint_until[h],
-                             "maintenance_factor", p->maint_factor[h], "change", p->change[h],
-                             "apply_until_us", (json_int_t)p->apply_until[h], "rollback",
-                             p->applying_rollback[h], "change_breaks", p->change_breaks[h],
-                             "applies", (int)p->applies[h]));
+        hvf_strbuf_puts(&sb, h ? ",{\"name\":" : "{\"name\":");
+        hvf_strbuf_quote(&sb, f->hosts[h].name);
+        hvf_strbuf_printf(&sb, ",\"state\":\"%s\",\"maintenance_until_us\":%" PRId64
+                               ",\"maintenance_factor\":%.17g,\"change\":",
+                          hvf_drv_host_state_names[d], p->maint_until[h], p->maint_factor[h]);
+        hvf_strbuf_quote(&sb, p->change[h]);
+        hvf_strbuf_printf(&sb, ",\"apply_until_us\":%" PRId64 ",\"rollback\":%s,"
+                               "\"change_breaks\":%s,\"applies\":%u}",
+                          p->apply_until[h], p->applying_rollback[h] ? "true" : "false",
+                          p->change_breaks[h] ? "true" : "false", p->applies[h]);
     }
+    hvf_strbuf_puts(&sb, "],\"vms\":[");
     for (size_t v = 0; v < f->nvms; v++) {
-        hvf_sim_vm_state s = hvf_sim_vm_state_get(p->sim, (int32_t)v);
         int32_t h = hvf_sim_vm_host(p->sim, (int32_t)v);
 
-        json_array_append_new(
-            vms, json_pack("{s:s, s:s, s:s, s:f, s:b}", "name", f->vms[v].name, "host",
-                           h >= 0 ? f->hosts[h].name : "", "state",
-                           s == HVF_SIM_VM_STOPPED ? "stopped" : "running", "dirty",
-                           p->fleet->vms[v].dirty_bytes_per_s, "fail_next", p->fail_next[v]));
+        hvf_strbuf_puts(&sb, v ? ",{\"name\":" : "{\"name\":");
+        hvf_strbuf_quote(&sb, f->vms[v].name);
+        hvf_strbuf_puts(&sb, ",\"host\":");
+        hvf_strbuf_quote(&sb, h >= 0 ? f->hosts[h].name : "");
+        hvf_strbuf_puts(&sb, hvf_sim_vm_state_get(p->sim, (int32_t)v) == HVF_SIM_VM_STOPPED
+                                 ? ",\"state\":\"stopped\""
+                                 : ",\"state\":\"running\"");
+        if (p->fleet->vms[v].dirty_bytes_per_s != p->inv->vms[v].dirty_bytes_per_s)
+            hvf_strbuf_printf(&sb, ",\"dirty\":%.17g", p->fleet->vms[v].dirty_bytes_per_s);
+        if (p->fail_next[v])
+            hvf_strbuf_puts(&sb, ",\"fail_next\":true");
+        hvf_strbuf_puts(&sb, "}");
     }
-    for (size_t i = 0; i < p->njobs; i++) {
+    hvf_strbuf_puts(&sb, "],\"jobs\":[");
+    for (size_t i = 0, n = 0; i < p->njobs; i++) {
         const sd_job *j = &p->jobs[i];
 
         if (j->forgotten)
             continue;
-        json_array_append_new(
-            jobs,
-            json_pack("{s:I, s:i, s:i, s:i, s:s, s:I, s:I, s:I, s:I, s:b, s:b, s:f, s:I, s:I, "
-                      "s:s}",
-                      "id", (json_int_t)j->id, "vm", j->vm, "source", j->src, "target", j->dst,
-                      "state", hvf_job_state_names[j->state], "started_us",
-                      (json_int_t)j->started_us, "ended_us", (json_int_t)j->ended_us,
-                      "downtime_us", (json_int_t)j->downtime_us, "transferred",
-                      (json_int_t)j->transferred, "postcopy_allowed", j->postcopy_allowed,
-                      "auto_converge", j->auto_converge, "max_bytes_per_s", j->max_bytes_per_s,
-                      "downtime_limit_us", (json_int_t)j->downtime_limit_us, "fail_at_us",
-                      (json_int_t)j->fail_at_us, "error", j->error));
+        hvf_strbuf_printf(&sb,
+                          "%s{\"id\":%" PRId64 ",\"vm\":%d,\"source\":%d,\"target\":%d,"
+                          "\"state\":\"%s\",\"started_us\":%" PRId64 ",\"ended_us\":%" PRId64
+                          ",\"downtime_us\":%" PRId64 ",\"transferred\":%" PRIu64
+                          ",\"postcopy_allowed\":%s,\"auto_converge\":%s,"
+                          "\"max_bytes_per_s\":%.17g,\"downtime_limit_us\":%" PRId64
+                          ",\"fail_at_us\":%" PRId64 ",\"error\":",
+                          n++ ? "," : "", j->id, j->vm, j->src, j->dst,
+                          hvf_job_state_names[j->state], j->started_us, j->ended_us,
+                          j->downtime_us, j->transferred, j->postcopy_allowed ? "true" : "false",
+                          j->auto_converge ? "true" : "false", j->max_bytes_per_s,
+                          j->downtime_limit_us, j->fail_at_us);
+        hvf_strbuf_quote(&sb, j->error);
+        hvf_strbuf_puts(&sb, "}");
     }
-    w = json_pack("{s:s, s:s, s:I, s:I, s:I, s:o, s:o, s:o}", "schema", SD_WORLD_SCHEMA,
-                  "inventory_fingerprint", p->fingerprint, "now_us",
-                  (json_int_t)(p->base_us + hvf_sim_now(p->sim)), "deviations_applied",
-                  (json_int_t)p->next_dev, "next_job", (json_int_t)p->njobs, "hosts", hosts,
-                  "vms", vms, "jobs", jobs);
-    text = json_dumps(w, JSON_COMPACT);
-    json_decref(w);
-    rc = sd_write_replace(p->world_path, text, err);
-    free(text);
+    hvf_strbuf_puts(&sb, "]}");
+    rc = sd_write_replace(p->world_path, sb.buf, err);
+    hvf_strbuf_clear(&sb);
     if (rc == 0)
         p->dirty = false;
     return rc;
