@@ -110,8 +110,14 @@ x_ledger_sync(x_run *x, hvf_error *err)
         x->ledger[h].used_vcpus = 0;
     }
     for (long i = 0; i < nvms; i++) {
-        int32_t h = hvf_fleet_find_host(x->fleet, vms[i].host);
-        int32_t v = hvf_fleet_find_vm(x->fleet, vms[i].name);
+        /* drivers list VMs in a stable order: the name at the same index needs no lookup */
+        int32_t v = (size_t)i < x->fleet->nvms && strcmp(x->fleet->vms[i].name, vms[i].name) == 0
+                        ? (int32_t)i
+                        : hvf_fleet_find_vm(x->fleet, vms[i].name);
+        int32_t h = v >= 0 && x->fleet->vms[v].host >= 0 &&
+                            strcmp(x->fleet->hosts[x->fleet->vms[v].host].name, vms[i].host) == 0
+                        ? x->fleet->vms[v].host
+                        : hvf_fleet_find_host(x->fleet, vms[i].host);
 
         if (h < 0 || v < 0)
             continue;

@@ -195,17 +195,26 @@ sd_finish_applies(sd_priv *p)
 static void
 sd_fail_planned(sd_priv *p)
 {
+    size_t pending = 0;
+
+    if (p->nfail_pending == 0)
+        return;
     for (size_t i = 0; i < p->njobs; i++) {
         sd_job *j = &p->jobs[i];
         hvf_error err = HVF_ERROR_INIT;
 
-        if (sd_job_ended(j) || !j->fail_at_us || p->base_us + hvf_sim_now(p->sim) < j->fail_at_us)
+        if (sd_job_ended(j) || !j->fail_at_us)
             continue;
+        if (p->base_us + hvf_sim_now(p->sim) < j->fail_at_us) {
+            pending++;
+            continue;
+        }
         snprintf(j->error, sizeof(j->error), "injected failure (deviation migration-fail)");
         j->state = HVF_JOB_FAILED; /* the abort event keeps FAILED */
         if (j->mig >= 0 && hvf_sim_cancel_migration(p->sim, j->mig, "injected failure", &err) < 0)
             j->fail_at_us = 0;
     }
+    p->nfail_pending = pending;
 }
 
 static int64_t
@@ -216,7 +225,7 @@ sd_next_wake(sd_priv *p)
     t = t == INT64_MAX ? INT64_MAX : p->base_us + t;
     if (p->next_dev < p->ndevs && p->devs[p->next_dev].at_us < t)
         t = p->devs[p->next_dev].at_us;
-    for (size_t i = 0; i < p->njobs; i++) {
+    for (size_t i = 0; p->nfail_pending && i < p->njobs; i++) {
         if (!sd_job_ended(&p->jobs[i]) && p->jobs[i].fail_at_us && p->jobs[i].fail_at_us < t)
             t = p->jobs[i].fail_at_us;
     }
@@ -494,6 +503,7 @@ sd_migrate(hvf_conn *conn, const char *vm, const char *target, const hvf_migrate
         /* a deviation: this migration fails a little after its setup */
         j->fail_at_us = j->started_us + 2000000;
         p->fail_next[v] = false;
+        p->nfail_pending++;
     }
     if (sd_done(p, 0, err) < 0)
         return -1;

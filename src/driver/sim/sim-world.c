@@ -345,8 +345,10 @@ sd_deviation_apply(sd_priv *p, const sd_deviation *d)
         fault.duration_us = d->for_us;
         break;
     case SD_DEV_MIGRATION_FAIL:
-        if ((j = sd_job_of_vm(p, d->vm)))
+        if ((j = sd_job_of_vm(p, d->vm))) {
             j->fail_at_us = p->base_us + hvf_sim_now(p->sim) + 1; /* 0 means none */
+            p->nfail_pending++;
+        }
         else
             p->fail_next[d->vm] = true;
         return;
@@ -527,6 +529,7 @@ world_load(sd_priv *p, json_t *w, int **hs, int **vs, hvf_error *err)
         j->downtime_us = json_integer_value(json_object_get(v, "downtime_us"));
         j->transferred = (uint64_t)json_integer_value(json_object_get(v, "transferred"));
         j->fail_at_us = json_integer_value(json_object_get(v, "fail_at_us"));
+        p->nfail_pending += j->fail_at_us > 0 && !sd_job_ended(j);
         hvf_strlcpy(j->error, json_string_value(json_object_get(v, "error"))
                                   ? json_string_value(json_object_get(v, "error"))
                                   : "",
@@ -717,13 +720,14 @@ sd_write_replace(const char *path, const char *text, hvf_error *err)
 int
 sd_world_save(sd_priv *p, hvf_error *err)
 {
-    hvf_strbuf sb = HVF_STRBUF_INIT;
+    hvf_strbuf sb = p->world_text; /* its room kept from one save to the next */
     const hvf_fleet *f;
     int rc;
 
     if (!p->world_path || !p->dirty)
         return 0;
     f = hvf_sim_fleet(p->sim);
+    sb.len = 0;
     hvf_strbuf_printf(&sb, "{\"schema\":\"%s\",\"inventory_fingerprint\":\"%s\",\"now_us\":%" PRId64
                            ",\"deviations_applied\":%zu,\"next_job\":%zu,\"hosts\":[",
                       SD_WORLD_SCHEMA, p->fingerprint, p->base_us + hvf_sim_now(p->sim),
@@ -735,8 +739,8 @@ sd_world_save(sd_priv *p, hvf_error *err)
                                : s == HVF_SIM_HOST_MAINTENANCE ? HVF_DRV_HOST_MAINTENANCE
                                                                 : HVF_DRV_HOST_DOWN;
 
-        hvf_strbuf_puts(&sb, h ? ",{\"name\":" : "{\"name\":");
-        hvf_strbuf_quote(&sb, f->hosts[h].name);
+        /* inventory names need no escaping (hvf_name_is_valid: letters, digits, . _ -) */
+        hvf_strbuf_printf(&sb, "%s{\"name\":\"%s\"", h ? "," : "", f->hosts[h].name);
         hvf_strbuf_printf(&sb, ",\"state\":\"%s\",\"maintenance_until_us\":%" PRId64
                                ",\"maintenance_factor\":%.17g,\"change\":",
                           hvf_drv_host_state_names[d], p->maint_until[h], p->maint_factor[h]);
@@ -750,13 +754,11 @@ sd_world_save(sd_priv *p, hvf_error *err)
     for (size_t v = 0; v < f->nvms; v++) {
         int32_t h = hvf_sim_vm_host(p->sim, (int32_t)v);
 
-        hvf_strbuf_puts(&sb, v ? ",{\"name\":" : "{\"name\":");
-        hvf_strbuf_quote(&sb, f->vms[v].name);
-        hvf_strbuf_puts(&sb, ",\"host\":");
-        hvf_strbuf_quote(&sb, h >= 0 ? f->hosts[h].name : "");
-        hvf_strbuf_puts(&sb, hvf_sim_vm_state_get(p->sim, (int32_t)v) == HVF_SIM_VM_STOPPED
-                                 ? ",\"state\":\"stopped\""
-                                 : ",\"state\":\"running\"");
+        hvf_strbuf_printf(&sb, "%s{\"name\":\"%s\",\"host\":\"%s\",\"state\":\"%s\"",
+                          v ? "," : "", f->vms[v].name, h >= 0 ? f->hosts[h].name : "",
+                          hvf_sim_vm_state_get(p->sim, (int32_t)v) == HVF_SIM_VM_STOPPED
+                              ? "stopped"
+                              : "running");
         if (p->fleet->vms[v].dirty_bytes_per_s != p->inv->vms[v].dirty_bytes_per_s)
             hvf_strbuf_printf(&sb, ",\"dirty\":%.17g", p->fleet->vms[v].dirty_bytes_per_s);
         if (p->fail_next[v])
@@ -786,7 +788,7 @@ sd_world_save(sd_priv *p, hvf_error *err)
     }
     hvf_strbuf_puts(&sb, "]}");
     rc = sd_write_replace(p->world_path, sb.buf, err);
-    hvf_strbuf_clear(&sb);
+    p->world_text = sb;
     if (rc == 0)
         p->dirty = false;
     return rc;
@@ -833,6 +835,7 @@ sd_priv_free(sd_priv *p)
     free(p->maint_factor);
     free(p->fail_next);
     free(p->vm_job);
+    hvf_strbuf_clear(&p->world_text);
     free(p->change);
     free(p->apply_until);
     free(p->applying_rollback);

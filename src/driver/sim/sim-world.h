@@ -12,6 +12,7 @@
 #include "hvfleet/driver.h"
 #include "hvfleet/fleet.h"
 #include "hvfleet/sim.h"
+#include "hvfleet/strbuf.h"
 
 #define SD_WORLD_SCHEMA "hvfleet.sim-world/v1"
 #define SD_DEVIATIONS_SCHEMA "hvfleet.sim-deviations/v1"
@@ -67,6 +68,8 @@ typedef struct sd_priv {
     sd_job *jobs;
     size_t njobs, jobs_cap;
     int64_t *vm_job; /* per VM: its newest job, -1 */
+    size_t nfail_pending; /* jobs with a planned failure not yet fired (skips their scans) */
+    hvf_strbuf world_text; /* the last world written, its room reused */
     char *dev_path;     /* owned; the deviations file, read once the fleet is known */
     sd_deviation *devs; /* owned, by time */
     size_t ndevs, next_dev;
