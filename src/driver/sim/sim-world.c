@@ -660,6 +660,9 @@ sd_world_open(sd_priv *p, hvf_error *err)
     p->maint_factor = hvf_calloc(p->fleet->nhosts + 1, sizeof(double));
     p->fail_next = hvf_calloc(p->fleet->nvms + 1, sizeof(bool));
     p->vm_job = hvf_calloc(p->fleet->nvms + 1, sizeof(int64_t));
+    p->vm_rec = hvf_calloc(p->fleet->nvms + 1, sizeof(char *));
+    p->vm_rec_host = hvf_calloc(p->fleet->nvms + 1, sizeof(int32_t));
+    p->vm_rec_state = hvf_calloc(p->fleet->nvms + 1, sizeof(int8_t));
     for (size_t v = 0; v < p->fleet->nvms; v++)
         p->vm_job[v] = -1;
     p->change = hvf_calloc(p->fleet->nhosts + 1, sizeof(*p->change));
@@ -753,17 +756,30 @@ sd_world_save(sd_priv *p, hvf_error *err)
     hvf_strbuf_puts(&sb, "],\"vms\":[");
     for (size_t v = 0; v < f->nvms; v++) {
         int32_t h = hvf_sim_vm_host(p->sim, (int32_t)v);
+        bool stopped = hvf_sim_vm_state_get(p->sim, (int32_t)v) == HVF_SIM_VM_STOPPED;
+        /* dirty rates and planned failures come from deviations, which mark it anew */
+        bool odd = p->fleet->vms[v].dirty_bytes_per_s != p->inv->vms[v].dirty_bytes_per_s ||
+                   p->fail_next[v];
 
-        hvf_strbuf_printf(&sb, "%s{\"name\":\"%s\",\"host\":\"%s\",\"state\":\"%s\"",
-                          v ? "," : "", f->vms[v].name, h >= 0 ? f->hosts[h].name : "",
-                          hvf_sim_vm_state_get(p->sim, (int32_t)v) == HVF_SIM_VM_STOPPED
-                              ? "stopped"
-                              : "running");
-        if (p->fleet->vms[v].dirty_bytes_per_s != p->inv->vms[v].dirty_bytes_per_s)
-            hvf_strbuf_printf(&sb, ",\"dirty\":%.17g", p->fleet->vms[v].dirty_bytes_per_s);
-        if (p->fail_next[v])
-            hvf_strbuf_puts(&sb, ",\"fail_next\":true");
-        hvf_strbuf_puts(&sb, "}");
+        if (odd || !p->vm_rec[v] || p->vm_rec_host[v] != h || p->vm_rec_state[v] != stopped) {
+            hvf_strbuf one = HVF_STRBUF_INIT;
+
+            hvf_strbuf_printf(&one, "{\"name\":\"%s\",\"host\":\"%s\",\"state\":\"%s\"",
+                              f->vms[v].name, h >= 0 ? f->hosts[h].name : "",
+                              stopped ? "stopped" : "running");
+            if (p->fleet->vms[v].dirty_bytes_per_s != p->inv->vms[v].dirty_bytes_per_s)
+                hvf_strbuf_printf(&one, ",\"dirty\":%.17g", p->fleet->vms[v].dirty_bytes_per_s);
+            if (p->fail_next[v])
+                hvf_strbuf_puts(&one, ",\"fail_next\":true");
+            hvf_strbuf_puts(&one, "}");
+            free(p->vm_rec[v]);
+            p->vm_rec[v] = hvf_strbuf_steal(&one);
+            p->vm_rec_host[v] = h;
+            p->vm_rec_state[v] = odd ? -1 : (int8_t)stopped;
+        }
+        if (v)
+            hvf_strbuf_add(&sb, ",", 1);
+        hvf_strbuf_puts(&sb, p->vm_rec[v]);
     }
     hvf_strbuf_puts(&sb, "],\"jobs\":[");
     for (size_t i = 0, n = 0; i < p->njobs; i++) {
@@ -821,6 +837,11 @@ sd_priv_free(sd_priv *p)
 {
     if (!p)
         return;
+    for (size_t v = 0; p->vm_rec && p->fleet && v < p->fleet->nvms; v++)
+        free(p->vm_rec[v]);
+    free(p->vm_rec);
+    free(p->vm_rec_host);
+    free(p->vm_rec_state);
     hvf_sim_free(p->sim);
     hvf_fleet_free(p->fleet);
     hvf_fleet_free(p->inv);

@@ -70,6 +70,11 @@ typedef struct sd_priv {
     int64_t *vm_job; /* per VM: its newest job, -1 */
     size_t nfail_pending; /* jobs with a planned failure not yet fired (skips their scans) */
     hvf_strbuf world_text; /* the last world written, its room reused */
+    /* each VM's record as last written, and what it was made from: a save re-formats only the
+     * VMs that changed (one or two an event), the rest is copied */
+    char **vm_rec;
+    int32_t *vm_rec_host;
+    int8_t *vm_rec_state; /* -1 = not formatted yet */
     char *dev_path;     /* owned; the deviations file, read once the fleet is known */
     sd_deviation *devs; /* owned, by time */
     size_t ndevs, next_dev;
