@@ -116,11 +116,16 @@ x_load_plan_work(x_run *x, bool keep_done)
         m->vm_idx = hvf_fleet_find_vm(x->fleet, m->vm);
         m->from_idx = hvf_fleet_find_host(x->fleet, m->from);
         m->to_idx = hvf_fleet_find_host(x->fleet, m->to);
-        m->host = x_host_of(x, m->from);
         m->job = -1;
         m->start_us = m->end_us = -1;
         m->pred_start_us = off + ms_us(pm->start_ms);
         m->pred_end_us = off + ms_us(pm->end_ms);
+        /* it evacuates its source only when the plan moves it during that host's drain; a
+         * later move off a host already maintained stands on its own */
+        m->host = x_host_of(x, m->from);
+        if (m->host >= 0 && (m->pred_start_us < x->hosts[m->host].pred_evac_start_us ||
+                             m->pred_start_us > x->hosts[m->host].pred_evac_end_us))
+            m->host = -1;
         m->mode = pm->strategy;
         for (size_t k = 0; k < p->summary.nnon_converging; k++) {
             if (strcmp(p->summary.non_converging[k].vm, pm->vm) == 0) {
