@@ -444,9 +444,14 @@ hvf_inventory_parse(const char *name, const char *buf, size_t len, hvf_diags *di
 static void
 inv_format_mib(hvf_strbuf *out, uint64_t mib)
 {
-    char buf[32];
-
-    hvf_strbuf_puts(out, inv_mib_text(mib, buf, sizeof(buf)));
+    /* inv_mib_text's words, without printf: the fingerprint formats every VM's */
+    if (mib != 0 && mib % 1024 == 0) {
+        hvf_strbuf_add_u64(out, mib / 1024);
+        hvf_strbuf_add(out, "GiB", 3);
+    } else {
+        hvf_strbuf_add_u64(out, mib);
+        hvf_strbuf_add(out, "MiB", 3);
+    }
 }
 
 /* The shortest of %.15g..%.17g that reads back as the same double: 0.1, not 0.10000000000000001. */
@@ -480,7 +485,12 @@ inv_format_rate(hvf_strbuf *out, double bps)
     for (size_t i = 0; i < HVF_ARRAY_LEN(units); i++) {
         double n = round(bps / units[i].mult);
         if (n >= 1 && n * units[i].mult == bps) {
-            hvf_strbuf_printf(out, "%.0f%s", n, units[i].unit);
+            /* a whole number: below 2^63 its digits are those of "%.0f" */
+            if (n < 9.2e18)
+                hvf_strbuf_add_u64(out, (uint64_t)n);
+            else
+                hvf_strbuf_printf(out, "%.0f", n);
+            hvf_strbuf_puts(out, units[i].unit);
             return;
         }
     }
@@ -501,7 +511,8 @@ inv_format_rate(hvf_strbuf *out, double bps)
 static void
 inv_format_name(hvf_strbuf *out, const char *key, const char *name)
 {
-    hvf_strbuf_printf(out, "%s: ", key);
+    hvf_strbuf_puts(out, key);
+    hvf_strbuf_add(out, ": ", 2);
     if (name[0] == '-' || strcmp(name, "null") == 0 || strcmp(name, "Null") == 0 ||
         strcmp(name, "NULL") == 0)
         hvf_strbuf_quote(out, name);
@@ -533,7 +544,9 @@ hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
         inv_format_name(out, "name", h->name);
         inv_format_name(out, ", zone", f->zones[h->zone].name);
         inv_format_name(out, ", rack", f->racks[h->rack].name);
-        hvf_strbuf_printf(out, ", cpus: %u, memory: ", h->cpus);
+        hvf_strbuf_puts(out, ", cpus: ");
+        hvf_strbuf_add_u64(out, h->cpus);
+        hvf_strbuf_puts(out, ", memory: ");
         inv_format_mib(out, h->mem_mib);
         if (h->reserved_mib) {
             hvf_strbuf_puts(out, ", reserved_memory: ");
@@ -576,7 +589,9 @@ hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
         hvf_strbuf_puts(out, "  - {");
         inv_format_name(out, "name", v->name);
         inv_format_name(out, ", host", f->hosts[v->host].name);
-        hvf_strbuf_printf(out, ", vcpus: %u, memory: ", v->vcpus);
+        hvf_strbuf_puts(out, ", vcpus: ");
+        hvf_strbuf_add_u64(out, v->vcpus);
+        hvf_strbuf_puts(out, ", memory: ");
         inv_format_mib(out, v->mem_mib);
         if (v->dirty_bytes_per_s > 0) {
             hvf_strbuf_puts(out, ", dirty_rate: ");
