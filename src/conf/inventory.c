@@ -520,9 +520,22 @@ inv_format_name(hvf_strbuf *out, const char *key, const char *name)
         hvf_strbuf_puts(out, name);
 }
 
-void
-hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
+/* Hands what @out holds to @sink once it is large (when there is a sink) and empties it. */
+static void
+inv_format_flush(hvf_strbuf *out, hvf_inventory_sink sink, void *ctx, size_t at_least)
 {
+    if (sink && out->len > 0 && out->len >= at_least) {
+        sink(ctx, out->buf, out->len);
+        out->len = 0;
+        out->buf[0] = '\0';
+    }
+}
+
+static void
+inv_format(const hvf_fleet *f, hvf_strbuf *out, hvf_inventory_sink sink, void *ctx)
+{
+    const size_t chunk = 64 * 1024;
+
     hvf_strbuf_puts(out, "schema: " HVF_INVENTORY_SCHEMA "\n");
     if (f->nservices) {
         hvf_strbuf_puts(out, "services:\n");
@@ -535,6 +548,7 @@ hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
                               hvf_spread_to_string(s->spread));
             inv_format_service_relations(f, s, out);
             hvf_strbuf_puts(out, "}\n");
+            inv_format_flush(out, sink, ctx, chunk);
         }
     }
     hvf_strbuf_puts(out, f->nhosts ? "hosts:\n" : "hosts: []\n");
@@ -582,6 +596,7 @@ hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
         if (h->state != HVF_HOST_STATE_ACTIVE)
             hvf_strbuf_printf(out, ", state: %s", hvf_host_state_to_string(h->state));
         hvf_strbuf_puts(out, "}\n");
+        inv_format_flush(out, sink, ctx, chunk);
     }
     hvf_strbuf_puts(out, f->nvms ? "vms:\n" : "vms: []\n");
     for (size_t i = 0; i < f->nvms; i++) {
@@ -612,7 +627,24 @@ hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
         if (v->has_secondary)
             inv_format_name(out, ", secondary", f->hosts[v->secondary].name);
         hvf_strbuf_puts(out, "}\n");
+        inv_format_flush(out, sink, ctx, chunk);
     }
+    inv_format_flush(out, sink, ctx, 0);
+}
+
+void
+hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
+{
+    inv_format(f, out, NULL, NULL);
+}
+
+void
+hvf_inventory_format_to(const hvf_fleet *f, hvf_inventory_sink sink, void *ctx)
+{
+    hvf_strbuf sb = HVF_STRBUF_INIT;
+
+    inv_format(f, &sb, sink, ctx);
+    hvf_strbuf_clear(&sb);
 }
 
 int
