@@ -382,17 +382,106 @@ plan_summary_json(const hvf_plan *p)
     return o;
 }
 
-/* One array item per line: big plans stay readable, diffable and cheap to write. */
+/*
+ * One array item per line: big plans stay readable, diffable and cheap to write. Items are
+ * written directly, byte for byte what json_dumps(item, PLAN_JSON_FLAGS) makes of them (keys in
+ * order, ": " and ", " between them); what the direct writers do not handle exactly - a string
+ * that needs escapes, a time of 10^9 s or more - goes through jansson itself.
+ */
 static void
-plan_append_item(hvf_strbuf *out, json_t *item, bool first)
+plan_put_jansson(hvf_strbuf *out, json_t *value)
 {
-    char *s = json_dumps(item, PLAN_JSON_FLAGS);
+    char *s = json_dumps(value, JSON_ENCODE_ANY | PLAN_JSON_FLAGS);
 
     HVF_ASSERT(s);
-    hvf_strbuf_puts(out, first ? "\n    " : ",\n    ");
     hvf_strbuf_puts(out, s);
     free(s);
-    json_decref(item);
+    json_decref(value);
+}
+
+/* @open: whether the item's "{" is out yet */
+static void
+plan_put_key(hvf_strbuf *out, const char *key, bool *open)
+{
+    hvf_strbuf_puts(out, *open ? ", \"" : "{\"");
+    *open = true;
+    hvf_strbuf_puts(out, key);
+    hvf_strbuf_add(out, "\": ", 3);
+}
+
+static void
+plan_put_string(hvf_strbuf *out, const char *key, const char *value, bool *open)
+{
+    size_t len = 0;
+
+    for (const unsigned char *c = (const unsigned char *)value; *c; c++, len++)
+        if (*c < 0x20 || *c > 0x7e || *c == '"' || *c == '\\') {
+            json_t *j = json_string(value);
+
+            /* not UTF-8: json_object_set_new left the key out */
+            if (j) {
+                plan_put_key(out, key, open);
+                plan_put_jansson(out, j);
+            }
+            return;
+        }
+    plan_put_key(out, key, open);
+    hvf_strbuf_add(out, "\"", 1);
+    hvf_strbuf_add(out, value, len);
+    hvf_strbuf_add(out, "\"", 1);
+}
+
+static void
+plan_put_int(hvf_strbuf *out, const char *key, json_int_t v, bool *open)
+{
+    plan_put_key(out, key, open);
+    if (v < 0) {
+        hvf_strbuf_add(out, "-", 1);
+        hvf_strbuf_add_u64(out, -(uint64_t)v);
+    } else {
+        hvf_strbuf_add_u64(out, (uint64_t)v);
+    }
+}
+
+/*
+ * json_real((double)thousandths / 1000.0) at 12 significant digits. Below 10^12 thousandths the
+ * exact decimal has at most 12 digits, so rounding the double to 12 digits gives it back: the
+ * integer part, then the thousandths without trailing zeros, or ".0" (jansson marks a real).
+ */
+static void
+plan_put_thousandths(hvf_strbuf *out, const char *key, int64_t thousandths, bool *open)
+{
+    uint64_t mag, frac;
+    char digits[4];
+    int n = 3;
+
+    plan_put_key(out, key, open);
+    if (thousandths <= -1000000000000 || thousandths >= 1000000000000) {
+        plan_put_jansson(out, json_real((double)thousandths / 1000.0));
+        return;
+    }
+    if (thousandths < 0)
+        hvf_strbuf_add(out, "-", 1);
+    mag = thousandths < 0 ? -(uint64_t)thousandths : (uint64_t)thousandths;
+    hvf_strbuf_add_u64(out, mag / 1000);
+    frac = mag % 1000;
+    if (frac == 0) {
+        hvf_strbuf_add(out, ".0", 2);
+        return;
+    }
+    digits[0] = '.';
+    digits[1] = (char)('0' + frac / 100);
+    digits[2] = (char)('0' + frac / 10 % 10);
+    digits[3] = (char)('0' + frac % 10);
+    while (digits[n] == '0')
+        n--;
+    hvf_strbuf_add(out, digits, (size_t)n + 1);
+}
+
+static void
+plan_item_start(hvf_strbuf *out, bool first)
+{
+    hvf_strbuf_puts(out, first ? "\n    " : ",\n    ");
 }
 
 static void
@@ -426,44 +515,50 @@ hvf_plan_format(const hvf_plan *p, hvf_strbuf *out)
     hvf_strbuf_puts(out, ",\n  \"hosts\": [");
     for (size_t i = 0; i < p->nhosts; i++) {
         const hvf_plan_host *h = &p->hosts[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "host", json_string(h->host));
-        json_object_set_new(o, "evacuate_start_s", plan_seconds(h->evacuate_start_ms));
-        json_object_set_new(o, "evacuate_end_s", plan_seconds(h->evacuate_end_ms));
-        json_object_set_new(o, "maintenance_start_s", plan_seconds(h->maintenance_start_ms));
-        json_object_set_new(o, "maintenance_end_s", plan_seconds(h->maintenance_end_ms));
-        json_object_set_new(o, "usable_mib", json_integer((json_int_t)h->usable_mib));
-        plan_append_item(out, o, i == 0);
+        bool open = false;
+
+        plan_item_start(out, i == 0);
+        plan_put_string(out, "host", h->host, &open);
+        plan_put_thousandths(out, "evacuate_start_s", h->evacuate_start_ms, &open);
+        plan_put_thousandths(out, "evacuate_end_s", h->evacuate_end_ms, &open);
+        plan_put_thousandths(out, "maintenance_start_s", h->maintenance_start_ms, &open);
+        plan_put_thousandths(out, "maintenance_end_s", h->maintenance_end_ms, &open);
+        plan_put_int(out, "usable_mib", (json_int_t)h->usable_mib, &open);
+        hvf_strbuf_add(out, "}", 1);
     }
     plan_append_array_end(out, p->nhosts, false);
     hvf_strbuf_puts(out, "  \"migrations\": [");
     for (size_t i = 0; i < p->nmigrations; i++) {
         const hvf_plan_migration *m = &p->migrations[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "vm", json_string(m->vm));
-        json_object_set_new(o, "from", json_string(m->from));
-        json_object_set_new(o, "to", json_string(m->to));
-        json_object_set_new(o, "start_s", plan_seconds(m->start_ms));
-        json_object_set_new(o, "end_s", plan_seconds(m->end_ms));
-        json_object_set_new(o, "memory_mib", json_integer((json_int_t)m->memory_mib));
-        json_object_set_new(o, "downtime_ms", json_real((double)m->downtime_us / 1000.0));
-        json_object_set_new(o, "rounds", json_integer(m->rounds));
-        json_object_set_new(o, "converged", json_boolean(m->converged));
-        json_object_set_new(o, "strategy",
-                            json_string(hvf_plan_migration_mode_to_string(m->strategy)));
-        plan_append_item(out, o, i == 0);
+        bool open = false;
+
+        plan_item_start(out, i == 0);
+        plan_put_string(out, "vm", m->vm, &open);
+        plan_put_string(out, "from", m->from, &open);
+        plan_put_string(out, "to", m->to, &open);
+        plan_put_thousandths(out, "start_s", m->start_ms, &open);
+        plan_put_thousandths(out, "end_s", m->end_ms, &open);
+        plan_put_int(out, "memory_mib", (json_int_t)m->memory_mib, &open);
+        plan_put_thousandths(out, "downtime_ms", m->downtime_us, &open);
+        plan_put_int(out, "rounds", m->rounds, &open);
+        plan_put_key(out, "converged", &open);
+        hvf_strbuf_puts(out, m->converged ? "true" : "false");
+        plan_put_string(out, "strategy", hvf_plan_migration_mode_to_string(m->strategy), &open);
+        hvf_strbuf_add(out, "}", 1);
     }
     plan_append_array_end(out, p->nmigrations, false);
     hvf_strbuf_puts(out, "  \"stops\": [");
     for (size_t i = 0; i < p->nstops; i++) {
         const hvf_plan_stop *s = &p->stops[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "vm", json_string(s->vm));
-        json_object_set_new(o, "host", json_string(s->host));
-        json_object_set_new(o, "stop_s", plan_seconds(s->stop_ms));
-        json_object_set_new(o, "start_s", plan_seconds(s->start_ms));
-        json_object_set_new(o, "start_host", json_string(s->start_host));
-        plan_append_item(out, o, i == 0);
+        bool open = false;
+
+        plan_item_start(out, i == 0);
+        plan_put_string(out, "vm", s->vm, &open);
+        plan_put_string(out, "host", s->host, &open);
+        plan_put_thousandths(out, "stop_s", s->stop_ms, &open);
+        plan_put_thousandths(out, "start_s", s->start_ms, &open);
+        plan_put_string(out, "start_host", s->start_host, &open);
+        hvf_strbuf_add(out, "}", 1);
     }
     plan_append_array_end(out, p->nstops, true);
     hvf_strbuf_puts(out, "}\n");

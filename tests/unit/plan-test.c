@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "hvfleet/alloc.h"
 #include "hvfleet/plan.h"
@@ -297,6 +298,130 @@ test_empty_plan(void **state)
     hvf_diags_clear(&d);
 }
 
+/* The items as jansson writes them (what hvf_plan_format wrote through jansson before). */
+#define PT_FLAGS (JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12))
+
+static void
+pt_expect_item(const char **cursor, json_t *item, bool first)
+{
+    char *want = json_dumps(item, PT_FLAGS);
+    size_t n = strlen(want);
+    const char *c = *cursor;
+
+    assert_non_null(want);
+    if (!first) {
+        assert_int_equal(*c, ',');
+        c++;
+    }
+    assert_memory_equal(c, "\n    ", 5);
+    c += 5;
+    if (strncmp(c, want, n) != 0)
+        fail_msg("item differs:\n  want %s\n  got  %.*s", want, (int)n + 20, c);
+    *cursor = c + n;
+    free(want);
+    json_decref(item);
+}
+
+static json_t *
+pt_secs(int64_t ms)
+{
+    return json_real((double)ms / 1000.0);
+}
+
+/* Times around every digit boundary and sign, names that need escapes or are not UTF-8: the
+ * direct writer gives jansson's bytes. */
+static void
+test_items_as_jansson(void **state)
+{
+    static const int64_t times[] = {0, 1, 5, 9, 10, 99, 100, 120, 999, 1000, 1001, 1010, 1100,
+                                    1500, 59999, 60000, 86400000, -1, -10, -999, -1000, -1234567,
+                                    999999999999, -999999999999, 1000000000000, -1000000000000,
+                                    123456789012345, INT64_MAX / 4, -(INT64_MAX / 4)};
+    static const char *const names[] = {"kvm01", "a\"b", "back\\slash", "tab\there", "nl\nx",
+                                        "ctl\x01x", "del\x7fx", "slash/x", "\xc3\xa9t\xc3\xa9",
+                                        "bad\xff\xfeutf8", "\xe2\x80\xa8sep", ""};
+    const size_t nt = sizeof(times) / sizeof(times[0]), nn = sizeof(names) / sizeof(names[0]);
+    hvf_plan *p = hvf_plan_new(HVF_PLAN_KIND_MAINTENANCE, HVF_PLAN_STRATEGY_HVFLEET);
+    hvf_strbuf sb = HVF_STRBUF_INIT;
+    uint64_t x = 88172645463325252u;
+    const char *c;
+
+    for (size_t i = 0; i < 3 * nt; i++) {
+        hvf_plan_host *h = hvf_plan_add_host(p, names[i % nn]);
+        hvf_plan_migration *m = hvf_plan_add_migration(p, names[(i + 1) % nn], names[i % nn],
+                                                       names[(i + 2) % nn]);
+        hvf_plan_stop *st = hvf_plan_add_stop(p, names[(i + 3) % nn], names[(i + 4) % nn],
+                                              names[(i + 5) % nn]);
+
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        h->evacuate_start_ms = times[i % nt];
+        h->evacuate_end_ms = times[(i + 1) % nt];
+        h->maintenance_start_ms = (int64_t)(x % 2000000000000u);
+        h->maintenance_end_ms = (int64_t)(x % 100000);
+        h->usable_mib = i == 0 ? UINT64_MAX : x;
+        m->start_ms = times[(i + 2) % nt];
+        m->end_ms = (int64_t)(x % 999999999999u);
+        m->memory_mib = x % 1000000;
+        m->downtime_us = i < nt ? times[i] : (int64_t)(x % 10000000);
+        m->rounds = (uint32_t)(x >> 40);
+        m->converged = i % 2;
+        m->strategy = (hvf_plan_migration_mode)(i % HVF_PLAN_MIGRATION_LAST);
+        st->stop_ms = times[(i + 3) % nt];
+        st->start_ms = -(int64_t)(x % 5000000);
+    }
+    hvf_plan_format(p, &sb);
+    c = strstr(sb.buf, "\"hosts\": [");
+    assert_non_null(c);
+    c += strlen("\"hosts\": [");
+    for (size_t i = 0; i < p->nhosts; i++) {
+        const hvf_plan_host *h = &p->hosts[i];
+        json_t *o = json_object();
+
+        json_object_set_new(o, "host", json_string(h->host));
+        json_object_set_new(o, "evacuate_start_s", pt_secs(h->evacuate_start_ms));
+        json_object_set_new(o, "evacuate_end_s", pt_secs(h->evacuate_end_ms));
+        json_object_set_new(o, "maintenance_start_s", pt_secs(h->maintenance_start_ms));
+        json_object_set_new(o, "maintenance_end_s", pt_secs(h->maintenance_end_ms));
+        json_object_set_new(o, "usable_mib", json_integer((json_int_t)h->usable_mib));
+        pt_expect_item(&c, o, i == 0);
+    }
+    assert_memory_equal(c, "\n  ],\n  \"migrations\": [", 23);
+    c += 23;
+    for (size_t i = 0; i < p->nmigrations; i++) {
+        const hvf_plan_migration *m = &p->migrations[i];
+        json_t *o = json_object();
+
+        json_object_set_new(o, "vm", json_string(m->vm));
+        json_object_set_new(o, "from", json_string(m->from));
+        json_object_set_new(o, "to", json_string(m->to));
+        json_object_set_new(o, "start_s", pt_secs(m->start_ms));
+        json_object_set_new(o, "end_s", pt_secs(m->end_ms));
+        json_object_set_new(o, "memory_mib", json_integer((json_int_t)m->memory_mib));
+        json_object_set_new(o, "downtime_ms", json_real((double)m->downtime_us / 1000.0));
+        json_object_set_new(o, "rounds", json_integer(m->rounds));
+        json_object_set_new(o, "converged", json_boolean(m->converged));
+        json_object_set_new(o, "strategy",
+                            json_string(hvf_plan_migration_mode_to_string(m->strategy)));
+        pt_expect_item(&c, o, i == 0);
+    }
+    assert_memory_equal(c, "\n  ],\n  \"stops\": [", 18);
+    c += 18;
+    for (size_t i = 0; i < p->nstops; i++) {
+        const hvf_plan_stop *st = &p->stops[i];
+        json_t *o = json_object();
+
+        json_object_set_new(o, "vm", json_string(st->vm));
+        json_object_set_new(o, "host", json_string(st->host));
+        json_object_set_new(o, "stop_s", pt_secs(st->stop_ms));
+        json_object_set_new(o, "start_s", pt_secs(st->start_ms));
+        json_object_set_new(o, "start_host", json_string(st->start_host));
+        pt_expect_item(&c, o, i == 0);
+    }
+    assert_string_equal(c, "\n  ]\n}\n");
+    hvf_strbuf_clear(&sb);
+    hvf_plan_free(p);
+}
+
 int
 main(void)
 {
@@ -304,6 +429,7 @@ main(void)
         cmocka_unit_test(test_round_trip), cmocka_unit_test(test_hash_follows_content),
         cmocka_unit_test(test_bad_plans),  cmocka_unit_test(test_edited_plan),
         cmocka_unit_test(test_empty_plan), cmocka_unit_test(test_not_json),
+        cmocka_unit_test(test_items_as_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
