@@ -274,6 +274,68 @@ plan_hash_line(hvf_sha256 *ctx, const char *fmt, ...)
     hvf_sha256_update(ctx, buf, (size_t)n);
 }
 
+/* A canonical line built without printf: hundreds of thousands of them in a large plan. */
+typedef struct {
+    char buf[1024];
+    size_t len;
+} plan_line;
+
+static void
+plan_line_str(plan_line *l, const char *s)
+{
+    size_t n = strlen(s);
+
+    /* Lines hold names (at most 63 characters each) and numbers: they always fit. */
+    HVF_ASSERT(l->len + n < sizeof(l->buf));
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
+}
+
+/* " " then @s */
+static void
+plan_line_word(plan_line *l, const char *s)
+{
+    plan_line_str(l, " ");
+    plan_line_str(l, s);
+}
+
+/* " " then @v in decimal, as "%" PRId64 / PRIu64 */
+static void
+plan_line_num(plan_line *l, bool negative, uint64_t mag)
+{
+    char buf[24], *p = buf + sizeof(buf);
+
+    *--p = '\0';
+    do {
+        *--p = (char)('0' + mag % 10);
+        mag /= 10;
+    } while (mag);
+    if (negative)
+        *--p = '-';
+    *--p = ' ';
+    plan_line_str(l, p);
+}
+
+static void
+plan_line_i64(plan_line *l, int64_t v)
+{
+    plan_line_num(l, v < 0, v < 0 ? -(uint64_t)v : (uint64_t)v);
+}
+
+static void
+plan_line_u64(plan_line *l, uint64_t v)
+{
+    plan_line_num(l, false, v);
+}
+
+static void
+plan_line_end(plan_line *l, hvf_sha256 *ctx)
+{
+    plan_line_str(l, "\n");
+    hvf_sha256_update(ctx, l->buf, l->len);
+    l->len = 0;
+}
+
 /*
  * The canonical form: one line per item, fields separated by spaces, integers only. Names can
  * hold no spaces (hvf_name_is_valid); free-text reasons are length-prefixed.
@@ -303,24 +365,50 @@ hvf_plan_compute_hash(const hvf_plan *p, char hex[HVF_SHA256_HEX_LEN + 1])
     for (size_t i = 0; i < s->nnon_converging; i++)
         plan_hash_line(&ctx, "non_converging %s %s\n", s->non_converging[i].vm,
                        hvf_non_converging_to_string(s->non_converging[i].action));
+    /* host %s %PRId64 %PRId64 %PRId64 %PRId64 %PRIu64 */
     for (size_t i = 0; i < p->nhosts; i++) {
         const hvf_plan_host *h = &p->hosts[i];
-        plan_hash_line(&ctx,
-                       "host %s %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRIu64 "\n",
-                       h->host, h->evacuate_start_ms, h->evacuate_end_ms, h->maintenance_start_ms,
-                       h->maintenance_end_ms, h->usable_mib);
+        plan_line l = {.len = 0};
+
+        plan_line_str(&l, "host");
+        plan_line_word(&l, h->host);
+        plan_line_i64(&l, h->evacuate_start_ms);
+        plan_line_i64(&l, h->evacuate_end_ms);
+        plan_line_i64(&l, h->maintenance_start_ms);
+        plan_line_i64(&l, h->maintenance_end_ms);
+        plan_line_u64(&l, h->usable_mib);
+        plan_line_end(&l, &ctx);
     }
+    /* migration %s %s %s %PRId64 %PRId64 %PRIu64 %PRId64 %u %d %s */
     for (size_t i = 0; i < p->nmigrations; i++) {
         const hvf_plan_migration *m = &p->migrations[i];
-        plan_hash_line(
-            &ctx, "migration %s %s %s %" PRId64 " %" PRId64 " %" PRIu64 " %" PRId64 " %u %d %s\n",
-            m->vm, m->from, m->to, m->start_ms, m->end_ms, m->memory_mib, m->downtime_us, m->rounds,
-            m->converged ? 1 : 0, hvf_plan_migration_mode_to_string(m->strategy));
+        plan_line l = {.len = 0};
+
+        plan_line_str(&l, "migration");
+        plan_line_word(&l, m->vm);
+        plan_line_word(&l, m->from);
+        plan_line_word(&l, m->to);
+        plan_line_i64(&l, m->start_ms);
+        plan_line_i64(&l, m->end_ms);
+        plan_line_u64(&l, m->memory_mib);
+        plan_line_i64(&l, m->downtime_us);
+        plan_line_u64(&l, m->rounds);
+        plan_line_u64(&l, m->converged ? 1 : 0);
+        plan_line_word(&l, hvf_plan_migration_mode_to_string(m->strategy));
+        plan_line_end(&l, &ctx);
     }
+    /* stop %s %s %s %PRId64 %PRId64 */
     for (size_t i = 0; i < p->nstops; i++) {
         const hvf_plan_stop *st = &p->stops[i];
-        plan_hash_line(&ctx, "stop %s %s %s %" PRId64 " %" PRId64 "\n", st->vm, st->host,
-                       st->start_host, st->stop_ms, st->start_ms);
+        plan_line l = {.len = 0};
+
+        plan_line_str(&l, "stop");
+        plan_line_word(&l, st->vm);
+        plan_line_word(&l, st->host);
+        plan_line_word(&l, st->start_host);
+        plan_line_i64(&l, st->stop_ms);
+        plan_line_i64(&l, st->start_ms);
+        plan_line_end(&l, &ctx);
     }
     hvf_sha256_final(&ctx, digest);
     hvf_sha256_to_hex(digest, hex);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Plan JSON: exact round trip, a hash that follows every field, and bad plan files refused. */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -330,8 +331,8 @@ pt_secs(int64_t ms)
 
 /* Times around every digit boundary and sign, names that need escapes or are not UTF-8: the
  * direct writer gives jansson's bytes. */
-static void
-test_items_as_jansson(void **state)
+static hvf_plan *
+pt_tricky(void)
 {
     static const int64_t times[] = {0, 1, 5, 9, 10, 99, 100, 120, 999, 1000, 1001, 1010, 1100,
                                     1500, 59999, 60000, 86400000, -1, -10, -999, -1000, -1234567,
@@ -342,9 +343,7 @@ test_items_as_jansson(void **state)
                                         "bad\xff\xfeutf8", "\xe2\x80\xa8sep", ""};
     const size_t nt = sizeof(times) / sizeof(times[0]), nn = sizeof(names) / sizeof(names[0]);
     hvf_plan *p = hvf_plan_new(HVF_PLAN_KIND_MAINTENANCE, HVF_PLAN_STRATEGY_HVFLEET);
-    hvf_strbuf sb = HVF_STRBUF_INIT;
     uint64_t x = 88172645463325252u;
-    const char *c;
 
     for (size_t i = 0; i < 3 * nt; i++) {
         hvf_plan_host *h = hvf_plan_add_host(p, names[i % nn]);
@@ -369,6 +368,20 @@ test_items_as_jansson(void **state)
         st->stop_ms = times[(i + 3) % nt];
         st->start_ms = -(int64_t)(x % 5000000);
     }
+    hvf_sha256_hex("inventory", 9, p->inventory_fingerprint);
+    hvf_plan_add_reason(p, "needs approval: a reason");
+    hvf_plan_add_non_converging(p, "db1", HVF_NON_CONVERGING_SHUTDOWN);
+    p->summary.makespan_ms = -5;
+    return p;
+}
+
+static void
+test_items_as_jansson(void **state)
+{
+    hvf_plan *p = pt_tricky();
+    hvf_strbuf sb = HVF_STRBUF_INIT;
+    const char *c;
+
     hvf_plan_format(p, &sb);
     c = strstr(sb.buf, "\"hosts\": [");
     assert_non_null(c);
@@ -422,6 +435,73 @@ test_items_as_jansson(void **state)
     hvf_plan_free(p);
 }
 
+/* The canonical lines as printf wrote them before hvf_plan_compute_hash built them itself. */
+static void pt_line(hvf_sha256 *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+pt_line(hvf_sha256 *ctx, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    assert_true(n >= 0 && (size_t)n < sizeof(buf));
+    hvf_sha256_update(ctx, buf, (size_t)n);
+}
+
+static void
+test_hash_as_printf(void **state)
+{
+    hvf_plan *p = pt_tricky();
+    const hvf_plan_summary *s = &p->summary;
+    uint8_t digest[HVF_SHA256_BYTES];
+    char want[HVF_SHA256_HEX_LEN + 1], got[HVF_SHA256_HEX_LEN + 1];
+    hvf_sha256 ctx;
+
+    hvf_sha256_init(&ctx);
+    pt_line(&ctx, "%s\nkind %s\nstrategy %s\ninventory %s\n", HVF_PLAN_SCHEMA,
+            hvf_plan_kind_to_string(p->kind), hvf_plan_strategy_to_string(p->strategy),
+            p->inventory_fingerprint);
+    pt_line(&ctx, "summary %zu %zu %" PRId64 " %u %u %u %u %u %s\n", p->nhosts, p->nmigrations,
+            s->makespan_ms, s->max_parallel_hosts_seen, s->peak_host_memory_ppm,
+            s->peak_capacity_offline_ppm, s->vms_moved_more_than_once, s->vms_at_risk,
+            hvf_plan_verdict_to_string(s->verdict));
+    for (size_t i = 0; i < s->nreasons; i++) {
+        size_t len = strlen(s->reasons[i]);
+        pt_line(&ctx, "reason %zu ", len);
+        hvf_sha256_update(&ctx, s->reasons[i], len);
+        hvf_sha256_update(&ctx, "\n", 1);
+    }
+    for (size_t i = 0; i < s->nnon_converging; i++)
+        pt_line(&ctx, "non_converging %s %s\n", s->non_converging[i].vm,
+                hvf_non_converging_to_string(s->non_converging[i].action));
+    for (size_t i = 0; i < p->nhosts; i++) {
+        const hvf_plan_host *h = &p->hosts[i];
+        pt_line(&ctx, "host %s %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRIu64 "\n",
+                h->host, h->evacuate_start_ms, h->evacuate_end_ms, h->maintenance_start_ms,
+                h->maintenance_end_ms, h->usable_mib);
+    }
+    for (size_t i = 0; i < p->nmigrations; i++) {
+        const hvf_plan_migration *m = &p->migrations[i];
+        pt_line(&ctx, "migration %s %s %s %" PRId64 " %" PRId64 " %" PRIu64 " %" PRId64 " %u %d %s\n",
+                m->vm, m->from, m->to, m->start_ms, m->end_ms, m->memory_mib, m->downtime_us,
+                m->rounds, m->converged ? 1 : 0, hvf_plan_migration_mode_to_string(m->strategy));
+    }
+    for (size_t i = 0; i < p->nstops; i++) {
+        const hvf_plan_stop *st = &p->stops[i];
+        pt_line(&ctx, "stop %s %s %s %" PRId64 " %" PRId64 "\n", st->vm, st->host, st->start_host,
+                st->stop_ms, st->start_ms);
+    }
+    hvf_sha256_final(&ctx, digest);
+    hvf_sha256_to_hex(digest, want);
+    hvf_plan_compute_hash(p, got);
+    assert_string_equal(got, want);
+    hvf_plan_free(p);
+}
+
 int
 main(void)
 {
@@ -430,6 +510,7 @@ main(void)
         cmocka_unit_test(test_bad_plans),  cmocka_unit_test(test_edited_plan),
         cmocka_unit_test(test_empty_plan), cmocka_unit_test(test_not_json),
         cmocka_unit_test(test_items_as_jansson),
+        cmocka_unit_test(test_hash_as_printf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
