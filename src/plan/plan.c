@@ -281,14 +281,18 @@ typedef struct {
 } plan_line;
 
 static void
-plan_line_str(plan_line *l, const char *s)
+plan_line_add(plan_line *l, const char *s, size_t n)
 {
-    size_t n = strlen(s);
-
     /* Lines hold names (at most 63 characters each) and numbers: they always fit. */
     HVF_ASSERT(l->len + n < sizeof(l->buf));
     memcpy(l->buf + l->len, s, n);
     l->len += n;
+}
+
+static void
+plan_line_str(plan_line *l, const char *s)
+{
+    plan_line_add(l, s, strlen(s));
 }
 
 /* " " then @s */
@@ -305,7 +309,6 @@ plan_line_num(plan_line *l, bool negative, uint64_t mag)
 {
     char buf[24], *p = buf + sizeof(buf);
 
-    *--p = '\0';
     do {
         *--p = (char)('0' + mag % 10);
         mag /= 10;
@@ -313,7 +316,7 @@ plan_line_num(plan_line *l, bool negative, uint64_t mag)
     if (negative)
         *--p = '-';
     *--p = ' ';
-    plan_line_str(l, p);
+    plan_line_add(l, p, (size_t)(buf + sizeof(buf) - p));
 }
 
 static void
