@@ -32,6 +32,12 @@ hvf_fleet *hvf_inventory_parse(const char *name, const char *buf, size_t len, hv
 /* Appends @fleet as YAML in the inventory schema; parsing it back gives the same fleet. */
 void hvf_inventory_format(const hvf_fleet *fleet, hvf_strbuf *out);
 
+/* Receives the text of hvf_inventory_format piece by piece, in order, @len > 0. */
+typedef void (*hvf_inventory_sink)(void *ctx, const char *text, size_t len);
+/* The same text handed to @sink in pieces of some 64 KiB, never held whole (a fingerprint of a
+ * large fleet need not build it). */
+void hvf_inventory_format_to(const hvf_fleet *fleet, hvf_inventory_sink sink, void *ctx);
+
 /* Writes @fleet to @path atomically ("-" = standard output). */
 int hvf_inventory_save(const hvf_fleet *fleet, const char *path, hvf_error *err)
     __attribute__((warn_unused_result));

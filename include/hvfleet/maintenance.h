@@ -41,6 +41,9 @@ typedef struct hvf_maint_opts {
     const hvf_sim_naive_opts *naive;
     hvf_maint_observer observe; /* may be NULL; for tests */
     void *observe_ctx;
+    /* NULL = computed; else hvf_plan_inventory_fingerprint(fleet) already known (a caller that
+     * plans the same fleet twice need not hash it twice) */
+    const char *inventory_fingerprint;
 } hvf_maint_opts;
 
 /* What the twin saw, beyond the plan: the figures the naive comparison prints. */

@@ -211,6 +211,9 @@ bool hvf_migrate_state_paused(const hvf_migrate_state *s);
 
 /* The answer so far (final once hvf_migrate_state_done()), with its reason sentence. */
 void hvf_migrate_state_result(const hvf_migrate_state *s, hvf_migrate_result *out);
+/* The same figures without the reason sentence (left empty): formatting it costs more than a
+ * step of the model, and a planner or simulator that never prints it need not pay for it. */
+void hvf_migrate_state_figures(const hvf_migrate_state *s, hvf_migrate_result *out);
 
 /*
  * One migration at a constant bandwidth: live phases at min(bandwidth, link), uncapped phases
@@ -219,3 +222,6 @@ void hvf_migrate_state_result(const hvf_migrate_state *s, hvf_migrate_result *ou
  */
 int hvf_migrate_estimate(const hvf_migrate_params *p, hvf_migrate_result *out, hvf_error *err)
     __attribute__((warn_unused_result));
+/* hvf_migrate_estimate without the reason sentence (left empty): the same figures, cheaper. */
+int hvf_migrate_estimate_figures(const hvf_migrate_params *p, hvf_migrate_result *out,
+                                 hvf_error *err) __attribute__((warn_unused_result));

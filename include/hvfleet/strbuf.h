@@ -4,6 +4,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "hvfleet/error.h"
 
@@ -17,6 +18,8 @@ typedef struct hvf_strbuf {
 void hvf_strbuf_add(hvf_strbuf *sb, const char *s, size_t len);
 void hvf_strbuf_puts(hvf_strbuf *sb, const char *s);
 void hvf_strbuf_printf(hvf_strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends @v in decimal, as "%" PRIu64 would, without printf's cost. */
+void hvf_strbuf_add_u64(hvf_strbuf *sb, uint64_t v);
 /* Appends @s as a double-quoted YAML/JSON string with escapes. */
 void hvf_strbuf_quote(hvf_strbuf *sb, const char *s);
 void hvf_strbuf_clear(hvf_strbuf *sb);

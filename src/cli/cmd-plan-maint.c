@@ -358,6 +358,7 @@ pm_run(pm_args *a)
     if (a->compare) {
         o.strategy = a->strategy == HVF_PLAN_STRATEGY_HVFLEET ? HVF_PLAN_STRATEGY_NAIVE
                                                               : HVF_PLAN_STRATEGY_HVFLEET;
+        o.inventory_fingerprint = plan->inventory_fingerprint; /* the same fleet */
         cmp = hvf_maintenance_plan(fleet, &o, &other, &err);
     }
     refused = plan->summary.verdict == HVF_PLAN_VERDICT_REFUSED;

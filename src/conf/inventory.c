@@ -444,9 +444,14 @@ hvf_inventory_parse(const char *name, const char *buf, size_t len, hvf_diags *di
 static void
 inv_format_mib(hvf_strbuf *out, uint64_t mib)
 {
-    char buf[32];
-
-    hvf_strbuf_puts(out, inv_mib_text(mib, buf, sizeof(buf)));
+    /* inv_mib_text's words, without printf: the fingerprint formats every VM's */
+    if (mib != 0 && mib % 1024 == 0) {
+        hvf_strbuf_add_u64(out, mib / 1024);
+        hvf_strbuf_add(out, "GiB", 3);
+    } else {
+        hvf_strbuf_add_u64(out, mib);
+        hvf_strbuf_add(out, "MiB", 3);
+    }
 }
 
 /* The shortest of %.15g..%.17g that reads back as the same double: 0.1, not 0.10000000000000001. */
@@ -480,7 +485,12 @@ inv_format_rate(hvf_strbuf *out, double bps)
     for (size_t i = 0; i < HVF_ARRAY_LEN(units); i++) {
         double n = round(bps / units[i].mult);
         if (n >= 1 && n * units[i].mult == bps) {
-            hvf_strbuf_printf(out, "%.0f%s", n, units[i].unit);
+            /* a whole number: below 2^63 its digits are those of "%.0f" */
+            if (n < 9.2e18)
+                hvf_strbuf_add_u64(out, (uint64_t)n);
+            else
+                hvf_strbuf_printf(out, "%.0f", n);
+            hvf_strbuf_puts(out, units[i].unit);
             return;
         }
     }
@@ -501,7 +511,8 @@ inv_format_rate(hvf_strbuf *out, double bps)
 static void
 inv_format_name(hvf_strbuf *out, const char *key, const char *name)
 {
-    hvf_strbuf_printf(out, "%s: ", key);
+    hvf_strbuf_puts(out, key);
+    hvf_strbuf_add(out, ": ", 2);
     if (name[0] == '-' || strcmp(name, "null") == 0 || strcmp(name, "Null") == 0 ||
         strcmp(name, "NULL") == 0)
         hvf_strbuf_quote(out, name);
@@ -509,9 +520,22 @@ inv_format_name(hvf_strbuf *out, const char *key, const char *name)
         hvf_strbuf_puts(out, name);
 }
 
-void
-hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
+/* Hands what @out holds to @sink once it is large (when there is a sink) and empties it. */
+static void
+inv_format_flush(hvf_strbuf *out, hvf_inventory_sink sink, void *ctx, size_t at_least)
 {
+    if (sink && out->len > 0 && out->len >= at_least) {
+        sink(ctx, out->buf, out->len);
+        out->len = 0;
+        out->buf[0] = '\0';
+    }
+}
+
+static void
+inv_format(const hvf_fleet *f, hvf_strbuf *out, hvf_inventory_sink sink, void *ctx)
+{
+    const size_t chunk = 64 * 1024;
+
     hvf_strbuf_puts(out, "schema: " HVF_INVENTORY_SCHEMA "\n");
     if (f->nservices) {
         hvf_strbuf_puts(out, "services:\n");
@@ -524,6 +548,7 @@ hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
                               hvf_spread_to_string(s->spread));
             inv_format_service_relations(f, s, out);
             hvf_strbuf_puts(out, "}\n");
+            inv_format_flush(out, sink, ctx, chunk);
         }
     }
     hvf_strbuf_puts(out, f->nhosts ? "hosts:\n" : "hosts: []\n");
@@ -533,7 +558,9 @@ hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
         inv_format_name(out, "name", h->name);
         inv_format_name(out, ", zone", f->zones[h->zone].name);
         inv_format_name(out, ", rack", f->racks[h->rack].name);
-        hvf_strbuf_printf(out, ", cpus: %u, memory: ", h->cpus);
+        hvf_strbuf_puts(out, ", cpus: ");
+        hvf_strbuf_add_u64(out, h->cpus);
+        hvf_strbuf_puts(out, ", memory: ");
         inv_format_mib(out, h->mem_mib);
         if (h->reserved_mib) {
             hvf_strbuf_puts(out, ", reserved_memory: ");
@@ -569,6 +596,7 @@ hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
         if (h->state != HVF_HOST_STATE_ACTIVE)
             hvf_strbuf_printf(out, ", state: %s", hvf_host_state_to_string(h->state));
         hvf_strbuf_puts(out, "}\n");
+        inv_format_flush(out, sink, ctx, chunk);
     }
     hvf_strbuf_puts(out, f->nvms ? "vms:\n" : "vms: []\n");
     for (size_t i = 0; i < f->nvms; i++) {
@@ -576,7 +604,9 @@ hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
         hvf_strbuf_puts(out, "  - {");
         inv_format_name(out, "name", v->name);
         inv_format_name(out, ", host", f->hosts[v->host].name);
-        hvf_strbuf_printf(out, ", vcpus: %u, memory: ", v->vcpus);
+        hvf_strbuf_puts(out, ", vcpus: ");
+        hvf_strbuf_add_u64(out, v->vcpus);
+        hvf_strbuf_puts(out, ", memory: ");
         inv_format_mib(out, v->mem_mib);
         if (v->dirty_bytes_per_s > 0) {
             hvf_strbuf_puts(out, ", dirty_rate: ");
@@ -597,7 +627,24 @@ hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
         if (v->has_secondary)
             inv_format_name(out, ", secondary", f->hosts[v->secondary].name);
         hvf_strbuf_puts(out, "}\n");
+        inv_format_flush(out, sink, ctx, chunk);
     }
+    inv_format_flush(out, sink, ctx, 0);
+}
+
+void
+hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
+{
+    inv_format(f, out, NULL, NULL);
+}
+
+void
+hvf_inventory_format_to(const hvf_fleet *f, hvf_inventory_sink sink, void *ctx)
+{
+    hvf_strbuf sb = HVF_STRBUF_INIT;
+
+    inv_format(f, &sb, sink, ctx);
+    hvf_strbuf_clear(&sb);
 }
 
 int

@@ -672,7 +672,7 @@ migrate_reason(const hvf_migrate_state *s, const hvf_migrate_result *r, char *ou
 }
 
 void
-hvf_migrate_state_result(const hvf_migrate_state *s, hvf_migrate_result *out)
+hvf_migrate_state_figures(const hvf_migrate_state *s, hvf_migrate_result *out)
 {
     bool paused_once = s->phase != HVF_MIGRATE_PHASE_LIVE && s->phase != HVF_MIGRATE_PHASE_ABORTED;
 
@@ -691,13 +691,20 @@ hvf_migrate_state_result(const hvf_migrate_state *s, hvf_migrate_result *out)
                            ? HVF_MIGRATE_STRATEGY_AUTO_CONVERGE
                            : s->finished_by;
     out->throttle_pct = s->throttle_pct;
+}
+
+void
+hvf_migrate_state_result(const hvf_migrate_state *s, hvf_migrate_result *out)
+{
+    hvf_migrate_state_figures(s, out);
     migrate_reason(s, out, out->reason, sizeof(out->reason));
 }
 
 /* ---------------------------------------------------------------- estimate */
 
-int
-hvf_migrate_estimate(const hvf_migrate_params *p, hvf_migrate_result *out, hvf_error *err)
+static int
+migrate_estimate(const hvf_migrate_params *p, bool with_reason, hvf_migrate_result *out,
+                 hvf_error *err)
 {
     const uint64_t max_steps = 2ULL * HVF_MIGRATE_MAX_SYNCS + 64;
     hvf_migrate_state s;
@@ -721,6 +728,22 @@ hvf_migrate_estimate(const hvf_migrate_params *p, hvf_migrate_result *out, hvf_e
                       hvf_migrate_phase_to_string(s.phase), s.now_us);
         return -1;
     }
-    hvf_migrate_state_result(&s, out);
+    if (with_reason)
+        hvf_migrate_state_result(&s, out);
+    else
+        hvf_migrate_state_figures(&s, out);
     return 0;
+}
+
+int
+hvf_migrate_estimate(const hvf_migrate_params *p, hvf_migrate_result *out, hvf_error *err)
+{
+    return migrate_estimate(p, true, out, err);
+}
+
+int
+hvf_migrate_estimate_figures(const hvf_migrate_params *p, hvf_migrate_result *out,
+                             hvf_error *err)
+{
+    return migrate_estimate(p, false, out, err);
 }

@@ -368,7 +368,7 @@ fix_estimate(const hvf_fleet *f, const hvf_policy *pol, const hvf_audit_move *m,
         p.strategy = order[i];
         *mode = modes[i];
         memset(res, 0, sizeof(*res));
-        if (hvf_migrate_estimate(&p, res, &err) < 0) {
+        if (hvf_migrate_estimate_figures(&p, res, &err) < 0) {
             /* a VM the model refuses (no memory): count a switchover, keep the plan whole */
             res->total_us = p.switchover_us;
             res->converged = true;

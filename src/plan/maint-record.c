@@ -145,7 +145,7 @@ mrec_predict(const mrec *r, int32_t vm, int32_t src, hvf_plan_migration_mode mod
     p.timeout_us = sp->completion_timeout_s_per_gib > 0
                        ? (int64_t)ceil(sp->completion_timeout_s_per_gib * gib * 1e6)
                        : 10LL * 365 * 86400 * HVF_US_PER_S;
-    if (hvf_migrate_estimate(&p, out, &err) < 0) {
+    if (hvf_migrate_estimate_figures(&p, out, &err) < 0) {
         memset(out, 0, sizeof(*out));
         out->converged = false;
     }

@@ -104,7 +104,11 @@ hvf_maintenance_plan(const hvf_fleet *fleet, const hvf_maint_opts *opts, hvf_mai
         params.duration_us = MAINT_HORIZON_US;
 
     plan = hvf_plan_new(opts->kind, opts->strategy);
-    hvf_plan_inventory_fingerprint(fleet, plan->inventory_fingerprint);
+    if (opts->inventory_fingerprint)
+        hvf_strlcpy(plan->inventory_fingerprint, opts->inventory_fingerprint,
+                    sizeof(plan->inventory_fingerprint));
+    else
+        hvf_plan_inventory_fingerprint(fleet, plan->inventory_fingerprint);
     sim = hvf_sim_new(fleet, &params, opts->overrides, opts->noverrides);
     if (opts->strategy == HVF_PLAN_STRATEGY_NAIVE) {
         if (opts->naive) {

@@ -235,14 +235,23 @@ hvf_plan_max_parallel_hosts(const hvf_plan *p)
     return max;
 }
 
+static void
+plan_fingerprint_sink(void *ctx, const char *text, size_t len)
+{
+    hvf_sha256_update(ctx, text, len);
+}
+
 void
 hvf_plan_inventory_fingerprint(const hvf_fleet *f, char hex[HVF_SHA256_HEX_LEN + 1])
 {
-    hvf_strbuf sb = HVF_STRBUF_INIT;
+    uint8_t digest[HVF_SHA256_BYTES];
+    hvf_sha256 ctx;
 
-    hvf_inventory_format(f, &sb);
-    hvf_sha256_hex(sb.buf ? sb.buf : "", sb.len, hex);
-    hvf_strbuf_clear(&sb);
+    /* the SHA-256 of hvf_inventory_format's text, hashed as it is made */
+    hvf_sha256_init(&ctx);
+    hvf_inventory_format_to(f, plan_fingerprint_sink, &ctx);
+    hvf_sha256_final(&ctx, digest);
+    hvf_sha256_to_hex(digest, hex);
 }
 
 /* ---- hash ---------------------------------------------------------------------------------- */
@@ -263,6 +272,71 @@ plan_hash_line(hvf_sha256 *ctx, const char *fmt, ...)
     /* Lines hold names (at most 63 characters each) and numbers: they always fit. */
     HVF_ASSERT(n >= 0 && (size_t)n < sizeof(buf));
     hvf_sha256_update(ctx, buf, (size_t)n);
+}
+
+/* A canonical line built without printf: hundreds of thousands of them in a large plan. */
+typedef struct {
+    char buf[1024];
+    size_t len;
+} plan_line;
+
+static void
+plan_line_add(plan_line *l, const char *s, size_t n)
+{
+    /* Lines hold names (at most 63 characters each) and numbers: they always fit. */
+    HVF_ASSERT(l->len + n < sizeof(l->buf));
+    memcpy(l->buf + l->len, s, n);
+    l->len += n;
+}
+
+static void
+plan_line_str(plan_line *l, const char *s)
+{
+    plan_line_add(l, s, strlen(s));
+}
+
+/* " " then @s */
+static void
+plan_line_word(plan_line *l, const char *s)
+{
+    plan_line_str(l, " ");
+    plan_line_str(l, s);
+}
+
+/* " " then @v in decimal, as "%" PRId64 / PRIu64 */
+static void
+plan_line_num(plan_line *l, bool negative, uint64_t mag)
+{
+    char buf[24], *p = buf + sizeof(buf);
+
+    do {
+        *--p = (char)('0' + mag % 10);
+        mag /= 10;
+    } while (mag);
+    if (negative)
+        *--p = '-';
+    *--p = ' ';
+    plan_line_add(l, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+static void
+plan_line_i64(plan_line *l, int64_t v)
+{
+    plan_line_num(l, v < 0, v < 0 ? -(uint64_t)v : (uint64_t)v);
+}
+
+static void
+plan_line_u64(plan_line *l, uint64_t v)
+{
+    plan_line_num(l, false, v);
+}
+
+static void
+plan_line_end(plan_line *l, hvf_sha256 *ctx)
+{
+    plan_line_str(l, "\n");
+    hvf_sha256_update(ctx, l->buf, l->len);
+    l->len = 0;
 }
 
 /*
@@ -294,24 +368,50 @@ hvf_plan_compute_hash(const hvf_plan *p, char hex[HVF_SHA256_HEX_LEN + 1])
     for (size_t i = 0; i < s->nnon_converging; i++)
         plan_hash_line(&ctx, "non_converging %s %s\n", s->non_converging[i].vm,
                        hvf_non_converging_to_string(s->non_converging[i].action));
+    /* host %s %PRId64 %PRId64 %PRId64 %PRId64 %PRIu64 */
     for (size_t i = 0; i < p->nhosts; i++) {
         const hvf_plan_host *h = &p->hosts[i];
-        plan_hash_line(&ctx,
-                       "host %s %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRIu64 "\n",
-                       h->host, h->evacuate_start_ms, h->evacuate_end_ms, h->maintenance_start_ms,
-                       h->maintenance_end_ms, h->usable_mib);
+        plan_line l = {.len = 0};
+
+        plan_line_str(&l, "host");
+        plan_line_word(&l, h->host);
+        plan_line_i64(&l, h->evacuate_start_ms);
+        plan_line_i64(&l, h->evacuate_end_ms);
+        plan_line_i64(&l, h->maintenance_start_ms);
+        plan_line_i64(&l, h->maintenance_end_ms);
+        plan_line_u64(&l, h->usable_mib);
+        plan_line_end(&l, &ctx);
     }
+    /* migration %s %s %s %PRId64 %PRId64 %PRIu64 %PRId64 %u %d %s */
     for (size_t i = 0; i < p->nmigrations; i++) {
         const hvf_plan_migration *m = &p->migrations[i];
-        plan_hash_line(
-            &ctx, "migration %s %s %s %" PRId64 " %" PRId64 " %" PRIu64 " %" PRId64 " %u %d %s\n",
-            m->vm, m->from, m->to, m->start_ms, m->end_ms, m->memory_mib, m->downtime_us, m->rounds,
-            m->converged ? 1 : 0, hvf_plan_migration_mode_to_string(m->strategy));
+        plan_line l = {.len = 0};
+
+        plan_line_str(&l, "migration");
+        plan_line_word(&l, m->vm);
+        plan_line_word(&l, m->from);
+        plan_line_word(&l, m->to);
+        plan_line_i64(&l, m->start_ms);
+        plan_line_i64(&l, m->end_ms);
+        plan_line_u64(&l, m->memory_mib);
+        plan_line_i64(&l, m->downtime_us);
+        plan_line_u64(&l, m->rounds);
+        plan_line_u64(&l, m->converged ? 1 : 0);
+        plan_line_word(&l, hvf_plan_migration_mode_to_string(m->strategy));
+        plan_line_end(&l, &ctx);
     }
+    /* stop %s %s %s %PRId64 %PRId64 */
     for (size_t i = 0; i < p->nstops; i++) {
         const hvf_plan_stop *st = &p->stops[i];
-        plan_hash_line(&ctx, "stop %s %s %s %" PRId64 " %" PRId64 "\n", st->vm, st->host,
-                       st->start_host, st->stop_ms, st->start_ms);
+        plan_line l = {.len = 0};
+
+        plan_line_str(&l, "stop");
+        plan_line_word(&l, st->vm);
+        plan_line_word(&l, st->host);
+        plan_line_word(&l, st->start_host);
+        plan_line_i64(&l, st->stop_ms);
+        plan_line_i64(&l, st->start_ms);
+        plan_line_end(&l, &ctx);
     }
     hvf_sha256_final(&ctx, digest);
     hvf_sha256_to_hex(digest, hex);
@@ -373,17 +473,106 @@ plan_summary_json(const hvf_plan *p)
     return o;
 }
 
-/* One array item per line: big plans stay readable, diffable and cheap to write. */
+/*
+ * One array item per line: big plans stay readable, diffable and cheap to write. Items are
+ * written directly, byte for byte what json_dumps(item, PLAN_JSON_FLAGS) makes of them (keys in
+ * order, ": " and ", " between them); what the direct writers do not handle exactly - a string
+ * that needs escapes, a time of 10^9 s or more - goes through jansson itself.
+ */
 static void
-plan_append_item(hvf_strbuf *out, json_t *item, bool first)
+plan_put_jansson(hvf_strbuf *out, json_t *value)
 {
-    char *s = json_dumps(item, PLAN_JSON_FLAGS);
+    char *s = json_dumps(value, JSON_ENCODE_ANY | PLAN_JSON_FLAGS);
 
     HVF_ASSERT(s);
-    hvf_strbuf_puts(out, first ? "\n    " : ",\n    ");
     hvf_strbuf_puts(out, s);
     free(s);
-    json_decref(item);
+    json_decref(value);
+}
+
+/* @open: whether the item's "{" is out yet */
+static void
+plan_put_key(hvf_strbuf *out, const char *key, bool *open)
+{
+    hvf_strbuf_puts(out, *open ? ", \"" : "{\"");
+    *open = true;
+    hvf_strbuf_puts(out, key);
+    hvf_strbuf_add(out, "\": ", 3);
+}
+
+static void
+plan_put_string(hvf_strbuf *out, const char *key, const char *value, bool *open)
+{
+    size_t len = 0;
+
+    for (const unsigned char *c = (const unsigned char *)value; *c; c++, len++)
+        if (*c < 0x20 || *c > 0x7e || *c == '"' || *c == '\\') {
+            json_t *j = json_string(value);
+
+            /* not UTF-8: json_object_set_new left the key out */
+            if (j) {
+                plan_put_key(out, key, open);
+                plan_put_jansson(out, j);
+            }
+            return;
+        }
+    plan_put_key(out, key, open);
+    hvf_strbuf_add(out, "\"", 1);
+    hvf_strbuf_add(out, value, len);
+    hvf_strbuf_add(out, "\"", 1);
+}
+
+static void
+plan_put_int(hvf_strbuf *out, const char *key, json_int_t v, bool *open)
+{
+    plan_put_key(out, key, open);
+    if (v < 0) {
+        hvf_strbuf_add(out, "-", 1);
+        hvf_strbuf_add_u64(out, -(uint64_t)v);
+    } else {
+        hvf_strbuf_add_u64(out, (uint64_t)v);
+    }
+}
+
+/*
+ * json_real((double)thousandths / 1000.0) at 12 significant digits. Below 10^12 thousandths the
+ * exact decimal has at most 12 digits, so rounding the double to 12 digits gives it back: the
+ * integer part, then the thousandths without trailing zeros, or ".0" (jansson marks a real).
+ */
+static void
+plan_put_thousandths(hvf_strbuf *out, const char *key, int64_t thousandths, bool *open)
+{
+    uint64_t mag, frac;
+    char digits[4];
+    int n = 3;
+
+    plan_put_key(out, key, open);
+    if (thousandths <= -1000000000000 || thousandths >= 1000000000000) {
+        plan_put_jansson(out, json_real((double)thousandths / 1000.0));
+        return;
+    }
+    if (thousandths < 0)
+        hvf_strbuf_add(out, "-", 1);
+    mag = thousandths < 0 ? -(uint64_t)thousandths : (uint64_t)thousandths;
+    hvf_strbuf_add_u64(out, mag / 1000);
+    frac = mag % 1000;
+    if (frac == 0) {
+        hvf_strbuf_add(out, ".0", 2);
+        return;
+    }
+    digits[0] = '.';
+    digits[1] = (char)('0' + frac / 100);
+    digits[2] = (char)('0' + frac / 10 % 10);
+    digits[3] = (char)('0' + frac % 10);
+    while (digits[n] == '0')
+        n--;
+    hvf_strbuf_add(out, digits, (size_t)n + 1);
+}
+
+static void
+plan_item_start(hvf_strbuf *out, bool first)
+{
+    hvf_strbuf_puts(out, first ? "\n    " : ",\n    ");
 }
 
 static void
@@ -417,44 +606,50 @@ hvf_plan_format(const hvf_plan *p, hvf_strbuf *out)
     hvf_strbuf_puts(out, ",\n  \"hosts\": [");
     for (size_t i = 0; i < p->nhosts; i++) {
         const hvf_plan_host *h = &p->hosts[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "host", json_string(h->host));
-        json_object_set_new(o, "evacuate_start_s", plan_seconds(h->evacuate_start_ms));
-        json_object_set_new(o, "evacuate_end_s", plan_seconds(h->evacuate_end_ms));
-        json_object_set_new(o, "maintenance_start_s", plan_seconds(h->maintenance_start_ms));
-        json_object_set_new(o, "maintenance_end_s", plan_seconds(h->maintenance_end_ms));
-        json_object_set_new(o, "usable_mib", json_integer((json_int_t)h->usable_mib));
-        plan_append_item(out, o, i == 0);
+        bool open = false;
+
+        plan_item_start(out, i == 0);
+        plan_put_string(out, "host", h->host, &open);
+        plan_put_thousandths(out, "evacuate_start_s", h->evacuate_start_ms, &open);
+        plan_put_thousandths(out, "evacuate_end_s", h->evacuate_end_ms, &open);
+        plan_put_thousandths(out, "maintenance_start_s", h->maintenance_start_ms, &open);
+        plan_put_thousandths(out, "maintenance_end_s", h->maintenance_end_ms, &open);
+        plan_put_int(out, "usable_mib", (json_int_t)h->usable_mib, &open);
+        hvf_strbuf_add(out, "}", 1);
     }
     plan_append_array_end(out, p->nhosts, false);
     hvf_strbuf_puts(out, "  \"migrations\": [");
     for (size_t i = 0; i < p->nmigrations; i++) {
         const hvf_plan_migration *m = &p->migrations[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "vm", json_string(m->vm));
-        json_object_set_new(o, "from", json_string(m->from));
-        json_object_set_new(o, "to", json_string(m->to));
-        json_object_set_new(o, "start_s", plan_seconds(m->start_ms));
-        json_object_set_new(o, "end_s", plan_seconds(m->end_ms));
-        json_object_set_new(o, "memory_mib", json_integer((json_int_t)m->memory_mib));
-        json_object_set_new(o, "downtime_ms", json_real((double)m->downtime_us / 1000.0));
-        json_object_set_new(o, "rounds", json_integer(m->rounds));
-        json_object_set_new(o, "converged", json_boolean(m->converged));
-        json_object_set_new(o, "strategy",
-                            json_string(hvf_plan_migration_mode_to_string(m->strategy)));
-        plan_append_item(out, o, i == 0);
+        bool open = false;
+
+        plan_item_start(out, i == 0);
+        plan_put_string(out, "vm", m->vm, &open);
+        plan_put_string(out, "from", m->from, &open);
+        plan_put_string(out, "to", m->to, &open);
+        plan_put_thousandths(out, "start_s", m->start_ms, &open);
+        plan_put_thousandths(out, "end_s", m->end_ms, &open);
+        plan_put_int(out, "memory_mib", (json_int_t)m->memory_mib, &open);
+        plan_put_thousandths(out, "downtime_ms", m->downtime_us, &open);
+        plan_put_int(out, "rounds", m->rounds, &open);
+        plan_put_key(out, "converged", &open);
+        hvf_strbuf_puts(out, m->converged ? "true" : "false");
+        plan_put_string(out, "strategy", hvf_plan_migration_mode_to_string(m->strategy), &open);
+        hvf_strbuf_add(out, "}", 1);
     }
     plan_append_array_end(out, p->nmigrations, false);
     hvf_strbuf_puts(out, "  \"stops\": [");
     for (size_t i = 0; i < p->nstops; i++) {
         const hvf_plan_stop *s = &p->stops[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "vm", json_string(s->vm));
-        json_object_set_new(o, "host", json_string(s->host));
-        json_object_set_new(o, "stop_s", plan_seconds(s->stop_ms));
-        json_object_set_new(o, "start_s", plan_seconds(s->start_ms));
-        json_object_set_new(o, "start_host", json_string(s->start_host));
-        plan_append_item(out, o, i == 0);
+        bool open = false;
+
+        plan_item_start(out, i == 0);
+        plan_put_string(out, "vm", s->vm, &open);
+        plan_put_string(out, "host", s->host, &open);
+        plan_put_thousandths(out, "stop_s", s->stop_ms, &open);
+        plan_put_thousandths(out, "start_s", s->start_ms, &open);
+        plan_put_string(out, "start_host", s->start_host, &open);
+        hvf_strbuf_add(out, "}", 1);
     }
     plan_append_array_end(out, p->nstops, true);
     hvf_strbuf_puts(out, "}\n");

@@ -118,7 +118,7 @@ sim_mig_model_converged(const sim_mig_model *m)
 {
     hvf_migrate_result r;
 
-    hvf_migrate_state_result(&m->s, &r);
+    hvf_migrate_state_figures(&m->s, &r);
     return r.converged && r.finished_by != HVF_MIGRATE_STRATEGY_POSTCOPY;
 }
 
@@ -127,14 +127,14 @@ sim_mig_model_downtime_us(const sim_mig_model *m)
 {
     hvf_migrate_result r;
 
-    hvf_migrate_state_result(&m->s, &r);
+    hvf_migrate_state_figures(&m->s, &r);
     return r.downtime_us;
 }
 
 void
 sim_mig_model_result(const sim_mig_model *m, hvf_migrate_result *out)
 {
-    hvf_migrate_state_result(&m->s, out);
+    hvf_migrate_state_figures(&m->s, out);
 }
 
 double

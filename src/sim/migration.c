@@ -293,9 +293,12 @@ hvf_sim_start_migration(hvf_sim *sim, int32_t vm, int32_t target, const hvf_sim_
     sim->st.migrations_started++;
     if (sim->migs_active > sim->st.peak_concurrent_migrations)
         sim->st.peak_concurrent_migrations = sim->migs_active;
-    snprintf(extra, sizeof(extra), ",\"migration\":%d,\"claim\":%s", id,
-             m->claimed ? "true" : "false");
-    sim_log(sim, "migration_start", -1, vm, src, target, NULL, extra);
+    /* sim_log counts the event in any case; the text only when events are recorded */
+    if (sim->p.record_events)
+        snprintf(extra, sizeof(extra), ",\"migration\":%d,\"claim\":%s", id,
+                 m->claimed ? "true" : "false");
+    sim_log(sim, "migration_start", -1, vm, src, target, NULL,
+            sim->p.record_events ? extra : NULL);
     {
         int64_t lo = sim->p.migration_setup_min_us, hi = sim->p.migration_setup_max_us;
         int64_t d = hi > lo ? lo + (int64_t)hvf_rng_range(&sim->rng, 0, (uint64_t)(hi - lo)) : lo;
@@ -333,9 +336,11 @@ mig_finish_abort(hvf_sim *sim, int32_t id, const char *why, bool vm_dies)
     if (m->claimed)
         HVF_ASSERT(hvf_host_release_claim(&f->hosts[m->dst], &r, &err) == 0);
     mig_keep_figures(sim, id);
-    snprintf(extra, sizeof(extra), ",\"migration\":%d,\"duration_s\":%.3f", id,
-             (double)(sim->now_us - m->t_start_us) / 1e6);
-    sim_log(sim, "migration_abort", -1, m->vm, m->src, m->dst, why, extra);
+    if (sim->p.record_events)
+        snprintf(extra, sizeof(extra), ",\"migration\":%d,\"duration_s\":%.3f", id,
+                 (double)(sim->now_us - m->t_start_us) / 1e6);
+    sim_log(sim, "migration_abort", -1, m->vm, m->src, m->dst, why,
+            sim->p.record_events ? extra : NULL);
     sim->st.migrations_aborted++;
     mig_release(sim, id);
     if (!vm_dies)
@@ -372,11 +377,15 @@ mig_complete(hvf_sim *sim, int32_t id)
     sim_host_remove_vm(sim, src, vm);
     hvf_vm_moved(&f->vms[vm], dst); /* a DRBD VM's old host keeps the other copy of its disk */
     sim_host_add_vm(sim, dst, vm);
-    snprintf(extra, sizeof(extra),
-             ",\"migration\":%d,\"converged\":%s,\"downtime_ms\":%.1f,\"duration_s\":%.3f", id,
-             converged ? "true" : "false", (double)sim_mig_model_downtime_us(m->model) / 1e3,
-             (double)(sim->now_us - m->t_start_us) / 1e6);
-    sim_log(sim, "migration_end", -1, vm, src, dst, sim_mig_model_detail(m->model), extra);
+    if (sim->p.record_events)
+        snprintf(extra, sizeof(extra),
+                 ",\"migration\":%d,\"converged\":%s,\"downtime_ms\":%.1f,\"duration_s\":%.3f",
+                 id, converged ? "true" : "false",
+                 (double)sim_mig_model_downtime_us(m->model) / 1e3,
+                 (double)(sim->now_us - m->t_start_us) / 1e6);
+    sim_log(sim, "migration_end", -1, vm, src, dst,
+            sim->p.record_events ? sim_mig_model_detail(m->model) : NULL,
+            sim->p.record_events ? extra : NULL);
     sim->st.migrations_completed++;
     mig_release(sim, id);
     sim_vm_set_state(sim, vm, HVF_SIM_VM_RUNNING);

@@ -29,17 +29,35 @@ void
 hvf_strbuf_printf(hvf_strbuf *sb, const char *fmt, ...)
 {
     va_list ap;
+    size_t room;
     int n;
 
+    /* One pass when the text fits in the room left (the usual case), a second after growing. */
+    hvf_grow(&sb->buf, &sb->cap, sb->len + 64, 1);
+    room = sb->cap - sb->len;
     va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
+    n = vsnprintf(sb->buf + sb->len, room, fmt, ap);
     va_end(ap);
     HVF_ASSERT(n >= 0);
-    hvf_grow(&sb->buf, &sb->cap, sb->len + (size_t)n + 1, 1);
-    va_start(ap, fmt);
-    vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
+    if ((size_t)n >= room) {
+        hvf_grow(&sb->buf, &sb->cap, sb->len + (size_t)n + 1, 1);
+        va_start(ap, fmt);
+        vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
     sb->len += (size_t)n;
+}
+
+void
+hvf_strbuf_add_u64(hvf_strbuf *sb, uint64_t v)
+{
+    char buf[24], *p = buf + sizeof(buf);
+
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    hvf_strbuf_add(sb, p, (size_t)(buf + sizeof(buf) - p));
 }
 
 void

@@ -12,6 +12,8 @@
 #include "hvfleet/alloc.h"
 #include "hvfleet/generate.h"
 #include "hvfleet/inventory.h"
+#include "hvfleet/plan.h"
+#include "hvfleet/sha256.h"
 
 #define MIB_S 1048576.0
 
@@ -291,6 +293,46 @@ test_extremes(void **state)
     hvf_fleet_free(f);
 }
 
+typedef struct {
+    hvf_strbuf text;
+    size_t pieces, largest;
+} pieces;
+
+static void
+collect(void *ctx, const char *text, size_t len)
+{
+    pieces *p = ctx;
+
+    assert_true(len > 0);
+    hvf_strbuf_add(&p->text, text, len);
+    p->pieces++;
+    if (len > p->largest)
+        p->largest = len;
+}
+
+/* The text handed over in pieces is the whole text, and the plan's fingerprint is its SHA-256
+ * (plans made before keep matching their inventory). */
+static void
+test_format_in_pieces(void **state)
+{
+    hvf_fleet *f = gen(100, 20, 7);
+    HVF_AUTOFREE char *whole = format(f);
+    pieces p = {HVF_STRBUF_INIT, 0, 0};
+    char want[HVF_SHA256_HEX_LEN + 1], got[HVF_SHA256_HEX_LEN + 1];
+
+    hvf_inventory_format_to(f, collect, &p);
+    assert_true(strlen(whole) > 3 * 64 * 1024); /* large enough to come in several pieces */
+    assert_int_equal(p.text.len, strlen(whole));
+    assert_string_equal(p.text.buf, whole);
+    assert_true(p.pieces > 2);
+    assert_true(p.largest < 2 * 64 * 1024);
+    hvf_sha256_hex(whole, strlen(whole), want);
+    hvf_plan_inventory_fingerprint(f, got);
+    assert_string_equal(got, want);
+    hvf_strbuf_clear(&p.text);
+    hvf_fleet_free(f);
+}
+
 int
 main(void)
 {
@@ -302,6 +344,7 @@ main(void)
         cmocka_unit_test(test_zones_and_racks),
         cmocka_unit_test(test_bad_params),
         cmocka_unit_test(test_extremes),
+        cmocka_unit_test(test_format_in_pieces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -687,6 +687,7 @@ test_storm_fleet(void **state)
     hvf_maint_opts o;
     hvf_maint_outcome hv, nv;
     hvf_policy pol;
+    char fp[HVF_SHA256_HEX_LEN + 1], given[HVF_SHA256_HEX_LEN + 1];
     hvf_plan *p;
 
     hvf_diags_init(&d);
@@ -716,11 +717,20 @@ test_storm_fleet(void **state)
     assert_int_equal(hv.hosts_crashed, 0);
     assert_int_equal(hv.vms_at_risk, 0);
     assert_int_not_equal(p->summary.verdict, HVF_PLAN_VERDICT_REFUSED);
+    /* the fingerprint is the fleet's, computed when not given */
+    hvf_plan_inventory_fingerprint(sc->fleet, fp);
+    assert_string_equal(p->inventory_fingerprint, fp);
     hvf_plan_free(p);
 
+    /* given (a caller planning the same fleet again), it is taken as is and sealed with it */
+    memset(given, 'a', HVF_SHA256_HEX_LEN);
+    given[HVF_SHA256_HEX_LEN] = '\0';
+    o.inventory_fingerprint = given;
     o.strategy = HVF_PLAN_STRATEGY_NAIVE;
     p = hvf_maintenance_plan(sc->fleet, &o, &nv, &err);
     assert_non_null(p);
+    assert_string_equal(p->inventory_fingerprint, given);
+    assert_true(hvf_plan_hash_ok(p));
     assert_true(nv.peak_host_memory_ratio > 1.0);
     assert_true(nv.vms_crashed > 0);
     assert_true(nv.vms_at_risk > 0);

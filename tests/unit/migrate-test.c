@@ -832,6 +832,68 @@ test_rejects(void **state)
     assert_int_equal(hvf_migrate_state_init(&s, &p, &err), -1);
 }
 
+static void
+assert_same_figures(const hvf_migrate_result *a, const hvf_migrate_result *b)
+{
+    assert_int_equal(a->total_us, b->total_us);
+    assert_int_equal(a->downtime_us, b->downtime_us);
+    assert_int_equal(a->postcopy_us, b->postcopy_us);
+    assert_int_equal(a->rounds, b->rounds);
+    assert_int_equal(a->bytes_sent, b->bytes_sent);
+    assert_int_equal(a->final_bytes, b->final_bytes);
+    assert_int_equal(a->converged, b->converged);
+    assert_int_equal(a->finished_by, b->finished_by);
+    assert_int_equal(a->throttle_pct, b->throttle_pct);
+}
+
+/* The figures without the sentence are those with it, for every way a migration ends and
+ * midway; only the reason is left empty. */
+static void
+test_figures_without_reason(void **state)
+{
+    static const hvf_migrate_strategy strategies[] = {
+        HVF_MIGRATE_STRATEGY_PRECOPY, HVF_MIGRATE_STRATEGY_AUTO_CONVERGE,
+        HVF_MIGRATE_STRATEGY_POSTCOPY};
+    static const double dirty_mib[] = {0, 20, 150, 400};
+    hvf_error err = HVF_ERROR_INIT;
+
+    for (size_t i = 0; i < sizeof(strategies) / sizeof(strategies[0]); i++) {
+        for (size_t d = 0; d < sizeof(dirty_mib) / sizeof(dirty_mib[0]); d++) {
+            hvf_migrate_params p = busy_params();
+            hvf_migrate_result full, fig;
+            hvf_migrate_state s;
+
+            p.strategy = strategies[i];
+            p.dirty_bytes_per_s = dirty_mib[d] * HVF_MIB;
+            full = estimate_ok(&p);
+            memset(&fig, 0x5a, sizeof(fig));
+            assert_int_equal(hvf_migrate_estimate_figures(&p, &fig, &err), 0);
+            assert_same_figures(&full, &fig);
+            assert_string_equal(fig.reason, "");
+            assert_true(full.reason[0] != '\0');
+
+            /* midway through the stepper too */
+            assert_int_equal(hvf_migrate_state_init(&s, &p, &err), 0);
+            assert_true(hvf_migrate_state_advance(&s, 30 * HVF_US_PER_S, GBIT, &err) >= 0);
+            hvf_migrate_state_result(&s, &full);
+            memset(&fig, 0x5a, sizeof(fig));
+            hvf_migrate_state_figures(&s, &fig);
+            assert_same_figures(&full, &fig);
+            assert_string_equal(fig.reason, "");
+            assert_true(full.reason[0] != '\0');
+        }
+    }
+    /* invalid parameters are refused the same way */
+    {
+        hvf_migrate_params p = busy_params();
+        hvf_migrate_result fig;
+
+        p.bandwidth_bytes_per_s = 0;
+        assert_int_equal(hvf_migrate_estimate_figures(&p, &fig, &err), -1);
+        assert_int_equal(err.code, HVF_ERR_INVALID);
+    }
+}
+
 int
 main(void)
 {
@@ -860,6 +922,7 @@ main(void)
         cmocka_unit_test(test_sync_cap),
         cmocka_unit_test(test_extremes),
         cmocka_unit_test(test_rejects),
+        cmocka_unit_test(test_figures_without_reason),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Plan JSON: exact round trip, a hash that follows every field, and bad plan files refused. */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "hvfleet/alloc.h"
 #include "hvfleet/plan.h"
@@ -297,6 +299,209 @@ test_empty_plan(void **state)
     hvf_diags_clear(&d);
 }
 
+/* The items as jansson writes them (what hvf_plan_format wrote through jansson before). */
+#define PT_FLAGS (JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12))
+
+static void
+pt_expect_item(const char **cursor, json_t *item, bool first)
+{
+    char *want = json_dumps(item, PT_FLAGS);
+    size_t n = strlen(want);
+    const char *c = *cursor;
+
+    assert_non_null(want);
+    if (!first) {
+        assert_int_equal(*c, ',');
+        c++;
+    }
+    assert_memory_equal(c, "\n    ", 5);
+    c += 5;
+    if (strncmp(c, want, n) != 0)
+        fail_msg("item differs:\n  want %s\n  got  %.*s", want, (int)n + 20, c);
+    *cursor = c + n;
+    free(want);
+    json_decref(item);
+}
+
+static json_t *
+pt_secs(int64_t ms)
+{
+    return json_real((double)ms / 1000.0);
+}
+
+/* Times around every digit boundary and sign, names that need escapes or are not UTF-8: the
+ * direct writer gives jansson's bytes. */
+static hvf_plan *
+pt_tricky(void)
+{
+    static const int64_t times[] = {0, 1, 5, 9, 10, 99, 100, 120, 999, 1000, 1001, 1010, 1100,
+                                    1500, 59999, 60000, 86400000, -1, -10, -999, -1000, -1234567,
+                                    999999999999, -999999999999, 1000000000000, -1000000000000,
+                                    123456789012345, INT64_MAX / 4, -(INT64_MAX / 4)};
+    static const char *const names[] = {"kvm01", "a\"b", "back\\slash", "tab\there", "nl\nx",
+                                        "ctl\x01x", "del\x7fx", "slash/x", "\xc3\xa9t\xc3\xa9",
+                                        "bad\xff\xfeutf8", "\xe2\x80\xa8sep", ""};
+    const size_t nt = sizeof(times) / sizeof(times[0]), nn = sizeof(names) / sizeof(names[0]);
+    hvf_plan *p = hvf_plan_new(HVF_PLAN_KIND_MAINTENANCE, HVF_PLAN_STRATEGY_HVFLEET);
+    uint64_t x = 88172645463325252u;
+
+    for (size_t i = 0; i < 3 * nt; i++) {
+        hvf_plan_host *h = hvf_plan_add_host(p, names[i % nn]);
+        hvf_plan_migration *m = hvf_plan_add_migration(p, names[(i + 1) % nn], names[i % nn],
+                                                       names[(i + 2) % nn]);
+        hvf_plan_stop *st = hvf_plan_add_stop(p, names[(i + 3) % nn], names[(i + 4) % nn],
+                                              names[(i + 5) % nn]);
+
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        h->evacuate_start_ms = times[i % nt];
+        h->evacuate_end_ms = times[(i + 1) % nt];
+        h->maintenance_start_ms = (int64_t)(x % 2000000000000u);
+        h->maintenance_end_ms = (int64_t)(x % 100000);
+        h->usable_mib = i == 0 ? UINT64_MAX : x;
+        m->start_ms = times[(i + 2) % nt];
+        m->end_ms = (int64_t)(x % 999999999999u);
+        m->memory_mib = x % 1000000;
+        m->downtime_us = i < nt ? times[i] : (int64_t)(x % 10000000);
+        m->rounds = (uint32_t)(x >> 40);
+        m->converged = i % 2;
+        m->strategy = (hvf_plan_migration_mode)(i % HVF_PLAN_MIGRATION_LAST);
+        st->stop_ms = times[(i + 3) % nt];
+        st->start_ms = -(int64_t)(x % 5000000);
+    }
+    hvf_sha256_hex("inventory", 9, p->inventory_fingerprint);
+    hvf_plan_add_reason(p, "needs approval: a reason");
+    hvf_plan_add_non_converging(p, "db1", HVF_NON_CONVERGING_SHUTDOWN);
+    p->summary.makespan_ms = -5;
+    return p;
+}
+
+static void
+test_items_as_jansson(void **state)
+{
+    hvf_plan *p = pt_tricky();
+    hvf_strbuf sb = HVF_STRBUF_INIT;
+    const char *c;
+
+    hvf_plan_format(p, &sb);
+    c = strstr(sb.buf, "\"hosts\": [");
+    assert_non_null(c);
+    c += strlen("\"hosts\": [");
+    for (size_t i = 0; i < p->nhosts; i++) {
+        const hvf_plan_host *h = &p->hosts[i];
+        json_t *o = json_object();
+
+        json_object_set_new(o, "host", json_string(h->host));
+        json_object_set_new(o, "evacuate_start_s", pt_secs(h->evacuate_start_ms));
+        json_object_set_new(o, "evacuate_end_s", pt_secs(h->evacuate_end_ms));
+        json_object_set_new(o, "maintenance_start_s", pt_secs(h->maintenance_start_ms));
+        json_object_set_new(o, "maintenance_end_s", pt_secs(h->maintenance_end_ms));
+        json_object_set_new(o, "usable_mib", json_integer((json_int_t)h->usable_mib));
+        pt_expect_item(&c, o, i == 0);
+    }
+    assert_memory_equal(c, "\n  ],\n  \"migrations\": [", 23);
+    c += 23;
+    for (size_t i = 0; i < p->nmigrations; i++) {
+        const hvf_plan_migration *m = &p->migrations[i];
+        json_t *o = json_object();
+
+        json_object_set_new(o, "vm", json_string(m->vm));
+        json_object_set_new(o, "from", json_string(m->from));
+        json_object_set_new(o, "to", json_string(m->to));
+        json_object_set_new(o, "start_s", pt_secs(m->start_ms));
+        json_object_set_new(o, "end_s", pt_secs(m->end_ms));
+        json_object_set_new(o, "memory_mib", json_integer((json_int_t)m->memory_mib));
+        json_object_set_new(o, "downtime_ms", json_real((double)m->downtime_us / 1000.0));
+        json_object_set_new(o, "rounds", json_integer(m->rounds));
+        json_object_set_new(o, "converged", json_boolean(m->converged));
+        json_object_set_new(o, "strategy",
+                            json_string(hvf_plan_migration_mode_to_string(m->strategy)));
+        pt_expect_item(&c, o, i == 0);
+    }
+    assert_memory_equal(c, "\n  ],\n  \"stops\": [", 18);
+    c += 18;
+    for (size_t i = 0; i < p->nstops; i++) {
+        const hvf_plan_stop *st = &p->stops[i];
+        json_t *o = json_object();
+
+        json_object_set_new(o, "vm", json_string(st->vm));
+        json_object_set_new(o, "host", json_string(st->host));
+        json_object_set_new(o, "stop_s", pt_secs(st->stop_ms));
+        json_object_set_new(o, "start_s", pt_secs(st->start_ms));
+        json_object_set_new(o, "start_host", json_string(st->start_host));
+        pt_expect_item(&c, o, i == 0);
+    }
+    assert_string_equal(c, "\n  ]\n}\n");
+    hvf_strbuf_clear(&sb);
+    hvf_plan_free(p);
+}
+
+/* The canonical lines as printf wrote them before hvf_plan_compute_hash built them itself. */
+static void pt_line(hvf_sha256 *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+pt_line(hvf_sha256 *ctx, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    assert_true(n >= 0 && (size_t)n < sizeof(buf));
+    hvf_sha256_update(ctx, buf, (size_t)n);
+}
+
+static void
+test_hash_as_printf(void **state)
+{
+    hvf_plan *p = pt_tricky();
+    const hvf_plan_summary *s = &p->summary;
+    uint8_t digest[HVF_SHA256_BYTES];
+    char want[HVF_SHA256_HEX_LEN + 1], got[HVF_SHA256_HEX_LEN + 1];
+    hvf_sha256 ctx;
+
+    hvf_sha256_init(&ctx);
+    pt_line(&ctx, "%s\nkind %s\nstrategy %s\ninventory %s\n", HVF_PLAN_SCHEMA,
+            hvf_plan_kind_to_string(p->kind), hvf_plan_strategy_to_string(p->strategy),
+            p->inventory_fingerprint);
+    pt_line(&ctx, "summary %zu %zu %" PRId64 " %u %u %u %u %u %s\n", p->nhosts, p->nmigrations,
+            s->makespan_ms, s->max_parallel_hosts_seen, s->peak_host_memory_ppm,
+            s->peak_capacity_offline_ppm, s->vms_moved_more_than_once, s->vms_at_risk,
+            hvf_plan_verdict_to_string(s->verdict));
+    for (size_t i = 0; i < s->nreasons; i++) {
+        size_t len = strlen(s->reasons[i]);
+        pt_line(&ctx, "reason %zu ", len);
+        hvf_sha256_update(&ctx, s->reasons[i], len);
+        hvf_sha256_update(&ctx, "\n", 1);
+    }
+    for (size_t i = 0; i < s->nnon_converging; i++)
+        pt_line(&ctx, "non_converging %s %s\n", s->non_converging[i].vm,
+                hvf_non_converging_to_string(s->non_converging[i].action));
+    for (size_t i = 0; i < p->nhosts; i++) {
+        const hvf_plan_host *h = &p->hosts[i];
+        pt_line(&ctx, "host %s %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRIu64 "\n",
+                h->host, h->evacuate_start_ms, h->evacuate_end_ms, h->maintenance_start_ms,
+                h->maintenance_end_ms, h->usable_mib);
+    }
+    for (size_t i = 0; i < p->nmigrations; i++) {
+        const hvf_plan_migration *m = &p->migrations[i];
+        pt_line(&ctx, "migration %s %s %s %" PRId64 " %" PRId64 " %" PRIu64 " %" PRId64 " %u %d %s\n",
+                m->vm, m->from, m->to, m->start_ms, m->end_ms, m->memory_mib, m->downtime_us,
+                m->rounds, m->converged ? 1 : 0, hvf_plan_migration_mode_to_string(m->strategy));
+    }
+    for (size_t i = 0; i < p->nstops; i++) {
+        const hvf_plan_stop *st = &p->stops[i];
+        pt_line(&ctx, "stop %s %s %s %" PRId64 " %" PRId64 "\n", st->vm, st->host, st->start_host,
+                st->stop_ms, st->start_ms);
+    }
+    hvf_sha256_final(&ctx, digest);
+    hvf_sha256_to_hex(digest, want);
+    hvf_plan_compute_hash(p, got);
+    assert_string_equal(got, want);
+    hvf_plan_free(p);
+}
+
 int
 main(void)
 {
@@ -304,6 +509,8 @@ main(void)
         cmocka_unit_test(test_round_trip), cmocka_unit_test(test_hash_follows_content),
         cmocka_unit_test(test_bad_plans),  cmocka_unit_test(test_edited_plan),
         cmocka_unit_test(test_empty_plan), cmocka_unit_test(test_not_json),
+        cmocka_unit_test(test_items_as_jansson),
+        cmocka_unit_test(test_hash_as_printf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
