@@ -384,6 +384,10 @@ hvf_cli_run(int argc, char **argv)
     hvf_conn *conn = NULL;
     HVF_AUTOFREE char *uri = NULL;
     HVF_AUTOFREE char *stored_plan = NULL;
+    /* what --resume takes from the store */
+    HVF_AUTOFREE char *own_plan = NULL;
+    HVF_AUTOFREE char *own_driver = NULL;
+    HVF_AUTOFREE char *own_inventory = NULL;
     const char *dir;
     int rc;
 
@@ -417,10 +421,11 @@ hvf_cli_run(int argc, char **argv)
         if (found == 1) {
             stored_plan = hvf_store_plan_text(st, run.plan_hash, &err);
             if (!stored_plan && run.plan_path[0])
-                a.plan = hvf_strdup(run.plan_path); /* a change plan: read again from its file */
+                a.plan = own_plan = hvf_strdup(run.plan_path); /* a change plan: its file */
             if (!a.driver)
-                a.driver = hvf_strdup(run.driver_uri); /* freed with the process */
-            a.inventory = a.inventory ? a.inventory : hvf_strdup(run.inventory_path);
+                a.driver = own_driver = hvf_strdup(run.driver_uri);
+            if (!a.inventory)
+                a.inventory = own_inventory = hvf_strdup(run.inventory_path);
         }
         hvf_store_close(st);
         if (found < 0)
