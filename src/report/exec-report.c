@@ -229,6 +229,53 @@ exr_gantt(hvf_strbuf *out, const hvf_exec_record *r)
     hvf_strbuf_printf(out, "</svg>\n");
 }
 
+static double
+exr_gap(const hvf_exec_record_mig *m)
+{
+    return fabs((m->end_s - m->start_s) - (m->pred_end_s - m->pred_start_s));
+}
+
+/* The migrations furthest from their predicted duration, the ten worst. */
+static void
+exr_worst(hvf_strbuf *out, const hvf_exec_record *r)
+{
+    size_t pick[10], n = 0;
+
+    for (size_t i = 0; i < r->nmigs; i++) {
+        const hvf_exec_record_mig *m = &r->migs[i];
+        size_t k;
+
+        if (m->start_s < 0 || m->end_s < 0 || m->pred_start_s < 0 || m->pred_end_s < 0)
+            continue;
+        for (k = n; k > 0 && exr_gap(&r->migs[pick[k - 1]]) < exr_gap(m); k--) {
+            if (k < HVF_ARRAY_LEN(pick))
+                pick[k] = pick[k - 1];
+        }
+        if (k < HVF_ARRAY_LEN(pick)) {
+            pick[k] = i;
+            if (n < HVF_ARRAY_LEN(pick))
+                n++;
+        }
+    }
+    hvf_strbuf_printf(out, "<h2>Migrations furthest from their prediction</h2>\n<table>\n"
+                           "<tr><th>VM</th><th>predicted</th><th>actual</th><th>deviation</th>"
+                           "<th>outcome</th></tr>\n");
+    for (size_t k = 0; k < n; k++) {
+        const hvf_exec_record_mig *m = &r->migs[pick[k]];
+        double pred = m->pred_end_s - m->pred_start_s, act = m->end_s - m->start_s;
+
+        hvf_strbuf_printf(out, "<tr><td>");
+        hvf_svg_escape(out, m->vm);
+        hvf_strbuf_printf(out, "</td><td>%.1f s</td><td>%.1f s</td><td>", pred, act);
+        if (pred > 0)
+            hvf_strbuf_printf(out, "%+.1f %%", 100.0 * (act - pred) / pred);
+        hvf_strbuf_printf(out, "</td><td>");
+        hvf_svg_escape(out, m->outcome);
+        hvf_strbuf_printf(out, "</td></tr>\n");
+    }
+    hvf_strbuf_printf(out, "</table>\n");
+}
+
 void
 hvf_exec_record_render_html(const hvf_exec_record *r, const char *title, hvf_strbuf *out)
 {
@@ -260,6 +307,7 @@ hvf_exec_record_render_html(const hvf_exec_record *r, const char *title, hvf_str
     hvf_strbuf_printf(out, "</table>\n<h2>Hosts: predicted (light) and actual (dark; red when "
                             "not maintained)</h2>\n");
     exr_gantt(out, r);
+    exr_worst(out, r);
     hvf_strbuf_printf(out, "<h2>Hosts not maintained</h2>\n<table>\n"
                             "<tr><th>host</th><th>reason</th></tr>\n");
     for (size_t i = 0; i < r->nhosts; i++) {
