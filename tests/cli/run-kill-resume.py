@@ -32,13 +32,34 @@ def hv(args, env, **kw):
     return subprocess.run([HV] + args, env=env, capture_output=True, text=True, timeout=120, **kw)
 
 
+def load_world(path):
+    """The sim driver's world: its snapshot, then the log of changes beside it."""
+    with open(path) as f:
+        w = json.load(f)
+    if os.path.exists(path + ".log"):
+        with open(path + ".log") as f:
+            for line in f:
+                try:
+                    d = json.loads(line)
+                except ValueError:
+                    break  # a line torn by the kill
+                if d.get("log_seq", 0) <= w.get("seq", 0):
+                    continue
+                for k in ("now_us", "deviations_applied", "next_job", "jobs"):
+                    if k in d:
+                        w[k] = d[k]
+                for k in ("hosts", "vms"):
+                    for item in d.get(k, []):
+                        w[k][item["i"]] = item["r"]
+    return w
+
+
 def check_world(state, final):
     """Invariants read from the sim world (the fleet as the driver keeps it) and the store."""
     worlds = glob.glob(os.path.join(state, "sim-world-*.json"))
     if not worlds:
         return  # killed before the driver first wrote its world: nothing happened yet
-    with open(worlds[0]) as f:
-        w = json.load(f)
+    w = load_world(worlds[0])
     names = [v["name"] for v in w["vms"]]
     if len(names) != len(set(names)):
         fail("a VM is listed twice in the world")
@@ -158,8 +179,7 @@ def change_round(rng, tmp, kills):
             fail(f"change run exited {p.returncode} after {landed} kills: {err.strip()}")
             return
         break
-    with open(glob.glob(os.path.join(state, "sim-world-*.json"))[0]) as f:
-        w = json.load(f)
+    w = load_world(glob.glob(os.path.join(state, "sim-world-*.json"))[0])
     bad = [(h["name"], h["change"], h["applies"]) for h in w["hosts"]
            if h["name"].startswith("st") and (h["change"] != "storage-firewall-limit" or
                                               h["applies"] != 1)]

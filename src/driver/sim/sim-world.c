@@ -623,6 +623,8 @@ sd_world_restore_twin(sd_priv *p, hvf_error *err)
     return 0;
 }
 
+static void world_apply_log(sd_priv *p, json_t *w);
+
 int
 sd_world_open(sd_priv *p, hvf_error *err)
 {
@@ -685,6 +687,7 @@ sd_world_open(sd_priv *p, hvf_error *err)
         w = json_loadb(text, len, 0, &jerr);
         if (!w)
             return world_fail(p, err, "not JSON (a torn write?)");
+        world_apply_log(p, w);
         rc = world_load(p, w, &world_hs, &world_vs, err);
         json_decref(w);
     }
@@ -717,77 +720,68 @@ sd_write_replace(const char *path, const char *text, hvf_error *err)
     return 0;
 }
 
-/* Written by hand, not through a JSON tree: it is saved after every event of a run, and a tree
- * of every VM was most of a large run's time. Fields that keep the inventory's value are left
- * out (a VM's dirty rate unless a deviation changed it). */
-int
-sd_world_save(sd_priv *p, hvf_error *err)
+/* One host's record, as the world file holds it (inventory names need no escaping:
+ * hvf_name_is_valid allows letters, digits, . _ -). */
+static void
+world_host_rec(sd_priv *p, const hvf_fleet *f, size_t h, hvf_strbuf *one)
 {
-    hvf_strbuf sb = p->world_text; /* its room kept from one save to the next */
-    const hvf_fleet *f;
-    int rc;
+    hvf_sim_host_state s = hvf_sim_host_state_get(p->sim, (int32_t)h);
+    hvf_drv_host_state d = s == HVF_SIM_HOST_ACTIVE         ? HVF_DRV_HOST_ACTIVE
+                           : s == HVF_SIM_HOST_EVACUATING    ? HVF_DRV_HOST_DRAINING
+                           : s == HVF_SIM_HOST_MAINTENANCE ? HVF_DRV_HOST_MAINTENANCE
+                                                            : HVF_DRV_HOST_DOWN;
 
-    if (!p->world_path || !p->dirty)
-        return 0;
-    f = hvf_sim_fleet(p->sim);
-    sb.len = 0;
-    hvf_strbuf_printf(&sb, "{\"schema\":\"%s\",\"inventory_fingerprint\":\"%s\",\"now_us\":%" PRId64
-                           ",\"deviations_applied\":%zu,\"next_job\":%zu,\"hosts\":[",
-                      SD_WORLD_SCHEMA, p->fingerprint, p->base_us + hvf_sim_now(p->sim),
-                      p->next_dev, p->njobs);
-    for (size_t h = 0; h < f->nhosts; h++) {
-        hvf_sim_host_state s = hvf_sim_host_state_get(p->sim, (int32_t)h);
-        hvf_drv_host_state d = s == HVF_SIM_HOST_ACTIVE         ? HVF_DRV_HOST_ACTIVE
-                               : s == HVF_SIM_HOST_EVACUATING    ? HVF_DRV_HOST_DRAINING
-                               : s == HVF_SIM_HOST_MAINTENANCE ? HVF_DRV_HOST_MAINTENANCE
-                                                                : HVF_DRV_HOST_DOWN;
+    hvf_strbuf_printf(one, "{\"name\":\"%s\",\"state\":\"%s\",\"maintenance_until_us\":%" PRId64
+                           ",\"maintenance_factor\":%.17g,\"change\":",
+                      f->hosts[h].name, hvf_drv_host_state_names[d], p->maint_until[h],
+                      p->maint_factor[h]);
+    hvf_strbuf_quote(one, p->change[h]);
+    hvf_strbuf_printf(one, ",\"apply_until_us\":%" PRId64 ",\"rollback\":%s,"
+                           "\"change_breaks\":%s,\"applies\":%u}",
+                      p->apply_until[h], p->applying_rollback[h] ? "true" : "false",
+                      p->change_breaks[h] ? "true" : "false", p->applies[h]);
+}
 
-        /* inventory names need no escaping (hvf_name_is_valid: letters, digits, . _ -) */
-        hvf_strbuf_printf(&sb, "%s{\"name\":\"%s\"", h ? "," : "", f->hosts[h].name);
-        hvf_strbuf_printf(&sb, ",\"state\":\"%s\",\"maintenance_until_us\":%" PRId64
-                               ",\"maintenance_factor\":%.17g,\"change\":",
-                          hvf_drv_host_state_names[d], p->maint_until[h], p->maint_factor[h]);
-        hvf_strbuf_quote(&sb, p->change[h]);
-        hvf_strbuf_printf(&sb, ",\"apply_until_us\":%" PRId64 ",\"rollback\":%s,"
-                               "\"change_breaks\":%s,\"applies\":%u}",
-                          p->apply_until[h], p->applying_rollback[h] ? "true" : "false",
-                          p->change_breaks[h] ? "true" : "false", p->applies[h]);
-    }
-    hvf_strbuf_puts(&sb, "],\"vms\":[");
+/* Brings each VM's record up to date; only the VMs that changed are formatted again. */
+static void
+world_vm_recs(sd_priv *p, const hvf_fleet *f)
+{
     for (size_t v = 0; v < f->nvms; v++) {
         int32_t h = hvf_sim_vm_host(p->sim, (int32_t)v);
         bool stopped = hvf_sim_vm_state_get(p->sim, (int32_t)v) == HVF_SIM_VM_STOPPED;
         /* dirty rates and planned failures come from deviations, which mark it anew */
         bool odd = p->fleet->vms[v].dirty_bytes_per_s != p->inv->vms[v].dirty_bytes_per_s ||
                    p->fail_next[v];
+        hvf_strbuf one = HVF_STRBUF_INIT;
 
-        if (odd || !p->vm_rec[v] || p->vm_rec_host[v] != h || p->vm_rec_state[v] != stopped) {
-            hvf_strbuf one = HVF_STRBUF_INIT;
-
-            hvf_strbuf_printf(&one, "{\"name\":\"%s\",\"host\":\"%s\",\"state\":\"%s\"",
-                              f->vms[v].name, h >= 0 ? f->hosts[h].name : "",
-                              stopped ? "stopped" : "running");
-            if (p->fleet->vms[v].dirty_bytes_per_s != p->inv->vms[v].dirty_bytes_per_s)
-                hvf_strbuf_printf(&one, ",\"dirty\":%.17g", p->fleet->vms[v].dirty_bytes_per_s);
-            if (p->fail_next[v])
-                hvf_strbuf_puts(&one, ",\"fail_next\":true");
-            hvf_strbuf_puts(&one, "}");
-            free(p->vm_rec[v]);
-            p->vm_rec[v] = hvf_strbuf_steal(&one);
-            p->vm_rec_host[v] = h;
-            p->vm_rec_state[v] = odd ? -1 : (int8_t)stopped;
-        }
-        if (v)
-            hvf_strbuf_add(&sb, ",", 1);
-        hvf_strbuf_puts(&sb, p->vm_rec[v]);
+        if (!odd && p->vm_rec[v] && p->vm_rec_host[v] == h && p->vm_rec_state[v] == stopped)
+            continue;
+        hvf_strbuf_printf(&one, "{\"name\":\"%s\",\"host\":\"%s\",\"state\":\"%s\"",
+                          f->vms[v].name, h >= 0 ? f->hosts[h].name : "",
+                          stopped ? "stopped" : "running");
+        if (p->fleet->vms[v].dirty_bytes_per_s != p->inv->vms[v].dirty_bytes_per_s)
+            hvf_strbuf_printf(&one, ",\"dirty\":%.17g", p->fleet->vms[v].dirty_bytes_per_s);
+        if (p->fail_next[v])
+            hvf_strbuf_puts(&one, ",\"fail_next\":true");
+        hvf_strbuf_puts(&one, "}");
+        free(p->vm_rec[v]);
+        p->vm_rec[v] = hvf_strbuf_steal(&one);
+        p->vm_rec_host[v] = h;
+        p->vm_rec_state[v] = odd ? -1 : (int8_t)stopped;
     }
-    hvf_strbuf_puts(&sb, "],\"jobs\":[");
+}
+
+/* The jobs not forgotten (those running and those whose end the caller has not recorded). */
+static void
+world_jobs(sd_priv *p, hvf_strbuf *sb)
+{
+    hvf_strbuf_puts(sb, "[");
     for (size_t i = 0, n = 0; i < p->njobs; i++) {
         const sd_job *j = &p->jobs[i];
 
         if (j->forgotten)
             continue;
-        hvf_strbuf_printf(&sb,
+        hvf_strbuf_printf(sb,
                           "%s{\"id\":%" PRId64 ",\"vm\":%d,\"source\":%d,\"target\":%d,"
                           "\"state\":\"%s\",\"started_us\":%" PRId64 ",\"ended_us\":%" PRId64
                           ",\"downtime_us\":%" PRId64 ",\"transferred\":%" PRIu64
@@ -799,15 +793,163 @@ sd_world_save(sd_priv *p, hvf_error *err)
                           j->downtime_us, j->transferred, j->postcopy_allowed ? "true" : "false",
                           j->auto_converge ? "true" : "false", j->max_bytes_per_s,
                           j->downtime_limit_us, j->fail_at_us);
-        hvf_strbuf_quote(&sb, j->error);
-        hvf_strbuf_puts(&sb, "}");
+        hvf_strbuf_quote(sb, j->error);
+        hvf_strbuf_puts(sb, "}");
     }
-    hvf_strbuf_puts(&sb, "]}");
-    rc = sd_write_replace(p->world_path, sb.buf, err);
+    hvf_strbuf_puts(sb, "]");
+}
+
+#define SD_LOG_MAX_LINES 256
+
+/*
+ * The world is a snapshot (written whole by rename) and a log beside it (WORLD.log) of what
+ * changed since, one line a save: a save after an event appends the few hosts, VMs and jobs
+ * that changed instead of writing every VM again, and every SD_LOG_MAX_LINES lines (and first,
+ * in each process) a new snapshot replaces both. Lines carry a sequence number; the snapshot
+ * says up to which one it holds, so a log left by a kill between the two is skipped.
+ */
+int
+sd_world_save(sd_priv *p, hvf_error *err)
+{
+    hvf_strbuf sb = p->world_text; /* its room kept from one save to the next */
+    HVF_AUTOFREE char *log_path = NULL;
+    const hvf_fleet *f;
+    bool full;
+    int rc = 0;
+
+    if (!p->world_path || !p->dirty)
+        return 0;
+    f = hvf_sim_fleet(p->sim);
+    if (!p->host_rec) {
+        p->host_rec = hvf_calloc(f->nhosts + 1, sizeof(char *));
+        p->host_rec_sent = hvf_calloc(f->nhosts + 1, sizeof(char *));
+        p->vm_rec_sent = hvf_calloc(f->nvms + 1, sizeof(char *));
+    }
+    for (size_t h = 0; h < f->nhosts; h++) {
+        hvf_strbuf one = HVF_STRBUF_INIT;
+
+        world_host_rec(p, f, h, &one);
+        free(p->host_rec[h]);
+        p->host_rec[h] = hvf_strbuf_steal(&one);
+    }
+    world_vm_recs(p, f);
+    full = !p->snapshot_written || p->log_lines >= SD_LOG_MAX_LINES;
+    p->seq++;
+    sb.len = 0;
+    hvf_strbuf_printf(&sb, "{\"%s\":%" PRIu64 ",\"now_us\":%" PRId64
+                           ",\"deviations_applied\":%zu,\"next_job\":%zu,\"hosts\":[",
+                      full ? "seq" : "log_seq", p->seq, p->base_us + hvf_sim_now(p->sim),
+                      p->next_dev, p->njobs);
+    for (size_t h = 0, n = 0; h < f->nhosts; h++) {
+        if (!full && p->host_rec_sent[h] && strcmp(p->host_rec_sent[h], p->host_rec[h]) == 0)
+            continue;
+        if (full)
+            hvf_strbuf_printf(&sb, "%s%s", n++ ? "," : "", p->host_rec[h]);
+        else
+            hvf_strbuf_printf(&sb, "%s{\"i\":%zu,\"r\":%s}", n++ ? "," : "", h, p->host_rec[h]);
+    }
+    hvf_strbuf_puts(&sb, "],\"vms\":[");
+    for (size_t v = 0, n = 0; v < f->nvms; v++) {
+        if (!full && p->vm_rec_sent[v] == p->vm_rec[v])
+            continue;
+        if (n++)
+            hvf_strbuf_add(&sb, ",", 1);
+        if (!full)
+            hvf_strbuf_printf(&sb, "{\"i\":%zu,\"r\":", v);
+        hvf_strbuf_puts(&sb, p->vm_rec[v]);
+        if (!full)
+            hvf_strbuf_puts(&sb, "}");
+    }
+    hvf_strbuf_puts(&sb, "],\"jobs\":");
+    world_jobs(p, &sb);
+    log_path = hvf_asprintf("%s.log", p->world_path);
+    if (full) {
+        hvf_strbuf_printf(&sb, ",\"schema\":\"%s\",\"inventory_fingerprint\":\"%s\"}",
+                          SD_WORLD_SCHEMA, p->fingerprint);
+        rc = sd_write_replace(p->world_path, sb.buf, err);
+        if (rc == 0 && unlink(log_path) < 0 && errno != ENOENT) {
+            hvf_error_set(err, HVF_ERR_IO, "sim world log '%s': %s", log_path, strerror(errno));
+            rc = -1;
+        }
+        p->snapshot_written = rc == 0;
+        p->log_lines = 0;
+    } else {
+        FILE *fp = fopen(log_path, "a");
+        bool ok;
+
+        hvf_strbuf_puts(&sb, "}\n");
+        ok = fp && fwrite(sb.buf, 1, sb.len, fp) == sb.len;
+        ok = fp && fclose(fp) == 0 && ok;
+        if (!ok) {
+            hvf_error_set(err, HVF_ERR_IO, "sim world log '%s': %s", log_path, strerror(errno));
+            rc = -1;
+        }
+        p->log_lines++;
+    }
     p->world_text = sb;
-    if (rc == 0)
-        p->dirty = false;
-    return rc;
+    if (rc < 0)
+        return -1;
+    /* what the files hold now: the records just written */
+    for (size_t h = 0; h < f->nhosts; h++) {
+        free(p->host_rec_sent[h]);
+        p->host_rec_sent[h] = hvf_strdup(p->host_rec[h]);
+    }
+    for (size_t v = 0; v < f->nvms; v++)
+        p->vm_rec_sent[v] = p->vm_rec[v];
+    p->dirty = false;
+    return 0;
+}
+
+/* Applies the log beside the snapshot @w, line by line, to @w itself; a line torn by a kill
+ * ends it, and lines the snapshot already holds are skipped. */
+static void
+world_apply_log(sd_priv *p, json_t *w)
+{
+    HVF_AUTOFREE char *log_path = hvf_asprintf("%s.log", p->world_path);
+    FILE *fp = fopen(log_path, "r");
+    json_int_t snap = json_integer_value(json_object_get(w, "seq"));
+    char *line = NULL;
+    size_t cap = 0;
+
+    if (!fp)
+        return;
+    while (getline(&line, &cap, fp) > 0) {
+        json_error_t jerr;
+        json_t *d = json_loads(line, 0, &jerr);
+        json_t *item;
+        size_t k;
+
+        if (!d || !json_is_integer(json_object_get(d, "log_seq"))) {
+            json_decref(d);
+            break;
+        }
+        if (json_integer_value(json_object_get(d, "log_seq")) > snap) {
+            static const char *const scalars[] = {"now_us", "deviations_applied", "next_job",
+                                                  "jobs"};
+            static const char *const lists[] = {"hosts", "vms"};
+
+            for (size_t i = 0; i < HVF_ARRAY_LEN(scalars); i++) {
+                if (json_object_get(d, scalars[i]))
+                    json_object_set(w, scalars[i], json_object_get(d, scalars[i]));
+            }
+            for (size_t i = 0; i < HVF_ARRAY_LEN(lists); i++) {
+                json_t *to = json_object_get(w, lists[i]);
+
+                json_array_foreach(json_object_get(d, lists[i]), k, item)
+                {
+                    json_t *ix = json_object_get(item, "i");
+
+                    if (json_is_integer(ix) && json_integer_value(ix) >= 0 &&
+                        (size_t)json_integer_value(ix) < json_array_size(to))
+                        json_array_set(to, (size_t)json_integer_value(ix),
+                                       json_object_get(item, "r"));
+                }
+            }
+        }
+        json_decref(d);
+    }
+    free(line);
+    fclose(fp);
 }
 
 hvf_fleet *
@@ -839,6 +981,13 @@ sd_priv_free(sd_priv *p)
         return;
     for (size_t v = 0; p->vm_rec && p->fleet && v < p->fleet->nvms; v++)
         free(p->vm_rec[v]);
+    for (size_t h = 0; p->host_rec && p->fleet && h < p->fleet->nhosts; h++) {
+        free(p->host_rec[h]);
+        free(p->host_rec_sent[h]);
+    }
+    free(p->host_rec);
+    free(p->host_rec_sent);
+    free(p->vm_rec_sent);
     free(p->vm_rec);
     free(p->vm_rec_host);
     free(p->vm_rec_state);

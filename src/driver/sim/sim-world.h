@@ -73,6 +73,12 @@ typedef struct sd_priv {
     /* each VM's record as last written, and what it was made from: a save re-formats only the
      * VMs that changed (one or two an event), the rest is copied */
     char **vm_rec;
+    char **host_rec;       /* each host's record as last written */
+    char **host_rec_sent;  /* ...and as the snapshot or log last holds it */
+    char **vm_rec_sent;
+    bool snapshot_written; /* by this process: later saves append to the log */
+    uint64_t seq;          /* of the last save (snapshot or log line) */
+    uint32_t log_lines;    /* in the log since the snapshot */
     int32_t *vm_rec_host;
     int8_t *vm_rec_state; /* -1 = not formatted yet */
     char *dev_path;     /* owned; the deviations file, read once the fleet is known */
