@@ -129,8 +129,6 @@ r_dhost(const hvf_drv_host *hosts, long n, const char *name)
     return NULL;
 }
 
-int x_replan_apply_stored(x_run *x, const char *hash, bool worse, hvf_error *err);
-
 int
 x_resume(x_run *x, hvf_error *err)
 {

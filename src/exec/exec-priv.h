@@ -129,10 +129,30 @@ typedef struct x_run {
     char note[512];
 } x_run;
 
-/* exec.c */
+/* exec-work.c: the work, from the plan */
 hvf_plan *x_plan_from_text(const char *name, const char *text, hvf_error *err);
+hvf_plan *x_plan_dup(const hvf_plan *p, hvf_error *err);
+int32_t x_host_of(const x_run *x, const char *name); /* index in x->hosts, or -1 */
+
+/* exec-start.c: each returns 0 (done, or nothing may start now) or -1 with @err set */
+/* 0 when actions may start; -1 with x->note saying why not (frozen, approval, operator). */
+int x_may_act(x_run *x, const char *action);
+int x_start_hosts(x_run *x, hvf_error *err);
+int x_start_migs(x_run *x, hvf_error *err);
+int x_run_stops(x_run *x, hvf_error *err);
+int x_maintain_empty(x_run *x, hvf_error *err);
+/* Hosts that failed while draining go back into service. */
+int x_return_failed(x_run *x, hvf_error *err);
+/* @m will not happen (@st: failed or skipped) for the reason given; a failure fails its host. */
+void x_mig_fail(x_run *x, x_mig *m, xm_state st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* exec-watch.c */
 /* The job of @m ended in @state: ledger, journal, and what it means for its host. */
 int x_mig_ended(x_run *x, x_mig *m, hvf_job_state state, const char *why, hvf_error *err);
+int x_handle_event(x_run *x, const hvf_drv_event *ev, hvf_error *err);
+/* Stalls, timeouts, post-copy and lateness of running jobs and maintenances; sets *@replan. */
+int x_watch_jobs(x_run *x, bool *replan, hvf_error *err);
 
 /* exec-ledger.c */
 void x_ledger_init(x_run *x, const hvf_drv_host *hosts, size_t nhosts, const hvf_drv_vm *vms,
@@ -174,5 +194,7 @@ void x_host_fail(x_run *x, x_host *h, const char *fmt, ...) __attribute__((forma
  * 2 nothing to re-plan (the work in force goes on), 0 paused for approval (x->note says why),
  * -1 error. */
 int x_replan(x_run *x, const char *why, hvf_error *err);
+/* Applies the re-plan with @hash kept in the store (resume); @worse: it needs its own approval. */
+int x_replan_apply_stored(x_run *x, const char *hash, bool worse, hvf_error *err);
 /* Builds hosts, migrations and stops from x->plan (fresh run or after a re-plan). */
 void x_load_plan_work(x_run *x, bool keep_done);

@@ -45,8 +45,6 @@ x_replan_apply(x_run *x, hvf_plan *plan, bool worse)
     x->replans++;
 }
 
-int x_replan_apply_stored(x_run *x, const char *hash, bool worse, hvf_error *err);
-
 int
 x_replan_apply_stored(x_run *x, const char *hash, bool worse, hvf_error *err)
 {
