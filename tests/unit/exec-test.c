@@ -146,7 +146,7 @@ xt_plan(xt *t)
         assert_int_equal(hvf_approval_record(t->state, t->plan, "approver", &err), 0);
 }
 
-/* Runs the plan on sim:INV with @deviations (JSON text or NULL); the ledger is checked after
+/* Runs the plan on sim:INV with @deviations (the entries of the file's list, or NULL); the ledger is checked after
  * every event (a violation fails the run with -1). */
 static hvf_exec_summary
 xt_run(xt *t, const char *deviations, bool resume)
@@ -164,7 +164,8 @@ xt_run(xt *t, const char *deviations, bool resume)
         FILE *fp = fopen(devpath, "w");
 
         assert_non_null(fp);
-        fputs(deviations, fp);
+        fprintf(fp, "{\"schema\":\"hvfleet.sim-deviations/v1\",\"deviations\":[%s]}",
+                deviations);
         fclose(fp);
         uri = hvf_asprintf("sim://%s?deviations=%s", t->inv, devpath);
     } else {
@@ -308,8 +309,7 @@ test_slow_link_replans(void **state)
     t.policy.max_parallel_hosts = 1;
     xt_plan(&t);
     snprintf(dev, sizeof(dev),
-             "{\"schema\":\"hvfleet.sim-deviations/v1\",\"deviations\":["
-             "{\"at\":\"1s\",\"kind\":\"link\",\"host\":\"%s\",\"factor\":0.2}]}",
+             "{\"at\":\"1s\",\"kind\":\"link\",\"host\":\"%s\",\"factor\":0.2}",
              t.plan->hosts[0].host);
     s = xt_run(&t, dev, false);
     assert_true(s.replans >= 1);
@@ -335,8 +335,7 @@ test_slow_maintenance_replans(void **state)
     t.policy.seatbelt.max_capacity_offline = 1;
     xt_plan(&t);
     snprintf(dev, sizeof(dev),
-             "{\"schema\":\"hvfleet.sim-deviations/v1\",\"deviations\":["
-             "{\"kind\":\"slow-maintenance\",\"host\":\"%s\",\"factor\":3}]}",
+             "{\"kind\":\"slow-maintenance\",\"host\":\"%s\",\"factor\":3}",
              t.plan->hosts[0].host);
     s = xt_run(&t, dev, false);
     assert_non_null(strstr(t.events, "\"maintenance_s\""));
@@ -379,9 +378,8 @@ test_worse_replan_pauses(void **state)
     /* the first host's link slows down (a late migration: re-plan) and a VM of the last host
      * starts dirtying memory faster than any link carries */
     snprintf(dev, sizeof(dev),
-             "{\"schema\":\"hvfleet.sim-deviations/v1\",\"deviations\":["
              "{\"at\":\"1s\",\"kind\":\"dirty-rate\",\"vm\":\"%s\",\"factor\":1000},"
-             "{\"at\":\"1s\",\"kind\":\"link\",\"host\":\"%s\",\"factor\":0.1}]}",
+             "{\"at\":\"1s\",\"kind\":\"link\",\"host\":\"%s\",\"factor\":0.1}",
              busy, t.plan->hosts[0].host);
     s = xt_run(&t, dev, false);
     assert_int_equal(s.result, HVF_EXEC_PAUSED);
@@ -432,8 +430,7 @@ test_host_crash_mid_drain(void **state)
     t.policy.seatbelt.max_capacity_offline = 1;
     xt_plan(&t);
     snprintf(dev, sizeof(dev),
-             "{\"schema\":\"hvfleet.sim-deviations/v1\",\"deviations\":["
-             "{\"at\":\"2s\",\"kind\":\"host-crash\",\"host\":\"%s\"}]}",
+             "{\"at\":\"2s\",\"kind\":\"host-crash\",\"host\":\"%s\"}",
              t.plan->hosts[0].host);
     s = xt_run(&t, dev, false);
     assert_int_equal(s.result, HVF_EXEC_PARTIAL);
@@ -460,8 +457,7 @@ test_failed_migration(void **state)
     xt_plan(&t);
     vm = t.plan->migrations[0].vm;
     snprintf(dev, sizeof(dev),
-             "{\"schema\":\"hvfleet.sim-deviations/v1\",\"deviations\":["
-             "{\"kind\":\"migration-fail\",\"vm\":\"%s\"}]}",
+             "{\"kind\":\"migration-fail\",\"vm\":\"%s\"}",
              vm);
     s = xt_run(&t, dev, false);
     assert_int_equal(s.result, HVF_EXEC_PARTIAL);
