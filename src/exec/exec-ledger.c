@@ -23,9 +23,13 @@ x_ledger_init(x_run *x, const hvf_drv_host *hosts, size_t nhosts, const hvf_drv_
         if (hosts[i].state != HVF_DRV_HOST_DOWN)
             x->total_usable_mib += hosts[i].usable_mib;
     }
+    x->vm_state = hvf_calloc(x->fleet->nvms + 1, sizeof(*x->vm_state));
     for (size_t i = 0; i < nvms; i++) {
         int32_t h = hvf_fleet_find_host(x->fleet, vms[i].host);
+        int32_t v = hvf_fleet_find_vm(x->fleet, vms[i].name);
 
+        if (v >= 0)
+            x->vm_state[v] = vms[i].state;
         if (h < 0 || vms[i].state == HVF_DRV_VM_STOPPED || vms[i].state == HVF_DRV_VM_CRASHED)
             continue;
         x->ledger[h].used_mib += vms[i].mem_mib;
@@ -122,6 +126,7 @@ x_ledger_sync(x_run *x, hvf_error *err)
         if (h < 0 || v < 0)
             continue;
         x->fleet->vms[v].host = h;
+        x->vm_state[v] = vms[i].state;
         if (vms[i].state == HVF_DRV_VM_STOPPED || vms[i].state == HVF_DRV_VM_CRASHED)
             continue;
         x->ledger[h].used_mib += vms[i].mem_mib;

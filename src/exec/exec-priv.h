@@ -125,6 +125,7 @@ typedef struct x_run {
     bool cancel_running;
     bool aborting;
     int32_t *vm_mig; /* per fleet VM: running x_mig index, -1 */
+    hvf_drv_vm_state *vm_state; /* per fleet VM, as the driver last listed it */
     hvf_exec_summary *sum;
     char note[512];
 } x_run;

@@ -300,10 +300,7 @@ x_start_mig(x_run *x, size_t i, hvf_error *err)
     const hvf_vm *v;
     hvf_migrate_job_params mp = {0};
     hvf_store_entry in;
-    hvf_drv_vm *vms = NULL;
-    long nvms;
     int64_t job;
-    bool where_planned = false;
 
     if (m->vm_idx < 0 || m->from_idx < 0 || m->to_idx < 0) {
         x_mig_fail(x, m, XM_FAILED, "VM or host not in the fleet the driver reports");
@@ -315,17 +312,10 @@ x_start_mig(x_run *x, size_t i, hvf_error *err)
         return 0;
     if (!x_ledger_fits(x, m->to_idx, v->mem_mib, v->vcpus, true))
         return 0; /* waits for room (a migration out of the target, a claim released) */
-    /* The VM must still be where the plan found it. */
-    nvms = hvf_driver_list_vms(x->conn, &vms, err);
-    if (nvms < 0)
-        return -1;
-    for (long k = 0; k < nvms; k++) {
-        if (strcmp(vms[k].name, m->vm) == 0)
-            where_planned = strcmp(vms[k].host, m->from) == 0 &&
-                            vms[k].state == HVF_DRV_VM_RUNNING;
-    }
-    free(vms);
-    if (!where_planned) {
+    /* The VM must still be where the plan found it, as the driver listed it at the last poll
+     * (x_ledger_sync), and no migration of ours may hold it. */
+    if (x->fleet->vms[m->vm_idx].host != m->from_idx ||
+        x->vm_state[m->vm_idx] != HVF_DRV_VM_RUNNING || x->vm_mig[m->vm_idx] >= 0) {
         x_mig_fail(x, m, XM_FAILED, "VM '%s' is no longer running on '%s' as the plan found it",
                    m->vm, m->from);
         return 0;

@@ -281,6 +281,7 @@ x_free(x_run *x)
     free(x->stops);
     free(x->ledger);
     free(x->vm_mig);
+    free(x->vm_state);
     hvf_plan_free(x->plan);
     hvf_fleet_free(x->fleet);
     hvf_store_close(x->st);
