@@ -37,6 +37,9 @@ typedef void (*hvf_inventory_sink)(void *ctx, const char *text, size_t len);
 /* The same text handed to @sink in pieces of some 64 KiB, never held whole (a fingerprint of a
  * large fleet need not build it). */
 void hvf_inventory_format_to(const hvf_fleet *fleet, hvf_inventory_sink sink, void *ctx);
+/* The fleet's fingerprint: SHA-256 of its canonical text (hvf_inventory_format), as hex. Plans
+ * are bound to it; the sim driver names its world after it. */
+void hvf_inventory_fingerprint(const hvf_fleet *fleet, char hex[65]);
 
 /* Writes @fleet to @path atomically ("-" = standard output). */
 int hvf_inventory_save(const hvf_fleet *fleet, const char *path, hvf_error *err)

@@ -8,6 +8,7 @@
 #include "conf/reader.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/inventory.h"
+#include "hvfleet/sha256.h"
 #include "hvfleet/units.h"
 
 typedef struct inv_root {
@@ -657,4 +658,23 @@ hvf_inventory_save(const hvf_fleet *f, const char *path, hvf_error *err)
     rc = hvf_file_write_atomic(path, sb.buf, sb.len, err);
     hvf_strbuf_clear(&sb);
     return rc;
+}
+
+static void
+inventory_hash_sink(void *ctx, const char *text, size_t len)
+{
+    hvf_sha256_update(ctx, text, len);
+}
+
+void
+hvf_inventory_fingerprint(const hvf_fleet *fleet, char hex[65])
+{
+    uint8_t digest[HVF_SHA256_BYTES];
+    hvf_sha256 ctx;
+
+    /* hashed as the text is made, never held whole */
+    hvf_sha256_init(&ctx);
+    hvf_inventory_format_to(fleet, inventory_hash_sink, &ctx);
+    hvf_sha256_final(&ctx, digest);
+    hvf_sha256_to_hex(digest, hex);
 }

@@ -235,23 +235,10 @@ hvf_plan_max_parallel_hosts(const hvf_plan *p)
     return max;
 }
 
-static void
-plan_fingerprint_sink(void *ctx, const char *text, size_t len)
-{
-    hvf_sha256_update(ctx, text, len);
-}
-
 void
 hvf_plan_inventory_fingerprint(const hvf_fleet *f, char hex[HVF_SHA256_HEX_LEN + 1])
 {
-    uint8_t digest[HVF_SHA256_BYTES];
-    hvf_sha256 ctx;
-
-    /* the SHA-256 of hvf_inventory_format's text, hashed as it is made */
-    hvf_sha256_init(&ctx);
-    hvf_inventory_format_to(f, plan_fingerprint_sink, &ctx);
-    hvf_sha256_final(&ctx, digest);
-    hvf_sha256_to_hex(digest, hex);
+    hvf_inventory_fingerprint(f, hex);
 }
 
 /* ---- hash ---------------------------------------------------------------------------------- */

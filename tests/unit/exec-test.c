@@ -25,7 +25,6 @@
 #include "hvfleet/generate.h"
 #include "hvfleet/inventory.h"
 #include "hvfleet/maintenance.h"
-#include "hvfleet/sha256.h"
 #include "hvfleet/store.h"
 #include "hvfleet/strbuf.h"
 
@@ -491,11 +490,8 @@ test_stale_refused(void **state)
     /* the driver never acted: the world of this fleet, if written, holds no job */
     {
         char fp[65];
-        hvf_strbuf sb2 = HVF_STRBUF_INIT;
 
-        hvf_inventory_format(t.fleet, &sb2);
-        hvf_sha256_hex(sb2.buf, sb2.len, fp);
-        hvf_strbuf_clear(&sb2);
+        hvf_inventory_fingerprint(t.fleet, fp);
         world = hvf_asprintf("%s/sim-world-%.12s.json", t.state, fp);
     }
     if (stat(world, &sb) == 0) {

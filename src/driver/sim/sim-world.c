@@ -15,7 +15,6 @@
 #include "hvfleet/diag.h"
 #include "hvfleet/generate.h"
 #include "hvfleet/inventory.h"
-#include "hvfleet/sha256.h"
 #include "hvfleet/strbuf.h"
 #include "hvfleet/units.h"
 #include "util/text.h"
@@ -140,16 +139,6 @@ sd_uri_parse(sd_priv *p, const char *uri, const hvf_driver_opts *opts, hvf_error
 }
 
 /* ---- the world file ---- */
-
-static void
-sd_fingerprint(const hvf_fleet *f, char hex[65])
-{
-    hvf_strbuf sb = HVF_STRBUF_INIT;
-
-    hvf_inventory_format(f, &sb);
-    hvf_sha256_hex(sb.buf, sb.len, hex);
-    hvf_strbuf_clear(&sb);
-}
 
 static hvf_fleet *
 sd_builtin_fleet(hvf_error *err)
@@ -426,7 +415,7 @@ sd_world_open(sd_priv *p, hvf_error *err)
             return -1;
         p->ndevs = (size_t)n;
     }
-    sd_fingerprint(p->inv, p->fingerprint);
+    hvf_inventory_fingerprint(p->inv, p->fingerprint);
     /* one world per fleet in a state directory: another inventory is another fleet */
     if (!p->world_path && p->state_dir)
         p->world_path = hvf_asprintf("%s/sim-world-%.12s.json", p->state_dir, p->fingerprint);
