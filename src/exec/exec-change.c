@@ -32,49 +32,6 @@ typedef struct xc_run {
     char halt_reason[256];
 } xc_run;
 
-static int
-xc_may_act(xc_run *c, const char *action)
-{
-    hvf_store_freeze fz;
-    hvf_store_run cur;
-    hvf_error err = HVF_ERROR_INIT;
-    x_run *x = &c->x;
-
-    if (hvf_store_freeze_get(x->st, &fz, &err) < 0 || fz.frozen) {
-        snprintf(x->note, sizeof(x->note),
-                 "%s refused: the fleet is frozen by %.60s (%.200s) (state in %s)", action,
-                 fz.frozen ? fz.by : "an unreadable store", fz.frozen ? fz.reason : err.msg,
-                 hvf_store_path(x->st));
-        return -1;
-    }
-    if (x->run.id && hvf_store_run_get(x->st, x->run.id, &cur, &err) == 1 &&
-        cur.control != HVF_STORE_CONTROL_NONE) {
-        x->run.control = cur.control;
-        snprintf(x->note, sizeof(x->note), "%s refused: an operator asked the run to %s", action,
-                 hvf_store_control_names[cur.control]);
-        return -1;
-    }
-    if (c->plan->verdict == HVF_PLAN_VERDICT_REFUSED) {
-        snprintf(x->note, sizeof(x->note), "%s refused: the seatbelt refused the change plan",
-                 action);
-        return -1;
-    }
-    if (c->plan->verdict == HVF_PLAN_VERDICT_NEEDS_APPROVAL) {
-        hvf_store_approval *a = NULL;
-        long n = hvf_store_approvals(x->st, c->plan->plan_hash, &a, &err);
-
-        free(a);
-        if (n <= 0) {
-            snprintf(x->note, sizeof(x->note),
-                     "%s refused: change plan %.12s needs an approval and has none (hvfleet "
-                     "approve; state in %s)",
-                     action, c->plan->plan_hash, hvf_store_path(x->st));
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static x_host *
 xc_unit(xc_run *c, const char *name)
 {
@@ -198,7 +155,7 @@ xc_wave(xc_run *c, size_t w, hvf_error *err)
             left = true;
             if (xc_count(c, XH_DRAINING) >= par)
                 break;
-            if (xc_may_act(c, "changing a unit") < 0)
+            if (x_may_act(&c->x, "changing a unit") < 0)
                 return 0;
             if (x_intent(x, "apply", NULL, u->name, NULL, (int64_t)i, &in, err) < 0)
                 return -1;
@@ -363,6 +320,8 @@ hvf_exec_run_change(hvf_conn *conn, const hvf_change_plan_file *plan, const hvf_
     memset(&c, 0, sizeof(c));
     memset(out, 0, sizeof(*out));
     c.plan = plan;
+    hvf_strlcpy(x->approval_hash, plan->plan_hash, sizeof(x->approval_hash));
+    x->approval_verdict = plan->verdict;
     x->conn = conn;
     x->o = opts;
     x->sum = out;
@@ -448,7 +407,7 @@ hvf_exec_run_change(hvf_conn *conn, const hvf_change_plan_file *plan, const hvf_
             goto out;
         }
         hvf_diags_clear(&problems);
-        if (xc_may_act(&c, "this run") < 0) {
+        if (x_may_act(&c.x, "this run") < 0) {
             hvf_strlcpy(out->note, x->note, sizeof(out->note));
             rc = 0;
             goto out;
