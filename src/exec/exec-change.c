@@ -413,24 +413,10 @@ hvf_exec_run_change(hvf_conn *conn, const hvf_change_plan_file *plan, const hvf_
             goto out;
         }
         x->t0_us = hvf_driver_now_us(conn);
-        hvf_strlcpy(x->run.plan_hash, plan->plan_hash, sizeof(x->run.plan_hash));
-        hvf_strlcpy(x->run.driver_uri, conn->uri, sizeof(x->run.driver_uri));
-        hvf_strlcpy(x->run.plan_path, opts->plan_path ? opts->plan_path : "",
-                    sizeof(x->run.plan_path));
-        hvf_strlcpy(x->run.inventory_path, opts->inventory_path ? opts->inventory_path : "",
-                    sizeof(x->run.inventory_path));
-        x->run.state = HVF_STORE_RUN_RUNNING;
-        x->run.pid = getpid();
-        if (hvf_store_run_add(x->st, &x->run, err) < 0)
+        if (x_run_add(x, plan->plan_hash, err) < 0)
             goto out;
     }
-    if (opts->record_path)
-        hvf_strlcpy(x->run.record_path, opts->record_path, sizeof(x->run.record_path));
-    else if (!x->run.record_path[0])
-        snprintf(x->run.record_path, sizeof(x->run.record_path), "%s/runs/run-%" PRId64 ".json",
-                 opts->state_dir, x->run.id);
-    out->run_id = x->run.id;
-    hvf_strlcpy(out->record_path, x->run.record_path, sizeof(out->record_path));
+    x_run_record_path(x);
     out->result = HVF_EXEC_DONE;
     x_event(x, "run_start", "\"run\":%" PRId64 ",\"plan_hash\":\"%s\",\"change\":\"%s\"",
             x->run.id, plan->plan_hash, plan->change);

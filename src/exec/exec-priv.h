@@ -130,6 +130,13 @@ typedef struct x_run {
     char note[512];
 } x_run;
 
+/* exec.c */
+/* Records a new run of the plan with @hash in the store: running, in this process. */
+int x_run_add(x_run *x, const char *hash, hvf_error *err);
+/* Names the run's record (--record, else its own, else STATE/runs/run-ID.json), in the summary
+ * too. */
+void x_run_record_path(x_run *x);
+
 /* exec-work.c: the work, from the plan */
 hvf_plan *x_plan_from_text(const char *name, const char *text, hvf_error *err);
 hvf_plan *x_plan_dup(const hvf_plan *p, hvf_error *err);

@@ -246,6 +246,32 @@ x_loop(x_run *x, hvf_error *err)
 
 /* ---- setup ---- */
 
+int
+x_run_add(x_run *x, const char *hash, hvf_error *err)
+{
+    hvf_strlcpy(x->run.plan_hash, hash, sizeof(x->run.plan_hash));
+    hvf_strlcpy(x->run.driver_uri, x->conn->uri, sizeof(x->run.driver_uri));
+    hvf_strlcpy(x->run.plan_path, x->o->plan_path ? x->o->plan_path : "",
+                sizeof(x->run.plan_path));
+    hvf_strlcpy(x->run.inventory_path, x->o->inventory_path ? x->o->inventory_path : "",
+                sizeof(x->run.inventory_path));
+    x->run.state = HVF_STORE_RUN_RUNNING;
+    x->run.pid = getpid();
+    return hvf_store_run_add(x->st, &x->run, err);
+}
+
+void
+x_run_record_path(x_run *x)
+{
+    if (x->o->record_path)
+        hvf_strlcpy(x->run.record_path, x->o->record_path, sizeof(x->run.record_path));
+    else if (!x->run.record_path[0])
+        snprintf(x->run.record_path, sizeof(x->run.record_path), "%s/runs/run-%" PRId64 ".json",
+                 x->o->state_dir, x->run.id);
+    x->sum->run_id = x->run.id;
+    hvf_strlcpy(x->sum->record_path, x->run.record_path, sizeof(x->sum->record_path));
+}
+
 static int
 x_refuse(x_run *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -466,40 +492,23 @@ hvf_exec_run(hvf_conn *conn, const hvf_plan *plan, const hvf_exec_opts *opts,
             goto out;
         }
         x.t0_us = hvf_driver_now_us(conn);
-        hvf_strlcpy(x.run.plan_hash, plan->summary.plan_hash, sizeof(x.run.plan_hash));
-        hvf_strlcpy(x.run.driver_uri, conn->uri, sizeof(x.run.driver_uri));
-        hvf_strlcpy(x.run.plan_path, opts->plan_path ? opts->plan_path : "",
-                    sizeof(x.run.plan_path));
-        hvf_strlcpy(x.run.inventory_path, opts->inventory_path ? opts->inventory_path : "",
-                    sizeof(x.run.inventory_path));
-        x.run.state = HVF_STORE_RUN_RUNNING;
-        x.run.pid = getpid();
         {
+            /* the plan's text stays in the store: --resume and re-plans need nothing else */
             hvf_strbuf sb = HVF_STRBUF_INIT;
+            int put;
 
             hvf_plan_format(plan, &sb);
-            if (hvf_store_plan_put(x.st, plan->summary.plan_hash,
-                                   hvf_plan_kind_to_string(plan->kind), "unknown", sb.buf,
-                                   err) < 0 ||
-                hvf_store_run_add(x.st, &x.run, err) < 0) {
-                hvf_strbuf_clear(&sb);
-                goto out;
-            }
+            put = hvf_store_plan_put(x.st, plan->summary.plan_hash,
+                                     hvf_plan_kind_to_string(plan->kind), "unknown", sb.buf, err);
             hvf_strbuf_clear(&sb);
+            if (put < 0 || x_run_add(&x, plan->summary.plan_hash, err) < 0)
+                goto out;
         }
-        if (hvf_store_claims(x.st, x.run.id, &(hvf_store_claim *){NULL}, err) < 0)
-            goto out;
         x_load_plan_work(&x, false);
         if (x_note(&x, "run_start", NULL, NULL, "ok", 0, plan->summary.plan_hash, err) < 0)
             goto out;
     }
-    if (opts->record_path)
-        hvf_strlcpy(x.run.record_path, opts->record_path, sizeof(x.run.record_path));
-    else if (!x.run.record_path[0])
-        snprintf(x.run.record_path, sizeof(x.run.record_path), "%s/runs/run-%" PRId64 ".json",
-                 opts->state_dir, x.run.id);
-    out->run_id = x.run.id;
-    hvf_strlcpy(out->record_path, x.run.record_path, sizeof(out->record_path));
+    x_run_record_path(&x);
     x_event(&x, "run_start", "\"run\":%" PRId64 ",\"plan_hash\":\"%s\",\"resume\":%s", x.run.id,
             x.plan->summary.plan_hash, resume ? "true" : "false");
     out->result = HVF_EXEC_DONE;
