@@ -12,7 +12,9 @@
  * Tables (docs/execution.md): meta (schema version), freeze, plans (text and author by hash),
  * approvals (who, when, which hash; several per plan), runs (one per `hvfleet run`, its state
  * and the operator's control request), claims (the executor's ledger as of its last commit),
- * journal (append-only: an intent before each action, an outcome after it).
+ * journal (append-only: an intent before each action, an outcome after it); since version 2,
+ * tokens (hvfleetd's bearer tokens, by SHA-256) and events (hvfleetd's feed: every journal
+ * entry, copied by a trigger, and the daemon's own decisions; append-only, one sequence).
  *
  * The schema is versioned with numbered migrations (PRAGMA user_version); opening an older
  * database upgrades it in one transaction, a newer one is refused.
@@ -29,7 +31,7 @@
 #include "hvfleet/error.h"
 
 #define HVF_STORE_FILE "hvfleet.db"
-#define HVF_STORE_SCHEMA_VERSION 1
+#define HVF_STORE_SCHEMA_VERSION 2
 
 typedef struct hvf_store hvf_store;
 
@@ -186,3 +188,44 @@ int hvf_store_claim_add(hvf_store *st, int64_t run, const hvf_store_claim *c, hv
 int hvf_store_claim_drop(hvf_store *st, int64_t run, const char *vm, hvf_error *err)
     __attribute__((warn_unused_result));
 long hvf_store_claims(hvf_store *st, int64_t run, hvf_store_claim **out, hvf_error *err);
+
+/* ---- tokens: hvfleetd's bearer tokens, only their SHA-256 kept ---- */
+
+typedef struct hvf_store_token {
+    char name[64];
+    char role[16];   /* viewer, operator, approver, agent */
+    char host[128];  /* agent tokens: the one host it speaks for; else empty */
+    char sha256[65]; /* of the token's text */
+    int64_t created_unix;
+    char by[64];
+} hvf_store_token;
+
+/* Adds a token; a name already used is HVF_ERR_CONFLICT. */
+int hvf_store_token_add(hvf_store *st, const hvf_store_token *t, hvf_error *err)
+    __attribute__((warn_unused_result));
+/* Removes the token @name; none is HVF_ERR_NOT_FOUND. */
+int hvf_store_token_revoke(hvf_store *st, const char *name, hvf_error *err)
+    __attribute__((warn_unused_result));
+/* Every token by name (owned array, free()). Returns the count, -1 on error. */
+long hvf_store_tokens(hvf_store *st, hvf_store_token **out, hvf_error *err);
+
+/* ---- events: one sequence for every journal entry and the daemon's decisions ---- */
+
+typedef struct hvf_store_event {
+    int64_t seq;
+    int64_t at_unix;
+    char type[32]; /* "journal", "freeze", "approval", "plan", "run", ... */
+    int64_t run;   /* 0 = none */
+    char *data;    /* owned: a JSON object */
+} hvf_store_event;
+
+/* Appends an event (@data a JSON object, NULL = {}); fills @seq (may be NULL). */
+int hvf_store_event_add(hvf_store *st, const char *type, int64_t run, const char *data,
+                        int64_t *seq, hvf_error *err) __attribute__((warn_unused_result));
+/* Up to @limit events after @since, in order (free with hvf_store_events_free). Returns the
+ * count, -1 on error. */
+long hvf_store_events(hvf_store *st, int64_t since, size_t limit, hvf_store_event **out,
+                      hvf_error *err);
+void hvf_store_events_free(hvf_store_event *evs, size_t n);
+/* The newest event's seq (0: none), -1 on error. */
+int64_t hvf_store_event_last(hvf_store *st);

@@ -54,6 +54,22 @@ static const char *const migrations[] = {
     "  BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;"
     "CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal"
     "  BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;",
+    /* 2: hvfleetd's tokens and its event feed. Every journal entry is also an event, written by
+     * the database in the same transaction, so the feed cannot miss one. */
+    "CREATE TABLE tokens (name TEXT PRIMARY KEY, role TEXT NOT NULL, host TEXT NOT NULL,"
+    "  sha256 TEXT NOT NULL UNIQUE, created_unix INTEGER NOT NULL, by TEXT NOT NULL);"
+    "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, at_unix INTEGER NOT NULL,"
+    "  type TEXT NOT NULL, run INTEGER NOT NULL, data TEXT NOT NULL);"
+    "CREATE TRIGGER events_no_update BEFORE UPDATE ON events"
+    "  BEGIN SELECT RAISE(ABORT, 'the event feed is append-only'); END;"
+    "CREATE TRIGGER events_no_delete BEFORE DELETE ON events"
+    "  BEGIN SELECT RAISE(ABORT, 'the event feed is append-only'); END;"
+    "CREATE TRIGGER journal_event AFTER INSERT ON journal BEGIN"
+    "  INSERT INTO events (at_unix, type, run, data) VALUES (CAST(strftime('%s', 'now') AS"
+    "  INTEGER), 'journal', NEW.run, json_object('journal_seq', NEW.seq, 'kind', NEW.kind,"
+    "  'intent', NEW.intent, 't_us', NEW.t_us, 'action', NEW.action, 'vm', NEW.vm, 'host',"
+    "  NEW.host, 'target', NEW.target, 'job', NEW.job, 'result', NEW.result, 'detail',"
+    "  NEW.detail)); END;",
 };
 _Static_assert(HVF_ARRAY_LEN(migrations) == HVF_STORE_SCHEMA_VERSION, "one migration a version");
 
@@ -693,4 +709,163 @@ hvf_store_claims(hvf_store *st, int64_t run, hvf_store_claim **out, hvf_error *e
         return store_fail(st, err, "reading claims");
     }
     return (long)n;
+}
+
+/* ---- tokens ---- */
+
+int
+hvf_store_token_add(hvf_store *st, const hvf_store_token *t, hvf_error *err)
+{
+    sqlite3_stmt *s = store_prepare(st,
+                                    "INSERT INTO tokens (name, role, host, sha256, created_unix, by)"
+                                    " VALUES (?, ?, ?, ?, ?, ?)",
+                                    err);
+
+    if (!s)
+        return -1;
+    bind_text(s, 1, t->name);
+    bind_text(s, 2, t->role);
+    bind_text(s, 3, t->host);
+    bind_text(s, 4, t->sha256);
+    sqlite3_bind_int64(s, 5, t->created_unix);
+    bind_text(s, 6, t->by);
+    if (store_step_done(st, s, err) < 0) {
+        if (err && err->code == HVF_ERR_CONFLICT)
+            hvf_error_set(err, HVF_ERR_CONFLICT, "a token named '%s' already exists in '%s'",
+                          t->name, st->path);
+        return -1;
+    }
+    return 0;
+}
+
+int
+hvf_store_token_revoke(hvf_store *st, const char *name, hvf_error *err)
+{
+    sqlite3_stmt *s = store_prepare(st, "DELETE FROM tokens WHERE name = ?", err);
+
+    if (!s)
+        return -1;
+    bind_text(s, 1, name);
+    if (store_step_done(st, s, err) < 0)
+        return -1;
+    if (sqlite3_changes(st->db) == 0) {
+        hvf_error_set(err, HVF_ERR_NOT_FOUND, "no token named '%s' in '%s'", name, st->path);
+        return -1;
+    }
+    return 0;
+}
+
+long
+hvf_store_tokens(hvf_store *st, hvf_store_token **out, hvf_error *err)
+{
+    sqlite3_stmt *s = store_prepare(
+        st, "SELECT name, role, host, sha256, created_unix, by FROM tokens ORDER BY name", err);
+    size_t n = 0, cap = 0;
+    int rc;
+
+    *out = NULL;
+    if (!s)
+        return -1;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        hvf_store_token *t;
+
+        hvf_grow(out, &cap, n + 1, sizeof(**out));
+        t = &(*out)[n++];
+        memset(t, 0, sizeof(*t));
+        col_text(s, 0, t->name, sizeof(t->name));
+        col_text(s, 1, t->role, sizeof(t->role));
+        col_text(s, 2, t->host, sizeof(t->host));
+        col_text(s, 3, t->sha256, sizeof(t->sha256));
+        t->created_unix = sqlite3_column_int64(s, 4);
+        col_text(s, 5, t->by, sizeof(t->by));
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        return store_fail(st, err, "reading tokens");
+    }
+    return (long)n;
+}
+
+/* ---- events ---- */
+
+int
+hvf_store_event_add(hvf_store *st, const char *type, int64_t run, const char *data,
+                    int64_t *seq, hvf_error *err)
+{
+    sqlite3_stmt *s = store_prepare(
+        st, "INSERT INTO events (at_unix, type, run, data) VALUES (?, ?, ?, ?)", err);
+
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, (int64_t)time(NULL));
+    bind_text(s, 2, type);
+    sqlite3_bind_int64(s, 3, run);
+    bind_text(s, 4, data && *data ? data : "{}");
+    if (store_step_done(st, s, err) < 0)
+        return -1;
+    if (seq)
+        *seq = sqlite3_last_insert_rowid(st->db);
+    return 0;
+}
+
+long
+hvf_store_events(hvf_store *st, int64_t since, size_t limit, hvf_store_event **out,
+                 hvf_error *err)
+{
+    sqlite3_stmt *s = store_prepare(st,
+                                    "SELECT seq, at_unix, type, run, data FROM events"
+                                    " WHERE seq > ? ORDER BY seq LIMIT ?",
+                                    err);
+    size_t n = 0, cap = 0;
+    int rc;
+
+    *out = NULL;
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, since);
+    sqlite3_bind_int64(s, 2, (int64_t)(limit ? limit : 1));
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        hvf_store_event *e;
+        const unsigned char *data = sqlite3_column_text(s, 4);
+
+        hvf_grow(out, &cap, n + 1, sizeof(**out));
+        e = &(*out)[n++];
+        memset(e, 0, sizeof(*e));
+        e->seq = sqlite3_column_int64(s, 0);
+        e->at_unix = sqlite3_column_int64(s, 1);
+        col_text(s, 2, e->type, sizeof(e->type));
+        e->run = sqlite3_column_int64(s, 3);
+        e->data = hvf_strdup(data ? (const char *)data : "{}");
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        hvf_store_events_free(*out, n);
+        *out = NULL;
+        return store_fail(st, err, "reading events");
+    }
+    return (long)n;
+}
+
+void
+hvf_store_events_free(hvf_store_event *evs, size_t n)
+{
+    for (size_t i = 0; evs && i < n; i++)
+        free(evs[i].data);
+    free(evs);
+}
+
+int64_t
+hvf_store_event_last(hvf_store *st)
+{
+    sqlite3_stmt *s = store_prepare(st, "SELECT COALESCE(MAX(seq), 0) FROM events", NULL);
+    int64_t seq = -1;
+
+    if (!s)
+        return -1;
+    if (sqlite3_step(s) == SQLITE_ROW)
+        seq = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return seq;
 }

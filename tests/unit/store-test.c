@@ -136,12 +136,69 @@ test_damaged(void **state)
     st_rmrf(dir);
 }
 
+/* Tokens by name and hash; the event feed gets every journal entry from the database itself. */
+static void
+test_tokens_events(void **state)
+{
+    HVF_AUTOFREE char *dir = st_tmpdir();
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_store *st = hvf_store_open(dir, &err);
+    hvf_store_token t = {0}, *toks = NULL;
+    hvf_store_run run = {0};
+    hvf_store_entry e = {0};
+    hvf_store_event *evs = NULL;
+    int64_t seq = 0;
+    long n;
+
+    (void)state;
+    assert_non_null(st);
+    hvf_strlcpy(t.name, "alice", sizeof(t.name));
+    hvf_strlcpy(t.role, "operator", sizeof(t.role));
+    hvf_strlcpy(t.sha256, "aa", sizeof(t.sha256));
+    assert_int_equal(hvf_store_token_add(st, &t, &err), 0);
+    assert_int_equal(hvf_store_token_add(st, &t, &err), -1);
+    assert_int_equal(err.code, HVF_ERR_CONFLICT);
+    hvf_strlcpy(t.name, "bob", sizeof(t.name));
+    assert_int_equal(hvf_store_token_add(st, &t, &err), -1); /* the same hash twice */
+    hvf_strlcpy(t.sha256, "bb", sizeof(t.sha256));
+    assert_int_equal(hvf_store_token_add(st, &t, &err), 0);
+    assert_int_equal(hvf_store_tokens(st, &toks, &err), 2);
+    assert_string_equal(toks[1].name, "bob");
+    free(toks);
+    assert_int_equal(hvf_store_token_revoke(st, "alice", &err), 0);
+    assert_int_equal(hvf_store_token_revoke(st, "alice", &err), -1);
+    assert_int_equal(err.code, HVF_ERR_NOT_FOUND);
+
+    assert_int_equal(hvf_store_event_last(st), 0);
+    assert_int_equal(hvf_store_event_add(st, "freeze", 0, "{\"reason\":\"x\"}", &seq, &err), 0);
+    assert_true(seq > 0);
+    assert_int_equal(hvf_store_run_add(st, &run, &err), 0);
+    e.run = run.id;
+    e.kind = HVF_STORE_INTENT;
+    hvf_strlcpy(e.action, "migrate", sizeof(e.action));
+    hvf_strlcpy(e.vm, "vm-1", sizeof(e.vm));
+    assert_int_equal(hvf_store_journal_append(st, &e, &err), 0);
+    n = hvf_store_events(st, seq, 10, &evs, &err);
+    assert_int_equal(n, 1);
+    assert_string_equal(evs[0].type, "journal");
+    assert_int_equal(evs[0].run, run.id);
+    assert_non_null(strstr(evs[0].data, "\"vm\":\"vm-1\""));
+    assert_non_null(strstr(evs[0].data, "\"action\":\"migrate\""));
+    assert_int_equal(hvf_store_event_last(st), evs[0].seq);
+    hvf_store_events_free(evs, (size_t)n);
+    assert_int_equal(hvf_store_events(st, 0, 1, &evs, &err), 1); /* the limit holds */
+    hvf_store_events_free(evs, 1);
+    hvf_store_close(st);
+    st_rmrf(dir);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_records),
         cmocka_unit_test(test_damaged),
+        cmocka_unit_test(test_tokens_events),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
