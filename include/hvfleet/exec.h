@@ -56,6 +56,10 @@ typedef struct hvf_exec_opts {
     void (*on_progress)(const struct hvf_exec_progress *p, void *ctx);
     void *ctx;
     int64_t progress_interval_us;
+    /* Asked before every round (may be NULL): true makes the run return at once, as a kill
+     * would leave it (running in the store, jobs in flight going on), with result DETACHED;
+     * `resume` continues it. hvfleetd's graceful shutdown. */
+    bool (*should_detach)(void *ctx);
 } hvf_exec_opts;
 
 void hvf_exec_opts_init(hvf_exec_opts *o);
@@ -95,6 +99,7 @@ typedef enum hvf_exec_result {
     HVF_EXEC_PAUSED,  /* waiting for a person (approval of a re-plan, --pause) */
     HVF_EXEC_ABORTED,
     HVF_EXEC_REFUSED, /* did not start: frozen, not approved, stale, ... */
+    HVF_EXEC_DETACHED, /* should_detach said so: left running for a later resume */
     HVF_EXEC_RESULT_LAST
 } hvf_exec_result;
 

@@ -193,7 +193,7 @@ long hvf_store_claims(hvf_store *st, int64_t run, hvf_store_claim **out, hvf_err
 
 typedef struct hvf_store_token {
     char name[64];
-    char role[16];   /* viewer, operator, approver, agent */
+    char role[48];   /* viewer, operator, approver, agent, or several: "operator,approver" */
     char host[128];  /* agent tokens: the one host it speaks for; else empty */
     char sha256[65]; /* of the token's text */
     int64_t created_unix;

@@ -26,6 +26,7 @@ int hvf_cli_replay(int argc, char **argv);
 int hvf_cli_audit(int argc, char **argv);
 int hvf_cli_report(int argc, char **argv);
 int hvf_cli_run(int argc, char **argv);
+int hvf_cli_token(int argc, char **argv);
 
 typedef struct hvf_sim hvf_sim;
 

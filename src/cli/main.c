@@ -23,6 +23,7 @@ const hvf_cli_command hvf_cli_commands[] = {
      hvf_cli_run},
     {"freeze", "stop all automation (or show the freeze with --status)", hvf_cli_freeze},
     {"unfreeze", "let automation start actions again", hvf_cli_unfreeze},
+    {"token", "make, list or revoke hvfleetd's API tokens", hvf_cli_token},
     {"report", "turn a simulation run directory into an HTML report", hvf_cli_report},
     {"completion", "print a shell completion script (bash)", hvf_cli_completion},
 };

@@ -21,7 +21,7 @@
 #define X_MAX_EVENTS 256
 
 const char *const hvf_exec_result_names[] = {"done",    "partial", "paused",
-                                             "aborted", "refused", NULL};
+                                             "aborted", "refused", "detached", NULL};
 _Static_assert(HVF_ARRAY_LEN(hvf_exec_result_names) == HVF_EXEC_RESULT_LAST + 1, "results");
 const char *const x_host_state_names[] = {"pending", "draining", "maintaining", "done", "failed",
                                           NULL};
@@ -105,6 +105,10 @@ x_loop(x_run *x, hvf_error *err)
         size_t nevs = 0;
         bool replan = false;
 
+        if (x->o->should_detach && x->o->should_detach(x->o->ctx)) {
+            x->sum->result = HVF_EXEC_DETACHED;
+            return 1;
+        }
         x->now_us = hvf_driver_now_us(x->conn) - x->t0_us;
         if (x->run.control == HVF_STORE_CONTROL_NONE) {
             hvf_store_run cur;
@@ -512,7 +516,22 @@ hvf_exec_run(hvf_conn *conn, const hvf_plan *plan, const hvf_exec_opts *opts,
     x_event(&x, "run_start", "\"run\":%" PRId64 ",\"plan_hash\":\"%s\",\"resume\":%s", x.run.id,
             x.plan->summary.plan_hash, resume ? "true" : "false");
     out->result = HVF_EXEC_DONE;
-    if (x_loop(&x, err) < 0) {
+    rc = x_loop(&x, err);
+    if (rc == 1) {
+        /* left as a kill leaves it: running in the store, its jobs going on, for --resume */
+        hvf_error ignore = HVF_ERROR_INIT;
+
+        x.run.pid = 0;
+        out->run_id = x.run.id;
+        snprintf(out->note, sizeof(out->note), "detached: the run goes on when resumed");
+        rc = 0;
+        if (hvf_store_run_update(x.st, &x.run, &ignore) < 0) {
+            /* the journal holds what was done; resume reads it */
+        }
+        goto out;
+    }
+    if (rc < 0) {
+        rc = -1;
         x.run.state = HVF_STORE_RUN_FAILED;
         snprintf(x.run.note, sizeof(x.run.note), "%.250s", err->msg);
         {

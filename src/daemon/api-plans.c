@@ -1,0 +1,672 @@
+/* SPDX-License-Identifier: MIT */
+/* Plans, approvals (the two-person rule), runs and the freeze switch. */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/daemon.h"
+#include "hvfleet/alloc.h"
+#include "hvfleet/approval.h"
+#include "hvfleet/freeze.h"
+#include "hvfleet/maintenance.h"
+#include "hvfleet/plan.h"
+#include "hvfleet/policy.h"
+#include "hvfleet/scenario.h"
+
+static const char *const plan_fields[] = {"kind", "hosts", "policy", "strategy", "change", NULL};
+
+/* "hosts": a list of names or a selector ("rack:z1/r1,!kvm07"). Returns the count, or -1
+ * after answering 400. */
+static long
+plan_hosts(hvfd_req *r, const hvf_fleet *f, json_t *hosts, int32_t **out)
+{
+    size_t n = 0;
+    hvf_error err = HVF_ERROR_INIT;
+
+    *out = NULL;
+    if (!hosts)
+        return hvfd_fail(r, 400, "hosts", "'hosts' is required: a list of host names or a "
+                                          "selector such as \"rack:z1/r1\"") - 1;
+    if (json_is_string(hosts)) {
+        if (hvf_scenario_select(f, json_string_value(hosts), HVF_SELECT_ACTIVE_GROUPS, out, &n,
+                                &err) < 0)
+            return hvfd_fail(r, 400, "hosts", "'%.200s': %s", json_string_value(hosts),
+                             hvf_scenario_selector_msg(json_string_value(hosts), err.msg)) - 1;
+    } else if (json_is_array(hosts) && json_array_size(hosts) <= f->nhosts) {
+        size_t i;
+        json_t *h;
+
+        *out = hvf_calloc(json_array_size(hosts) + 1, sizeof(int32_t));
+        json_array_foreach(hosts, i, h) {
+            char field[32];
+            int32_t idx = json_is_string(h) ? hvf_fleet_find_host(f, json_string_value(h)) : -1;
+
+            snprintf(field, sizeof(field), "hosts[%zu]", i);
+            if (!json_is_string(h))
+                return hvfd_fail(r, 400, field, "'%s' must be a host name", field) - 1;
+            if (idx < 0)
+                return hvfd_fail(r, 404, field, "'%s': no host named '%.128s'", field,
+                                 json_string_value(h)) - 1;
+            (*out)[n++] = idx;
+        }
+    } else {
+        return hvfd_fail(r, 400, "hosts",
+                         "'hosts' must be a list of at most %zu host names or a selector string",
+                         f->nhosts) - 1;
+    }
+    if (n == 0)
+        return hvfd_fail(r, 400, "hosts", "'hosts' selects no host") - 1;
+    return (long)n;
+}
+
+static int
+plan_policy(hvfd_req *r, json_t *jp, hvf_policy *out)
+{
+    hvf_diags diags;
+    hvf_error err = HVF_ERROR_INIT;
+    char *text;
+    int rc;
+
+    hvf_policy_default(out);
+    if (!jp || json_is_null(jp))
+        return 0;
+    if (!json_is_object(jp))
+        return hvfd_fail(r, 400, "policy", "'policy' must be an object (hvfleet.policy/v1)") - 1;
+    text = json_dumps(jp, JSON_COMPACT);
+    hvf_diags_init(&diags);
+    rc = hvf_policy_parse("policy", text, strlen(text), out, &diags, &err);
+    free(text);
+    if (rc < 0)
+        hvfd_fail(r, 400, "policy", "%s", diags.n ? diags.lines[0] : err.msg);
+    hvf_diags_clear(&diags);
+    return rc < 0 ? -1 : 0;
+}
+
+static json_t *
+plan_reasons(const hvf_plan *p)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; i < p->summary.nreasons; i++)
+        json_array_append_new(arr, json_string(p->summary.reasons[i]));
+    return arr;
+}
+
+int
+hvfd_api_plans_post(hvfd_req *r)
+{
+    hvfd *d = r->d;
+    json_t *body = hvfd_body_object(r, plan_fields);
+    const char *kind = NULL, *strategy = NULL;
+    HVF_AUTOFREE int32_t *hosts = NULL;
+    hvfd_snap *s = NULL;
+    hvf_policy policy;
+    hvf_maint_opts o;
+    hvf_maint_outcome outcome;
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_plan *plan = NULL;
+    hvf_strbuf sb = HVF_STRBUF_INIT;
+    hvf_store *st = NULL;
+    json_t *jplan;
+    long n;
+
+    if (!body)
+        return 0;
+    if (hvfd_field_string(r, body, "kind", true, 32, &kind) < 0 ||
+        hvfd_field_string(r, body, "strategy", false, 32, &strategy) < 0)
+        goto out;
+    if (strcmp(kind, "change") == 0) {
+        hvfd_fail(r, 501, "kind",
+                  "change plans are made with `hvfleet plan change` and run with `hvfleet run` "
+                  "for now");
+        goto out;
+    }
+    if (strcmp(kind, "maintenance") != 0 && strcmp(kind, "drain") != 0) {
+        hvfd_fail(r, 400, "kind", "'kind': '%.32s': expected maintenance, drain or change", kind);
+        goto out;
+    }
+    if (json_object_get(body, "change")) {
+        hvfd_fail(r, 400, "change", "'change' is for kind change only");
+        goto out;
+    }
+    hvf_maint_opts_init(&o);
+    o.kind = strcmp(kind, "drain") == 0 ? HVF_PLAN_KIND_DRAIN : HVF_PLAN_KIND_MAINTENANCE;
+    if (strategy) {
+        int st_ = hvf_plan_strategy_from_string(strategy);
+
+        if (st_ < 0) {
+            hvfd_fail(r, 400, "strategy", "'strategy': '%.32s': expected hvfleet or naive",
+                      strategy);
+            goto out;
+        }
+        o.strategy = (hvf_plan_strategy)st_;
+    }
+    if (plan_policy(r, json_object_get(body, "policy"), &policy) < 0)
+        goto out;
+    if (!(s = hvfd_snap_get(d))) {
+        r->retry_after_s = 1;
+        hvfd_fail(r, 503, NULL, "the controller has not read the fleet yet");
+        goto out;
+    }
+    if ((n = plan_hosts(r, s->fleet, json_object_get(body, "hosts"), &hosts)) < 0)
+        goto out;
+    o.hosts = hosts;
+    o.nhosts = (size_t)n;
+    o.policy = &policy;
+    if (!(plan = hvf_maintenance_plan(s->fleet, &o, &outcome, &err))) {
+        hvfd_fail_err(r, &err);
+        goto out;
+    }
+    hvf_plan_format(plan, &sb);
+    if (!(st = hvfd_store_get(d, &err)) ||
+        hvf_store_plan_put(st, plan->summary.plan_hash, kind, r->who.name, sb.buf, &err) < 0) {
+        hvfd_fail_err(r, &err);
+        goto out;
+    }
+    hvfd_event(d, st, "plan", 0,
+               json_pack("{s:s, s:s, s:s, s:s, s:I}", "plan_hash", plan->summary.plan_hash,
+                         "kind", kind, "by", r->who.name, "verdict",
+                         hvf_plan_verdict_to_string(plan->summary.verdict), "hosts",
+                         (json_int_t)plan->nhosts));
+    jplan = json_loads(sb.buf, 0, NULL);
+    hvfd_reply(r, 201,
+               json_pack("{s:s, s:s, s:o, s:b, s:I, s:I, s:o}", "plan_hash",
+                         plan->summary.plan_hash, "verdict",
+                         hvf_plan_verdict_to_string(plan->summary.verdict), "reasons",
+                         plan_reasons(plan), "finished", outcome.finished, "makespan_s",
+                         (json_int_t)(plan->summary.makespan_ms / 1000), "migrations",
+                         (json_int_t)plan->nmigrations, "plan", jplan ? jplan : json_null()));
+out:
+    hvfd_store_put(d, st);
+    hvf_strbuf_clear(&sb);
+    hvf_plan_free(plan);
+    hvfd_snap_unref(s);
+    json_decref(body);
+    return 0;
+}
+
+/* @r->param[0] as a plan hash: 64 lowercase hex digits. Answers 400 when it is not. */
+static int
+plan_hash_param(hvfd_req *r)
+{
+    const char *h = r->param[0];
+    size_t n = strlen(h);
+
+    for (size_t i = 0; i < n; i++)
+        if (!isxdigit((unsigned char)h[i]) || isupper((unsigned char)h[i]))
+            n = 0;
+    if (n != HVF_SHA256_HEX_LEN)
+        return hvfd_fail(r, 400, "hash", "'%.80s' is not a plan hash (64 lowercase hex digits)",
+                         h) - 1;
+    return 0;
+}
+
+/* The stored plan @hash, parsed; NULL after answering 404 (or 5xx). */
+static hvf_plan *
+plan_stored(hvfd_req *r, hvf_store *st, char **text_out)
+{
+    hvf_error err = HVF_ERROR_INIT;
+    char *text = hvf_store_plan_text(st, r->param[0], &err);
+    hvf_diags diags;
+    hvf_plan *plan;
+
+    if (!text) {
+        if (err.code && err.code != HVF_ERR_NOT_FOUND)
+            hvfd_fail_err(r, &err);
+        else
+            hvfd_fail(r, 404, "hash", "no plan %.12s in the store (POST /v1/plans makes one)",
+                      r->param[0]);
+        return NULL;
+    }
+    hvf_diags_init(&diags);
+    plan = hvf_plan_parse("stored plan", text, strlen(text), &diags, &err);
+    hvf_diags_clear(&diags);
+    if (!plan) {
+        free(text);
+        hvfd_fail(r, 409, "hash", "plan %.12s is not a plan this daemon runs: %s", r->param[0],
+                  err.msg);
+        return NULL;
+    }
+    if (text_out)
+        *text_out = text;
+    else
+        free(text);
+    return plan;
+}
+
+static json_t *
+approvals_json(hvf_store *st, const char *hash)
+{
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_store_approval *list = NULL;
+    long n = hvf_store_approvals(st, hash, &list, &err);
+    json_t *arr = json_array();
+
+    for (long i = 0; i < n; i++)
+        json_array_append_new(arr, json_pack("{s:s, s:I, s:s}", "by", list[i].by, "at_unix",
+                                             (json_int_t)list[i].at_unix, "verdict",
+                                             list[i].verdict));
+    free(list);
+    return arr;
+}
+
+int
+hvfd_api_plan_get(hvfd_req *r)
+{
+    hvfd *d = r->d;
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_store *st;
+    HVF_AUTOFREE char *text = NULL;
+    hvf_plan *plan;
+    char author[64] = "";
+    hvf_store_run run;
+    json_t *body;
+
+    if (plan_hash_param(r) < 0)
+        return 0;
+    if (!(st = hvfd_store_get(d, &err)))
+        return hvfd_fail_err(r, &err);
+    if (!(plan = plan_stored(r, st, &text))) {
+        hvfd_store_put(d, st);
+        return 0;
+    }
+    (void)hvf_store_plan_author(st, r->param[0], author, sizeof(author), &err);
+    body = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "plan_hash", r->param[0], "kind",
+                     hvf_plan_kind_to_string(plan->kind), "author", author, "verdict",
+                     hvf_plan_verdict_to_string(plan->summary.verdict), "reasons",
+                     plan_reasons(plan), "approvals", approvals_json(st, r->param[0]), "plan",
+                     json_loads(text, 0, NULL));
+    if (hvf_store_run_of_plan(st, r->param[0], &run, &err) == 1)
+        json_object_set_new(body, "run",
+                            json_pack("{s:I, s:s}", "id", (json_int_t)run.id, "state",
+                                      hvf_store_run_state_names[run.state]));
+    hvfd_store_put(d, st);
+    hvf_plan_free(plan);
+    return hvfd_reply(r, 200, body);
+}
+
+int
+hvfd_api_approvals_get(hvfd_req *r)
+{
+    hvfd *d = r->d;
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_store *st;
+    hvf_plan *plan;
+    json_t *body;
+
+    if (plan_hash_param(r) < 0)
+        return 0;
+    if (!(st = hvfd_store_get(d, &err)))
+        return hvfd_fail_err(r, &err);
+    if (!(plan = plan_stored(r, st, NULL))) {
+        hvfd_store_put(d, st);
+        return 0;
+    }
+    body = json_pack("{s:s, s:o}", "plan_hash", r->param[0], "approvals",
+                     approvals_json(st, r->param[0]));
+    hvfd_store_put(d, st);
+    hvf_plan_free(plan);
+    return hvfd_reply(r, 200, body);
+}
+
+int
+hvfd_api_approvals_post(hvfd_req *r)
+{
+    static const char *const fields[] = {"comment", NULL};
+    hvfd *d = r->d;
+    hvf_error err = HVF_ERROR_INIT;
+    json_t *body;
+    const char *comment = NULL;
+    hvf_store *st;
+    hvf_plan *plan;
+
+    if (plan_hash_param(r) < 0 || !(body = hvfd_body_object(r, fields)))
+        return 0;
+    if (hvfd_field_string(r, body, "comment", false, 500, &comment) < 0) {
+        json_decref(body);
+        return 0;
+    }
+    if (!(st = hvfd_store_get(d, &err))) {
+        json_decref(body);
+        return hvfd_fail_err(r, &err);
+    }
+    if (!(plan = plan_stored(r, st, NULL)))
+        goto out;
+    if (hvf_approval_record(d->state_dir, plan, r->who.name, &err) < 0) {
+        /* the author approving a plan that needs approval: the two-person rule says no */
+        if (err.code == HVF_ERR_REFUSED)
+            hvfd_fail(r, 403, NULL, "%s", err.msg);
+        else
+            hvfd_fail_err(r, &err);
+        goto out;
+    }
+    hvfd_event(d, st, "approval", 0,
+               json_pack("{s:s, s:s, s:s?}", "plan_hash", r->param[0], "by", r->who.name,
+                         "comment", comment));
+    hvfd_reply(r, 201, json_pack("{s:s, s:s, s:o}", "plan_hash", r->param[0], "by", r->who.name,
+                                 "approvals", approvals_json(st, r->param[0])));
+out:
+    hvf_plan_free(plan);
+    hvfd_store_put(d, st);
+    json_decref(body);
+    return 0;
+}
+
+/* The hosts of @plan that the running plan also touches, as "a, b" in @buf. */
+static size_t
+plan_overlap(hvfd *d, const hvf_plan *plan, char *buf, size_t len)
+{
+    size_t n = 0;
+
+    buf[0] = '\0';
+    pthread_mutex_lock(&d->lock);
+    for (size_t i = 0; i < plan->nhosts; i++)
+        for (size_t k = 0; k < d->run.nhosts_in_plan; k++)
+            if (strcmp(plan->hosts[i].host, d->run.hosts_in_plan[k]) == 0 && n++ < 5)
+                snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", n > 1 ? ", " : "",
+                         plan->hosts[i].host);
+    pthread_mutex_unlock(&d->lock);
+    return n;
+}
+
+int
+hvfd_api_runs_post(hvfd_req *r)
+{
+    hvfd *d = r->d;
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_store *st;
+    hvf_plan *plan;
+    char *text = NULL;
+    int64_t busy_id = 0;
+    hvfd_cmd *cmd;
+    json_t *body;
+
+    if (plan_hash_param(r) < 0 || !(body = hvfd_body_object(r, NULL)))
+        return 0;
+    json_decref(body);
+    if (!(st = hvfd_store_get(d, &err)))
+        return hvfd_fail_err(r, &err);
+    plan = plan_stored(r, st, &text);
+    hvfd_store_put(d, st);
+    if (!plan)
+        return 0;
+    if (hvfd_run_busy(d, &busy_id)) {
+        char hosts[256];
+        size_t n = plan_overlap(d, plan, hosts, sizeof(hosts));
+
+        hvf_plan_free(plan);
+        free(text);
+        if (n)
+            return hvfd_fail(r, 409, NULL,
+                             "run %" PRId64 " is running and holds %zu of this plan's hosts (%s): "
+                             "one plan runs at a time per host",
+                             busy_id, n, hosts);
+        return hvfd_fail(r, 409, NULL,
+                         "run %" PRId64 " is running: one plan runs at a time (this daemon "
+                         "runs plans one after another)",
+                         busy_id);
+    }
+    hvf_plan_free(plan);
+    cmd = HVF_NEW(hvfd_cmd);
+    cmd->kind = HVFD_CMD_RUN;
+    cmd->plan_text = text;
+    cmd->plan_hash = hvf_strdup(r->param[0]);
+    cmd->by = hvf_strdup(r->who.name);
+    if (!hvfd_cmd_call(d, cmd, 60000)) {
+        r->retry_after_s = 5;
+        return hvfd_fail(r, 503, NULL, "the run did not start within 60 s; GET /v1/runs shows it");
+    }
+    if (cmd->err.code)
+        hvfd_fail_err(r, &cmd->err);
+    else
+        hvfd_reply(r, cmd->status, json_incref(cmd->result));
+    if (r->status == 409 && r->json && json_object_get(r->json, "note") &&
+        !json_object_get(r->json, "error")) {
+        /* refused by the executor's checks: an error like any other */
+        json_t *res = r->json;
+
+        r->json = NULL;
+        hvfd_fail(r, 409, NULL, "the run was refused: %s",
+                  json_string_value(json_object_get(res, "note")));
+        json_object_set(r->json, "run", json_object_get(res, "id"));
+        json_decref(res);
+    }
+    hvfd_cmd_free(cmd);
+    return 0;
+}
+
+/* r->param[0] as a run id. */
+static int
+run_id_param(hvfd_req *r, int64_t *id)
+{
+    char *end;
+
+    errno = 0;
+    *id = strtoll(r->param[0], &end, 10);
+    if (errno || *end || *id <= 0)
+        return hvfd_fail(r, 400, "id", "'%.40s' is not a run id (a positive integer)",
+                         r->param[0]) - 1;
+    return 0;
+}
+
+static json_t *
+run_live_json(const hvfd_run_view *v)
+{
+    json_t *migs = json_array(), *hosts = json_array();
+    const hvf_exec_progress *p = &v->p;
+    double pct = p->migrations_total
+                     ? 100.0 * (double)(p->migrations_done + p->migrations_failed) /
+                           (double)p->migrations_total
+                     : (p->hosts_total ? 100.0 * (double)(p->hosts_done + p->hosts_failed) /
+                                             (double)p->hosts_total
+                                       : 0.0);
+
+    for (size_t i = 0; i < p->nmigs; i++)
+        json_array_append_new(
+            migs, json_pack("{s:s, s:s, s:s, s:f, s:I, s:f, s:b}", "vm", p->migs[i].vm, "from",
+                            p->migs[i].from, "to", p->migs[i].to, "pct", p->migs[i].pct * 100.0,
+                            "eta_s", (json_int_t)(p->migs[i].eta_us / 1000000), "bytes_per_s",
+                            p->migs[i].bytes_per_s, "postcopy", p->migs[i].postcopy));
+    for (size_t i = 0; i < p->nhosts; i++)
+        json_array_append_new(hosts, json_pack("{s:s, s:s, s:I}", "host", p->hosts[i].host,
+                                               "state", p->hosts[i].state, "remaining_s",
+                                               (json_int_t)(p->hosts[i].remaining_us / 1000000)));
+    return json_pack("{s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "pct", pct,
+                     "elapsed_s", (double)p->now_us / 1e6, "eta_s",
+                     (json_int_t)(p->remaining_us / 1000000), "hosts_total",
+                     (json_int_t)p->hosts_total, "hosts_done", (json_int_t)p->hosts_done,
+                     "hosts_failed", (json_int_t)p->hosts_failed, "migrations_total",
+                     (json_int_t)p->migrations_total, "migrations_done",
+                     (json_int_t)p->migrations_done, "migrations_failed",
+                     (json_int_t)p->migrations_failed, "hosts_active",
+                     (json_int_t)p->hosts_active, "migrations", migs, "hosts", hosts);
+}
+
+int
+hvfd_api_run_get(hvfd_req *r)
+{
+    hvfd *d = r->d;
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_store *st;
+    hvf_store_run run;
+    int64_t id;
+    int found;
+    json_t *body;
+
+    if (run_id_param(r, &id) < 0)
+        return 0;
+    if (!(st = hvfd_store_get(d, &err)))
+        return hvfd_fail_err(r, &err);
+    found = hvf_store_run_get(st, id, &run, &err);
+    hvfd_store_put(d, st);
+    if (found < 0)
+        return hvfd_fail_err(r, &err);
+    if (found == 0)
+        return hvfd_fail(r, 404, "id", "no run %" PRId64, id);
+    body = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "id", (json_int_t)run.id,
+                     "plan_hash", run.plan_hash, "state", hvf_store_run_state_names[run.state],
+                     "control", hvf_store_control_names[run.control], "started_unix",
+                     (json_int_t)run.started_unix, "updated_unix", (json_int_t)run.updated_unix,
+                     "note", run.note, "record", run.record_path);
+    pthread_mutex_lock(&d->lock);
+    if (d->run.id == id) {
+        json_object_set_new(body, "result", json_string(d->run.state));
+        json_object_set_new(body, "progress", run_live_json(&d->run));
+        json_object_set_new(body, "predicted_makespan_s",
+                            json_real((double)d->run.predicted_makespan_us / 1e6));
+        if (d->run.actual_makespan_us)
+            json_object_set_new(body, "actual_makespan_s",
+                                json_real((double)d->run.actual_makespan_us / 1e6));
+        else
+            json_object_set_new(
+                body, "expected_makespan_s",
+                json_real((double)(d->run.p.now_us + d->run.p.remaining_us) / 1e6));
+    }
+    pthread_mutex_unlock(&d->lock);
+    return hvfd_reply(r, 200, body);
+}
+
+int
+hvfd_api_run_control(hvfd_req *r)
+{
+    static const char *const fields[] = {"cancel_running", NULL};
+    hvfd *d = r->d;
+    hvf_error err = HVF_ERROR_INIT;
+    const char *action = r->param[1];
+    bool cancel = false;
+    int64_t id, unfinished = 0;
+    hvf_store *st;
+    hvf_store_run run;
+    int found, control;
+    json_t *body;
+
+    if (run_id_param(r, &id) < 0)
+        return 0;
+    if (strcmp(action, "pause") != 0 && strcmp(action, "resume") != 0 &&
+        strcmp(action, "abort") != 0)
+        return hvfd_fail(r, 404, "action", "no route POST /v1/runs/{id}/%.40s (expected pause, "
+                                           "resume or abort)", action);
+    if (!(body = hvfd_body_object(r, fields)))
+        return 0;
+    if (hvfd_field_bool(r, body, "cancel_running", &cancel) < 0) {
+        json_decref(body);
+        return 0;
+    }
+    json_decref(body);
+    if (!(st = hvfd_store_get(d, &err)))
+        return hvfd_fail_err(r, &err);
+    found = hvf_store_run_get(st, 0, &run, &err);
+    hvfd_store_put(d, st);
+    if (found < 0)
+        return hvfd_fail_err(r, &err);
+    unfinished = found ? run.id : 0;
+    if (unfinished != id)
+        return hvfd_fail(r, 409, "id", "run %" PRId64 " is not unfinished (%s)", id,
+                         unfinished ? "another run is" : "no run is");
+    if (strcmp(action, "resume") == 0) {
+        hvfd_cmd *cmd;
+
+        if (hvfd_run_busy(d, NULL))
+            return hvfd_fail(r, 409, NULL, "run %" PRId64 " is running, not paused", id);
+        if (hvf_exec_control(d->state_dir, HVF_STORE_CONTROL_NONE, &id, &err) < 0)
+            return hvfd_fail_err(r, &err);
+        cmd = HVF_NEW(hvfd_cmd);
+        cmd->kind = HVFD_CMD_RESUME;
+        if (!hvfd_cmd_call(d, cmd, 60000))
+            return hvfd_fail(r, 503, NULL, "the run did not resume within 60 s");
+        if (cmd->err.code)
+            hvfd_fail_err(r, &cmd->err);
+        else
+            hvfd_reply(r, 200, json_incref(cmd->result));
+        hvfd_cmd_free(cmd);
+    } else {
+        control = strcmp(action, "pause") == 0 ? HVF_STORE_CONTROL_PAUSE
+                  : cancel                     ? HVF_STORE_CONTROL_ABORT_CANCEL
+                                               : HVF_STORE_CONTROL_ABORT;
+        if (hvf_exec_control(d->state_dir, control, &id, &err) < 0)
+            return hvfd_fail_err(r, &err);
+        hvfd_reply(r, 202, json_pack("{s:I, s:s}", "id", (json_int_t)id, "requested",
+                                     hvf_store_control_names[control]));
+    }
+    if (r->status < 300 && (st = hvfd_store_get(d, &err))) {
+        hvfd_event(d, st, "run_control", id,
+                   json_pack("{s:s, s:s, s:b}", "action", action, "by", r->who.name,
+                             "cancel_running", cancel));
+        hvfd_store_put(d, st);
+    }
+    return 0;
+}
+
+/* ---- the freeze switch ---- */
+
+static json_t *
+freeze_json(hvfd *d, hvf_error *err)
+{
+    hvf_freeze_info fi;
+
+    if (hvf_freeze_status(d->state_dir, &fi, err) < 0)
+        return NULL;
+    if (!fi.frozen)
+        return json_pack("{s:b}", "frozen", false);
+    return json_pack("{s:b, s:s, s:s, s:I}", "frozen", true, "reason", fi.reason, "by", fi.by,
+                     "since_unix", (json_int_t)fi.since_unix);
+}
+
+int
+hvfd_api_freeze_get(hvfd_req *r)
+{
+    hvf_error err = HVF_ERROR_INIT;
+    json_t *body = freeze_json(r->d, &err);
+
+    return body ? hvfd_reply(r, 200, body) : hvfd_fail_err(r, &err);
+}
+
+int
+hvfd_api_freeze_put(hvfd_req *r)
+{
+    static const char *const fields[] = {"reason", NULL};
+    hvfd *d = r->d;
+    hvf_error err = HVF_ERROR_INIT;
+    json_t *body = hvfd_body_object(r, fields);
+    const char *reason = NULL;
+    hvf_store *st;
+
+    if (!body)
+        return 0;
+    if (hvfd_field_string(r, body, "reason", true, 250, &reason) < 0 ||
+        hvf_freeze_set(d->state_dir, reason, r->who.name, &err) < 0) {
+        if (err.code)
+            hvfd_fail_err(r, &err);
+        json_decref(body);
+        return 0;
+    }
+    if ((st = hvfd_store_get(d, &err))) {
+        hvfd_event(d, st, "freeze", 0, json_pack("{s:s, s:s}", "reason", reason, "by", r->who.name));
+        hvfd_store_put(d, st);
+    }
+    json_decref(body);
+    body = freeze_json(d, &err);
+    return body ? hvfd_reply(r, 200, body) : hvfd_fail_err(r, &err);
+}
+
+int
+hvfd_api_freeze_delete(hvfd_req *r)
+{
+    hvfd *d = r->d;
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_store *st;
+    json_t *body;
+
+    if (hvf_freeze_clear(d->state_dir, &err) < 0)
+        return hvfd_fail_err(r, &err);
+    if ((st = hvfd_store_get(d, &err))) {
+        hvfd_event(d, st, "unfreeze", 0, json_pack("{s:s}", "by", r->who.name));
+        hvfd_store_put(d, st);
+    }
+    body = freeze_json(d, &err);
+    return body ? hvfd_reply(r, 200, body) : hvfd_fail_err(r, &err);
+}

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Bearer tokens and roles. A token is 256 random bits; the store keeps only its SHA-256, so a
+ * copy of the database grants nothing. Presented tokens are hashed and compared with every
+ * known hash in constant time; an unknown hash reloads the table from the store (at most once a
+ * second), so a token made by `hvfleet token create` works without a restart.
+ */
+#include <inttypes.h>
+#include <math.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon/daemon.h"
+#include "hvfleet/alloc.h"
+#include "hvfleet/sha256.h"
+
+const char *const hvfd_role_names[] = {"viewer", "operator", "approver", "agent", NULL};
+
+/* One role, or several joined by ',' ("operator,approver"): the union of what they may. */
+unsigned
+hvfd_role_perms(const char *role)
+{
+    unsigned perms = 0;
+
+    while (*role) {
+        size_t n = strcspn(role, ",");
+
+        if (n == 6 && strncmp(role, "viewer", n) == 0)
+            perms |= HVFD_PERM_READ;
+        else if (n == 8 && strncmp(role, "operator", n) == 0)
+            perms |= HVFD_PERM_READ | HVFD_PERM_OPERATE;
+        else if (n == 8 && strncmp(role, "approver", n) == 0)
+            perms |= HVFD_PERM_READ | HVFD_PERM_APPROVE;
+        else if (n == 5 && strncmp(role, "agent", n) == 0)
+            perms |= HVFD_PERM_AGENT;
+        role += n;
+        if (*role == ',')
+            role++;
+    }
+    return perms;
+}
+
+typedef struct hvfd_bucket {
+    char name[64];
+    double tokens;
+    int64_t at_ms;
+} hvfd_bucket;
+
+static int64_t
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Equal in time independent of where they differ. */
+static bool
+same_hash(const char *a, const char *b)
+{
+    unsigned char diff = 0;
+
+    for (size_t i = 0; i < HVF_SHA256_HEX_LEN; i++)
+        diff |= (unsigned char)(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+/* Looks @hex up; fills @who. Caller holds tok_lock. */
+static bool
+auth_find(hvfd *d, const char *hex, hvfd_ident *who)
+{
+    bool found = false;
+
+    for (size_t i = 0; i < d->ntokens; i++) {
+        /* every entry is compared, found or not */
+        if (strlen(d->tokens[i].sha256) == HVF_SHA256_HEX_LEN &&
+            same_hash(d->tokens[i].sha256, hex) && !found) {
+            found = true;
+            hvf_strlcpy(who->name, d->tokens[i].name, sizeof(who->name));
+            hvf_strlcpy(who->role, d->tokens[i].role, sizeof(who->role));
+            hvf_strlcpy(who->host, d->tokens[i].host, sizeof(who->host));
+            who->perms = hvfd_role_perms(d->tokens[i].role);
+        }
+    }
+    return found;
+}
+
+static void
+auth_reload(hvfd *d)
+{
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_store *st = hvfd_store_get(d, &err);
+    hvf_store_token *toks = NULL;
+    long n;
+
+    if (!st) {
+        hvfd_log(HVFD_ERROR, err.msg, NULL);
+        return;
+    }
+    n = hvf_store_tokens(st, &toks, &err);
+    hvfd_store_put(d, st);
+    if (n < 0) {
+        hvfd_log(HVFD_ERROR, err.msg, NULL);
+        return;
+    }
+    free(d->tokens);
+    d->tokens = toks;
+    d->ntokens = (size_t)n;
+    d->tokens_loaded_ms = now_ms();
+}
+
+int
+hvfd_auth(hvfd_req *r)
+{
+    hvfd *d = r->d;
+    const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                MHD_HTTP_HEADER_AUTHORIZATION);
+    char hex[HVF_SHA256_HEX_LEN + 1];
+    bool found;
+
+    if (!h)
+        return hvfd_fail(r, 401, "Authorization",
+                         "%s %s needs a token: expected 'Authorization: Bearer TOKEN' "
+                         "(hvfleet token create)",
+                         r->method, r->route->pattern) - 1;
+    if (strncmp(h, "Bearer ", 7) != 0 || !h[7] || strlen(h + 7) > 256)
+        return hvfd_fail(r, 401, "Authorization", "expected 'Bearer TOKEN'") - 1;
+    hvf_sha256_hex(h + 7, strlen(h + 7), hex);
+    pthread_mutex_lock(&d->tok_lock);
+    found = auth_find(d, hex, &r->who);
+    if (!found && now_ms() - d->tokens_loaded_ms >= 1000) {
+        auth_reload(d);
+        found = auth_find(d, hex, &r->who);
+    }
+    pthread_mutex_unlock(&d->tok_lock);
+    if (!found)
+        return hvfd_fail(r, 401, "Authorization", "the token is not known (revoked, or a typo?)") -
+               1;
+    return 0;
+}
+
+int
+hvfd_rate_limit(hvfd_req *r)
+{
+    hvfd *d = r->d;
+    hvfd_bucket *b = NULL;
+    int64_t t = now_ms();
+    int wait = 0;
+
+    if (!r->who.name[0] || d->cfg.rate_per_s <= 0)
+        return 0;
+    pthread_mutex_lock(&d->tok_lock);
+    for (size_t i = 0; i < d->nbuckets && !b; i++)
+        if (strcmp(d->buckets[i].name, r->who.name) == 0)
+            b = &d->buckets[i];
+    if (!b) {
+        d->buckets = hvf_realloc(d->buckets, (d->nbuckets + 1) * sizeof(*d->buckets));
+        b = &d->buckets[d->nbuckets++];
+        hvf_strlcpy(b->name, r->who.name, sizeof(b->name));
+        b->tokens = d->cfg.rate_burst;
+        b->at_ms = t;
+    }
+    b->tokens += (double)(t - b->at_ms) / 1000.0 * d->cfg.rate_per_s;
+    if (b->tokens > d->cfg.rate_burst)
+        b->tokens = d->cfg.rate_burst;
+    b->at_ms = t;
+    if (b->tokens >= 1.0)
+        b->tokens -= 1.0;
+    else
+        wait = (int)ceil((1.0 - b->tokens) / d->cfg.rate_per_s);
+    pthread_mutex_unlock(&d->tok_lock);
+    if (!wait)
+        return 0;
+    r->retry_after_s = wait < 1 ? 1 : wait;
+    return hvfd_fail(r, 429, NULL,
+                     "the token '%s' is over its %.0f requests a second (burst %.0f): retry "
+                     "after %d s",
+                     r->who.name, d->cfg.rate_per_s, d->cfg.rate_burst, r->retry_after_s) - 1;
+}
+
+void
+hvfd_auth_clear(hvfd *d)
+{
+    free(d->tokens);
+    d->tokens = NULL;
+    d->ntokens = 0;
+    free(d->buckets);
+    d->buckets = NULL;
+    d->nbuckets = 0;
+}

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+/* hvfleetd's configuration: defaults, and the --config file (YAML or JSON, keys as the flags). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf/reader.h"
+#include "daemon/daemon.h"
+#include "hvfleet/alloc.h"
+
+void
+hvfd_config_init(hvfd_config *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->listen_host = hvf_strdup("127.0.0.1");
+    c->port = HVFD_DEFAULT_PORT;
+    c->driver = hvf_strdup("sim:///");
+    c->speed = 1.0;
+    c->threads = 4;
+    c->max_connections = 256;
+    c->max_connections_per_ip = 64;
+    c->connection_timeout_s = 30;
+    c->max_body = (size_t)1 << 20;
+    c->max_inventory_body = (size_t)16 << 20;
+    c->max_url = 2048;
+    c->rate_per_s = 50;
+    c->rate_burst = 100;
+}
+
+void
+hvfd_config_clear(hvfd_config *c)
+{
+    free(c->state_dir);
+    free(c->listen_host);
+    free(c->driver);
+    free(c->inventory);
+    free(c->tls_cert);
+    free(c->tls_key);
+    free(c->maintenance_command);
+    memset(c, 0, sizeof(*c));
+}
+
+/* "HOST:PORT" or ":PORT" or "PORT" into @c. */
+int
+hvfd_config_listen(hvfd_config *c, const char *v, hvf_error *err)
+{
+    const char *colon = strrchr(v, ':');
+    const char *port = colon ? colon + 1 : v;
+    char *end;
+    long p = strtol(port, &end, 10);
+
+    if (!*port || *end || p < 0 || p > 65535) {
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "listen '%s': expected HOST:PORT with a port from 0 to 65535", v);
+        return -1;
+    }
+    if (colon && colon > v) {
+        free(c->listen_host);
+        c->listen_host = hvf_strndup(v, (size_t)(colon - v));
+    }
+    c->port = (int)p;
+    return 0;
+}
+
+typedef struct cfg_obj {
+    char *listen, *state_dir, *driver, *inventory, *tls_cert, *tls_key, *maint, *log_level;
+    double speed, rate, burst;
+    uint32_t threads, conns, conns_ip, body_kib, inv_body_mib;
+    int64_t timeout_us;
+} cfg_obj;
+
+#define F(n, t, m) {n, t, offsetof(cfg_obj, m), false, 0, 0, NULL, 0, 0}
+#define FR(n, t, m, lo, hi) {n, t, offsetof(cfg_obj, m), false, lo, hi, NULL, 0, 0}
+static const hvf_field_spec cfg_fields[] = {
+    F("listen", HVF_FIELD_STRING, listen),
+    F("state_dir", HVF_FIELD_STRING, state_dir),
+    F("driver", HVF_FIELD_STRING, driver),
+    F("inventory", HVF_FIELD_STRING, inventory),
+    F("tls_cert", HVF_FIELD_STRING, tls_cert),
+    F("tls_key", HVF_FIELD_STRING, tls_key),
+    F("maintenance_command", HVF_FIELD_STRING, maint),
+    F("log_level", HVF_FIELD_STRING, log_level),
+    FR("speed", HVF_FIELD_DOUBLE, speed, 0, 1e6),
+    FR("rate_per_s", HVF_FIELD_DOUBLE, rate, 0, 1e6),
+    FR("rate_burst", HVF_FIELD_DOUBLE, burst, 1, 1e6),
+    FR("threads", HVF_FIELD_UINT, threads, 1, 64),
+    FR("max_connections", HVF_FIELD_UINT, conns, 1, 100000),
+    FR("max_connections_per_ip", HVF_FIELD_UINT, conns_ip, 1, 100000),
+    FR("max_body_kib", HVF_FIELD_UINT, body_kib, 1, 1024 * 1024),
+    FR("max_inventory_body_mib", HVF_FIELD_UINT, inv_body_mib, 1, 4096),
+    F("connection_timeout", HVF_FIELD_DURATION, timeout_us),
+};
+
+static void
+cfg_take(char **dst, char **src)
+{
+    if (*src) {
+        free(*dst);
+        *dst = *src;
+        *src = NULL;
+    }
+}
+
+int
+hvfd_config_load(hvfd_config *c, const char *path, hvf_error *err)
+{
+    hvf_reader rd;
+    hvf_diags diags;
+    cfg_obj o;
+    size_t problems;
+    int rc = 0;
+
+    memset(&o, 0, sizeof(o));
+    o.speed = c->speed;
+    o.rate = c->rate_per_s;
+    o.burst = c->rate_burst;
+    o.threads = c->threads;
+    o.conns = c->max_connections;
+    o.conns_ip = c->max_connections_per_ip;
+    o.body_kib = (uint32_t)(c->max_body >> 10);
+    o.inv_body_mib = (uint32_t)(c->max_inventory_body >> 20);
+    o.timeout_us = (int64_t)c->connection_timeout_s * 1000000;
+    hvf_diags_init(&diags);
+    if (hvf_reader_open_file(&rd, path, &diags, err) < 0) {
+        hvf_diags_clear(&diags);
+        return -1;
+    }
+    problems = hvf_reader_map(&rd, hvf_reader_root(&rd), "", cfg_fields,
+                              HVF_ARRAY_LEN(cfg_fields), &o);
+    if (!problems && o.log_level && strcmp(o.log_level, "debug") != 0 &&
+        strcmp(o.log_level, "info") != 0)
+        hvf_reader_report_field(&rd, hvf_reader_root(&rd), "", "log_level",
+                                "expected debug or info");
+    if (!problems && o.timeout_us && (o.timeout_us < 1000000 || o.timeout_us > 3600000000))
+        hvf_reader_report_field(&rd, hvf_reader_root(&rd), "", "connection_timeout",
+                                "expected from 1s to 1h");
+    if (diags.n) {
+        hvf_error_set(err, HVF_ERR_INVALID, "%s", diags.lines[0]);
+        rc = -1;
+    }
+    if (rc == 0 && o.listen && hvfd_config_listen(c, o.listen, err) < 0) {
+        hvf_error_prefix(err, "%s: ", path);
+        rc = -1;
+    }
+    if (rc == 0) {
+        cfg_take(&c->state_dir, &o.state_dir);
+        cfg_take(&c->driver, &o.driver);
+        cfg_take(&c->inventory, &o.inventory);
+        cfg_take(&c->tls_cert, &o.tls_cert);
+        cfg_take(&c->tls_key, &o.tls_key);
+        cfg_take(&c->maintenance_command, &o.maint);
+        c->speed = o.speed;
+        c->rate_per_s = o.rate;
+        c->rate_burst = o.burst;
+        c->threads = o.threads;
+        c->max_connections = o.conns;
+        c->max_connections_per_ip = o.conns_ip;
+        c->max_body = (size_t)o.body_kib << 10;
+        c->max_inventory_body = (size_t)o.inv_body_mib << 20;
+        c->connection_timeout_s = (unsigned)(o.timeout_us / 1000000);
+        c->log_debug = o.log_level && strcmp(o.log_level, "debug") == 0;
+    }
+    hvf_reader_free_fields(cfg_fields, HVF_ARRAY_LEN(cfg_fields), &o);
+    hvf_reader_close(&rd);
+    hvf_diags_clear(&diags);
+    return rc;
+}

@@ -1,0 +1,538 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The controller thread: the only user of the driver connection. It publishes snapshots of the
+ * fleet, carries out the commands requests queue, and runs plans with the executor (resuming a
+ * run a kill interrupted). While a run goes, the executor's progress callback is where it
+ * publishes and takes commands, so the API stays live without a second driver user.
+ */
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/daemon.h"
+#include "hvfleet/alloc.h"
+#include "hvfleet/plan.h"
+#include "hvfleet/store.h"
+
+typedef struct ctl {
+    hvfd *d;
+    hvf_conn *conn;
+    int64_t snap_ms; /* when the last snapshot was taken (monotonic) */
+    hvfd_cmd *pending; /* the RUN command waiting for its run id */
+} ctl;
+
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The driver URI: sim:/// runs on --inventory, else on the inventory PUT last, else built-in. */
+static char *
+ctl_driver_uri(hvfd *d)
+{
+    const char *drv = d->cfg.driver;
+    HVF_AUTOFREE char *put = hvf_asprintf("%s/inventory.yaml", d->state_dir);
+    const char *inv = d->cfg.inventory;
+    char abs[PATH_MAX];
+
+    if (strcmp(drv, "sim:///") != 0 && strcmp(drv, "sim:") != 0 && strcmp(drv, "sim://") != 0)
+        return hvf_strdup(drv);
+    if (!inv && access(put, R_OK) == 0)
+        inv = put;
+    if (!inv)
+        return hvf_strdup("sim:///default");
+    return hvf_asprintf("sim://%s", realpath(inv, abs) ? abs : inv);
+}
+
+static void
+ctl_snapshot(ctl *c)
+{
+    hvfd *d = c->d;
+    hvf_error err = HVF_ERROR_INIT;
+    hvfd_snap *s = HVF_NEW(hvfd_snap), *old;
+    long nh, nv;
+
+    atomic_init(&s->ref, 1);
+    nh = hvf_driver_list_hosts(c->conn, &s->hosts, &err);
+    nv = nh < 0 ? -1 : hvf_driver_list_vms(c->conn, &s->vms, &err);
+    s->fleet = nv < 0 ? NULL : hvf_driver_fleet(c->conn, &err);
+    if (!s->fleet) {
+        hvfd_log(HVFD_ERROR, "the driver could not list the fleet",
+                 json_pack("{s:s}", "error", err.msg));
+        s->nhosts = s->nvms = 0;
+        hvfd_snap_unref(s);
+        return;
+    }
+    s->nhosts = (size_t)nh;
+    s->nvms = (size_t)nv;
+    s->now_us = hvf_driver_now_us(c->conn);
+    s->at_unix = (int64_t)time(NULL);
+    pthread_mutex_lock(&d->lock);
+    old = d->snap;
+    d->snap = s;
+    pthread_mutex_unlock(&d->lock);
+    hvfd_snap_unref(old);
+    c->snap_ms = mono_ms();
+}
+
+static void
+ctl_answer(hvfd *d, hvfd_cmd *cmd, int status, json_t *result, const hvf_error *err)
+{
+    pthread_mutex_lock(&d->lock);
+    if (cmd->detached) {
+        pthread_mutex_unlock(&d->lock);
+        json_decref(result);
+        hvfd_cmd_free(cmd);
+        return;
+    }
+    cmd->status = status;
+    cmd->result = result;
+    if (err)
+        cmd->err = *err;
+    cmd->done = true;
+    pthread_cond_broadcast(&d->cond);
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* ---- the run view the API reads ---- */
+
+static char *
+run_name(hvfd_run_view *v, const char *s)
+{
+    char *copy = hvf_strdup(s ? s : "");
+
+    v->names = hvf_realloc(v->names, (v->nnames + 1) * sizeof(*v->names));
+    v->names[v->nnames++] = copy;
+    return copy;
+}
+
+static void
+run_view_reset_progress(hvfd_run_view *v)
+{
+    for (size_t i = 0; i < v->nnames; i++)
+        free(v->names[i]);
+    free(v->names);
+    v->names = NULL;
+    v->nnames = 0;
+    free(v->migs);
+    free(v->hosts);
+    v->migs = NULL;
+    v->hosts = NULL;
+    memset(&v->p, 0, sizeof(v->p));
+}
+
+static void
+run_view_begin(hvfd *d, const hvf_plan *plan, const char *hash)
+{
+    hvfd_run_view *v = &d->run;
+
+    pthread_mutex_lock(&d->lock);
+    run_view_reset_progress(v);
+    for (size_t i = 0; i < v->nhosts_in_plan; i++)
+        free(v->hosts_in_plan[i]);
+    free(v->hosts_in_plan);
+    v->hosts_in_plan = hvf_calloc(plan->nhosts + 1, sizeof(char *));
+    v->nhosts_in_plan = plan->nhosts;
+    for (size_t i = 0; i < plan->nhosts; i++)
+        v->hosts_in_plan[i] = hvf_strdup(plan->hosts[i].host);
+    v->id = 0;
+    hvf_strlcpy(v->plan_hash, hash, sizeof(v->plan_hash));
+    hvf_strlcpy(v->kind, hvf_plan_kind_to_string(plan->kind), sizeof(v->kind));
+    hvf_strlcpy(v->state, "starting", sizeof(v->state));
+    v->note[0] = '\0';
+    v->predicted_makespan_us = plan->summary.makespan_ms * 1000;
+    v->actual_makespan_us = 0;
+    v->started_unix = (int64_t)time(NULL);
+    v->ended_unix = 0;
+    pthread_mutex_unlock(&d->lock);
+}
+
+static void
+ctl_on_progress(const hvf_exec_progress *p, void *arg);
+
+static void
+ctl_on_event(const char *line, void *arg)
+{
+    ctl *c = arg;
+    hvfd *d = c->d;
+    json_t *ev = json_loads(line, 0, NULL);
+    const char *type = json_string_value(json_object_get(ev, "event"));
+
+    if (!type) {
+        json_decref(ev);
+        return;
+    }
+    if (strcmp(type, "run_start") == 0) {
+        int64_t id = json_integer_value(json_object_get(ev, "run"));
+
+        pthread_mutex_lock(&d->lock);
+        d->run.id = id;
+        hvf_strlcpy(d->run.state, "running", sizeof(d->run.state));
+        pthread_mutex_unlock(&d->lock);
+        if (c->pending) {
+            ctl_answer(d, c->pending, 201,
+                       json_pack("{s:I, s:s, s:s}", "id", (json_int_t)id, "state", "running",
+                                 "plan_hash", d->run.plan_hash),
+                       NULL);
+            c->pending = NULL;
+        }
+    } else if (strcmp(type, "migration_end") == 0) {
+        hvfd_metrics_migration(d->metrics, "completed",
+                               json_number_value(json_object_get(ev, "predicted_s")),
+                               json_number_value(json_object_get(ev, "duration_s")));
+    } else if (strcmp(type, "migration_failed") == 0) {
+        hvfd_metrics_migration(d->metrics, "failed", 0, -1);
+    } else if (strcmp(type, "migration_start") == 0) {
+        hvfd_metrics_migration(d->metrics, "started", 0, -1);
+    }
+    hvfd_log(HVFD_DEBUG, "run event", json_pack("{s:O}", "event", ev));
+    json_decref(ev);
+}
+
+static void ctl_take_commands(ctl *c, bool running);
+
+static void
+ctl_on_progress(const hvf_exec_progress *p, void *arg)
+{
+    ctl *c = arg;
+    hvfd *d = c->d;
+    hvfd_run_view *v = &d->run;
+
+    pthread_mutex_lock(&d->lock);
+    run_view_reset_progress(v);
+    v->p = *p;
+    v->p.state = NULL;
+    if (p->state)
+        hvf_strlcpy(v->state, p->state, sizeof(v->state));
+    v->migs = hvf_calloc(p->nmigs + 1, sizeof(*v->migs));
+    for (size_t i = 0; i < p->nmigs; i++) {
+        v->migs[i] = p->migs[i];
+        v->migs[i].vm = run_name(v, p->migs[i].vm);
+        v->migs[i].from = run_name(v, p->migs[i].from);
+        v->migs[i].to = run_name(v, p->migs[i].to);
+    }
+    v->hosts = hvf_calloc(p->nhosts + 1, sizeof(*v->hosts));
+    for (size_t i = 0; i < p->nhosts; i++) {
+        v->hosts[i] = p->hosts[i];
+        v->hosts[i].host = run_name(v, p->hosts[i].host);
+        v->hosts[i].state = run_name(v, p->hosts[i].state);
+    }
+    v->p.migs = v->migs;
+    v->p.hosts = v->hosts;
+    pthread_mutex_unlock(&d->lock);
+    if (mono_ms() - c->snap_ms >= 1000)
+        ctl_snapshot(c);
+    ctl_take_commands(c, true);
+}
+
+static bool
+ctl_should_detach(void *arg)
+{
+    ctl *c = arg;
+
+    return atomic_load(&c->d->stopping);
+}
+
+static void
+ctl_exec(ctl *c, hvf_plan *plan, const char *hash, bool resume, const char *by, hvfd_cmd *cmd)
+{
+    hvfd *d = c->d;
+    hvf_exec_opts o;
+    hvf_exec_summary sum;
+    hvf_error err = HVF_ERROR_INIT;
+    int rc;
+
+    run_view_begin(d, plan, hash);
+    hvf_exec_opts_init(&o);
+    o.plan_path = "hvfleetd";
+    o.inventory_path = d->cfg.inventory ? d->cfg.inventory : "";
+    o.state_dir = d->state_dir;
+    o.maintenance_command = d->cfg.maintenance_command;
+    o.resume = resume;
+    o.by = by;
+    o.on_event = ctl_on_event;
+    o.on_progress = ctl_on_progress;
+    o.ctx = c;
+    o.progress_interval_us = d->cfg.speed > 4 ? (int64_t)(d->cfg.speed * 250000) : 250000;
+    o.should_detach = ctl_should_detach;
+    c->pending = cmd;
+    memset(&sum, 0, sizeof(sum));
+    rc = hvf_exec_run(c->conn, plan, &o, &sum, &err);
+    pthread_mutex_lock(&d->lock);
+    if (rc < 0) {
+        hvf_strlcpy(d->run.state, "failed", sizeof(d->run.state));
+        hvf_strlcpy(d->run.note, err.msg, sizeof(d->run.note));
+    } else {
+        hvf_strlcpy(d->run.state, hvf_exec_result_names[sum.result], sizeof(d->run.state));
+        hvf_strlcpy(d->run.note, sum.note, sizeof(d->run.note));
+        if (sum.run_id)
+            d->run.id = sum.run_id;
+        /* the last progress was before the end: the summary is what happened */
+        run_view_reset_progress(&d->run);
+        d->run.p.now_us = sum.actual_makespan_us;
+        d->run.p.hosts_done = sum.hosts_done;
+        d->run.p.hosts_failed = sum.hosts_failed;
+        d->run.p.migrations_done = sum.migrations_done;
+        d->run.p.migrations_failed = sum.migrations_failed;
+        d->run.p.hosts_total = plan->nhosts;
+        d->run.p.migrations_total = plan->nmigrations;
+        d->run.predicted_makespan_us = sum.predicted_makespan_us;
+        d->run.actual_makespan_us = sum.actual_makespan_us;
+    }
+    d->run.ended_unix = (int64_t)time(NULL);
+    pthread_mutex_unlock(&d->lock);
+    if (c->pending) { /* it never started */
+        if (rc < 0)
+            ctl_answer(d, c->pending, 0, NULL, &err);
+        else
+            ctl_answer(d, c->pending, sum.result == HVF_EXEC_REFUSED ? 409 : 201,
+                       json_pack("{s:I, s:s, s:s}", "id", (json_int_t)sum.run_id, "state",
+                                 hvf_exec_result_names[sum.result], "note", sum.note),
+                       NULL);
+        c->pending = NULL;
+    }
+    hvfd_log(rc < 0 ? HVFD_ERROR : HVFD_INFO, "run ended",
+             json_pack("{s:I, s:s, s:s}", "run", (json_int_t)d->run.id, "state", d->run.state,
+                       "note", d->run.note));
+    ctl_snapshot(c);
+}
+
+/* Runs the newest unfinished run of the store again from its journal. */
+static void
+ctl_resume(ctl *c, hvfd_cmd *cmd)
+{
+    hvfd *d = c->d;
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_store *st = hvfd_store_get(d, &err);
+    hvf_store_run run;
+    HVF_AUTOFREE char *text = NULL;
+    hvf_plan *plan = NULL;
+    int found = st ? hvf_store_run_get(st, 0, &run, &err) : -1;
+
+    if (found == 1)
+        text = hvf_store_plan_text(st, run.plan_hash, &err);
+    hvfd_store_put(d, st);
+    if (found == 1 && text) {
+        hvf_diags diags;
+
+        hvf_diags_init(&diags);
+        plan = hvf_plan_parse("stored plan", text, strlen(text), &diags, &err);
+        hvf_diags_clear(&diags);
+    } else if (found == 1) {
+        hvf_error_set(&err, HVF_ERR_UNSUPPORTED,
+                      "run %" PRId64 " has no stored plan (a change plan run from a file: "
+                      "resume it with hvfleet run --resume)",
+                      run.id);
+    } else if (found == 0) {
+        hvf_error_set(&err, HVF_ERR_NOT_FOUND, "no unfinished run to resume");
+    }
+    if (!plan) {
+        if (cmd)
+            ctl_answer(d, cmd, 0, NULL, &err);
+        else if (found != 0)
+            hvfd_log(HVFD_ERROR, "cannot resume the unfinished run",
+                     json_pack("{s:s}", "error", err.msg));
+        return;
+    }
+    hvfd_log(HVFD_INFO, "resuming run",
+             json_pack("{s:I, s:s}", "run", (json_int_t)run.id, "plan_hash", run.plan_hash));
+    ctl_exec(c, plan, run.plan_hash, true, "hvfleetd", cmd);
+    hvf_plan_free(plan);
+}
+
+static void
+ctl_run(ctl *c, hvfd_cmd *cmd)
+{
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_diags diags;
+    hvf_plan *plan;
+
+    hvf_diags_init(&diags);
+    plan = hvf_plan_parse("stored plan", cmd->plan_text, strlen(cmd->plan_text), &diags, &err);
+    hvf_diags_clear(&diags);
+    if (!plan) {
+        ctl_answer(c->d, cmd, 0, NULL, &err);
+        return;
+    }
+    ctl_exec(c, plan, cmd->plan_hash, false, cmd->by, cmd);
+    hvf_plan_free(plan);
+}
+
+/* VM commands: the driver's answer, or why not. */
+static void
+ctl_vm(ctl *c, hvfd_cmd *cmd)
+{
+    hvf_error err = HVF_ERROR_INIT;
+    int rc = -1;
+    int status = 200;
+
+    switch (cmd->kind) {
+    case HVFD_CMD_VM_START:
+        rc = hvf_driver_vm_start(c->conn, cmd->vm, cmd->host, &err);
+        break;
+    case HVFD_CMD_VM_STOP:
+        rc = hvf_driver_vm_stop(c->conn, cmd->vm, 0, &err);
+        break;
+    case HVFD_CMD_VM_DELETE:
+        rc = hvf_driver_vm_destroy(c->conn, cmd->vm, &err);
+        break;
+    default:
+        hvf_error_set(&err, HVF_ERR_INTERNAL, "not a VM command");
+        break;
+    }
+    if (rc == 0)
+        ctl_snapshot(c);
+    ctl_answer(c->d, cmd, rc == 0 ? status : 0,
+               rc == 0 ? json_pack("{s:s, s:s}", "vm", cmd->vm, "result", "ok") : NULL,
+               rc == 0 ? NULL : &err);
+}
+
+static void
+ctl_reopen(ctl *c, hvfd_cmd *cmd)
+{
+    hvfd *d = c->d;
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_driver_opts dopts = {0};
+    HVF_AUTOFREE char *uri = ctl_driver_uri(d);
+    hvf_conn *conn;
+
+    dopts.state_dir = d->state_dir;
+    dopts.speed = d->cfg.speed;
+    conn = hvf_driver_open(uri, &dopts, &err);
+    if (!conn) {
+        ctl_answer(d, cmd, 0, NULL, &err);
+        return;
+    }
+    hvf_driver_close(c->conn);
+    c->conn = conn;
+    pthread_mutex_lock(&d->lock);
+    free(d->driver_uri);
+    d->driver_uri = hvf_strdup(uri);
+    pthread_mutex_unlock(&d->lock);
+    ctl_snapshot(c);
+    ctl_answer(d, cmd, 200, json_pack("{s:s}", "driver", uri), NULL);
+}
+
+/* Takes the queued commands; during a run, those that must wait for its end are refused. */
+static void
+ctl_take_commands(ctl *c, bool running)
+{
+    hvfd *d = c->d;
+
+    for (;;) {
+        hvfd_cmd *cmd;
+
+        pthread_mutex_lock(&d->lock);
+        cmd = d->cmds;
+        if (cmd) {
+            d->cmds = cmd->next;
+            if (!d->cmds)
+                d->cmds_tail = NULL;
+        }
+        pthread_mutex_unlock(&d->lock);
+        if (!cmd)
+            return;
+        if (running && (cmd->kind == HVFD_CMD_RUN || cmd->kind == HVFD_CMD_RESUME ||
+                        cmd->kind == HVFD_CMD_INVENTORY)) {
+            hvf_error err = HVF_ERROR_INIT;
+
+            hvf_error_set(&err, HVF_ERR_CONFLICT,
+                          "run %" PRId64 " is running (plan %.12s): one plan runs at a time",
+                          d->run.id, d->run.plan_hash);
+            ctl_answer(d, cmd, 0, NULL, &err);
+            continue;
+        }
+        switch (cmd->kind) {
+        case HVFD_CMD_RUN: ctl_run(c, cmd); break;
+        case HVFD_CMD_RESUME: ctl_resume(c, cmd); break;
+        case HVFD_CMD_INVENTORY: ctl_reopen(c, cmd); break;
+        default: ctl_vm(c, cmd); break;
+        }
+    }
+}
+
+bool
+hvfd_run_busy(hvfd *d, int64_t *id)
+{
+    bool busy;
+
+    pthread_mutex_lock(&d->lock);
+    busy = strcmp(d->run.state, "running") == 0 || strcmp(d->run.state, "starting") == 0;
+    if (id)
+        *id = d->run.id;
+    pthread_mutex_unlock(&d->lock);
+    return busy;
+}
+
+void *
+hvfd_controller_main(void *arg)
+{
+    hvfd *d = arg;
+    ctl c = {.d = d};
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_driver_opts dopts = {0};
+    HVF_AUTOFREE char *uri = ctl_driver_uri(d);
+
+    dopts.state_dir = d->state_dir;
+    dopts.speed = d->cfg.speed;
+    c.conn = hvf_driver_open(uri, &dopts, &err);
+    if (c.conn) {
+        d->driver_uri = hvf_strdup(uri);
+        ctl_snapshot(&c);
+    }
+    pthread_mutex_lock(&d->lock);
+    if (!c.conn)
+        snprintf(d->driver_error, sizeof(d->driver_error), "%.500s", err.msg);
+    d->controller_ready = true;
+    pthread_cond_broadcast(&d->cond);
+    pthread_mutex_unlock(&d->lock);
+    if (!c.conn)
+        return NULL;
+    hvfd_log(HVFD_INFO, "controller ready",
+             json_pack("{s:s, s:f}", "driver", uri, "speed", d->cfg.speed));
+    /* a run a kill or SIGTERM interrupted goes on; a paused one waits for its operator */
+    {
+        hvf_store *st = hvfd_store_get(d, &err);
+        hvf_store_run run;
+
+        if (st && hvf_store_run_get(st, 0, &run, &err) == 1 &&
+            run.state == HVF_STORE_RUN_RUNNING) {
+            hvfd_store_put(d, st);
+            ctl_resume(&c, NULL);
+        } else {
+            hvfd_store_put(d, st);
+        }
+    }
+    while (!atomic_load(&d->stopping)) {
+        struct timespec until;
+        hvf_drv_event evs[64];
+        size_t nevs = 0;
+
+        ctl_take_commands(&c, false);
+        if (hvf_driver_poll(c.conn, 0, evs, HVF_ARRAY_LEN(evs), &nevs, &err) < 0)
+            hvfd_log(HVFD_WARN, "driver poll failed", json_pack("{s:s}", "error", err.msg));
+        if (nevs || mono_ms() - c.snap_ms >= 1000)
+            ctl_snapshot(&c);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 200 * 1000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_mutex_lock(&d->lock);
+        if (!d->cmds && !atomic_load(&d->stopping))
+            pthread_cond_timedwait(&d->cond, &d->lock, &until);
+        pthread_mutex_unlock(&d->lock);
+    }
+    hvf_driver_close(c.conn);
+    return NULL;
+}

@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hvfleetd: the controller daemon. One process holds the fleet's state (the store of its state
+ * directory), owns the driver connection, runs plans with the executor and answers people and
+ * tools over HTTP (/v1, /metrics, the status page). docs/daemon.md and docs/api.md.
+ *
+ * Contract:
+ * - Threads: libmicrohttpd's fixed pool answers requests; one controller thread owns the driver
+ *   connection (drivers are single-threaded) and runs the executor; one tailer thread follows
+ *   the store's event feed and wakes the requests that wait for events. Nothing starts a thread
+ *   per request, per migration or per client (seed 001).
+ * - Requests read the fleet from a snapshot the controller publishes (refcounted, immutable),
+ *   never from the driver; what changes the fleet is queued to the controller and answered when
+ *   it is done.
+ * - The store is the daemon's state: every acknowledged change is committed before the answer
+ *   is sent, so SIGKILL at any instant loses nothing acknowledged; a run interrupted by a kill
+ *   or SIGTERM is resumed from its journal at the next start.
+ * - Bad input is a 4xx with a JSON error naming the field and what was expected; a 5xx means
+ *   the daemon itself failed (the store, the driver), never the request.
+ */
+#pragma once
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hvfleet/driver.h"
+#include "hvfleet/error.h"
+#include "hvfleet/exec.h"
+#include "hvfleet/fleet.h"
+#include "hvfleet/store.h"
+#include "hvfleet/strbuf.h"
+
+#define HVFD_VERSION "0.1.0"
+#define HVFD_DEFAULT_PORT 8470
+
+/* ---- configuration (flags or --config hvfleetd.yaml) ---- */
+
+typedef struct hvfd_config {
+    char *state_dir;
+    char *listen_host; /* "127.0.0.1" */
+    int port;          /* 0: any free port (written to STATE/hvfleetd.port) */
+    char *driver;      /* "sim:///" */
+    char *inventory;   /* the sim driver's fleet (NULL: built-in, or STATE/inventory.yaml) */
+    char *tls_cert, *tls_key;
+    double speed;            /* sim: N simulated seconds a wall second; 1 = real time */
+    unsigned threads;        /* request threads (4) */
+    unsigned max_connections;        /* global (256) */
+    unsigned max_connections_per_ip; /* (64) */
+    unsigned connection_timeout_s;   /* idle or slow clients are dropped after this (30) */
+    size_t max_body;           /* 1 MiB */
+    size_t max_inventory_body; /* 16 MiB, PUT /v1/inventory */
+    size_t max_url;            /* 2048 */
+    double rate_per_s; /* per token: sustained requests a second (50) */
+    double rate_burst; /* ... and the burst above it (100) */
+    char *maintenance_command; /* what maintaining a host runs; NULL = the driver's default */
+    bool log_debug;
+} hvfd_config;
+
+void hvfd_config_init(hvfd_config *c);
+void hvfd_config_clear(hvfd_config *c);
+/* "HOST:PORT", ":PORT" or "PORT" (0: any free port). */
+int hvfd_config_listen(hvfd_config *c, const char *v, hvf_error *err)
+    __attribute__((warn_unused_result));
+/* Reads a YAML/JSON config file into @c (keys as the flags, with '_' for '-'). */
+int hvfd_config_load(hvfd_config *c, const char *path, hvf_error *err)
+    __attribute__((warn_unused_result));
+
+/* ---- logs: one JSON object a line on stderr ---- */
+
+typedef enum hvfd_level { HVFD_DEBUG, HVFD_INFO, HVFD_WARN, HVFD_ERROR } hvfd_level;
+void hvfd_log_set_debug(bool on);
+/* @fields (may be NULL) is stolen: extra keys of the line. */
+void hvfd_log(hvfd_level level, const char *msg, json_t *fields);
+void hvfd_logf(hvfd_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- the fleet as the controller last saw it ---- */
+
+typedef struct hvfd_snap {
+    atomic_int ref;
+    int64_t now_us;  /* driver time */
+    int64_t at_unix; /* wall time it was taken */
+    hvf_drv_host *hosts;
+    size_t nhosts;
+    hvf_drv_vm *vms;
+    size_t nvms;
+    hvf_fleet *fleet; /* owned: zones, racks, services and the facts planners read */
+} hvfd_snap;
+
+void hvfd_snap_unref(hvfd_snap *s);
+
+/* ---- identities ---- */
+
+typedef enum hvfd_perm {
+    HVFD_PERM_NONE = 0,
+    HVFD_PERM_READ = 1u << 0,
+    HVFD_PERM_OPERATE = 1u << 1, /* plans, runs, freeze, VMs, inventory */
+    HVFD_PERM_APPROVE = 1u << 2,
+    HVFD_PERM_AGENT = 1u << 3,
+} hvfd_perm;
+
+typedef struct hvfd_ident {
+    char name[64];
+    char role[48];
+    char host[128]; /* agents only */
+    unsigned perms;
+} hvfd_ident;
+
+/* The roles a token may have, NULL-terminated, and what each may do. */
+extern const char *const hvfd_role_names[];
+unsigned hvfd_role_perms(const char *role);
+
+/* ---- the run the controller carries out ---- */
+
+typedef struct hvfd_run_view {
+    int64_t id; /* 0: none since the start */
+    char plan_hash[65];
+    char kind[16];
+    char state[16]; /* "running", "paused", "done", "partial", "aborted", "refused", "failed" */
+    char note[512];
+    hvf_exec_progress p; /* the last progress (borrowed arrays copied below) */
+    hvf_exec_progress_mig *migs;
+    hvf_exec_progress_host *hosts;
+    char **names; /* the strings the two arrays point to */
+    size_t nnames;
+    int64_t predicted_makespan_us, actual_makespan_us;
+    int64_t started_unix, ended_unix;
+    char **hosts_in_plan; /* the run's host set: a second plan touching one is refused */
+    size_t nhosts_in_plan;
+} hvfd_run_view;
+
+/* ---- the daemon ---- */
+
+typedef struct hvfd_route hvfd_route;
+typedef struct hvfd_cmd hvfd_cmd;
+typedef struct hvfd_metrics hvfd_metrics;
+
+typedef struct hvfd_waiter hvfd_waiter;
+
+typedef struct hvfd {
+    hvfd_config cfg;
+    char *state_dir; /* resolved */
+    char *driver_uri;
+    int lock_fd;     /* flock on STATE/hvfleetd.lock: one daemon per state directory */
+    int port;        /* bound */
+    int64_t started_unix;
+    struct MHD_Daemon *mhd;
+    atomic_bool stopping;
+
+    pthread_mutex_t lock; /* guards everything below */
+    pthread_cond_t cond;  /* controller: commands queued; waiters: answers */
+    hvfd_snap *snap;
+    hvfd_run_view run;
+    hvfd_cmd *cmds, *cmds_tail;
+    bool controller_ready;
+    char driver_error[512]; /* why the driver cannot be opened, while it cannot */
+
+    /* stores for request threads: one per thread at a time */
+    pthread_mutex_t store_lock;
+    hvf_store **stores;
+    size_t nstores, stores_cap;
+
+    /* tokens, reloaded from the store when an unknown one is presented */
+    pthread_mutex_t tok_lock;
+    hvf_store_token *tokens;
+    size_t ntokens;
+    int64_t tokens_loaded_ms;
+    struct hvfd_bucket *buckets; /* per-token rate limits */
+    size_t nbuckets;
+
+    /* the event feed: the newest events in memory, and the requests waiting for more */
+    pthread_mutex_t ev_lock;
+    pthread_cond_t ev_cond;
+    hvf_store_event *ring;
+    size_t ring_cap, ring_len, ring_head; /* oldest at ring_head */
+    int64_t ev_last;
+    hvfd_waiter *waiters;
+    unsigned nstreams;
+
+    hvfd_metrics *metrics;
+
+    pthread_t controller, tailer;
+    bool controller_started, tailer_started;
+} hvfd;
+
+/* daemon.c */
+int hvfd_start(hvfd *d, hvf_error *err) __attribute__((warn_unused_result));
+void hvfd_stop(hvfd *d);
+hvf_store *hvfd_store_get(hvfd *d, hvf_error *err);
+void hvfd_store_put(hvfd *d, hvf_store *st);
+/* The current snapshot, referenced (hvfd_snap_unref), or NULL before the first. */
+hvfd_snap *hvfd_snap_get(hvfd *d);
+/* Appends an event to the feed (its JSON @data stolen). Errors are logged, not returned: the
+ * change it reports is already committed. */
+void hvfd_event(hvfd *d, hvf_store *st, const char *type, int64_t run, json_t *data);
+
+/* ---- commands for the controller thread ---- */
+
+typedef enum hvfd_cmd_kind {
+    HVFD_CMD_RUN,       /* run a plan (text in @plan_text) */
+    HVFD_CMD_RESUME,    /* resume the unfinished run */
+    HVFD_CMD_VM_CREATE, /* define and start a VM (@spec_json) */
+    HVFD_CMD_VM_START,
+    HVFD_CMD_VM_STOP,
+    HVFD_CMD_VM_DELETE,
+    HVFD_CMD_INVENTORY, /* the desired fleet was replaced: reopen the twin on it */
+} hvfd_cmd_kind;
+
+struct hvfd_cmd {
+    hvfd_cmd_kind kind;
+    char *plan_text, *plan_hash, *by;
+    char vm[HVF_DRV_NAME_MAX], host[HVF_DRV_NAME_MAX];
+    json_t *spec;
+    /* the answer */
+    bool done;
+    int status; /* HTTP status */
+    json_t *result;
+    hvf_error err;
+    bool detached; /* the request gave up waiting: the controller frees it */
+    hvfd_cmd *next;
+};
+
+/* Queues @c and waits up to @timeout_ms for its answer. Returns true when answered (then the
+ * caller frees @c with hvfd_cmd_free), false when it timed out (the controller frees it). */
+bool hvfd_cmd_call(hvfd *d, hvfd_cmd *c, int timeout_ms);
+void hvfd_cmd_free(hvfd_cmd *c);
+
+/* controller.c */
+void *hvfd_controller_main(void *arg);
+/* True when a run is going (running, not paused or ended); fills @id. */
+bool hvfd_run_busy(hvfd *d, int64_t *id);
+
+/* ---- HTTP ---- */
+
+typedef struct hvfd_req {
+    hvfd *d;
+    char id[24];
+    const char *method;
+    char path[2048];
+    char *query; /* owned, after '?', or NULL */
+    struct MHD_Connection *conn;
+    const hvfd_route *route;
+    char param[2][256]; /* {name} segments */
+    hvfd_ident who;
+    hvf_strbuf body;
+    size_t body_max;
+    bool body_too_big;
+    int64_t t0_ns;
+    /* the answer */
+    int status;
+    json_t *json;       /* an API answer */
+    char *text;         /* or a text answer */
+    size_t text_len;
+    const char *content_type;
+    int retry_after_s;
+    char allow[64]; /* 405: the methods the path has */
+    struct MHD_Response *response; /* or a streaming one */
+    bool answered;
+} hvfd_req;
+
+typedef int (*hvfd_handler)(hvfd_req *r);
+
+struct hvfd_route {
+    const char *method;
+    const char *pattern; /* "/v1/vms/{name}", at most two {params} */
+    unsigned perms;      /* what the caller needs; 0 = anyone, no token */
+    hvfd_handler fn;
+    const char *name;    /* for metrics: the pattern */
+    size_t body_max;     /* 0 = the config's max_body */
+};
+
+/* route.c: the table and matching */
+extern const hvfd_route hvfd_routes[];
+extern const size_t hvfd_nroutes;
+/* Finds the route for @method and @path. Returns it, or NULL with *status 404 (no such path)
+ * or 405 (the path exists for other methods, listed in @allow). */
+const hvfd_route *hvfd_route_match(const char *method, const char *path, char params[2][256],
+                                   int *status, char *allow, size_t allow_len);
+
+/* http.c */
+int hvfd_http_start(hvfd *d, hvf_error *err) __attribute__((warn_unused_result));
+void hvfd_http_stop(hvfd *d);
+
+/* answers (handlers return 0; these fill @r) */
+int hvfd_reply(hvfd_req *r, int status, json_t *body); /* stolen */
+int hvfd_reply_text(hvfd_req *r, int status, const char *ctype, char *text, size_t len); /* stolen */
+/* A JSON error: {"error": {"status", "code", "field", "message"}, "request_id"}. @field may be
+ * NULL. */
+int hvfd_fail(hvfd_req *r, int status, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* An hvf_error as an answer: INVALID 400, NOT_FOUND 404, CONFLICT 409, REFUSED 409, CAPACITY
+ * 409, UNSUPPORTED 501, IO/INTERNAL 500. */
+int hvfd_fail_err(hvfd_req *r, const hvf_error *err);
+/* The query parameter @name (owned copy), or NULL. */
+char *hvfd_query(const hvfd_req *r, const char *name);
+
+/* body.c: request bodies */
+/* Parses the body as one JSON object whose keys are all in @allowed (NULL-terminated). Returns
+ * it (owned) or NULL after answering 400/415 naming what is wrong. */
+json_t *hvfd_body_object(hvfd_req *r, const char *const *allowed);
+/* Field readers: each answers 400 naming "@obj.@key" and returns -1 when the value is there
+ * but wrong; 0 with the default when missing and not @required. */
+int hvfd_field_string(hvfd_req *r, json_t *obj, const char *key, bool required, size_t max,
+                      const char **out);
+int hvfd_field_uint(hvfd_req *r, json_t *obj, const char *key, bool required, uint64_t max,
+                    uint64_t *out);
+int hvfd_field_bool(hvfd_req *r, json_t *obj, const char *key, bool *out);
+/* A name as the inventory allows it (hvf_name_is_valid). */
+int hvfd_field_name(hvfd_req *r, json_t *obj, const char *key, bool required, const char **out);
+
+/* auth.c */
+/* Sets r->who from the Authorization header. Returns 0, or answers 401 and returns -1. */
+int hvfd_auth(hvfd_req *r);
+/* Per-token rate limit. Returns 0, or answers 429 with Retry-After and returns -1. */
+int hvfd_rate_limit(hvfd_req *r);
+void hvfd_auth_clear(hvfd *d);
+
+/* events.c */
+void *hvfd_tailer_main(void *arg);
+void hvfd_events_clear(hvfd *d);
+/* Routes: GET /v1/events (long-poll) and /v1/events/stream (SSE). */
+int hvfd_api_events(hvfd_req *r);
+int hvfd_api_events_stream(hvfd_req *r);
+
+/* metrics.c */
+hvfd_metrics *hvfd_metrics_new(void);
+void hvfd_metrics_free(hvfd_metrics *m);
+void hvfd_metrics_request(hvfd_metrics *m, const char *route, const char *method, int status,
+                          double seconds);
+void hvfd_metrics_migration(hvfd_metrics *m, const char *result, double predicted_s,
+                            double actual_s);
+int hvfd_api_metrics(hvfd_req *r);
+
+/* api-*.c: the handlers the route table names */
+int hvfd_api_health(hvfd_req *r);
+int hvfd_api_version(hvfd_req *r);
+int hvfd_api_hosts(hvfd_req *r);
+int hvfd_api_host(hvfd_req *r);
+int hvfd_api_vms(hvfd_req *r);
+int hvfd_api_vm(hvfd_req *r);
+int hvfd_api_services(hvfd_req *r);
+int hvfd_api_inventory_put(hvfd_req *r);
+int hvfd_api_audit(hvfd_req *r);
+int hvfd_api_vm_create(hvfd_req *r);
+int hvfd_api_vm_action(hvfd_req *r);
+int hvfd_api_vm_delete(hvfd_req *r);
+int hvfd_api_vm_migrate(hvfd_req *r);
+int hvfd_api_plans_post(hvfd_req *r);
+int hvfd_api_plan_get(hvfd_req *r);
+int hvfd_api_approvals_post(hvfd_req *r);
+int hvfd_api_approvals_get(hvfd_req *r);
+int hvfd_api_runs_post(hvfd_req *r);
+int hvfd_api_run_get(hvfd_req *r);
+int hvfd_api_run_control(hvfd_req *r);
+int hvfd_api_freeze_get(hvfd_req *r);
+int hvfd_api_freeze_put(hvfd_req *r);
+int hvfd_api_freeze_delete(hvfd_req *r);
+int hvfd_api_incidents(hvfd_req *r);
+int hvfd_api_openapi(hvfd_req *r);
+int hvfd_api_page(hvfd_req *r);
