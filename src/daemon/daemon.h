@@ -171,11 +171,9 @@ typedef struct hvfd {
     struct hvfd_bucket *buckets; /* per-token rate limits */
     size_t nbuckets;
 
-    /* the event feed: the newest events in memory, and the requests waiting for more */
+    /* the event feed: its newest seq, and the requests waiting for more */
     pthread_mutex_t ev_lock;
     pthread_cond_t ev_cond;
-    hvf_store_event *ring;
-    size_t ring_cap, ring_len, ring_head; /* oldest at ring_head */
     int64_t ev_last;
     hvfd_waiter *waiters;
     unsigned nstreams;

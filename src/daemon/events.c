@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The event feed over HTTP: GET /v1/events?since=SEQ (long-poll) and /v1/events/stream (SSE).
- * The store's events table is the feed; a tailer thread follows it into a ring of the newest
- * events and wakes the connections waiting for them. A waiting connection is suspended in
+ * The store's events table is the feed (read by seq, indexed); a tailer thread watches its
+ * newest seq and wakes the connections waiting for more. A waiting connection is suspended in
  * libmicrohttpd, so it holds no thread: a thousand followers cost a thousand sockets, not a
  * thousand threads (seed 001).
  */
@@ -17,9 +17,7 @@
 #include "daemon/daemon.h"
 #include "hvfleet/alloc.h"
 
-#define EV_RING 2048
 #define EV_MAX_WAITERS 64
-#define EV_PAGE 500
 #define EV_KEEPALIVE_MS 15000
 
 struct hvfd_waiter {
@@ -57,48 +55,26 @@ ev_json(const hvf_store_event *e)
                      data ? data : json_object());
 }
 
-/* Events after @since, at most @limit, as JSON objects appended to @arr; the ring when it holds
- * them, else the store. Returns the last seq added (@since when none), -1 on a store error. */
+/* Events after @since, at most @limit, as JSON objects appended to @arr, read from the store
+ * (indexed by seq: cheap), so that a writer reads its own event at once. Returns the last seq
+ * added (@since when none), -1 on a store error. */
 static int64_t
 ev_collect(hvfd *d, int64_t since, size_t limit, json_t *arr)
 {
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_store *st = hvfd_store_get(d, &err);
+    hvf_store_event *evs = NULL;
+    long n = st ? hvf_store_events(st, since, limit, &evs, &err) : -1;
     int64_t last = since;
-    bool from_ring = false;
 
-    pthread_mutex_lock(&d->ev_lock);
-    if (d->ring_len) {
-        int64_t oldest = d->ring[d->ring_head].seq;
-
-        if (since >= oldest - 1) {
-            from_ring = true;
-            for (size_t i = 0; i < d->ring_len && json_array_size(arr) < limit; i++) {
-                const hvf_store_event *e = &d->ring[(d->ring_head + i) % d->ring_cap];
-
-                if (e->seq > since) {
-                    json_array_append_new(arr, ev_json(e));
-                    last = e->seq;
-                }
-            }
-        }
-    } else if (since >= d->ev_last) {
-        from_ring = true; /* nothing newer exists */
+    hvfd_store_put(d, st);
+    if (n < 0)
+        return -1;
+    for (long i = 0; i < n; i++) {
+        json_array_append_new(arr, ev_json(&evs[i]));
+        last = evs[i].seq;
     }
-    pthread_mutex_unlock(&d->ev_lock);
-    if (!from_ring) {
-        hvf_error err = HVF_ERROR_INIT;
-        hvf_store *st = hvfd_store_get(d, &err);
-        hvf_store_event *evs = NULL;
-        long n = st ? hvf_store_events(st, since, limit, &evs, &err) : -1;
-
-        hvfd_store_put(d, st);
-        if (n < 0)
-            return -1;
-        for (long i = 0; i < n; i++) {
-            json_array_append_new(arr, ev_json(&evs[i]));
-            last = evs[i].seq;
-        }
-        hvf_store_events_free(evs, (size_t)n);
-    }
+    hvf_store_events_free(evs, (size_t)n);
     return last;
 }
 
@@ -116,23 +92,6 @@ ev_waiter_free(hvfd_waiter *w)
 }
 
 /* ---- the tailer ---- */
-
-static void
-ev_ring_add(hvfd *d, hvf_store_event *e)
-{
-    size_t slot;
-
-    if (d->ring_len == d->ring_cap) {
-        free(d->ring[d->ring_head].data);
-        d->ring_head = (d->ring_head + 1) % d->ring_cap;
-        d->ring_len--;
-    }
-    slot = (d->ring_head + d->ring_len) % d->ring_cap;
-    d->ring[slot] = *e;
-    e->data = NULL;
-    d->ring_len++;
-    d->ev_last = d->ring[slot].seq;
-}
 
 /* Resumes the waiters that have something to do; frees those whose response is gone. Under
  * ev_lock. */
@@ -169,35 +128,19 @@ hvfd_tailer_main(void *arg)
     hvf_store *st = hvfd_store_get(d, &err);
     int64_t last;
 
-    pthread_mutex_lock(&d->ev_lock);
-    d->ring_cap = EV_RING;
-    d->ring = hvf_calloc(d->ring_cap, sizeof(*d->ring));
-    pthread_mutex_unlock(&d->ev_lock);
     last = st ? hvf_store_event_last(st) : 0;
-    /* the ring starts with the newest events, so that a follower that reconnects finds them */
-    if (st && last > 0) {
-        hvf_store_event *evs = NULL;
-        long n = hvf_store_events(st, last > EV_PAGE ? last - EV_PAGE : 0, EV_PAGE, &evs, &err);
-
-        pthread_mutex_lock(&d->ev_lock);
-        for (long i = 0; i < n; i++)
-            ev_ring_add(d, &evs[i]);
-        pthread_mutex_unlock(&d->ev_lock);
-        hvf_store_events_free(evs, n > 0 ? (size_t)n : 0);
-    }
     pthread_mutex_lock(&d->ev_lock);
     d->ev_last = last > 0 ? last : 0;
     pthread_mutex_unlock(&d->ev_lock);
     while (!atomic_load(&d->stopping)) {
-        hvf_store_event *evs = NULL;
-        long n = st ? hvf_store_events(st, d->ev_last, EV_PAGE, &evs, &err) : 0;
+        int64_t now_last = st ? hvf_store_event_last(st) : -1;
         struct timespec until;
 
         pthread_mutex_lock(&d->ev_lock);
-        for (long i = 0; i < n; i++)
-            ev_ring_add(d, &evs[i]);
+        if (now_last > d->ev_last)
+            d->ev_last = now_last;
         ev_wake(d, false);
-        if (n < EV_PAGE && !atomic_load(&d->stopping)) {
+        if (!atomic_load(&d->stopping)) {
             clock_gettime(CLOCK_REALTIME, &until);
             until.tv_nsec += 100 * 1000000;
             if (until.tv_nsec >= 1000000000) {
@@ -207,7 +150,6 @@ hvfd_tailer_main(void *arg)
             pthread_cond_timedwait(&d->ev_cond, &d->ev_lock, &until);
         }
         pthread_mutex_unlock(&d->ev_lock);
-        hvf_store_events_free(evs, n > 0 ? (size_t)n : 0);
     }
     /* stopping: every waiter is resumed once more and ends; libmicrohttpd may not stop with a
      * connection suspended */
@@ -227,11 +169,6 @@ hvfd_events_clear(hvfd *d)
         d->waiters = w->next;
         ev_waiter_free(w);
     }
-    for (size_t i = 0; i < d->ring_len; i++)
-        free(d->ring[(d->ring_head + i) % d->ring_cap].data);
-    free(d->ring);
-    d->ring = NULL;
-    d->ring_len = 0;
 }
 
 /* ---- the two routes ---- */
@@ -446,9 +383,13 @@ hvfd_api_events_stream(hvfd_req *r)
                              last_id);
     }
     if (since < 0) { /* from now on */
-        pthread_mutex_lock(&d->ev_lock);
-        since = d->ev_last;
-        pthread_mutex_unlock(&d->ev_lock);
+        hvf_error err = HVF_ERROR_INIT;
+        hvf_store *st = hvfd_store_get(d, &err);
+
+        since = st ? hvf_store_event_last(st) : -1;
+        hvfd_store_put(d, st);
+        if (since < 0)
+            return hvfd_fail_err(r, &err);
     }
     w = HVF_NEW(hvfd_waiter);
     w->d = d;
