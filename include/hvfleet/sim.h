@@ -60,6 +60,7 @@ typedef enum hvf_sim_event_type {
     HVF_SIM_EV_VM_DOWN, /* a VM was killed or crashed (the platform restarts it) */
     HVF_SIM_EV_SERVICE, /* degraded clients or replicas changed (hvfleet/sim-svc.h) */
     HVF_SIM_EV_DEPENDENCY, /* a shared dependency stopped or resumed serving; tag = its id */
+    HVF_SIM_EV_VM_UP,      /* a crashed VM was restarted by the platform; host = where */
     HVF_SIM_EV_LAST
 } hvf_sim_event_type;
 

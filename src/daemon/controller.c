@@ -84,6 +84,36 @@ ctl_snapshot(ctl *c)
     c->snap_ms = mono_ms();
 }
 
+/* Writes @data (stolen) to the event feed with the driver's clock, for incidents. */
+static void
+ctl_feed(ctl *c, const char *type, int64_t run, json_t *data)
+{
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_store *st = hvfd_store_get(c->d, &err);
+
+    json_object_set_new(data, "t_us", json_integer(hvf_driver_now_us(c->conn)));
+    if (st)
+        hvfd_event(c->d, st, type, run, data);
+    else
+        json_decref(data);
+    hvfd_store_put(c->d, st);
+}
+
+/* The executor's events the incident records are made of (docs/daemon.md, Incidents). */
+static bool
+ctl_feed_worthy(const char *type)
+{
+    static const char *const kinds[] = {
+        "host_lost", "host_failed", "host_returned", "host_done", "vm_state", "halt",
+        "unit_rolled_back", "replan", "replan_refused", "deviation", "migration_failed",
+        "migration_start", "run_aborting", "run_end", NULL};
+
+    for (size_t i = 0; kinds[i]; i++)
+        if (strcmp(type, kinds[i]) == 0)
+            return true;
+    return false;
+}
+
 static void
 ctl_answer(hvfd *d, hvfd_cmd *cmd, int status, json_t *result, const hvf_error *err)
 {
@@ -195,6 +225,14 @@ ctl_on_event(const char *line, void *arg)
         hvfd_metrics_migration(d->metrics, "started", 0, -1);
     }
     hvfd_log(HVFD_DEBUG, "run event", json_pack("{s:O}", "event", ev));
+    if (ctl_feed_worthy(type)) {
+        int64_t run;
+
+        pthread_mutex_lock(&d->lock);
+        run = d->run.id;
+        pthread_mutex_unlock(&d->lock);
+        ctl_feed(c, "run_event", run, json_incref(ev));
+    }
     json_decref(ev);
 }
 
@@ -518,8 +556,18 @@ hvfd_controller_main(void *arg)
         size_t nevs = 0;
 
         ctl_take_commands(&c, false);
-        if (hvf_driver_poll(c.conn, 0, evs, HVF_ARRAY_LEN(evs), &nevs, &err) < 0)
+        /* the wait is the poll's: a backend's clock runs while it waits (the twin's at
+         * --speed); commands queued meanwhile wait at most 100 ms of wall time */
+        if (hvf_driver_poll(c.conn, (int64_t)(100000 * (d->cfg.speed > 0 ? d->cfg.speed : 0)),
+                            evs, HVF_ARRAY_LEN(evs), &nevs, &err) < 0)
             hvfd_log(HVFD_WARN, "driver poll failed", json_pack("{s:s}", "error", err.msg));
+        for (size_t i = 0; i < nevs; i++) /* no run consumes them: they go to the feed */
+            if (evs[i].type != HVF_DRV_EV_JOB_DONE)
+                ctl_feed(&c, "driver", 0,
+                         json_pack("{s:s, s:s, s:s, s:s}", "event",
+                                   hvf_drv_event_type_names[evs[i].type], "host", evs[i].host,
+                                   "vm", evs[i].vm, "state",
+                                   hvf_drv_vm_state_names[evs[i].vm_state]));
         if (nevs || mono_ms() - c.snap_ms >= 1000)
             ctl_snapshot(&c);
         clock_gettime(CLOCK_REALTIME, &until);
@@ -529,7 +577,7 @@ hvfd_controller_main(void *arg)
             until.tv_nsec -= 1000000000;
         }
         pthread_mutex_lock(&d->lock);
-        if (!d->cmds && !atomic_load(&d->stopping))
+        if (d->cfg.speed <= 0 && !d->cmds && !atomic_load(&d->stopping))
             pthread_cond_timedwait(&d->cond, &d->lock, &until);
         pthread_mutex_unlock(&d->lock);
     }

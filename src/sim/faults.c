@@ -160,6 +160,11 @@ sim_on_vm_restart(hvf_sim *sim, int32_t vm, uint32_t ver)
         return;
     }
     sim_vm_boot(sim, vm, host, "vm_restarted", NULL);
+    {
+        hvf_sim_event ev = {HVF_SIM_EV_VM_UP, sim->now_us, host, vm, -1, -1, -1, 0, false};
+
+        sim_notify(sim, &ev);
+    }
 }
 
 static void

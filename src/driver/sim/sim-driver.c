@@ -118,6 +118,13 @@ sd_on_event(hvf_sim *sim, const hvf_sim_event *ev, void *ctx)
         out.vm_state = HVF_DRV_VM_CRASHED;
         sd_queue(p, &out);
         return;
+    case HVF_SIM_EV_VM_UP:
+        out.type = HVF_DRV_EV_VM_STATE;
+        hvf_strlcpy(out.vm, f->vms[ev->vm].name, sizeof(out.vm));
+        hvf_strlcpy(out.host, f->hosts[ev->host].name, sizeof(out.host));
+        out.vm_state = HVF_DRV_VM_RUNNING;
+        sd_queue(p, &out);
+        return;
     default:
         return;
     }

@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Incidents from the daemon's own events, with the KPIs the replays report (docs/incidents.md):
+ * when it happened, was detected, decided on and resolved, VMs down and VM-minutes, actions.
+ * They are derived from the event feed on each request, so they need no table of their own and
+ * cannot disagree with the feed. Times are the driver's clock (t_us of each feed entry).
+ *
+ * - host-lost: a host went down (during a run: the executor's host_lost; otherwise the driver's).
+ *   Decided: the executor gave it up (host_failed) or re-planned, whichever came first. Resolved: every VM it took down runs again (when it
+ *   took none: the host is back).
+ * - run-halted: a change run halted on a failed gate (halt), or a run ended aborted or partial.
+ *   Decided: at once (the halt is the decision). Resolved: the run's end (its rollback done).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/daemon.h"
+#include "hvfleet/alloc.h"
+
+#define INC_MAX 256
+#define INC_VMS 512
+
+typedef struct inc_vm {
+    char name[HVF_DRV_NAME_MAX];
+    int64_t down_us, up_us; /* up -1: still down */
+} inc_vm;
+
+typedef struct inc {
+    const char *kind;
+    char subject[HVF_DRV_NAME_MAX]; /* the host, or the run's plan */
+    int64_t run;
+    int64_t first_seq;
+    int64_t event_us, detected_us, decided_us, resolved_us, host_back_us; /* -1: not yet */
+    inc_vm *vms;
+    size_t nvms;
+    size_t actions;
+    char why[256];
+} inc;
+
+static const char *
+str(json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+
+    return v ? v : "";
+}
+
+static inc *
+inc_open(inc *list, size_t *n, const char *kind, const char *subject, int64_t run, int64_t seq,
+         int64_t t)
+{
+    inc *i;
+
+    if (*n == INC_MAX) { /* the oldest goes: the newest matter */
+        free(list[0].vms);
+        memmove(list, list + 1, (INC_MAX - 1) * sizeof(*list));
+        (*n)--;
+    }
+    i = &list[(*n)++];
+    memset(i, 0, sizeof(*i));
+    i->kind = kind;
+    hvf_strlcpy(i->subject, subject, sizeof(i->subject));
+    i->run = run;
+    i->first_seq = seq;
+    i->event_us = i->detected_us = t;
+    i->decided_us = i->resolved_us = i->host_back_us = -1;
+    return i;
+}
+
+/* The open host-lost incident of @host, or NULL. */
+static inc *
+inc_host(inc *list, size_t n, const char *host)
+{
+    for (size_t k = n; k-- > 0;)
+        if (strcmp(list[k].kind, "host-lost") == 0 && strcmp(list[k].subject, host) == 0 &&
+            list[k].resolved_us < 0)
+            return &list[k];
+    return NULL;
+}
+
+static void
+inc_add_vm(inc *i, const char *vm, int64_t t)
+{
+    if (i->nvms >= INC_VMS)
+        return;
+    for (size_t v = 0; v < i->nvms; v++)
+        if (strcmp(i->vms[v].name, vm) == 0)
+            return;
+    i->vms = hvf_realloc(i->vms, (i->nvms + 1) * sizeof(*i->vms));
+    hvf_strlcpy(i->vms[i->nvms].name, vm, sizeof(i->vms[0].name));
+    i->vms[i->nvms].down_us = t;
+    i->vms[i->nvms++].up_us = -1;
+}
+
+/* VMs that went down lately, for the host-lost incident opened just after their crash (the
+ * driver reports a host's VMs crashing before the host itself). */
+typedef struct inc_recent {
+    char vm[HVF_DRV_NAME_MAX], host[HVF_DRV_NAME_MAX];
+    int64_t t;
+} inc_recent;
+
+#define INC_RECENT 1024
+
+typedef struct inc_scan {
+    inc *list;
+    size_t n;
+    inc_recent *recent; /* a ring */
+    size_t nrecent, head;
+} inc_scan;
+
+static void
+inc_vm_state(inc *list, size_t n, const char *vm, const char *host, const char *state, int64_t t)
+{
+    bool down = strcmp(state, "crashed") == 0 || strcmp(state, "stopped") == 0;
+    inc *i = down ? inc_host(list, n, host) : NULL;
+
+    if (down) {
+        if (i)
+            inc_add_vm(i, vm, t);
+        return;
+    }
+    if (strcmp(state, "running") != 0)
+        return;
+    for (size_t k = 0; k < n; k++) { /* a VM running again ends its outage */
+        inc *o = &list[k];
+        bool all_up = o->nvms > 0;
+
+        if (o->resolved_us >= 0)
+            continue;
+        for (size_t v = 0; v < o->nvms; v++) {
+            if (strcmp(o->vms[v].name, vm) == 0 && o->vms[v].up_us < 0)
+                o->vms[v].up_us = t;
+            all_up = all_up && o->vms[v].up_us >= 0;
+        }
+        if (all_up)
+            o->resolved_us = t;
+    }
+}
+
+static void
+inc_feed(inc_scan *sc, const hvf_store_event *e)
+{
+    inc *list = sc->list;
+    size_t *n = &sc->n;
+    json_t *data = json_loads(e->data, 0, NULL);
+    const char *ev = str(data, "event");
+    int64_t t = json_integer_value(json_object_get(data, "t_us"));
+    inc *i;
+
+    if (!data)
+        return;
+    if (strcmp(e->type, "run_event") != 0 && strcmp(e->type, "driver") != 0) {
+        json_decref(data);
+        return;
+    }
+    if (strcmp(ev, "host_lost") == 0 && !inc_host(list, *n, str(data, "host"))) {
+        i = inc_open(list, n, "host-lost", str(data, "host"), e->run, e->seq, t);
+        snprintf(i->why, sizeof(i->why), "host %s went down%s", str(data, "host"),
+                 e->run ? " during a run" : "");
+        for (size_t k = 0; k < sc->nrecent; k++) {
+            const inc_recent *rc = &sc->recent[k];
+
+            if (strcmp(rc->host, i->subject) == 0 && rc->t >= t - 1000000 && rc->t <= t)
+                inc_add_vm(i, rc->vm, rc->t);
+        }
+    } else if (strcmp(ev, "host_back") == 0 || strcmp(ev, "host_returned") == 0) {
+        for (size_t k = 0; k < *n; k++)
+            if (strcmp(list[k].kind, "host-lost") == 0 &&
+                strcmp(list[k].subject, str(data, "host")) == 0 && list[k].host_back_us < 0) {
+                list[k].host_back_us = t;
+                if (list[k].nvms == 0 && list[k].resolved_us < 0)
+                    list[k].resolved_us = t;
+            }
+    } else if (strcmp(ev, "vm_state") == 0) {
+        if (strcmp(str(data, "state"), "crashed") == 0) {
+            inc_recent *rc = &sc->recent[sc->head];
+
+            hvf_strlcpy(rc->vm, str(data, "vm"), sizeof(rc->vm));
+            hvf_strlcpy(rc->host, str(data, "host"), sizeof(rc->host));
+            rc->t = t;
+            sc->head = (sc->head + 1) % INC_RECENT;
+            if (sc->nrecent < INC_RECENT)
+                sc->nrecent++;
+        }
+        inc_vm_state(list, *n, str(data, "vm"), str(data, "host"), str(data, "state"), t);
+    } else if (strcmp(ev, "host_failed") == 0) {
+        /* the executor gave the host up and re-plans the rest: its decision */
+        for (size_t k = 0; k < *n; k++)
+            if (strcmp(list[k].kind, "host-lost") == 0 &&
+                strcmp(list[k].subject, str(data, "host")) == 0 && list[k].decided_us < 0)
+                list[k].decided_us = t;
+    } else if (strcmp(ev, "replan") == 0 || strcmp(ev, "replan_refused") == 0 ||
+               strcmp(ev, "migration_start") == 0) {
+        for (size_t k = 0; k < *n; k++) {
+            if (list[k].resolved_us >= 0)
+                continue;
+            list[k].actions++;
+            if (strcmp(ev, "migration_start") != 0 && list[k].decided_us < 0)
+                list[k].decided_us = t;
+        }
+    } else if (strcmp(ev, "halt") == 0) {
+        i = inc_open(list, n, "run-halted", str(data, "host"), e->run, e->seq, t);
+        i->decided_us = t;
+        snprintf(i->why, sizeof(i->why), "run %" PRId64 " halted: %.200s", e->run,
+                 str(data, "reason"));
+    } else if (strcmp(ev, "unit_rolled_back") == 0) {
+        for (size_t k = 0; k < *n; k++)
+            if (strcmp(list[k].kind, "run-halted") == 0 && list[k].run == e->run &&
+                list[k].resolved_us < 0)
+                list[k].actions++;
+    } else if (strcmp(ev, "run_end") == 0) {
+        const char *result = str(data, "result");
+        bool halted = false;
+
+        for (size_t k = 0; k < *n; k++)
+            if (strcmp(list[k].kind, "run-halted") == 0 && list[k].run == e->run &&
+                list[k].resolved_us < 0) {
+                list[k].resolved_us = t;
+                halted = true;
+            }
+        if (!halted && (strcmp(result, "aborted") == 0 || strcmp(result, "partial") == 0)) {
+            i = inc_open(list, n, "run-halted", "", e->run, e->seq, t);
+            i->decided_us = i->resolved_us = t;
+            snprintf(i->why, sizeof(i->why), "run %" PRId64 " ended %s: %.200s", e->run, result,
+                     str(data, "note"));
+        }
+    }
+    json_decref(data);
+}
+
+static json_t *
+t_s(int64_t us)
+{
+    return us < 0 ? json_null() : json_real((double)us / 1e6);
+}
+
+static json_t *
+inc_json(const inc *i, int64_t now_us)
+{
+    double vm_minutes = 0;
+    json_t *vms = json_array();
+
+    for (size_t v = 0; v < i->nvms; v++) {
+        int64_t end = i->vms[v].up_us >= 0 ? i->vms[v].up_us : now_us;
+
+        if (end > i->vms[v].down_us)
+            vm_minutes += (double)(end - i->vms[v].down_us) / 60e6;
+        json_array_append_new(vms, json_string(i->vms[v].name));
+    }
+    return json_pack("{s:I, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:f, s:I, s:o}",
+                     "id", (json_int_t)i->first_seq, "kind", i->kind, "state",
+                     i->resolved_us >= 0 ? "resolved" : "open", "title", i->why, "run",
+                     (json_int_t)i->run, "event_t_s", t_s(i->event_us), "detected_t_s",
+                     t_s(i->detected_us), "decided_t_s", t_s(i->decided_us), "resolved_t_s",
+                     t_s(i->resolved_us), "host_back_t_s", t_s(i->host_back_us), "vms_down",
+                     (json_int_t)i->nvms, "vm_minutes", vm_minutes, "actions",
+                     (json_int_t)i->actions, "vms", vms);
+}
+
+int
+hvfd_api_incidents(hvfd_req *r)
+{
+    hvfd *d = r->d;
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_store *st = hvfd_store_get(d, &err);
+    HVF_AUTOFREE char *state = hvfd_query(r, "state");
+    inc_scan sc = {0};
+    inc *list;
+    size_t n;
+    int64_t since = 0, now_us = 0;
+    hvfd_snap *s;
+    json_t *arr;
+
+    if (state && strcmp(state, "open") != 0 && strcmp(state, "resolved") != 0) {
+        hvfd_store_put(d, st);
+        return hvfd_fail(r, 400, "state", "?state=%.40s: expected open or resolved", state);
+    }
+    if (!st)
+        return hvfd_fail_err(r, &err);
+    sc.list = list = hvf_calloc(INC_MAX, sizeof(*list));
+    sc.recent = hvf_calloc(INC_RECENT, sizeof(*sc.recent));
+    for (;;) {
+        hvf_store_event *evs = NULL;
+        long got = hvf_store_events(st, since, 1000, &evs, &err);
+
+        if (got < 0) {
+            hvfd_store_put(d, st);
+            for (size_t k = 0; k < sc.n; k++)
+                free(list[k].vms);
+            free(list);
+            free(sc.recent);
+            return hvfd_fail_err(r, &err);
+        }
+        for (long k = 0; k < got; k++)
+            inc_feed(&sc, &evs[k]);
+        if (got)
+            since = evs[got - 1].seq;
+        hvf_store_events_free(evs, (size_t)got);
+        if (got < 1000)
+            break;
+    }
+    hvfd_store_put(d, st);
+    free(sc.recent);
+    n = sc.n;
+    if ((s = hvfd_snap_get(d))) {
+        now_us = s->now_us;
+        hvfd_snap_unref(s);
+    }
+    arr = json_array();
+    for (size_t k = n; k-- > 0;) { /* newest first */
+        if (!state || strcmp(state, list[k].resolved_us >= 0 ? "resolved" : "open") == 0)
+            json_array_append_new(arr, inc_json(&list[k], now_us));
+        free(list[k].vms);
+    }
+    free(list);
+    return hvfd_reply(r, 200, json_pack("{s:o}", "incidents", arr));
+}
