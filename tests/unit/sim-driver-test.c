@@ -482,6 +482,32 @@ test_host_due_back(void **state)
     st_free(&t);
 }
 
+/* Without a world file (no state directory): defined and undefined all the same. */
+static void
+test_no_world_file(void **state)
+{
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_conn *conn = hvf_driver_open("sim:///default", NULL, &err);
+    hvf_drv_vm_spec s = spec("n1", 1024, 1, NULL);
+    hvf_drv_vm vm;
+    long n;
+
+    (void)state;
+    assert_non_null(conn);
+    n = count_vms(conn);
+    assert_true(n > 0);
+    if (hvf_driver_vm_define(conn, &s, "kvm0001", &err) < 0)
+        fail_msg("define: %s", err.msg);
+    assert_int_equal(hvf_driver_vm_start(conn, "n1", "kvm0001", &err), 0);
+    assert_int_equal(count_vms(conn), n + 1);
+    assert_true(find_vm(conn, "n1", &vm));
+    assert_int_equal(vm.state, HVF_DRV_VM_RUNNING);
+    assert_int_equal(hvf_driver_vm_stop(conn, "n1", 0, &err), 0);
+    assert_int_equal(hvf_driver_vm_undefine(conn, "n1", &err), 0);
+    assert_int_equal(count_vms(conn), n);
+    hvf_driver_close(conn);
+}
+
 /* The same calls give the same world, byte for byte. */
 static char *
 world_after_calls(void)
@@ -533,6 +559,7 @@ main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_deviation_after_undefine),
         cmocka_unit_test(test_host_due_back),
+        cmocka_unit_test(test_no_world_file),
         cmocka_unit_test(test_deterministic),
     };
 

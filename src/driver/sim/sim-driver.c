@@ -690,8 +690,10 @@ sd_vm_define(hvf_conn *conn, const hvf_drv_vm_spec *spec, const char *host, hvf_
         return -1;
     }
     if ((v = hvf_fleet_find_vm(f, spec->name)) >= 0) {
+        int32_t on = hvf_sim_vm_host(p->sim, v);
+
         hvf_error_set(err, HVF_ERR_CONFLICT, "VM '%s' already exists (on host '%s')", spec->name,
-                      f->hosts[hvf_sim_vm_host(p->sim, v)].name);
+                      on >= 0 ? f->hosts[on].name : "");
         return -1;
     }
     if ((h = sd_host(p, host, err)) < 0)

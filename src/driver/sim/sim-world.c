@@ -174,7 +174,7 @@ world_fail(sd_priv *p, hvf_error *err, const char *what)
 {
     hvf_error_set(err, HVF_ERR_INVALID,
                   "sim world '%s': %s; remove the file to start the twin from the inventory",
-                  p->world_path, what);
+                  p->world_path ? p->world_path : "(in memory)", what);
     return -1;
 }
 
