@@ -95,6 +95,22 @@ typedef struct hvf_drv_vm {
     int64_t job; /* its migration job, or -1 */
 } hvf_drv_vm;
 
+#define HVF_DRV_DIRTY_MIB_MAX 1048576 /* 1 TiB/s: any guest's rate, finite in bytes */
+
+/*
+ * A new VM, as hvf_driver_vm_define takes it: what the twin and placement need of it. Its
+ * working set is its memory and its CPU load the inventory's default (docs/inventory.md).
+ */
+typedef struct hvf_drv_vm_spec {
+    char name[HVF_DRV_NAME_MAX];    /* 1-63 characters of A-Z a-z 0-9 . _ - (as an inventory's) */
+    uint64_t mem_mib;               /* > 0 */
+    uint32_t vcpus;                 /* > 0 */
+    double dirty_mib_per_s;         /* how fast the guest writes memory; 0 = none, as an
+                                       inventory VM without dirty_rate */
+    char service[HVF_DRV_NAME_MAX]; /* a service of the fleet, or empty: none */
+    bool migratable;                /* false: it cannot live-migrate (plans stop and start it) */
+} hvf_drv_vm_spec;
+
 /* Parameters of one migration, as libvirt's virDomainMigrate3 typed parameters name them. */
 typedef struct hvf_migrate_job_params {
     double max_bytes_per_s;        /* max-bandwidth; 0 = the backend's default */
@@ -166,6 +182,8 @@ typedef struct hvf_driver {
     int (*host_apply)(hvf_conn *conn, const char *host, const char *change, bool rollback,
                       int64_t expected_us, hvf_error *err);
     int (*host_health)(hvf_conn *conn, const char *host, hvf_drv_health *out, hvf_error *err);
+    int (*vm_define)(hvf_conn *conn, const hvf_drv_vm_spec *spec, const char *host, hvf_error *err);
+    int (*vm_undefine)(hvf_conn *conn, const char *vm, hvf_error *err);
 } hvf_driver;
 
 /* A connection: the driver's table and its private data. */
@@ -247,3 +265,21 @@ int hvf_driver_host_apply(hvf_conn *conn, const char *host, const char *change, 
 /* What @host's clients see now, for functional gates (not "is the process up"). */
 int hvf_driver_host_health(hvf_conn *conn, const char *host, hvf_drv_health *out,
                            hvf_error *err) __attribute__((warn_unused_result));
+
+/*
+ * hvf_driver_vm_define: defines a new VM @spec on @host, stopped (hvf_driver_vm_start starts
+ * it); it is listed at once and outlives the connection like every other VM. Returns 0, or -1
+ * with @err set: HVF_ERR_INVALID (a bad name or size), HVF_ERR_CONFLICT (the name is taken; @host
+ * is not active; the backend cannot define now, e.g. the sim driver while a migration runs),
+ * HVF_ERR_NOT_FOUND (an unknown host or service), HVF_ERR_CAPACITY (@host lacks the memory or
+ * vCPUs, the message says which).
+ */
+int hvf_driver_vm_define(hvf_conn *conn, const hvf_drv_vm_spec *spec, const char *host,
+                         hvf_error *err) __attribute__((warn_unused_result));
+/*
+ * hvf_driver_vm_undefine: removes the stopped VM @vm for good. HVF_ERR_NOT_FOUND for an unknown
+ * VM, HVF_ERR_CONFLICT for one not stopped (the message names its state) or when the backend
+ * cannot remove now. The ended jobs of @vm are forgotten with it.
+ */
+int hvf_driver_vm_undefine(hvf_conn *conn, const char *vm, hvf_error *err)
+    __attribute__((warn_unused_result));

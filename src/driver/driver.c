@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The driver registry and the public entry points: check arguments, hand off to the table. */
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -264,4 +265,44 @@ int
 hvf_driver_job_forget(hvf_conn *conn, int64_t job, hvf_error *err)
 {
     return conn->drv->job_forget ? conn->drv->job_forget(conn, job, err) : 0;
+}
+
+int
+hvf_driver_vm_define(hvf_conn *conn, const hvf_drv_vm_spec *spec, const char *host, hvf_error *err)
+{
+    if (!spec) {
+        hvf_error_set(err, HVF_ERR_INVALID, "define: expected a VM spec");
+        return -1;
+    }
+    /* fixed arrays a caller filled: a name without its terminator is not a name */
+    if (!memchr(spec->name, '\0', sizeof(spec->name)) ||
+        !memchr(spec->service, '\0', sizeof(spec->service))) {
+        hvf_error_set(err, HVF_ERR_INVALID, "define: VM or service name of %d characters or more",
+                      HVF_DRV_NAME_MAX);
+        return -1;
+    }
+    if (!name_ok("VM", spec->name, err) || !name_ok("host", host, err))
+        return -1;
+    if (spec->mem_mib == 0 || spec->vcpus == 0) {
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "VM '%s': %" PRIu64 " MiB, %" PRIu32 " vCPUs: expected more than 0",
+                      spec->name, spec->mem_mib, spec->vcpus);
+        return -1;
+    }
+    if (!(spec->dirty_mib_per_s >= 0 && spec->dirty_mib_per_s <= HVF_DRV_DIRTY_MIB_MAX)) {
+        hvf_error_set(err, HVF_ERR_INVALID, "VM '%s': dirty rate %g MiB/s: expected 0 to %d MiB/s",
+                      spec->name, spec->dirty_mib_per_s, HVF_DRV_DIRTY_MIB_MAX);
+        return -1;
+    }
+    return conn->drv->vm_define ? conn->drv->vm_define(conn, spec, host, err)
+                                : unsupported(conn, "defining VMs", err);
+}
+
+int
+hvf_driver_vm_undefine(hvf_conn *conn, const char *vm, hvf_error *err)
+{
+    if (!name_ok("VM", vm, err))
+        return -1;
+    return conn->drv->vm_undefine ? conn->drv->vm_undefine(conn, vm, err)
+                                  : unsupported(conn, "undefining VMs", err);
 }

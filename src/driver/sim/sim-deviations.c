@@ -192,19 +192,23 @@ void
 sd_deviation_apply(sd_priv *p, const sd_deviation *d)
 {
     const hvf_fleet *f = hvf_sim_fleet(p->sim);
+    /* deviations name the inventory's VMs: where it is in the world's list, if still there */
+    int32_t vm = d->vm >= 0 ? p->inv_vm_at[d->vm] : -1;
     hvf_sim_fault fault;
     hvf_error err = HVF_ERROR_INIT;
     sd_job *j;
 
+    if (d->vm >= 0 && vm < 0)
+        return; /* its VM was undefined */
     memset(&fault, 0, sizeof(fault));
     fault.host = fault.rack = fault.vm = -1;
     fault.fixed_after_us = -1;
     switch (d->kind) {
     case SD_DEV_DIRTY_RATE:
-        p->fleet->vms[d->vm].dirty_bytes_per_s = f->vms[d->vm].dirty_bytes_per_s * d->factor;
+        p->fleet->vms[vm].dirty_bytes_per_s = f->vms[vm].dirty_bytes_per_s * d->factor;
         fault.type = HVF_SIM_FAULT_DIRTY_RATE;
-        fault.vm = d->vm;
-        fault.bytes_per_s = p->fleet->vms[d->vm].dirty_bytes_per_s;
+        fault.vm = vm;
+        fault.bytes_per_s = p->fleet->vms[vm].dirty_bytes_per_s;
         break;
     case SD_DEV_LINK:
         fault.type = HVF_SIM_FAULT_LINK_DROP;
@@ -219,12 +223,11 @@ sd_deviation_apply(sd_priv *p, const sd_deviation *d)
         fault.duration_us = d->for_us;
         break;
     case SD_DEV_MIGRATION_FAIL:
-        if ((j = sd_job_of_vm(p, d->vm))) {
+        if ((j = sd_job_of_vm(p, vm))) {
             j->fail_at_us = p->base_us + hvf_sim_now(p->sim) + 1; /* 0 means none */
             p->nfail_pending++;
-        }
-        else
-            p->fail_next[d->vm] = true;
+        } else
+            p->fail_next[vm] = true;
         return;
     case SD_DEV_SLOW_MAINTENANCE:
         p->maint_factor[d->host] = d->factor;

@@ -6,6 +6,8 @@
  * every change, so that a caller killed at any instant finds the fleet as it was left, as it
  * would find real hosts: in-flight migrations restart their model from the first pass on
  * reopen, with the same job id and claim (the twin's internal state is not serialised).
+ * A VM defined or undefined changes the world: the twin, whose arrays are fixed, is built again
+ * from it as on reopen, so neither is allowed while a migration is in flight.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -670,6 +672,92 @@ sd_job_forget(hvf_conn *conn, int64_t job, hvf_error *err)
     return 0;
 }
 
+/* ---- VMs defined and undefined ---- */
+
+/*
+ * A new VM, stopped on an active host with room for it now (running VMs and claims; a stopped
+ * VM holds nothing in the twin). The twin cannot grow, so it is built again from the world with
+ * the VM in it, as a reopen would build it: refused while a migration is in flight (and while a
+ * host is down that a deviation brings back later), see sd_world_vm_add.
+ */
+static int
+sd_vm_define(hvf_conn *conn, const hvf_drv_vm_spec *spec, const char *host, hvf_error *err)
+{
+    sd_priv *p = sd(conn), *n;
+    const hvf_fleet *f = hvf_sim_fleet(p->sim);
+    int32_t h, v;
+    hvf_drv_host_state st;
+    hvf_resources room;
+    char lacks[160] = "";
+
+    if (!hvf_name_is_valid(spec->name)) {
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "VM name '%s': expected 1 to %d characters of A-Z a-z 0-9 . _ -", spec->name,
+                      HVF_NAME_MAX);
+        return -1;
+    }
+    if ((v = hvf_fleet_find_vm(f, spec->name)) >= 0) {
+        int32_t on = hvf_sim_vm_host(p->sim, v);
+
+        hvf_error_set(err, HVF_ERR_CONFLICT, "VM '%s' already exists (on host '%s')", spec->name,
+                      on >= 0 ? f->hosts[on].name : "");
+        return -1;
+    }
+    if ((h = sd_host(p, host, err)) < 0)
+        return -1;
+    if (spec->service[0] && hvf_fleet_find_service(f, spec->service) < 0) {
+        hvf_error_set(err, HVF_ERR_NOT_FOUND,
+                      "VM '%s': service '%s' is not in the sim driver's fleet", spec->name,
+                      spec->service);
+        return -1;
+    }
+    if ((st = sd_host_state(p, h)) != HVF_DRV_HOST_ACTIVE) {
+        hvf_error_set(err, HVF_ERR_CONFLICT,
+                      "host '%s' is %s: it takes no new VM ('%s'); expected an active host", host,
+                      hvf_drv_host_state_names[st], spec->name);
+        return -1;
+    }
+    room = hvf_host_free(&f->hosts[h]);
+    if (spec->mem_mib > room.mem_mib)
+        snprintf(lacks, sizeof(lacks), "%" PRIu64 " MiB of memory free, %" PRIu64 " needed",
+                 room.mem_mib, spec->mem_mib);
+    if (spec->vcpus > room.vcpus)
+        snprintf(lacks + strlen(lacks), sizeof(lacks) - strlen(lacks),
+                 "%s%" PRIu32 " vCPUs free, %" PRIu32 " needed", lacks[0] ? " and " : "",
+                 room.vcpus, spec->vcpus);
+    if (lacks[0]) {
+        hvf_error_set(err, HVF_ERR_CAPACITY, "host '%s' has no room for VM '%s': %s", host,
+                      spec->name, lacks);
+        return -1;
+    }
+    if (!(n = sd_world_vm_add(p, spec, h, err)))
+        return -1;
+    conn->priv = n;
+    return sd_done(n, 0, err);
+}
+
+/* Removes a stopped VM: the twin is built again without it (see sd_vm_define). */
+static int
+sd_vm_undefine(hvf_conn *conn, const char *vm, hvf_error *err)
+{
+    sd_priv *p = sd(conn), *n;
+    int32_t v = sd_vm(p, vm, err);
+    hvf_drv_vm_state st;
+
+    if (v < 0)
+        return -1;
+    if ((st = sd_vm_state(p, v)) != HVF_DRV_VM_STOPPED) {
+        hvf_error_set(err, HVF_ERR_CONFLICT,
+                      "VM '%s' is %s: only a stopped VM can be undefined (stop it first)", vm,
+                      hvf_drv_vm_state_names[st]);
+        return -1;
+    }
+    if (!(n = sd_world_vm_remove(p, v, err)))
+        return -1;
+    conn->priv = n;
+    return sd_done(n, 0, err);
+}
+
 /* ---- open and close ---- */
 
 static int
@@ -725,4 +813,6 @@ const hvf_driver hvf_sim_driver = {
     .job_forget = sd_job_forget,
     .host_apply = sd_host_apply,
     .host_health = sd_host_health,
+    .vm_define = sd_vm_define,
+    .vm_undefine = sd_vm_undefine,
 };

@@ -174,7 +174,7 @@ world_fail(sd_priv *p, hvf_error *err, const char *what)
 {
     hvf_error_set(err, HVF_ERR_INVALID,
                   "sim world '%s': %s; remove the file to start the twin from the inventory",
-                  p->world_path, what);
+                  p->world_path ? p->world_path : "(in memory)", what);
     return -1;
 }
 
@@ -190,21 +190,29 @@ world_state_index(const char *const *names, json_t *v)
     return -1;
 }
 
-/* Reads the world file into p->fleet (placement, dirty rates) and the per-object arrays; the
- * states to restore in the twin are kept in @hs and @vs (owned by the caller). */
+/* The world file is one of this driver's, made from this inventory. */
 static int
-world_load(sd_priv *p, json_t *w, int **hs, int **vs, hvf_error *err)
+world_check_head(sd_priv *p, json_t *w, hvf_error *err)
 {
-    json_t *hosts = json_object_get(w, "hosts"), *vms = json_object_get(w, "vms");
-    json_t *jobs = json_object_get(w, "jobs"), *v;
-    size_t i;
-
     if (!json_is_string(json_object_get(w, "schema")) ||
         strcmp(json_string_value(json_object_get(w, "schema")), SD_WORLD_SCHEMA) != 0)
         return world_fail(p, err, "not a " SD_WORLD_SCHEMA " file");
     if (!json_is_string(json_object_get(w, "inventory_fingerprint")) ||
         strcmp(json_string_value(json_object_get(w, "inventory_fingerprint")), p->fingerprint) != 0)
         return world_fail(p, err, "it was made from another inventory");
+    return 0;
+}
+
+/* Reads the world file into p->fleet (placement, dirty rates) and the per-object arrays; the
+ * states to restore in the twin are kept in p->restore_hs and p->restore_vs. */
+static int
+world_load(sd_priv *p, json_t *w, hvf_error *err)
+{
+    json_t *hosts = json_object_get(w, "hosts"), *vms = json_object_get(w, "vms");
+    json_t *jobs = json_object_get(w, "jobs"), *v;
+    int **hs = &p->restore_hs, **vs = &p->restore_vs;
+    size_t i;
+
     if (!json_is_integer(json_object_get(w, "now_us")) || !json_is_array(hosts) ||
         !json_is_array(vms) || !json_is_array(jobs) ||
         json_array_size(hosts) != p->fleet->nhosts || json_array_size(vms) != p->fleet->nvms)
@@ -314,12 +322,11 @@ world_load(sd_priv *p, json_t *w, int **hs, int **vs, hvf_error *err)
     return 0;
 }
 
-static int *world_hs, *world_vs; /* states to restore, between world_load and the twin */
-
 int
 sd_world_restore_twin(sd_priv *p, hvf_error *err)
 {
     const hvf_fleet *f = p->fleet;
+    const int *world_hs = p->restore_hs, *world_vs = p->restore_vs;
 
     /* deviations already applied whose effect lives only in the twin */
     for (size_t i = 0; i < p->next_dev; i++) {
@@ -387,6 +394,177 @@ sd_world_restore_twin(sd_priv *p, hvf_error *err)
 
 static void world_apply_log(sd_priv *p, json_t *w);
 
+/* The per-host and per-VM arrays of p->fleet, at their defaults (nothing loaded yet). */
+static void
+world_arrays_init(sd_priv *p)
+{
+    p->maint_until = hvf_calloc(p->fleet->nhosts + 1, sizeof(int64_t));
+    p->maint_factor = hvf_calloc(p->fleet->nhosts + 1, sizeof(double));
+    p->fail_next = hvf_calloc(p->fleet->nvms + 1, sizeof(bool));
+    p->vm_job = hvf_calloc(p->fleet->nvms + 1, sizeof(int64_t));
+    p->vm_rec = hvf_calloc(p->fleet->nvms + 1, sizeof(char *));
+    p->vm_rec_host = hvf_calloc(p->fleet->nvms + 1, sizeof(int32_t));
+    p->vm_rec_state = hvf_calloc(p->fleet->nvms + 1, sizeof(int8_t));
+    for (size_t v = 0; v < p->fleet->nvms; v++)
+        p->vm_job[v] = -1;
+    p->change = hvf_calloc(p->fleet->nhosts + 1, sizeof(*p->change));
+    p->apply_until = hvf_calloc(p->fleet->nhosts + 1, sizeof(int64_t));
+    p->applying_rollback = hvf_calloc(p->fleet->nhosts + 1, sizeof(bool));
+    p->change_breaks = hvf_calloc(p->fleet->nhosts + 1, sizeof(bool));
+    p->applies = hvf_calloc(p->fleet->nhosts + 1, sizeof(uint32_t));
+    for (size_t h = 0; h < p->fleet->nhosts; h++) {
+        p->maint_until[h] = -1;
+        p->maint_factor[h] = 1;
+        p->apply_until[h] = -1;
+    }
+}
+
+#define SD_VM_MEM_MAX (1LL << 40) /* MiB: far beyond any host, small enough to sum */
+#define SD_VM_VCPUS_MAX (1LL << 20)
+
+/* A VM the world defines with its "spec" (hvf_driver_vm_define), as a prototype for @f. */
+static int
+world_defined_vm(sd_priv *p, const hvf_fleet *f, json_t *rec, hvf_vm *proto, hvf_error *err)
+{
+    json_t *spec = json_object_get(rec, "spec");
+    json_t *mem = json_object_get(spec, "mem_mib"), *cpus = json_object_get(spec, "vcpus");
+    json_t *dirty = json_object_get(spec, "dirty_bytes_per_s");
+    json_t *svc = json_object_get(spec, "service"), *mig = json_object_get(spec, "migratable");
+    const char *host = json_string_value(json_object_get(rec, "host"));
+
+    if (!json_is_string(json_object_get(rec, "name")) || !json_is_integer(mem) ||
+        json_integer_value(mem) <= 0 || json_integer_value(mem) > SD_VM_MEM_MAX ||
+        !json_is_integer(cpus) || json_integer_value(cpus) <= 0 ||
+        json_integer_value(cpus) > SD_VM_VCPUS_MAX || !json_is_number(dirty) ||
+        !(json_number_value(dirty) >= 0 &&
+          json_number_value(dirty) <= (double)HVF_DRV_DIRTY_MIB_MAX * HVF_MIB) ||
+        !json_is_string(svc) || !json_is_boolean(mig))
+        return world_fail(p, err,
+                          "a defined VM's spec is malformed (expected mem_mib and vcpus > 0, "
+                          "dirty_bytes_per_s >= 0, service and migratable)");
+    memset(proto, 0, sizeof(*proto));
+    proto->name = (char *)json_string_value(json_object_get(rec, "name"));
+    proto->host = host ? hvf_fleet_find_host(f, host) : -1;
+    proto->mem_mib = (uint64_t)json_integer_value(mem);
+    proto->vcpus = (uint32_t)json_integer_value(cpus);
+    proto->dirty_bytes_per_s = json_number_value(dirty);
+    proto->working_set_mib = proto->mem_mib;
+    proto->cpu_load = HVF_DEFAULT_CPU_LOAD;
+    proto->service =
+        *json_string_value(svc) ? hvf_fleet_find_service(f, json_string_value(svc)) : -1;
+    proto->migratable = json_is_true(mig);
+    proto->secondary = -1;
+    if (proto->host < 0 || (*json_string_value(svc) && proto->service < 0))
+        return world_fail(p, err, "a defined VM's host or service is unknown");
+    return 0;
+}
+
+/*
+ * p->fleet, the twin's fleet, for the world's VM records @vms (NULL: none yet), in their order:
+ * a record names a VM of the inventory, or defines one with its "spec"; the inventory's VMs it
+ * does not name were undefined. The inventory's hosts and services, in its order.
+ */
+static int
+world_compose(sd_priv *p, json_t *vms, hvf_error *err)
+{
+    const hvf_fleet *inv = p->inv;
+    hvf_fleet *f;
+    json_t *rec;
+    size_t i;
+    bool same = !json_is_array(vms) || json_array_size(vms) == inv->nvms;
+
+    p->inv_vm_at = hvf_calloc(inv->nvms + 1, sizeof(int32_t));
+    json_array_foreach(vms, i, rec)
+    {
+        const char *name = json_string_value(json_object_get(rec, "name"));
+
+        same = same && !json_object_get(rec, "spec") && name && strcmp(name, inv->vms[i].name) == 0;
+    }
+    if (same) {
+        /* the inventory's VMs, as they were before any was defined (malformed records are
+         * world_load's to report) */
+        p->fleet = hvf_fleet_dup(inv);
+        p->vm_inv = hvf_calloc(inv->nvms + 1, sizeof(int32_t));
+        for (i = 0; i < inv->nvms; i++)
+            p->vm_inv[i] = p->inv_vm_at[i] = (int32_t)i;
+        return 0;
+    }
+    for (i = 0; i < inv->nvms; i++)
+        p->inv_vm_at[i] = -1;
+    p->vm_inv = hvf_calloc(json_array_size(vms) + 1, sizeof(int32_t));
+    p->fleet = f = hvf_fleet_new();
+    for (i = 0; i < inv->nzones; i++)
+        hvf_fleet_zone_ensure(f, inv->zones[i].name);
+    for (i = 0; i < inv->nracks; i++)
+        hvf_fleet_rack_ensure(f, inv->racks[i].zone, inv->racks[i].name);
+    for (i = 0; i < inv->nhosts; i++) {
+        hvf_error why = HVF_ERROR_INIT;
+
+        HVF_ASSERT(hvf_fleet_add_host(f, &inv->hosts[i], &why) == (int32_t)i);
+    }
+    for (i = 0; i < inv->nservices; i++) {
+        hvf_error why = HVF_ERROR_INIT;
+
+        HVF_ASSERT(hvf_fleet_add_service(f, &inv->services[i], &why) == (int32_t)i);
+    }
+    for (i = 0; i < inv->nservices; i++) {
+        for (size_t k = 0; k < HVF_SERVICE_REL_LAST; k++) {
+            for (size_t r = 0; r < inv->services[i].nrel[k]; r++) {
+                hvf_error why = HVF_ERROR_INIT;
+
+                HVF_ASSERT(hvf_fleet_service_relate(f, (int32_t)i, (hvf_service_rel)k,
+                                                    inv->services[i].rel[k][r], &why) == 0);
+            }
+        }
+    }
+    json_array_foreach(vms, i, rec)
+    {
+        const char *name = json_string_value(json_object_get(rec, "name"));
+        hvf_error why = HVF_ERROR_INIT;
+        hvf_vm proto;
+        int32_t iv = -1;
+
+        if (json_object_get(rec, "spec")) {
+            if (world_defined_vm(p, f, rec, &proto, err) < 0)
+                return -1;
+        } else {
+            iv = name ? hvf_fleet_find_vm(inv, name) : -1;
+            if (iv < 0 || p->inv_vm_at[iv] >= 0)
+                return world_fail(p, err, "a VM is neither in the inventory nor defined, or twice");
+            proto = inv->vms[iv];
+        }
+        /* what is, even over capacity, as an inventory records it */
+        if (hvf_fleet_add_vm(f, &proto, HVF_OVERCOMMIT, &why) < 0)
+            return world_fail(p, err, "a defined VM's name is invalid or taken");
+        p->vm_inv[i] = iv;
+        if (iv >= 0)
+            p->inv_vm_at[iv] = (int32_t)i;
+    }
+    return 0;
+}
+
+/* p->fleet, the per-object arrays and the twin, from the world @w (NULL: the inventory). */
+static int
+world_build(sd_priv *p, json_t *w, hvf_error *err)
+{
+    int rc = w ? world_check_head(p, w, err) : 0;
+
+    if (rc == 0)
+        rc = world_compose(p, w ? json_object_get(w, "vms") : NULL, err);
+    if (rc == 0) {
+        world_arrays_init(p);
+        if (w)
+            rc = world_load(p, w, err);
+    }
+    if (rc == 0)
+        rc = sd_twin_build(p, err);
+    free(p->restore_hs);
+    free(p->restore_vs);
+    p->restore_hs = p->restore_vs = NULL;
+    p->dirty = true;
+    return rc;
+}
+
 int
 sd_world_open(sd_priv *p, hvf_error *err)
 {
@@ -419,26 +597,6 @@ sd_world_open(sd_priv *p, hvf_error *err)
     /* one world per fleet in a state directory: another inventory is another fleet */
     if (!p->world_path && p->state_dir)
         p->world_path = hvf_asprintf("%s/sim-world-%.12s.json", p->state_dir, p->fingerprint);
-    p->fleet = hvf_fleet_dup(p->inv);
-    p->maint_until = hvf_calloc(p->fleet->nhosts + 1, sizeof(int64_t));
-    p->maint_factor = hvf_calloc(p->fleet->nhosts + 1, sizeof(double));
-    p->fail_next = hvf_calloc(p->fleet->nvms + 1, sizeof(bool));
-    p->vm_job = hvf_calloc(p->fleet->nvms + 1, sizeof(int64_t));
-    p->vm_rec = hvf_calloc(p->fleet->nvms + 1, sizeof(char *));
-    p->vm_rec_host = hvf_calloc(p->fleet->nvms + 1, sizeof(int32_t));
-    p->vm_rec_state = hvf_calloc(p->fleet->nvms + 1, sizeof(int8_t));
-    for (size_t v = 0; v < p->fleet->nvms; v++)
-        p->vm_job[v] = -1;
-    p->change = hvf_calloc(p->fleet->nhosts + 1, sizeof(*p->change));
-    p->apply_until = hvf_calloc(p->fleet->nhosts + 1, sizeof(int64_t));
-    p->applying_rollback = hvf_calloc(p->fleet->nhosts + 1, sizeof(bool));
-    p->change_breaks = hvf_calloc(p->fleet->nhosts + 1, sizeof(bool));
-    p->applies = hvf_calloc(p->fleet->nhosts + 1, sizeof(uint32_t));
-    for (size_t h = 0; h < p->fleet->nhosts; h++) {
-        p->maint_until[h] = -1;
-        p->maint_factor[h] = 1;
-        p->apply_until[h] = -1;
-    }
     if (p->world_path && access(p->world_path, F_OK) == 0) {
         size_t len;
         HVF_AUTOFREE char *text = hvf_text_read_file(p->world_path, SD_MAX_FILE, &len, err);
@@ -450,15 +608,9 @@ sd_world_open(sd_priv *p, hvf_error *err)
         if (!w)
             return world_fail(p, err, "not JSON (a torn write?)");
         world_apply_log(p, w);
-        rc = world_load(p, w, &world_hs, &world_vs, err);
-        json_decref(w);
     }
-    if (rc == 0)
-        rc = sd_twin_build(p, err);
-    free(world_hs);
-    free(world_vs);
-    world_hs = world_vs = NULL;
-    p->dirty = true;
+    rc = world_build(p, w, err);
+    json_decref(w);
     return rc;
 }
 
@@ -504,7 +656,16 @@ world_host_rec(sd_priv *p, const hvf_fleet *f, size_t h, hvf_strbuf *one)
                       p->change_breaks[h] ? "true" : "false", p->applies[h]);
 }
 
-/* Brings each VM's record up to date; only the VMs that changed are formatted again. */
+/* @v's dirty rate as the inventory or its definition gives it (deviations change it). */
+static double
+world_base_dirty(const sd_priv *p, size_t v)
+{
+    return p->vm_inv[v] >= 0 ? p->inv->vms[p->vm_inv[v]].dirty_bytes_per_s
+                             : p->fleet->vms[v].dirty_bytes_per_s;
+}
+
+/* Brings each VM's record up to date; only the VMs that changed are formatted again. A VM
+ * defined through the driver carries its spec (world_defined_vm reads it). */
 static void
 world_vm_recs(sd_priv *p, const hvf_fleet *f)
 {
@@ -512,8 +673,7 @@ world_vm_recs(sd_priv *p, const hvf_fleet *f)
         int32_t h = hvf_sim_vm_host(p->sim, (int32_t)v);
         bool stopped = hvf_sim_vm_state_get(p->sim, (int32_t)v) == HVF_SIM_VM_STOPPED;
         /* dirty rates and planned failures come from deviations, which mark it anew */
-        bool odd = p->fleet->vms[v].dirty_bytes_per_s != p->inv->vms[v].dirty_bytes_per_s ||
-                   p->fail_next[v];
+        bool odd = p->fleet->vms[v].dirty_bytes_per_s != world_base_dirty(p, v) || p->fail_next[v];
         hvf_strbuf one = HVF_STRBUF_INIT;
 
         if (!odd && p->vm_rec[v] && p->vm_rec_host[v] == h && p->vm_rec_state[v] == stopped)
@@ -521,10 +681,20 @@ world_vm_recs(sd_priv *p, const hvf_fleet *f)
         hvf_strbuf_printf(&one, "{\"name\":\"%s\",\"host\":\"%s\",\"state\":\"%s\"",
                           f->vms[v].name, h >= 0 ? f->hosts[h].name : "",
                           stopped ? "stopped" : "running");
-        if (p->fleet->vms[v].dirty_bytes_per_s != p->inv->vms[v].dirty_bytes_per_s)
+        if (p->fleet->vms[v].dirty_bytes_per_s != world_base_dirty(p, v))
             hvf_strbuf_printf(&one, ",\"dirty\":%.17g", p->fleet->vms[v].dirty_bytes_per_s);
         if (p->fail_next[v])
             hvf_strbuf_puts(&one, ",\"fail_next\":true");
+        if (p->vm_inv[v] < 0) {
+            const hvf_vm *d = &p->fleet->vms[v];
+
+            hvf_strbuf_printf(&one,
+                              ",\"spec\":{\"mem_mib\":%" PRIu64 ",\"vcpus\":%" PRIu32
+                              ",\"dirty_bytes_per_s\":%.17g,\"service\":\"%s\",\"migratable\":%s}",
+                              d->mem_mib, d->vcpus, world_base_dirty(p, v),
+                              d->service >= 0 ? p->fleet->services[d->service].name : "",
+                              d->migratable ? "true" : "false");
+        }
         hvf_strbuf_puts(&one, "}");
         free(p->vm_rec[v]);
         p->vm_rec[v] = hvf_strbuf_steal(&one);
@@ -563,6 +733,72 @@ world_jobs(sd_priv *p, hvf_strbuf *sb)
 
 #define SD_LOG_MAX_LINES 256
 
+/* Brings the records up to date and appends the world to @sb: whole (a snapshot, without its
+ * schema and fingerprint) or what changed since the files last got it (a log line). */
+static void
+world_format(sd_priv *p, bool full, hvf_strbuf *sb)
+{
+    const hvf_fleet *f = hvf_sim_fleet(p->sim);
+
+    if (!p->host_rec) {
+        p->host_rec = hvf_calloc(f->nhosts + 1, sizeof(char *));
+        p->host_rec_sent = hvf_calloc(f->nhosts + 1, sizeof(char *));
+        p->vm_rec_sent = hvf_calloc(f->nvms + 1, sizeof(char *));
+    }
+    for (size_t h = 0; h < f->nhosts; h++) {
+        hvf_strbuf one = HVF_STRBUF_INIT;
+
+        world_host_rec(p, f, h, &one);
+        free(p->host_rec[h]);
+        p->host_rec[h] = hvf_strbuf_steal(&one);
+    }
+    world_vm_recs(p, f);
+    hvf_strbuf_printf(sb,
+                      "{\"%s\":%" PRIu64 ",\"now_us\":%" PRId64
+                      ",\"deviations_applied\":%zu,\"next_job\":%zu,\"hosts\":[",
+                      full ? "seq" : "log_seq", p->seq, p->base_us + hvf_sim_now(p->sim),
+                      p->next_dev, p->njobs);
+    for (size_t h = 0, n = 0; h < f->nhosts; h++) {
+        if (!full && p->host_rec_sent[h] && strcmp(p->host_rec_sent[h], p->host_rec[h]) == 0)
+            continue;
+        if (full)
+            hvf_strbuf_printf(sb, "%s%s", n++ ? "," : "", p->host_rec[h]);
+        else
+            hvf_strbuf_printf(sb, "%s{\"i\":%zu,\"r\":%s}", n++ ? "," : "", h, p->host_rec[h]);
+    }
+    hvf_strbuf_puts(sb, "],\"vms\":[");
+    for (size_t v = 0, n = 0; v < f->nvms; v++) {
+        if (!full && p->vm_rec_sent[v] == p->vm_rec[v])
+            continue;
+        if (n++)
+            hvf_strbuf_add(sb, ",", 1);
+        if (!full)
+            hvf_strbuf_printf(sb, "{\"i\":%zu,\"r\":", v);
+        hvf_strbuf_puts(sb, p->vm_rec[v]);
+        if (!full)
+            hvf_strbuf_puts(sb, "}");
+    }
+    hvf_strbuf_puts(sb, "],\"jobs\":");
+    world_jobs(p, sb);
+}
+
+/* The world now, whole, as its file would hold it. */
+static json_t *
+world_json_now(sd_priv *p)
+{
+    hvf_strbuf sb = HVF_STRBUF_INIT;
+    json_error_t jerr;
+    json_t *w;
+
+    world_format(p, true, &sb);
+    hvf_strbuf_printf(&sb, ",\"schema\":\"%s\",\"inventory_fingerprint\":\"%s\"}", SD_WORLD_SCHEMA,
+                      p->fingerprint);
+    w = json_loadb(sb.buf, sb.len, 0, &jerr);
+    HVF_ASSERT(w); /* written by world_format */
+    hvf_strbuf_clear(&sb);
+    return w;
+}
+
 /*
  * The world is a snapshot (written whole by rename) and a log beside it (WORLD.log) of what
  * changed since, one line a save: a save after an event appends the few hosts, VMs and jobs
@@ -582,48 +818,10 @@ sd_world_save(sd_priv *p, hvf_error *err)
     if (!p->world_path || !p->dirty)
         return 0;
     f = hvf_sim_fleet(p->sim);
-    if (!p->host_rec) {
-        p->host_rec = hvf_calloc(f->nhosts + 1, sizeof(char *));
-        p->host_rec_sent = hvf_calloc(f->nhosts + 1, sizeof(char *));
-        p->vm_rec_sent = hvf_calloc(f->nvms + 1, sizeof(char *));
-    }
-    for (size_t h = 0; h < f->nhosts; h++) {
-        hvf_strbuf one = HVF_STRBUF_INIT;
-
-        world_host_rec(p, f, h, &one);
-        free(p->host_rec[h]);
-        p->host_rec[h] = hvf_strbuf_steal(&one);
-    }
-    world_vm_recs(p, f);
     full = !p->snapshot_written || p->log_lines >= SD_LOG_MAX_LINES;
     p->seq++;
     sb.len = 0;
-    hvf_strbuf_printf(&sb, "{\"%s\":%" PRIu64 ",\"now_us\":%" PRId64
-                           ",\"deviations_applied\":%zu,\"next_job\":%zu,\"hosts\":[",
-                      full ? "seq" : "log_seq", p->seq, p->base_us + hvf_sim_now(p->sim),
-                      p->next_dev, p->njobs);
-    for (size_t h = 0, n = 0; h < f->nhosts; h++) {
-        if (!full && p->host_rec_sent[h] && strcmp(p->host_rec_sent[h], p->host_rec[h]) == 0)
-            continue;
-        if (full)
-            hvf_strbuf_printf(&sb, "%s%s", n++ ? "," : "", p->host_rec[h]);
-        else
-            hvf_strbuf_printf(&sb, "%s{\"i\":%zu,\"r\":%s}", n++ ? "," : "", h, p->host_rec[h]);
-    }
-    hvf_strbuf_puts(&sb, "],\"vms\":[");
-    for (size_t v = 0, n = 0; v < f->nvms; v++) {
-        if (!full && p->vm_rec_sent[v] == p->vm_rec[v])
-            continue;
-        if (n++)
-            hvf_strbuf_add(&sb, ",", 1);
-        if (!full)
-            hvf_strbuf_printf(&sb, "{\"i\":%zu,\"r\":", v);
-        hvf_strbuf_puts(&sb, p->vm_rec[v]);
-        if (!full)
-            hvf_strbuf_puts(&sb, "}");
-    }
-    hvf_strbuf_puts(&sb, "],\"jobs\":");
-    world_jobs(p, &sb);
+    world_format(p, full, &sb);
     log_path = hvf_asprintf("%s.log", p->world_path);
     if (full) {
         hvf_strbuf_printf(&sb, ",\"schema\":\"%s\",\"inventory_fingerprint\":\"%s\"}",
@@ -717,13 +915,13 @@ world_apply_log(sd_priv *p, json_t *w)
 hvf_fleet *
 sd_world_fleet_now(sd_priv *p)
 {
-    hvf_fleet *f = hvf_fleet_dup(p->inv);
+    hvf_fleet *f = hvf_fleet_dup(p->fleet);
+
     for (size_t v = 0; v < f->nvms; v++) {
         int32_t h = hvf_sim_vm_host(p->sim, (int32_t)v);
 
         if (h >= 0)
             sd_fleet_move(f, (int32_t)v, h);
-        f->vms[v].dirty_bytes_per_s = p->fleet->vms[v].dirty_bytes_per_s;
     }
     for (size_t h = 0; h < f->nhosts; h++) {
         hvf_sim_host_state s = hvf_sim_host_state_get(p->sim, (int32_t)h);
@@ -753,6 +951,10 @@ sd_priv_free(sd_priv *p)
     free(p->vm_rec);
     free(p->vm_rec_host);
     free(p->vm_rec_state);
+    free(p->vm_inv);
+    free(p->inv_vm_at);
+    free(p->restore_hs);
+    free(p->restore_vs);
     hvf_sim_free(p->sim);
     hvf_fleet_free(p->fleet);
     hvf_fleet_free(p->inv);
@@ -774,4 +976,151 @@ sd_priv_free(sd_priv *p)
     free(p->change_breaks);
     free(p->applies);
     free(p);
+}
+
+/* ---- VMs defined and undefined: the world changed, the twin built again ---- */
+
+/* The pointers @p owns as its configuration, set to NULL: another state has them now. */
+static void
+world_config_drop(sd_priv *p)
+{
+    static const hvf_strbuf none = HVF_STRBUF_INIT;
+
+    p->inv = NULL;
+    p->inv_path = p->world_path = p->state_dir = p->dev_path = NULL;
+    p->devs = NULL;
+    p->q = NULL;
+    p->world_text = none;
+}
+
+/*
+ * A new state with @p's configuration (inventory, files, deviations, events not yet polled),
+ * built from the world @w as sd_world_open builds it from the file. On success @p is freed and
+ * the new state owns the configuration; on failure @p is unchanged.
+ */
+static sd_priv *
+world_rebuild(sd_priv *p, json_t *w, hvf_error *err)
+{
+    sd_priv *n = HVF_NEW(sd_priv);
+
+    n->inv = p->inv;
+    n->seed = p->seed;
+    n->speed = p->speed;
+    n->nic_share = p->nic_share;
+    n->inv_path = p->inv_path;
+    n->world_path = p->world_path;
+    n->state_dir = p->state_dir;
+    memcpy(n->fingerprint, p->fingerprint, sizeof(n->fingerprint));
+    n->world_text = p->world_text;
+    n->seq = p->seq;
+    n->dev_path = p->dev_path;
+    n->devs = p->devs;
+    n->ndevs = p->ndevs;
+    n->q = p->q;
+    n->nq = p->nq;
+    n->qcap = p->qcap;
+    n->maint_default_us = p->maint_default_us;
+    if (world_build(n, w, err) < 0) {
+        world_config_drop(n);
+        sd_priv_free(n);
+        return NULL;
+    }
+    world_config_drop(p);
+    sd_priv_free(p);
+    /* the log's lines index the VMs as they were: the next save is a snapshot */
+    n->snapshot_written = false;
+    return n;
+}
+
+/*
+ * Refuses (HVF_ERR_CONFLICT) what building the twin again would change: a migration in flight
+ * (its model would restart from the first pass) and a host down that a deviation brings back
+ * later (it would stay down: the world records that it is down, not until when).
+ */
+static int
+world_can_rebuild(sd_priv *p, const char *what, hvf_error *err)
+{
+    for (size_t i = 0; i < p->njobs; i++) {
+        const sd_job *j = &p->jobs[i];
+
+        if (j->vm >= 0 && !sd_job_ended(j)) {
+            hvf_error_set(err, HVF_ERR_CONFLICT,
+                          "%s: job %" PRId64 " (VM '%s') is still migrating, and the sim driver "
+                          "builds its twin again for a VM more or less: try once no migration "
+                          "is in flight",
+                          what, j->id, p->fleet->vms[j->vm].name);
+            return -1;
+        }
+    }
+    for (size_t h = 0; h < p->fleet->nhosts; h++) {
+        const sd_deviation *last = NULL;
+
+        if (hvf_sim_host_state_get(p->sim, (int32_t)h) != HVF_SIM_HOST_DOWN)
+            continue;
+        for (size_t i = 0; i < p->next_dev; i++) {
+            if (p->devs[i].kind == SD_DEV_HOST_CRASH && p->devs[i].host == (int32_t)h)
+                last = &p->devs[i];
+        }
+        if (last && last->for_us >= 0) {
+            hvf_error_set(err, HVF_ERR_CONFLICT,
+                          "%s: host '%s' is down until a deviation brings it back, and the sim "
+                          "driver builds its twin again for a VM more or less: try once it is back",
+                          what, p->fleet->hosts[h].name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+sd_priv *
+sd_world_vm_add(sd_priv *p, const hvf_drv_vm_spec *spec, int32_t host, hvf_error *err)
+{
+    HVF_AUTOFREE char *what = hvf_asprintf("defining VM '%s'", spec->name);
+    json_t *w;
+    sd_priv *n;
+
+    if (world_can_rebuild(p, what, err) < 0)
+        return NULL;
+    w = world_json_now(p);
+    json_array_append_new(json_object_get(w, "vms"),
+                          json_pack("{s:s, s:s, s:s, s:{s:I, s:I, s:f, s:s, s:b}}", "name",
+                                    spec->name, "host", p->fleet->hosts[host].name, "state",
+                                    "stopped", "spec", "mem_mib", (json_int_t)spec->mem_mib,
+                                    "vcpus", (json_int_t)spec->vcpus, "dirty_bytes_per_s",
+                                    spec->dirty_mib_per_s * (double)HVF_MIB, "service",
+                                    spec->service, "migratable", (int)spec->migratable));
+    n = world_rebuild(p, w, err);
+    json_decref(w);
+    if (!n)
+        p->snapshot_written = false; /* its records were formatted anew: write them all */
+    return n;
+}
+
+sd_priv *
+sd_world_vm_remove(sd_priv *p, int32_t vm, hvf_error *err)
+{
+    HVF_AUTOFREE char *what = hvf_asprintf("undefining VM '%s'", p->fleet->vms[vm].name);
+    json_t *w, *jobs;
+    sd_priv *n;
+
+    if (world_can_rebuild(p, what, err) < 0)
+        return NULL;
+    w = world_json_now(p);
+    json_array_remove(json_object_get(w, "vms"), (size_t)vm);
+    /* its jobs (all ended) go with it; the VMs after it move up one */
+    jobs = json_object_get(w, "jobs");
+    for (size_t i = json_array_size(jobs); i-- > 0;) {
+        json_t *j = json_array_get(jobs, i);
+        json_int_t v = json_integer_value(json_object_get(j, "vm"));
+
+        if (v == vm)
+            json_array_remove(jobs, i);
+        else if (v > vm)
+            json_object_set_new(j, "vm", json_integer(v - 1));
+    }
+    n = world_rebuild(p, w, err);
+    json_decref(w);
+    if (!n)
+        p->snapshot_written = false; /* its records were formatted anew: write them all */
+    return n;
 }

@@ -55,7 +55,12 @@ typedef struct sd_job {
 
 typedef struct sd_priv {
     hvf_fleet *inv;   /* owned: the inventory as opened */
-    hvf_fleet *fleet; /* owned: what the twin was built from (the world's placement) */
+    /* owned: what the twin was built from (the world's placement); its VMs are the world's,
+     * in its order: the inventory's not undefined, and those defined through the driver */
+    hvf_fleet *fleet;
+    int32_t *vm_inv;    /* per VM of fleet: its index in inv, -1 = defined through the driver */
+    int32_t *inv_vm_at; /* per VM of inv: its index in fleet, -1 = undefined */
+    int *restore_hs, *restore_vs; /* states to restore, between loading and building the twin */
     hvf_sim *sim;     /* owned */
     uint64_t seed;
     int64_t base_us; /* driver time at the twin's time 0 */
@@ -109,6 +114,16 @@ int sd_world_restore_twin(sd_priv *p, hvf_error *err);
 /* The fleet now (owned), VMs where they run. */
 hvf_fleet *sd_world_fleet_now(sd_priv *p);
 void sd_priv_free(sd_priv *p);
+
+/*
+ * The world with a VM more (@spec, stopped on host @host) or less (@vm, stopped): the twin is
+ * built again from it as on reopen, so both are refused (HVF_ERR_CONFLICT) while a migration is
+ * in flight (its model would restart) or a host is down that a deviation brings back later.
+ * Returns a new state that replaces @p (freed), or NULL with @err set and @p unchanged. The
+ * caller saves it.
+ */
+sd_priv *sd_world_vm_add(sd_priv *p, const hvf_drv_vm_spec *spec, int32_t host, hvf_error *err);
+sd_priv *sd_world_vm_remove(sd_priv *p, int32_t vm, hvf_error *err);
 
 int sd_twin_build(sd_priv *p, hvf_error *err);
 void sd_deviation_apply(sd_priv *p, const sd_deviation *d);
