@@ -376,6 +376,17 @@ plan_overlap(hvfd *d, const hvf_plan *plan, char *buf, size_t len)
 int
 hvfd_api_runs_post(hvfd_req *r)
 {
+    json_t *body;
+
+    if (plan_hash_param(r) < 0 || !(body = hvfd_body_object(r, NULL)))
+        return 0;
+    json_decref(body);
+    return hvfd_run_start(r);
+}
+
+int
+hvfd_run_start(hvfd_req *r)
+{
     hvfd *d = r->d;
     hvf_error err = HVF_ERROR_INIT;
     hvf_store *st;
@@ -383,11 +394,7 @@ hvfd_api_runs_post(hvfd_req *r)
     char *text = NULL;
     int64_t busy_id = 0;
     hvfd_cmd *cmd;
-    json_t *body;
 
-    if (plan_hash_param(r) < 0 || !(body = hvfd_body_object(r, NULL)))
-        return 0;
-    json_decref(body);
     if (!(st = hvfd_store_get(d, &err)))
         return hvfd_fail_err(r, &err);
     plan = plan_stored(r, st, &text);

@@ -422,7 +422,33 @@ ctl_vm(ctl *c, hvfd_cmd *cmd)
         break;
     case HVFD_CMD_VM_DELETE:
         rc = hvf_driver_vm_destroy(c->conn, cmd->vm, &err);
+        if (rc == 0)
+            rc = hvf_driver_vm_undefine(c->conn, cmd->vm, &err);
         break;
+    case HVFD_CMD_VM_CREATE: {
+        hvf_drv_vm_spec spec;
+
+        memset(&spec, 0, sizeof(spec));
+        hvf_strlcpy(spec.name, cmd->vm, sizeof(spec.name));
+        spec.mem_mib = (uint64_t)json_integer_value(json_object_get(cmd->spec, "mem_mib"));
+        spec.vcpus = (uint32_t)json_integer_value(json_object_get(cmd->spec, "vcpus"));
+        spec.dirty_mib_per_s = json_number_value(json_object_get(cmd->spec, "dirty_mib_per_s"));
+        hvf_strlcpy(spec.service, json_string_value(json_object_get(cmd->spec, "service")),
+                    sizeof(spec.service));
+        spec.migratable = json_is_true(json_object_get(cmd->spec, "migratable"));
+        /* defined and started in one command: no other command places a VM in between */
+        rc = hvf_driver_vm_define(c->conn, &spec, cmd->host, &err);
+        if (rc == 0 && hvf_driver_vm_start(c->conn, cmd->vm, cmd->host, &err) < 0) {
+            hvf_error ignore = HVF_ERROR_INIT;
+
+            rc = -1;
+            if (hvf_driver_vm_undefine(c->conn, cmd->vm, &ignore) < 0)
+                hvfd_log(HVFD_ERROR, "a VM defined but not started could not be undefined",
+                         json_pack("{s:s, s:s}", "vm", cmd->vm, "error", ignore.msg));
+        }
+        status = 201;
+        break;
+    }
     default:
         hvf_error_set(&err, HVF_ERR_INTERNAL, "not a VM command");
         break;

@@ -3,18 +3,6 @@
 #include "daemon/daemon.h"
 
 int
-hvfd_api_vm_create(hvfd_req *r)
-{
-    return hvfd_fail(r, 501, NULL, "not yet");
-}
-
-int
-hvfd_api_vm_migrate(hvfd_req *r)
-{
-    return hvfd_fail(r, 501, NULL, "not yet");
-}
-
-int
 hvfd_api_openapi(hvfd_req *r)
 {
     return hvfd_fail(r, 501, NULL, "not yet");

@@ -158,11 +158,52 @@ check(d.request("GET", "/v1/vms/" + vm0["name"], viewer)[2]["state"] == "running
 s, _, e = d.request("POST", "/v1/vms/%s/reboot" % vm0["name"], op)
 check(s == 404 and "start, stop or migrate" in e["error"]["message"], e)
 
+# ---- VMs as an orchestrator serves them: create (placed, claims counted), migrate, delete ----
+s, _, c = d.request("POST", "/v1/vms", op, {"name": "new-vm", "mem_mib": 4096, "vcpus": 2,
+                                            "service": svcs["services"][0]["name"]})
+check(s == 201 and c["state"] == "running", c)
+s, _, nv = d.request("GET", "/v1/vms/new-vm", viewer)
+check(s == 200 and nv["host"] == c["host"] and nv["state"] == "running" and nv["mem_mib"] == 4096,
+      nv)
+check(d.request("POST", "/v1/vms", op, {"name": "new-vm", "mem_mib": 1, "vcpus": 1})[0] == 409,
+      "a name in use")
+s, _, e = d.request("POST", "/v1/vms", op, {"name": "huge", "mem_mib": 1 << 23, "vcpus": 1})
+check(s == 409 and e["rejected"].get("memory") == len(hosts["hosts"])
+      and "fits on none" in e["error"]["message"], ("why per filter", e))
+s, _, e = d.request("POST", "/v1/vms", op, {"name": "svc", "mem_mib": 1, "vcpus": 1,
+                                            "service": "nope"})
+check(s == 404 and e["error"]["field"] == "service", e)
+s, _, e = d.request("POST", "/v1/vms", op, {"name": "x", "mem_mib": "1", "vcpus": 1})
+check(s == 400 and e["error"]["field"] == "mem_mib", e)
+other = [h["name"] for h in hosts["hosts"] if h["name"] != c["host"]][0]
+s, _, pinned = d.request("POST", "/v1/vms", op, {"name": "pinned-vm", "mem_mib": 2048,
+                                                 "vcpus": 1, "host": other})
+check(s == 201 and pinned["host"] == other, pinned)
+# a migration is a one-move plan run by the executor
+s, _, m = d.request("POST", "/v1/vms/new-vm/migrate", op, {"host": other})
+check(s == 201 and m["to"] == other and m["from"] == c["host"] and m["id"] > 0, m)
+wait_for(lambda: d.request("GET", "/v1/runs/%d" % m["id"], viewer)[2]["state"] == "done",
+         "the migration's run ends")
+check(d.request("GET", "/v1/vms/new-vm", viewer)[2]["host"] == other, "moved")
+s, _, e = d.request("POST", "/v1/vms/new-vm/migrate", op, {"host": "no-such"})
+check(s == 404 and e["error"]["field"] == "host", e)
+for name in ("new-vm", "pinned-vm"):
+    check(d.request("DELETE", "/v1/vms/" + name, op)[0] == 200, "delete " + name)
+    check(d.request("GET", "/v1/vms/" + name, viewer)[0] == 404, name + " is gone")
+
 # ---- metrics ----
 s, h, m = d.request("GET", "/metrics", viewer)
 check(s == 200 and h["content-type"].startswith("text/plain; version=0.0.4"), h)
 check('hvfleet_api_requests_total{route="/v1/plans",method="POST",code="201"}' in m, m[:400])
 check("hvfleet_migrations_total{result=\"completed\"} 0" not in m, "completed migrations counted")
+# the exposition format as Prometheus reads it (scripts/install-deps installs promtool)
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+promtool = shutil.which("promtool")
+check(promtool, "promtool not found: scripts/install-deps installs it (Debian package prometheus)")
+pt = subprocess.run([promtool, "check", "metrics"], input=m, capture_output=True, text=True,
+                    timeout=60)
+check(pt.returncode == 0, "promtool check metrics: " + pt.stdout + pt.stderr)
 
 # ---- the log: one JSON object a line, with the request ids ----
 import json  # noqa: E402
