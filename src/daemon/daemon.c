@@ -167,6 +167,10 @@ hvfd_start(hvfd *d, hvf_error *err)
     if (!(st = hvf_state_open(d->state_dir, err)))
         return -1;
     hvfd_store_put(d, st);
+    /* listening first: a port in use or a bad certificate stops the start before the driver
+     * is opened; until the controller's first snapshot, fleet routes answer 503 */
+    if (hvfd_http_start(d, err) < 0)
+        return -1;
     if (pthread_create(&d->controller, NULL, hvfd_controller_main, d) != 0) {
         hvf_error_set(err, HVF_ERR_INTERNAL, "cannot start the controller thread");
         return -1;
@@ -186,7 +190,7 @@ hvfd_start(hvfd *d, hvf_error *err)
         return -1;
     }
     d->tailer_started = true;
-    return hvfd_http_start(d, err);
+    return 0;
 }
 
 void

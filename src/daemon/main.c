@@ -119,10 +119,9 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (hvfd_start(&d, &err) < 0) {
         fprintf(stderr, "hvfleetd: %s\n", err.msg);
-        hvfd_log(HVFD_ERROR, "cannot start", json_pack("{s:s}", "error", err.msg));
         hvfd_stop(&d);
         hvfd_config_clear(&d.cfg);
-        return err.code == HVF_ERR_INVALID || err.code == HVF_ERR_CONFLICT ? 2 : 1;
+        return hvf_errcode_exit_status(err.code);
     }
     {
         HVF_AUTOFREE char *port_file = hvf_asprintf("%s/hvfleetd.port", d.state_dir);

@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""hvfleetd with TLS (a self-signed certificate made by openssl for 127.0.0.1) and its --config
+file: HTTPS answers with the certificate checked, plain HTTP is refused, the config's settings
+take effect and flags win over them; bad configs and TLS files are refused with the reason.
+Usage: tls-config.py HVFLEETD HVFLEET SRCDIR"""
+import http.client
+import os
+import ssl
+import subprocess
+import sys
+
+import hvfd
+from hvfd import Daemon, check
+
+d = Daemon(sys.argv[1], sys.argv[2], name="hvfd-tls")
+src = sys.argv[3]
+cert = os.path.join(d.state_dir, "cert.pem")
+key = os.path.join(d.state_dir, "key.pem")
+subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=60)
+viewer = d.token("viewer", "vic")
+
+# the shipped example config, with flags over it (state dir, listen)
+d.args = ["--config", os.path.join(src, "contrib", "hvfleetd.yaml"),
+          "--tls-cert", cert, "--tls-key", key]
+
+
+def https(path, token=None, ctx=None):
+    conn = http.client.HTTPSConnection("127.0.0.1", d.port, timeout=20, context=ctx)
+    h = {"Authorization": "Bearer " + token} if token else {}
+    try:
+        conn.request("GET", path, headers=h)
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+# start: Daemon.start polls over plain HTTP, so wait for the port file and use HTTPS here
+d.start(wait=False)
+port_file = os.path.join(d.state_dir, "hvfleetd.port")
+hvfd.wait_for(lambda: os.path.exists(port_file), "the port file", 30)
+d.port = int(open(port_file).read())
+ctx = ssl.create_default_context(cafile=cert)
+status, body = hvfd.wait_for(lambda: (lambda r: r if r[0] == 200 else None)(
+    (lambda: https("/v1/health", ctx=ctx))()), "HTTPS /v1/health", 30)
+check(b'"status":"ok"' in body, body)
+check(https("/v1/hosts", viewer, ctx)[0] == 200, "an authenticated request over TLS")
+# a client that does not trust the certificate is refused by its own check
+try:
+    https("/v1/health", ctx=ssl.create_default_context())
+    check(False, "an untrusted certificate was accepted")
+except ssl.SSLError:
+    pass
+# plain HTTP to a TLS port gets no answer, and the daemon goes on serving
+try:
+    s, _, _ = d.request("GET", "/v1/health", timeout=5)
+    check(s >= 400, "plain HTTP answered %d" % s)
+except (OSError, http.client.HTTPException):
+    pass
+check(https("/v1/health", ctx=ctx)[0] == 200, "still serving TLS")
+check(d.stop() == 0, "SIGTERM: exit 0")
+
+
+def refused(args, words, rc=2):
+    p = subprocess.run([sys.argv[1], "--state-dir", d.state_dir, "--listen", "127.0.0.1:0"]
+                       + args, capture_output=True, text=True, timeout=30)
+    plain = [x for x in p.stderr.splitlines() if not x.startswith("{")]
+    check(p.returncode == rc and all(w in plain[0] for w in words) and len(plain) == 1,
+          (args, p.returncode, p.stderr))
+
+
+bad = os.path.join(d.state_dir, "bad.yaml")
+with open(bad, "w") as f:
+    f.write("threads: 0\n")
+refused(["--config", bad], ["bad.yaml", "threads"])
+with open(bad, "w") as f:
+    f.write("listen: 127.0.0.1:99999\n")
+refused(["--config", bad], ["bad.yaml", "listen", "65535"])
+with open(bad, "w") as f:
+    f.write("nonsense: 1\n")
+refused(["--config", bad], ["bad.yaml", "nonsense"])
+refused(["--config", "/nonexistent/hvfleetd.yaml"], ["/nonexistent/hvfleetd.yaml"])
+refused(["--tls-cert", cert], ["--tls-key"])
+refused(["--tls-cert", "/nonexistent.pem", "--tls-key", key], ["/nonexistent.pem"])
+refused(["--driver", "nosuch:///"], ["nosuch"])
+refused(["--speed", "-1"], ["--speed"])
+# a second daemon on the same state directory is refused while the first runs
+d.args = []
+d.start()
+refused([], ["another hvfleetd", d.state_dir], rc=1)
+check(d.stop() == 0, "SIGTERM: exit 0")
+print("ok")
