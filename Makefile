@@ -48,10 +48,12 @@ fuzz: deps $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD)
 	@scripts/run-fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
-# PREFIX (default /usr/local) and DESTDIR as usual: binary, bash completion, man pages.
+# PREFIX (default /usr/local) and DESTDIR as usual: binaries, bash completion, man pages, the
+# daemon's systemd unit and example config.
 PREFIX ?= /usr/local
 install: build
-	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" scripts/install $(BUILD)/src/cli/hvfleet
+	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" scripts/install $(BUILD)/src/cli/hvfleet \
+	    $(BUILD)/src/daemon/hvfleetd
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -3,7 +3,9 @@
 # make install (scripts/install) into a temporary DESTDIR: binary, bash completion and man pages
 # where PREFIX says; the completion offers what the command tables hold; the top-level help
 # lists every subcommand; the man pages render and cover every command.
-# usage: install.sh HVFLEET SRCDIR
+# With the daemon: hvfleetd in sbin, its systemd unit, example config and docs in share/doc.
+# usage: install.sh HVFLEET SRCDIR HVFLEETD
+HVFLEETD=$3
 . "$2/tests/cli/plan-lib.sh"
 
 case "$HVFLEET" in /*) ;; *) HVFLEET=$(pwd)/$HVFLEET ;; esac
@@ -26,6 +28,23 @@ for f in bin/hvfleet share/bash-completion/completions/hvfleet share/man/man1/hv
     [ -f "$D$P/$f" ] || { echo "FAIL: $P/$f not installed" >&2; failures=$((failures + 1)); }
 done
 [ -x "$D$P/bin/hvfleet" ] || { echo "FAIL: binary not executable" >&2; failures=$((failures + 1)); }
+# the daemon, into a DESTDIR of its own
+if ! PREFIX=$P DESTDIR="$TMP/dest2" "$SRC/scripts/install" "$HVFLEET" "$HVFLEETD" >/dev/null \
+        2>"$TMP/err2"; then
+    echo "FAIL: scripts/install with hvfleetd exited non-zero" >&2
+    cat "$TMP/err2" >&2
+    failures=$((failures + 1))
+fi
+for f in sbin/hvfleetd share/doc/hvfleet/hvfleetd.service share/doc/hvfleet/hvfleetd.yaml \
+    share/doc/hvfleet/daemon.md; do
+    [ -f "$TMP/dest2$P/$f" ] || { echo "FAIL: $P/$f not installed" >&2; failures=$((failures + 1)); }
+done
+"$TMP/dest2$P/sbin/hvfleetd" --version | grep -q '^hvfleetd ' ||
+    { echo "FAIL: the installed hvfleetd does not run" >&2; failures=$((failures + 1)); }
+if PREFIX=$P DESTDIR="$TMP/dest3" "$SRC/scripts/install" "$HVFLEET" /nonexistent 2>"$TMP/err3"; then
+    echo "FAIL: a missing hvfleetd binary was accepted" >&2
+    failures=$((failures + 1))
+fi
 # Nothing outside DESTDIR/PREFIX.
 extra=$(cd "$D" && find . -type f | grep -v "^\./${P#/}/" || true)
 [ -z "$extra" ] || { echo "FAIL: installed outside PREFIX: $extra" >&2; failures=$((failures + 1)); }
