@@ -11,6 +11,9 @@
 #include "daemon/daemon.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/approval.h"
+#include "hvfleet/change-plan-file.h"
+#include "hvfleet/change-plan.h"
+#include "hvfleet/change.h"
 #include "hvfleet/freeze.h"
 #include "hvfleet/maintenance.h"
 #include "hvfleet/plan.h"
@@ -96,6 +99,105 @@ plan_reasons(const hvf_plan *p)
     return arr;
 }
 
+/* Keeps a change plan as a file too: a change run is resumed from its file (as the CLI's). */
+static int
+plan_change_file(hvfd *d, const char *hash, const char *text, hvf_error *err)
+{
+    HVF_AUTOFREE char *dir = hvf_asprintf("%s/plans", d->state_dir);
+    HVF_AUTOFREE char *path = hvf_asprintf("%s/%s.json", dir, hash);
+
+    if (hvf_state_dir_ensure(dir, err) < 0)
+        return -1;
+    return hvf_file_write_atomic(path, text, strlen(text), err);
+}
+
+/* POST /v1/plans {kind: change, change: {...}, policy}: the rolling change planned in waves on
+ * the fleet as it is (as `hvfleet plan change`). */
+static void
+plan_change_post(hvfd_req *r, json_t *body)
+{
+    hvfd *d = r->d;
+    json_t *jc = json_object_get(body, "change");
+    hvf_policy policy;
+    hvf_change_plan_opts popts;
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_diags diags;
+    hvf_change *change = NULL;
+    hvf_change_plan *plan = NULL;
+    hvf_change_plan_file *file = NULL;
+    hvf_strbuf sb = HVF_STRBUF_INIT;
+    hvfd_snap *s = NULL;
+    hvf_store *st = NULL;
+    char *text;
+    json_t *reasons;
+
+    hvf_diags_init(&diags);
+    if (!json_is_object(jc)) {
+        hvfd_fail(r, 400, "change", "'change' is required for kind change: an object "
+                                    "(hvfleet.change/v1, as `hvfleet plan change --change`)");
+        goto out;
+    }
+    if (json_object_get(body, "hosts") || json_object_get(body, "strategy")) {
+        hvfd_fail(r, 400, json_object_get(body, "hosts") ? "hosts" : "strategy",
+                  "a change plan takes its units from 'change.targets'");
+        goto out;
+    }
+    if (plan_policy(r, json_object_get(body, "policy"), &policy) < 0)
+        goto out;
+    text = json_dumps(jc, JSON_COMPACT);
+    change = hvf_change_parse("change", text, strlen(text), &diags, &err);
+    free(text);
+    if (!change) {
+        hvfd_fail(r, 400, "change", "%s", diags.n ? diags.lines[0] : err.msg);
+        goto out;
+    }
+    if (!(s = hvfd_snap_get(d))) {
+        r->retry_after_s = 1;
+        hvfd_fail(r, 503, NULL, "the controller has not read the fleet yet");
+        goto out;
+    }
+    memset(&popts, 0, sizeof(popts));
+    hvf_change_limits_from_policy(&policy, &popts.limits);
+    if (!(plan = hvf_change_plan_build(s->fleet, change, &popts, &err))) {
+        hvf_error_prefix(&err, "change: ");
+        hvfd_fail_err(r, &err);
+        goto out;
+    }
+    hvf_change_plan_evaluate(plan, &policy, s->fleet, hvf_freeze_is_frozen(d->state_dir));
+    hvf_change_plan_format_json(plan, &sb);
+    if (!(file = hvf_change_plan_file_parse("change plan", sb.buf, sb.len, &diags, &err))) {
+        hvfd_fail_err(r, &err);
+        goto out;
+    }
+    if (!(st = hvfd_store_get(d, &err)) ||
+        hvf_store_plan_put(st, file->plan_hash, "change", r->who.name, sb.buf, &err) < 0 ||
+        plan_change_file(d, file->plan_hash, sb.buf, &err) < 0) {
+        hvfd_fail_err(r, &err);
+        goto out;
+    }
+    hvfd_event(d, st, "plan", 0,
+               json_pack("{s:s, s:s, s:s, s:s, s:I}", "plan_hash", file->plan_hash, "kind",
+                         "change", "by", r->who.name, "verdict",
+                         hvf_plan_verdict_to_string(file->verdict), "units",
+                         (json_int_t)file->nunits));
+    reasons = json_array();
+    for (size_t i = 0; i < file->nreasons; i++)
+        json_array_append_new(reasons, json_string(file->reasons[i]));
+    hvfd_reply(r, 201,
+               json_pack("{s:s, s:s, s:o, s:I, s:I, s:o}", "plan_hash", file->plan_hash,
+                         "verdict", hvf_plan_verdict_to_string(file->verdict), "reasons", reasons,
+                         "units", (json_int_t)file->nunits, "waves", (json_int_t)file->nwaves,
+                         "plan", json_loads(sb.buf, 0, NULL)));
+out:
+    hvfd_store_put(d, st);
+    hvfd_snap_unref(s);
+    hvf_strbuf_clear(&sb);
+    hvf_change_plan_file_free(file);
+    hvf_change_plan_free(plan);
+    hvf_change_free(change);
+    hvf_diags_clear(&diags);
+}
+
 int
 hvfd_api_plans_post(hvfd_req *r)
 {
@@ -120,9 +222,7 @@ hvfd_api_plans_post(hvfd_req *r)
         hvfd_field_string(r, body, "strategy", false, 32, &strategy) < 0)
         goto out;
     if (strcmp(kind, "change") == 0) {
-        hvfd_fail(r, 501, "kind",
-                  "change plans are made with `hvfleet plan change` and run with `hvfleet run` "
-                  "for now");
+        plan_change_post(r, body);
         goto out;
     }
     if (strcmp(kind, "maintenance") != 0 && strcmp(kind, "drain") != 0) {
@@ -205,37 +305,73 @@ plan_hash_param(hvfd_req *r)
     return 0;
 }
 
-/* The stored plan @hash, parsed; NULL after answering 404 (or 5xx). */
-static hvf_plan *
-plan_stored(hvfd_req *r, hvf_store *st, char **text_out)
+/* A stored plan: a maintenance, drain or rebalance plan, or a change plan. */
+typedef struct stored {
+    hvf_plan *plan;
+    hvf_change_plan_file *change;
+    char *text;
+    const char *kind;
+    hvf_plan_verdict verdict;
+} stored;
+
+static void
+stored_clear(stored *sp)
+{
+    hvf_plan_free(sp->plan);
+    hvf_change_plan_file_free(sp->change);
+    free(sp->text);
+    memset(sp, 0, sizeof(*sp));
+}
+
+static json_t *
+stored_reasons(const stored *sp)
+{
+    json_t *arr;
+
+    if (sp->plan)
+        return plan_reasons(sp->plan);
+    arr = json_array();
+    for (size_t i = 0; i < sp->change->nreasons; i++)
+        json_array_append_new(arr, json_string(sp->change->reasons[i]));
+    return arr;
+}
+
+/* The stored plan r->param[0], parsed. Returns 0, or -1 after answering 404 (or 5xx). */
+static int
+plan_stored(hvfd_req *r, hvf_store *st, stored *sp)
 {
     hvf_error err = HVF_ERROR_INIT;
-    char *text = hvf_store_plan_text(st, r->param[0], &err);
     hvf_diags diags;
-    hvf_plan *plan;
+    size_t len;
 
-    if (!text) {
+    memset(sp, 0, sizeof(*sp));
+    if (!(sp->text = hvf_store_plan_text(st, r->param[0], &err))) {
         if (err.code && err.code != HVF_ERR_NOT_FOUND)
-            hvfd_fail_err(r, &err);
-        else
-            hvfd_fail(r, 404, "hash", "no plan %.12s in the store (POST /v1/plans makes one)",
-                      r->param[0]);
-        return NULL;
+            return hvfd_fail_err(r, &err) - 1;
+        return hvfd_fail(r, 404, "hash", "no plan %.12s in the store (POST /v1/plans makes one)",
+                         r->param[0]) - 1;
     }
+    len = strlen(sp->text);
     hvf_diags_init(&diags);
-    plan = hvf_plan_parse("stored plan", text, strlen(text), &diags, &err);
-    hvf_diags_clear(&diags);
-    if (!plan) {
-        free(text);
-        hvfd_fail(r, 409, "hash", "plan %.12s is not a plan this daemon runs: %s", r->param[0],
-                  err.msg);
-        return NULL;
+    if (hvf_change_plan_file_sniff(sp->text, len)) {
+        sp->change = hvf_change_plan_file_parse("stored plan", sp->text, len, &diags, &err);
+        sp->kind = "change";
+        if (sp->change)
+            sp->verdict = sp->change->verdict;
+    } else {
+        sp->plan = hvf_plan_parse("stored plan", sp->text, len, &diags, &err);
+        if (sp->plan) {
+            sp->kind = hvf_plan_kind_to_string(sp->plan->kind);
+            sp->verdict = sp->plan->summary.verdict;
+        }
     }
-    if (text_out)
-        *text_out = text;
-    else
-        free(text);
-    return plan;
+    hvf_diags_clear(&diags);
+    if (!sp->plan && !sp->change) {
+        stored_clear(sp);
+        return hvfd_fail(r, 409, "hash", "plan %.12s is not a plan this daemon runs: %s",
+                         r->param[0], err.msg) - 1;
+    }
+    return 0;
 }
 
 static json_t *
@@ -260,8 +396,7 @@ hvfd_api_plan_get(hvfd_req *r)
     hvfd *d = r->d;
     hvf_error err = HVF_ERROR_INIT;
     hvf_store *st;
-    HVF_AUTOFREE char *text = NULL;
-    hvf_plan *plan;
+    stored sp;
     char author[64] = "";
     hvf_store_run run;
     json_t *body;
@@ -270,22 +405,21 @@ hvfd_api_plan_get(hvfd_req *r)
         return 0;
     if (!(st = hvfd_store_get(d, &err)))
         return hvfd_fail_err(r, &err);
-    if (!(plan = plan_stored(r, st, &text))) {
+    if (plan_stored(r, st, &sp) < 0) {
         hvfd_store_put(d, st);
         return 0;
     }
     (void)hvf_store_plan_author(st, r->param[0], author, sizeof(author), &err);
     body = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "plan_hash", r->param[0], "kind",
-                     hvf_plan_kind_to_string(plan->kind), "author", author, "verdict",
-                     hvf_plan_verdict_to_string(plan->summary.verdict), "reasons",
-                     plan_reasons(plan), "approvals", approvals_json(st, r->param[0]), "plan",
-                     json_loads(text, 0, NULL));
+                     sp.kind, "author", author, "verdict", hvf_plan_verdict_to_string(sp.verdict),
+                     "reasons", stored_reasons(&sp), "approvals", approvals_json(st, r->param[0]),
+                     "plan", json_loads(sp.text, 0, NULL));
     if (hvf_store_run_of_plan(st, r->param[0], &run, &err) == 1)
         json_object_set_new(body, "run",
                             json_pack("{s:I, s:s}", "id", (json_int_t)run.id, "state",
                                       hvf_store_run_state_names[run.state]));
     hvfd_store_put(d, st);
-    hvf_plan_free(plan);
+    stored_clear(&sp);
     return hvfd_reply(r, 200, body);
 }
 
@@ -295,21 +429,21 @@ hvfd_api_approvals_get(hvfd_req *r)
     hvfd *d = r->d;
     hvf_error err = HVF_ERROR_INIT;
     hvf_store *st;
-    hvf_plan *plan;
+    stored sp;
     json_t *body;
 
     if (plan_hash_param(r) < 0)
         return 0;
     if (!(st = hvfd_store_get(d, &err)))
         return hvfd_fail_err(r, &err);
-    if (!(plan = plan_stored(r, st, NULL))) {
+    if (plan_stored(r, st, &sp) < 0) {
         hvfd_store_put(d, st);
         return 0;
     }
     body = json_pack("{s:s, s:o}", "plan_hash", r->param[0], "approvals",
                      approvals_json(st, r->param[0]));
     hvfd_store_put(d, st);
-    hvf_plan_free(plan);
+    stored_clear(&sp);
     return hvfd_reply(r, 200, body);
 }
 
@@ -322,7 +456,8 @@ hvfd_api_approvals_post(hvfd_req *r)
     json_t *body;
     const char *comment = NULL;
     hvf_store *st;
-    hvf_plan *plan;
+    stored sp = {0};
+    int rc;
 
     if (plan_hash_param(r) < 0 || !(body = hvfd_body_object(r, fields)))
         return 0;
@@ -334,9 +469,11 @@ hvfd_api_approvals_post(hvfd_req *r)
         json_decref(body);
         return hvfd_fail_err(r, &err);
     }
-    if (!(plan = plan_stored(r, st, NULL)))
+    if (plan_stored(r, st, &sp) < 0)
         goto out;
-    if (hvf_approval_record(d->state_dir, plan, r->who.name, &err) < 0) {
+    rc = sp.plan ? hvf_approval_record(d->state_dir, sp.plan, r->who.name, &err)
+                 : hvf_approval_record_change(d->state_dir, sp.change, r->who.name, &err);
+    if (rc < 0) {
         /* the author approving a plan that needs approval: the two-person rule says no */
         if (err.code == HVF_ERR_REFUSED)
             hvfd_fail(r, 403, NULL, "%s", err.msg);
@@ -350,25 +487,32 @@ hvfd_api_approvals_post(hvfd_req *r)
     hvfd_reply(r, 201, json_pack("{s:s, s:s, s:o}", "plan_hash", r->param[0], "by", r->who.name,
                                  "approvals", approvals_json(st, r->param[0])));
 out:
-    hvf_plan_free(plan);
+    stored_clear(&sp);
     hvfd_store_put(d, st);
     json_decref(body);
     return 0;
 }
 
-/* The hosts of @plan that the running plan also touches, as "a, b" in @buf. */
+/* The hosts of @sp that the running plan also touches, as "a, b" in @buf. */
 static size_t
-plan_overlap(hvfd *d, const hvf_plan *plan, char *buf, size_t len)
+plan_overlap(hvfd *d, const stored *sp, char *buf, size_t len)
 {
     size_t n = 0;
 
     buf[0] = '\0';
     pthread_mutex_lock(&d->lock);
-    for (size_t i = 0; i < plan->nhosts; i++)
-        for (size_t k = 0; k < d->run.nhosts_in_plan; k++)
-            if (strcmp(plan->hosts[i].host, d->run.hosts_in_plan[k]) == 0 && n++ < 5)
-                snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", n > 1 ? ", " : "",
-                         plan->hosts[i].host);
+    for (size_t k = 0; k < d->run.nhosts_in_plan; k++) {
+        const char *h = d->run.hosts_in_plan[k];
+        bool shared = false;
+
+        for (size_t i = 0; sp->plan && i < sp->plan->nhosts && !shared; i++)
+            shared = strcmp(sp->plan->hosts[i].host, h) == 0;
+        for (size_t w = 0; sp->change && w < sp->change->nwaves && !shared; w++)
+            for (size_t u = 0; u < sp->change->waves[w].nunits && !shared; u++)
+                shared = strcmp(sp->change->waves[w].units[u], h) == 0;
+        if (shared && n++ < 5)
+            snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", n > 1 ? ", " : "", h);
+    }
     pthread_mutex_unlock(&d->lock);
     return n;
 }
@@ -390,23 +534,22 @@ hvfd_run_start(hvfd_req *r)
     hvfd *d = r->d;
     hvf_error err = HVF_ERROR_INIT;
     hvf_store *st;
-    hvf_plan *plan;
-    char *text = NULL;
+    stored sp;
     int64_t busy_id = 0;
     hvfd_cmd *cmd;
+    int rc;
 
     if (!(st = hvfd_store_get(d, &err)))
         return hvfd_fail_err(r, &err);
-    plan = plan_stored(r, st, &text);
+    rc = plan_stored(r, st, &sp);
     hvfd_store_put(d, st);
-    if (!plan)
+    if (rc < 0)
         return 0;
     if (hvfd_run_busy(d, &busy_id)) {
         char hosts[256];
-        size_t n = plan_overlap(d, plan, hosts, sizeof(hosts));
+        size_t n = plan_overlap(d, &sp, hosts, sizeof(hosts));
 
-        hvf_plan_free(plan);
-        free(text);
+        stored_clear(&sp);
         if (n)
             return hvfd_fail(r, 409, NULL,
                              "run %" PRId64 " is running and holds %zu of this plan's hosts (%s): "
@@ -417,10 +560,11 @@ hvfd_run_start(hvfd_req *r)
                          "runs plans one after another)",
                          busy_id);
     }
-    hvf_plan_free(plan);
     cmd = HVF_NEW(hvfd_cmd);
     cmd->kind = HVFD_CMD_RUN;
-    cmd->plan_text = text;
+    cmd->plan_text = sp.text;
+    sp.text = NULL;
+    stored_clear(&sp);
     cmd->plan_hash = hvf_strdup(r->param[0]);
     cmd->by = hvf_strdup(r->who.name);
     if (!hvfd_cmd_call(d, cmd, 60000)) {

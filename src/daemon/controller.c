@@ -16,6 +16,7 @@
 
 #include "daemon/daemon.h"
 #include "hvfleet/alloc.h"
+#include "hvfleet/change-plan-file.h"
 #include "hvfleet/plan.h"
 #include "hvfleet/store.h"
 
@@ -161,25 +162,34 @@ run_view_reset_progress(hvfd_run_view *v)
 }
 
 static void
-run_view_begin(hvfd *d, const hvf_plan *plan, const char *hash)
+run_view_begin(hvfd *d, const hvf_plan *plan, const hvf_change_plan_file *cplan,
+               const char *hash)
 {
     hvfd_run_view *v = &d->run;
+    size_t n = 0;
 
     pthread_mutex_lock(&d->lock);
     run_view_reset_progress(v);
     for (size_t i = 0; i < v->nhosts_in_plan; i++)
         free(v->hosts_in_plan[i]);
     free(v->hosts_in_plan);
-    v->hosts_in_plan = hvf_calloc(plan->nhosts + 1, sizeof(char *));
-    v->nhosts_in_plan = plan->nhosts;
-    for (size_t i = 0; i < plan->nhosts; i++)
-        v->hosts_in_plan[i] = hvf_strdup(plan->hosts[i].host);
+    if (plan) {
+        v->hosts_in_plan = hvf_calloc(plan->nhosts + 1, sizeof(char *));
+        for (size_t i = 0; i < plan->nhosts; i++)
+            v->hosts_in_plan[n++] = hvf_strdup(plan->hosts[i].host);
+    } else {
+        v->hosts_in_plan = hvf_calloc(cplan->nunits + 1, sizeof(char *));
+        for (size_t w = 0; w < cplan->nwaves; w++)
+            for (size_t u = 0; u < cplan->waves[w].nunits && n < cplan->nunits; u++)
+                v->hosts_in_plan[n++] = hvf_strdup(cplan->waves[w].units[u]);
+    }
+    v->nhosts_in_plan = n;
     v->id = 0;
     hvf_strlcpy(v->plan_hash, hash, sizeof(v->plan_hash));
-    hvf_strlcpy(v->kind, hvf_plan_kind_to_string(plan->kind), sizeof(v->kind));
+    hvf_strlcpy(v->kind, plan ? hvf_plan_kind_to_string(plan->kind) : "change", sizeof(v->kind));
     hvf_strlcpy(v->state, "starting", sizeof(v->state));
     v->note[0] = '\0';
-    v->predicted_makespan_us = plan->summary.makespan_ms * 1000;
+    v->predicted_makespan_us = plan ? plan->summary.makespan_ms * 1000 : 0;
     v->actual_makespan_us = 0;
     v->started_unix = (int64_t)time(NULL);
     v->ended_unix = 0;
@@ -281,17 +291,20 @@ ctl_should_detach(void *arg)
 }
 
 static void
-ctl_exec(ctl *c, hvf_plan *plan, const char *hash, bool resume, const char *by, hvfd_cmd *cmd)
+ctl_exec(ctl *c, hvf_plan *plan, hvf_change_plan_file *cplan, const char *hash, bool resume,
+         const char *by, hvfd_cmd *cmd)
 {
     hvfd *d = c->d;
     hvf_exec_opts o;
     hvf_exec_summary sum;
     hvf_error err = HVF_ERROR_INIT;
+    /* a change run is resumed from its file (api-plans.c keeps one), as the CLI's */
+    HVF_AUTOFREE char *cpath = hvf_asprintf("%s/plans/%s.json", d->state_dir, hash);
     int rc;
 
-    run_view_begin(d, plan, hash);
+    run_view_begin(d, plan, cplan, hash);
     hvf_exec_opts_init(&o);
-    o.plan_path = "hvfleetd";
+    o.plan_path = cplan ? cpath : "hvfleetd";
     o.inventory_path = d->cfg.inventory ? d->cfg.inventory : "";
     o.state_dir = d->state_dir;
     o.maintenance_command = d->cfg.maintenance_command;
@@ -304,7 +317,8 @@ ctl_exec(ctl *c, hvf_plan *plan, const char *hash, bool resume, const char *by, 
     o.should_detach = ctl_should_detach;
     c->pending = cmd;
     memset(&sum, 0, sizeof(sum));
-    rc = hvf_exec_run(c->conn, plan, &o, &sum, &err);
+    rc = plan ? hvf_exec_run(c->conn, plan, &o, &sum, &err)
+              : hvf_exec_run_change(c->conn, cplan, &o, &sum, &err);
     pthread_mutex_lock(&d->lock);
     if (rc < 0) {
         hvf_strlcpy(d->run.state, "failed", sizeof(d->run.state));
@@ -321,8 +335,8 @@ ctl_exec(ctl *c, hvf_plan *plan, const char *hash, bool resume, const char *by, 
         d->run.p.hosts_failed = sum.hosts_failed;
         d->run.p.migrations_done = sum.migrations_done;
         d->run.p.migrations_failed = sum.migrations_failed;
-        d->run.p.hosts_total = plan->nhosts;
-        d->run.p.migrations_total = plan->nmigrations;
+        d->run.p.hosts_total = plan ? plan->nhosts : cplan->nunits;
+        d->run.p.migrations_total = plan ? plan->nmigrations : 0;
         d->run.predicted_makespan_us = sum.predicted_makespan_us;
         d->run.actual_makespan_us = sum.actual_makespan_us;
     }
@@ -344,6 +358,24 @@ ctl_exec(ctl *c, hvf_plan *plan, const char *hash, bool resume, const char *by, 
     ctl_snapshot(c);
 }
 
+/* @text as a plan or a change plan (one of the two filled), or -1 with @err set. */
+static int
+ctl_parse(const char *text, hvf_plan **plan, hvf_change_plan_file **cplan, hvf_error *err)
+{
+    hvf_diags diags;
+    size_t len = strlen(text);
+
+    *plan = NULL;
+    *cplan = NULL;
+    hvf_diags_init(&diags);
+    if (hvf_change_plan_file_sniff(text, len))
+        *cplan = hvf_change_plan_file_parse("stored plan", text, len, &diags, err);
+    else
+        *plan = hvf_plan_parse("stored plan", text, len, &diags, err);
+    hvf_diags_clear(&diags);
+    return *plan || *cplan ? 0 : -1;
+}
+
 /* Runs the newest unfinished run of the store again from its journal. */
 static void
 ctl_resume(ctl *c, hvfd_cmd *cmd)
@@ -354,17 +386,15 @@ ctl_resume(ctl *c, hvfd_cmd *cmd)
     hvf_store_run run;
     HVF_AUTOFREE char *text = NULL;
     hvf_plan *plan = NULL;
+    hvf_change_plan_file *cplan = NULL;
     int found = st ? hvf_store_run_get(st, 0, &run, &err) : -1;
 
     if (found == 1)
         text = hvf_store_plan_text(st, run.plan_hash, &err);
     hvfd_store_put(d, st);
     if (found == 1 && text) {
-        hvf_diags diags;
-
-        hvf_diags_init(&diags);
-        plan = hvf_plan_parse("stored plan", text, strlen(text), &diags, &err);
-        hvf_diags_clear(&diags);
+        if (ctl_parse(text, &plan, &cplan, &err) < 0)
+            hvf_error_prefix(&err, "run %" PRId64 ": ", run.id);
     } else if (found == 1) {
         hvf_error_set(&err, HVF_ERR_UNSUPPORTED,
                       "run %" PRId64 " has no stored plan (a change plan run from a file: "
@@ -373,7 +403,7 @@ ctl_resume(ctl *c, hvfd_cmd *cmd)
     } else if (found == 0) {
         hvf_error_set(&err, HVF_ERR_NOT_FOUND, "no unfinished run to resume");
     }
-    if (!plan) {
+    if (!plan && !cplan) {
         if (cmd)
             ctl_answer(d, cmd, 0, NULL, &err);
         else if (found != 0)
@@ -383,26 +413,25 @@ ctl_resume(ctl *c, hvfd_cmd *cmd)
     }
     hvfd_log(HVFD_INFO, "resuming run",
              json_pack("{s:I, s:s}", "run", (json_int_t)run.id, "plan_hash", run.plan_hash));
-    ctl_exec(c, plan, run.plan_hash, true, "hvfleetd", cmd);
+    ctl_exec(c, plan, cplan, run.plan_hash, true, "hvfleetd", cmd);
     hvf_plan_free(plan);
+    hvf_change_plan_file_free(cplan);
 }
 
 static void
 ctl_run(ctl *c, hvfd_cmd *cmd)
 {
     hvf_error err = HVF_ERROR_INIT;
-    hvf_diags diags;
     hvf_plan *plan;
+    hvf_change_plan_file *cplan;
 
-    hvf_diags_init(&diags);
-    plan = hvf_plan_parse("stored plan", cmd->plan_text, strlen(cmd->plan_text), &diags, &err);
-    hvf_diags_clear(&diags);
-    if (!plan) {
+    if (ctl_parse(cmd->plan_text, &plan, &cplan, &err) < 0) {
         ctl_answer(c->d, cmd, 0, NULL, &err);
         return;
     }
-    ctl_exec(c, plan, cmd->plan_hash, false, cmd->by, cmd);
+    ctl_exec(c, plan, cplan, cmd->plan_hash, false, cmd->by, cmd);
     hvf_plan_free(plan);
+    hvf_change_plan_file_free(cplan);
 }
 
 /* VM commands: the driver's answer, or why not. */
