@@ -5,6 +5,7 @@ roles, the two-person rule, plan -> approve -> run -> progress, pause/resume/abo
 the event feed (long-poll and SSE), PUT /v1/inventory, VM start/stop. Usage: api.py HVFLEETD
 HVFLEET"""
 import http.client
+import os
 import sys
 import threading
 import time
@@ -211,5 +212,39 @@ lines = [json.loads(x) for x in d.log_text().splitlines() if x.startswith("{")]
 check(any(x.get("request_id") == h.get("x-request-id") for x in lines) or
       any("request_id" in x for x in lines), "request ids in the log")
 
-check(d.stop() == 0, "SIGTERM: exit 0")
+# ---- PUT /v1/inventory: validated as `inventory check` does; the twin is reopened on it ----
+bad_inv = b"schema: hvfleet.inventory/v1\nhosts:\n  - {name: h1, zone: z, rack: r, cpus: -4, " \
+          b"memory: lots}\n"
+s, _, e = d.request("PUT", "/v1/inventory", op, raw=bad_inv,
+                    headers={"Content-Type": "application/yaml"})
+check(s == 400 and len(e["problems"]) >= 2, e)
+check(all("field" in x and "expected" in x for x in e["problems"]), e["problems"])
+check(any("cpus" in x["field"] for x in e["problems"]) and
+      any("memory" in x["field"] for x in e["problems"]), e["problems"])
+check(d.request("PUT", "/v1/inventory", viewer, raw=bad_inv)[0] == 403, "a viewer may not")
+small = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples",
+                          "small.yaml"), "rb").read()
+s, _, r = d.request("PUT", "/v1/inventory", op, raw=small,
+                    headers={"Content-Type": "application/yaml"})
+check(s == 200 and r["driver"].endswith("inventory.yaml"), r)
+names = sorted(h["name"] for h in d.request("GET", "/v1/hosts", viewer)[2]["hosts"])
+check(names == ["kvm01", "kvm02", "kvm03"], names)
+ev = d.request("GET", "/v1/events?since=0&limit=1000", viewer)[2]["events"]
+check(any(e["type"] == "inventory" and e["data"]["hosts"] == 3 for e in ev), "journaled")
+
+# SIGTERM with followers connected (an SSE stream, a long-poll): they are ended, the daemon exits
+conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=20)
+conn.request("GET", "/v1/events/stream", headers={"Authorization": "Bearer " + viewer})
+sse = conn.getresponse()
+check(sse.status == 200, "SSE open")
+lp = threading.Thread(target=lambda: got.update(
+    lp=d.request("GET", "/v1/events?timeout=60", viewer, timeout=90)))
+lp.start()
+time.sleep(0.5)
+t0 = time.time()
+check(d.stop(timeout=20) == 0, "SIGTERM with followers: exit 0")
+check(time.time() - t0 < 10, "stopped in %.1f s" % (time.time() - t0))
+lp.join(10)
+check(not lp.is_alive(), "the long-poll was answered or closed")
+conn.close()
 print("ok")
