@@ -374,6 +374,28 @@ plan_stored(hvfd_req *r, hvf_store *st, stored *sp)
     return 0;
 }
 
+/* The plan r->param[0] checked and loaded into @sp, with a store to go on with (the caller
+ * puts it back); NULL after answering. */
+static hvf_store *
+plan_open(hvfd_req *r, stored *sp)
+{
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_store *st;
+
+    memset(sp, 0, sizeof(*sp));
+    if (plan_hash_param(r) < 0)
+        return NULL;
+    if (!(st = hvfd_store_get(r->d, &err))) {
+        hvfd_fail_err(r, &err);
+        return NULL;
+    }
+    if (plan_stored(r, st, sp) < 0) {
+        hvfd_store_put(r->d, st);
+        return NULL;
+    }
+    return st;
+}
+
 static json_t *
 approvals_json(hvf_store *st, const char *hash)
 {
@@ -401,14 +423,8 @@ hvfd_api_plan_get(hvfd_req *r)
     hvf_store_run run;
     json_t *body;
 
-    if (plan_hash_param(r) < 0)
+    if (!(st = plan_open(r, &sp)))
         return 0;
-    if (!(st = hvfd_store_get(d, &err)))
-        return hvfd_fail_err(r, &err);
-    if (plan_stored(r, st, &sp) < 0) {
-        hvfd_store_put(d, st);
-        return 0;
-    }
     (void)hvf_store_plan_author(st, r->param[0], author, sizeof(author), &err);
     body = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "plan_hash", r->param[0], "kind",
                      sp.kind, "author", author, "verdict", hvf_plan_verdict_to_string(sp.verdict),
@@ -427,19 +443,12 @@ int
 hvfd_api_approvals_get(hvfd_req *r)
 {
     hvfd *d = r->d;
-    hvf_error err = HVF_ERROR_INIT;
     hvf_store *st;
     stored sp;
     json_t *body;
 
-    if (plan_hash_param(r) < 0)
+    if (!(st = plan_open(r, &sp)))
         return 0;
-    if (!(st = hvfd_store_get(d, &err)))
-        return hvfd_fail_err(r, &err);
-    if (plan_stored(r, st, &sp) < 0) {
-        hvfd_store_put(d, st);
-        return 0;
-    }
     body = json_pack("{s:s, s:o}", "plan_hash", r->param[0], "approvals",
                      approvals_json(st, r->param[0]));
     hvfd_store_put(d, st);
@@ -455,21 +464,14 @@ hvfd_api_approvals_post(hvfd_req *r)
     hvf_error err = HVF_ERROR_INIT;
     json_t *body;
     const char *comment = NULL;
-    hvf_store *st;
+    hvf_store *st = NULL;
     stored sp = {0};
     int rc;
 
     if (plan_hash_param(r) < 0 || !(body = hvfd_body_object(r, fields)))
         return 0;
-    if (hvfd_field_string(r, body, "comment", false, 500, &comment) < 0) {
-        json_decref(body);
-        return 0;
-    }
-    if (!(st = hvfd_store_get(d, &err))) {
-        json_decref(body);
-        return hvfd_fail_err(r, &err);
-    }
-    if (plan_stored(r, st, &sp) < 0)
+    if (hvfd_field_string(r, body, "comment", false, 500, &comment) < 0 ||
+        !(st = plan_open(r, &sp)))
         goto out;
     rc = sp.plan ? hvf_approval_record(d->state_dir, sp.plan, r->who.name, &err)
                  : hvf_approval_record_change(d->state_dir, sp.change, r->who.name, &err);
