@@ -41,6 +41,14 @@ def browser_kill():
         os.killpg(p.pid, signal.SIGKILL)  # Chromium's helpers are in its group
         p.wait()
     browser["proc"] = None
+    # its crash handlers start sessions of their own: found by the profile they name
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and browser_home.encode() in open("/proc/%s/cmdline" % pid,
+                                                               "rb").read():
+                os.kill(int(pid), signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def browser_cleanup():
@@ -57,6 +65,7 @@ def chromium_run(url, *flags):
     env = dict(os.environ, HOME=browser_home, XDG_CONFIG_HOME=browser_home,
                XDG_CACHE_HOME=browser_home)
     cmd = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+           "--disable-crash-reporter", "--disable-breakpad",
            "--disable-extensions", "--user-data-dir=" + os.path.join(browser_home, "profile"),
            "--virtual-time-budget=1000"] + list(flags) + [url]
     out_path = os.path.join(browser_home, "stdout")
@@ -84,6 +93,7 @@ class Dom(html.parser.HTMLParser):
         self.attrs = {}
         self.tags = []
         self.stack = []
+        self.raw = text
         self.feed(text)
 
     def handle_starttag(self, tag, attrs):
@@ -108,14 +118,8 @@ class Dom(html.parser.HTMLParser):
                 self.text[i] += data
 
     def cells(self, cls):
-        """The texts of the elements of class @cls (in a second pass: simple and enough)."""
+        """The texts of the elements whose class is @cls (read off the markup: enough here)."""
         return re.findall(r'class="%s">([^<]*)<' % re.escape(cls), self.raw)
-
-
-def dom(text):
-    d_ = Dom(text)
-    d_.raw = text
-    return d_
 
 
 # ---- a daemon with a maintenance run that goes on while the page is loaded ----
@@ -187,7 +191,7 @@ wait_for(lambda: run_now()["progress"]["migrations_done"] > 0 and not_active(),
 # ---- the page in Chromium: the run's progress, consistent with the API around it ----
 last_event = d.request("GET", "/v1/events?since=0&limit=1000", viewer)[2]["last"]
 before, oos_before = run_now(), not_active()
-page = dom(chromium_run(base + "/?token=" + viewer, "--dump-dom"))
+page = Dom(chromium_run(base + "/?token=" + viewer, "--dump-dom"))
 after, oos_after = run_now(), not_active()
 
 check("run-progress" in page.text, ("the page has #run-progress", page.raw[:2000]))
@@ -211,11 +215,11 @@ check(re.match(r"\d+(h\d\dm|m\d\ds|s)", page.text["run-eta"]), ("an ETA", page.t
 
 # hosts out of service: those not active in both readings are listed, nothing else is
 shown = set(page.cells("oos-host"))
-check(shown and oos_before & oos_after <= shown <= oos_before | oos_after,
+check(oos_before & oos_after <= shown <= oos_before | oos_after,
       ("hosts out of service", shown, oos_before, oos_after))
 check(page.text["freeze-state"].startswith("not frozen"), page.text["freeze-state"])
 check(page.text["agents-connected"] == "0", "no agent connected")
-check("incidents-none" in page.text, "no open incident (GET /v1/incidents answers 501)")
+check("incidents-none" in page.text, "no open incident")
 seqs = [int(x) for x in re.findall(r'<td class="n ev-seq">(\d+)</td>', page.raw)]
 check(seqs and seqs[0] >= last_event and seqs == sorted(seqs, reverse=True) and len(seqs) <= 20,
       ("the last events, newest first", seqs, last_event))
@@ -234,7 +238,7 @@ evil = "<script>alert(1)</script>"
 s, _, f = d.request("PUT", "/v1/freeze", op, {"reason": evil})
 check(s == 200 and f["frozen"], f)
 raw = chromium_run(base + "/?token=" + viewer, "--dump-dom")
-page = dom(raw)
+page = Dom(raw)
 check(page.text["freeze-state"].startswith("frozen"), page.text["freeze-state"])
 check(page.text["freeze-by"] == "alice", page.text["freeze-by"])
 check(page.text["freeze-reason"] == evil, ("the reason as text", page.text["freeze-reason"]))
