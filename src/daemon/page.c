@@ -720,7 +720,8 @@ hvfd_api_page(hvfd_req *r)
         return page_login(r, "The token is not known (revoked, or a typo?): give another.");
     if (!(r->who.perms & HVFD_PERM_READ)) {
         page_open(&sb, "hvfleet: forbidden", false);
-        hvf_strbuf_puts(&sb, "<main><section class=\"wide\"><h2>Forbidden</h2><p>The token '");
+        hvf_strbuf_puts(&sb, "<header><h1>hvfleet</h1><span>status page</span></header>"
+                             "<main><section class=\"wide\"><h2>Forbidden</h2><p>The token '");
         page_esc(&sb, r->who.name);
         hvf_strbuf_puts(&sb, "' has role ");
         page_esc(&sb, r->who.role);
