@@ -67,7 +67,7 @@ void hvf_exec_opts_init(hvf_exec_opts *o);
 /* One line of the progress display. */
 typedef struct hvf_exec_progress_mig {
     const char *vm, *from, *to; /* borrowed */
-    double pct;                 /* transferred / (transferred + remaining) */
+    double pct;                 /* percent: 100 x transferred / (transferred + remaining) */
     int64_t eta_us;             /* from the migration model fed with measured rates; -1 */
     double bytes_per_s, dirty_bytes_per_s;
     uint32_t throttle_pct;

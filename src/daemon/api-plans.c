@@ -621,7 +621,7 @@ run_live_json(const hvfd_run_view *v)
     for (size_t i = 0; i < p->nmigs; i++)
         json_array_append_new(
             migs, json_pack("{s:s, s:s, s:s, s:f, s:I, s:f, s:b}", "vm", p->migs[i].vm, "from",
-                            p->migs[i].from, "to", p->migs[i].to, "pct", p->migs[i].pct * 100.0,
+                            p->migs[i].from, "to", p->migs[i].to, "pct", p->migs[i].pct,
                             "eta_s", (json_int_t)(p->migs[i].eta_us / 1000000), "bytes_per_s",
                             p->migs[i].bytes_per_s, "postcopy", p->migs[i].postcopy));
     for (size_t i = 0; i < p->nhosts; i++)

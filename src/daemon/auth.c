@@ -113,14 +113,29 @@ auth_reload(hvfd *d)
     d->tokens_loaded_ms = now_ms();
 }
 
+/* Sets @who from the token's text @token. True when the token is known. */
+static bool
+auth_token_known(hvfd *d, const char *token, hvfd_ident *who)
+{
+    char hex[HVF_SHA256_HEX_LEN + 1];
+    bool found;
+
+    hvf_sha256_hex(token, strlen(token), hex);
+    pthread_mutex_lock(&d->tok_lock);
+    found = auth_find(d, hex, who);
+    if (!found && now_ms() - d->tokens_loaded_ms >= 1000) {
+        auth_reload(d);
+        found = auth_find(d, hex, who);
+    }
+    pthread_mutex_unlock(&d->tok_lock);
+    return found;
+}
+
 int
 hvfd_auth(hvfd_req *r)
 {
-    hvfd *d = r->d;
     const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                                 MHD_HTTP_HEADER_AUTHORIZATION);
-    char hex[HVF_SHA256_HEX_LEN + 1];
-    bool found;
 
     if (!h)
         return hvfd_fail(r, 401, "Authorization",
@@ -129,18 +144,27 @@ hvfd_auth(hvfd_req *r)
                          r->method, r->route->pattern) - 1;
     if (strncmp(h, "Bearer ", 7) != 0 || !h[7] || strlen(h + 7) > 256)
         return hvfd_fail(r, 401, "Authorization", "expected 'Bearer TOKEN'") - 1;
-    hvf_sha256_hex(h + 7, strlen(h + 7), hex);
-    pthread_mutex_lock(&d->tok_lock);
-    found = auth_find(d, hex, &r->who);
-    if (!found && now_ms() - d->tokens_loaded_ms >= 1000) {
-        auth_reload(d);
-        found = auth_find(d, hex, &r->who);
-    }
-    pthread_mutex_unlock(&d->tok_lock);
-    if (!found)
+    if (!auth_token_known(r->d, h + 7, &r->who))
         return hvfd_fail(r, 401, "Authorization", "the token is not known (revoked, or a typo?)") -
                1;
     return 0;
+}
+
+int
+hvfd_auth_browser(hvfd_req *r, const char *token)
+{
+    const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                MHD_HTTP_HEADER_AUTHORIZATION);
+
+    if (!token && h && strncmp(h, "Bearer ", 7) == 0)
+        token = h + 7;
+    if (!token)
+        token = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, HVFD_TOKEN_COOKIE);
+    if (!token || !token[0])
+        return 0;
+    if (strlen(token) > 256 || !auth_token_known(r->d, token, &r->who))
+        return -1;
+    return 1;
 }
 
 int

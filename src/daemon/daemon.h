@@ -313,6 +313,13 @@ int hvfd_field_name(hvfd_req *r, json_t *obj, const char *key, bool required, co
 /* auth.c */
 /* Sets r->who from the Authorization header. Returns 0, or answers 401 and returns -1. */
 int hvfd_auth(hvfd_req *r);
+/* The status page's cookie, set by GET /?token=TOKEN (page.c). */
+#define HVFD_TOKEN_COOKIE "hvfleet_token"
+/* For the status page, which answers in HTML itself: sets r->who from @token (a ?token=
+ * parameter; may be NULL), else from a Bearer header, else from the hvfleet_token cookie.
+ * Returns 1 when the token is known, 0 when none was presented, -1 when it is not known;
+ * answers nothing. */
+int hvfd_auth_browser(hvfd_req *r, const char *token);
 /* Per-token rate limit. Returns 0, or answers 429 with Retry-After and returns -1. */
 int hvfd_rate_limit(hvfd_req *r);
 void hvfd_auth_clear(hvfd *d);
