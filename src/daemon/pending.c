@@ -15,12 +15,6 @@ hvfd_api_vm_migrate(hvfd_req *r)
 }
 
 int
-hvfd_api_openapi(hvfd_req *r)
-{
-    return hvfd_fail(r, 501, NULL, "not yet");
-}
-
-int
 hvfd_api_page(hvfd_req *r)
 {
     return hvfd_fail(r, 501, NULL, "not yet");
