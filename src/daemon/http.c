@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -88,9 +89,11 @@ hvfd_fail(hvfd_req *r, int status, const char *field, const char *fmt, ...)
                   msg);
     if (!json_object_get(e, "message")) /* not UTF-8: an echo of hostile input */
         json_object_set_new(e, "message", json_string("(the message named bytes that are not UTF-8)"));
-    if (field)
-        json_object_set_new(e, "field", json_string(field) ? json_string(field)
-                                                           : json_string("(not UTF-8)"));
+    if (field) {
+        json_t *f = json_string(field);
+
+        json_object_set_new(e, "field", f ? f : json_string("(not UTF-8)"));
+    }
     return hvfd_reply(r, status, json_pack("{s:o, s:s}", "error", e, "request_id", r->id));
 }
 
@@ -299,11 +302,18 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     secs = (double)(mono_ns() - r->t0_ns) / 1e9;
     hvfd_metrics_request(d->metrics, r->route ? r->route->name : "unmatched", r->method,
                          r->status, secs);
-    hvfd_log(r->status >= 500 ? HVFD_ERROR : HVFD_INFO, "request",
-             json_pack("{s:s, s:s, s:s?, s:i, s:f, s:s?, s:b}", "request_id", r->id, "method",
-                       r->method, "path", json_string(r->path) ? r->path : NULL, "status",
-                       r->status, "ms", secs * 1000.0, "who", r->who.name[0] ? r->who.name : NULL,
-                       "completed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK));
+    {
+        /* a path that is not UTF-8 is logged as a placeholder, not dropped with its line */
+        json_t *path = json_string(r->path), *method = json_string(r->method);
+        json_t *line = json_pack("{s:s, s:o, s:o, s:i, s:f, s:s*, s:b}", "request_id", r->id,
+                                 "method", method ? method : json_string("(not UTF-8)"),
+                                 "path", path ? path : json_string("(not UTF-8)"), "status",
+                                 r->status, "ms", round(secs * 1e6) / 1e3, "who",
+                                 r->who.name[0] ? r->who.name : NULL, "completed",
+                                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+
+        hvfd_log(r->status >= 500 ? HVFD_ERROR : HVFD_INFO, "request", line);
+    }
     *con_cls = NULL;
     req_free(r);
 }
@@ -348,8 +358,10 @@ hvfd_http_start(hvfd *d, hvf_error *err)
             hvf_error_set(err, HVF_ERR_INVALID, "TLS needs both --tls-cert and --tls-key");
             return -1;
         }
-        if (!(cert = hvf_text_read_file(d->cfg.tls_cert, 1 << 20, NULL, err)) ||
-            !(key = hvf_text_read_file(d->cfg.tls_key, 1 << 20, NULL, err)))
+        size_t len;
+
+        if (!(cert = hvf_text_read_file(d->cfg.tls_cert, 1 << 20, &len, err)) ||
+            !(key = hvf_text_read_file(d->cfg.tls_key, 1 << 20, &len, err)))
             return -1;
         flags |= MHD_USE_TLS;
         ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cert};
