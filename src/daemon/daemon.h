@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hvfleet/alloc.h"
 #include "hvfleet/driver.h"
 #include "hvfleet/error.h"
 #include "hvfleet/exec.h"

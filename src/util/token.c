@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "hvfleet/alloc.h"
 #include "hvfleet/sha256.h"
 #include "hvfleet/token.h"
 
