@@ -234,7 +234,10 @@ inventory_problem(const char *line)
         o = json_pack("{s:s, s:i, s:s}", "field", field, "line", colon ? atoi(colon + 1) : 0,
                       "message", line);
         if (value_end) {
-            HVF_AUTOFREE char *value = hvf_strndup(p[2], (size_t)(value_end - p[2]));
+            size_t vlen = (size_t)(value_end - p[2]);
+            /* the reader quotes values ('lots'): the field holds the value itself */
+            bool quoted = vlen >= 2 && p[2][0] == '\'' && p[2][vlen - 1] == '\'';
+            HVF_AUTOFREE char *value = hvf_strndup(p[2] + quoted, vlen - 2 * quoted);
 
             json_object_set_new(o, "value", json_string(value));
             json_object_set_new(o, "expected", json_string(value_end + 2));
@@ -264,11 +267,13 @@ hvfd_api_inventory_put(hvfd_req *r)
 
         for (size_t i = 0; i < diags.n; i++)
             json_array_append_new(list, inventory_problem(diags.lines[i]));
+        size_t total = diags.total ? diags.total : 1;
+
         if (!diags.n)
             json_array_append_new(list, json_pack("{s:s}", "message", err.msg));
         hvf_diags_clear(&diags);
-        hvfd_fail(r, 400, NULL, "the inventory has %zu problems: %s", diags.total ? diags.total : 1,
-                  err.msg);
+        hvfd_fail(r, 400, NULL, "the inventory is not valid: %s", err.msg);
+        json_object_set_new(r->json, "problem_count", json_integer((json_int_t)total));
         json_object_set_new(r->json, "problems", list);
         return 0;
     }

@@ -571,7 +571,7 @@ hvfd_run_start(hvfd_req *r)
     cmd->by = hvf_strdup(r->who.name);
     if (!hvfd_cmd_call(d, cmd, 60000)) {
         r->retry_after_s = 5;
-        return hvfd_fail(r, 503, NULL, "the run did not start within 60 s; GET /v1/runs shows it");
+        return hvfd_fail(r, 503, NULL, "the run did not start within 60 s; GET /v1/health names the run that goes");
     }
     if (cmd->err.code)
         hvfd_fail_err(r, &cmd->err);
