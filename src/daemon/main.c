@@ -61,6 +61,7 @@ main(int argc, char **argv)
             path = argv[i] + 9;
         if (path && hvfd_config_load(&d.cfg, path, &err) < 0) {
             fprintf(stderr, "hvfleetd: --config '%s': %s\n", path, err.msg);
+            hvfd_config_clear(&d.cfg);
             return 2;
         }
     }
@@ -72,6 +73,7 @@ main(int argc, char **argv)
         case 'l':
             if (hvfd_config_listen(&d.cfg, optarg, &err) < 0) {
                 fprintf(stderr, "hvfleetd: --%s\n", err.msg);
+                hvfd_config_clear(&d.cfg);
                 return 2;
             }
             break;
@@ -85,6 +87,7 @@ main(int argc, char **argv)
             if (*end || !(d.cfg.speed >= 0 && d.cfg.speed <= 1e6)) {
                 fprintf(stderr, "hvfleetd: --speed '%s': expected a number from 0 to 1000000\n",
                         optarg);
+                hvfd_config_clear(&d.cfg);
                 return 2;
             }
             break;
@@ -93,6 +96,7 @@ main(int argc, char **argv)
 
             if (*end || n < 1 || n > 64) {
                 fprintf(stderr, "hvfleetd: --threads '%s': expected 1 to 64\n", optarg);
+                hvfd_config_clear(&d.cfg);
                 return 2;
             }
             d.cfg.threads = (unsigned)n;
