@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* Request bodies: one JSON object, known keys only, each field checked with its name. */
-#include <microhttpd.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -11,8 +10,7 @@
 json_t *
 hvfd_body_object(hvfd_req *r, const char *const *allowed)
 {
-    const char *ctype = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                    MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *ctype = r->content_type_in;
     json_error_t jerr;
     json_t *obj;
     const char *key;

@@ -222,6 +222,8 @@ req_admit(hvfd_req *r, const char *url)
     r->body_max = r->route->body_max ? r->route->body_max : r->d->cfg.max_body;
     if (r->route->body_max && r->route->body_max > r->d->cfg.max_inventory_body)
         r->body_max = r->d->cfg.max_inventory_body;
+    r->content_type_in = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_TYPE);
     cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     te = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                      MHD_HTTP_HEADER_TRANSFER_ENCODING);
