@@ -5,6 +5,7 @@
  * a body is kept only up to its route's cap; the handler's answer carries the request id.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <microhttpd.h>
@@ -28,6 +29,62 @@ mono_ns(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The length of the valid UTF-8 sequence at @s (at most @n bytes), or 0 when it is not one
+ * (overlong forms, surrogates and code points over U+10FFFF are not). */
+static size_t
+utf8_seq(const unsigned char *s, size_t n)
+{
+    size_t len;
+    uint32_t cp;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2, cp = s[0] & 0x1fu;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        len = 3, cp = s[0] & 0x0fu;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        len = 4, cp = s[0] & 0x07u;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3fu);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+static bool
+utf8_valid(const char *s)
+{
+    size_t n = strlen(s);
+
+    for (size_t i = 0, k; i < n; i += k)
+        if (!(k = utf8_seq((const unsigned char *)s + i, n - i)))
+            return false;
+    return true;
+}
+
+/* Replaces each byte of @s that is not part of valid UTF-8 by '?', so that a message that
+ * echoes hostile input (a path, a method, a key cut at a byte limit) can still be sent. */
+static void
+utf8_scrub(char *s)
+{
+    size_t n = strlen(s);
+
+    for (size_t i = 0, k; i < n; i += k)
+        if (!(k = utf8_seq((const unsigned char *)s + i, n - i))) {
+            s[i] = '?';
+            k = 1;
+        }
 }
 
 int
@@ -78,19 +135,22 @@ int
 hvfd_fail(hvfd_req *r, int status, const char *field, const char *fmt, ...)
 {
     char msg[1024];
+    char fld[256];
     va_list ap;
     json_t *e;
 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    /* messages echo hostile input: json_pack refuses what is not UTF-8, and a 500 would follow */
+    utf8_scrub(msg);
     e = json_pack("{s:i, s:s, s:s}", "status", status, "code", http_code_name(status), "message",
                   msg);
-    if (!json_object_get(e, "message")) /* not UTF-8: an echo of hostile input */
-        json_object_set_new(e, "message", json_string("(the message named bytes that are not UTF-8)"));
-    if (field)
-        json_object_set_new(e, "field", json_string(field) ? json_string(field)
-                                                           : json_string("(not UTF-8)"));
+    if (field) {
+        hvf_strlcpy(fld, field, sizeof(fld));
+        utf8_scrub(fld);
+        json_object_set_new(e, "field", json_string(fld));
+    }
     return hvfd_reply(r, status, json_pack("{s:o, s:s}", "error", e, "request_id", r->id));
 }
 
@@ -188,6 +248,31 @@ req_send(hvfd_req *r)
     return ok;
 }
 
+/* Adds the bytes of one query argument ("&key=value") to the total in @cls. */
+static enum MHD_Result
+query_bytes(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    size_t *n = cls;
+
+    (void)kind;
+    *n += 2 + strlen(key) + (value ? strlen(value) : 0);
+    return MHD_YES;
+}
+
+/* A method is a token of letters ("GET", "PATCH", "BREW"): what else arrives is not HTTP. */
+static bool
+method_ok(const char *m)
+{
+    size_t n = strlen(m);
+
+    if (n == 0 || n > 16)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isupper((unsigned char)m[i]))
+            return false;
+    return true;
+}
+
 /* Checks what the headers say before any body is read. Answers and returns -1 to refuse. */
 static int
 req_admit(hvfd_req *r, const char *url)
@@ -195,11 +280,24 @@ req_admit(hvfd_req *r, const char *url)
     int status = 0;
     const char *cl, *te;
     size_t len = strlen(url);
+    size_t qlen = 0;
 
-    if (len >= sizeof(r->path) || len > r->d->cfg.max_url)
-        return hvfd_fail(r, 414, NULL, "the URL is %zu bytes; at most %zu are accepted", len,
-                         r->d->cfg.max_url) - 1;
+    if (!method_ok(r->method))
+        return hvfd_fail(r, 400, "method", "'%.16s' is not a method (expected GET, PUT, POST or "
+                                           "DELETE)", r->method) - 1;
+    if (r->conn)
+        MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_bytes, &qlen);
+    if (len >= sizeof(r->path) || len + qlen > r->d->cfg.max_url)
+        return hvfd_fail(r, 414, NULL, "the URL is %zu bytes; at most %zu are accepted",
+                         len + qlen, r->d->cfg.max_url) - 1;
     memcpy(r->path, url, len + 1);
+    /* a path is UTF-8 without control bytes: nothing else names anything the API has */
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)url[i] < 0x20 || url[i] == 0x7f)
+            return hvfd_fail(r, 400, "path", "the path has the control byte 0x%02x at %zu",
+                             (unsigned)(unsigned char)url[i], i) - 1;
+    if (!utf8_valid(url))
+        return hvfd_fail(r, 400, "path", "the path is not UTF-8 (percent-decoded)") - 1;
     /* one trailing slash is forgiven ("/v1/hosts/"), nothing else is normalised */
     if (len > 1 && r->path[len - 1] == '/')
         r->path[len - 1] = '\0';
@@ -241,6 +339,31 @@ req_admit(hvfd_req *r, const char *url)
     }
     (void)te; /* chunked bodies are capped as they arrive */
     return 0;
+}
+
+/* Percent-decodes @s in place like libmicrohttpd, except "%00", which stays as it is: a NUL in
+ * the middle would end the path early ("/v1/hosts%00/x" would be "/v1/hosts"). */
+static size_t
+http_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    char *w = s;
+    const char *p = s;
+
+    (void)cls;
+    (void)conn;
+    while (*p) {
+        if (p[0] == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2]) &&
+            !(p[1] == '0' && p[2] == '0')) {
+            char hex[3] = {p[1], p[2], '\0'};
+
+            *w++ = (char)strtoul(hex, NULL, 16);
+            p += 3;
+        } else {
+            *w++ = *p++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
 }
 
 static enum MHD_Result
@@ -303,7 +426,8 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          r->status, secs);
     hvfd_log(r->status >= 500 ? HVFD_ERROR : HVFD_INFO, "request",
              json_pack("{s:s, s:s, s:s?, s:i, s:f, s:s?, s:b}", "request_id", r->id, "method",
-                       r->method, "path", json_string(r->path) ? r->path : NULL, "status",
+                       utf8_valid(r->method) ? r->method : "(not UTF-8)", "path",
+                       utf8_valid(r->path) ? r->path : NULL, "status",
                        r->status, "ms", secs * 1000.0, "who", r->who.name[0] ? r->who.name : NULL,
                        "completed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK));
     *con_cls = NULL;
@@ -331,7 +455,7 @@ hvfd_http_start(hvfd *d, hvf_error *err)
     HVF_AUTOFREE char *cert = NULL;
     HVF_AUTOFREE char *key = NULL;
     const union MHD_DaemonInfo *info;
-    struct MHD_OptionItem ops[16];
+    struct MHD_OptionItem ops[20];
     int n = 0;
 
     memset(&sa, 0, sizeof(sa));
@@ -366,6 +490,7 @@ hvfd_http_start(hvfd *d, hvf_error *err)
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, d};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)http_mhd_log, d};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL};
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)http_unescape, d};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     d->mhd = MHD_start_daemon(flags, (uint16_t)d->cfg.port, NULL, NULL, http_access, d,
                               MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
