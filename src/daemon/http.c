@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "daemon/daemon.h"
@@ -341,6 +342,112 @@ req_admit(hvfd_req *r, const char *url)
     return 0;
 }
 
+/* ---- slow clients ----
+ *
+ * libmicrohttpd's connection timeout is an idle timeout: a client that sends one header byte a
+ * second is never idle and would hold its connection (and a slot of the per-IP limit) for ever.
+ * So each connection also has a deadline: a request must arrive whole (headers and body) within
+ * connection_timeout of the end of the previous one (or of the connect). One thread for the
+ * whole daemon checks the deadlines and shuts the late sockets down; libmicrohttpd then sees
+ * the end of the stream and closes the connection itself. Answering (a handler, a long-poll, an
+ * event stream) is not timed here.
+ */
+typedef struct http_conn {
+    struct MHD_Connection *conn;
+    int fd;
+    int64_t since_ns; /* when it began to wait for the request it is receiving */
+    bool answering;
+    bool dropped;
+    struct http_conn *next;
+} http_conn;
+
+/* One daemon a process (hvfd_http_start/stop), so the connections' table is the file's. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    http_conn *conns;
+    bool stop;
+    bool started;
+    pthread_t thread;
+    int64_t timeout_ns;
+} reaper = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+/* Marks @conn answering (or, when done, waiting for its next request from now). */
+static void
+reaper_mark(struct MHD_Connection *conn, bool answering)
+{
+    pthread_mutex_lock(&reaper.lock);
+    for (http_conn *c = reaper.conns; c; c = c->next)
+        if (c->conn == conn) {
+            c->answering = answering;
+            if (!answering)
+                c->since_ns = mono_ns();
+            break;
+        }
+    pthread_mutex_unlock(&reaper.lock);
+}
+
+static void
+http_notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
+                 enum MHD_ConnectionNotificationCode toe)
+{
+    (void)cls;
+    pthread_mutex_lock(&reaper.lock);
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        http_conn *c = HVF_NEW(http_conn);
+
+        c->conn = conn;
+        c->fd = ci ? ci->connect_fd : -1;
+        c->since_ns = mono_ns();
+        c->next = reaper.conns;
+        reaper.conns = c;
+        *socket_context = c;
+    } else {
+        /* called before libmicrohttpd closes the socket: the reaper never shuts a reused fd */
+        for (http_conn **pp = &reaper.conns; *pp; pp = &(*pp)->next)
+            if (*pp == *socket_context) {
+                http_conn *c = *pp;
+
+                *pp = c->next;
+                free(c);
+                break;
+            }
+        *socket_context = NULL;
+    }
+    pthread_mutex_unlock(&reaper.lock);
+}
+
+static void *
+reaper_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&reaper.lock);
+    while (!reaper.stop) {
+        struct timespec ts;
+        int64_t now = mono_ns();
+
+        for (http_conn *c = reaper.conns; c; c = c->next) {
+            if (c->answering || c->dropped || c->fd < 0 || now - c->since_ns < reaper.timeout_ns)
+                continue;
+            c->dropped = true;
+            shutdown(c->fd, SHUT_RDWR);
+            hvfd_log(HVFD_INFO, "dropped a slow client",
+                     json_pack("{s:f}", "waited_s", (double)(now - c->since_ns) / 1e9));
+        }
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 250 * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&reaper.cond, &reaper.lock, &ts);
+    }
+    pthread_mutex_unlock(&reaper.lock);
+    return NULL;
+}
+
 /* Percent-decodes @s in place like libmicrohttpd, except "%00", which stays as it is: a NUL in
  * the middle would end the path early ("/v1/hosts%00/x" would be "/v1/hosts"). */
 static size_t
@@ -385,8 +492,10 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
         snprintf(r->id, sizeof(r->id), "%08" PRIx64 "-%06" PRIu64,
                  (uint64_t)d->started_unix & 0xffffffffu, n);
         *con_cls = r;
-        if (req_admit(r, url) < 0)
+        if (req_admit(r, url) < 0) {
+            reaper_mark(conn, true);
             return req_send(r);
+        }
         return MHD_YES;
     }
     if (r->answered) { /* refused on its headers: the rest of the body is dropped */
@@ -401,6 +510,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    reaper_mark(conn, true);
     if (r->body_too_big)
         hvfd_fail(r, 413, NULL, "the body is over the %zu bytes %s %s takes", r->body_max,
                   r->method, r->route->pattern);
@@ -432,6 +542,7 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                        "completed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK));
     *con_cls = NULL;
     req_free(r);
+    reaper_mark(conn, false);
 }
 
 __attribute__((format(printf, 2, 0))) static void
@@ -490,6 +601,8 @@ hvfd_http_start(hvfd *d, hvf_error *err)
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, d};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)http_mhd_log, d};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL};
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)http_notify_conn,
+                                       d};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)http_unescape, d};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     d->mhd = MHD_start_daemon(flags, (uint16_t)d->cfg.port, NULL, NULL, http_access, d,
@@ -502,12 +615,30 @@ hvfd_http_start(hvfd *d, hvf_error *err)
     }
     info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
     d->port = info ? info->port : d->cfg.port;
+    reaper.timeout_ns = (int64_t)(d->cfg.connection_timeout_s ? d->cfg.connection_timeout_s : 30) *
+                        1000000000;
+    reaper.stop = false;
+    if (pthread_create(&reaper.thread, NULL, reaper_main, NULL) != 0) {
+        hvf_error_set(err, HVF_ERR_IO, "cannot start the thread that drops slow clients");
+        MHD_stop_daemon(d->mhd);
+        d->mhd = NULL;
+        return -1;
+    }
+    reaper.started = true;
     return 0;
 }
 
 void
 hvfd_http_stop(hvfd *d)
 {
+    if (reaper.started) {
+        pthread_mutex_lock(&reaper.lock);
+        reaper.stop = true;
+        pthread_cond_signal(&reaper.cond);
+        pthread_mutex_unlock(&reaper.lock);
+        pthread_join(reaper.thread, NULL);
+        reaper.started = false;
+    }
     if (d->mhd) {
         MHD_stop_daemon(d->mhd);
         d->mhd = NULL;

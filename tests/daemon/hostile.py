@@ -423,7 +423,35 @@ expect("a viewer stops a VM", req("POST", "/v1/vms/%s/stop" % VM, viewer, "{}"),
 expect("a viewer replaces the inventory", req("PUT", "/v1/inventory", viewer, "x"), 403)
 alive("auth")
 
-# ---- slow clients ----
+# ---- slow clients: a slowloris is dropped after the connection timeout ----
+slow = socket.create_connection(("127.0.0.1", d.port), timeout=1)
+req_bytes = b"GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"z" * 100
+t0 = time.time()
+dropped = None
+i = 0
+while time.time() - t0 < TIMEOUT_S + 6:
+    try:
+        slow.sendall(req_bytes[i:i + 1])
+        i += 1
+        data = slow.recv(4096)  # nothing to read: times out after 1 s
+        if not data:
+            dropped = time.time() - t0
+            break
+    except socket.timeout:
+        pass
+    except (BrokenPipeError, ConnectionResetError):
+        dropped = time.time() - t0
+        break
+    # the others are served meanwhile
+    if d.request("GET", "/v1/health", timeout=5)[0] != 200:
+        fail("slowloris: the daemon does not serve others")
+        break
+slow.close()
+count[0] += 1
+if dropped is None:
+    fail("slowloris: still connected after %.1f s (timeout %d s)" % (time.time() - t0, TIMEOUT_S))
+elif dropped < TIMEOUT_S - 0.5:
+    fail("slowloris: dropped after %.1f s, before its timeout" % dropped)
 # an idle connection too
 idle = socket.create_connection(("127.0.0.1", d.port), timeout=TIMEOUT_S + 5)
 t0 = time.time()
