@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -136,7 +137,6 @@ int
 hvfd_fail(hvfd_req *r, int status, const char *field, const char *fmt, ...)
 {
     char msg[1024];
-    char fld[256];
     va_list ap;
     json_t *e;
 
@@ -147,10 +147,12 @@ hvfd_fail(hvfd_req *r, int status, const char *field, const char *fmt, ...)
     utf8_scrub(msg);
     e = json_pack("{s:i, s:s, s:s}", "status", status, "code", http_code_name(status), "message",
                   msg);
+    if (!json_object_get(e, "message")) /* not UTF-8: an echo of hostile input */
+        json_object_set_new(e, "message", json_string("(the message named bytes that are not UTF-8)"));
     if (field) {
-        hvf_strlcpy(fld, field, sizeof(fld));
-        utf8_scrub(fld);
-        json_object_set_new(e, "field", json_string(fld));
+        json_t *f = json_string(field);
+
+        json_object_set_new(e, "field", f ? f : json_string("(not UTF-8)"));
     }
     return hvfd_reply(r, status, json_pack("{s:o, s:s}", "error", e, "request_id", r->id));
 }
@@ -534,18 +536,27 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     secs = (double)(mono_ns() - r->t0_ns) / 1e9;
     hvfd_metrics_request(d->metrics, r->route ? r->route->name : "unmatched", r->method,
                          r->status, secs);
-    hvfd_log(r->status >= 500 ? HVFD_ERROR : HVFD_INFO, "request",
-             json_pack("{s:s, s:s, s:s?, s:i, s:f, s:s?, s:b}", "request_id", r->id, "method",
-                       utf8_valid(r->method) ? r->method : "(not UTF-8)", "path",
-                       utf8_valid(r->path) ? r->path : NULL, "status",
-                       r->status, "ms", secs * 1000.0, "who", r->who.name[0] ? r->who.name : NULL,
-                       "completed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK));
+    {
+        /* a path that is not UTF-8 is logged as a placeholder, not dropped with its line */
+        json_t *path = json_string(r->path), *method = json_string(r->method);
+        json_t *line = json_pack("{s:s, s:o, s:o, s:i, s:f, s:s*, s:b}", "request_id", r->id,
+                                 "method", method ? method : json_string("(not UTF-8)"),
+                                 "path", path ? path : json_string("(not UTF-8)"), "status",
+                                 r->status, "ms", round(secs * 1e6) / 1e3, "who",
+                                 r->who.name[0] ? r->who.name : NULL, "completed",
+                                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+
+        hvfd_log(r->status >= 500 ? HVFD_ERROR : HVFD_INFO, "request", line);
+    }
     *con_cls = NULL;
     req_free(r);
     reaper_mark(conn, false);
 }
 
-__attribute__((format(printf, 2, 0))) static void
+static void http_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void
 http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
