@@ -272,7 +272,6 @@ WRONG = [
 for (method, path, tok), body, field, word in WRONG:
     expect("%s %s %s" % (method, path, json.dumps(body)[:80]), req(method, path, tok,
            json.dumps(body)), 400, field=field, words=(word,) if word else ())
-# numbers JSON itself cannot hold
 # numbers JSON itself cannot hold (the message gives the column: the parser stops there)
 for path, tok, key in [("/v1/plans", op, "kind"), ("/v1/plans/%s/approvals" % HASH, ap,
                        "comment"), ("/v1/runs/1/abort", op, "cancel_running")]:
@@ -491,9 +490,6 @@ if served > 8:
 alive("connection flood")
 
 check(d.stop() == 0, "SIGTERM after the battery: exit 0")
-log = d.log_text()
-if "AddressSanitizer" in log or "runtime error" in log:
-    fail("sanitizer report in the log: " + log[-3000:])
 
 # ---- the per-token rate limit: a daemon with 5 a second, burst 5 ----
 with open(conf, "w") as f:
@@ -501,13 +497,18 @@ with open(conf, "w") as f:
 d.start(extra=["--config", conf])
 tok = d.token("viewer", "rl")
 time.sleep(1.1)  # the daemon reloads its tokens at most once a second
-codes = [d.request("GET", "/v1/hosts", tok) for _ in range(6)]
+t0 = time.time()
+codes = []
+while len(codes) < 12 and (not codes or codes[-1][0] != 429):
+    codes.append(d.request("GET", "/v1/hosts", tok))
+elapsed = time.time() - t0
 count[0] += 1
-first = [c[0] for c in codes[:5]]
-if first != [200] * 5:
-    fail("rate limit: the burst of 5 was not served: %r" % first)
-s, h, body = codes[5]
-expect("the 6th quick request", codes[5], 429, words=("rl",))
+served = [c[0] for c in codes[:-1]]
+# the burst (5) is served, then the bucket refills 5 a second: a slow machine may earn a few more
+if served[:5] != [200] * 5 or len(served) > 5 + int(elapsed * 5 + 1):
+    fail("rate limit: %d served in %.2f s before the 429, want 5 (+5/s)" % (len(served), elapsed))
+s, h, body = codes[-1]
+expect("the request past the burst", codes[-1], 429, words=("rl",))
 ra = h.get("retry-after")
 if s == 429:
     if not ra or not ra.isdigit() or int(ra) < 1:
@@ -519,4 +520,7 @@ if s == 429:
 expect("another token is not limited", d.request("GET", "/v1/hosts", viewer), 200, is_json=False)
 check(d.request("GET", "/v1/health")[0] == 200, "health is not rate-limited")
 check(d.stop() == 0, "SIGTERM: exit 0")
+log = d.log_text()
+if "AddressSanitizer" in log or "runtime error" in log:
+    fail("sanitizer report in the log: " + log[-3000:])
 report()
