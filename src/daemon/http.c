@@ -20,6 +20,7 @@
 
 #include "daemon/daemon.h"
 #include "hvfleet/alloc.h"
+#include "hvfleet/utf8.h"
 #include "util/text.h"
 
 static atomic_uint_fast64_t req_counter;
@@ -33,46 +34,12 @@ mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* The length of the valid UTF-8 sequence at @s (at most @n bytes), or 0 when it is not one
- * (overlong forms, surrogates and code points over U+10FFFF are not). */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-    size_t len;
-    uint32_t cp;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        len = 2, cp = s[0] & 0x1fu;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        len = 3, cp = s[0] & 0x0fu;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        len = 4, cp = s[0] & 0x07u;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3fu);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 static bool
 utf8_valid(const char *s)
 {
     size_t n = strlen(s);
 
-    for (size_t i = 0, k; i < n; i += k)
-        if (!(k = utf8_seq((const unsigned char *)s + i, n - i)))
-            return false;
-    return true;
+    return hvf_utf8_invalid_at(s, n) == n;
 }
 
 /* Replaces each byte of @s that is not part of valid UTF-8 by '?', so that a message that
@@ -81,12 +48,12 @@ static void
 utf8_scrub(char *s)
 {
     size_t n = strlen(s);
+    size_t i = hvf_utf8_invalid_at(s, n);
 
-    for (size_t i = 0, k; i < n; i += k)
-        if (!(k = utf8_seq((const unsigned char *)s + i, n - i))) {
-            s[i] = '?';
-            k = 1;
-        }
+    while (i < n) {
+        s[i++] = '?';
+        i += hvf_utf8_invalid_at(s + i, n - i);
+    }
 }
 
 int
