@@ -42,10 +42,11 @@ utf8_valid(const char *s)
     return hvf_utf8_invalid_at(s, n) == n;
 }
 
-/* Replaces each byte of @s that is not part of valid UTF-8 by '?', so that a message that
- * echoes hostile input (a path, a method, a key cut at a byte limit) can still be sent. */
+/* Replaces each byte of @s that is not part of valid UTF-8, and each control byte, by '?': a
+ * message that echoes hostile input (a path, a method, a key cut at a byte limit, a key with a
+ * newline) can still be sent, and stays one line. */
 static void
-utf8_scrub(char *s)
+msg_scrub(char *s)
 {
     size_t n = strlen(s);
     size_t i = hvf_utf8_invalid_at(s, n);
@@ -54,6 +55,9 @@ utf8_scrub(char *s)
         s[i++] = '?';
         i += hvf_utf8_invalid_at(s + i, n - i);
     }
+    for (i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            s[i] = '?';
 }
 
 int
@@ -111,7 +115,7 @@ hvfd_fail(hvfd_req *r, int status, const char *field, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     /* messages echo hostile input: json_pack refuses what is not UTF-8, and a 500 would follow */
-    utf8_scrub(msg);
+    msg_scrub(msg);
     e = json_pack("{s:i, s:s, s:s}", "status", status, "code", http_code_name(status), "message",
                   msg);
     if (!json_object_get(e, "message")) /* not UTF-8: an echo of hostile input */

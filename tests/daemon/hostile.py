@@ -54,6 +54,8 @@ def expect(what, resp, status, field=None, words=(), is_json=True):
         return
     e = body["error"]
     msg = e["message"]
+    if "\n" in msg or "\r" in msg:
+        fail("%s: the message is not one line: %r" % (what, msg))
     if e.get("status") != s or not body.get("request_id"):
         fail("%s: error without its status or request id: %r" % (what, body))
     if field and e.get("field") != field and field not in msg:
@@ -195,6 +197,8 @@ for method, path, tok in JSON_ROUTES:
     expect("%s %s: an unknown field" % (method, path),
            req(method, path, tok, '{"bogus_field": 1}'), 400, field="bogus_field",
            words=("unknown field", "expected"))
+    expect("%s %s: an unknown field with a newline" % (method, path),
+           req(method, path, tok, '{"a\\nb\\u001b[31m": 1}'), 400, words=("unknown field",))
     expect("%s %s: wrong Content-Type" % (method, path),
            req(method, path, tok, '{}', ctype="text/plain"), 415, field="Content-Type",
            words=("application/json",))
