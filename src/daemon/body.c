@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* Request bodies: one JSON object, known keys only, each field checked with its name. */
-#include <microhttpd.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -8,15 +7,46 @@
 #include "daemon/daemon.h"
 #include "hvfleet/fleet.h"
 
+/* Finds a string or key with a NUL byte in @v; writes where ("policy.window.start",
+ * "hosts[2]") to @at. The handlers read strings as C strings: "kvm01\u0000x" would be "kvm01". */
+static bool
+body_has_nul(json_t *v, char *at, size_t len)
+{
+    size_t used = strlen(at);
+    const char *key;
+    size_t key_len;
+    json_t *x;
+    size_t i;
+
+    if (json_is_string(v))
+        return strlen(json_string_value(v)) != json_string_length(v);
+    if (json_is_object(v)) {
+        json_object_keylen_foreach(v, key, key_len, x) {
+            snprintf(at + used, len - used, "%s%s", used ? "." : "", key);
+            if (strlen(key) != key_len || body_has_nul(x, at, len))
+                return true;
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, x) {
+            snprintf(at + used, len - used, "[%zu]", i);
+            if (body_has_nul(x, at, len))
+                return true;
+        }
+    }
+    at[used] = '\0';
+    return false;
+}
+
 json_t *
 hvfd_body_object(hvfd_req *r, const char *const *allowed)
 {
-    const char *ctype = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                    MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *ctype = r->content_type_in;
     json_error_t jerr;
     json_t *obj;
     const char *key;
+    size_t key_len;
     json_t *v;
+    char at[256];
 
     if (r->body.len == 0)
         return json_object(); /* every field optional or reported missing by its reader */
@@ -26,7 +56,10 @@ hvfd_body_object(hvfd_req *r, const char *const *allowed)
                   ctype ? ctype : "(none)");
         return NULL;
     }
-    obj = json_loadb(r->body.buf, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
+    /* any value, so that "null" or "[1]" is told it is not an object; NUL in strings, so that
+     * the answer names the field that has one (body_has_nul) rather than a column */
+    obj = json_loadb(r->body.buf, r->body.len,
+                     JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
     if (!obj) {
         hvfd_fail(r, 400, NULL, "the body is not JSON: %s at line %d column %d", jerr.text,
                   jerr.line, jerr.column);
@@ -37,11 +70,18 @@ hvfd_body_object(hvfd_req *r, const char *const *allowed)
         hvfd_fail(r, 400, NULL, "the body must be a JSON object");
         return NULL;
     }
-    json_object_foreach(obj, key, v) {
+    at[0] = '\0';
+    if (body_has_nul(obj, at, sizeof(at))) {
+        json_decref(obj);
+        hvfd_fail(r, 400, at, "'%s' has a NUL byte (\\u0000): expected text without one", at);
+        return NULL;
+    }
+    json_object_keylen_foreach(obj, key, key_len, v) {
         bool known = false;
 
+        /* a key with a NUL ("kind\u0000x") is none of the known ones */
         for (size_t i = 0; allowed && allowed[i] && !known; i++)
-            known = strcmp(allowed[i], key) == 0;
+            known = strlen(key) == key_len && strcmp(allowed[i], key) == 0;
         if (!known) {
             char list[256] = "";
 

@@ -241,6 +241,7 @@ typedef struct hvfd_req {
     char path[2048];
     char *query; /* owned, after '?', or NULL */
     struct MHD_Connection *conn;
+    const char *content_type_in; /* the request's Content-Type (borrowed), or NULL */
     const hvfd_route *route;
     char param[2][256]; /* {name} segments */
     hvfd_ident who;

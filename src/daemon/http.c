@@ -5,6 +5,7 @@
  * a body is kept only up to its route's cap; the handler's answer carries the request id.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -14,10 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "daemon/daemon.h"
 #include "hvfleet/alloc.h"
+#include "hvfleet/utf8.h"
 #include "util/text.h"
 
 static atomic_uint_fast64_t req_counter;
@@ -29,6 +32,32 @@ mono_ns(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static bool
+utf8_valid(const char *s)
+{
+    size_t n = strlen(s);
+
+    return hvf_utf8_invalid_at(s, n) == n;
+}
+
+/* Replaces each byte of @s that is not part of valid UTF-8, and each control byte, by '?': a
+ * message that echoes hostile input (a path, a method, a key cut at a byte limit, a key with a
+ * newline) can still be sent, and stays one line. */
+static void
+msg_scrub(char *s)
+{
+    size_t n = strlen(s);
+    size_t i = hvf_utf8_invalid_at(s, n);
+
+    while (i < n) {
+        s[i++] = '?';
+        i += hvf_utf8_invalid_at(s + i, n - i);
+    }
+    for (i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            s[i] = '?';
 }
 
 int
@@ -85,6 +114,8 @@ hvfd_fail(hvfd_req *r, int status, const char *field, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    /* messages echo hostile input: json_pack refuses what is not UTF-8, and a 500 would follow */
+    msg_scrub(msg);
     e = json_pack("{s:i, s:s, s:s}", "status", status, "code", http_code_name(status), "message",
                   msg);
     if (!json_object_get(e, "message")) /* not UTF-8: an echo of hostile input */
@@ -191,6 +222,31 @@ req_send(hvfd_req *r)
     return ok;
 }
 
+/* Adds the bytes of one query argument ("&key=value") to the total in @cls. */
+static enum MHD_Result
+query_bytes(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    size_t *n = cls;
+
+    (void)kind;
+    *n += 2 + strlen(key) + (value ? strlen(value) : 0);
+    return MHD_YES;
+}
+
+/* A method is a token of letters ("GET", "PATCH", "BREW"): what else arrives is not HTTP. */
+static bool
+method_ok(const char *m)
+{
+    size_t n = strlen(m);
+
+    if (n == 0 || n > 16)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isupper((unsigned char)m[i]))
+            return false;
+    return true;
+}
+
 /* Checks what the headers say before any body is read. Answers and returns -1 to refuse. */
 static int
 req_admit(hvfd_req *r, const char *url)
@@ -198,11 +254,24 @@ req_admit(hvfd_req *r, const char *url)
     int status = 0;
     const char *cl, *te;
     size_t len = strlen(url);
+    size_t qlen = 0;
 
-    if (len >= sizeof(r->path) || len > r->d->cfg.max_url)
-        return hvfd_fail(r, 414, NULL, "the URL is %zu bytes; at most %zu are accepted", len,
-                         r->d->cfg.max_url) - 1;
+    if (!method_ok(r->method))
+        return hvfd_fail(r, 400, "method", "'%.16s' is not a method (expected GET, PUT, POST or "
+                                           "DELETE)", r->method) - 1;
+    if (r->conn)
+        MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_bytes, &qlen);
+    if (len >= sizeof(r->path) || len + qlen > r->d->cfg.max_url)
+        return hvfd_fail(r, 414, NULL, "the URL is %zu bytes; at most %zu are accepted",
+                         len + qlen, r->d->cfg.max_url) - 1;
     memcpy(r->path, url, len + 1);
+    /* a path is UTF-8 without control bytes: nothing else names anything the API has */
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)url[i] < 0x20 || url[i] == 0x7f)
+            return hvfd_fail(r, 400, "path", "the path has the control byte 0x%02x at %zu",
+                             (unsigned)(unsigned char)url[i], i) - 1;
+    if (!utf8_valid(url))
+        return hvfd_fail(r, 400, "path", "the path is not UTF-8 (percent-decoded)") - 1;
     /* one trailing slash is forgiven ("/v1/hosts/"), nothing else is normalised */
     if (len > 1 && r->path[len - 1] == '/')
         r->path[len - 1] = '\0';
@@ -225,6 +294,8 @@ req_admit(hvfd_req *r, const char *url)
     r->body_max = r->route->body_max ? r->route->body_max : r->d->cfg.max_body;
     if (r->route->body_max && r->route->body_max > r->d->cfg.max_inventory_body)
         r->body_max = r->d->cfg.max_inventory_body;
+    r->content_type_in = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_TYPE);
     cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     te = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                      MHD_HTTP_HEADER_TRANSFER_ENCODING);
@@ -242,6 +313,137 @@ req_admit(hvfd_req *r, const char *url)
     }
     (void)te; /* chunked bodies are capped as they arrive */
     return 0;
+}
+
+/* ---- slow clients ----
+ *
+ * libmicrohttpd's connection timeout is an idle timeout: a client that sends one header byte a
+ * second is never idle and would hold its connection (and a slot of the per-IP limit) for ever.
+ * So each connection also has a deadline: a request must arrive whole (headers and body) within
+ * connection_timeout of the end of the previous one (or of the connect). One thread for the
+ * whole daemon checks the deadlines and shuts the late sockets down; libmicrohttpd then sees
+ * the end of the stream and closes the connection itself. Answering (a handler, a long-poll, an
+ * event stream) is not timed here.
+ */
+typedef struct http_conn {
+    struct MHD_Connection *conn;
+    int fd;
+    int64_t since_ns; /* when it began to wait for the request it is receiving */
+    bool answering;
+    bool dropped;
+    struct http_conn *next;
+} http_conn;
+
+/* One daemon a process (hvfd_http_start/stop), so the connections' table is the file's. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    http_conn *conns;
+    bool stop;
+    bool started;
+    pthread_t thread;
+    int64_t timeout_ns;
+} reaper = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+
+/* Marks @conn answering (or, when done, waiting for its next request from now). */
+static void
+reaper_mark(struct MHD_Connection *conn, bool answering)
+{
+    pthread_mutex_lock(&reaper.lock);
+    for (http_conn *c = reaper.conns; c; c = c->next)
+        if (c->conn == conn) {
+            c->answering = answering;
+            if (!answering)
+                c->since_ns = mono_ns();
+            break;
+        }
+    pthread_mutex_unlock(&reaper.lock);
+}
+
+static void
+http_notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
+                 enum MHD_ConnectionNotificationCode toe)
+{
+    (void)cls;
+    pthread_mutex_lock(&reaper.lock);
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        http_conn *c = HVF_NEW(http_conn);
+
+        c->conn = conn;
+        c->fd = ci ? ci->connect_fd : -1;
+        c->since_ns = mono_ns();
+        c->next = reaper.conns;
+        reaper.conns = c;
+        *socket_context = c;
+    } else {
+        /* called before libmicrohttpd closes the socket: the reaper never shuts a reused fd */
+        for (http_conn **pp = &reaper.conns; *pp; pp = &(*pp)->next)
+            if (*pp == *socket_context) {
+                http_conn *c = *pp;
+
+                *pp = c->next;
+                free(c);
+                break;
+            }
+        *socket_context = NULL;
+    }
+    pthread_mutex_unlock(&reaper.lock);
+}
+
+static void *
+reaper_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&reaper.lock);
+    while (!reaper.stop) {
+        struct timespec ts;
+        int64_t now = mono_ns();
+
+        for (http_conn *c = reaper.conns; c; c = c->next) {
+            if (c->answering || c->dropped || c->fd < 0 || now - c->since_ns < reaper.timeout_ns)
+                continue;
+            c->dropped = true;
+            shutdown(c->fd, SHUT_RDWR);
+            hvfd_log(HVFD_INFO, "dropped a slow client",
+                     json_pack("{s:f}", "waited_s", (double)(now - c->since_ns) / 1e9));
+        }
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 250 * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&reaper.cond, &reaper.lock, &ts);
+    }
+    pthread_mutex_unlock(&reaper.lock);
+    return NULL;
+}
+
+/* Percent-decodes @s in place like libmicrohttpd, except "%00", which stays as it is: a NUL in
+ * the middle would end the path early ("/v1/hosts%00/x" would be "/v1/hosts"). */
+static size_t
+http_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    char *w = s;
+    const char *p = s;
+
+    (void)cls;
+    (void)conn;
+    while (*p) {
+        if (p[0] == '%' && isxdigit((unsigned char)p[1]) && isxdigit((unsigned char)p[2]) &&
+            !(p[1] == '0' && p[2] == '0')) {
+            char hex[3] = {p[1], p[2], '\0'};
+
+            *w++ = (char)strtoul(hex, NULL, 16);
+            p += 3;
+        } else {
+            *w++ = *p++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
 }
 
 static enum MHD_Result
@@ -263,8 +465,10 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
         snprintf(r->id, sizeof(r->id), "%08" PRIx64 "-%06" PRIu64,
                  (uint64_t)d->started_unix & 0xffffffffu, n);
         *con_cls = r;
-        if (req_admit(r, url) < 0)
+        if (req_admit(r, url) < 0) {
+            reaper_mark(conn, true);
             return req_send(r);
+        }
         return MHD_YES;
     }
     if (r->answered) { /* refused on its headers: the rest of the body is dropped */
@@ -279,6 +483,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
         *upload_data_size = 0;
         return MHD_YES;
     }
+    reaper_mark(conn, true);
     if (r->body_too_big)
         hvfd_fail(r, 413, NULL, "the body is over the %zu bytes %s %s takes", r->body_max,
                   r->method, r->route->pattern);
@@ -316,6 +521,7 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     *con_cls = NULL;
     req_free(r);
+    reaper_mark(conn, false);
 }
 
 static void http_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -342,7 +548,7 @@ hvfd_http_start(hvfd *d, hvf_error *err)
     HVF_AUTOFREE char *cert = NULL;
     HVF_AUTOFREE char *key = NULL;
     const union MHD_DaemonInfo *info;
-    struct MHD_OptionItem ops[16];
+    struct MHD_OptionItem ops[20];
     int n = 0;
 
     memset(&sa, 0, sizeof(sa));
@@ -379,6 +585,9 @@ hvfd_http_start(hvfd *d, hvf_error *err)
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, d};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)http_mhd_log, d};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL};
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)http_notify_conn,
+                                       d};
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)http_unescape, d};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     d->mhd = MHD_start_daemon(flags, (uint16_t)d->cfg.port, NULL, NULL, http_access, d,
                               MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
@@ -390,12 +599,30 @@ hvfd_http_start(hvfd *d, hvf_error *err)
     }
     info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
     d->port = info ? info->port : d->cfg.port;
+    reaper.timeout_ns = (int64_t)(d->cfg.connection_timeout_s ? d->cfg.connection_timeout_s : 30) *
+                        1000000000;
+    reaper.stop = false;
+    if (pthread_create(&reaper.thread, NULL, reaper_main, NULL) != 0) {
+        hvf_error_set(err, HVF_ERR_IO, "cannot start the thread that drops slow clients");
+        MHD_stop_daemon(d->mhd);
+        d->mhd = NULL;
+        return -1;
+    }
+    reaper.started = true;
     return 0;
 }
 
 void
 hvfd_http_stop(hvfd *d)
 {
+    if (reaper.started) {
+        pthread_mutex_lock(&reaper.lock);
+        reaper.stop = true;
+        pthread_cond_signal(&reaper.cond);
+        pthread_mutex_unlock(&reaper.lock);
+        pthread_join(reaper.thread, NULL);
+        reaper.started = false;
+    }
     if (d->mhd) {
         MHD_stop_daemon(d->mhd);
         d->mhd = NULL;
