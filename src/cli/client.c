@@ -107,7 +107,8 @@ client_url(const char *server, hvf_error *err)
     for (const char *p = server; *p; p++)
         if ((unsigned char)*p <= 0x20 || *p == 0x7f)
             host = NULL;
-    if (!host || !*host || *host == '/' || (slash && slash[1]) || n > 1024) {
+    if (!host || !*host || *host == '/' || *host == ':' || (slash && slash[1]) || n > 1024 ||
+        server[n - 1 - (slash != NULL)] == ':') {
         hvf_error_set(err, HVF_ERR_INVALID,
                       "--server '%.200s': expected http://HOST:PORT or https://HOST:PORT "
                       "(hvfleetd's address, no path)",

@@ -345,8 +345,10 @@ hvfd_http_start(hvfd *d, hvf_error *err)
             hvf_error_set(err, HVF_ERR_INVALID, "TLS needs both --tls-cert and --tls-key");
             return -1;
         }
-        if (!(cert = hvf_text_read_file(d->cfg.tls_cert, 1 << 20, NULL, err)) ||
-            !(key = hvf_text_read_file(d->cfg.tls_key, 1 << 20, NULL, err)))
+        size_t len; /* hvf_text_read_file sets it: NULL is not allowed */
+
+        if (!(cert = hvf_text_read_file(d->cfg.tls_cert, 1 << 20, &len, err)) ||
+            !(key = hvf_text_read_file(d->cfg.tls_key, 1 << 20, &len, err)))
             return -1;
         flags |= MHD_USE_TLS;
         ops[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cert};

@@ -204,5 +204,32 @@ check(rc == 1 and "not frozen (state in" in out, ("a local freeze --status", rc,
 rc, out, err = hv("--help", server=None)
 check(rc == 0 and "--server URL" in out, "the usage names --server")
 
+# ---- TLS: the certificate is verified; --cacert (or HVFLEET_CACERT) for a self-signed one ----
+tls = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tls")
+cert = os.path.join(tls, "cert.pem")  # self-signed for 127.0.0.1 and localhost, until 2126
+t = Daemon(sys.argv[1], HVFLEET, speed=2000, name="hvfd-cli-tls")
+tv = t.token("viewer", "vic")
+t.start(extra=["--tls-cert", cert, "--tls-key", os.path.join(tls, "key.pem")], wait=False)
+port_file = os.path.join(t.state_dir, "hvfleetd.port")
+deadline = time.time() + 30
+while True:
+    check(t.alive(), ("the TLS daemon runs", t.log_text()[-500:]))
+    if os.path.exists(port_file) and open(port_file).read().strip():
+        TURL = "https://127.0.0.1:%d" % int(open(port_file).read())
+        rc, out, err = hv("status", token=tv, server=TURL, env={"HVFLEET_CACERT": cert})
+        if rc == 0:
+            break
+    check(time.time() < deadline, "the TLS daemon answers within 30 s")
+    time.sleep(0.1)
+check("hosts: %d" % len(hosts) in out, out)
+rc, out, err = hv("status", token=tv, server=TURL)
+check(rc == 1 and "cannot reach hvfleetd at " + TURL in err and "--cacert" in err,
+      ("an unknown CA is refused", rc, err))
+rc, out, err = hv("--cacert", cert, "freeze", "--status", token=tv, server=TURL)
+check(rc == 1 and "not frozen" in out, ("--cacert", rc, out, err))
+check(t.stop() == 0, "the TLS daemon stops")
+rc, out, err = hv("status", token=viewer, server="http://127.0.0.1:")
+check(rc == 2 and "expected http://" in err, ("no port", rc, err))
+
 check(d.stop() == 0, "SIGTERM: exit 0")
 print("ok")
