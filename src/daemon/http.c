@@ -308,7 +308,9 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     req_free(r);
 }
 
-static void
+/* libmicrohttpd's format strings: format(printf) so that clang's -Wformat-nonliteral accepts
+ * passing @fmt on */
+__attribute__((format(printf, 2, 0))) static void
 http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
