@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "cli/client.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/strbuf.h"
@@ -32,11 +33,10 @@ typedef struct client_sink {
     hvf_strbuf body;
     bool too_big;
     /* streaming */
-    hvf_client_line_fn on_line;
+    hvf_client_data_fn on_data;
     void *ctx;
     CURL *curl;
     bool stopped;
-    size_t line_start; /* where the current line begins in body */
 } client_sink;
 
 /* A token as a header may carry it: printable ASCII, no spaces. */
@@ -194,37 +194,20 @@ client_write(char *data, size_t size, size_t nmemb, void *arg)
         s->too_big = true;
         return 0;
     }
-    hvf_strbuf_add(&s->body, data, n);
-    if (!s->on_line)
-        return n;
-    {
+    if (s->on_data) {
         long status = 0;
 
-        /* an error answer is JSON for the caller, not lines */
+        /* an error answer is JSON for the caller, not the stream */
         curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
-        if (status >= 300)
+        if (status < 300) {
+            if (!s->on_data(data, n, s->ctx)) {
+                s->stopped = true;
+                return 0;
+            }
             return n;
-    }
-    /* each whole line to the callback; the rest waits for more data */
-    for (;;) {
-        char *start = s->body.buf + s->line_start;
-        char *nl = memchr(start, '\n', s->body.len - s->line_start);
-
-        if (!nl)
-            break;
-        *nl = '\0';
-        if (nl > start && nl[-1] == '\r')
-            nl[-1] = '\0';
-        s->line_start = (size_t)(nl + 1 - s->body.buf);
-        if (!s->on_line(start, s->ctx)) {
-            s->stopped = true;
-            return 0;
         }
     }
-    if (s->line_start == s->body.len) {
-        s->body.len = s->line_start = 0;
-        s->body.buf[0] = '\0';
-    }
+    hvf_strbuf_add(&s->body, data, n);
     return n;
 }
 
@@ -264,7 +247,7 @@ client_setup(hvf_client *c, const char *method, const char *path, const char *bo
     curl_easy_setopt(c->curl, CURLOPT_SSL_VERIFYHOST, 2L);
     if (c->cacert)
         curl_easy_setopt(c->curl, CURLOPT_CAINFO, c->cacert);
-    curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "hvfleet/" "0.1.0");
+    curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "hvfleet/" HVF_VERSION);
     c->curl_err[0] = '\0';
     curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->curl_err);
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, client_write);
@@ -318,10 +301,10 @@ hvf_client_request(hvf_client *c, const char *method, const char *path, const js
 }
 
 long
-hvf_client_stream(hvf_client *c, const char *path, hvf_client_line_fn on_line, void *ctx,
+hvf_client_stream(hvf_client *c, const char *path, hvf_client_data_fn on_data, void *ctx,
                   json_t **answer, hvf_error *err)
 {
-    client_sink sink = {.body = HVF_STRBUF_INIT, .on_line = on_line, .ctx = ctx, .curl = c->curl};
+    client_sink sink = {.body = HVF_STRBUF_INIT, .on_data = on_data, .ctx = ctx, .curl = c->curl};
     struct curl_slist *h;
     CURLcode rc;
     long status = 0;

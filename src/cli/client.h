@@ -47,12 +47,12 @@ long hvf_client_request(hvf_client *c, const char *method, const char *path, con
                         json_t **answer, hvf_error *err);
 
 /*
- * hvf_client_stream: GET @path as a stream of lines (Server-Sent Events). @on_line gets each
- * line without its end; it returns false to stop. Returns the HTTP status when the stream ends
- * (an error answer's JSON in *@answer, owned, else NULL), or -1 with @err set.
+ * hvf_client_stream: GET @path as a stream (Server-Sent Events: util/sse.h reads them). @on_data
+ * gets the bytes as they come; it returns false to stop. Returns the HTTP status when the stream
+ * ends (an error answer's JSON in *@answer, owned, else NULL), or -1 with @err set.
  */
-typedef bool (*hvf_client_line_fn)(const char *line, void *ctx);
-long hvf_client_stream(hvf_client *c, const char *path, hvf_client_line_fn on_line, void *ctx,
+typedef bool (*hvf_client_data_fn)(const char *buf, size_t len, void *ctx);
+long hvf_client_stream(hvf_client *c, const char *path, hvf_client_data_fn on_data, void *ctx,
                        json_t **answer, hvf_error *err);
 
 /*

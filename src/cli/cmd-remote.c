@@ -14,6 +14,10 @@
 #include "cli/plan-cli.h"
 #include "cli/remote.h"
 #include "hvfleet/alloc.h"
+#include "util/sse.h"
+
+/* an event of the stream is one store event: far below this */
+#define EVENTS_MAX (4 << 20)
 
 hvf_client *
 hvf_cli_remote_open(const hvf_client_opts *o, int *rc)
@@ -360,32 +364,21 @@ out:
 
 /* ---- events ---- */
 
-typedef struct sse_state {
-    hvf_strbuf data; /* the event's data lines so far */
-    size_t n;
-} sse_state;
-
-/* One line of Server-Sent Events: "data: ..." lines gather, an empty line ends the event
- * (printed as one JSON line); "id:", "event:" and ": comments" are not printed (the data
- * holds the seq and the type). */
-static bool
-events_on_line(const char *line, void *ctx)
+/* An event of the stream: its data is the event as GET /v1/events lists it (seq, type, ...). */
+static void
+events_on_event(const char *event, const char *id, const char *data, void *ctx)
 {
-    sse_state *s = ctx;
+    size_t *n = ctx;
 
-    if (strncmp(line, "data:", 5) == 0) {
-        const char *v = line[5] == ' ' ? line + 6 : line + 5;
+    printf("%s\n", data);
+    fflush(stdout);
+    (*n)++;
+}
 
-        if (s->data.len)
-            hvf_strbuf_puts(&s->data, "\n");
-        hvf_strbuf_puts(&s->data, v);
-    } else if (!*line && s->data.len) {
-        printf("%s\n", s->data.buf);
-        fflush(stdout);
-        s->data.len = 0;
-        s->data.buf[0] = '\0';
-        s->n++;
-    }
+static bool
+events_on_data(const char *buf, size_t len, void *ctx)
+{
+    hvf_sse_feed(ctx, buf, len);
     return true;
 }
 
@@ -439,7 +432,8 @@ events_remote(const hvf_client_opts *o, int argc, char **argv)
     if (!(c = hvf_cli_remote_open(o, &rc)))
         return rc;
     if (follow) {
-        sse_state s = {.data = HVF_STRBUF_INIT};
+        hvf_sse s;
+        size_t n = 0;
         hvf_error err = HVF_ERROR_INIT;
         json_t *answer = NULL;
         char path[80] = "/v1/events/stream";
@@ -447,7 +441,8 @@ events_remote(const hvf_client_opts *o, int argc, char **argv)
 
         if (since >= 0)
             snprintf(path, sizeof(path), "/v1/events/stream?since=%lld", since);
-        status = hvf_client_stream(c, path, events_on_line, &s, &answer, &err);
+        hvf_sse_init(&s, EVENTS_MAX, events_on_event, &n);
+        status = hvf_client_stream(c, path, events_on_data, &s, &answer, &err);
         if (status < 0) {
             fprintf(stderr, "hvfleet: %s\n", err.msg);
             rc = 1;
@@ -458,8 +453,11 @@ events_remote(const hvf_client_opts *o, int argc, char **argv)
                     hvf_client_url(c));
             rc = 1;
         }
+        if (s.dropped)
+            fprintf(stderr, "hvfleet: events --follow: %zu events over %d MiB were left out\n",
+                    s.dropped, EVENTS_MAX >> 20);
         json_decref(answer);
-        hvf_strbuf_clear(&s.data);
+        hvf_sse_clear(&s);
     } else {
         long long last = since < 0 ? 0 : since;
 
