@@ -17,6 +17,7 @@
 
 #include "daemon/daemon.h"
 #include "hvfleet/alloc.h"
+#include "hvfleet/utf8.h"
 #include "util/text.h"
 
 static atomic_uint_fast64_t req_counter;
@@ -74,6 +75,15 @@ http_code_name(int status)
     }
 }
 
+/* True when @s is UTF-8 (json_string would take it), without making a string to know. */
+static bool
+http_utf8(const char *s)
+{
+    size_t n = strlen(s);
+
+    return hvf_utf8_invalid_at(s, n) >= n;
+}
+
 int
 hvfd_fail(hvfd_req *r, int status, const char *field, const char *fmt, ...)
 {
@@ -89,8 +99,7 @@ hvfd_fail(hvfd_req *r, int status, const char *field, const char *fmt, ...)
     if (!json_object_get(e, "message")) /* not UTF-8: an echo of hostile input */
         json_object_set_new(e, "message", json_string("(the message named bytes that are not UTF-8)"));
     if (field)
-        json_object_set_new(e, "field", json_string(field) ? json_string(field)
-                                                           : json_string("(not UTF-8)"));
+        json_object_set_new(e, "field", json_string(http_utf8(field) ? field : "(not UTF-8)"));
     return hvfd_reply(r, status, json_pack("{s:o, s:s}", "error", e, "request_id", r->id));
 }
 
@@ -301,7 +310,7 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          r->status, secs);
     hvfd_log(r->status >= 500 ? HVFD_ERROR : HVFD_INFO, "request",
              json_pack("{s:s, s:s, s:s?, s:i, s:f, s:s?, s:b}", "request_id", r->id, "method",
-                       r->method, "path", json_string(r->path) ? r->path : NULL, "status",
+                       r->method, "path", http_utf8(r->path) ? r->path : NULL, "status",
                        r->status, "ms", secs * 1000.0, "who", r->who.name[0] ? r->who.name : NULL,
                        "completed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK));
     *con_cls = NULL;
