@@ -58,7 +58,7 @@ cli_usage(FILE *out)
 }
 
 /* The global options before the command: "--NAME VALUE" or "--NAME=VALUE". Returns how many
- * arguments they took (0 when argv[*i] is not @name), or -1 after a message. */
+ * arguments they took (0 when argv[@i] is not @name), or -1 after a message. */
 static int
 cli_global_opt(int argc, char **argv, int i, const char *name, const char **out)
 {
@@ -103,13 +103,13 @@ main(int argc, char **argv)
             break;
         first += n;
     }
+    if (!remote.server && getenv("HVFLEET_SERVER") && *getenv("HVFLEET_SERVER"))
+        remote.server = getenv("HVFLEET_SERVER");
     if (!remote.server && (remote.token_file || remote.cacert)) {
         fprintf(stderr, "hvfleet: %s goes with --server URL (or HVFLEET_SERVER)\n",
                 remote.token_file ? "--token-file" : "--cacert");
         return 2;
     }
-    if (!remote.server && getenv("HVFLEET_SERVER") && *getenv("HVFLEET_SERVER"))
-        remote.server = getenv("HVFLEET_SERVER");
     if (remote.server && !remote.cacert && getenv("HVFLEET_CACERT") && *getenv("HVFLEET_CACERT"))
         remote.cacert = getenv("HVFLEET_CACERT");
     argc -= first - 1;

@@ -138,9 +138,10 @@ check(rc == 2 and "HTTP 401" in err and "HVFLEET_TOKEN" in err, ("a wrong token"
 tokfile = os.path.join(tmp, "tok")
 with open(tokfile, "w") as f:
     f.write(viewer + "\n")
-rc, out, err = hv("--token-file", tokfile, "status", server=None,
-                  env={"HVFLEET_SERVER": URL})
-check(rc == 2 and "--server" in err, ("--token-file alone is a usage error", rc, err))
+rc, out, err = hv("--token-file", tokfile, "status", server=None)
+check(rc == 2 and "--server" in err, ("--token-file without a server is a usage error", rc, err))
+rc, out, err = hv("--token-file", tokfile, "status", server=None, env={"HVFLEET_SERVER": URL})
+check(rc == 0 and "hosts: " in out, ("--token-file with HVFLEET_SERVER", rc, err))
 p = subprocess.run([HVFLEET, "--server", URL, "--token-file", tokfile, "freeze", "--status"],
                    capture_output=True, text=True, timeout=60,
                    env={k: v for k, v in os.environ.items() if not k.startswith("HVFLEET_")})
@@ -194,6 +195,28 @@ rc, out, err = hv("approve", ch[:12], token=bob)
 check(rc == 2 and "prefix" in err, ("a prefix is not a hash", rc, err))
 rc, out, err = hv("run", ch, token=alice)
 check(rc == 1 and "approv" in err and "HTTP 409" in err, ("not approved: refused", rc, err))
+
+# pause, find the paused run (GET /v1/health names only a running one), resume, follow
+allh = json.loads(out0)["plan_hash"]
+check(hv("approve", allh, token=bob)[0] == 0, "approve the plan of all hosts")
+rc, out, err = hv("run", allh, "--detach", token=alice)
+check(rc == 0 and "started" in out, (rc, out, err))
+rid2 = int(out.split()[1])
+check(rid2 > rid, (rid, rid2))
+rc, out, err = hv("run", "--pause", token=alice)
+check(rc == 0 and ("run %d: asked to pause" % rid2) in out, (rc, out, err))
+deadline = time.time() + 60
+while d.request("GET", "/v1/runs/%d" % rid2, viewer)[2]["state"] != "paused":
+    check(time.time() < deadline, "the run pauses")
+    time.sleep(0.1)
+check(d.request("GET", "/v1/health")[2]["run"] is None, "health does not name a paused run")
+rc, out, err = hv("run", "--status", token=viewer)
+check(rc == 0 and out.startswith("run %d: paused" % rid2), ("the paused run is found", rc, out))
+rc, out, err = hv("run", "--resume", "--json", token=alice, timeout=120)
+last = json.loads(out.splitlines()[-1])
+check(rc == 0 and last["id"] == rid2 and last["state"] == "done", (rc, out[-300:], err))
+rc, out, err = hv("run", "--abort", token=alice)
+check(rc == 1 and "no unfinished run" in err, ("nothing to abort", rc, err))
 
 # without --server the verbs work on files as before, and status says it needs a daemon
 rc, out, err = hv("status", server=None)
