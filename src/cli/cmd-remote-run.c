@@ -15,7 +15,7 @@
 #include "hvfleet/alloc.h"
 
 #define RUN_POLL_MS 500
-/* runs looked at below the newest one for the unfinished one (see rr_find) */
+/* runs looked at below the newest one for the unfinished one (hvf_cli_remote_find_run) */
 #define RUN_LOOK_BACK 16
 
 typedef struct rr_args {
@@ -154,13 +154,13 @@ rr_unfinished(const json_t *run)
 }
 
 /*
- * The unfinished run's id (running or paused): 1 with *@id, 0 when none, -1 after a message.
+ * hvf_cli_remote_find_run: the unfinished run's id (running or paused): 1 with *@id, 0 when none, -1 after a message.
  * GET /v1/health names a run that is going, but not a paused one, and the API has no list of
  * runs: the newest run is found by probing GET /v1/runs/N (the store numbers runs 1, 2, ...
  * without gaps), then the few before it are looked at, newest first.
  */
-static int
-rr_find(hvf_client *c, int64_t *id, int *rc)
+int
+hvf_cli_remote_find_run(hvf_client *c, int64_t *id, int *rc)
 {
     json_t *h = hvf_cli_remote_call(c, "run", "GET", "/v1/health", NULL, rc);
     int64_t lo = 0, hi = 1;
@@ -207,14 +207,15 @@ rr_find(hvf_client *c, int64_t *id, int *rc)
     return 0;
 }
 
-/* RUN_ID from the argument, or the unfinished run's. 1, 0 (none) or -1 as rr_find. */
+/* RUN_ID from the argument, or the unfinished run's. 1, 0 (none) or -1 as
+ * hvf_cli_remote_find_run. */
 static int
 rr_id(hvf_client *c, const rr_args *a, int64_t *id, int *rc)
 {
     char *end;
 
     if (!a->arg)
-        return rr_find(c, id, rc);
+        return hvf_cli_remote_find_run(c, id, rc);
     errno = 0;
     *id = strtoll(a->arg, &end, 10);
     if (errno || *end || end == a->arg || *id <= 0) {

@@ -287,8 +287,9 @@ status_remote(const hvf_client_opts *o, int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (hvf_cli_is_help(argv[i])) {
             printf("usage: hvfleet --server URL status [--json]\n"
-                   "hvfleetd at a glance: its health, hosts and VMs by state, the run going on\n"
-                   "(if any) and the freeze. Needs --server (or HVFLEET_SERVER).\n");
+                   "hvfleetd at a glance: its health, hosts and VMs by state, the unfinished run\n"
+                   "(running or paused, if any) and the freeze. Needs --server (or\n"
+                   "HVFLEET_SERVER).\n");
             return 0;
         }
         if (strcmp(argv[i], "--json") == 0) {
@@ -307,11 +308,15 @@ status_remote(const hvf_client_opts *o, int argc, char **argv)
         !(freeze = hvf_cli_remote_call(c, "status", "GET", "/v1/freeze", NULL, &rc)))
         goto out;
     runid = json_object_get(health, "run");
-    if (json_is_integer(runid)) {
+    {
+        int64_t id = json_is_integer(runid) ? (int64_t)json_integer_value(runid) : 0;
+        int found = id ? 1 : hvf_cli_remote_find_run(c, &id, &rc); /* a paused one */
         char path[64];
 
-        snprintf(path, sizeof(path), "/v1/runs/%" JSON_INTEGER_FORMAT, json_integer_value(runid));
-        if (!(run = hvf_cli_remote_call(c, "status", "GET", path, NULL, &rc)))
+        if (found < 0)
+            goto out;
+        snprintf(path, sizeof(path), "/v1/runs/%" PRId64, id);
+        if (found && !(run = hvf_cli_remote_call(c, "status", "GET", path, NULL, &rc)))
             goto out;
     }
     hby = status_by_state(json_object_get(hosts, "hosts"));
@@ -346,7 +351,7 @@ status_remote(const hvf_client_opts *o, int argc, char **argv)
                    json_integer_value(json_object_get(p, "hosts_total")),
                    json_integer_value(json_object_get(p, "eta_s")));
         } else {
-            printf("run: none going (hvfleet --server URL run --status shows a paused one)\n");
+            printf("run: none unfinished\n");
         }
         freeze_print(freeze, hvf_client_url(c));
     }

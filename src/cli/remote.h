@@ -8,6 +8,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdint.h>
 
 #include "cli/client.h"
 
@@ -24,6 +25,10 @@ json_t *hvf_cli_remote_call(hvf_client *c, const char *what, const char *method,
 /* A plan hash from @arg: the hash itself, or the plan_hash of the plan file @arg; NULL after
  * a message, with the exit status in *@rc. Owned. */
 char *hvf_cli_remote_plan_hash(const char *what, const char *arg, int *rc);
+
+/* The unfinished run (running or paused): 1 with its id in *@id, 0 when there is none, -1
+ * after a message with the exit status in *@rc (cmd-remote-run.c says how it is found). */
+int hvf_cli_remote_find_run(hvf_client *c, int64_t *id, int *rc);
 
 int hvf_cli_remote_plan(const hvf_client_opts *o, int argc, char **argv);
 int hvf_cli_remote_approve(const hvf_client_opts *o, int argc, char **argv);

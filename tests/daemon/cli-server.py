@@ -212,6 +212,8 @@ while d.request("GET", "/v1/runs/%d" % rid2, viewer)[2]["state"] != "paused":
 check(d.request("GET", "/v1/health")[2]["run"] is None, "health does not name a paused run")
 rc, out, err = hv("run", "--status", token=viewer)
 check(rc == 0 and out.startswith("run %d: paused" % rid2), ("the paused run is found", rc, out))
+rc, out, err = hv("status", token=viewer)
+check(rc == 0 and ("run %d: paused" % rid2) in out, ("status shows the paused run", rc, out))
 rc, out, err = hv("run", "--resume", "--json", token=alice, timeout=120)
 last = json.loads(out.splitlines()[-1])
 check(rc == 0 and last["id"] == rid2 and last["state"] == "done", (rc, out[-300:], err))
