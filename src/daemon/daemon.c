@@ -162,6 +162,12 @@ hvfd_start(hvfd *d, hvf_error *err)
     d->metrics = hvfd_metrics_new();
     if (hvf_state_dir_ensure(d->state_dir, err) < 0 || daemon_lock(d, err) < 0)
         return -1;
+    {
+        /* an older daemon's port must not be read as ours: it is written again once we listen */
+        HVF_AUTOFREE char *port = hvf_asprintf("%s/hvfleetd.port", d->state_dir);
+
+        (void)unlink(port);
+    }
     /* opening the store here migrates its schema and imports older files once, before any
      * thread needs it */
     if (!(st = hvf_state_open(d->state_dir, err)))

@@ -6,18 +6,29 @@
 # test). Each line must exit 0, or N when its trailing comment says "# exit N" (the README marks
 # the lines that answer "no" by design that way). Variables and exports carry over from line to
 # line, as when a user pastes the block.
-# usage: readme-tour.sh HVFLEET SRCDIR
+# The tour starts hvfleetd (build/src/daemon/hvfleetd, linked too) and stops it; if a line fails
+# before, the daemon the tour started (hvfleetd.pid) is stopped here, on every path.
+# usage: readme-tour.sh HVFLEET SRCDIR HVFLEETD
 set -u
 HVFLEET=$1
 SRC=$2
+HVFLEETD=$3
 T=$(mktemp -d "${TMPDIR:-/tmp}/hvf-tour.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+tour_cleanup() {
+    if [ -s "$T/run/hvfleetd.pid" ]; then
+        kill -9 "$(cat "$T/run/hvfleetd.pid")" 2>/dev/null || true
+    fi
+    rm -rf "$T"
+}
+trap tour_cleanup EXIT INT TERM
 export LC_ALL=C
 unset HVFLEET_STATE_DIR
 
 case "$HVFLEET" in /*) ;; *) HVFLEET=$(pwd)/$HVFLEET ;; esac
-mkdir -p "$T/run/build/src/cli" || exit 2
+case "$HVFLEETD" in /*) ;; *) HVFLEETD=$(pwd)/$HVFLEETD ;; esac
+mkdir -p "$T/run/build/src/cli" "$T/run/build/src/daemon" || exit 2
 ln -s "$HVFLEET" "$T/run/build/src/cli/hvfleet"
+ln -s "$HVFLEETD" "$T/run/build/src/daemon/hvfleetd"
 cp -R "$SRC/examples" "$SRC/scenarios" "$T/run/" || exit 2
 
 # The block: from the first ```sh after "## A tour" to the closing ```; a command continued
