@@ -142,6 +142,10 @@ int hvf_store_run_get(hvf_store *st, int64_t id, hvf_store_run *out, hvf_error *
 /* The newest run of the plan with @plan_hash, whatever its state. 1 found, 0 none, -1 error. */
 int hvf_store_run_of_plan(hvf_store *st, const char *plan_hash, hvf_store_run *out,
                           hvf_error *err);
+/* Up to @limit runs, newest first (owned array, free()): all (@state NULL), those in @state
+ * ("running", "done", ...), or "unfinished" (running or paused). The count, -1 on error. */
+long hvf_store_runs(hvf_store *st, const char *state, size_t limit, hvf_store_run **out,
+                    hvf_error *err);
 /* Sets only the control request of run @id (for `hvfleet run --pause` from another process). */
 int hvf_store_run_set_control(hvf_store *st, int64_t id, hvf_store_control c, hvf_error *err)
     __attribute__((warn_unused_result));

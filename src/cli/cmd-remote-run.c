@@ -15,8 +15,6 @@
 #include "hvfleet/alloc.h"
 
 #define RUN_POLL_MS 500
-/* runs looked at below the newest one for the unfinished one (hvf_cli_remote_find_run) */
-#define RUN_LOOK_BACK 16
 
 typedef struct rr_args {
     const char *arg; /* PLAN_HASH | PLAN.json, or a run id with the control verbs */
@@ -153,58 +151,22 @@ rr_unfinished(const json_t *run)
     return st && (strcmp(st, "running") == 0 || strcmp(st, "paused") == 0);
 }
 
-/*
- * hvf_cli_remote_find_run: the unfinished run's id (running or paused): 1 with *@id, 0 when none, -1 after a message.
- * GET /v1/health names a run that is going, but not a paused one, and the API has no list of
- * runs: the newest run is found by probing GET /v1/runs/N (the store numbers runs 1, 2, ...
- * without gaps), then the few before it are looked at, newest first.
- */
+/* hvf_cli_remote_find_run: the unfinished run's id (running or paused): 1 with *@id, 0 when
+ * none, -1 after a message. */
 int
 hvf_cli_remote_find_run(hvf_client *c, int64_t *id, int *rc)
 {
-    json_t *h = hvf_cli_remote_call(c, "run", "GET", "/v1/health", NULL, rc);
-    int64_t lo = 0, hi = 1;
-    json_t *run = NULL;
-    int found;
+    json_t *l = hvf_cli_remote_call(c, "run", "GET", "/v1/runs?state=unfinished&limit=1", NULL,
+                                    rc);
+    json_t *first;
 
-    if (!h)
+    if (!l)
         return -1;
-    if (json_is_integer(json_object_get(h, "run"))) {
-        *id = json_integer_value(json_object_get(h, "run"));
-        json_decref(h);
-        return 1;
-    }
-    json_decref(h);
-    /* lo exists (0: none yet), hi does not */
-    while ((found = rr_get(c, hi, &run, rc)) == 1 && hi < INT64_MAX / 2) {
-        json_decref(run);
-        lo = hi;
-        hi *= 2;
-    }
-    if (found < 0)
-        return -1;
-    while (hi - lo > 1) {
-        int64_t mid = lo + (hi - lo) / 2;
-
-        if ((found = rr_get(c, mid, &run, rc)) < 0)
-            return -1;
-        json_decref(run);
-        if (found)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    for (int64_t n = lo; n > 0 && n > lo - RUN_LOOK_BACK; n--) {
-        if ((found = rr_get(c, n, &run, rc)) < 0)
-            return -1;
-        if (found && rr_unfinished(run)) {
-            json_decref(run);
-            *id = n;
-            return 1;
-        }
-        json_decref(run);
-    }
-    return 0;
+    first = json_array_get(json_object_get(l, "runs"), 0);
+    if (first)
+        *id = json_integer_value(json_object_get(first, "id"));
+    json_decref(l);
+    return first ? 1 : 0;
 }
 
 /* RUN_ID from the argument, or the unfinished run's. 1, 0 (none) or -1 as

@@ -639,6 +639,8 @@ run_live_json(const hvfd_run_view *v)
                      (json_int_t)p->hosts_active, "migrations", migs, "hosts", hosts);
 }
 
+static json_t *run_row_json(const hvf_store_run *run);
+
 int
 hvfd_api_run_get(hvfd_req *r)
 {
@@ -660,11 +662,7 @@ hvfd_api_run_get(hvfd_req *r)
         return hvfd_fail_err(r, &err);
     if (found == 0)
         return hvfd_fail(r, 404, "id", "no run %" PRId64, id);
-    body = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "id", (json_int_t)run.id,
-                     "plan_hash", run.plan_hash, "state", hvf_store_run_state_names[run.state],
-                     "control", hvf_store_control_names[run.control], "started_unix",
-                     (json_int_t)run.started_unix, "updated_unix", (json_int_t)run.updated_unix,
-                     "note", run.note, "record", run.record_path);
+    body = run_row_json(&run);
     pthread_mutex_lock(&d->lock);
     if (d->run.id == id) {
         json_object_set_new(body, "result", json_string(d->run.state));
@@ -681,6 +679,59 @@ hvfd_api_run_get(hvfd_req *r)
     }
     pthread_mutex_unlock(&d->lock);
     return hvfd_reply(r, 200, body);
+}
+
+static json_t *
+run_row_json(const hvf_store_run *run)
+{
+    return json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "id", (json_int_t)run->id,
+                     "plan_hash", run->plan_hash, "state", hvf_store_run_state_names[run->state],
+                     "control", hvf_store_control_names[run->control], "started_unix",
+                     (json_int_t)run->started_unix, "updated_unix",
+                     (json_int_t)run->updated_unix, "note", run->note, "record",
+                     run->record_path);
+}
+
+/* GET /v1/runs?state=S&limit=N: the runs, newest first. */
+int
+hvfd_api_runs_get(hvfd_req *r)
+{
+    hvfd *d = r->d;
+    hvf_error err = HVF_ERROR_INIT;
+    HVF_AUTOFREE char *state = hvfd_query(r, "state");
+    HVF_AUTOFREE char *lim = hvfd_query(r, "limit");
+    hvf_store_run *runs = NULL;
+    hvf_store *st;
+    long n, limit = 20;
+    json_t *arr;
+    bool known = !state || strcmp(state, "unfinished") == 0;
+
+    for (int i = 0; state && i < HVF_STORE_RUN_LAST; i++)
+        known = known || strcmp(state, hvf_store_run_state_names[i]) == 0;
+    if (!known)
+        return hvfd_fail(r, 400, "state",
+                         "?state=%.40s: expected unfinished, running, paused, done, aborted or "
+                         "failed",
+                         state);
+    if (lim) {
+        char *end;
+
+        errno = 0;
+        limit = strtol(lim, &end, 10);
+        if (errno || *end || end == lim || limit < 1 || limit > 1000)
+            return hvfd_fail(r, 400, "limit", "?limit=%.40s: expected 1 to 1000", lim);
+    }
+    if (!(st = hvfd_store_get(d, &err)))
+        return hvfd_fail_err(r, &err);
+    n = hvf_store_runs(st, state, (size_t)limit, &runs, &err);
+    hvfd_store_put(d, st);
+    if (n < 0)
+        return hvfd_fail_err(r, &err);
+    arr = json_array();
+    for (long i = 0; i < n; i++)
+        json_array_append_new(arr, run_row_json(&runs[i]));
+    free(runs);
+    return hvfd_reply(r, 200, json_pack("{s:o}", "runs", arr));
 }
 
 int

@@ -363,6 +363,7 @@ int hvfd_api_runs_post(hvfd_req *r);
 /* Runs the stored plan r->param[0] (a plan hash): the answer of POST /v1/plans/{hash}/runs. */
 int hvfd_run_start(hvfd_req *r);
 int hvfd_api_run_get(hvfd_req *r);
+int hvfd_api_runs_get(hvfd_req *r);
 int hvfd_api_run_control(hvfd_req *r);
 int hvfd_api_freeze_get(hvfd_req *r);
 int hvfd_api_freeze_put(hvfd_req *r);

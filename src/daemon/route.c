@@ -36,6 +36,7 @@ const hvfd_route hvfd_routes[] = {
     {"POST", "/v1/plans/{hash}/approvals", AP, hvfd_api_approvals_post,
      "/v1/plans/{hash}/approvals", 0},
     {"POST", "/v1/plans/{hash}/runs", OP, hvfd_api_runs_post, "/v1/plans/{hash}/runs", 0},
+    {"GET", "/v1/runs", R, hvfd_api_runs_get, "/v1/runs", 0},
     {"GET", "/v1/runs/{id}", R, hvfd_api_run_get, "/v1/runs/{id}", 0},
     {"POST", "/v1/runs/{id}/{action}", OP, hvfd_api_run_control, "/v1/runs/{id}/{action}", 0},
     {"GET", "/v1/freeze", R, hvfd_api_freeze_get, "/v1/freeze", 0},

@@ -711,6 +711,50 @@ hvf_store_claims(hvf_store *st, int64_t run, hvf_store_claim **out, hvf_error *e
     return (long)n;
 }
 
+long
+hvf_store_runs(hvf_store *st, const char *state, size_t limit, hvf_store_run **out,
+               hvf_error *err)
+{
+    bool unfinished = state && strcmp(state, "unfinished") == 0;
+    sqlite3_stmt *s = store_prepare(
+        st,
+        !state       ? "SELECT id FROM runs ORDER BY id DESC LIMIT ?"
+        : unfinished ? "SELECT id FROM runs WHERE state IN ('running', 'paused')"
+                       " ORDER BY id DESC LIMIT ?"
+                     : "SELECT id FROM runs WHERE state = ? ORDER BY id DESC LIMIT ?",
+        err);
+    int64_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+
+    *out = NULL;
+    if (!s)
+        return -1;
+    if (state && !unfinished)
+        bind_text(s, 1, state);
+    sqlite3_bind_int64(s, state && !unfinished ? 2 : 1, (int64_t)limit);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        hvf_grow(&ids, &cap, n + 1, sizeof(*ids));
+        ids[n++] = sqlite3_column_int64(s, 0);
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE) {
+        free(ids);
+        return store_fail(st, err, "listing runs");
+    }
+    *out = hvf_calloc(n + 1, sizeof(**out));
+    for (size_t i = 0; i < n; i++) {
+        if (hvf_store_run_get(st, ids[i], &(*out)[i], err) != 1) {
+            free(ids);
+            free(*out);
+            *out = NULL;
+            return -1;
+        }
+    }
+    free(ids);
+    return (long)n;
+}
+
 /* ---- tokens ---- */
 
 int

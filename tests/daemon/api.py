@@ -88,6 +88,8 @@ s, _, c = d.request("POST", "/v1/runs/%d/pause" % rid, op)
 check(s == 202 and c["requested"] == "pause", c)
 wait_for(lambda: d.request("GET", "/v1/runs/%d" % rid, viewer)[2]["state"] == "paused",
          "the run pauses")
+s, _, lst = d.request("GET", "/v1/runs?state=unfinished", viewer)
+check(s == 200 and [(x["id"], x["state"]) for x in lst["runs"]] == [(rid, "paused")], lst)
 s, _, c = d.request("POST", "/v1/runs/%d/resume" % rid, op)
 check(s == 200, ("resume", c))
 fin = wait_for(lambda: (lambda r: r if r["state"] in ("done", "aborted", "failed") else None)(
@@ -95,6 +97,9 @@ fin = wait_for(lambda: (lambda r: r if r["state"] in ("done", "aborted", "failed
 check(fin["state"] == "done" and fin["progress"]["hosts_done"] == fin["progress"]["hosts_total"],
       fin)
 check(fin["actual_makespan_s"] > 0, fin)
+s, _, lst = d.request("GET", "/v1/runs", viewer)
+check(lst["runs"][0]["id"] == rid and lst["runs"][0]["state"] == "done", lst)
+check(d.request("GET", "/v1/runs?state=unfinished", viewer)[2]["runs"] == [], "none unfinished")
 s, _, got = d.request("GET", "/v1/plans/" + hsh, viewer)
 check(got["run"]["id"] == rid and got["run"]["state"] == "done", got)
 s, _, e = d.request("POST", "/v1/runs/%d/abort" % rid, op)
