@@ -49,15 +49,6 @@ typedef struct hvfd_bucket {
     int64_t at_ms;
 } hvfd_bucket;
 
-static int64_t
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Equal in time independent of where they differ. */
 static bool
 same_hash(const char *a, const char *b)
@@ -110,7 +101,7 @@ auth_reload(hvfd *d)
     free(d->tokens);
     d->tokens = toks;
     d->ntokens = (size_t)n;
-    d->tokens_loaded_ms = now_ms();
+    d->tokens_loaded_ms = hvfd_mono_ms();
 }
 
 /* Sets @who from the token's text @token. True when the token is known. */
@@ -123,7 +114,7 @@ auth_token_known(hvfd *d, const char *token, hvfd_ident *who)
     hvf_sha256_hex(token, strlen(token), hex);
     pthread_mutex_lock(&d->tok_lock);
     found = auth_find(d, hex, who);
-    if (!found && now_ms() - d->tokens_loaded_ms >= 1000) {
+    if (!found && hvfd_mono_ms() - d->tokens_loaded_ms >= 1000) {
         auth_reload(d);
         found = auth_find(d, hex, who);
     }
@@ -172,7 +163,7 @@ hvfd_rate_limit(hvfd_req *r)
 {
     hvfd *d = r->d;
     hvfd_bucket *b = NULL;
-    int64_t t = now_ms();
+    int64_t t = hvfd_mono_ms();
     int wait = 0;
 
     if (!r->who.name[0] || d->cfg.rate_per_s <= 0)

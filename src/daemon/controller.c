@@ -27,15 +27,6 @@ typedef struct ctl {
     hvfd_cmd *pending; /* the RUN command waiting for its run id */
 } ctl;
 
-static int64_t
-mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The driver URI: sim:/// runs on --inventory, else on the inventory PUT last, else built-in. */
 static char *
 ctl_driver_uri(hvfd *d)
@@ -82,7 +73,7 @@ ctl_snapshot(ctl *c)
     d->snap = s;
     pthread_mutex_unlock(&d->lock);
     hvfd_snap_unref(old);
-    c->snap_ms = mono_ms();
+    c->snap_ms = hvfd_mono_ms();
 }
 
 /* Writes @data (stolen) to the event feed with the driver's clock, for incidents. */
@@ -277,7 +268,7 @@ ctl_on_progress(const hvf_exec_progress *p, void *arg)
     v->p.migs = v->migs;
     v->p.hosts = v->hosts;
     pthread_mutex_unlock(&d->lock);
-    if (mono_ms() - c->snap_ms >= 1000)
+    if (hvfd_mono_ms() - c->snap_ms >= 1000)
         ctl_snapshot(c);
     ctl_take_commands(c, true);
 }
@@ -623,14 +614,9 @@ hvfd_controller_main(void *arg)
                                    hvf_drv_event_type_names[evs[i].type], "host", evs[i].host,
                                    "vm", evs[i].vm, "state",
                                    hvf_drv_vm_state_names[evs[i].vm_state]));
-        if (nevs || mono_ms() - c.snap_ms >= 1000)
+        if (nevs || hvfd_mono_ms() - c.snap_ms >= 1000)
             ctl_snapshot(&c);
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 200 * 1000000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
+        hvfd_deadline(&until, 200);
         pthread_mutex_lock(&d->lock);
         if (d->cfg.speed <= 0 && !d->cmds && !atomic_load(&d->stopping))
             pthread_cond_timedwait(&d->cond, &d->lock, &until);

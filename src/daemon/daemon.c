@@ -13,6 +13,33 @@
 #include "hvfleet/alloc.h"
 #include "hvfleet/freeze.h"
 
+int64_t
+hvfd_mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t
+hvfd_mono_ms(void)
+{
+    return hvfd_mono_ns() / 1000000;
+}
+
+void
+hvfd_deadline(struct timespec *ts, int ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000;
+    if (ts->tv_nsec >= 1000000000) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000;
+    }
+}
+
 void
 hvfd_snap_unref(hvfd_snap *s)
 {
@@ -80,13 +107,7 @@ hvfd_cmd_call(hvfd *d, hvfd_cmd *c, int timeout_ms)
     struct timespec until;
     bool done;
 
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    hvfd_deadline(&until, timeout_ms);
     pthread_mutex_lock(&d->lock);
     c->next = NULL;
     if (d->cmds_tail)

@@ -186,6 +186,11 @@ typedef struct hvfd {
 } hvfd;
 
 /* daemon.c */
+/* The monotonic clock, for intervals and timeouts. */
+int64_t hvfd_mono_ns(void);
+int64_t hvfd_mono_ms(void);
+/* @ts = now + @ms on the clock pthread_cond_timedwait reads (CLOCK_REALTIME). */
+void hvfd_deadline(struct timespec *ts, int ms);
 int hvfd_start(hvfd *d, hvf_error *err) __attribute__((warn_unused_result));
 void hvfd_stop(hvfd *d);
 hvf_store *hvfd_store_get(hvfd *d, hvf_error *err);

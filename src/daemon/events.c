@@ -36,15 +36,6 @@ struct hvfd_waiter {
     size_t out_off;
 };
 
-static int64_t
-ev_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static json_t *
 ev_json(const hvf_store_event *e)
 {
@@ -98,7 +89,7 @@ ev_waiter_free(hvfd_waiter *w)
 static void
 ev_wake(hvfd *d, bool all)
 {
-    int64_t now = ev_now_ms();
+    int64_t now = hvfd_mono_ms();
     hvfd_waiter **pw = &d->waiters;
 
     while (*pw) {
@@ -141,12 +132,7 @@ hvfd_tailer_main(void *arg)
             d->ev_last = now_last;
         ev_wake(d, false);
         if (!atomic_load(&d->stopping)) {
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += 100 * 1000000;
-            if (until.tv_nsec >= 1000000000) {
-                until.tv_sec++;
-                until.tv_nsec -= 1000000000;
-            }
+            hvfd_deadline(&until, 100);
             pthread_cond_timedwait(&d->ev_cond, &d->ev_lock, &until);
         }
         pthread_mutex_unlock(&d->ev_lock);
@@ -200,11 +186,11 @@ ev_fill(hvfd_waiter *w)
                               json_string_value(json_object_get(e, "type")), text ? text : "{}");
             free(text);
         }
-        if (!json_array_size(arr) && ev_now_ms() >= w->keepalive_ms)
+        if (!json_array_size(arr) && hvfd_mono_ms() >= w->keepalive_ms)
             hvf_strbuf_puts(&w->out, ": keepalive\n\n");
         if (w->out.len)
-            w->keepalive_ms = ev_now_ms() + EV_KEEPALIVE_MS;
-    } else if (json_array_size(arr) || ev_now_ms() >= w->deadline_ms ||
+            w->keepalive_ms = hvfd_mono_ms() + EV_KEEPALIVE_MS;
+    } else if (json_array_size(arr) || hvfd_mono_ms() >= w->deadline_ms ||
                atomic_load(&d->stopping)) {
         json_t *body = json_pack("{s:o, s:I}", "events", arr, "last", (json_int_t)last);
         char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -356,7 +342,7 @@ hvfd_api_events(hvfd_req *r)
     w->conn = r->conn;
     w->since = since;
     w->limit = limit;
-    w->deadline_ms = ev_now_ms() + timeout_ms;
+    w->deadline_ms = hvfd_mono_ms() + timeout_ms;
     atomic_init(&w->closed, false);
     return ev_wait(r, w);
 }
@@ -396,7 +382,7 @@ hvfd_api_events_stream(hvfd_req *r)
     w->conn = r->conn;
     w->sse = true;
     w->since = since;
-    w->keepalive_ms = ev_now_ms(); /* a first comment at once: the client sees it is connected */
+    w->keepalive_ms = hvfd_mono_ms(); /* a first comment at once: the client sees it is connected */
     atomic_init(&w->closed, false);
     return ev_wait(r, w);
 }

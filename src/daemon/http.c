@@ -25,15 +25,6 @@
 
 static atomic_uint_fast64_t req_counter;
 
-static int64_t
-mono_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static bool
 utf8_valid(const char *s)
 {
@@ -354,7 +345,7 @@ reaper_mark(struct MHD_Connection *conn, bool answering)
         if (c->conn == conn) {
             c->answering = answering;
             if (!answering)
-                c->since_ns = mono_ns();
+                c->since_ns = hvfd_mono_ns();
             break;
         }
     pthread_mutex_unlock(&reaper.lock);
@@ -373,7 +364,7 @@ http_notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
 
         c->conn = conn;
         c->fd = ci ? ci->connect_fd : -1;
-        c->since_ns = mono_ns();
+        c->since_ns = hvfd_mono_ns();
         c->next = reaper.conns;
         reaper.conns = c;
         *socket_context = c;
@@ -399,7 +390,7 @@ reaper_main(void *arg)
     pthread_mutex_lock(&reaper.lock);
     while (!reaper.stop) {
         struct timespec ts;
-        int64_t now = mono_ns();
+        int64_t now = hvfd_mono_ns();
 
         for (http_conn *c = reaper.conns; c; c = c->next) {
             if (c->answering || c->dropped || c->fd < 0 || now - c->since_ns < reaper.timeout_ns)
@@ -409,12 +400,7 @@ reaper_main(void *arg)
             hvfd_log(HVFD_INFO, "dropped a slow client",
                      json_pack("{s:f}", "waited_s", (double)(now - c->since_ns) / 1e9));
         }
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 250 * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
+        hvfd_deadline(&ts, 250);
         pthread_cond_timedwait(&reaper.cond, &reaper.lock, &ts);
     }
     pthread_mutex_unlock(&reaper.lock);
@@ -461,7 +447,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
         r->d = d;
         r->conn = conn;
         r->method = method;
-        r->t0_ns = mono_ns();
+        r->t0_ns = hvfd_mono_ns();
         snprintf(r->id, sizeof(r->id), "%08" PRIx64 "-%06" PRIu64,
                  (uint64_t)d->started_unix & 0xffffffffu, n);
         *con_cls = r;
@@ -504,7 +490,7 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
     if (!r)
         return;
-    secs = (double)(mono_ns() - r->t0_ns) / 1e9;
+    secs = (double)(hvfd_mono_ns() - r->t0_ns) / 1e9;
     hvfd_metrics_request(d->metrics, r->route ? r->route->name : "unmatched", r->method,
                          r->status, secs);
     {
