@@ -63,10 +63,11 @@ for i in range(5):
     s, _, r = d.request("GET", "/v1/runs/%d" % rid, op)
     if r["state"] != "running":
         break
-    # acknowledged just before the kill: must survive it
-    reason = "kill %d" % i
-    check(d.request("PUT", "/v1/freeze", op, {"reason": reason})[0] == 200, "freeze")
-    check(d.request("DELETE", "/v1/freeze", op)[0] == 200, "unfreeze")
+    # acknowledged just before the kill, must survive it: a plan made (not the freeze, which
+    # would pause the run)
+    s, _, mk = d.request("POST", "/v1/plans", op,
+                         {"kind": "drain", "hosts": ["kvm000%d" % (5 + i % 4)]})
+    check(s == 201, mk)
     last_event = d.request("GET", "/v1/events?since=0&limit=1000", op)[2]["last"]
     sig = "TERM" if i == 2 else "KILL"
     rc = d.stop() if sig == "TERM" else d.kill()
@@ -81,9 +82,10 @@ for i in range(5):
     d.start()
     s, _, ev = d.request("GET", "/v1/events?since=0&limit=1000", op)
     check(ev["last"] >= last_event, "no acknowledged event lost")
-    check(any(e["type"] == "unfreeze" and e["data"]["by"] == "alice" for e in ev["events"]),
-          "the unfreeze before the kill")
-    check(not d.request("GET", "/v1/freeze", op)[2]["frozen"], "the fleet is not frozen")
+    check(any(e["type"] == "plan" and e["data"]["plan_hash"] == mk["plan_hash"]
+              for e in ev["events"]), "the plan made before the kill is in the feed")
+    check(d.request("GET", "/v1/plans/" + mk["plan_hash"], op)[2]["author"] == "alice",
+          "the plan made before the kill is in the store")
     wait_for(lambda: d.request("GET", "/v1/health")[2]["run"] == rid, "the run resumes", 30)
 
 check(kills >= 3, "killed %d times while the run went on" % kills)
