@@ -25,6 +25,8 @@ hvfd_config_init(hvfd_config *c)
     c->max_url = 2048;
     c->rate_per_s = 50;
     c->rate_burst = 100;
+    c->agent_heartbeat_s = 5;
+    c->agent_down_after_s = 60;
 }
 
 void
@@ -65,7 +67,8 @@ hvfd_config_listen(hvfd_config *c, const char *v, hvf_error *err)
 typedef struct cfg_obj {
     char *listen, *state_dir, *driver, *inventory, *tls_cert, *tls_key, *maint, *log_level;
     double speed, rate, burst;
-    uint32_t threads, conns, conns_ip, body_kib, inv_body_mib;
+    uint32_t threads, conns, conns_ip, body_kib, inv_body_mib, hb_s;
+    int64_t down_us;
     int64_t timeout_us;
 } cfg_obj;
 
@@ -89,6 +92,8 @@ static const hvf_field_spec cfg_fields[] = {
     FR("max_body_kib", HVF_FIELD_UINT, body_kib, 1, 1024 * 1024),
     FR("max_inventory_body_mib", HVF_FIELD_UINT, inv_body_mib, 1, 4096),
     F("connection_timeout", HVF_FIELD_DURATION, timeout_us),
+    FR("agent_heartbeat_s", HVF_FIELD_UINT, hb_s, 1, 300),
+    F("agent_down_after", HVF_FIELD_DURATION, down_us),
 };
 
 static void
@@ -120,6 +125,8 @@ hvfd_config_load(hvfd_config *c, const char *path, hvf_error *err)
     o.body_kib = (uint32_t)(c->max_body >> 10);
     o.inv_body_mib = (uint32_t)(c->max_inventory_body >> 20);
     o.timeout_us = (int64_t)c->connection_timeout_s * 1000000;
+    o.hb_s = c->agent_heartbeat_s;
+    o.down_us = (int64_t)c->agent_down_after_s * 1000000;
     hvf_diags_init(&diags);
     if (hvf_reader_open_file(&rd, path, &diags, err) < 0) {
         hvf_diags_clear(&diags);
@@ -134,6 +141,9 @@ hvfd_config_load(hvfd_config *c, const char *path, hvf_error *err)
     if (!problems && o.timeout_us && (o.timeout_us < 1000000 || o.timeout_us > 3600000000))
         hvf_reader_report_field(&rd, hvf_reader_root(&rd), "", "connection_timeout",
                                 "expected from 1s to 1h");
+    if (!problems && (o.down_us < 1000000 || o.down_us < (int64_t)o.hb_s * 3000000))
+        hvf_reader_report_field(&rd, hvf_reader_root(&rd), "", "agent_down_after",
+                                "expected at least 1s and 3 heartbeats");
     if (diags.n) {
         hvf_error_set(err, HVF_ERR_INVALID, "%s", diags.lines[0]);
         rc = -1;
@@ -158,6 +168,8 @@ hvfd_config_load(hvfd_config *c, const char *path, hvf_error *err)
         c->max_body = (size_t)o.body_kib << 10;
         c->max_inventory_body = (size_t)o.inv_body_mib << 20;
         c->connection_timeout_s = (unsigned)(o.timeout_us / 1000000);
+        c->agent_heartbeat_s = o.hb_s;
+        c->agent_down_after_s = (unsigned)(o.down_us / 1000000);
         c->log_debug = o.log_level && strcmp(o.log_level, "debug") == 0;
     }
     hvf_reader_free_fields(cfg_fields, HVF_ARRAY_LEN(cfg_fields), &o);

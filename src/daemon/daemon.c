@@ -179,6 +179,7 @@ hvfd_start(hvfd *d, hvf_error *err)
     pthread_mutex_init(&d->store_lock, NULL);
     pthread_mutex_init(&d->tok_lock, NULL);
     pthread_mutex_init(&d->ev_lock, NULL);
+    pthread_mutex_init(&d->agent_lock, NULL);
     pthread_cond_init(&d->ev_cond, NULL);
     d->metrics = hvfd_metrics_new();
     if (hvf_state_dir_ensure(d->state_dir, err) < 0 || daemon_lock(d, err) < 0)
@@ -250,6 +251,7 @@ hvfd_stop(hvfd *d)
     free(d->stores);
     hvfd_auth_clear(d);
     hvfd_events_clear(d);
+    hvfd_agents_clear(d);
     hvfd_metrics_free(d->metrics);
     free(d->run.migs);
     free(d->run.hosts);

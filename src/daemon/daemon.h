@@ -60,6 +60,8 @@ typedef struct hvfd_config {
     double rate_per_s; /* per token: sustained requests a second (50) */
     double rate_burst; /* ... and the burst above it (100) */
     char *maintenance_command; /* what maintaining a host runs; NULL = the driver's default */
+    unsigned agent_heartbeat_s;  /* agents sync at least this often (5); suspect after 3 missed */
+    unsigned agent_down_after_s; /* silent this long: down (60) */
     bool log_debug;
 } hvfd_config;
 
@@ -179,7 +181,13 @@ typedef struct hvfd {
     pthread_cond_t ev_cond;
     int64_t ev_last;
     hvfd_waiter *waiters;
-    unsigned nstreams;
+    unsigned nstreams; /* feed followers */
+    unsigned nparked;  /* parked answers (hvfd_park): agents' syncs */
+
+    /* hvfleet-agents (agents.c) */
+    pthread_mutex_t agent_lock;
+    struct hvfd_agent **agents;
+    size_t nagents, agents_cap;
 
     hvfd_metrics *metrics;
 
@@ -335,9 +343,38 @@ void hvfd_auth_clear(hvfd *d);
 /* events.c */
 void *hvfd_tailer_main(void *arg);
 void hvfd_events_clear(hvfd *d);
+/* A request answered later, without holding a thread: parked (its connection suspended) until
+ * @ops->ready(@ctx) or @wait_ms pass, then answered 200 with @ops->answer(@ctx) (a JSON object,
+ * stolen). ready is called with ev_lock held (take no lock that is held while waking);
+ * hvfd_park_wake asks every parked request again at once. @ctx is freed by @ops->free. */
+typedef struct hvfd_park_ops {
+    bool (*ready)(void *ctx);
+    json_t *(*answer)(void *ctx);
+    void (*free)(void *ctx);
+} hvfd_park_ops;
+int hvfd_park(hvfd_req *r, int64_t wait_ms, const hvfd_park_ops *ops, void *ctx);
+void hvfd_park_wake(hvfd *d);
 /* Routes: GET /v1/events (long-poll) and /v1/events/stream (SSE). */
 int hvfd_api_events(hvfd_req *r);
 int hvfd_api_events_stream(hvfd_req *r);
+
+/* agents.c: hvfleet-agents (docs/agent-protocol.md) */
+typedef struct hvfd_agent_counts {
+    size_t by_state[3]; /* connected, suspect, down */
+    uint64_t dropped_events, dropped_progress, commands_busy, commands_waiting;
+    uint64_t max_rss_bytes, max_threads;
+} hvfd_agent_counts;
+int hvfd_api_agent_sync(hvfd_req *r);
+int hvfd_api_agents(hvfd_req *r);
+/* Queues a command for @host's agent (@args stolen); fills @id. The agent gets it with its next
+ * sync (a parked sync at once). HVF_ERR_NOT_FOUND: no agent registered for the host. */
+int hvfd_agent_command(hvfd *d, const char *host, const char *type, json_t *args, char id[64],
+                       hvf_error *err) __attribute__((warn_unused_result));
+/* Moves hosts whose agent went silent to suspect (3 heartbeats) or down (60 s): the tailer
+ * calls it; each change is an event of the feed. */
+void hvfd_agents_tick(hvfd *d);
+void hvfd_agents_counts(hvfd *d, hvfd_agent_counts *out);
+void hvfd_agents_clear(hvfd *d);
 
 /* metrics.c */
 hvfd_metrics *hvfd_metrics_new(void);

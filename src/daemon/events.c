@@ -34,6 +34,9 @@ struct hvfd_waiter {
     bool finished;       /* long-poll: the answer is written */
     hvf_strbuf out;      /* what is to be sent */
     size_t out_off;
+    /* a parked answer (hvfd_park): not the feed's */
+    const hvfd_park_ops *park;
+    void *park_ctx;
 };
 
 static json_t *
@@ -78,8 +81,20 @@ ev_has_news(hvfd *d, int64_t since)
 static void
 ev_waiter_free(hvfd_waiter *w)
 {
+    if (w->park && w->park->free)
+        w->park->free(w->park_ctx);
     hvf_strbuf_clear(&w->out);
     free(w);
+}
+
+/* True when @w has something to send now. Under ev_lock. */
+static bool
+ev_ready(hvfd *d, hvfd_waiter *w, int64_t now)
+{
+    if (w->park)
+        return now >= w->deadline_ms || w->park->ready(w->park_ctx);
+    return ev_has_news(d, w->since) || (!w->sse && now >= w->deadline_ms) ||
+           (w->sse && now >= w->keepalive_ms);
 }
 
 /* ---- the tailer ---- */
@@ -97,13 +112,14 @@ ev_wake(hvfd *d, bool all)
 
         if (atomic_load(&w->closed)) {
             *pw = w->next;
-            d->nstreams--;
+            if (w->park)
+                d->nparked--;
+            else
+                d->nstreams--;
             ev_waiter_free(w);
             continue;
         }
-        if (w->suspended &&
-            (all || ev_has_news(d, w->since) ||
-             (!w->sse && now >= w->deadline_ms) || (w->sse && now >= w->keepalive_ms))) {
+        if (w->suspended && (all || ev_ready(d, w, now))) {
             w->suspended = false;
             MHD_resume_connection(w->conn);
         }
@@ -127,6 +143,7 @@ hvfd_tailer_main(void *arg)
         int64_t now_last = st ? hvf_store_event_last(st) : -1;
         struct timespec until;
 
+        hvfd_agents_tick(d);
         pthread_mutex_lock(&d->ev_lock);
         if (now_last > d->ev_last)
             d->ev_last = now_last;
@@ -215,7 +232,29 @@ ev_reader(void *cls, uint64_t pos, char *buf, size_t max)
     size_t n;
 
     (void)pos;
-    if (w->out_off == w->out.len) {
+    if (w->out_off == w->out.len && w->park) {
+        w->out.len = w->out_off = 0;
+        if (w->finished)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        pthread_mutex_lock(&d->ev_lock);
+        if (!atomic_load(&d->stopping) && !ev_ready(d, w, hvfd_mono_ms())) {
+            w->suspended = true;
+            MHD_suspend_connection(w->conn);
+            pthread_mutex_unlock(&d->ev_lock);
+            return 0;
+        }
+        pthread_mutex_unlock(&d->ev_lock);
+        {
+            json_t *body = w->park->answer(w->park_ctx);
+            char *text = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+
+            hvf_strbuf_puts(&w->out, text ? text : "{}");
+            hvf_strbuf_puts(&w->out, "\n");
+            free(text);
+            json_decref(body);
+            w->finished = true;
+        }
+    } else if (w->out_off == w->out.len) {
         w->out.len = w->out_off = 0;
         if (w->finished && !w->sse)
             return MHD_CONTENT_READER_END_OF_STREAM;
@@ -311,6 +350,50 @@ ev_wait(hvfd_req *r, hvfd_waiter *w)
     r->status = 200;
     r->answered = true;
     return 0;
+}
+
+int
+hvfd_park(hvfd_req *r, int64_t wait_ms, const hvfd_park_ops *ops, void *ctx)
+{
+    hvfd *d = r->d;
+    hvfd_waiter *w;
+    struct MHD_Response *resp;
+
+    pthread_mutex_lock(&d->ev_lock);
+    if (d->nparked >= d->cfg.max_connections) {
+        pthread_mutex_unlock(&d->ev_lock);
+        if (ops->free)
+            ops->free(ctx);
+        r->retry_after_s = 5;
+        return hvfd_fail(r, 429, NULL, "%u requests are waiting already: retry later",
+                         d->nparked);
+    }
+    w = HVF_NEW(hvfd_waiter);
+    w->d = d;
+    w->conn = r->conn;
+    w->park = ops;
+    w->park_ctx = ctx;
+    w->deadline_ms = hvfd_mono_ms() + wait_ms;
+    atomic_init(&w->closed, false);
+    d->nparked++;
+    w->next = d->waiters;
+    d->waiters = w;
+    pthread_mutex_unlock(&d->ev_lock);
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, ev_reader, w,
+                                             ev_reader_free);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    r->response = resp;
+    r->status = 200;
+    r->answered = true;
+    return 0;
+}
+
+void
+hvfd_park_wake(hvfd *d)
+{
+    pthread_mutex_lock(&d->ev_lock);
+    ev_wake(d, false);
+    pthread_mutex_unlock(&d->ev_lock);
 }
 
 int

@@ -312,8 +312,37 @@ hvfd_api_metrics(hvfd_req *r)
     family(&sb, "hvfleet_event_followers", "gauge",
            "Connections following the event feed (long-poll and SSE).");
     hvf_strbuf_printf(&sb, "hvfleet_event_followers %u\n", followers);
-    family(&sb, "hvfleet_agents_connected", "gauge", "hvfleet-agents connected to this daemon.");
-    hvf_strbuf_puts(&sb, "hvfleet_agents_connected 0\n");
+    {
+        hvfd_agent_counts ac;
+
+        hvfd_agents_counts(d, &ac);
+        family(&sb, "hvfleet_agents_connected", "gauge",
+               "hvfleet-agents that synced within 3 heartbeats.");
+        hvf_strbuf_printf(&sb, "hvfleet_agents_connected %zu\n", ac.by_state[0]);
+        family(&sb, "hvfleet_agents", "gauge", "Agents known to this daemon, by state.");
+        hvf_strbuf_printf(&sb,
+                          "hvfleet_agents{state=\"connected\"} %zu\n"
+                          "hvfleet_agents{state=\"suspect\"} %zu\n"
+                          "hvfleet_agents{state=\"down\"} %zu\n",
+                          ac.by_state[0], ac.by_state[1], ac.by_state[2]);
+        family(&sb, "hvfleet_agent_dropped", "gauge",
+               "What the agents dropped, as their last heartbeats count it, summed.");
+        hvf_strbuf_printf(&sb,
+                          "hvfleet_agent_dropped{what=\"events\"} %" PRIu64 "\n"
+                          "hvfleet_agent_dropped{what=\"progress\"} %" PRIu64 "\n"
+                          "hvfleet_agent_dropped{what=\"commands_busy\"} %" PRIu64 "\n",
+                          ac.dropped_events, ac.dropped_progress, ac.commands_busy);
+        family(&sb, "hvfleet_agent_commands_waiting", "gauge",
+               "Commands queued for agents and not answered yet.");
+        hvf_strbuf_printf(&sb, "hvfleet_agent_commands_waiting %" PRIu64 "\n",
+                          ac.commands_waiting);
+        family(&sb, "hvfleet_agent_max_rss_bytes", "gauge",
+               "The largest RSS an agent reported in its last heartbeat.");
+        hvf_strbuf_printf(&sb, "hvfleet_agent_max_rss_bytes %" PRIu64 "\n", ac.max_rss_bytes);
+        family(&sb, "hvfleet_agent_max_threads", "gauge",
+               "The most threads an agent reported in its last heartbeat.");
+        hvf_strbuf_printf(&sb, "hvfleet_agent_max_threads %" PRIu64 "\n", ac.max_threads);
+    }
 
     pthread_mutex_lock(&m->lock);
     family(&sb, "hvfleet_migrations_total", "counter", "Migrations by what became of them.");

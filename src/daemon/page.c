@@ -577,11 +577,15 @@ page_incidents(hvf_strbuf *sb, hvfd_req *r)
 }
 
 static void
-page_agents(hvf_strbuf *sb)
+page_agents(hvf_strbuf *sb, hvfd *d)
 {
-    /* agents do not connect yet (hvfleet-agent comes with its own issue) */
-    hvf_strbuf_puts(sb, "<section id=\"agents\"><h2>Agents</h2><p><b id=\"agents-connected\">0"
-                        "</b> connected.</p></section>");
+    hvfd_agent_counts ac;
+
+    hvfd_agents_counts(d, &ac);
+    hvf_strbuf_printf(sb,
+                      "<section id=\"agents\"><h2>Agents</h2><p><b id=\"agents-connected\">%zu"
+                      "</b> connected, %zu suspect, %zu down.</p></section>",
+                      ac.by_state[0], ac.by_state[1], ac.by_state[2]);
 }
 
 /* An event's data (a JSON object) as "key=value" for its non-empty scalar members, cut at
@@ -745,7 +749,7 @@ hvfd_api_page(hvfd_req *r)
     pthread_mutex_unlock(&d->lock);
     page_fleet(&sb, s);
     page_incidents(&sb, r);
-    page_agents(&sb);
+    page_agents(&sb, d);
     page_events(&sb, d);
     hvf_strbuf_puts(&sb, "</main></body></html>\n");
     hvfd_snap_unref(s);

@@ -143,10 +143,10 @@ check(validate(host_schema, dict(sample, state="melting")) != [], "the validator
 route_c = open(os.path.join(SRC, "src", "daemon", "route.c")).read()
 start = route_c.index("hvfd_routes[] = {")
 table = route_c[start:route_c.index("};", start)]
-ROUTES = re.findall(r'\{\s*"([A-Z]+)",\s*"([^"]+)",\s*(0|R|OP|AP),', table)
+ROUTES = re.findall(r'\{\s*"([A-Z]+)",\s*"([^"]+)",\s*(0|R|OP|AP|AG),', table)
 check(ROUTES and len(ROUTES) == table.count("hvfd_api_"),
       ("every entry of route.c's table read", ROUTES))
-PERMS = {"0": "none", "R": "read", "OP": "operate", "AP": "approve"}
+PERMS = {"0": "none", "R": "read", "OP": "operate", "AP": "approve", "AG": "agent"}
 
 
 def fits(pattern, path):
@@ -209,6 +209,7 @@ ap = d.token("approver", "bob")
 both = d.token("operator,approver", "carol")
 viewer = d.token("viewer", "vic")
 burst = d.token("viewer", "burst")
+agent = d.token("agent", "agent-kvm0001", host="kvm0001")
 d.start()
 
 seen = {}  # (METHOD, doc path) -> set of statuses checked
@@ -489,6 +490,22 @@ body_fields("POST", "/v1/vms", "/v1/vms", op)
 call("DELETE", "/v1/vms/no-such-vm", op, expect=404)
 call("DELETE", "/v1/vms/%s" % vm0["name"], viewer, expect=403)
 call("DELETE", "/v1/vms/%s" % vm0["name"], op, expect=200)
+# ---- agents (docs/agent-protocol.md) ----
+facts = {"agent_version": "0.1.0", "kernel": "6.1.0", "cpus": 64, "mem_mib": 524288,
+         "nics": [{"name": "eno1", "mac": "3c:ec:ef:00:11:22"}], "vms": []}
+_, _, sy = call("POST", "/v1/agent/sync", agent, {"host": "kvm0001", "session": "",
+                                                  "facts": facts, "wait_s": 0}, expect=200)
+call("POST", "/v1/agent/sync", agent,
+     {"host": "kvm0001", "session": sy["session"], "wait_s": 0,
+      "events": [{"seq": 1, "type": "vm_state", "vm": "vm00001", "state": "running"}],
+      "heartbeat": {"rss_bytes": 1, "threads": 5}}, expect=200)
+call("POST", "/v1/agent/sync", agent, {"host": "kvm0002", "session": "", "facts": facts},
+     expect=403)
+call("POST", "/v1/agent/sync", agent, {"host": "kvm0001", "session": "x"}, expect=409)
+call("POST", "/v1/agent/sync", agent, {"host": "kvm0001", "events": "many"}, expect=400)
+call("POST", "/v1/agent/sync", op, {"host": "kvm0001"}, expect=403)
+call("GET", "/v1/agents", viewer, expect=200)
+call("GET", "/v1/agents", agent, expect=403)
 call("GET", "/v1/runs", viewer, expect=200)
 call("GET", "/v1/runs?state=unfinished&limit=1", viewer, expect=200)
 call("GET", "/v1/runs?state=bogus", viewer, expect=400)
