@@ -37,8 +37,9 @@ int hvf_qvm_migrate_dst_listen(hvf_qvm *dst, const hvf_qvm_incoming *in, char *l
 
 typedef struct hvf_qvm_migrate_params {
     const char *target;        /* "ADDR:PORT" as hvf_qvm_migrate_dst_listen wrote it */
-    uint64_t max_bytes_per_s;  /* max-bandwidth; 0: QEMU's default (32 MiB/s in 7.2) */
-    int64_t downtime_limit_ms; /* downtime-limit; 0: QEMU's default (300 ms) */
+    /* 0 leaves QEMU's current value: its default unless an earlier migration changed it */
+    uint64_t max_bytes_per_s;  /* max-bandwidth; QEMU 7.2's default: 128 MiB/s */
+    int64_t downtime_limit_ms; /* downtime-limit; QEMU's default: 300 ms */
     bool auto_converge;        /* capability auto-converge (source only) */
     bool postcopy;             /* capability postcopy-ram (the destination needs it as well) */
 } hvf_qvm_migrate_params;
