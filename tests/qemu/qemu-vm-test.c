@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -632,6 +634,91 @@ out:
     hvf_qvm_free(idle);
 }
 
+/* ---------------------------------------------------------------- the test's own trap */
+
+/* True while some process's cmdline names @qmp (the QEMU of that VM lives). */
+static bool
+qemu_with_socket(pid_t pid, const char *qmp)
+{
+    char path[64];
+    char buf[4096];
+    ssize_t n;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+    fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return false;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    for (ssize_t i = 0; i < n; i++) {
+        if (buf[i] == 0)
+            buf[i] = ' ';
+    }
+    buf[n] = 0;
+    return strstr(buf, qmp) != NULL;
+}
+
+/*
+ * A child starts a VM (daemonized: no child of its, no process group of its own) and dies by
+ * SIGTERM or by exit(): the cleanup hooks must SIGKILL that QEMU by pid all the same.
+ */
+static void
+trap_one(bool by_signal)
+{
+    int fds[2];
+    pid_t child;
+    pid_t qemu = 0;
+    int status = 0;
+    char *qmp = hvf_asprintf("%s/vms/%s/qmp.sock", dir, by_signal ? "sig" : "exit");
+
+    if (pipe(fds) < 0) {
+        perror("pipe");
+        failures++;
+        free(qmp);
+        return;
+    }
+    child = fork();
+    if (child == 0) {
+        hvf_qvm_conf c = conf_for_test();
+        hvf_error err = HVF_ERROR_INIT;
+        hvf_qvm *vm = start_guest(&c, by_signal ? "sig" : "exit", "rate=1", false, &err);
+        pid_t pid = vm ? hvf_qvm_pid(vm) : 0;
+
+        close(fds[0]);
+        if (write(fds[1], &pid, sizeof(pid)) != (ssize_t)sizeof(pid))
+            _exit(3);
+        if (by_signal)
+            raise(SIGTERM);
+        exit(0); /* the handle is dropped, QEMU left running: only the hooks stop it */
+    }
+    close(fds[1]);
+    if (child < 0 || read(fds[0], &qemu, sizeof(qemu)) != (ssize_t)sizeof(qemu) || qemu <= 0) {
+        fprintf(stderr, "trap: the child did not start its VM\n");
+        failures++;
+    }
+    close(fds[0]);
+    if (child > 0)
+        waitpid(child, &status, 0);
+    CHECK(by_signal ? WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM
+                    : WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    for (int i = 0; i < 200 && qemu > 0 && qemu_with_socket(qemu, qmp); i++)
+        sleep_ms(10);
+    CHECK(qemu > 0 && !qemu_with_socket(qemu, qmp));
+    if (qemu > 0 && qemu_with_socket(qemu, qmp))
+        kill(qemu, SIGKILL); /* the check failed: do not leak it on top */
+    free(qmp);
+}
+
+static void
+case_trap(void)
+{
+    trap_one(true);
+    trap_one(false);
+}
+
 /* ---------------------------------------------------------------- main */
 
 static int
@@ -654,7 +741,8 @@ main(int argc, char **argv)
                  {"migrate", case_migrate},
                  {"cancel", case_cancel},
                  {"postcopy", case_postcopy},
-                 {"dirtyrate", case_dirtyrate}};
+                 {"dirtyrate", case_dirtyrate},
+                 {"trap", case_trap}};
     size_t i;
 
     if (argc != 2) {
