@@ -326,7 +326,7 @@ case_adopt(void)
     for (int i = 0; i < 200 && hvf_qvm_alive(b); i++)
         sleep_ms(10);
     CHECK(hvf_qvm_status(b, NULL, 0) == HVF_QVM_CRASHED);
-    CHECK(hvf_qvm_destroy(b, &err) >= 0);
+    CHECK(hvf_qvm_destroy(b, &err) == 0); /* nothing to stop, the files tidied */
 out:
     free(pidfile);
     hvf_qvm_adopted_clear(&a);

@@ -638,7 +638,9 @@ qvm_end(hvf_qvm *vm, int powerdown_ms, hvf_error *err)
 {
     int how = 0;
 
-    if (powerdown_ms > 0 && hvf_qvm_alive(vm)) {
+    if (!hvf_qvm_alive(vm)) {
+        /* gone already (stopped before, crashed): only the files to tidy */
+    } else if (powerdown_ms > 0) {
         qvm_send_quietly(vm, "system_powerdown", vm->qmp_timeout_ms);
         if (!qvm_wait_gone(vm, powerdown_ms))
             how = 1;

@@ -109,7 +109,10 @@ void hvf_qvm_free(hvf_qvm *vm);
  */
 int hvf_qvm_stop(hvf_qvm *vm, int timeout_ms, hvf_error *err);
 
-/* hvf_qvm_destroy: hvf_qvm_stop without the power-down: "quit", then SIGKILL after 2 s. */
+/*
+ * hvf_qvm_destroy: hvf_qvm_stop without the power-down: "quit", then SIGKILL after 2 s.
+ * Both return 0 at once for a QEMU that is already gone (and remove its pidfile and socket).
+ */
 int hvf_qvm_destroy(hvf_qvm *vm, hvf_error *err);
 
 /*
