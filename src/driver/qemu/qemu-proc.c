@@ -64,8 +64,35 @@ proc_kill_groups(void)
 {
     for (int i = 0; i < HVF_QEMU_MAX_PROCS; i++) {
         pid_t pid = proc_table[i];
-        if (pid > 0)
-            kill(-pid, SIGKILL);
+        /* A tracked daemonized QEMU leads no process group: then its pid alone. */
+        if (pid > 0 && kill(-pid, SIGKILL) < 0)
+            kill(pid, SIGKILL);
+    }
+}
+
+int
+hvf_qemu_track_pid(pid_t pid)
+{
+    int slot;
+
+    if (pid <= 0)
+        return -1;
+    for (int i = 0; i < HVF_QEMU_MAX_PROCS; i++) {
+        if (proc_table[i] == pid)
+            return 0; /* already recorded (e.g. adopted again): once is enough */
+    }
+    slot = proc_table_add(pid);
+    return slot < 0 ? -1 : 0;
+}
+
+void
+hvf_qemu_untrack_pid(pid_t pid)
+{
+    for (int i = 0; i < HVF_QEMU_MAX_PROCS; i++) {
+        if (pid > 0 && proc_table[i] == pid) {
+            proc_table[i] = 0;
+            return;
+        }
     }
 }
 
@@ -76,6 +103,7 @@ hvf_qemu_kill_all(void)
     for (int i = 0; i < HVF_QEMU_MAX_PROCS; i++) {
         pid_t pid = proc_table[i];
         if (pid > 0) {
+            /* ECHILD for a tracked QEMU that is not our child: nothing to reap */
             while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
             }
             proc_table[i] = 0;

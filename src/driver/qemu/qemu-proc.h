@@ -64,5 +64,14 @@ void hvf_qemu_cleanup_install(void);
 /* SIGKILLs every recorded QEMU's process group and reaps it; async-signal-safe but for the reap. */
 void hvf_qemu_kill_all(void);
 
-/* Number of QEMUs started and not yet reaped (for tests). */
+/*
+ * hvf_qemu_track_pid: records @pid, a QEMU started elsewhere (e.g. daemonized by qemu-vm.c for
+ * a test), in the same table, so that the cleanup hooks SIGKILL it too (by pid when it leads
+ * no process group). Returns 0, or -1 when the table is full. hvf_qemu_untrack_pid forgets it
+ * (once it was stopped); hvf_qemu_stop is not for tracked pids.
+ */
+int hvf_qemu_track_pid(pid_t pid) __attribute__((warn_unused_result));
+void hvf_qemu_untrack_pid(pid_t pid);
+
+/* Number of QEMUs started and not yet reaped, plus tracked ones (for tests). */
 int hvf_qemu_count(void);
