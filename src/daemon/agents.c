@@ -47,6 +47,7 @@ typedef struct hvfd_agent {
     uint64_t syncs, events, results;
     hvfd_agent_cmd *cmds;
     size_t ncmds, cmds_cap;
+    size_t pending; /* commands without their result */
     int64_t next_seq;
 } hvfd_agent;
 
@@ -66,6 +67,7 @@ agent_free(hvfd_agent *a)
 void
 hvfd_agents_clear(hvfd *d)
 {
+    hvf_hash_clear(&d->agent_index);
     for (size_t i = 0; i < d->nagents; i++)
         agent_free(d->agents[i]);
     free(d->agents);
@@ -77,19 +79,15 @@ hvfd_agents_clear(hvfd *d)
 static hvfd_agent *
 agent_find(hvfd *d, const char *host)
 {
-    for (size_t i = 0; i < d->nagents; i++)
-        if (strcmp(d->agents[i]->host, host) == 0)
-            return d->agents[i];
-    return NULL;
+    int32_t i = hvf_hash_get(&d->agent_index, host);
+
+    return i < 0 ? NULL : d->agents[i];
 }
 
 static bool
 agent_pending(const hvfd_agent *a)
 {
-    for (size_t i = 0; i < a->ncmds; i++)
-        if (!a->cmds[i].done)
-            return true;
-    return false;
+    return a->pending > 0;
 }
 
 static json_t *
@@ -130,6 +128,7 @@ hvfd_agent_command(hvfd *d, const char *host, const char *type, json_t *args, ch
     snprintf(c->id, sizeof(c->id), "%.40s-%" PRId64, host, c->seq);
     hvf_strlcpy(c->type, type, sizeof(c->type));
     c->args = args ? args : json_object();
+    a->pending++;
     if (id)
         memcpy(id, c->id, sizeof(c->id));
     pthread_mutex_unlock(&d->agent_lock);
@@ -141,20 +140,19 @@ hvfd_agent_command(hvfd *d, const char *host, const char *type, json_t *args, ch
 
 typedef struct agent_wait {
     hvfd *d;
-    char host[HVF_DRV_NAME_MAX];
+    hvfd_agent *a;  /* agents live as long as the daemon */
     json_t *answer; /* what the sync answers whatever comes: session, acks */
 } agent_wait;
 
+/* Called for every parked sync each time the parked are woken: one read, no lookup. */
 static bool
 agent_wait_ready(void *ctx)
 {
     agent_wait *w = ctx;
-    hvfd_agent *a;
     bool ready;
 
     pthread_mutex_lock(&w->d->agent_lock);
-    a = agent_find(w->d, w->host);
-    ready = !a || agent_pending(a);
+    ready = agent_pending(w->a);
     pthread_mutex_unlock(&w->d->agent_lock);
     return ready;
 }
@@ -163,13 +161,11 @@ static json_t *
 agent_wait_answer(void *ctx)
 {
     agent_wait *w = ctx;
-    hvfd_agent *a;
     json_t *body = w->answer;
 
     w->answer = NULL;
     pthread_mutex_lock(&w->d->agent_lock);
-    a = agent_find(w->d, w->host);
-    json_object_set_new(body, "commands", a ? agent_commands_json(a) : json_array());
+    json_object_set_new(body, "commands", agent_commands_json(w->a));
     pthread_mutex_unlock(&w->d->agent_lock);
     return body;
 }
@@ -284,7 +280,8 @@ hvfd_api_agent_sync(hvfd_req *r)
         a = HVF_NEW(hvfd_agent);
         hvf_strlcpy(a->host, host, sizeof(a->host));
         hvf_grow(&d->agents, &d->agents_cap, d->nagents + 1, sizeof(*d->agents));
-        d->agents[d->nagents++] = a;
+        d->agents[d->nagents] = a;
+        (void)hvf_hash_put(&d->agent_index, a->host, (int32_t)d->nagents++);
     }
     if (!session || !*session) {
         uint8_t raw[16];
@@ -329,6 +326,7 @@ hvfd_api_agent_sync(hvfd_req *r)
             if (strcmp(status, "busy") == 0)
                 break; /* sent again with the next answer */
             c->done = true;
+            a->pending--;
             hvf_strlcpy(c->status, status, sizeof(c->status));
             c->result = json_incref(json_object_get(x, "data"));
             a->results++;
@@ -383,7 +381,7 @@ hvfd_api_agent_sync(hvfd_req *r)
         agent_wait *w = HVF_NEW(agent_wait);
 
         w->d = d;
-        hvf_strlcpy(w->host, host, sizeof(w->host));
+        w->a = a;
         w->answer = answer;
         /* held at most a heartbeat: the agent's next sync carries its next heartbeat */
         if (wait_s > d->cfg.agent_heartbeat_s)
@@ -474,8 +472,7 @@ hvfd_agents_counts(hvfd *d, hvfd_agent_counts *out)
             out->max_rss_bytes = (uint64_t)rss;
         if (thr > 0 && (uint64_t)thr > out->max_threads)
             out->max_threads = (uint64_t)thr;
-        for (size_t c = 0; c < a->ncmds; c++)
-            out->commands_waiting += !a->cmds[c].done;
+        out->commands_waiting += a->pending;
     }
     pthread_mutex_unlock(&d->agent_lock);
 }
@@ -490,10 +487,8 @@ hvfd_api_agents(hvfd_req *r)
     pthread_mutex_lock(&d->agent_lock);
     for (size_t i = 0; i < d->nagents; i++) {
         const hvfd_agent *a = d->agents[i];
-        size_t waiting = 0;
+        size_t waiting = a->pending;
 
-        for (size_t c = 0; c < a->ncmds; c++)
-            waiting += !a->cmds[c].done;
         json_array_append_new(
             arr, json_pack("{s:s, s:s, s:f, s:s, s:I, s:I, s:I, s:I, s:I, s:O*, s:O*}", "host",
                            a->host, "state", agent_state_names[a->state], "last_seen_s",

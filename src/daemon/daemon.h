@@ -34,6 +34,7 @@
 #include "hvfleet/error.h"
 #include "hvfleet/exec.h"
 #include "hvfleet/fleet.h"
+#include "hvfleet/hash.h"
 #include "hvfleet/store.h"
 #include "hvfleet/strbuf.h"
 
@@ -172,6 +173,7 @@ typedef struct hvfd {
     pthread_mutex_t tok_lock;
     hvf_store_token *tokens;
     size_t ntokens;
+    hvf_hash tok_index; /* sha256 -> index in tokens */
     int64_t tokens_loaded_ms;
     struct hvfd_bucket *buckets; /* per-token rate limits */
     size_t nbuckets;
@@ -188,6 +190,7 @@ typedef struct hvfd {
     pthread_mutex_t agent_lock;
     struct hvfd_agent **agents;
     size_t nagents, agents_cap;
+    hvf_hash agent_index; /* host -> index in agents */
 
     hvfd_metrics *metrics;
 
