@@ -379,7 +379,8 @@ hvfd_park(hvfd_req *r, int64_t wait_ms, const hvfd_park_ops *ops, void *ctx)
     w->next = d->waiters;
     d->waiters = w;
     pthread_mutex_unlock(&d->ev_lock);
-    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, ev_reader, w,
+    /* a small block: parked answers are small, and there may be one per agent */
+    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 2048, ev_reader, w,
                                              ev_reader_free);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     r->response = resp;

@@ -566,8 +566,9 @@ hvfd_http_start(hvfd *d, hvf_error *err)
                                        d->cfg.max_connections_per_ip, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT,
                                        d->cfg.connection_timeout_s, NULL};
-    /* headers and the URL must fit in this; beyond it libmicrohttpd answers 431 or 414 */
-    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL};
+    /* headers and the URL must fit in this; beyond it libmicrohttpd answers 431 or 414. It is
+     * also what every connection costs: 16 KiB x 10,000 agents' connections is 160 MiB */
+    ops[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 16 * 1024, NULL};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, d};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)http_mhd_log, d};
     ops[n++] = (struct MHD_OptionItem){MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL};

@@ -2,6 +2,7 @@
 /* hvfleetd: flags, signals, and the daemon's start and stop. */
 #include <getopt.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,17 @@ main(int argc, char **argv)
         return 2;
     }
     hvfd_log_set_debug(d.cfg.log_debug);
+    {
+        /* a socket per connection, and a few hundred files besides: raise the soft limit to
+         * what max_connections needs, as far as the hard limit lets it */
+        struct rlimit rl;
+        rlim_t want = (rlim_t)d.cfg.max_connections + 512;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
+            rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+            (void)setrlimit(RLIMIT_NOFILE, &rl);
+        }
+    }
     /* signals are taken by sigwait in this thread; every other thread has them blocked */
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);

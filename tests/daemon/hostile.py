@@ -9,6 +9,7 @@ group, GET /v1/health answers 200 and an authenticated request is served.
 Usage: hostile.py HVFLEETD HVFLEET"""
 import json
 import os
+import select
 import socket
 import sys
 import time
@@ -306,17 +307,21 @@ expect("GET /v1/hosts/ (one trailing slash is forgiven)", req("GET", "/v1/hosts/
        is_json=False)
 expect("a 300-byte name", req("GET", "/v1/hosts/" + "a" * 300, viewer), (400, 404))
 expect("a 3000-byte path", req("GET", "/v1/hosts/" + "a" * 3000, viewer), 414)
-expect("a 60 KB path", req("GET", "/v1/" + "a" * 60000, viewer), (414, 431))
+# past libmicrohttpd's 16 KiB of header memory per connection it answers itself (HTML)
+expect("a 60 KB path", req("GET", "/v1/" + "a" * 60000, viewer), (414, 431), is_json=False)
 expect("a name with spaces", req("GET", "/v1/hosts/a%20b", viewer), 404, field="a b")
 expect("a name with a control byte", req("GET", "/v1/hosts/a%01b", viewer), (400, 404))
 # libmicrohttpd (strict) closes these without an answer, or answers 400
 expect("a raw space in the path", raw(b"GET /v1/hosts/a b HTTP/1.1\r\nHost: x\r\n"
                                       b"Connection: close\r\n\r\n"), (None, 400), is_json=False)
-expect("a query flood", req("GET", "/v1/vms?" + "&".join("h%d=x" % i for i in range(500)),
+expect("a query flood", req("GET", "/v1/vms?" + "&".join("h%d=xxxxxxxxxxxx" % i
+                                                          for i in range(150)),
                             viewer), 414, words=("URL",))
 expect("a query flood past the header memory", req("GET", "/v1/vms?" + "&".join(
     "h%d=x" % i for i in range(3000)), viewer), (None, 414, 431), is_json=False)
-expect("a query with one huge value", req("GET", "/v1/vms?host=" + "x" * 20000, viewer), 414)
+expect("a query with one huge value", req("GET", "/v1/vms?host=" + "x" * 8000, viewer), 414)
+expect("a query with one value past the header memory",
+       req("GET", "/v1/vms?host=" + "x" * 20000, viewer), (414, 431), is_json=False)
 expect("run id 2^64", req("GET", "/v1/runs/18446744073709551616", viewer), 400, field="id")
 expect("run id -1", req("GET", "/v1/runs/-1", viewer), 400, field="id")
 expect("run id 1e400", req("POST", "/v1/runs/1e400/pause", op, "{}"), 400, field="id")
@@ -476,17 +481,25 @@ for _ in range(40):
     except OSError:
         pass
 served = 0
+# keep-alive: a served connection stays open, so the count is of connections at once (with
+# "Connection: close" a slot frees as each answer goes, and the backlog is served in turn)
 for c in flood:
     try:
-        c.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        c.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
     except OSError:
         pass
+pending = list(flood)
+deadline = time.time() + 3
+while pending and time.time() < deadline:
+    ready, _, _ = select.select(pending, [], [], max(0.0, deadline - time.time()))
+    for c in ready:
+        pending.remove(c)
+        try:
+            if c.recv(64).startswith(b"HTTP/1.1 200"):
+                served += 1
+        except OSError:
+            pass
 for c in flood:
-    try:
-        if c.recv(64).startswith(b"HTTP/1.1 200"):
-            served += 1
-    except OSError:
-        pass
     c.close()
 count[0] += 1
 if served > 8:
