@@ -184,7 +184,7 @@ typedef struct hvfd {
     int64_t ev_last;
     hvfd_waiter *waiters;
     unsigned nstreams; /* feed followers */
-    unsigned nparked;  /* parked answers (hvfd_park): agents' syncs */
+    atomic_uint nparked; /* parked answers not yet sent and closed (hvfd_park): agents' syncs */
 
     /* hvfleet-agents (agents.c) */
     pthread_mutex_t agent_lock;

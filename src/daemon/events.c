@@ -112,9 +112,7 @@ ev_wake(hvfd *d, bool all)
 
         if (atomic_load(&w->closed)) {
             *pw = w->next;
-            if (w->park)
-                d->nparked--;
-            else
+            if (!w->park)
                 d->nstreams--;
             ev_waiter_free(w);
             continue;
@@ -288,6 +286,10 @@ ev_reader_free(void *cls)
 {
     hvfd_waiter *w = cls;
 
+    /* counted out at once, not when the tailer frees it, so that a busy daemon's count is of
+     * the requests really parked */
+    if (w->park)
+        atomic_fetch_sub(&w->d->nparked, 1);
     atomic_store(&w->closed, true);
 }
 
@@ -360,13 +362,13 @@ hvfd_park(hvfd_req *r, int64_t wait_ms, const hvfd_park_ops *ops, void *ctx)
     struct MHD_Response *resp;
 
     pthread_mutex_lock(&d->ev_lock);
-    if (d->nparked >= d->cfg.max_connections) {
+    if (atomic_load(&d->nparked) >= d->cfg.max_connections) {
         pthread_mutex_unlock(&d->ev_lock);
         if (ops->free)
             ops->free(ctx);
         r->retry_after_s = 5;
         return hvfd_fail(r, 429, NULL, "%u requests are waiting already: retry later",
-                         d->nparked);
+                         atomic_load(&d->nparked));
     }
     w = HVF_NEW(hvfd_waiter);
     w->d = d;
@@ -375,7 +377,7 @@ hvfd_park(hvfd_req *r, int64_t wait_ms, const hvfd_park_ops *ops, void *ctx)
     w->park_ctx = ctx;
     w->deadline_ms = hvfd_mono_ms() + wait_ms;
     atomic_init(&w->closed, false);
-    d->nparked++;
+    atomic_fetch_add(&d->nparked, 1);
     w->next = d->waiters;
     d->waiters = w;
     pthread_mutex_unlock(&d->ev_lock);

@@ -322,7 +322,7 @@ typedef struct http_conn {
     int64_t since_ns; /* when it began to wait for the request it is receiving */
     bool answering;
     bool dropped;
-    struct http_conn *next;
+    struct http_conn *next, *prev;
 } http_conn;
 
 /* One daemon a process (hvfd_http_start/stop), so the connections' table is the file's. */
@@ -336,18 +336,21 @@ static struct {
     int64_t timeout_ns;
 } reaper = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
-/* Marks @conn answering (or, when done, waiting for its next request from now). */
+/* Marks @conn answering (or, when done, waiting for its next request from now). Its entry is
+ * its socket context: no search, whatever the number of connections (10,000 agents). */
 static void
 reaper_mark(struct MHD_Connection *conn, bool answering)
 {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    http_conn *c = ci ? ci->socket_context : NULL;
+
+    if (!c)
+        return;
     pthread_mutex_lock(&reaper.lock);
-    for (http_conn *c = reaper.conns; c; c = c->next)
-        if (c->conn == conn) {
-            c->answering = answering;
-            if (!answering)
-                c->since_ns = hvfd_mono_ns();
-            break;
-        }
+    c->answering = answering;
+    if (!answering)
+        c->since_ns = hvfd_mono_ns();
     pthread_mutex_unlock(&reaper.lock);
 }
 
@@ -366,18 +369,21 @@ http_notify_conn(void *cls, struct MHD_Connection *conn, void **socket_context,
         c->fd = ci ? ci->connect_fd : -1;
         c->since_ns = hvfd_mono_ns();
         c->next = reaper.conns;
+        if (c->next)
+            c->next->prev = c;
         reaper.conns = c;
         *socket_context = c;
-    } else {
+    } else if (*socket_context) {
         /* called before libmicrohttpd closes the socket: the reaper never shuts a reused fd */
-        for (http_conn **pp = &reaper.conns; *pp; pp = &(*pp)->next)
-            if (*pp == *socket_context) {
-                http_conn *c = *pp;
+        http_conn *c = *socket_context;
 
-                *pp = c->next;
-                free(c);
-                break;
-            }
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            reaper.conns = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+        free(c);
         *socket_context = NULL;
     }
     pthread_mutex_unlock(&reaper.lock);
