@@ -40,6 +40,7 @@ bench: build
 	@scripts/install-deps --bench
 	@bench/run $(BUILD)
 	@bench/cli-scale $(BUILD)
+	@bench/agent-load $(BUILD)
 
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Db_lundef=false -Dbuildtype=debugoptimized

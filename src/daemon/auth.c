@@ -173,13 +173,17 @@ hvfd_rate_limit(hvfd_req *r)
     if (!r->who.name[0] || d->cfg.rate_per_s <= 0)
         return 0;
     pthread_mutex_lock(&d->tok_lock);
-    for (size_t i = 0; i < d->nbuckets && !b; i++)
-        if (strcmp(d->buckets[i].name, r->who.name) == 0)
-            b = &d->buckets[i];
+    {
+        int32_t i = hvf_hash_get(&d->bucket_index, r->who.name);
+
+        b = i < 0 ? NULL : d->buckets[i];
+    }
     if (!b) {
-        d->buckets = hvf_realloc(d->buckets, (d->nbuckets + 1) * sizeof(*d->buckets));
-        b = &d->buckets[d->nbuckets++];
+        b = HVF_NEW(hvfd_bucket);
+        hvf_grow(&d->buckets, &d->buckets_cap, d->nbuckets + 1, sizeof(*d->buckets));
+        d->buckets[d->nbuckets] = b;
         hvf_strlcpy(b->name, r->who.name, sizeof(b->name));
+        (void)hvf_hash_put(&d->bucket_index, b->name, (int32_t)d->nbuckets++);
         b->tokens = d->cfg.rate_burst;
         b->at_ms = t;
     }
@@ -208,6 +212,9 @@ hvfd_auth_clear(hvfd *d)
     free(d->tokens);
     d->tokens = NULL;
     d->ntokens = 0;
+    hvf_hash_clear(&d->bucket_index);
+    for (size_t i = 0; i < d->nbuckets; i++)
+        free(d->buckets[i]);
     free(d->buckets);
     d->buckets = NULL;
     d->nbuckets = 0;

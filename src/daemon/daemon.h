@@ -175,14 +175,16 @@ typedef struct hvfd {
     size_t ntokens;
     hvf_hash tok_index; /* sha256 -> index in tokens */
     int64_t tokens_loaded_ms;
-    struct hvfd_bucket *buckets; /* per-token rate limits */
-    size_t nbuckets;
+    struct hvfd_bucket **buckets; /* per-token rate limits */
+    size_t nbuckets, buckets_cap;
+    hvf_hash bucket_index; /* token name -> index in buckets */
 
     /* the event feed: its newest seq, and the requests waiting for more */
     pthread_mutex_t ev_lock;
     pthread_cond_t ev_cond;
     int64_t ev_last;
     hvfd_waiter *waiters;
+    bool park_kick; /* hvfd_park_wake: ask the parked whether they are ready (under ev_lock) */
     unsigned nstreams; /* feed followers */
     atomic_uint nparked; /* parked answers not yet sent and closed (hvfd_park): agents' syncs */
 

@@ -87,14 +87,22 @@ ev_waiter_free(hvfd_waiter *w)
     free(w);
 }
 
-/* True when @w has something to send now. Under ev_lock. */
+/* True when @w has something to send now. Under ev_lock. A parked answer is asked only when
+ * @ask (hvfd_park_wake said something changed): the tailer's rounds check deadlines alone, so
+ * 10,000 parked syncs cost nothing between commands. */
+static bool
+ev_ready_ask(hvfd *d, hvfd_waiter *w, int64_t now, bool ask)
+{
+    if (w->park)
+        return now >= w->deadline_ms || (ask && w->park->ready(w->park_ctx));
+    return ev_has_news(d, w->since) || (!w->sse && now >= w->deadline_ms) ||
+           (w->sse && now >= w->keepalive_ms);
+}
+
 static bool
 ev_ready(hvfd *d, hvfd_waiter *w, int64_t now)
 {
-    if (w->park)
-        return now >= w->deadline_ms || w->park->ready(w->park_ctx);
-    return ev_has_news(d, w->since) || (!w->sse && now >= w->deadline_ms) ||
-           (w->sse && now >= w->keepalive_ms);
+    return ev_ready_ask(d, w, now, true);
 }
 
 /* ---- the tailer ---- */
@@ -106,6 +114,9 @@ ev_wake(hvfd *d, bool all)
 {
     int64_t now = hvfd_mono_ms();
     hvfd_waiter **pw = &d->waiters;
+    bool ask = d->park_kick;
+
+    d->park_kick = false;
 
     while (*pw) {
         hvfd_waiter *w = *pw;
@@ -117,7 +128,7 @@ ev_wake(hvfd *d, bool all)
             ev_waiter_free(w);
             continue;
         }
-        if (w->suspended && (all || ev_ready(d, w, now))) {
+        if (w->suspended && (all || ev_ready_ask(d, w, now, ask))) {
             w->suspended = false;
             MHD_resume_connection(w->conn);
         }
@@ -395,6 +406,7 @@ void
 hvfd_park_wake(hvfd *d)
 {
     pthread_mutex_lock(&d->ev_lock);
+    d->park_kick = true;
     ev_wake(d, false);
     pthread_mutex_unlock(&d->ev_lock);
 }
