@@ -92,11 +92,13 @@ check(kills >= 3, "killed %d times while the run went on" % kills)
 fin = wait_for(lambda: (lambda r: r if r["state"] != "running" else None)(
     d.request("GET", "/v1/runs/%d" % rid, op)[2]), "the run ends", timeout=180)
 check(fin["state"] == "done", fin)
-# no migration of the plan started twice: one migrate intent per plan migration ("ref N"; a VM
-# may move twice in a plan), none failed in the twin here
-intents = store("SELECT vm, detail, COUNT(*) FROM journal WHERE run = ? AND kind = 'intent' "
-                "AND action = 'migrate' GROUP BY vm, detail HAVING COUNT(*) > 1", rid)
-check(intents == [], "migrations started twice: %s" % intents)
+# no migration of the plan started twice in the driver: one job per plan migration ("ref N"; a
+# VM may move twice in a plan). An intent a kill cut before its job started has no outcome and
+# is written again on resume: that is one start, not two.
+started = store("SELECT i.vm, i.detail, COUNT(*) FROM journal o JOIN journal i ON o.intent = "
+                "i.seq WHERE o.run = ? AND o.kind = 'outcome' AND o.action = 'migrate' AND "
+                "o.result = 'started' GROUP BY i.vm, i.detail HAVING COUNT(*) > 1", rid)
+check(started == [], "migrations started twice: %s" % started)
 done = store("SELECT COUNT(*) FROM journal WHERE run = ? AND kind = 'note' "
              "AND action = 'migrated' AND result = 'completed'", rid)[0][0]
 check(done == p["migrations"], "%d of %d migrations done" % (done, p["migrations"]))
