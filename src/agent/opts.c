@@ -53,13 +53,13 @@ opt_duration(const char *flag, const char *v, int64_t lo_ms, int64_t hi_ms, int6
              hvf_error *err)
 {
     hvf_error e2 = HVF_ERROR_INIT;
+    char lo[32], hi[32];
     int64_t us;
 
     if (hvf_units_parse_duration(v, &us, &e2) < 0 || us / 1000 < lo_ms || us / 1000 > hi_ms) {
-        hvf_error_set(err, HVF_ERR_INVALID,
-                      "%s '%s': expected a duration from %" PRId64 " ms to %" PRId64
-                      " s (100ms, 5s, 1m)",
-                      flag, v, lo_ms, hi_ms / 1000);
+        hvf_error_set(err, HVF_ERR_INVALID, "%s '%s': expected a duration from %s to %s", flag,
+                      v, hvf_units_format_duration(lo_ms * 1000, lo, sizeof(lo)),
+                      hvf_units_format_duration(hi_ms * 1000, hi, sizeof(hi)));
         return -1;
     }
     *ms = us / 1000;
