@@ -178,6 +178,9 @@ limits_cgroup(unsigned tasks, uint64_t max_rss)
     if (!read_line("/proc/self/cgroup", line, sizeof(line)) || strncmp(line, "0::", 3) != 0)
         return hvf_strdup("unavailable: no cgroup v2 entry in /proc/self/cgroup");
     rel = line + 3;
+    /* systemd owns a unit's cgroup: its TasksMax= and MemoryMax= are the limits there. */
+    if (strlen(rel) > 8 && strcmp(rel + strlen(rel) - 8, ".service") == 0)
+        return hvf_asprintf("systemd unit %s (its TasksMax= and MemoryMax=)", rel);
     /* Already in one of ours (a restart, or systemd's unit): set its limits only. */
     if (strstr(rel, "hvfleet-agent"))
         snprintf(dir, sizeof(dir), "/sys/fs/cgroup%s", rel);
