@@ -315,8 +315,13 @@ static json_t *
 agent_heartbeat(agent *a)
 {
     hvf_agent_self s;
+    uint64_t dropped_events, dropped_progress;
 
     hvf_agent_self_read(&s);
+    pthread_mutex_lock(&a->evq.mu);
+    dropped_events = a->evq.dropped_events;
+    dropped_progress = a->evq.dropped_progress;
+    pthread_mutex_unlock(&a->evq.mu);
     a->over_rss = s.rss_bytes > a->o->max_rss;
     return json_pack("{s:I, s:i, s:i, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I}, s:i, s:[], "
                      "s:O, s:b, s:I, s:I, s:s}",
@@ -325,8 +330,8 @@ agent_heartbeat(agent *a)
                      (json_int_t)hvf_agent_cmdq_depth(&a->cmdq), "events",
                      (json_int_t)hvf_agent_evq_depth(&a->evq), "results",
                      (json_int_t)hvf_agent_results_unacked(&a->res), "dropped", "events",
-                     (json_int_t)a->evq.dropped_events, "progress",
-                     (json_int_t)a->evq.dropped_progress, "commands_busy",
+                     (json_int_t)dropped_events, "progress",
+                     (json_int_t)dropped_progress, "commands_busy",
                      (json_int_t)a->busy_total, "busy_notices", (json_int_t)a->busy_notices_dropped,
                      "vms", 0, "unknown_qemu", "limits", a->limits, "over_rss", a->over_rss,
                      "syncs", (json_int_t)a->syncs, "sync_failures", (json_int_t)a->sync_failures,
@@ -606,6 +611,7 @@ hvf_agent_run(const hvf_agent_opts *o)
         return 2;
     if (hvf_agent_results_load(&a.res, res_path, o->queue, o->queue, &err) < 0) {
         fprintf(stderr, "hvfleet-agent: %s\n", err.msg);
+        hvf_agent_results_clear(&a.res);
         close(lock_fd);
         return 2;
     }

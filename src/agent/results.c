@@ -330,7 +330,8 @@ hvf_agent_results_finish(hvf_agent_results *r, const char *id, bool ok, json_t *
     json_decref(e->data);
     e->data = data;
     free(e->detail);
-    e->detail = detail ? hvf_strndup(detail, RESULTS_MAX_DETAIL) : NULL;
+    /* hvf_strndup copies @n bytes: measure first */
+    e->detail = detail ? hvf_strndup(detail, strnlen(detail, RESULTS_MAX_DETAIL)) : NULL;
     rc = results_write_locked(r, err);
     pthread_mutex_unlock(&r->mu);
     return rc;
