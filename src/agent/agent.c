@@ -465,16 +465,18 @@ agent_sync(agent *a, bool *connected)
         HVF_AUTOFREE char *code = hvf_agent_error_code(a->answer.buf ? a->answer.buf : "",
                                                        a->answer.len);
 
+        /* The controller answered: no backoff, the connection is fine. */
         if (code && strcmp(code, "re-register") == 0) {
             agent_log("controller asks to register again: sending facts");
             free(a->session);
             a->session = hvf_strdup("");
+            a->more = true;
         } else {
             agent_log("controller refused the sync (409 %s); syncing heartbeats only",
                       code ? code : "conflict");
         }
         a->sync_failures++;
-        return -1;
+        return 0;
     }
     if (status != 200) {
         agent_log("sync with %s failed: HTTP %ld", a->o->url, status);

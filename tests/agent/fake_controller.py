@@ -53,6 +53,9 @@ class State:
         self.went_down = False
         self.came_back = False
         self.event_types = {}
+        self.requests = 0
+        self.conflicts = 0
+        self.facts_count = 0
         seq = 0
         host = args.host
         if args.commands_json:
@@ -78,7 +81,8 @@ class State:
               "max_threads": self.max_threads, "max_rss": self.max_rss, "max_fds": self.max_fds,
               "events": self.events, "distinct_events": len(self.event_seqs),
               "max_event_seq": self.max_event_seq, "facts": self.facts,
-              "event_types": self.event_types, "went_down": self.went_down, "came_back": self.came_back,
+              "event_types": self.event_types, "conflicts": self.conflicts,
+              "facts_count": self.facts_count, "went_down": self.went_down, "came_back": self.came_back,
               "unsent": len(self.cmds), "commands": len(self.by_id)}
         tmp = self.args.state + ".tmp"
         with open(tmp, "w") as f:
@@ -223,6 +227,15 @@ class Server:
                 req = json.loads(body)
                 st = server.state
                 with st.lock:
+                    st.requests += 1
+                    if st.requests == a.reregister_at:
+                        st.session = None  # forgotten, as after a controller restart
+                        st.conflicts += 1
+                        st.write()
+                        return self.reply(409, {"error": {"code": "re-register",
+                                                          "message": "unknown session"}})
+                    if "facts" in req:
+                        st.facts_count += 1
                     ans, had = st.sync(req)
                     finals = len(st.final)
                 if (a.mode == "down" and not st.went_down and finals >= a.down_after):
@@ -274,6 +287,8 @@ def main():
     p.add_argument("--heartbeat-s", type=int, default=1)
     p.add_argument("--hold-max", type=float, default=1)
     p.add_argument("--port", type=int, default=0)
+    p.add_argument("--reregister-at", type=int, default=0,
+                   help="answer this request (1, 2, ...) 409 re-register")
     p.add_argument("--commands-json", help="the commands to send, a JSON list")
     args = p.parse_args()
     srv = Server(args)

@@ -28,7 +28,8 @@ def ok_ids(st):
 
 
 def normal(binary, d):
-    ctl = Controller(d, "normal", TOKEN, args=["--commands", "12", "--hold-max", "1"])
+    ctl = Controller(d, "normal", TOKEN, args=["--commands", "12", "--hold-max", "1",
+                                               "--reregister-at", "3"])
     ag = Agent(binary, d, ctl.port, TOKEN, args=["--heartbeat", "1s",
                                                  "--sim-delay", "migrate_out=300ms"])
     mon = Monitor(ag, ctl.port)
@@ -38,6 +39,8 @@ def normal(binary, d):
     check(ok_ids(st) == set(st["sent"]), "every command answered ok")
     check(sorted(ag.executed()) == sorted(st["sent"]), "every command executed once")
     check(st["conns"] == 1, f"one connection, reused for all {st['syncs']} syncs")
+    check(st["conflicts"] == 1 and st["sessions"] == 2 and st["facts_count"] == 2,
+          "409 re-register: facts again, a new session, on the same connection")
     f = st["facts"]
     check(f and f["cpus"] >= 1 and f["mem_mib"] > 0 and f["kernel"] == os.uname().release,
           "facts: cpus, memory, kernel")
