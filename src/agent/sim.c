@@ -244,32 +244,3 @@ hvf_agent_sim_free(hvf_agent_executor *ex)
     free(s->record_path);
     free(s);
 }
-
-hvf_agent_exec_fn
-hvf_agent_executor_lookup(const hvf_agent_executor *ex, const char *type)
-{
-    static const struct {
-        const char *type;
-        size_t off;
-    } table[] = {
-        {"vm_start", offsetof(hvf_agent_executor, vm_start)},
-        {"vm_stop", offsetof(hvf_agent_executor, vm_stop)},
-        {"vm_destroy", offsetof(hvf_agent_executor, vm_destroy)},
-        {"migrate_in", offsetof(hvf_agent_executor, migrate_in)},
-        {"migrate_out", offsetof(hvf_agent_executor, migrate_out)},
-        {"job_cancel", offsetof(hvf_agent_executor, job_cancel)},
-        {"job_postcopy", offsetof(hvf_agent_executor, job_postcopy)},
-        {"dirty_rate", offsetof(hvf_agent_executor, dirty_rate)},
-        {"host_maintain", offsetof(hvf_agent_executor, host_maintain)},
-        {"sleep", offsetof(hvf_agent_executor, sleep)},
-    };
-
-    for (size_t i = 0; i < HVF_ARRAY_LEN(table); i++)
-        if (strcmp(table[i].type, type) == 0) {
-            hvf_agent_exec_fn fn;
-
-            memcpy(&fn, (const char *)ex + table[i].off, sizeof(fn));
-            return fn;
-        }
-    return NULL;
-}
