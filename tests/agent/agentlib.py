@@ -143,11 +143,12 @@ class Proxy:
 
 
 class Agent:
-    def __init__(self, binary, d, port, token, host="h1", args=(), state_dir=None):
+    def __init__(self, binary, d, port, token, host="h1", args=(), state_dir=None, prefix=()):
         self.state_dir = state_dir or d / "agent-state"
         token_file = d / "token"
         with open(token_file, "w") as f:
             f.write(token + "\n")
+        os.chmod(token_file, 0o644)  # readable by an agent run as another user
         self.log_path = d / "agent.log"
         self.log = open(self.log_path, "ab")
         self.workers = 4
@@ -160,7 +161,7 @@ class Agent:
             # ASan keeps freed memory in quarantine (256 MiB by default): keep it small, so
             # that the RSS measured is the agent's, near enough.
             env["ASAN_OPTIONS"] += ":quarantine_size_mb=4:malloc_context_size=4"
-        self.proc = spawn([binary, "--controller", f"http://127.0.0.1:{port}", "--token-file",
+        self.proc = spawn(list(prefix) + [binary, "--controller", f"http://127.0.0.1:{port}", "--token-file",
                            token_file, "--host", host, "--state-dir", self.state_dir] + a,
                           self.log, env)
         self.pid = self.proc.pid
@@ -230,12 +231,18 @@ def proc_sample(pid):
     return s
 
 
-def nofile_limit(pid):
+def proc_limit(pid, name):
+    """The soft limit named @name ("Max open files") of @pid, None when unlimited."""
     with open(f"/proc/{pid}/limits") as f:
         for line in f:
-            if line.startswith("Max open files"):
-                return int(line.split()[3])
+            if line.startswith(name):
+                v = line[len(name):].split()[0]
+                return None if v == "unlimited" else int(v)
     return None
+
+
+def nofile_limit(pid):
+    return proc_limit(pid, "Max open files")
 
 
 class Monitor(threading.Thread):

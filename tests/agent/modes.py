@@ -9,12 +9,13 @@ no command run twice; then what the mode is about. Bounded in time; everything k
     modes.py HVFLEET-AGENT MODE
 """
 import os
+import shutil
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from agentlib import (Agent, Controller, Dir, Monitor, Proxy, check, check_bounds,  # noqa: E402
-                      fail, wait_until)
+                      fail, proc_limit, wait_until)
 
 TOKEN = "agent-test-token-0123"
 
@@ -148,12 +149,38 @@ def leaky_proxy(binary, d):
     check_bounds(ag, mon, st)
 
 
+def nonroot(binary, d):
+    """Not root: RLIMIT_NPROC is set too, with room for the workers; the agent still works."""
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        print("SKIP: needs root and setpriv to run the agent as nobody")
+        sys.exit(77)
+    ctl = Controller(d, "normal", TOKEN, args=["--commands", "8"])
+    os.chmod(d.path, 0o755)
+    state = d / "nobody-state"
+    os.makedirs(state)
+    os.chown(state, 65534, 65534)
+    ag = Agent(binary, d, ctl.port, TOKEN, args=["--heartbeat", "1s"], state_dir=state,
+               prefix=["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"])
+    mon = Monitor(ag, ctl.port)
+    wait_until(lambda: len(final_ids(ctl.state())) == 8, 20, "8 results from an agent as nobody")
+    time.sleep(1)
+    st = ctl.state()
+    nproc = proc_limit(ag.pid, "Max processes")
+    limits = st["heartbeats"][-1]["limits"]
+    print(f"measured: RLIMIT_NPROC {nproc}, reported {limits}")
+    check(nproc is not None and limits.get("nproc") == nproc,
+          "RLIMIT_NPROC set and reported")
+    check(nproc >= ag.workers + 1, "with room for the workers")
+    check(ok_ids(st) == set(st["sent"]), "every command answered ok")
+    check_bounds(ag, mon, st)
+
+
 def main():
     if len(sys.argv) != 3:
         fail("usage: modes.py HVFLEET-AGENT MODE")
     binary, mode = sys.argv[1], sys.argv[2]
     fn = {"normal": normal, "never-answers": never_answers, "flood": flood, "down": down,
-          "flapping": flapping, "leaky-proxy": leaky_proxy}.get(mode)
+          "flapping": flapping, "leaky-proxy": leaky_proxy, "nonroot": nonroot}.get(mode)
     if not fn:
         fail(f"unknown mode '{mode}'")
     t0 = time.time()
