@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: MIT */
+/* hvfleet-agent's command line: every bad flag is one line naming it, its value and what fits. */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "hvfleet/alloc.h"
+#include "hvfleet/units.h"
+#include "util/text.h"
+
+#define OPTS_MAX_TOKEN 4096
+
+static const char usage[] =
+    "usage: hvfleet-agent --controller URL --token-file FILE --host NAME --state-dir DIR\n"
+    "                     [--workers 4] [--queue 256] [--events 4096] [--batch 256]\n"
+    "                     [--heartbeat 5s] [--max-rss 64MiB] [--cacert FILE]\n"
+    "                     [--backoff-max 60s] [--sim-delay TYPE=DURATION]... [--sim-progress 100ms]\n"
+    "The agent on a hypervisor: one connection to hvfleetd (POST /v1/agent/sync), a fixed pool of\n"
+    "workers, bounded queues. See docs/agent.md.\n";
+
+void
+hvf_agent_opts_clear(hvf_agent_opts *o)
+{
+    free(o->url);
+    free(o->token);
+    free(o->host);
+    free(o->state_dir);
+    free(o->cacert);
+    memset(o, 0, sizeof(*o));
+}
+
+static int
+opt_uint(const char *flag, const char *v, uint64_t lo, uint64_t hi, uint64_t *out,
+         hvf_error *err)
+{
+    char *end;
+    unsigned long long n;
+
+    if (!isdigit((unsigned char)*v) || (n = strtoull(v, &end, 10), *end) || n < lo || n > hi) {
+        hvf_error_set(err, HVF_ERR_INVALID, "%s '%s': expected an integer from %" PRIu64
+                      " to %" PRIu64, flag, v, lo, hi);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+static int
+opt_duration(const char *flag, const char *v, int64_t lo_ms, int64_t hi_ms, int64_t *ms,
+             hvf_error *err)
+{
+    hvf_error e2 = HVF_ERROR_INIT;
+    char lo[32], hi[32];
+    int64_t us;
+
+    if (hvf_units_parse_duration(v, &us, &e2) < 0 || us / 1000 < lo_ms || us / 1000 > hi_ms) {
+        hvf_error_set(err, HVF_ERR_INVALID, "%s '%s': expected a duration from %s to %s", flag,
+                      v, hvf_units_format_duration(lo_ms * 1000, lo, sizeof(lo)),
+                      hvf_units_format_duration(hi_ms * 1000, hi, sizeof(hi)));
+        return -1;
+    }
+    *ms = us / 1000;
+    return 0;
+}
+
+/* http://HOST[:PORT] or https://..., an optional '/' and nothing after it (as hvfleet --server). */
+static char *
+opt_url(const char *v, hvf_error *err)
+{
+    const char *host = strncmp(v, "http://", 7) == 0    ? v + 7
+                       : strncmp(v, "https://", 8) == 0 ? v + 8
+                                                        : NULL;
+    size_t n = strlen(v);
+    const char *slash = host ? strchr(host, '/') : NULL;
+
+    for (const char *p = v; *p; p++)
+        if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+            host = NULL;
+    if (!host || !*host || *host == '/' || *host == ':' || (slash && slash[1]) || n > 1024 ||
+        v[n - 1 - (slash != NULL)] == ':') {
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "--controller '%.200s': expected http://HOST:PORT or https://HOST:PORT "
+                      "(hvfleetd's address, no path)",
+                      v);
+        return NULL;
+    }
+    if (v[n - 1] == '/')
+        n--;
+    return hvf_strndup(v, n);
+}
+
+static char *
+opt_token(const char *path, hvf_error *err)
+{
+    size_t len = 0;
+    char *text = hvf_text_read_file(path, OPTS_MAX_TOKEN, &len, err);
+
+    if (!text) {
+        hvf_error_prefix(err, "--token-file '%s': ", path);
+        err->code = HVF_ERR_INVALID;
+        return NULL;
+    }
+    while (len && isspace((unsigned char)text[len - 1]))
+        text[--len] = '\0';
+    for (size_t i = 0; i <= len; i++) {
+        if (i == len ? len == 0 : (text[i] < 0x21 || text[i] > 0x7e)) {
+            free(text);
+            hvf_error_set(err, HVF_ERR_INVALID,
+                          "--token-file '%s': expected one token (printable characters, no "
+                          "spaces) as its only line, as hvfleet token create --role agent "
+                          "prints it",
+                          path);
+            return NULL;
+        }
+    }
+    return text;
+}
+
+static bool
+host_ok(const char *h)
+{
+    size_t n = strlen(h);
+
+    if (n == 0 || n > 63 || h[0] == '-' || h[0] == '.')
+        return false;
+    for (; *h; h++)
+        if (!isalnum((unsigned char)*h) && *h != '-' && *h != '.' && *h != '_')
+            return false;
+    return true;
+}
+
+static int
+opt_sim_delay(hvf_agent_opts *o, const char *v, hvf_error *err)
+{
+    const char *eq = strchr(v, '=');
+    size_t n = eq ? (size_t)(eq - v) : 0;
+    int64_t ms;
+
+    if (!eq || n == 0 || n >= HVF_AGENT_MAX_TYPE || o->sim.n_delay == HVF_ARRAY_LEN(o->sim.delay)) {
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "--sim-delay '%s': expected TYPE=DURATION (migrate_out=2s), at most %zu "
+                      "times",
+                      v, HVF_ARRAY_LEN(o->sim.delay));
+        return -1;
+    }
+    if (opt_duration("--sim-delay", eq + 1, 0, 3600000, &ms, err) < 0)
+        return -1;
+    memcpy(o->sim.delay[o->sim.n_delay].type, v, n);
+    o->sim.delay[o->sim.n_delay].type[n] = '\0';
+    o->sim.delay[o->sim.n_delay++].ms = ms;
+    return 0;
+}
+
+int
+hvf_agent_opts_parse(int argc, char **argv, hvf_agent_opts *o, hvf_error *err)
+{
+    const char *token_file = NULL;
+    uint64_t n;
+
+    memset(o, 0, sizeof(*o));
+    o->workers = 4;
+    o->queue = 256;
+    o->events = 4096;
+    o->batch = 256;
+    o->heartbeat_ms = 5000;
+    o->max_rss = (uint64_t)64 << 20;
+    o->backoff_max_ms = 60000;
+    o->sim.progress_ms = 100;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *eq = strchr(arg, '=');
+        HVF_AUTOFREE char *flag = hvf_strndup(arg, eq && strncmp(arg, "--", 2) == 0
+                                                       ? (size_t)(eq - arg)
+                                                       : strlen(arg));
+        const char *v;
+
+        if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
+            fputs(usage, stdout);
+            return 1;
+        }
+        if (strcmp(flag, "--version") == 0) {
+            puts("hvfleet-agent " HVF_AGENT_VERSION);
+            return 1;
+        }
+        if (strncmp(flag, "--", 2) != 0) {
+            hvf_error_set(err, HVF_ERR_INVALID,
+                          "'%s': unexpected argument (hvfleet-agent takes flags only; see "
+                          "--help)", arg);
+            goto fail;
+        }
+        if (eq && strncmp(arg, "--", 2) == 0) {
+            v = eq + 1;
+        } else if (i + 1 < argc) {
+            v = argv[++i];
+        } else {
+            hvf_error_set(err, HVF_ERR_INVALID, "%s: expected a value after it (see --help)",
+                          flag);
+            goto fail;
+        }
+        if (strcmp(flag, "--controller") == 0) {
+            free(o->url);
+            if (!(o->url = opt_url(v, err)))
+                goto fail;
+        } else if (strcmp(flag, "--token-file") == 0) {
+            token_file = v;
+        } else if (strcmp(flag, "--host") == 0) {
+            if (!host_ok(v)) {
+                hvf_error_set(err, HVF_ERR_INVALID,
+                              "--host '%.100s': expected a host name of 1 to 63 letters, digits, "
+                              "'-', '.', '_' (as in the inventory)",
+                              v);
+                goto fail;
+            }
+            free(o->host);
+            o->host = hvf_strdup(v);
+        } else if (strcmp(flag, "--state-dir") == 0) {
+            if (!*v) {
+                hvf_error_set(err, HVF_ERR_INVALID, "--state-dir '': expected a directory");
+                goto fail;
+            }
+            free(o->state_dir);
+            o->state_dir = hvf_strdup(v);
+        } else if (strcmp(flag, "--cacert") == 0) {
+            free(o->cacert);
+            o->cacert = hvf_strdup(v);
+        } else if (strcmp(flag, "--workers") == 0) {
+            if (opt_uint(flag, v, 1, 64, &n, err) < 0)
+                goto fail;
+            o->workers = (unsigned)n;
+        } else if (strcmp(flag, "--queue") == 0) {
+            if (opt_uint(flag, v, 1, 65536, &n, err) < 0)
+                goto fail;
+            o->queue = n;
+        } else if (strcmp(flag, "--events") == 0) {
+            if (opt_uint(flag, v, 16, 1048576, &n, err) < 0)
+                goto fail;
+            o->events = n;
+        } else if (strcmp(flag, "--batch") == 0) {
+            if (opt_uint(flag, v, 1, 1024, &n, err) < 0)
+                goto fail;
+            o->batch = n;
+        } else if (strcmp(flag, "--heartbeat") == 0) {
+            if (opt_duration(flag, v, 1000, 300000, &o->heartbeat_ms, err) < 0)
+                goto fail;
+        } else if (strcmp(flag, "--backoff-max") == 0) {
+            if (opt_duration(flag, v, 1000, 3600000, &o->backoff_max_ms, err) < 0)
+                goto fail;
+        } else if (strcmp(flag, "--sim-progress") == 0) {
+            if (opt_duration(flag, v, 1, 60000, &o->sim.progress_ms, err) < 0)
+                goto fail;
+        } else if (strcmp(flag, "--sim-delay") == 0) {
+            if (opt_sim_delay(o, v, err) < 0)
+                goto fail;
+        } else if (strcmp(flag, "--max-rss") == 0) {
+            hvf_error e2 = HVF_ERROR_INIT;
+
+            if (hvf_units_parse_size(v, 1, &o->max_rss, &e2) < 0 ||
+                o->max_rss < ((uint64_t)16 << 20)) {
+                hvf_error_set(err, HVF_ERR_INVALID,
+                              "--max-rss '%s': expected a size of at least 16MiB (64MiB, 1GiB)",
+                              v);
+                goto fail;
+            }
+        } else {
+            hvf_error_set(err, HVF_ERR_INVALID, "%s: unknown flag (see --help)", flag);
+            goto fail;
+        }
+    }
+    if (!o->url || !token_file || !o->host || !o->state_dir) {
+        hvf_error_set(err, HVF_ERR_INVALID, "missing %s (see --help)",
+                      !o->url ? "--controller URL" : !token_file ? "--token-file FILE"
+                      : !o->host ? "--host NAME" : "--state-dir DIR");
+        goto fail;
+    }
+    if (!(o->token = opt_token(token_file, err)))
+        goto fail;
+    return 0;
+
+fail:
+    hvf_agent_opts_clear(o);
+    return -1;
+}
