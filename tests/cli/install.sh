@@ -4,8 +4,10 @@
 # where PREFIX says; the completion offers what the command tables hold; the top-level help
 # lists every subcommand; the man pages render and cover every command.
 # With the daemon: hvfleetd in sbin, its systemd unit, example config and docs in share/doc.
-# usage: install.sh HVFLEET SRCDIR HVFLEETD
+# And the agent: hvfleet-agent in sbin, its unit in share/doc.
+# usage: install.sh HVFLEET SRCDIR HVFLEETD HVFLEET_AGENT
 HVFLEETD=$3
+HVFLEET_AGENT=$4
 . "$2/tests/cli/plan-lib.sh"
 
 case "$HVFLEET" in /*) ;; *) HVFLEET=$(pwd)/$HVFLEET ;; esac
@@ -29,14 +31,14 @@ for f in bin/hvfleet share/bash-completion/completions/hvfleet share/man/man1/hv
 done
 [ -x "$D$P/bin/hvfleet" ] || { echo "FAIL: binary not executable" >&2; failures=$((failures + 1)); }
 # the daemon, into a DESTDIR of its own
-if ! PREFIX=$P DESTDIR="$TMP/dest2" "$SRC/scripts/install" "$HVFLEET" "$HVFLEETD" >/dev/null \
-        2>"$TMP/err2"; then
+if ! PREFIX=$P DESTDIR="$TMP/dest2" "$SRC/scripts/install" "$HVFLEET" "$HVFLEETD" \
+        "$HVFLEET_AGENT" >/dev/null 2>"$TMP/err2"; then
     echo "FAIL: scripts/install with hvfleetd exited non-zero" >&2
     cat "$TMP/err2" >&2
     failures=$((failures + 1))
 fi
 for f in sbin/hvfleetd share/doc/hvfleet/hvfleetd.service share/doc/hvfleet/hvfleetd.yaml \
-    share/doc/hvfleet/daemon.md; do
+    share/doc/hvfleet/daemon.md sbin/hvfleet-agent share/doc/hvfleet/hvfleet-agent.service; do
     [ -f "$TMP/dest2$P/$f" ] || { echo "FAIL: $P/$f not installed" >&2; failures=$((failures + 1)); }
 done
 "$TMP/dest2$P/sbin/hvfleetd" --version | grep -q '^hvfleetd ' ||
