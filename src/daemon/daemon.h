@@ -79,6 +79,8 @@ int hvfd_config_load(hvfd_config *c, const char *path, hvf_error *err)
 
 typedef enum hvfd_level { HVFD_DEBUG, HVFD_INFO, HVFD_WARN, HVFD_ERROR } hvfd_level;
 void hvfd_log_set_debug(bool on);
+/* False when a line of @level would not be written: callers skip building it. */
+bool hvfd_log_wanted(hvfd_level level);
 /* @fields (may be NULL) is stolen: extra keys of the line. */
 void hvfd_log(hvfd_level level, const char *msg, json_t *fields);
 void hvfd_logf(hvfd_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -492,6 +492,7 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     hvfd *d = cls;
     hvfd_req *r = *con_cls;
+    hvfd_level level;
     double secs;
 
     if (!r)
@@ -499,7 +500,12 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     secs = (double)(hvfd_mono_ns() - r->t0_ns) / 1e9;
     hvfd_metrics_request(d->metrics, r->route ? r->route->name : "unmatched", r->method,
                          r->status, secs);
-    {
+    /* an agent's sync that went well is logged at debug: 10,000 agents sync 2,000 times a
+     * second, and their lines would drown the rest (its errors are logged as any) */
+    level = r->status >= 500                                                   ? HVFD_ERROR
+            : r->status < 300 && r->route && r->route->perms == HVFD_PERM_AGENT ? HVFD_DEBUG
+                                                                               : HVFD_INFO;
+    if (hvfd_log_wanted(level)) {
         /* a path that is not UTF-8 is logged as a placeholder, not dropped with its line */
         json_t *path = json_string(r->path), *method = json_string(r->method);
         json_t *line = json_pack("{s:s, s:o, s:o, s:i, s:f, s:s*, s:b}", "request_id", r->id,
@@ -509,12 +515,7 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                                  r->who.name[0] ? r->who.name : NULL, "completed",
                                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 
-        /* an agent's sync that went well is logged at debug: 10,000 agents sync 2,000 times a
-         * second, and their lines would drown the rest (its errors are logged as any) */
-        hvfd_log(r->status >= 500                                       ? HVFD_ERROR
-                 : r->status < 300 && r->route && r->route->perms == HVFD_PERM_AGENT ? HVFD_DEBUG
-                                                                                     : HVFD_INFO,
-                 "request", line);
+        hvfd_log(level, "request", line);
     }
     *con_cls = NULL;
     req_free(r);

@@ -19,6 +19,12 @@ hvfd_log_set_debug(bool on)
     log_debug = on;
 }
 
+bool
+hvfd_log_wanted(hvfd_level level)
+{
+    return level != HVFD_DEBUG || log_debug;
+}
+
 void
 hvfd_log(hvfd_level level, const char *msg, json_t *fields)
 {
