@@ -48,6 +48,8 @@ typedef struct hvfd_agent {
     hvfd_agent_cmd *cmds;
     size_t ncmds, cmds_cap;
     size_t pending; /* commands without their result */
+    /* the last heartbeat's figures, read once when it comes (GET /metrics sums 10,000 of them) */
+    uint64_t hb_dropped_events, hb_dropped_progress, hb_busy, hb_rss, hb_threads;
     int64_t next_seq;
 } hvfd_agent;
 
@@ -183,6 +185,15 @@ static const hvfd_park_ops agent_wait_ops = {agent_wait_ready, agent_wait_answer
 
 /* ---- POST /v1/agent/sync ---- */
 
+/* A non-negative integer member of @o, else 0. */
+static uint64_t
+agent_count(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+
+    return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
+}
+
 static int
 agent_check_results(hvfd_req *r, json_t *results)
 {
@@ -311,8 +322,15 @@ hvfd_api_agent_sync(hvfd_req *r)
     a->last_ms = hvfd_mono_ms();
     a->syncs++;
     if (hb) {
+        json_t *dropped = json_object_get(hb, "dropped");
+
         json_decref(a->heartbeat);
         a->heartbeat = json_incref(hb);
+        a->hb_dropped_events = agent_count(dropped, "events");
+        a->hb_dropped_progress = agent_count(dropped, "progress");
+        a->hb_busy = agent_count(dropped, "commands_busy");
+        a->hb_rss = agent_count(hb, "rss_bytes");
+        a->hb_threads = agent_count(hb, "threads");
     }
     json_array_foreach(results, i, x) {
         const char *id = json_string_value(json_object_get(x, "id"));
@@ -451,27 +469,15 @@ hvfd_agents_counts(hvfd *d, hvfd_agent_counts *out)
     pthread_mutex_lock(&d->agent_lock);
     for (size_t i = 0; i < d->nagents; i++) {
         const hvfd_agent *a = d->agents[i];
-        json_t *dropped = json_object_get(a->heartbeat, "dropped");
-        const char *k;
-        json_t *v;
-        json_int_t rss = json_integer_value(json_object_get(a->heartbeat, "rss_bytes"));
-        json_int_t thr = json_integer_value(json_object_get(a->heartbeat, "threads"));
 
         out->by_state[a->state]++;
-        json_object_foreach(dropped, k, v) {
-            if (!json_is_integer(v) || json_integer_value(v) < 0)
-                continue;
-            if (strcmp(k, "events") == 0)
-                out->dropped_events += (uint64_t)json_integer_value(v);
-            else if (strcmp(k, "progress") == 0)
-                out->dropped_progress += (uint64_t)json_integer_value(v);
-            else if (strcmp(k, "commands_busy") == 0)
-                out->commands_busy += (uint64_t)json_integer_value(v);
-        }
-        if (rss > 0 && (uint64_t)rss > out->max_rss_bytes)
-            out->max_rss_bytes = (uint64_t)rss;
-        if (thr > 0 && (uint64_t)thr > out->max_threads)
-            out->max_threads = (uint64_t)thr;
+        out->dropped_events += a->hb_dropped_events;
+        out->dropped_progress += a->hb_dropped_progress;
+        out->commands_busy += a->hb_busy;
+        if (a->hb_rss > out->max_rss_bytes)
+            out->max_rss_bytes = a->hb_rss;
+        if (a->hb_threads > out->max_threads)
+            out->max_threads = a->hb_threads;
         out->commands_waiting += a->pending;
     }
     pthread_mutex_unlock(&d->agent_lock);

@@ -185,7 +185,9 @@ typedef struct hvfd {
     pthread_mutex_t ev_lock;
     pthread_cond_t ev_cond;
     int64_t ev_last;
-    hvfd_waiter *waiters;
+    hvfd_waiter *waiters; /* feed followers */
+    hvfd_waiter *parked;  /* parked answers (hvfd_park): swept 4 times a second, and on a kick */
+    int64_t parked_swept_ms;
     bool park_kick; /* hvfd_park_wake: ask the parked whether they are ready (under ev_lock) */
     unsigned nstreams; /* feed followers */
     atomic_uint nparked; /* parked answers not yet sent and closed (hvfd_park): agents' syncs */

@@ -107,17 +107,11 @@ ev_ready(hvfd *d, hvfd_waiter *w, int64_t now)
 
 /* ---- the tailer ---- */
 
-/* Resumes the waiters that have something to do; frees those whose response is gone. Under
- * ev_lock. */
+/* Resumes the waiters of list @pw that have something to do (all of them with @all); frees
+ * those whose response is gone. Under ev_lock. */
 static void
-ev_wake(hvfd *d, bool all)
+ev_wake_list(hvfd *d, hvfd_waiter **pw, int64_t now, bool all, bool ask)
 {
-    int64_t now = hvfd_mono_ms();
-    hvfd_waiter **pw = &d->waiters;
-    bool ask = d->park_kick;
-
-    d->park_kick = false;
-
     while (*pw) {
         hvfd_waiter *w = *pw;
 
@@ -133,6 +127,23 @@ ev_wake(hvfd *d, bool all)
             MHD_resume_connection(w->conn);
         }
         pw = &w->next;
+    }
+}
+
+/* The feed's followers every round (10 a second); the parked answers (one per agent: 10,000)
+ * when asked to (a command came) and otherwise 4 times a second for their deadlines, which are
+ * seconds away. Under ev_lock. */
+static void
+ev_wake(hvfd *d, bool all)
+{
+    int64_t now = hvfd_mono_ms();
+    bool ask = d->park_kick;
+
+    d->park_kick = false;
+    ev_wake_list(d, &d->waiters, now, all, false);
+    if (all || ask || now - d->parked_swept_ms >= 250) {
+        d->parked_swept_ms = now;
+        ev_wake_list(d, &d->parked, now, all, ask);
     }
 }
 
@@ -179,6 +190,12 @@ hvfd_events_clear(hvfd *d)
         hvfd_waiter *w = d->waiters;
 
         d->waiters = w->next;
+        ev_waiter_free(w);
+    }
+    while (d->parked) {
+        hvfd_waiter *w = d->parked;
+
+        d->parked = w->next;
         ev_waiter_free(w);
     }
 }
@@ -389,8 +406,8 @@ hvfd_park(hvfd_req *r, int64_t wait_ms, const hvfd_park_ops *ops, void *ctx)
     w->deadline_ms = hvfd_mono_ms() + wait_ms;
     atomic_init(&w->closed, false);
     atomic_fetch_add(&d->nparked, 1);
-    w->next = d->waiters;
-    d->waiters = w;
+    w->next = d->parked;
+    d->parked = w;
     pthread_mutex_unlock(&d->ev_lock);
     /* a small block: parked answers are small, and there may be one per agent */
     resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 2048, ev_reader, w,
