@@ -765,6 +765,8 @@ hvf_agent_run(const hvf_agent_opts *o)
     atomic_init(&a.stopping, false);
     hvf_agent_cmdq_init(&a.cmdq, o->queue);
     hvf_agent_evq_init(&a.evq, o->events);
+    if (a.ex->attach)
+        a.ex->attach(a.ex->self, &a.ctx);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (agent_curl_init(&a, &err) < 0) {
         fprintf(stderr, "hvfleet-agent: %s\n", err.msg);

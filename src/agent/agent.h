@@ -64,6 +64,8 @@ typedef struct hvf_agent_executor {
      * facts (@status: asks each VM's QEMU) and each heartbeat (!@status: no QMP); NULL: none.
      */
     json_t *(*facts)(void *self, bool status);
+    /* Called once, before the workers start, with the context its own threads may emit to. */
+    void (*attach)(void *self, hvf_agent_ctx *ctx);
     void *self; /* owned by whoever made the table */
 } hvf_agent_executor;
 
@@ -99,7 +101,9 @@ void hvf_agent_sim_free(hvf_agent_executor *ex);
  * STATE/vms/NAME/ through the qemu driver (src/driver/qemu/). At creation it adopts the VMs
  * whose QEMU runs (never kills one) and notes the unknown QEMUs of the machine; both go in its
  * facts. migrate_out answers its job at once; one poller thread then posts "job" samples
- * (query-migrate, every second) and "job_done", and quits the source on completion.
+ * (query-migrate, every second) and "job_done", and quits the source on completion. A job's id
+ * is kept in STATE/vms/NAME/agent-job while it runs: after a restart, attach takes up the
+ * migrations still in flight under their ids (and posts vm_state and qemu_unknown events).
  */
 typedef struct hvf_agent_qemu_opts {
     const char *state_dir;   /* resolved to an absolute path */

@@ -22,6 +22,7 @@
 #include "driver/qemu/qemu-vm-migrate.h"
 #include "driver/qemu/qemu-vm.h"
 #include "hvfleet/alloc.h"
+#include "hvfleet/strbuf.h"
 
 #define QX_MAX_VMS 256
 #define QX_MAX_JOBS 64
@@ -56,6 +57,7 @@ typedef struct qx {
     qx_job jobs[QX_MAX_JOBS];
     int64_t next_job;
     json_t *unknown; /* owned: the unknown QEMUs found at start */
+    hvf_agent_ctx *ctx; /* from attach */
     pthread_t poller;
     bool poller_started, stopping;
     hvf_agent_executor table;
@@ -259,6 +261,42 @@ drop_if_gone(qx_vm *v)
     }
 }
 
+/* ---- A job's id on disk (STATE/vms/NAME/agent-job), so that a restart takes it up ----------- */
+
+static void
+job_file_write(qx_vm *v, int64_t id)
+{
+    HVF_AUTOFREE char *path = hvf_asprintf("%s/agent-job", hvf_qvm_dir(v->vm));
+    HVF_AUTOFREE char *text = hvf_asprintf("%" PRId64 "\n", id);
+    hvf_error err = HVF_ERROR_INIT;
+
+    if (hvf_file_write_atomic(path, text, strlen(text), &err) < 0)
+        fprintf(stderr, "hvfleet-agent: %s\n", err.msg);
+}
+
+static int64_t
+job_file_read(qx_vm *v)
+{
+    HVF_AUTOFREE char *path = hvf_asprintf("%s/agent-job", hvf_qvm_dir(v->vm));
+    FILE *f = fopen(path, "re");
+    long long id = 0;
+
+    if (f) {
+        if (fscanf(f, "%lld", &id) != 1)
+            id = 0;
+        fclose(f);
+    }
+    return id > 0 ? id : 0;
+}
+
+static void
+job_file_remove(const char *dir)
+{
+    HVF_AUTOFREE char *path = hvf_asprintf("%s/agent-job", dir);
+
+    unlink(path);
+}
+
 /* ---- Commands ------------------------------------------------------------------------------ */
 
 static int
@@ -440,6 +478,7 @@ qx_migrate_out(void *self, hvf_agent_ctx *ctx, const hvf_agent_cmd *cmd, json_t 
     /* The VM stays claimed: the poller releases it when the job ends. */
     pthread_mutex_lock(&q->mu);
     *job = (qx_job){.id = q->next_job++, .vm = v, .ctx = ctx};
+    job_file_write(v, job->id);
     *data = json_pack("{s:I}", "job", (json_int_t)job->id);
     pthread_cond_signal(&q->cv);
     pthread_mutex_unlock(&q->mu);
@@ -569,6 +608,7 @@ poll_job(qx *q, qx_job *job, bool cancel, bool postcopy)
     }
     if (strcmp(in.status, "failed") == 0)
         json_object_set_new(ev, "error", json_string(in.error_desc));
+    job_file_remove(hvf_qvm_dir(v->vm));
     if (strcmp(in.status, "completed") == 0) {
         /* The destination runs the guest: the source quits. */
         if (hvf_qvm_migrate_src_finish(v->vm, &err) < 0)
@@ -656,6 +696,52 @@ qx_facts(void *self, bool status)
     return o;
 }
 
+/*
+ * After a restart: a vm_state event per adopted VM, a qemu_unknown per unknown QEMU, and the
+ * migrations still in flight taken up as jobs (their id from agent-job, else a new one).
+ */
+static void
+qx_attach(void *self, hvf_agent_ctx *ctx)
+{
+    qx *q = self;
+    size_t n_unknown = json_array_size(q->unknown);
+
+    pthread_mutex_lock(&q->mu);
+    q->ctx = ctx;
+    for (size_t i = 0; i < n_unknown; i++)
+        hvf_agent_ctx_emit(ctx, "qemu_unknown", json_deep_copy(json_array_get(q->unknown, i)));
+    for (size_t i = 0; i < q->n_vms; i++) {
+        qx_vm *v = q->vms[i];
+        hvf_error err = HVF_ERROR_INIT;
+        hvf_qvm_migrate_info in;
+        char raw[32];
+        const char *state = hvf_qvm_state_to_string(hvf_qvm_status(v->vm, raw, sizeof(raw)));
+        qx_job *job = NULL;
+
+        hvf_agent_ctx_emit(ctx, "vm_state", json_pack("{s:s, s:s, s:s, s:I, s:b}", "vm",
+                                                      v->name, "state", state, "qemu_status",
+                                                      raw, "pid",
+                                                      (json_int_t)hvf_qvm_pid(v->vm),
+                                                      "adopted", true));
+        if (hvf_qvm_migrate_src_poll(v->vm, &in, &err) < 0 || strcmp(in.status, "none") == 0 ||
+            hvf_qvm_migrate_final(in.status) || v->busy)
+            continue;
+        for (size_t j = 0; j < QX_MAX_JOBS && !job; j++)
+            if (q->jobs[j].id == 0)
+                job = &q->jobs[j];
+        if (!job)
+            continue;
+        *job = (qx_job){.id = job_file_read(v), .vm = v, .ctx = ctx};
+        if (!job->id)
+            job->id = q->next_job++;
+        v->busy = true;
+        fprintf(stderr, "hvfleet-agent: vm '%s': migration %s in flight, taken up as job %" PRId64
+                "\n", v->name, in.status, job->id);
+    }
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
 /* Memory and vCPUs of an adopted VM, from its QEMU's command line ("-m N", "-smp N"). */
 static void
 adopted_size(qx_vm *v)
@@ -704,7 +790,8 @@ hvf_agent_qemu_new(const hvf_agent_qemu_opts *o, hvf_error *err)
                              .port_min = o->port_min,
                              .port_max = o->port_max,
                              .qmp_timeout_ms = 10000};
-    q->next_job = 1;
+    /* Job ids unique across restarts (hvfleetd keeps the old ones): from the clock. */
+    q->next_job = (int64_t)time(NULL) * 1000;
     q->unknown = json_array();
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->cv, NULL);
@@ -752,6 +839,7 @@ hvf_agent_qemu_new(const hvf_agent_qemu_opts *o, hvf_error *err)
         .job_postcopy = qx_job_postcopy,
         .dirty_rate = qx_dirty_rate,
         .facts = qx_facts,
+        .attach = qx_attach,
         .self = q,
     };
     return &q->table;

@@ -5,7 +5,8 @@ machine, 127.0.0.1), each with its own fake controller. Agent A starts the bench
 64 MiB); B takes migrate_in, A migrate_out to B's listen address with a bandwidth cap. Checked:
 results and events (job progress, job_done completed), the guest's memory counter survived the
 move, exactly one QEMU of the VM runs afterwards (B's), and a restarted agent B adopts the VM
-(reported in its facts) without touching it. Every QEMU and agent is killed by PID on every path.
+(reported in its facts) without touching it. Then back to A, with agent B killed mid-migration:
+the restarted agent takes the job up and finishes it. Every QEMU and agent is killed by PID on every path.
 Skipped (77) without QEMU.
 
     qemu.py HVFLEET-AGENT GUEST-ELF
@@ -19,7 +20,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agentlib import Agent, Controller, Dir, check, fail, stop, wait_until  # noqa: E402
+from agentlib import Agent, Controller, Dir, check, fail, kill, stop, wait_until  # noqa: E402
 
 TOKEN = "agent-qemu-token"
 VM = "vm1"
@@ -213,7 +214,11 @@ def main():
     check(rc == 0, f"agent B stops on SIGTERM ({rc})")
     check(pid_b in qemus_of_vm(), "the VM outlives its agent")
     lines = guest(sb)[0]
-    cb2 = Controller(d, "normal", TOKEN, name="ctl-b2", args=["--host", "b", "--commands", "0"])
+    cmds_b2, ev_b2 = d / "cmds-b2", d / "events-b2.jsonl"
+    os.mkdir(cmds_b2)
+    cb2 = Controller(d, "normal", TOKEN, name="ctl-b2",
+                     args=["--host", "b", "--commands", "0", "--commands-dir", cmds_b2,
+                           "--events-log", ev_b2])
     ab2 = Agent(binary, d, cb2.port, TOKEN, host="b", state_dir=sb, name="agent-b2",
                 args=common + ["--migration-ports", ports_b])
     wait_until(lambda: cb2.state()["facts"], 15, "agent B registered again")
@@ -228,8 +233,42 @@ def main():
     check(qemus_of_vm() == {pid_b: sb}, "the same QEMU runs, untouched")
     hb = cb2.state()["heartbeats"][-1]
     check(hb.get("vms") == 1, f"the heartbeat counts the VM ({hb.get('vms')})")
-    check(stop(ab2.proc) == 0 and stop(aa.proc) == 0, "both agents stop on SIGTERM")
-    check(qemus_of_vm() == {pid_b: sb}, "stopping the agents left the VM running")
+    check(any(e["type"] == "vm_state" and e.get("adopted") for e in events(ev_b2)),
+          "the restarted agent posts vm_state for the adopted VM")
+
+    # Back to A, slowly; agent B is killed (SIGKILL) mid-migration and started again: the new
+    # agent takes the migration up under its job id, posts job_done, and the source quits.
+    push(cmds_a, "3", [{"id": "a-3", "seq": 3, "type": "migrate_in", "args": spec}])
+    st, data = result(ca, "a-3", 30, "migrate_in on A answered")
+    check(st == "ok", f"migrate_in on A ok ({data})")
+    pid_a2 = data["pid"]
+    _qemu_pids.add(pid_a2)
+    push(cmds_b2, "1", [{"id": "b2-1", "seq": 1, "type": "migrate_out",
+                         "args": {"vm": VM, "target": data["listen"], "max_bytes_per_s": 8 << 20,
+                                  "downtime_limit_ms": 300}}])
+    st, data = result(cb2, "b2-1", 10, "migrate_out on B answered")
+    job2 = data.get("job")
+    check(st == "ok" and isinstance(job2, int) and job2 != job,
+          f"migrate_out on B ok with a new job id ({job2})")
+    wait_until(lambda: any(e["type"] == "job" and e["state"] == "active"
+                           for e in events(ev_b2)), 20, "the migration back is active")
+    kill(ab2.proc)
+    check(set(qemus_of_vm()) == {pid_a2, pid_b}, "both QEMUs outlive the killed agent")
+    ev_b3 = d / "events-b3.jsonl"
+    cb3 = Controller(d, "normal", TOKEN, name="ctl-b3",
+                     args=["--host", "b", "--commands", "0", "--events-log", ev_b3])
+    ab3 = Agent(binary, d, cb3.port, TOKEN, host="b", state_dir=sb, name="agent-b3",
+                args=common + ["--migration-ports", ports_b])
+    wait_until(lambda: any(e["type"] == "job_done" for e in events(ev_b3)), 45,
+               "job_done from the restarted agent")
+    done = [e for e in events(ev_b3) if e["type"] == "job_done"]
+    check(len(done) == 1 and done[0]["job"] == job2 and done[0]["state"] == "completed",
+          f"the restarted agent finished the job under its id ({done})")
+    wait_until(lambda: len(qemus_of_vm()) == 1, 10, "the source QEMU on B quits")
+    check(qemus_of_vm() == {pid_a2: sa}, "exactly one QEMU of the VM runs, A's")
+    wait_until(lambda: guest(sa)[0] >= 2, 20, "the guest reports on A")
+    check(stop(ab3.proc) == 0 and stop(aa.proc) == 0, "both agents stop on SIGTERM")
+    check(qemus_of_vm() == {pid_a2: sa}, "stopping the agents left the VM running")
 
 
 if __name__ == "__main__":
