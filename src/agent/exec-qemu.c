@@ -31,7 +31,8 @@
 
 typedef struct qx_vm {
     char name[HVF_QVM_NAME_MAX + 1];
-    hvf_qvm *vm;        /* owned */
+    hvf_qvm *vm;        /* owned; while busy, only the claimer touches it */
+    pid_t pid;          /* its QEMU's, kept under the table's mutex (facts of a busy VM) */
     bool busy;          /* claimed by a command or a job */
     bool adopted;
     int64_t mem_mib;    /* -1: unknown (adopted) */
@@ -246,6 +247,7 @@ release(qx *q, qx_vm *v)
 {
     pthread_mutex_lock(&q->mu);
     v->busy = false;
+    v->pid = v->vm ? hvf_qvm_pid(v->vm) : 0;
     if (!v->vm)
         table_remove(q, v);
     pthread_mutex_unlock(&q->mu);
@@ -643,6 +645,7 @@ poller_main(void *p)
             pthread_mutex_lock(&q->mu);
             if (done) {
                 job->vm->busy = false;
+                job->vm->pid = job->vm->vm ? hvf_qvm_pid(job->vm->vm) : 0;
                 if (!job->vm->vm)
                     table_remove(q, job->vm);
                 *job = (qx_job){0};
@@ -673,11 +676,17 @@ qx_facts(void *self, bool status)
         const char *state;
         json_t *e;
 
+        if (v->busy) {
+            /* Its claimer may be replacing v->vm right now: only what the mutex keeps. */
+            if (v->pid > 0)
+                json_array_append_new(vms, json_pack("{s:s, s:s, s:I}", "name", v->name,
+                                                     "state", "busy", "pid",
+                                                     (json_int_t)v->pid));
+            continue;
+        }
         if (!v->vm)
             continue;
-        if (v->busy)
-            state = "busy";
-        else if (status)
+        if (status)
             state = hvf_qvm_state_to_string(hvf_qvm_status(v->vm, raw, sizeof(raw)));
         else
             state = hvf_qvm_alive(v->vm) ? "alive" : "gone";
@@ -808,6 +817,7 @@ hvf_agent_qemu_new(const hvf_agent_qemu_opts *o, hvf_error *err)
         v->vm = ad.vms[i];
         ad.vms[i] = NULL;
         v->adopted = true;
+        v->pid = hvf_qvm_pid(v->vm);
         v->mem_mib = v->vcpus = -1;
         adopted_size(v);
         q->vms[q->n_vms++] = v;
