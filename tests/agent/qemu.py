@@ -187,7 +187,8 @@ def main():
           f"{len(prog)} progress samples, done {done[0] if done else None}")
     # The answer's job is made when the migration starts; every sample comes after it. (The
     # time the controller sees the answer depends on its hold, so it is only printed.)
-    check(prog and prog[0]["state"] in ("setup", "active") and prog[0]["t_us"] < done[0]["t_us"],
+    check(prog and done and prog[0]["state"] in ("setup", "active")
+          and prog[0]["t_us"] < done[0]["t_us"],
           "the job was answered while the migration ran (first sample not final)")
     check(any(e["state"] == "active" for e in prog),
           f"job progress samples, one at least active ({len(prog)})")
