@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "driver/qemu/qemu-vm.h"
 #include "hvfleet/alloc.h"
 #include "util/text.h"
 
@@ -45,6 +46,7 @@ typedef struct busy_notice {
 typedef struct agent {
     const hvf_agent_opts *o;
     hvf_agent_executor *ex;
+    bool qemu; /* ex is the qemu executor */
     hvf_agent_cmdq cmdq;
     hvf_agent_evq evq;
     hvf_agent_results res;
@@ -355,7 +357,8 @@ agent_heartbeat(agent *a)
     dropped_progress = a->evq.dropped_progress;
     pthread_mutex_unlock(&a->evq.mu);
     a->over_rss = s.rss_bytes > a->o->max_rss;
-    return json_pack("{s:I, s:i, s:i, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I}, s:i, s:[], "
+    json_t *vms = a->ex->facts ? a->ex->facts(a->ex->self, false) : NULL;
+    json_t *hb = json_pack("{s:I, s:i, s:i, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I}, s:i, s:[], "
                      "s:O, s:b, s:I, s:I, s:s}",
                      "rss_bytes", (json_int_t)s.rss_bytes, "threads", (int)s.threads,
                      "open_files", (int)s.open_files, "queues", "commands",
@@ -368,6 +371,28 @@ agent_heartbeat(agent *a)
                      "vms", 0, "unknown_qemu", "limits", a->limits, "over_rss", a->over_rss,
                      "syncs", (json_int_t)a->syncs, "sync_failures", (json_int_t)a->sync_failures,
                      "executor", a->ex->name);
+
+    if (vms) {
+        json_object_set_new(hb, "vms",
+                            json_integer((json_int_t)json_array_size(json_object_get(vms, "vms"))));
+        json_object_set(hb, "unknown_qemu", json_object_get(vms, "unknown_qemu"));
+        json_decref(vms);
+    }
+    return hb;
+}
+
+/* The host's facts with the executor's VMs and unknown QEMUs. */
+static json_t *
+agent_facts(agent *a)
+{
+    json_t *f = hvf_agent_facts();
+    json_t *vms = a->ex->facts ? a->ex->facts(a->ex->self, true) : NULL;
+
+    if (vms) {
+        json_object_update(f, vms);
+        json_decref(vms);
+    }
+    return f;
 }
 
 static void
@@ -418,7 +443,7 @@ agent_body(agent *a, size_t *n_busy, int64_t *wait_s)
     hvf_strbuf_puts(&sb, "]");
     add_json(&sb, "heartbeat", agent_heartbeat(a));
     if (!*a->session)
-        add_json(&sb, "facts", hvf_agent_facts());
+        add_json(&sb, "facts", agent_facts(a));
     more = nres == AGENT_MAX_RESULTS_PER_SYNC || *n_busy < a->n_busy ||
            nev < hvf_agent_evq_depth(&a->evq);
     /* With more to say than one request carries, the controller must not hold the answer. */
@@ -623,6 +648,63 @@ agent_lock(const char *dir, int *fd_out)
     return 0;
 }
 
+/*
+ * The executor --executor asks for: sim; qemu (its binary must be found); auto: qemu when its
+ * binary is found, else sim, said in the log either way.
+ */
+static int
+agent_executor_new(agent *a, const char *record, hvf_error *err)
+{
+    const hvf_agent_opts *o = a->o;
+    char found[4096];
+    bool have = hvf_agent_qemu_find_binary(o->qemu_binary, found, sizeof(found));
+    const char *want = o->executor ? o->executor : "auto";
+
+    if (strcmp(want, "qemu") == 0 && !have) {
+        hvf_error_set(err, HVF_ERR_INVALID, "--executor qemu: %s: not found or not executable "
+                      "(install QEMU, or name it with --qemu-binary)",
+                      o->qemu_binary ? o->qemu_binary : "qemu-system-x86_64 in PATH");
+        return -1;
+    }
+    if (strcmp(want, "sim") == 0 || !have) {
+        hvf_agent_sim_opts sim_opts = o->sim;
+
+        if (strcmp(want, "auto") == 0)
+            agent_log("executor sim: %s not found, so no VM will run (--executor qemu to insist, "
+                      "--qemu-binary to name it)",
+                      o->qemu_binary ? o->qemu_binary : "qemu-system-x86_64 in PATH");
+        sim_opts.record_path = record;
+        a->ex = hvf_agent_sim_new(&sim_opts, err);
+        return a->ex ? 0 : -1;
+    }
+    {
+        hvf_agent_qemu_opts qo = {.state_dir = o->state_dir,
+                                  .binary = found,
+                                  .listen_addr = o->migration_address,
+                                  .port_min = o->port_min,
+                                  .port_max = o->port_max};
+
+        agent_log("executor qemu: %s, migrations on %s ports %d-%d", found,
+                  o->migration_address ? o->migration_address : "127.0.0.1",
+                  o->port_min ? o->port_min : HVF_QVM_PORT_MIN_DEFAULT,
+                  o->port_max ? o->port_max : HVF_QVM_PORT_MAX_DEFAULT);
+        a->ex = hvf_agent_qemu_new(&qo, err);
+        a->qemu = a->ex != NULL;
+        return a->ex ? 0 : -1;
+    }
+}
+
+static void
+agent_executor_free(agent *a)
+{
+    if (a->qemu)
+        hvf_agent_qemu_free(a->ex);
+    else
+        hvf_agent_sim_free(a->ex);
+    a->ex = NULL;
+    a->qemu = false;
+}
+
 int
 hvf_agent_run(const hvf_agent_opts *o)
 {
@@ -631,7 +713,6 @@ hvf_agent_run(const hvf_agent_opts *o)
     HVF_AUTOFREE char *res_path = hvf_asprintf("%s/results.json", o->state_dir);
     HVF_AUTOFREE char *sim_dir = hvf_asprintf("%s/sim", o->state_dir);
     HVF_AUTOFREE char *record = hvf_asprintf("%s/executed.log", sim_dir);
-    hvf_agent_sim_opts sim_opts = o->sim;
     struct sigaction sa = {0};
     pthread_attr_t attr;
     int lock_fd = -1;
@@ -649,15 +730,18 @@ hvf_agent_run(const hvf_agent_opts *o)
         close(lock_fd);
         return 2;
     }
-    sim_opts.record_path = record;
-    a.ex = hvf_agent_sim_new(&sim_opts, &err);
-    if (!a.ex) {
+    if (agent_executor_new(&a, record, &err) < 0) {
         fprintf(stderr, "hvfleet-agent: %s\n", err.msg);
         hvf_agent_results_clear(&a.res);
         close(lock_fd);
         return 2;
     }
-    a.limits = hvf_agent_limits_apply(AGENT_NOFILE, o->workers + AGENT_FIXED_TASKS, o->max_rss);
+    /*
+     * QEMUs the agent starts inherit its cgroup and count in its user's RLIMIT_NPROC: with the
+     * qemu executor those two limits would kill them (docs/agent.md), so only NOFILE is set.
+     */
+    a.limits = hvf_agent_limits_apply(AGENT_NOFILE, a.qemu ? 0 : o->workers + AGENT_FIXED_TASKS,
+                                      o->max_rss);
     {
         char *text = json_dumps(a.limits, JSON_COMPACT);
 
@@ -681,6 +765,8 @@ hvf_agent_run(const hvf_agent_opts *o)
     atomic_init(&a.stopping, false);
     hvf_agent_cmdq_init(&a.cmdq, o->queue);
     hvf_agent_evq_init(&a.evq, o->events);
+    if (a.ex->attach)
+        a.ex->attach(a.ex->self, &a.ctx);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     if (agent_curl_init(&a, &err) < 0) {
         fprintf(stderr, "hvfleet-agent: %s\n", err.msg);
@@ -713,6 +799,7 @@ hvf_agent_run(const hvf_agent_opts *o)
     /* Never started: the controller re-sends them to the next agent, which runs them once. */
     if (hvf_agent_results_forget_queued(&a.res, &err) < 0)
         agent_log("%s", err.msg);
+    agent_executor_free(&a); /* its poller posts events: before the queues go */
     agent_log("stopped");
 
 out:
@@ -725,8 +812,8 @@ out:
     free(a.workers);
     hvf_agent_cmdq_clear(&a.cmdq);
     hvf_agent_evq_clear(&a.evq);
+    agent_executor_free(&a);
     hvf_agent_results_clear(&a.res);
-    hvf_agent_sim_free(a.ex);
     json_decref(a.limits);
     free(a.busy);
     free(a.session);

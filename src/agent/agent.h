@@ -59,6 +59,13 @@ typedef struct hvf_agent_executor {
     const char *name;
     hvf_agent_exec_fn vm_start, vm_stop, vm_destroy, migrate_in, migrate_out, job_cancel,
         job_postcopy, dirty_rate, host_maintain, sleep;
+    /*
+     * The VMs it runs, as {"vms": [...], "unknown_qemu": [...]} (owned), for the first sync's
+     * facts (@status: asks each VM's QEMU) and each heartbeat (!@status: no QMP); NULL: none.
+     */
+    json_t *(*facts)(void *self, bool status);
+    /* Called once, before the workers start, with the context its own threads may emit to. */
+    void (*attach)(void *self, hvf_agent_ctx *ctx);
     void *self; /* owned by whoever made the table */
 } hvf_agent_executor;
 
@@ -88,6 +95,28 @@ typedef struct hvf_agent_sim_opts {
 
 hvf_agent_executor *hvf_agent_sim_new(const hvf_agent_sim_opts *opts, hvf_error *err);
 void hvf_agent_sim_free(hvf_agent_executor *ex);
+
+/*
+ * The qemu executor (exec-qemu.c, docs/agent.md): runs the commands on QEMU VMs in
+ * STATE/vms/NAME/ through the qemu driver (src/driver/qemu/). At creation it adopts the VMs
+ * whose QEMU runs (never kills one) and notes the unknown QEMUs of the machine; both go in its
+ * facts. migrate_out answers its job at once; one poller thread then posts "job" samples
+ * (query-migrate, every second) and "job_done", and quits the source on completion. A job's id
+ * is kept in STATE/vms/NAME/agent-job while it runs: after a restart, attach takes up the
+ * migrations still in flight under their ids (and posts vm_state and qemu_unknown events).
+ */
+typedef struct hvf_agent_qemu_opts {
+    const char *state_dir;   /* resolved to an absolute path */
+    const char *binary;      /* NULL: qemu-system-x86_64 from PATH */
+    const char *listen_addr; /* incoming migrations; NULL: 127.0.0.1 */
+    int port_min, port_max;  /* 0: the driver's defaults (49152-49215) */
+} hvf_agent_qemu_opts;
+
+hvf_agent_executor *hvf_agent_qemu_new(const hvf_agent_qemu_opts *o, hvf_error *err);
+/* Frees the table; the VMs keep running (the next agent adopts them). */
+void hvf_agent_qemu_free(hvf_agent_executor *ex);
+/* True when @binary (NULL: qemu-system-x86_64) is executable, by path or in PATH; @out: where. */
+bool hvf_agent_qemu_find_binary(const char *binary, char *out, size_t size);
 
 /* ---- The command queue (queue.c): bounded FIFO between the sync loop and the workers -------- */
 
@@ -243,7 +272,8 @@ char *hvf_agent_boot_id(void);
 /*
  * Sets RLIMIT_NOFILE to @nofile, RLIMIT_NPROC (when not root) to what the user runs now plus
  * @tasks, and, where /sys/fs/cgroup is a writable cgroup v2, moves the process into a cgroup of
- * its own with pids.max @tasks and memory.max @max_rss. Best effort; returns an owned object
+ * its own with pids.max @tasks and memory.max @max_rss (@tasks 0: neither NPROC nor the cgroup,
+ * for the qemu executor whose QEMUs would inherit them). Best effort; returns an owned object
  * saying what was set and why not ("cgroup": "unavailable: ...").
  */
 json_t *hvf_agent_limits_apply(unsigned nofile, unsigned tasks, uint64_t max_rss);
@@ -264,6 +294,10 @@ typedef struct hvf_agent_opts {
     uint64_t max_rss;
     int64_t backoff_max_ms;
     hvf_agent_sim_opts sim;
+    char *executor;      /* owned: "auto" (qemu when its binary is found, else sim), "sim", "qemu" */
+    char *qemu_binary;   /* owned, may be NULL */
+    char *migration_address; /* owned, may be NULL (127.0.0.1) */
+    int port_min, port_max;  /* --migration-ports */
 } hvf_agent_opts;
 
 /*

@@ -221,6 +221,11 @@ hvf_agent_limits_apply(unsigned nofile, unsigned tasks, uint64_t max_rss)
         if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
             json_object_set_new(o, "nofile", json_integer((json_int_t)rl.rlim_cur));
     }
+    if (tasks == 0) {
+        json_object_set_new(o, "cgroup", json_string("not set: the qemu executor's QEMUs would "
+                                                     "inherit it (pids, memory)"));
+        return o;
+    }
     if (geteuid() != 0 && getrlimit(RLIMIT_NPROC, &rl) == 0) {
         /* The limit counts every task of the user: leave room for what runs now. */
         rlim_t want = (rlim_t)user_tasks(geteuid()) + tasks;

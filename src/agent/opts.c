@@ -18,6 +18,8 @@ static const char usage[] =
     "                     [--workers 4] [--queue 256] [--events 4096] [--batch 256]\n"
     "                     [--heartbeat 5s] [--max-rss 64MiB] [--cacert FILE]\n"
     "                     [--backoff-max 60s] [--sim-delay TYPE=DURATION]... [--sim-progress 100ms]\n"
+    "                     [--executor auto|qemu|sim] [--qemu-binary PATH]\n"
+    "                     [--migration-ports 49152-49215] [--migration-address 127.0.0.1]\n"
     "The agent on a hypervisor: one connection to hvfleetd (POST /v1/agent/sync), a fixed pool of\n"
     "workers, bounded queues. See docs/agent.md.\n";
 
@@ -29,6 +31,9 @@ hvf_agent_opts_clear(hvf_agent_opts *o)
     free(o->host);
     free(o->state_dir);
     free(o->cacert);
+    free(o->executor);
+    free(o->qemu_binary);
+    free(o->migration_address);
     memset(o, 0, sizeof(*o));
 }
 
@@ -154,6 +159,25 @@ opt_sim_delay(hvf_agent_opts *o, const char *v, hvf_error *err)
     return 0;
 }
 
+/* LO-HI, both in 1024..65535, LO <= HI. */
+static int
+opt_ports(hvf_agent_opts *o, const char *v, hvf_error *err)
+{
+    char *end;
+    long lo = strtol(v, &end, 10), hi = -1;
+
+    if (isdigit((unsigned char)*v) && *end == '-' && isdigit((unsigned char)end[1]))
+        hi = strtol(end + 1, &end, 10);
+    if (hi < 0 || *end || lo < 1024 || hi > 65535 || lo > hi) {
+        hvf_error_set(err, HVF_ERR_INVALID, "--migration-ports '%s': expected LO-HI, ports from "
+                      "1024 to 65535 with LO <= HI (49152-49215)", v);
+        return -1;
+    }
+    o->port_min = (int)lo;
+    o->port_max = (int)hi;
+    return 0;
+}
+
 int
 hvf_agent_opts_parse(int argc, char **argv, hvf_agent_opts *o, hvf_error *err)
 {
@@ -254,6 +278,32 @@ hvf_agent_opts_parse(int argc, char **argv, hvf_agent_opts *o, hvf_error *err)
         } else if (strcmp(flag, "--sim-delay") == 0) {
             if (opt_sim_delay(o, v, err) < 0)
                 goto fail;
+        } else if (strcmp(flag, "--executor") == 0) {
+            if (strcmp(v, "auto") != 0 && strcmp(v, "qemu") != 0 && strcmp(v, "sim") != 0) {
+                hvf_error_set(err, HVF_ERR_INVALID, "--executor '%.100s': expected auto, qemu or "
+                              "sim", v);
+                goto fail;
+            }
+            free(o->executor);
+            o->executor = hvf_strdup(v);
+        } else if (strcmp(flag, "--qemu-binary") == 0) {
+            if (!*v) {
+                hvf_error_set(err, HVF_ERR_INVALID, "--qemu-binary '': expected a program");
+                goto fail;
+            }
+            free(o->qemu_binary);
+            o->qemu_binary = hvf_strdup(v);
+        } else if (strcmp(flag, "--migration-ports") == 0) {
+            if (opt_ports(o, v, err) < 0)
+                goto fail;
+        } else if (strcmp(flag, "--migration-address") == 0) {
+            if (!*v || strlen(v) > 64) {
+                hvf_error_set(err, HVF_ERR_INVALID, "--migration-address '%.100s': expected an "
+                              "IP address of this host", v);
+                goto fail;
+            }
+            free(o->migration_address);
+            o->migration_address = hvf_strdup(v);
         } else if (strcmp(flag, "--max-rss") == 0) {
             hvf_error e2 = HVF_ERROR_INIT;
 
@@ -277,6 +327,8 @@ hvf_agent_opts_parse(int argc, char **argv, hvf_agent_opts *o, hvf_error *err)
     }
     if (!(o->token = opt_token(token_file, err)))
         goto fail;
+    if (!o->executor)
+        o->executor = hvf_strdup("auto");
     return 0;
 
 fail:

@@ -143,16 +143,19 @@ class Proxy:
 
 
 class Agent:
-    def __init__(self, binary, d, port, token, host="h1", args=(), state_dir=None, prefix=()):
+    def __init__(self, binary, d, port, token, host="h1", args=(), state_dir=None, prefix=(),
+                 name="agent"):
         self.state_dir = state_dir or d / "agent-state"
         token_file = d / "token"
         with open(token_file, "w") as f:
             f.write(token + "\n")
         os.chmod(token_file, 0o644)  # readable by an agent run as another user
-        self.log_path = d / "agent.log"
+        self.log_path = d / f"{name}.log"
         self.log = open(self.log_path, "ab")
         self.workers = 4
         a = list(args)
+        if "--executor" not in a:
+            a += ["--executor", "sim"]  # these tests count what the sim executor ran
         if "--workers" in a:
             self.workers = int(a[a.index("--workers") + 1])
         self.max_rss = 64 << 20

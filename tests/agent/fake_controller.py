@@ -56,6 +56,9 @@ class State:
         self.requests = 0
         self.conflicts = 0
         self.facts_count = 0
+        self.logged = set()     # event seqs written to --events-log
+        self.data = {}          # id -> the data of its last final result
+        self.loaded = set()     # files of --commands-dir loaded
         seq = 0
         host = args.host
         if args.commands_json:
@@ -83,7 +86,7 @@ class State:
               "max_event_seq": self.max_event_seq, "facts": self.facts,
               "event_types": self.event_types, "conflicts": self.conflicts,
               "facts_count": self.facts_count, "went_down": self.went_down, "came_back": self.came_back,
-              "unsent": len(self.cmds), "commands": len(self.by_id)}
+              "unsent": len(self.cmds), "commands": len(self.by_id), "data": self.data}
         tmp = self.args.state + ".tmp"
         with open(tmp, "w") as f:
             json.dump(st, f)
@@ -93,6 +96,15 @@ class State:
         """Returns the answer and whether there was anything to send."""
         a = self.args
         self.syncs += 1
+        if a.commands_dir:
+            # Commands the test adds while it runs: one JSON list per *.json file, once each.
+            for name in sorted(os.listdir(a.commands_dir)):
+                if name.endswith(".json") and name not in self.loaded:
+                    self.loaded.add(name)
+                    with open(os.path.join(a.commands_dir, name)) as f:
+                        for c in json.load(f):
+                            self.cmds.append(c)
+                            self.by_id[c["id"]] = c
         if req.get("session", "") == "" or req.get("session") != self.session:
             self.sessions += 1
             self.session = uuid.uuid4().hex
@@ -112,12 +124,18 @@ class State:
                     self.retry.append((time.time() + r.get("retry_after_s", 1), self.by_id[r["id"]]))
             else:
                 self.final.add(r["id"])
+                if "data" in r or "detail" in r:
+                    self.data[r["id"]] = r.get("data", {"detail": r.get("detail")})
                 acked.append(r["seq"])
         for e in req.get("events", []):
             self.events += 1
             self.event_seqs.add(e["seq"])
             self.max_event_seq = max(self.max_event_seq, e["seq"])
             self.event_types[e["type"]] = self.event_types.get(e["type"], 0) + 1
+            if self.args.events_log and e["seq"] not in self.logged:
+                self.logged.add(e["seq"])
+                with open(self.args.events_log, "a") as f:
+                    f.write(json.dumps(e) + "\n")
         hb = req.get("heartbeat", {})
         self.heartbeats.append(hb)
         for k, v in hb.get("dropped", {}).items():
@@ -290,6 +308,9 @@ def main():
     p.add_argument("--reregister-at", type=int, default=0,
                    help="answer this request (1, 2, ...) 409 re-register")
     p.add_argument("--commands-json", help="the commands to send, a JSON list")
+    p.add_argument("--commands-dir", help="more commands: each new *.json file (a JSON list) "
+                   "is read at the next sync (write it with a rename)")
+    p.add_argument("--events-log", help="appends every event received, one JSON line each")
     args = p.parse_args()
     srv = Server(args)
     srv.port = args.port

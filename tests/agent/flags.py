@@ -44,6 +44,12 @@ def main():
         ({"--max-rss": "1MiB"}, "--max-rss '1MiB'"),
         ({"--sim-delay": "migrate_out"}, "--sim-delay 'migrate_out'"),
         ({"--frobnicate": "1"}, "--frobnicate: unknown flag"),
+        ({"--executor": "xen"}, "--executor 'xen': expected auto, qemu or sim"),
+        ({"--migration-ports": "49215-49152"}, "--migration-ports '49215-49152': expected LO-HI"),
+        ({"--migration-ports": "80-90"}, "--migration-ports '80-90'"),
+        ({"--migration-ports": "49152"}, "--migration-ports '49152'"),
+        ({"--executor": "qemu", "--qemu-binary": d / "no-qemu"},
+         "--executor qemu: " + d / "no-qemu" + ": not found"),
         ({"--host": None}, "missing --host NAME"),
         ({"--state-dir": bad_state}, "results.json: results[0]: expected id"),
     ]
