@@ -446,8 +446,7 @@ hvfd_agents_tick(hvfd *d)
         json_t *x;
 
         json_array_foreach(changed, i, x) {
-            if (st)
-                hvfd_event(d, st, "agent", 0,
+            hvfd_event(d, st, "agent", 0,
                            json_pack("{s:s, s:O, s:O, s:O}", "type",
                                      strcmp(json_string_value(json_object_get(x, "state")),
                                             "down") == 0

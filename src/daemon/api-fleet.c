@@ -289,15 +289,11 @@ hvfd_api_inventory_put(hvfd_req *r)
     }
     {
         char fp[65];
-        hvf_store *st = hvfd_store_get(d, &err);
 
         hvf_inventory_fingerprint(fleet, fp);
-        if (st)
-            hvfd_event(d, st, "inventory", 0,
-                       json_pack("{s:s, s:s, s:I, s:I}", "by", r->who.name, "fingerprint", fp,
-                                 "hosts", (json_int_t)fleet->nhosts, "vms",
-                                 (json_int_t)fleet->nvms));
-        hvfd_store_put(d, st);
+        hvfd_event(d, NULL, "inventory", 0,
+                   json_pack("{s:s, s:s, s:I, s:I}", "by", r->who.name, "fingerprint", fp,
+                             "hosts", (json_int_t)fleet->nhosts, "vms", (json_int_t)fleet->nvms));
         hvf_fleet_free(fleet);
     }
     if (d->cfg.inventory || strncmp(d->cfg.driver, "sim:", 4) != 0)
@@ -307,14 +303,10 @@ hvfd_api_inventory_put(hvfd_req *r)
                                     "replaced (hvfleetd runs with --inventory or a real driver)"));
     cmd = HVF_NEW(hvfd_cmd);
     cmd->kind = HVFD_CMD_INVENTORY;
-    if (!hvfd_cmd_call(d, cmd, 30000))
-        return hvfd_fail(r, 503, NULL, "the controller did not answer in 30 s");
-    if (cmd->err.code) {
-        hvfd_fail_err(r, &cmd->err);
-    } else {
-        json_object_set_new(cmd->result, "stored", json_string(path));
-        hvfd_reply(r, 200, json_incref(cmd->result));
-    }
+    if (!hvfd_cmd_run(r, cmd, 30000))
+        return 0;
+    json_object_set_new(cmd->result, "stored", json_string(path));
+    hvfd_reply(r, 200, json_incref(cmd->result));
     hvfd_cmd_free(cmd);
     return 0;
 }

@@ -569,14 +569,9 @@ hvfd_run_start(hvfd_req *r)
     stored_clear(&sp);
     cmd->plan_hash = hvf_strdup(r->param[0]);
     cmd->by = hvf_strdup(r->who.name);
-    if (!hvfd_cmd_call(d, cmd, 60000)) {
-        r->retry_after_s = 5;
-        return hvfd_fail(r, 503, NULL, "the run did not start within 60 s; GET /v1/health names the run that goes");
-    }
-    if (cmd->err.code)
-        hvfd_fail_err(r, &cmd->err);
-    else
-        hvfd_reply(r, cmd->status, json_incref(cmd->result));
+    if (!hvfd_cmd_run(r, cmd, 60000))
+        return 0;
+    hvfd_reply(r, cmd->status, json_incref(cmd->result));
     if (r->status == 409 && r->json && json_object_get(r->json, "note") &&
         !json_object_get(r->json, "error")) {
         /* refused by the executor's checks: an error like any other */
@@ -780,12 +775,9 @@ hvfd_api_run_control(hvfd_req *r)
             return hvfd_fail_err(r, &err);
         cmd = HVF_NEW(hvfd_cmd);
         cmd->kind = HVFD_CMD_RESUME;
-        if (!hvfd_cmd_call(d, cmd, 60000))
-            return hvfd_fail(r, 503, NULL, "the run did not resume within 60 s");
-        if (cmd->err.code)
-            hvfd_fail_err(r, &cmd->err);
-        else
-            hvfd_reply(r, 200, json_incref(cmd->result));
+        if (!hvfd_cmd_run(r, cmd, 60000))
+            return 0;
+        hvfd_reply(r, 200, json_incref(cmd->result));
         hvfd_cmd_free(cmd);
     } else {
         control = strcmp(action, "pause") == 0 ? HVF_STORE_CONTROL_PAUSE
@@ -796,12 +788,10 @@ hvfd_api_run_control(hvfd_req *r)
         hvfd_reply(r, 202, json_pack("{s:I, s:s}", "id", (json_int_t)id, "requested",
                                      hvf_store_control_names[control]));
     }
-    if (r->status < 300 && (st = hvfd_store_get(d, &err))) {
-        hvfd_event(d, st, "run_control", id,
+    if (r->status < 300)
+        hvfd_event(d, NULL, "run_control", id,
                    json_pack("{s:s, s:s, s:b}", "action", action, "by", r->who.name,
                              "cancel_running", cancel));
-        hvfd_store_put(d, st);
-    }
     return 0;
 }
 
@@ -837,7 +827,6 @@ hvfd_api_freeze_put(hvfd_req *r)
     hvf_error err = HVF_ERROR_INIT;
     json_t *body = hvfd_body_object(r, fields);
     const char *reason = NULL;
-    hvf_store *st;
 
     if (!body)
         return 0;
@@ -848,10 +837,7 @@ hvfd_api_freeze_put(hvfd_req *r)
         json_decref(body);
         return 0;
     }
-    if ((st = hvfd_store_get(d, &err))) {
-        hvfd_event(d, st, "freeze", 0, json_pack("{s:s, s:s}", "reason", reason, "by", r->who.name));
-        hvfd_store_put(d, st);
-    }
+    hvfd_event(d, NULL, "freeze", 0, json_pack("{s:s, s:s}", "reason", reason, "by", r->who.name));
     json_decref(body);
     body = freeze_json(d, &err);
     return body ? hvfd_reply(r, 200, body) : hvfd_fail_err(r, &err);
@@ -862,15 +848,11 @@ hvfd_api_freeze_delete(hvfd_req *r)
 {
     hvfd *d = r->d;
     hvf_error err = HVF_ERROR_INIT;
-    hvf_store *st;
     json_t *body;
 
     if (hvf_freeze_clear(d->state_dir, &err) < 0)
         return hvfd_fail_err(r, &err);
-    if ((st = hvfd_store_get(d, &err))) {
-        hvfd_event(d, st, "unfreeze", 0, json_pack("{s:s}", "by", r->who.name));
-        hvfd_store_put(d, st);
-    }
+    hvfd_event(d, NULL, "unfreeze", 0, json_pack("{s:s}", "by", r->who.name));
     body = freeze_json(d, &err);
     return body ? hvfd_reply(r, 200, body) : hvfd_fail_err(r, &err);
 }

@@ -33,30 +33,20 @@ vm_known(hvfd_req *r, const char *name, char *host, size_t len)
 static int
 vm_command(hvfd_req *r, hvfd_cmd_kind kind, const char *vm, const char *host)
 {
-    hvfd *d = r->d;
     hvfd_cmd *cmd = HVF_NEW(hvfd_cmd);
-    hvf_store *st;
-    hvf_error err = HVF_ERROR_INIT;
 
     cmd->kind = kind;
     hvf_strlcpy(cmd->vm, vm, sizeof(cmd->vm));
     hvf_strlcpy(cmd->host, host ? host : "", sizeof(cmd->host));
-    if (!hvfd_cmd_call(d, cmd, 30000))
-        return hvfd_fail(r, 503, NULL, "the controller did not answer in 30 s");
-    if (cmd->err.code) {
-        hvfd_fail_err(r, &cmd->err);
-    } else {
-        hvfd_reply(r, cmd->status ? cmd->status : 200, json_incref(cmd->result));
-        if ((st = hvfd_store_get(d, &err))) {
-            hvfd_event(d, st, "vm", 0,
-                       json_pack("{s:s, s:s, s:s, s:s}", "vm", vm, "action",
-                                 kind == HVFD_CMD_VM_START  ? "start"
-                                 : kind == HVFD_CMD_VM_STOP ? "stop"
-                                                            : "delete",
-                                 "host", host ? host : "", "by", r->who.name));
-            hvfd_store_put(d, st);
-        }
-    }
+    if (!hvfd_cmd_run(r, cmd, 30000))
+        return 0;
+    hvfd_reply(r, cmd->status ? cmd->status : 200, json_incref(cmd->result));
+    hvfd_event(r->d, NULL, "vm", 0,
+               json_pack("{s:s, s:s, s:s, s:s}", "vm", vm, "action",
+                         kind == HVFD_CMD_VM_START  ? "start"
+                         : kind == HVFD_CMD_VM_STOP ? "stop"
+                                                    : "delete",
+                         "host", host ? host : "", "by", r->who.name));
     hvfd_cmd_free(cmd);
     return 0;
 }
@@ -277,23 +267,12 @@ hvfd_api_vm_create(hvfd_req *r)
     cmd->spec = json_pack("{s:I, s:I, s:f, s:s, s:b}", "mem_mib", (json_int_t)mem, "vcpus",
                           (json_int_t)vcpus, "dirty_mib_per_s", dirty, "service",
                           service ? service : "", "migratable", migratable);
-    if (!hvfd_cmd_call(d, cmd, 30000)) {
-        hvfd_fail(r, 503, NULL, "the controller did not answer in 30 s");
-    } else {
-        if (cmd->err.code) {
-            hvfd_fail_err(r, &cmd->err);
-        } else {
-            hvf_error err = HVF_ERROR_INIT;
-            hvf_store *st = hvfd_store_get(d, &err);
-
-            hvfd_reply(r, 201, json_pack("{s:s, s:s, s:s}", "name", name, "host", cmd->host,
-                                         "state", "running"));
-            if (st)
-                hvfd_event(d, st, "vm", 0,
-                           json_pack("{s:s, s:s, s:s, s:s}", "vm", name, "action", "create",
-                                     "host", cmd->host, "by", r->who.name));
-            hvfd_store_put(d, st);
-        }
+    if (hvfd_cmd_run(r, cmd, 30000)) {
+        hvfd_reply(r, 201, json_pack("{s:s, s:s, s:s}", "name", name, "host", cmd->host, "state",
+                                     "running"));
+        hvfd_event(d, NULL, "vm", 0,
+                   json_pack("{s:s, s:s, s:s, s:s}", "vm", name, "action", "create", "host",
+                             cmd->host, "by", r->who.name));
         hvfd_cmd_free(cmd);
     }
 place_out:

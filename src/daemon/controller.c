@@ -80,15 +80,8 @@ ctl_snapshot(ctl *c)
 static void
 ctl_feed(ctl *c, const char *type, int64_t run, json_t *data)
 {
-    hvf_error err = HVF_ERROR_INIT;
-    hvf_store *st = hvfd_store_get(c->d, &err);
-
     json_object_set_new(data, "t_us", json_integer(hvf_driver_now_us(c->conn)));
-    if (st)
-        hvfd_event(c->d, st, type, run, data);
-    else
-        json_decref(data);
-    hvfd_store_put(c->d, st);
+    hvfd_event(c->d, NULL, type, run, data);
 }
 
 /* The executor's events the incident records are made of (docs/daemon.md, Incidents). */

@@ -91,14 +91,16 @@ void
 hvfd_event(hvfd *d, hvf_store *st, const char *type, int64_t run, json_t *data)
 {
     hvf_error err = HVF_ERROR_INIT;
+    hvf_store *own = st ? NULL : hvfd_store_get(d, &err);
     char *text = json_dumps(data ? data : json_object(), JSON_COMPACT | JSON_PRESERVE_ORDER);
 
-    if (!text || hvf_store_event_add(st, type, run, text, NULL, &err) < 0)
+    if (!text || !(st ? st : own) ||
+        hvf_store_event_add(st ? st : own, type, run, text, NULL, &err) < 0)
         hvfd_log(HVFD_ERROR, "the event feed missed an event",
                  json_pack("{s:s, s:s}", "type", type, "error", err.msg));
+    hvfd_store_put(d, own);
     free(text);
     json_decref(data);
-    (void)d;
 }
 
 bool
@@ -124,6 +126,24 @@ hvfd_cmd_call(hvfd *d, hvfd_cmd *c, int timeout_ms)
         c->detached = true; /* the controller frees it when it gets to it */
     pthread_mutex_unlock(&d->lock);
     return done;
+}
+
+bool
+hvfd_cmd_run(hvfd_req *r, hvfd_cmd *c, int timeout_ms)
+{
+    if (!hvfd_cmd_call(r->d, c, timeout_ms)) {
+        r->retry_after_s = 5;
+        hvfd_fail(r, 503, NULL, "the controller did not answer within %d s (it may still act: "
+                                "GET /v1/health and /v1/runs say what goes)",
+                  timeout_ms / 1000);
+        return false;
+    }
+    if (c->err.code) {
+        hvfd_fail_err(r, &c->err);
+        hvfd_cmd_free(c);
+        return false;
+    }
+    return true;
 }
 
 void

@@ -144,6 +144,7 @@ typedef struct hvfd_run_view {
 
 typedef struct hvfd_route hvfd_route;
 typedef struct hvfd_cmd hvfd_cmd;
+typedef struct hvfd_req hvfd_req;
 typedef struct hvfd_metrics hvfd_metrics;
 
 typedef struct hvfd_waiter hvfd_waiter;
@@ -216,8 +217,8 @@ hvf_store *hvfd_store_get(hvfd *d, hvf_error *err);
 void hvfd_store_put(hvfd *d, hvf_store *st);
 /* The current snapshot, referenced (hvfd_snap_unref), or NULL before the first. */
 hvfd_snap *hvfd_snap_get(hvfd *d);
-/* Appends an event to the feed (its JSON @data stolen). Errors are logged, not returned: the
- * change it reports is already committed. */
+/* Appends an event to the feed (its JSON @data stolen), through @st, or (NULL) a store of the
+ * pool. Errors are logged, not returned: the change it reports is already committed. */
 void hvfd_event(hvfd *d, hvf_store *st, const char *type, int64_t run, json_t *data);
 
 /* ---- commands for the controller thread ---- */
@@ -249,6 +250,10 @@ struct hvfd_cmd {
 /* Queues @c and waits up to @timeout_ms for its answer. Returns true when answered (then the
  * caller frees @c with hvfd_cmd_free), false when it timed out (the controller frees it). */
 bool hvfd_cmd_call(hvfd *d, hvfd_cmd *c, int timeout_ms);
+/* hvfd_cmd_call for a request: answers @r itself when the command did not succeed (503 when the
+ * controller did not answer in time, @c then being the controller's; its error otherwise, @c
+ * freed) and returns false. True: it succeeded, the caller answers and frees @c. */
+bool hvfd_cmd_run(hvfd_req *r, hvfd_cmd *c, int timeout_ms);
 void hvfd_cmd_free(hvfd_cmd *c);
 
 /* controller.c */
@@ -258,7 +263,7 @@ bool hvfd_run_busy(hvfd *d, int64_t *id);
 
 /* ---- HTTP ---- */
 
-typedef struct hvfd_req {
+struct hvfd_req {
     hvfd *d;
     char id[24];
     const char *method;
@@ -283,7 +288,7 @@ typedef struct hvfd_req {
     char allow[64]; /* 405: the methods the path has */
     struct MHD_Response *response; /* or a streaming one */
     bool answered;
-} hvfd_req;
+};
 
 typedef int (*hvfd_handler)(hvfd_req *r);
 

@@ -7,13 +7,11 @@ held (on a parked connection: the daemon's threads do not grow with waiting agen
 session is told to re-register, and a silent agent's host goes suspect then down, in the feed,
 GET /v1/agents and /metrics. Usage: agents.py HVFLEETD HVFLEET"""
 import os
-import shutil
-import subprocess
 import sys
 import threading
 import time
 
-from hvfd import Daemon, check, wait_for
+from hvfd import Daemon, check, promtool_check, wait_for
 
 d = Daemon(sys.argv[1], sys.argv[2], name="hvfd-agents")
 cfg = os.path.join(d.state_dir, "hvfleetd.yaml")
@@ -110,11 +108,7 @@ check(all(v[0] == 200 and v[2]["commands"] == [] and 0.8 <= v[1] < 5 for v in he
 s, _, m = d.request("GET", "/metrics", viewer)
 check("hvfleet_agents_connected 8" in m, [x for x in m.splitlines() if "agents" in x])
 check('hvfleet_agent_dropped{what="progress"} 12' in m, "the agents' drops summed")
-promtool = shutil.which("promtool")
-check(promtool, "promtool not found: scripts/install-deps installs it")
-pt = subprocess.run([promtool, "check", "metrics"], input=m, capture_output=True, text=True,
-                    timeout=60)
-check(pt.returncode == 0, pt.stdout + pt.stderr)
+promtool_check(m)
 
 # silence: kvm0002..8 keep syncing, kvm0001 stops: suspect after 3 heartbeats, down after 5 s
 stop = threading.Event()

@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 
-from hvfd import Daemon, check, wait_for
+from hvfd import Daemon, check, promtool_check, wait_for
 
 d = Daemon(sys.argv[1], sys.argv[2], speed=500, name="hvfd-api")
 op = d.token("operator", "alice")
@@ -202,14 +202,7 @@ s, h, m = d.request("GET", "/metrics", viewer)
 check(s == 200 and h["content-type"].startswith("text/plain; version=0.0.4"), h)
 check('hvfleet_api_requests_total{route="/v1/plans",method="POST",code="201"}' in m, m[:400])
 check("hvfleet_migrations_total{result=\"completed\"} 0" not in m, "completed migrations counted")
-# the exposition format as Prometheus reads it (scripts/install-deps installs promtool)
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-promtool = shutil.which("promtool")
-check(promtool, "promtool not found: scripts/install-deps installs it (Debian package prometheus)")
-pt = subprocess.run([promtool, "check", "metrics"], input=m, capture_output=True, text=True,
-                    timeout=60)
-check(pt.returncode == 0, "promtool check metrics: " + pt.stdout + pt.stderr)
+promtool_check(m)
 
 # ---- the log: one JSON object a line, with the request ids ----
 import json  # noqa: E402

@@ -125,6 +125,17 @@ def check(cond, what):
         sys.exit(1)
 
 
+def promtool_check(text):
+    """The exposition format as Prometheus reads it: `promtool check metrics` (scripts/install-deps
+    installs it, Debian package prometheus)."""
+    promtool = shutil.which("promtool")
+    check(promtool, "promtool not found: scripts/install-deps installs it (Debian package "
+                    "prometheus)")
+    pt = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
+                        text=True, timeout=60)
+    check(pt.returncode == 0, "promtool check metrics: " + pt.stdout + pt.stderr)
+
+
 def wait_for(fn, what, timeout=60):
     """@fn() until it is true. @timeout is what a quiet machine needs; it is tripled, as the
     suite runs loaded and under ASan (a test that passes returns as soon as fn() holds)."""
