@@ -352,11 +352,24 @@ ev_args(hvfd_req *r, int64_t *since, size_t *limit, int64_t *timeout_ms)
     return 0;
 }
 
+/* Answers @r 200 with what @w's reader writes as it comes, in blocks of @block bytes. */
+static int
+ev_respond(hvfd_req *r, hvfd_waiter *w, const char *ctype, size_t block)
+{
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, block,
+                                                                  ev_reader, w, ev_reader_free);
+
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    r->response = resp;
+    r->status = 200;
+    r->answered = true;
+    return 0;
+}
+
 static int
 ev_wait(hvfd_req *r, hvfd_waiter *w)
 {
     hvfd *d = r->d;
-    struct MHD_Response *resp;
 
     pthread_mutex_lock(&d->ev_lock);
     if (d->nstreams >= EV_MAX_WAITERS) {
@@ -372,14 +385,7 @@ ev_wait(hvfd_req *r, hvfd_waiter *w)
     w->next = d->waiters;
     d->waiters = w;
     pthread_mutex_unlock(&d->ev_lock);
-    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, ev_reader, w,
-                                             ev_reader_free);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            w->sse ? "text/event-stream" : "application/json");
-    r->response = resp;
-    r->status = 200;
-    r->answered = true;
-    return 0;
+    return ev_respond(r, w, w->sse ? "text/event-stream" : "application/json", 16 * 1024);
 }
 
 int
@@ -387,7 +393,6 @@ hvfd_park(hvfd_req *r, int64_t wait_ms, const hvfd_park_ops *ops, void *ctx)
 {
     hvfd *d = r->d;
     hvfd_waiter *w;
-    struct MHD_Response *resp;
 
     pthread_mutex_lock(&d->ev_lock);
     if (atomic_load(&d->nparked) >= d->cfg.max_connections) {
@@ -410,13 +415,7 @@ hvfd_park(hvfd_req *r, int64_t wait_ms, const hvfd_park_ops *ops, void *ctx)
     d->parked = w;
     pthread_mutex_unlock(&d->ev_lock);
     /* a small block: parked answers are small, and there may be one per agent */
-    resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 2048, ev_reader, w,
-                                             ev_reader_free);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    r->response = resp;
-    r->status = 200;
-    r->answered = true;
-    return 0;
+    return ev_respond(r, w, "application/json", 2048);
 }
 
 void
