@@ -134,7 +134,8 @@ typedef struct hvf_store_run {
 /* Creates a run (state running); fills run->id. */
 int hvf_store_run_add(hvf_store *st, hvf_store_run *run, hvf_error *err)
     __attribute__((warn_unused_result));
-/* Writes state, control, pid, note and updated_unix of @run. */
+/* Writes state, control, pid, note and updated_unix of @run; a stored abort request (ABORT,
+ * ABORT_CANCEL) stays: an executor writing its run never loses an abort asked meanwhile. */
 int hvf_store_run_update(hvf_store *st, const hvf_store_run *run, hvf_error *err)
     __attribute__((warn_unused_result));
 /* Run @id, or (id 0) the newest run that is running or paused. 1 found, 0 none, -1 error. */

@@ -469,8 +469,12 @@ int
 hvf_store_run_update(hvf_store *st, const hvf_store_run *run, hvf_error *err)
 {
     sqlite3_stmt *s = store_prepare(st,
-                                    "UPDATE runs SET state = ?, control = ?, pid = ?, note = ?,"
-                                    " record_path = ?, updated_unix = ? WHERE id = ?",
+                                    /* an abort an operator asked for is never written over: the
+                                     * executor may write its own view of the run between the
+                                     * request and its next read of it */
+                                    "UPDATE runs SET state = ?, control = CASE WHEN control IN"
+                                    " ('abort', 'abort-cancel') THEN control ELSE ? END, pid = ?,"
+                                    " note = ?, record_path = ?, updated_unix = ? WHERE id = ?",
                                     err);
 
     if (!s)

@@ -169,6 +169,18 @@ test_tokens_events(void **state)
     assert_int_equal(hvf_store_token_revoke(st, "alice", &err), -1);
     assert_int_equal(err.code, HVF_ERR_NOT_FOUND);
 
+    /* an abort asked while the executor writes its own view of the run is not lost */
+    assert_int_equal(hvf_store_run_add(st, &run, &err), 0);
+    assert_int_equal(hvf_store_run_set_control(st, run.id, HVF_STORE_CONTROL_ABORT, &err), 0);
+    run.control = HVF_STORE_CONTROL_NONE;
+    assert_int_equal(hvf_store_run_update(st, &run, &err), 0);
+    {
+        hvf_store_run got;
+
+        assert_int_equal(hvf_store_run_get(st, run.id, &got, &err), 1);
+        assert_int_equal(got.control, HVF_STORE_CONTROL_ABORT);
+    }
+    memset(&run, 0, sizeof(run));
     assert_int_equal(hvf_store_event_last(st), 0);
     assert_int_equal(hvf_store_event_add(st, "freeze", 0, "{\"reason\":\"x\"}", &seq, &err), 0);
     assert_true(seq > 0);
