@@ -2,7 +2,8 @@
 /*
  * Drivers: one table of function pointers per backend, picked by URI scheme, in the style of
  * libvirt's virHypervisorDriver. `sim:` puts the twin behind the table (the default and the
- * test bed); `agent://` (hvfleetd's agents) and `libvirt:` come later with the same table.
+ * test bed); `agent://` drives real hosts through hvfleetd's agents (src/driver/agent/,
+ * docs/agent-driver.md); `libvirt:` comes later with the same table.
  *
  * Contract:
  * - The public entry points (hvf_driver_*) check their arguments and hand off; a NULL entry in
@@ -146,6 +147,29 @@ typedef struct hvf_drv_event {
     hvf_drv_vm_state vm_state;
 } hvf_drv_event;
 
+/*
+ * What the agent:// driver needs of hvfleetd (src/daemon/ implements it): the agents. The
+ * driver runs on one thread; the hub's functions may be called from it while the daemon's
+ * request threads post what agents say.
+ * - send: queues a command of @type with @args (a JSON object, stolen) for @host's agent and
+ *   fills @id; 0, or -1 with @err (HVF_ERR_NOT_FOUND: no agent registered for @host;
+ *   HVF_ERR_CAPACITY: too many commands wait for it).
+ * - take: what agents said since the last take, as an owned JSON array of messages (oldest
+ *   first), waiting up to @wait_us of wall time for the first; NULL when nothing came.
+ *   Messages (docs/agent-driver.md): {"kind":"agent", host, state, facts, identity},
+ *   {"kind":"result", host, id, status, data, detail}, {"kind":"event", host, event}.
+ * - attach: @on starts collecting messages (and posts one "agent" message per known agent, so
+ *   that a driver opened late learns every host); !@on stops and drops what was collected.
+ */
+struct json_t;
+typedef struct hvf_agent_hub {
+    void *ctx;
+    int (*send)(void *ctx, const char *host, const char *type, struct json_t *args, char id[64],
+                hvf_error *err);
+    struct json_t *(*take)(void *ctx, int64_t wait_us);
+    void (*attach)(void *ctx, bool on);
+} hvf_agent_hub;
+
 /* Options of hvf_driver_open that every backend understands. */
 typedef struct hvf_driver_opts {
     const char *state_dir; /* where a backend keeps what must outlive the process (may be NULL) */
@@ -153,6 +177,7 @@ typedef struct hvf_driver_opts {
     /* The share of each NIC migrations may use (the policy's migration_share): real hosts
      * enforce it by shaping their migration network, the twin models it. 0 = all of it. */
     double migration_nic_share;
+    const hvf_agent_hub *agent_hub; /* agent:// only: hvfleetd's agents (borrowed) */
 } hvf_driver_opts;
 
 /* One backend. NULL entries are operations it does not support. */

@@ -28,6 +28,7 @@
 #define AGENT_MAX_RESULTS_PER_SYNC 256
 #define AGENT_MAX_BUSY 4096         /* busy notices waiting to be sent; more are only counted */
 #define AGENT_MIN_GAP_MS 100        /* between two syncs, whatever wakes the loop */
+#define AGENT_BUSY_WAIT_MS 250      /* the long-poll's hold while commands or events flow */
 #define AGENT_CONNECT_TIMEOUT_MS 5000L
 #define AGENT_SYNC_SLACK_MS 10000L  /* a sync may last its wait plus this */
 #define AGENT_BACKOFF_BASE_MS 1000
@@ -408,10 +409,10 @@ add_json(hvf_strbuf *sb, const char *key, json_t *v)
 
 /*
  * The body of one sync; *@n_busy says how many busy notices it carries (forgotten once the
- * controller has the answer's 200), *@wait_s how long the controller may hold it.
+ * controller has the answer's 200), *@wait_ms how long the controller may hold it.
  */
 static char *
-agent_body(agent *a, size_t *n_busy, int64_t *wait_s)
+agent_body(agent *a, size_t *n_busy, int64_t *wait_ms)
 {
     hvf_strbuf sb = HVF_STRBUF_INIT;
     size_t nres, nev;
@@ -446,10 +447,18 @@ agent_body(agent *a, size_t *n_busy, int64_t *wait_s)
         add_json(&sb, "facts", agent_facts(a));
     more = nres == AGENT_MAX_RESULTS_PER_SYNC || *n_busy < a->n_busy ||
            nev < hvf_agent_evq_depth(&a->evq);
-    /* With more to say than one request carries, the controller must not hold the answer. */
-    *wait_s = more ? 0 : (a->heartbeat_ms + 999) / 1000;
+    /*
+     * With more to say than one request carries, the controller must not hold the answer.
+     * While commands run or events come (a migration's progress), it holds it briefly: what
+     * they produce goes out within AGENT_BUSY_WAIT_MS, as the one connection cannot carry
+     * a result while a long-poll occupies it.
+     */
+    *wait_ms = more                                          ? 0
+               : hvf_agent_results_unacked(&a->res) || nev ? AGENT_BUSY_WAIT_MS
+                                                             : a->heartbeat_ms;
     a->more = more;
-    hvf_strbuf_printf(&sb, ",\"wait_s\":%" PRId64 "}", *wait_s);
+    hvf_strbuf_printf(&sb, ",\"wait_s\":%" PRId64 ",\"wait_ms\":%" PRId64 "}",
+                      (*wait_ms + 999) / 1000, *wait_ms);
     return hvf_strbuf_steal(&sb);
 }
 
@@ -494,8 +503,8 @@ static int
 agent_sync(agent *a, bool *connected)
 {
     size_t n_busy = 0;
-    int64_t wait_s = 0, start = now_ms();
-    HVF_AUTOFREE char *body = agent_body(a, &n_busy, &wait_s);
+    int64_t wait_ms = 0, start = now_ms();
+    HVF_AUTOFREE char *body = agent_body(a, &n_busy, &wait_ms);
     hvf_agent_answer ans;
     hvf_error err = HVF_ERROR_INIT;
     long status = 0;
@@ -506,7 +515,7 @@ agent_sync(agent *a, bool *connected)
     a->curl_err[0] = '\0';
     curl_easy_setopt(a->curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(a->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    curl_easy_setopt(a->curl, CURLOPT_TIMEOUT_MS, (long)(wait_s * 1000 + AGENT_SYNC_SLACK_MS));
+    curl_easy_setopt(a->curl, CURLOPT_TIMEOUT_MS, (long)(wait_ms + AGENT_SYNC_SLACK_MS));
     rc = curl_easy_perform(a->curl);
     a->syncs++;
     if (rc != CURLE_OK) {
@@ -563,7 +572,7 @@ agent_sync(agent *a, bool *connected)
                                                                       : a->o->heartbeat_ms;
     agent_commands(a, &ans);
     hvf_agent_answer_clear(&ans);
-    return wait_s > 0 && now_ms() - start >= wait_s * 1000 ? 1 : 0;
+    return wait_ms > 0 && now_ms() - start >= wait_ms ? 1 : 0;
 
 fail:
     a->sync_failures++;
@@ -613,7 +622,9 @@ agent_loop(agent *a)
             if (spent < AGENT_MIN_GAP_MS)
                 agent_wait(a, AGENT_MIN_GAP_MS - spent, false);
             spent = now_ms() - start;
-            if (spent < a->heartbeat_ms && !a->more && !a->n_busy)
+            /* commands in flight: sync again at once (a short hold), new ones may be waiting */
+            if (spent < a->heartbeat_ms && !a->more && !a->n_busy &&
+                !hvf_agent_results_unacked(&a->res) && !hvf_agent_evq_depth(&a->evq))
                 agent_wait(a, a->heartbeat_ms - spent, true);
         }
     }

@@ -69,6 +69,13 @@ typedef struct hvf_agent_executor {
     void *self; /* owned by whoever made the table */
 } hvf_agent_executor;
 
+/*
+ * host_maintain for any executor (maintain.c): runs args.command with /bin/sh -c in its own
+ * process group, killed (the group) after args.timeout_s (0: a day); ok only on exit status 0.
+ */
+int hvf_agent_host_maintain(void *self, hvf_agent_ctx *ctx, const hvf_agent_cmd *cmd,
+                            json_t **data, hvf_error *err);
+
 /* The function for @type, or NULL (unknown type, or not supported by @ex). */
 hvf_agent_exec_fn hvf_agent_executor_lookup(const hvf_agent_executor *ex, const char *type);
 

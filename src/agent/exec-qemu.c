@@ -848,6 +848,7 @@ hvf_agent_qemu_new(const hvf_agent_qemu_opts *o, hvf_error *err)
         .job_cancel = qx_job_cancel,
         .job_postcopy = qx_job_postcopy,
         .dirty_rate = qx_dirty_rate,
+        .host_maintain = hvf_agent_host_maintain,
         .facts = qx_facts,
         .attach = qx_attach,
         .self = q,

@@ -29,6 +29,7 @@ typedef struct hvfd_agent_cmd {
     char type[32];
     json_t *args;
     bool done;
+    int64_t sent_ms; /* when an answer last carried it; 0 never (this session) */
     char status[16];
     json_t *result; /* the agent's data */
 } hvfd_agent_cmd;
@@ -51,6 +52,7 @@ typedef struct hvfd_agent {
     /* the last heartbeat's figures, read once when it comes (GET /metrics sums 10,000 of them) */
     uint64_t hb_dropped_events, hb_dropped_progress, hb_busy, hb_rss, hb_threads;
     int64_t next_seq;
+    char identity[256]; /* "" or why the host is not who the inventory says (seed 002) */
 } hvfd_agent;
 
 static void
@@ -86,22 +88,38 @@ agent_find(hvfd *d, const char *host)
     return i < 0 ? NULL : d->agents[i];
 }
 
+#define AGENT_RESEND_MS 10000 /* a command without a result goes again after this */
+
+/* Whether an answer has something for the agent: a command it never got, or one whose answer
+ * may have been lost (sent long ago, no result yet: the agent answers it from its record). */
 static bool
 agent_pending(const hvfd_agent *a)
 {
-    return a->pending > 0;
+    int64_t now;
+
+    if (!a->pending)
+        return false;
+    now = hvfd_mono_ms();
+    for (size_t i = 0; i < a->ncmds; i++)
+        if (!a->cmds[i].done &&
+            (!a->cmds[i].sent_ms || now - a->cmds[i].sent_ms >= AGENT_RESEND_MS))
+            return true;
+    return false;
 }
 
 static json_t *
-agent_commands_json(const hvfd_agent *a)
+agent_commands_json(hvfd_agent *a)
 {
     json_t *arr = json_array();
+    int64_t now = hvfd_mono_ms();
 
     for (size_t i = 0; i < a->ncmds; i++)
-        if (!a->cmds[i].done)
+        if (!a->cmds[i].done) {
+            a->cmds[i].sent_ms = now;
             json_array_append_new(arr, json_pack("{s:s, s:I, s:s, s:O}", "id", a->cmds[i].id,
                                                  "seq", (json_int_t)a->cmds[i].seq, "type",
                                                  a->cmds[i].type, "args", a->cmds[i].args));
+        }
     return arr;
 }
 
@@ -136,6 +154,23 @@ hvfd_agent_command(hvfd *d, const char *host, const char *type, json_t *args, ch
     pthread_mutex_unlock(&d->agent_lock);
     hvfd_park_wake(d); /* its parked sync answers now */
     return 0;
+}
+
+/* Forgets the commands whose results came: they are in the feed (and the driver's hub). */
+static void
+agent_compact(hvfd_agent *a)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < a->ncmds; i++) {
+        if (a->cmds[i].done) {
+            json_decref(a->cmds[i].args);
+            json_decref(a->cmds[i].result);
+            continue;
+        }
+        a->cmds[k++] = a->cmds[i];
+    }
+    a->ncmds = k;
 }
 
 /* ---- the sync's parked answer ---- */
@@ -182,6 +217,63 @@ agent_wait_free(void *ctx)
 }
 
 static const hvfd_park_ops agent_wait_ops = {agent_wait_ready, agent_wait_answer, agent_wait_free};
+
+/* ---- what the agent:// driver hears (agent-hub.c) ---- */
+
+static json_t *
+agent_hub_state(const char *host, const char *state, json_t *facts, const char *boot,
+                const char *identity)
+{
+    json_t *m = json_pack("{s:s, s:s, s:s}", "kind", "agent", "host", host, "state", state);
+
+    if (facts)
+        json_object_set(m, "facts", facts);
+    if (boot)
+        json_object_set_new(m, "boot_id", json_string(boot));
+    if (identity && *identity)
+        json_object_set_new(m, "identity", json_string(identity));
+    return m;
+}
+
+/* One sync's news: a registration (@facts), then results and events, in the feed's order. */
+static void
+agent_hub_post(hvfd *d, const char *host, json_t *facts, const char *boot, const char *identity,
+               json_t *feed)
+{
+    size_t i;
+    json_t *x;
+
+    if (facts)
+        hvfd_hub_post(d, agent_hub_state(host, "connected", facts, boot, identity));
+    json_array_foreach(feed, i, x) {
+        const char *type = json_string_value(json_object_get(x, "type"));
+
+        if (strcmp(type, "agent_result") == 0)
+            hvfd_hub_post(d, json_pack("{s:s, s:s, s:O, s:O, s:O*, s:O*}", "kind", "result",
+                                       "host", host, "id", json_object_get(x, "id"), "status",
+                                       json_object_get(x, "status"), "data",
+                                       json_object_get(x, "data"), "detail",
+                                       json_object_get(x, "detail")));
+        else if (strcmp(type, "agent_event") == 0)
+            hvfd_hub_post(d, json_pack("{s:s, s:s, s:O}", "kind", "event", "host", host,
+                                       "event", json_object_get(x, "event")));
+        else if (strcmp(type, "agent_back") == 0)
+            hvfd_hub_post(d, agent_hub_state(host, "connected", NULL, boot, identity));
+    }
+}
+
+void
+hvfd_agents_replay(hvfd *d)
+{
+    pthread_mutex_lock(&d->agent_lock);
+    for (size_t i = 0; i < d->nagents; i++) {
+        const hvfd_agent *a = d->agents[i];
+
+        hvfd_hub_post(d, agent_hub_state(a->host, agent_state_names[a->state], a->facts,
+                                         a->boot_id, a->identity));
+    }
+    pthread_mutex_unlock(&d->agent_lock);
+}
 
 /* ---- POST /v1/agent/sync ---- */
 
@@ -243,15 +335,17 @@ agent_check_events(hvfd_req *r, json_t *events)
 int
 hvfd_api_agent_sync(hvfd_req *r)
 {
-    static const char *const fields[] = {"host",   "boot_id",   "session", "acked", "results",
-                                         "events", "heartbeat", "facts",   "wait_s", NULL};
+    static const char *const fields[] = {"host",   "boot_id",   "session", "acked",
+                                         "results", "events", "heartbeat", "facts",
+                                         "wait_s", "wait_ms", NULL};
     hvfd *d = r->d;
     json_t *body = hvfd_body_object(r, fields);
     const char *host = NULL, *boot = NULL, *session = NULL;
-    uint64_t wait_s = 0, acked = 0;
+    uint64_t wait_s = 0, wait_ms = 0, acked = 0;
     json_t *results, *events, *hb, *facts, *acked_ids, *feed, *answer = NULL;
     hvfd_agent *a;
     bool registered = false, now_ready;
+    char identity[256];
     hvf_error err = HVF_ERROR_INIT;
     hvf_store *st;
     size_t i;
@@ -263,6 +357,7 @@ hvfd_api_agent_sync(hvfd_req *r)
         hvfd_field_string(r, body, "boot_id", false, 63, &boot) < 0 ||
         hvfd_field_string(r, body, "session", false, 39, &session) < 0 ||
         hvfd_field_uint(r, body, "wait_s", false, 60, &wait_s) < 0 ||
+        hvfd_field_uint(r, body, "wait_ms", false, 60000, &wait_ms) < 0 ||
         hvfd_field_uint(r, body, "acked", false, INT64_MAX, &acked) < 0)
         goto out;
     results = json_object_get(body, "results");
@@ -304,6 +399,8 @@ hvfd_api_agent_sync(hvfd_req *r)
         json_decref(a->facts);
         a->facts = json_incref(facts);
         a->registered_unix = (int64_t)time(NULL);
+        for (size_t k = 0; k < a->ncmds; k++)
+            a->cmds[k].sent_ms = 0; /* a new process: it has none of them */
         hvf_strlcpy(a->boot_id, boot ? boot : "", sizeof(a->boot_id));
         registered = true;
     } else if (strcmp(session, a->session) != 0) {
@@ -320,6 +417,7 @@ hvfd_api_agent_sync(hvfd_req *r)
                                               host, "was", agent_state_names[a->state]));
     a->state = AGENT_CONNECTED;
     a->last_ms = hvfd_mono_ms();
+    hvf_strlcpy(identity, a->identity, sizeof(identity));
     a->syncs++;
     if (hb) {
         json_t *dropped = json_object_get(hb, "dropped");
@@ -348,13 +446,18 @@ hvfd_api_agent_sync(hvfd_req *r)
             hvf_strlcpy(c->status, status, sizeof(c->status));
             c->result = json_incref(json_object_get(x, "data"));
             a->results++;
-            json_array_append_new(feed, json_pack("{s:s, s:s, s:s, s:s, s:O*}", "type",
+            json_array_append_new(feed, json_pack("{s:s, s:s, s:s, s:s, s:O*, s:O*}", "type",
                                                   "agent_result", "host", host, "id", id,
                                                   "status", status, "data",
-                                                  json_object_get(x, "data")));
+                                                  json_object_get(x, "data"), "detail",
+                                                  json_object_get(x, "detail")));
         }
-        json_array_append_new(acked_ids, json_string(id));
+        /* acknowledged by seq (docs/agent-protocol.md), the key of the agent's record */
+        if (json_is_integer(json_object_get(x, "seq")))
+            json_array_append_new(acked_ids, json_integer(json_integer_value(
+                                                 json_object_get(x, "seq"))));
     }
+    agent_compact(a);
     json_array_foreach(events, i, x) {
         int64_t seq = json_integer_value(json_object_get(x, "seq"));
 
@@ -368,7 +471,10 @@ hvfd_api_agent_sync(hvfd_req *r)
     answer = json_pack("{s:s, s:o, s:I, s:i}", "session", a->session, "acked_results", acked_ids,
                        "acked_events", (json_int_t)a->events_acked, "heartbeat_s",
                        (int)d->cfg.agent_heartbeat_s);
-    now_ready = wait_s == 0 || agent_pending(a);
+    /* wait_ms (finer, for an agent with commands in flight) wins over wait_s */
+    if (!json_object_get(body, "wait_ms"))
+        wait_ms = wait_s * 1000;
+    now_ready = wait_ms == 0 || agent_pending(a);
     if (now_ready)
         json_object_set_new(answer, "commands", agent_commands_json(a));
     pthread_mutex_unlock(&d->agent_lock);
@@ -392,6 +498,8 @@ hvfd_api_agent_sync(hvfd_req *r)
         }
         hvfd_store_put(d, st);
     }
+    if (hvfd_hub_listening(d))
+        agent_hub_post(d, host, registered ? facts : NULL, boot, identity, feed);
     json_decref(feed);
     if (now_ready) {
         hvfd_reply(r, 200, answer);
@@ -402,9 +510,9 @@ hvfd_api_agent_sync(hvfd_req *r)
         w->a = a;
         w->answer = answer;
         /* held at most a heartbeat: the agent's next sync carries its next heartbeat */
-        if (wait_s > d->cfg.agent_heartbeat_s)
-            wait_s = d->cfg.agent_heartbeat_s;
-        hvfd_park(r, (int64_t)wait_s * 1000, &agent_wait_ops, w);
+        if (wait_ms > (uint64_t)d->cfg.agent_heartbeat_s * 1000)
+            wait_ms = (uint64_t)d->cfg.agent_heartbeat_s * 1000;
+        hvfd_park(r, (int64_t)wait_ms, &agent_wait_ops, w);
     }
 out:
     json_decref(body);
@@ -446,6 +554,9 @@ hvfd_agents_tick(hvfd *d)
         json_t *x;
 
         json_array_foreach(changed, i, x) {
+            hvfd_hub_post(d, agent_hub_state(json_string_value(json_object_get(x, "host")),
+                                             json_string_value(json_object_get(x, "state")),
+                                             NULL, NULL, NULL));
             hvfd_event(d, st, "agent", 0,
                            json_pack("{s:s, s:O, s:O, s:O}", "type",
                                      strcmp(json_string_value(json_object_get(x, "state")),

@@ -27,22 +27,30 @@ typedef struct ctl {
     hvfd_cmd *pending; /* the RUN command waiting for its run id */
 } ctl;
 
-/* The driver URI: sim:/// runs on --inventory, else on the inventory PUT last, else built-in. */
+/*
+ * The driver URI. sim:/// runs on --inventory, else on the inventory PUT last, else built-in;
+ * agent:/// (with its ?parameters) takes the same inventory. Any other URI is used as given.
+ */
 static char *
 ctl_driver_uri(hvfd *d)
 {
     const char *drv = d->cfg.driver;
     HVF_AUTOFREE char *put = hvf_asprintf("%s/inventory.yaml", d->state_dir);
     const char *inv = d->cfg.inventory;
+    const char *query = "";
     char abs[PATH_MAX];
+    bool agent = strncmp(drv, "agent:///", 9) == 0 && (!drv[9] || drv[9] == '?');
 
-    if (strcmp(drv, "sim:///") != 0 && strcmp(drv, "sim:") != 0 && strcmp(drv, "sim://") != 0)
+    if (agent)
+        query = drv + 9;
+    else if (strcmp(drv, "sim:///") != 0 && strcmp(drv, "sim:") != 0 && strcmp(drv, "sim://") != 0)
         return hvf_strdup(drv);
     if (!inv && access(put, R_OK) == 0)
         inv = put;
     if (!inv)
-        return hvf_strdup("sim:///default");
-    return hvf_asprintf("sim://%s", realpath(inv, abs) ? abs : inv);
+        return hvf_strdup(agent ? drv : "sim:///default");
+    return hvf_asprintf("%s://%s%s", agent ? "agent" : "sim", realpath(inv, abs) ? abs : inv,
+                        query);
 }
 
 static void
@@ -484,6 +492,7 @@ ctl_reopen(ctl *c, hvfd_cmd *cmd)
 
     dopts.state_dir = d->state_dir;
     dopts.speed = d->cfg.speed;
+    dopts.agent_hub = &d->hub;
     conn = hvf_driver_open(uri, &dopts, &err);
     if (!conn) {
         ctl_answer(d, cmd, 0, NULL, &err);
@@ -561,6 +570,7 @@ hvfd_controller_main(void *arg)
 
     dopts.state_dir = d->state_dir;
     dopts.speed = d->cfg.speed;
+    dopts.agent_hub = &d->hub;
     c.conn = hvf_driver_open(uri, &dopts, &err);
     if (c.conn) {
         d->driver_uri = hvf_strdup(uri);

@@ -200,6 +200,7 @@ hvfd_start(hvfd *d, hvf_error *err)
     pthread_mutex_init(&d->tok_lock, NULL);
     pthread_mutex_init(&d->ev_lock, NULL);
     pthread_mutex_init(&d->agent_lock, NULL);
+    hvfd_hub_init(d);
     pthread_cond_init(&d->ev_cond, NULL);
     d->metrics = hvfd_metrics_new();
     if (hvf_state_dir_ensure(d->state_dir, err) < 0 || daemon_lock(d, err) < 0)
@@ -272,6 +273,7 @@ hvfd_stop(hvfd *d)
     hvfd_auth_clear(d);
     hvfd_events_clear(d);
     hvfd_agents_clear(d);
+    hvfd_hub_clear(d);
     hvfd_metrics_free(d->metrics);
     free(d->run.migs);
     free(d->run.hosts);

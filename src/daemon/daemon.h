@@ -198,6 +198,12 @@ typedef struct hvfd {
     struct hvfd_agent **agents;
     size_t nagents, agents_cap;
     hvf_hash agent_index; /* host -> index in agents */
+    /* what agents say, for the agent:// driver while it is open (agent-hub.c) */
+    pthread_mutex_t hub_lock;
+    pthread_cond_t hub_cond;
+    json_t *hub_msgs; /* array, oldest first; NULL while no driver listens */
+    uint64_t hub_dropped; /* progress samples dropped because the driver fell behind */
+    hvf_agent_hub hub;
 
     hvfd_metrics *metrics;
 
@@ -389,6 +395,15 @@ int hvfd_agent_command(hvfd *d, const char *host, const char *type, json_t *args
 void hvfd_agents_tick(hvfd *d);
 void hvfd_agents_counts(hvfd *d, hvfd_agent_counts *out);
 void hvfd_agents_clear(hvfd *d);
+/* Posts one "agent" message per agent to the hub (agent:// driver opened late). */
+void hvfd_agents_replay(hvfd *d);
+
+/* agent-hub.c: the hub the agent:// driver reads (hvf_agent_hub in hvfleet/driver.h) */
+void hvfd_hub_init(hvfd *d);
+void hvfd_hub_clear(hvfd *d);
+/* Hands @msg (stolen) to the driver, when one listens; dropped otherwise. */
+void hvfd_hub_post(hvfd *d, json_t *msg);
+bool hvfd_hub_listening(hvfd *d);
 
 /* metrics.c */
 hvfd_metrics *hvfd_metrics_new(void);

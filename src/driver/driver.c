@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "driver/agent/agent-driver.h"
 #include "driver/sim/sim-driver.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/driver.h"
@@ -20,8 +21,8 @@ const char *const hvf_drv_event_type_names[] = {"job_done",  "vm_state",    "hos
                                                 "host_back", "change_done", NULL};
 _Static_assert(HVF_ARRAY_LEN(hvf_drv_event_type_names) == HVF_DRV_EV_LAST + 1, "event types");
 
-static const hvf_driver *const registry[] = {&hvf_sim_driver};
-static const char *const schemes[] = {"sim", NULL};
+static const hvf_driver *const registry[] = {&hvf_sim_driver, &hvf_agent_driver};
+static const char *const schemes[] = {"sim", "agent", NULL};
 _Static_assert(HVF_ARRAY_LEN(registry) + 1 == HVF_ARRAY_LEN(schemes), "one scheme a driver");
 
 const char *const *
@@ -57,7 +58,7 @@ hvf_driver_open(const char *uri, const hvf_driver_opts *opts, hvf_error *err)
         }
         return conn;
     }
-    hvf_error_set(err, HVF_ERR_NOT_FOUND, "driver URI '%s': no driver for scheme '%.*s' (known: sim)",
+    hvf_error_set(err, HVF_ERR_NOT_FOUND, "driver URI '%s': no driver for scheme '%.*s' (known: sim, agent)",
                   uri, (int)(colon - uri), uri);
     return NULL;
 }

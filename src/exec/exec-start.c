@@ -97,7 +97,9 @@ x_start_host(x_run *x, x_host *h, hvf_error *err)
 static double
 x_offline_limit(const x_run *x)
 {
-    double approved = x->plan->summary.peak_capacity_offline_ppm / 1e6;
+    /* the plan states its peak in whole ppm, rounded: one more keeps a third of a fleet of
+     * three (333,333 ppm) from refusing the very host the plan approved */
+    double approved = (double)(x->plan->summary.peak_capacity_offline_ppm + 1) / 1e6;
 
     return approved > x->policy.seatbelt.max_capacity_offline
                ? approved

@@ -139,4 +139,23 @@ has out "so far: "
 run 0 run --resume --state-dir "$S2"
 has out "done: 8 hosts done, 0 failed"
 run 1 run --status --state-dir "$S2"
+
+# a third of a fleet of three out of service, approved past the seatbelt: the plan's peak is
+# stated in rounded ppm, and the run must not refuse the very host it approved
+S3=$TMP/s-third
+{
+    echo "schema: hvfleet.inventory/v1"
+    echo "hosts:"
+    for h in h1 h2 h3; do echo "  - {name: $h, cpus: 8, memory: 8GiB, nic: 1Gbit}"; done
+    echo "vms:"
+    for h in h1 h2 h3; do echo "  - {name: $h-vm0, host: $h, vcpus: 1, memory: 256MiB}"; done
+} >"$TMP/three.yaml"
+run 0 plan drain --inventory "$TMP/three.yaml" h1 -o "$TMP/third.json"
+run 0 approve "$TMP/third.json" --by approver --state-dir "$S3"
+run 0 run "$TMP/third.json" --inventory "$TMP/three.yaml" --state-dir "$S3"
+has out "done: 1 hosts done, 0 failed; 1 migrations done"
+# the agent driver lives in hvfleetd only: the CLI says so and touches nothing
+run 2 run "$TMP/third.json" --inventory "$TMP/three.yaml" --state-dir "$TMP/s-agent" \
+    --driver "agent://$TMP/three.yaml"
+has err "agent:// runs inside hvfleetd"
 finish
