@@ -59,6 +59,25 @@ typedef struct hvf_rack {
     int32_t zone;
 } hvf_rack;
 
+/*
+ * A network interface of a host as the inventory records it (issue 12: a host that comes back
+ * with other names or MACs, seed 002's renamed NICs, is kept out of service).
+ */
+#define HVF_NIC_NAME_MAX 15 /* Linux: IFNAMSIZ - 1 */
+#define HVF_MAC_TEXT_LEN 17 /* "3c:ec:ef:00:11:22" */
+#define HVF_HOST_NICS_MAX 32
+
+typedef struct hvf_nic {
+    char name[HVF_NIC_NAME_MAX + 1]; /* valid by hvf_nic_name_is_valid */
+    char mac[HVF_MAC_TEXT_LEN + 1];  /* six hex pairs separated by ':', lower-case */
+} hvf_nic;
+
+/* A NIC as a host reports it (the agent's facts): both borrowed, either may be NULL or bad. */
+typedef struct hvf_nic_report {
+    const char *name;
+    const char *mac; /* any case */
+} hvf_nic_report;
+
 typedef struct hvf_host {
     char *name; /* owned */
     int32_t zone;
@@ -74,6 +93,10 @@ typedef struct hvf_host {
     char **tags;            /* owned */
     size_t ntags;
     hvf_host_state state;
+    /* owned, NULL when nnics == 0 (the inventory records none: no identity check); names and
+     * MACs are unique within the host, MACs across the fleet (the inventory reader checks) */
+    hvf_nic *nics;
+    size_t nnics;
     int line; /* where it was defined, 0 if generated */
 
     hvf_resources used;
@@ -175,6 +198,42 @@ int32_t hvf_fleet_find_host(const hvf_fleet *fleet, const char *name);
 int32_t hvf_fleet_find_vm(const hvf_fleet *fleet, const char *name);
 int32_t hvf_fleet_find_service(const hvf_fleet *fleet, const char *name);
 int32_t hvf_fleet_find_zone(const hvf_fleet *fleet, const char *name);
+
+/*
+ * True when @name can be a Linux interface name: 1 to 15 printable ASCII characters, none of
+ * them '/', ':' or a space, and not "." or "..". (The kernel takes any byte but those; a name
+ * outside printable ASCII is refused here so it can be written in messages and YAML as is.)
+ */
+bool hvf_nic_name_is_valid(const char *name);
+/*
+ * hvf_mac_parse: true when @text is six pairs of hex digits separated by ':' (any case); the
+ * lower-case form then goes to @out. False for anything else, @out unchanged.
+ */
+bool hvf_mac_parse(const char *text, char out[HVF_MAC_TEXT_LEN + 1]);
+
+/* The NICs the inventory records for @host (*@n = 0, NULL when none). Borrowed from the host. */
+static inline const hvf_nic *
+hvf_host_nics(const hvf_host *host, size_t *n)
+{
+    *n = host->nnics;
+    return host->nics;
+}
+
+/*
+ * hvf_host_nics_match: whether the NICs a host reports (@seen, @nseen entries) agree with those
+ * its inventory entry records. Every NIC of the inventory must be reported under its name with
+ * its MAC (MACs compared ignoring case); NICs the host has beyond those (lo, bridges, veths)
+ * are ignored, and a host whose entry records no NICs always matches. On a mismatch, the first
+ * difference in the inventory's order goes to @why as one line (NUL-terminated, truncated to
+ * @whysize; @why may be NULL), one of:
+ *   "inventory NIC eno1 (3c:ec:ef:00:11:22) is named enp1s0f0 on the host (renamed)"
+ *   "eno1: inventory 3c:ec:ef:00:11:22, host reports 3c:ec:ef:00:11:23"
+ *   "inventory NIC eno1 missing on the host (it has lo, enp1s0f0)"
+ * Names and MACs from the host are written with anything but printable ASCII as '?'.
+ * On a match @why is "".
+ */
+bool hvf_host_nics_match(const hvf_host *host, const hvf_nic_report *seen, size_t nseen, char *why,
+                         size_t whysize);
 
 /* Usable capacity: (memory - reserved) x ram ratio; cpus x cpu ratio. */
 hvf_resources hvf_host_usable(const hvf_host *host);

@@ -37,8 +37,9 @@ typedef void (*hvf_inventory_sink)(void *ctx, const char *text, size_t len);
 /* The same text handed to @sink in pieces of some 64 KiB, never held whole (a fingerprint of a
  * large fleet need not build it). */
 void hvf_inventory_format_to(const hvf_fleet *fleet, hvf_inventory_sink sink, void *ctx);
-/* The fleet's fingerprint: SHA-256 of its canonical text (hvf_inventory_format), as hex. Plans
- * are bound to it; the sim driver names its world after it. */
+/* The fleet's fingerprint: SHA-256 of its canonical text (hvf_inventory_format) without the
+ * hosts' nics (they take no part in placement), as hex. Plans are bound to it; the sim driver
+ * names its world after it. */
 void hvf_inventory_fingerprint(const hvf_fleet *fleet, char hex[65]);
 
 /* Writes @fleet to @path atomically ("-" = standard output). */

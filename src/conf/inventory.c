@@ -31,6 +31,7 @@ typedef struct inv_host {
     uint64_t mem_mib, reserved_mib;
     double nic, cpu_ratio, ram_ratio;
     int state;
+    struct fy_node *nics; /* read by inv_read_nics */
 } inv_host;
 
 static const hvf_field_spec inv_host_fields[] = {
@@ -54,6 +55,16 @@ static const hvf_field_spec inv_host_fields[] = {
      .offset = offsetof(inv_host, cpu_ratio), .min = 0.01, .max = 1000},
     {.name = "ram_allocation_ratio", .type = HVF_FIELD_DOUBLE,
      .offset = offsetof(inv_host, ram_ratio), .min = 0.01, .max = 100},
+    {.name = "nics", .type = HVF_FIELD_NODE, .offset = offsetof(inv_host, nics)},
+};
+
+typedef struct inv_nic {
+    char *name, *mac;
+} inv_nic;
+
+static const hvf_field_spec inv_nic_fields[] = {
+    {.name = "name", .type = HVF_FIELD_STRING, .offset = offsetof(inv_nic, name), .required = true},
+    {.name = "mac", .type = HVF_FIELD_STRING, .offset = offsetof(inv_nic, mac), .required = true},
 };
 
 typedef struct inv_vm {
@@ -112,6 +123,7 @@ typedef struct inv_ctx {
     hvf_fleet *f;
     hvf_hash rejected_hosts;    /* keys borrowed from names */
     hvf_hash rejected_services; /* keys borrowed from names */
+    hvf_hash macs;              /* NICs' MACs -> host; keys borrowed from the fleet's hosts */
     char **names;               /* owned */
     size_t nnames, names_cap;
     uint32_t *service_refs; /* per service: VM entries naming it, with problems or not */
@@ -162,6 +174,102 @@ inv_read_services(inv_ctx *c, struct fy_node *seq)
     }
 }
 
+/* Index of the first of @nics with name @name (or MAC @mac, when @name is NULL); @n if none. */
+static size_t
+inv_nic_find(const hvf_nic *nics, size_t n, const char *name, const char *mac)
+{
+    size_t k = 0;
+
+    while (k < n && strcmp(name ? nics[k].name : nics[k].mac, name ? name : mac) != 0)
+        k++;
+    return k;
+}
+
+/*
+ * Reads a host's "nics" (@seq, at @path) into *@nics (owned; NULL when the list is empty).
+ * Names and MACs must be unique in the host, MACs also among the hosts read before. Returns the
+ * number of problems reported.
+ */
+static size_t
+inv_read_nics(inv_ctx *c, struct fy_node *seq, const char *path, hvf_nic **nics, size_t *nnics)
+{
+    hvf_reader *r = c->r;
+    struct fy_node *item;
+    void *iter = NULL;
+    size_t i = 0, bad = 0, n = 0;
+    size_t pos[HVF_HOST_NICS_MAX]; /* where out[k] is in the list */
+    char field[64], at[80];
+    hvf_nic *out;
+
+    *nics = NULL;
+    *nnics = 0;
+    snprintf(field, sizeof(field), "%s.nics", path);
+    if (!fy_node_is_sequence(seq)) {
+        hvf_reader_report(r, seq, field, "expected a list of NICs such as [{name: eno1, mac: "
+                                         "3c:ec:ef:00:11:22}]");
+        return 1;
+    }
+    if (hvf_node_count(seq) > HVF_HOST_NICS_MAX) {
+        hvf_reader_report(r, seq, field, "expected at most %d NICs", HVF_HOST_NICS_MAX);
+        return 1;
+    }
+    out = hvf_calloc(hvf_node_count(seq) + 1, sizeof(hvf_nic));
+    while ((item = fy_node_sequence_iterate(seq, &iter)) != NULL) {
+        inv_nic v = {0};
+        hvf_nic nic = {{0}, {0}};
+        int32_t other;
+        size_t k;
+
+        snprintf(at, sizeof(at), "%s[%zu]", field, i++);
+        if (hvf_reader_map(r, item, at, inv_nic_fields, HVF_ARRAY_LEN(inv_nic_fields), &v) != 0) {
+            bad++;
+        } else if (!hvf_nic_name_is_valid(v.name)) {
+            hvf_reader_report_field(r, item, at, "name",
+                                    "expected a Linux interface name: 1-15 characters, no '/', "
+                                    "':' or space");
+            bad++;
+        } else if (!hvf_mac_parse(v.mac, nic.mac)) {
+            hvf_reader_report_field(r, item, at, "mac",
+                                    "expected a MAC address: six hex pairs separated by ':' such "
+                                    "as 3c:ec:ef:00:11:22");
+            bad++;
+        } else {
+            hvf_strlcpy(nic.name, v.name, sizeof(nic.name));
+            if ((k = inv_nic_find(out, n, nic.name, NULL)) < n) {
+                hvf_reader_report_field(r, item, at, "name",
+                                        "expected a name no other NIC of the host has (nics[%zu] "
+                                        "has it too)", pos[k]);
+                bad++;
+            } else {
+                k = inv_nic_find(out, n, NULL, nic.mac);
+                other = hvf_hash_get(&c->macs, nic.mac);
+                if (k < n) {
+                    hvf_reader_report_field(r, item, at, "mac",
+                                            "expected a MAC no other NIC of the host has "
+                                            "(nics[%zu] has it too)", pos[k]);
+                    bad++;
+                } else if (other >= 0) {
+                    hvf_reader_report_field(r, item, at, "mac",
+                                            "expected a MAC of this host only (host '%s' has it "
+                                            "too)", c->f->hosts[other].name);
+                    bad++;
+                } else {
+                    pos[n] = i - 1;
+                    out[n++] = nic;
+                }
+            }
+        }
+        hvf_reader_free_fields(inv_nic_fields, HVF_ARRAY_LEN(inv_nic_fields), &v);
+    }
+    if (bad || n == 0) {
+        free(out);
+        return bad;
+    }
+    *nics = out;
+    *nnics = n;
+    return 0;
+}
+
 static void
 inv_read_hosts(inv_ctx *c, struct fy_node *seq)
 {
@@ -183,10 +291,15 @@ inv_read_hosts(inv_ctx *c, struct fy_node *seq)
                       .state = HVF_HOST_STATE_ACTIVE};
         hvf_host proto = {0};
         hvf_error err = HVF_ERROR_INIT;
+        size_t bad;
+        int32_t idx;
 
         snprintf(path, sizeof(path), "hosts[%zu]", i++);
-        if (hvf_reader_map(r, item, path, inv_host_fields, HVF_ARRAY_LEN(inv_host_fields), &h) !=
-            0) {
+        bad = hvf_reader_map(r, item, path, inv_host_fields, HVF_ARRAY_LEN(inv_host_fields), &h);
+        /* read even when other fields are wrong: every problem of the entry at once */
+        if (h.nics)
+            bad += inv_read_nics(c, h.nics, path, &proto.nics, &proto.nnics);
+        if (bad != 0) {
             inv_ctx_reject(c, &c->rejected_hosts, h.name);
         } else if (h.mem_mib == 0) {
             /* memory first: with memory 0, any reserved_memory would be blamed instead. */
@@ -212,10 +325,14 @@ inv_read_hosts(inv_ctx *c, struct fy_node *seq)
             proto.ntags = h.ntags;
             proto.state = (hvf_host_state)h.state;
             proto.line = hvf_reader_line(item);
-            if (hvf_fleet_add_host(f, &proto, &err) < 0)
+            idx = hvf_fleet_add_host(f, &proto, &err);
+            if (idx < 0)
                 hvf_reader_report_field(r, item, path, "name", "expected a unique name (%s)",
                                         err.msg);
+            for (size_t k = 0; idx >= 0 && k < f->hosts[idx].nnics; k++)
+                HVF_ASSERT(hvf_hash_put(&c->macs, f->hosts[idx].nics[k].mac, idx) == 0);
         }
+        free(proto.nics);
         hvf_reader_free_fields(inv_host_fields, HVF_ARRAY_LEN(inv_host_fields), &h);
     }
 }
@@ -379,6 +496,7 @@ hvf_inventory_read_node(hvf_reader *r, struct fy_node *node, hvf_error *err)
 
     hvf_hash_init(&c.rejected_hosts);
     hvf_hash_init(&c.rejected_services);
+    hvf_hash_init(&c.macs);
     hvf_reader_map(r, node, "", inv_root_fields, HVF_ARRAY_LEN(inv_root_fields), &root);
     if (root.schema && strcmp(root.schema, HVF_INVENTORY_SCHEMA) != 0)
         hvf_reader_report_field(r, node, "", "schema",
@@ -401,6 +519,7 @@ hvf_inventory_read_node(hvf_reader *r, struct fy_node *node, hvf_error *err)
     }
     hvf_hash_clear(&c.rejected_hosts);
     hvf_hash_clear(&c.rejected_services);
+    hvf_hash_clear(&c.macs);
     for (size_t i = 0; i < c.nnames; i++)
         free(c.names[i]);
     free(c.names);
@@ -532,8 +651,14 @@ inv_format_flush(hvf_strbuf *out, hvf_inventory_sink sink, void *ctx, size_t at_
     }
 }
 
+/*
+ * @with_nics: whether the hosts' NICs are written. The fingerprint leaves them out: a plan is
+ * bound to the fingerprint, and NICs take no part in placement, so updating an entry's NICs
+ * after a NIC was renamed (what brings the host back into service) must not void every plan
+ * approved for the fleet, nor start a new sim world for it.
+ */
 static void
-inv_format(const hvf_fleet *f, hvf_strbuf *out, hvf_inventory_sink sink, void *ctx)
+inv_format(const hvf_fleet *f, hvf_strbuf *out, hvf_inventory_sink sink, void *ctx, bool with_nics)
 {
     const size_t chunk = 64 * 1024;
 
@@ -594,6 +719,18 @@ inv_format(const hvf_fleet *f, hvf_strbuf *out, hvf_inventory_sink sink, void *c
             }
             hvf_strbuf_puts(out, "]");
         }
+        if (with_nics && h->nnics) {
+            /* quoted: a MAC such as 12:34:56:00:00:00 is a number to YAML 1.1 (base 60) */
+            hvf_strbuf_puts(out, ", nics: [");
+            for (size_t k = 0; k < h->nnics; k++) {
+                hvf_strbuf_puts(out, k ? ", {name: " : "{name: ");
+                hvf_strbuf_quote(out, h->nics[k].name);
+                hvf_strbuf_puts(out, ", mac: ");
+                hvf_strbuf_quote(out, h->nics[k].mac);
+                hvf_strbuf_puts(out, "}");
+            }
+            hvf_strbuf_puts(out, "]");
+        }
         if (h->state != HVF_HOST_STATE_ACTIVE)
             hvf_strbuf_printf(out, ", state: %s", hvf_host_state_to_string(h->state));
         hvf_strbuf_puts(out, "}\n");
@@ -636,7 +773,7 @@ inv_format(const hvf_fleet *f, hvf_strbuf *out, hvf_inventory_sink sink, void *c
 void
 hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
 {
-    inv_format(f, out, NULL, NULL);
+    inv_format(f, out, NULL, NULL, true);
 }
 
 void
@@ -644,7 +781,7 @@ hvf_inventory_format_to(const hvf_fleet *f, hvf_inventory_sink sink, void *ctx)
 {
     hvf_strbuf sb = HVF_STRBUF_INIT;
 
-    inv_format(f, &sb, sink, ctx);
+    inv_format(f, &sb, sink, ctx, true);
     hvf_strbuf_clear(&sb);
 }
 
@@ -672,9 +809,14 @@ hvf_inventory_fingerprint(const hvf_fleet *fleet, char hex[65])
     uint8_t digest[HVF_SHA256_BYTES];
     hvf_sha256 ctx;
 
-    /* hashed as the text is made, never held whole */
+    /* hashed as the text is made, never held whole; without the NICs (inv_format says why) */
     hvf_sha256_init(&ctx);
-    hvf_inventory_format_to(fleet, inventory_hash_sink, &ctx);
+    {
+        hvf_strbuf sb = HVF_STRBUF_INIT;
+
+        inv_format(fleet, &sb, inventory_hash_sink, &ctx, false);
+        hvf_strbuf_clear(&sb);
+    }
     hvf_sha256_final(&ctx, digest);
     hvf_sha256_to_hex(digest, hex);
 }

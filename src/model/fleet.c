@@ -88,6 +88,7 @@ hvf_fleet_free(hvf_fleet *f)
         for (size_t t = 0; t < h->ntags; t++)
             free(h->tags[t]);
         free(h->tags);
+        free(h->nics);
     }
     for (size_t i = 0; i < f->nvms; i++)
         free(f->vms[i].name);
@@ -124,6 +125,10 @@ fleet_copy_host(hvf_host *dst, const hvf_host *src)
     dst->tags = src->ntags ? hvf_calloc(src->ntags, sizeof(char *)) : NULL;
     for (size_t t = 0; t < src->ntags; t++)
         dst->tags[t] = hvf_strdup(src->tags[t]);
+    dst->nics = src->nnics ? hvf_malloc(src->nnics * sizeof(hvf_nic)) : NULL;
+    dst->nnics = src->nnics;
+    if (src->nnics)
+        memcpy(dst->nics, src->nics, src->nnics * sizeof(hvf_nic));
 }
 
 hvf_fleet *

@@ -62,6 +62,13 @@ fleet_diff(const hvf_fleet *a, const hvf_fleet *b)
             if (!str_eq(x->tags[t], y->tags[t]))
                 return "host tags";
         }
+        if (x->nnics != y->nnics)
+            return "host nics";
+        for (size_t k = 0; k < x->nnics; k++) {
+            if (strcmp(x->nics[k].name, y->nics[k].name) != 0 ||
+                strcmp(x->nics[k].mac, y->nics[k].mac) != 0)
+                return "host nics";
+        }
         if (x->used.mem_mib != y->used.mem_mib || x->used.vcpus != y->used.vcpus)
             return "host accounting";
     }
