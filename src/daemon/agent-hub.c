@@ -95,9 +95,15 @@ hub_attach(void *ctx, bool on)
 {
     hvfd *d = ctx;
 
+    /* a reopen opens the new driver before it closes the old: counted, not switched */
     pthread_mutex_lock(&d->hub_lock);
-    json_decref(d->hub_msgs);
-    d->hub_msgs = on ? json_array() : NULL;
+    d->hub_users += on ? 1 : -1;
+    if (d->hub_users <= 0) {
+        json_decref(d->hub_msgs);
+        d->hub_msgs = NULL;
+    } else if (!d->hub_msgs) {
+        d->hub_msgs = json_array();
+    }
     pthread_mutex_unlock(&d->hub_lock);
     if (on)
         hvfd_agents_replay(d);

@@ -275,6 +275,98 @@ hvfd_agents_replay(hvfd *d)
     pthread_mutex_unlock(&d->agent_lock);
 }
 
+/* ---- identity (seed 002: a host that came back with renamed NICs) ---- */
+
+#define AGENT_MAX_NICS 256
+
+/* Under agent_lock: @host's agent, made on first sight. */
+static hvfd_agent *
+agent_get(hvfd *d, const char *host)
+{
+    hvfd_agent *a = agent_find(d, host);
+
+    if (!a) {
+        a = HVF_NEW(hvfd_agent);
+        hvf_strlcpy(a->host, host, sizeof(a->host));
+        hvf_grow(&d->agents, &d->agents_cap, d->nagents + 1, sizeof(*d->agents));
+        d->agents[d->nagents] = a;
+        (void)hvf_hash_put(&d->agent_index, a->host, (int32_t)d->nagents++);
+    }
+    return a;
+}
+
+/*
+ * Whether @facts' NICs agree with the inventory's for @host (hosts without `nics` there always
+ * do); @why: the first difference. The inventory is the current snapshot's fleet.
+ */
+static bool
+agent_identity_ok(hvfd *d, const char *host, json_t *facts, char *why, size_t n)
+{
+    hvfd_snap *s = hvfd_snap_get(d);
+    json_t *nics = json_object_get(facts, "nics"), *x;
+    hvf_nic_report rep[AGENT_MAX_NICS];
+    size_t k = 0, i;
+    int32_t h;
+    bool ok = true;
+
+    why[0] = '\0';
+    if (s && s->fleet && (h = hvf_fleet_find_host(s->fleet, host)) >= 0) {
+        json_array_foreach(nics, i, x) {
+            if (k == AGENT_MAX_NICS)
+                break;
+            rep[k].name = json_string_value(json_object_get(x, "name"));
+            rep[k++].mac = json_string_value(json_object_get(x, "mac"));
+        }
+        ok = hvf_host_nics_match(&s->fleet->hosts[h], rep, k, why, n);
+    }
+    hvfd_snap_unref(s);
+    return ok;
+}
+
+/*
+ * The agent of a host that is not who the inventory says: not registered (no session), kept
+ * out of service by the driver, and answered 409 identity-mismatch; it keeps syncing its
+ * facts, and registers once they agree (the inventory was updated, or the NICs fixed). The
+ * feed hears of it once when it starts, not at every sync.
+ */
+static void
+agent_mismatch(hvfd_req *r, const char *host, const char *boot, json_t *facts, const char *why)
+{
+    hvfd *d = r->d;
+    hvfd_agent *a;
+    bool news;
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_store *st;
+
+    pthread_mutex_lock(&d->agent_lock);
+    a = agent_get(d, host);
+    news = !a->identity[0]; /* the host's list of NICs may change meanwhile: one entry */
+    hvf_strlcpy(a->identity, why, sizeof(a->identity));
+    a->session[0] = '\0';
+    a->state = AGENT_CONNECTED;
+    a->last_ms = hvfd_mono_ms();
+    a->syncs++;
+    json_decref(a->facts);
+    a->facts = json_incref(facts);
+    hvf_strlcpy(a->boot_id, boot ? boot : "", sizeof(a->boot_id));
+    pthread_mutex_unlock(&d->agent_lock);
+    if (news) {
+        if ((st = hvfd_store_get(d, &err))) {
+            hvfd_event(d, st, "agent", 0,
+                       json_pack("{s:s, s:s, s:s}", "type", "agent_identity_mismatch", "host",
+                                 host, "why", why));
+            hvfd_store_put(d, st);
+        }
+        hvfd_log(HVFD_WARN, "agent refused: not the host the inventory knows",
+                 json_pack("{s:s, s:s}", "host", host, "why", why));
+    }
+    hvfd_hub_post(d, agent_hub_state(host, "connected", NULL, boot, why));
+    hvfd_fail_code(r, 409, "identity-mismatch", "facts",
+                   "identity-mismatch: host '%s' is not the one the inventory knows: %s; it "
+                   "stays out of service until the inventory (its nics) is updated",
+                   host, why);
+}
+
 /* ---- POST /v1/agent/sync ---- */
 
 /* A non-negative integer member of @o, else 0. */
@@ -379,16 +471,15 @@ hvfd_api_agent_sync(hvfd_req *r)
         hvfd_fail(r, 400, "facts", "the first sync of an agent (no session) carries its facts");
         goto out;
     }
+    if ((!session || !*session) &&
+        !agent_identity_ok(d, host, facts, identity, sizeof(identity))) {
+        agent_mismatch(r, host, boot, facts, identity);
+        goto out;
+    }
     acked_ids = json_array();
     feed = json_array();
     pthread_mutex_lock(&d->agent_lock);
-    if (!(a = agent_find(d, host))) {
-        a = HVF_NEW(hvfd_agent);
-        hvf_strlcpy(a->host, host, sizeof(a->host));
-        hvf_grow(&d->agents, &d->agents_cap, d->nagents + 1, sizeof(*d->agents));
-        d->agents[d->nagents] = a;
-        (void)hvf_hash_put(&d->agent_index, a->host, (int32_t)d->nagents++);
-    }
+    a = agent_get(d, host);
     if (!session || !*session) {
         uint8_t raw[16];
 
@@ -407,7 +498,8 @@ hvfd_api_agent_sync(hvfd_req *r)
         pthread_mutex_unlock(&d->agent_lock);
         json_decref(acked_ids);
         json_decref(feed);
-        hvfd_fail(r, 409, "session", "re-register: session '%.40s' is not this daemon's (it "
+        hvfd_fail_code(r, 409, "re-register", "session",
+                       "re-register: session '%.40s' is not this daemon's (it "
                                      "restarted, or another agent took the host)",
                   session);
         goto out;
@@ -417,6 +509,8 @@ hvfd_api_agent_sync(hvfd_req *r)
                                               host, "was", agent_state_names[a->state]));
     a->state = AGENT_CONNECTED;
     a->last_ms = hvfd_mono_ms();
+    if (registered)
+        a->identity[0] = '\0';
     hvf_strlcpy(identity, a->identity, sizeof(identity));
     a->syncs++;
     if (hb) {
@@ -606,8 +700,9 @@ hvfd_api_agents(hvfd_req *r)
         size_t waiting = a->pending;
 
         json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:f, s:s, s:I, s:I, s:I, s:I, s:I, s:O*, s:O*}", "host",
-                           a->host, "state", agent_state_names[a->state], "last_seen_s",
+            arr, json_pack("{s:s, s:s, s:s, s:f, s:s, s:I, s:I, s:I, s:I, s:I, s:O*, s:O*}",
+                           "host", a->host, "state", agent_state_names[a->state], "identity",
+                           a->identity, "last_seen_s",
                            (double)(now - a->last_ms) / 1000.0, "boot_id", a->boot_id,
                            "registered_unix", (json_int_t)a->registered_unix, "syncs",
                            (json_int_t)a->syncs, "events", (json_int_t)a->events, "results",

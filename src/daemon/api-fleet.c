@@ -296,11 +296,12 @@ hvfd_api_inventory_put(hvfd_req *r)
                              "hosts", (json_int_t)fleet->nhosts, "vms", (json_int_t)fleet->nvms));
         hvf_fleet_free(fleet);
     }
-    if (d->cfg.inventory || strncmp(d->cfg.driver, "sim:", 4) != 0)
+    if (!hvfd_driver_follows_put(d))
         return hvfd_reply(r, 202,
                           json_pack("{s:s, s:s}", "stored", path, "note",
                                     "kept as the desired fleet; the driver's fleet is not "
-                                    "replaced (hvfleetd runs with --inventory or a real driver)"));
+                                    "replaced (hvfleetd runs with --inventory or a driver URI "
+                                    "that names its own)"));
     cmd = HVF_NEW(hvfd_cmd);
     cmd->kind = HVFD_CMD_INVENTORY;
     if (!hvfd_cmd_run(r, cmd, 30000))

@@ -31,6 +31,24 @@ typedef struct ctl {
  * The driver URI. sim:/// runs on --inventory, else on the inventory PUT last, else built-in;
  * agent:/// (with its ?parameters) takes the same inventory. Any other URI is used as given.
  */
+static bool
+ctl_agent_base(const char *drv)
+{
+    return strncmp(drv, "agent:///", 9) == 0 && (!drv[9] || drv[9] == '?');
+}
+
+static bool
+ctl_sim_base(const char *drv)
+{
+    return strcmp(drv, "sim:///") == 0 || strcmp(drv, "sim:") == 0 || strcmp(drv, "sim://") == 0;
+}
+
+bool
+hvfd_driver_follows_put(const hvfd *d)
+{
+    return !d->cfg.inventory && (ctl_sim_base(d->cfg.driver) || ctl_agent_base(d->cfg.driver));
+}
+
 static char *
 ctl_driver_uri(hvfd *d)
 {
@@ -39,11 +57,11 @@ ctl_driver_uri(hvfd *d)
     const char *inv = d->cfg.inventory;
     const char *query = "";
     char abs[PATH_MAX];
-    bool agent = strncmp(drv, "agent:///", 9) == 0 && (!drv[9] || drv[9] == '?');
+    bool agent = ctl_agent_base(drv);
 
     if (agent)
         query = drv + 9;
-    else if (strcmp(drv, "sim:///") != 0 && strcmp(drv, "sim:") != 0 && strcmp(drv, "sim://") != 0)
+    else if (!ctl_sim_base(drv))
         return hvf_strdup(drv);
     if (!inv && access(put, R_OK) == 0)
         inv = put;

@@ -202,6 +202,7 @@ typedef struct hvfd {
     pthread_mutex_t hub_lock;
     pthread_cond_t hub_cond;
     json_t *hub_msgs; /* array, oldest first; NULL while no driver listens */
+    int hub_users;    /* drivers attached (two for a moment while one replaces the other) */
     uint64_t hub_dropped; /* progress samples dropped because the driver fell behind */
     hvf_agent_hub hub;
 
@@ -265,6 +266,9 @@ void hvfd_cmd_free(hvfd_cmd *c);
 /* controller.c */
 void *hvfd_controller_main(void *arg);
 /* True when a run is going (running, not paused or ended); fills @id. */
+/* Whether PUT /v1/inventory reopens the driver on the new inventory (sim:/// and agent:///
+ * without --inventory), rather than keeping it as the desired fleet. */
+bool hvfd_driver_follows_put(const hvfd *d);
 bool hvfd_run_busy(hvfd *d, int64_t *id);
 
 /* ---- HTTP ---- */
@@ -326,6 +330,9 @@ int hvfd_reply_text(hvfd_req *r, int status, const char *ctype, char *text, size
  * NULL. */
 int hvfd_fail(hvfd_req *r, int status, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The same with @code instead of the status's name (the agents' "re-register"). */
+int hvfd_fail_code(hvfd_req *r, int status, const char *code, const char *field,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* An hvf_error as an answer: INVALID 400, NOT_FOUND 404, CONFLICT 409, REFUSED 409, CAPACITY
  * 409, UNSUPPORTED 501, IO/INTERNAL 500. */
 int hvfd_fail_err(hvfd_req *r, const hvf_error *err);

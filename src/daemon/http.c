@@ -95,20 +95,17 @@ http_code_name(int status)
     }
 }
 
-int
-hvfd_fail(hvfd_req *r, int status, const char *field, const char *fmt, ...)
+static int
+fail_v(hvfd_req *r, int status, const char *code, const char *field, const char *fmt, va_list ap)
 {
     char msg[1024];
-    va_list ap;
     json_t *e;
 
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     /* messages echo hostile input: json_pack refuses what is not UTF-8, and a 500 would follow */
     msg_scrub(msg);
-    e = json_pack("{s:i, s:s, s:s}", "status", status, "code", http_code_name(status), "message",
-                  msg);
+    e = json_pack("{s:i, s:s, s:s}", "status", status, "code", code ? code : http_code_name(status),
+                  "message", msg);
     if (!json_object_get(e, "message")) /* not UTF-8: an echo of hostile input */
         json_object_set_new(e, "message", json_string("(the message named bytes that are not UTF-8)"));
     if (field) {
@@ -117,6 +114,31 @@ hvfd_fail(hvfd_req *r, int status, const char *field, const char *fmt, ...)
         json_object_set_new(e, "field", f ? f : json_string("(not UTF-8)"));
     }
     return hvfd_reply(r, status, json_pack("{s:o, s:s}", "error", e, "request_id", r->id));
+}
+
+int
+hvfd_fail(hvfd_req *r, int status, const char *field, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = fail_v(r, status, NULL, field, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int
+hvfd_fail_code(hvfd_req *r, int status, const char *code, const char *field, const char *fmt,
+               ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = fail_v(r, status, code, field, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 int

@@ -4,7 +4,8 @@
 until their agent registers; VMs start through the API as agent commands; a drain plan approved
 by two people runs its live migrations as migrate_in/migrate_out commands, each run once, and
 the VMs end on the other hosts; an agent that stops answering takes its host down; bad input is
-refused. Every process is killed by PID on every path.
+refused; a host whose NICs are not the inventory's stays down until the inventory is updated.
+Every process is killed by PID on every path.
 Usage: agent-driver.py HVFLEETD HVFLEET HVFLEET_AGENT"""
 import collections
 import os
@@ -16,27 +17,37 @@ from hvfd import Daemon, check, wait_for
 d = Daemon(sys.argv[1], sys.argv[2], name="hvfd-agent-driver", speed=0)
 agent_bin = sys.argv[3]
 HOSTS = ["h1", "h2", "h3"]
-inv = os.path.join(d.state_dir, "lab-inventory.yaml")
-with open(inv, "w") as f:
-    f.write("schema: hvfleet.inventory/v1\nhosts:\n")
+# h4 claims a NIC no host of this machine has: its agent is not the host the inventory knows
+H4_NICS = "nics: [{name: hvfnone0, mac: \"02:00:5e:00:00:01\"}]"
+
+
+def inventory(h4_nics):
+    text = "schema: hvfleet.inventory/v1\nhosts:\n"
     for h in HOSTS:
-        f.write("  - {name: %s, cpus: 8, memory: 8GiB, nic: 1Gbit}\n" % h)
-    f.write("vms:\n")
+        text += "  - {name: %s, cpus: 8, memory: 8GiB, nic: 1Gbit}\n" % h
+    text += "  - {name: h4, cpus: 8, memory: 8GiB, nic: 1Gbit%s}\n" % (
+        ", " + h4_nics if h4_nics else "")
+    text += "vms:\n"
     for h in HOSTS:
         for j in range(2):
-            f.write("  - {name: %s-vm%d, host: %s, vcpus: 1, memory: 256MiB, dirty_rate: 1MiB/s}\n"
-                    % (h, j, h))
+            text += ("  - {name: %s-vm%d, host: %s, vcpus: 1, memory: 256MiB, "
+                     "dirty_rate: 1MiB/s}\n" % (h, j, h))
+    return text
+
+
+# where PUT /v1/inventory keeps it: the driver takes it as sim:/// would
+with open(os.path.join(d.state_dir, "inventory.yaml"), "w") as f:
+    f.write(inventory(H4_NICS))
 cfg = os.path.join(d.state_dir, "hvfleetd.yaml")
 with open(cfg, "w") as f:
     f.write("agent_heartbeat_s: 1\nagent_down_after: 3s\n"
-            "driver: \"agent:///?image=/nonexistent/guest.elf&append=rate={dirty_mib_per_s}\"\n"
-            "inventory: %s\n" % inv)
+            "driver: \"agent:///?image=/nonexistent/guest.elf&append=rate={dirty_mib_per_s}\"\n")
 d.args = ["--config", cfg]
 viewer = d.token("viewer", "vic")
 op = d.token("operator", "olga")
 ap = d.token("approver", "bob")
 toks = {}
-for h in HOSTS:
+for h in HOSTS + ["h4"]:
     toks[h] = os.path.join(d.state_dir, "agent-%s.token" % h)
     with open(toks[h], "w") as f:
         f.write(d.token("agent", "agent-" + h, host=h) + "\n")
@@ -85,11 +96,15 @@ try:
     check(all(x["state"] == "down" for x in hosts().values()), hosts())
     s, _, e = d.request("POST", "/v1/vms/h1-vm0/start", op)
     check(s == 409 and "agent" in e["error"]["message"], (s, e))
-    for h in HOSTS:
+    for h in HOSTS + ["h4"]:
         start_agent(h)
-    wait_for(lambda: all(x["state"] == "active" for x in hosts().values()),
+    wait_for(lambda: all(hosts()[h]["state"] == "active" for h in HOSTS),
              "every host active once its agent registered", 30)
-    for name in vms():
+    row = wait_for(lambda: [a for a in d.request("GET", "/v1/agents", viewer)[2]["agents"]
+                            if a["host"] == "h4" and a.get("identity")],
+                   "h4's agent refused for its identity", 30)[0]
+    check("hvfnone0" in row["identity"] and hosts()["h4"]["state"] == "down", (row, hosts()))
+    for name in sorted(vms()):
         s, _, e = d.request("POST", "/v1/vms/%s/start" % name, op)
         check(s == 200, (name, s, e))
     wait_for(lambda: all(v["state"] == "running" for v in vms().values()),
@@ -139,9 +154,32 @@ try:
     wait_for(lambda: vms()["h2-vm0"]["host"] == "h3" and vms()["h2-vm0"]["state"] == "running",
              "h2-vm0 runs on h3 after its migration", 30)
     check([t for _, t in executed("h3")].count("migrate_in") == 1, executed("h3"))
+
+    # h4 is still out: the feed said why once, and its agent keeps syncing
+    check(hosts()["h4"]["state"] == "down", hosts()["h4"])
+    mism = [e for e in feed() if e["data"].get("type") == "agent_identity_mismatch"]
+    check(len(mism) == 1 and mism[0]["data"]["host"] == "h4", mism)
+    check(agents["h4"].poll() is None, "h4's agent runs on")
+    # the inventory updated (h4 without its stale NICs): h4 registers and is in service
+    s, _, r = d.request("PUT", "/v1/inventory", op, raw=inventory("").encode(),
+                        headers={"Content-Type": "application/yaml"})
+    check(s == 200 and r["driver"].startswith("agent://"), (s, r))
+    wait_for(lambda: hosts()["h4"]["state"] == "active", "h4 active once the inventory agrees",
+             30)
+
+    # hvfleetd restarted on the same port: the agents are told to register again (409
+    # re-register) and the new driver learns every host from them
+    port = d.port
+    check(d.stop() == 0, "SIGTERM: exit 0")
+    d.start(extra=["--listen", "127.0.0.1:%d" % port])
+    wait_for(lambda: all(x["state"] == "active" for x in hosts().values()),
+             "every host active again after the daemon's restart", 30)
+    check(all(p.poll() is None for p in agents.values()), "no agent exited")
 except BaseException:
     print("vms:", vms(), "\nhosts:", hosts(), file=sys.stderr)
     print("executed:", {h: executed(h) for h in HOSTS}, file=sys.stderr)
+    print("agents:", [(a["host"], a["state"], a["identity"]) for a in
+                      d.request("GET", "/v1/agents", viewer)[2]["agents"]], file=sys.stderr)
     for e in feed():
         if e["type"] != "agent_event":
             print("event:", e["type"], e["data"], file=sys.stderr)

@@ -252,7 +252,7 @@ ad_agent_message(ad_priv *p, int32_t h, json_t *m)
         /* seed 002: not the host the inventory knows; out of service until it is updated */
         ho->agent = AD_AGENT_CONNECTED;
         ad_host_lost(p, h, ho->identity);
-        ho->lost = false;
+        ho->lost = true; /* back once it registers as itself */
         return;
     }
     if (strcmp(state, "suspect") == 0) {
