@@ -576,6 +576,9 @@ info_json(const hvf_qvm_migrate_info *in)
         json_object_set_new(o, "total_time_ms", json_integer(in->total_time_ms));
     if (in->downtime_ms >= 0)
         json_object_set_new(o, "downtime_ms", json_integer(in->downtime_ms));
+    /* QEMU may have missed some of the guest's writes: the destination's memory may be older */
+    if (in->lost_writes_possible)
+        json_object_set_new(o, "lost_writes_possible", json_true());
     return o;
 }
 
