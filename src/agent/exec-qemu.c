@@ -10,6 +10,7 @@
  * thread polls every such job each second, posts its progress, and acts on job_cancel and
  * job_postcopy (which only set a flag on the job).
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -576,6 +577,9 @@ info_json(const hvf_qvm_migrate_info *in)
         json_object_set_new(o, "total_time_ms", json_integer(in->total_time_ms));
     if (in->downtime_ms >= 0)
         json_object_set_new(o, "downtime_ms", json_integer(in->downtime_ms));
+    /* QEMU may have missed some of the guest's writes: the destination's memory may be older */
+    if (in->lost_writes_possible)
+        json_object_set_new(o, "lost_writes_possible", json_true());
     return o;
 }
 
@@ -751,6 +755,37 @@ qx_attach(void *self, hvf_agent_ctx *ctx)
     pthread_mutex_unlock(&q->mu);
 }
 
+/*
+ * MiB of QEMU's "-m [size=]N[K|M|G|T][,...]" (MiB without a suffix; hvf_qvm_start gives TCG
+ * guests KiB), rounded down; -1 when unreadable.
+ */
+static int64_t
+mem_arg_mib(const char *s)
+{
+    char *end;
+    long long n;
+
+    if (strncmp(s, "size=", 5) == 0)
+        s += 5;
+    errno = 0;
+    n = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || n < 0 || n > (1LL << 40))
+        return -1;
+    switch (*end) {
+    case 'K':
+    case 'k':
+        return n / 1024;
+    case 'G':
+    case 'g':
+        return n * 1024;
+    case 'T':
+    case 't':
+        return n * 1024 * 1024;
+    default:
+        return n;
+    }
+}
+
 /* Memory and vCPUs of an adopted VM, from its QEMU's command line ("-m N", "-smp N"). */
 static void
 adopted_size(qx_vm *v)
@@ -771,7 +806,7 @@ adopted_size(qx_vm *v)
         const char *next = i + len + 1 < n ? buf + i + len + 1 : NULL;
 
         if (next && strcmp(arg, "-m") == 0)
-            v->mem_mib = strtoll(next, NULL, 10);
+            v->mem_mib = mem_arg_mib(next);
         else if (next && strcmp(arg, "-smp") == 0)
             v->vcpus = strtoll(next, NULL, 10);
         i += len + 1;

@@ -96,6 +96,56 @@ hvf_qvm_migrate_final(const char *status)
            strcmp(status, "cancelled") == 0;
 }
 
+/* ---------------------------------------------------------------- lost writes */
+
+/* QEMU 9.0.0 carries commit 03bfc2188f: the fast path of the dirty bitmap sync resets TCG's TLB. */
+#define VMIG_QEMU_TLB_FIX_VERSION 90000
+/* The fast path takes RAM blocks whose size is a multiple of 64 pages. */
+#define VMIG_FAST_SYNC_BYTES (64u * 4096u)
+
+/*
+ * Whether @vm's QEMU may miss guest writes while it migrates (see lost_writes_possible):
+ * 1 or 0, cached in vm->dirty_risk; -1 with @err set when QEMU did not answer (nothing cached).
+ */
+static int
+vmig_lost_writes_possible(hvf_qvm *vm, hvf_qmp *q, hvf_error *err)
+{
+    json_t *r;
+    hvf_error qerr = HVF_ERROR_INIT;
+    bool kvm;
+    uint64_t base = 0;
+    uint64_t plugged = 0;
+
+    if (vm->dirty_risk != 0)
+        return vm->dirty_risk == 2;
+    if (hvf_qmp_version(q) >= VMIG_QEMU_TLB_FIX_VERSION) {
+        vm->dirty_risk = 1;
+        return 0;
+    }
+    r = hvf_qmp_execute(q, "query-kvm", NULL, err);
+    if (!r)
+        return -1;
+    kvm = json_is_true(json_object_get(r, "enabled"));
+    json_decref(r);
+    if (kvm) {
+        vm->dirty_risk = 1; /* KVM's dirty log: the TCG TLB is not involved */
+        return 0;
+    }
+    r = hvf_qmp_execute(q, "query-memory-size-summary", NULL, &qerr);
+    if (!r && qerr.code != HVF_ERR_UNSUPPORTED) {
+        if (err)
+            *err = qerr;
+        return -1;
+    }
+    /* a QEMU without the command (before 2.11): its RAM size is unknown, so assume the worst */
+    if (!r || !vmig_u64(r, "base-memory", &base))
+        base = 0;
+    vmig_u64(r, "plugged-memory", &plugged);
+    json_decref(r);
+    vm->dirty_risk = base % VMIG_FAST_SYNC_BYTES == 0 || plugged > 0 ? 2 : 1;
+    return vm->dirty_risk == 2;
+}
+
 /* ---------------------------------------------------------------- destination */
 
 static int
@@ -259,6 +309,8 @@ hvf_qvm_migrate_src_start(hvf_qvm *src, const hvf_qvm_migrate_params *p, hvf_err
     q = hvf_qvm_priv_qmp(src, err);
     if (!q)
         return -1;
+    if (vmig_lost_writes_possible(src, q, err) < 0)
+        goto fail;
     if (vmig_set_caps(q, p->auto_converge, p->postcopy, true, err) < 0)
         goto fail;
     params = json_object();
@@ -292,9 +344,16 @@ hvf_qvm_migrate_src_poll(hvf_qvm *src, hvf_qvm_migrate_info *out, hvf_error *err
         return -1;
     rc = hvf_qvm_migrate_info_read(r, out);
     json_decref(r);
-    if (rc < 0)
+    if (rc < 0) {
         hvf_error_set(err, HVF_ERR_IO, "vm '%s': query-migrate: unexpected reply", src->name);
-    return rc;
+        return -1;
+    }
+    /* asked once per handle (an adopted VM's first poll); unanswered: assume the worst */
+    {
+        hvf_error ignored = HVF_ERROR_INIT;
+        out->lost_writes_possible = vmig_lost_writes_possible(src, q, &ignored) != 0;
+    }
+    return 0;
 }
 
 static int

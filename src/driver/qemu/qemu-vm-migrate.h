@@ -68,6 +68,14 @@ typedef struct hvf_qvm_migrate_info {
     int64_t total_time_ms;       /* total-time; -1 when absent */
     int64_t downtime_ms;         /* downtime, once completed; -1 when absent */
     int64_t setup_time_ms;       /* setup-time; -1 when absent */
+    /*
+     * Not from query-migrate: true when the source QEMU's dirty tracking may miss guest writes,
+     * so that the destination can resume older memory. That is TCG (query-kvm: not enabled) in
+     * a QEMU before 9.0 with a RAM block QEMU syncs on its fast path: base memory a multiple of
+     * 256 KiB (hvf_qvm_start pads TCG guests to avoid it, see HVF_QVM_TCG_RAM_PAD_KIB), or any
+     * hot-plugged memory. Also true when QEMU could not be asked.
+     */
+    bool lost_writes_possible;
 } hvf_qvm_migrate_info;
 
 /* True for completed, failed and cancelled. */

@@ -18,6 +18,8 @@ struct hvf_qvm {
     bool tracked;      /* recorded with hvf_qemu_track_pid */
     bool stopped;      /* by hvf_qvm_stop/destroy */
     pid_t pid;
+    int dirty_risk;    /* 0: not asked yet, 1: QEMU's dirty tracking sees every write, 2: it may
+                        * miss some (hvf_qvm_migrate_info.lost_writes_possible) */
     hvf_qmp *qmp;      /* owned; NULL once stopped */
 };
 

@@ -402,7 +402,10 @@ qvm_argv(const hvf_qvm_conf *conf, const hvf_qvm_spec *spec, const hvf_qvm *vm,
     argv[n++] = hvf_strdup("-accel");
     argv[n++] = hvf_strdup(spec->accel ? spec->accel : "tcg");
     argv[n++] = hvf_strdup("-m");
-    argv[n++] = hvf_asprintf("%" PRIu64 "M", spec->mem_mib);
+    if (!spec->accel || strcmp(spec->accel, "tcg") == 0)
+        argv[n++] = hvf_asprintf("%" PRIu64 "K", spec->mem_mib * 1024 + HVF_QVM_TCG_RAM_PAD_KIB);
+    else
+        argv[n++] = hvf_asprintf("%" PRIu64 "M", spec->mem_mib);
     argv[n++] = hvf_strdup("-smp");
     argv[n++] = hvf_asprintf("%u", spec->vcpus > 0 ? spec->vcpus : 1);
     argv[n++] = hvf_strdup("-qmp");

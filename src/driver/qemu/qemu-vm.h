@@ -41,6 +41,14 @@
 /* Default port range of incoming migrations (hvf_qvm_conf.port_min/max at 0). */
 #define HVF_QVM_PORT_MIN_DEFAULT 49152
 #define HVF_QVM_PORT_MAX_DEFAULT 49215
+/*
+ * A TCG guest gets mem_mib MiB and this many KiB more (-m in KiB). QEMU before 9.0 syncs the
+ * dirty bitmap of a RAM block whose size is a multiple of 256 KiB on a fast path that does not
+ * reset TCG's TLB (fixed by QEMU commit 03bfc2188f): writes through TLB entries that stay (the
+ * stack, hot globals) are then never seen dirty again and the destination resumes an older copy
+ * of those pages. Any other size takes the page-by-page path, which resets the TLB.
+ */
+#define HVF_QVM_TCG_RAM_PAD_KIB 8
 
 /* Where VMs live and how QEMU is run; borrowed by every call, copied where a VM keeps it. */
 typedef struct hvf_qvm_conf {
