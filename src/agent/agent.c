@@ -545,7 +545,9 @@ agent_sync(agent *a, bool *connected)
         return 0;
     }
     if (status != 200) {
-        agent_log("sync with %s failed: HTTP %ld", a->o->url, status);
+        /* the controller's one-line reason, so that an operator sees what it refused */
+        agent_log("sync with %s failed: HTTP %ld: %.300s", a->o->url, status,
+                  a->answer.buf && a->answer.len ? a->answer.buf : "(no body)");
         goto fail;
     }
     if (hvf_agent_answer_parse(a->answer.buf ? a->answer.buf : "", a->answer.len, &ans, &err) <

@@ -462,10 +462,14 @@ qx_migrate_out(void *self, hvf_agent_ctx *ctx, const hvf_agent_cmd *cmd, json_t 
         release(q, v);
         return -1;
     }
+    /* the slot is taken at once (id -1): two workers starting migrations together must not
+     * pick the same one, which lost the first job and its job_done */
     pthread_mutex_lock(&q->mu);
     for (size_t i = 0; i < QX_MAX_JOBS && !job; i++)
-        if (q->jobs[i].id == 0)
+        if (q->jobs[i].id == 0) {
             job = &q->jobs[i];
+            job->id = -1;
+        }
     pthread_mutex_unlock(&q->mu);
     if (!job) {
         hvf_error_set(err, HVF_ERR_CAPACITY, "%s '%s': %d migrations run already", cmd->type,
@@ -475,6 +479,9 @@ qx_migrate_out(void *self, hvf_agent_ctx *ctx, const hvf_agent_cmd *cmd, json_t 
     }
     if (hvf_qvm_migrate_src_start(v->vm, &p, err) < 0) {
         hvf_error_prefix(err, "%s '%s': ", cmd->type, cmd->id);
+        pthread_mutex_lock(&q->mu);
+        job->id = 0;
+        pthread_mutex_unlock(&q->mu);
         release(q, v);
         return -1;
     }
@@ -641,8 +648,8 @@ poller_main(void *p)
             qx_job *job = &q->jobs[i];
             bool cancel = job->cancel, postcopy = job->postcopy, done;
 
-            if (job->id == 0)
-                continue;
+            if (job->id <= 0)
+                continue; /* free, or being taken by a worker */
             job->cancel = false;
             pthread_mutex_unlock(&q->mu);
             done = poll_job(q, job, cancel, postcopy);

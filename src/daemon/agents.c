@@ -394,9 +394,10 @@ agent_check_results(hvfd_req *r, json_t *results)
         snprintf(f, sizeof(f), "results[%zu]", i);
         if (!json_is_object(x) || !json_is_string(json_object_get(x, "id")) ||
             json_string_length(json_object_get(x, "id")) >= 64 || !st ||
-            (strcmp(st, "ok") != 0 && strcmp(st, "failed") != 0 && strcmp(st, "busy") != 0))
+            (strcmp(st, "ok") != 0 && strcmp(st, "error") != 0 && strcmp(st, "failed") != 0 &&
+             strcmp(st, "busy") != 0))
             return hvfd_fail(r, 400, f,
-                             "'%s' must be {id: a command id, status: ok, failed or busy, "
+                             "'%s' must be {id: a command id, status: ok, error or busy, "
                              "data, detail}",
                              f) - 1;
     }
