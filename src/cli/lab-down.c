@@ -181,7 +181,8 @@ hvf_lab_down(hvf_lab *lab, bool quiet, hvf_error *err)
             nagents = n;
         else
             nd = n - from;
-        left += lab_stop_all(t + from, n - from);
+        if (n > from) /* t is NULL while nothing was added */
+            left += lab_stop_all(t + from, n - from);
     }
     free(t);
     t = NULL;
@@ -220,8 +221,8 @@ hvf_lab_down(hvf_lab *lab, bool quiet, hvf_error *err)
     }
     if (!quiet)
         fprintf(stderr,
-                "lab %s down: stopped %zu agent%s, %zu hvfleetd, %zu QEMU process%s; removed "
-                "%zu namespace%s and bridge %s\n",
+                "lab %s down: stopped %zu agent%s, %zu hvfleetd, %zu process%s the agents left "
+                "(QEMUs); removed %zu namespace%s and bridge %s\n",
                 lab->id, nagents, nagents == 1 ? "" : "s", nd, nq, nq == 1 ? "" : "es",
                 lab->nhosts, lab->nhosts == 1 ? "" : "s", lab->bridge);
     return 0;

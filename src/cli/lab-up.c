@@ -5,21 +5,16 @@
  * connected and every VM runs. Each step is recorded in DIR/lab.json before the next, and a
  * step that fails undoes the lab (hvf_lab_down) before the command exits non-zero.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,19 +22,10 @@
 #include "cli/client.h"
 #include "cli/lab.h"
 #include "hvfleet/alloc.h"
-#include "hvfleet/diag.h"
-#include "hvfleet/fleet.h"
-#include "hvfleet/inventory.h"
-#include "hvfleet/store.h"
-#include "hvfleet/freeze.h"
-#include "hvfleet/token.h"
 #include "hvfleet/units.h"
 #include "util/text.h"
 
 #define MIB ((uint64_t)1 << 20)
-/* each host keeps this much for itself in the inventory */
-#define LAB_RESERVED_MIB 512
-#define LAB_MARKER ".hvfleet-lab"
 
 typedef struct lab_opts {
     long hosts;          /* 1 to HVF_LAB_MAX_HOSTS */
@@ -113,38 +99,6 @@ lab_long_opt(const char *flag, const char *v, long lo, long hi, long *out)
     return 0;
 }
 
-/* Characters a directory or file may have to be written into the driver URI as they are. */
-static bool
-lab_path_ok(const char *p)
-{
-    return *p && strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-                           "._/+,:@~-") == strlen(p);
-}
-
-char *
-hvf_cli_lab_dir(const char *what, const char *arg)
-{
-    char cwd[PATH_MAX];
-
-    if (!arg || !*arg) {
-        fprintf(stderr, "hvfleet: %s: --dir DIR is required (the lab's directory)\n", what);
-        return NULL;
-    }
-    if (!lab_path_ok(arg) || strlen(arg) > 1024) {
-        fprintf(stderr,
-                "hvfleet: %s: --dir '%.200s': expected a path of letters, digits and ._/+,:@~- "
-                "(it goes into URIs as it is)\n",
-                what, arg);
-        return NULL;
-    }
-    if (arg[0] == '/')
-        return hvf_strdup(arg);
-    if (!getcwd(cwd, sizeof(cwd)) || !lab_path_ok(cwd)) {
-        fprintf(stderr, "hvfleet: %s: --dir '%s': give an absolute path\n", what, arg);
-        return NULL;
-    }
-    return hvf_asprintf("%s/%s", cwd, arg);
-}
 
 /* Returns 0, or the exit status after a message. */
 static int
@@ -237,7 +191,7 @@ lab_parse(int argc, char **argv, lab_opts *o, const struct option *opts)
         fprintf(stderr, "hvfleet: lab up: --subnet %s\n", err.msg);
         return 2;
     }
-    if (o->guest && (!lab_path_ok(o->guest) || o->guest[0] != '/' || access(o->guest, R_OK) < 0)) {
+    if (o->guest && (!hvf_lab_path_ok(o->guest) || o->guest[0] != '/' || access(o->guest, R_OK) < 0)) {
         fprintf(stderr, "hvfleet: lab up: --guest '%.200s': expected a readable file given by an "
                         "absolute path of letters, digits and ._/+,:@~-\n",
                 o->guest);
@@ -248,207 +202,11 @@ lab_parse(int argc, char **argv, lab_opts *o, const struct option *opts)
     return 0;
 }
 
-/* ---- files ---- */
-
-static int
-lab_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    if (remove(path) < 0 && errno != ENOENT)
-        return -1;
-    return 0;
-}
-
-/* Removes @path and what is under it, not following symlinks. */
-static int
-lab_rm_tree(const char *path, hvf_error *err)
-{
-    if (access(path, F_OK) < 0)
-        return 0;
-    if (nftw(path, lab_rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0) {
-        hvf_error_set(err, HVF_ERR_IO, "'%s': cannot remove it: %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/* Makes @dir the lab's: created (0700) when missing; an existing one must be empty or hold the
- * marker of an earlier lab. Returns 0, or -1 with HVF_ERR_INVALID (exit 2). */
-static int
-lab_dir_prepare(const char *dir, hvf_error *err)
-{
-    HVF_AUTOFREE char *marker = hvf_asprintf("%s/" LAB_MARKER, dir);
-    struct stat st;
-    DIR *d;
-    struct dirent *de;
-    bool empty = true;
-    int fd;
-
-    if (hvf_file_mkdirs(dir, 0700, err) < 0) {
-        hvf_error_set(err, HVF_ERR_INVALID, "--dir '%s': cannot create it: %s", dir,
-                      strerror(errno));
-        return -1;
-    }
-    if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) < 0) {
-        hvf_error_set(err, HVF_ERR_INVALID, "--dir '%s': not a writable directory", dir);
-        return -1;
-    }
-    if (access(marker, F_OK) < 0) {
-        if (!(d = opendir(dir))) {
-            hvf_error_set(err, HVF_ERR_INVALID, "--dir '%s': %s", dir, strerror(errno));
-            return -1;
-        }
-        while (empty && (de = readdir(d)) != NULL)
-            empty = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
-        closedir(d);
-        if (!empty) {
-            hvf_error_set(err, HVF_ERR_INVALID,
-                          "--dir '%s': not empty and not a lab's directory (no %s in it): give a "
-                          "new or empty directory",
-                          dir, LAB_MARKER);
-            return -1;
-        }
-        if ((fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0) {
-            hvf_error_set(err, HVF_ERR_INVALID, "--dir '%s': not writable: %s", dir,
-                          strerror(errno));
-            return -1;
-        }
-        close(fd);
-    }
-    return 0;
-}
-
-/* Writes @text to @path with mode @mode, whole or not at all. */
-static int
-lab_write(const char *path, const char *text, mode_t mode, hvf_error *err)
-{
-    if (hvf_file_write_atomic(path, text, strlen(text), err) < 0)
-        return -1;
-    if (chmod(path, mode) < 0) {
-        hvf_error_set(err, HVF_ERR_IO, "'%s': chmod: %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/* "1Gbit", "100Mbit", "1500000bit": the exact rate in the largest unit that divides it. */
-static void
-lab_format_bits(uint64_t bits, char *buf, size_t size)
-{
-    if (bits % 1000000000 == 0)
-        snprintf(buf, size, "%" PRIu64 "Gbit", bits / 1000000000);
-    else if (bits % 1000000 == 0)
-        snprintf(buf, size, "%" PRIu64 "Mbit", bits / 1000000);
-    else if (bits % 1000 == 0)
-        snprintf(buf, size, "%" PRIu64 "kbit", bits / 1000);
-    else
-        snprintf(buf, size, "%" PRIu64 "bit", bits);
-}
-
-static void
-lab_format_rate(double bps, char *buf, size_t size)
-{
-    uint64_t b = (uint64_t)llround(bps);
-
-    if (b % MIB == 0)
-        snprintf(buf, size, "%" PRIu64 "MiB/s", b / MIB);
-    else if (b % 1024 == 0)
-        snprintf(buf, size, "%" PRIu64 "KiB/s", b / 1024);
-    else
-        snprintf(buf, size, "%" PRIu64 "B/s", b);
-}
-
-/*
- * The inventory: N hosts big enough that draining any one fits on the others (its K VMs spread
- * over N-1 hosts, with half again for headroom), K VMs each. Checked by the inventory's own
- * reader before it is used.
- */
-static int
-lab_write_inventory(const hvf_lab *lab, const lab_opts *o, const char *path, hvf_error *err)
-{
-    hvf_strbuf sb = HVF_STRBUF_INIT;
-    uint64_t n = (uint64_t)o->hosts, k = (uint64_t)o->vms;
-    uint64_t per = n > 1 ? (k * n + n - 2) / (n - 1) : k;
-    uint64_t usable = (per * o->vm_mib * 3 + 1) / 2;
-    uint64_t cpus = per > 16 ? (per + 3) / 4 : 4;
-    char nic[32], rate[32];
-    hvf_diags diags;
-    hvf_fleet *f;
-    int rc;
-
-    if (usable < 1024)
-        usable = 1024;
-    lab_format_bits(o->nic_bit_s, nic, sizeof(nic));
-    lab_format_rate(o->dirty_bps, rate, sizeof(rate));
-    hvf_strbuf_printf(&sb,
-                      "# The lab %s's fleet, written by hvfleet lab up (docs/lab.md): %ld hosts, "
-                      "%ld VMs each.\nschema: hvfleet.inventory/v1\nhosts:\n",
-                      lab->id, o->hosts, o->vms);
-    for (size_t i = 0; i < lab->nhosts; i++)
-        hvf_strbuf_printf(&sb,
-                          "  - {name: %s, zone: lab, rack: r1, cpus: %" PRIu64
-                          ", memory: %" PRIu64 "MiB, reserved_memory: %dMiB, nic: %s}\n",
-                          lab->hosts[i].name, cpus, usable + LAB_RESERVED_MIB, LAB_RESERVED_MIB,
-                          nic);
-    hvf_strbuf_puts(&sb, k ? "vms:\n" : "vms: []\n");
-    for (size_t i = 0; i < lab->nhosts; i++) {
-        for (uint64_t j = 1; j <= k; j++)
-            hvf_strbuf_printf(&sb,
-                              "  - {name: %s-vm%" PRIu64 ", host: %s, vcpus: 1, memory: %" PRIu64
-                              "MiB, dirty_rate: %s}\n",
-                              lab->hosts[i].name, j, lab->hosts[i].name, o->vm_mib, rate);
-    }
-    rc = lab_write(path, sb.buf, 0644, err);
-    hvf_strbuf_clear(&sb);
-    if (rc < 0)
-        return -1;
-    hvf_diags_init(&diags);
-    f = hvf_inventory_load(path, &diags, err);
-    if (!f)
-        hvf_error_set(err, HVF_ERR_INTERNAL, "the lab's inventory does not validate: %s",
-                      diags.n ? diags.lines[0] : err->msg);
-    hvf_diags_clear(&diags);
-    hvf_fleet_free(f);
-    return f ? 0 : -1;
-}
-
-/* A token of @role for @name (and @host) in the store of @state, written to @path (0600). */
-static int
-lab_token(const char *state, const char *role, const char *name, const char *host,
-          const char *path, hvf_error *err)
-{
-    hvf_store_token t;
-    char tok[64];
-    hvf_store *st;
-    int rc;
-
-    memset(&t, 0, sizeof(t));
-    hvf_strlcpy(t.name, name, sizeof(t.name));
-    hvf_strlcpy(t.role, role, sizeof(t.role));
-    hvf_strlcpy(t.host, host ? host : "", sizeof(t.host));
-    hvf_strlcpy(t.by, "hvfleet-lab", sizeof(t.by));
-    t.created_unix = (int64_t)time(NULL);
-    if (hvf_token_new(tok, t.sha256, err) < 0 || !(st = hvf_state_open(state, err)))
-        return -1;
-    rc = hvf_store_token_add(st, &t, err);
-    hvf_store_close(st);
-    if (rc < 0)
-        return -1;
-    {
-        HVF_AUTOFREE char *line = hvf_asprintf("%s\n", tok);
-
-        rc = lab_write(path, line, 0600, err);
-        memset(line, 0, strlen(line));
-    }
-    memset(tok, 0, sizeof(tok));
-    return rc;
-}
 
 /* The driver hvfleetd runs the lab with: the one place its URI is made. agent:// (the agents
- * run the inventory's VMs as QEMU guests of the lab guest, TCG) unless --driver says otherwise;
- * "sim" is the twin on the lab's inventory. */
+ * run the inventory's VMs as QEMU guests of the lab guest, TCG; the driver fills in each VM's
+ * dirty rate from the inventory) unless --driver says otherwise; "sim" is the twin on the
+ * lab's inventory. */
 static char *
 lab_driver_uri(const lab_opts *o, const char *inventory, const char *guest)
 {
@@ -456,30 +214,10 @@ lab_driver_uri(const lab_opts *o, const char *inventory, const char *guest)
         return hvf_asprintf("sim://%s", inventory);
     if (o->driver)
         return hvf_strdup(o->driver);
-    return hvf_asprintf("agent://%s?image=%s&accel=tcg&append=rate=%.6g", inventory, guest,
-                        o->dirty_bps / (double)MIB);
+    return hvf_asprintf("agent://%s?image=%s&accel=tcg&append=rate={dirty_mib_per_s}", inventory,
+                        guest);
 }
 
-/* The last non-empty line of @path, for messages. */
-static void
-lab_log_tail(const char *path, char *buf, size_t size)
-{
-    HVF_AUTOFREE char *text = NULL;
-    hvf_error err = HVF_ERROR_INIT;
-    size_t len = 0;
-    char *end, *start;
-
-    snprintf(buf, size, "(see %s)", path);
-    if (!(text = hvf_text_read_file(path, (size_t)16 << 20, &len, &err)) || len == 0)
-        return;
-    end = text + len;
-    while (end > text && (end[-1] == '\n' || end[-1] == ' '))
-        *--end = '\0';
-    start = strrchr(text, '\n');
-    start = start ? start + 1 : text;
-    if (*start)
-        snprintf(buf, size, "%.300s (%s)", start, path);
-}
 
 static uint64_t
 lab_mem_available_mib(void)
@@ -555,7 +293,7 @@ lab_find_parts(lab_run *r, hvf_error *err)
                       "PREFIX/share/hvfleet: give --guest FILE");
         return -1;
     }
-    if (r->guest && !lab_path_ok(r->guest)) {
+    if (r->guest && !hvf_lab_path_ok(r->guest)) {
         hvf_error_set(err, HVF_ERR_INVALID, "--guest '%.200s': expected a path of letters, "
                                             "digits and ._/+,:@~-",
                       r->guest);
@@ -608,7 +346,7 @@ lab_make_files(lab_run *r, hvf_error *err)
     int rc;
 
     /* an earlier lab's store and agents' records would be taken for this one's */
-    if (lab_rm_tree(r->state, err) < 0 || lab_rm_tree(hosts, err) < 0 ||
+    if (hvf_lab_rm_tree(r->state, err) < 0 || hvf_lab_rm_tree(hosts, err) < 0 ||
         hvf_file_mkdirs(r->state, 0700, err) < 0)
         return -1;
     for (size_t i = 0; i < lab->nhosts; i++) {
@@ -617,12 +355,12 @@ lab_make_files(lab_run *r, hvf_error *err)
         HVF_AUTOFREE char *name = hvf_asprintf("agent-%s", lab->hosts[i].name);
 
         if (hvf_file_mkdirs(h, 0700, err) < 0 ||
-            lab_token(r->state, "agent", name, lab->hosts[i].name, tok, err) < 0)
+            hvf_lab_token(r->state, "agent", name, lab->hosts[i].name, tok, err) < 0)
             return -1;
     }
-    if (lab_write_inventory(lab, r->o, r->inventory, err) < 0 ||
-        lab_token(r->state, "operator,approver", "lab-operator", NULL, r->token, err) < 0 ||
-        lab_token(r->state, "approver", "lab-approver", NULL, appr, err) < 0)
+    if (hvf_lab_write_inventory(lab, r->o->vms, r->o->vm_mib, r->o->dirty_bps, r->inventory, err) < 0 ||
+        hvf_lab_token(r->state, "operator,approver", "lab-operator", NULL, r->token, err) < 0 ||
+        hvf_lab_token(r->state, "approver", "lab-approver", NULL, appr, err) < 0)
         return -1;
     r->driver = lab_driver_uri(r->o, r->inventory, r->guest);
     hvf_strbuf_printf(&sb,
@@ -633,7 +371,7 @@ lab_make_files(lab_run *r, hvf_error *err)
     hvf_strbuf_puts(&sb, "\ndriver: ");
     hvf_strbuf_quote(&sb, r->driver);
     hvf_strbuf_puts(&sb, "\nagent_heartbeat_s: 2\nagent_down_after: 10s\n");
-    rc = lab_write(cfg, sb.buf, 0644, err);
+    rc = hvf_lab_write_file(cfg, sb.buf, 0644, err);
     hvf_strbuf_clear(&sb);
     return rc;
 }
@@ -665,7 +403,7 @@ lab_start_daemon(lab_run *r, hvf_error *err)
         char *end;
 
         if (!hvf_lab_proc_alive(&lab->procs[lab->nprocs - 1])) {
-            lab_log_tail(log, tail, sizeof(tail));
+            hvf_lab_log_tail(log, tail, sizeof(tail));
             hvf_error_set(err, HVF_ERR_INTERNAL, "hvfleetd exited at start: %s", tail);
             return -1;
         }
@@ -731,7 +469,7 @@ lab_check_agents_alive(lab_run *r, hvf_error *err)
                     : hvf_asprintf("%s/hvfleetd.log", r->lab->dir);
             char tail[400];
 
-            lab_log_tail(log, tail, sizeof(tail));
+            hvf_lab_log_tail(log, tail, sizeof(tail));
             hvf_error_set(err, HVF_ERR_INTERNAL, "%s%s%s exited: %s", p->role, *p->host ? " of " : "",
                           p->host, tail);
             return -1;
@@ -948,7 +686,7 @@ lab_print(const lab_run *r, size_t running, int64_t ms)
     const hvf_lab *lab = r->lab;
     char net[16], nic[32];
 
-    lab_format_bits(lab->nic_bit_s, nic, sizeof(nic));
+    hvf_lab_format_bits(lab->nic_bit_s, nic, sizeof(nic));
     printf("lab %s up in %.1f s: %zu host%s (h1..h%zu) on %s/24, NIC %s, %zu VM%s running\n",
            lab->id, (double)ms / 1000.0, lab->nhosts, HVF_CLI_S(lab->nhosts), lab->nhosts,
            hvf_lab_addr_format(lab->subnet, net), nic, running, HVF_CLI_S(running));
@@ -999,7 +737,7 @@ hvf_cli_lab_up(int argc, char **argv)
         free(o.dir);
         return 1;
     }
-    if (lab_dir_prepare(o.dir, &err) < 0 || lab_find_parts(&r, &err) < 0) {
+    if (hvf_lab_dir_prepare(o.dir, &err) < 0 || lab_find_parts(&r, &err) < 0) {
         free(o.dir);
         lab_run_clear(&r);
         return lab_fail(&err);

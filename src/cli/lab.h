@@ -7,7 +7,8 @@
  *   lab-state.c  the record of a lab (DIR/lab.json): what `lab down` undoes; names and subnets
  *   lab-sys.c    running ip/tc (posix_spawn, argv, no shell), spawning daemons, /proc checks
  *   lab-net.c    the bridge, namespaces, veths and tc shaping; the subnet's check
- *   lab-up.c     lab up: inventory, tokens, hvfleetd, agents, waiting, starting the VMs
+ *   lab-files.c  its directory, inventory and token files
+ *   lab-up.c     lab up: hvfleetd, agents, waiting, starting the VMs
  *   lab-down.c   lab down: every recorded process by PID (and start time), QEMUs, links
  *   cmd-lab.c    the command and its subcommands, lab status
  *
@@ -99,6 +100,39 @@ int hvf_lab_save(const hvf_lab *lab, hvf_error *err) __attribute__((warn_unused_
 int hvf_lab_subnet_parse(const char *s, uint32_t *net, hvf_error *err);
 /* Dotted quad of @addr (host byte order) into @buf. */
 char *hvf_lab_addr_format(uint32_t addr, char buf[16]);
+
+/* ---- lab-files.c ---- */
+
+/* A lab's directory holds this file from its first `lab up` on. */
+#define HVF_LAB_MARKER ".hvfleet-lab"
+
+/* True when @p has only letters, digits and ._/+,:@~- (it goes into URIs as it is). */
+bool hvf_lab_path_ok(const char *p);
+/*
+ * hvf_lab_dir_prepare: makes @dir the lab's: created (0700) when missing; an existing one must
+ * be empty or hold HVF_LAB_MARKER (an earlier lab's), so that no other directory is taken.
+ * Returns 0, or -1 with HVF_ERR_INVALID.
+ */
+int hvf_lab_dir_prepare(const char *dir, hvf_error *err);
+/* Removes @path and what is under it, not following symlinks; a missing @path is fine. */
+int hvf_lab_rm_tree(const char *path, hvf_error *err);
+/* Writes @text to @path whole (hvf_file_write_atomic) with mode @mode. */
+int hvf_lab_write_file(const char *path, const char *text, mode_t mode, hvf_error *err);
+/* "1Gbit", "100Mbit", "1500000bit": @bits exactly, in the largest unit that divides it. */
+void hvf_lab_format_bits(uint64_t bits, char *buf, size_t size);
+/*
+ * hvf_lab_write_inventory: @lab's fleet to @path: its hosts (big enough that draining any one
+ * fits on the others), @nvms VMs on each of @vm_mib MiB dirtying @dirty_bps bytes/s; read back
+ * with the inventory's reader. Returns 0, or -1 with @err set.
+ */
+int hvf_lab_write_inventory(const hvf_lab *lab, long nvms, uint64_t vm_mib, double dirty_bps,
+                            const char *path, hvf_error *err);
+/* A token of @role for @name (and @host, may be NULL) in the store of @state_dir, written
+ * alone on the only line of @path (mode 0600). */
+int hvf_lab_token(const char *state_dir, const char *role, const char *name, const char *host,
+                  const char *path, hvf_error *err);
+/* The last non-empty line of @path and the path, for messages, into @buf. */
+void hvf_lab_log_tail(const char *path, char *buf, size_t size);
 
 /* ---- lab-sys.c ---- */
 
