@@ -179,7 +179,8 @@ for pid in $OLDPIDS; do
         [ "$(sed 's/.*) //' "/proc/$pid/stat" | cut -c1)" = Z ] || fail "process $pid of the first lab survived"
 done
 
-# down of a half-made lab: a namespace removed and an agent killed by hand
+# down of a half-made lab: a namespace removed and an agent killed by hand; and what agents
+# leave running: a QEMU with its pidfile where the qemu executor keeps it, a process in a host
 python3 - "$D/lab.json" >"$T/procs" <<'EOF'
 import json, sys
 for p in json.load(open(sys.argv[1]))["processes"]:
@@ -187,7 +188,18 @@ for p in json.load(open(sys.argv[1]))["processes"]:
 EOF
 kill -9 "$(awk '$2 == "h2" {print $3}' "$T/procs")"
 ip netns del "hvl$ID-h3"
-"$HVFLEET" lab down --dir "$D" >"$T/out" 2>"$T/err" || fail "lab down: exit $?: $(cat "$T/err")"
+mkdir -p "$D/hosts/h1/vms/left"
+ip netns exec "hvl$ID-h1" qemu-system-x86_64 -machine none -nodefaults -display none -S \
+    -daemonize -pidfile "$D/hosts/h1/vms/left/pidfile" || fail "a QEMU in h1 did not start"
+QPID=$(cat "$D/hosts/h1/vms/left/pidfile")
+ip netns exec "hvl$ID-h2" sleep 600 </dev/null >/dev/null 2>&1 &
+SPID=$!
+for pid in $QPID $SPID; do
+    echo "pid $pid $(sed 's/.*) //' "/proc/$pid/stat" | cut -d' ' -f20)" >>"$T/recorded"
+    echo "left - $pid" >>"$T/procs"
+done
+"$HVFLEET" lab down --dir "$D" >"$T/out" 2>"$T/down.err" ||
+    fail "lab down: exit $?: $(cat "$T/down.err")"
 [ -z "$(ip netns list | grep "^hvl$ID-")" ] || fail "namespaces left: $(ip netns list)"
 [ -z "$(ls /sys/class/net | grep "^hvl$ID")" ] || fail "links left: $(ls /sys/class/net)"
 while read -r role host pid; do
@@ -197,6 +209,8 @@ done <"$T/procs"
 [ ! -e "$D/lab.json" ] || fail "lab.json left after lab down"
 "$HVFLEET" lab down --dir "$D" 2>"$T/err" || fail "lab down again: exit $?"
 grep -q "nothing to do" "$T/err" || fail "lab down again: $(cat "$T/err")"
+grep -q "stopped 2 agents, 1 hvfleetd, 2 processes the agents left" "$T/down.err" ||
+    fail "lab down's account: $(cat "$T/down.err")"
 
 # a failing up undoes what it made: hvfleetd refuses its driver
 "$HVFLEET" lab up --hosts 2 --vms-per-host 0 --driver "nosuch:///x" --subnet "$NET.0/24" \
