@@ -1,16 +1,20 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# hvfleet lab up/down on this machine (docs/lab.md): a 3-host lab (--driver sim until hvfleetd
-# has agent://) on a random 10.77.R.0/24 in a unique directory. Checked: namespaces, addresses,
+# hvfleet lab up/down on this machine (docs/lab.md): a 3-host lab with 2 VMs a host on a random
+# 10.77.R.0/24 in a unique directory: real QEMU guests through hvfleetd's agent:// driver, or the
+# twin (--driver sim) in a tree that has no agent:// driver yet (src/driver/agent/). Checked: namespaces, addresses,
 # no default route, the bridge, tbf at the NIC rate on both ends, each agent inside its namespace
 # and connected (GET /v1/agents), the inventory (check, drain plan), up again on the same
 # directory (the old lab taken down first), down of a half-made lab, nothing left behind, and
 # bad input (one line, exit 2). A trap takes the lab down on every path, then removes whatever
 # is left by the PIDs and names lab.json recorded. Skipped (77) unless root with a usable
 # `ip netns` and QEMU.
-# usage: lab-up-down.sh HVFLEET
+# usage: lab-up-down.sh HVFLEET SRCDIR
 set -u
-HVFLEET=${1:?usage: lab-up-down.sh HVFLEET}
+HVFLEET=${1:?usage: lab-up-down.sh HVFLEET SRCDIR}
+SRC=${2:?usage: lab-up-down.sh HVFLEET SRCDIR}
+DRIVER=
+[ -f "$SRC/src/driver/agent/agent-driver.c" ] || DRIVER="--driver sim"
 export LC_ALL=C
 case $HVFLEET in /*) ;; *) HVFLEET=$(pwd)/$HVFLEET ;; esac
 
@@ -55,6 +59,14 @@ cleanup() {
             esac
         done <"$T/recorded"
     fi
+    # and any process whose command line names this run's directory (QEMUs of a namespace that
+    # is gone can be found no other way)
+    for f in /proc/[0-9]*/cmdline; do
+        if tr '\0' ' ' <"$f" 2>/dev/null | grep -qF "$T/"; then
+            p=${f#/proc/}
+            kill -9 "${p%/cmdline}" 2>/dev/null
+        fi
+    done
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -86,7 +98,7 @@ up() {
     for try in 1 2 3 4 5 6 7 8; do
         R=$(($(od -An -N2 -tu2 /dev/urandom) % 250 + 1))
         "$HVFLEET" lab up --hosts 3 --nic 200Mbit --vms-per-host 2 --vm-memory 64MiB \
-            --dirty-rate 4MiB/s --driver sim --subnet "10.77.$R.0/24" --dir "$dir" "$@" \
+            --dirty-rate 4MiB/s $DRIVER --subnet "10.77.$R.0/24" --dir "$dir" "$@" \
             >"$T/up.out" 2>"$T/up.err"
         rc=$?
         remember "$dir"
@@ -206,10 +218,17 @@ while read -r role host pid; do
     s=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1)
     [ -z "$s" ] || [ "$s" = Z ] || fail "$role $pid still runs after lab down"
 done <"$T/procs"
+# no QEMU of the lab's VMs either (h3's, whose namespace was removed, found by their pidfiles)
+for f in /proc/[0-9]*/cmdline; do
+    if tr '\0' ' ' <"$f" 2>/dev/null | grep -q "qemu-system.* -pidfile $D/hosts/"; then
+        s=$(sed 's/.*) //' "${f%cmdline}stat" 2>/dev/null | cut -c1)
+        [ -z "$s" ] || [ "$s" = Z ] || fail "a QEMU of the lab still runs: $(tr '\0' ' ' <"$f")"
+    fi
+done
 [ ! -e "$D/lab.json" ] || fail "lab.json left after lab down"
 "$HVFLEET" lab down --dir "$D" 2>"$T/err" || fail "lab down again: exit $?"
 grep -q "nothing to do" "$T/err" || fail "lab down again: $(cat "$T/err")"
-grep -q "stopped 2 agents, 1 hvfleetd, 2 processes the agents left" "$T/down.err" ||
+grep -q "stopped 2 agents, 1 hvfleetd, [0-9]* process" "$T/down.err" ||
     fail "lab down's account: $(cat "$T/down.err")"
 
 # a failing up undoes what it made: hvfleetd refuses its driver
