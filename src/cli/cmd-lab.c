@@ -84,7 +84,7 @@ hvf_cli_lab_down(int argc, char **argv)
     HVF_AUTOFREE char *dir = NULL;
     hvf_error err = HVF_ERROR_INIT;
     hvf_lab *lab;
-    int rc;
+    int rc, lock = -1;
 
     if (hvf_cli_options_wanted(opts))
         return 0;
@@ -98,7 +98,19 @@ hvf_cli_lab_down(int argc, char **argv)
         hvf_lab_free(lab);
         return 1;
     }
+    /* a lab's directory has its marker; one made by hand may not, and is not locked */
+    {
+        HVF_AUTOFREE char *marker = hvf_asprintf("%s/" HVF_LAB_MARKER, dir);
+
+        if (access(marker, F_OK) == 0 && (lock = hvf_lab_dir_lock(dir, &err)) < 0) {
+            hvf_lab_free(lab);
+            fprintf(stderr, "hvfleet: lab down: %s\n", err.msg);
+            return 1;
+        }
+    }
     rc = hvf_lab_down(lab, false, &err);
+    if (lock >= 0)
+        close(lock);
     hvf_lab_free(lab);
     return rc < 0 ? hvf_cli_fail(&err) : 0;
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -130,6 +131,26 @@ hvf_lab_dir_prepare(const char *dir, hvf_error *err)
         close(fd);
     }
     return 0;
+}
+
+int
+hvf_lab_dir_lock(const char *dir, hvf_error *err)
+{
+    HVF_AUTOFREE char *marker = hvf_asprintf("%s/" HVF_LAB_MARKER, dir);
+    int fd = open(marker, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0) {
+        hvf_error_set(err, HVF_ERR_INVALID, "--dir '%s': %s: %s", dir, HVF_LAB_MARKER,
+                      strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        hvf_error_set(err, HVF_ERR_CONFLICT,
+                      "--dir '%s': another hvfleet lab up or down works on it now", dir);
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 /* Writes @text to @path with mode @mode, whole or not at all. */

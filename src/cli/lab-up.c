@@ -370,7 +370,8 @@ lab_make_files(lab_run *r, hvf_error *err)
     hvf_strbuf_quote(&sb, r->state);
     hvf_strbuf_puts(&sb, "\ndriver: ");
     hvf_strbuf_quote(&sb, r->driver);
-    hvf_strbuf_puts(&sb, "\nagent_heartbeat_s: 2\nagent_down_after: 10s\n");
+    /* a host is suspect after 6 s of silence, down after 30 s: TCG guests load the machine */
+    hvf_strbuf_puts(&sb, "\nagent_heartbeat_s: 2\nagent_down_after: 30s\n");
     rc = hvf_lab_write_file(cfg, sb.buf, 0644, err);
     hvf_strbuf_clear(&sb);
     return rc;
@@ -717,6 +718,7 @@ hvf_cli_lab_up(int argc, char **argv)
     hvf_error err = HVF_ERROR_INIT;
     struct sigaction sa, old_int, old_term;
     int64_t t0 = hvf_lab_now_ms();
+    int lock = -1;
     size_t running = 0;
     char id[HVF_LAB_ID_LEN + 1];
     int rc;
@@ -737,19 +739,15 @@ hvf_cli_lab_up(int argc, char **argv)
         free(o.dir);
         return 1;
     }
-    if (hvf_lab_dir_prepare(o.dir, &err) < 0 || lab_find_parts(&r, &err) < 0) {
-        free(o.dir);
-        lab_run_clear(&r);
-        return lab_fail(&err);
-    }
+    if (hvf_lab_dir_prepare(o.dir, &err) < 0 || (lock = hvf_lab_dir_lock(o.dir, &err)) < 0 ||
+        lab_find_parts(&r, &err) < 0)
+        goto fail;
     {
         hvf_lab *stale = hvf_lab_load(o.dir, &err);
 
         if (!stale && err.code != HVF_ERR_NOT_FOUND) {
             hvf_error_prefix(&err, "a lab is recorded but unreadable: ");
-            free(o.dir);
-            lab_run_clear(&r);
-            return lab_fail(&err);
+            goto fail;
         }
         if (stale) {
             fprintf(stderr, "hvfleet: lab up: taking down the lab %s recorded in %s first\n",
@@ -758,19 +756,13 @@ hvf_cli_lab_up(int argc, char **argv)
             stale->dir = hvf_strdup(o.dir);
             rc = hvf_lab_down(stale, false, &err);
             hvf_lab_free(stale);
-            if (rc < 0) {
-                free(o.dir);
-                lab_run_clear(&r);
-                return lab_fail(&err);
-            }
+            if (rc < 0)
+                goto fail;
         }
         hvf_error_clear(&err);
     }
-    if (hvf_lab_net_check_free(o.subnet, &err) < 0 || lab_new_id(id, &err) < 0) {
-        free(o.dir);
-        lab_run_clear(&r);
-        return lab_fail(&err);
-    }
+    if (hvf_lab_net_check_free(o.subnet, &err) < 0 || lab_new_id(id, &err) < 0)
+        goto fail;
     r.lab = hvf_lab_new(id, o.dir, o.subnet, (size_t)o.hosts);
     r.lab->nic_bit_s = o.nic_bit_s;
     r.lab->created_unix = (int64_t)time(NULL);
@@ -778,11 +770,8 @@ hvf_cli_lab_up(int argc, char **argv)
     r.inventory = hvf_asprintf("%s/inventory.yaml", o.dir);
     r.token = hvf_asprintf("%s/token", o.dir);
     /* recorded before anything is made: a lab cut short by a kill is still taken down */
-    if (hvf_lab_save(r.lab, &err) < 0) {
-        free(o.dir);
-        lab_run_clear(&r);
-        return lab_fail(&err);
-    }
+    if (hvf_lab_save(r.lab, &err) < 0)
+        goto fail;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = lab_on_signal;
     sigemptyset(&sa.sa_mask);
@@ -803,6 +792,12 @@ hvf_cli_lab_up(int argc, char **argv)
     }
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
+    goto out;
+fail:
+    rc = lab_fail(&err);
+out:
+    if (lock >= 0)
+        close(lock);
     free(o.dir);
     lab_run_clear(&r);
     return rc;

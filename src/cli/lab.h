@@ -114,6 +114,9 @@ bool hvf_lab_path_ok(const char *p);
  * Returns 0, or -1 with HVF_ERR_INVALID.
  */
 int hvf_lab_dir_prepare(const char *dir, hvf_error *err);
+/* Locks @dir's HVF_LAB_MARKER (flock) while a lab up or down works on it: the open descriptor
+ * (close it to unlock), or -1 with HVF_ERR_CONFLICT when another holds it. */
+int hvf_lab_dir_lock(const char *dir, hvf_error *err);
 /* Removes @path and what is under it, not following symlinks; a missing @path is fine. */
 int hvf_lab_rm_tree(const char *path, hvf_error *err);
 /* Writes @text to @path whole (hvf_file_write_atomic) with mode @mode. */

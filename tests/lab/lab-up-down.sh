@@ -178,6 +178,15 @@ remember "$T/lab-b"
 [ "$rc" -eq 1 ] && grep -q "is in use on this machine (route $NET.0/24 dev hvl${ID}br)" "$T/err" ||
     fail "a second lab on $NET.0/24: exit $rc: $(cat "$T/err")"
 
+# one lab up or down at a time on a directory
+if command -v flock >/dev/null; then
+    flock -n "$D/.hvfleet-lab" "$HVFLEET" lab down --dir "$D" >/dev/null 2>"$T/err"
+    rc=$?
+    [ "$rc" -eq 1 ] && grep -q "another hvfleet lab up or down works on it" "$T/err" ||
+        fail "lab down while the directory is locked: exit $rc: $(cat "$T/err")"
+    [ -e "/sys/class/net/hvl${ID}br" ] || fail "a locked lab was taken down"
+fi
+
 # up again on the same directory: the first lab is taken down, a new one made
 OLD=$ID
 OLDPIDS=$(awk '{print $3}' "$T/procs")
