@@ -26,8 +26,12 @@ lab_dir_only(int argc, char **argv, const char *what, const char *help, const st
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': arg = optarg; break;
-        case 'h': fputs(help, stdout); return -1;
+        case 'd':
+            arg = optarg;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return -1;
         case ':':
             fprintf(stderr, "hvfleet: %s: %s needs a value\n", what, argv[optind - 1]);
             return 2;
@@ -196,17 +200,18 @@ hvf_cli_lab_status(int argc, char **argv)
 
         for (size_t p = 0; p < lab->nprocs; p++) {
             if (strcmp(lab->procs[p].host, h->name) == 0)
-                snprintf(pid, sizeof(pid), "%s", hvf_lab_proc_alive(&lab->procs[p]) ? "running"
-                                                                                    : "gone");
+                snprintf(pid, sizeof(pid), "%s",
+                         hvf_lab_proc_alive(&lab->procs[p]) ? "running" : "gone");
         }
-        json_array_foreach(agents, j, v) {
+        json_array_foreach(agents, j, v)
+        {
             const char *host = json_string_value(json_object_get(v, "host"));
 
-            if (host && strcmp(host, h->name) == 0 &&
-                json_is_string(json_object_get(v, "state")))
+            if (host && strcmp(host, h->name) == 0 && json_is_string(json_object_get(v, "state")))
                 state = json_string_value(json_object_get(v, "state"));
         }
-        json_array_foreach(vms, j, v) {
+        json_array_foreach(vms, j, v)
+        {
             const char *host = json_string_value(json_object_get(v, "host"));
             const char *st = json_string_value(json_object_get(v, "state"));
 
@@ -226,10 +231,8 @@ hvf_cli_lab_status(int argc, char **argv)
 }
 
 static const hvf_cli_command lab_subs[] = {
-    {"up", "make a fleet of network namespaces here: hvfleetd, agents, TCG guests",
-     hvf_cli_lab_up},
-    {"down", "stop a lab's processes by PID and remove its namespaces and links",
-     hvf_cli_lab_down},
+    {"up", "make a fleet of network namespaces here: hvfleetd, agents, TCG guests", hvf_cli_lab_up},
+    {"down", "stop a lab's processes by PID and remove its namespaces and links", hvf_cli_lab_down},
     {"status", "a lab's hosts, agents and VMs", hvf_cli_lab_status},
 };
 

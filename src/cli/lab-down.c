@@ -223,7 +223,7 @@ hvf_lab_down(hvf_lab *lab, bool quiet, hvf_error *err)
         fprintf(stderr,
                 "lab %s down: stopped %zu agent%s, %zu hvfleetd, %zu process%s the agents left "
                 "(QEMUs); removed %zu namespace%s and bridge %s\n",
-                lab->id, nagents, nagents == 1 ? "" : "s", nd, nq, nq == 1 ? "" : "es",
-                lab->nhosts, lab->nhosts == 1 ? "" : "s", lab->bridge);
+                lab->id, nagents, nagents == 1 ? "" : "s", nd, nq, nq == 1 ? "" : "es", lab->nhosts,
+                lab->nhosts == 1 ? "" : "s", lab->bridge);
     return 0;
 }

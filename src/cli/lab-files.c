@@ -62,7 +62,6 @@ hvf_cli_lab_dir(const char *what, const char *arg)
     return hvf_asprintf("%s/%s", cwd, arg);
 }
 
-
 static int
 lab_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -222,8 +221,8 @@ hvf_lab_write_inventory(const hvf_lab *lab, long nvms, uint64_t vm_mib, double d
                       lab->id, lab->nhosts, nvms);
     for (size_t i = 0; i < lab->nhosts; i++)
         hvf_strbuf_printf(&sb,
-                          "  - {name: %s, zone: lab, rack: r1, cpus: %" PRIu64
-                          ", memory: %" PRIu64 "MiB, reserved_memory: %dMiB, nic: %s}\n",
+                          "  - {name: %s, zone: lab, rack: r1, cpus: %" PRIu64 ", memory: %" PRIu64
+                          "MiB, reserved_memory: %dMiB, nic: %s}\n",
                           lab->hosts[i].name, cpus, usable + LAB_RESERVED_MIB, LAB_RESERVED_MIB,
                           nic);
     hvf_strbuf_puts(&sb, k ? "vms:\n" : "vms: []\n");
@@ -251,7 +250,7 @@ hvf_lab_write_inventory(const hvf_lab *lab, long nvms, uint64_t vm_mib, double d
 /* A token of @role for @name (and @host) in the store of @state, written to @path (0600). */
 int
 hvf_lab_token(const char *state, const char *role, const char *name, const char *host,
-          const char *path, hvf_error *err)
+              const char *path, hvf_error *err)
 {
     hvf_store_token t;
     char tok[64];

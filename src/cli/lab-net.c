@@ -44,8 +44,8 @@ lab_parse_prefix(const char *s, uint32_t *addr, int *len)
     unsigned a, b, c, d;
     int n = 0, l = 32;
 
-    if (sscanf(s, "%3u.%3u.%3u.%3u%n", &a, &b, &c, &d, &n) != 4 || a > 255 || b > 255 ||
-        c > 255 || d > 255)
+    if (sscanf(s, "%3u.%3u.%3u.%3u%n", &a, &b, &c, &d, &n) != 4 || a > 255 || b > 255 || c > 255 ||
+        d > 255)
         return false;
     if (s[n] == '/') {
         char *end;
@@ -78,11 +78,13 @@ hvf_lab_net_check_free(uint32_t subnet, hvf_error *err)
     hvf_strbuf_clear(&out);
     if (!json_is_array(routes)) {
         json_decref(routes);
-        hvf_error_set(err, HVF_ERR_INTERNAL, "'ip -j -4 route show table all': expected a JSON list");
+        hvf_error_set(err, HVF_ERR_INTERNAL,
+                      "'ip -j -4 route show table all': expected a JSON list");
         return -1;
     }
     hvf_lab_addr_format(subnet, net);
-    json_array_foreach(routes, i, r) {
+    json_array_foreach(routes, i, r)
+    {
         const char *dst = json_string_value(json_object_get(r, "dst"));
         const char *dev = json_string_value(json_object_get(r, "dev"));
         uint32_t a = 0;

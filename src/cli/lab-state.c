@@ -162,9 +162,9 @@ hvf_lab_format(const hvf_lab *lab)
     for (size_t i = 0; i < lab->nprocs; i++) {
         const hvf_lab_proc *p = &lab->procs[i];
 
-        json_array_append_new(procs, json_pack("{s:s, s:s, s:i, s:I}", "role", p->role, "host",
-                                               p->host, "pid", p->pid, "start_time",
-                                               (json_int_t)p->start_time));
+        json_array_append_new(procs,
+                              json_pack("{s:s, s:s, s:i, s:I}", "role", p->role, "host", p->host,
+                                        "pid", p->pid, "start_time", (json_int_t)p->start_time));
     }
     json_object_set_new(o, "processes", procs);
     text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -185,8 +185,7 @@ typedef struct lab_rd {
     hvf_error *err;
 } lab_rd;
 
-static bool __attribute__((format(printf, 2, 3)))
-lab_bad(lab_rd *rd, const char *fmt, ...)
+static bool __attribute__((format(printf, 2, 3))) lab_bad(lab_rd *rd, const char *fmt, ...)
 {
     char msg[400];
     va_list ap;
@@ -205,7 +204,8 @@ lab_only_keys(lab_rd *rd, json_t *o, const char *where, const char *const *keys)
     const char *k;
     json_t *v;
 
-    json_object_foreach(o, k, v) {
+    json_object_foreach(o, k, v)
+    {
         bool known = false;
 
         for (size_t i = 0; keys[i] && !known; i++)
@@ -262,7 +262,8 @@ lab_read_hosts(lab_rd *rd, hvf_lab *lab, json_t *arr)
     size_t i;
     json_t *h;
 
-    json_array_foreach(arr, i, h) {
+    json_array_foreach(arr, i, h)
+    {
         const char *name, *netns, *veth, *addr;
 
         snprintf(where, sizeof(where), "hosts[%zu].", i);
@@ -276,10 +277,10 @@ lab_read_hosts(lab_rd *rd, hvf_lab *lab, json_t *arr)
         /* every name is the one derived from the id: down deletes nothing else */
         hvf_lab_addr_format(lab->hosts[i].addr, buf);
         if (strcmp(name, lab->hosts[i].name) != 0 || strcmp(netns, lab->hosts[i].netns) != 0 ||
-            strcmp(veth, lab->hosts[i].veth) != 0 ||
-            strcmp(addr, buf) != 0)
-            return lab_bad(rd, "hosts[%zu]: expected name %s, netns %s, veth %s, addr %s (from the "
-                               "lab's id and subnet)",
+            strcmp(veth, lab->hosts[i].veth) != 0 || strcmp(addr, buf) != 0)
+            return lab_bad(rd,
+                           "hosts[%zu]: expected name %s, netns %s, veth %s, addr %s (from the "
+                           "lab's id and subnet)",
                            i, lab->hosts[i].name, lab->hosts[i].netns, lab->hosts[i].veth, buf);
     }
     return true;
@@ -293,7 +294,8 @@ lab_read_procs(lab_rd *rd, hvf_lab *lab, json_t *arr)
     size_t i;
     json_t *p;
 
-    json_array_foreach(arr, i, p) {
+    json_array_foreach(arr, i, p)
+    {
         const char *role;
         json_t *hv;
         const char *host = "";
@@ -315,8 +317,9 @@ lab_read_procs(lab_rd *rd, hvf_lab *lab, json_t *arr)
             known_host = strcmp(host, lab->hosts[h].name) == 0;
         if (strcmp(role, "hvfleetd") == 0 ? *host != '\0'
                                           : strcmp(role, "agent") != 0 || !known_host)
-            return lab_bad(rd, "%srole: expected hvfleetd (host \"\") or agent (host one of the "
-                               "lab's hosts)",
+            return lab_bad(rd,
+                           "%srole: expected hvfleetd (host \"\") or agent (host one of the "
+                           "lab's hosts)",
                            where);
         hvf_lab_add_proc(lab, role, host, (int)pid, (uint64_t)st);
     }
@@ -326,8 +329,9 @@ lab_read_procs(lab_rd *rd, hvf_lab *lab, json_t *arr)
 hvf_lab *
 hvf_lab_parse(const char *name, const char *text, size_t len, hvf_error *err)
 {
-    static const char *const keys[] = {"schema", "id", "dir", "subnet", "bridge", "nic_bit_s",
-                                       "port", "created_unix", "hosts", "processes", NULL};
+    static const char *const keys[] = {"schema", "id",        "dir",  "subnet",
+                                       "bridge", "nic_bit_s", "port", "created_unix",
+                                       "hosts",  "processes", NULL};
     lab_rd rd = {name, err};
     json_error_t jerr;
     json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);

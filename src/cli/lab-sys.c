@@ -55,7 +55,8 @@ static char *
 lab_which(const char *name)
 {
     const char *env = getenv("PATH");
-    HVF_AUTOFREE char *path = hvf_asprintf("%s:/usr/sbin:/sbin", env && *env ? env : "/usr/bin:/bin");
+    HVF_AUTOFREE char *path =
+        hvf_asprintf("%s:/usr/sbin:/sbin", env && *env ? env : "/usr/bin:/bin");
 
     if (strchr(name, '/'))
         return lab_is_exec(name) ? hvf_strdup(name) : NULL;
@@ -115,8 +116,8 @@ hvf_lab_cmd(const char *const *argv, hvf_strbuf *out, hvf_error *err)
 
     lab_argv_text(argv, what, sizeof(what));
     if (!exe) {
-        hvf_error_set(err, HVF_ERR_INTERNAL, "'%s': %s not found in PATH, /usr/sbin or /sbin",
-                      what, argv[0]);
+        hvf_error_set(err, HVF_ERR_INTERNAL, "'%s': %s not found in PATH, /usr/sbin or /sbin", what,
+                      argv[0]);
         return -1;
     }
     if (pipe2(opipe, O_CLOEXEC) < 0 || pipe2(epipe, O_CLOEXEC) < 0) {
@@ -224,8 +225,7 @@ hvf_lab_spawn(const char *const *argv, const char *log, int *pid, uint64_t *star
     }
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log, O_WRONLY | O_CREAT | O_APPEND,
-                                     0640);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, log, O_WRONLY | O_CREAT | O_APPEND, 0640);
     posix_spawn_file_actions_adddup2(&fa, STDOUT_FILENO, STDERR_FILENO);
     posix_spawnattr_init(&attr);
     sigemptyset(&none);

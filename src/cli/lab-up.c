@@ -28,15 +28,15 @@
 #define MIB ((uint64_t)1 << 20)
 
 typedef struct lab_opts {
-    long hosts;          /* 1 to HVF_LAB_MAX_HOSTS */
-    long vms;            /* per host, 0 to 64 */
+    long hosts; /* 1 to HVF_LAB_MAX_HOSTS */
+    long vms;   /* per host, 0 to 64 */
     uint64_t vm_mib;
-    double dirty_bps;    /* bytes per second */
+    double dirty_bps; /* bytes per second */
     uint64_t nic_bit_s;
     uint32_t subnet;
-    char *dir;           /* owned, absolute */
-    const char *guest;   /* --guest, may be NULL */
-    const char *driver;  /* --driver, may be NULL: agent:// */
+    char *dir;          /* owned, absolute */
+    const char *guest;  /* --guest, may be NULL */
+    const char *driver; /* --driver, may be NULL: agent:// */
     int port;
     int64_t timeout_ms;
 } lab_opts;
@@ -91,14 +91,13 @@ lab_long_opt(const char *flag, const char *v, long lo, long hi, long *out)
     errno = 0;
     n = strtol(v, &end, 10);
     if (errno || end == v || *end || n < lo || n > hi) {
-        fprintf(stderr, "hvfleet: lab up: %s '%s': expected a whole number from %ld to %ld\n",
-                flag, v, lo, hi);
+        fprintf(stderr, "hvfleet: lab up: %s '%s': expected a whole number from %ld to %ld\n", flag,
+                v, lo, hi);
         return -1;
     }
     *out = n;
     return 0;
 }
-
 
 /* Returns 0, or the exit status after a message. */
 static int
@@ -133,15 +132,33 @@ lab_parse(int argc, char **argv, lab_opts *o, const struct option *opts)
                 return 2;
             o->port = (int)port;
             break;
-        case 'N': nic = optarg; break;
-        case 'm': mem = optarg; break;
-        case 'r': dirty = optarg; break;
-        case 's': subnet = optarg; break;
-        case 'd': dir = optarg; break;
-        case 'g': o->guest = optarg; break;
-        case 'D': o->driver = optarg; break;
-        case 't': timeout = optarg; break;
-        case 'h': lab_up_usage(stdout); return -1;
+        case 'N':
+            nic = optarg;
+            break;
+        case 'm':
+            mem = optarg;
+            break;
+        case 'r':
+            dirty = optarg;
+            break;
+        case 's':
+            subnet = optarg;
+            break;
+        case 'd':
+            dir = optarg;
+            break;
+        case 'g':
+            o->guest = optarg;
+            break;
+        case 'D':
+            o->driver = optarg;
+            break;
+        case 't':
+            timeout = optarg;
+            break;
+        case 'h':
+            lab_up_usage(stdout);
+            return -1;
         case ':':
             fprintf(stderr, "hvfleet: lab up: %s needs a value\n", argv[optind - 1]);
             return 2;
@@ -161,23 +178,26 @@ lab_parse(int argc, char **argv, lab_opts *o, const struct option *opts)
         return 2;
     }
     if (hvf_units_parse_rate(nic, &nic_bps, &err) < 0 || nic_bps * 8 < 1e6 || nic_bps * 8 > 4e11) {
-        fprintf(stderr, "hvfleet: lab up: --nic '%s': expected a rate from 1Mbit to 400Gbit, such "
-                        "as 1Gbit\n",
+        fprintf(stderr,
+                "hvfleet: lab up: --nic '%s': expected a rate from 1Mbit to 400Gbit, such "
+                "as 1Gbit\n",
                 nic);
         return 2;
     }
     o->nic_bit_s = (uint64_t)llround(nic_bps * 8);
     if (hvf_units_parse_size(mem, MIB, &bytes, &err) < 0 || bytes < 16 * MIB ||
         bytes > 64 * 1024 * MIB || bytes % MIB) {
-        fprintf(stderr, "hvfleet: lab up: --vm-memory '%s': expected whole MiB from 16MiB to "
-                        "64GiB, such as 128MiB\n",
+        fprintf(stderr,
+                "hvfleet: lab up: --vm-memory '%s': expected whole MiB from 16MiB to "
+                "64GiB, such as 128MiB\n",
                 mem);
         return 2;
     }
     o->vm_mib = bytes / MIB;
     if (hvf_units_parse_rate(dirty, &o->dirty_bps, &err) < 0 || o->dirty_bps > 4096.0 * MIB) {
-        fprintf(stderr, "hvfleet: lab up: --dirty-rate '%s': expected a rate up to 4GiB/s, such as "
-                        "10MiB/s\n",
+        fprintf(stderr,
+                "hvfleet: lab up: --dirty-rate '%s': expected a rate up to 4GiB/s, such as "
+                "10MiB/s\n",
                 dirty);
         return 2;
     }
@@ -191,9 +211,11 @@ lab_parse(int argc, char **argv, lab_opts *o, const struct option *opts)
         fprintf(stderr, "hvfleet: lab up: --subnet %s\n", err.msg);
         return 2;
     }
-    if (o->guest && (!hvf_lab_path_ok(o->guest) || o->guest[0] != '/' || access(o->guest, R_OK) < 0)) {
-        fprintf(stderr, "hvfleet: lab up: --guest '%.200s': expected a readable file given by an "
-                        "absolute path of letters, digits and ._/+,:@~-\n",
+    if (o->guest &&
+        (!hvf_lab_path_ok(o->guest) || o->guest[0] != '/' || access(o->guest, R_OK) < 0)) {
+        fprintf(stderr,
+                "hvfleet: lab up: --guest '%.200s': expected a readable file given by an "
+                "absolute path of letters, digits and ._/+,:@~-\n",
                 o->guest);
         return 2;
     }
@@ -201,7 +223,6 @@ lab_parse(int argc, char **argv, lab_opts *o, const struct option *opts)
         return 2;
     return 0;
 }
-
 
 /* The driver hvfleetd runs the lab with: the one place its URI is made. agent:// (the agents
  * run the inventory's VMs as QEMU guests of the lab guest, TCG; the driver fills in each VM's
@@ -217,7 +238,6 @@ lab_driver_uri(const lab_opts *o, const char *inventory, const char *guest)
     return hvf_asprintf("agent://%s?image=%s&accel=tcg&append=rate={dirty_mib_per_s}", inventory,
                         guest);
 }
-
 
 static uint64_t
 lab_mem_available_mib(void)
@@ -265,13 +285,15 @@ lab_find_parts(lab_run *r, hvf_error *err)
     bool agent_driver = !o->driver;
 
     if (!(r->daemon = hvf_lab_find_program("hvfleetd", lab_daemon_rel))) {
-        hvf_error_set(err, HVF_ERR_INVALID, "hvfleetd not found next to hvfleet, in its build "
-                                            "tree or in PATH");
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "hvfleetd not found next to hvfleet, in its build "
+                      "tree or in PATH");
         return -1;
     }
     if (!(r->agent = hvf_lab_find_program("hvfleet-agent", lab_agent_rel))) {
-        hvf_error_set(err, HVF_ERR_INVALID, "hvfleet-agent not found next to hvfleet, in its "
-                                            "build tree or in PATH");
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "hvfleet-agent not found next to hvfleet, in its "
+                      "build tree or in PATH");
         return -1;
     }
     {
@@ -294,8 +316,9 @@ lab_find_parts(lab_run *r, hvf_error *err)
         return -1;
     }
     if (r->guest && !hvf_lab_path_ok(r->guest)) {
-        hvf_error_set(err, HVF_ERR_INVALID, "--guest '%.200s': expected a path of letters, "
-                                            "digits and ._/+,:@~-",
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "--guest '%.200s': expected a path of letters, "
+                      "digits and ._/+,:@~-",
                       r->guest);
         return -1;
     }
@@ -328,8 +351,9 @@ lab_new_id(char id[HVF_LAB_ID_LEN + 1], hvf_error *err)
         if (!hvf_lab_net_id_taken(id))
             return 0;
     }
-    hvf_error_set(err, HVF_ERR_INTERNAL, "no free lab id after 32 tries (hvl* links and "
-                                         "namespaces of other labs?)");
+    hvf_error_set(err, HVF_ERR_INTERNAL,
+                  "no free lab id after 32 tries (hvl* links and "
+                  "namespaces of other labs?)");
     return -1;
 }
 
@@ -358,7 +382,8 @@ lab_make_files(lab_run *r, hvf_error *err)
             hvf_lab_token(r->state, "agent", name, lab->hosts[i].name, tok, err) < 0)
             return -1;
     }
-    if (hvf_lab_write_inventory(lab, r->o->vms, r->o->vm_mib, r->o->dirty_bps, r->inventory, err) < 0 ||
+    if (hvf_lab_write_inventory(lab, r->o->vms, r->o->vm_mib, r->o->dirty_bps, r->inventory, err) <
+            0 ||
         hvf_lab_token(r->state, "operator,approver", "lab-operator", NULL, r->token, err) < 0 ||
         hvf_lab_token(r->state, "approver", "lab-approver", NULL, appr, err) < 0)
         return -1;
@@ -439,11 +464,26 @@ lab_start_agents(lab_run *r, hvf_error *err)
         HVF_AUTOFREE char *tok = hvf_asprintf("%s/agent.token", dir);
         HVF_AUTOFREE char *log = hvf_asprintf("%s/agent.log", dir);
         char addr[16];
-        const char *const argv[] = {"ip", "netns", "exec", h->netns, r->agent, "--controller",
-                                    r->url, "--token-file", tok, "--host", h->name,
-                                    "--state-dir", dir, "--executor", "qemu",
-                                    "--migration-address", hvf_lab_addr_format(h->addr, addr),
-                                    "--backoff-max", "2s", NULL};
+        const char *const argv[] = {"ip",
+                                    "netns",
+                                    "exec",
+                                    h->netns,
+                                    r->agent,
+                                    "--controller",
+                                    r->url,
+                                    "--token-file",
+                                    tok,
+                                    "--host",
+                                    h->name,
+                                    "--state-dir",
+                                    dir,
+                                    "--executor",
+                                    "qemu",
+                                    "--migration-address",
+                                    hvf_lab_addr_format(h->addr, addr),
+                                    "--backoff-max",
+                                    "2s",
+                                    NULL};
         int pid = 0;
         uint64_t st = 0;
 
@@ -471,8 +511,8 @@ lab_check_agents_alive(lab_run *r, hvf_error *err)
             char tail[400];
 
             hvf_lab_log_tail(log, tail, sizeof(tail));
-            hvf_error_set(err, HVF_ERR_INTERNAL, "%s%s%s exited: %s", p->role, *p->host ? " of " : "",
-                          p->host, tail);
+            hvf_error_set(err, HVF_ERR_INTERNAL, "%s%s%s exited: %s", p->role,
+                          *p->host ? " of " : "", p->host, tail);
             return -1;
         }
     }
@@ -491,8 +531,8 @@ lab_get_list(hvf_client *c, const char *path, const char *key, hvf_error *err)
         return NULL;
     list = json_object_get(ans, key);
     if (status != 200 || !json_is_array(list)) {
-        const char *msg = json_string_value(
-            json_object_get(json_object_get(ans, "error"), "message"));
+        const char *msg =
+            json_string_value(json_object_get(json_object_get(ans, "error"), "message"));
 
         hvf_error_set(err, HVF_ERR_INTERNAL, "GET %s: HTTP %ld%s%s", path, status, msg ? ": " : "",
                       msg ? msg : "");
@@ -516,7 +556,8 @@ lab_missing_agents(const hvf_lab *lab, json_t *agents, hvf_strbuf *missing)
         size_t j;
         json_t *a;
 
-        json_array_foreach(agents, j, a) {
+        json_array_foreach(agents, j, a)
+        {
             const char *host = json_string_value(json_object_get(a, "host"));
             const char *state = json_string_value(json_object_get(a, "state"));
 
@@ -578,7 +619,8 @@ lab_start_vms(lab_run *r, hvf_client *c, size_t *running, hvf_error *err)
 
     if (!vms)
         return -1;
-    json_array_foreach(vms, i, v) {
+    json_array_foreach(vms, i, v)
+    {
         const char *name = json_string_value(json_object_get(v, "name"));
         const char *state = json_string_value(json_object_get(v, "state"));
         HVF_AUTOFREE char *path = NULL;
@@ -593,8 +635,8 @@ lab_start_vms(lab_run *r, hvf_client *c, size_t *running, hvf_error *err)
         status = hvf_client_request(c, "POST", path, body, &ans, err);
         json_decref(body);
         if (status < 0 || status >= 300) {
-            const char *msg = json_string_value(
-                json_object_get(json_object_get(ans, "error"), "message"));
+            const char *msg =
+                json_string_value(json_object_get(json_object_get(ans, "error"), "message"));
 
             if (status >= 300)
                 hvf_error_set(err, HVF_ERR_INTERNAL, "POST %s: HTTP %ld%s%s", path, status,
@@ -615,7 +657,8 @@ lab_start_vms(lab_run *r, hvf_client *c, size_t *running, hvf_error *err)
 
         if (lab_check_interrupted(err) < 0 || !(vms = lab_get_list(c, "/v1/vms", "vms", err)))
             return -1;
-        json_array_foreach(vms, i, v) {
+        json_array_foreach(vms, i, v)
+        {
             const char *state = json_string_value(json_object_get(v, "state"));
 
             total++;
@@ -644,8 +687,7 @@ lab_up(lab_run *r, size_t *running, hvf_error *err)
     int rc;
 
     if (hvf_lab_net_up(r->lab, err) < 0 || lab_check_interrupted(err) < 0 ||
-        lab_make_files(r, err) < 0 || lab_start_daemon(r, err) < 0 ||
-        lab_start_agents(r, err) < 0)
+        lab_make_files(r, err) < 0 || lab_start_daemon(r, err) < 0 || lab_start_agents(r, err) < 0)
         return -1;
     co.server = r->url;
     co.token_file = r->token;
@@ -705,12 +747,18 @@ int
 hvf_cli_lab_up(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"hosts", required_argument, NULL, 'n'},      {"vms-per-host", required_argument, NULL, 'k'},
-        {"nic", required_argument, NULL, 'N'},        {"vm-memory", required_argument, NULL, 'm'},
-        {"dirty-rate", required_argument, NULL, 'r'}, {"subnet", required_argument, NULL, 's'},
-        {"dir", required_argument, NULL, 'd'},        {"guest", required_argument, NULL, 'g'},
-        {"driver", required_argument, NULL, 'D'},     {"port", required_argument, NULL, 'p'},
-        {"timeout", required_argument, NULL, 't'},    {"help", no_argument, NULL, 'h'},
+        {"hosts", required_argument, NULL, 'n'},
+        {"vms-per-host", required_argument, NULL, 'k'},
+        {"nic", required_argument, NULL, 'N'},
+        {"vm-memory", required_argument, NULL, 'm'},
+        {"dirty-rate", required_argument, NULL, 'r'},
+        {"subnet", required_argument, NULL, 's'},
+        {"dir", required_argument, NULL, 'd'},
+        {"guest", required_argument, NULL, 'g'},
+        {"driver", required_argument, NULL, 'D'},
+        {"port", required_argument, NULL, 'p'},
+        {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     lab_opts o;

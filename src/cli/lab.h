@@ -43,23 +43,23 @@ typedef struct hvf_lab_host {
 } hvf_lab_host;
 
 typedef struct hvf_lab_proc {
-    char role[12];        /* "hvfleetd" or "agent" */
-    char host[8];         /* the agent's host; "" for hvfleetd */
+    char role[12]; /* "hvfleetd" or "agent" */
+    char host[8];  /* the agent's host; "" for hvfleetd */
     int pid;
-    uint64_t start_time;  /* /proc/PID/stat field 22: a recycled PID is never taken for it */
+    uint64_t start_time; /* /proc/PID/stat field 22: a recycled PID is never taken for it */
 } hvf_lab_proc;
 
 typedef struct hvf_lab {
     char id[HVF_LAB_ID_LEN + 1];
-    char *dir;            /* owned: absolute */
-    uint32_t subnet;      /* network address of the lab's /24, host byte order */
-    char bridge[16];      /* hvl<id>br */
-    uint64_t nic_bit_s;   /* every host's NIC rate, tc's tbf on both ends */
-    int port;             /* hvfleetd's, 0 until it listens */
+    char *dir;          /* owned: absolute */
+    uint32_t subnet;    /* network address of the lab's /24, host byte order */
+    char bridge[16];    /* hvl<id>br */
+    uint64_t nic_bit_s; /* every host's NIC rate, tc's tbf on both ends */
+    int port;           /* hvfleetd's, 0 until it listens */
     int64_t created_unix;
-    hvf_lab_host *hosts;  /* owned */
+    hvf_lab_host *hosts; /* owned */
     size_t nhosts;
-    hvf_lab_proc *procs;  /* owned, in start order */
+    hvf_lab_proc *procs; /* owned, in start order */
     size_t nprocs, procs_cap;
 } hvf_lab;
 
