@@ -344,7 +344,11 @@ hvf_lab_parse(const char *name, const char *text, size_t len, hvf_error *err)
     bool ok = false;
 
     if (!doc) {
-        hvf_error_set(err, HVF_ERR_INVALID, "%s:%d: not JSON: %s", name, jerr.line, jerr.text);
+        char near[64];
+
+        /* jansson quotes the input near the error: it may hold newlines */
+        hvf_quote_value(jerr.text, strlen(jerr.text), near, sizeof(near));
+        hvf_error_set(err, HVF_ERR_INVALID, "%s:%d: not JSON: %s", name, jerr.line, near);
         return NULL;
     }
     if (!json_is_object(doc)) {
