@@ -54,7 +54,7 @@ fuzz: deps $(FUZZ_BUILD)/build.ninja
 PREFIX ?= /usr/local
 install: build
 	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" scripts/install $(BUILD)/src/cli/hvfleet \
-	    $(BUILD)/src/daemon/hvfleetd $(BUILD)/src/agent/hvfleet-agent
+	    $(BUILD)/src/daemon/hvfleetd $(BUILD)/src/agent/hvfleet-agent $(BUILD)/guest/lab-guest.elf
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -72,7 +72,7 @@ typedef struct fid_calibration {
 
 typedef struct fid_env {
     const char *qemu;  /* binary */
-    const char *guest; /* guest.elf */
+    const char *guest; /* lab-guest.elf */
     char workdir[256];
     bool verbose;
 } fid_env;

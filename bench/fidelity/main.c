@@ -16,7 +16,7 @@
 #include "matrix.h"
 
 #ifndef HVF_GUEST_ELF
-#define HVF_GUEST_ELF "bench/guest/guest.elf"
+#define HVF_GUEST_ELF "guest/lab-guest.elf"
 #endif
 
 #define FID_SCHEMA "hvfleet.bench.migration-fidelity"

@@ -49,7 +49,7 @@ matrix_add(fid_matrix *mx, uint32_t mem_mib, double cap, double factor, uint32_t
 
 /*
  * A TCG guest on a shared host loses 10-25 % of the rate it is asked for while migrating (it
- * dirties only while its vCPU thread runs, see bench/guest/guest.c), so the case that must not
+ * dirties only while its vCPU thread runs, see guest/guest.c), so the case that must not
  * converge asks for 2x the cap to stay at 1.2x or more; the table shows what it achieved.
  */
 #define NON_CONVERGING 2.0

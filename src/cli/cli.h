@@ -27,6 +27,7 @@ int hvf_cli_audit(int argc, char **argv);
 int hvf_cli_report(int argc, char **argv);
 int hvf_cli_run(int argc, char **argv);
 int hvf_cli_token(int argc, char **argv);
+int hvf_cli_lab(int argc, char **argv); /* cmd-lab.c: lab up|down|status */
 
 typedef struct hvf_sim hvf_sim;
 

@@ -31,6 +31,7 @@ const hvf_cli_command hvf_cli_commands[] = {
     {"events", "hvfleetd's event feed, or follow it (with --server)", hvf_cli_events},
     {"report", "turn a simulation run directory into an HTML report", hvf_cli_report},
     {"completion", "print a shell completion script (bash)", hvf_cli_completion},
+    {"lab", "a fleet of network namespaces on this machine (root): up, down, status", hvf_cli_lab},
 };
 const size_t hvf_cli_ncommands = HVF_ARRAY_LEN(hvf_cli_commands);
 

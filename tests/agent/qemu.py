@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """Two real hvfleet-agents (qemu executor; two state directories, disjoint migration ports, one
-machine, 127.0.0.1), each with its own fake controller. Agent A starts the bench's guest (TCG,
+machine, 127.0.0.1), each with its own fake controller. Agent A starts the lab guest (TCG,
 64 MiB); B takes migrate_in, A migrate_out to B's listen address with a bandwidth cap. Checked:
 results and events (job progress, job_done completed), the guest's memory counter survived the
 move, exactly one QEMU of the VM runs afterwards (B's), and a restarted agent B adopts the VM

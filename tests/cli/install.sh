@@ -4,7 +4,8 @@
 # where PREFIX says; the completion offers what the command tables hold; the top-level help
 # lists every subcommand; the man pages render and cover every command.
 # With the daemon: hvfleetd in sbin, its systemd unit, example config and docs in share/doc.
-# And the agent: hvfleet-agent in sbin, its unit in share/doc.
+# And the agent: hvfleet-agent in sbin, its unit in share/doc. And the lab guest (built next to
+# the binary's tree) in share/hvfleet, where hvfleet lab up looks for it.
 # usage: install.sh HVFLEET SRCDIR HVFLEETD HVFLEET_AGENT
 HVFLEETD=$3
 HVFLEET_AGENT=$4
@@ -31,8 +32,9 @@ for f in bin/hvfleet share/bash-completion/completions/hvfleet share/man/man1/hv
 done
 [ -x "$D$P/bin/hvfleet" ] || { echo "FAIL: binary not executable" >&2; failures=$((failures + 1)); }
 # the daemon, into a DESTDIR of its own
+GUEST=$(dirname "$HVFLEET")/../../guest/lab-guest.elf
 if ! PREFIX=$P DESTDIR="$TMP/dest2" "$SRC/scripts/install" "$HVFLEET" "$HVFLEETD" \
-        "$HVFLEET_AGENT" >/dev/null 2>"$TMP/err2"; then
+        "$HVFLEET_AGENT" "$GUEST" >/dev/null 2>"$TMP/err2"; then
     echo "FAIL: scripts/install with hvfleetd exited non-zero" >&2
     cat "$TMP/err2" >&2
     failures=$((failures + 1))
@@ -41,6 +43,10 @@ for f in sbin/hvfleetd share/doc/hvfleet/hvfleetd.service share/doc/hvfleet/hvfl
     share/doc/hvfleet/daemon.md sbin/hvfleet-agent share/doc/hvfleet/hvfleet-agent.service; do
     [ -f "$TMP/dest2$P/$f" ] || { echo "FAIL: $P/$f not installed" >&2; failures=$((failures + 1)); }
 done
+if [ -f "$GUEST" ] && ! cmp -s "$GUEST" "$TMP/dest2$P/share/hvfleet/lab-guest.elf"; then
+    echo "FAIL: the lab guest is not installed as $P/share/hvfleet/lab-guest.elf" >&2
+    failures=$((failures + 1))
+fi
 "$TMP/dest2$P/sbin/hvfleetd" --version | grep -q '^hvfleetd ' ||
     { echo "FAIL: the installed hvfleetd does not run" >&2; failures=$((failures + 1)); }
 if PREFIX=$P DESTDIR="$TMP/dest3" "$SRC/scripts/install" "$HVFLEET" /nonexistent 2>"$TMP/err3"; then
