@@ -95,7 +95,7 @@ http_code_name(int status)
     }
 }
 
-static int
+static int __attribute__((format(printf, 5, 0)))
 fail_v(hvfd_req *r, int status, const char *code, const char *field, const char *fmt, va_list ap)
 {
     char msg[1024];
