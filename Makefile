@@ -41,6 +41,7 @@ bench: build
 	@bench/run $(BUILD)
 	@bench/cli-scale $(BUILD)
 	@bench/agent-load $(BUILD)
+	@bench/lab $(BUILD)
 
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true -Db_lundef=false -Dbuildtype=debugoptimized

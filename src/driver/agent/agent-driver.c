@@ -198,6 +198,8 @@ ad_poll(hvf_conn *conn, int64_t max_wait_us, hvf_drv_event *evs, size_t cap, siz
             break;
     }
     *nevs = p->nevq < cap ? p->nevq : cap;
+    if (!*nevs)
+        return 0;
     memcpy(evs, p->evq, *nevs * sizeof(*evs));
     memmove(p->evq, p->evq + *nevs, (p->nevq - *nevs) * sizeof(*evs));
     p->nevq -= *nevs;
