@@ -38,12 +38,14 @@ typedef struct ad_host {
     char maint_id[64];  /* the host_maintain command running, "" none */
     char maint_boot[64]; /* boot id when maintenance began: a new one means it rebooted */
     bool maint_back;    /* maintenance with no command: back at the next poll */
+    int64_t dirty_until_us; /* a dirty_rate measurement runs there until then (one at a time) */
 } ad_host;
 
 typedef struct ad_vm {
     hvf_drv_vm_state state;
     int64_t job; /* its migration, -1 */
     double measured_dirty; /* bytes/s an agent measured; < 0 none */
+    int64_t dirty_at_us;   /* when it was last asked for; 0 never */
 } ad_vm;
 
 typedef enum ad_phase {
@@ -69,6 +71,7 @@ typedef enum ad_cmd_kind {
     AD_CMD_VM_START,
     AD_CMD_VM_STOP,
     AD_CMD_MAINTAIN,
+    AD_CMD_DIRTY,
     AD_CMD_OTHER,
 } ad_cmd_kind;
 
@@ -112,7 +115,7 @@ void ad_job_end(ad_priv *p, ad_job *j, hvf_job_state state, const char *why);
 void ad_vm_place(ad_priv *p, int32_t vm, int32_t host);
 /* Handles one hub message. */
 void ad_message(ad_priv *p, json_t *msg);
-/* Timers: maintenance without a command, completion timeouts. */
+/* Timers: maintenance without a command, completion timeouts, dirty rates to measure. */
 void ad_tick(ad_priv *p);
 /* The spec of @vm for vm_start and migrate_in (owned object). */
 json_t *ad_vm_spec(const ad_priv *p, int32_t vm);

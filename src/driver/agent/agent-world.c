@@ -388,6 +388,11 @@ ad_result(ad_priv *p, int32_t h, json_t *m)
             ad_host_lost(p, c.host, detail);
         break;
     }
+    case AD_CMD_DIRTY:
+        if (ok && c.vm >= 0 && json_is_number(json_object_get(data, "dirty_bytes_per_s")))
+            p->vms[c.vm].measured_dirty = json_number_value(json_object_get(data,
+                                                                            "dirty_bytes_per_s"));
+        break;
     case AD_CMD_OTHER:
         break;
     }
@@ -496,11 +501,49 @@ ad_message(ad_priv *p, json_t *m)
         ad_event(p, h, json_object_get(m, "event"));
 }
 
+#define AD_DIRTY_EVERY_US (60 * 1000000LL) /* each running VM's dirty rate, measured again */
+#define AD_DIRTY_SECONDS 1                  /* QMP calc-dirty-rate's sampling period */
+#define AD_DIRTY_PER_TICK 16                /* measurements asked at most per poll */
+
+/*
+ * The twin predicts with the dirty rates the hosts measure (QMP calc-dirty-rate), not the
+ * inventory's guesses: each running VM is measured once a minute, one VM at a time per host (a
+ * measurement holds one of its agent's workers for a second), a few per poll.
+ */
+static void
+ad_measure_dirty(ad_priv *p, int64_t now)
+{
+    size_t asked = 0;
+    hvf_error err = HVF_ERROR_INIT;
+
+    for (size_t v = 0; v < p->fleet->nvms && asked < AD_DIRTY_PER_TICK; v++) {
+        ad_vm *vm = &p->vms[v];
+        int32_t h = p->fleet->vms[v].host;
+        ad_host *ho;
+
+        if (h < 0 || vm->state != HVF_DRV_VM_RUNNING || vm->job >= 0 ||
+            (vm->dirty_at_us && now - vm->dirty_at_us < AD_DIRTY_EVERY_US))
+            continue;
+        ho = &p->hosts[h];
+        if (ho->agent != AD_AGENT_CONNECTED || ho->identity[0] || now < ho->dirty_until_us)
+            continue;
+        vm->dirty_at_us = now;
+        ho->dirty_until_us = now + (AD_DIRTY_SECONDS + 1) * 1000000LL;
+        asked++;
+        (void)ad_send(p, h, "dirty_rate",
+                      json_pack("{s:s, s:i}", "vm", p->fleet->vms[v].name, "seconds",
+                                AD_DIRTY_SECONDS),
+                      AD_CMD_DIRTY, (int32_t)v, -1, &err);
+    }
+}
+
 void
 ad_tick(ad_priv *p)
 {
     int64_t now = ad_now(p);
     hvf_error err = HVF_ERROR_INIT;
+
+    ad_measure_dirty(p, now);
 
     for (size_t h = 0; h < p->fleet->nhosts; h++)
         if (p->hosts[h].maint_back)
