@@ -38,9 +38,16 @@ typedef void (*hvf_inventory_sink)(void *ctx, const char *text, size_t len);
  * large fleet need not build it). */
 void hvf_inventory_format_to(const hvf_fleet *fleet, hvf_inventory_sink sink, void *ctx);
 /* The fleet's fingerprint: SHA-256 of its canonical text (hvf_inventory_format) without the
- * hosts' nics (they take no part in placement), as hex. Plans are bound to it; the sim driver
- * names its world after it. */
+ * hosts' nics (they take no part in placement), as hex. The sim driver names its world after
+ * it. */
 void hvf_inventory_fingerprint(const hvf_fleet *fleet, char hex[65]);
+/*
+ * The same without the VMs' dirty rates: the fleet's shape (hosts, capacities, VMs and where
+ * they run, services). Plans are bound to it: the agent:// driver folds the rates the hosts
+ * measure into the fleet every minute, and a plan must not go stale for that (the executor
+ * re-plans when a migration runs later than predicted).
+ */
+void hvf_inventory_fingerprint_shape(const hvf_fleet *fleet, char hex[65]);
 
 /* Writes @fleet to @path atomically ("-" = standard output). */
 int hvf_inventory_save(const hvf_fleet *fleet, const char *path, hvf_error *err)

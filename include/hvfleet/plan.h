@@ -140,7 +140,7 @@ uint32_t hvf_plan_max_parallel_hosts(const hvf_plan *plan);
 int64_t hvf_plan_ms_from_s(double s);
 uint32_t hvf_plan_ppm(double ratio);
 
-/* SHA-256 of @fleet in canonical inventory YAML. */
+/* SHA-256 of @fleet's shape in canonical inventory YAML (hvf_inventory_fingerprint_shape). */
 void hvf_plan_inventory_fingerprint(const hvf_fleet *fleet, char hex[HVF_SHA256_HEX_LEN + 1]);
 
 /* The hash of @plan as it is now (plan_hash itself excluded). */

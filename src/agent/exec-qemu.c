@@ -27,7 +27,9 @@
 
 #define QX_MAX_VMS 256
 #define QX_MAX_JOBS 64
-#define QX_POLL_MS 1000
+#define QX_POLL_MS 250          /* a migration's end is seen this soon (its downtime counts) */
+#define QX_PROGRESS_EVERY_MS 1000 /* a "job" progress sample at most this often per job */
+#define QX_CLAIM_WAIT_S 5        /* how long a command waits for a VM another one holds */
 #define QX_STOP_TIMEOUT_S_DEFAULT 30
 
 typedef struct qx_vm {
@@ -46,6 +48,7 @@ typedef struct qx_job {
     hvf_agent_ctx *ctx;
     bool cancel, postcopy; /* asked, under the table's mutex */
     bool postcopy_sent;
+    int64_t progress_ms; /* when its last progress sample went out (monotonic) */
 } qx_job;
 
 typedef struct qx {
@@ -54,6 +57,7 @@ typedef struct qx {
     hvf_qvm_conf conf;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    pthread_cond_t claim_cv; /* a claim was released */
     qx_vm *vms[QX_MAX_VMS];
     size_t n_vms;
     qx_job jobs[QX_MAX_JOBS];
@@ -216,8 +220,16 @@ static qx_vm *
 claim(qx *q, const hvf_agent_cmd *cmd, const char *name, bool create, hvf_error *err)
 {
     qx_vm *v;
+    struct timespec until;
 
+    /* a short command on the VM (a dirty-rate measurement, a start) ends soon: wait for it a
+     * little rather than fail; a migration holds it longer, and that is refused */
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += QX_CLAIM_WAIT_S;
     pthread_mutex_lock(&q->mu);
+    while ((v = table_find(q, name)) && v->busy &&
+           pthread_cond_timedwait(&q->claim_cv, &q->mu, &until) == 0)
+        ;
     v = table_find(q, name);
     if (v && v->busy) {
         hvf_error_set(err, HVF_ERR_CONFLICT, "%s '%s': vm '%s' is busy with another command or "
@@ -248,6 +260,7 @@ release(qx *q, qx_vm *v)
 {
     pthread_mutex_lock(&q->mu);
     v->busy = false;
+    pthread_cond_broadcast(&q->claim_cv);
     v->pid = v->vm ? hvf_qvm_pid(v->vm) : 0;
     if (!v->vm)
         table_remove(q, v);
@@ -616,7 +629,17 @@ poll_job(qx *q, qx_job *job, bool cancel, bool postcopy)
     json_object_set_new(ev, "job", json_integer(job->id));
     json_object_set_new(ev, "vm", json_string(v->name));
     if (!hvf_qvm_migrate_final(in.status)) {
-        hvf_agent_ctx_emit(job->ctx, "job", ev);
+        struct timespec ts;
+        int64_t now;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        if (now - job->progress_ms >= QX_PROGRESS_EVERY_MS) {
+            job->progress_ms = now;
+            hvf_agent_ctx_emit(job->ctx, "job", ev);
+        } else {
+            json_decref(ev);
+        }
         return false;
     }
     if (strcmp(in.status, "failed") == 0)
@@ -656,6 +679,7 @@ poller_main(void *p)
             pthread_mutex_lock(&q->mu);
             if (done) {
                 job->vm->busy = false;
+                pthread_cond_broadcast(&q->claim_cv);
                 job->vm->pid = job->vm->vm ? hvf_qvm_pid(job->vm->vm) : 0;
                 if (!job->vm->vm)
                     table_remove(q, job->vm);
@@ -664,6 +688,11 @@ poller_main(void *p)
         }
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += QX_POLL_MS / 1000;
+        ts.tv_nsec += (long)(QX_POLL_MS % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
         if (!q->stopping)
             pthread_cond_timedwait(&q->cv, &q->mu, &ts);
     }
@@ -846,6 +875,7 @@ hvf_agent_qemu_new(const hvf_agent_qemu_opts *o, hvf_error *err)
     q->unknown = json_array();
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->cv, NULL);
+    pthread_cond_init(&q->claim_cv, NULL);
     /* Adoption: VMs of STATE/vms/ whose QEMU lives; nothing started, stopped or killed. */
     if (hvf_qvm_adopt_all(&q->conf, &ad, err) < 0) {
         hvf_qvm_adopted_clear(&ad);
@@ -920,6 +950,7 @@ hvf_agent_qemu_free(hvf_agent_executor *ex)
     }
     json_decref(q->unknown);
     pthread_cond_destroy(&q->cv);
+    pthread_cond_destroy(&q->claim_cv);
     pthread_mutex_destroy(&q->mu);
     free(q->dir);
     free(q->binary);

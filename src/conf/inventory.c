@@ -656,9 +656,12 @@ inv_format_flush(hvf_strbuf *out, hvf_inventory_sink sink, void *ctx, size_t at_
  * bound to the fingerprint, and NICs take no part in placement, so updating an entry's NICs
  * after a NIC was renamed (what brings the host back into service) must not void every plan
  * approved for the fleet, nor start a new sim world for it.
+ * @with_rates: whether the VMs' dirty rates are written; the shape fingerprint leaves them out
+ * (hvf_inventory_fingerprint_shape).
  */
 static void
-inv_format(const hvf_fleet *f, hvf_strbuf *out, hvf_inventory_sink sink, void *ctx, bool with_nics)
+inv_format(const hvf_fleet *f, hvf_strbuf *out, hvf_inventory_sink sink, void *ctx, bool with_nics,
+           bool with_rates)
 {
     const size_t chunk = 64 * 1024;
 
@@ -746,7 +749,7 @@ inv_format(const hvf_fleet *f, hvf_strbuf *out, hvf_inventory_sink sink, void *c
         hvf_strbuf_add_u64(out, v->vcpus);
         hvf_strbuf_puts(out, ", memory: ");
         inv_format_mib(out, v->mem_mib);
-        if (v->dirty_bytes_per_s > 0) {
+        if (with_rates && v->dirty_bytes_per_s > 0) {
             hvf_strbuf_puts(out, ", dirty_rate: ");
             inv_format_rate(out, v->dirty_bytes_per_s);
         }
@@ -773,7 +776,7 @@ inv_format(const hvf_fleet *f, hvf_strbuf *out, hvf_inventory_sink sink, void *c
 void
 hvf_inventory_format(const hvf_fleet *f, hvf_strbuf *out)
 {
-    inv_format(f, out, NULL, NULL, true);
+    inv_format(f, out, NULL, NULL, true, true);
 }
 
 void
@@ -781,7 +784,7 @@ hvf_inventory_format_to(const hvf_fleet *f, hvf_inventory_sink sink, void *ctx)
 {
     hvf_strbuf sb = HVF_STRBUF_INIT;
 
-    inv_format(f, &sb, sink, ctx, true);
+    inv_format(f, &sb, sink, ctx, true, true);
     hvf_strbuf_clear(&sb);
 }
 
@@ -803,8 +806,8 @@ inventory_hash_sink(void *ctx, const char *text, size_t len)
     hvf_sha256_update(ctx, text, len);
 }
 
-void
-hvf_inventory_fingerprint(const hvf_fleet *fleet, char hex[65])
+static void
+inventory_fingerprint(const hvf_fleet *fleet, bool with_rates, char hex[65])
 {
     uint8_t digest[HVF_SHA256_BYTES];
     hvf_sha256 ctx;
@@ -814,9 +817,21 @@ hvf_inventory_fingerprint(const hvf_fleet *fleet, char hex[65])
     {
         hvf_strbuf sb = HVF_STRBUF_INIT;
 
-        inv_format(fleet, &sb, inventory_hash_sink, &ctx, false);
+        inv_format(fleet, &sb, inventory_hash_sink, &ctx, false, with_rates);
         hvf_strbuf_clear(&sb);
     }
     hvf_sha256_final(&ctx, digest);
     hvf_sha256_to_hex(digest, hex);
+}
+
+void
+hvf_inventory_fingerprint(const hvf_fleet *fleet, char hex[65])
+{
+    inventory_fingerprint(fleet, true, hex);
+}
+
+void
+hvf_inventory_fingerprint_shape(const hvf_fleet *fleet, char hex[65])
+{
+    inventory_fingerprint(fleet, false, hex);
 }

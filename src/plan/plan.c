@@ -238,7 +238,7 @@ hvf_plan_max_parallel_hosts(const hvf_plan *p)
 void
 hvf_plan_inventory_fingerprint(const hvf_fleet *f, char hex[HVF_SHA256_HEX_LEN + 1])
 {
-    hvf_inventory_fingerprint(f, hex);
+    hvf_inventory_fingerprint_shape(f, hex);
 }
 
 /* ---- hash ---------------------------------------------------------------------------------- */

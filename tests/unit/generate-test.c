@@ -310,8 +310,7 @@ collect(void *ctx, const char *text, size_t len)
         p->largest = len;
 }
 
-/* The text handed over in pieces is the whole text, and the plan's fingerprint is its SHA-256
- * (plans made before keep matching their inventory). */
+/* The text handed over in pieces is the whole text, and the fingerprint is its SHA-256. */
 static void
 test_format_in_pieces(void **state)
 {
@@ -327,9 +326,32 @@ test_format_in_pieces(void **state)
     assert_true(p.pieces > 2);
     assert_true(p.largest < 2 * 64 * 1024);
     hvf_sha256_hex(whole, strlen(whole), want);
-    hvf_plan_inventory_fingerprint(f, got);
+    hvf_inventory_fingerprint(f, got);
     assert_string_equal(got, want);
     hvf_strbuf_clear(&p.text);
+    hvf_fleet_free(f);
+}
+
+/* A plan's fingerprint follows the fleet's shape, not the dirty rates hosts measure: a new rate
+ * changes the inventory's fingerprint but not the plan's; a VM moved changes both. */
+static void
+test_plan_fingerprint_shape(void **state)
+{
+    hvf_fleet *f = gen(20, 4, 3);
+    char full0[65], full1[65], shape0[65], shape1[65], shape2[65];
+    int32_t v = 0, other;
+
+    hvf_inventory_fingerprint(f, full0);
+    hvf_plan_inventory_fingerprint(f, shape0);
+    f->vms[v].dirty_bytes_per_s = f->vms[v].dirty_bytes_per_s * 3 + 1048576;
+    hvf_inventory_fingerprint(f, full1);
+    hvf_plan_inventory_fingerprint(f, shape1);
+    assert_string_not_equal(full0, full1);
+    assert_string_equal(shape0, shape1);
+    other = f->vms[v].host == 0 ? 1 : 0;
+    f->vms[v].host = other;
+    hvf_plan_inventory_fingerprint(f, shape2);
+    assert_string_not_equal(shape1, shape2);
     hvf_fleet_free(f);
 }
 
@@ -345,6 +367,7 @@ main(void)
         cmocka_unit_test(test_bad_params),
         cmocka_unit_test(test_extremes),
         cmocka_unit_test(test_format_in_pieces),
+        cmocka_unit_test(test_plan_fingerprint_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
