@@ -209,6 +209,7 @@ typedef struct hvf_driver {
     int (*host_health)(hvf_conn *conn, const char *host, hvf_drv_health *out, hvf_error *err);
     int (*vm_define)(hvf_conn *conn, const hvf_drv_vm_spec *spec, const char *host, hvf_error *err);
     int (*vm_undefine)(hvf_conn *conn, const char *vm, hvf_error *err);
+    int (*host_fenced)(hvf_conn *conn, const char *host, hvf_error *err);
 } hvf_driver;
 
 /* A connection: the driver's table and its private data. */
@@ -307,4 +308,13 @@ int hvf_driver_vm_define(hvf_conn *conn, const hvf_drv_vm_spec *spec, const char
  * cannot remove now. The ended jobs of @vm are forgotten with it.
  */
 int hvf_driver_vm_undefine(hvf_conn *conn, const char *vm, hvf_error *err)
+    __attribute__((warn_unused_result));
+
+/*
+ * hvf_driver_host_fenced: @host, lost (DOWN), is known to run nothing any more: it was fenced
+ * (its agent destroyed its VMs itself, or a fence command powered it off). Its VMs become
+ * crashed (a VM_STATE event each), so that they may be started elsewhere; the host stays DOWN
+ * until it is back. HVF_ERR_CONFLICT for a host that is not DOWN.
+ */
+int hvf_driver_host_fenced(hvf_conn *conn, const char *host, hvf_error *err)
     __attribute__((warn_unused_result));

@@ -230,10 +230,87 @@ hvf_cli_lab_status(int argc, char **argv)
     return gone ? 1 : 0;
 }
 
+int
+hvf_cli_lab_fence(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"dir", required_argument, NULL, 'd'},
+        {"host", required_argument, NULL, 'H'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static const char help[] =
+        "usage: hvfleet lab fence --dir DIR --host H\n"
+        "Powers host H of the lab in DIR off, as an IPMI or PDU fence would: every process of\n"
+        "its namespace (its agent, its QEMUs) is killed at once. hvfleetd's ha_fence_command\n"
+        "in a lab made with --ha (docs/ha.md). Exit 0 once nothing of H runs.\n";
+    HVF_AUTOFREE char *dir = NULL;
+    const char *dir_arg = NULL, *host = NULL;
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_lab *lab;
+    size_t killed = 0, i;
+    int c, rc;
+
+    if (hvf_cli_options_wanted(opts))
+        return 0;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            dir_arg = optarg;
+            break;
+        case 'H':
+            host = optarg;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return 0;
+        case ':':
+            fprintf(stderr, "hvfleet: lab fence: %s needs a value\n", argv[optind - 1]);
+            return 2;
+        default:
+            fprintf(stderr, "hvfleet: lab fence: bad option '%s'; see hvfleet lab fence --help\n",
+                    argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc || !host) {
+        fprintf(stderr, "hvfleet: lab fence: %s\n",
+                !host ? "--host H is required (the host to power off)" : "unexpected argument");
+        return 2;
+    }
+    if (!(dir = hvf_cli_lab_dir("lab fence", dir_arg)))
+        return 2;
+    if (!(lab = lab_open("lab fence", dir, false, &rc)))
+        return rc;
+    for (i = 0; i < lab->nhosts && strcmp(lab->hosts[i].name, host) != 0; i++)
+        ;
+    if (i == lab->nhosts) {
+        fprintf(stderr, "hvfleet: lab fence: --host '%s': no such host in lab %s (h1 to h%zu)\n",
+                host, lab->id, lab->nhosts);
+        hvf_lab_free(lab);
+        return 2;
+    }
+    if (geteuid() != 0) {
+        fprintf(stderr, "hvfleet: lab fence: needs root (it kills the host's processes)\n");
+        hvf_lab_free(lab);
+        return 1;
+    }
+    rc = hvf_lab_fence(lab, i, &killed, &err);
+    if (rc == 0)
+        printf("host %s of lab %s fenced: %zu process%s killed\n", host, lab->id, killed,
+               killed == 1 ? "" : "es");
+    hvf_lab_free(lab);
+    return rc < 0 ? hvf_cli_fail(&err) : 0;
+}
+
 static const hvf_cli_command lab_subs[] = {
     {"up", "make a fleet of network namespaces here: hvfleetd, agents, TCG guests", hvf_cli_lab_up},
     {"down", "stop a lab's processes by PID and remove its namespaces and links", hvf_cli_lab_down},
     {"status", "a lab's hosts, agents and VMs", hvf_cli_lab_status},
+    {"fence", "power a lab's host off: its agent and QEMUs killed (a fence command)",
+     hvf_cli_lab_fence},
 };
 
 int

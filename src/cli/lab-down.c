@@ -227,3 +227,26 @@ hvf_lab_down(hvf_lab *lab, bool quiet, hvf_error *err)
                 lab->nhosts == 1 ? "" : "s", lab->bridge);
     return 0;
 }
+
+int
+hvf_lab_fence(const hvf_lab *lab, size_t host, size_t *killed, hvf_error *err)
+{
+    const hvf_lab_host *h = &lab->hosts[host];
+    int pids[1024];
+    size_t n;
+
+    *killed = 0;
+    /* a power-off: everything of the host goes at once, its agent and its QEMUs, no goodbye */
+    for (int round = 0; round < 50; round++) {
+        n = hvf_lab_net_pids(h->netns, pids, HVF_ARRAY_LEN(pids));
+        if (!n)
+            return 0;
+        for (size_t i = 0; i < n; i++)
+            if (kill(pids[i], SIGKILL) == 0 && round == 0)
+                (*killed)++;
+        hvf_lab_sleep_ms(100);
+    }
+    hvf_error_set(err, HVF_ERR_IO, "host %s: %zu processes of namespace %s outlived SIGKILL for 5 s",
+                  h->name, n, h->netns);
+    return -1;
+}

@@ -199,7 +199,7 @@ lab_format_rate(double bps, char *buf, size_t size)
  */
 int
 hvf_lab_write_inventory(const hvf_lab *lab, long nvms, uint64_t vm_mib, double dirty_bps,
-                        const char *path, hvf_error *err)
+                        bool ha, const char *path, hvf_error *err)
 {
     hvf_strbuf sb = HVF_STRBUF_INIT;
     uint64_t n = (uint64_t)lab->nhosts, k = (uint64_t)nvms;
@@ -230,8 +230,9 @@ hvf_lab_write_inventory(const hvf_lab *lab, long nvms, uint64_t vm_mib, double d
         for (uint64_t j = 1; j <= k; j++)
             hvf_strbuf_printf(&sb,
                               "  - {name: %s-vm%" PRIu64 ", host: %s, vcpus: 1, memory: %" PRIu64
-                              "MiB, dirty_rate: %s}\n",
-                              lab->hosts[i].name, j, lab->hosts[i].name, vm_mib, rate);
+                              "MiB, dirty_rate: %s%s}\n",
+                              lab->hosts[i].name, j, lab->hosts[i].name, vm_mib, rate,
+                              ha ? ", ha: true" : "");
     }
     rc = hvf_lab_write_file(path, sb.buf, 0644, err);
     hvf_strbuf_clear(&sb);

@@ -39,6 +39,8 @@ typedef struct lab_opts {
     const char *driver; /* --driver, may be NULL: agent:// */
     int port;
     int64_t timeout_ms;
+    int64_t down_after_s; /* hvfleetd's agent_down_after */
+    bool ha;              /* HA VMs, fenced by `hvfleet lab fence` (docs/ha.md) */
 } lab_opts;
 
 static volatile sig_atomic_t lab_interrupted;
@@ -65,6 +67,7 @@ lab_up_usage(FILE *out)
             "usage: hvfleet lab up --hosts N --vms-per-host K --dir DIR [--nic RATE]\n"
             "                      [--vm-memory SIZE] [--dirty-rate RATE] [--subnet A.B.C.0/24]\n"
             "                      [--guest FILE] [--port N] [--timeout D] [--driver URI]\n"
+            "                      [--ha] [--down-after D]\n"
             "A fleet on this machine (root, Linux): N network namespaces as hosts, joined by a\n"
             "bridge, each NIC a token bucket (tc tbf) at RATE (default 1Gbit) both ways;\n"
             "hvfleetd on the bridge's address, one hvfleet-agent per host, K TCG guests per\n"
@@ -77,6 +80,9 @@ lab_up_usage(FILE *out)
             "PREFIX/share/hvfleet/lab-guest.elf). --timeout (default 30s): how long to wait\n"
             "for the agents, then the VMs. --driver sim: hvfleetd on the twin of the lab's\n"
             "inventory instead of the agents (default: agent://, QEMU in the namespaces).\n"
+            "--ha: every VM is HA, and hvfleetd fences a lost host with hvfleet lab fence\n"
+            "(its namespace's processes killed) before starting its VMs elsewhere.\n"
+            "--down-after (default 30s): how long an agent's silence takes its host for lost.\n"
             "A lab already in DIR is taken down first. docs/lab.md.\n");
 }
 
@@ -105,7 +111,7 @@ lab_parse(int argc, char **argv, lab_opts *o, const struct option *opts)
 {
     hvf_error err = HVF_ERROR_INIT;
     const char *dir = NULL, *nic = "1Gbit", *mem = "128MiB", *dirty = "10MiB/s";
-    const char *subnet = "10.77.0.0/24", *timeout = "30s";
+    const char *subnet = "10.77.0.0/24", *timeout = "30s", *down_after = "30s";
     bool have_hosts = false, have_vms = false;
     double nic_bps = 0;
     uint64_t bytes = 0;
@@ -155,6 +161,12 @@ lab_parse(int argc, char **argv, lab_opts *o, const struct option *opts)
             break;
         case 't':
             timeout = optarg;
+            break;
+        case 'A':
+            o->ha = true;
+            break;
+        case 'a':
+            down_after = optarg;
             break;
         case 'h':
             lab_up_usage(stdout);
@@ -207,6 +219,15 @@ lab_parse(int argc, char **argv, lab_opts *o, const struct option *opts)
         return 2;
     }
     o->timeout_ms = us / 1000;
+    /* three heartbeats of 2 s at least: suspect comes first */
+    if (hvf_units_parse_duration(down_after, &us, &err) < 0 || us < 6000000 ||
+        us > 3600000000LL || us % 1000000) {
+        fprintf(stderr, "hvfleet: lab up: --down-after '%s': expected whole seconds from 6s to "
+                        "1h, such as 30s\n",
+                down_after);
+        return 2;
+    }
+    o->down_after_s = us / 1000000;
     if (hvf_lab_subnet_parse(subnet, &o->subnet, &err) < 0) {
         fprintf(stderr, "hvfleet: lab up: --subnet %s\n", err.msg);
         return 2;
@@ -382,8 +403,8 @@ lab_make_files(lab_run *r, hvf_error *err)
             hvf_lab_token(r->state, "agent", name, lab->hosts[i].name, tok, err) < 0)
             return -1;
     }
-    if (hvf_lab_write_inventory(lab, r->o->vms, r->o->vm_mib, r->o->dirty_bps, r->inventory, err) <
-            0 ||
+    if (hvf_lab_write_inventory(lab, r->o->vms, r->o->vm_mib, r->o->dirty_bps, r->o->ha,
+                                r->inventory, err) < 0 ||
         hvf_lab_token(r->state, "operator,approver", "lab-operator", NULL, r->token, err) < 0 ||
         hvf_lab_token(r->state, "approver", "lab-approver", NULL, appr, err) < 0)
         return -1;
@@ -395,8 +416,23 @@ lab_make_files(lab_run *r, hvf_error *err)
     hvf_strbuf_quote(&sb, r->state);
     hvf_strbuf_puts(&sb, "\ndriver: ");
     hvf_strbuf_quote(&sb, r->driver);
-    /* a host is suspect after 6 s of silence, down after 30 s: TCG guests load the machine */
-    hvf_strbuf_puts(&sb, "\nagent_heartbeat_s: 2\nagent_down_after: 30s\n");
+    /* a host is suspect after 6 s of silence, down after --down-after (30 s: TCG guests load
+     * the machine) */
+    hvf_strbuf_printf(&sb, "\nagent_heartbeat_s: 2\nagent_down_after: %" PRId64 "s\n",
+                      r->o->down_after_s);
+    if (r->o->ha) {
+        char self[4096];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        HVF_AUTOFREE char *fence = NULL;
+
+        self[n > 0 ? n : 0] = '\0';
+        /* the lab's power switch: a lost host's namespace killed whole, then its VMs elsewhere */
+        fence = hvf_asprintf("%s lab fence --dir %s --host {host}", n > 0 ? self : "hvfleet",
+                             lab->dir);
+        hvf_strbuf_puts(&sb, "ha_fence_command: ");
+        hvf_strbuf_quote(&sb, fence);
+        hvf_strbuf_puts(&sb, "\nha_fence_quiet: 0s\n");
+    }
     rc = hvf_lab_write_file(cfg, sb.buf, 0644, err);
     hvf_strbuf_clear(&sb);
     return rc;
@@ -758,6 +794,8 @@ hvf_cli_lab_up(int argc, char **argv)
         {"driver", required_argument, NULL, 'D'},
         {"port", required_argument, NULL, 'p'},
         {"timeout", required_argument, NULL, 't'},
+        {"ha", no_argument, NULL, 'A'},
+        {"down-after", required_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };

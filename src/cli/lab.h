@@ -125,11 +125,11 @@ int hvf_lab_write_file(const char *path, const char *text, mode_t mode, hvf_erro
 void hvf_lab_format_bits(uint64_t bits, char *buf, size_t size);
 /*
  * hvf_lab_write_inventory: @lab's fleet to @path: its hosts (big enough that draining any one
- * fits on the others), @nvms VMs on each of @vm_mib MiB dirtying @dirty_bps bytes/s; read back
- * with the inventory's reader. Returns 0, or -1 with @err set.
+ * fits on the others), @nvms VMs on each of @vm_mib MiB dirtying @dirty_bps bytes/s (`ha: true`
+ * when @ha); read back with the inventory's reader. Returns 0, or -1 with @err set.
  */
 int hvf_lab_write_inventory(const hvf_lab *lab, long nvms, uint64_t vm_mib, double dirty_bps,
-                            const char *path, hvf_error *err);
+                            bool ha, const char *path, hvf_error *err);
 /* A token of @role for @name (and @host, may be NULL) in the store of @state_dir, written
  * alone on the only line of @path (mode 0600). */
 int hvf_lab_token(const char *state_dir, const char *role, const char *name, const char *host,
@@ -201,6 +201,13 @@ int hvf_lab_down(hvf_lab *lab, bool quiet, hvf_error *err);
 
 /* ---- lab-up.c, cmd-lab.c ---- */
 
+/*
+ * hvf_lab_fence: powers host @host of @lab off, as a fence command must: every process of its
+ * namespace (its agent, its QEMUs) killed at once. *@killed: how many. 0, or -1 when some
+ * outlived SIGKILL for 5 s.
+ */
+int hvf_lab_fence(const hvf_lab *lab, size_t host, size_t *killed, hvf_error *err);
+int hvf_cli_lab_fence(int argc, char **argv);
 int hvf_cli_lab_up(int argc, char **argv);
 int hvf_cli_lab_down(int argc, char **argv);
 int hvf_cli_lab_status(int argc, char **argv);

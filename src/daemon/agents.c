@@ -667,6 +667,26 @@ hvfd_agents_tick(hvfd *d)
     }
 }
 
+size_t
+hvfd_agents_view(hvfd *d, hvfd_agent_view **out)
+{
+    size_t n;
+
+    pthread_mutex_lock(&d->agent_lock);
+    n = d->nagents;
+    *out = hvf_calloc(n ? n : 1, sizeof(**out));
+    for (size_t i = 0; i < n; i++) {
+        const hvfd_agent *a = d->agents[i];
+
+        hvf_strlcpy((*out)[i].host, a->host, sizeof((*out)[i].host));
+        (*out)[i].state = (int)a->state;
+        (*out)[i].last_ms = a->last_ms;
+        (*out)[i].identity_ok = !a->identity[0];
+    }
+    pthread_mutex_unlock(&d->agent_lock);
+    return n;
+}
+
 void
 hvfd_agents_counts(hvfd *d, hvfd_agent_counts *out)
 {

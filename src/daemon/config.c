@@ -27,6 +27,10 @@ hvfd_config_init(hvfd_config *c)
     c->rate_burst = 100;
     c->agent_heartbeat_s = 5;
     c->agent_down_after_s = 60;
+    c->ha_fence_timeout_us = 60 * 1000000LL;
+    c->ha_fence_quiet_us = 180 * 1000000LL;
+    c->ha_storm_share = 0.3;
+    c->ha_restarts_per_min = 30;
 }
 
 void
@@ -39,6 +43,7 @@ hvfd_config_clear(hvfd_config *c)
     free(c->tls_cert);
     free(c->tls_key);
     free(c->maintenance_command);
+    free(c->ha_fence_command);
     memset(c, 0, sizeof(*c));
 }
 
@@ -70,6 +75,10 @@ typedef struct cfg_obj {
     uint32_t threads, conns, conns_ip, body_kib, inv_body_mib, hb_s;
     int64_t down_us;
     int64_t timeout_us;
+    char *fence_cmd;
+    int64_t fence_after_us, fence_timeout_us, fence_quiet_us;
+    double storm_share;
+    uint32_t restarts;
 } cfg_obj;
 
 #define F(n, t, m) {n, t, offsetof(cfg_obj, m), false, 0, 0, NULL, 0, 0}
@@ -94,6 +103,12 @@ static const hvf_field_spec cfg_fields[] = {
     F("connection_timeout", HVF_FIELD_DURATION, timeout_us),
     FR("agent_heartbeat_s", HVF_FIELD_UINT, hb_s, 1, 300),
     F("agent_down_after", HVF_FIELD_DURATION, down_us),
+    F("ha_fence_after", HVF_FIELD_DURATION, fence_after_us),
+    F("ha_fence_command", HVF_FIELD_STRING, fence_cmd),
+    F("ha_fence_timeout", HVF_FIELD_DURATION, fence_timeout_us),
+    F("ha_fence_quiet", HVF_FIELD_DURATION, fence_quiet_us),
+    FR("ha_storm_share", HVF_FIELD_DOUBLE, storm_share, 0.01, 1),
+    FR("ha_restarts_per_minute", HVF_FIELD_UINT, restarts, 1, 100000),
 };
 
 static void
@@ -127,6 +142,11 @@ hvfd_config_load(hvfd_config *c, const char *path, hvf_error *err)
     o.timeout_us = (int64_t)c->connection_timeout_s * 1000000;
     o.hb_s = c->agent_heartbeat_s;
     o.down_us = (int64_t)c->agent_down_after_s * 1000000;
+    o.fence_after_us = c->ha_fence_after_us;
+    o.fence_timeout_us = c->ha_fence_timeout_us;
+    o.fence_quiet_us = c->ha_fence_quiet_us;
+    o.storm_share = c->ha_storm_share;
+    o.restarts = c->ha_restarts_per_min;
     hvf_diags_init(&diags);
     if (hvf_reader_open_file(&rd, path, &diags, err) < 0) {
         hvf_diags_clear(&diags);
@@ -144,6 +164,15 @@ hvfd_config_load(hvfd_config *c, const char *path, hvf_error *err)
     if (!problems && (o.down_us < 1000000 || o.down_us < (int64_t)o.hb_s * 3000000))
         hvf_reader_report_field(&rd, hvf_reader_root(&rd), "", "agent_down_after",
                                 "expected at least 1s and 3 heartbeats");
+    /* when hvfleetd takes a host for lost, its agent (if alive at all) must have fenced already */
+    if (!problems && o.fence_after_us &&
+        o.down_us < o.fence_after_us + (int64_t)o.hb_s * 2000000)
+        hvf_reader_report_field(&rd, hvf_reader_root(&rd), "", "ha_fence_after",
+                                "expected at most agent_down_after minus 2 heartbeats (a host "
+                                "is taken for lost only once its agent has fenced itself)");
+    if (!problems && (o.fence_timeout_us < 1000000 || o.fence_quiet_us < 0 || o.fence_after_us < 0))
+        hvf_reader_report_field(&rd, hvf_reader_root(&rd), "", "ha_fence_timeout",
+                                "expected at least 1s");
     if (diags.n) {
         hvf_error_set(err, HVF_ERR_INVALID, "%s", diags.lines[0]);
         rc = -1;
@@ -159,6 +188,12 @@ hvfd_config_load(hvfd_config *c, const char *path, hvf_error *err)
         cfg_take(&c->tls_cert, &o.tls_cert);
         cfg_take(&c->tls_key, &o.tls_key);
         cfg_take(&c->maintenance_command, &o.maint);
+        cfg_take(&c->ha_fence_command, &o.fence_cmd);
+        c->ha_fence_after_us = o.fence_after_us;
+        c->ha_fence_timeout_us = o.fence_timeout_us;
+        c->ha_fence_quiet_us = o.fence_quiet_us;
+        c->ha_storm_share = o.storm_share;
+        c->ha_restarts_per_min = o.restarts;
         c->speed = o.speed;
         c->rate_per_s = o.rate;
         c->rate_burst = o.burst;

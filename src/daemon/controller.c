@@ -290,6 +290,8 @@ ctl_on_progress(const hvf_exec_progress *p, void *arg)
     if (hvfd_mono_ms() - c->snap_ms >= 1000)
         ctl_snapshot(c);
     ctl_take_commands(c, true);
+    /* a host lost while a plan runs is the executor's to re-plan around, and HA's to fence */
+    hvfd_ha_tick(d, c->conn);
 }
 
 static bool
@@ -637,6 +639,7 @@ hvfd_controller_main(void *arg)
                                    hvf_drv_vm_state_names[evs[i].vm_state]));
         if (nevs || hvfd_mono_ms() - c.snap_ms >= 1000)
             ctl_snapshot(&c);
+        hvfd_ha_tick(d, c.conn);
         hvfd_deadline(&until, 200);
         pthread_mutex_lock(&d->lock);
         if (d->cfg.speed <= 0 && !d->cmds && !atomic_load(&d->stopping))

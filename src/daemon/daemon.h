@@ -63,6 +63,13 @@ typedef struct hvfd_config {
     char *maintenance_command; /* what maintaining a host runs; NULL = the driver's default */
     unsigned agent_heartbeat_s;  /* agents sync at least this often (5); suspect after 3 missed */
     unsigned agent_down_after_s; /* silent this long: down (60) */
+    /* HA (ha.c, docs/ha.md) */
+    int64_t ha_fence_after_us;   /* agents self-fence after this long alone (0: they do not) */
+    char *ha_fence_command;      /* fences a lost host ({host}); NULL: none */
+    int64_t ha_fence_timeout_us; /* the fence command's (60 s) */
+    int64_t ha_fence_quiet_us;   /* between two fences (180 s, oVirt's) */
+    double ha_storm_share;       /* this share of hosts lost together is the network's (0.3) */
+    unsigned ha_restarts_per_min; /* HA restarts at most (30) */
     bool log_debug;
 } hvfd_config;
 
@@ -207,6 +214,7 @@ typedef struct hvfd {
     hvf_agent_hub hub;
 
     hvfd_metrics *metrics;
+    struct hvfd_ha *ha; /* the controller thread's (ha.c) */
 
     pthread_t controller, tailer;
     bool controller_started, tailer_started;
@@ -402,8 +410,22 @@ int hvfd_agent_command(hvfd *d, const char *host, const char *type, json_t *args
 void hvfd_agents_tick(hvfd *d);
 void hvfd_agents_counts(hvfd *d, hvfd_agent_counts *out);
 void hvfd_agents_clear(hvfd *d);
+/* Each agent's host, liveness (HVFD_AGENT_CONNECTED, _SUSPECT, _DOWN) and last sync, as an
+ * owned array (free()); returns how many. */
+enum { HVFD_AGENT_CONNECTED, HVFD_AGENT_SUSPECT, HVFD_AGENT_DOWN };
+typedef struct hvfd_agent_view {
+    char host[HVF_DRV_NAME_MAX];
+    int state;
+    int64_t last_ms; /* hvfd_mono_ms() of its last sync */
+    bool identity_ok;
+} hvfd_agent_view;
+size_t hvfd_agents_view(hvfd *d, hvfd_agent_view **out);
 /* Posts one "agent" message per agent to the hub (agent:// driver opened late). */
 void hvfd_agents_replay(hvfd *d);
+
+/* ha.c: host failure, fencing, HA restarts, the storm guard (docs/ha.md); controller thread */
+void hvfd_ha_tick(hvfd *d, hvf_conn *conn);
+void hvfd_ha_free(hvfd *d);
 
 /* agent-hub.c: the hub the agent:// driver reads (hvf_agent_hub in hvfleet/driver.h) */
 void hvfd_hub_init(hvfd *d);

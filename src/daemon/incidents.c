@@ -8,8 +8,12 @@
  * - host-lost: a host went down (during a run: the executor's host_lost; otherwise the driver's).
  *   Decided: the executor gave it up (host_failed) or re-planned, whichever came first. Resolved: every VM it took down runs again (when it
  *   took none: the host is back).
+ *   With HA (docs/ha.md), the fence (or its start) is the decision, each restart an action, and
+ *   its VMs count as down from the host's loss.
  * - run-halted: a change run halted on a failed gate (halt), or a run ended aborted or partial.
  *   Decided: at once (the halt is the decision). Resolved: the run's end (its rollback done).
+ * - storm: many hosts lost at once, the controller's network rather than the hosts (HA's storm
+ *   guard). Decided at once (nothing is fenced or restarted); resolved when it is over.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -117,8 +121,8 @@ inc_vm_state(inc *list, size_t n, const char *vm, const char *host, const char *
     inc *i = down ? inc_host(list, n, host) : NULL;
 
     if (down) {
-        if (i)
-            inc_add_vm(i, vm, t);
+        if (i) /* its VMs were out of reach from the host's loss on, not from their fence */
+            inc_add_vm(i, vm, i->event_us >= 0 && i->event_us < t ? i->event_us : t);
         return;
     }
     if (strcmp(state, "running") != 0)
@@ -139,6 +143,39 @@ inc_vm_state(inc *list, size_t n, const char *vm, const char *host, const char *
     }
 }
 
+/* What HA did (ha.c): fences decide a host-lost incident, restarts are its actions; a storm is
+ * an incident of its own. */
+static void
+inc_ha(inc *list, size_t *n, const hvf_store_event *e, json_t *data, const char *ev, int64_t t)
+{
+    inc *i;
+
+    if (strcmp(ev, "fence_start") == 0 || strcmp(ev, "fenced") == 0 ||
+        strcmp(ev, "not_fenced") == 0) {
+        if ((i = inc_host(list, *n, str(data, "host")))) {
+            if (i->decided_us < 0)
+                i->decided_us = t;
+            i->actions += strcmp(ev, "not_fenced") != 0;
+        }
+    } else if (strcmp(ev, "restart") == 0) {
+        if ((i = inc_host(list, *n, str(data, "from"))))
+            i->actions++;
+    } else if (strcmp(ev, "storm") == 0) {
+        i = inc_open(list, n, "storm", str(data, "zone"), 0, e->seq, t);
+        i->decided_us = t;
+        snprintf(i->why, sizeof(i->why),
+                 "%" PRId64 " of %" PRId64 " hosts lost at once%s%s: the controller's network, "
+                 "not the hosts; nothing fenced or restarted",
+                 (int64_t)json_integer_value(json_object_get(data, "lost")),
+                 (int64_t)json_integer_value(json_object_get(data, "hosts")),
+                 *str(data, "zone") ? ", all of zone " : "", str(data, "zone"));
+    } else if (strcmp(ev, "storm_over") == 0) {
+        for (size_t k = 0; k < *n; k++)
+            if (strcmp(list[k].kind, "storm") == 0 && list[k].resolved_us < 0)
+                list[k].resolved_us = t;
+    }
+}
+
 static void
 inc_feed(inc_scan *sc, const hvf_store_event *e)
 {
@@ -151,6 +188,11 @@ inc_feed(inc_scan *sc, const hvf_store_event *e)
 
     if (!data)
         return;
+    if (strcmp(e->type, "ha") == 0) {
+        inc_ha(list, n, e, data, ev, t);
+        json_decref(data);
+        return;
+    }
     if (strcmp(e->type, "run_event") != 0 && strcmp(e->type, "driver") != 0) {
         json_decref(data);
         return;

@@ -307,3 +307,12 @@ hvf_driver_vm_undefine(hvf_conn *conn, const char *vm, hvf_error *err)
     return conn->drv->vm_undefine ? conn->drv->vm_undefine(conn, vm, err)
                                   : unsupported(conn, "undefining VMs", err);
 }
+
+int
+hvf_driver_host_fenced(hvf_conn *conn, const char *host, hvf_error *err)
+{
+    if (!name_ok("host", host, err))
+        return -1;
+    return conn->drv->host_fenced ? conn->drv->host_fenced(conn, host, err)
+                                  : unsupported(conn, "fencing hosts", err);
+}

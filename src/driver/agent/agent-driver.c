@@ -587,6 +587,30 @@ ad_host_health(hvf_conn *conn, const char *host, hvf_drv_health *out, hvf_error 
     return 0;
 }
 
+static int
+ad_host_fenced(hvf_conn *conn, const char *host, hvf_error *err)
+{
+    ad_priv *p = ad(conn);
+    int32_t h = ad_find_host(p, host, false, err);
+
+    if (h < 0)
+        return -1;
+    if (p->hosts[h].state != HVF_DRV_HOST_DOWN) {
+        hvf_error_set(err, HVF_ERR_CONFLICT, "host '%s' is %s: only a lost host is fenced", host,
+                      hvf_drv_host_state_names[p->hosts[h].state]);
+        return -1;
+    }
+    for (size_t v = 0; v < p->fleet->nvms; v++) {
+        if (p->fleet->vms[v].host != h || p->vms[v].state == HVF_DRV_VM_STOPPED ||
+            p->vms[v].state == HVF_DRV_VM_CRASHED)
+            continue;
+        p->vms[v].state = HVF_DRV_VM_CRASHED;
+        ad_emit(p, HVF_DRV_EV_VM_STATE, host, p->fleet->vms[v].name, HVF_DRV_VM_CRASHED, -1,
+                HVF_JOB_SETUP);
+    }
+    return 0;
+}
+
 const hvf_driver hvf_agent_driver = {
     .scheme = "agent",
     .open = ad_open,
@@ -607,4 +631,5 @@ const hvf_driver hvf_agent_driver = {
     .job_cancel = ad_job_cancel,
     .job_forget = ad_job_forget,
     .host_health = ad_host_health,
+    .host_fenced = ad_host_fenced,
 };
