@@ -82,6 +82,16 @@ refused(["--config", bad], ["bad.yaml", "listen", "65535"])
 with open(bad, "w") as f:
     f.write("nonsense: 1\n")
 refused(["--config", bad], ["bad.yaml", "nonsense"])
+# agents that fence themselves after 60 s cannot be taken for fenced when lost at 60 s
+with open(bad, "w") as f:
+    f.write("agent_down_after: 60s\nha_fence_after: 60s\n")
+refused(["--config", bad], ["bad.yaml", "ha_fence_after", "agent_down_after"])
+with open(bad, "w") as f:
+    f.write("ha_storm_share: 2\n")
+refused(["--config", bad], ["bad.yaml", "ha_storm_share"])
+with open(bad, "w") as f:
+    f.write("ha_fence_timeout: 0s\n")
+refused(["--config", bad], ["bad.yaml", "ha_fence_timeout"])
 refused(["--config", "/nonexistent/hvfleetd.yaml"], ["/nonexistent/hvfleetd.yaml"])
 refused(["--tls-cert", cert], ["--tls-key"])
 refused(["--tls-cert", "/nonexistent.pem", "--tls-key", key], ["/nonexistent.pem"])

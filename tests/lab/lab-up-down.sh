@@ -88,6 +88,7 @@ bad "--hosts '0'" --hosts 0 --vms-per-host 0 --dir "$T/bad"
 bad "expected a private /24" --hosts 3 --vms-per-host 0 --subnet 8.8.8.0/24 --dir "$T/bad"
 bad "expected a /24" --hosts 3 --vms-per-host 0 --subnet 10.77.1.7/24 --dir "$T/bad"
 bad "cannot create it" --hosts 3 --vms-per-host 0 --dir "$T/file/lab"
+bad "--down-after '2s'" --hosts 3 --vms-per-host 0 --down-after 2s --dir "$T/bad"
 bad "not a lab's directory" --hosts 3 --vms-per-host 0 --dir "$T"
 [ ! -e "$T/bad" ] || fail "bad input left $T/bad"
 
