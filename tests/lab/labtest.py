@@ -19,6 +19,9 @@ def skip_unless_lab_possible():
     if os.geteuid() != 0:
         print("SKIP: not root")
         sys.exit(77)
+    if not shutil.which("ip") or not shutil.which("tc"):
+        print("SKIP: no ip or tc (iproute2)")
+        sys.exit(77)
     if not shutil.which("qemu-system-x86_64"):
         print("SKIP: no qemu-system-x86_64")
         sys.exit(77)
