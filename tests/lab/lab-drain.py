@@ -42,6 +42,11 @@ def fail(what):
 try:
     lab.up("--hosts", str(args.hosts), "--nic", args.nic, "--vms-per-host",
            str(args.vms_per_host), "--vm-memory", args.vm_memory, "--dirty-rate", args.dirty_rate)
+    # a host sees only its own QEMUs: the other hosts' share the machine, not its namespace
+    for a in lab.request("GET", "/v1/agents")[1]["agents"]:
+        if (a.get("facts") or {}).get("unknown_qemu"):
+            fail("%s reports other hosts' QEMUs as unknown: %s"
+                 % (a["host"], a["facts"]["unknown_qemu"]))
     moved = sorted(v for v, x in lab.vms().items() if x["host"] == "h1")
     wait_for(lambda: all(len(lab.counters(lab.serial("h1", v))) >= 2 for v in moved),
              "h1's guests filled their memory and dirty it", 120)

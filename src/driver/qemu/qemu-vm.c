@@ -787,13 +787,33 @@ adopted_has_pid(const hvf_qvm_adopted *a, pid_t pid)
     return false;
 }
 
-/* Every qemu-system* of /proc that is not one of @a's VMs goes to @a->unknown. */
+/*
+ * Whether @pid lives in this process's network namespace: a host's QEMUs do, those of other
+ * hosts sharing the machine (the lab's namespaces) do not and are none of this host's business.
+ * When it cannot be told (no permission), it counts as this host's.
+ */
+static bool
+same_netns(pid_t pid, const struct stat *self)
+{
+    char path[64];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "/proc/%ld/ns/net", (long)pid);
+    if (!self || stat(path, &st) < 0)
+        return true;
+    return st.st_ino == self->st_ino && st.st_dev == self->st_dev;
+}
+
+/* Every qemu-system* of /proc, in this network namespace, that is not one of @a's VMs goes to
+ * @a->unknown. */
 static int
 adopt_scan_proc(hvf_qvm_adopted *a, hvf_error *err)
 {
     DIR *d = opendir("/proc");
     struct dirent *e;
     size_t cap = 0;
+    struct stat self;
+    bool have_self = stat("/proc/self/ns/net", &self) == 0;
 
     if (!d) {
         hvf_error_set(err, HVF_ERR_IO, "cannot read /proc: %s", strerror(errno));
@@ -808,7 +828,8 @@ adopt_scan_proc(hvf_qvm_adopted *a, hvf_error *err)
         if (*end != 0 || pid <= 0 || pid > INT32_MAX || pid == (long)getpid())
             continue;
         buf = proc_cmdline((pid_t)pid, &len);
-        if (!buf || !hvf_qvm_cmdline_is_qemu(buf, len) || adopted_has_pid(a, (pid_t)pid))
+        if (!buf || !hvf_qvm_cmdline_is_qemu(buf, len) || adopted_has_pid(a, (pid_t)pid) ||
+            !same_netns((pid_t)pid, have_self ? &self : NULL))
             continue;
         hvf_grow(&a->unknown, &cap, a->n_unknown + 1, sizeof(*a->unknown));
         a->unknown[a->n_unknown].pid = (pid_t)pid;
