@@ -377,6 +377,8 @@ agent_heartbeat(agent *a)
         json_object_set_new(hb, "vms",
                             json_integer((json_int_t)json_array_size(json_object_get(vms, "vms"))));
         json_object_set(hb, "unknown_qemu", json_object_get(vms, "unknown_qemu"));
+        /* which VMs' QEMUs live: hvfleetd reconciles them with where it believes they run */
+        json_object_set(hb, "vm_list", json_object_get(vms, "vms"));
         json_decref(vms);
     }
     return hb;

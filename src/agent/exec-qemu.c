@@ -30,6 +30,7 @@
 #define QX_POLL_MS 250          /* a migration's end is seen this soon (its downtime counts) */
 #define QX_PROGRESS_EVERY_MS 1000 /* a "job" progress sample at most this often per job */
 #define QX_CLAIM_WAIT_S 5        /* how long a command waits for a VM another one holds */
+#define QX_RESCAN_MS 2000        /* unknown QEMUs looked for again, at most this often */
 #define QX_STOP_TIMEOUT_S_DEFAULT 30
 
 typedef struct qx_vm {
@@ -62,7 +63,8 @@ typedef struct qx {
     size_t n_vms;
     qx_job jobs[QX_MAX_JOBS];
     int64_t next_job;
-    json_t *unknown; /* owned: the unknown QEMUs found at start */
+    json_t *unknown; /* owned: the unknown QEMUs, found at start and every QX_RESCAN_MS */
+    int64_t unknown_ms; /* when they were last looked for (monotonic) */
     hvf_agent_ctx *ctx; /* from attach */
     pthread_t poller;
     bool poller_started, stopping;
@@ -702,6 +704,48 @@ poller_main(void *p)
 
 /* ---- Facts and the table's life ------------------------------------------------------------ */
 
+/*
+ * The QEMUs of this host that are none of ours, found again (seed 003: a copy started behind
+ * the agent's back, a zombie); at most every QX_RESCAN_MS, as heartbeats ask.
+ */
+static void
+qx_rescan_unknown(qx *q)
+{
+    struct timespec ts;
+    int64_t now;
+    pid_t known[QX_MAX_VMS];
+    size_t nknown = 0, n = 0;
+    hvf_qvm_unknown *u = NULL;
+    hvf_error err = HVF_ERROR_INIT;
+    json_t *list;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    pthread_mutex_lock(&q->mu);
+    if (now - q->unknown_ms < QX_RESCAN_MS) {
+        pthread_mutex_unlock(&q->mu);
+        return;
+    }
+    q->unknown_ms = now;
+    for (size_t i = 0; i < q->n_vms; i++)
+        if (q->vms[i]->pid > 0 || q->vms[i]->vm)
+            known[nknown++] = q->vms[i]->vm ? hvf_qvm_pid(q->vms[i]->vm) : q->vms[i]->pid;
+    pthread_mutex_unlock(&q->mu);
+    if (hvf_qvm_scan_unknown(known, nknown, &u, &n, &err) < 0) {
+        free(u);
+        return;
+    }
+    list = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(list, json_pack("{s:I, s:s}", "pid", (json_int_t)u[i].pid,
+                                              "cmdline", u[i].cmdline));
+    free(u);
+    pthread_mutex_lock(&q->mu);
+    json_decref(q->unknown);
+    q->unknown = list;
+    pthread_mutex_unlock(&q->mu);
+}
+
 static json_t *
 qx_facts(void *self, bool status)
 {
@@ -742,6 +786,8 @@ qx_facts(void *self, bool status)
     }
     o = json_pack("{s:o, s:O}", "vms", vms, "unknown_qemu", q->unknown);
     pthread_mutex_unlock(&q->mu);
+    if (!status)
+        qx_rescan_unknown(q); /* for the next heartbeat: this one goes out now */
     return o;
 }
 

@@ -682,9 +682,21 @@ hvfd_agents_view(hvfd *d, hvfd_agent_view **out)
         (*out)[i].state = (int)a->state;
         (*out)[i].last_ms = a->last_ms;
         (*out)[i].identity_ok = !a->identity[0];
+        (*out)[i].vm_list = json_incref(json_object_get(a->heartbeat, "vm_list"));
+        (*out)[i].unknown = json_incref(json_object_get(a->heartbeat, "unknown_qemu"));
     }
     pthread_mutex_unlock(&d->agent_lock);
     return n;
+}
+
+void
+hvfd_agents_view_free(hvfd_agent_view *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_decref(v[i].vm_list);
+        json_decref(v[i].unknown);
+    }
+    free(v);
 }
 
 void

@@ -275,6 +275,7 @@ hvfd_stop(hvfd *d)
     hvfd_agents_clear(d);
     hvfd_hub_clear(d);
     hvfd_ha_free(d);
+    hvfd_reconcile_free(d);
     hvfd_metrics_free(d->metrics);
     free(d->run.migs);
     free(d->run.hosts);

@@ -215,6 +215,7 @@ typedef struct hvfd {
 
     hvfd_metrics *metrics;
     struct hvfd_ha *ha; /* the controller thread's (ha.c) */
+    struct hvfd_rc *rc; /* the controller thread's (reconcile.c) */
 
     pthread_t controller, tailer;
     bool controller_started, tailer_started;
@@ -418,14 +419,21 @@ typedef struct hvfd_agent_view {
     int state;
     int64_t last_ms; /* hvfd_mono_ms() of its last sync */
     bool identity_ok;
+    json_t *vm_list; /* its last heartbeat's VMs [{name, state: alive|gone|busy}], or NULL */
+    json_t *unknown; /* ... and QEMUs none of its VMs [{pid, cmdline}], or NULL */
 } hvfd_agent_view;
 size_t hvfd_agents_view(hvfd *d, hvfd_agent_view **out);
+void hvfd_agents_view_free(hvfd_agent_view *v, size_t n);
 /* Posts one "agent" message per agent to the hub (agent:// driver opened late). */
 void hvfd_agents_replay(hvfd *d);
 
 /* ha.c: host failure, fencing, HA restarts, the storm guard (docs/ha.md); controller thread */
 void hvfd_ha_tick(hvfd *d, hvf_conn *conn);
 void hvfd_ha_free(hvfd *d);
+/* reconcile.c: what agents report runs against the driver's view (docs/ha.md) */
+void hvfd_reconcile(hvfd *d, hvf_conn *conn, const hvfd_agent_view *views, size_t n,
+                    int64_t now_ms);
+void hvfd_reconcile_free(hvfd *d);
 
 /* agent-hub.c: the hub the agent:// driver reads (hvf_agent_hub in hvfleet/driver.h) */
 void hvfd_hub_init(hvfd *d);

@@ -383,11 +383,12 @@ hvfd_ha_tick(hvfd *d, hvf_conn *conn)
             h->st = HA_OK;
         }
     }
-    free(views);
     if (!ha_storm(d, conn, s->fleet)) {
         for (size_t i = 0; i < ha->nhosts; i++)
             ha_fence_step(d, conn, s->fleet, &ha->hosts[i], now);
         ha_restarts(d, conn, s->fleet, now);
     }
+    hvfd_reconcile(d, conn, views, n, now);
+    hvfd_agents_view_free(views, n);
     hvfd_snap_unref(s);
 }

@@ -14,6 +14,8 @@
  *   Decided: at once (the halt is the decision). Resolved: the run's end (its rollback done).
  * - storm: many hosts lost at once, the controller's network rather than the hosts (HA's storm
  *   guard). Decided at once (nothing is fenced or restarted); resolved when it is over.
+ * - divergence: reconciliation found a VM on two hosts, one missing, one running unexpectedly,
+ *   or an unknown QEMU (reconcile.c). Resolved when it is gone.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -190,6 +192,24 @@ inc_feed(inc_scan *sc, const hvf_store_event *e)
         return;
     if (strcmp(e->type, "ha") == 0) {
         inc_ha(list, n, e, data, ev, t);
+        json_decref(data);
+        return;
+    }
+    if (strcmp(e->type, "reconcile") == 0) {
+        char subject[HVF_DRV_NAME_MAX];
+
+        snprintf(subject, sizeof(subject), "%.20s:%.60s:%.40s", str(data, "kind"),
+                 str(data, "vm"), str(data, "hosts"));
+        if (strcmp(ev, "found") == 0) {
+            i = inc_open(list, n, "divergence", subject, 0, e->seq, t);
+            snprintf(i->why, sizeof(i->why), "%s: %.80s on %.100s", str(data, "kind"),
+                     str(data, "vm"), str(data, "hosts"));
+        } else {
+            for (size_t k = 0; k < *n; k++)
+                if (strcmp(list[k].kind, "divergence") == 0 &&
+                    strcmp(list[k].subject, subject) == 0 && list[k].resolved_us < 0)
+                    list[k].resolved_us = t;
+        }
         json_decref(data);
         return;
     }

@@ -807,7 +807,7 @@ same_netns(pid_t pid, const struct stat *self)
 /* Every qemu-system* of /proc, in this network namespace, that is not one of @a's VMs goes to
  * @a->unknown. */
 static int
-adopt_scan_proc(hvf_qvm_adopted *a, hvf_error *err)
+adopt_scan_proc(hvf_qvm_adopted *a, const pid_t *known, size_t nknown, hvf_error *err)
 {
     DIR *d = opendir("/proc");
     struct dirent *e;
@@ -831,6 +831,14 @@ adopt_scan_proc(hvf_qvm_adopted *a, hvf_error *err)
         if (!buf || !hvf_qvm_cmdline_is_qemu(buf, len) || adopted_has_pid(a, (pid_t)pid) ||
             !same_netns((pid_t)pid, have_self ? &self : NULL))
             continue;
+        {
+            size_t k = 0;
+
+            while (k < nknown && known[k] != (pid_t)pid)
+                k++;
+            if (k < nknown)
+                continue;
+        }
         hvf_grow(&a->unknown, &cap, a->n_unknown + 1, sizeof(*a->unknown));
         a->unknown[a->n_unknown].pid = (pid_t)pid;
         hvf_qvm_cmdline_join(buf, len, a->unknown[a->n_unknown].cmdline,
@@ -841,6 +849,20 @@ adopt_scan_proc(hvf_qvm_adopted *a, hvf_error *err)
     if (a->n_unknown > 1)
         qsort(a->unknown, a->n_unknown, sizeof(*a->unknown), adopted_unknown_cmp);
     return 0;
+}
+
+int
+hvf_qvm_scan_unknown(const pid_t *known, size_t nknown, hvf_qvm_unknown **out, size_t *n,
+                     hvf_error *err)
+{
+    hvf_qvm_adopted a;
+    int rc;
+
+    memset(&a, 0, sizeof(a));
+    rc = adopt_scan_proc(&a, known, nknown, err);
+    *out = a.unknown;
+    *n = a.n_unknown;
+    return rc;
 }
 
 int
@@ -901,7 +923,7 @@ hvf_qvm_adopt_all(const hvf_qvm_conf *conf, hvf_qvm_adopted *out, hvf_error *err
         qsort(out->vms, out->n_vms, sizeof(*out->vms), adopted_vm_cmp);
     if (out->n_stale > 1)
         qsort(out->stale, out->n_stale, sizeof(*out->stale), adopted_str_cmp);
-    if (adopt_scan_proc(out, err) < 0) {
+    if (adopt_scan_proc(out, NULL, 0, err) < 0) {
         hvf_qvm_adopted_clear(out);
         return -1;
     }

@@ -169,6 +169,13 @@ typedef struct hvf_qvm_adopted {
 int hvf_qvm_adopt_all(const hvf_qvm_conf *conf, hvf_qvm_adopted *out, hvf_error *err)
     __attribute__((warn_unused_result));
 void hvf_qvm_adopted_clear(hvf_qvm_adopted *a);
+/*
+ * hvf_qvm_scan_unknown: the qemu-system* processes of this network namespace whose PID is not
+ * in @known (the caller's VMs), as adoption reports them: found again every few seconds, a QEMU
+ * started behind the agent's back is reported within that. *@out owned (free()).
+ */
+int hvf_qvm_scan_unknown(const pid_t *known, size_t nknown, hvf_qvm_unknown **out, size_t *n,
+                         hvf_error *err) __attribute__((warn_unused_result));
 
 /* ---------------------------------------------------------------- dirty rate */
 

@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Reconciliation (docs/ha.md, seed 003's zombies): what the agents' heartbeats say runs, against
+ * where the driver believes each VM runs, every RECONCILE_EVERY_MS. A divergence:
+ * - duplicate: a VM alive on two hosts or more (its QEMU, or an unknown QEMU named for it);
+ * - missing: the driver believes it runs on H; H's agent reports its QEMU gone, or none;
+ * - unexpected: alive on H while the driver believes it stopped or crashed;
+ * - unknown: a QEMU of a host that is none of the inventory's VMs.
+ * One that lasts longer than a heartbeat (and RECONCILE_SLACK_MS: a VM just started or moved is
+ * not one) is found: a `reconcile` event and a `divergence` incident, ended when it is gone.
+ * This version reports; it takes no action on the VMs.
+ *
+ * Controller thread only (hvfd_ha_tick calls it).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/daemon.h"
+#include "hvfleet/alloc.h"
+#include "hvfleet/strbuf.h"
+
+#define RECONCILE_EVERY_MS 1000
+#define RECONCILE_SLACK_MS 1000
+#define RECONCILE_MAX 4096 /* divergences followed at once; more are not (and counted) */
+
+typedef struct rc_div {
+    char key[400]; /* kind:vm:hosts */
+    char kind[16], vm[HVF_DRV_NAME_MAX], hosts[256];
+    int64_t since_ms;
+    bool reported, seen;
+} rc_div;
+
+struct hvfd_rc {
+    rc_div *divs;
+    size_t n, cap;
+    int64_t last_ms;
+};
+
+void
+hvfd_reconcile_free(hvfd *d)
+{
+    if (d->rc)
+        free(d->rc->divs);
+    free(d->rc);
+    d->rc = NULL;
+}
+
+/* "-name guest=X,..." or "-name X" of a QEMU command line (joined by spaces), into @out. */
+static bool
+rc_qemu_name(const char *cmdline, char *out, size_t size)
+{
+    const char *p = strstr(cmdline, " -name ");
+    size_t n;
+
+    if (!p)
+        return false;
+    p += 7;
+    if (strncmp(p, "guest=", 6) == 0)
+        p += 6;
+    n = strcspn(p, " ,");
+    if (!n || n >= size)
+        return false;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return true;
+}
+
+static void
+rc_see(struct hvfd_rc *rc, const char *kind, const char *vm, const char *hosts, int64_t now)
+{
+    char key[400];
+
+    snprintf(key, sizeof(key), "%s:%s:%s", kind, vm, hosts);
+    for (size_t i = 0; i < rc->n; i++)
+        if (strcmp(rc->divs[i].key, key) == 0) {
+            rc->divs[i].seen = true;
+            return;
+        }
+    if (rc->n == RECONCILE_MAX)
+        return;
+    hvf_grow(&rc->divs, &rc->cap, rc->n + 1, sizeof(*rc->divs));
+    memset(&rc->divs[rc->n], 0, sizeof(rc->divs[0]));
+    hvf_strlcpy(rc->divs[rc->n].key, key, sizeof(rc->divs[0].key));
+    hvf_strlcpy(rc->divs[rc->n].kind, kind, sizeof(rc->divs[0].kind));
+    hvf_strlcpy(rc->divs[rc->n].vm, vm, sizeof(rc->divs[0].vm));
+    hvf_strlcpy(rc->divs[rc->n].hosts, hosts, sizeof(rc->divs[0].hosts));
+    rc->divs[rc->n].since_ms = now;
+    rc->divs[rc->n].seen = true;
+    rc->n++;
+}
+
+/* Where each VM's QEMU lives, by the heartbeats: "h1,h2" per VM (index of @vms), and unknown
+ * QEMUs that are no VM of @vms as divergences. */
+static char **
+rc_alive(struct hvfd_rc *rc, const hvf_drv_vm *vms, long nv, const hvfd_agent_view *views,
+         size_t n, int64_t now)
+{
+    char **where = hvf_calloc((size_t)nv + 1, sizeof(*where));
+
+    for (size_t i = 0; i < n; i++) {
+        size_t k;
+        json_t *x;
+
+        if (views[i].state != HVFD_AGENT_CONNECTED || !views[i].identity_ok || !views[i].vm_list)
+            continue;
+        for (int pass = 0; pass < 2; pass++) {
+            json_t *list = pass ? views[i].unknown : views[i].vm_list;
+
+            json_array_foreach(list, k, x) {
+                char name[HVF_DRV_NAME_MAX];
+                const char *st = json_string_value(json_object_get(x, "state"));
+                const char *cmd = json_string_value(json_object_get(x, "cmdline"));
+                long v;
+
+                if (pass == 0) {
+                    if (!st || strcmp(st, "alive") != 0 ||
+                        !json_string_value(json_object_get(x, "name")))
+                        continue;
+                    hvf_strlcpy(name, json_string_value(json_object_get(x, "name")),
+                                sizeof(name));
+                } else if (!cmd || !rc_qemu_name(cmd, name, sizeof(name))) {
+                    rc_see(rc, "unknown", cmd ? cmd : "?", views[i].host, now);
+                    continue;
+                }
+                for (v = 0; v < nv && strcmp(vms[v].name, name) != 0; v++)
+                    ;
+                if (v == nv) {
+                    rc_see(rc, "unknown", name, views[i].host, now);
+                    continue;
+                }
+                if (!where[v]) {
+                    where[v] = hvf_strdup(views[i].host);
+                } else {
+                    char *both = hvf_asprintf("%s,%s", where[v], views[i].host);
+
+                    free(where[v]);
+                    where[v] = both;
+                }
+            }
+        }
+    }
+    return where;
+}
+
+void
+hvfd_reconcile(hvfd *d, hvf_conn *conn, const hvfd_agent_view *views, size_t n, int64_t now)
+{
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_drv_vm *vms = NULL;
+    long nv;
+    char **where;
+    int64_t grace = (int64_t)d->cfg.agent_heartbeat_s * 1000 + RECONCILE_SLACK_MS;
+    struct hvfd_rc *rc;
+
+    if (!d->rc)
+        d->rc = HVF_NEW(struct hvfd_rc);
+    rc = d->rc;
+    if (now - rc->last_ms < RECONCILE_EVERY_MS || !n)
+        return;
+    rc->last_ms = now;
+    if ((nv = hvf_driver_list_vms(conn, &vms, &err)) < 0)
+        return;
+    for (size_t i = 0; i < rc->n; i++)
+        rc->divs[i].seen = false;
+    where = rc_alive(rc, vms, nv, views, n, now);
+    for (long v = 0; v < nv; v++) {
+        bool host_watched = false;
+
+        if (vms[v].job >= 0 || vms[v].state == HVF_DRV_VM_MIGRATING)
+            continue; /* two QEMUs while it moves, by design */
+        for (size_t i = 0; i < n; i++)
+            host_watched = host_watched ||
+                           (strcmp(views[i].host, vms[v].host) == 0 &&
+                            views[i].state == HVFD_AGENT_CONNECTED && views[i].identity_ok &&
+                            views[i].vm_list);
+        if (where[v] && strchr(where[v], ','))
+            rc_see(rc, "duplicate", vms[v].name, where[v], now);
+        else if (vms[v].state == HVF_DRV_VM_RUNNING && host_watched &&
+                 (!where[v] || strcmp(where[v], vms[v].host) != 0))
+            rc_see(rc, "missing", vms[v].name, vms[v].host, now);
+        else if ((vms[v].state == HVF_DRV_VM_STOPPED || vms[v].state == HVF_DRV_VM_CRASHED) &&
+                 where[v])
+            rc_see(rc, "unexpected", vms[v].name, where[v], now);
+    }
+    for (long v = 0; v < nv; v++)
+        free(where[v]);
+    free(where);
+    free(vms);
+    /* found: it lasted longer than a heartbeat; ended: it is gone */
+    for (size_t i = 0; i < rc->n;) {
+        rc_div *x = &rc->divs[i];
+
+        if (x->seen && !x->reported && now - x->since_ms >= grace) {
+            x->reported = true;
+            hvfd_event(d, NULL, "reconcile",
+                       0, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "event", "found", "kind",
+                                    x->kind, "vm", x->vm, "hosts", x->hosts, "since_ms",
+                                    (json_int_t)(now - x->since_ms), "t_us",
+                                    (json_int_t)hvf_driver_now_us(conn)));
+            hvfd_log(HVFD_WARN, "reconciliation: what runs is not what hvfleetd believes",
+                     json_pack("{s:s, s:s, s:s}", "kind", x->kind, "vm", x->vm, "hosts",
+                               x->hosts));
+        }
+        if (!x->seen) {
+            if (x->reported)
+                hvfd_event(d, NULL, "reconcile",
+                           0, json_pack("{s:s, s:s, s:s, s:s, s:I}", "event", "ended", "kind",
+                                        x->kind, "vm", x->vm, "hosts", x->hosts, "t_us",
+                                        (json_int_t)hvf_driver_now_us(conn)));
+            rc->divs[i] = rc->divs[--rc->n];
+            continue;
+        }
+        i++;
+    }
+}
