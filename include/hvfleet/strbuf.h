@@ -25,6 +25,12 @@ void hvf_strbuf_quote(hvf_strbuf *sb, const char *s);
 void hvf_strbuf_clear(hvf_strbuf *sb);
 /* Hands the string to the caller (owned, never NULL) and empties @sb. */
 char *hvf_strbuf_steal(hvf_strbuf *sb);
+/*
+ * hvf_template_expand: @tmpl with each "{KEY}" of @kv (NULL-terminated pairs KEY, VALUE, e.g.
+ * {"host", "kvm01", NULL}) replaced by its value; any other text, braces included, as it is.
+ * Owned.
+ */
+char *hvf_template_expand(const char *tmpl, const char *const *kv);
 
 /*
  * hvf_quote_value: writes @s (@len bytes, any content) into @buf as a short quoted value for a

@@ -99,22 +99,12 @@ ha_host_get(struct hvfd_ha *ha, const char *name)
 static int
 ha_fence_start(hvfd *d, ha_host *h, int64_t now)
 {
-    hvf_strbuf sb = HVF_STRBUF_INIT;
-    HVF_AUTOFREE char *cmd = NULL;
+    const char *const kv[] = {"host", h->name, NULL};
+    HVF_AUTOFREE char *cmd = hvf_template_expand(d->cfg.ha_fence_command, kv);
     posix_spawnattr_t attr;
-    char *argv[4] = {"/bin/sh", "-c", NULL, NULL};
+    char *argv[4] = {"/bin/sh", "-c", cmd, NULL};
     int rc;
 
-    for (const char *s = d->cfg.ha_fence_command; *s;) {
-        if (strncmp(s, "{host}", 6) == 0) {
-            hvf_strbuf_puts(&sb, h->name);
-            s += 6;
-        } else {
-            hvf_strbuf_printf(&sb, "%c", *s++);
-        }
-    }
-    cmd = hvf_strbuf_steal(&sb);
-    argv[2] = cmd;
     posix_spawnattr_init(&attr);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
     posix_spawnattr_setpgroup(&attr, 0);

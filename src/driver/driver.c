@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "driver/agent/agent-driver.h"
+#include "driver/driver-uri.h"
 #include "driver/sim/sim-driver.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/driver.h"
@@ -315,4 +316,46 @@ hvf_driver_host_fenced(hvf_conn *conn, const char *host, hvf_error *err)
         return -1;
     return conn->drv->host_fenced ? conn->drv->host_fenced(conn, host, err)
                                   : unsupported(conn, "fencing hosts", err);
+}
+
+int
+hvf_driver_uri_split(const char *uri, size_t scheme_len, hvf_driver_uri *out, hvf_error *err)
+{
+    char *query;
+
+    memset(out, 0, sizeof(*out));
+    out->buf = hvf_strdup(uri + scheme_len + 1);
+    out->path = out->buf;
+    if ((query = strchr(out->buf, '?')))
+        *query++ = '\0';
+    if (strncmp(out->path, "//", 2) == 0)
+        out->path += 2; /* SCHEME:///abs/path: an empty authority */
+    while (query && *query) {
+        char *amp = strchr(query, '&');
+        char *eq;
+
+        if (amp)
+            *amp++ = '\0';
+        eq = strchr(query, '=');
+        if (!eq || eq == query || !eq[1] || out->nparams == HVF_DRIVER_URI_MAX_PARAMS) {
+            hvf_error_set(err, HVF_ERR_INVALID, "driver URI '%s': parameter '%s': expected %s",
+                          uri, query,
+                          out->nparams == HVF_DRIVER_URI_MAX_PARAMS ? "at most 16 parameters"
+                                                                    : "NAME=VALUE");
+            hvf_driver_uri_clear(out);
+            return -1;
+        }
+        *eq++ = '\0';
+        out->names[out->nparams] = query;
+        out->values[out->nparams++] = eq;
+        query = amp;
+    }
+    return 0;
+}
+
+void
+hvf_driver_uri_clear(hvf_driver_uri *u)
+{
+    free(u->buf);
+    memset(u, 0, sizeof(*u));
 }

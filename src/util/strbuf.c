@@ -193,3 +193,35 @@ hvf_quote_value(const char *s, size_t len, char *buf, size_t size)
     buf[o++] = '\'';
     buf[o] = '\0';
 }
+
+char *
+hvf_template_expand(const char *tmpl, const char *const *kv)
+{
+    hvf_strbuf sb = HVF_STRBUF_INIT;
+    const char *s = tmpl;
+
+    while (*s) {
+        const char *next = strchr(s, '{');
+        size_t k;
+
+        if (!next) {
+            hvf_strbuf_puts(&sb, s);
+            break;
+        }
+        hvf_strbuf_add(&sb, s, (size_t)(next - s));
+        for (k = 0; kv[k]; k += 2) {
+            size_t n = strlen(kv[k]);
+
+            if (strncmp(next + 1, kv[k], n) == 0 && next[1 + n] == '}') {
+                hvf_strbuf_puts(&sb, kv[k + 1]);
+                s = next + n + 2;
+                break;
+            }
+        }
+        if (!kv[k]) {
+            hvf_strbuf_add(&sb, next, 1);
+            s = next + 1;
+        }
+    }
+    return hvf_strbuf_steal(&sb);
+}

@@ -96,6 +96,11 @@ refused(["--config", "/nonexistent/hvfleetd.yaml"], ["/nonexistent/hvfleetd.yaml
 refused(["--tls-cert", cert], ["--tls-key"])
 refused(["--tls-cert", "/nonexistent.pem", "--tls-key", key], ["/nonexistent.pem"])
 refused(["--driver", "nosuch:///"], ["nosuch"])
+refused(["--driver", "agent:///nonexistent/inventory.yaml"], ["/nonexistent/inventory.yaml"])
+refused(["--driver", "agent:///%s?accel=arm" % os.path.join(src, "examples", "small.yaml")],
+        ["accel", "arm", "tcg or kvm"])
+refused(["--driver", "agent:///%s?image" % os.path.join(src, "examples", "small.yaml")],
+        ["parameter 'image'", "NAME=VALUE"])
 refused(["--speed", "-1"], ["--speed"])
 # a second daemon on the same state directory is refused while the first runs
 d.args = []

@@ -94,9 +94,9 @@ try:
             print("  %s %s->%s predicted %.1f-%.1f s, actual %s-%s s, %s" % (
                 m["vm"], m["from"], m["to"], m["predicted"]["start_s"], m["predicted"]["end_s"],
                 m["start_s"], m["end_s"], m["outcome"]))
-    down, left = lab.down()
-    if down.returncode != 0 or left or lab.live_qemus():
-        fail("lab down: exit %d, left: %s %s" % (down.returncode, left, lab.live_qemus()))
+    problem = lab.down_problem()
+    if problem:
+        fail(problem)
 except BaseException as e:
     fail("%s: %s" % (type(e).__name__, e))
     lab.logs()

@@ -100,9 +100,9 @@ try:
     w.join()
     if seen_twice:
         fail("a VM ran twice: %s" % seen_twice[:3])
-    down, left = lab.down()
-    if down.returncode != 0 or left or lab.live_qemus():
-        fail("lab down: exit %d, left: %s %s" % (down.returncode, left, lab.live_qemus()))
+    problem = lab.down_problem()
+    if problem:
+        fail(problem)
 except BaseException as e:
     fail("%s: %s" % (type(e).__name__, e))
     lab.logs()

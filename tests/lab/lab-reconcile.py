@@ -69,9 +69,9 @@ try:
         fail("divergence incidents: %s" % kinds)
     print("reconciliation: a killed QEMU found in %.1f s, an extra copy in %.1f s"
           % (missing_s, dup_s))
-    down, left = lab.down()
-    if down.returncode != 0 or left or lab.live_qemus():
-        fail("lab down: exit %d, left: %s %s" % (down.returncode, left, lab.live_qemus()))
+    problem = lab.down_problem()
+    if problem:
+        fail(problem)
 except BaseException as e:
     fail("%s: %s" % (type(e).__name__, e))
     lab.logs()

@@ -142,6 +142,14 @@ class Lab:
                 if self.lab and n.startswith("hvl%s-" % self.lab["id"])]
         return p, left
 
+    def down_problem(self):
+        """lab down; what is wrong with it ('' when it exited 0 and left nothing)."""
+        p, left = self.down()
+        if p.returncode != 0 or left or self.live_qemus():
+            return "lab down: exit %d, left: %s %s %s" % (p.returncode, left, self.live_qemus(),
+                                                         p.stderr)
+        return ""
+
     def logs(self):
         hosts = os.path.join(self.dir, "hosts")
         for h in sorted(os.listdir(hosts)) if os.path.isdir(hosts) else []:

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -68,12 +69,35 @@ test_add_u64(void **state)
     hvf_strbuf_clear(&sb);
 }
 
+/* Templates: known keys replaced wherever they stand, anything else kept as written. */
+static void
+test_template_expand(void **state)
+{
+    const char *const kv[] = {"host", "kvm01", "n", "7", NULL};
+    const char *const none[] = {NULL};
+    char *out;
+
+    out = hvf_template_expand("ipmitool -H {host}-bmc power off {host}", kv);
+    assert_string_equal(out, "ipmitool -H kvm01-bmc power off kvm01");
+    free(out);
+    out = hvf_template_expand("{n}{n} {unknown} {host {} }{host}", kv);
+    assert_string_equal(out, "77 {unknown} {host {} }kvm01");
+    free(out);
+    out = hvf_template_expand("", kv);
+    assert_string_equal(out, "");
+    free(out);
+    out = hvf_template_expand("{host}", none);
+    assert_string_equal(out, "{host}");
+    free(out);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_printf_across_growth),
         cmocka_unit_test(test_add_u64),
+        cmocka_unit_test(test_template_expand),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "driver/agent/agent-driver.h"
+#include "driver/driver-uri.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/diag.h"
 #include "hvfleet/inventory.h"
@@ -43,60 +44,45 @@ ad_free(ad_priv *p)
 static int
 ad_uri_parse(ad_priv *p, const char *uri, hvf_error *err)
 {
-    HVF_AUTOFREE char *rest = hvf_strdup(uri + strlen("agent:"));
-    char *query = strchr(rest, '?');
-    const char *path = rest;
+    hvf_driver_uri u;
+    int rc = 0;
 
-    if (query)
-        *query++ = '\0';
-    if (strncmp(path, "//", 2) == 0)
-        path += 2;
-    if (!*path) {
+    if (hvf_driver_uri_split(uri, strlen("agent"), &u, err) < 0)
+        return -1;
+    if (!*u.path) {
         hvf_error_set(err, HVF_ERR_INVALID,
                       "driver URI '%s': expected agent:///PATH/inventory.yaml (the fleet the "
                       "agents' hosts form)",
                       uri);
+        hvf_driver_uri_clear(&u);
         return -1;
     }
-    p->inv_path = hvf_strdup(path);
+    p->inv_path = hvf_strdup(u.path);
     p->accel = hvf_strdup("tcg");
-    while (query && *query) {
-        char *amp = strchr(query, '&');
-        char *eq;
+    for (size_t i = 0; i < u.nparams && rc == 0; i++) {
+        const char *name = u.names[i], *eq = u.values[i];
+        char **dst = strcmp(name, "image") == 0    ? &p->image
+                     : strcmp(name, "accel") == 0  ? &p->accel
+                     : strcmp(name, "append") == 0 ? &p->append
+                                                   : NULL;
 
-        if (amp)
-            *amp++ = '\0';
-        eq = strchr(query, '=');
-        if (!eq || eq == query || !eq[1]) {
-            hvf_error_set(err, HVF_ERR_INVALID,
-                          "driver URI '%s': parameter '%s': expected NAME=VALUE", uri, query);
-            return -1;
-        }
-        *eq++ = '\0';
-        if (strcmp(query, "image") == 0) {
-            free(p->image);
-            p->image = hvf_strdup(eq);
-        } else if (strcmp(query, "accel") == 0) {
-            if (strcmp(eq, "tcg") != 0 && strcmp(eq, "kvm") != 0) {
-                hvf_error_set(err, HVF_ERR_INVALID,
-                              "driver URI '%s': accel '%s': expected tcg or kvm", uri, eq);
-                return -1;
-            }
-            free(p->accel);
-            p->accel = hvf_strdup(eq);
-        } else if (strcmp(query, "append") == 0) {
-            free(p->append);
-            p->append = hvf_strdup(eq);
-        } else {
+        if (!dst) {
             hvf_error_set(err, HVF_ERR_INVALID,
                           "driver URI '%s': unknown parameter '%s' (expected image, accel or "
                           "append)",
-                          uri, query);
-            return -1;
+                          uri, name);
+            rc = -1;
+        } else if (dst == &p->accel && strcmp(eq, "tcg") != 0 && strcmp(eq, "kvm") != 0) {
+            hvf_error_set(err, HVF_ERR_INVALID,
+                          "driver URI '%s': accel '%s': expected tcg or kvm", uri, eq);
+            rc = -1;
+        } else {
+            free(*dst);
+            *dst = hvf_strdup(eq);
         }
-        query = amp;
     }
-    return 0;
+    hvf_driver_uri_clear(&u);
+    return rc;
 }
 
 static int
@@ -369,18 +355,9 @@ ad_host_maintain(hvf_conn *conn, const char *host, const char *command, int64_t 
         return 0;
     }
     {
-        hvf_strbuf sb = HVF_STRBUF_INIT;
-        HVF_AUTOFREE char *cmd = NULL;
+        const char *const kv[] = {"host", host, NULL};
+        HVF_AUTOFREE char *cmd = hvf_template_expand(command, kv);
 
-        for (const char *s = command; *s;) {
-            if (strncmp(s, "{host}", 6) == 0) {
-                hvf_strbuf_puts(&sb, host);
-                s += 6;
-            } else {
-                hvf_strbuf_printf(&sb, "%c", *s++);
-            }
-        }
-        cmd = hvf_strbuf_steal(&sb);
         if (ad_send(p, h, "host_maintain",
                     json_pack("{s:s, s:I}", "command", cmd, "timeout_s",
                               (json_int_t)(timeout_us > 0 ? (timeout_us + 999999) / 1000000 : 0)),

@@ -566,24 +566,12 @@ ad_tick(ad_priv *p)
 static char *
 ad_append(const ad_priv *p, const hvf_vm *v)
 {
-    hvf_strbuf sb = HVF_STRBUF_INIT;
-    const char *s = p->append;
+    char mem[24], dirty[32];
+    const char *const kv[] = {"name", v->name, "mem_mib", mem, "dirty_mib_per_s", dirty, NULL};
 
-    while (*s) {
-        if (strncmp(s, "{name}", 6) == 0) {
-            hvf_strbuf_puts(&sb, v->name);
-            s += 6;
-        } else if (strncmp(s, "{mem_mib}", 9) == 0) {
-            hvf_strbuf_printf(&sb, "%" PRIu64, v->mem_mib);
-            s += 9;
-        } else if (strncmp(s, "{dirty_mib_per_s}", 17) == 0) {
-            hvf_strbuf_printf(&sb, "%.3f", v->dirty_bytes_per_s / (1024.0 * 1024.0));
-            s += 17;
-        } else {
-            hvf_strbuf_printf(&sb, "%c", *s++);
-        }
-    }
-    return hvf_strbuf_steal(&sb);
+    snprintf(mem, sizeof(mem), "%" PRIu64, v->mem_mib);
+    snprintf(dirty, sizeof(dirty), "%.3f", v->dirty_bytes_per_s / (1024.0 * 1024.0));
+    return hvf_template_expand(p->append, kv);
 }
 
 json_t *

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "driver/driver-uri.h"
 #include "driver/sim/sim-driver.h"
 #include "driver/sim/sim-world.h"
 #include "hvfleet/alloc.h"
@@ -78,42 +79,29 @@ sd_job_of_vm(sd_priv *p, int32_t vm)
 int
 sd_uri_parse(sd_priv *p, const char *uri, const hvf_driver_opts *opts, hvf_error *err)
 {
-    HVF_AUTOFREE char *rest = hvf_strdup(uri + strlen("sim:"));
-    char *query = strchr(rest, '?');
-    const char *path = rest;
+    hvf_driver_uri u;
 
-    if (query)
-        *query++ = '\0';
-    if (strncmp(path, "//", 2) == 0)
-        path += 2; /* sim:///abs/path: an empty authority */
-    if (*path && strcmp(path, "/default") != 0)
-        p->inv_path = hvf_strdup(path);
+    if (hvf_driver_uri_split(uri, strlen("sim"), &u, err) < 0)
+        return -1;
+    if (*u.path && strcmp(u.path, "/default") != 0)
+        p->inv_path = hvf_strdup(u.path);
     p->seed = 1;
-    while (query && *query) {
-        char *amp = strchr(query, '&');
-        char *eq;
+    for (size_t i = 0; i < u.nparams; i++) {
+        const char *name = u.names[i], *eq = u.values[i];
 
-        if (amp)
-            *amp++ = '\0';
-        eq = strchr(query, '=');
-        if (!eq || eq == query || !eq[1]) {
-            hvf_error_set(err, HVF_ERR_INVALID,
-                          "driver URI '%s': parameter '%s': expected NAME=VALUE", uri, query);
-            return -1;
-        }
-        *eq++ = '\0';
-        if (strcmp(query, "world") == 0) {
+        if (strcmp(name, "world") == 0) {
             free(p->world_path);
             p->world_path = hvf_strdup(eq);
-        } else if (strcmp(query, "deviations") == 0) {
+        } else if (strcmp(name, "deviations") == 0) {
             free(p->dev_path);
             p->dev_path = hvf_strdup(eq);
-        } else if (strcmp(query, "maintenance") == 0) {
+        } else if (strcmp(name, "maintenance") == 0) {
             if (hvf_units_parse_duration(eq, &p->maint_default_us, err) < 0) {
                 hvf_error_prefix(err, "driver URI '%s': maintenance: ", uri);
+                hvf_driver_uri_clear(&u);
                 return -1;
             }
-        } else if (strcmp(query, "seed") == 0) {
+        } else if (strcmp(name, "seed") == 0) {
             char *end;
 
             errno = 0;
@@ -122,17 +110,19 @@ sd_uri_parse(sd_priv *p, const char *uri, const hvf_driver_opts *opts, hvf_error
                 hvf_error_set(err, HVF_ERR_INVALID,
                               "driver URI '%s': seed '%s': expected a non-negative integer", uri,
                               eq);
+                hvf_driver_uri_clear(&u);
                 return -1;
             }
         } else {
             hvf_error_set(err, HVF_ERR_INVALID,
                           "driver URI '%s': unknown parameter '%s' (expected world, deviations, "
                           "maintenance or seed)",
-                          uri, query);
+                          uri, name);
+            hvf_driver_uri_clear(&u);
             return -1;
         }
-        query = amp;
     }
+    hvf_driver_uri_clear(&u);
     if (opts->state_dir && *opts->state_dir)
         p->state_dir = hvf_strdup(opts->state_dir);
     return 0;
