@@ -41,6 +41,7 @@ typedef struct qx_vm {
     bool adopted;
     int64_t mem_mib;    /* -1: unknown (adopted) */
     int64_t vcpus;
+    bool gone_told;     /* its QEMU died behind our back, and a vm_state "crashed" said so */
 } qx_vm;
 
 typedef struct qx_job {
@@ -345,6 +346,7 @@ start_vm(qx *q, hvf_agent_ctx *ctx, const hvf_agent_cmd *cmd, bool incoming, boo
         return -1;
     }
     v->adopted = false;
+    v->gone_told = false;
     v->mem_mib = (int64_t)s.mem_mib;
     v->vcpus = s.vcpus ? s.vcpus : 1;
     if (!incoming)
@@ -774,6 +776,13 @@ qx_facts(void *self, bool status)
             state = hvf_qvm_state_to_string(hvf_qvm_status(v->vm, raw, sizeof(raw)));
         else
             state = hvf_qvm_alive(v->vm) ? "alive" : "gone";
+        /* a QEMU that died with no command of ours (killed, crashed): hvfleetd hears it once */
+        if (!status && strcmp(state, "gone") == 0 && !v->gone_told && q->ctx) {
+            v->gone_told = true;
+            hvf_agent_ctx_emit(q->ctx, "vm_state", json_pack("{s:s, s:s, s:s}", "vm", v->name,
+                                                             "state", "crashed", "why",
+                                                             "its QEMU is gone"));
+        }
         e = json_pack("{s:s, s:s, s:I, s:b}", "name", v->name, "state", state, "pid",
                       (json_int_t)hvf_qvm_pid(v->vm), "adopted", v->adopted);
         if (*raw)

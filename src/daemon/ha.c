@@ -44,6 +44,7 @@ typedef struct ha_host {
 typedef struct ha_restart {
     char vm[HVF_DRV_NAME_MAX], from[HVF_DRV_NAME_MAX];
     int64_t not_before_ms;
+    int64_t sent_ms; /* its start was asked then: it stays queued until it runs (no second) */
 } ha_restart;
 
 struct hvfd_ha {
@@ -145,6 +146,51 @@ ha_fenced(hvfd *d, hvf_conn *conn, const hvf_fleet *f, ha_host *h, const char *h
     }
     ha_event(d, conn, json_pack("{s:s, s:s, s:s, s:o}", "event", "fenced", "host", h->name,
                                 "how", how, "ha_vms", vms));
+}
+
+static bool
+ha_queued(const struct hvfd_ha *ha, const char *vm)
+{
+    for (size_t i = 0; i < ha->nqueue; i++)
+        if (strcmp(ha->queue[i].vm, vm) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * HA VMs that crashed on a host in service (their QEMU died: killed, a guest panic with
+ * on_crash=destroy): no fence is needed, their host answers for them; queued for a restart.
+ */
+static void
+ha_crashed(hvfd *d, hvf_conn *conn, const hvf_fleet *f)
+{
+    struct hvfd_ha *ha = d->ha;
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_drv_vm *vms = NULL;
+    long nv = hvf_driver_list_vms(conn, &vms, &err);
+
+    for (long i = 0; i < nv; i++) {
+        int32_t v = hvf_fleet_find_vm(f, vms[i].name);
+        ha_restart *r;
+        bool host_ok = true;
+
+        if (vms[i].state != HVF_DRV_VM_CRASHED || v < 0 || !hvf_vm_is_ha(f, &f->vms[v]) ||
+            ha_queued(ha, vms[i].name))
+            continue;
+        for (size_t h = 0; h < ha->nhosts; h++)
+            if (strcmp(ha->hosts[h].name, vms[i].host) == 0)
+                host_ok = ha->hosts[h].st == HA_OK;
+        if (!host_ok)
+            continue; /* a lost host's VMs wait for its fence */
+        hvf_grow(&ha->queue, &ha->queue_cap, ha->nqueue + 1, sizeof(*ha->queue));
+        r = &ha->queue[ha->nqueue++];
+        memset(r, 0, sizeof(*r));
+        hvf_strlcpy(r->vm, vms[i].name, sizeof(r->vm));
+        hvf_strlcpy(r->from, vms[i].host, sizeof(r->from));
+        ha_event(d, conn, json_pack("{s:s, s:s, s:s}", "event", "vm_crashed", "vm", vms[i].name,
+                                    "host", vms[i].host));
+    }
+    free(vms);
 }
 
 /* Lost hosts, by liveness: returns whether it is a storm (and says so when that changes). */
@@ -292,7 +338,11 @@ ha_restarts(hvfd *d, hvf_conn *conn, const hvf_fleet *snapfleet, int64_t now)
             if (strcmp(vms[j].name, r->vm) == 0)
                 dv = &vms[j];
         if (v < 0 || !dv || (dv->state != HVF_DRV_VM_CRASHED && dv->state != HVF_DRV_VM_STOPPED))
-            continue; /* gone, or it runs again (its host came back): done */
+            continue; /* gone, or it runs again (restarted, or its host came back): done */
+        if (r->sent_ms && now - r->sent_ms < HA_RESTART_RETRY_MS) {
+            ha->queue[k++] = *r; /* asked: its start is on its way */
+            continue;
+        }
         if (now < r->not_before_ms || ha->restarts_in_window >= d->cfg.ha_restarts_per_min) {
             ha->queue[k++] = *r;
             continue;
@@ -318,6 +368,8 @@ ha_restarts(hvfd *d, hvf_conn *conn, const hvf_fleet *snapfleet, int64_t now)
             continue;
         }
         ha->restarts_in_window++;
+        r->sent_ms = now;
+        ha->queue[k++] = *r;
         if (hvf_host_use(&f->hosts[h], &need, HVF_OVERCOMMIT, &err) == 0)
             hvf_placer_host_changed(pl, h);
         if (f->vms[v].service >= 0)
@@ -376,6 +428,7 @@ hvfd_ha_tick(hvfd *d, hvf_conn *conn)
     if (!ha_storm(d, conn, s->fleet)) {
         for (size_t i = 0; i < ha->nhosts; i++)
             ha_fence_step(d, conn, s->fleet, &ha->hosts[i], now);
+        ha_crashed(d, conn, s->fleet);
         ha_restarts(d, conn, s->fleet, now);
     }
     hvfd_reconcile(d, conn, views, n, now);

@@ -3,8 +3,9 @@
  * Reconciliation (docs/ha.md, seed 003's zombies): what the agents' heartbeats say runs, against
  * where the driver believes each VM runs, every RECONCILE_EVERY_MS. A divergence:
  * - duplicate: a VM alive on two hosts or more (its QEMU, or an unknown QEMU named for it);
- * - missing: the driver believes it runs on H; H's agent reports its QEMU gone, or none;
- * - unexpected: alive on H while the driver believes it stopped or crashed;
+ * - missing: the driver believes it runs on H but H's agent reports its QEMU gone, or none; or
+ *   it crashed (its agent saw its QEMU die) and runs nowhere (HA restarts an HA one first);
+ * - unexpected: alive on H while the driver believes it stopped;
  * - unknown: a QEMU of a host that is none of the inventory's VMs.
  * One that lasts longer than a heartbeat (and RECONCILE_SLACK_MS: a VM just started or moved is
  * not one) is found: a `reconcile` event and a `divergence` incident, ended when it is gone.
@@ -176,11 +177,11 @@ hvfd_reconcile(hvfd *d, hvf_conn *conn, const hvfd_agent_view *views, size_t n, 
                             views[i].vm_list);
         if (where[v] && strchr(where[v], ','))
             rc_see(rc, "duplicate", vms[v].name, where[v], now);
-        else if (vms[v].state == HVF_DRV_VM_RUNNING && host_watched &&
+        else if (((vms[v].state == HVF_DRV_VM_RUNNING && host_watched) ||
+                  vms[v].state == HVF_DRV_VM_CRASHED) &&
                  (!where[v] || strcmp(where[v], vms[v].host) != 0))
-            rc_see(rc, "missing", vms[v].name, vms[v].host, now);
-        else if ((vms[v].state == HVF_DRV_VM_STOPPED || vms[v].state == HVF_DRV_VM_CRASHED) &&
-                 where[v])
+            rc_see(rc, "missing", vms[v].name, vms[v].host, now); /* should run, runs nowhere */
+        else if (vms[v].state == HVF_DRV_VM_STOPPED && where[v])
             rc_see(rc, "unexpected", vms[v].name, where[v], now);
     }
     for (long v = 0; v < nv; v++)
