@@ -113,6 +113,11 @@ typedef struct hvf_vm {
     double cpu_load; /* busy fraction of its vCPUs */
     int32_t service; /* -1 = none */
     bool migratable;
+    /* Issue 13: restarted elsewhere when its host is lost, once the host is fenced.
+     * Read with hvf_vm_is_ha: ha counts only when ha_set (the inventory wrote ha: for the VM);
+     * otherwise the VM's service decides. Zero (unset) inherits, so protos built with {0} do. */
+    bool ha;
+    bool ha_set;
     /* DRBD (Ganeti's drbd disk template): the host holding the other copy of its disk, the only
      * host a live migration can take it to; after one, the host it left is the secondary
      * (hvf_vm_moved). Set only when has_secondary. */
@@ -134,6 +139,7 @@ typedef struct hvf_service {
     bool critical;
     uint32_t min_available;
     hvf_spread spread;
+    bool ha; /* its VMs are HA unless a VM says ha: false (hvf_vm_is_ha) */
     int line;
     /* service indexes, owned, set with hvf_fleet_service_relate (a proto's are ignored) */
     int32_t *rel[HVF_SERVICE_REL_LAST];
@@ -271,6 +277,12 @@ hvf_vm_moved(hvf_vm *vm, int32_t host)
         vm->secondary = vm->host;
     vm->host = host;
 }
+
+/*
+ * hvf_vm_is_ha: whether @vm is restarted elsewhere when its host is lost (issue 13): its own
+ * ha when the inventory set one (ha_set), else its service's, else false.
+ */
+bool hvf_vm_is_ha(const hvf_fleet *fleet, const hvf_vm *vm);
 
 /* Resources a VM takes on a host. */
 static inline hvf_resources

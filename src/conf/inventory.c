@@ -72,7 +72,7 @@ typedef struct inv_vm {
     uint32_t vcpus;
     uint64_t mem_mib, ws_mib;
     double dirty, cpu_load;
-    bool migratable, has_ws;
+    bool migratable, has_ws, ha, has_ha;
 } inv_vm;
 
 static const hvf_field_spec inv_vm_fields[] = {
@@ -90,11 +90,13 @@ static const hvf_field_spec inv_vm_fields[] = {
     {.name = "service", .type = HVF_FIELD_NAME, .offset = offsetof(inv_vm, service)},
     {.name = "migratable", .type = HVF_FIELD_BOOL, .offset = offsetof(inv_vm, migratable)},
     {.name = "secondary", .type = HVF_FIELD_NAME, .offset = offsetof(inv_vm, secondary)},
+    {.name = "ha", .type = HVF_FIELD_BOOL, .offset = offsetof(inv_vm, ha),
+     .present = offsetof(inv_vm, has_ha) + 1},
 };
 
 typedef struct inv_service {
     char *name;
-    bool critical;
+    bool critical, ha;
     uint32_t min_available;
     int spread;
     struct fy_node *rel[HVF_SERVICE_REL_LAST]; /* read by inv_read_service_relations */
@@ -108,6 +110,7 @@ static const hvf_field_spec inv_service_fields[] = {
      .offset = offsetof(inv_service, min_available), .min = 0, .max = 1000000},
     {.name = "spread", .type = HVF_FIELD_ENUM, .offset = offsetof(inv_service, spread),
      .enum_names = hvf_spread_names},
+    {.name = "ha", .type = HVF_FIELD_BOOL, .offset = offsetof(inv_service, ha)},
     {.name = "depends_on", .type = HVF_FIELD_NODE,
      .offset = offsetof(inv_service, rel[HVF_SERVICE_DEPENDS_ON])},
     {.name = "must_not_share", .type = HVF_FIELD_NODE,
@@ -163,6 +166,7 @@ inv_read_services(inv_ctx *c, struct fy_node *seq)
             proto.critical = s.critical;
             proto.min_available = s.min_available;
             proto.spread = (hvf_spread)s.spread;
+            proto.ha = s.ha;
             proto.line = hvf_reader_line(item);
             if (hvf_fleet_add_service(c->f, &proto, &err) < 0)
                 hvf_reader_report_field(r, item, path, "name", "expected a unique name (%s)",
@@ -419,6 +423,8 @@ inv_read_vms(inv_ctx *c, struct fy_node *seq)
             proto.working_set_mib = v.has_ws ? v.ws_mib : v.mem_mib;
             proto.cpu_load = v.cpu_load;
             proto.migratable = v.migratable;
+            proto.ha = v.ha;
+            proto.ha_set = v.has_ha;
             proto.line = hvf_reader_line(item);
             /* Record what is, even over capacity; the capacity check reports it afterwards. */
             if (hvf_fleet_add_vm(c->f, &proto, HVF_OVERCOMMIT, &err) < 0) {
@@ -675,6 +681,8 @@ inv_format(const hvf_fleet *f, hvf_strbuf *out, hvf_inventory_sink sink, void *c
             hvf_strbuf_printf(out, ", critical: %s, min_available: %u, spread: %s",
                               s->critical ? "true" : "false", s->min_available,
                               hvf_spread_to_string(s->spread));
+            if (s->ha)
+                hvf_strbuf_puts(out, ", ha: true");
             inv_format_service_relations(f, s, out);
             hvf_strbuf_puts(out, "}\n");
             inv_format_flush(out, sink, ctx, chunk);
@@ -765,6 +773,8 @@ inv_format(const hvf_fleet *f, hvf_strbuf *out, hvf_inventory_sink sink, void *c
             inv_format_name(out, ", service", f->services[v->service].name);
         if (!v->migratable)
             hvf_strbuf_puts(out, ", migratable: false");
+        if (v->ha_set)
+            hvf_strbuf_puts(out, v->ha ? ", ha: true" : ", ha: false");
         if (v->has_secondary)
             inv_format_name(out, ", secondary", f->hosts[v->secondary].name);
         hvf_strbuf_puts(out, "}\n");

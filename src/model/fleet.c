@@ -338,6 +338,14 @@ hvf_fleet_find_vm(const hvf_fleet *f, const char *name)
     return hvf_hash_get(&f->vm_index, name);
 }
 
+bool
+hvf_vm_is_ha(const hvf_fleet *f, const hvf_vm *v)
+{
+    if (v->ha_set)
+        return v->ha;
+    return v->service >= 0 && (size_t)v->service < f->nservices && f->services[v->service].ha;
+}
+
 int32_t
 hvf_fleet_find_service(const hvf_fleet *f, const char *name)
 {
