@@ -110,6 +110,8 @@ typedef struct hvf_drv_vm_spec {
                                        inventory VM without dirty_rate */
     char service[HVF_DRV_NAME_MAX]; /* a service of the fleet, or empty: none */
     bool migratable;                /* false: it cannot live-migrate (plans stop and start it) */
+    bool ha;                        /* restarted elsewhere when its host is lost (issue 13) */
+    bool ha_set;                    /* false: ha is its service's (hvf_vm_is_ha) */
 } hvf_drv_vm_spec;
 
 /* Parameters of one migration, as libvirt's virDomainMigrate3 typed parameters name them. */

@@ -284,6 +284,50 @@ test_define_persists(void **state)
     st_free(&t);
 }
 
+/* A defined VM's ha (issue 13) is kept by the world, set or not: a reopen finds what was
+ * defined, and a VM that set none still takes its service's. */
+static void
+test_define_keeps_ha(void **state)
+{
+    st t;
+    hvf_conn *conn;
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_drv_vm_spec on = spec("n1", 1024, 1, NULL), off = spec("n2", 1024, 1, "web");
+    hvf_drv_vm_spec unset = spec("n3", 1024, 1, "web");
+    hvf_fleet *f;
+
+    (void)state;
+    on.ha = on.ha_set = true;
+    off.ha_set = true;
+    st_init(&t, NULL);
+    conn = st_open(&t);
+    assert_int_equal(hvf_driver_vm_define(conn, &on, "h1", &err), 0);
+    assert_int_equal(hvf_driver_vm_define(conn, &off, "h2", &err), 0);
+    assert_int_equal(hvf_driver_vm_define(conn, &unset, "h2", &err), 0);
+    hvf_driver_close(conn);
+
+    conn = st_open(&t);
+    assert_non_null(f = hvf_driver_fleet(conn, &err));
+    {
+        const hvf_vm *n1 = &f->vms[hvf_fleet_find_vm(f, "n1")];
+        const hvf_vm *n2 = &f->vms[hvf_fleet_find_vm(f, "n2")];
+        const hvf_vm *n3 = &f->vms[hvf_fleet_find_vm(f, "n3")];
+
+        assert_true(n1->ha_set && n1->ha);
+        assert_true(n2->ha_set && !n2->ha);
+        assert_false(n3->ha_set);
+        assert_true(hvf_vm_is_ha(f, n1));
+        assert_false(hvf_vm_is_ha(f, n2));
+        /* the service decides for n3, and only for it */
+        f->services[n3->service].ha = true;
+        assert_true(hvf_vm_is_ha(f, n3));
+        assert_false(hvf_vm_is_ha(f, n2));
+    }
+    hvf_fleet_free(f);
+    hvf_driver_close(conn);
+    st_free(&t);
+}
+
 /* Undefined, a VM is gone, and stays gone after a reopen; the name can be defined again. An
  * inventory VM can be undefined too: the jobs of the VMs after it keep naming theirs. */
 static void
@@ -555,6 +599,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_define_start_list),
         cmocka_unit_test(test_define_persists),
+        cmocka_unit_test(test_define_keeps_ha),
         cmocka_unit_test(test_undefine),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_deviation_after_undefine),

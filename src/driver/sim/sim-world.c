@@ -430,6 +430,7 @@ world_defined_vm(sd_priv *p, const hvf_fleet *f, json_t *rec, hvf_vm *proto, hvf
     json_t *mem = json_object_get(spec, "mem_mib"), *cpus = json_object_get(spec, "vcpus");
     json_t *dirty = json_object_get(spec, "dirty_bytes_per_s");
     json_t *svc = json_object_get(spec, "service"), *mig = json_object_get(spec, "migratable");
+    json_t *ha = json_object_get(spec, "ha"); /* absent: its service's (hvf_vm_is_ha) */
     const char *host = json_string_value(json_object_get(rec, "host"));
 
     if (!json_is_string(json_object_get(rec, "name")) || !json_is_integer(mem) ||
@@ -438,10 +439,10 @@ world_defined_vm(sd_priv *p, const hvf_fleet *f, json_t *rec, hvf_vm *proto, hvf
         json_integer_value(cpus) > SD_VM_VCPUS_MAX || !json_is_number(dirty) ||
         !(json_number_value(dirty) >= 0 &&
           json_number_value(dirty) <= (double)HVF_DRV_DIRTY_MIB_MAX * HVF_MIB) ||
-        !json_is_string(svc) || !json_is_boolean(mig))
+        !json_is_string(svc) || !json_is_boolean(mig) || (ha && !json_is_boolean(ha)))
         return world_fail(p, err,
                           "a defined VM's spec is malformed (expected mem_mib and vcpus > 0, "
-                          "dirty_bytes_per_s >= 0, service and migratable)");
+                          "dirty_bytes_per_s >= 0, service and migratable, ha true or false)");
     memset(proto, 0, sizeof(*proto));
     proto->name = (char *)json_string_value(json_object_get(rec, "name"));
     proto->host = host ? hvf_fleet_find_host(f, host) : -1;
@@ -453,6 +454,8 @@ world_defined_vm(sd_priv *p, const hvf_fleet *f, json_t *rec, hvf_vm *proto, hvf
     proto->service =
         *json_string_value(svc) ? hvf_fleet_find_service(f, json_string_value(svc)) : -1;
     proto->migratable = json_is_true(mig);
+    proto->ha = json_is_true(ha);
+    proto->ha_set = ha != NULL;
     proto->secondary = -1;
     if (proto->host < 0 || (*json_string_value(svc) && proto->service < 0))
         return world_fail(p, err, "a defined VM's host or service is unknown");
@@ -690,10 +693,12 @@ world_vm_recs(sd_priv *p, const hvf_fleet *f)
 
             hvf_strbuf_printf(&one,
                               ",\"spec\":{\"mem_mib\":%" PRIu64 ",\"vcpus\":%" PRIu32
-                              ",\"dirty_bytes_per_s\":%.17g,\"service\":\"%s\",\"migratable\":%s}",
+                              ",\"dirty_bytes_per_s\":%.17g,\"service\":\"%s\","
+                              "\"migratable\":%s%s}",
                               d->mem_mib, d->vcpus, world_base_dirty(p, v),
                               d->service >= 0 ? p->fleet->services[d->service].name : "",
-                              d->migratable ? "true" : "false");
+                              d->migratable ? "true" : "false",
+                              !d->ha_set ? "" : d->ha ? ",\"ha\":true" : ",\"ha\":false");
         }
         hvf_strbuf_puts(&one, "}");
         free(p->vm_rec[v]);
@@ -1076,19 +1081,20 @@ sd_priv *
 sd_world_vm_add(sd_priv *p, const hvf_drv_vm_spec *spec, int32_t host, hvf_error *err)
 {
     HVF_AUTOFREE char *what = hvf_asprintf("defining VM '%s'", spec->name);
-    json_t *w;
+    json_t *w, *rec;
     sd_priv *n;
 
     if (world_can_rebuild(p, what, err) < 0)
         return NULL;
     w = world_json_now(p);
-    json_array_append_new(json_object_get(w, "vms"),
-                          json_pack("{s:s, s:s, s:s, s:{s:I, s:I, s:f, s:s, s:b}}", "name",
-                                    spec->name, "host", p->fleet->hosts[host].name, "state",
-                                    "stopped", "spec", "mem_mib", (json_int_t)spec->mem_mib,
-                                    "vcpus", (json_int_t)spec->vcpus, "dirty_bytes_per_s",
-                                    spec->dirty_mib_per_s * (double)HVF_MIB, "service",
-                                    spec->service, "migratable", (int)spec->migratable));
+    rec = json_pack("{s:s, s:s, s:s, s:{s:I, s:I, s:f, s:s, s:b}}", "name", spec->name, "host",
+                    p->fleet->hosts[host].name, "state", "stopped", "spec", "mem_mib",
+                    (json_int_t)spec->mem_mib, "vcpus", (json_int_t)spec->vcpus,
+                    "dirty_bytes_per_s", spec->dirty_mib_per_s * (double)HVF_MIB, "service",
+                    spec->service, "migratable", (int)spec->migratable);
+    if (spec->ha_set)
+        json_object_set_new(json_object_get(rec, "spec"), "ha", json_boolean(spec->ha));
+    json_array_append_new(json_object_get(w, "vms"), rec);
     n = world_rebuild(p, w, err);
     json_decref(w);
     if (!n)
