@@ -95,6 +95,7 @@ vm_json(const hvfd_snap *s, const hvf_drv_vm *v)
         if (fv->service >= 0)
             json_object_set_new(o, "service", json_string(s->fleet->services[fv->service].name));
         json_object_set_new(o, "migratable", json_boolean(fv->migratable));
+        json_object_set_new(o, "ha", json_boolean(hvf_vm_is_ha(s->fleet, fv)));
         /* what the planners predict with: the hosts' measurement when they made one */
         json_object_set_new(o, "dirty_mib_per_s",
                             json_real(fv->dirty_bytes_per_s / (1024.0 * 1024.0)));

@@ -209,12 +209,12 @@ int
 hvfd_api_vm_create(hvfd_req *r)
 {
     static const char *const fields[] = {"name",    "mem_mib",         "vcpus", "service",
-                                         "host",    "dirty_mib_per_s", "migratable", NULL};
+                                         "host",    "dirty_mib_per_s", "migratable", "ha", NULL};
     hvfd *d = r->d;
     json_t *body = hvfd_body_object(r, fields);
     const char *name = NULL, *service = NULL, *to = NULL;
     uint64_t mem = 0, vcpus = 0;
-    bool migratable = true;
+    bool migratable = true, ha = false;
     double dirty = 0;
     vm_place vp;
     hvf_place_request req;
@@ -229,7 +229,8 @@ hvfd_api_vm_create(hvfd_req *r)
         hvfd_field_uint(r, body, "vcpus", true, 1024, &vcpus) < 0 ||
         hvfd_field_name(r, body, "service", false, &service) < 0 ||
         hvfd_field_name(r, body, "host", false, &to) < 0 ||
-        hvfd_field_bool(r, body, "migratable", &migratable) < 0)
+        hvfd_field_bool(r, body, "migratable", &migratable) < 0 ||
+        hvfd_field_bool(r, body, "ha", &ha) < 0)
         goto out;
     if (mem == 0 || vcpus == 0) {
         hvfd_fail(r, 400, mem == 0 ? "mem_mib" : "vcpus", "'%s' must be more than 0",
@@ -267,6 +268,8 @@ hvfd_api_vm_create(hvfd_req *r)
     cmd->spec = json_pack("{s:I, s:I, s:f, s:s, s:b}", "mem_mib", (json_int_t)mem, "vcpus",
                           (json_int_t)vcpus, "dirty_mib_per_s", dirty, "service",
                           service ? service : "", "migratable", migratable);
+    if (json_is_boolean(json_object_get(body, "ha"))) /* absent: its service's */
+        json_object_set_new(cmd->spec, "ha", json_boolean(ha));
     if (hvfd_cmd_run(r, cmd, 30000)) {
         hvfd_reply(r, 201, json_pack("{s:s, s:s, s:s}", "name", name, "host", cmd->host, "state",
                                      "running"));

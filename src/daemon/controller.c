@@ -477,6 +477,8 @@ ctl_vm(ctl *c, hvfd_cmd *cmd)
         hvf_strlcpy(spec.service, json_string_value(json_object_get(cmd->spec, "service")),
                     sizeof(spec.service));
         spec.migratable = json_is_true(json_object_get(cmd->spec, "migratable"));
+        spec.ha_set = json_is_boolean(json_object_get(cmd->spec, "ha"));
+        spec.ha = json_is_true(json_object_get(cmd->spec, "ha"));
         /* defined and started in one command: no other command places a VM in between */
         rc = hvf_driver_vm_define(c->conn, &spec, cmd->host, &err);
         if (rc == 0 && hvf_driver_vm_start(c->conn, cmd->vm, cmd->host, &err) < 0) {

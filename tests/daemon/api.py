@@ -183,8 +183,13 @@ s, _, e = d.request("POST", "/v1/vms", op, {"name": "x", "mem_mib": "1", "vcpus"
 check(s == 400 and e["error"]["field"] == "mem_mib", e)
 other = [h["name"] for h in hosts["hosts"] if h["name"] != c["host"]][0]
 s, _, pinned = d.request("POST", "/v1/vms", op, {"name": "pinned-vm", "mem_mib": 2048,
-                                                 "vcpus": 1, "host": other})
+                                                 "vcpus": 1, "host": other, "ha": True})
 check(s == 201 and pinned["host"] == other, pinned)
+# ha (issue 13): the VM's own when given, else its service's (none of the example's is)
+listed = {v["name"]: v for v in d.request("GET", "/v1/vms", viewer)[2]["vms"]}
+check(listed["pinned-vm"]["ha"] is True and listed["new-vm"]["ha"] is False, listed["pinned-vm"])
+s, _, e = d.request("POST", "/v1/vms", op, {"name": "x", "mem_mib": 1, "vcpus": 1, "ha": "yes"})
+check(s == 400 and e["error"]["field"] == "ha", e)
 # a migration is a one-move plan run by the executor
 s, _, m = d.request("POST", "/v1/vms/new-vm/migrate", op, {"host": other})
 check(s == 201 and m["to"] == other and m["from"] == c["host"] and m["id"] > 0, m)
