@@ -279,7 +279,7 @@ hvf_vm_moved(hvf_vm *vm, int32_t host)
 }
 
 /*
- * hvf_vm_is_ha: whether @vm is restarted elsewhere when its host is lost (issue 13): its own
+ * hvf_vm_is_ha: whether @vm is restarted elsewhere when its host is lost (docs/ha.md): its own
  * ha when the inventory set one (ha_set), else its service's, else false.
  */
 bool hvf_vm_is_ha(const hvf_fleet *fleet, const hvf_vm *vm);
