@@ -216,6 +216,7 @@ typedef struct hvfd {
     hvfd_metrics *metrics;
     struct hvfd_ha *ha; /* the controller thread's (ha.c) */
     struct hvfd_rc *rc; /* the controller thread's (reconcile.c) */
+    json_t *ha_view, *rc_view; /* what GET /v1/ha shows, under lock */
 
     pthread_t controller, tailer;
     bool controller_started, tailer_started;
@@ -429,6 +430,7 @@ void hvfd_agents_replay(hvfd *d);
 
 /* ha.c: host failure, fencing, HA restarts, the storm guard (docs/ha.md); controller thread */
 void hvfd_ha_tick(hvfd *d, hvf_conn *conn);
+int hvfd_api_ha(hvfd_req *r);
 void hvfd_ha_free(hvfd *d);
 /* reconcile.c: what agents report runs against the driver's view (docs/ha.md) */
 void hvfd_reconcile(hvfd *d, hvf_conn *conn, const hvfd_agent_view *views, size_t n,

@@ -68,6 +68,8 @@ hvfd_ha_free(hvfd *d)
             kill(-d->ha->hosts[i].fence_pid, SIGKILL);
             waitpid(d->ha->hosts[i].fence_pid, NULL, 0);
         }
+    json_decref(d->ha_view);
+    d->ha_view = NULL;
     free(d->ha->hosts);
     free(d->ha->queue);
     free(d->ha);
@@ -384,6 +386,55 @@ ha_restarts(hvfd *d, hvf_conn *conn, const hvf_fleet *snapfleet, int64_t now)
     free(vms);
 }
 
+static const char *const ha_state_names[] = {"ok", "unreachable", "fencing", "fenced",
+                                             "not-fenced"};
+
+/* What GET /v1/ha shows: the hosts HA is busy with, the storm, the restart queue. */
+static void
+ha_publish(hvfd *d, int64_t now)
+{
+    struct hvfd_ha *ha = d->ha;
+    json_t *hosts = json_array(), *queue = json_array(), *view, *old;
+
+    for (size_t i = 0; i < ha->nhosts; i++)
+        if (ha->hosts[i].st != HA_OK)
+            json_array_append_new(hosts, json_pack("{s:s, s:s, s:f}", "host", ha->hosts[i].name,
+                                                   "state", ha_state_names[ha->hosts[i].st],
+                                                   "for_s",
+                                                   (double)(now - ha->hosts[i].since_ms) / 1e3));
+    for (size_t i = 0; i < ha->nqueue; i++)
+        json_array_append_new(queue, json_pack("{s:s, s:s, s:b}", "vm", ha->queue[i].vm, "from",
+                                               ha->queue[i].from, "asked",
+                                               ha->queue[i].sent_ms != 0));
+    view = json_pack("{s:b, s:o, s:o, s:s*, s:b, s:f}", "storm", ha->storm, "hosts", hosts,
+                     "restart_queue", queue, "fence_command", d->cfg.ha_fence_command,
+                     "self_fence", d->cfg.ha_fence_after_us > 0, "storm_share",
+                     d->cfg.ha_storm_share);
+    pthread_mutex_lock(&d->lock);
+    old = d->ha_view;
+    d->ha_view = view;
+    pthread_mutex_unlock(&d->lock);
+    json_decref(old);
+}
+
+int
+hvfd_api_ha(hvfd_req *r)
+{
+    hvfd *d = r->d;
+    json_t *view, *divs;
+
+    pthread_mutex_lock(&d->lock);
+    view = d->ha_view ? json_deep_copy(d->ha_view) : NULL;
+    divs = d->rc_view ? json_deep_copy(d->rc_view) : json_array();
+    pthread_mutex_unlock(&d->lock);
+    if (!view)
+        view = json_pack("{s:b, s:[], s:[], s:s*, s:b, s:f}", "storm", 0, "hosts",
+                         "restart_queue", "fence_command", d->cfg.ha_fence_command, "self_fence",
+                         d->cfg.ha_fence_after_us > 0, "storm_share", d->cfg.ha_storm_share);
+    json_object_set_new(view, "divergences", divs);
+    return hvfd_reply(r, 200, view);
+}
+
 void
 hvfd_ha_tick(hvfd *d, hvf_conn *conn)
 {
@@ -431,6 +482,7 @@ hvfd_ha_tick(hvfd *d, hvf_conn *conn)
         ha_crashed(d, conn, s->fleet);
         ha_restarts(d, conn, s->fleet, now);
     }
+    ha_publish(d, now);
     hvfd_reconcile(d, conn, views, n, now);
     hvfd_agents_view_free(views, n);
     hvfd_snap_unref(s);

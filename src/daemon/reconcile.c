@@ -41,6 +41,8 @@ struct hvfd_rc {
 void
 hvfd_reconcile_free(hvfd *d)
 {
+    json_decref(d->rc_view);
+    d->rc_view = NULL;
     if (d->rc)
         free(d->rc->divs);
     free(d->rc);
@@ -213,5 +215,21 @@ hvfd_reconcile(hvfd *d, hvf_conn *conn, const hvfd_agent_view *views, size_t n, 
             continue;
         }
         i++;
+    }
+    {
+        json_t *view = json_array(), *old_view;
+
+        for (size_t i = 0; i < rc->n; i++)
+            if (rc->divs[i].reported)
+                json_array_append_new(view, json_pack("{s:s, s:s, s:s, s:f}", "kind",
+                                                      rc->divs[i].kind, "vm", rc->divs[i].vm,
+                                                      "hosts", rc->divs[i].hosts, "for_s",
+                                                      (double)(now - rc->divs[i].since_ms) /
+                                                          1e3));
+        pthread_mutex_lock(&d->lock);
+        old_view = d->rc_view;
+        d->rc_view = view;
+        pthread_mutex_unlock(&d->lock);
+        json_decref(old_view);
     }
 }

@@ -99,6 +99,10 @@ try:
     for h in ("h2", "h3"):
         subprocess.run(["ip", "link", "set", lab.host_veth(h), "down"], check=True)
     wait_for(lambda: [e for e in ha_events() if e["event"] == "storm"], "a storm", 60)
+    st = wait_for(lambda: (lambda v: v if v["storm"] else None)(lab.request("GET", "/v1/ha")[1]),
+                  "GET /v1/ha saying storm", 20)
+    if ("h1", "fenced") not in [(h["host"], h["state"]) for h in st["hosts"]]:
+        fail("GET /v1/ha: h1 is not fenced: %s" % st)
     time.sleep(4)  # what a fence would have started by now
     ev = ha_events()[n_before:]
     if [e for e in ev if e["event"] in ("fence_start", "fenced", "restart")]:
