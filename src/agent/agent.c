@@ -255,6 +255,34 @@ cmd_starts_vm(const char *type)
     return strcmp(type, "vm_start") == 0 || strcmp(type, "migrate_in") == 0;
 }
 
+/*
+ * @cmd started its VM while the host fenced itself: the fence may have missed it. While the
+ * fence stands, everything is fenced again (its name joins the record); once hvfleetd has
+ * acknowledged it, other VMs may run legitimately, so only this one is destroyed.
+ */
+static void
+worker_fence_late(agent *a, const hvf_agent_cmd *cmd, hvf_error *err)
+{
+    hvf_agent_cmd d = {.seq = cmd->seq, .type = "vm_destroy"};
+    hvf_error e2 = HVF_ERROR_INIT;
+    json_t *data = NULL;
+    const char *vm = json_string_value(json_object_get(cmd->args, "vm"));
+
+    if (hvf_agent_fence_now(&a->fence, "a VM started while the host fenced itself", true) == 1 &&
+        vm && a->ex->vm_destroy) {
+        snprintf(d.id, sizeof(d.id), "fence-%.60s:%.60s", cmd->id, vm);
+        d.args = json_pack("{s:s}", "vm", vm);
+        if (a->ex->vm_destroy(a->ex->self, &a->ctx, &d, &data, &e2) < 0)
+            agent_log("fence: %s", e2.msg);
+        else
+            agent_log("fence: vm '%s' started as the host fenced itself: destroyed", vm);
+        json_decref(data);
+        json_decref(d.args);
+    }
+    hvf_error_set(err, HVF_ERR_REFUSED, "%s '%s': the host fenced itself while the VM started: "
+                  "killed", cmd->type, cmd->id);
+}
+
 static void *
 worker_main(void *p)
 {
@@ -285,9 +313,7 @@ worker_main(void *p)
             rc = fn(a->ex->self, &a->ctx, cmd, &data, &err);
             /* The host fenced itself while this VM started: it may have missed it. */
             if (starts && rc == 0 && atomic_load(&a->fence.fences) != fences) {
-                (void)hvf_agent_fence_now(&a->fence, "a VM started while the host fenced itself");
-                hvf_error_set(&err, HVF_ERR_REFUSED, "%s '%s': the host fenced itself while the "
-                              "VM started: killed", cmd->type, cmd->id);
+                worker_fence_late(a, cmd, &err);
                 rc = -1;
             }
         }

@@ -343,9 +343,12 @@ int hvf_agent_fence_start(hvf_agent_fence *f, hvf_error *err) __attribute__((war
 void hvf_agent_fence_clear(hvf_agent_fence *f, bool clean);
 /* The sync loop after every 200: the controller is there. */
 void hvf_agent_fence_pet(hvf_agent_fence *f);
-/* Kills every VM now and records it (merged into a record not yet acknowledged). Returns 0, or
- * -1 when the record could not be written (logged; the fence itself is done). */
-int hvf_agent_fence_now(hvf_agent_fence *f, const char *why);
+/*
+ * Kills every VM now and records it (merged into a record not yet acknowledged); with
+ * @only_if_active, only while such a record exists (else returns 1 at once). Returns 0, or -1
+ * when the record could not be written (logged; the fence itself is done).
+ */
+int hvf_agent_fence_now(hvf_agent_fence *f, const char *why, bool only_if_active);
 /* True from a fence until its acknowledgement: no VM may start. */
 bool hvf_agent_fence_active(hvf_agent_fence *f);
 /* Sets @err: @cmd (one that would start a VM) is refused while the fence is active. */

@@ -193,7 +193,7 @@ fence_main(void *p)
             snprintf(why, sizeof(why),
                      "no successful sync for %" PRId64 " ms (--fence-after %" PRId64 " ms)", silent,
                      f->after_ms);
-            (void)hvf_agent_fence_now(f, why);
+            (void)hvf_agent_fence_now(f, why, false);
             fenced_ms = now;
         }
         /* The device lives while the controller does, or once the VMs are dead. */
@@ -283,7 +283,7 @@ names_has(json_t *arr, const char *name)
 }
 
 int
-hvf_agent_fence_now(hvf_agent_fence *f, const char *why)
+hvf_agent_fence_now(hvf_agent_fence *f, const char *why, bool only_if_active)
 {
     hvf_error err = HVF_ERROR_INIT;
     json_t *killed, *vms;
@@ -295,6 +295,10 @@ hvf_agent_fence_now(hvf_agent_fence *f, const char *why)
     int rc = 0;
 
     pthread_mutex_lock(&f->mu);
+    if (only_if_active && !f->record) {
+        pthread_mutex_unlock(&f->mu);
+        return 1;
+    }
     /* Before the kill: a start from now on is refused, one in flight is fenced again after. */
     atomic_store(&f->active, true);
     atomic_fetch_add(&f->fences, 1);

@@ -11,6 +11,9 @@ controller, one case per run (argv[2]):
           read, the watchdog thread fences all the same
   slow    every answer takes 0.9 s of a 1 s heartbeat: no fence; the watchdog device (a
           regular file) gets a byte a second, and the magic 'V' on SIGTERM
+  late    VMs whose start (sim: 6 s, 10 s) spans the fence: the one that ends while the fence
+          stands is fenced again (named in the record), the one that ends after the
+          acknowledgement is destroyed alone; both answered error
   qemu    the qemu executor with the lab guest (TCG): the controller is killed, the QEMU is
           gone within fence-after + 1 s, its pidfile too; skipped (77) without QEMU
 
@@ -198,6 +201,44 @@ def slow(binary, d):
     check(data.endswith(b"V"), "SIGTERM: the magic close 'V' disarms the device")
 
 
+def late(binary, d):
+    cmds = d / "cmds"
+    os.mkdir(cmds)
+    ctl = Controller(d, "normal", TOKEN, args=["--commands", "0", "--commands-dir", cmds,
+                                               "--hold-max", "1"])
+    ag = Agent(binary, d, ctl.port, TOKEN,
+               args=COMMON + ["--sim-delay", "vm_start=6s", "--sim-delay", "migrate_in=10s"])
+    push(cmds, "1", [vm_start("h1-1", 1, "vmA"),
+                     {"id": "h1-2", "seq": 2, "type": "migrate_in", "args": {"vm": "vmB"}}])
+    wait_until(lambda: len(ctl.state()["sent"]) == 2, 10, "both commands sent")
+    t0 = time.time()
+    kill(ctl.proc)
+    rec, took = wait_fenced(ag, t0, FENCE_S + 2)
+    check(rec["vms"] == [] and destroyed(ag) == [],
+          f"the fence found no VM running yet ({rec['vms']}, {took:.1f} s)")
+    # vmA's start ends at 6 s, the host still fenced: everything fenced again
+    wait_until(lambda: destroyed(ag) == ["vmA"], 8, "vmA fenced as its start ended")
+    with open(fence_file(ag)) as f:
+        rec = json.load(f)
+    check(rec["vms"] == ["vmA"], f"the record names vmA now ({rec})")
+    ctl2 = Controller(d, "normal", TOKEN, name="ctl2",
+                      args=["--commands", "0", "--hold-max", "1", "--port", str(ctl.port)])
+    wait_until(lambda: not os.path.exists(fence_file(ag)), 10, "the fence acknowledged")
+    check(ctl2.state()["fenced_last"]["vms"] == ["vmA"], "the report named vmA")
+    status, data = result(ctl2, "h1-1", 5)
+    check(status == "error" and "fenced itself while the VM started" in data.get("detail", ""),
+          f"vmA's start answered error ({status} {data})")
+    check(time.time() - t0 < 10, "vmB's start still runs after the acknowledgement")
+    # vmB's ends at 10 s, after the acknowledgement: destroyed alone, no new fence
+    status, data = result(ctl2, "h1-2", 8)
+    check(status == "error" and "fenced itself while the VM started" in data.get("detail", ""),
+          f"vmB's start answered error ({status} {data})")
+    check(["fence-h1-2:vmB", "vm_destroy"] in record(ag), "vmB destroyed alone (sim record)")
+    check(not os.path.exists(fence_file(ag)) and ag.logtext().count("fenced: ") == 2,
+          "no new fence after the acknowledgement")
+    check(stop(ag.proc) == 0, "the agent stops on SIGTERM")
+
+
 def qemu_pids(state_dir):
     out = set()
     for pid in os.listdir("/proc"):
@@ -266,13 +307,13 @@ def qemu(binary, d, elf):
 
 def main():
     if len(sys.argv) < 3:
-        fail("usage: fence.py HVFLEET-AGENT silent|stuck|slow|qemu [GUEST-ELF]")
+        fail("usage: fence.py HVFLEET-AGENT silent|stuck|slow|late|qemu [GUEST-ELF]")
     binary, case = sys.argv[1], sys.argv[2]
     d = Dir("fence-" + case)
     if case == "qemu":
         qemu(binary, d, sys.argv[3] if len(sys.argv) > 3 else "")
     else:
-        {"silent": silent, "stuck": stuck, "slow": slow}[case](binary, d)
+        {"silent": silent, "stuck": stuck, "slow": slow, "late": late}[case](binary, d)
 
 
 if __name__ == "__main__":
