@@ -337,7 +337,11 @@ typedef struct hvf_agent_fence {
 int hvf_agent_fence_init(hvf_agent_fence *f, const char *state_dir, int64_t after_ms,
                          const char *wd_path, const char *boot_id, hvf_error *err)
     __attribute__((warn_unused_result));
-/* Starts the watchdog thread (after_ms > 0); the clock of the last sync starts now. */
+/*
+ * Fences again at once when a record of an earlier process stands (a VM adopted since would
+ * belie it), then starts the watchdog thread (after_ms > 0); the clock of the last sync starts
+ * now.
+ */
 int hvf_agent_fence_start(hvf_agent_fence *f, hvf_error *err) __attribute__((warn_unused_result));
 /* Stops and joins the thread; @clean: the magic close of the device (it is disarmed). */
 void hvf_agent_fence_clear(hvf_agent_fence *f, bool clean);

@@ -224,6 +224,10 @@ hvf_agent_fence_start(hvf_agent_fence *f, hvf_error *err)
     int e;
 
     atomic_store(&f->pet_ms, boot_ms());
+    /* The record says the host is fenced: whatever runs now (adopted) makes it false. */
+    if (atomic_load(&f->active))
+        (void)hvf_agent_fence_now(f, "an earlier process fenced, hvfleetd has not acknowledged it",
+                                  false);
     if (f->after_ms <= 0)
         return 0;
     fence_device_pet(f);

@@ -117,6 +117,16 @@ def silent(binary, d):
     check("fenced: no successful sync for" in ag.logtext(), "the fence is logged")
     time.sleep(2)
     check(len(destroyed(ag)) == 2, "fenced once: nothing more while the fence is not acknowledged")
+    # A restart keeps the fence: the new agent reports it and fences again (nothing runs)
+    check_bounds(ag, mon)
+    ag = Agent(binary, d, ctl.port, TOKEN, args=COMMON, name="agent2")
+    mon = Monitor(ag, ctl.port)
+    wait_until(lambda: "an earlier process fenced" in ag.logtext(), 10, "the restarted agent "
+               "fences again")
+    with open(fence_file(ag)) as f:
+        again = json.load(f)
+    check(again["vms"] == rec["vms"] and again["at_unix"] == rec["at_unix"],
+          f"the record survives the restart ({again})")
 
     # Back on the same port with a vm_start waiting: the answer that acknowledges the fence
     # still carries it, and it is refused; the next one runs.
