@@ -51,6 +51,8 @@ typedef struct agent {
     hvf_agent_cmdq cmdq;
     hvf_agent_evq evq;
     hvf_agent_results res;
+    hvf_agent_fence fence;
+    bool fence_ready; /* fence initialized */
     hvf_agent_ctx ctx;
     pthread_t *workers;
     unsigned n_workers;
@@ -246,6 +248,41 @@ hvf_agent_executor_lookup(const hvf_agent_executor *ex, const char *type)
 
 /* ---- Workers ------------------------------------------------------------------------------- */
 
+/* The commands that start a VM: refused while the host is fenced. */
+static bool
+cmd_starts_vm(const char *type)
+{
+    return strcmp(type, "vm_start") == 0 || strcmp(type, "migrate_in") == 0;
+}
+
+/*
+ * @cmd started its VM while the host fenced itself: the fence may have missed it. While the
+ * fence stands, everything is fenced again (its name joins the record); once hvfleetd has
+ * acknowledged it, other VMs may run legitimately, so only this one is destroyed.
+ */
+static void
+worker_fence_late(agent *a, const hvf_agent_cmd *cmd, hvf_error *err)
+{
+    hvf_agent_cmd d = {.seq = cmd->seq, .type = "vm_destroy"};
+    hvf_error e2 = HVF_ERROR_INIT;
+    json_t *data = NULL;
+    const char *vm = json_string_value(json_object_get(cmd->args, "vm"));
+
+    if (hvf_agent_fence_now(&a->fence, "a VM started while the host fenced itself", true) == 1 &&
+        vm && a->ex->vm_destroy) {
+        snprintf(d.id, sizeof(d.id), "fence-%.60s:%.60s", cmd->id, vm);
+        d.args = json_pack("{s:s}", "vm", vm);
+        if (a->ex->vm_destroy(a->ex->self, &a->ctx, &d, &data, &e2) < 0)
+            agent_log("fence: %s", e2.msg);
+        else
+            agent_log("fence: vm '%s' started as the host fenced itself: destroyed", vm);
+        json_decref(data);
+        json_decref(d.args);
+    }
+    hvf_error_set(err, HVF_ERR_REFUSED, "%s '%s': the host fenced itself while the VM started: "
+                  "killed", cmd->type, cmd->id);
+}
+
 static void *
 worker_main(void *p)
 {
@@ -256,11 +293,16 @@ worker_main(void *p)
         hvf_error err = HVF_ERROR_INIT;
         hvf_agent_exec_fn fn = hvf_agent_executor_lookup(a->ex, cmd->type);
         json_t *data = NULL;
+        bool starts = cmd_starts_vm(cmd->type);
+        uint64_t fences = atomic_load(&a->fence.fences);
         int rc;
 
         /* On disk as running before it runs: after a crash it is answered, never run again. */
         if (hvf_agent_results_start(&a->res, cmd->id, &err) < 0) {
             agent_log("%s", err.msg);
+            rc = -1;
+        } else if (starts && hvf_agent_fence_active(&a->fence)) {
+            hvf_agent_fence_refuse(&a->fence, cmd, &err);
             rc = -1;
         } else if (!fn) {
             hvf_error_set(&err, HVF_ERR_UNSUPPORTED,
@@ -269,6 +311,11 @@ worker_main(void *p)
             rc = -1;
         } else {
             rc = fn(a->ex->self, &a->ctx, cmd, &data, &err);
+            /* The host fenced itself while this VM started: it may have missed it. */
+            if (starts && rc == 0 && atomic_load(&a->fence.fences) != fences) {
+                worker_fence_late(a, cmd, &err);
+                rc = -1;
+            }
         }
         if (rc < 0) {
             json_decref(data);
@@ -414,7 +461,7 @@ add_json(hvf_strbuf *sb, const char *key, json_t *v)
  * controller has the answer's 200), *@wait_ms how long the controller may hold it.
  */
 static char *
-agent_body(agent *a, size_t *n_busy, int64_t *wait_ms)
+agent_body(agent *a, size_t *n_busy, int64_t *wait_ms, json_t **fenced, uint64_t *fence_gen)
 {
     hvf_strbuf sb = HVF_STRBUF_INIT;
     size_t nres, nev;
@@ -447,6 +494,9 @@ agent_body(agent *a, size_t *n_busy, int64_t *wait_ms)
     add_json(&sb, "heartbeat", agent_heartbeat(a));
     if (!*a->session)
         add_json(&sb, "facts", agent_facts(a));
+    /* A fence goes in every sync until a 200 answers one that carried it. */
+    if ((*fenced = hvf_agent_fence_report(&a->fence, fence_gen)))
+        add_json(&sb, "fenced", json_incref(*fenced));
     more = nres == AGENT_MAX_RESULTS_PER_SYNC || *n_busy < a->n_busy ||
            nev < hvf_agent_evq_depth(&a->evq);
     /*
@@ -476,11 +526,28 @@ agent_busy(agent *a, const hvf_agent_cmd *cmd)
     a->busy[a->n_busy++].seq = cmd->seq;
 }
 
+/*
+ * A command that would start a VM while the host is fenced: recorded and answered error at
+ * once. Those of the answer that acknowledges the fence too, as hvfleetd may have chosen them
+ * before it read the report.
+ */
+static void
+agent_refuse_fenced(agent *a, const hvf_agent_cmd *cmd)
+{
+    hvf_error why = HVF_ERROR_INIT, err = HVF_ERROR_INIT;
+
+    hvf_agent_fence_refuse(&a->fence, cmd, &why);
+    if (hvf_agent_results_start(&a->res, cmd->id, &err) < 0 ||
+        hvf_agent_results_finish(&a->res, cmd->id, false, NULL, why.msg, &err) < 0)
+        agent_log("%s", err.msg);
+}
+
 static void
 agent_commands(agent *a, hvf_agent_answer *ans)
 {
     for (size_t i = 0; i < ans->n_cmds; i++) {
         hvf_agent_cmd *cmd = ans->cmds[i];
+        bool refuse = cmd_starts_vm(cmd->type) && hvf_agent_fence_active(&a->fence);
 
         /* The main thread is the only producer: a free slot now is still free at the push. */
         if (a->over_rss || hvf_agent_cmdq_depth(&a->cmdq) >= a->cmdq.cap) {
@@ -494,7 +561,10 @@ agent_commands(agent *a, hvf_agent_answer *ans)
             agent_busy(a, cmd);
             break;
         case HVF_AGENT_ADMIT_NEW:
-            HVF_ASSERT(hvf_agent_cmdq_push(&a->cmdq, &ans->cmds[i]) == 0);
+            if (refuse)
+                agent_refuse_fenced(a, cmd);
+            else
+                HVF_ASSERT(hvf_agent_cmdq_push(&a->cmdq, &ans->cmds[i]) == 0);
             break;
         }
     }
@@ -506,7 +576,9 @@ agent_sync(agent *a, bool *connected)
 {
     size_t n_busy = 0;
     int64_t wait_ms = 0, start = now_ms();
-    HVF_AUTOFREE char *body = agent_body(a, &n_busy, &wait_ms);
+    json_t *fenced = NULL;
+    uint64_t fence_gen = 0;
+    HVF_AUTOFREE char *body = agent_body(a, &n_busy, &wait_ms, &fenced, &fence_gen);
     hvf_agent_answer ans;
     hvf_error err = HVF_ERROR_INIT;
     long status = 0;
@@ -544,6 +616,7 @@ agent_sync(agent *a, bool *connected)
                       code ? code : "conflict");
         }
         a->sync_failures++;
+        json_decref(fenced);
         return 0;
     }
     if (status != 200) {
@@ -557,6 +630,8 @@ agent_sync(agent *a, bool *connected)
         agent_log("%s", err.msg);
         goto fail;
     }
+    /* Only a 200 the agent could read counts: a held sync is alive once it is answered. */
+    hvf_agent_fence_pet(&a->fence);
     if (!*connected)
         agent_log("connected to %s", a->o->url);
     *connected = true;
@@ -576,9 +651,14 @@ agent_sync(agent *a, bool *connected)
                                                                       : a->o->heartbeat_ms;
     agent_commands(a, &ans);
     hvf_agent_answer_clear(&ans);
+    if (fenced) {
+        hvf_agent_fence_acked(&a->fence, fence_gen);
+        json_decref(fenced);
+    }
     return wait_ms > 0 && now_ms() - start >= wait_ms ? 1 : 0;
 
 fail:
+    json_decref(fenced);
     a->sync_failures++;
     if (*connected && !agent_check_stop(a))
         agent_log("disconnected from %s", a->o->url);
@@ -612,6 +692,10 @@ agent_loop(agent *a)
 
             if (cap > a->o->backoff_max_ms)
                 cap = a->o->backoff_max_ms;
+            /* fencing on: several tries before the fence, whatever --backoff-max says */
+            if (a->o->fence_after_ms > 0 && cap > a->o->fence_after_ms / 4)
+                cap = a->o->fence_after_ms / 4 > AGENT_BACKOFF_BASE_MS ? a->o->fence_after_ms / 4
+                                                                       : AGENT_BACKOFF_BASE_MS;
             failures++;
             agent_wait(a, (int64_t)(agent_rand(a) % (uint64_t)(cap + 1)), false);
             continue;
@@ -745,12 +829,25 @@ hvf_agent_run(const hvf_agent_opts *o)
         close(lock_fd);
         return 2;
     }
-    if (agent_executor_new(&a, record, &err) < 0) {
+    a.boot_id = hvf_agent_boot_id();
+    if (hvf_agent_fence_init(&a.fence, o->state_dir, o->fence_after_ms, o->watchdog_device,
+                             a.boot_id, &err) < 0) {
         fprintf(stderr, "hvfleet-agent: %s\n", err.msg);
         hvf_agent_results_clear(&a.res);
+        free(a.boot_id);
         close(lock_fd);
         return 2;
     }
+    if (agent_executor_new(&a, record, &err) < 0) {
+        fprintf(stderr, "hvfleet-agent: %s\n", err.msg);
+        hvf_agent_fence_clear(&a.fence, true);
+        hvf_agent_results_clear(&a.res);
+        free(a.boot_id);
+        close(lock_fd);
+        return 2;
+    }
+    a.fence.ex = a.ex;
+    a.fence_ready = true;
     /*
      * QEMUs the agent starts inherit its cgroup and count in its user's RLIMIT_NPROC: with the
      * qemu executor those two limits would kill them (docs/agent.md), so only NOFILE is set.
@@ -770,7 +867,6 @@ hvf_agent_run(const hvf_agent_opts *o)
 
     a.ctx.a = &a;
     a.session = hvf_strdup("");
-    a.boot_id = hvf_agent_boot_id();
     a.heartbeat_ms = o->heartbeat_ms;
     a.rng = ((uint64_t)wall_us() ^ ((uint64_t)getpid() << 32)) | 1;
     a.busy = hvf_calloc(AGENT_MAX_BUSY, sizeof(*a.busy));
@@ -804,13 +900,24 @@ hvf_agent_run(const hvf_agent_opts *o)
         a.n_workers++;
     }
     pthread_attr_destroy(&attr);
-    agent_log("%s: %u workers, queue %zu, events %zu, heartbeat %" PRId64 " ms, executor %s",
-              o->host, a.n_workers, o->queue, o->events, o->heartbeat_ms, a.ex->name);
+    if (!status && hvf_agent_fence_start(&a.fence, &err) < 0) {
+        fprintf(stderr, "hvfleet-agent: %s\n", err.msg);
+        status = 2;
+        agent_signal = SIGTERM;
+    }
+    agent_log("%s: %u workers, queue %zu, events %zu, heartbeat %" PRId64 " ms, executor %s, "
+              "fence after %" PRId64 " ms%s%s", o->host, a.n_workers, o->queue, o->events,
+              o->heartbeat_ms, a.ex->name, o->fence_after_ms,
+              o->watchdog_device ? ", watchdog device " : "",
+              o->watchdog_device ? o->watchdog_device : "");
     agent_loop(&a);
     agent_check_stop(&a);
     hvf_agent_cmdq_close(&a.cmdq);
     for (unsigned i = 0; i < a.n_workers; i++)
         pthread_join(a.workers[i], NULL);
+    /* after the workers (one may fence a VM it started), before the executor the thread uses */
+    hvf_agent_fence_clear(&a.fence, true);
+    a.fence_ready = false;
     /* Never started: the controller re-sends them to the next agent, which runs them once. */
     if (hvf_agent_results_forget_queued(&a.res, &err) < 0)
         agent_log("%s", err.msg);
@@ -818,6 +925,8 @@ hvf_agent_run(const hvf_agent_opts *o)
     agent_log("stopped");
 
 out:
+    if (a.fence_ready)
+        hvf_agent_fence_clear(&a.fence, true);
     if (a.curl)
         curl_easy_cleanup(a.curl);
     curl_slist_free_all(a.headers);

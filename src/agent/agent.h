@@ -66,6 +66,14 @@ typedef struct hvf_agent_executor {
     json_t *(*facts)(void *self, bool status);
     /* Called once, before the workers start, with the context its own threads may emit to. */
     void (*attach)(void *self, hvf_agent_ctx *ctx);
+    /*
+     * The self-fence (fence.c): kills every VM it runs at once (SIGKILL, not ACPI, no QMP), and
+     * returns their names (owned array, maybe empty); sets *@failed when one could not be
+     * killed or is still there (logged). Called from the fence's watchdog thread or a worker
+     * while commands run: it waits for nothing a command may hold for long. NULL: the executor
+     * runs nothing to fence.
+     */
+    json_t *(*fence)(void *self, bool *failed);
     void *self; /* owned by whoever made the table */
 } hvf_agent_executor;
 
@@ -285,6 +293,82 @@ char *hvf_agent_boot_id(void);
  */
 json_t *hvf_agent_limits_apply(unsigned nofile, unsigned tasks, uint64_t max_rss);
 
+/* ---- The self-fence (fence.c) ------------------------------------------------------------- */
+
+/*
+ * An agent that has had no successful sync (a 200) for --fence-after fences itself: its
+ * watchdog thread (not the sync loop, which may be stuck in a read) kills every VM through the
+ * executor's fence, writes DIR/fenced.json ({at_unix, boot_id, vms, fence_after_ms, complete})
+ * and logs
+ * it. From then on the agent starts no VM (vm_start and migrate_in answer "error") until the
+ * report went to the controller in a sync's "fenced" field and a 200 answered that sync; then
+ * the file is removed. The file survives restarts: a new agent reports it the same way.
+ * Optionally the thread also pets a Linux watchdog device (one byte a second) while the last
+ * good sync is younger than --fence-after or the fence is done, and writes the magic 'V' on a
+ * clean stop, so that a host whose agent died or hung is reset by the device.
+ *
+ * Threading: every function may be called from any thread; the struct locks itself.
+ */
+typedef struct hvf_agent_fence {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;        /* the thread's sleep: stop */
+    int64_t after_ms;         /* 0: off (no thread, nothing ever fenced) */
+    _Atomic int64_t pet_ms;   /* CLOCK_BOOTTIME ms of the last successful sync */
+    char *path;               /* owned: DIR/fenced.json */
+    char *boot_id;            /* owned */
+    hvf_agent_executor *ex;   /* borrowed, set by the caller before hvf_agent_fence_start */
+    json_t *record;           /* owned, may be NULL: the fence not yet acknowledged, under mu */
+    uint64_t gen;             /* bumped whenever the record changes, under mu */
+    _Atomic bool active;      /* record != NULL */
+    _Atomic bool incomplete;  /* a VM of the record could not be killed: fenced again, no pets */
+    _Atomic uint64_t fences;  /* fences done by this process (a worker compares it) */
+    int wd_fd;                /* the watchdog device, or -1 */
+    char *wd_path;            /* owned, may be NULL */
+    pthread_t thread;
+    bool started, stopping;
+} hvf_agent_fence;
+
+/*
+ * Sets @f up: DIR/fenced.json is read (a fence of an earlier process, not yet acknowledged: @f
+ * starts active); @wd_path (may be NULL) is opened for writing. Returns 0, or -1 with @err
+ * (HVF_ERR_INVALID naming the file that is not a fence record, HVF_ERR_IO naming the device);
+ * @f is then cleared.
+ */
+int hvf_agent_fence_init(hvf_agent_fence *f, const char *state_dir, int64_t after_ms,
+                         const char *wd_path, const char *boot_id, hvf_error *err)
+    __attribute__((warn_unused_result));
+/*
+ * Fences again at once when a record of an earlier process stands (a VM adopted since would
+ * belie it), then starts the watchdog thread (after_ms > 0); the clock of the last sync starts
+ * now.
+ */
+int hvf_agent_fence_start(hvf_agent_fence *f, hvf_error *err) __attribute__((warn_unused_result));
+/* Stops and joins the thread; @clean: the magic close of the device (it is disarmed). */
+void hvf_agent_fence_clear(hvf_agent_fence *f, bool clean);
+/* The sync loop after every 200: the controller is there. */
+void hvf_agent_fence_pet(hvf_agent_fence *f);
+/*
+ * Kills every VM now and records it (merged into a record not yet acknowledged); with
+ * @only_if_active, only while such a record exists (else returns 1 at once). Returns 0, or -1
+ * when the record could not be written (logged; the fence itself is done).
+ */
+int hvf_agent_fence_now(hvf_agent_fence *f, const char *why, bool only_if_active);
+/* True from a fence until its acknowledgement: no VM may start. */
+bool hvf_agent_fence_active(hvf_agent_fence *f);
+/* Sets @err: @cmd (one that would start a VM) is refused while the fence is active. */
+void hvf_agent_fence_refuse(hvf_agent_fence *f, const hvf_agent_cmd *cmd, hvf_error *err);
+/* The record to report (owned copy) and its generation, or NULL. */
+json_t *hvf_agent_fence_report(hvf_agent_fence *f, uint64_t *gen);
+/* A 200 answered a sync that carried the report of @gen: forgets it and removes the file. */
+void hvf_agent_fence_acked(hvf_agent_fence *f, uint64_t gen);
+/*
+ * Reads a fence record's text (@name names it in errors): an object with at_unix (integer),
+ * boot_id (string), vms (a list of strings), fence_after_ms (integer) and complete (true or
+ * false; absent: true). Returns an owned
+ * object, or NULL with HVF_ERR_INVALID ("NAME: FIELD: expected ...").
+ */
+json_t *hvf_agent_fence_parse(const char *name, const char *text, size_t len, hvf_error *err);
+
 /* ---- The program (agent.c) ----------------------------------------------------------------- */
 
 typedef struct hvf_agent_opts {
@@ -305,6 +389,8 @@ typedef struct hvf_agent_opts {
     char *qemu_binary;   /* owned, may be NULL */
     char *migration_address; /* owned, may be NULL (127.0.0.1) */
     int port_min, port_max;  /* --migration-ports */
+    int64_t fence_after_ms;  /* --fence-after: 0 off */
+    char *watchdog_device;   /* owned, may be NULL: --watchdog-device */
 } hvf_agent_opts;
 
 /*

@@ -10,8 +10,10 @@
  * thread polls every such job each second, posts its progress, and acts on job_cancel and
  * job_postcopy (which only set a flag on the job).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,8 @@
 #define QX_CLAIM_WAIT_S 5        /* how long a command waits for a VM another one holds */
 #define QX_RESCAN_MS 2000        /* unknown QEMUs looked for again, at most this often */
 #define QX_STOP_TIMEOUT_S_DEFAULT 30
+#define QX_FENCE_WAIT_MS 3000    /* how long the fence waits for the killed QEMUs to be gone */
+#define QX_FENCE_MAX 1024        /* QEMUs of the state directory one fence kills at most */
 
 typedef struct qx_vm {
     char name[HVF_QVM_NAME_MAX + 1];
@@ -704,6 +708,135 @@ poller_main(void *p)
     return NULL;
 }
 
+/* ---- The fence ------------------------------------------------------------------------------- */
+
+/* Gone: no /proc/PID, or a zombie (QEMU is daemonized: init reaps it). */
+static bool
+pid_gone(pid_t pid)
+{
+    char path[64], buf[512];
+    FILE *f;
+    size_t n;
+    const char *paren;
+
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    if (!(f = fopen(path, "re")))
+        return true;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    paren = strrchr(buf, ')');
+    return paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+}
+
+/*
+ * The VM name of a QEMU whose command line names STATE/vms/NAME/qmp.sock of this state
+ * directory, copied to @name; false for any other process.
+ */
+static bool
+fence_match(qx *q, pid_t pid, char *name, size_t size)
+{
+    char path[64], qmp[4096];
+    HVF_AUTOFREE char *buf = NULL;
+    HVF_AUTOFREE char *prefix = hvf_asprintf("%s/vms/", q->dir);
+    FILE *f;
+    size_t len, plen = strlen(prefix);
+    const char *rest;
+
+    snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+    if (!(f = fopen(path, "re")))
+        return false;
+    buf = hvf_malloc(65536);
+    len = fread(buf, 1, 65536, f);
+    fclose(f);
+    if (!hvf_qvm_cmdline_qmp_path(buf, len, qmp, sizeof(qmp)) || strncmp(qmp, prefix, plen) != 0)
+        return false;
+    rest = qmp + plen;
+    if (strcspn(rest, "/") >= size || strcmp(rest + strcspn(rest, "/"), "/qmp.sock") != 0)
+        return false;
+    snprintf(name, size, "%.*s", (int)strcspn(rest, "/"), rest);
+    return true;
+}
+
+/*
+ * Every QEMU of the state directory, found in /proc by its command line (a VM being started or
+ * migrated, whatever the table says), SIGKILLed; then waits up to QX_FENCE_WAIT_MS for them to
+ * be gone and removes their pidfiles (the VMs read "stopped"). Takes no lock a command holds:
+ * the table is tidied only when its mutex is free at once.
+ */
+static json_t *
+qx_fence(void *self, bool *failed)
+{
+    qx *q = self;
+    json_t *names = json_array();
+    pid_t pids[QX_FENCE_MAX];
+    size_t n = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    struct timespec ts;
+    int64_t end;
+
+    while (d && (e = readdir(d)) && n < QX_FENCE_MAX) {
+        char *endp, name[HVF_QVM_NAME_MAX + 1];
+        long pid = strtol(e->d_name, &endp, 10);
+
+        if (*endp || pid <= 0 || pid == (long)getpid() || !fence_match(q, (pid_t)pid, name,
+                                                                       sizeof(name)))
+            continue;
+        if (kill((pid_t)pid, SIGKILL) < 0) {
+            fprintf(stderr, "hvfleet-agent: fence: vm '%s' (pid %ld): cannot kill: %s\n", name,
+                    pid, strerror(errno));
+            if (errno != ESRCH)
+                *failed = true;
+            continue;
+        }
+        pids[n++] = (pid_t)pid;
+        json_array_append_new(names, json_string(name));
+    }
+    if (d) {
+        closedir(d);
+    } else {
+        fprintf(stderr, "hvfleet-agent: fence: cannot read /proc: %s\n", strerror(errno));
+        *failed = true;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    end = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + QX_FENCE_WAIT_MS;
+    for (size_t i = 0; i < n; i++) {
+        HVF_AUTOFREE char *pidfile = hvf_asprintf("%s/vms/%s/pidfile", q->dir,
+                                                  json_string_value(json_array_get(names, i)));
+        int64_t now;
+
+        while (!pid_gone(pids[i])) {
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+            if (now >= end)
+                break;
+            usleep(10000);
+        }
+        if (pid_gone(pids[i])) {
+            unlink(pidfile);
+        } else {
+            fprintf(stderr, "hvfleet-agent: fence: pid %ld still there after SIGKILL\n",
+                    (long)pids[i]);
+            *failed = true;
+        }
+    }
+    /* Forget the handles of the VMs that are gone, where no command holds them. */
+    if (pthread_mutex_trylock(&q->mu) == 0) {
+        for (size_t i = 0; i < q->n_vms;) {
+            qx_vm *v = q->vms[i];
+
+            if (!v->busy && v->vm && !hvf_qvm_alive(v->vm)) {
+                table_remove(q, v);
+                continue;
+            }
+            i++;
+        }
+        pthread_mutex_unlock(&q->mu);
+    }
+    return names;
+}
+
 /* ---- Facts and the table's life ------------------------------------------------------------ */
 
 /*
@@ -978,6 +1111,7 @@ hvf_agent_qemu_new(const hvf_agent_qemu_opts *o, hvf_error *err)
         .host_maintain = hvf_agent_host_maintain,
         .facts = qx_facts,
         .attach = qx_attach,
+        .fence = qx_fence,
         .self = q,
     };
     return &q->table;

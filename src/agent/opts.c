@@ -20,6 +20,7 @@ static const char usage[] =
     "                     [--backoff-max 60s] [--sim-delay TYPE=DURATION]... [--sim-progress 100ms]\n"
     "                     [--executor auto|qemu|sim] [--qemu-binary PATH]\n"
     "                     [--migration-ports 49152-49215] [--migration-address 127.0.0.1]\n"
+    "                     [--fence-after 0] [--watchdog-device /dev/watchdog]\n"
     "The agent on a hypervisor: one connection to hvfleetd (POST /v1/agent/sync), a fixed pool of\n"
     "workers, bounded queues. See docs/agent.md.\n";
 
@@ -34,6 +35,7 @@ hvf_agent_opts_clear(hvf_agent_opts *o)
     free(o->executor);
     free(o->qemu_binary);
     free(o->migration_address);
+    free(o->watchdog_device);
     memset(o, 0, sizeof(*o));
 }
 
@@ -178,10 +180,35 @@ opt_ports(hvf_agent_opts *o, const char *v, hvf_error *err)
     return 0;
 }
 
+/*
+ * --fence-after: 0 (off), or at least twice the heartbeat and a second: two good syncs can be a
+ * held long-poll and an early answer's wait apart, and a slow but present controller must never
+ * be taken for a lost one.
+ */
+static int
+opt_fence_after(hvf_agent_opts *o, const char *v, hvf_error *err)
+{
+    int64_t lo = 2 * o->heartbeat_ms + 1000, hi = 3600000;
+    char los[32];
+
+    if (strcmp(v, "0") == 0 || strcmp(v, "off") == 0) {
+        o->fence_after_ms = 0;
+        return 0;
+    }
+    if (opt_duration("--fence-after", v, lo, hi, &o->fence_after_ms, err) < 0) {
+        hvf_error_set(err, HVF_ERR_INVALID, "--fence-after '%.100s': expected 0 (off) or a "
+                      "duration from %s (2 x --heartbeat + 1s) to 1h", v,
+                      hvf_units_format_duration(lo * 1000, los, sizeof(los)));
+        return -1;
+    }
+    return 0;
+}
+
 int
 hvf_agent_opts_parse(int argc, char **argv, hvf_agent_opts *o, hvf_error *err)
 {
     const char *token_file = NULL;
+    const char *fence_after = NULL;
     uint64_t n;
 
     memset(o, 0, sizeof(*o));
@@ -304,6 +331,17 @@ hvf_agent_opts_parse(int argc, char **argv, hvf_agent_opts *o, hvf_error *err)
             }
             free(o->migration_address);
             o->migration_address = hvf_strdup(v);
+        } else if (strcmp(flag, "--fence-after") == 0) {
+            /* checked against --heartbeat once every flag is read */
+            fence_after = v;
+        } else if (strcmp(flag, "--watchdog-device") == 0) {
+            if (!*v) {
+                hvf_error_set(err, HVF_ERR_INVALID, "--watchdog-device '': expected a device "
+                              "(/dev/watchdog)");
+                goto fail;
+            }
+            free(o->watchdog_device);
+            o->watchdog_device = hvf_strdup(v);
         } else if (strcmp(flag, "--max-rss") == 0) {
             hvf_error e2 = HVF_ERROR_INIT;
 
@@ -323,6 +361,14 @@ hvf_agent_opts_parse(int argc, char **argv, hvf_agent_opts *o, hvf_error *err)
         hvf_error_set(err, HVF_ERR_INVALID, "missing %s (see --help)",
                       !o->url ? "--controller URL" : !token_file ? "--token-file FILE"
                       : !o->host ? "--host NAME" : "--state-dir DIR");
+        goto fail;
+    }
+    if (fence_after && opt_fence_after(o, fence_after, err) < 0)
+        goto fail;
+    if (o->watchdog_device && !o->fence_after_ms) {
+        hvf_error_set(err, HVF_ERR_INVALID, "--watchdog-device '%.200s': needs --fence-after (the "
+                      "device is petted while hvfleetd answers or once the VMs are fenced)",
+                      o->watchdog_device);
         goto fail;
     }
     if (!(o->token = opt_token(token_file, err)))

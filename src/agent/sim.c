@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/agent.h"
@@ -20,6 +21,7 @@ typedef struct sim {
     char *record_path; /* owned */
     int record_fd;
     pthread_mutex_t mu;
+    json_t *running; /* owned, under mu: the names of the VMs it "runs" (started, not stopped) */
     atomic_int_fast64_t next_job;
     hvf_agent_executor table;
 } sim;
@@ -33,23 +35,81 @@ sim_delay(const sim *s, const char *type)
     return 0;
 }
 
+/* One line "ID TYPE" in the record (under mu). */
+static int
+sim_record_line(sim *s, const char *id, const char *type, hvf_error *err)
+{
+    char line[2 * HVF_AGENT_MAX_ID + HVF_AGENT_MAX_TYPE + 4];
+    int n = snprintf(line, sizeof(line), "%s %s\n", id, type);
+
+    if (s->record_fd < 0)
+        return 0;
+    if (write(s->record_fd, line, (size_t)n) != n) {
+        hvf_error_set(err, HVF_ERR_IO, "%s: cannot append: %s", s->record_path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 /* One line per run, before it runs: a command run twice shows twice. */
 static int
 sim_record(sim *s, const hvf_agent_cmd *cmd, hvf_error *err)
 {
-    char line[HVF_AGENT_MAX_ID + HVF_AGENT_MAX_TYPE + 4];
-    int n = snprintf(line, sizeof(line), "%s %s\n", cmd->id, cmd->type);
-    int rc = 0;
+    int rc;
 
-    if (s->record_fd < 0)
-        return 0;
     pthread_mutex_lock(&s->mu);
-    if (write(s->record_fd, line, (size_t)n) != n) {
-        hvf_error_set(err, HVF_ERR_IO, "%s: cannot append: %s", s->record_path, strerror(errno));
-        rc = -1;
-    }
+    rc = sim_record_line(s, cmd->id, cmd->type, err);
     pthread_mutex_unlock(&s->mu);
     return rc;
+}
+
+/* The VM @name runs (@on) or not any more. */
+static void
+sim_running(sim *s, const char *name, bool on)
+{
+    size_t i;
+    json_t *v;
+
+    pthread_mutex_lock(&s->mu);
+    json_array_foreach(s->running, i, v) {
+        if (strcmp(json_string_value(v), name) == 0)
+            break;
+    }
+    if (on && i == json_array_size(s->running))
+        json_array_append_new(s->running, json_string(name));
+    else if (!on && i < json_array_size(s->running))
+        json_array_remove(s->running, i);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/*
+ * The fence: every VM it runs is gone, each recorded as a line "fence-MS:VM vm_destroy" (MS:
+ * the wall clock in ms, so that a later fence of the same VM is told apart).
+ */
+static json_t *
+sim_fence(void *self, bool *failed)
+{
+    sim *s = self;
+    hvf_error err = HVF_ERROR_INIT;
+    struct timespec ts;
+    json_t *killed;
+    size_t i;
+    json_t *v;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    pthread_mutex_lock(&s->mu);
+    killed = s->running;
+    s->running = json_array();
+    json_array_foreach(killed, i, v) {
+        char id[2 * HVF_AGENT_MAX_ID];
+
+        snprintf(id, sizeof(id), "fence-%" PRId64 ":%s",
+                 (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, json_string_value(v));
+        if (sim_record_line(s, id, "vm_destroy", &err) < 0)
+            fprintf(stderr, "hvfleet-agent: %s\n", err.msg);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return killed;
 }
 
 static const char *
@@ -104,6 +164,7 @@ sim_vm_start(void *self, hvf_agent_ctx *ctx, const hvf_agent_cmd *cmd, json_t **
 
     if (sim_run(s, ctx, cmd, sim_delay(s, cmd->type), err) < 0)
         return -1;
+    sim_running(s, arg_str(cmd, "vm"), true);
     hvf_agent_ctx_emit(ctx, "vm_state",
                        json_pack("{s:s, s:s}", "vm", arg_str(cmd, "vm"), "state", "running"));
     *data = json_pack("{s:i}", "pid", 0);
@@ -118,6 +179,7 @@ sim_vm_stop(void *self, hvf_agent_ctx *ctx, const hvf_agent_cmd *cmd, json_t **d
 
     if (sim_run(s, ctx, cmd, sim_delay(s, cmd->type), err) < 0)
         return -1;
+    sim_running(s, arg_str(cmd, "vm"), false);
     hvf_agent_ctx_emit(ctx, "vm_state",
                        json_pack("{s:s, s:s}", "vm", arg_str(cmd, "vm"), "state", "stopped"));
     return 0;
@@ -131,6 +193,7 @@ sim_migrate_in(void *self, hvf_agent_ctx *ctx, const hvf_agent_cmd *cmd, json_t 
 
     if (sim_run(s, ctx, cmd, sim_delay(s, cmd->type), err) < 0)
         return -1;
+    sim_running(s, arg_str(cmd, "vm"), true);
     *data = json_pack("{s:s}", "listen", "127.0.0.1:49152");
     return 0;
 }
@@ -160,6 +223,7 @@ sim_migrate_out(void *self, hvf_agent_ctx *ctx, const hvf_agent_cmd *cmd, json_t
             return -1;
         }
     }
+    sim_running(s, arg_str(cmd, "vm"), false); /* it runs on the destination now */
     hvf_agent_ctx_emit(ctx, "job_done", json_pack("{s:I, s:s, s:s}", "job", (json_int_t)job,
                                                   "vm", arg_str(cmd, "vm"), "state",
                                                   "completed"));
@@ -213,6 +277,7 @@ hvf_agent_sim_new(const hvf_agent_sim_opts *opts, hvf_error *err)
     }
     s->opts.record_path = NULL;
     pthread_mutex_init(&s->mu, NULL);
+    s->running = json_array();
     s->table = (hvf_agent_executor){
         .name = "sim",
         .vm_start = sim_vm_start,
@@ -225,6 +290,7 @@ hvf_agent_sim_new(const hvf_agent_sim_opts *opts, hvf_error *err)
         .dirty_rate = sim_dirty_rate,
         .host_maintain = sim_host_maintain,
         .sleep = sim_sleep,
+        .fence = sim_fence,
         .self = s,
     };
     return &s->table;
@@ -241,6 +307,7 @@ hvf_agent_sim_free(hvf_agent_executor *ex)
     if (s->record_fd >= 0)
         close(s->record_fd);
     pthread_mutex_destroy(&s->mu);
+    json_decref(s->running);
     free(s->record_path);
     free(s);
 }

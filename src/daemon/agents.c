@@ -44,6 +44,7 @@ typedef struct hvfd_agent {
     int64_t registered_unix, last_ms;
     agent_state state;
     json_t *facts, *heartbeat; /* owned */
+    json_t *fenced;            /* owned, may be NULL: the last self-fence the agent reported */
     int64_t events_acked;
     uint64_t syncs, events, results;
     hvfd_agent_cmd *cmds;
@@ -65,6 +66,7 @@ agent_free(hvfd_agent *a)
     free(a->cmds);
     json_decref(a->facts);
     json_decref(a->heartbeat);
+    json_decref(a->fenced);
     free(a);
 }
 
@@ -430,7 +432,7 @@ hvfd_api_agent_sync(hvfd_req *r)
 {
     static const char *const fields[] = {"host",   "boot_id",   "session", "acked",
                                          "results", "events", "heartbeat", "facts",
-                                         "wait_s", "wait_ms", NULL};
+                                         "wait_s", "wait_ms", "fenced", NULL};
     hvfd *d = r->d;
     json_t *body = hvfd_body_object(r, fields);
     const char *host = NULL, *boot = NULL, *session = NULL;
@@ -459,8 +461,11 @@ hvfd_api_agent_sync(hvfd_req *r)
     facts = json_object_get(body, "facts");
     if (agent_check_results(r, results) < 0 || agent_check_events(r, events) < 0)
         goto out;
-    if ((hb && !json_is_object(hb)) || (facts && !json_is_object(facts))) {
-        hvfd_fail(r, 400, hb && !json_is_object(hb) ? "heartbeat" : "facts", "must be an object");
+    if ((hb && !json_is_object(hb)) || (facts && !json_is_object(facts)) ||
+        (json_object_get(body, "fenced") && !json_is_object(json_object_get(body, "fenced")))) {
+        hvfd_fail(r, 400, hb && !json_is_object(hb) ? "heartbeat"
+                          : facts && !json_is_object(facts) ? "facts" : "fenced",
+                  "must be an object");
         goto out;
     }
     if (strcmp(host, r->who.host) != 0) {
@@ -514,6 +519,10 @@ hvfd_api_agent_sync(hvfd_req *r)
         a->identity[0] = '\0';
     hvf_strlcpy(identity, a->identity, sizeof(identity));
     a->syncs++;
+    if (json_object_get(body, "fenced")) {
+        json_decref(a->fenced);
+        a->fenced = json_incref(json_object_get(body, "fenced"));
+    }
     if (hb) {
         json_t *dropped = json_object_get(hb, "dropped");
 
@@ -733,14 +742,14 @@ hvfd_api_agents(hvfd_req *r)
         size_t waiting = a->pending;
 
         json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:s, s:f, s:s, s:I, s:I, s:I, s:I, s:I, s:O*, s:O*}",
+            arr, json_pack("{s:s, s:s, s:s, s:f, s:s, s:I, s:I, s:I, s:I, s:I, s:O*, s:O*, s:O*}",
                            "host", a->host, "state", agent_state_names[a->state], "identity",
                            a->identity, "last_seen_s",
                            (double)(now - a->last_ms) / 1000.0, "boot_id", a->boot_id,
                            "registered_unix", (json_int_t)a->registered_unix, "syncs",
                            (json_int_t)a->syncs, "events", (json_int_t)a->events, "results",
                            (json_int_t)a->results, "commands_waiting", (json_int_t)waiting,
-                           "facts", a->facts, "heartbeat", a->heartbeat));
+                           "facts", a->facts, "heartbeat", a->heartbeat, "fenced", a->fenced));
     }
     pthread_mutex_unlock(&d->agent_lock);
     return hvfd_reply(r, 200, json_pack("{s:o}", "agents", arr));

@@ -9,6 +9,12 @@ on 127.0.0.1 with a free port, in one of these modes:
   down           like normal, then refuses connections for --down-s seconds (listener closed,
                  connections cut) once --down-after results came in, then comes back
   flapping       like normal, but closes every other connection without answering
+  trickle        like normal until --trickle-after results came in; then answers every request
+                 200 with a long Content-Length and one byte of body each 0.5 s for --trickle-s
+                 seconds, then cuts the connection (a sync stuck in a read)
+
+--slow-s makes every answer take at least that long. The "fenced" reports of the syncs are kept
+in the state ("fenced": the syncs that carried one, "fenced_last": the last one).
 
 Commands without a final result are re-sent on every new session (as hvfleetd does after a
 reconnect); busy ones after their retry_after_s (except in flood). Writes its port to --port-file
@@ -59,6 +65,9 @@ class State:
         self.logged = set()     # event seqs written to --events-log
         self.data = {}          # id -> the data of its last final result
         self.loaded = set()     # files of --commands-dir loaded
+        self.fenced = 0         # syncs that carried a "fenced" report
+        self.fenced_last = None
+        self.trickling = 0      # requests answered by a trickle (begun)
         seq = 0
         host = args.host
         if args.commands_json:
@@ -86,7 +95,9 @@ class State:
               "max_event_seq": self.max_event_seq, "facts": self.facts,
               "event_types": self.event_types, "conflicts": self.conflicts,
               "facts_count": self.facts_count, "went_down": self.went_down, "came_back": self.came_back,
-              "unsent": len(self.cmds), "commands": len(self.by_id), "data": self.data}
+              "unsent": len(self.cmds), "commands": len(self.by_id), "data": self.data,
+              "fenced": self.fenced, "fenced_last": self.fenced_last,
+              "trickling": self.trickling}
         tmp = self.args.state + ".tmp"
         with open(tmp, "w") as f:
             json.dump(st, f)
@@ -115,6 +126,9 @@ class State:
                 if cid not in self.final and n > 0 and self.by_id[cid] not in self.cmds:
                     self.cmds.append(self.by_id[cid])
             self.cmds.sort(key=lambda c: c["seq"])
+        if "fenced" in req:
+            self.fenced += 1
+            self.fenced_last = req["fenced"]
         acked = []
         for r in req.get("results", []):
             self.results.setdefault(r["id"], []).append(r["status"])
@@ -244,6 +258,15 @@ class Server:
                     return
                 req = json.loads(body)
                 st = server.state
+                t0 = time.time()
+                if a.mode == "trickle":
+                    with st.lock:
+                        trickle = len(st.final) >= a.trickle_after
+                        if trickle:
+                            st.trickling += 1
+                            st.write()
+                    if trickle:
+                        return self.trickle()
                 with st.lock:
                     st.requests += 1
                     if st.requests == a.reregister_at:
@@ -261,10 +284,25 @@ class Server:
                     return
                 if not had and req.get("wait_s", 0) > 0:
                     time.sleep(min(req["wait_s"], a.hold_max))
+                if time.time() - t0 < a.slow_s:
+                    time.sleep(a.slow_s - (time.time() - t0))
                 self.served += 1
                 if a.mode == "flapping" and self.served >= 3:
                     self.close_connection = True  # a good connection lasts 3 syncs
                 self.reply(200, ans)
+
+            def trickle(self):
+                self.close_connection = True
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(1 << 20))
+                self.end_headers()
+                end = time.time() + server.args.trickle_s
+                while time.time() < end:
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.5)
+                self.connection.shutdown(socket.SHUT_RDWR)
 
             def reply(self, code, obj):
                 data = json.dumps(obj).encode()
@@ -292,7 +330,7 @@ class Server:
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--mode", required=True,
-                   choices=["normal", "never-answers", "flood", "down", "flapping"])
+                   choices=["normal", "never-answers", "flood", "down", "flapping", "trickle"])
     p.add_argument("--port-file", required=True)
     p.add_argument("--state", required=True)
     p.add_argument("--token", required=True)
@@ -305,6 +343,9 @@ def main():
     p.add_argument("--heartbeat-s", type=int, default=1)
     p.add_argument("--hold-max", type=float, default=1)
     p.add_argument("--port", type=int, default=0)
+    p.add_argument("--trickle-after", type=int, default=1)
+    p.add_argument("--trickle-s", type=float, default=10)
+    p.add_argument("--slow-s", type=float, default=0)
     p.add_argument("--reregister-at", type=int, default=0,
                    help="answer this request (1, 2, ...) 409 re-register")
     p.add_argument("--commands-json", help="the commands to send, a JSON list")

@@ -26,6 +26,12 @@ def main():
     os.makedirs(bad_state)
     with open(os.path.join(bad_state, "results.json"), "w") as f:
         f.write('{"version": 1, "results": [{"id": 7}]}')
+    bad_fence = d / "bad-fence"
+    os.makedirs(bad_fence)
+    with open(os.path.join(bad_fence, "fenced.json"), "w") as f:
+        f.write('{"at_unix": 1, "boot_id": "b", "vms": [7], "fence_after_ms": 3000}')
+    with open(d / "wd", "w") as f:
+        pass
     base = {"--controller": "http://127.0.0.1:1", "--token-file": good_tok, "--host": "h1",
             "--state-dir": d / "state"}
     cases = [
@@ -52,6 +58,15 @@ def main():
          "--executor qemu: " + d / "no-qemu" + ": not found"),
         ({"--host": None}, "missing --host NAME"),
         ({"--state-dir": bad_state}, "results.json: results[0]: expected id"),
+        ({"--fence-after": "soon"}, "--fence-after 'soon': expected 0 (off) or a duration"),
+        ({"--fence-after": "10s"}, "--fence-after '10s': expected 0 (off) or a duration from "
+         "11.0 s (2 x --heartbeat + 1s)"),
+        ({"--fence-after": "3s", "--heartbeat": "1s", "--watchdog-device": ""},
+         "--watchdog-device '': expected a device"),
+        ({"--watchdog-device": d / "wd"}, "--watchdog-device '" + d / "wd" + "': needs --fence-after"),
+        ({"--fence-after": "30s", "--watchdog-device": d / "no-wd"},
+         "--watchdog-device '" + d / "no-wd" + "': cannot open"),
+        ({"--state-dir": bad_fence}, "fenced.json: vms: expected a list of VM names"),
     ]
     for change, want in cases:
         args = dict(base)

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target for what hvfleet-agent reads from outside (src/agent/proto.c, results.c): the
- * controller's answer to a sync and the record DIR/results.json. Any bytes are either read or
- * refused with one line naming the answer (or the file); a command read has a printable id and
- * a type of letters and '_'; a record read formats and reads back to the same text.
+ * controller's answer to a sync, the record DIR/results.json and the fence record
+ * DIR/fenced.json (fence.c). Any bytes are either read or refused with one line naming the
+ * answer (or the file); a command read has a printable id and a type of letters and '_'; a
+ * record read formats and reads back to the same text; a fence record read has its four fields.
  */
 #include <string.h>
 
@@ -64,6 +65,30 @@ fuzz_record(const char *text, size_t size)
     hvf_agent_results_clear(&r2);
 }
 
+static void
+fuzz_fence(const char *text, size_t size)
+{
+    hvf_error err = HVF_ERROR_INIT;
+    json_t *f = hvf_agent_fence_parse("fenced.json", text, size, &err);
+    size_t i;
+    json_t *v;
+
+    if (!f) {
+        fuzz_check_error("fence", "fenced.json", &err);
+        return;
+    }
+    if (!json_is_integer(json_object_get(f, "at_unix")) ||
+        !json_is_string(json_object_get(f, "boot_id")) ||
+        !json_is_integer(json_object_get(f, "fence_after_ms")) ||
+        !json_is_array(json_object_get(f, "vms")))
+        fuzz_fail("a fence record read without its fields");
+    json_array_foreach(json_object_get(f, "vms"), i, v) {
+        if (!json_is_string(v))
+            fuzz_fail("a fence record read with a VM that is no name");
+    }
+    json_decref(f);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -71,5 +96,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     fuzz_answer((const char *)data, size);
     fuzz_record((const char *)data, size);
+    fuzz_fence((const char *)data, size);
     return 0;
 }
