@@ -64,6 +64,24 @@ typedef struct hvfd_config {
     unsigned agent_heartbeat_s;  /* agents sync at least this often (5); suspect after 3 missed */
     unsigned agent_down_after_s; /* silent this long: down (60) */
     bool log_debug;
+    /* alert paths and monitors (alerts.c, docs/ha.md) */
+    bool monitor_only;            /* API, monitors and alerts; no driver, no controller */
+    char **alert_webhooks;        /* http(s) URLs, each a path of its own */
+    size_t nalert_webhooks;
+    char *alert_command;          /* /bin/sh -c CMD, the alert JSON on stdin; NULL: none */
+    unsigned alert_command_timeout_ms; /* then its process group is killed (10 s) */
+    unsigned alert_webhook_timeout_ms; /* one POST, connecting included (5 s) */
+    unsigned alert_retries;            /* a webhook's retries of one alert (5) */
+    unsigned alert_backoff_ms;         /* before the first retry, doubled each time (1 s) */
+    unsigned alert_backoff_max_ms;     /* ... up to this (5 min) */
+    unsigned alert_queue;              /* alerts waiting for a path, at most (1024) */
+    char *deadman_url;                 /* hit every deadman_every_ms; NULL: none */
+    unsigned deadman_every_ms;         /* (5 min) */
+    char **peers;                      /* other hvfleetds' base URLs */
+    size_t npeers;
+    char *peer_token_file;             /* a viewer token for them; NULL: none */
+    unsigned peer_every_ms;            /* heartbeat period (5 s) */
+    unsigned peer_down_after_ms;       /* silent this long: peer-down (30 s) */
 } hvfd_config;
 
 void hvfd_config_init(hvfd_config *c);
@@ -148,6 +166,7 @@ typedef struct hvfd_req hvfd_req;
 typedef struct hvfd_metrics hvfd_metrics;
 
 typedef struct hvfd_waiter hvfd_waiter;
+typedef struct hvfd_alerts hvfd_alerts;
 
 typedef struct hvfd {
     hvfd_config cfg;
@@ -207,6 +226,7 @@ typedef struct hvfd {
     hvf_agent_hub hub;
 
     hvfd_metrics *metrics;
+    hvfd_alerts *alerts; /* alerts.c; NULL before the start and after the stop */
 
     pthread_t controller, tailer;
     bool controller_started, tailer_started;
@@ -411,6 +431,22 @@ void hvfd_hub_clear(hvfd *d);
 /* Hands @msg (stolen) to the driver, when one listens; dropped otherwise. */
 void hvfd_hub_post(hvfd *d, json_t *msg);
 bool hvfd_hub_listening(hvfd *d);
+
+/* alerts.c: alert paths (webhooks, a command hook) and the monitors that raise alerts (peers,
+ * a dead-man's switch, the feed's incidents); docs/ha.md. Two threads: a sender, a monitor. */
+/* Starts them (after the HTTP side: the instance's name has the bound port). */
+int hvfd_alerts_start(hvfd *d, hvf_error *err) __attribute__((warn_unused_result));
+/* Joins them (d->stopping set first); hvfd_alerts_clear also frees the state. */
+void hvfd_alerts_stop(hvfd *d);
+void hvfd_alerts_clear(hvfd *d);
+/* Raises an alert: written to the feed (type "alert"), logged, and queued for every path.
+ * @severity: "info", "warning" or "critical"; @kind: e.g. "peer-down"; @summary: one line;
+ * @details (stolen, may be NULL): a JSON object. Any thread; never blocks on a path. */
+void hvfd_alert(hvfd *d, const char *severity, const char *kind, const char *summary,
+                json_t *details);
+/* The alert and monitor families of /metrics. */
+void hvfd_alerts_metrics(hvfd *d, hvf_strbuf *sb);
+int hvfd_api_monitors(hvfd_req *r);
 
 /* metrics.c */
 hvfd_metrics *hvfd_metrics_new(void);

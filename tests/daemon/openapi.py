@@ -506,6 +506,8 @@ call("POST", "/v1/agent/sync", agent, {"host": "kvm0001", "events": "many"}, exp
 call("POST", "/v1/agent/sync", op, {"host": "kvm0001"}, expect=403)
 call("GET", "/v1/agents", viewer, expect=200)
 call("GET", "/v1/agents", agent, expect=403)
+call("GET", "/v1/monitors", viewer, expect=200)
+call("GET", "/v1/monitors", agent, expect=403)
 call("GET", "/v1/runs", viewer, expect=200)
 call("GET", "/v1/runs?state=unfinished&limit=1", viewer, expect=200)
 call("GET", "/v1/runs?state=bogus", viewer, expect=400)

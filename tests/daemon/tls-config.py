@@ -82,6 +82,12 @@ refused(["--config", bad], ["bad.yaml", "listen", "65535"])
 with open(bad, "w") as f:
     f.write("nonsense: 1\n")
 refused(["--config", bad], ["bad.yaml", "nonsense"])
+with open(bad, "w") as f:
+    f.write("peer_every: 0s\n")
+refused(["--config", bad], ["bad.yaml", "peer_every"])
+with open(bad, "w") as f:
+    f.write("alert_webhooks: [\"file:///etc/passwd\"]\n")
+refused(["--config", bad], ["bad.yaml", "alert_webhooks", "http://"])
 refused(["--config", "/nonexistent/hvfleetd.yaml"], ["/nonexistent/hvfleetd.yaml"])
 refused(["--tls-cert", cert], ["--tls-key"])
 refused(["--tls-cert", "/nonexistent.pem", "--tls-key", key], ["/nonexistent.pem"])
