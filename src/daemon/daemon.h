@@ -9,8 +9,9 @@
  *   connection (drivers are single-threaded) and runs the executor; one tailer thread follows
  *   the store's event feed and wakes the requests that wait for events; one reaper thread
  *   (http.c) shuts down connections whose request has not fully arrived within the connection
- *   timeout (slow clients). Nothing starts a thread per request, per migration or per client
- *   (seed 001). One daemon per process (http.c keeps the reaper's state).
+ *   timeout (slow clients); two alert threads (alerts.c: a sender, a monitor of peers, the
+ *   dead-man's switch and the feed). Nothing starts a thread per request, per migration or per
+ *   client (seed 001). One daemon per process (http.c keeps the reaper's state).
  * - Requests read the fleet from a snapshot the controller publishes (refcounted, immutable),
  *   never from the driver; what changes the fleet is queued to the controller and answered when
  *   it is done.

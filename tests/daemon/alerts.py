@@ -6,6 +6,7 @@ receiver and its command hook; the dead-man's switch is hit periodically; B's se
 answers 500, exhausts its retries and is reported (alert-path-failed) through the other paths,
 never through itself; A killed (SIGKILL): B reports peer-down (feed, webhook, hook); A back:
 peer-back. /v1/monitors and /metrics (promtool) agree. Bad settings are refused naming the key.
+A hook that hangs is killed (its process group) at its timeout and reported through the webhook.
 Usage: alerts.py HVFLEETD HVFLEET"""
 import http.server
 import json
@@ -217,6 +218,41 @@ a.start(["--listen", "127.0.0.1:%d" % port_a])
 wait_for(lambda: "peer-back" in rx.kinds("/b"), "peer-back at B's webhook", 20)
 check(monitors(b, vb)["peers"][0]["state"] == "up", "B sees A up again")
 check(a.stop() == 0 and b.stop() == 0, "SIGTERM: exit 0")
+
+# ---- a hook that hangs: killed with its process group at the timeout, reported through the
+# webhook ----
+c = Daemon(sys.argv[1], sys.argv[2], name="hvfd-alerts-c")
+pids = os.path.join(c.state_dir, "hook.pids")
+with open(os.path.join(c.state_dir, "hook.sh"), "w") as f:
+    f.write('sleep 60 &\necho $$ $! >> "%s"\nwait\n' % pids)
+with open(os.path.join(c.state_dir, "hvfleetd.yaml"), "w") as f:
+    f.write(f"""alert_webhooks: ["{base}/c"]
+alert_command: "sh {os.path.join(c.state_dir, 'hook.sh')}"
+alert_command_timeout: 300ms
+peers: ["http://127.0.0.1:{free_port()}"]
+peer_every: 100ms
+peer_down_after: 200ms
+""")
+vc = c.token("viewer", "vic")
+c.args = ["--config", os.path.join(c.state_dir, "hvfleetd.yaml"), "--monitor-only"]
+c.start()
+wait_for(lambda: "alert-path-failed" in rx.kinds("/c"), "the hook's failure at the webhook", 20)
+failed = [x for x in rx.got("/c") if x["kind"] == "alert-path-failed"][0]
+check(failed["details"]["path"] == "command" and "timed out" in failed["details"]["error"]
+      and failed["details"]["alert_kind"] == "peer-down", failed)
+
+
+def gone(pid):
+    try:
+        return open("/proc/%d/stat" % pid).read().split(")")[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+hung = [int(x) for x in open(pids).read().split()]
+wait_for(lambda: all(gone(x) for x in hung), "the hook and its child killed", 10)
+check(monitors(c, vc)["paths"][1]["state"] == "failing", monitors(c, vc)["paths"])
+check(c.stop() == 0, "SIGTERM: exit 0")
 
 # ---- bad settings: one line naming the key, exit 2 ----
 bad = os.path.join(b.state_dir, "bad.yaml")
