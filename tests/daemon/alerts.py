@@ -229,7 +229,8 @@ with open(os.path.join(c.state_dir, "hvfleetd.yaml"), "w") as f:
     f.write(f"""alert_webhooks: ["{base}/c"]
 alert_command: "sh {os.path.join(c.state_dir, 'hook.sh')}"
 alert_command_timeout: 300ms
-peers: ["http://127.0.0.1:{free_port()}"]
+alert_queue: 16
+peers: [{", ".join('"http://127.0.0.1:%d"' % free_port() for _ in range(24))}]
 peer_every: 100ms
 peer_down_after: 200ms
 """)
@@ -251,7 +252,19 @@ def gone(pid):
 
 hung = [int(x) for x in open(pids).read().split()]
 wait_for(lambda: all(gone(x) for x in hung), "the hook and its child killed", 10)
-check(monitors(c, vc)["paths"][1]["state"] == "failing", monitors(c, vc)["paths"])
+mc = monitors(c, vc)
+check(mc["paths"][1]["state"] == "failing", mc["paths"])
+# 24 peers down at once, the hook taking 300 ms an alert: the queue holds 16, the rest dropped
+# (counted for the path that had not sent them), the webhook got every one sent in time
+wait_for(lambda: monitors(c, vc)["queue"]["dropped"] > 0, "alerts dropped from a full queue", 20)
+mc = monitors(c, vc)
+check(mc["queue"]["depth"] <= 16 and mc["paths"][1]["dropped"] == mc["queue"]["dropped"]
+      and len([p for p in mc["peers"] if p["state"] == "down"]) == 24, mc)
+s, _, m = c.request("GET", "/metrics", vc)
+promtool_check(m)
+check("hvfleet_alerts_dropped_total %d" % mc["queue"]["dropped"] in m.splitlines()
+      or int([x for x in m.splitlines() if x.startswith("hvfleet_alerts_dropped_total ")][0]
+             .split()[1]) >= mc["queue"]["dropped"], m)
 check(c.stop() == 0, "SIGTERM: exit 0")
 
 # ---- bad settings: one line naming the key, exit 2 ----
