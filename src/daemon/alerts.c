@@ -220,8 +220,20 @@ sink(char *p, size_t size, size_t n, void *ctx)
     return size * n;
 }
 
+/* A request in flight ends when the daemon stops (libcurl asks at least once a second). */
+static int
+on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+            curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return atomic_load(&((hvfd *)ctx)->stopping) ? 1 : 0;
+}
+
 static CURL *
-http_handle(const hvfd_config *c, long timeout_ms, struct curl_slist *headers)
+http_handle(hvfd *d, long timeout_ms, struct curl_slist *headers)
 {
     CURL *h = curl_easy_init();
 
@@ -236,9 +248,11 @@ http_handle(const hvfd_config *c, long timeout_ms, struct curl_slist *headers)
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "hvfleetd/" HVFD_VERSION);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, d);
     if (headers)
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-    (void)c;
     return h;
 }
 
@@ -547,6 +561,8 @@ sender_main(void *arg)
                 curl_easy_setopt(ap->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
                 rc = http_do(ap->curl, &status, 0, why, sizeof(why));
                 pthread_mutex_lock(&al->lock);
+                if (atomic_load(&d->stopping)) /* cut short by the stop: not the path's fault */
+                    break;
                 path_outcome(d, p, id, rc == 0, why, &fu);
             }
         }
@@ -667,6 +683,8 @@ peer_check(hvfd *d, peer *pr)
     int rc = http_do(pr->curl, &status, 503, why, sizeof(why)); /* 503: alive, starting */
     peer_state was;
 
+    if (atomic_load(&d->stopping)) /* cut short by the stop */
+        return;
     now = hvfd_mono_ms();
     pthread_mutex_lock(&al->lock);
     was = pr->state;
@@ -707,6 +725,8 @@ deadman_hit(hvfd *d)
     int rc = http_do(al->dm_curl, &status, 0, why, sizeof(why));
     int was;
 
+    if (atomic_load(&d->stopping)) /* cut short by the stop */
+        return;
     pthread_mutex_lock(&al->lock);
     was = al->dm_state;
     al->dm_next_ms = hvfd_mono_ms() + d->cfg.deadman_every_ms;
@@ -818,7 +838,7 @@ hvfd_alerts_start(hvfd *d, hvf_error *err)
         ap->target = c->alert_webhooks[i];
         ap->headers = curl_slist_append(NULL, "Content-Type: application/json");
         ap->headers = curl_slist_append(ap->headers, "Expect:");
-        if (!(ap->curl = http_handle(c, c->alert_webhook_timeout_ms, ap->headers))) {
+        if (!(ap->curl = http_handle(d, c->alert_webhook_timeout_ms, ap->headers))) {
             hvf_error_set(err, HVF_ERR_INTERNAL, "libcurl could not make a handle");
             return -1;
         }
@@ -869,14 +889,14 @@ hvfd_alerts_start(hvfd *d, hvf_error *err)
                                                                   : n),
                                       c->peers[i]);
         pr->last_ok_ms = hvfd_mono_ms();
-        if (!(pr->curl = http_handle(c, timeout, al->peer_headers))) {
+        if (!(pr->curl = http_handle(d, timeout, al->peer_headers))) {
             hvf_error_set(err, HVF_ERR_INTERNAL, "libcurl could not make a handle");
             return -1;
         }
         curl_easy_setopt(pr->curl, CURLOPT_URL, pr->health_url);
     }
     if (c->deadman_url) {
-        if (!(al->dm_curl = http_handle(c, 10000, NULL))) {
+        if (!(al->dm_curl = http_handle(d, 10000, NULL))) {
             hvf_error_set(err, HVF_ERR_INTERNAL, "libcurl could not make a handle");
             return -1;
         }
