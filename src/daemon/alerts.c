@@ -143,20 +143,34 @@ alert_raise(hvfd *d, const char *severity, const char *kind, const char *summary
     json_t *doc;
     alert *a;
     int64_t id;
+    HVF_AUTOFREE char *text = hvf_strndup(summary, ALERT_TEXT_MAX);
 
     for (int i = 0; i < 3; i++)
         if (strcmp(severity, severities[i]) == 0)
             sev = i;
     if (!details)
         details = json_object();
+    {
+        /* a summary cut short (%.200s) may end inside a UTF-8 sequence: JSON takes none */
+        json_t *probe = json_string(text);
+
+        if (!probe)
+            for (char *c = text; *c; c++)
+                if ((unsigned char)*c >= 0x80)
+                    *c = '?';
+        json_decref(probe);
+    }
     pthread_mutex_lock(&al->lock);
     id = ++al->next_id;
     al->raised[sev]++;
     pthread_mutex_unlock(&al->lock);
-    doc = json_pack("{s:I, s:s, s:s, s:s, s:s%, s:I, s:o}", "id", (json_int_t)id, "instance",
-                    al->instance, "severity", severities[sev], "kind", kind, "summary", summary,
-                    strnlen(summary, ALERT_TEXT_MAX), "at_unix", (json_int_t)time(NULL),
-                    "details", details);
+    doc = json_pack("{s:I, s:s, s:s, s:s, s:s, s:I, s:o}", "id", (json_int_t)id, "instance",
+                    al->instance, "severity", severities[sev], "kind", kind, "summary", text,
+                    "at_unix", (json_int_t)time(NULL), "details", details);
+    if (!doc) { /* not expected: the texts were checked */
+        hvfd_log(HVFD_ERROR, "an alert could not be written", json_pack("{s:s}", "kind", kind));
+        return;
+    }
     hvfd_log(sev == 0 ? HVFD_INFO : HVFD_WARN, "alert", json_deep_copy(doc));
     a = HVF_NEW(alert);
     a->id = id;
@@ -165,7 +179,7 @@ alert_raise(hvfd *d, const char *severity, const char *kind, const char *summary
     a->pending = al->all_paths & ~skip;
     hvf_strlcpy(a->severity, severities[sev], sizeof(a->severity));
     hvf_strlcpy(a->kind, kind, sizeof(a->kind));
-    a->summary = hvf_strndup(summary, ALERT_TEXT_MAX);
+    a->summary = hvf_strdup(text);
     a->body = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (a->body && strlen(a->body) > ALERT_BODY_MAX) { /* details too big: sent without them */
         free(a->body);

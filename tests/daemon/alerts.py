@@ -164,7 +164,8 @@ alert = [x for x in rx.got("/a") if x["kind"] == "agent-down"][0]
 check(alert["severity"] == "warning" and "kvm0001" in alert["summary"]
       and alert["details"]["host"] == "kvm0001" and alert["instance"].endswith(":%d" % port_a),
       alert)
-check(open(out_a + ".env").read().count("warning agent-down") == 1, open(out_a + ".env").read())
+wait_for(lambda: open(out_a + ".env").read().count("warning agent-down") == 1,
+         "the hook's environment names the alert", 10)
 # ... and is an event of A's feed
 _, _, ev = a.request("GET", "/v1/events?since=0&limit=1000", va)
 check([e for e in ev["events"] if e["type"] == "alert" and e["data"]["kind"] == "agent-down"
@@ -197,7 +198,9 @@ check(rx.kinds("/broken").count("peer-down") == 3 and
       "alert-path-failed" not in rx.kinds("/broken"), rx.kinds("/broken"))
 mb = monitors(b, vb)
 check(mb["peers"][0]["state"] == "down" and mb["peers"][0]["last_error"], mb["peers"])
-paths = {p["name"]: p for p in mb["paths"]}
+# the hook has written its stdin before hvfleetd reaps it: wait for the count
+paths = wait_for(lambda: (lambda ps: ps if ps["command"]["sent"] >= 2 else None)(
+    {p["name"]: p for p in monitors(b, vb)["paths"]}), "the hook's deliveries counted", 10)
 check(paths["webhook1"]["state"] == "failing" and paths["webhook1"]["failed"] == 1
       and paths["webhook0"]["state"] == "ok" and paths["webhook0"]["sent"] >= 2
       and paths["command"]["sent"] >= 2, paths)
