@@ -143,7 +143,7 @@ alert_raise(hvfd *d, const char *severity, const char *kind, const char *summary
     json_t *doc;
     alert *a;
     int64_t id;
-    HVF_AUTOFREE char *text = hvf_strndup(summary, ALERT_TEXT_MAX);
+    HVF_AUTOFREE char *text = hvf_strndup(summary, strnlen(summary, ALERT_TEXT_MAX));
 
     for (int i = 0; i < 3; i++)
         if (strcmp(severity, severities[i]) == 0)
