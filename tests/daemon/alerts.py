@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """Alert paths and monitors (docs/ha.md): two hvfleetds watch each other (A runs the twin, B is
---monitor-only). A's alerts (an agent down, its dead-man's switch failing) reach a test webhook
-receiver and its command hook; the dead-man's switch is hit periodically; B's second webhook
+--monitor-only). A's alerts (a host lost, an agent down, its dead-man's switch failing) reach
+a test webhook receiver and its command hook; the dead-man's switch is hit periodically; B's second webhook
 answers 500, exhausts its retries and is reported (alert-path-failed) through the other paths,
 never through itself; A killed (SIGKILL): B reports peer-down (feed, webhook, hook); A back:
 peer-back. /v1/monitors and /metrics (promtool) agree. Bad settings are refused naming the key.
@@ -127,7 +127,13 @@ vb = b.token("viewer", "vic")
 agent = a.token("agent", "agent-kvm0001", host="kvm0001")
 with open(os.path.join(b.state_dir, "peer.token"), "w") as f:
     f.write(va + "\n")
-a.args = ["--config", os.path.join(a.state_dir, "hvfleetd.yaml")]
+# the twin loses a host 3 s (wall) after the start: the host-lost incident, alerted
+dev = os.path.join(a.state_dir, "deviations.json")
+with open(dev, "w") as f:
+    json.dump({"schema": "hvfleet.sim-deviations/v1", "deviations": [
+        {"at": "6000s", "kind": "host-crash", "host": "kvm0005"}]}, f)
+a.args = ["--config", os.path.join(a.state_dir, "hvfleetd.yaml"),
+          "--driver", "sim:///default?deviations=" + dev]
 b.args = ["--config", os.path.join(b.state_dir, "hvfleetd.yaml"), "--monitor-only"]
 a.start(["--listen", "127.0.0.1:%d" % port_a])
 b.start(["--listen", "127.0.0.1:%d" % port_b])
@@ -170,6 +176,12 @@ wait_for(lambda: open(out_a + ".env").read().count("warning agent-down") == 1,
 _, _, ev = a.request("GET", "/v1/events?since=0&limit=1000", va)
 check([e for e in ev["events"] if e["type"] == "alert" and e["data"]["kind"] == "agent-down"
        and e["data"]["id"] == alert["id"]], ev)
+
+# ---- a host lost (the incident opens): critical, at the webhook and the hook ----
+wait_for(lambda: "host-lost" in rx.kinds("/a"), "host-lost at A's webhook", 20)
+wait_for(lambda: "host-lost" in hook_kinds(out_a), "host-lost through A's hook", 20)
+lost = [x for x in rx.got("/a") if x["kind"] == "host-lost"][0]
+check(lost["severity"] == "critical" and lost["details"]["host"] == "kvm0005", lost)
 
 # ---- the dead-man's switch fails: alerted once, then back ----
 rx.status["/deadman"] = 503
