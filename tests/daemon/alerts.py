@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: MIT
 """Alert paths and monitors (docs/ha.md): two hvfleetds watch each other (A runs the twin, B is
 --monitor-only). A's alerts (a host lost, an agent down, its dead-man's switch failing) reach
-a test webhook receiver and its command hook; the dead-man's switch is hit periodically; B's second webhook
-answers 500, exhausts its retries and is reported (alert-path-failed) through the other paths,
-never through itself; A killed (SIGKILL): B reports peer-down (feed, webhook, hook); A back:
-peer-back. /v1/monitors and /metrics (promtool) agree. Bad settings are refused naming the key.
-A hook that hangs is killed (its process group) at its timeout and reported through the webhook.
+a test webhook receiver and its command hook; the dead-man's switch is hit periodically; B's
+second webhook answers 500, exhausts its retries and is reported (alert-path-failed) through
+the other paths, never through itself; A killed (SIGKILL): B reports peer-down (feed, webhook,
+hook); A back: peer-back. /v1/monitors and /metrics (promtool) agree. A hook that hangs is
+killed (its process group) at its timeout and reported through the webhook; a full queue drops
+and counts. Bad settings are refused naming the key.
 Usage: alerts.py HVFLEETD HVFLEET"""
 import http.server
 import json
