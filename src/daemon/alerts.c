@@ -874,6 +874,8 @@ hvfd_alerts_start(hvfd *d, hvf_error *err)
 
         if (!(tok = hvf_text_read_file(c->peer_token_file, 4096, &len, err))) {
             hvf_error_prefix(err, "peer_token_file: ");
+            if (err)
+                err->code = HVF_ERR_INVALID; /* a setting: exit 2 */
             return -1;
         }
         while (len && (tok[len - 1] == '\n' || tok[len - 1] == '\r' || tok[len - 1] == ' '))

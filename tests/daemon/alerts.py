@@ -307,6 +307,6 @@ with open(bad, "w") as f:
 p = subprocess.run([sys.argv[1], "--state-dir", b.state_dir, "--listen", "127.0.0.1:0",
                     "--config", bad], capture_output=True, text=True, timeout=30)
 plain = [x for x in p.stderr.splitlines() if not x.startswith("{")]
-check(p.returncode != 0 and len(plain) == 1 and "peer_token_file" in plain[0], p.stderr)
+check(p.returncode == 2 and len(plain) == 1 and "peer_token_file" in plain[0], p.stderr)
 rx.shutdown()
 print("ok")
