@@ -73,6 +73,8 @@ typedef struct apath {
     /* the hook's process while it runs */
     pid_t pid;
     int64_t pid_deadline_ms, pid_alert;
+    char pid_kind[64]; /* its alert's, which a full queue may drop meanwhile */
+    unsigned pid_skip;
 } apath;
 
 typedef enum { PEER_UNKNOWN, PEER_UP, PEER_DOWN } peer_state;
@@ -322,9 +324,11 @@ typedef struct followup {
     unsigned skip;
 } followup;
 
-/* Records @p's outcome for alert @id (under the lock). */
+/* Records @p's outcome for alert @id, of @kind and @skip (the alert itself may be gone: dropped
+from a full queue meanwhile). Under the lock. */
 static void
-path_outcome(hvfd *d, size_t p, int64_t id, bool ok, const char *why, followup *fu)
+path_outcome(hvfd *d, size_t p, int64_t id, const char *kind, unsigned skip, bool ok,
+             const char *why, followup *fu)
 {
     hvfd_alerts *al = d->alerts;
     apath *ap = &al->paths[p];
@@ -380,13 +384,13 @@ path_outcome(hvfd *d, size_t p, int64_t id, bool ok, const char *why, followup *
                 snprintf(fu->summary, sizeof(fu->summary),
                          "alert path %s failed: %.200s (alert %" PRId64 " %s given up after %u "
                          "attempts)",
-                         ap->name, why, id, a ? a->kind : "", ap->attempts);
+                         ap->name, why, id, kind, ap->attempts);
                 fu->details = json_pack("{s:s, s:s, s:s, s:I, s:s, s:i}", "path", ap->name,
                                         "path_kind", ap->is_cmd ? "command" : "webhook",
                                         "error", why, "alert_id", (json_int_t)id, "alert_kind",
-                                        a ? a->kind : "", "attempts", (int)ap->attempts);
+                                        kind, "attempts", (int)ap->attempts);
                 /* never back into the failed path, nor into those the lost alert reported on */
-                fu->skip = (1u << p) | (a ? a->skip : 0);
+                fu->skip = (1u << p) | skip;
             }
             ap->attempts = 0;
         }
@@ -474,6 +478,8 @@ hook_spawn(hvfd *d, apath *ap, const alert *a, char *why, size_t why_len)
     close(fds[1]);
     ap->pid = pid;
     ap->pid_alert = a->id;
+    hvf_strlcpy(ap->pid_kind, a->kind, sizeof(ap->pid_kind));
+    ap->pid_skip = a->skip;
     ap->pid_deadline_ms = hvfd_mono_ms() + d->cfg.alert_command_timeout_ms;
     return 0;
 }
@@ -543,7 +549,7 @@ sender_main(void *arg)
                         wake = now + 20;
                     continue;
                 }
-                path_outcome(d, p, id, ok, why, &fu);
+                path_outcome(d, p, id, ap->pid_kind, ap->pid_skip, ok, why, &fu);
                 worked = true;
                 break;
             }
@@ -562,13 +568,16 @@ sender_main(void *arg)
             worked = true;
             if (ap->is_cmd) {
                 if (hook_spawn(d, ap, a, why, sizeof(why)) < 0)
-                    path_outcome(d, p, a->id, false, why, &fu);
+                    path_outcome(d, p, a->id, a->kind, a->skip, false, why, &fu);
             } else {
                 HVF_AUTOFREE char *body = hvf_strdup(a->body);
                 int64_t id = a->id;
+                unsigned skip = a->skip;
+                char kind[64];
                 long status;
                 int rc;
 
+                hvf_strlcpy(kind, a->kind, sizeof(kind));
                 /* the POST runs unlocked: hvfd_alert and GET /v1/monitors go on meanwhile */
                 pthread_mutex_unlock(&al->lock);
                 curl_easy_setopt(ap->curl, CURLOPT_POSTFIELDS, body);
@@ -577,7 +586,7 @@ sender_main(void *arg)
                 pthread_mutex_lock(&al->lock);
                 if (atomic_load(&d->stopping)) /* cut short by the stop: not the path's fault */
                     break;
-                path_outcome(d, p, id, rc == 0, why, &fu);
+                path_outcome(d, p, id, kind, skip, rc == 0, why, &fu);
             }
         }
         if (fu.raise) {
