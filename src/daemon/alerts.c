@@ -529,6 +529,7 @@ sender_main(void *arg)
     hvfd *d = arg;
     hvfd_alerts *al = d->alerts;
     char why[256];
+    size_t next = 0; /* round robin: a busy path does not starve the others */
 
     pthread_mutex_lock(&al->lock);
     while (!atomic_load(&d->stopping)) {
@@ -536,10 +537,14 @@ sender_main(void *arg)
         followup fu = {0};
         bool worked = false;
 
-        for (size_t p = 0; p < al->npaths && !worked; p++) {
+        size_t start = next;
+
+        for (size_t k = 0; k < al->npaths && !worked; k++) {
+            size_t p = (start + k) % al->npaths;
             apath *ap = &al->paths[p];
             alert *a;
 
+            next = p + 1;
             if (ap->is_cmd && ap->pid > 0) {
                 bool ok = false;
                 int64_t id = ap->pid_alert;
