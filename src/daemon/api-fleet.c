@@ -24,13 +24,14 @@ hvfd_api_health(hvfd_req *r)
     json_t *body;
 
     pthread_mutex_lock(&d->lock);
-    body = json_pack("{s:s, s:s?, s:I, s:o, s:I}", "status", s ? "ok" : "starting", "driver",
+    body = json_pack("{s:s, s:s?, s:I, s:o, s:I}", "status",
+                     s || d->cfg.monitor_only ? "ok" : "starting", "driver",
                      d->driver_uri, "uptime_s", (json_int_t)(time(NULL) - d->started_unix),
                      "run", busy ? json_integer(run) : json_null(), "snapshot_age_s",
                      (json_int_t)(s ? time(NULL) - s->at_unix : -1));
     pthread_mutex_unlock(&d->lock);
     hvfd_snap_unref(s);
-    return hvfd_reply(r, s ? 200 : 503, body);
+    return hvfd_reply(r, s || d->cfg.monitor_only ? 200 : 503, body);
 }
 
 int

@@ -31,6 +31,23 @@ hvfd_config_init(hvfd_config *c)
     c->ha_fence_quiet_us = 180 * 1000000LL;
     c->ha_storm_share = 0.3;
     c->ha_restarts_per_min = 30;
+    c->alert_command_timeout_ms = 10000;
+    c->alert_webhook_timeout_ms = 5000;
+    c->alert_retries = 5;
+    c->alert_backoff_ms = 1000;
+    c->alert_backoff_max_ms = 300000;
+    c->alert_queue = 1024;
+    c->deadman_every_ms = 300000;
+    c->peer_every_ms = 5000;
+    c->peer_down_after_ms = 30000;
+}
+
+static void
+strv_free(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
 }
 
 void
@@ -44,6 +61,11 @@ hvfd_config_clear(hvfd_config *c)
     free(c->tls_key);
     free(c->maintenance_command);
     free(c->ha_fence_command);
+    strv_free(c->alert_webhooks, c->nalert_webhooks);
+    free(c->alert_command);
+    free(c->deadman_url);
+    strv_free(c->peers, c->npeers);
+    free(c->peer_token_file);
     memset(c, 0, sizeof(*c));
 }
 
@@ -79,10 +101,19 @@ typedef struct cfg_obj {
     int64_t fence_after_us, fence_timeout_us, fence_quiet_us;
     double storm_share;
     uint32_t restarts;
+    bool monitor_only;
+    char **webhooks, **peers;
+    size_t nwebhooks, npeers;
+    char *command, *deadman, *peer_token_file;
+    uint32_t retries, queue;
+    int64_t cmd_timeout_us, hook_timeout_us, backoff_us, backoff_max_us, deadman_every_us;
+    int64_t peer_every_us, peer_down_us;
 } cfg_obj;
 
 #define F(n, t, m) {n, t, offsetof(cfg_obj, m), false, 0, 0, NULL, 0, 0}
 #define FR(n, t, m, lo, hi) {n, t, offsetof(cfg_obj, m), false, lo, hi, NULL, 0, 0}
+#define FL(n, m, cnt) {n, HVF_FIELD_STRLIST, offsetof(cfg_obj, m), false, 0, 0, NULL, \
+                       offsetof(cfg_obj, cnt), 0}
 static const hvf_field_spec cfg_fields[] = {
     F("listen", HVF_FIELD_STRING, listen),
     F("state_dir", HVF_FIELD_STRING, state_dir),
@@ -109,7 +140,47 @@ static const hvf_field_spec cfg_fields[] = {
     F("ha_fence_quiet", HVF_FIELD_DURATION, fence_quiet_us),
     FR("ha_storm_share", HVF_FIELD_DOUBLE, storm_share, 0.01, 1),
     FR("ha_restarts_per_minute", HVF_FIELD_UINT, restarts, 1, 100000),
+    F("monitor_only", HVF_FIELD_BOOL, monitor_only),
+    FL("alert_webhooks", webhooks, nwebhooks),
+    F("alert_command", HVF_FIELD_STRING, command),
+    F("alert_command_timeout", HVF_FIELD_DURATION, cmd_timeout_us),
+    F("alert_webhook_timeout", HVF_FIELD_DURATION, hook_timeout_us),
+    FR("alert_retries", HVF_FIELD_UINT, retries, 0, 20),
+    F("alert_backoff", HVF_FIELD_DURATION, backoff_us),
+    F("alert_backoff_max", HVF_FIELD_DURATION, backoff_max_us),
+    FR("alert_queue", HVF_FIELD_UINT, queue, 16, 1000000),
+    F("deadman_url", HVF_FIELD_STRING, deadman),
+    F("deadman_every", HVF_FIELD_DURATION, deadman_every_us),
+    FL("peers", peers, npeers),
+    F("peer_token_file", HVF_FIELD_STRING, peer_token_file),
+    F("peer_every", HVF_FIELD_DURATION, peer_every_us),
+    F("peer_down_after", HVF_FIELD_DURATION, peer_down_us),
 };
+
+/* An http:// or https:// URL with a host: what libcurl is given. */
+static bool
+cfg_url_ok(const char *u)
+{
+    const char *rest = strncmp(u, "http://", 7) == 0    ? u + 7
+                       : strncmp(u, "https://", 8) == 0 ? u + 8
+                                                        : NULL;
+
+    if (!rest || !*rest || *rest == '/' || *rest == ':')
+        return false;
+    for (; *u; u++)
+        if ((unsigned char)*u <= ' ' || *u == 0x7f)
+            return false;
+    return true;
+}
+
+/* A duration key from @lo_ms to @hi_ms; reported naming the key otherwise. */
+static void
+cfg_ms(hvf_reader *rd, const char *key, int64_t us, int64_t lo_ms, int64_t hi_ms,
+       const char *range)
+{
+    if (us < lo_ms * 1000 || us > hi_ms * 1000)
+        hvf_reader_report_field(rd, hvf_reader_root(rd), "", key, "expected from %s", range);
+}
 
 static void
 cfg_take(char **dst, char **src)
@@ -147,6 +218,16 @@ hvfd_config_load(hvfd_config *c, const char *path, hvf_error *err)
     o.fence_quiet_us = c->ha_fence_quiet_us;
     o.storm_share = c->ha_storm_share;
     o.restarts = c->ha_restarts_per_min;
+    o.monitor_only = c->monitor_only;
+    o.retries = c->alert_retries;
+    o.queue = c->alert_queue;
+    o.cmd_timeout_us = (int64_t)c->alert_command_timeout_ms * 1000;
+    o.hook_timeout_us = (int64_t)c->alert_webhook_timeout_ms * 1000;
+    o.backoff_us = (int64_t)c->alert_backoff_ms * 1000;
+    o.backoff_max_us = (int64_t)c->alert_backoff_max_ms * 1000;
+    o.deadman_every_us = (int64_t)c->deadman_every_ms * 1000;
+    o.peer_every_us = (int64_t)c->peer_every_ms * 1000;
+    o.peer_down_us = (int64_t)c->peer_down_after_ms * 1000;
     hvf_diags_init(&diags);
     if (hvf_reader_open_file(&rd, path, &diags, err) < 0) {
         hvf_diags_clear(&diags);
@@ -173,6 +254,37 @@ hvfd_config_load(hvfd_config *c, const char *path, hvf_error *err)
     if (!problems && (o.fence_timeout_us < 1000000 || o.fence_quiet_us < 0 || o.fence_after_us < 0))
         hvf_reader_report_field(&rd, hvf_reader_root(&rd), "", "ha_fence_timeout",
                                 "expected at least 1s");
+    if (!problems) {
+        hvf_node *root = hvf_reader_root(&rd);
+
+        if (o.nwebhooks > 15)
+            hvf_reader_report_field(&rd, root, "", "alert_webhooks", "%zu URLs: at most 15",
+                                    o.nwebhooks);
+        for (size_t i = 0; i < o.nwebhooks; i++)
+            if (!cfg_url_ok(o.webhooks[i]))
+                hvf_reader_report_field(&rd, root, "", "alert_webhooks",
+                                        "'%.200s': expected an http:// or https:// URL",
+                                        o.webhooks[i]);
+        for (size_t i = 0; i < o.npeers; i++)
+            if (!cfg_url_ok(o.peers[i]))
+                hvf_reader_report_field(&rd, root, "", "peers",
+                                        "'%.200s': expected an http:// or https:// URL",
+                                        o.peers[i]);
+        if (o.deadman && !cfg_url_ok(o.deadman))
+            hvf_reader_report_field(&rd, root, "", "deadman_url",
+                                    "expected an http:// or https:// URL");
+        if (o.command && !o.command[0])
+            hvf_reader_report_field(&rd, root, "", "alert_command", "expected a command");
+        cfg_ms(&rd, "alert_command_timeout", o.cmd_timeout_us, 100, 3600000, "100ms to 1h");
+        cfg_ms(&rd, "alert_webhook_timeout", o.hook_timeout_us, 100, 600000, "100ms to 10m");
+        cfg_ms(&rd, "alert_backoff", o.backoff_us, 10, 3600000, "10ms to 1h");
+        cfg_ms(&rd, "alert_backoff_max", o.backoff_max_us, o.backoff_us / 1000, 86400000,
+               "alert_backoff to 1d");
+        cfg_ms(&rd, "deadman_every", o.deadman_every_us, 1000, 86400000, "1s to 1d");
+        cfg_ms(&rd, "peer_every", o.peer_every_us, 100, 3600000, "100ms to 1h");
+        cfg_ms(&rd, "peer_down_after", o.peer_down_us, o.peer_every_us / 1000, 86400000,
+               "peer_every to 1d");
+    }
     if (diags.n) {
         hvf_error_set(err, HVF_ERR_INVALID, "%s", diags.lines[0]);
         rc = -1;
@@ -206,6 +318,33 @@ hvfd_config_load(hvfd_config *c, const char *path, hvf_error *err)
         c->agent_heartbeat_s = o.hb_s;
         c->agent_down_after_s = (unsigned)(o.down_us / 1000000);
         c->log_debug = o.log_level && strcmp(o.log_level, "debug") == 0;
+        c->monitor_only = o.monitor_only;
+        if (o.nwebhooks) {
+            strv_free(c->alert_webhooks, c->nalert_webhooks);
+            c->alert_webhooks = o.webhooks;
+            c->nalert_webhooks = o.nwebhooks;
+            o.webhooks = NULL;
+            o.nwebhooks = 0;
+        }
+        if (o.npeers) {
+            strv_free(c->peers, c->npeers);
+            c->peers = o.peers;
+            c->npeers = o.npeers;
+            o.peers = NULL;
+            o.npeers = 0;
+        }
+        cfg_take(&c->alert_command, &o.command);
+        cfg_take(&c->deadman_url, &o.deadman);
+        cfg_take(&c->peer_token_file, &o.peer_token_file);
+        c->alert_retries = o.retries;
+        c->alert_queue = o.queue;
+        c->alert_command_timeout_ms = (unsigned)(o.cmd_timeout_us / 1000);
+        c->alert_webhook_timeout_ms = (unsigned)(o.hook_timeout_us / 1000);
+        c->alert_backoff_ms = (unsigned)(o.backoff_us / 1000);
+        c->alert_backoff_max_ms = (unsigned)(o.backoff_max_us / 1000);
+        c->deadman_every_ms = (unsigned)(o.deadman_every_us / 1000);
+        c->peer_every_ms = (unsigned)(o.peer_every_us / 1000);
+        c->peer_down_after_ms = (unsigned)(o.peer_down_us / 1000);
     }
     hvf_reader_free_fields(cfg_fields, HVF_ARRAY_LEN(cfg_fields), &o);
     hvf_reader_close(&rd);

@@ -109,6 +109,11 @@ hvfd_cmd_call(hvfd *d, hvfd_cmd *c, int timeout_ms)
     struct timespec until;
     bool done;
 
+    if (d->cfg.monitor_only) { /* no controller to ask */
+        c->done = true;
+        hvf_error_set(&c->err, HVF_ERR_UNSUPPORTED, "this hvfleetd runs --monitor-only: no driver");
+        return true;
+    }
     hvfd_deadline(&until, timeout_ms);
     pthread_mutex_lock(&d->lock);
     c->next = NULL;
@@ -220,14 +225,17 @@ hvfd_start(hvfd *d, hvf_error *err)
      * is opened; until the controller's first snapshot, fleet routes answer 503 */
     if (hvfd_http_start(d, err) < 0)
         return -1;
-    if (pthread_create(&d->controller, NULL, hvfd_controller_main, d) != 0) {
+    /* --monitor-only: no controller, so no driver and no snapshot (fleet routes answer 503,
+     * commands 501); the API, the feed, the monitors and the alerts run (docs/ha.md) */
+    if (!d->cfg.monitor_only &&
+        pthread_create(&d->controller, NULL, hvfd_controller_main, d) != 0) {
         hvf_error_set(err, HVF_ERR_INTERNAL, "cannot start the controller thread");
         return -1;
     }
-    d->controller_started = true;
+    d->controller_started = !d->cfg.monitor_only;
     /* the controller opens the driver; wait for it, so that a bad URI stops the start */
     pthread_mutex_lock(&d->lock);
-    while (!d->controller_ready)
+    while (d->controller_started && !d->controller_ready)
         pthread_cond_wait(&d->cond, &d->lock);
     pthread_mutex_unlock(&d->lock);
     if (d->driver_error[0]) {
@@ -239,7 +247,7 @@ hvfd_start(hvfd *d, hvf_error *err)
         return -1;
     }
     d->tailer_started = true;
-    return 0;
+    return hvfd_alerts_start(d, err);
 }
 
 void
@@ -256,6 +264,7 @@ hvfd_stop(hvfd *d)
      * with one suspended); then the HTTP side, whose requests stop waiting on the controller */
     if (d->tailer_started)
         pthread_join(d->tailer, NULL);
+    hvfd_alerts_stop(d);
     hvfd_http_stop(d);
     if (d->controller_started)
         pthread_join(d->controller, NULL);
@@ -270,6 +279,7 @@ hvfd_stop(hvfd *d)
     for (size_t i = 0; i < d->nstores; i++)
         hvf_store_close(d->stores[i]);
     free(d->stores);
+    hvfd_alerts_clear(d);
     hvfd_auth_clear(d);
     hvfd_events_clear(d);
     hvfd_agents_clear(d);

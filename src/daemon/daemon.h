@@ -9,8 +9,9 @@
  *   connection (drivers are single-threaded) and runs the executor; one tailer thread follows
  *   the store's event feed and wakes the requests that wait for events; one reaper thread
  *   (http.c) shuts down connections whose request has not fully arrived within the connection
- *   timeout (slow clients). Nothing starts a thread per request, per migration or per client
- *   (seed 001). One daemon per process (http.c keeps the reaper's state).
+ *   timeout (slow clients); two alert threads (alerts.c: a sender, a monitor of peers, the
+ *   dead-man's switch and the feed). Nothing starts a thread per request, per migration or per
+ *   client (seed 001). One daemon per process (http.c keeps the reaper's state).
  * - Requests read the fleet from a snapshot the controller publishes (refcounted, immutable),
  *   never from the driver; what changes the fleet is queued to the controller and answered when
  *   it is done.
@@ -71,6 +72,24 @@ typedef struct hvfd_config {
     double ha_storm_share;       /* this share of hosts lost together is the network's (0.3) */
     unsigned ha_restarts_per_min; /* HA restarts at most (30) */
     bool log_debug;
+    /* alert paths and monitors (alerts.c, docs/ha.md) */
+    bool monitor_only;            /* API, monitors and alerts; no driver, no controller */
+    char **alert_webhooks;        /* http(s) URLs, each a path of its own */
+    size_t nalert_webhooks;
+    char *alert_command;          /* /bin/sh -c CMD, the alert JSON on stdin; NULL: none */
+    unsigned alert_command_timeout_ms; /* then its process group is killed (10 s) */
+    unsigned alert_webhook_timeout_ms; /* one POST, connecting included (5 s) */
+    unsigned alert_retries;            /* a webhook's retries of one alert (5) */
+    unsigned alert_backoff_ms;         /* before the first retry, doubled each time (1 s) */
+    unsigned alert_backoff_max_ms;     /* ... up to this (5 min) */
+    unsigned alert_queue;              /* alerts waiting for a path, at most (1024) */
+    char *deadman_url;                 /* hit every deadman_every_ms; NULL: none */
+    unsigned deadman_every_ms;         /* (5 min) */
+    char **peers;                      /* other hvfleetds' base URLs */
+    size_t npeers;
+    char *peer_token_file;             /* a viewer token for them; NULL: none */
+    unsigned peer_every_ms;            /* heartbeat period (5 s) */
+    unsigned peer_down_after_ms;       /* silent this long: peer-down (30 s) */
 } hvfd_config;
 
 void hvfd_config_init(hvfd_config *c);
@@ -155,6 +174,7 @@ typedef struct hvfd_req hvfd_req;
 typedef struct hvfd_metrics hvfd_metrics;
 
 typedef struct hvfd_waiter hvfd_waiter;
+typedef struct hvfd_alerts hvfd_alerts;
 
 typedef struct hvfd {
     hvfd_config cfg;
@@ -217,6 +237,7 @@ typedef struct hvfd {
     struct hvfd_ha *ha; /* the controller thread's (ha.c) */
     struct hvfd_rc *rc; /* the controller thread's (reconcile.c) */
     json_t *ha_view, *rc_view; /* what GET /v1/ha shows, under lock */
+    hvfd_alerts *alerts; /* alerts.c; NULL before the start and after the stop */
 
     pthread_t controller, tailer;
     bool controller_started, tailer_started;
@@ -443,6 +464,22 @@ void hvfd_hub_clear(hvfd *d);
 /* Hands @msg (stolen) to the driver, when one listens; dropped otherwise. */
 void hvfd_hub_post(hvfd *d, json_t *msg);
 bool hvfd_hub_listening(hvfd *d);
+
+/* alerts.c: alert paths (webhooks, a command hook) and the monitors that raise alerts (peers,
+ * a dead-man's switch, the feed's incidents); docs/ha.md. Two threads: a sender, a monitor. */
+/* Starts them (after the HTTP side: the instance's name has the bound port). */
+int hvfd_alerts_start(hvfd *d, hvf_error *err) __attribute__((warn_unused_result));
+/* Joins them (d->stopping set first); hvfd_alerts_clear also frees the state. */
+void hvfd_alerts_stop(hvfd *d);
+void hvfd_alerts_clear(hvfd *d);
+/* Raises an alert: written to the feed (type "alert"), logged, and queued for every path.
+ * @severity: "info", "warning" or "critical"; @kind: e.g. "peer-down"; @summary: one line;
+ * @details (stolen, may be NULL): a JSON object. Any thread; never blocks on a path. */
+void hvfd_alert(hvfd *d, const char *severity, const char *kind, const char *summary,
+                json_t *details);
+/* The alert and monitor families of /metrics. */
+void hvfd_alerts_metrics(hvfd *d, hvf_strbuf *sb);
+int hvfd_api_monitors(hvfd_req *r);
 
 /* metrics.c */
 hvfd_metrics *hvfd_metrics_new(void);

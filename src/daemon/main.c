@@ -18,13 +18,14 @@ usage(FILE *out)
     fprintf(out,
             "usage: hvfleetd [--state-dir DIR] [--listen HOST:PORT] [--driver URI]\n"
             "                [--inventory FILE] [--speed N] [--tls-cert FILE --tls-key FILE]\n"
-            "                [--config hvfleetd.yaml] [--threads N] [--debug]\n"
+            "                [--config hvfleetd.yaml] [--threads N] [--debug] [--monitor-only]\n"
             "The hvfleet controller: holds the fleet's state (the store of --state-dir), runs\n"
             "plans with the executor and answers the API (/v1), /metrics and the status page.\n"
             "Defaults: --listen 127.0.0.1:8470 (port 0: any free port, written to\n"
             "STATE/hvfleetd.port), --driver sim:/// (the twin, on --inventory or the built-in\n"
             "fleet), --speed 1 (the twin in real time). SIGTERM stops it; a run in flight is\n"
-            "resumed at the next start. docs/daemon.md, docs/api.md.\n");
+            "resumed at the next start. --monitor-only: the API, monitors and alerts, no driver\n"
+            "(docs/ha.md). docs/daemon.md, docs/api.md.\n");
 }
 
 int
@@ -41,6 +42,7 @@ main(int argc, char **argv)
         {"config", required_argument, NULL, 'C'},
         {"threads", required_argument, NULL, 't'},
         {"debug", no_argument, NULL, 'g'},
+        {"monitor-only", no_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -104,6 +106,7 @@ main(int argc, char **argv)
             break;
         }
         case 'g': d.cfg.log_debug = true; break;
+        case 'M': d.cfg.monitor_only = true; break;
         case 'h': usage(stdout); hvfd_config_clear(&d.cfg); return 0;
         case 'V': printf("hvfleetd %s\n", HVFD_VERSION); hvfd_config_clear(&d.cfg); return 0;
         default: usage(stderr); hvfd_config_clear(&d.cfg); return 2;

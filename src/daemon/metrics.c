@@ -344,6 +344,7 @@ hvfd_api_metrics(hvfd_req *r)
         hvf_strbuf_printf(&sb, "hvfleet_agent_max_threads %" PRIu64 "\n", ac.max_threads);
     }
 
+    hvfd_alerts_metrics(d, &sb);
     pthread_mutex_lock(&m->lock);
     family(&sb, "hvfleet_migrations_total", "counter", "Migrations by what became of them.");
     hvf_strbuf_printf(&sb,

@@ -92,6 +92,12 @@ refused(["--config", bad], ["bad.yaml", "ha_storm_share"])
 with open(bad, "w") as f:
     f.write("ha_fence_timeout: 0s\n")
 refused(["--config", bad], ["bad.yaml", "ha_fence_timeout"])
+with open(bad, "w") as f:
+    f.write("peer_every: 0s\n")
+refused(["--config", bad], ["bad.yaml", "peer_every"])
+with open(bad, "w") as f:
+    f.write("alert_webhooks: [\"file:///etc/passwd\"]\n")
+refused(["--config", bad], ["bad.yaml", "alert_webhooks", "http://"])
 refused(["--config", "/nonexistent/hvfleetd.yaml"], ["/nonexistent/hvfleetd.yaml"])
 refused(["--tls-cert", cert], ["--tls-key"])
 refused(["--tls-cert", "/nonexistent.pem", "--tls-key", key], ["/nonexistent.pem"])
