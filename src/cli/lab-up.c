@@ -41,6 +41,7 @@ typedef struct lab_opts {
     int64_t timeout_ms;
     int64_t down_after_s; /* hvfleetd's agent_down_after */
     bool ha;              /* HA VMs, fenced by `hvfleet lab fence` (docs/ha.md) */
+    const char *alert_command; /* hvfleetd's alert_command, may be NULL */
 } lab_opts;
 
 static volatile sig_atomic_t lab_interrupted;
@@ -67,7 +68,7 @@ lab_up_usage(FILE *out)
             "usage: hvfleet lab up --hosts N --vms-per-host K --dir DIR [--nic RATE]\n"
             "                      [--vm-memory SIZE] [--dirty-rate RATE] [--subnet A.B.C.0/24]\n"
             "                      [--guest FILE] [--port N] [--timeout D] [--driver URI]\n"
-            "                      [--ha] [--down-after D]\n"
+            "                      [--ha] [--down-after D] [--alert-command CMD]\n"
             "A fleet on this machine (root, Linux): N network namespaces as hosts, joined by a\n"
             "bridge, each NIC a token bucket (tc tbf) at RATE (default 1Gbit) both ways;\n"
             "hvfleetd on the bridge's address, one hvfleet-agent per host, K TCG guests per\n"
@@ -83,6 +84,7 @@ lab_up_usage(FILE *out)
             "--ha: every VM is HA, and hvfleetd fences a lost host with hvfleet lab fence\n"
             "(its namespace's processes killed) before starting its VMs elsewhere.\n"
             "--down-after (default 30s): how long an agent's silence takes its host for lost.\n"
+            "--alert-command: hvfleetd's alert hook (each alert as JSON on its stdin).\n"
             "A lab already in DIR is taken down first. docs/lab.md.\n");
 }
 
@@ -167,6 +169,9 @@ lab_parse(int argc, char **argv, lab_opts *o, const struct option *opts)
             break;
         case 'a':
             down_after = optarg;
+            break;
+        case 'C':
+            o->alert_command = optarg;
             break;
         case 'h':
             lab_up_usage(stdout);
@@ -420,6 +425,11 @@ lab_make_files(lab_run *r, hvf_error *err)
      * the machine) */
     hvf_strbuf_printf(&sb, "\nagent_heartbeat_s: 2\nagent_down_after: %" PRId64 "s\n",
                       r->o->down_after_s);
+    if (r->o->alert_command) {
+        hvf_strbuf_puts(&sb, "alert_command: ");
+        hvf_strbuf_quote(&sb, r->o->alert_command);
+        hvf_strbuf_puts(&sb, "\n");
+    }
     if (r->o->ha) {
         char self[4096];
         ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -796,6 +806,7 @@ hvf_cli_lab_up(int argc, char **argv)
         {"timeout", required_argument, NULL, 't'},
         {"ha", no_argument, NULL, 'A'},
         {"down-after", required_argument, NULL, 'a'},
+        {"alert-command", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };

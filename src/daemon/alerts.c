@@ -637,12 +637,43 @@ feed_event(hvfd *d, const hvf_store_event *e)
     char summary[512];
 
     if (strcmp(e->type, "run_event") != 0 && strcmp(e->type, "driver") != 0 &&
-        strcmp(e->type, "agent") != 0)
+        strcmp(e->type, "agent") != 0 && strcmp(e->type, "ha") != 0 &&
+        strcmp(e->type, "reconcile") != 0)
         return;
     if (!(data = json_loads(e->data, 0, NULL)))
         return;
     ev = jstr(data, "event");
-    if (strcmp(e->type, "agent") == 0) {
+    if (strcmp(e->type, "ha") == 0) {
+        /* what HA could not do, or chose not to: a person must look (docs/ha.md) */
+        static const struct {
+            const char *event, *severity, *kind, *what;
+        } ha[] = {
+            {"storm", "critical", "ha-storm",
+             "many hosts lost at once (the network?): nothing is fenced or restarted"},
+            {"not_fenced", "critical", "ha-not-fenced",
+             "a lost host cannot be fenced: its VMs are unknown, none restarted"},
+            {"fence_failed", "critical", "ha-fence-failed", "fencing a lost host failed"},
+            {"restart_failed", "warning", "ha-restart-failed", "an HA VM could not be restarted"},
+        };
+
+        for (size_t i = 0; i < sizeof(ha) / sizeof(ha[0]); i++) {
+            if (strcmp(ev, ha[i].event) != 0)
+                continue;
+            snprintf(summary, sizeof(summary), "%s%s%.100s", ha[i].what,
+                     *jstr(data, "host") || *jstr(data, "vm") ? ": " : "",
+                     *jstr(data, "host") ? jstr(data, "host") : jstr(data, "vm"));
+            json_object_set_new(data, "seq", json_integer(e->seq));
+            alert_raise(d, ha[i].severity, ha[i].kind, summary, json_incref(data), 0);
+        }
+    } else if (strcmp(e->type, "reconcile") == 0) {
+        if (strcmp(ev, "found") == 0) {
+            snprintf(summary, sizeof(summary), "VM %.100s: %s on %.100s", jstr(data, "vm"),
+                     jstr(data, "kind"), jstr(data, "hosts"));
+            json_object_set_new(data, "seq", json_integer(e->seq));
+            alert_raise(d, strcmp(jstr(data, "kind"), "duplicate") == 0 ? "critical" : "warning",
+                        "divergence", summary, json_incref(data), 0);
+        }
+    } else if (strcmp(e->type, "agent") == 0) {
         if (strcmp(jstr(data, "type"), "agent_down") == 0) {
             snprintf(summary, sizeof(summary), "the agent of host %.100s is down (silent %" PRId64
                      " s)", jstr(data, "host"),

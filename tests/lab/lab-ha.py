@@ -46,8 +46,10 @@ def ha_events():
 
 
 try:
+    alerts = os.path.join(lab.tmp, "alerts.jsonl")
     lab.up("--hosts", "3", "--vms-per-host", "2", "--vm-memory", "64MiB", "--dirty-rate",
-           "1MiB/s", "--ha", "--down-after", "8s")
+           "1MiB/s", "--ha", "--down-after", "8s", "--alert-command",
+           "cat >> %s; echo >> %s" % (alerts, alerts))
     w = threading.Thread(target=watcher, daemon=True)
     w.start()
 
@@ -109,6 +111,9 @@ try:
         fail("fenced or restarted during the storm: %s" % ev)
     if lab.live_qemus() != before:
         fail("VMs changed during the storm: %s, were %s" % (lab.live_qemus(), before))
+    # the storm reaches a person: an alert through the command hook
+    wait_for(lambda: os.path.exists(alerts) and '"ha-storm"' in open(alerts).read(),
+             "the storm alerted through the command hook", 30)
     storms = [i for i in lab.request("GET", "/v1/incidents")[1]["incidents"]
               if i["kind"] == "storm"]
     if len(storms) != 1:
