@@ -42,6 +42,7 @@ typedef struct lab_opts {
     int64_t down_after_s; /* hvfleetd's agent_down_after */
     bool ha;              /* HA VMs, fenced by `hvfleet lab fence` (docs/ha.md) */
     const char *alert_command; /* hvfleetd's alert_command, may be NULL */
+    int64_t self_fence_s;      /* agents fence themselves after this long alone (0: no) */
 } lab_opts;
 
 static volatile sig_atomic_t lab_interrupted;
@@ -68,7 +69,8 @@ lab_up_usage(FILE *out)
             "usage: hvfleet lab up --hosts N --vms-per-host K --dir DIR [--nic RATE]\n"
             "                      [--vm-memory SIZE] [--dirty-rate RATE] [--subnet A.B.C.0/24]\n"
             "                      [--guest FILE] [--port N] [--timeout D] [--driver URI]\n"
-            "                      [--ha] [--down-after D] [--alert-command CMD]\n"
+            "                      [--ha] [--self-fence D] [--down-after D]\n"
+            "                      [--alert-command CMD]\n"
             "A fleet on this machine (root, Linux): N network namespaces as hosts, joined by a\n"
             "bridge, each NIC a token bucket (tc tbf) at RATE (default 1Gbit) both ways;\n"
             "hvfleetd on the bridge's address, one hvfleet-agent per host, K TCG guests per\n"
@@ -84,6 +86,8 @@ lab_up_usage(FILE *out)
             "--ha: every VM is HA, and hvfleetd fences a lost host with hvfleet lab fence\n"
             "(its namespace's processes killed) before starting its VMs elsewhere.\n"
             "--down-after (default 30s): how long an agent's silence takes its host for lost.\n"
+            "--self-fence D: agents fence themselves after D alone (--fence-after), and\n"
+            "hvfleetd relies on that instead of lab fence; --down-after must exceed D + 4s.\n"
             "--alert-command: hvfleetd's alert hook (each alert as JSON on its stdin).\n"
             "A lab already in DIR is taken down first. docs/lab.md.\n");
 }
@@ -114,6 +118,7 @@ lab_parse(int argc, char **argv, lab_opts *o, const struct option *opts)
     hvf_error err = HVF_ERROR_INIT;
     const char *dir = NULL, *nic = "1Gbit", *mem = "128MiB", *dirty = "10MiB/s";
     const char *subnet = "10.77.0.0/24", *timeout = "30s", *down_after = "30s";
+    const char *self_fence = NULL;
     bool have_hosts = false, have_vms = false;
     double nic_bps = 0;
     uint64_t bytes = 0;
@@ -172,6 +177,9 @@ lab_parse(int argc, char **argv, lab_opts *o, const struct option *opts)
             break;
         case 'C':
             o->alert_command = optarg;
+            break;
+        case 'F':
+            self_fence = optarg;
             break;
         case 'h':
             lab_up_usage(stdout);
@@ -233,6 +241,18 @@ lab_parse(int argc, char **argv, lab_opts *o, const struct option *opts)
         return 2;
     }
     o->down_after_s = us / 1000000;
+    if (self_fence) {
+        /* the agents' heartbeat is 2 s: hvfleetd takes a host for lost two heartbeats after its
+         * agent fenced, not before (ha_fence_after's rule) */
+        if (hvf_units_parse_duration(self_fence, &us, &err) < 0 || us < 5000000 ||
+            us % 1000000 || us / 1000000 + 4 > o->down_after_s) {
+            fprintf(stderr, "hvfleet: lab up: --self-fence '%s': expected whole seconds from 5s "
+                            "to --down-after minus 4s (%" PRId64 "s)\n",
+                    self_fence, o->down_after_s - 4);
+            return 2;
+        }
+        o->self_fence_s = us / 1000000;
+    }
     if (hvf_lab_subnet_parse(subnet, &o->subnet, &err) < 0) {
         fprintf(stderr, "hvfleet: lab up: --subnet %s\n", err.msg);
         return 2;
@@ -430,7 +450,9 @@ lab_make_files(lab_run *r, hvf_error *err)
         hvf_strbuf_quote(&sb, r->o->alert_command);
         hvf_strbuf_puts(&sb, "\n");
     }
-    if (r->o->ha) {
+    if (r->o->self_fence_s)
+        hvf_strbuf_printf(&sb, "ha_fence_after: %" PRId64 "s\n", r->o->self_fence_s);
+    if (r->o->ha && !r->o->self_fence_s) {
         char self[4096];
         ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
         HVF_AUTOFREE char *fence = NULL;
@@ -509,7 +531,7 @@ lab_start_agents(lab_run *r, hvf_error *err)
         HVF_AUTOFREE char *dir = hvf_asprintf("%s/hosts/%s", lab->dir, h->name);
         HVF_AUTOFREE char *tok = hvf_asprintf("%s/agent.token", dir);
         HVF_AUTOFREE char *log = hvf_asprintf("%s/agent.log", dir);
-        char addr[16];
+        char addr[16], fence_after[24];
         const char *const argv[] = {"ip",
                                     "netns",
                                     "exec",
@@ -529,10 +551,15 @@ lab_start_agents(lab_run *r, hvf_error *err)
                                     hvf_lab_addr_format(h->addr, addr),
                                     "--backoff-max",
                                     "2s",
+                                    "--heartbeat", /* hvfleetd.yaml's agent_heartbeat_s */
+                                    "2s",
+                                    r->o->self_fence_s ? "--fence-after" : NULL,
+                                    fence_after,
                                     NULL};
         int pid = 0;
         uint64_t st = 0;
 
+        snprintf(fence_after, sizeof(fence_after), "%" PRId64 "s", r->o->self_fence_s);
         if (hvf_lab_spawn(argv, log, &pid, &st, err) < 0)
             return -1;
         hvf_lab_add_proc(lab, "agent", h->name, pid, st);
@@ -807,6 +834,7 @@ hvf_cli_lab_up(int argc, char **argv)
         {"ha", no_argument, NULL, 'A'},
         {"down-after", required_argument, NULL, 'a'},
         {"alert-command", required_argument, NULL, 'C'},
+        {"self-fence", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
