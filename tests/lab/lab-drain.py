@@ -19,7 +19,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True
-from labtest import Lab, skip_unless_lab_possible, wait_for  # noqa: E402
+from labtest import Lab, fail, run, skip_unless_lab_possible, wait_for  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("hvfleet")
@@ -31,15 +31,11 @@ ap.add_argument("--dirty-rate", default="2MiB/s")
 args = ap.parse_args()
 skip_unless_lab_possible()
 lab = Lab(args.hvfleet, "hvf-lab-drain-")
-failures = []
 
 
-def fail(what):
-    print("FAIL:", what, file=sys.stderr)
-    failures.append(what)
 
 
-try:
+def body():
     lab.up("--hosts", str(args.hosts), "--nic", args.nic, "--vms-per-host",
            str(args.vms_per_host), "--vm-memory", args.vm_memory, "--dirty-rate", args.dirty_rate)
     # a host sees only its own QEMUs: the other hosts' share the machine, not its namespace
@@ -94,12 +90,6 @@ try:
             print("  %s %s->%s predicted %.1f-%.1f s, actual %s-%s s, %s" % (
                 m["vm"], m["from"], m["to"], m["predicted"]["start_s"], m["predicted"]["end_s"],
                 m["start_s"], m["end_s"], m["outcome"]))
-    problem = lab.down_problem()
-    if problem:
-        fail(problem)
-except BaseException as e:
-    fail("%s: %s" % (type(e).__name__, e))
-    lab.logs()
-finally:
-    lab.cleanup()
-sys.exit(1 if failures else 0)
+
+
+run(lab, body)

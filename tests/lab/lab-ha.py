@@ -18,18 +18,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True
-from labtest import Lab, skip_unless_lab_possible, wait_for  # noqa: E402
+from labtest import Lab, fail, run, skip_unless_lab_possible, wait_for  # noqa: E402
 
 skip_unless_lab_possible()
 lab = Lab(sys.argv[1], "hvf-lab-ha-")
-failures = []
 seen_twice = []
 stop = threading.Event()
 
-
-def fail(what):
-    print("FAIL:", what, file=sys.stderr)
-    failures.append(what)
 
 
 def watcher():
@@ -45,7 +40,8 @@ def ha_events():
     return [e["data"] for e in lab.feed("ha")]
 
 
-try:
+
+def body():
     alerts = os.path.join(lab.tmp, "alerts.jsonl")
     lab.up("--hosts", "3", "--vms-per-host", "2", "--vm-memory", "64MiB", "--dirty-rate",
            "1MiB/s", "--ha", "--down-after", "8s", "--alert-command",
@@ -122,13 +118,6 @@ try:
     w.join()
     if seen_twice:
         fail("a VM ran twice: %s" % seen_twice[:3])
-    problem = lab.down_problem()
-    if problem:
-        fail(problem)
-except BaseException as e:
-    fail("%s: %s" % (type(e).__name__, e))
-    lab.logs()
-finally:
-    stop.set()
-    lab.cleanup()
-sys.exit(1 if failures else 0)
+
+
+run(lab, body, stop.set)

@@ -13,16 +13,11 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True
-from labtest import Lab, skip_unless_lab_possible, wait_for  # noqa: E402
+from labtest import Lab, fail, run, skip_unless_lab_possible, wait_for  # noqa: E402
 
 skip_unless_lab_possible()
 lab = Lab(sys.argv[1], "hvf-lab-reconcile-")
-failures = []
 
-
-def fail(what):
-    print("FAIL:", what, file=sys.stderr)
-    failures.append(what)
 
 
 def found(kind, vm):
@@ -30,7 +25,8 @@ def found(kind, vm):
             if e["data"]["kind"] == kind and e["data"]["vm"] == vm]
 
 
-try:
+
+def body():
     lab.up("--hosts", "2", "--vms-per-host", "1", "--vm-memory", "64MiB", "--dirty-rate",
            "1MiB/s")
     time.sleep(3)  # a heartbeat or two: nothing diverges in a lab just made
@@ -69,12 +65,6 @@ try:
         fail("divergence incidents: %s" % kinds)
     print("reconciliation: a killed QEMU found in %.1f s, an extra copy in %.1f s"
           % (missing_s, dup_s))
-    problem = lab.down_problem()
-    if problem:
-        fail(problem)
-except BaseException as e:
-    fail("%s: %s" % (type(e).__name__, e))
-    lab.logs()
-finally:
-    lab.cleanup()
-sys.exit(1 if failures else 0)
+
+
+run(lab, body)

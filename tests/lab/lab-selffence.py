@@ -16,19 +16,14 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.dont_write_bytecode = True
-from labtest import Lab, skip_unless_lab_possible, wait_for  # noqa: E402
+from labtest import Lab, fail, run, skip_unless_lab_possible, wait_for  # noqa: E402
 
 skip_unless_lab_possible()
 lab = Lab(sys.argv[1], "hvf-lab-selffence-")
-failures = []
 twice = []
 gone_at = {}
 stop = threading.Event()
 
-
-def fail(what):
-    print("FAIL:", what, file=sys.stderr)
-    failures.append(what)
 
 
 def watcher(t0):
@@ -42,7 +37,8 @@ def watcher(t0):
         stop.wait(0.2)
 
 
-try:
+
+def body():
     lab.up("--hosts", "3", "--vms-per-host", "1", "--vm-memory", "64MiB", "--dirty-rate",
            "1MiB/s", "--ha", "--self-fence", "5s", "--down-after", "10s")
     t0 = time.time()
@@ -74,13 +70,6 @@ try:
         fail("a VM ran twice: %s" % twice[:3])
     print("self-fence: h1's QEMU gone %.1f s after its link was cut, its VM ran elsewhere at "
           "%.1f s" % (gone_at.get("h1", -1), ran_at))
-    problem = lab.down_problem()
-    if problem:
-        fail(problem)
-except BaseException as e:
-    fail("%s: %s" % (type(e).__name__, e))
-    lab.logs()
-finally:
-    stop.set()
-    lab.cleanup()
-sys.exit(1 if failures else 0)
+
+
+run(lab, body, stop.set)

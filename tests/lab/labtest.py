@@ -32,6 +32,33 @@ def skip_unless_lab_possible():
     subprocess.run(["ip", "netns", "del", probe], capture_output=True)
 
 
+failures = []
+
+
+def fail(what):
+    """A check that failed: said at once, counted for the exit status."""
+    print("FAIL:", what, file=sys.stderr)
+    failures.append(what)
+
+
+def run(lab, body, at_end=None):
+    """Runs @body, then takes the lab down checking nothing is left; on any exception, says it
+    and prints the logs; on every path @at_end, then the cleanup; exits 1 on any failure."""
+    try:
+        body()
+        problem = lab.down_problem()
+        if problem:
+            fail(problem)
+    except BaseException as e:
+        fail("%s: %s" % (type(e).__name__, e))
+        lab.logs()
+    finally:
+        if at_end:
+            at_end()
+        lab.cleanup()
+    sys.exit(1 if failures else 0)
+
+
 def wait_for(fn, what, timeout):
     deadline = time.time() + timeout
     while time.time() < deadline:
