@@ -234,6 +234,7 @@ hvf_agent_executor_lookup(const hvf_agent_executor *ex, const char *type)
         {"dirty_rate", offsetof(hvf_agent_executor, dirty_rate)},
         {"host_maintain", offsetof(hvf_agent_executor, host_maintain)},
         {"sleep", offsetof(hvf_agent_executor, sleep)},
+        {"qemu_kill", offsetof(hvf_agent_executor, qemu_kill)},
     };
 
     for (size_t i = 0; i < HVF_ARRAY_LEN(table); i++)

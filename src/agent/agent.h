@@ -58,7 +58,7 @@ typedef int (*hvf_agent_exec_fn)(void *self, hvf_agent_ctx *ctx, const hvf_agent
 typedef struct hvf_agent_executor {
     const char *name;
     hvf_agent_exec_fn vm_start, vm_stop, vm_destroy, migrate_in, migrate_out, job_cancel,
-        job_postcopy, dirty_rate, host_maintain, sleep;
+        job_postcopy, dirty_rate, host_maintain, sleep, qemu_kill;
     /*
      * The VMs it runs, as {"vms": [...], "unknown_qemu": [...]} (owned), for the first sync's
      * facts (@status: asks each VM's QEMU) and each heartbeat (!@status: no QMP); NULL: none.

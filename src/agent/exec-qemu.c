@@ -837,6 +837,62 @@ qx_fence(void *self, bool *failed)
     return names;
 }
 
+/*
+ * qemu_kill {pid, vm}: kills a QEMU of this host that is none of ours and runs a copy of @vm
+ * (reconciliation: a copy started behind our back, seed 003's zombie). Refused for one of our
+ * VMs, a process that is not a QEMU of this network namespace, or one named for another VM.
+ */
+static int
+qx_qemu_kill(void *self, hvf_agent_ctx *ctx, const hvf_agent_cmd *cmd, json_t **data,
+             hvf_error *err)
+{
+    qx *q = self;
+    const char *name = arg_vm(cmd, err);
+    int64_t pid;
+    pid_t known[QX_MAX_VMS];
+    size_t nknown = 0, n = 0, i;
+    hvf_qvm_unknown *u = NULL;
+    char named[HVF_QVM_NAME_MAX + 1];
+
+    if (!name || arg_int(cmd, "pid", 2, INT32_MAX, 0, &pid, err) < 0)
+        return -1;
+    pthread_mutex_lock(&q->mu);
+    for (i = 0; i < q->n_vms; i++)
+        if (q->vms[i]->vm || q->vms[i]->pid > 0)
+            known[nknown++] = q->vms[i]->vm ? hvf_qvm_pid(q->vms[i]->vm) : q->vms[i]->pid;
+    pthread_mutex_unlock(&q->mu);
+    for (i = 0; i < nknown; i++)
+        if (known[i] == (pid_t)pid) {
+            hvf_error_set(err, HVF_ERR_CONFLICT, "qemu_kill '%s': pid %" PRId64 " is one of this "
+                          "agent's VMs: use vm_destroy", cmd->id, pid);
+            return -1;
+        }
+    if (hvf_qvm_scan_unknown(known, nknown, &u, &n, err) < 0) {
+        free(u);
+        return -1;
+    }
+    for (i = 0; i < n && u[i].pid != (pid_t)pid; i++)
+        ;
+    if (i == n || !hvf_qvm_cmdline_name(u[i].cmdline, named, sizeof(named)) ||
+        strcmp(named, name) != 0) {
+        hvf_error_set(err, HVF_ERR_NOT_FOUND, "qemu_kill '%s': pid %" PRId64 " is no QEMU of "
+                      "this host named '%s'", cmd->id, pid, name);
+        free(u);
+        return -1;
+    }
+    free(u);
+    if (kill((pid_t)pid, SIGKILL) < 0 && errno != ESRCH) {
+        hvf_error_set(err, HVF_ERR_IO, "qemu_kill '%s': pid %" PRId64 ": %s", cmd->id, pid,
+                      strerror(errno));
+        return -1;
+    }
+    for (int k = 0; k < 30 && kill((pid_t)pid, 0) == 0; k++)
+        if (!hvf_agent_ctx_sleep_ms(ctx, 100))
+            break;
+    *data = json_pack("{s:I, s:s}", "killed", (json_int_t)pid, "vm", name);
+    return 0;
+}
+
 /* ---- Facts and the table's life ------------------------------------------------------------ */
 
 /*
@@ -1109,6 +1165,7 @@ hvf_agent_qemu_new(const hvf_agent_qemu_opts *o, hvf_error *err)
         .job_postcopy = qx_job_postcopy,
         .dirty_rate = qx_dirty_rate,
         .host_maintain = hvf_agent_host_maintain,
+        .qemu_kill = qx_qemu_kill,
         .facts = qx_facts,
         .attach = qx_attach,
         .fence = qx_fence,

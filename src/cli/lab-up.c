@@ -43,6 +43,7 @@ typedef struct lab_opts {
     bool ha;              /* HA VMs, fenced by `hvfleet lab fence` (docs/ha.md) */
     const char *alert_command; /* hvfleetd's alert_command, may be NULL */
     int64_t self_fence_s;      /* agents fence themselves after this long alone (0: no) */
+    bool reconcile_destroy;    /* hvfleetd destroys the copies of a VM that lost */
 } lab_opts;
 
 static volatile sig_atomic_t lab_interrupted;
@@ -70,7 +71,7 @@ lab_up_usage(FILE *out)
             "                      [--vm-memory SIZE] [--dirty-rate RATE] [--subnet A.B.C.0/24]\n"
             "                      [--guest FILE] [--port N] [--timeout D] [--driver URI]\n"
             "                      [--ha] [--self-fence D] [--down-after D]\n"
-            "                      [--alert-command CMD]\n"
+            "                      [--alert-command CMD] [--reconcile-destroy]\n"
             "A fleet on this machine (root, Linux): N network namespaces as hosts, joined by a\n"
             "bridge, each NIC a token bucket (tc tbf) at RATE (default 1Gbit) both ways;\n"
             "hvfleetd on the bridge's address, one hvfleet-agent per host, K TCG guests per\n"
@@ -89,6 +90,7 @@ lab_up_usage(FILE *out)
             "--self-fence D: agents fence themselves after D alone (--fence-after), and\n"
             "hvfleetd relies on that instead of lab fence; --down-after must exceed D + 4s.\n"
             "--alert-command: hvfleetd's alert hook (each alert as JSON on its stdin).\n"
+            "--reconcile-destroy: hvfleetd destroys a VM's copies that lost (docs/ha.md).\n"
             "A lab already in DIR is taken down first. docs/lab.md.\n");
 }
 
@@ -180,6 +182,9 @@ lab_parse(int argc, char **argv, lab_opts *o, const struct option *opts)
             break;
         case 'F':
             self_fence = optarg;
+            break;
+        case 'R':
+            o->reconcile_destroy = true;
             break;
         case 'h':
             lab_up_usage(stdout);
@@ -452,6 +457,8 @@ lab_make_files(lab_run *r, hvf_error *err)
     }
     if (r->o->self_fence_s)
         hvf_strbuf_printf(&sb, "ha_fence_after: %" PRId64 "s\n", r->o->self_fence_s);
+    if (r->o->reconcile_destroy)
+        hvf_strbuf_puts(&sb, "reconcile_destroy: true\n");
     if (r->o->ha && !r->o->self_fence_s) {
         char self[4096];
         ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -835,6 +842,7 @@ hvf_cli_lab_up(int argc, char **argv)
         {"down-after", required_argument, NULL, 'a'},
         {"alert-command", required_argument, NULL, 'C'},
         {"self-fence", required_argument, NULL, 'F'},
+        {"reconcile-destroy", no_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };

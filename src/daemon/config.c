@@ -101,6 +101,7 @@ typedef struct cfg_obj {
     int64_t fence_after_us, fence_timeout_us, fence_quiet_us;
     double storm_share;
     uint32_t restarts;
+    bool reconcile_destroy;
     bool monitor_only;
     char **webhooks, **peers;
     size_t nwebhooks, npeers;
@@ -140,6 +141,7 @@ static const hvf_field_spec cfg_fields[] = {
     F("ha_fence_quiet", HVF_FIELD_DURATION, fence_quiet_us),
     FR("ha_storm_share", HVF_FIELD_DOUBLE, storm_share, 0.01, 1),
     FR("ha_restarts_per_minute", HVF_FIELD_UINT, restarts, 1, 100000),
+    F("reconcile_destroy", HVF_FIELD_BOOL, reconcile_destroy),
     F("monitor_only", HVF_FIELD_BOOL, monitor_only),
     FL("alert_webhooks", webhooks, nwebhooks),
     F("alert_command", HVF_FIELD_STRING, command),
@@ -218,6 +220,7 @@ hvfd_config_load(hvfd_config *c, const char *path, hvf_error *err)
     o.fence_quiet_us = c->ha_fence_quiet_us;
     o.storm_share = c->ha_storm_share;
     o.restarts = c->ha_restarts_per_min;
+    o.reconcile_destroy = c->reconcile_destroy;
     o.monitor_only = c->monitor_only;
     o.retries = c->alert_retries;
     o.queue = c->alert_queue;
@@ -306,6 +309,7 @@ hvfd_config_load(hvfd_config *c, const char *path, hvf_error *err)
         c->ha_fence_quiet_us = o.fence_quiet_us;
         c->ha_storm_share = o.storm_share;
         c->ha_restarts_per_min = o.restarts;
+        c->reconcile_destroy = o.reconcile_destroy;
         c->speed = o.speed;
         c->rate_per_s = o.rate;
         c->rate_burst = o.burst;

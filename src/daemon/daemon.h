@@ -71,6 +71,7 @@ typedef struct hvfd_config {
     int64_t ha_fence_quiet_us;   /* between two fences (180 s, oVirt's) */
     double ha_storm_share;       /* this share of hosts lost together is the network's (0.3) */
     unsigned ha_restarts_per_min; /* HA restarts at most (30) */
+    bool reconcile_destroy;       /* a VM's copies that lost are destroyed (false: reported) */
     bool log_debug;
     /* alert paths and monitors (alerts.c, docs/ha.md) */
     bool monitor_only;            /* API, monitors and alerts; no driver, no controller */
@@ -452,6 +453,8 @@ void hvfd_agents_replay(hvfd *d);
 /* ha.c: host failure, fencing, HA restarts, the storm guard (docs/ha.md); controller thread */
 void hvfd_ha_tick(hvfd *d, hvf_conn *conn);
 int hvfd_api_ha(hvfd_req *r);
+/* Whether HA holds back for a storm now (controller thread). */
+bool hvfd_ha_storm(const hvfd *d);
 void hvfd_ha_free(hvfd *d);
 /* reconcile.c: what agents report runs against the driver's view (docs/ha.md) */
 void hvfd_reconcile(hvfd *d, hvf_conn *conn, const hvfd_agent_view *views, size_t n,

@@ -58,6 +58,12 @@ struct hvfd_ha {
     unsigned restarts_in_window;
 };
 
+bool
+hvfd_ha_storm(const hvfd *d)
+{
+    return d->ha && d->ha->storm;
+}
+
 void
 hvfd_ha_free(hvfd *d)
 {

@@ -87,6 +87,9 @@ with open(bad, "w") as f:
     f.write("agent_down_after: 60s\nha_fence_after: 60s\n")
 refused(["--config", bad], ["bad.yaml", "ha_fence_after", "agent_down_after"])
 with open(bad, "w") as f:
+    f.write("reconcile_destroy: maybe\n")
+refused(["--config", bad], ["bad.yaml", "reconcile_destroy"])
+with open(bad, "w") as f:
     f.write("ha_storm_share: 2\n")
 refused(["--config", bad], ["bad.yaml", "ha_storm_share"])
 with open(bad, "w") as f:

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 """Reconciliation in a lab (docs/ha.md, seed 003): a QEMU killed behind its agent's back, and an
 extra copy of a VM started by hand on another host, are each found by hvfleetd within 10 s (a
-`reconcile` event and a `divergence` incident), and the extra copy's end is seen too.
+`reconcile` event and a `divergence` incident); with reconcile_destroy, hvfleetd has the extra
+copy killed by its host's agent (qemu_kill) and the VM runs once again.
 `lab down` and a cleanup by recorded PIDs and names run on every path. Skipped (77) unless root
 with `ip netns` and QEMU. Usage: lab-reconcile.py HVFLEET"""
 import os
@@ -22,13 +23,13 @@ lab = Lab(sys.argv[1], "hvf-lab-reconcile-")
 
 def found(kind, vm):
     return [e["data"] for e in lab.feed("reconcile")
-            if e["data"]["kind"] == kind and e["data"]["vm"] == vm]
+            if e["data"].get("kind") == kind and e["data"]["vm"] == vm]
 
 
 
 def body():
     lab.up("--hosts", "2", "--vms-per-host", "1", "--vm-memory", "64MiB", "--dirty-rate",
-           "1MiB/s")
+           "1MiB/s", "--reconcile-destroy")
     time.sleep(3)  # a heartbeat or two: nothing diverges in a lab just made
     if lab.feed("reconcile"):
         fail("divergences in a healthy lab: %s" % lab.feed("reconcile"))
@@ -55,7 +56,16 @@ def body():
     dup_s = time.time() - t0
     if dup_s > 10 or sorted(ev[0]["hosts"].split(",")) != ["h1", "h2"]:
         fail("duplicate h2-vm1 found after %.1f s: %s" % (dup_s, ev))
-    os.kill(int(open(extra_pid).read()), signal.SIGKILL)
+    # the copy that lost (not where hvfleetd believes h2-vm1 runs) is killed by h1's agent
+    pid = int(open(extra_pid).read())
+    wait_for(lambda: not os.path.exists("/proc/%d" % pid) or
+             open("/proc/%d/stat" % pid).read().split(") ")[1][0] == "Z",
+             "hvfleetd to have the extra copy killed", 30)
+    acts = [e["data"] for e in lab.feed("reconcile") if e["data"]["event"] == "destroy"]
+    if [(a["host"], a["result"]) for a in acts] != [("h1", "sent")]:
+        fail("destroy actions: %s" % acts)
+    if sum(1 for _, v in lab.live_qemus() if v == "h2-vm1") != 1:
+        fail("h2-vm1's QEMUs: %s" % lab.live_qemus())
     wait_for(lambda: [e for e in found("duplicate", "h2-vm1") if e["event"] == "ended"],
              "the extra copy's end", 30)
     kinds = sorted(i["title"].split(":")[0] for i in

@@ -1020,3 +1020,22 @@ hvf_qvm_dirty_rate(hvf_qvm *vm, int seconds, uint64_t *bytes_per_s, hvf_error *e
         qvm_sleep_ms(50);
     }
 }
+
+bool
+hvf_qvm_cmdline_name(const char *joined, char *out, size_t size)
+{
+    const char *p = strstr(joined, " -name ");
+    size_t n;
+
+    if (!p)
+        return false;
+    p += 7;
+    if (strncmp(p, "guest=", 6) == 0)
+        p += 6;
+    n = strcspn(p, " ,");
+    if (!n || n >= size)
+        return false;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return true;
+}

@@ -209,3 +209,6 @@ bool hvf_qvm_cmdline_qmp_path(const char *buf, size_t len, char *out, size_t siz
 bool hvf_qvm_cmdline_is_qemu(const char *buf, size_t len);
 /* The arguments joined by single spaces into @out (truncated, non-printable bytes as '?'). */
 void hvf_qvm_cmdline_join(const char *buf, size_t len, char *out, size_t size);
+/* The VM name of a joined command line ("-name guest=X,..." or "-name X") into @out; false when
+ * it names none (or one longer than @size - 1). */
+bool hvf_qvm_cmdline_name(const char *joined, char *out, size_t size);
