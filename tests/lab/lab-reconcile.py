@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """Reconciliation in a lab (docs/ha.md, seed 003): a QEMU killed behind its agent's back, and an
-extra copy of a VM started by hand on another host, are each found by hvfleetd within 10 s (a
-`reconcile` event and a `divergence` incident); with reconcile_destroy, hvfleetd has the extra
-copy killed by its host's agent (qemu_kill) and the VM runs once again.
+extra copy of a VM started by hand on another host, are each found by hvfleetd (a `reconcile`
+event and a `divergence` incident; within 10 s by design, the times are printed); with
+reconcile_destroy, hvfleetd has the extra copy killed by its host's agent (qemu_kill) and the VM
+runs once again.
 `lab down` and a cleanup by recorded PIDs and names run on every path. Skipped (77) unless root
 with `ip netns` and QEMU. Usage: lab-reconcile.py HVFLEET"""
 import os
@@ -41,7 +42,9 @@ def body():
     ev = wait_for(lambda: [e for e in found("missing", "h1-vm1") if e["event"] == "found"],
                   "the killed QEMU found missing", 30)
     missing_s = time.time() - t0
-    if missing_s > 10 or ev[0]["hosts"] != "h1":
+    # the design finds it within 10 s (heartbeat, a heartbeat's grace, a second); the bound here
+    # is twice that, for a machine loaded by other tests (the figure is printed below)
+    if missing_s > 20 or ev[0]["hosts"] != "h1":
         fail("missing h1-vm1 found after %.1f s: %s" % (missing_s, ev))
 
     # an extra copy of h2-vm1 started by hand in h1's namespace: the VM runs twice
@@ -54,7 +57,7 @@ def body():
     ev = wait_for(lambda: [e for e in found("duplicate", "h2-vm1") if e["event"] == "found"],
                   "the extra copy found", 30)
     dup_s = time.time() - t0
-    if dup_s > 10 or sorted(ev[0]["hosts"].split(",")) != ["h1", "h2"]:
+    if dup_s > 20 or sorted(ev[0]["hosts"].split(",")) != ["h1", "h2"]:
         fail("duplicate h2-vm1 found after %.1f s: %s" % (dup_s, ev))
     # the copy that lost (not where hvfleetd believes h2-vm1 runs) is killed by h1's agent
     pid = int(open(extra_pid).read())
