@@ -676,6 +676,17 @@ hvfd_agents_tick(hvfd *d)
     }
 }
 
+bool
+hvfd_agents_any(hvfd *d)
+{
+    bool any;
+
+    pthread_mutex_lock(&d->agent_lock);
+    any = d->nagents > 0;
+    pthread_mutex_unlock(&d->agent_lock);
+    return any;
+}
+
 size_t
 hvfd_agents_view(hvfd *d, hvfd_agent_view **out)
 {

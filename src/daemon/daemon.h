@@ -446,6 +446,8 @@ typedef struct hvfd_agent_view {
     json_t *unknown; /* ... and QEMUs none of its VMs [{pid, cmdline}], or NULL */
 } hvfd_agent_view;
 size_t hvfd_agents_view(hvfd *d, hvfd_agent_view **out);
+/* Whether any agent has synced since the start. */
+bool hvfd_agents_any(hvfd *d);
 void hvfd_agents_view_free(hvfd_agent_view *v, size_t n);
 /* Posts one "agent" message per agent to the hub (agent:// driver opened late). */
 void hvfd_agents_replay(hvfd *d);

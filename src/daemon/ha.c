@@ -30,6 +30,7 @@
 extern char **environ;
 
 #define HA_RESTART_RETRY_MS 15000 /* a VM that fit nowhere is placed again after this */
+#define HA_TICK_MS 200 /* the controller calls often (a run's every step): HA looks this often */
 
 typedef enum ha_state { HA_OK, HA_LOST, HA_FENCING, HA_FENCED, HA_UNFENCED } ha_state;
 
@@ -56,6 +57,7 @@ struct hvfd_ha {
     bool storm;
     int64_t window_ms; /* the minute restarts are counted in */
     unsigned restarts_in_window;
+    int64_t tick_ms; /* the last tick: they are HA_TICK_MS apart at least */
 };
 
 bool
@@ -455,6 +457,12 @@ hvfd_ha_tick(hvfd *d, hvf_conn *conn)
     if (!d->ha)
         d->ha = HVF_NEW(struct hvfd_ha);
     ha = d->ha;
+    if (now - ha->tick_ms < HA_TICK_MS)
+        return;
+    ha->tick_ms = now;
+    /* without agents there is nothing to fence nor reconcile: the twin restarts its own VMs */
+    if (!ha->nhosts && !hvfd_agents_any(d))
+        return;
     if (!(s = hvfd_snap_get(d)))
         return;
     if (!s->fleet) {

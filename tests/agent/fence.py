@@ -228,8 +228,14 @@ def late(binary, d):
           f"the fence found no VM running yet ({rec['vms']}, {took:.1f} s)")
     # vmA's start ends at 6 s, the host still fenced: everything fenced again
     wait_until(lambda: destroyed(ag) == ["vmA"], 8, "vmA fenced as its start ended")
-    with open(fence_file(ag)) as f:
-        rec = json.load(f)
+
+    def fence_record():
+        with open(fence_file(ag)) as f:
+            return json.load(f)
+
+    # the record is written once the kill is done, a moment after the executor's line
+    wait_until(lambda: fence_record()["vms"] == ["vmA"], 5, "the record naming vmA")
+    rec = fence_record()
     check(rec["vms"] == ["vmA"], f"the record names vmA now ({rec})")
     ctl2 = Controller(d, "normal", TOKEN, name="ctl2",
                       args=["--commands", "0", "--hold-max", "1", "--port", str(ctl.port)])
