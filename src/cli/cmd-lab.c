@@ -13,11 +13,11 @@
 #include "cli/plan-cli.h"
 #include "hvfleet/alloc.h"
 
-/* --dir DIR and nothing else, for down and status. Returns 0, or the exit status (-1: --help
- * was printed). */
+/* --dir DIR and nothing else, for down and status; and --host H when @host is not NULL (fence,
+ * which needs it). Returns 0, or the exit status (-1: --help was printed). */
 static int
 lab_dir_only(int argc, char **argv, const char *what, const char *help, const struct option *opts,
-             char **dir)
+             char **dir, const char **host)
 {
     const char *arg = NULL;
     int c;
@@ -28,6 +28,9 @@ lab_dir_only(int argc, char **argv, const char *what, const char *help, const st
         switch (c) {
         case 'd':
             arg = optarg;
+            break;
+        case 'H':
+            *host = optarg;
             break;
         case 'h':
             fputs(help, stdout);
@@ -43,6 +46,10 @@ lab_dir_only(int argc, char **argv, const char *what, const char *help, const st
     }
     if (optind < argc) {
         fprintf(stderr, "hvfleet: %s: unexpected argument '%s'\n", what, argv[optind]);
+        return 2;
+    }
+    if (host && !*host) {
+        fprintf(stderr, "hvfleet: %s: --host H is required (the host to power off)\n", what);
         return 2;
     }
     return (*dir = hvf_cli_lab_dir(what, arg)) ? 0 : 2;
@@ -92,7 +99,7 @@ hvf_cli_lab_down(int argc, char **argv)
 
     if (hvf_cli_options_wanted(opts))
         return 0;
-    if ((rc = lab_dir_only(argc, argv, "lab down", help, opts, &dir)) != 0)
+    if ((rc = lab_dir_only(argc, argv, "lab down", help, opts, &dir, NULL)) != 0)
         return rc < 0 ? 0 : rc;
     if (!(lab = lab_open("lab down", dir, true, &rc)))
         return rc;
@@ -164,7 +171,7 @@ hvf_cli_lab_status(int argc, char **argv)
 
     if (hvf_cli_options_wanted(opts))
         return 0;
-    if ((rc = lab_dir_only(argc, argv, "lab status", help, opts, &dir)) != 0)
+    if ((rc = lab_dir_only(argc, argv, "lab status", help, opts, &dir, NULL)) != 0)
         return rc < 0 ? 0 : rc;
     if (!(lab = lab_open("lab status", dir, false, &rc)))
         return rc;
@@ -245,43 +252,16 @@ hvf_cli_lab_fence(int argc, char **argv)
         "its namespace (its agent, its QEMUs) is killed at once. hvfleetd's ha_fence_command\n"
         "in a lab made with --ha (docs/ha.md). Exit 0 once nothing of H runs.\n";
     HVF_AUTOFREE char *dir = NULL;
-    const char *dir_arg = NULL, *host = NULL;
+    const char *host = NULL;
     hvf_error err = HVF_ERROR_INIT;
     hvf_lab *lab;
     size_t killed = 0, i;
-    int c, rc;
+    int rc;
 
     if (hvf_cli_options_wanted(opts))
         return 0;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            dir_arg = optarg;
-            break;
-        case 'H':
-            host = optarg;
-            break;
-        case 'h':
-            fputs(help, stdout);
-            return 0;
-        case ':':
-            fprintf(stderr, "hvfleet: lab fence: %s needs a value\n", argv[optind - 1]);
-            return 2;
-        default:
-            fprintf(stderr, "hvfleet: lab fence: bad option '%s'; see hvfleet lab fence --help\n",
-                    argv[optind - 1]);
-            return 2;
-        }
-    }
-    if (optind < argc || !host) {
-        fprintf(stderr, "hvfleet: lab fence: %s\n",
-                !host ? "--host H is required (the host to power off)" : "unexpected argument");
-        return 2;
-    }
-    if (!(dir = hvf_cli_lab_dir("lab fence", dir_arg)))
-        return 2;
+    if ((rc = lab_dir_only(argc, argv, "lab fence", help, opts, &dir, &host)) != 0)
+        return rc < 0 ? 0 : rc;
     if (!(lab = lab_open("lab fence", dir, false, &rc)))
         return rc;
     for (i = 0; i < lab->nhosts && strcmp(lab->hosts[i].name, host) != 0; i++)

@@ -117,6 +117,11 @@ ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$D
 PORT=$(cat "$D/state/hvfleetd.port")
 NET=10.77.$R
 grep -q "^lab $ID up in" "$T/up.out" || fail "lab up's summary: $(cat "$T/up.out")"
+# lab fence: a host is required, and must be the lab's (one line, exit 2)
+"$HVFLEET" lab fence --dir "$D" >"$T/out" 2>"$T/err"
+[ $? -eq 2 ] && grep -q -- "--host H is required" "$T/err" || fail "lab fence without --host: $(cat "$T/err")"
+"$HVFLEET" lab fence --dir "$D" --host h9 >"$T/out" 2>"$T/err"
+[ $? -eq 2 ] && grep -q "no such host" "$T/err" || fail "lab fence --host h9: $(cat "$T/err")"
 
 # the network
 [ "$(ip netns list | grep -c "^hvl$ID-h[123]\b")" -eq 3 ] || fail "3 namespaces: $(ip netns list)"
