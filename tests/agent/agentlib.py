@@ -64,6 +64,25 @@ class Dir:
         return os.path.join(self.path, name)
 
 
+def live_qemus():
+    """{pid: command line (NUL-separated)} of every live (not zombie) qemu-system process."""
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().decode(errors="replace")
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    continue
+        except (OSError, IndexError):
+            continue
+        if "qemu-system" in cmd.split("\0")[0]:
+            out[int(pid)] = cmd
+    return out
+
+
 def wait_file(path, proc, what, timeout=10):
     end = time.time() + timeout
     while time.time() < end:

@@ -28,7 +28,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agentlib import (Agent, Controller, Dir, Monitor, check, check_bounds, fail, kill,  # noqa: E402
+from agentlib import (Agent, Controller, Dir, Monitor, check, check_bounds, fail, kill, live_qemus,  # noqa: E402
                       stop, tcp_conns, wait_until)
 
 TOKEN = "agent-fence-token"
@@ -256,21 +256,8 @@ def late(binary, d):
 
 
 def qemu_pids(state_dir):
-    out = set()
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read().decode(errors="replace")
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    continue
-        except (OSError, IndexError):
-            continue
-        if "qemu-system" in cmd.split("\0")[0] and os.path.join(state_dir, "vms") + "/" in cmd:
-            out.add(int(pid))
-    return out
+    return {pid for pid, cmd in live_qemus().items()
+            if os.path.join(state_dir, "vms") + "/" in cmd}
 
 
 def qemu(binary, d, elf):

@@ -20,7 +20,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from agentlib import Agent, Controller, Dir, check, fail, kill, stop, wait_until  # noqa: E402
+from agentlib import Agent, Controller, Dir, check, fail, kill, live_qemus, stop, wait_until  # noqa: E402
 
 TOKEN = "agent-qemu-token"
 VM = "vm1"
@@ -40,22 +40,10 @@ def qemus_of_vm():
     """{pid: state_dir} of the live qemu-system processes whose command line names a state
     directory of this test's VM."""
     out = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read().decode(errors="replace")
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    continue
-        except OSError:
-            continue
-        if "qemu-system" not in cmd.split("\0")[0]:
-            continue
+    for pid, cmd in live_qemus().items():
         for sd in _state_dirs:
             if os.path.join(sd, "vms", VM) + "/" in cmd:
-                out[int(pid)] = sd
+                out[pid] = sd
     return out
 
 
