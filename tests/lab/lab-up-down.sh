@@ -195,15 +195,20 @@ fi
 
 # up again on the same directory: the first lab is taken down, a new one made
 OLD=$ID
-OLDPIDS=$(awk '{print $3}' "$T/procs")
+# each with its start time: a PID the machine gives again later is not the same process
+OLDPIDS=$(for pid in $(awk '{print $3}' "$T/procs"); do
+    echo "$pid:$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -d' ' -f20)"
+done)
 up "$D"
 ID=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$D/lab.json")
 grep -q "taking down the lab $OLD" "$T/up.err" || fail "up again: $(cat "$T/up.err")"
 [ -z "$(ip netns list | grep "^hvl$OLD-")" ] && [ ! -e "/sys/class/net/hvl${OLD}br" ] ||
     fail "the first lab's namespaces or bridge survived"
-for pid in $OLDPIDS; do
-    [ "$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | cut -c1)" = "" ] ||
-        [ "$(sed 's/.*) //' "/proc/$pid/stat" | cut -c1)" = Z ] || fail "process $pid of the first lab survived"
+for ps in $OLDPIDS; do
+    pid=${ps%%:*}
+    st=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null)
+    [ -z "$st" ] || [ "$(echo "$st" | cut -c1)" = Z ] ||
+        [ "$(echo "$st" | cut -d' ' -f20)" != "${ps#*:}" ] || fail "process $pid of the first lab survived"
 done
 
 # down of a half-made lab: a namespace removed and an agent killed by hand; and what agents
