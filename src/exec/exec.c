@@ -178,6 +178,8 @@ x_loop(x_run *x, hvf_error *err)
             x->sum->result = HVF_EXEC_ABORTED;
             return x_return_failed(x, err);
         }
+        if (x_running(x) == 0 && x->run.control != HVF_STORE_CONTROL_NONE && !x->aborting)
+            continue; /* a start's own check saw a pause or an abort: the top honours it */
         if (x_running(x) == 0) {
             /* nothing in flight: a frozen fleet or a missing approval waits for a person;
              * anything else that cannot start will not start by itself */

@@ -136,9 +136,10 @@ def promtool_check(text):
     check(pt.returncode == 0, "promtool check metrics: " + pt.stdout + pt.stderr)
 
 
-def wait_for(fn, what, timeout=60):
+def wait_for(fn, what, timeout=60, show=None):
     """@fn() until it is true. @timeout is what a quiet machine needs; it is tripled, as the
-    suite runs loaded and under ASan (a test that passes returns as soon as fn() holds)."""
+    suite runs loaded and under ASan (a test that passes returns as soon as fn() holds).
+    @show() tells, on a timeout, what was seen instead."""
     deadline = time.time() + 3 * timeout
     while time.time() < deadline:
         v = fn()
@@ -146,6 +147,8 @@ def wait_for(fn, what, timeout=60):
             return v
         time.sleep(0.1)
     print("FAIL: timed out waiting for", what, file=sys.stderr)
+    if show:
+        print("seen instead:", show(), file=sys.stderr)
     sys.exit(1)
 
 

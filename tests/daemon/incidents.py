@@ -68,7 +68,9 @@ s, _, run2 = d.request("POST", "/v1/plans/%s/runs" % p2["plan_hash"], op)
 check(s == 201, run2)
 check(d.request("POST", "/v1/runs/%d/abort" % run2["id"], op)[0] == 202, "abort")
 wait_for(lambda: d.request("GET", "/v1/runs/%d" % run2["id"], op)[2]["state"] == "aborted",
-         "the run aborts", 60)
+         "the run aborts", 60,
+         show=lambda: (d.request("GET", "/v1/runs/%d" % run2["id"], op)[2],
+                       d.request("GET", "/v1/events?limit=30", op)[2]))
 halted = wait_for(lambda: [i for i in d.request("GET", "/v1/incidents", op)[2]["incidents"]
                            if i["kind"] == "run-halted" and i["run"] == run2["id"]],
                   "the aborted run's incident")[0]

@@ -40,6 +40,7 @@ typedef struct xt {
     size_t nevents;
     bool freeze_on_first_end;
     int control_on_first_start; /* an operator's request (HVF_STORE_CONTROL_*), 0 = none */
+    const char *control_on;     /* the event that carries it; NULL: the first migration_start */
     bool allow_refused; /* randomized fleets: a refused plan is skipped, not a failure */
 } xt;
 
@@ -54,7 +55,8 @@ xt_on_event(const char *json, void *ctx)
     t->events[len + strlen(json)] = '\n';
     t->events[len + strlen(json) + 1] = '\0';
     t->nevents++;
-    if (t->control_on_first_start && strstr(json, "\"migration_start\"")) {
+    if (t->control_on_first_start &&
+        strstr(json, t->control_on ? t->control_on : "\"migration_start\"")) {
         hvf_error err = HVF_ERROR_INIT;
         int64_t id;
 
@@ -613,6 +615,28 @@ test_abort_cancel(void **state)
     xt_free(&t);
 }
 
+/* An abort that lands between the executor's look at the run's control and its next start is
+ * seen by the start's own check: the run aborts, it doesn't stop paused "by an operator". */
+static void
+test_abort_between_checks(void **state)
+{
+    xt t;
+    hvf_exec_summary s;
+
+    xt_setup(&t, 6, 4, 9);
+    t.policy.seatbelt.max_capacity_offline = 1;
+    xt_plan(&t);
+    t.control_on_first_start = HVF_STORE_CONTROL_ABORT;
+    t.control_on = "\"host_draining\"";
+    s = xt_run(&t, NULL, false);
+    assert_int_equal(s.result, HVF_EXEC_ABORTED);
+    assert_int_equal(s.migrations_done, 0);
+    assert_true(xt_count(&t, "\"event\":\"run_aborting\"") == 1);
+    xt_all_active(&t);
+    xt_after(&t, s.run_id);
+    xt_free(&t);
+}
+
 int
 main(void)
 {
@@ -628,6 +652,7 @@ main(void)
         cmocka_unit_test(test_non_convergence),
         cmocka_unit_test(test_pause_resume),
         cmocka_unit_test(test_abort_cancel),
+        cmocka_unit_test(test_abort_between_checks),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
