@@ -90,6 +90,10 @@ typedef struct hvf_host {
     double nic_bytes_per_s; /* migration network */
     char *kernel;           /* owned, may be NULL */
     char *hw;               /* owned, may be NULL */
+    /* libvirt: driver (docs/libvirt.md): its libvirtd's URI and the address its migrations
+     * are received on; owned, NULL when the inventory gives none */
+    char *libvirt_uri;
+    char *migration_address;
     char **tags;            /* owned */
     size_t ntags;
     hvf_host_state state;

@@ -345,6 +345,9 @@ run_driver_uri(const run_args *a, const char *inventory)
     char devabs[PATH_MAX];
     const char *dev = a->deviations && realpath(a->deviations, devabs) ? devabs : a->deviations;
 
+    /* "libvirt:" or "agent:" alone: that backend on --inventory */
+    if (a->driver && a->driver[0] && a->driver[strlen(a->driver) - 1] == ':' && inv)
+        return hvf_asprintf("%s//%s", a->driver, inv);
     if (a->driver)
         return hvf_strdup(a->driver);
     if (dev)

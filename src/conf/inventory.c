@@ -24,7 +24,7 @@ static const hvf_field_spec inv_root_fields[] = {
 };
 
 typedef struct inv_host {
-    char *name, *zone, *rack, *kernel, *hw;
+    char *name, *zone, *rack, *kernel, *hw, *libvirt_uri, *migration_address;
     char **tags;
     size_t ntags;
     uint32_t cpus;
@@ -56,6 +56,9 @@ static const hvf_field_spec inv_host_fields[] = {
     {.name = "ram_allocation_ratio", .type = HVF_FIELD_DOUBLE,
      .offset = offsetof(inv_host, ram_ratio), .min = 0.01, .max = 100},
     {.name = "nics", .type = HVF_FIELD_NODE, .offset = offsetof(inv_host, nics)},
+    {.name = "libvirt_uri", .type = HVF_FIELD_STRING, .offset = offsetof(inv_host, libvirt_uri)},
+    {.name = "migration_address", .type = HVF_FIELD_STRING,
+     .offset = offsetof(inv_host, migration_address)},
 };
 
 typedef struct inv_nic {
@@ -325,6 +328,8 @@ inv_read_hosts(inv_ctx *c, struct fy_node *seq)
             proto.ram_allocation_ratio = h.ram_ratio;
             proto.kernel = h.kernel;
             proto.hw = h.hw;
+            proto.libvirt_uri = h.libvirt_uri;
+            proto.migration_address = h.migration_address;
             proto.tags = h.tags;
             proto.ntags = h.ntags;
             proto.state = (hvf_host_state)h.state;
@@ -720,6 +725,14 @@ inv_format(const hvf_fleet *f, hvf_strbuf *out, hvf_inventory_sink sink, void *c
         if (h->hw) {
             hvf_strbuf_puts(out, ", hw: ");
             hvf_strbuf_quote(out, h->hw);
+        }
+        if (h->libvirt_uri) {
+            hvf_strbuf_puts(out, ", libvirt_uri: ");
+            hvf_strbuf_quote(out, h->libvirt_uri);
+        }
+        if (h->migration_address) {
+            hvf_strbuf_puts(out, ", migration_address: ");
+            hvf_strbuf_quote(out, h->migration_address);
         }
         if (h->ntags) {
             hvf_strbuf_puts(out, ", tags: [");

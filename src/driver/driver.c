@@ -6,6 +6,7 @@
 
 #include "driver/agent/agent-driver.h"
 #include "driver/driver-uri.h"
+#include "driver/libvirt/lv-driver.h"
 #include "driver/sim/sim-driver.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/driver.h"
@@ -22,8 +23,9 @@ const char *const hvf_drv_event_type_names[] = {"job_done",  "vm_state",    "hos
                                                 "host_back", "change_done", NULL};
 _Static_assert(HVF_ARRAY_LEN(hvf_drv_event_type_names) == HVF_DRV_EV_LAST + 1, "event types");
 
-static const hvf_driver *const registry[] = {&hvf_sim_driver, &hvf_agent_driver};
-static const char *const schemes[] = {"sim", "agent", NULL};
+static const hvf_driver *const registry[] = {&hvf_sim_driver, &hvf_agent_driver,
+                                             &hvf_libvirt_driver};
+static const char *const schemes[] = {"sim", "agent", "libvirt", NULL};
 _Static_assert(HVF_ARRAY_LEN(registry) + 1 == HVF_ARRAY_LEN(schemes), "one scheme a driver");
 
 const char *const *

@@ -85,6 +85,8 @@ hvf_fleet_free(hvf_fleet *f)
         free(h->name);
         free(h->kernel);
         free(h->hw);
+        free(h->libvirt_uri);
+        free(h->migration_address);
         for (size_t t = 0; t < h->ntags; t++)
             free(h->tags[t]);
         free(h->tags);
@@ -122,6 +124,8 @@ fleet_copy_host(hvf_host *dst, const hvf_host *src)
     dst->name = hvf_strdup(src->name);
     dst->kernel = fleet_strdup_or_null(src->kernel);
     dst->hw = fleet_strdup_or_null(src->hw);
+    dst->libvirt_uri = fleet_strdup_or_null(src->libvirt_uri);
+    dst->migration_address = fleet_strdup_or_null(src->migration_address);
     dst->tags = src->ntags ? hvf_calloc(src->ntags, sizeof(char *)) : NULL;
     for (size_t t = 0; t < src->ntags; t++)
         dst->tags[t] = hvf_strdup(src->tags[t]);
