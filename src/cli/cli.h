@@ -70,6 +70,7 @@ int hvf_cli_completion(int argc, char **argv);
 int hvf_cli_inventory_import(int argc, char **argv);
 int hvf_cli_inventory_generate(int argc, char **argv);
 int hvf_cli_inventory_export(int argc, char **argv);
+int hvf_cli_inventory_discover(int argc, char **argv);
 
 /* Records the current user ($USER) as the author of a plan that needs approval, in the state
  * directory, so that `approve` keeps the two-person rule; a warning when it cannot. */

@@ -177,6 +177,7 @@ hvf_cli_inventory(int argc, char **argv)
         {"import", "convert another tool's cluster file (ganeti)", hvf_cli_inventory_import},
         {"generate", "write a synthetic fleet", hvf_cli_inventory_generate},
         {"export", "write an inventory for another tool (ganeti)", hvf_cli_inventory_export},
+        {"discover", "write an inventory from the hosts' libvirt daemons", hvf_cli_inventory_discover},
     };
 
     if (hvf_cli_subcommands_wanted(argc, argv, subs, HVF_ARRAY_LEN(subs)))
@@ -193,7 +194,7 @@ hvf_cli_inventory(int argc, char **argv)
             printf("  %-10s %s\n", subs[i].name, subs[i].summary);
         return 0;
     }
-    fprintf(stderr, "hvfleet: inventory: expected check, import, generate or export%s%s%s\n",
+    fprintf(stderr, "hvfleet: inventory: expected check, import, generate, export or discover%s%s%s\n",
             argc >= 2 ? ", got '" : "", argc >= 2 ? argv[1] : "", argc >= 2 ? "'" : "");
     return 2;
 }

@@ -68,8 +68,8 @@ check(rc == 0, "list: %d %s" % (rc, err))
 check(where(lines)["tiny"] == ("lv1", "running"), lines)
 check(all(l["state"] == "active" for l in lines if "host" in l and "used_mib" in l), lines)
 
-# 1. a live migration to lv2, its progress reported while it runs (32 MiB/s: a few seconds)
-rc, lines, err = lvd("migrate", "tiny", "lv2", "--bandwidth", "32")
+# 1. a live migration to lv2, its progress reported while it runs (12 MiB/s: about 10 s)
+rc, lines, err = lvd("migrate", "tiny", "lv2", "--bandwidth", "12")
 check(rc == 0, "migrate: %d %s" % (rc, err))
 prog = [l["progress"] for l in lines if "progress" in l]
 active = [p for p in prog if p["state"] == "active" and p["transferred"] > 0]
@@ -101,7 +101,7 @@ try:
             lines.append(json.loads(raw))
             if "job_end" in lines[-1]:
                 break
-    check(job_end(lines) is not None, ("the job ended", lines, p.stderr.read()))
+    check(job_end(lines) is not None, ("the job ended", lines))
     check(job_end(lines)["job_end"] == "failed" and job_end(lines)["error"], lines)
     check(b.running() == ["tiny"], ("still on lv2", b.running()))
     a.pid = None  # killed by lv-drive

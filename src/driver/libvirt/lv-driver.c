@@ -675,31 +675,21 @@ lv_job_cancel(hvf_conn *conn, int64_t id, hvf_error *err)
 {
     lv_priv *p = lv(conn);
     lv_job *j = lv_find_job(p, id, err);
-    virConnectPtr c;
-    virDomainPtr dom;
     char hd[300];
-    int rc;
 
     if (lv_job_running(j, id, err) < 0)
         return -1;
-    j->cancel = true;
-    if (j->info.state == HVF_JOB_SETUP)
-        return 0; /* not started: the abort below would find no job; its end says cancelled */
-    c = p->hosts[j->src].conn;
-    if (!c || !(dom = virDomainLookupByName(c, j->info.vm))) {
-        hvf_error_set(err, HVF_ERR_IO, "%s: domain '%s': %s",
-                      lv_host_desc(p, j->src, hd, sizeof(hd)), j->info.vm,
-                      c ? lv_last_error("lookup failed") : "not connected");
+    if (!p->hosts[j->src].conn) {
+        hvf_error_set(err, HVF_ERR_CONFLICT, "%s is not connected: its migration of '%s' can't "
+                                             "be cancelled now",
+                      lv_host_desc(p, j->src, hd, sizeof(hd)), j->info.vm);
         return -1;
     }
-    rc = virDomainAbortJob(dom);
-    j->abort_sent = rc == 0;
-    if (rc < 0)
-        hvf_error_set(err, HVF_ERR_IO, "%s: domain '%s': cancelling its migration: %s",
-                      lv_host_desc(p, j->src, hd, sizeof(hd)), j->info.vm,
-                      lv_last_error("failed"));
-    virDomainFree(dom);
-    return rc < 0 ? -1 : 0;
+    j->cancel = true;
+    /* before libvirt's job began there is nothing to abort: its statistics abort it then */
+    if (j->info.state != HVF_JOB_SETUP)
+        lv_job_abort(p, j);
+    return 0;
 }
 
 static int

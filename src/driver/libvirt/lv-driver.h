@@ -76,6 +76,7 @@ typedef enum lv_task_kind {
     LV_TASK_START,
     LV_TASK_STOP,
     LV_TASK_DESTROY,
+    LV_TASK_ABORT, /* virDomainAbortJob: libvirt may wait for the migration to wind down */
     LV_TASK_SHELL,
 } lv_task_kind;
 
@@ -185,5 +186,7 @@ void lv_vm_place(lv_priv *p, int32_t vm, int32_t host);
 lv_job *lv_job_find(lv_priv *p, int64_t id);
 /* A new task with a fresh id, for @host. */
 lv_task *lv_task_new(lv_priv *p, lv_task_kind kind, int32_t host);
+/* Aborts @j's migration on its source, from a worker (fire and forget: its end says how). */
+void lv_job_abort(lv_priv *p, lv_job *j);
 /* "host 'kvm01' (URI)": for error messages. */
 const char *lv_host_desc(const lv_priv *p, int32_t h, char *buf, size_t size);

@@ -278,6 +278,9 @@ lv_run_domain(lv_queue *q, lv_task *t)
     case LV_TASK_DESTROY:
         ok = virDomainDestroy(dom) == 0;
         break;
+    case LV_TASK_ABORT:
+        ok = virDomainAbortJob(dom) == 0;
+        break;
     case LV_TASK_STOP: {
         struct timespec t0, now;
         int state = VIR_DOMAIN_NOSTATE, reason;

@@ -91,6 +91,21 @@ lv_job_find(lv_priv *p, int64_t id)
 }
 
 void
+lv_job_abort(lv_priv *p, lv_job *j)
+{
+    lv_task *t;
+
+    if (j->abort_sent || j->ended || !p->hosts[j->src].conn)
+        return;
+    j->abort_sent = true;
+    t = lv_task_new(p, LV_TASK_ABORT, j->src);
+    hvf_strlcpy(t->vm, p->fleet->vms[j->vm].name, sizeof(t->vm));
+    virConnectRef(p->hosts[j->src].conn);
+    t->conn = p->hosts[j->src].conn;
+    lv_pool_submit(&p->pool, t);
+}
+
+void
 lv_host_connect(lv_priv *p, int32_t h)
 {
     lv_host *ho = &p->hosts[h];
@@ -316,6 +331,14 @@ lv_on_closed(lv_priv *p, lv_msg *m)
         return; /* an older connection's */
     lv_host_drop(p, m->host);
     lv_retry_later(p, m->host, m->text);
+    /* a migration that needs this daemon can't finish: abort it on its source now, rather than
+     * after the whole stream went to a target nobody will confirm (minutes, not seconds) */
+    for (size_t i = 0; i < p->njobs; i++) {
+        lv_job *j = &p->jobs[i];
+
+        if (!j->ended && (j->dst == m->host || j->src == m->host))
+            lv_job_abort(p, j);
+    }
     ho->backoff_us = 0; /* the first retry at once: a restarted daemon answers soon */
     ho->retry_at_us = lv_now(p);
     if (ho->state == HVF_DRV_HOST_MAINTENANCE) {
@@ -503,10 +526,12 @@ lv_job_stats(lv_priv *p, lv_job *j, int64_t now)
 
         if (in->state == HVF_JOB_SETUP)
             in->state = HVF_JOB_ACTIVE;
-        if (virTypedParamsGetULLong(prm, nprm, VIR_DOMAIN_JOB_MEMORY_TOTAL, &u) == 1 && u)
+        /* before QEMU's first pass, libvirt reports no memory figures (or zeros): keep ours */
+        if (virTypedParamsGetULLong(prm, nprm, VIR_DOMAIN_JOB_MEMORY_TOTAL, &u) == 1 && u) {
             in->total_bytes = u;
-        if (virTypedParamsGetULLong(prm, nprm, VIR_DOMAIN_JOB_MEMORY_REMAINING, &u) == 1)
-            in->remaining_bytes = u;
+            if (virTypedParamsGetULLong(prm, nprm, VIR_DOMAIN_JOB_MEMORY_REMAINING, &u) == 1)
+                in->remaining_bytes = u;
+        }
         if (virTypedParamsGetULLong(prm, nprm, VIR_DOMAIN_JOB_MEMORY_PROCESSED, &u) == 1)
             in->transferred_bytes = u;
         if (virTypedParamsGetULLong(prm, nprm, VIR_DOMAIN_JOB_MEMORY_BPS, &u) == 1)
@@ -535,8 +560,8 @@ lv_job_stats(lv_priv *p, lv_job *j, int64_t now)
         if (!j->abort_sent && j->p.completion_timeout_us > 0 &&
             now - in->started_us > j->p.completion_timeout_us)
             j->timed_out = true;
-        if (!j->abort_sent && (j->cancel || j->timed_out)) /* asked for before it started */
-            j->abort_sent = virDomainAbortJob(dom) == 0;
+        if (j->cancel || j->timed_out) /* asked for before libvirt's job began */
+            lv_job_abort(p, j);
     }
     if (prm)
         virTypedParamsFree(prm, nprm);
