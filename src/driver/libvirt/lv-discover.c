@@ -20,6 +20,15 @@ typedef struct dv_host {
     double *dirty; /* bytes/s, < 0 unmeasured */
 } dv_host;
 
+static int
+dv_dom_cmp(const void *a, const void *b)
+{
+    const char *x = virDomainGetName(*(virDomainPtr const *)a);
+    const char *y = virDomainGetName(*(virDomainPtr const *)b);
+
+    return strcmp(x ? x : "", y ? y : "");
+}
+
 /* "kvm01.example.org" -> "kvm01"; characters a name can't have become '-'. */
 static void
 dv_short_name(const char *fqdn, char *out, size_t size)
@@ -103,6 +112,9 @@ dv_connect(const hvf_discover_opts *o, size_t i, dv_host *h, dv_host *all, hvf_e
                       lv_last_error("failed"));
         return -1;
     }
+    /* by name: the same hosts give the same inventory, whatever order libvirt lists in */
+    if (h->ndoms > 1)
+        qsort(h->doms, (size_t)h->ndoms, sizeof(*h->doms), dv_dom_cmp);
     h->dirty = hvf_calloc(h->ndoms ? (size_t)h->ndoms : 1, sizeof(double));
     for (int d = 0; d < h->ndoms; d++)
         h->dirty[d] = -1;

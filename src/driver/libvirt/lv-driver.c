@@ -487,6 +487,7 @@ lv_domain_task(lv_priv *p, int32_t v, int32_t h, lv_task_kind kind, int64_t time
     if (kind == LV_TASK_START && p->vms[v].xml && p->fleet->vms[v].host != h)
         t->xml = hvf_strdup(p->vms[v].xml); /* defined where it last ran: define it here */
     p->vms[v].task = t->id;
+    p->vms[v].task_kind = kind;
     lv_pool_submit(&p->pool, t);
     return 0;
 }

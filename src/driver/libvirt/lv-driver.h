@@ -143,6 +143,7 @@ typedef struct lv_vm {
     int64_t dirty_at_us;       /* a calculation was started then; 0 none */
     bool dirty_pending;        /* it runs: its result is read once it is done */
     int64_t task;              /* a start/stop/destroy in a worker, 0 none */
+    lv_task_kind task_kind;
 } lv_vm;
 
 typedef struct lv_job {

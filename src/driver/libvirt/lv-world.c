@@ -443,9 +443,10 @@ lv_on_done(lv_priv *p, lv_msg *m)
             continue;
         vm->task = 0;
         if (m->ok) {
-            /* the lifecycle event may come first or after: the state is the same */
+            /* done, whether its lifecycle event came first or comes after */
             lv_vm_set(p, (int32_t)v, m->host,
-                      vm->state == HVF_DRV_VM_MIGRATING ? HVF_DRV_VM_RUNNING : vm->state, false);
+                      vm->task_kind == LV_TASK_START ? HVF_DRV_VM_RUNNING : HVF_DRV_VM_STOPPED,
+                      false);
         } else {
             lv_warn("%s: domain '%s': %s", lv_host_desc(p, m->host, hd, sizeof(hd)),
                           m->vm, m->text);
