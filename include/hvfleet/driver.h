@@ -3,7 +3,8 @@
  * Drivers: one table of function pointers per backend, picked by URI scheme, in the style of
  * libvirt's virHypervisorDriver. `sim:` puts the twin behind the table (the default and the
  * test bed); `agent://` drives real hosts through hvfleetd's agents (src/driver/agent/,
- * docs/agent-driver.md); `libvirt:` comes later with the same table.
+ * docs/agent-driver.md); `libvirt:` drives hosts' libvirt daemons (src/driver/libvirt/,
+ * docs/libvirt.md).
  *
  * Contract:
  * - The public entry points (hvf_driver_*) check their arguments and hand off; a NULL entry in

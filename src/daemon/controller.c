@@ -29,12 +29,22 @@ typedef struct ctl {
 
 /*
  * The driver URI. sim:/// runs on --inventory, else on the inventory PUT last, else built-in;
- * agent:/// (with its ?parameters) takes the same inventory. Any other URI is used as given.
+ * agent:/// and libvirt:/// (with their ?parameters) take the same inventory. Any other URI is
+ * used as given. Returns the scheme of such a base URI ("agent", "libvirt"), or NULL.
  */
-static bool
-ctl_agent_base(const char *drv)
+static const char *
+ctl_inventory_base(const char *drv)
 {
-    return strncmp(drv, "agent:///", 9) == 0 && (!drv[9] || drv[9] == '?');
+    static const char *const schemes[] = {"agent", "libvirt"};
+
+    for (size_t i = 0; i < HVF_ARRAY_LEN(schemes); i++) {
+        size_t n = strlen(schemes[i]);
+
+        if (strncmp(drv, schemes[i], n) == 0 && strncmp(drv + n, ":///", 4) == 0 &&
+            (!drv[n + 4] || drv[n + 4] == '?'))
+            return schemes[i];
+    }
+    return NULL;
 }
 
 static bool
@@ -46,7 +56,7 @@ ctl_sim_base(const char *drv)
 bool
 hvfd_driver_follows_put(const hvfd *d)
 {
-    return !d->cfg.inventory && (ctl_sim_base(d->cfg.driver) || ctl_agent_base(d->cfg.driver));
+    return !d->cfg.inventory && (ctl_sim_base(d->cfg.driver) || ctl_inventory_base(d->cfg.driver));
 }
 
 static char *
@@ -57,18 +67,17 @@ ctl_driver_uri(hvfd *d)
     const char *inv = d->cfg.inventory;
     const char *query = "";
     char abs[PATH_MAX];
-    bool agent = ctl_agent_base(drv);
+    const char *base = ctl_inventory_base(drv);
 
-    if (agent)
-        query = drv + 9;
+    if (base)
+        query = drv + strlen(base) + 4;
     else if (!ctl_sim_base(drv))
         return hvf_strdup(drv);
     if (!inv && access(put, R_OK) == 0)
         inv = put;
     if (!inv)
-        return hvf_strdup(agent ? drv : "sim:///default");
-    return hvf_asprintf("%s://%s%s", agent ? "agent" : "sim", realpath(inv, abs) ? abs : inv,
-                        query);
+        return hvf_strdup(base ? drv : "sim:///default");
+    return hvf_asprintf("%s://%s%s", base ? base : "sim", realpath(inv, abs) ? abs : inv, query);
 }
 
 static void

@@ -251,16 +251,9 @@ lv_close(hvf_conn *conn)
     pthread_mutex_lock(&p->q->lock);
     p->q->closed = true;
     pthread_mutex_unlock(&p->q->lock);
-    for (size_t h = 0; h < p->fleet->nhosts; h++) {
-        lv_host *ho = &p->hosts[h];
-
-        if (!ho->conn)
-            continue;
-        if (ho->lifecycle_cb >= 0)
-            virConnectDomainEventDeregisterAny(ho->conn, ho->lifecycle_cb);
-        virConnectClose(ho->conn);
-        ho->conn = NULL;
-    }
+    for (size_t h = 0; h < p->fleet->nhosts; h++)
+        lv_host_drop(p, (int32_t)h);
+    lv_queue_wait_alone(p->q, 2000000); /* the event loop still runs: it frees them */
     lv_queue_unref(p->q);
     lv_free(p);
     conn->priv = NULL;

@@ -65,6 +65,9 @@ lv_queue *lv_queue_new(void);
 lv_queue *lv_queue_ref(lv_queue *q);
 void lv_queue_unref(lv_queue *q);
 void lv_queue_post(lv_queue *q, const lv_msg *m);
+/* Waits up to @wait_us until the caller's is the last reference: libvirt frees a callback's
+ * data from its event loop some time after the callback is deregistered. */
+void lv_queue_wait_alone(lv_queue *q, int64_t wait_us);
 /* Moves what was posted into *@out (owned), waiting up to @wait_us for the first. */
 size_t lv_queue_take(lv_queue *q, int64_t wait_us, lv_msg **out);
 
@@ -127,6 +130,7 @@ typedef struct lv_host {
     hvf_drv_host_state state;
     virConnectPtr conn;        /* NULL while not connected */
     int lifecycle_cb;          /* -1 none */
+    void *close_ctx;           /* the close callback's data (ours: freed when unregistered) */
     bool opening;              /* a worker opens it */
     bool ever_up;              /* it was connected once: its return is news (HOST_BACK) */
     int64_t retry_at_us, backoff_us;
@@ -150,6 +154,7 @@ typedef struct lv_job {
     int64_t id, task;
     int32_t vm, src, dst;
     bool ended, cancel, abort_sent, timed_out, want_postcopy, postcopy_sent, downtime_set;
+    char abort_why[256]; /* why the driver aborted it itself, "" none */
     hvf_migrate_job_params p;
     int64_t next_stats_us;
     hvf_job_info info;
@@ -178,6 +183,8 @@ void lv_emit(lv_priv *p, hvf_drv_event_type type, const char *host, const char *
              hvf_drv_vm_state vs, int64_t job, hvf_job_state js);
 /* Queues a connection attempt for @h now (its backoff permitting). */
 void lv_host_connect(lv_priv *p, int32_t h);
+/* Closes @h's connection, its callbacks deregistered. */
+void lv_host_drop(lv_priv *p, int32_t h);
 /* Handles one message on the caller's thread. */
 void lv_handle(lv_priv *p, lv_msg *m);
 /* Timers: reconnections, job statistics and deadlines, dirty rates. */

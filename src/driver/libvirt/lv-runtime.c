@@ -183,6 +183,21 @@ lv_queue_post(lv_queue *q, const lv_msg *m)
     pthread_mutex_unlock(&q->lock);
 }
 
+void
+lv_queue_wait_alone(lv_queue *q, int64_t wait_us)
+{
+    for (int64_t waited = 0; waited < wait_us; waited += 10000) {
+        int refs;
+
+        pthread_mutex_lock(&q->lock);
+        refs = q->refs;
+        pthread_mutex_unlock(&q->lock);
+        if (refs <= 1)
+            return;
+        usleep(10000);
+    }
+}
+
 size_t
 lv_queue_take(lv_queue *q, int64_t wait_us, lv_msg **out)
 {

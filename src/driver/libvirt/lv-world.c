@@ -260,7 +260,7 @@ lv_host_refresh(lv_priv *p, int32_t h, bool emit)
     free(seen);
 }
 
-static void
+void
 lv_host_drop(lv_priv *p, int32_t h)
 {
     lv_host *ho = &p->hosts[h];
@@ -270,7 +270,11 @@ lv_host_drop(lv_priv *p, int32_t h)
     if (ho->lifecycle_cb >= 0)
         virConnectDomainEventDeregisterAny(ho->conn, ho->lifecycle_cb);
     ho->lifecycle_cb = -1;
-    virConnectUnregisterCloseCallback(ho->conn, lv_close_cb);
+    if (ho->close_ctx) {
+        virConnectUnregisterCloseCallback(ho->conn, lv_close_cb);
+        lv_cb_free(ho->close_ctx);
+        ho->close_ctx = NULL;
+    }
     virConnectClose(ho->conn);
     ho->conn = NULL;
 }
@@ -280,6 +284,7 @@ lv_on_opened(lv_priv *p, lv_msg *m)
 {
     lv_host *ho = &p->hosts[m->host];
     bool was_lost = ho->state == HVF_DRV_HOST_DOWN && ho->ever_up;
+    lv_cb_ctx *cb;
 
     ho->opening = false;
     if (ho->conn) {
@@ -292,10 +297,19 @@ lv_on_opened(lv_priv *p, lv_msg *m)
     m->conn = NULL;
     ho->backoff_us = 0;
     ho->error[0] = '\0';
-    virConnectRegisterCloseCallback(ho->conn, lv_close_cb, lv_cb_new(p, m->host), lv_cb_free);
+    /* ours to free once unregistered: not every driver calls a close callback's free function
+     * (test:/// does not) */
+    ho->close_ctx = lv_cb_new(p, m->host);
+    if (virConnectRegisterCloseCallback(ho->conn, lv_close_cb, ho->close_ctx, NULL) < 0) {
+        lv_cb_free(ho->close_ctx);
+        ho->close_ctx = NULL;
+    }
+    cb = lv_cb_new(p, m->host);
     ho->lifecycle_cb = virConnectDomainEventRegisterAny(
         ho->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(lv_lifecycle_cb),
-        lv_cb_new(p, m->host), lv_cb_free);
+        cb, lv_cb_free);
+    if (ho->lifecycle_cb < 0)
+        lv_cb_free(cb);
     lv_host_refresh(p, m->host, true);
     if (ho->state == HVF_DRV_HOST_DOWN ||
         (ho->state == HVF_DRV_HOST_MAINTENANCE && ho->maint_reconnect)) {
@@ -336,8 +350,11 @@ lv_on_closed(lv_priv *p, lv_msg *m)
     for (size_t i = 0; i < p->njobs; i++) {
         lv_job *j = &p->jobs[i];
 
-        if (!j->ended && (j->dst == m->host || j->src == m->host))
+        if (!j->ended && (j->dst == m->host || j->src == m->host) && !j->abort_sent) {
+            snprintf(j->abort_why, sizeof(j->abort_why), "host '%s': %.100s; ",
+                     p->fleet->hosts[m->host].name, m->text);
             lv_job_abort(p, j);
+        }
     }
     ho->backoff_us = 0; /* the first retry at once: a restarted daemon answers soon */
     ho->retry_at_us = lv_now(p);
@@ -427,9 +444,9 @@ lv_on_done(lv_priv *p, lv_msg *m)
         if (m->ok)
             lv_job_end(p, j, HVF_JOB_COMPLETED, "");
         else {
-            char why[640];
+            char why[1024];
 
-            snprintf(why, sizeof(why), "%s: domain '%s': %s%s",
+            snprintf(why, sizeof(why), "%s%s: domain '%s': %s%s", j->abort_why,
                      lv_host_desc(p, j->src, hd, sizeof(hd)), m->vm,
                      j->timed_out ? "no completion within its timeout: " : "", m->text);
             lv_job_end(p, j, j->cancel ? HVF_JOB_CANCELLED : HVF_JOB_FAILED, why);
