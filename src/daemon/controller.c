@@ -637,8 +637,12 @@ hvfd_controller_main(void *arg)
 
         ctl_take_commands(&c, false);
         /* the wait is the poll's: a backend's clock runs while it waits (the twin's at
-         * --speed); commands queued meanwhile wait at most 100 ms of wall time */
-        if (hvf_driver_poll(c.conn, (int64_t)(100000 * (d->cfg.speed > 0 ? d->cfg.speed : 0)),
+         * --speed; real hosts' in wall time); commands queued meanwhile wait at most 100 ms of
+         * wall time */
+        if (hvf_driver_poll(c.conn,
+                            strncmp(c.conn->uri, "sim:", 4) != 0
+                                ? 100000
+                                : (int64_t)(100000 * (d->cfg.speed > 0 ? d->cfg.speed : 0)),
                             evs, HVF_ARRAY_LEN(evs), &nevs, &err) < 0)
             hvfd_log(HVFD_WARN, "driver poll failed", json_pack("{s:s}", "error", err.msg));
         for (size_t i = 0; i < nevs; i++) /* no run consumes them: they go to the feed */
