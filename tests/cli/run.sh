@@ -81,8 +81,11 @@ run 2 run "$PLAN" --inventory "$INV" --frobnicate
 run 2 run "$PLAN" --inventory "$INV" --maintenance-command 'ssh {hostname} reboot'
 has err "unknown placeholder at '{hostname}"
 run 2 run --cancel-running
+run 2 run "$PLAN" --inventory "$INV" --driver "xen:///system"
+has err "no driver for scheme 'xen'"
+# libvirt:///system is not an inventory: the driver says which file it could not read
 run 2 run "$PLAN" --inventory "$INV" --driver "libvirt:///system"
-has err "no driver for scheme 'libvirt'"
+has err "/system"
 run 2 run "$PLAN" --inventory "$INV" --driver "sim:///default?colour=red"
 has err "unknown parameter 'colour'"
 printf '{"schema": "hvfleet.sim-deviations/v1", "deviations": [{"kind": "link", "host": "nope", "factor": 0.5}]}\n' \

@@ -7,6 +7,7 @@
  *   lv-drive DRIVER_URI migrate VM TARGET [--bandwidth MIB_S] [--cancel-after MS]
  *                                          [--kill PID --kill-after MS] [--wait-host-back]
  *   lv-drive DRIVER_URI start VM HOST | stop VM | destroy VM
+ *   lv-drive DRIVER_URI dirty VM MS      (polls MS, then prints the fleet's dirty rate of VM)
  *
  * Exit: 0 when the calls went through (whatever the job's end), 2 on bad usage or a refusal.
  */
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include "hvfleet/driver.h"
+#include "hvfleet/fleet.h"
 
 static void
 print_lists(hvf_conn *c)
@@ -180,6 +182,26 @@ main(int argc, char **argv)
         print_lists(c);
     } else if (strcmp(argv[2], "migrate") == 0 && argc >= 5) {
         rc = migrate(c, argc - 3, argv + 3);
+    } else if (strcmp(argv[2], "dirty") == 0 && argc == 5) {
+        int64_t until = hvf_driver_now_us(c) + atol(argv[4]) * 1000;
+        hvf_fleet *f;
+        int32_t v;
+
+        while (rc == 0 && hvf_driver_now_us(c) < until) {
+            hvf_drv_event evs[16];
+            size_t n = 0;
+
+            if (hvf_driver_poll(c, 200000, evs, 16, &n, &err) < 0)
+                rc = fail(&err);
+        }
+        if (rc == 0 && !(f = hvf_driver_fleet(c, &err)))
+            rc = fail(&err);
+        if (rc == 0) {
+            v = hvf_fleet_find_vm(f, argv[3]);
+            printf("{\"vm\":\"%s\",\"dirty_bytes_per_s\":%.0f}\n", argv[3],
+                   v >= 0 ? f->vms[v].dirty_bytes_per_s : -1.0);
+            hvf_fleet_free(f);
+        }
     } else if (strcmp(argv[2], "start") == 0 && argc == 5) {
         if (hvf_driver_vm_start(c, argv[3], argv[4], &err) < 0)
             rc = fail(&err);

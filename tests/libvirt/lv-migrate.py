@@ -80,6 +80,25 @@ check(where(lines)["tiny"] == ("lv2", "running"), lines)
 check(a.running() == [] and b.running() == ["tiny"], ("once, on lv2", a.running(), b.running()))
 print("migrated: %d progress reports, %d active" % (len(prog), len(active)))
 
+# its dirty rate, as libvirt measures it (the guest writes 2 MiB/s), replaces the inventory's
+r = subprocess.run([drive, uri + "?dirty_interval=1", "dirty", "tiny", "4000"],
+                   capture_output=True, text=True, timeout=60)
+check(r.returncode == 0, ("dirty", r.stderr))
+dirty = json.loads(r.stdout.splitlines()[-1])["dirty_bytes_per_s"] / 1048576
+check(0.5 <= dirty <= 8, ("measured dirty rate of a guest writing 2 MiB/s", dirty))
+print("measured dirty rate: %.1f MiB/s (the guest writes 2 MiB/s)" % dirty)
+# discovery from the two daemons: the hosts, tiny where it runs, its dirty rate measured
+disc = os.path.join(lab.dir, "discovered.yaml")
+r = subprocess.run([hvfleet, "inventory", "discover", "--libvirt", a.uri, b.uri,
+                    "--measure-dirty-rate", "2s", "-o", disc], capture_output=True, text=True,
+                   timeout=120)
+check(r.returncode == 0 and "discovered 2 hosts, 1 running domain (1 dirty rate measured)"
+      in r.stderr, ("discover", r.returncode, r.stderr))
+text = open(disc).read()
+check("host: lv-2-%d, vcpus: 1, memory: 128MiB" % os.getpid() in text, text)
+check(subprocess.run([hvfleet, "inventory", "check", disc], capture_output=True).returncode == 0,
+      "the discovered inventory passes inventory check")
+
 # 2. a cancelled migration: it stays on lv2, running once
 rc, lines, err = lvd("migrate", "tiny", "lv1", "--bandwidth", "4", "--cancel-after", "1000")
 check(rc == 0, "cancel: %d %s" % (rc, err))

@@ -587,8 +587,15 @@ lv_migrate(hvf_conn *conn, const char *vm, const char *target, const hvf_migrate
     if (prm && prm->max_bytes_per_s > 0)
         virTypedParamsAddULLong(&t->params, &t->nparams, &max, VIR_MIGRATE_PARAM_BANDWIDTH,
                                 (unsigned long long)((prm->max_bytes_per_s + 1048575) / 1048576));
-    if (prm && prm->auto_converge)
+    if (prm && prm->auto_converge) {
+        /* QEMU's own defaults (cpu-throttle-initial, -increment), said so the twin's model
+         * and the host agree whatever the host's QEMU version defaults to */
         t->flags |= VIR_MIGRATE_AUTO_CONVERGE;
+        virTypedParamsAddInt(&t->params, &t->nparams, &max,
+                             VIR_MIGRATE_PARAM_AUTO_CONVERGE_INITIAL, 20);
+        virTypedParamsAddInt(&t->params, &t->nparams, &max,
+                             VIR_MIGRATE_PARAM_AUTO_CONVERGE_INCREMENT, 10);
+    }
     if (prm && prm->postcopy_allowed)
         t->flags |= VIR_MIGRATE_POSTCOPY;
     hvf_grow(&p->jobs, &p->jobs_cap, p->njobs + 1, sizeof(*p->jobs));
