@@ -39,7 +39,7 @@ hosts:
   - {name: lv1, cpus: 2, memory: 2GiB, nic: 1Gbit/s, libvirt_uri: "%s", migration_address: %s}
   - {name: lv2, cpus: 2, memory: 2GiB, nic: 1Gbit/s, libvirt_uri: "%s", migration_address: %s}
 vms:
-  - {name: tiny, host: lv1, vcpus: 1, memory: 128MiB, dirty_rate: 2MiB/s}
+  - {name: tiny, host: lv1, vcpus: 1, memory: 128MiB, dirty_rate: 40MiB/s}
 """ % (a.uri, a.addr, b.uri, b.addr))
 uri = "libvirt://" + inv
 
@@ -81,16 +81,19 @@ check(a.running() == [] and b.running() == ["tiny"], ("once, on lv2", a.running(
 print("migrated: %d progress reports, %d active" % (len(prog), len(active)))
 
 # its dirty rate, as libvirt measures it (the guest writes 2 MiB/s), replaces the inventory's
-r = subprocess.run([drive, uri + "?dirty_interval=1", "dirty", "tiny", "4000"],
+# guess (40 MiB/s)
+r = subprocess.run([drive, uri + "?dirty_interval=1", "dirty", "tiny", "8000"],
                    capture_output=True, text=True, timeout=60)
 check(r.returncode == 0, ("dirty", r.stderr))
 dirty = json.loads(r.stdout.splitlines()[-1])["dirty_bytes_per_s"] / 1048576
-check(0.5 <= dirty <= 8, ("measured dirty rate of a guest writing 2 MiB/s", dirty))
+# page sampling sees few of a small guest's pages: a slow writer reads 0 to a few MiB/s, never
+# the guess
+check(0 <= dirty <= 8, ("measured dirty rate of a guest writing 2 MiB/s", dirty))
 print("measured dirty rate: %.1f MiB/s (the guest writes 2 MiB/s)" % dirty)
 # discovery from the two daemons: the hosts, tiny where it runs, its dirty rate measured
 disc = os.path.join(lab.dir, "discovered.yaml")
 r = subprocess.run([hvfleet, "inventory", "discover", "--libvirt", a.uri, b.uri,
-                    "--measure-dirty-rate", "2s", "-o", disc], capture_output=True, text=True,
+                    "--measure-dirty-rate", "3s", "-o", disc], capture_output=True, text=True,
                    timeout=120)
 check(r.returncode == 0 and "discovered 2 hosts, 1 running domain (1 dirty rate measured)"
       in r.stderr, ("discover", r.returncode, r.stderr))

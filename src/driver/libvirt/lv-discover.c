@@ -18,6 +18,7 @@ typedef struct dv_host {
     virDomainPtr *doms;
     int ndoms;
     double *dirty; /* bytes/s, < 0 unmeasured */
+    char (*why)[160]; /* why a measurement could not start ("" it started) */
 } dv_host;
 
 static int
@@ -64,6 +65,7 @@ dv_hosts_free(dv_host *hs, size_t n)
             virDomainFree(hs[i].doms[d]);
         free(hs[i].doms);
         free(hs[i].dirty);
+        free(hs[i].why);
         if (hs[i].conn)
             virConnectClose(hs[i].conn);
     }
@@ -116,42 +118,48 @@ dv_connect(const hvf_discover_opts *o, size_t i, dv_host *h, dv_host *all, hvf_e
     if (h->ndoms > 1)
         qsort(h->doms, (size_t)h->ndoms, sizeof(*h->doms), dv_dom_cmp);
     h->dirty = hvf_calloc(h->ndoms ? (size_t)h->ndoms : 1, sizeof(double));
+    h->why = hvf_calloc(h->ndoms ? (size_t)h->ndoms : 1, sizeof(*h->why));
     for (int d = 0; d < h->ndoms; d++)
         h->dirty[d] = -1;
     return 0;
 }
 
-/* Every running domain measured at once: one wait for the whole fleet. */
+/* Every running domain measured at once: one wait for the whole fleet, then a few seconds
+ * more for the slow ones (QEMU hashes its samples after the period). */
 static void
 dv_measure(dv_host *hs, size_t n, int64_t us, hvf_discover_stats *st)
 {
-    int secs = (int)((us + 999999) / 1000000);
-    bool started = false;
+    int secs = (int)((us + 999999) / 1000000), waiting = 0;
 
     secs = secs < 1 ? 1 : secs > 60 ? 60 : secs;
-    for (size_t i = 0; i < n; i++)
-        for (int d = 0; d < hs[i].ndoms; d++)
-            if (virDomainStartDirtyRateCalc(hs[i].doms[d], secs, 0) == 0)
-                started = true;
-    if (!started)
-        return;
-    usleep((useconds_t)secs * 1000000 + 500000);
     for (size_t i = 0; i < n; i++) {
         for (int d = 0; d < hs[i].ndoms; d++) {
-            virDomainStatsRecordPtr *recs = NULL;
-            virDomainPtr doms[2] = {hs[i].doms[d], NULL};
-            unsigned long long mb;
-
-            if (virDomainListGetStats(doms, VIR_DOMAIN_STATS_DIRTYRATE, &recs, 0) == 1 &&
-                virTypedParamsGetULLong(recs[0]->params, recs[0]->nparams,
-                                        "dirtyrate.megabytes_per_second", &mb) == 1) {
-                hs[i].dirty[d] = (double)mb * 1048576.0;
-                st->measured++;
-            }
-            if (recs)
-                virDomainStatsRecordListFree(recs);
+            /* one that can't start may be measured already (hvfleetd's periodic
+             * measurement): its result is read all the same */
+            if (virDomainStartDirtyRateCalc(hs[i].doms[d], secs, 0) < 0)
+                hvf_strlcpy(hs[i].why[d], lv_last_error("failed"), sizeof(hs[i].why[d]));
+            waiting++;
         }
     }
+    if (!waiting)
+        return;
+    usleep((useconds_t)secs * 1000000);
+    for (int tries = 0; waiting && tries < 20; tries++) { /* 5 s more at most */
+        for (size_t i = 0; i < n; i++)
+            for (int d = 0; d < hs[i].ndoms; d++)
+                if (hs[i].dirty[d] == -1 && lv_dirty_read(hs[i].doms[d], &hs[i].dirty[d])) {
+                    st->measured++;
+                    waiting--;
+                }
+        if (waiting)
+            usleep(250000);
+    }
+    for (size_t i = 0; i < n; i++)
+        for (int d = 0; d < hs[i].ndoms; d++)
+            if (hs[i].dirty[d] == -1)
+                lv_warn("host '%s': domain '%s': no dirty rate within %d s%s%s", hs[i].name,
+                        virDomainGetName(hs[i].doms[d]), secs + 5,
+                        hs[i].why[d][0] ? ": " : "", hs[i].why[d]);
 }
 
 static int32_t

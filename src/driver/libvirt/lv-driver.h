@@ -120,7 +120,8 @@ int lv_libvirt_use(hvf_error *err);
 void lv_libvirt_unuse(void);
 /* What an operator should read on standard error (no caller waits for it): "libvirt: ...". */
 void lv_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* libvirt's last error on this thread, or @fallback. */
+/* libvirt's last error on this thread, or @fallback. Valid until the thread's next libvirt
+ * call, which resets it: copy it before calling libvirt again. */
 const char *lv_last_error(const char *fallback);
 
 /* ---- the world ---- */
@@ -187,6 +188,9 @@ void lv_host_connect(lv_priv *p, int32_t h);
 void lv_host_drop(lv_priv *p, int32_t h);
 /* Handles one message on the caller's thread. */
 void lv_handle(lv_priv *p, lv_msg *m);
+/* Reads @d's finished dirty-rate measurement into @out (bytes/s); false while it is still
+ * measuring, or when there is none. */
+bool lv_dirty_read(virDomainPtr d, double *out);
 /* Timers: reconnections, job statistics and deadlines, dirty rates. */
 void lv_tick(lv_priv *p);
 /* Records that @vm runs on @host now, in the fleet's accounting. */

@@ -16,7 +16,9 @@
 #define LV_BACKOFF_MIN_US 1000000
 #define LV_BACKOFF_MAX_US 30000000
 #define LV_STATS_EVERY_US 500000
-#define LV_DIRTY_CALC_S 1
+/* page sampling (libvirt exposes no sample count): 512 pages a GiB, so a slow writer needs a
+ * few seconds to show at all */
+#define LV_DIRTY_CALC_S 3
 
 int64_t
 lv_now(const lv_priv *p)
@@ -586,6 +588,31 @@ lv_job_stats(lv_priv *p, lv_job *j, int64_t now)
     virDomainFree(dom);
 }
 
+bool
+lv_dirty_read(virDomainPtr d, double *out)
+{
+    virDomainStatsRecordPtr *recs = NULL;
+    virDomainPtr doms[2] = {d, NULL};
+    long long mb;
+    int status = -1;
+    bool done = false;
+
+    if (virDomainListGetStats(doms, VIR_DOMAIN_STATS_DIRTYRATE, &recs, 0) == 1) {
+        virTypedParamsGetInt(recs[0]->params, recs[0]->nparams, "dirtyrate.calc_status",
+                             &status);
+        /* a long long (libvirt's docs), not the unsigned kind the job statistics use */
+        if (status == VIR_DOMAIN_DIRTYRATE_MEASURED &&
+            virTypedParamsGetLLong(recs[0]->params, recs[0]->nparams,
+                                   "dirtyrate.megabytes_per_second", &mb) == 1 && mb >= 0) {
+            *out = (double)mb * 1048576.0;
+            done = true;
+        }
+    }
+    if (recs)
+        virDomainStatsRecordListFree(recs);
+    return done;
+}
+
 static void
 lv_dirty(lv_priv *p, int64_t now)
 {
@@ -603,17 +630,10 @@ lv_dirty(lv_priv *p, int64_t now)
         if (!(dom = virDomainLookupByName(c, p->fleet->vms[v].name)))
             continue;
         if (vm->dirty_pending) {
-            virDomainStatsRecordPtr *recs = NULL;
-            virDomainPtr doms[2] = {dom, NULL};
-            unsigned long long mb;
-
-            vm->dirty_pending = false;
-            if (virDomainListGetStats(doms, VIR_DOMAIN_STATS_DIRTYRATE, &recs, 0) == 1 &&
-                virTypedParamsGetULLong(recs[0]->params, recs[0]->nparams,
-                                        "dirtyrate.megabytes_per_second", &mb) == 1)
-                vm->measured_dirty = (double)mb * 1048576.0;
-            if (recs)
-                virDomainStatsRecordListFree(recs);
+            /* QEMU hashes its samples after the period: a few seconds' grace, then give up */
+            if (lv_dirty_read(dom, &vm->measured_dirty) ||
+                now - vm->dirty_at_us > (LV_DIRTY_CALC_S + 5) * 1000000)
+                vm->dirty_pending = false;
         } else {
             /* a host that can't measure is asked again at the next period */
             vm->dirty_pending = virDomainStartDirtyRateCalc(dom, LV_DIRTY_CALC_S, 0) == 0;
