@@ -61,6 +61,7 @@ typedef struct ha_restart {
     char vm[HVF_DRV_NAME_MAX], from[HVF_DRV_NAME_MAX], to[HVF_DRV_NAME_MAX];
     int64_t not_before_ms; /* wall */
     int64_t sent_ms; /* wall: its start was asked then (to @to): queued until it runs */
+    int64_t since_us; /* driver clock: queued or asked then; older snapshots do not count */
 } ha_restart;
 
 struct hvfd_ha {
@@ -178,10 +179,11 @@ ha_queued(const struct hvfd_ha *ha, const char *vm)
 }
 
 static void
-ha_enqueue(struct hvfd_ha *ha, const char *vm, const char *from)
+ha_enqueue(struct hvfd_ha *ha, hvf_conn *conn, const char *vm, const char *from)
 {
     ha_restart *r = HVF_NEW(ha_restart);
 
+    r->since_us = hvf_driver_now_us(conn);
     hvf_strlcpy(r->vm, vm, sizeof(r->vm));
     hvf_strlcpy(r->from, from, sizeof(r->from));
     hvf_grow(&ha->queue, &ha->queue_cap, ha->nqueue + 1, sizeof(*ha->queue));
@@ -281,7 +283,7 @@ ha_queue_fenced(hvfd *d, hvf_conn *conn, const hvf_fleet *f)
             continue;
         h = ha->hosts[of[f->vms[v].host]];
         if (!ha_queued(ha, f->vms[v].name))
-            ha_enqueue(ha, f->vms[v].name, h->name);
+            ha_enqueue(ha, conn, f->vms[v].name, h->name);
         json_array_append_new(json_object_get(h->fenced_vms, "ha_vms"),
                               json_string(f->vms[v].name));
     }
@@ -320,7 +322,7 @@ ha_crashed(hvfd *d, hvf_conn *conn, const hvfd_snap *s)
         v = hvf_fleet_find_vm(s->fleet, dv->name);
         if (v < 0 || !hvf_vm_is_ha(s->fleet, &s->fleet->vms[v]) || !ha_host_ok(ha, dv->host))
             continue; /* a lost host's VMs wait for its fence */
-        ha_enqueue(ha, dv->name, dv->host);
+        ha_enqueue(ha, conn, dv->name, dv->host);
         ha_event(d, conn, json_pack("{s:s, s:s, s:s}", "event", "vm_crashed", "vm", dv->name,
                                     "host", dv->host));
     }
@@ -472,8 +474,10 @@ ha_restarts(hvfd *d, hvf_conn *conn, const hvfd_snap *s, int64_t now, int64_t wa
         ha_restart *r = ha->queue[i];
         const hvf_drv_vm *dv = ha_snap_vm(s, r->vm);
 
+        /* a snapshot older than the fence or the start still shows it as it was */
         if (hvf_fleet_find_vm(s->fleet, r->vm) < 0 || !dv ||
-            (dv->state != HVF_DRV_VM_CRASHED && dv->state != HVF_DRV_VM_STOPPED)) {
+            (dv->state != HVF_DRV_VM_CRASHED && dv->state != HVF_DRV_VM_STOPPED &&
+             s->now_us > r->since_us)) {
             free(r);
             dropped = true;
             continue;
@@ -550,6 +554,7 @@ ha_restarts(hvfd *d, hvf_conn *conn, const hvfd_snap *s, int64_t now, int64_t wa
         }
         ha->restarts_in_window++;
         r->sent_ms = wall;
+        r->since_us = hvf_driver_now_us(conn);
         hvf_strlcpy(r->to, f->hosts[h].name, sizeof(r->to));
         if (hvf_host_use(&f->hosts[h], &need, HVF_OVERCOMMIT, &err) == 0)
             hvf_placer_host_changed(pl, h);
