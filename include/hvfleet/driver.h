@@ -79,6 +79,9 @@ typedef struct hvf_drv_host {
     uint32_t vcpus, used_vcpus;
     char change[64]; /* the last change applied to it (empty: none, or rolled back) */
     bool applying;   /* a change or its rollback is being applied */
+    /* DOWN and known to run nothing (the twin's crashed hosts are powered off): it needs no
+     * fence. False for a host the backend merely cannot reach. */
+    bool off;
 } hvf_drv_host;
 
 /* What a host's clients see: the facts functional health gates read. */
@@ -181,6 +184,9 @@ typedef struct hvf_driver_opts {
      * enforce it by shaping their migration network, the twin models it. 0 = all of it. */
     double migration_nic_share;
     const hvf_agent_hub *agent_hub; /* agent:// only: hvfleetd's agents (borrowed) */
+    /* The caller restarts crashed VMs itself (hvfleetd's HA): a backend that models a
+     * platform restarting them (the twin) does not. */
+    bool controller_restarts;
 } hvf_driver_opts;
 
 /* One backend. NULL entries are operations it does not support. */

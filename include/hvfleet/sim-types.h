@@ -74,6 +74,8 @@ typedef struct hvf_sim_params {
     int64_t host_reboot_us;      /* a crashed host is back after this */
     bool vm_restart_same_host;   /* crashed VMs wait for their own host (local disks), never
                                     restart elsewhere */
+    bool vm_restart_off;         /* crashed VMs stay crashed: a controller outside the twin
+                                    restarts them (hvfleetd's HA, docs/ha.md) */
 
     /* output */
     bool record_events;      /* keep the event log (events.jsonl) */

@@ -244,7 +244,8 @@ int hvf_sim_begin_maintenance(hvf_sim *sim, int32_t host, int64_t duration_us, h
     __attribute__((warn_unused_result));
 /* Shuts down a running VM; it stays placed on its host but frees its memory and CPU. */
 int hvf_sim_stop_vm(hvf_sim *sim, int32_t vm, hvf_error *err) __attribute__((warn_unused_result));
-/* Boots a stopped VM on @host (active or evacuating), moving it there if needed. */
+/* Boots a stopped or crashed VM on @host (active or evacuating), moving it there if needed; a
+ * crashed VM's own restart by the platform (vm_restart_delay) is called off. */
 int hvf_sim_start_vm(hvf_sim *sim, int32_t vm, int32_t host, hvf_error *err)
     __attribute__((warn_unused_result));
 /*

@@ -56,8 +56,9 @@ fleet_snap(hvfd_req *r)
     return s;
 }
 
+/* @counts: VMs per host of the snapshot's fleet (by its index), or NULL to count them. */
 static json_t *
-host_json(const hvfd_snap *s, const hvf_drv_host *h)
+host_json(const hvfd_snap *s, const hvf_drv_host *h, const size_t *counts)
 {
     int32_t i = hvf_fleet_find_host(s->fleet, h->name);
     const hvf_host *fh = i >= 0 ? &s->fleet->hosts[i] : NULL;
@@ -71,8 +72,11 @@ host_json(const hvfd_snap *s, const hvf_drv_host *h)
         json_object_set_new(o, "zone", json_string(s->fleet->zones[fh->zone].name));
         json_object_set_new(o, "rack", json_string(s->fleet->racks[fh->rack].name));
     }
-    for (size_t v = 0; v < s->nvms; v++)
-        nvms += strcmp(s->vms[v].host, h->name) == 0;
+    if (counts && i >= 0)
+        nvms = counts[i];
+    else
+        for (size_t v = 0; v < s->nvms; v++)
+            nvms += strcmp(s->vms[v].host, h->name) == 0;
     json_object_set_new(o, "vms", json_integer((json_int_t)nvms));
     if (h->change[0])
         json_object_set_new(o, "change", json_string(h->change));
@@ -113,8 +117,19 @@ hvfd_api_hosts(hvfd_req *r)
     if (!s)
         return 0;
     arr = json_array();
-    for (size_t i = 0; i < s->nhosts; i++)
-        json_array_append_new(arr, host_json(s, &s->hosts[i]));
+    {
+        /* VMs per host in one pass: a pass per host is hosts x VMs (10,000 x 20,000) */
+        HVF_AUTOFREE size_t *counts = hvf_calloc(s->fleet->nhosts + 1, sizeof(size_t));
+
+        for (size_t v = 0; v < s->nvms; v++) {
+            int32_t h = hvf_fleet_find_host(s->fleet, s->vms[v].host);
+
+            if (h >= 0)
+                counts[h]++;
+        }
+        for (size_t i = 0; i < s->nhosts; i++)
+            json_array_append_new(arr, host_json(s, &s->hosts[i], counts));
+    }
     hvfd_reply(r, 200, json_pack("{s:o, s:I}", "hosts", arr, "now_us", (json_int_t)s->now_us));
     hvfd_snap_unref(s);
     return 0;
@@ -129,7 +144,7 @@ hvfd_api_host(hvfd_req *r)
         return 0;
     for (size_t i = 0; i < s->nhosts; i++) {
         if (strcmp(s->hosts[i].name, r->param[0]) == 0) {
-            json_t *o = host_json(s, &s->hosts[i]), *vms = json_array();
+            json_t *o = host_json(s, &s->hosts[i], NULL), *vms = json_array();
 
             for (size_t v = 0; v < s->nvms; v++)
                 if (strcmp(s->vms[v].host, r->param[0]) == 0)

@@ -524,6 +524,7 @@ ctl_reopen(ctl *c, hvfd_cmd *cmd)
     dopts.state_dir = d->state_dir;
     dopts.speed = d->cfg.speed;
     dopts.agent_hub = &d->hub;
+    dopts.controller_restarts = true; /* HA's (ha.c): the twin restarts nothing itself */
     conn = hvf_driver_open(uri, &dopts, &err);
     if (!conn) {
         ctl_answer(d, cmd, 0, NULL, &err);
@@ -602,6 +603,7 @@ hvfd_controller_main(void *arg)
     dopts.state_dir = d->state_dir;
     dopts.speed = d->cfg.speed;
     dopts.agent_hub = &d->hub;
+    dopts.controller_restarts = true; /* HA's (ha.c): the twin restarts nothing itself */
     c.conn = hvf_driver_open(uri, &dopts, &err);
     if (c.conn) {
         d->driver_uri = hvf_strdup(uri);
@@ -645,13 +647,26 @@ hvfd_controller_main(void *arg)
                                 : (int64_t)(100000 * (d->cfg.speed > 0 ? d->cfg.speed : 0)),
                             evs, HVF_ARRAY_LEN(evs), &nevs, &err) < 0)
             hvfd_log(HVFD_WARN, "driver poll failed", json_pack("{s:s}", "error", err.msg));
-        for (size_t i = 0; i < nevs; i++) /* no run consumes them: they go to the feed */
-            if (evs[i].type != HVF_DRV_EV_JOB_DONE)
-                ctl_feed(&c, "driver", 0,
-                         json_pack("{s:s, s:s, s:s, s:s}", "event",
-                                   hvf_drv_event_type_names[evs[i].type], "host", evs[i].host,
-                                   "vm", evs[i].vm, "state",
-                                   hvf_drv_vm_state_names[evs[i].vm_state]));
+        if (nevs) { /* no run consumes them: they go to the feed, in one transaction */
+            hvf_store *st = hvfd_store_get(d, &err);
+
+            if (st && hvf_store_begin(st, &err) < 0) {
+                hvfd_store_put(d, st);
+                st = NULL;
+            }
+            for (size_t i = 0; i < nevs; i++)
+                if (evs[i].type != HVF_DRV_EV_JOB_DONE)
+                    hvfd_event(d, st, "driver", 0,
+                               json_pack("{s:s, s:s, s:s, s:s, s:I}", "event",
+                                         hvf_drv_event_type_names[evs[i].type], "host",
+                                         evs[i].host, "vm", evs[i].vm, "state",
+                                         hvf_drv_vm_state_names[evs[i].vm_state], "t_us",
+                                         (json_int_t)hvf_driver_now_us(c.conn)));
+            if (st && hvf_store_commit(st, &err) < 0)
+                hvfd_log(HVFD_ERROR, "the event feed missed the driver's events",
+                         json_pack("{s:s}", "error", err.msg));
+            hvfd_store_put(d, st);
+        }
         if (nevs || hvfd_mono_ms() - c.snap_ms >= 1000)
             ctl_snapshot(&c);
         hvfd_ha_tick(d, c.conn);

@@ -13,6 +13,17 @@
  * once, it is the controller's network, not the hosts: no fencing, no restarts, one incident.
  * Fences are spaced by ha_fence_quiet; restarts go at most ha_restarts_per_minute.
  *
+ * Liveness: from the agents when any has synced (agent://), else from the driver's own view of
+ * its hosts (the twin: sim://). There a host-crash is a host powered off, which the driver
+ * knows (hvf_drv_host.off): fenced by construction; a host out of the controller's reach
+ * (a controller-partition) is only down to the controller and is fenced by the fence command
+ * or not at all. Under hvfleetd the twin restarts no crashed VM itself
+ * (hvf_driver_opts.controller_restarts): HA is the one owner of restarts.
+ *
+ * Cost: a tick looks at the hosts and VMs only when the controller's snapshot changed (once a
+ * second, or on the driver's events), each pass linear in hosts or VMs, never their product;
+ * restarts place from one copy of the fleet per batch.
+ *
  * Everything here runs on the controller thread, the driver's only user (hvfd_ha_tick).
  */
 #include <errno.h>
@@ -29,35 +40,47 @@
 
 extern char **environ;
 
-#define HA_RESTART_RETRY_MS 15000 /* a VM that fit nowhere is placed again after this */
+#define HA_RESTART_RETRY_MS 15000 /* wall: a VM that fit nowhere, or whose start was asked */
 #define HA_TICK_MS 200 /* the controller calls often (a run's every step): HA looks this often */
+#define HA_PUBLISH_MS 1000 /* GET /v1/ha's view, at least this often when nothing changed */
 
 typedef enum ha_state { HA_OK, HA_LOST, HA_FENCING, HA_FENCED, HA_UNFENCED } ha_state;
 
 typedef struct ha_host {
     char name[HVF_DRV_NAME_MAX];
     ha_state st;
-    int64_t since_ms;
+    int64_t since_ms; /* driver clock */
     pid_t fence_pid;
-    int64_t fence_deadline_ms, retry_ms;
+    int64_t fence_deadline_ms; /* wall: the fence command is a process */
+    int64_t retry_ms;          /* driver clock: no fence before */
+    bool off;                  /* the driver knows it runs nothing (powered off) */
+    json_t *fenced_vms;        /* fenced this tick: its HA VMs, for the event (owned) */
 } ha_host;
 
 typedef struct ha_restart {
-    char vm[HVF_DRV_NAME_MAX], from[HVF_DRV_NAME_MAX];
-    int64_t not_before_ms;
-    int64_t sent_ms; /* its start was asked then: it stays queued until it runs (no second) */
+    char vm[HVF_DRV_NAME_MAX], from[HVF_DRV_NAME_MAX], to[HVF_DRV_NAME_MAX];
+    int64_t not_before_ms; /* wall */
+    int64_t sent_ms; /* wall: its start was asked then (to @to): queued until it runs */
+    int64_t since_us; /* driver clock: queued or asked then; older snapshots do not count */
 } ha_restart;
 
 struct hvfd_ha {
-    ha_host *hosts;
+    ha_host **hosts; /* each its own allocation: the index borrows their names */
     size_t nhosts, hosts_cap;
-    ha_restart *queue;
+    hvf_hash index;  /* name -> hosts[] */
+    ha_restart **queue;
     size_t nqueue, queue_cap;
-    int64_t last_fence_ms;
+    hvf_hash queued; /* VM name -> queue[] */
+    int64_t last_fence_ms; /* driver clock */
     bool storm;
-    int64_t window_ms; /* the minute restarts are counted in */
+    bool by_driver;        /* liveness from the driver (no agent synced) */
+    int64_t window_ms;     /* driver clock: the minute restarts are counted in */
     unsigned restarts_in_window;
-    int64_t tick_ms; /* the last tick: they are HA_TICK_MS apart at least */
+    int64_t tick_ms;       /* wall: the last tick; they are HA_TICK_MS apart at least */
+    int64_t published_ms;  /* wall */
+    hvfd_snap *seen;       /* the snapshot the hosts and VMs were last looked at in (a ref) */
+    int64_t tick_us_last, tick_us_max; /* what a tick that looked cost (wall) */
+    hvf_store *st; /* during a tick that wrote events: its transaction's */
 };
 
 bool
@@ -69,46 +92,133 @@ hvfd_ha_storm(const hvfd *d)
 void
 hvfd_ha_free(hvfd *d)
 {
-    if (!d->ha)
+    struct hvfd_ha *ha = d->ha;
+
+    if (!ha)
         return;
-    for (size_t i = 0; i < d->ha->nhosts; i++)
-        if (d->ha->hosts[i].fence_pid > 0) {
-            kill(-d->ha->hosts[i].fence_pid, SIGKILL);
-            waitpid(d->ha->hosts[i].fence_pid, NULL, 0);
+    for (size_t i = 0; i < ha->nhosts; i++) {
+        if (ha->hosts[i]->fence_pid > 0) {
+            kill(-ha->hosts[i]->fence_pid, SIGKILL);
+            waitpid(ha->hosts[i]->fence_pid, NULL, 0);
         }
+        json_decref(ha->hosts[i]->fenced_vms);
+        free(ha->hosts[i]);
+    }
+    for (size_t i = 0; i < ha->nqueue; i++)
+        free(ha->queue[i]);
     json_decref(d->ha_view);
     d->ha_view = NULL;
-    free(d->ha->hosts);
-    free(d->ha->queue);
-    free(d->ha);
+    hvf_hash_clear(&ha->index);
+    hvf_hash_clear(&ha->queued);
+    hvfd_snap_unref(ha->seen);
+    free(ha->hosts);
+    free(ha->queue);
+    free(ha);
     d->ha = NULL;
 }
 
+/* A tick's events go in one transaction (ha_events_end): a thousand hosts lost at once are
+ * a thousand events, which one at a time would hold the controller for seconds. */
 static void
 ha_event(hvfd *d, hvf_conn *conn, json_t *data)
 {
+    struct hvfd_ha *ha = d->ha;
+    hvf_error err = HVF_ERROR_INIT;
+
     json_object_set_new(data, "t_us", json_integer(hvf_driver_now_us(conn)));
-    hvfd_event(d, NULL, "ha", 0, data);
+    if (!ha->st && (ha->st = hvfd_store_get(d, &err)) && hvf_store_begin(ha->st, &err) < 0) {
+        hvfd_store_put(d, ha->st);
+        ha->st = NULL;
+    }
+    hvfd_event(d, ha->st, "ha", 0, data);
+}
+
+static void
+ha_events_end(hvfd *d)
+{
+    struct hvfd_ha *ha = d->ha;
+    hvf_error err = HVF_ERROR_INIT;
+
+    if (!ha->st)
+        return;
+    if (hvf_store_commit(ha->st, &err) < 0)
+        hvfd_log(HVFD_ERROR, "the event feed missed HA's events",
+                 json_pack("{s:s}", "error", err.msg));
+    hvfd_store_put(d, ha->st);
+    ha->st = NULL;
+}
+
+static ha_host *
+ha_host_find(struct hvfd_ha *ha, const char *name)
+{
+    int32_t i = hvf_hash_get(&ha->index, name);
+
+    return i < 0 ? NULL : ha->hosts[i];
 }
 
 static ha_host *
 ha_host_get(struct hvfd_ha *ha, const char *name)
 {
-    ha_host *h;
+    ha_host *h = ha_host_find(ha, name);
 
-    for (size_t i = 0; i < ha->nhosts; i++)
-        if (strcmp(ha->hosts[i].name, name) == 0)
-            return &ha->hosts[i];
+    if (h)
+        return h;
     hvf_grow(&ha->hosts, &ha->hosts_cap, ha->nhosts + 1, sizeof(*ha->hosts));
-    h = &ha->hosts[ha->nhosts++];
-    memset(h, 0, sizeof(*h));
+    h = HVF_NEW(ha_host);
     hvf_strlcpy(h->name, name, sizeof(h->name));
+    ha->hosts[ha->nhosts] = h;
+    HVF_ASSERT(hvf_hash_put(&ha->index, h->name, (int32_t)ha->nhosts) == 0);
+    ha->nhosts++;
     return h;
+}
+
+static bool
+ha_queued(const struct hvfd_ha *ha, const char *vm)
+{
+    return hvf_hash_get(&ha->queued, vm) >= 0;
+}
+
+static void
+ha_enqueue(struct hvfd_ha *ha, hvf_conn *conn, const char *vm, const char *from)
+{
+    ha_restart *r = HVF_NEW(ha_restart);
+
+    r->since_us = hvf_driver_now_us(conn);
+    hvf_strlcpy(r->vm, vm, sizeof(r->vm));
+    hvf_strlcpy(r->from, from, sizeof(r->from));
+    hvf_grow(&ha->queue, &ha->queue_cap, ha->nqueue + 1, sizeof(*ha->queue));
+    ha->queue[ha->nqueue] = r;
+    HVF_ASSERT(hvf_hash_put(&ha->queued, r->vm, (int32_t)ha->nqueue) == 0);
+    ha->nqueue++;
+}
+
+/* The queue's index again, after entries left it. */
+static void
+ha_queue_reindex(struct hvfd_ha *ha)
+{
+    hvf_hash_clear(&ha->queued);
+    hvf_hash_init(&ha->queued);
+    for (size_t i = 0; i < ha->nqueue; i++)
+        HVF_ASSERT(hvf_hash_put(&ha->queued, ha->queue[i]->vm, (int32_t)i) == 0);
+}
+
+/* @name's entry in the snapshot's VMs (the driver lists them in its fleet's order), or NULL. */
+static const hvf_drv_vm *
+ha_snap_vm(const hvfd_snap *s, const char *name)
+{
+    int32_t v = hvf_fleet_find_vm(s->fleet, name);
+
+    if (v >= 0 && (size_t)v < s->nvms && strcmp(s->vms[v].name, name) == 0)
+        return &s->vms[v];
+    for (size_t i = 0; i < s->nvms; i++)
+        if (strcmp(s->vms[i].name, name) == 0)
+            return &s->vms[i];
+    return NULL;
 }
 
 /* The fence command for @h, in its own process group; 0, or -1 (could not start). */
 static int
-ha_fence_start(hvfd *d, ha_host *h, int64_t now)
+ha_fence_start(hvfd *d, ha_host *h, int64_t wall)
 {
     const char *const kv[] = {"host", h->name, NULL};
     HVF_AUTOFREE char *cmd = hvf_template_expand(d->cfg.ha_fence_command, kv);
@@ -125,46 +235,73 @@ ha_fence_start(hvfd *d, ha_host *h, int64_t now)
         h->fence_pid = 0;
         return -1;
     }
-    h->fence_deadline_ms = now + d->cfg.ha_fence_timeout_us / 1000;
+    h->fence_deadline_ms = wall + d->cfg.ha_fence_timeout_us / 1000;
     return 0;
 }
 
-/* @h is fenced: its VMs are down for sure; the HA ones go in the restart queue. */
+/* @h is fenced: its VMs are down for sure. Its HA VMs are queued by ha_queue_fenced, which
+ * says so in one event per host. */
 static void
-ha_fenced(hvfd *d, hvf_conn *conn, const hvf_fleet *f, ha_host *h, const char *how)
+ha_fenced(hvfd *d, hvf_conn *conn, ha_host *h, const char *how)
 {
-    struct hvfd_ha *ha = d->ha;
     hvf_error err = HVF_ERROR_INIT;
-    int32_t hi = hvf_fleet_find_host(f, h->name);
-    json_t *vms = json_array();
 
     h->st = HA_FENCED;
     if (hvf_driver_host_fenced(conn, h->name, &err) < 0)
         hvfd_log(HVFD_WARN, "the driver could not record a fence",
                  json_pack("{s:s, s:s}", "host", h->name, "error", err.msg));
-    for (size_t v = 0; hi >= 0 && v < f->nvms; v++) {
-        ha_restart *r;
-
-        if (f->vms[v].host != hi || !hvf_vm_is_ha(f, &f->vms[v]))
-            continue;
-        hvf_grow(&ha->queue, &ha->queue_cap, ha->nqueue + 1, sizeof(*ha->queue));
-        r = &ha->queue[ha->nqueue++];
-        memset(r, 0, sizeof(*r));
-        hvf_strlcpy(r->vm, f->vms[v].name, sizeof(r->vm));
-        hvf_strlcpy(r->from, h->name, sizeof(r->from));
-        json_array_append_new(vms, json_string(f->vms[v].name));
-    }
-    ha_event(d, conn, json_pack("{s:s, s:s, s:s, s:o}", "event", "fenced", "host", h->name,
-                                "how", how, "ha_vms", vms));
+    json_decref(h->fenced_vms);
+    h->fenced_vms = json_pack("{s:s, s:s, s:s, s:[]}", "event", "fenced", "host", h->name, "how",
+                              how, "ha_vms");
 }
 
-static bool
-ha_queued(const struct hvfd_ha *ha, const char *vm)
+/* The HA VMs of the hosts fenced this tick go in the restart queue: one pass over the VMs. */
+static void
+ha_queue_fenced(hvfd *d, hvf_conn *conn, const hvf_fleet *f)
 {
-    for (size_t i = 0; i < ha->nqueue; i++)
-        if (strcmp(ha->queue[i].vm, vm) == 0)
-            return true;
-    return false;
+    struct hvfd_ha *ha = d->ha;
+    HVF_AUTOFREE int32_t *of = NULL; /* per fleet host: the ha host fenced now, or -1 */
+    size_t nfenced = 0;
+
+    for (size_t i = 0; i < ha->nhosts; i++)
+        nfenced += ha->hosts[i]->fenced_vms != NULL;
+    if (!nfenced)
+        return;
+    of = hvf_calloc(f->nhosts + 1, sizeof(*of));
+    for (size_t h = 0; h < f->nhosts; h++)
+        of[h] = -1;
+    for (size_t i = 0; i < ha->nhosts; i++) {
+        int32_t fh = ha->hosts[i]->fenced_vms ? hvf_fleet_find_host(f, ha->hosts[i]->name) : -1;
+
+        if (fh >= 0)
+            of[fh] = (int32_t)i;
+    }
+    for (size_t v = 0; v < f->nvms; v++) {
+        ha_host *h;
+
+        if (f->vms[v].host < 0 || of[f->vms[v].host] < 0 || !hvf_vm_is_ha(f, &f->vms[v]))
+            continue;
+        h = ha->hosts[of[f->vms[v].host]];
+        if (!ha_queued(ha, f->vms[v].name))
+            ha_enqueue(ha, conn, f->vms[v].name, h->name);
+        json_array_append_new(json_object_get(h->fenced_vms, "ha_vms"),
+                              json_string(f->vms[v].name));
+    }
+    for (size_t i = 0; i < ha->nhosts; i++) {
+        if (!ha->hosts[i]->fenced_vms)
+            continue;
+        ha_event(d, conn, ha->hosts[i]->fenced_vms);
+        ha->hosts[i]->fenced_vms = NULL;
+    }
+}
+
+/* Whether @host (a name) is in service as far as HA knows: not lost, not being fenced. */
+static bool
+ha_host_ok(struct hvfd_ha *ha, const char *host)
+{
+    ha_host *h = ha_host_find(ha, host);
+
+    return !h || h->st == HA_OK;
 }
 
 /*
@@ -172,64 +309,61 @@ ha_queued(const struct hvfd_ha *ha, const char *vm)
  * on_crash=destroy): no fence is needed, their host answers for them; queued for a restart.
  */
 static void
-ha_crashed(hvfd *d, hvf_conn *conn, const hvf_fleet *f)
+ha_crashed(hvfd *d, hvf_conn *conn, const hvfd_snap *s)
 {
     struct hvfd_ha *ha = d->ha;
-    hvf_error err = HVF_ERROR_INIT;
-    hvf_drv_vm *vms = NULL;
-    long nv = hvf_driver_list_vms(conn, &vms, &err);
 
-    for (long i = 0; i < nv; i++) {
-        int32_t v = hvf_fleet_find_vm(f, vms[i].name);
-        ha_restart *r;
-        bool host_ok = true;
+    for (size_t i = 0; i < s->nvms; i++) {
+        const hvf_drv_vm *dv = &s->vms[i];
+        int32_t v;
 
-        if (vms[i].state != HVF_DRV_VM_CRASHED || v < 0 || !hvf_vm_is_ha(f, &f->vms[v]) ||
-            ha_queued(ha, vms[i].name))
+        if (dv->state != HVF_DRV_VM_CRASHED || ha_queued(ha, dv->name))
             continue;
-        for (size_t h = 0; h < ha->nhosts; h++)
-            if (strcmp(ha->hosts[h].name, vms[i].host) == 0)
-                host_ok = ha->hosts[h].st == HA_OK;
-        if (!host_ok)
+        v = hvf_fleet_find_vm(s->fleet, dv->name);
+        if (v < 0 || !hvf_vm_is_ha(s->fleet, &s->fleet->vms[v]) || !ha_host_ok(ha, dv->host))
             continue; /* a lost host's VMs wait for its fence */
-        hvf_grow(&ha->queue, &ha->queue_cap, ha->nqueue + 1, sizeof(*ha->queue));
-        r = &ha->queue[ha->nqueue++];
-        memset(r, 0, sizeof(*r));
-        hvf_strlcpy(r->vm, vms[i].name, sizeof(r->vm));
-        hvf_strlcpy(r->from, vms[i].host, sizeof(r->from));
-        ha_event(d, conn, json_pack("{s:s, s:s, s:s}", "event", "vm_crashed", "vm", vms[i].name,
-                                    "host", vms[i].host));
+        ha_enqueue(ha, conn, dv->name, dv->host);
+        ha_event(d, conn, json_pack("{s:s, s:s, s:s}", "event", "vm_crashed", "vm", dv->name,
+                                    "host", dv->host));
     }
-    free(vms);
 }
 
 /* Lost hosts, by liveness: returns whether it is a storm (and says so when that changes). */
 static bool
-ha_storm(hvfd *d, hvf_conn *conn, const hvf_fleet *f)
+ha_storm(hvfd *d, hvf_conn *conn, const hvfd_snap *s)
 {
     struct hvfd_ha *ha = d->ha;
-    size_t lost = 0, watched = 0;
+    const hvf_fleet *f = s->fleet;
+    size_t lost = 0, watched = ha->by_driver ? s->nhosts : ha->nhosts;
     const char *zone = NULL;
     bool storm;
 
-    for (size_t i = 0; i < ha->nhosts; i++) {
-        watched++;
-        lost += ha->hosts[i].st != HA_OK;
-    }
-    /* a whole zone of two hosts or more lost together */
-    for (size_t z = 0; z < f->nzones && !zone; z++) {
-        size_t in = 0, gone = 0;
+    for (size_t i = 0; i < ha->nhosts; i++)
+        lost += ha->hosts[i]->st != HA_OK;
+    if (lost >= 2 && f->nzones > 0) {
+        /* a whole zone of two hosts or more lost together: hosts watched and lost per zone */
+        HVF_AUTOFREE size_t *in = hvf_calloc(f->nzones, sizeof(size_t));
+        HVF_AUTOFREE size_t *gone = hvf_calloc(f->nzones, sizeof(size_t));
 
-        for (size_t i = 0; i < ha->nhosts; i++) {
-            int32_t h = hvf_fleet_find_host(f, ha->hosts[i].name);
-
-            if (h < 0 || f->hosts[h].zone != (int32_t)z)
-                continue;
-            in++;
-            gone += ha->hosts[i].st != HA_OK;
+        if (ha->by_driver) {
+            for (size_t h = 0; h < f->nhosts; h++)
+                if (f->hosts[h].zone >= 0)
+                    in[f->hosts[h].zone]++;
         }
-        if (in >= 2 && gone == in && in < watched)
-            zone = f->zones[z].name;
+        for (size_t i = 0; i < ha->nhosts; i++) {
+            int32_t h;
+
+            if (!ha->by_driver || ha->hosts[i]->st != HA_OK) {
+                h = hvf_fleet_find_host(f, ha->hosts[i]->name);
+                if (h < 0 || f->hosts[h].zone < 0)
+                    continue;
+                in[f->hosts[h].zone] += !ha->by_driver;
+                gone[f->hosts[h].zone] += ha->hosts[i]->st != HA_OK;
+            }
+        }
+        for (size_t z = 0; z < f->nzones && !zone; z++)
+            if (in[z] >= 2 && gone[z] == in[z] && in[z] < watched)
+                zone = f->zones[z].name;
     }
     storm = lost >= 2 && ((double)lost > d->cfg.ha_storm_share * (double)watched || zone);
     if (storm != ha->storm) {
@@ -248,17 +382,22 @@ ha_storm(hvfd *d, hvf_conn *conn, const hvf_fleet *f)
 }
 
 static void
-ha_fence_step(hvfd *d, hvf_conn *conn, const hvf_fleet *f, ha_host *h, int64_t now)
+ha_fence_step(hvfd *d, hvf_conn *conn, ha_host *h, int64_t now, int64_t wall)
 {
     struct hvfd_ha *ha = d->ha;
 
+    if (ha->by_driver && h->off && (h->st == HA_LOST || h->st == HA_UNFENCED)) {
+        /* powered off, as the driver knows (the twin's crashed hosts): fenced by construction */
+        ha_fenced(d, conn, h, "powered-off");
+        return;
+    }
     if (h->st == HA_LOST) {
         if (d->cfg.ha_fence_command) {
             if (now < h->retry_ms || (ha->last_fence_ms &&
                                       now - ha->last_fence_ms < d->cfg.ha_fence_quiet_us / 1000))
                 return;
             ha->last_fence_ms = now;
-            if (ha_fence_start(d, h, now) < 0) {
+            if (ha_fence_start(d, h, wall) < 0) {
                 h->retry_ms = now + d->cfg.ha_fence_quiet_us / 1000;
                 ha_event(d, conn, json_pack("{s:s, s:s, s:s}", "event", "fence_failed", "host",
                                             h->name, "why", "the fence command could not start"));
@@ -266,14 +405,19 @@ ha_fence_step(hvfd *d, hvf_conn *conn, const hvf_fleet *f, ha_host *h, int64_t n
             }
             h->st = HA_FENCING;
             ha_event(d, conn, json_pack("{s:s, s:s}", "event", "fence_start", "host", h->name));
-        } else if (d->cfg.ha_fence_after_us > 0) {
-            ha_fenced(d, conn, f, h, "self-fence");
+        } else if (d->cfg.ha_fence_after_us > 0 && !ha->by_driver) {
+            ha_fenced(d, conn, h, "self-fence");
         } else {
             h->st = HA_UNFENCED;
-            ha_event(d, conn, json_pack("{s:s, s:s, s:s}", "event", "not_fenced", "host", h->name,
-                                        "why", "no fence command, and agents do not fence "
-                                               "themselves (ha_fence_after): its VMs are unknown "
-                                               "and none is restarted"));
+            ha_event(d, conn,
+                     json_pack("{s:s, s:s, s:s}", "event", "not_fenced", "host", h->name, "why",
+                               ha->by_driver
+                                   ? "no fence command, and no agent to fence itself: the host "
+                                     "may run on out of reach, its VMs are unknown and none is "
+                                     "restarted"
+                                   : "no fence command, and agents do not fence themselves "
+                                     "(ha_fence_after): its VMs are unknown and none is "
+                                     "restarted"));
         }
         return;
     }
@@ -281,7 +425,7 @@ ha_fence_step(hvfd *d, hvf_conn *conn, const hvf_fleet *f, ha_host *h, int64_t n
         int status = 0;
         pid_t w = waitpid(h->fence_pid, &status, WNOHANG);
 
-        if (w == 0 && now < h->fence_deadline_ms)
+        if (w == 0 && wall < h->fence_deadline_ms)
             return;
         if (w == 0) {
             kill(-h->fence_pid, SIGKILL);
@@ -291,7 +435,7 @@ ha_fence_step(hvfd *d, hvf_conn *conn, const hvf_fleet *f, ha_host *h, int64_t n
         }
         h->fence_pid = 0;
         if (status == 0 || (status > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-            ha_fenced(d, conn, f, h, "command");
+            ha_fenced(d, conn, h, "command");
             return;
         }
         h->st = HA_LOST;
@@ -304,18 +448,20 @@ ha_fence_step(hvfd *d, hvf_conn *conn, const hvf_fleet *f, ha_host *h, int64_t n
     }
 }
 
-/* Starts queued HA VMs where they fit (claims as they go, anti-affinity by service). */
+/*
+ * Starts queued HA VMs where they fit (claims as they go, anti-affinity by service). The fleet
+ * is the snapshot's, with the starts asked and not yet seen running in it counted on their
+ * targets (the snapshot may be a second old): so two batches never fill one host twice.
+ */
 static void
-ha_restarts(hvfd *d, hvf_conn *conn, const hvf_fleet *snapfleet, int64_t now)
+ha_restarts(hvfd *d, hvf_conn *conn, const hvfd_snap *s, int64_t now, int64_t wall)
 {
     struct hvfd_ha *ha = d->ha;
     hvf_error err = HVF_ERROR_INIT;
-    hvf_drv_host *hosts = NULL;
-    hvf_drv_vm *vms = NULL;
-    long nh, nv;
-    hvf_fleet *f;
-    hvf_placer *pl;
-    size_t k = 0;
+    hvf_fleet *f = NULL;
+    hvf_placer *pl = NULL;
+    size_t k = 0, due = 0;
+    bool dropped = false;
 
     if (!ha->nqueue)
         return;
@@ -323,47 +469,75 @@ ha_restarts(hvfd *d, hvf_conn *conn, const hvf_fleet *snapfleet, int64_t now)
         ha->window_ms = now;
         ha->restarts_in_window = 0;
     }
-    if ((nh = hvf_driver_list_hosts(conn, &hosts, &err)) < 0 ||
-        (nv = hvf_driver_list_vms(conn, &vms, &err)) < 0) {
-        free(hosts);
-        return;
-    }
-    f = hvf_fleet_dup(snapfleet);
-    pl = hvf_placer_new(f, NULL);
-    for (long i = 0; i < nh; i++) {
-        int32_t h = hvf_fleet_find_host(f, hosts[i].name);
+    /* VMs that run again (restarted, or their host came back) or are gone leave the queue */
+    for (size_t i = 0; i < ha->nqueue; i++) {
+        ha_restart *r = ha->queue[i];
+        const hvf_drv_vm *dv = ha_snap_vm(s, r->vm);
 
-        if (h >= 0 && hosts[i].state != HVF_DRV_HOST_ACTIVE)
+        /* a snapshot older than the fence or the start still shows it as it was */
+        if (hvf_fleet_find_vm(s->fleet, r->vm) < 0 || !dv ||
+            (dv->state != HVF_DRV_VM_CRASHED && dv->state != HVF_DRV_VM_STOPPED &&
+             s->now_us > r->since_us)) {
+            free(r);
+            dropped = true;
+            continue;
+        }
+        ha->queue[k++] = r;
+        if ((!r->sent_ms || wall - r->sent_ms >= HA_RESTART_RETRY_MS) &&
+            wall >= r->not_before_ms)
+            due++;
+    }
+    ha->nqueue = k;
+    if (dropped)
+        ha_queue_reindex(ha);
+    if (!due || ha->restarts_in_window >= d->cfg.ha_restarts_per_min)
+        return;
+    f = hvf_fleet_dup(s->fleet);
+    pl = hvf_placer_new(f, NULL);
+    for (size_t i = 0; i < s->nhosts; i++) {
+        int32_t h;
+
+        if (s->hosts[i].state == HVF_DRV_HOST_ACTIVE)
+            continue;
+        if ((h = hvf_fleet_find_host(f, s->hosts[i].name)) >= 0)
             hvf_placer_set_role(pl, h, HVF_PLACE_ROLE_OFFLINE);
     }
-    for (size_t i = 0; i < ha->nqueue; i++) {
-        ha_restart *r = &ha->queue[i];
+    for (size_t i = 0; i < ha->nqueue; i++) { /* asked, not yet in the snapshot */
+        ha_restart *r = ha->queue[i];
+        int32_t v = hvf_fleet_find_vm(f, r->vm), h = hvf_fleet_find_host(f, r->to);
+        hvf_resources need;
+
+        if (!r->sent_ms || v < 0 || h < 0)
+            continue;
+        need = hvf_vm_resources(&f->vms[v]);
+        if (hvf_host_use(&f->hosts[h], &need, HVF_OVERCOMMIT, &err) == 0)
+            hvf_placer_host_changed(pl, h);
+        if (f->vms[v].service >= 0)
+            hvf_placer_replica_add(pl, f->vms[v].service, h);
+    }
+    for (size_t i = 0; i < ha->nqueue && ha->restarts_in_window < d->cfg.ha_restarts_per_min;
+         i++) {
+        ha_restart *r = ha->queue[i];
         int32_t v = hvf_fleet_find_vm(f, r->vm), h;
-        const hvf_drv_vm *dv = NULL;
         hvf_place_request req;
         hvf_place_result res;
         hvf_resources need;
+        int32_t svc;
 
-        for (long j = 0; j < nv; j++)
-            if (strcmp(vms[j].name, r->vm) == 0)
-                dv = &vms[j];
-        if (v < 0 || !dv || (dv->state != HVF_DRV_VM_CRASHED && dv->state != HVF_DRV_VM_STOPPED))
-            continue; /* gone, or it runs again (restarted, or its host came back): done */
-        if (r->sent_ms && now - r->sent_ms < HA_RESTART_RETRY_MS) {
-            ha->queue[k++] = *r; /* asked: its start is on its way */
+        if (v < 0 || (r->sent_ms && wall - r->sent_ms < HA_RESTART_RETRY_MS) ||
+            wall < r->not_before_ms)
             continue;
-        }
-        if (now < r->not_before_ms || ha->restarts_in_window >= d->cfg.ha_restarts_per_min) {
-            ha->queue[k++] = *r;
-            continue;
-        }
+        svc = f->vms[v].service;
         memset(&req, 0, sizeof(req));
         need = hvf_vm_resources(&f->vms[v]);
         req.need = need;
-        req.service = f->vms[v].service;
+        req.service = svc;
         req.source = -1;
         req.pin_host = -1;
         memset(&res, 0, sizeof(res));
+        /* its replica moves: it no longer holds its old place for its service's spread */
+        if (svc >= 0 && f->vms[v].host >= 0)
+            hvf_placer_replica_remove(pl, svc, f->vms[v].host);
         h = hvf_placer_choose(pl, &req, &res);
         if (h < 0 || hvf_driver_vm_start(conn, r->vm, f->hosts[h].name, &err) < 0) {
             ha_event(d, conn,
@@ -373,29 +547,37 @@ ha_restarts(hvfd *d, hvf_conn *conn, const hvf_fleet *snapfleet, int64_t now)
                                        "anti-affinity)"
                                      : err.msg));
             hvf_error_clear(&err);
-            r->not_before_ms = now + HA_RESTART_RETRY_MS;
-            ha->queue[k++] = *r;
+            if (svc >= 0 && f->vms[v].host >= 0)
+                hvf_placer_replica_add(pl, svc, f->vms[v].host);
+            r->not_before_ms = wall + HA_RESTART_RETRY_MS;
             continue;
         }
         ha->restarts_in_window++;
-        r->sent_ms = now;
-        ha->queue[k++] = *r;
+        r->sent_ms = wall;
+        r->since_us = hvf_driver_now_us(conn);
+        hvf_strlcpy(r->to, f->hosts[h].name, sizeof(r->to));
         if (hvf_host_use(&f->hosts[h], &need, HVF_OVERCOMMIT, &err) == 0)
             hvf_placer_host_changed(pl, h);
-        if (f->vms[v].service >= 0)
-            hvf_placer_replica_add(pl, f->vms[v].service, h);
+        if (svc >= 0)
+            hvf_placer_replica_add(pl, svc, h);
         ha_event(d, conn, json_pack("{s:s, s:s, s:s, s:s}", "event", "restart", "vm", r->vm,
                                     "from", r->from, "to", f->hosts[h].name));
     }
-    ha->nqueue = k;
     hvf_placer_free(pl);
     hvf_fleet_free(f);
-    free(hosts);
-    free(vms);
 }
 
 static const char *const ha_state_names[] = {"ok", "unreachable", "fencing", "fenced",
                                              "not-fenced"};
+
+static json_t *
+ha_view_base(const hvfd *d, json_t *hosts, json_t *queue, bool storm, const char *liveness)
+{
+    return json_pack("{s:b, s:o, s:o, s:s*, s:b, s:f, s:s}", "storm", storm, "hosts", hosts,
+                     "restart_queue", queue, "fence_command", d->cfg.ha_fence_command,
+                     "self_fence", d->cfg.ha_fence_after_us > 0, "storm_share",
+                     d->cfg.ha_storm_share, "liveness", liveness);
+}
 
 /* What GET /v1/ha shows: the hosts HA is busy with, the storm, the restart queue. */
 static void
@@ -405,19 +587,21 @@ ha_publish(hvfd *d, int64_t now)
     json_t *hosts = json_array(), *queue = json_array(), *view, *old;
 
     for (size_t i = 0; i < ha->nhosts; i++)
-        if (ha->hosts[i].st != HA_OK)
-            json_array_append_new(hosts, json_pack("{s:s, s:s, s:f}", "host", ha->hosts[i].name,
-                                                   "state", ha_state_names[ha->hosts[i].st],
-                                                   "for_s",
-                                                   (double)(now - ha->hosts[i].since_ms) / 1e3));
+        if (ha->hosts[i]->st != HA_OK)
+            json_array_append_new(
+                hosts, json_pack("{s:s, s:s, s:f}", "host", ha->hosts[i]->name, "state",
+                                 ha_state_names[ha->hosts[i]->st], "for_s",
+                                 now > ha->hosts[i]->since_ms
+                                     ? (double)(now - ha->hosts[i]->since_ms) / 1e3
+                                     : 0.0));
     for (size_t i = 0; i < ha->nqueue; i++)
-        json_array_append_new(queue, json_pack("{s:s, s:s, s:b}", "vm", ha->queue[i].vm, "from",
-                                               ha->queue[i].from, "asked",
-                                               ha->queue[i].sent_ms != 0));
-    view = json_pack("{s:b, s:o, s:o, s:s*, s:b, s:f}", "storm", ha->storm, "hosts", hosts,
-                     "restart_queue", queue, "fence_command", d->cfg.ha_fence_command,
-                     "self_fence", d->cfg.ha_fence_after_us > 0, "storm_share",
-                     d->cfg.ha_storm_share);
+        json_array_append_new(queue, json_pack("{s:s, s:s, s:b}", "vm", ha->queue[i]->vm, "from",
+                                               ha->queue[i]->from, "asked",
+                                               ha->queue[i]->sent_ms != 0));
+    view = ha_view_base(d, hosts, queue, ha->storm, ha->by_driver ? "driver" : "agents");
+    json_object_set_new(view, "tick_us",
+                        json_pack("{s:I, s:I}", "last", (json_int_t)ha->tick_us_last, "max",
+                                  (json_int_t)ha->tick_us_max));
     pthread_mutex_lock(&d->lock);
     old = d->ha_view;
     d->ha_view = view;
@@ -435,41 +619,21 @@ hvfd_api_ha(hvfd_req *r)
     view = d->ha_view ? json_deep_copy(d->ha_view) : NULL;
     divs = d->rc_view ? json_deep_copy(d->rc_view) : json_array();
     pthread_mutex_unlock(&d->lock);
-    if (!view)
-        view = json_pack("{s:b, s:[], s:[], s:s*, s:b, s:f}", "storm", 0, "hosts",
-                         "restart_queue", "fence_command", d->cfg.ha_fence_command, "self_fence",
-                         d->cfg.ha_fence_after_us > 0, "storm_share", d->cfg.ha_storm_share);
+    if (!view) {
+        view = ha_view_base(d, json_array(), json_array(), false, "agents");
+        json_object_set_new(view, "tick_us", json_pack("{s:i, s:i}", "last", 0, "max", 0));
+    }
     json_object_set_new(view, "divergences", divs);
     return hvfd_reply(r, 200, view);
 }
 
-void
-hvfd_ha_tick(hvfd *d, hvf_conn *conn)
+/* Liveness from the agents: a host whose agent is down is lost, one that syncs again back. */
+static void
+ha_liveness_agents(hvfd *d, hvf_conn *conn, const hvfd_snap *s, const hvfd_agent_view *views,
+                   size_t n, int64_t now)
 {
-    struct hvfd_ha *ha;
-    hvfd_agent_view *views = NULL;
-    size_t n;
-    hvfd_snap *s;
-    int64_t now = hvfd_mono_ms();
+    struct hvfd_ha *ha = d->ha;
 
-    if (!conn)
-        return;
-    if (!d->ha)
-        d->ha = HVF_NEW(struct hvfd_ha);
-    ha = d->ha;
-    if (now - ha->tick_ms < HA_TICK_MS)
-        return;
-    ha->tick_ms = now;
-    /* without agents there is nothing to fence nor reconcile: the twin restarts its own VMs */
-    if (!ha->nhosts && !hvfd_agents_any(d))
-        return;
-    if (!(s = hvfd_snap_get(d)))
-        return;
-    if (!s->fleet) {
-        hvfd_snap_unref(s);
-        return;
-    }
-    n = hvfd_agents_view(d, &views);
     for (size_t i = 0; i < n; i++) {
         ha_host *h;
 
@@ -490,14 +654,124 @@ hvfd_ha_tick(hvfd *d, hvf_conn *conn)
             h->st = HA_OK;
         }
     }
-    if (!ha_storm(d, conn, s->fleet)) {
-        for (size_t i = 0; i < ha->nhosts; i++)
-            ha_fence_step(d, conn, s->fleet, &ha->hosts[i], now);
-        ha_crashed(d, conn, s->fleet);
-        ha_restarts(d, conn, s->fleet, now);
+}
+
+/* Liveness from the driver (no agents: the twin): a host it reports down is lost. */
+static void
+ha_liveness_driver(hvfd *d, hvf_conn *conn, const hvfd_snap *s, int64_t now)
+{
+    struct hvfd_ha *ha = d->ha;
+
+    for (size_t i = 0; i < s->nhosts; i++) {
+        const hvf_drv_host *dh = &s->hosts[i];
+        bool down = dh->state == HVF_DRV_HOST_DOWN;
+        ha_host *h = down ? ha_host_get(ha, dh->name)
+                          : ha->nhosts ? ha_host_find(ha, dh->name) : NULL;
+
+        if (!h)
+            continue;
+        h->off = down && dh->off;
+        if (down && h->st == HA_OK) {
+            h->st = HA_LOST;
+            h->since_ms = now;
+            h->retry_ms = 0;
+            ha_event(d, conn, json_pack("{s:s, s:s, s:b}", "event", "unreachable", "host",
+                                        h->name, "off", dh->off));
+        } else if (!down && h->st != HA_OK && h->st != HA_FENCING) {
+            ha_event(d, conn, json_pack("{s:s, s:s, s:s}", "event", "host_back", "host", h->name,
+                                        "was", h->st == HA_FENCED     ? "fenced"
+                                               : h->st == HA_UNFENCED ? "not-fenced"
+                                                                      : "unreachable"));
+            h->st = HA_OK;
+        }
     }
+}
+
+void
+hvfd_ha_tick(hvfd *d, hvf_conn *conn)
+{
+    struct hvfd_ha *ha;
+    hvfd_agent_view *views = NULL;
+    size_t n = 0;
+    hvfd_snap *s;
+    int64_t wall = hvfd_mono_ms(), now, t0;
+    bool fresh, agents;
+
+    if (!conn)
+        return;
+    if (!d->ha) {
+        d->ha = HVF_NEW(struct hvfd_ha);
+        hvf_hash_init(&d->ha->index);
+        hvf_hash_init(&d->ha->queued);
+    }
+    ha = d->ha;
+    if (wall - ha->tick_ms < HA_TICK_MS)
+        return;
+    ha->tick_ms = wall;
+    if (!(s = hvfd_snap_get(d)))
+        return;
+    if (!s->fleet) {
+        hvfd_snap_unref(s);
+        return;
+    }
+    t0 = hvfd_mono_ns();
+    now = hvf_driver_now_us(conn) / 1000;
+    agents = hvfd_agents_any(d);
+    if (agents && ha->by_driver) { /* agents came: they say what is up from now on */
+        for (size_t i = 0; i < ha->nhosts; i++)
+            ha->hosts[i]->st = HA_OK;
+        ha->by_driver = false;
+    } else if (!agents && !ha->by_driver && !ha->nhosts) {
+        /* the agent:// driver's hosts are down until their agents come: nothing to watch yet */
+        if (d->driver_uri && strncmp(d->driver_uri, "agent:", 6) == 0) {
+            hvfd_snap_unref(s);
+            return;
+        }
+        ha->by_driver = true;
+    }
+    fresh = s != ha->seen;
+    if (ha->by_driver && !fresh && !ha->nqueue) {
+        bool busy = false; /* fences under way, or hosts waiting for one */
+
+        for (size_t i = 0; i < ha->nhosts && !busy; i++)
+            busy = ha->hosts[i]->st == HA_LOST || ha->hosts[i]->st == HA_FENCING;
+        if (!busy) { /* nothing new to look at */
+            if (wall - ha->published_ms >= HA_PUBLISH_MS) {
+                ha_publish(d, now);
+                ha->published_ms = wall;
+            }
+            hvfd_snap_unref(s);
+            return;
+        }
+    }
+    if (ha->by_driver) {
+        if (fresh)
+            ha_liveness_driver(d, conn, s, now);
+    } else {
+        n = hvfd_agents_view(d, &views);
+        ha_liveness_agents(d, conn, s, views, n, now);
+    }
+    if (!ha_storm(d, conn, s)) {
+        for (size_t i = 0; i < ha->nhosts; i++)
+            ha_fence_step(d, conn, ha->hosts[i], now, wall);
+        ha_queue_fenced(d, conn, s->fleet);
+        if (fresh || !ha->by_driver)
+            ha_crashed(d, conn, s);
+        ha_restarts(d, conn, s, now, wall);
+    }
+    if (fresh) {
+        hvfd_snap_unref(ha->seen);
+        ha->seen = s;
+        atomic_fetch_add(&s->ref, 1);
+    }
+    ha_events_end(d);
+    ha->tick_us_last = (hvfd_mono_ns() - t0) / 1000;
+    if (ha->tick_us_last > ha->tick_us_max)
+        ha->tick_us_max = ha->tick_us_last;
     ha_publish(d, now);
-    hvfd_reconcile(d, conn, views, n, now);
+    ha->published_ms = wall;
+    if (!ha->by_driver)
+        hvfd_reconcile(d, conn, views, n, wall);
     hvfd_agents_view_free(views, n);
     hvfd_snap_unref(s);
 }

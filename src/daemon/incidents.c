@@ -13,7 +13,9 @@
  * - run-halted: a change run halted on a failed gate (halt), or a run ended aborted or partial.
  *   Decided: at once (the halt is the decision). Resolved: the run's end (its rollback done).
  * - storm: many hosts lost at once, the controller's network rather than the hosts (HA's storm
- *   guard). Decided at once (nothing is fenced or restarted); resolved when it is over.
+ *   guard). Decided at once (nothing is fenced or restarted); resolved when it is over. It is
+ *   one incident: the host-lost incidents it explains (open, not yet decided: nothing fenced
+ *   them) and the hosts lost while it lasts are its own, with their VMs.
  * - divergence: reconciliation found a VM on two hosts, one missing, one running unexpectedly,
  *   or an unknown QEMU (reconcile.c). Resolved when it is gone.
  */
@@ -25,7 +27,9 @@
 #include "daemon/daemon.h"
 #include "hvfleet/alloc.h"
 
-#define INC_MAX 256
+/* The newest are kept. Room for a host-lost incident a host of a large fleet: a storm takes
+ * the incidents of its hosts only when it is seen, after their host_lost events. */
+#define INC_MAX 16384
 #define INC_VMS 512
 
 typedef struct inc_vm {
@@ -145,6 +149,43 @@ inc_vm_state(inc *list, size_t n, const char *vm, const char *host, const char *
     }
 }
 
+/* The open storm incident, or NULL. */
+static inc *
+inc_storm(inc *list, size_t n)
+{
+    for (size_t k = n; k-- > 0;)
+        if (strcmp(list[k].kind, "storm") == 0 && list[k].resolved_us < 0)
+            return &list[k];
+    return NULL;
+}
+
+/* The storm just opened (the last of @list) takes the host-lost incidents it explains: open
+ * and undecided (a fenced host was lost on its own). Returns the storm, which may have moved. */
+static inc *
+inc_storm_absorb(inc *list, size_t *n)
+{
+    inc storm = list[*n - 1];
+    size_t k = 0;
+
+    for (size_t j = 0; j + 1 < *n; j++) {
+        inc *o = &list[j];
+
+        if (strcmp(o->kind, "host-lost") == 0 && o->resolved_us < 0 && o->decided_us < 0 &&
+            o->run == 0) {
+            for (size_t v = 0; v < o->nvms; v++)
+                inc_add_vm(&storm, o->vms[v].name, o->vms[v].down_us);
+            if (o->event_us >= 0 && o->event_us < storm.event_us)
+                storm.event_us = o->event_us;
+            free(o->vms);
+            continue;
+        }
+        list[k++] = *o;
+    }
+    list[k] = storm;
+    *n = k + 1;
+    return &list[k];
+}
+
 /* What HA did (ha.c): fences decide a host-lost incident, restarts are its actions; a storm is
  * an incident of its own. */
 static void
@@ -163,7 +204,8 @@ inc_ha(inc *list, size_t *n, const hvf_store_event *e, json_t *data, const char 
         if ((i = inc_host(list, *n, str(data, "from"))))
             i->actions++;
     } else if (strcmp(ev, "storm") == 0) {
-        i = inc_open(list, n, "storm", str(data, "zone"), 0, e->seq, t);
+        inc_open(list, n, "storm", str(data, "zone"), 0, e->seq, t);
+        i = inc_storm_absorb(list, n);
         i->decided_us = t;
         snprintf(i->why, sizeof(i->why),
                  "%" PRId64 " of %" PRId64 " hosts lost at once%s%s: the controller's network, "
@@ -218,6 +260,17 @@ inc_feed(inc_scan *sc, const hvf_store_event *e)
         return;
     }
     if (strcmp(ev, "host_lost") == 0 && !inc_host(list, *n, str(data, "host"))) {
+        if (!e->run && (i = inc_storm(list, *n))) { /* the storm's: its VMs are the storm's */
+            for (size_t k = 0; k < sc->nrecent; k++) {
+                const inc_recent *rc = &sc->recent[k];
+
+                if (strcmp(rc->host, str(data, "host")) == 0 && rc->t >= t - 1000000 &&
+                    rc->t <= t)
+                    inc_add_vm(i, rc->vm, rc->t);
+            }
+            json_decref(data);
+            return;
+        }
         i = inc_open(list, n, "host-lost", str(data, "host"), e->run, e->seq, t);
         snprintf(i->why, sizeof(i->why), "host %s went down%s", str(data, "host"),
                  e->run ? " during a run" : "");

@@ -259,9 +259,9 @@ hvf_sim_start_vm(hvf_sim *sim, int32_t vm, int32_t host, hvf_error *err)
 
     if (!api_vm_ok(sim, vm, err) || !api_host_ok(sim, host, err))
         return -1;
-    if (sim->vms[vm].state != HVF_SIM_VM_STOPPED) {
-        hvf_error_set(err, HVF_ERR_CONFLICT, "VM '%s' is %s, not stopped", sim->fleet->vms[vm].name,
-                      hvf_sim_vm_state_names[sim->vms[vm].state]);
+    if (sim->vms[vm].state != HVF_SIM_VM_STOPPED && sim->vms[vm].state != HVF_SIM_VM_CRASHED) {
+        hvf_error_set(err, HVF_ERR_CONFLICT, "VM '%s' is %s, not stopped or crashed",
+                      sim->fleet->vms[vm].name, hvf_sim_vm_state_names[sim->vms[vm].state]);
         return -1;
     }
     hs = sim->hosts[host].state;
@@ -270,6 +270,8 @@ hvf_sim_start_vm(hvf_sim *sim, int32_t vm, int32_t host, hvf_error *err)
                       sim->fleet->hosts[host].name, hvf_sim_host_state_names[hs]);
         return -1;
     }
+    /* a crashed VM started by a controller: the platform's own restart is called off */
+    sim->vms[vm].restart_ver++;
     sim_vm_boot(sim, vm, host, "vm_started", NULL);
     return 0;
 }

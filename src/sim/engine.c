@@ -348,7 +348,7 @@ sim_vm_down(hvf_sim *sim, int32_t vm, hvf_sim_vm_state state, const char *type, 
     }
     sim_vm_set_state(sim, vm, state);
     sim_log(sim, type, v->host, vm, -1, -1, detail, NULL);
-    if (state == HVF_SIM_VM_CRASHED) {
+    if (state == HVF_SIM_VM_CRASHED && !sim->p.vm_restart_off) {
         sv->restart_ver++;
         sim_push(sim, sim->now_us + sim->p.vm_restart_delay_us, SIM_CLASS_HOST, SIM_EV_VM_RESTART,
                  vm, sv->restart_ver, 0);

@@ -17,7 +17,7 @@
 const char *const sd_deviation_kind_names[] = {"dirty-rate",       "link",
                                                "host-crash",       "migration-fail",
                                                "slow-maintenance", "change-breaks",
-                                               NULL};
+                                               "controller-partition", NULL};
 _Static_assert(HVF_ARRAY_LEN(sd_deviation_kind_names) == SD_DEV_LAST + 1, "deviation kinds");
 
 /* ---- deviations ---- */
@@ -67,7 +67,7 @@ dev_parse_one(const char *name, size_t i, json_t *o, const hvf_fleet *fleet, sd_
             if (k < 0)
                 return dev_fail(err, name, i, key, s ? s : "(not text)",
                                 "dirty-rate, link, host-crash, migration-fail, "
-                                "slow-maintenance or change-breaks");
+                                "slow-maintenance, change-breaks or controller-partition");
             d->kind = (sd_deviation_kind)k;
             kind = s;
         } else if (strcmp(key, "at") == 0 || strcmp(key, "for") == 0) {
@@ -234,6 +234,10 @@ sd_deviation_apply(sd_priv *p, const sd_deviation *d)
         return;
     case SD_DEV_CHANGE_BREAKS:
         p->change_breaks[d->host] = true;
+        return;
+    case SD_DEV_CONTROLLER_PARTITION:
+        sd_partition(p, d->host, d->for_us >= 0 ? p->base_us + hvf_sim_now(p->sim) + d->for_us
+                                                : INT64_MAX);
         return;
     default:
         return;

@@ -105,13 +105,15 @@ sd_on_event(hvf_sim *sim, const hvf_sim_event *ev, void *ctx)
         out.type = HVF_DRV_EV_HOST_LOST;
         hvf_strlcpy(out.host, f->hosts[ev->host].name, sizeof(out.host));
         p->maint_until[ev->host] = -1;
-        sd_queue(p, &out);
+        if (sd_reachable(p, ev->host)) /* else the controller lost it already */
+            sd_queue(p, &out);
         return;
     case HVF_SIM_EV_HOST_IN_SERVICE:
         out.type = HVF_DRV_EV_HOST_BACK;
         hvf_strlcpy(out.host, f->hosts[ev->host].name, sizeof(out.host));
         p->maint_until[ev->host] = -1;
-        sd_queue(p, &out);
+        if (sd_reachable(p, ev->host)) /* else it is back once in reach */
+            sd_queue(p, &out);
         return;
     case HVF_SIM_EV_VM_DOWN:
         out.type = HVF_DRV_EV_VM_STATE;
@@ -132,6 +134,70 @@ sd_on_event(hvf_sim *sim, const hvf_sim_event *ev, void *ctx)
     }
 }
 
+/* ---- controller partitions ---- */
+
+static bool
+sd_twin_host_up(sd_priv *p, int32_t h)
+{
+    hvf_sim_host_state st = hvf_sim_host_state_get(p->sim, h);
+
+    return st != HVF_SIM_HOST_DOWN && st != HVF_SIM_HOST_QUARANTINED;
+}
+
+static void
+sd_host_event(sd_priv *p, hvf_drv_event_type type, int32_t h)
+{
+    hvf_drv_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.type = type;
+    ev.t_us = p->base_us + hvf_sim_now(p->sim);
+    ev.job = -1;
+    hvf_strlcpy(ev.host, p->fleet->hosts[h].name, sizeof(ev.host));
+    sd_queue(p, &ev);
+}
+
+void
+sd_partition(sd_priv *p, int32_t h, int64_t until_us)
+{
+    bool was = sd_reachable(p, h);
+
+    if (!was && p->unreach_until[h] >= until_us)
+        return; /* a partition that holds longer is in force */
+    p->unreach_until[h] = until_us;
+    p->dirty = true;
+    if (was && sd_twin_host_up(p, h))
+        sd_host_event(p, HVF_DRV_EV_HOST_LOST, h);
+}
+
+void
+sd_partitions_heal(sd_priv *p)
+{
+    int64_t now = p->base_us + hvf_sim_now(p->sim);
+
+    for (size_t h = 0; h < p->fleet->nhosts; h++) {
+        if (p->unreach_until[h] < 0 || p->unreach_until[h] > now)
+            continue;
+        p->unreach_until[h] = -1;
+        p->dirty = true;
+        if (sd_twin_host_up(p, (int32_t)h) &&
+            hvf_sim_host_state_get(p->sim, (int32_t)h) != HVF_SIM_HOST_MAINTENANCE)
+            sd_host_event(p, HVF_DRV_EV_HOST_BACK, (int32_t)h);
+    }
+}
+
+/* HVF_ERR_CONFLICT for a host out of the controller's reach: no command gets to it. */
+static int
+sd_check_reach(sd_priv *p, int32_t h, hvf_error *err)
+{
+    if (sd_reachable(p, h))
+        return 0;
+    hvf_error_set(err, HVF_ERR_CONFLICT,
+                  "host '%s' is out of the controller's reach (a controller partition)",
+                  p->fleet->hosts[h].name);
+    return -1;
+}
+
 /* ---- the twin, built from the world ---- */
 
 int
@@ -148,6 +214,7 @@ sd_twin_build(sd_priv *p, hvf_error *err)
     prm.seed = p->seed;
     if (p->nic_share > 0)
         prm.migration_nic_share = p->nic_share;
+    prm.vm_restart_off = p->controller_restarts;
     p->sim = hvf_sim_new(p->fleet, &prm, NULL, 0);
     hvf_sim_set_name(p->sim, "sim-driver");
     hvf_sim_set_controller(p->sim, &ctl);
@@ -241,6 +308,8 @@ sd_next_wake(sd_priv *p)
     for (size_t h = 0; h < p->fleet->nhosts; h++) {
         if (p->apply_until[h] >= 0 && p->apply_until[h] < t)
             t = p->apply_until[h];
+        if (p->unreach_until[h] >= 0 && p->unreach_until[h] < t)
+            t = p->unreach_until[h];
     }
     return t;
 }
@@ -268,6 +337,7 @@ sd_poll(hvf_conn *conn, int64_t max_wait_us, hvf_drv_event *evs, size_t cap, siz
     sd_apply_deviations(p);
     sd_fail_planned(p);
     sd_finish_applies(p);
+    sd_partitions_heal(p);
     /* Event by event, so that the caller hears of the first one without the clock running on. */
     while (p->nq == 0) {
         int64_t next = sd_next_wake(p);
@@ -279,6 +349,7 @@ sd_poll(hvf_conn *conn, int64_t max_wait_us, hvf_drv_event *evs, size_t cap, siz
         sd_apply_deviations(p);
         sd_fail_planned(p);
         sd_finish_applies(p);
+        sd_partitions_heal(p);
         if (to >= until)
             break;
     }
@@ -336,7 +407,11 @@ sd_list_hosts(hvf_conn *conn, hvf_drv_host **out, hvf_error *err)
         hvf_resources u = hvf_host_usable(&f->hosts[i]);
 
         hvf_strlcpy(a[i].name, f->hosts[i].name, sizeof(a[i].name));
-        a[i].state = sd_host_state(p, (int32_t)i);
+        /* a crashed host is powered off: down, and known to run nothing; one out of reach is
+         * down to the controller, whatever it runs */
+        a[i].off = !sd_twin_host_up(p, (int32_t)i);
+        a[i].state = sd_reachable(p, (int32_t)i) ? sd_host_state(p, (int32_t)i)
+                                                 : HVF_DRV_HOST_DOWN;
         a[i].usable_mib = u.mem_mib;
         a[i].vcpus = u.vcpus;
         a[i].used_mib = f->hosts[i].used.mem_mib;
@@ -416,7 +491,7 @@ sd_host_set_state(hvf_conn *conn, const char *host, hvf_drv_host_state state, hv
     int32_t h = sd_host(p, host, err);
     hvf_sim_host_state want;
 
-    if (h < 0)
+    if (h < 0 || sd_check_reach(p, h, err) < 0)
         return -1;
     switch (state) {
     case HVF_DRV_HOST_ACTIVE:
@@ -446,7 +521,7 @@ sd_host_maintain(hvf_conn *conn, const char *host, const char *command, int64_t 
     int32_t h = sd_host(p, host, err);
     int64_t d;
 
-    if (h < 0)
+    if (h < 0 || sd_check_reach(p, h, err) < 0)
         return -1;
     d = expected_us > 0 ? expected_us : p->maint_default_us;
     d = (int64_t)llround((double)d * p->maint_factor[h]);
@@ -461,10 +536,26 @@ sd_vm_start(hvf_conn *conn, const char *vm, const char *host, hvf_error *err)
 {
     sd_priv *p = sd(conn);
     int32_t v = sd_vm(p, vm, err), h = v < 0 ? -1 : sd_host(p, host, err);
+    bool crashed;
 
-    if (h < 0)
+    if (h < 0 || sd_check_reach(p, h, err) < 0)
         return -1;
-    return sd_done(p, hvf_sim_start_vm(p->sim, v, h, err), err);
+    crashed = hvf_sim_vm_state_get(p->sim, v) == HVF_SIM_VM_CRASHED;
+    if (hvf_sim_start_vm(p->sim, v, h, err) < 0)
+        return -1;
+    if (crashed) { /* restarted, as the twin's own restarts say it */
+        hvf_drv_event ev;
+
+        memset(&ev, 0, sizeof(ev));
+        ev.type = HVF_DRV_EV_VM_STATE;
+        ev.t_us = sd_now(conn);
+        ev.job = -1;
+        hvf_strlcpy(ev.vm, vm, sizeof(ev.vm));
+        hvf_strlcpy(ev.host, host, sizeof(ev.host));
+        ev.vm_state = HVF_DRV_VM_RUNNING;
+        sd_queue(p, &ev);
+    }
+    return sd_done(p, 0, err);
 }
 
 static int
@@ -473,7 +564,7 @@ sd_vm_stop(hvf_conn *conn, const char *vm, int64_t timeout_us, hvf_error *err)
     sd_priv *p = sd(conn);
     int32_t v = sd_vm(p, vm, err);
 
-    if (v < 0)
+    if (v < 0 || sd_check_reach(p, hvf_sim_vm_host(p->sim, v), err) < 0)
         return -1;
     if (hvf_sim_vm_state_get(p->sim, v) == HVF_SIM_VM_STOPPED)
         return 0;
@@ -496,7 +587,8 @@ sd_migrate(hvf_conn *conn, const char *vm, const char *target, const hvf_migrate
     int32_t mig;
     sd_job *j;
 
-    if (h < 0)
+    if (h < 0 || sd_check_reach(p, h, err) < 0 ||
+        sd_check_reach(p, hvf_sim_vm_host(p->sim, v), err) < 0)
         return -1;
     o.claim = true;
     o.max_bytes_per_s = mp->max_bytes_per_s;
@@ -607,7 +699,7 @@ sd_host_apply(hvf_conn *conn, const char *host, const char *change, bool rollbac
     int32_t h = sd_host(p, host, err);
     hvf_sim_host_state st;
 
-    if (h < 0)
+    if (h < 0 || sd_check_reach(p, h, err) < 0)
         return -1;
     st = hvf_sim_host_state_get(p->sim, h);
     if (st != HVF_SIM_HOST_ACTIVE && st != HVF_SIM_HOST_EVACUATING) {
@@ -645,8 +737,8 @@ sd_host_health(hvf_conn *conn, const char *host, hvf_drv_health *out, hvf_error 
     if (h < 0)
         return -1;
     broken = p->change_breaks[h] && p->change[h][0] && !p->applying_rollback[h];
-    out->up = hvf_sim_host_state_get(p->sim, h) == HVF_SIM_HOST_ACTIVE ||
-              hvf_sim_host_state_get(p->sim, h) == HVF_SIM_HOST_EVACUATING;
+    out->up = sd_reachable(p, h) && (hvf_sim_host_state_get(p->sim, h) == HVF_SIM_HOST_ACTIVE ||
+                                     hvf_sim_host_state_get(p->sim, h) == HVF_SIM_HOST_EVACUATING);
     out->client_io_latency_us = !out->up ? INT64_MAX : broken ? 30LL * 1000000 : 2000;
     out->answered = out->up && !broken ? 1.0 : 0.0;
     return 0;
@@ -758,6 +850,36 @@ sd_vm_undefine(hvf_conn *conn, const char *vm, hvf_error *err)
     return sd_done(n, 0, err);
 }
 
+/*
+ * @host was fenced (a fence command succeeded): a host the twin runs is powered off now, its
+ * VMs crashed (each a vm_state event); one already off stays so. HVF_ERR_CONFLICT for a host
+ * the controller sees up.
+ */
+static int
+sd_host_fenced(hvf_conn *conn, const char *host, hvf_error *err)
+{
+    sd_priv *p = sd(conn);
+    int32_t h = sd_host(p, host, err);
+    hvf_sim_fault fault;
+
+    if (h < 0)
+        return -1;
+    if (sd_reachable(p, h) && sd_twin_host_up(p, h)) {
+        hvf_error_set(err, HVF_ERR_CONFLICT, "host '%s' is %s, not down: nothing to fence", host,
+                      hvf_drv_host_state_names[sd_host_state(p, h)]);
+        return -1;
+    }
+    if (!sd_twin_host_up(p, h))
+        return 0;
+    memset(&fault, 0, sizeof(fault));
+    fault.type = HVF_SIM_FAULT_HOST_CRASH;
+    fault.host = h;
+    fault.rack = fault.vm = -1;
+    fault.duration_us = -1;
+    fault.fixed_after_us = -1;
+    return sd_done(p, hvf_sim_inject_fault(p->sim, &fault, err), err);
+}
+
 /* ---- open and close ---- */
 
 static int
@@ -771,6 +893,7 @@ sd_open(hvf_conn *conn, const char *uri, const hvf_driver_opts *opts, hvf_error 
                        ? opts->migration_nic_share
                        : 0;
     p->maint_default_us = SD_DEFAULT_MAINT_US;
+    p->controller_restarts = opts->controller_restarts;
     if (sd_uri_parse(p, uri, opts, err) < 0 || sd_world_open(p, err) < 0) {
         sd_priv_free(p);
         conn->priv = NULL;
@@ -815,4 +938,5 @@ const hvf_driver hvf_sim_driver = {
     .host_health = sd_host_health,
     .vm_define = sd_vm_define,
     .vm_undefine = sd_vm_undefine,
+    .host_fenced = sd_host_fenced,
 };

@@ -233,6 +233,9 @@ world_load(sd_priv *p, json_t *w, hvf_error *err)
                                 : -1;
         p->applying_rollback[i] = json_is_true(json_object_get(v, "rollback"));
         p->change_breaks[i] = json_is_true(json_object_get(v, "change_breaks"));
+        if (json_is_integer(json_object_get(v, "unreachable_until_us")) &&
+            json_integer_value(json_object_get(v, "unreachable_until_us")) >= 0)
+            p->unreach_until[i] = json_integer_value(json_object_get(v, "unreachable_until_us"));
         if (json_is_integer(json_object_get(v, "applies")) &&
             json_integer_value(json_object_get(v, "applies")) >= 0)
             p->applies[i] = (uint32_t)json_integer_value(json_object_get(v, "applies"));
@@ -359,6 +362,15 @@ sd_world_restore_twin(sd_priv *p, hvf_error *err)
                 return world_fail(p, err, "a host that was down cannot be put down again");
         }
     }
+    /* VMs a controller is to restart, on hosts that are up (a host down crashed its own) */
+    for (size_t v = 0; v < f->nvms; v++) {
+        hvf_error why = HVF_ERROR_INIT;
+
+        if (world_vs[v] == HVF_DRV_VM_CRASHED &&
+            hvf_sim_vm_state_get(p->sim, (int32_t)v) == HVF_SIM_VM_RUNNING &&
+            hvf_sim_crash_vm(p->sim, (int32_t)v, "crashed when the world was saved", &why) < 0)
+            return world_fail(p, err, "a crashed VM cannot be crashed again");
+    }
     /* jobs in flight: the twin starts them again, same job, same claim */
     for (size_t i = 0; i < p->njobs; i++) {
         sd_job *j = &p->jobs[i];
@@ -402,10 +414,12 @@ world_arrays_init(sd_priv *p)
     p->applying_rollback = hvf_calloc(p->fleet->nhosts + 1, sizeof(bool));
     p->change_breaks = hvf_calloc(p->fleet->nhosts + 1, sizeof(bool));
     p->applies = hvf_calloc(p->fleet->nhosts + 1, sizeof(uint32_t));
+    p->unreach_until = hvf_calloc(p->fleet->nhosts + 1, sizeof(int64_t));
     for (size_t h = 0; h < p->fleet->nhosts; h++) {
         p->maint_until[h] = -1;
         p->maint_factor[h] = 1;
         p->apply_until[h] = -1;
+        p->unreach_until[h] = -1;
     }
 }
 
@@ -644,9 +658,12 @@ world_host_rec(sd_priv *p, const hvf_fleet *f, size_t h, hvf_strbuf *one)
                       p->maint_factor[h]);
     hvf_strbuf_quote(one, p->change[h]);
     hvf_strbuf_printf(one, ",\"apply_until_us\":%" PRId64 ",\"rollback\":%s,"
-                           "\"change_breaks\":%s,\"applies\":%u}",
+                           "\"change_breaks\":%s,\"applies\":%u",
                       p->apply_until[h], p->applying_rollback[h] ? "true" : "false",
                       p->change_breaks[h] ? "true" : "false", p->applies[h]);
+    if (!sd_reachable(p, (int32_t)h)) /* a controller partition (INT64_MAX: to the end) */
+        hvf_strbuf_printf(one, ",\"unreachable_until_us\":%" PRId64, p->unreach_until[h]);
+    hvf_strbuf_puts(one, "}");
 }
 
 /* @v's dirty rate as the inventory or its definition gives it (deviations change it). */
@@ -664,7 +681,11 @@ world_vm_recs(sd_priv *p, const hvf_fleet *f)
 {
     for (size_t v = 0; v < f->nvms; v++) {
         int32_t h = hvf_sim_vm_host(p->sim, (int32_t)v);
-        bool stopped = hvf_sim_vm_state_get(p->sim, (int32_t)v) == HVF_SIM_VM_STOPPED;
+        hvf_sim_vm_state vst = hvf_sim_vm_state_get(p->sim, (int32_t)v);
+        /* 0 running, 1 stopped, 2 crashed (kept only when nothing in the twin restarts it) */
+        int8_t stopped = vst == HVF_SIM_VM_STOPPED                               ? 1
+                         : vst == HVF_SIM_VM_CRASHED && p->controller_restarts ? 2
+                                                                                : 0;
         /* dirty rates and planned failures come from deviations, which mark it anew */
         bool odd = p->fleet->vms[v].dirty_bytes_per_s != world_base_dirty(p, v) || p->fail_next[v];
         hvf_strbuf one = HVF_STRBUF_INIT;
@@ -673,7 +694,7 @@ world_vm_recs(sd_priv *p, const hvf_fleet *f)
             continue;
         hvf_strbuf_printf(&one, "{\"name\":\"%s\",\"host\":\"%s\",\"state\":\"%s\"",
                           f->vms[v].name, h >= 0 ? f->hosts[h].name : "",
-                          stopped ? "stopped" : "running");
+                          stopped == 2 ? "crashed" : stopped ? "stopped" : "running");
         if (p->fleet->vms[v].dirty_bytes_per_s != world_base_dirty(p, v))
             hvf_strbuf_printf(&one, ",\"dirty\":%.17g", p->fleet->vms[v].dirty_bytes_per_s);
         if (p->fail_next[v])
@@ -694,7 +715,7 @@ world_vm_recs(sd_priv *p, const hvf_fleet *f)
         free(p->vm_rec[v]);
         p->vm_rec[v] = hvf_strbuf_steal(&one);
         p->vm_rec_host[v] = h;
-        p->vm_rec_state[v] = odd ? -1 : (int8_t)stopped;
+        p->vm_rec_state[v] = odd ? -1 : stopped;
     }
 }
 
@@ -740,9 +761,27 @@ world_format(sd_priv *p, bool full, hvf_strbuf *sb)
         p->host_rec_sent = hvf_calloc(f->nhosts + 1, sizeof(char *));
         p->vm_rec_sent = hvf_calloc(f->nvms + 1, sizeof(char *));
     }
+    if (!p->host_rec_key)
+        p->host_rec_key = hvf_calloc(f->nhosts + 1, sizeof(*p->host_rec_key));
     for (size_t h = 0; h < f->nhosts; h++) {
         hvf_strbuf one = HVF_STRBUF_INIT;
+        sd_host_key key;
 
+        /* what the record is made of: a host that did not change is not formatted again (a
+         * save per change, 10,000 hosts) */
+        memset(&key, 0, sizeof(key));
+        key.state = (int)hvf_sim_host_state_get(p->sim, (int32_t)h);
+        key.maint_until = p->maint_until[h];
+        key.maint_factor = p->maint_factor[h];
+        key.apply_until = p->apply_until[h];
+        key.unreach_until = p->unreach_until[h];
+        key.applies = p->applies[h];
+        key.rollback = p->applying_rollback[h];
+        key.breaks = p->change_breaks[h];
+        memcpy(key.change, p->change[h], sizeof(key.change));
+        if (p->host_rec[h] && memcmp(&key, &p->host_rec_key[h], sizeof(key)) == 0)
+            continue;
+        p->host_rec_key[h] = key;
         world_host_rec(p, f, h, &one);
         free(p->host_rec[h]);
         p->host_rec[h] = hvf_strbuf_steal(&one);
@@ -941,6 +980,7 @@ sd_priv_free(sd_priv *p)
         free(p->host_rec_sent[h]);
     }
     free(p->host_rec);
+    free(p->host_rec_key);
     free(p->host_rec_sent);
     free(p->vm_rec_sent);
     free(p->vm_rec);
@@ -970,6 +1010,7 @@ sd_priv_free(sd_priv *p)
     free(p->applying_rollback);
     free(p->change_breaks);
     free(p->applies);
+    free(p->unreach_until);
     free(p);
 }
 
@@ -1015,6 +1056,7 @@ world_rebuild(sd_priv *p, json_t *w, hvf_error *err)
     n->nq = p->nq;
     n->qcap = p->qcap;
     n->maint_default_us = p->maint_default_us;
+    n->controller_restarts = p->controller_restarts;
     if (world_build(n, w, err) < 0) {
         world_config_drop(n);
         sd_priv_free(n);

@@ -24,6 +24,8 @@ typedef enum sd_deviation_kind {
     SD_DEV_MIGRATION_FAIL,   /* the VM's next migration fails after its setup */
     SD_DEV_SLOW_MAINTENANCE, /* a host's maintenance takes factor times what was expected */
     SD_DEV_CHANGE_BREAKS,    /* a change applied to the host blocks its clients' IO */
+    SD_DEV_CONTROLLER_PARTITION, /* the controller cannot reach the host (back after `for`);
+                                    the host and its VMs run on */
     SD_DEV_LAST
 } sd_deviation_kind;
 
@@ -34,7 +36,7 @@ struct sim_deviation {
     sd_deviation_kind kind;
     int32_t vm, host;
     double factor;
-    int64_t for_us; /* host-crash: -1 = stays down */
+    int64_t for_us; /* host-crash, controller-partition: -1 = until the end */
 };
 typedef struct sim_deviation sd_deviation;
 
@@ -52,6 +54,16 @@ typedef struct sd_job {
     bool forgotten;     /* ended, and its end recorded by the caller: not saved any more */
     char error[192];
 } sd_job;
+
+/* What a host's record in the world file is made of (compared whole: memset before filling). */
+typedef struct sd_host_key {
+    int state;
+    int64_t maint_until, apply_until, unreach_until;
+    double maint_factor;
+    uint32_t applies;
+    bool rollback, breaks;
+    char change[64];
+} sd_host_key;
 
 typedef struct sd_priv {
     hvf_fleet *inv;   /* owned: the inventory as opened */
@@ -79,6 +91,7 @@ typedef struct sd_priv {
      * VMs that changed (one or two an event), the rest is copied */
     char **vm_rec;
     char **host_rec;       /* each host's record as last written */
+    sd_host_key *host_rec_key; /* ... and what it was made from */
     char **host_rec_sent;  /* ...and as the snapshot or log last holds it */
     char **vm_rec_sent;
     bool snapshot_written; /* by this process: later saves append to the log */
@@ -102,6 +115,10 @@ typedef struct sd_priv {
     uint32_t *applies; /* changes started on each host, rollbacks included (for tests) */
     int64_t maint_default_us;
     bool dirty;
+    bool controller_restarts; /* the twin restarts no crashed VM: the caller does */
+    /* per host: out of the controller's reach until this driver time (a controller-partition
+     * deviation); -1 = reachable, INT64_MAX = until the end */
+    int64_t *unreach_until;
 } sd_priv;
 
 int sd_uri_parse(sd_priv *p, const char *uri, const hvf_driver_opts *opts, hvf_error *err);
@@ -126,7 +143,18 @@ sd_priv *sd_world_vm_add(sd_priv *p, const hvf_drv_vm_spec *spec, int32_t host, 
 sd_priv *sd_world_vm_remove(sd_priv *p, int32_t vm, hvf_error *err);
 
 int sd_twin_build(sd_priv *p, hvf_error *err);
+/* Whether the controller can reach host @h (no controller-partition holds it). */
+static inline bool
+sd_reachable(const sd_priv *p, int32_t h)
+{
+    return p->unreach_until[h] < 0;
+}
 void sd_deviation_apply(sd_priv *p, const sd_deviation *d);
+/* Host @h out of the controller's reach until @until_us (driver time; INT64_MAX: the end): a
+ * host_lost event when it was in reach and up. */
+void sd_partition(sd_priv *p, int32_t h, int64_t until_us);
+/* Partitions over by now: their hosts are in reach again (host_back when up). */
+void sd_partitions_heal(sd_priv *p);
 
 sd_job *sd_job_add(sd_priv *p, int32_t vm, int32_t src, int32_t dst,
                    const hvf_migrate_job_params *mp);
