@@ -33,7 +33,7 @@ ad_free(ad_priv *p)
     free(p->vms);
     free(p->jobs);
     free(p->cmds);
-    free(p->evq);
+    hvf_drv_evq_clear(&p->evq);
     free(p->inv_path);
     free(p->image);
     free(p->accel);
@@ -90,7 +90,6 @@ ad_open(hvf_conn *conn, const char *uri, const hvf_driver_opts *opts, hvf_error 
 {
     ad_priv *p = HVF_NEW(ad_priv);
     hvf_diags diags;
-    struct timespec ts;
 
     if (!opts->agent_hub || !opts->agent_hub->send || !opts->agent_hub->take) {
         hvf_error_set(err, HVF_ERR_INVALID,
@@ -124,8 +123,7 @@ ad_open(hvf_conn *conn, const char *uri, const hvf_driver_opts *opts, hvf_error 
         p->vms[v].measured_dirty = -1;
     }
     p->next_job = 1;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    p->t0_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    p->t0_ns = hvf_drv_mono_ns();
     conn->priv = p;
     if (p->hub.attach)
         p->hub.attach(p->hub.ctx, true);
@@ -137,7 +135,7 @@ ad_open(hvf_conn *conn, const char *uri, const hvf_driver_opts *opts, hvf_error 
         json_array_foreach(msgs, i, m)
             ad_message(p, m);
         json_decref(msgs);
-        p->nevq = 0; /* what was before the open is state, not news */
+        p->evq.n = 0; /* what was before the open is state, not news */
     }
     return 0;
 }
@@ -175,82 +173,74 @@ ad_poll(hvf_conn *conn, int64_t max_wait_us, hvf_drv_event *evs, size_t cap, siz
         size_t i;
 
         ad_tick(p);
-        left = p->nevq ? 0 : until - ad_now(p);
+        left = p->evq.n ? 0 : until - ad_now(p);
         msgs = p->hub.take(p->hub.ctx, left > 0 ? left : 0);
         json_array_foreach(msgs, i, m)
             ad_message(p, m);
         json_decref(msgs);
-        if (p->nevq || ad_now(p) >= until)
+        if (p->evq.n || ad_now(p) >= until)
             break;
     }
-    *nevs = p->nevq < cap ? p->nevq : cap;
-    if (!*nevs)
-        return 0;
-    memcpy(evs, p->evq, *nevs * sizeof(*evs));
-    memmove(p->evq, p->evq + *nevs, (p->nevq - *nevs) * sizeof(*evs));
-    p->nevq -= *nevs;
+    *nevs = hvf_drv_evq_take(&p->evq, evs, cap);
     return 0;
+}
+
+static hvf_drv_host_state
+ad_view_host(const void *ctx, size_t h)
+{
+    return ((const ad_priv *)ctx)->hosts[h].state;
+}
+
+static hvf_drv_vm_state
+ad_view_vm(const void *ctx, size_t v)
+{
+    return ((const ad_priv *)ctx)->vms[v].state;
+}
+
+static int64_t
+ad_view_job(const void *ctx, size_t v)
+{
+    return ((const ad_priv *)ctx)->vms[v].job;
+}
+
+static double
+ad_view_dirty(const void *ctx, size_t v)
+{
+    return ((const ad_priv *)ctx)->vms[v].measured_dirty;
+}
+
+static hvf_drv_world_view
+ad_view(const ad_priv *p)
+{
+    return (hvf_drv_world_view){p->fleet, p, ad_view_host, ad_view_vm, ad_view_job,
+                                ad_view_dirty};
 }
 
 static long
 ad_list_hosts(hvf_conn *conn, hvf_drv_host **out, hvf_error *err)
 {
-    ad_priv *p = ad(conn);
-    const hvf_fleet *f = p->fleet;
-    hvf_drv_host *a = hvf_calloc(f->nhosts ? f->nhosts : 1, sizeof(*a));
+    hvf_drv_world_view w = ad_view(ad(conn));
 
     (void)err;
-    for (size_t i = 0; i < f->nhosts; i++) {
-        hvf_resources u = hvf_host_usable(&f->hosts[i]);
-
-        hvf_strlcpy(a[i].name, f->hosts[i].name, sizeof(a[i].name));
-        a[i].state = p->hosts[i].state;
-        a[i].usable_mib = u.mem_mib;
-        a[i].vcpus = u.vcpus;
-        a[i].used_mib = f->hosts[i].used.mem_mib;
-        a[i].used_vcpus = f->hosts[i].used.vcpus;
-    }
-    *out = a;
-    return (long)f->nhosts;
+    return hvf_drv_world_hosts(&w, out);
 }
 
 static long
 ad_list_vms(hvf_conn *conn, hvf_drv_vm **out, hvf_error *err)
 {
-    ad_priv *p = ad(conn);
-    const hvf_fleet *f = p->fleet;
-    hvf_drv_vm *a = hvf_calloc(f->nvms ? f->nvms : 1, sizeof(*a));
+    hvf_drv_world_view w = ad_view(ad(conn));
 
     (void)err;
-    for (size_t i = 0; i < f->nvms; i++) {
-        hvf_strlcpy(a[i].name, f->vms[i].name, sizeof(a[i].name));
-        hvf_strlcpy(a[i].host, f->vms[i].host >= 0 ? f->hosts[f->vms[i].host].name : "",
-                    sizeof(a[i].host));
-        a[i].state = p->vms[i].job >= 0 ? HVF_DRV_VM_MIGRATING : p->vms[i].state;
-        a[i].mem_mib = f->vms[i].mem_mib;
-        a[i].vcpus = f->vms[i].vcpus;
-        a[i].job = p->vms[i].job;
-    }
-    *out = a;
-    return (long)f->nvms;
+    return hvf_drv_world_vms(&w, out);
 }
 
 static hvf_fleet *
 ad_fleet(hvf_conn *conn, hvf_error *err)
 {
-    ad_priv *p = ad(conn);
-    hvf_fleet *f = hvf_fleet_dup(p->fleet);
+    hvf_drv_world_view w = ad_view(ad(conn));
 
     (void)err;
-    for (size_t h = 0; h < f->nhosts; h++)
-        f->hosts[h].state = p->hosts[h].state == HVF_DRV_HOST_MAINTENANCE ? HVF_HOST_STATE_MAINTENANCE
-                            : p->hosts[h].state == HVF_DRV_HOST_DOWN      ? HVF_HOST_STATE_DOWN
-                                                                          : HVF_HOST_STATE_ACTIVE;
-    /* the twin predicts with what the hosts measured, not the inventory's guess */
-    for (size_t v = 0; v < f->nvms; v++)
-        if (p->vms[v].measured_dirty >= 0)
-            f->vms[v].dirty_bytes_per_s = p->vms[v].measured_dirty;
-    return f;
+    return hvf_drv_world_fleet(&w);
 }
 
 /* ---- actions ---- */
@@ -310,18 +300,11 @@ ad_host_set_state(hvf_conn *conn, const char *host, hvf_drv_host_state state, hv
 {
     ad_priv *p = ad(conn);
     int32_t h = ad_find_host(p, host, false, err);
-    hvf_drv_host_state cur;
 
     if (h < 0)
         return -1;
-    cur = p->hosts[h].state;
-    if (!((cur == HVF_DRV_HOST_ACTIVE && state == HVF_DRV_HOST_DRAINING) ||
-          (cur == HVF_DRV_HOST_DRAINING && state == HVF_DRV_HOST_ACTIVE) ||
-          (cur == HVF_DRV_HOST_MAINTENANCE && state == HVF_DRV_HOST_ACTIVE) || cur == state)) {
-        hvf_error_set(err, HVF_ERR_CONFLICT, "host '%s' is %s: it cannot go %s", host,
-                      hvf_drv_host_state_names[cur], hvf_drv_host_state_names[state]);
+    if (hvf_drv_host_transition(host, p->hosts[h].state, state, err) < 0)
         return -1;
-    }
     p->hosts[h].state = state;
     return 0;
 }

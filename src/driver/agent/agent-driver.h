@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "driver/driver-world.h"
 #include "hvfleet/driver.h"
 #include "hvfleet/fleet.h"
 
@@ -94,8 +95,7 @@ typedef struct ad_priv {
     int64_t next_job;
     ad_cmd *cmds;
     size_t ncmds, cmds_cap;
-    hvf_drv_event *evq;
-    size_t nevq, evq_cap;
+    hvf_drv_evq evq;
     int64_t t0_ns; /* CLOCK_MONOTONIC at open */
 } ad_priv;
 
@@ -111,8 +111,6 @@ int ad_send(ad_priv *p, int32_t host, const char *type, json_t *args, ad_cmd_kin
 ad_job *ad_job_find(ad_priv *p, int64_t id);
 /* Ends @j in @state (@why for failures): the VM stays on its source (or moves, completed). */
 void ad_job_end(ad_priv *p, ad_job *j, hvf_job_state state, const char *why);
-/* Records that @vm runs on @host now, in the fleet's accounting. */
-void ad_vm_place(ad_priv *p, int32_t vm, int32_t host);
 /* Handles one hub message. */
 void ad_message(ad_priv *p, json_t *msg);
 /* Timers: maintenance without a command, completion timeouts, dirty rates to measure. */

@@ -17,28 +17,14 @@
 int64_t
 ad_now(const ad_priv *p)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - p->t0_ns) / 1000;
+    return (hvf_drv_mono_ns() - p->t0_ns) / 1000;
 }
 
 void
 ad_emit(ad_priv *p, hvf_drv_event_type type, const char *host, const char *vm,
         hvf_drv_vm_state vs, int64_t job, hvf_job_state js)
 {
-    hvf_drv_event *e;
-
-    hvf_grow(&p->evq, &p->evq_cap, p->nevq + 1, sizeof(*p->evq));
-    e = &p->evq[p->nevq++];
-    memset(e, 0, sizeof(*e));
-    e->type = type;
-    e->t_us = ad_now(p);
-    e->job = job;
-    e->job_state = js;
-    e->vm_state = vs;
-    hvf_strlcpy(e->host, host ? host : "", sizeof(e->host));
-    hvf_strlcpy(e->vm, vm ? vm : "", sizeof(e->vm));
+    hvf_drv_evq_push(&p->evq, ad_now(p), type, host, vm, vs, job, js);
 }
 
 int
@@ -70,21 +56,6 @@ ad_job_find(ad_priv *p, int64_t id)
     return NULL;
 }
 
-void
-ad_vm_place(ad_priv *p, int32_t vm, int32_t host)
-{
-    hvf_vm *v = &p->fleet->vms[vm];
-    hvf_resources r = hvf_vm_resources(v);
-    hvf_error err = HVF_ERROR_INIT;
-
-    if (v->host == host)
-        return;
-    /* the fleet counts what it holds: a release it holds cannot fail, a use overcommits */
-    HVF_ASSERT(v->host < 0 || hvf_host_release_used(&p->fleet->hosts[v->host], &r, &err) == 0);
-    HVF_ASSERT(hvf_host_use(&p->fleet->hosts[host], &r, HVF_OVERCOMMIT, &err) == 0);
-    hvf_vm_moved(v, host);
-}
-
 /* Destroys the incoming QEMU a migration left on its target. */
 static void
 ad_drop_incoming(ad_priv *p, const ad_job *j)
@@ -110,7 +81,7 @@ ad_job_end(ad_priv *p, ad_job *j, hvf_job_state state, const char *why)
         hvf_strlcpy(j->info.error, why, sizeof(j->info.error));
     p->vms[j->vm].job = -1;
     if (state == HVF_JOB_COMPLETED) {
-        ad_vm_place(p, j->vm, j->dst);
+        hvf_drv_vm_place(p->fleet, j->vm, j->dst);
         p->vms[j->vm].state = HVF_DRV_VM_RUNNING;
         j->info.remaining_bytes = 0;
     } else {
@@ -191,7 +162,7 @@ ad_vm_seen(ad_priv *p, int32_t h, const char *name, hvf_drv_vm_state st, const c
         if (p->fleet->vms[v].host != h)
             return; /* an old copy elsewhere stopped: the VM runs where it ran */
     } else {
-        ad_vm_place(p, v, h);
+        hvf_drv_vm_place(p->fleet, v, h);
     }
     if (vm->job >= 0 && st != HVF_DRV_VM_RUNNING)
         ad_job_end(p, ad_job_find(p, vm->job), HVF_JOB_FAILED, "the VM stopped while migrating");
@@ -356,7 +327,7 @@ ad_result(ad_priv *p, int32_t h, json_t *m)
     }
     case AD_CMD_VM_START:
         if (c.vm >= 0 && ok) {
-            ad_vm_place(p, c.vm, c.host);
+            hvf_drv_vm_place(p->fleet, c.vm, c.host);
             if (p->vms[c.vm].state != HVF_DRV_VM_RUNNING) {
                 p->vms[c.vm].state = HVF_DRV_VM_RUNNING;
                 ad_emit(p, HVF_DRV_EV_VM_STATE, p->fleet->hosts[c.host].name,

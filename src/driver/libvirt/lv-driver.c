@@ -129,7 +129,7 @@ lv_free(lv_priv *p)
     free(p->hosts);
     free(p->vms);
     free(p->jobs);
-    free(p->evq);
+    hvf_drv_evq_clear(&p->evq);
     free(p->inv_path);
     free(p->tmpl);
     free(p);
@@ -154,7 +154,6 @@ lv_open(hvf_conn *conn, const char *uri, const hvf_driver_opts *opts, hvf_error 
 {
     lv_priv *p = HVF_NEW(lv_priv);
     hvf_diags diags;
-    struct timespec ts;
     long workers = LV_WORKERS_DEFAULT, connect_s = 15;
     int64_t until;
 
@@ -203,8 +202,7 @@ lv_open(hvf_conn *conn, const char *uri, const hvf_driver_opts *opts, hvf_error 
         return -1;
     }
     p->next_job = p->next_task = 1;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    p->t0_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    p->t0_ns = hvf_drv_mono_ns();
     p->q = lv_queue_new();
     lv_pool_start(&p->pool, (size_t)workers, p->q);
     conn->priv = p;
@@ -225,7 +223,7 @@ lv_open(hvf_conn *conn, const char *uri, const hvf_driver_opts *opts, hvf_error 
         if (!p->hosts[h].conn)
             lv_warn("host '%s' (%s) is down: %s", p->fleet->hosts[h].name,
                           p->hosts[h].uri, p->hosts[h].opening ? "no answer yet" : p->hosts[h].error);
-    p->nevq = 0; /* what was before the open is state, not news */
+    p->evq.n = 0; /* what was before the open is state, not news */
     return 0;
 }
 
@@ -278,80 +276,72 @@ lv_poll(hvf_conn *conn, int64_t max_wait_us, hvf_drv_event *evs, size_t cap, siz
         int64_t left;
 
         lv_tick(p);
-        left = p->nevq ? 0 : until - lv_now(p);
+        left = p->evq.n ? 0 : until - lv_now(p);
         /* at least ten looks a second: job statistics and reconnections are timers */
         lv_drain(p, left > 100000 ? 100000 : left > 0 ? left : 0);
-        if (p->nevq || lv_now(p) >= until)
+        if (p->evq.n || lv_now(p) >= until)
             break;
     }
-    *nevs = p->nevq < cap ? p->nevq : cap;
-    if (!*nevs)
-        return 0;
-    memcpy(evs, p->evq, *nevs * sizeof(*evs));
-    memmove(p->evq, p->evq + *nevs, (p->nevq - *nevs) * sizeof(*evs));
-    p->nevq -= *nevs;
+    *nevs = hvf_drv_evq_take(&p->evq, evs, cap);
     return 0;
+}
+
+static hvf_drv_host_state
+lv_view_host(const void *ctx, size_t h)
+{
+    return ((const lv_priv *)ctx)->hosts[h].state;
+}
+
+static hvf_drv_vm_state
+lv_view_vm(const void *ctx, size_t v)
+{
+    return ((const lv_priv *)ctx)->vms[v].state;
+}
+
+static int64_t
+lv_view_job(const void *ctx, size_t v)
+{
+    return ((const lv_priv *)ctx)->vms[v].job;
+}
+
+static double
+lv_view_dirty(const void *ctx, size_t v)
+{
+    return ((const lv_priv *)ctx)->vms[v].measured_dirty;
+}
+
+static hvf_drv_world_view
+lv_view(const lv_priv *p)
+{
+    return (hvf_drv_world_view){p->fleet, p, lv_view_host, lv_view_vm, lv_view_job,
+                                lv_view_dirty};
 }
 
 static long
 lv_list_hosts(hvf_conn *conn, hvf_drv_host **out, hvf_error *err)
 {
-    lv_priv *p = lv(conn);
-    const hvf_fleet *f = p->fleet;
-    hvf_drv_host *a = hvf_calloc(f->nhosts ? f->nhosts : 1, sizeof(*a));
+    hvf_drv_world_view w = lv_view(lv(conn));
 
     (void)err;
-    for (size_t i = 0; i < f->nhosts; i++) {
-        hvf_resources u = hvf_host_usable(&f->hosts[i]);
-
-        hvf_strlcpy(a[i].name, f->hosts[i].name, sizeof(a[i].name));
-        a[i].state = p->hosts[i].state;
-        a[i].usable_mib = u.mem_mib;
-        a[i].vcpus = u.vcpus;
-        a[i].used_mib = f->hosts[i].used.mem_mib;
-        a[i].used_vcpus = f->hosts[i].used.vcpus;
-    }
-    *out = a;
-    return (long)f->nhosts;
+    return hvf_drv_world_hosts(&w, out);
 }
 
 static long
 lv_list_vms(hvf_conn *conn, hvf_drv_vm **out, hvf_error *err)
 {
-    lv_priv *p = lv(conn);
-    const hvf_fleet *f = p->fleet;
-    hvf_drv_vm *a = hvf_calloc(f->nvms ? f->nvms : 1, sizeof(*a));
+    hvf_drv_world_view w = lv_view(lv(conn));
 
     (void)err;
-    for (size_t i = 0; i < f->nvms; i++) {
-        hvf_strlcpy(a[i].name, f->vms[i].name, sizeof(a[i].name));
-        hvf_strlcpy(a[i].host, f->vms[i].host >= 0 ? f->hosts[f->vms[i].host].name : "",
-                    sizeof(a[i].host));
-        a[i].state = p->vms[i].job >= 0 ? HVF_DRV_VM_MIGRATING : p->vms[i].state;
-        a[i].mem_mib = f->vms[i].mem_mib;
-        a[i].vcpus = f->vms[i].vcpus;
-        a[i].job = p->vms[i].job;
-    }
-    *out = a;
-    return (long)f->nvms;
+    return hvf_drv_world_vms(&w, out);
 }
 
 static hvf_fleet *
 lv_fleet(hvf_conn *conn, hvf_error *err)
 {
-    lv_priv *p = lv(conn);
-    hvf_fleet *f = hvf_fleet_dup(p->fleet);
+    hvf_drv_world_view w = lv_view(lv(conn));
 
     (void)err;
-    for (size_t h = 0; h < f->nhosts; h++)
-        f->hosts[h].state = p->hosts[h].state == HVF_DRV_HOST_MAINTENANCE ? HVF_HOST_STATE_MAINTENANCE
-                            : p->hosts[h].state == HVF_DRV_HOST_DOWN      ? HVF_HOST_STATE_DOWN
-                                                                          : HVF_HOST_STATE_ACTIVE;
-    /* the twin predicts with what the hosts measured, not the inventory's guess */
-    for (size_t v = 0; v < f->nvms; v++)
-        if (p->vms[v].measured_dirty >= 0)
-            f->vms[v].dirty_bytes_per_s = p->vms[v].measured_dirty;
-    return f;
+    return hvf_drv_world_fleet(&w);
 }
 
 /* ---- actions ---- */
@@ -406,18 +396,9 @@ lv_host_set_state(hvf_conn *conn, const char *host, hvf_drv_host_state state, hv
 {
     lv_priv *p = lv(conn);
     int32_t h = lv_find_host(p, host, false, err);
-    hvf_drv_host_state cur;
 
-    if (h < 0)
+    if (h < 0 || hvf_drv_host_transition(host, p->hosts[h].state, state, err) < 0)
         return -1;
-    cur = p->hosts[h].state;
-    if (!((cur == HVF_DRV_HOST_ACTIVE && state == HVF_DRV_HOST_DRAINING) ||
-          (cur == HVF_DRV_HOST_DRAINING && state == HVF_DRV_HOST_ACTIVE) ||
-          (cur == HVF_DRV_HOST_MAINTENANCE && state == HVF_DRV_HOST_ACTIVE) || cur == state)) {
-        hvf_error_set(err, HVF_ERR_CONFLICT, "host '%s' is %s: it cannot go %s", host,
-                      hvf_drv_host_state_names[cur], hvf_drv_host_state_names[state]);
-        return -1;
-    }
     p->hosts[h].state = state;
     return 0;
 }

@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "driver/driver-world.h"
 #include "hvfleet/driver.h"
 #include "hvfleet/fleet.h"
 
@@ -171,8 +172,7 @@ typedef struct lv_priv {
     int64_t next_job, next_task;
     lv_queue *q;
     lv_pool pool;
-    hvf_drv_event *evq;
-    size_t nevq, evq_cap;
+    hvf_drv_evq evq;
     int64_t t0_ns;
     int64_t dirty_every_us; /* how often a running VM's dirty rate is measured; 0 never */
 } lv_priv;
@@ -193,8 +193,6 @@ void lv_handle(lv_priv *p, lv_msg *m);
 bool lv_dirty_read(virDomainPtr d, double *out);
 /* Timers: reconnections, job statistics and deadlines, dirty rates. */
 void lv_tick(lv_priv *p);
-/* Records that @vm runs on @host now, in the fleet's accounting. */
-void lv_vm_place(lv_priv *p, int32_t vm, int32_t host);
 lv_job *lv_job_find(lv_priv *p, int64_t id);
 /* A new task with a fresh id, for @host. */
 lv_task *lv_task_new(lv_priv *p, lv_task_kind kind, int32_t host);

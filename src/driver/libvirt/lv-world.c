@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "driver/libvirt/lv-driver.h"
 #include "hvfleet/alloc.h"
@@ -23,28 +22,14 @@
 int64_t
 lv_now(const lv_priv *p)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ((int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - p->t0_ns) / 1000;
+    return (hvf_drv_mono_ns() - p->t0_ns) / 1000;
 }
 
 void
 lv_emit(lv_priv *p, hvf_drv_event_type type, const char *host, const char *vm,
         hvf_drv_vm_state vs, int64_t job, hvf_job_state js)
 {
-    hvf_drv_event *e;
-
-    hvf_grow(&p->evq, &p->evq_cap, p->nevq + 1, sizeof(*p->evq));
-    e = &p->evq[p->nevq++];
-    memset(e, 0, sizeof(*e));
-    e->type = type;
-    e->t_us = lv_now(p);
-    e->job = job;
-    e->job_state = js;
-    e->vm_state = vs;
-    hvf_strlcpy(e->host, host ? host : "", sizeof(e->host));
-    hvf_strlcpy(e->vm, vm ? vm : "", sizeof(e->vm));
+    hvf_drv_evq_push(&p->evq, lv_now(p), type, host, vm, vs, job, js);
 }
 
 const char *
@@ -63,24 +48,6 @@ lv_task_new(lv_priv *p, lv_task_kind kind, int32_t host)
     t->kind = kind;
     t->host = host;
     return t;
-}
-
-void
-lv_vm_place(lv_priv *p, int32_t vm, int32_t host)
-{
-    hvf_vm *v = &p->fleet->vms[vm];
-
-    if (v->host == host)
-        return;
-    if (v->host >= 0) {
-        hvf_host *old = &p->fleet->hosts[v->host];
-
-        old->used.mem_mib -= old->used.mem_mib >= v->mem_mib ? v->mem_mib : old->used.mem_mib;
-        old->used.vcpus -= old->used.vcpus >= v->vcpus ? v->vcpus : old->used.vcpus;
-    }
-    v->host = host;
-    p->fleet->hosts[host].used.mem_mib += v->mem_mib;
-    p->fleet->hosts[host].used.vcpus += v->vcpus;
 }
 
 lv_job *
@@ -206,7 +173,7 @@ lv_vm_set(lv_priv *p, int32_t v, int32_t h, hvf_drv_vm_state st, bool emit)
 
     if (vm->state == st && p->fleet->vms[v].host == h)
         return;
-    lv_vm_place(p, v, h);
+    hvf_drv_vm_place(p->fleet, v, h);
     vm->state = st;
     if (emit)
         lv_emit(p, HVF_DRV_EV_VM_STATE, p->fleet->hosts[h].name, p->fleet->vms[v].name, st, -1,
@@ -423,7 +390,7 @@ lv_job_end(lv_priv *p, lv_job *j, hvf_job_state st, const char *why)
     j->info.ended_us = lv_now(p);
     if (st == HVF_JOB_COMPLETED) {
         j->info.remaining_bytes = 0;
-        lv_vm_place(p, j->vm, j->dst);
+        hvf_drv_vm_place(p->fleet, j->vm, j->dst);
     } else {
         snprintf(j->info.error, sizeof(j->info.error), "%s", why);
     }
