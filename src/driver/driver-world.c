@@ -56,11 +56,13 @@ hvf_drv_evq_clear(hvf_drv_evq *q)
 }
 
 long
-hvf_drv_world_hosts(const hvf_drv_world_view *w, hvf_drv_host **out)
+hvf_drv_world_list_hosts(hvf_conn *conn, hvf_drv_host **out, hvf_error *err)
 {
+    const hvf_drv_world_view *w = conn->priv;
     const hvf_fleet *f = w->fleet;
     hvf_drv_host *a = hvf_calloc(f->nhosts ? f->nhosts : 1, sizeof(*a));
 
+    (void)err;
     for (size_t i = 0; i < f->nhosts; i++) {
         hvf_resources u = hvf_host_usable(&f->hosts[i]);
 
@@ -76,11 +78,13 @@ hvf_drv_world_hosts(const hvf_drv_world_view *w, hvf_drv_host **out)
 }
 
 long
-hvf_drv_world_vms(const hvf_drv_world_view *w, hvf_drv_vm **out)
+hvf_drv_world_list_vms(hvf_conn *conn, hvf_drv_vm **out, hvf_error *err)
 {
+    const hvf_drv_world_view *w = conn->priv;
     const hvf_fleet *f = w->fleet;
     hvf_drv_vm *a = hvf_calloc(f->nvms ? f->nvms : 1, sizeof(*a));
 
+    (void)err;
     for (size_t i = 0; i < f->nvms; i++) {
         hvf_strlcpy(a[i].name, f->vms[i].name, sizeof(a[i].name));
         hvf_strlcpy(a[i].host, f->vms[i].host >= 0 ? f->hosts[f->vms[i].host].name : "",
@@ -95,9 +99,12 @@ hvf_drv_world_vms(const hvf_drv_world_view *w, hvf_drv_vm **out)
 }
 
 hvf_fleet *
-hvf_drv_world_fleet(const hvf_drv_world_view *w)
+hvf_drv_world_fleet(hvf_conn *conn, hvf_error *err)
 {
+    const hvf_drv_world_view *w = conn->priv;
     hvf_fleet *f = hvf_fleet_dup(w->fleet);
+
+    (void)err;
 
     for (size_t h = 0; h < f->nhosts; h++) {
         hvf_drv_host_state s = w->host_state(w->ctx, h);

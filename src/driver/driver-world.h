@@ -36,10 +36,11 @@ typedef struct hvf_drv_world_view {
     double (*vm_dirty)(const void *ctx, size_t v);           /* measured bytes/s, < 0 none */
 } hvf_drv_world_view;
 
-/* The driver table's list_hosts, list_vms and fleet over such a world. */
-long hvf_drv_world_hosts(const hvf_drv_world_view *w, hvf_drv_host **out);
-long hvf_drv_world_vms(const hvf_drv_world_view *w, hvf_drv_vm **out);
-hvf_fleet *hvf_drv_world_fleet(const hvf_drv_world_view *w);
+/* The driver table's list_hosts, list_vms and fleet, for a driver whose private data begins
+ * with its hvf_drv_world_view. */
+long hvf_drv_world_list_hosts(hvf_conn *conn, hvf_drv_host **out, hvf_error *err);
+long hvf_drv_world_list_vms(hvf_conn *conn, hvf_drv_vm **out, hvf_error *err);
+hvf_fleet *hvf_drv_world_fleet(hvf_conn *conn, hvf_error *err);
 
 /* The host states a caller may set (active <-> draining, maintenance -> active): 0, or -1
  * with HVF_ERR_CONFLICT naming @host, its state and the one asked for. */

@@ -85,6 +85,38 @@ ad_uri_parse(ad_priv *p, const char *uri, hvf_error *err)
     return rc;
 }
 
+static hvf_drv_host_state
+ad_view_host(const void *ctx, size_t h)
+{
+    return ((const ad_priv *)ctx)->hosts[h].state;
+}
+
+static hvf_drv_vm_state
+ad_view_vm(const void *ctx, size_t v)
+{
+    return ((const ad_priv *)ctx)->vms[v].state;
+}
+
+static int64_t
+ad_view_job(const void *ctx, size_t v)
+{
+    return ((const ad_priv *)ctx)->vms[v].job;
+}
+
+static double
+ad_view_dirty(const void *ctx, size_t v)
+{
+    return ((const ad_priv *)ctx)->vms[v].measured_dirty;
+}
+
+/* The world's view: the first member of the private data (driver-world.h). */
+static void
+ad_view_init(ad_priv *p)
+{
+    p->view = (hvf_drv_world_view){p->fleet, p, ad_view_host, ad_view_vm, ad_view_job,
+                                   ad_view_dirty};
+}
+
 static int
 ad_open(hvf_conn *conn, const char *uri, const hvf_driver_opts *opts, hvf_error *err)
 {
@@ -114,6 +146,7 @@ ad_open(hvf_conn *conn, const char *uri, const hvf_driver_opts *opts, hvf_error 
     p->hub = *opts->agent_hub;
     p->hosts = hvf_calloc(p->fleet->nhosts ? p->fleet->nhosts : 1, sizeof(*p->hosts));
     p->vms = hvf_calloc(p->fleet->nvms ? p->fleet->nvms : 1, sizeof(*p->vms));
+    ad_view_init(p);
     /* down until its agent registers: nothing is known of a host nobody speaks for */
     for (size_t h = 0; h < p->fleet->nhosts; h++)
         p->hosts[h].state = HVF_DRV_HOST_DOWN;
@@ -183,64 +216,6 @@ ad_poll(hvf_conn *conn, int64_t max_wait_us, hvf_drv_event *evs, size_t cap, siz
     }
     *nevs = hvf_drv_evq_take(&p->evq, evs, cap);
     return 0;
-}
-
-static hvf_drv_host_state
-ad_view_host(const void *ctx, size_t h)
-{
-    return ((const ad_priv *)ctx)->hosts[h].state;
-}
-
-static hvf_drv_vm_state
-ad_view_vm(const void *ctx, size_t v)
-{
-    return ((const ad_priv *)ctx)->vms[v].state;
-}
-
-static int64_t
-ad_view_job(const void *ctx, size_t v)
-{
-    return ((const ad_priv *)ctx)->vms[v].job;
-}
-
-static double
-ad_view_dirty(const void *ctx, size_t v)
-{
-    return ((const ad_priv *)ctx)->vms[v].measured_dirty;
-}
-
-static hvf_drv_world_view
-ad_view(const ad_priv *p)
-{
-    return (hvf_drv_world_view){p->fleet, p, ad_view_host, ad_view_vm, ad_view_job,
-                                ad_view_dirty};
-}
-
-static long
-ad_list_hosts(hvf_conn *conn, hvf_drv_host **out, hvf_error *err)
-{
-    hvf_drv_world_view w = ad_view(ad(conn));
-
-    (void)err;
-    return hvf_drv_world_hosts(&w, out);
-}
-
-static long
-ad_list_vms(hvf_conn *conn, hvf_drv_vm **out, hvf_error *err)
-{
-    hvf_drv_world_view w = ad_view(ad(conn));
-
-    (void)err;
-    return hvf_drv_world_vms(&w, out);
-}
-
-static hvf_fleet *
-ad_fleet(hvf_conn *conn, hvf_error *err)
-{
-    hvf_drv_world_view w = ad_view(ad(conn));
-
-    (void)err;
-    return hvf_drv_world_fleet(&w);
 }
 
 /* ---- actions ---- */
@@ -577,9 +552,9 @@ const hvf_driver hvf_agent_driver = {
     .close = ad_close,
     .now_us = ad_now_us,
     .poll = ad_poll,
-    .list_hosts = ad_list_hosts,
-    .list_vms = ad_list_vms,
-    .fleet = ad_fleet,
+    .list_hosts = hvf_drv_world_list_hosts,
+    .list_vms = hvf_drv_world_list_vms,
+    .fleet = hvf_drv_world_fleet,
     .host_set_state = ad_host_set_state,
     .host_maintain = ad_host_maintain,
     .vm_start = ad_vm_start,

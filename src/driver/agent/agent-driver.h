@@ -85,6 +85,7 @@ typedef struct ad_cmd {
 } ad_cmd;
 
 typedef struct ad_priv {
+    hvf_drv_world_view view; /* first: the shared listings read it (driver-world.h) */
     hvf_agent_hub hub;
     char *inv_path, *image, *accel, *append;
     hvf_fleet *fleet; /* the inventory, VMs where they run now */

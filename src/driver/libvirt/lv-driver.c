@@ -149,6 +149,38 @@ lv_drain(lv_priv *p, int64_t wait_us)
 
 static void lv_close(hvf_conn *conn);
 
+static hvf_drv_host_state
+lv_view_host(const void *ctx, size_t h)
+{
+    return ((const lv_priv *)ctx)->hosts[h].state;
+}
+
+static hvf_drv_vm_state
+lv_view_vm(const void *ctx, size_t v)
+{
+    return ((const lv_priv *)ctx)->vms[v].state;
+}
+
+static int64_t
+lv_view_job(const void *ctx, size_t v)
+{
+    return ((const lv_priv *)ctx)->vms[v].job;
+}
+
+static double
+lv_view_dirty(const void *ctx, size_t v)
+{
+    return ((const lv_priv *)ctx)->vms[v].measured_dirty;
+}
+
+/* The world's view: the first member of the private data (driver-world.h). */
+static void
+lv_view_init(lv_priv *p)
+{
+    p->view = (hvf_drv_world_view){p->fleet, p, lv_view_host, lv_view_vm, lv_view_job,
+                                   lv_view_dirty};
+}
+
 static int
 lv_open(hvf_conn *conn, const char *uri, const hvf_driver_opts *opts, hvf_error *err)
 {
@@ -171,6 +203,7 @@ lv_open(hvf_conn *conn, const char *uri, const hvf_driver_opts *opts, hvf_error 
     }
     p->hosts = hvf_calloc(p->fleet->nhosts ? p->fleet->nhosts : 1, sizeof(*p->hosts));
     p->vms = hvf_calloc(p->fleet->nvms ? p->fleet->nvms : 1, sizeof(*p->vms));
+    lv_view_init(p);
     for (size_t h = 0; h < p->fleet->nhosts; h++) {
         const hvf_host *fh = &p->fleet->hosts[h];
 
@@ -284,64 +317,6 @@ lv_poll(hvf_conn *conn, int64_t max_wait_us, hvf_drv_event *evs, size_t cap, siz
     }
     *nevs = hvf_drv_evq_take(&p->evq, evs, cap);
     return 0;
-}
-
-static hvf_drv_host_state
-lv_view_host(const void *ctx, size_t h)
-{
-    return ((const lv_priv *)ctx)->hosts[h].state;
-}
-
-static hvf_drv_vm_state
-lv_view_vm(const void *ctx, size_t v)
-{
-    return ((const lv_priv *)ctx)->vms[v].state;
-}
-
-static int64_t
-lv_view_job(const void *ctx, size_t v)
-{
-    return ((const lv_priv *)ctx)->vms[v].job;
-}
-
-static double
-lv_view_dirty(const void *ctx, size_t v)
-{
-    return ((const lv_priv *)ctx)->vms[v].measured_dirty;
-}
-
-static hvf_drv_world_view
-lv_view(const lv_priv *p)
-{
-    return (hvf_drv_world_view){p->fleet, p, lv_view_host, lv_view_vm, lv_view_job,
-                                lv_view_dirty};
-}
-
-static long
-lv_list_hosts(hvf_conn *conn, hvf_drv_host **out, hvf_error *err)
-{
-    hvf_drv_world_view w = lv_view(lv(conn));
-
-    (void)err;
-    return hvf_drv_world_hosts(&w, out);
-}
-
-static long
-lv_list_vms(hvf_conn *conn, hvf_drv_vm **out, hvf_error *err)
-{
-    hvf_drv_world_view w = lv_view(lv(conn));
-
-    (void)err;
-    return hvf_drv_world_vms(&w, out);
-}
-
-static hvf_fleet *
-lv_fleet(hvf_conn *conn, hvf_error *err)
-{
-    hvf_drv_world_view w = lv_view(lv(conn));
-
-    (void)err;
-    return hvf_drv_world_fleet(&w);
 }
 
 /* ---- actions ---- */
@@ -735,9 +710,9 @@ const hvf_driver hvf_libvirt_driver = {
     .close = lv_close,
     .now_us = lv_now_us,
     .poll = lv_poll,
-    .list_hosts = lv_list_hosts,
-    .list_vms = lv_list_vms,
-    .fleet = lv_fleet,
+    .list_hosts = hvf_drv_world_list_hosts,
+    .list_vms = hvf_drv_world_list_vms,
+    .fleet = hvf_drv_world_fleet,
     .host_set_state = lv_host_set_state,
     .host_maintain = lv_host_maintain,
     .vm_start = lv_vm_start,

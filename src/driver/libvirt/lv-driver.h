@@ -163,6 +163,7 @@ typedef struct lv_job {
 } lv_job;
 
 typedef struct lv_priv {
+    hvf_drv_world_view view; /* first: the shared listings read it (driver-world.h) */
     char *inv_path, *tmpl;
     hvf_fleet *fleet; /* the inventory, VMs where they run now */
     lv_host *hosts;
