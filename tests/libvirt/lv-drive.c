@@ -6,6 +6,7 @@
  *   lv-drive DRIVER_URI list
  *   lv-drive DRIVER_URI migrate VM TARGET [--bandwidth MIB_S] [--cancel-after MS]
  *                                          [--kill PID --kill-after MS] [--wait-host-back]
+ *                                          [--postcopy-after MS]
  *   lv-drive DRIVER_URI start VM HOST | stop VM | destroy VM
  *   lv-drive DRIVER_URI dirty VM MS      (polls MS, then prints the fleet's dirty rate of VM)
  *
@@ -97,7 +98,7 @@ migrate(hvf_conn *c, int argc, char **argv)
 {
     hvf_migrate_job_params prm = {0};
     hvf_error err = HVF_ERROR_INIT;
-    long cancel_ms = -1, kill_ms = -1, pid = 0;
+    long cancel_ms = -1, kill_ms = -1, pid = 0, postcopy_ms = -1;
     bool wait_back = false, killed = false, cancelled = false;
     int64_t job, t0;
     hvf_job_info info;
@@ -111,6 +112,8 @@ migrate(hvf_conn *c, int argc, char **argv)
             pid = atol(argv[++i]);
         else if (strcmp(argv[i], "--kill-after") == 0 && i + 1 < argc)
             kill_ms = atol(argv[++i]);
+        else if (strcmp(argv[i], "--postcopy-after") == 0 && i + 1 < argc)
+            postcopy_ms = atol(argv[++i]);
         else if (strcmp(argv[i], "--wait-host-back") == 0)
             wait_back = true;
         else {
@@ -118,6 +121,7 @@ migrate(hvf_conn *c, int argc, char **argv)
             return 2;
         }
     }
+    prm.postcopy_allowed = postcopy_ms >= 0;
     if ((job = hvf_driver_migrate(c, argv[0], argv[1], &prm, &err)) < 0)
         return fail(&err);
     t0 = hvf_driver_now_us(c);
@@ -145,6 +149,13 @@ migrate(hvf_conn *c, int argc, char **argv)
             if (hvf_driver_job_cancel(c, job, &err) < 0)
                 return fail(&err);
             printf("{\"cancelled_at_ms\":%ld}\n", (long)el);
+        }
+        if (postcopy_ms >= 0 && el >= postcopy_ms && info.state == HVF_JOB_ACTIVE &&
+            info.transferred_bytes > 0) {
+            postcopy_ms = -1;
+            if (hvf_driver_job_postcopy(c, job, &err) < 0)
+                return fail(&err);
+            printf("{\"postcopy_at_ms\":%ld}\n", (long)el);
         }
         if (pid > 0 && !killed && kill_ms >= 0 && el >= kill_ms && info.transferred_bytes > 0) {
             killed = true;

@@ -102,7 +102,20 @@ check("host: lv-2-%d, vcpus: 1, memory: 128MiB" % os.getpid() in text, text)
 check(subprocess.run([hvfleet, "inventory", "check", disc], capture_output=True).returncode == 0,
       "the discovered inventory passes inventory check")
 
-# 2. a cancelled migration: it stays on lv2, running once
+# 2. post-copy: switched mid-way (at 2 MiB/s of bandwidth pre-copy would take a minute), it
+# ends on lv1, and back with plain pre-copy
+rc, lines, err = lvd("migrate", "tiny", "lv1", "--bandwidth", "2", "--postcopy-after", "1500")
+check(rc == 0, "postcopy: %d %s" % (rc, err))
+check(any("postcopy_at_ms" in l for l in lines), ("switched to post-copy", lines))
+check(any(l.get("progress", {}).get("state") == "postcopy" for l in lines), lines)
+check(job_end(lines)["job_end"] == "completed", lines)
+check(a.running() == ["tiny"] and b.running() == [], ("once, on lv1", a.running(), b.running()))
+rc, lines, err = lvd("migrate", "tiny", "lv2", "--bandwidth", "32")
+check(rc == 0 and job_end(lines)["job_end"] == "completed", (rc, err, lines))
+check(a.running() == [] and b.running() == ["tiny"], ("once, on lv2", a.running(), b.running()))
+print("post-copy: completed")
+
+# 3. a cancelled migration: it stays on lv2, running once
 rc, lines, err = lvd("migrate", "tiny", "lv1", "--bandwidth", "4", "--cancel-after", "1000")
 check(rc == 0, "cancel: %d %s" % (rc, err))
 check(any("cancelled_at_ms" in l for l in lines), ("it was cancelled while it ran", lines))
@@ -110,7 +123,7 @@ check(job_end(lines)["job_end"] == "cancelled", lines)
 check(where(lines)["tiny"] == ("lv2", "running"), lines)
 check(a.running() == [] and b.running() == ["tiny"], ("once, on lv2", a.running(), b.running()))
 
-# 3. the target's daemon killed mid-migration: the job fails, tiny runs on lv2; once that daemon
+# 4. the target's daemon killed mid-migration: the job fails, tiny runs on lv2; once that daemon
 # is back, the driver connects again by itself (host_back) and lv1 runs no copy
 t3 = time.time()
 p = subprocess.Popen([drive, uri, "migrate", "tiny", "lv1", "--bandwidth", "8", "--kill",
@@ -146,7 +159,7 @@ while a.running() and time.time() < deadline:
 check(a.running() == [] and b.running() == ["tiny"], ("once, on lv2", a.running(), b.running()))
 print("dead daemon: %s" % job_end(lines)["error"][:160])
 
-# 4. hvfleet run --driver libvirt: drains lv2 by a plan (2 hosts: the policy lets one go)
+# 5. hvfleet run --driver libvirt: drains lv2 by a plan (2 hosts: the policy lets one go)
 pol = os.path.join(lab.dir, "policy.yaml")
 with open(pol, "w") as f:
     f.write("schema: hvfleet.policy/v1\nmigration_share: 100%\n"
