@@ -137,8 +137,8 @@ reader_yaml_error(const yaml_parser_t *p, const char *text, size_t len, const re
  * after a "---" would silently not exist) is read to its end, so that a syntax error in it is
  * reported as such, and then refused.
  */
-static void
-reader_yaml(const char *text, size_t len, hvf_tree_builder *b)
+void
+hvf_yaml_parse(const char *text, size_t len, hvf_tree_builder *b)
 {
     /*
      * libyaml puts what ends at the end of the file (an empty value, an unclosed quote) on the
@@ -302,7 +302,12 @@ reader_parse(hvf_reader *r, const char *name, char *owned_buf, size_t len, hvf_d
             if (owned_buf[i] == '\t')
                 owned_buf[i] = ' ';
         }
-        reader_yaml(owned_buf, len, &b);
+        /* the plain YAML of large inventories quickly; anything else through libyaml */
+        if (hvf_yaml_fast_parse(owned_buf, len, &b) < 0) {
+            hvf_tree_discard(&b);
+            hvf_tree_init(&b, reader_memory_limit);
+            hvf_yaml_parse(owned_buf, len, &b);
+        }
     }
     free(owned_buf);
     if (b.status == HVF_TREE_OK && b.doc.nnodes == 0) {
