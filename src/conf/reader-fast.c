@@ -40,11 +40,32 @@ typedef struct fast {
     hvf_tree_builder *b;
 } fast;
 
+/* The characters of a plain scalar here: letters, digits and _ . / + - */
+static const bool fast_word[256] = {
+    ['+'] = 1, ['-'] = 1, ['.'] = 1, ['/'] = 1, ['_'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
+
 static bool
 fast_word_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '/' || c == '+' || c == '-';
+    return fast_word[(unsigned char)c];
+}
+
+/* Printable ASCII: libyaml counts other characters as line breaks (CR, NEL, LS, PS). */
+static bool
+fast_printable(char c)
+{
+    return c >= 0x20 && c < 0x7f;
 }
 
 static size_t
@@ -71,7 +92,7 @@ fast_scalar_end(const fast *f, const char *p)
 
     if (q == '"' || q == '\'') {
         for (p++; p < f->end && *p != q; p++) {
-            if (*p == '\n' || *p == '\\') /* on one line, without escapes */
+            if (!fast_printable(*p) || *p == '\\') /* on one line, without escapes */
                 return NULL;
         }
         if (p == f->end || (q == '\'' && p + 1 < f->end && p[1] == '\'')) /* '' is a quote */
@@ -129,7 +150,7 @@ fast_line_end(fast *f)
     if (f->p < f->end && *f->p == '#') {
         if (f->p[-1] != ' ')
             return false;
-        while (f->p < f->end && *f->p != '\n')
+        while (f->p < f->end && fast_printable(*f->p))
             f->p++;
     }
     if (f->p == f->end)
@@ -149,13 +170,13 @@ fast_next_content(fast *f)
     while (f->p < f->end) {
         fast_spaces(f);
         if (f->p < f->end && *f->p == '#') {
-            while (f->p < f->end && *f->p != '\n')
+            while (f->p < f->end && fast_printable(*f->p))
                 f->p++;
         }
         if (f->p == f->end)
             break;
         if (*f->p != '\n')
-            return;
+            return; /* content, or a character the caller will not take */
         f->p++;
         f->line++;
         f->bol = f->p;
@@ -313,12 +334,11 @@ hvf_yaml_fast_parse(const char *text, size_t len, hvf_tree_builder *b)
 {
     fast f = {.p = text, .end = text + len, .bol = text, .line = 1, .b = b};
 
-    /* Printable ASCII and newlines only: libyaml counts other line breaks (CR, NEL, LS, PS). */
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)text[i];
-        if ((c < 0x20 && c != '\n') || c >= 0x7f)
-            return -1;
-    }
+    /*
+     * Every byte passes through one of the scans below, and each takes only printable ASCII
+     * (and newlines between lines): anything else stops them where the caller expects
+     * something else, and the text goes to libyaml.
+     */
     fast_next_content(&f);
     if (f.eof)
         return -1;

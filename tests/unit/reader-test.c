@@ -358,6 +358,9 @@ test_yaml_fast_subset(void **state)
         "a: [x,\n  y]\n",       /* a flow collection over two lines */
         "a: 1\r\n",
         "a: caf\xc3\xa9\n",
+        "# NEL \xc2\x85 is a line break to libyaml\na: 1\n",
+        "a: \"x\x01\"\n",
+        "a: 1 # \x7f\n",
         "a: 1\na: 2\n",         /* a duplicate key: libyaml's message */
         "a: {b: 1, b: 2}\n",
         "a:b\n",
