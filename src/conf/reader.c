@@ -122,6 +122,8 @@ reader_parse_double(const char *s, double *out)
 
     if (!*s || isspace((unsigned char)*s))
         return false;
+    if (hvf_units_decimal(s, strlen(s), out)) /* cpu_load of every VM: strtod's value, faster */
+        return true;
     errno = 0;
     *out = strtod(s, &end);
     return errno == 0 && *end == '\0' && isfinite(*out);
