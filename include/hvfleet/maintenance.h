@@ -44,6 +44,10 @@ typedef struct hvf_maint_opts {
     /* NULL = computed; else hvf_plan_inventory_fingerprint(fleet) already known (a caller that
      * plans the same fleet twice need not hash it twice) */
     const char *inventory_fingerprint;
+    /* Only @out is wanted (a comparison's figures): the plan comes back without its inventory
+     * fingerprint, seatbelt verdict and hash, which take a large fleet a good part of a second
+     * to compute. Such a plan must not be saved or executed. */
+    bool outcome_only;
 } hvf_maint_opts;
 
 /* What the twin saw, beyond the plan: the figures the naive comparison prints. */

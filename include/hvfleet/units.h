@@ -2,6 +2,7 @@
 /* Units people write in files and flags: sizes (512GiB), rates (10Gbit, 50MiB/s), durations (90s, 2h). */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,6 +17,14 @@
 
 #define HVF_US_PER_MS 1000LL
 #define HVF_US_PER_S 1000000LL
+
+/*
+ * hvf_units_decimal: @len bytes of plain decimal ("123", "0.15625", "5.", ".5") with at most 15
+ * digits, as a double: exactly what strtod gives, without its cost (an integer below 2^53 over an
+ * exact power of ten is one correctly rounded division, Clinger's fast path). Returns false for
+ * anything else - a sign, an exponent, more digits, no digit - which the caller gives to strtod.
+ */
+bool hvf_units_decimal(const char *s, size_t len, double *out);
 
 /*
  * Sizes: a non-negative number, optional spaces, and a unit: B, KB/MB/GB/TB/PB (powers of 1000),

@@ -137,8 +137,8 @@ reader_yaml_error(const yaml_parser_t *p, const char *text, size_t len, const re
  * after a "---" would silently not exist) is read to its end, so that a syntax error in it is
  * reported as such, and then refused.
  */
-static void
-reader_yaml(const char *text, size_t len, hvf_tree_builder *b)
+void
+hvf_yaml_parse(const char *text, size_t len, hvf_tree_builder *b)
 {
     /*
      * libyaml puts what ends at the end of the file (an empty value, an unclosed quote) on the
@@ -246,20 +246,35 @@ reader_is_empty(const hvf_doc *doc)
     return !root || (hvf_node_is_scalar(root) && !root->anchored && hvf_reader_is_null(root));
 }
 
+/* True when @text holds only printable ASCII, tabs and newlines (written to vectorize). */
+static bool
+reader_is_printable_ascii(const char *text, size_t len)
+{
+    bool ok = true;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        ok &= (c >= 0x20 && c < 0x7f) | (c == '\n') | (c == '\t');
+    }
+    return ok;
+}
+
 static int
 reader_parse(hvf_reader *r, const char *name, char *owned_buf, size_t len, hvf_diags *diags,
              hvf_error *err)
 {
     hvf_tree_builder b;
     hvf_doc doc = {0};
-    bool json;
+    bool json, ascii;
     size_t bad;
 
     r->file = name;
     r->diags = diags;
     r->doc = NULL;
+    /* Most files are printable ASCII: one quick pass, and the two checks below cannot fail. */
+    ascii = reader_is_printable_ascii(owned_buf, len);
     /* YAML and JSON files are UTF-8: say where they are not, in our words. */
-    bad = hvf_utf8_invalid_at(owned_buf, len);
+    bad = ascii ? len : hvf_utf8_invalid_at(owned_buf, len);
     if (bad < len) {
         int line = 1;
         for (size_t i = 0; i < bad; i++)
@@ -271,7 +286,7 @@ reader_parse(hvf_reader *r, const char *name, char *owned_buf, size_t len, hvf_d
         return -1;
     }
     /* YAML allows only printable characters (spec 5.1), JSON none outside strings either. */
-    for (size_t i = 0, line = 1; i < len; i++) {
+    for (size_t i = 0, line = 1; i < len && !ascii; i++) {
         unsigned char c = (unsigned char)owned_buf[i];
         if (c == '\n') {
             line++;
@@ -298,11 +313,15 @@ reader_parse(hvf_reader *r, const char *name, char *owned_buf, size_t len, hvf_d
          * as if they were spaces (inside a quoted string a tab becomes a space, which
          * docs/inventory.md states), and still are.
          */
-        for (size_t i = 0; i < len; i++) {
-            if (owned_buf[i] == '\t')
-                owned_buf[i] = ' ';
+        for (char *t = memchr(owned_buf, '\t', len); t;
+             t = memchr(t, '\t', len - (size_t)(t - owned_buf)))
+            *t = ' ';
+        /* the plain YAML of large inventories quickly; anything else through libyaml */
+        if (hvf_yaml_fast_parse(owned_buf, len, &b) < 0) {
+            hvf_tree_discard(&b);
+            hvf_tree_init(&b, reader_memory_limit);
+            hvf_yaml_parse(owned_buf, len, &b);
         }
-        reader_yaml(owned_buf, len, &b);
     }
     free(owned_buf);
     if (b.status == HVF_TREE_OK && b.doc.nnodes == 0) {

@@ -93,6 +93,17 @@ void hvf_tree_discard(hvf_tree_builder *b);
  */
 int hvf_json_parse(const char *text, size_t len, hvf_tree_builder *b);
 
+/*
+ * hvf_yaml_fast_parse: reads @text (@len bytes, tabs already made spaces) into @b when it is YAML
+ * of the plain subset described in reader-fast.c. Returns 0 with the document in @b, exactly
+ * the tree hvf_yaml_parse would build; or -1 when the text is outside the subset or not valid,
+ * and then @b is to be discarded and the text read with hvf_yaml_parse, which says what is wrong.
+ */
+int hvf_yaml_fast_parse(const char *text, size_t len, hvf_tree_builder *b);
+
+/* hvf_yaml_parse: reads @text as YAML through libyaml into @b (b->status says how it went). */
+void hvf_yaml_parse(const char *text, size_t len, hvf_tree_builder *b);
+
 /* True when a document should be read as JSON: by its name, or by its first characters. */
 bool hvf_json_expected(const char *name, const char *text, size_t len);
 

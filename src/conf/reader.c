@@ -122,6 +122,8 @@ reader_parse_double(const char *s, double *out)
 
     if (!*s || isspace((unsigned char)*s))
         return false;
+    if (hvf_units_decimal(s, strlen(s), out)) /* cpu_load of every VM: strtod's value, faster */
+        return true;
     errno = 0;
     *out = strtod(s, &end);
     return errno == 0 && *end == '\0' && isfinite(*out);
@@ -347,7 +349,13 @@ hvf_reader_map(hvf_reader *r, hvf_node *node, const char *path, const hvf_field_
                size_t nspecs, void *obj)
 {
     size_t before = r->diags->total;
-    HVF_AUTOFREE bool *seen = hvf_calloc(nspecs, sizeof(bool));
+    /* runs for every VM of an inventory: no allocation for the usual handful of specs */
+    bool seen_small[32] = {false};
+    HVF_AUTOFREE bool *seen_big = nspecs > HVF_ARRAY_LEN(seen_small)
+                                      ? hvf_calloc(nspecs, sizeof(bool))
+                                      : NULL;
+    bool *seen = seen_big ? seen_big : seen_small;
+    size_t hint = 0; /* where the next key's spec is looked for first: files list them in order */
     hvf_node *k, *v;
     void *iter = NULL;
     char field[160];
@@ -368,9 +376,16 @@ hvf_reader_map(hvf_reader *r, hvf_node *node, const char *path, const hvf_field_
             hvf_reader_report(r, k, path, "expected a field name");
             continue;
         }
+        /* the spec named @key (names are unique), from @hint on and round; nspecs if none */
         for (i = 0; i < nspecs; i++) {
-            if (strcmp(specs[i].name, key) == 0)
+            const hvf_field_spec *sp = &specs[(hint + i) % nspecs];
+
+            if (sp->name[0] == key[0] && strcmp(sp->name, key) == 0)
                 break;
+        }
+        if (i < nspecs) {
+            i = (hint + i) % nspecs;
+            hint = i + 1;
         }
         reader_join(field, sizeof(field), path, key);
         if (i == nspecs) {

@@ -7,7 +7,8 @@
  * so they share one message format, one set of unit rules and one set of input limits.
  *
  * A file is read into a compact, read-only tree of hvf_node (reader-tree.c): YAML through
- * libyaml's event API (reader-doc.c), JSON through a strict JSON parser (reader-json.c). A
+ * libyaml's event API (reader-doc.c), after a fast path that builds the same tree for the plain
+ * YAML of large inventories (reader-fast.c), JSON through a strict JSON parser (reader-json.c). A
  * document is JSON when the file name ends in ".json" or its text starts with '{' and a
  * double-quoted key: JSON is then refused unless it is JSON (RFC 8259), trailing commas included.
  */

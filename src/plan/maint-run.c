@@ -104,7 +104,9 @@ hvf_maintenance_plan(const hvf_fleet *fleet, const hvf_maint_opts *opts, hvf_mai
         params.duration_us = MAINT_HORIZON_US;
 
     plan = hvf_plan_new(opts->kind, opts->strategy);
-    if (opts->inventory_fingerprint)
+    if (opts->outcome_only)
+        ; /* left empty: see hvf_maint_opts */
+    else if (opts->inventory_fingerprint)
         hvf_strlcpy(plan->inventory_fingerprint, opts->inventory_fingerprint,
                     sizeof(plan->inventory_fingerprint));
     else
@@ -143,8 +145,10 @@ hvf_maintenance_plan(const hvf_fleet *fleet, const hvf_maint_opts *opts, hvf_mai
     res.hosts_crashed = st.hosts_crashed;
     res.vms_at_risk = plan->summary.vms_at_risk;
     res.migrations = plan->nmigrations;
-    hvf_seatbelt_evaluate(plan, &pol, fleet);
-    hvf_plan_seal(plan);
+    if (!opts->outcome_only) {
+        hvf_seatbelt_evaluate(plan, &pol, fleet);
+        hvf_plan_seal(plan);
+    }
     if (out)
         *out = res;
     hvf_sim_free(sim);

@@ -3,10 +3,20 @@
  * SHA-256 after FIPS 180-4. Written here rather than linking OpenSSL or nettle: hashing plans is
  * the only use, it is ~100 lines, and it keeps libhvfleet's dependencies to what the README lists.
  */
+#include <stdbool.h>
 #include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define SHA256_X86 1
+#else
+#define SHA256_X86 0
+#endif
 
 #include "hvfleet/alloc.h"
 #include "hvfleet/sha256.h"
+#include "util/sha256-priv.h"
 
 static const uint32_t sha256_k[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -26,7 +36,7 @@ sha256_rotr(uint32_t x, unsigned n)
 }
 
 static void
-sha256_block(uint32_t st[8], const uint8_t *p)
+sha256_block_c(uint32_t st[8], const uint8_t *p)
 {
     uint32_t w[64];
     uint32_t a = st[0], b = st[1], c = st[2], d = st[3], e = st[4], f = st[5], g = st[6], h = st[7];
@@ -64,6 +74,100 @@ sha256_block(uint32_t st[8], const uint8_t *p)
     st[5] += f;
     st[6] += g;
     st[7] += h;
+}
+
+#if SHA256_X86
+/*
+ * The same block with the x86 SHA extensions (Intel's sha256rnds2/msg1/msg2, on AMD since Zen
+ * and Intel since Ice Lake): 4 times the C above (1.2 GB/s here). A plan of 10,000 hosts hashes
+ * tens of MB (the inventory's fingerprint, the plan's hash): a quarter of a second in C.
+ * The state is kept as the instructions want it: ABEF and CDGH in two registers.
+ */
+__attribute__((target("sha,sse4.1"))) static void
+sha256_block_ni(uint32_t st[8], const uint8_t *p)
+{
+    const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+    __m128i tmp = _mm_loadu_si128((const __m128i *)&st[0]);    /* DCBA */
+    __m128i state1 = _mm_loadu_si128((const __m128i *)&st[4]); /* HGFE */
+    __m128i state0, abef, cdgh, w[4];
+
+    tmp = _mm_shuffle_epi32(tmp, 0xB1);          /* CDAB */
+    state1 = _mm_shuffle_epi32(state1, 0x1B);    /* EFGH */
+    state0 = _mm_alignr_epi8(tmp, state1, 8);    /* ABEF */
+    state1 = _mm_blend_epi16(state1, tmp, 0xF0); /* CDGH */
+    abef = state0;
+    cdgh = state1;
+    for (int i = 0; i < 4; i++)
+        w[i] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * i)), bswap);
+    /* 16 groups of 4 rounds; w[g % 4] holds words 4g..4g+3 of the schedule */
+    for (int g = 0; g < 16; g++) {
+        __m128i msg = _mm_add_epi32(w[g & 3], _mm_loadu_si128((const __m128i *)&sha256_k[4 * g]));
+
+        state1 = _mm_sha256rnds2_epu32(state1, state0, msg);
+        state0 = _mm_sha256rnds2_epu32(state0, state1, _mm_shuffle_epi32(msg, 0x0E));
+        if (g < 12) {
+            /* words 4(g+4)..: W[t-16] + s0(W[t-15]) + W[t-7], then + s1(W[t-2]) */
+            __m128i t7 = _mm_alignr_epi8(w[(g + 3) & 3], w[(g + 2) & 3], 4);
+            __m128i x = _mm_add_epi32(_mm_sha256msg1_epu32(w[g & 3], w[(g + 1) & 3]), t7);
+
+            w[g & 3] = _mm_sha256msg2_epu32(x, w[(g + 3) & 3]);
+        }
+    }
+    state0 = _mm_add_epi32(state0, abef);
+    state1 = _mm_add_epi32(state1, cdgh);
+    tmp = _mm_shuffle_epi32(state0, 0x1B);       /* FEBA */
+    state1 = _mm_shuffle_epi32(state1, 0xB1);    /* DCHG */
+    state0 = _mm_blend_epi16(tmp, state1, 0xF0); /* DCBA */
+    state1 = _mm_alignr_epi8(state1, tmp, 8);    /* HGFE */
+    _mm_storeu_si128((__m128i *)&st[0], state0);
+    _mm_storeu_si128((__m128i *)&st[4], state1);
+}
+
+static bool
+sha256_cpu_has_ni(void)
+{
+    unsigned a, b, c, d;
+
+    /* SHA (leaf 7, EBX bit 29), and SSSE3 and SSE4.1 (leaf 1, ECX bits 9 and 19) */
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 9)) || !(c & (1u << 19)))
+        return false;
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29));
+}
+#endif
+
+/* -1: not decided yet; 0: C; 1: SHA extensions. Decided once, the same on every thread. */
+static int sha256_use_ni = -1;
+
+static void
+sha256_block(uint32_t st[8], const uint8_t *p)
+{
+#if SHA256_X86
+    int ni = __atomic_load_n(&sha256_use_ni, __ATOMIC_RELAXED);
+
+    if (ni < 0) {
+        ni = sha256_cpu_has_ni();
+        __atomic_store_n(&sha256_use_ni, ni, __ATOMIC_RELAXED);
+    }
+    if (ni) {
+        sha256_block_ni(st, p);
+        return;
+    }
+#endif
+    sha256_block_c(st, p);
+}
+
+bool
+hvf_sha256_set_accel(bool on)
+{
+#if SHA256_X86
+    bool had = sha256_use_ni > 0 || (sha256_use_ni < 0 && sha256_cpu_has_ni());
+
+    __atomic_store_n(&sha256_use_ni, on && sha256_cpu_has_ni(), __ATOMIC_RELAXED);
+    return had;
+#else
+    (void)on;
+    return false;
+#endif
 }
 
 void

@@ -36,6 +36,33 @@ static const units_entry time_units[] = {
     {"h", 3600e6}, {"d", 86400e6},
 };
 
+bool
+hvf_units_decimal(const char *s, size_t len, double *out)
+{
+    static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    uint64_t m = 0;
+    size_t digits = 0, frac = 0;
+    bool dot = false;
+
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '.' && !dot) {
+            dot = true;
+        } else if (s[i] >= '0' && s[i] <= '9') {
+            if (++digits > 15) /* below 10^15 < 2^53: m is exact */
+                return false;
+            m = m * 10 + (uint64_t)(s[i] - '0');
+            frac += dot;
+        } else {
+            return false;
+        }
+    }
+    if (digits == 0)
+        return false;
+    *out = (double)m / pow10[frac]; /* both exact: the quotient is correctly rounded */
+    return true;
+}
+
 /* Reads a non-negative decimal number; returns the position after it, or NULL. */
 static const char *
 units_read_number(const char *p, double *val)
@@ -48,6 +75,8 @@ units_read_number(const char *p, double *val)
         p++;
     if (p == start || (p == start + 1 && *start == '.'))
         return NULL;
+    if (hvf_units_decimal(start, (size_t)(p - start), val))
+        return p;
     errno = 0;
     *val = strtod(start, &end);
     if (end != p || errno != 0 || !isfinite(*val))

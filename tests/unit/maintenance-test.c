@@ -738,6 +738,28 @@ test_storm_fleet(void **state)
     /* The seatbelt refuses what the naive schedule did. */
     assert_int_equal(p->summary.verdict, HVF_PLAN_VERDICT_REFUSED);
     hvf_plan_free(p);
+
+    /* outcome_only (the CLI's comparison): the same figures, no fingerprint, verdict or hash */
+    for (int s = 0; s < 2; s++) {
+        hvf_maint_outcome full, only;
+        hvf_plan *pf, *po;
+
+        o.strategy = s ? HVF_PLAN_STRATEGY_NAIVE : HVF_PLAN_STRATEGY_HVFLEET;
+        o.inventory_fingerprint = NULL;
+        o.outcome_only = false;
+        pf = hvf_maintenance_plan(sc->fleet, &o, &full, &err);
+        o.outcome_only = true;
+        po = hvf_maintenance_plan(sc->fleet, &o, &only, &err);
+        assert_non_null(pf);
+        assert_non_null(po);
+        assert_memory_equal(&full, &only, sizeof(full));
+        assert_int_equal(po->nmigrations, pf->nmigrations);
+        assert_string_equal(po->inventory_fingerprint, "");
+        assert_string_equal(po->summary.plan_hash, "");
+        hvf_plan_free(pf);
+        hvf_plan_free(po);
+    }
+    o.outcome_only = false;
     hvf_scenario_free(sc);
     hvf_diags_clear(&d);
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The reader's document side: the memory limit (a file too big to hold says so, never "syntax"),
- * strict JSON, duplicate keys, nesting, and the node API the readers walk.
+ * strict JSON, duplicate keys, nesting, the node API the readers walk, and the YAML fast path.
  */
+#include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include "hvfleet/alloc.h"
 #include "hvfleet/inventory.h"
 #include "hvfleet/strbuf.h"
+#include "util/text.h"
 
 /* An inventory of @nvms VMs on 4 hosts, in YAML or JSON. */
 static char *
@@ -276,6 +278,170 @@ test_nodes(void **state)
     hvf_reader_close(&r);
 }
 
+
+/* ---- the YAML fast path (issue 9) ---- */
+
+/*
+ * Reads @text with the fast path and with libyaml. Returns true when the fast path accepted it,
+ * after checking that libyaml accepts it too and builds the same nodes.
+ */
+static bool
+fast_same_tree(const char *text, size_t len, const char *what)
+{
+    HVF_AUTOFREE char *copy = hvf_malloc(len + 1);
+    hvf_tree_builder fb, lb;
+    hvf_doc fd = {0}, ld = {0};
+
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    for (size_t i = 0; i < len; i++) {
+        if (copy[i] == '\t')
+            copy[i] = ' '; /* as the reader hands it over */
+    }
+    hvf_tree_init(&fb, HVF_CONF_MAX_TREE_BYTES);
+    if (hvf_yaml_fast_parse(copy, len, &fb) < 0) {
+        hvf_tree_discard(&fb);
+        return false;
+    }
+    assert_int_equal(hvf_tree_finish(&fb, &fd), 0);
+    hvf_tree_init(&lb, HVF_CONF_MAX_TREE_BYTES);
+    hvf_yaml_parse(copy, len, &lb);
+    if (lb.status != HVF_TREE_OK)
+        fail_msg("%s: the fast path accepted what libyaml refuses: line %d: %s", what, lb.line,
+                 lb.msg);
+    assert_int_equal(hvf_tree_finish(&lb, &ld), 0);
+    assert_int_equal(fd.nnodes, ld.nnodes);
+    for (size_t i = 0; i < fd.nnodes; i++) {
+        const hvf_node *a = &fd.nodes[i], *b = &ld.nodes[i];
+
+        if (a->kind != b->kind || a->style != b->style || a->len != b->len ||
+            a->line != b->line || a->first != b->first || a->next != b->next ||
+            (a->text && memcmp(a->text, b->text, a->len) != 0))
+            fail_msg("%s: node %zu differs (line %u / %u, '%s' / '%s')", what, i, a->line,
+                     b->line, a->text ? a->text : "", b->text ? b->text : "");
+    }
+    hvf_doc_free(&fd);
+    hvf_doc_free(&ld);
+    return true;
+}
+
+static void
+test_yaml_fast_subset(void **state)
+{
+    HVF_AUTOFREE char *inv = make_inventory(50, false);
+    static const char *const inside[] = {
+        "a: b\n",
+        ("# head\n\nschema: x/v1 # tail\nhosts:\n  - {name: kvm1, tags: [\"a\", 'b'], n: 1.5}\n"
+         "  - {}\n  - []\nvms:\n- name: vm1\n  host: kvm1\n\n- {name: vm2, x: {y: [1, [2]]}}\n"),
+        "a:\n  b:\n    c: d\n  e: f\ng: h",
+        "- a\n- b: c\n  d: e\n-   f: g\n    h: i\n",
+        "a:\n- x\n- y\nb: 1\n",
+        "k: \"quoted # not a comment\"\n'q': v\n",
+        "a: ...\nb: x-y+z/w_.\n",
+    };
+    static const char *const outside[] = {
+        "",                     /* nothing: libyaml says what */
+        "# only a comment\n",
+        "a\n",                  /* a scalar document */
+        "{a: b}\n",             /* a flow root */
+        "a: &x 1\nb: *x\n",     /* anchors, aliases */
+        "a: !!str 1\n",         /* tags */
+        "a: \"x\\ty\"\n",       /* escapes */
+        "a: 'it''s'\n",
+        "a: two words\n",
+        "a: b\n  c\n",          /* a plain scalar over two lines */
+        "a:\nb: 1\n",           /* an empty value */
+        "a: ~\n",
+        "---\na: 1\n",
+        "a: 1\n...\n",
+        "a: [x, y,]\n",         /* trailing comma */
+        "a: [x,\n  y]\n",       /* a flow collection over two lines */
+        "a: 1\r\n",
+        "a: caf\xc3\xa9\n",
+        "# NEL \xc2\x85 is a line break to libyaml\na: 1\n",
+        "a: \"x\x01\"\n",
+        "a: 1 # \x7f\n",
+        "a: 1\na: 2\n",         /* a duplicate key: libyaml's message */
+        "a: {b: 1, b: 2}\n",
+        "a:b\n",
+        "a : b\n",
+        "- - a\n",
+        "-\n  a\n",
+        "? a\n: b\n",
+        "a: b#c\n",
+        "a:\n  - x\n  b: 1\n",  /* libyaml refuses it */
+        "a: 1\n - b\n",
+        "a: -1\n",
+        "a: {b:1}\n",
+        "a: [b: 1]\n",
+    };
+    HVF_AUTOFREE char *longkey = hvf_malloc(2000);
+
+    (void)state;
+    assert_true(fast_same_tree(inv, strlen(inv), "make_inventory"));
+    for (size_t i = 0; i < HVF_ARRAY_LEN(inside); i++) {
+        if (!fast_same_tree(inside[i], strlen(inside[i]), inside[i]))
+            fail_msg("the fast path gave up on: %s", inside[i]);
+    }
+    for (size_t i = 0; i < HVF_ARRAY_LEN(outside); i++) {
+        if (fast_same_tree(outside[i], strlen(outside[i]), outside[i]))
+            fail_msg("the fast path took: %s", outside[i]);
+    }
+    /* libyaml refuses implicit keys over 1024 bytes */
+    memset(longkey, 'k', 1500);
+    memcpy(longkey + 1500, ": v\n", 5);
+    assert_false(fast_same_tree(longkey, strlen(longkey), "a long key"));
+}
+
+/* Every YAML file of the repository: the fast path takes it with libyaml's tree, or leaves it. */
+static size_t
+fast_walk(const char *dir, size_t *taken)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    size_t n = 0;
+
+    if (!d)
+        return 0;
+    while ((e = readdir(d)) != NULL) {
+        HVF_AUTOFREE char *path = NULL;
+        size_t len = strlen(e->d_name);
+
+        if (e->d_name[0] == '.')
+            continue;
+        path = hvf_asprintf("%s/%s", dir, e->d_name);
+        if (e->d_type == DT_DIR) {
+            n += fast_walk(path, taken);
+        } else if (len > 5 && strcmp(e->d_name + len - 5, ".yaml") == 0) {
+            hvf_error err = HVF_ERROR_INIT;
+            size_t size = 0;
+            HVF_AUTOFREE char *text = hvf_text_read_file(path, HVF_CONF_MAX_BYTES, &size, &err);
+
+            assert_non_null(text);
+            *taken += fast_same_tree(text, size, path);
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+static void
+test_yaml_fast_files(void **state)
+{
+    static const char *const dirs[] = {"examples", "scenarios", "tests/conf", "tests/fuzz/corpus"};
+    size_t n = 0, taken = 0;
+
+    (void)state;
+    for (size_t i = 0; i < HVF_ARRAY_LEN(dirs); i++) {
+        HVF_AUTOFREE char *dir = hvf_asprintf("%s/%s", HVF_SRCDIR, dirs[i]);
+        n += fast_walk(dir, &taken);
+    }
+    print_message("yaml fast path: %zu of %zu files\n", taken, n);
+    assert_true(n > 100);
+    assert_true(taken > 0);
+}
+
 int
 main(void)
 {
@@ -283,6 +449,7 @@ main(void)
         cmocka_unit_test(test_memory_limit),   cmocka_unit_test(test_json_strict),
         cmocka_unit_test(test_json_values),    cmocka_unit_test(test_duplicate_keys),
         cmocka_unit_test(test_nesting),        cmocka_unit_test(test_nodes),
+        cmocka_unit_test(test_yaml_fast_subset), cmocka_unit_test(test_yaml_fast_files),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

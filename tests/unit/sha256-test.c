@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* SHA-256 against the FIPS 180-4 / NIST example vectors, in one piece and fed byte by byte. */
+/*
+ * SHA-256 against the FIPS 180-4 / NIST example vectors, in one piece and fed byte by byte, with
+ * the CPU's SHA extensions (when it has them) and without.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +13,7 @@
 
 #include "hvfleet/alloc.h"
 #include "hvfleet/sha256.h"
+#include "util/sha256-priv.h"
 
 static const struct {
     const char *in;
@@ -63,12 +67,50 @@ test_incremental(void **state)
     assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
+/* Both implementations give the same digests of every length from 0 to 300 bytes of noise. */
+static void
+test_accel_same(void **state)
+{
+    uint8_t buf[300];
+    uint32_t x = 12345;
+    char c[HVF_SHA256_HEX_LEN + 1], ni[HVF_SHA256_HEX_LEN + 1];
+    bool had;
+
+    for (size_t i = 0; i < sizeof(buf); i++) {
+        x = x * 1103515245u + 12345u;
+        buf[i] = (uint8_t)(x >> 16);
+    }
+    had = hvf_sha256_set_accel(true);
+    for (size_t len = 0; len <= sizeof(buf); len++) {
+        hvf_sha256_set_accel(false);
+        hvf_sha256_hex(buf, len, c);
+        hvf_sha256_set_accel(true);
+        hvf_sha256_hex(buf, len, ni);
+        assert_string_equal(c, ni);
+    }
+    hvf_sha256_set_accel(had);
+}
+
+/* The vectors again, the other way than the machine's default. */
+static void
+test_vectors_other_way(void **state)
+{
+    bool had = hvf_sha256_set_accel(false);
+
+    hvf_sha256_set_accel(!had);
+    test_vectors(state);
+    test_incremental(state);
+    hvf_sha256_set_accel(had);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vectors),
         cmocka_unit_test(test_incremental),
+        cmocka_unit_test(test_accel_same),
+        cmocka_unit_test(test_vectors_other_way),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -123,13 +125,45 @@ test_format(void **state)
     assert_string_equal(hvf_units_format_rate(1.25e9, buf, sizeof(buf)), "1.25 GB/s");
 }
 
+/* hvf_units_decimal gives strtod's double for every plain decimal it takes, and takes no other. */
+static void
+test_decimal(void **state)
+{
+    static const char *const refused[] = {"", ".", "-1", "+1", "1e3", "1.2.3", "0x1", "inf",
+                                          " 1", "1 ", "1234567890123456", "0.0000000000000001"};
+    uint64_t x = 88172645463325252ULL;
+    char buf[40];
+    double d;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+        assert_false(hvf_units_decimal(refused[i], strlen(refused[i]), &d));
+    assert_true(hvf_units_decimal("5.", 2, &d) && d == 5.0);
+    assert_true(hvf_units_decimal(".5", 2, &d) && d == 0.5);
+    for (int i = 0; i < 200000; i++) {
+        int digits, point;
+
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+        digits = 1 + (int)(x % 15);
+        point = (int)((x >> 8) % (uint64_t)(digits + 1));
+        snprintf(buf, sizeof(buf), "%0*llu", digits,
+                 (unsigned long long)((x >> 16) % 1000000000000000ULL));
+        buf[digits] = '\0';
+        memmove(buf + point + 1, buf + point, (size_t)(digits - point) + 1);
+        buf[point] = '.';
+        assert_true(hvf_units_decimal(buf, strlen(buf), &d));
+        if (d != strtod(buf, NULL))
+            fail_msg("'%s': %.17g, strtod %.17g", buf, d, strtod(buf, NULL));
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_size_good), cmocka_unit_test(test_size_bad),
         cmocka_unit_test(test_rate),      cmocka_unit_test(test_duration),
-        cmocka_unit_test(test_format),
+        cmocka_unit_test(test_format),    cmocka_unit_test(test_decimal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
