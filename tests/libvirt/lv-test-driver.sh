@@ -46,6 +46,18 @@ grep -q "spare" "$T/fleet.yaml" && fail "a shut-off domain is not running: not d
 "$HVFLEET" inventory discover --libvirt-template "test://$T/{host}.xml" --hosts lv1,lv2 \
     2> /dev/null | cmp -s - "$T/fleet.yaml" || fail "discovery is deterministic"
 
+# test:///default, libvirt's built-in host: its facts and its one running domain, as libvirt
+# says them (16 CPUs, a domain of 8 GiB on a host of 3: the check names the over-commitment)
+"$HVFLEET" inventory discover --libvirt test:///default -o "$T/default.yaml" 2> "$T/err" ||
+    fail "discover test:///default: $(cat "$T/err")"
+grep -q "cpus: 16, memory: 3GiB.*libvirt_uri: \"test:///default\"" "$T/default.yaml" ||
+    fail "test:///default's facts: $(cat "$T/default.yaml")"
+grep -q "name: test, host: .*vcpus: 2, memory: 8GiB" "$T/default.yaml" ||
+    fail "test:///default's domain: $(cat "$T/default.yaml")"
+"$HVFLEET" inventory check "$T/default.yaml" > /dev/null 2> "$T/err"
+grep -q "memory: '8GiB used by VMs': expected at most the 3GiB usable" "$T/err" ||
+    fail "the check names the over-commitment: $(cat "$T/err")"
+
 # --merge keeps what hosts can't tell: zone, rack, service, a VM running nowhere
 cat > "$T/old.yaml" <<EOF
 schema: hvfleet.inventory/v1
