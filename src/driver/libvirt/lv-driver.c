@@ -64,7 +64,7 @@ lv_uint_param(const char *uri, const char *name, const char *v, long lo, long hi
     return 0;
 }
 
-static int
+int
 lv_uri_parse(lv_priv *p, const char *uri, long *workers, long *connect_s, hvf_error *err)
 {
     hvf_driver_uri u;

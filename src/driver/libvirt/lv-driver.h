@@ -180,6 +180,11 @@ typedef struct lv_priv {
 
 extern const hvf_driver hvf_libvirt_driver;
 
+/* The driver URI into @p's inv_path, tmpl and dirty_every_us, @workers and @connect_s (left
+ * as they are when the URI does not say): 0, or -1 with HVF_ERR_INVALID naming the URI and the
+ * parameter. @p's strings are owned (free them, or lv_free's way). */
+int lv_uri_parse(lv_priv *p, const char *uri, long *workers, long *connect_s, hvf_error *err);
+
 int64_t lv_now(const lv_priv *p);
 void lv_emit(lv_priv *p, hvf_drv_event_type type, const char *host, const char *vm,
              hvf_drv_vm_state vs, int64_t job, hvf_job_state js);
