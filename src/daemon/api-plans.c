@@ -660,7 +660,13 @@ hvfd_api_run_get(hvfd_req *r)
     body = run_row_json(&run);
     pthread_mutex_lock(&d->lock);
     if (d->run.id == id) {
-        json_object_set_new(body, "result", json_string(d->run.state));
+        /* the executor writes its end to the store before the controller hears of it: a run
+         * the store says ended has that result, whatever the live figures still say */
+        bool stale = strcmp(d->run.state, "running") == 0 && run.state != HVF_STORE_RUN_RUNNING;
+
+        json_object_set_new(body, "result",
+                            json_string(stale ? hvf_store_run_state_names[run.state]
+                                              : d->run.state));
         json_object_set_new(body, "progress", run_live_json(&d->run));
         json_object_set_new(body, "predicted_makespan_s",
                             json_real((double)d->run.predicted_makespan_us / 1e6));
