@@ -136,6 +136,50 @@ hvf_drv_host_transition(const char *host, hvf_drv_host_state cur, hvf_drv_host_s
     return -1;
 }
 
+int
+hvf_drv_world_may_maintain(const hvf_drv_world_view *w, int32_t h, hvf_error *err)
+{
+    const hvf_fleet *f = w->fleet;
+    hvf_drv_host_state s = w->host_state(w->ctx, (size_t)h);
+
+    if (s != HVF_DRV_HOST_DRAINING) {
+        hvf_error_set(err, HVF_ERR_CONFLICT, "host '%s' is %s: maintenance takes a drained host",
+                      f->hosts[h].name, hvf_drv_host_state_names[s]);
+        return -1;
+    }
+    for (size_t v = 0; v < f->nvms; v++) {
+        hvf_drv_vm_state vs = w->vm_state(w->ctx, v);
+
+        if (f->vms[v].host == h && vs != HVF_DRV_VM_STOPPED) {
+            hvf_error_set(err, HVF_ERR_CONFLICT, "host '%s' is not empty: VM '%s' is %s there",
+                          f->hosts[h].name, f->vms[v].name, hvf_drv_vm_state_names[vs]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int
+hvf_drv_world_fence(const hvf_drv_world_view *w, int32_t h, void (*crash)(void *ctx, size_t v),
+                    void *ctx, hvf_error *err)
+{
+    const hvf_fleet *f = w->fleet;
+    hvf_drv_host_state s = w->host_state(w->ctx, (size_t)h);
+
+    if (s != HVF_DRV_HOST_DOWN) {
+        hvf_error_set(err, HVF_ERR_CONFLICT, "host '%s' is %s: only a lost host is fenced",
+                      f->hosts[h].name, hvf_drv_host_state_names[s]);
+        return -1;
+    }
+    for (size_t v = 0; v < f->nvms; v++) {
+        hvf_drv_vm_state vs = w->vm_state(w->ctx, v);
+
+        if (f->vms[v].host == h && vs != HVF_DRV_VM_STOPPED && vs != HVF_DRV_VM_CRASHED)
+            crash(ctx, v);
+    }
+    return 0;
+}
+
 void
 hvf_drv_vm_place(hvf_fleet *f, int32_t vm, int32_t host)
 {

@@ -46,6 +46,12 @@ hvf_fleet *hvf_drv_world_fleet(hvf_conn *conn, hvf_error *err);
  * with HVF_ERR_CONFLICT naming @host, its state and the one asked for. */
 int hvf_drv_host_transition(const char *host, hvf_drv_host_state cur, hvf_drv_host_state want,
                             hvf_error *err);
+/* host_maintain's checks: @h is draining and runs nothing (HVF_ERR_CONFLICT naming what). */
+int hvf_drv_world_may_maintain(const hvf_drv_world_view *w, int32_t h, hvf_error *err);
+/* host_fenced's check and its effect: @h must be down; each VM of it neither stopped nor
+ * crashed is handed to @crash (which marks it crashed and says so). */
+int hvf_drv_world_fence(const hvf_drv_world_view *w, int32_t h, void (*crash)(void *ctx, size_t v),
+                        void *ctx, hvf_error *err);
 /* Records that @vm runs on @host now, moving what it uses there (over-committing if need be:
  * the world says what is, not what should be). */
 void hvf_drv_vm_place(hvf_fleet *f, int32_t vm, int32_t host);

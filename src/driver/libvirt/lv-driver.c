@@ -388,20 +388,9 @@ lv_host_maintain(hvf_conn *conn, const char *host, const char *command, int64_t 
     lv_task *t;
 
     (void)expected_us;
-    if (h < 0)
+    if (h < 0 || hvf_drv_world_may_maintain(&p->view, h, err) < 0)
         return -1;
     ho = &p->hosts[h];
-    if (ho->state != HVF_DRV_HOST_DRAINING) {
-        hvf_error_set(err, HVF_ERR_CONFLICT, "host '%s' is %s: maintenance takes a drained host",
-                      host, hvf_drv_host_state_names[ho->state]);
-        return -1;
-    }
-    for (size_t v = 0; v < p->fleet->nvms; v++)
-        if (p->fleet->vms[v].host == h && p->vms[v].state != HVF_DRV_VM_STOPPED) {
-            hvf_error_set(err, HVF_ERR_CONFLICT, "host '%s' is not empty: VM '%s' is %s there",
-                          host, p->fleet->vms[v].name, hvf_drv_vm_state_names[p->vms[v].state]);
-            return -1;
-        }
     ho->state = HVF_DRV_HOST_MAINTENANCE;
     if (!command || !*command || strcmp(command, "none") == 0) {
         lv_emit(p, HVF_DRV_EV_HOST_BACK, host, NULL, HVF_DRV_VM_RUNNING, -1, HVF_JOB_SETUP);
@@ -680,28 +669,23 @@ lv_host_health(hvf_conn *conn, const char *host, hvf_drv_health *out, hvf_error 
     return 0;
 }
 
+static void
+lv_crash(void *ctx, size_t v)
+{
+    lv_priv *p = ctx;
+
+    p->vms[v].state = HVF_DRV_VM_CRASHED;
+    lv_emit(p, HVF_DRV_EV_VM_STATE, p->fleet->hosts[p->fleet->vms[v].host].name, p->fleet->vms[v].name,
+            HVF_DRV_VM_CRASHED, -1, HVF_JOB_SETUP);
+}
+
 static int
 lv_host_fenced(hvf_conn *conn, const char *host, hvf_error *err)
 {
     lv_priv *p = lv(conn);
     int32_t h = lv_find_host(p, host, false, err);
 
-    if (h < 0)
-        return -1;
-    if (p->hosts[h].state != HVF_DRV_HOST_DOWN) {
-        hvf_error_set(err, HVF_ERR_CONFLICT, "host '%s' is %s: only a lost host is fenced", host,
-                      hvf_drv_host_state_names[p->hosts[h].state]);
-        return -1;
-    }
-    for (size_t v = 0; v < p->fleet->nvms; v++) {
-        if (p->fleet->vms[v].host != h || p->vms[v].state == HVF_DRV_VM_STOPPED ||
-            p->vms[v].state == HVF_DRV_VM_CRASHED)
-            continue;
-        p->vms[v].state = HVF_DRV_VM_CRASHED;
-        lv_emit(p, HVF_DRV_EV_VM_STATE, host, p->fleet->vms[v].name, HVF_DRV_VM_CRASHED, -1,
-                HVF_JOB_SETUP);
-    }
-    return 0;
+    return h < 0 ? -1 : hvf_drv_world_fence(&p->view, h, lv_crash, p, err);
 }
 
 const hvf_driver hvf_libvirt_driver = {
