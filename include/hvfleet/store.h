@@ -31,21 +31,28 @@
 #include "hvfleet/error.h"
 
 #define HVF_STORE_FILE "hvfleet.db"
-#define HVF_STORE_SCHEMA_VERSION 2
+#define HVF_STORE_SCHEMA_VERSION 3
 
 typedef struct hvf_store hvf_store;
 
 /*
  * hvf_store_open: opens (creating @dir with mode 0700 and the database if missing) the store in
- * @dir and brings its schema up to date. Returns an owned store (hvf_store_close), or NULL with
+ * @dir and brings its schema up to date. @dir may instead be a PostgreSQL URI
+ * (postgresql://USER@HOST:PORT/DB, libpq's form): the same schema and records in that database,
+ * shared by several controllers (docs/controller-ha.md). Returns an owned store (hvf_store_close), or NULL with
  * @err set (HVF_ERR_IO: not a directory, unwritable, not a database; HVF_ERR_CONFLICT: made by
  * a newer hvfleet).
  */
 hvf_store *hvf_store_open(const char *dir, hvf_error *err);
 void hvf_store_close(hvf_store *st);
-/* The database file's path (borrowed) and its directory. */
+/* The database file's path (borrowed) and its directory; for PostgreSQL, both the URI
+ * without its password. */
 const char *hvf_store_path(const hvf_store *st);
 const char *hvf_store_dir(const hvf_store *st);
+/* "sqlite" or "postgresql". */
+const char *hvf_store_backend(const hvf_store *st);
+/* True when @loc names a database server (a PostgreSQL URI) rather than a state directory. */
+bool hvf_store_is_uri(const char *loc);
 /* Schema version of the open database (after migrations). */
 int hvf_store_schema_version(hvf_store *st);
 
@@ -53,6 +60,51 @@ int hvf_store_schema_version(hvf_store *st);
 int hvf_store_begin(hvf_store *st, hvf_error *err) __attribute__((warn_unused_result));
 int hvf_store_commit(hvf_store *st, hvf_error *err) __attribute__((warn_unused_result));
 void hvf_store_rollback(hvf_store *st);
+
+/* ---- the leader's lease (several controllers on one store) ---- */
+
+typedef struct hvf_store_lease {
+    char holder[64]; /* a controller instance: "NAME/INCARNATION" */
+    int64_t term;    /* grows by one each time the lease changes hands (or lapses) */
+    int64_t expires_ms, since_ms; /* the database's clock, ms since the epoch */
+    int64_t now_ms;               /* the database's clock when it was read */
+} hvf_store_lease;
+
+/*
+ * hvf_store_lease_acquire: takes the lease for @holder until the database's clock plus @ttl_ms,
+ * if it is free, lapsed or already @holder's (a renewal keeps the term). One statement: two
+ * controllers asking at once cannot both get it. Returns 1 held (@out: the term and expiry), 0
+ * another holds it (@out: who, until when), -1 error.
+ */
+int hvf_store_lease_acquire(hvf_store *st, const char *holder, int64_t ttl_ms,
+                            hvf_store_lease *out, hvf_error *err);
+/* Ends @holder's lease of @term now (a clean stop: a standby takes over at once). */
+int hvf_store_lease_release(hvf_store *st, const char *holder, int64_t term, hvf_error *err)
+    __attribute__((warn_unused_result));
+/* The lease as it stands: 1 (@out filled, maybe lapsed: expires_ms <= now_ms), 0 none, -1. */
+int hvf_store_lease_get(hvf_store *st, hvf_store_lease *out, hvf_error *err);
+/*
+ * hvf_store_fence: from now on this handle writes runs, claims and journal entries only while
+ * @holder holds the lease of @term (checked in the write's own transaction; on PostgreSQL the
+ * lease row is share-locked to the commit, so no takeover lands in between); a write without
+ * it fails with HVF_ERR_CONFLICT. Journal entries record @holder and @term. NULL: no fence.
+ */
+void hvf_store_fence(hvf_store *st, const char *holder, int64_t term);
+
+typedef struct hvf_store_controller {
+    char name[64];
+    char instance[64]; /* NAME/INCARNATION of its current process */
+    char url[512];     /* where people, agents and peers reach it */
+    int64_t started_unix;
+    int64_t seen_ms; /* last heartbeat, the database's clock */
+} hvf_store_controller;
+
+/* Records that controller @c->name is alive now (its heartbeat). */
+int hvf_store_controller_seen(hvf_store *st, const hvf_store_controller *c, hvf_error *err)
+    __attribute__((warn_unused_result));
+/* Every controller by name (owned array, free()); @now_ms (may be NULL): the database's clock. */
+long hvf_store_controllers(hvf_store *st, hvf_store_controller **out, int64_t *now_ms,
+                           hvf_error *err);
 
 /* ---- freeze ---- */
 
@@ -171,6 +223,8 @@ typedef struct hvf_store_entry {
     int64_t job;    /* driver job id, or -1 */
     char result[32]; /* outcomes: "ok", "failed", "cancelled", "unknown", ... */
     char detail[256];
+    char controller[64]; /* the lease holder it was written under (hvf_store_fence), or "" */
+    int64_t term;        /* ... and its term, or 0 */
 } hvf_store_entry;
 
 int hvf_store_journal_append(hvf_store *st, hvf_store_entry *e, hvf_error *err)
