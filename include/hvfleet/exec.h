@@ -37,7 +37,13 @@ struct hvf_exec_progress;
 typedef struct hvf_exec_opts {
     const char *plan_path;      /* for messages and the run's record */
     const char *inventory_path; /* the same */
-    const char *state_dir;      /* the store; required */
+    const char *state_dir;      /* the store, and where records go; required */
+    const char *store;          /* the store when it is elsewhere (a PostgreSQL URI); NULL */
+    /* Several controllers on one store: the run's writes are taken only while this holder
+     * holds the lease of this term (hvf_store_fence); its record goes to STATE_DIR even when
+     * another controller began the run. NULL: one controller. */
+    const char *fence_holder;
+    int64_t fence_term;
     const char *record_path;    /* NULL = STATE_DIR/runs/run-ID.json */
     const hvf_policy *policy;   /* NULL = defaults */
     double tolerance;           /* deviation beyond which the rest is re-planned; 0.25 */

@@ -23,15 +23,20 @@ hvfd_api_health(hvfd_req *r)
     bool busy = hvfd_run_busy(d, &run);
     json_t *body;
 
+    /* a standby is healthy without a fleet: it has no driver until it leads */
+    bool standby = !hvfd_leading(d);
+    bool ok = s || d->cfg.monitor_only || standby;
+
     pthread_mutex_lock(&d->lock);
-    body = json_pack("{s:s, s:s?, s:I, s:o, s:I}", "status",
-                     s || d->cfg.monitor_only ? "ok" : "starting", "driver",
-                     d->driver_uri, "uptime_s", (json_int_t)(time(NULL) - d->started_unix),
-                     "run", busy ? json_integer(run) : json_null(), "snapshot_age_s",
+    body = json_pack("{s:s, s:s, s:s?, s:I, s:o, s:I}", "status",
+                     standby ? "standby" : ok ? "ok" : "starting", "role", hvfd_role(d),
+                     "driver", d->driver_uri, "uptime_s",
+                     (json_int_t)(time(NULL) - d->started_unix), "run",
+                     busy ? json_integer(run) : json_null(), "snapshot_age_s",
                      (json_int_t)(s ? time(NULL) - s->at_unix : -1));
     pthread_mutex_unlock(&d->lock);
     hvfd_snap_unref(s);
-    return hvfd_reply(r, s || d->cfg.monitor_only ? 200 : 503, body);
+    return hvfd_reply(r, ok ? 200 : 503, body);
 }
 
 int

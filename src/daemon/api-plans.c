@@ -163,7 +163,7 @@ plan_change_post(hvfd_req *r, json_t *body)
         hvfd_fail_err(r, &err);
         goto out;
     }
-    hvf_change_plan_evaluate(plan, &policy, s->fleet, hvf_freeze_is_frozen(d->state_dir));
+    hvf_change_plan_evaluate(plan, &policy, s->fleet, hvf_freeze_is_frozen(d->store_loc));
     hvf_change_plan_format_json(plan, &sb);
     if (!(file = hvf_change_plan_file_parse("change plan", sb.buf, sb.len, &diags, &err))) {
         hvfd_fail_err(r, &err);
@@ -473,8 +473,8 @@ hvfd_api_approvals_post(hvfd_req *r)
     if (hvfd_field_string(r, body, "comment", false, 500, &comment) < 0 ||
         !(st = plan_open(r, &sp)))
         goto out;
-    rc = sp.plan ? hvf_approval_record(d->state_dir, sp.plan, r->who.name, &err)
-                 : hvf_approval_record_change(d->state_dir, sp.change, r->who.name, &err);
+    rc = sp.plan ? hvf_approval_record(d->store_loc, sp.plan, r->who.name, &err)
+                 : hvf_approval_record_change(d->store_loc, sp.change, r->who.name, &err);
     if (rc < 0) {
         /* the author approving a plan that needs approval: the two-person rule says no */
         if (err.code == HVF_ERR_REFUSED)
@@ -777,7 +777,7 @@ hvfd_api_run_control(hvfd_req *r)
 
         if (hvfd_run_busy(d, NULL))
             return hvfd_fail(r, 409, NULL, "run %" PRId64 " is running, not paused", id);
-        if (hvf_exec_control(d->state_dir, HVF_STORE_CONTROL_NONE, &id, &err) < 0)
+        if (hvf_exec_control(d->store_loc, HVF_STORE_CONTROL_NONE, &id, &err) < 0)
             return hvfd_fail_err(r, &err);
         cmd = HVF_NEW(hvfd_cmd);
         cmd->kind = HVFD_CMD_RESUME;
@@ -789,7 +789,7 @@ hvfd_api_run_control(hvfd_req *r)
         control = strcmp(action, "pause") == 0 ? HVF_STORE_CONTROL_PAUSE
                   : cancel                     ? HVF_STORE_CONTROL_ABORT_CANCEL
                                                : HVF_STORE_CONTROL_ABORT;
-        if (hvf_exec_control(d->state_dir, control, &id, &err) < 0)
+        if (hvf_exec_control(d->store_loc, control, &id, &err) < 0)
             return hvfd_fail_err(r, &err);
         hvfd_reply(r, 202, json_pack("{s:I, s:s}", "id", (json_int_t)id, "requested",
                                      hvf_store_control_names[control]));
@@ -808,7 +808,7 @@ freeze_json(hvfd *d, hvf_error *err)
 {
     hvf_freeze_info fi;
 
-    if (hvf_freeze_status(d->state_dir, &fi, err) < 0)
+    if (hvf_freeze_status(d->store_loc, &fi, err) < 0)
         return NULL;
     if (!fi.frozen)
         return json_pack("{s:b}", "frozen", false);
@@ -837,7 +837,7 @@ hvfd_api_freeze_put(hvfd_req *r)
     if (!body)
         return 0;
     if (hvfd_field_string(r, body, "reason", true, 250, &reason) < 0 ||
-        hvf_freeze_set(d->state_dir, reason, r->who.name, &err) < 0) {
+        hvf_freeze_set(d->store_loc, reason, r->who.name, &err) < 0) {
         if (err.code)
             hvfd_fail_err(r, &err);
         json_decref(body);
@@ -856,7 +856,7 @@ hvfd_api_freeze_delete(hvfd_req *r)
     hvf_error err = HVF_ERROR_INIT;
     json_t *body;
 
-    if (hvf_freeze_clear(d->state_dir, &err) < 0)
+    if (hvf_freeze_clear(d->store_loc, &err) < 0)
         return hvfd_fail_err(r, &err);
     hvfd_event(d, NULL, "unfreeze", 0, json_pack("{s:s}", "by", r->who.name));
     body = freeze_json(d, &err);

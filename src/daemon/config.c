@@ -40,6 +40,8 @@ hvfd_config_init(hvfd_config *c)
     c->deadman_every_ms = 300000;
     c->peer_every_ms = 5000;
     c->peer_down_after_ms = 30000;
+    c->lease_ttl_ms = 10000;
+    c->lease_renew_ms = 2000;
 }
 
 static void
@@ -66,6 +68,9 @@ hvfd_config_clear(hvfd_config *c)
     free(c->deadman_url);
     strv_free(c->peers, c->npeers);
     free(c->peer_token_file);
+    free(c->store);
+    free(c->name);
+    free(c->advertise_url);
     memset(c, 0, sizeof(*c));
 }
 
@@ -109,6 +114,8 @@ typedef struct cfg_obj {
     uint32_t retries, queue;
     int64_t cmd_timeout_us, hook_timeout_us, backoff_us, backoff_max_us, deadman_every_us;
     int64_t peer_every_us, peer_down_us;
+    char *store, *name, *advertise_url;
+    int64_t lease_ttl_us, lease_renew_us;
 } cfg_obj;
 
 #define F(n, t, m) {n, t, offsetof(cfg_obj, m), false, 0, 0, NULL, 0, 0}
@@ -157,7 +164,26 @@ static const hvf_field_spec cfg_fields[] = {
     F("peer_token_file", HVF_FIELD_STRING, peer_token_file),
     F("peer_every", HVF_FIELD_DURATION, peer_every_us),
     F("peer_down_after", HVF_FIELD_DURATION, peer_down_us),
+    F("store", HVF_FIELD_STRING, store),
+    F("name", HVF_FIELD_STRING, name),
+    F("advertise_url", HVF_FIELD_STRING, advertise_url),
+    F("lease_ttl", HVF_FIELD_DURATION, lease_ttl_us),
+    F("lease_renew", HVF_FIELD_DURATION, lease_renew_us),
 };
+
+bool
+hvfd_controller_name_ok(const char *n)
+{
+    size_t len = strlen(n);
+
+    if (len < 1 || len > 48)
+        return false;
+    for (; *n; n++)
+        if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') || (*n >= '0' && *n <= '9') ||
+              *n == '.' || *n == '_' || *n == ':' || *n == '-'))
+            return false;
+    return true;
+}
 
 /* An http:// or https:// URL with a host: what libcurl is given. */
 static bool
@@ -231,6 +257,8 @@ hvfd_config_load(hvfd_config *c, const char *path, hvf_error *err)
     o.deadman_every_us = (int64_t)c->deadman_every_ms * 1000;
     o.peer_every_us = (int64_t)c->peer_every_ms * 1000;
     o.peer_down_us = (int64_t)c->peer_down_after_ms * 1000;
+    o.lease_ttl_us = (int64_t)c->lease_ttl_ms * 1000;
+    o.lease_renew_us = (int64_t)c->lease_renew_ms * 1000;
     hvf_diags_init(&diags);
     if (hvf_reader_open_file(&rd, path, &diags, err) < 0) {
         hvf_diags_clear(&diags);
@@ -287,6 +315,17 @@ hvfd_config_load(hvfd_config *c, const char *path, hvf_error *err)
         cfg_ms(&rd, "peer_every", o.peer_every_us, 100, 3600000, "100ms to 1h");
         cfg_ms(&rd, "peer_down_after", o.peer_down_us, o.peer_every_us / 1000, 86400000,
                "peer_every to 1d");
+        cfg_ms(&rd, "lease_ttl", o.lease_ttl_us, 3000, 300000, "3s to 5m");
+        /* three renewals a lease: one lost request does not cost the lead */
+        cfg_ms(&rd, "lease_renew", o.lease_renew_us, 100, o.lease_ttl_us / 3000,
+               "100ms to a third of lease_ttl");
+        if (o.advertise_url && !cfg_url_ok(o.advertise_url))
+            hvf_reader_report_field(&rd, root, "", "advertise_url",
+                                    "expected an http:// or https:// URL");
+        if (o.name && !hvfd_controller_name_ok(o.name))
+            hvf_reader_report_field(&rd, root, "", "name",
+                                    "'%.80s': expected 1 to 48 letters, digits, '.', '_', ':' "
+                                    "or '-'", o.name);
     }
     if (diags.n) {
         hvf_error_set(err, HVF_ERR_INVALID, "%s", diags.lines[0]);
@@ -349,6 +388,11 @@ hvfd_config_load(hvfd_config *c, const char *path, hvf_error *err)
         c->deadman_every_ms = (unsigned)(o.deadman_every_us / 1000);
         c->peer_every_ms = (unsigned)(o.peer_every_us / 1000);
         c->peer_down_after_ms = (unsigned)(o.peer_down_us / 1000);
+        cfg_take(&c->store, &o.store);
+        cfg_take(&c->name, &o.name);
+        cfg_take(&c->advertise_url, &o.advertise_url);
+        c->lease_ttl_ms = (unsigned)(o.lease_ttl_us / 1000);
+        c->lease_renew_ms = (unsigned)(o.lease_renew_us / 1000);
     }
     hvf_reader_free_fields(cfg_fields, HVF_ARRAY_LEN(cfg_fields), &o);
     hvf_reader_close(&rd);

@@ -308,7 +308,7 @@ ctl_should_detach(void *arg)
 {
     ctl *c = arg;
 
-    return atomic_load(&c->d->stopping);
+    return atomic_load(&c->d->stopping) || !hvfd_leading(c->d);
 }
 
 static void
@@ -328,6 +328,11 @@ ctl_exec(ctl *c, hvf_plan *plan, hvf_change_plan_file *cplan, const char *hash, 
     o.plan_path = cplan ? cpath : "hvfleetd";
     o.inventory_path = d->cfg.inventory ? d->cfg.inventory : "";
     o.state_dir = d->state_dir;
+    if (d->cluster) {
+        o.store = d->store_loc;
+        o.fence_holder = d->instance;
+        o.fence_term = hvfd_lead_term(d);
+    }
     o.maintenance_command = d->cfg.maintenance_command;
     o.resume = resume;
     o.by = by;
@@ -591,12 +596,11 @@ hvfd_run_busy(hvfd *d, int64_t *id)
     return busy;
 }
 
-void *
-hvfd_controller_main(void *arg)
+/* Opens the driver and takes the first snapshot; -1 with @err set when it cannot. */
+static int
+ctl_open(ctl *c, hvf_error *err)
 {
-    hvfd *d = arg;
-    ctl c = {.d = d};
-    hvf_error err = HVF_ERROR_INIT;
+    hvfd *d = c->d;
     hvf_driver_opts dopts = {0};
     HVF_AUTOFREE char *uri = ctl_driver_uri(d);
 
@@ -604,45 +608,97 @@ hvfd_controller_main(void *arg)
     dopts.speed = d->cfg.speed;
     dopts.agent_hub = &d->hub;
     dopts.controller_restarts = true; /* HA's (ha.c): the twin restarts nothing itself */
-    c.conn = hvf_driver_open(uri, &dopts, &err);
-    if (c.conn) {
-        d->driver_uri = hvf_strdup(uri);
-        ctl_snapshot(&c);
-    }
+    c->conn = hvf_driver_open(uri, &dopts, err);
+    if (!c->conn)
+        return -1;
     pthread_mutex_lock(&d->lock);
-    if (!c.conn)
-        snprintf(d->driver_error, sizeof(d->driver_error), "%.500s", err.msg);
-    d->controller_ready = true;
-    pthread_cond_broadcast(&d->cond);
+    free(d->driver_uri);
+    d->driver_uri = hvf_strdup(uri);
     pthread_mutex_unlock(&d->lock);
-    if (!c.conn)
-        return NULL;
+    ctl_snapshot(c);
     hvfd_log(HVFD_INFO, "controller ready",
-             json_pack("{s:s, s:f}", "driver", uri, "speed", d->cfg.speed));
-    /* a run a kill or SIGTERM interrupted goes on; a paused one waits for its operator */
+             json_pack("{s:s, s:f, s:s}", "driver", uri, "speed", d->cfg.speed, "role",
+                       hvfd_role(d)));
+    return 0;
+}
+
+/* A controller that stops acting (it lost the lead): no driver, no fleet to show. */
+static void
+ctl_close(ctl *c)
+{
+    hvfd *d = c->d;
+    hvfd_snap *old;
+
+    hvf_driver_close(c->conn);
+    c->conn = NULL;
+    pthread_mutex_lock(&d->lock);
+    old = d->snap;
+    d->snap = NULL;
+    pthread_mutex_unlock(&d->lock);
+    hvfd_snap_unref(old);
+}
+
+/* What a standby does with commands that reached it anyway (queued as it lost the lead). */
+static void
+ctl_refuse_commands(ctl *c)
+{
+    hvfd *d = c->d;
+
+    for (;;) {
+        hvfd_cmd *cmd;
+        hvf_error err = HVF_ERROR_INIT;
+
+        pthread_mutex_lock(&d->lock);
+        cmd = d->cmds;
+        if (cmd) {
+            d->cmds = cmd->next;
+            if (!d->cmds)
+                d->cmds_tail = NULL;
+        }
+        pthread_mutex_unlock(&d->lock);
+        if (!cmd)
+            return;
+        hvf_error_set(&err, HVF_ERR_CONFLICT,
+                      "this controller (%s) stopped leading before it got to this: ask the "
+                      "leader (GET /v1/cluster)",
+                      d->ctl_name);
+        ctl_answer(d, cmd, 0, NULL, &err);
+    }
+}
+
+/* The controller at work, while it may act (always with one controller; while the lease holds
+ * with several): a run a kill or SIGTERM (or the last leader's loss) interrupted goes on, then
+ * commands, the driver's events, snapshots, HA and reconciliation. */
+static void
+ctl_lead(ctl *c)
+{
+    hvfd *d = c->d;
+    hvf_error err = HVF_ERROR_INIT;
+
     {
         hvf_store *st = hvfd_store_get(d, &err);
         hvf_store_run run;
 
+        /* a paused run waits for its operator */
         if (st && hvf_store_run_get(st, 0, &run, &err) == 1 &&
             run.state == HVF_STORE_RUN_RUNNING) {
             hvfd_store_put(d, st);
-            ctl_resume(&c, NULL);
+            ctl_resume(c, NULL);
         } else {
             hvfd_store_put(d, st);
         }
     }
-    while (!atomic_load(&d->stopping)) {
+    while (!atomic_load(&d->stopping) && hvfd_leading(d)) {
         struct timespec until;
         hvf_drv_event evs[64];
         size_t nevs = 0;
 
-        ctl_take_commands(&c, false);
+        ctl_take_commands(c, false);
         /* the wait is the poll's: a backend's clock runs while it waits (the twin's at
          * --speed; real hosts' in wall time); commands queued meanwhile wait at most 100 ms of
          * wall time */
-        if (hvf_driver_poll(c.conn,
-                            strncmp(c.conn->uri, "sim:", 4) != 0
+        if (hvf_driver_poll(c->conn,
+                            strncmp(c->conn->uri, "sim:", 4) != 0
                                 ? 100000
                                 : (int64_t)(100000 * (d->cfg.speed > 0 ? d->cfg.speed : 0)),
                             evs, HVF_ARRAY_LEN(evs), &nevs, &err) < 0)
@@ -661,21 +717,79 @@ hvfd_controller_main(void *arg)
                                          hvf_drv_event_type_names[evs[i].type], "host",
                                          evs[i].host, "vm", evs[i].vm, "state",
                                          hvf_drv_vm_state_names[evs[i].vm_state], "t_us",
-                                         (json_int_t)hvf_driver_now_us(c.conn)));
+                                         (json_int_t)hvf_driver_now_us(c->conn)));
             if (st && hvf_store_commit(st, &err) < 0)
                 hvfd_log(HVFD_ERROR, "the event feed missed the driver's events",
                          json_pack("{s:s}", "error", err.msg));
             hvfd_store_put(d, st);
         }
-        if (nevs || hvfd_mono_ms() - c.snap_ms >= 1000)
-            ctl_snapshot(&c);
-        hvfd_ha_tick(d, c.conn);
+        if (nevs || hvfd_mono_ms() - c->snap_ms >= 1000)
+            ctl_snapshot(c);
+        if (!hvfd_leading(d)) /* HA acts: not once the lease may be another's */
+            break;
+        hvfd_ha_tick(d, c->conn);
         hvfd_deadline(&until, 200);
         pthread_mutex_lock(&d->lock);
         if (d->cfg.speed <= 0 && !d->cmds && !atomic_load(&d->stopping))
             pthread_cond_timedwait(&d->cond, &d->lock, &until);
         pthread_mutex_unlock(&d->lock);
     }
-    hvf_driver_close(c.conn);
+}
+
+static void
+ctl_ready(hvfd *d, const hvf_error *err)
+{
+    pthread_mutex_lock(&d->lock);
+    if (err)
+        snprintf(d->driver_error, sizeof(d->driver_error), "%.500s", err->msg);
+    d->controller_ready = true;
+    pthread_cond_broadcast(&d->cond);
+    pthread_mutex_unlock(&d->lock);
+}
+
+void *
+hvfd_controller_main(void *arg)
+{
+    hvfd *d = arg;
+    ctl c = {.d = d};
+    hvf_error err = HVF_ERROR_INIT;
+
+    if (!d->cluster) { /* one controller: a driver that cannot be opened stops the start */
+        if (ctl_open(&c, &err) < 0) {
+            ctl_ready(d, &err);
+            return NULL;
+        }
+        ctl_ready(d, NULL);
+        ctl_lead(&c);
+        ctl_close(&c);
+        return NULL;
+    }
+    /* several: a standby opens no driver (its state is the leader's); it waits for the lead */
+    ctl_ready(d, NULL);
+    while (!atomic_load(&d->stopping)) {
+        struct timespec until;
+
+        if (!hvfd_leading(d)) {
+            ctl_refuse_commands(&c);
+            hvfd_deadline(&until, 200);
+            pthread_mutex_lock(&d->lock);
+            if (!atomic_load(&d->stopping))
+                pthread_cond_timedwait(&d->cond, &d->lock, &until);
+            pthread_mutex_unlock(&d->lock);
+            continue;
+        }
+        if (ctl_open(&c, &err) < 0) {
+            hvfd_log(HVFD_ERROR, "leading, but the driver cannot be opened: letting the lease go",
+                     json_pack("{s:s}", "error", err.msg));
+            hvfd_cluster_release(d, "the driver cannot be opened");
+            continue;
+        }
+        ctl_lead(&c);
+        ctl_close(&c);
+        if (!atomic_load(&d->stopping))
+            hvfd_log(HVFD_WARN, "stopped acting: this controller no longer holds the lease",
+                     json_pack("{s:s, s:I}", "controller", d->ctl_name, "term",
+                               (json_int_t)hvfd_lead_term(d)));
+    }
     return NULL;
 }

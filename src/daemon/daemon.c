@@ -73,7 +73,7 @@ hvfd_store_get(hvfd *d, hvf_error *err)
     if (d->nstores)
         st = d->stores[--d->nstores];
     pthread_mutex_unlock(&d->store_lock);
-    return st ? st : hvf_store_open(d->state_dir, err);
+    return st ? st : hvf_store_open(d->store_loc, err);
 }
 
 void
@@ -198,6 +198,15 @@ hvfd_start(hvfd *d, hvf_error *err)
         return -1;
     }
     d->state_dir = hvf_strdup(dir);
+    if (d->cfg.store && !hvf_store_is_uri(d->cfg.store)) {
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "--store '%.200s': expected a PostgreSQL URI (postgresql://USER@HOST:PORT/"
+                      "DB); without --store the state directory holds the store",
+                      d->cfg.store);
+        return -1;
+    }
+    d->store_loc = hvf_strdup(d->cfg.store ? d->cfg.store : d->state_dir);
+    d->cluster = d->cfg.store != NULL;
     d->started_unix = (int64_t)time(NULL);
     pthread_mutex_init(&d->lock, NULL);
     pthread_cond_init(&d->cond, NULL);
@@ -218,12 +227,12 @@ hvfd_start(hvfd *d, hvf_error *err)
     }
     /* opening the store here migrates its schema and imports older files once, before any
      * thread needs it */
-    if (!(st = hvf_state_open(d->state_dir, err)))
+    if (!(st = hvf_state_open(d->store_loc, err)))
         return -1;
     hvfd_store_put(d, st);
     /* listening first: a port in use or a bad certificate stops the start before the driver
      * is opened; until the controller's first snapshot, fleet routes answer 503 */
-    if (hvfd_http_start(d, err) < 0)
+    if (hvfd_http_start(d, err) < 0 || hvfd_cluster_start(d, err) < 0)
         return -1;
     /* --monitor-only: no controller, so no driver and no snapshot (fleet routes answer 503,
      * commands 501); the API, the feed, the monitors and the alerts run (docs/ha.md) */
@@ -268,6 +277,7 @@ hvfd_stop(hvfd *d)
     hvfd_http_stop(d);
     if (d->controller_started)
         pthread_join(d->controller, NULL);
+    hvfd_cluster_stop(d);
     while (d->cmds) {
         hvfd_cmd *c = d->cmds;
 
@@ -298,5 +308,6 @@ hvfd_stop(hvfd *d)
     if (d->lock_fd >= 0)
         close(d->lock_fd);
     free(d->state_dir);
+    free(d->store_loc);
     free(d->driver_uri);
 }

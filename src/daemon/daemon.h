@@ -91,6 +91,12 @@ typedef struct hvfd_config {
     char *peer_token_file;             /* a viewer token for them; NULL: none */
     unsigned peer_every_ms;            /* heartbeat period (5 s) */
     unsigned peer_down_after_ms;       /* silent this long: peer-down (30 s) */
+    /* several controllers on one PostgreSQL store (cluster.c, docs/controller-ha.md) */
+    char *store;            /* a PostgreSQL URI; NULL: the state directory's SQLite */
+    char *name;             /* this controller's (NULL: HOSTNAME:PORT) */
+    char *advertise_url;    /* where others reach it (NULL: http(s)://LISTEN_HOST:PORT) */
+    unsigned lease_ttl_ms;  /* the leader's lease (10 s) */
+    unsigned lease_renew_ms; /* renewed this often (2 s) */
 } hvfd_config;
 
 void hvfd_config_init(hvfd_config *c);
@@ -98,6 +104,8 @@ void hvfd_config_clear(hvfd_config *c);
 /* "HOST:PORT", ":PORT" or "PORT" (0: any free port). */
 int hvfd_config_listen(hvfd_config *c, const char *v, hvf_error *err)
     __attribute__((warn_unused_result));
+/* A controller name: 1 to 48 of [A-Za-z0-9._:-]. */
+bool hvfd_controller_name_ok(const char *n);
 /* Reads a YAML/JSON config file into @c (keys as the flags, with '_' for '-'). */
 int hvfd_config_load(hvfd_config *c, const char *path, hvf_error *err)
     __attribute__((warn_unused_result));
@@ -242,6 +250,20 @@ typedef struct hvfd {
 
     pthread_t controller, tailer;
     bool controller_started, tailer_started;
+
+    /* several controllers on one store (cluster.c) */
+    char *store_loc; /* the store: the state directory, or --store's URI */
+    bool cluster;    /* the store is shared: the lease says who acts */
+    char ctl_name[64], instance[64], url[512];
+    atomic_llong lead_until_ms;     /* monotonic: this controller acts before it (cluster) */
+    atomic_llong lead_term;         /* the lease's term it holds or last held */
+    atomic_llong hold_off_until_ms; /* no lease asked before it (after letting it go) */
+    pthread_mutex_t lease_lock;     /* guards the four below */
+    pthread_cond_t lease_cond;
+    hvf_store_lease lease_seen;
+    char leader_url[512], leader_name[64];
+    pthread_t leaser;
+    bool leaser_started, lease_init;
 } hvfd;
 
 /* daemon.c */
@@ -295,6 +317,24 @@ bool hvfd_cmd_call(hvfd *d, hvfd_cmd *c, int timeout_ms);
 bool hvfd_cmd_run(hvfd_req *r, hvfd_cmd *c, int timeout_ms);
 void hvfd_cmd_free(hvfd_cmd *c);
 
+/* cluster.c: several controllers, one leader (docs/controller-ha.md) */
+/* Names this controller and, with a shared store, starts renewing the lease. */
+int hvfd_cluster_start(hvfd *d, hvf_error *err) __attribute__((warn_unused_result));
+/* After the controller thread ended: stops the renewals and lets the lease go. */
+void hvfd_cluster_stop(hvfd *d);
+/* True while this controller may act: always with one controller; with several, while its
+ * lease holds (on its own clock, a margin before the database's expiry). */
+bool hvfd_leading(hvfd *d);
+int64_t hvfd_lead_term(hvfd *d);
+/* "single", "leader" or "standby". */
+const char *hvfd_role(hvfd *d);
+/* Lets the lease go now (a leader that cannot act) and asks again only after a hold-off. */
+void hvfd_cluster_release(hvfd *d, const char *why);
+/* A standby's answer to a request it does not serve (307 to the leader, or 503): -1 when it
+ * answered, 0 when the request goes on. */
+int hvfd_cluster_gate(hvfd_req *r);
+void hvfd_cluster_metrics(hvfd *d, hvf_strbuf *sb);
+
 /* controller.c */
 void *hvfd_controller_main(void *arg);
 /* True when a run is going (running, not paused or ended); fills @id. */
@@ -328,6 +368,7 @@ struct hvfd_req {
     const char *content_type;
     int retry_after_s;
     char allow[64]; /* 405: the methods the path has */
+    char *location; /* 307: where to go (owned) */
     struct MHD_Response *response; /* or a streaming one */
     bool answered;
 };
@@ -368,6 +409,8 @@ int hvfd_fail_code(hvfd_req *r, int status, const char *code, const char *field,
 /* An hvf_error as an answer: INVALID 400, NOT_FOUND 404, CONFLICT 409, REFUSED 409, CAPACITY
  * 409, UNSUPPORTED 501, IO/INTERNAL 500. */
 int hvfd_fail_err(hvfd_req *r, const hvf_error *err);
+/* The request's query as "?k=v&..." (escaped again), or "" (owned). */
+char *hvfd_req_query_string(const hvfd_req *r);
 /* The query parameter @name (owned copy), or NULL. */
 char *hvfd_query(const hvfd_req *r, const char *name);
 
@@ -485,6 +528,7 @@ void hvfd_alert(hvfd *d, const char *severity, const char *kind, const char *sum
 /* The alert and monitor families of /metrics. */
 void hvfd_alerts_metrics(hvfd *d, hvf_strbuf *sb);
 int hvfd_api_monitors(hvfd_req *r);
+int hvfd_api_cluster(hvfd_req *r);
 
 /* metrics.c */
 hvfd_metrics *hvfd_metrics_new(void);

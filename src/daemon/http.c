@@ -178,8 +178,55 @@ req_free(hvfd_req *r)
     json_decref(r->json);
     free(r->text);
     free(r->query);
+    free(r->location);
     hvf_strbuf_clear(&r->body);
     free(r);
+}
+
+static void
+query_escape(hvf_strbuf *sb, const char *v)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    for (; *v; v++) {
+        unsigned char ch = (unsigned char)*v;
+
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+            ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+            hvf_strbuf_add(sb, v, 1);
+        } else {
+            char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+
+            hvf_strbuf_add(sb, e, 3);
+        }
+    }
+}
+
+static enum MHD_Result
+query_one(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    hvf_strbuf *sb = cls;
+
+    (void)kind;
+    hvf_strbuf_add(sb, sb->len ? "&" : "?", 1);
+    query_escape(sb, key);
+    if (value) {
+        hvf_strbuf_add(sb, "=", 1);
+        query_escape(sb, value);
+    }
+    return MHD_YES;
+}
+
+char *
+hvfd_req_query_string(const hvfd_req *r)
+{
+    hvf_strbuf sb = HVF_STRBUF_INIT;
+
+    if (r->conn)
+        MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_one, &sb);
+    else if (r->query)
+        hvf_strbuf_printf(&sb, "?%s", r->query);
+    return hvf_strbuf_steal(&sb);
 }
 
 /* Queues the answer of @r. */
@@ -224,6 +271,8 @@ req_send(hvfd_req *r)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"hvfleet\"");
     if (r->status == 405)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (r->location)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
     if (r->retry_after_s > 0) {
         char v[16];
 
@@ -303,6 +352,8 @@ req_admit(hvfd_req *r, const char *url)
         return hvfd_fail(r, 403, NULL, "the token '%s' has role %s, which may not %s %s",
                          r->who.name, r->who.role, r->method, r->route->pattern) - 1;
     if (hvfd_rate_limit(r) < 0)
+        return -1;
+    if (hvfd_cluster_gate(r) < 0) /* a standby: to the leader */
         return -1;
     r->body_max = r->route->body_max ? r->route->body_max : r->d->cfg.max_body;
     if (r->route->body_max && r->route->body_max > r->d->cfg.max_inventory_body)

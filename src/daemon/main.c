@@ -19,13 +19,16 @@ usage(FILE *out)
             "usage: hvfleetd [--state-dir DIR] [--listen HOST:PORT] [--driver URI]\n"
             "                [--inventory FILE] [--speed N] [--tls-cert FILE --tls-key FILE]\n"
             "                [--config hvfleetd.yaml] [--threads N] [--debug] [--monitor-only]\n"
+            "                [--store postgresql://...] [--name NAME] [--advertise-url URL]\n"
             "The hvfleet controller: holds the fleet's state (the store of --state-dir), runs\n"
             "plans with the executor and answers the API (/v1), /metrics and the status page.\n"
             "Defaults: --listen 127.0.0.1:8470 (port 0: any free port, written to\n"
             "STATE/hvfleetd.port), --driver sim:/// (the twin, on --inventory or the built-in\n"
             "fleet), --speed 1 (the twin in real time). SIGTERM stops it; a run in flight is\n"
             "resumed at the next start. --monitor-only: the API, monitors and alerts, no driver\n"
-            "(docs/ha.md). docs/daemon.md, docs/api.md.\n");
+            "(docs/ha.md). --store postgresql://USER@HOST:PORT/DB: the store in PostgreSQL,\n"
+            "shared by several hvfleetd of which one leads (a lease) and the others stand by\n"
+            "(docs/controller-ha.md). docs/daemon.md, docs/api.md.\n");
 }
 
 int
@@ -43,6 +46,9 @@ main(int argc, char **argv)
         {"threads", required_argument, NULL, 't'},
         {"debug", no_argument, NULL, 'g'},
         {"monitor-only", no_argument, NULL, 'M'},
+        {"store", required_argument, NULL, 'S'},
+        {"name", required_argument, NULL, 'N'},
+        {"advertise-url", required_argument, NULL, 'A'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -107,6 +113,27 @@ main(int argc, char **argv)
         }
         case 'g': d.cfg.log_debug = true; break;
         case 'M': d.cfg.monitor_only = true; break;
+        case 'S': free(d.cfg.store); d.cfg.store = hvf_strdup(optarg); break;
+        case 'N':
+            if (!hvfd_controller_name_ok(optarg)) {
+                fprintf(stderr, "hvfleetd: --name '%s': expected 1 to 48 letters, digits, '.', "
+                                "'_', ':' or '-'\n", optarg);
+                hvfd_config_clear(&d.cfg);
+                return 2;
+            }
+            free(d.cfg.name);
+            d.cfg.name = hvf_strdup(optarg);
+            break;
+        case 'A':
+            if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0) {
+                fprintf(stderr, "hvfleetd: --advertise-url '%s': expected an http:// or "
+                                "https:// URL\n", optarg);
+                hvfd_config_clear(&d.cfg);
+                return 2;
+            }
+            free(d.cfg.advertise_url);
+            d.cfg.advertise_url = hvf_strdup(optarg);
+            break;
         case 'h': usage(stdout); hvfd_config_clear(&d.cfg); return 0;
         case 'V': printf("hvfleetd %s\n", HVFD_VERSION); hvfd_config_clear(&d.cfg); return 0;
         default: usage(stderr); hvfd_config_clear(&d.cfg); return 2;

@@ -298,7 +298,8 @@ hvfd_api_metrics(hvfd_req *r)
     metrics_fleet(d, &sb);
     metrics_run(d, &sb);
     family(&sb, "hvfleet_frozen", "gauge", "1 while the fleet is frozen.");
-    hvf_strbuf_printf(&sb, "hvfleet_frozen %d\n", hvf_freeze_is_frozen(d->state_dir));
+    hvf_strbuf_printf(&sb, "hvfleet_frozen %d\n", hvf_freeze_is_frozen(d->store_loc));
+    hvfd_cluster_metrics(d, &sb);
     pthread_mutex_lock(&d->lock);
     for (hvfd_cmd *c = d->cmds; c; c = c->next)
         queue++;

@@ -231,7 +231,7 @@ page_freeze(hvf_strbuf *sb, hvfd *d)
 {
     hvf_freeze_info fi;
     hvf_error err = HVF_ERROR_INIT;
-    int rc = hvf_freeze_status(d->state_dir, &fi, &err);
+    int rc = hvf_freeze_status(d->store_loc, &fi, &err);
 
     hvf_strbuf_printf(sb, "<section id=\"freeze\" class=\"%s\"><h2>Freeze switch</h2>",
                       fi.frozen ? "frozen" : "thawed");

@@ -157,7 +157,7 @@ rc_destroy_losers(hvfd *d, hvf_conn *conn, const rc_div *x)
 {
     HVF_AUTOFREE char *list = hvf_strdup(x->copies);
     const char *why = !d->cfg.reconcile_destroy ? "reconcile_destroy is off: reported only"
-                      : hvf_freeze_is_frozen(d->state_dir) ? "the fleet is frozen"
+                      : hvf_freeze_is_frozen(d->store_loc) ? "the fleet is frozen"
                       : hvfd_ha_storm(d)                   ? "a storm: nothing is touched"
                                                            : NULL;
     bool believed_runs = false;

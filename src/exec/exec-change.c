@@ -326,7 +326,7 @@ hvf_exec_run_change(hvf_conn *conn, const hvf_change_plan_file *plan, const hvf_
     x->o = opts;
     x->sum = out;
     out->predicted_makespan_us = (int64_t)plan->nwaves * (plan->apply_us + plan->bake_us);
-    if (!(x->st = hvf_state_open(opts->state_dir, err)))
+    if (!(x->st = x_store_open(opts, err)))
         return -1;
     out->result = HVF_EXEC_REFUSED;
     if (!hvf_change_plan_file_hash_ok(plan)) {

@@ -131,6 +131,8 @@ typedef struct x_run {
 } x_run;
 
 /* exec.c */
+/* The store of @o (its own location or the state directory's), fenced when @o says so. */
+hvf_store *x_store_open(const hvf_exec_opts *o, hvf_error *err);
 /* Records a new run of the plan with @hash in the store: running, in this process. */
 int x_run_add(x_run *x, const char *hash, hvf_error *err);
 /* Names the run's record (--record, else its own, else STATE/runs/run-ID.json), in the summary

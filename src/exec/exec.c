@@ -266,9 +266,21 @@ x_run_add(x_run *x, const char *hash, hvf_error *err)
     return hvf_store_run_add(x->st, &x->run, err);
 }
 
+hvf_store *
+x_store_open(const hvf_exec_opts *o, hvf_error *err)
+{
+    hvf_store *st = hvf_state_open(o->store ? o->store : o->state_dir, err);
+
+    if (st && o->fence_holder)
+        hvf_store_fence(st, o->fence_holder, o->fence_term);
+    return st;
+}
+
 void
 x_run_record_path(x_run *x)
 {
+    if (x->o->fence_holder && !x->o->record_path) /* another controller's path is not ours */
+        x->run.record_path[0] = '\0';
     if (x->o->record_path)
         hvf_strlcpy(x->run.record_path, x->o->record_path, sizeof(x->run.record_path));
     else if (!x->run.record_path[0])
@@ -395,7 +407,7 @@ hvf_exec_run(hvf_conn *conn, const hvf_plan *plan, const hvf_exec_opts *opts,
         x.policy = *opts->policy;
     else
         hvf_policy_default(&x.policy);
-    if (!(x.st = hvf_state_open(opts->state_dir, err)))
+    if (!(x.st = x_store_open(opts, err)))
         return -1;
     if (!(x.plan = x_plan_dup(plan, err)))
         goto out;
