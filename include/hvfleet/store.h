@@ -39,9 +39,9 @@ typedef struct hvf_store hvf_store;
  * hvf_store_open: opens (creating @dir with mode 0700 and the database if missing) the store in
  * @dir and brings its schema up to date. @dir may instead be a PostgreSQL URI
  * (postgresql://USER@HOST:PORT/DB, libpq's form): the same schema and records in that database,
- * shared by several controllers (docs/controller-ha.md). Returns an owned store (hvf_store_close), or NULL with
- * @err set (HVF_ERR_IO: not a directory, unwritable, not a database; HVF_ERR_CONFLICT: made by
- * a newer hvfleet).
+ * shared by several controllers (docs/controller-ha.md). Returns an owned store
+ * (hvf_store_close), or NULL with @err set (HVF_ERR_IO: not a directory, unwritable, not a
+ * database, no server; HVF_ERR_CONFLICT: made by a newer hvfleet).
  */
 hvf_store *hvf_store_open(const char *dir, hvf_error *err);
 void hvf_store_close(hvf_store *st);
@@ -51,6 +51,9 @@ const char *hvf_store_path(const hvf_store *st);
 const char *hvf_store_dir(const hvf_store *st);
 /* "sqlite" or "postgresql". */
 const char *hvf_store_backend(const hvf_store *st);
+/* What messages call the store at @loc: DIR/hvfleet.db, or the URI without its password
+ * (a buffer of the calling thread, valid until its next call). */
+const char *hvf_store_where(const char *loc);
 /* True when @loc names a database server (a PostgreSQL URI) rather than a state directory. */
 bool hvf_store_is_uri(const char *loc);
 /* Schema version of the open database (after migrations). */
@@ -64,8 +67,8 @@ void hvf_store_rollback(hvf_store *st);
 /* ---- the leader's lease (several controllers on one store) ---- */
 
 typedef struct hvf_store_lease {
-    char holder[64]; /* a controller instance: "NAME/INCARNATION" */
-    int64_t term;    /* grows by one each time the lease changes hands (or lapses) */
+    char holder[64];              /* a controller instance: "NAME/INCARNATION" */
+    int64_t term;                 /* grows by one each time the lease changes hands (or lapses) */
     int64_t expires_ms, since_ms; /* the database's clock, ms since the epoch */
     int64_t now_ms;               /* the database's clock when it was read */
 } hvf_store_lease;
@@ -76,8 +79,8 @@ typedef struct hvf_store_lease {
  * controllers asking at once cannot both get it. Returns 1 held (@out: the term and expiry), 0
  * another holds it (@out: who, until when), -1 error.
  */
-int hvf_store_lease_acquire(hvf_store *st, const char *holder, int64_t ttl_ms,
-                            hvf_store_lease *out, hvf_error *err);
+int hvf_store_lease_acquire(hvf_store *st, const char *holder, int64_t ttl_ms, hvf_store_lease *out,
+                            hvf_error *err);
 /* Ends @holder's lease of @term now (a clean stop: a standby takes over at once). */
 int hvf_store_lease_release(hvf_store *st, const char *holder, int64_t term, hvf_error *err)
     __attribute__((warn_unused_result));

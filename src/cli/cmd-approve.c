@@ -75,9 +75,9 @@ approve_change(const char *path, const char *dir, const char *by)
         rc = hvf_cli_fail(&err);
     } else {
         printf("approved change plan %.12s (%s, change %s, %zu units in %zu waves) by %s "
-               "(state in %s/%s)\n",
+               "(state in %s)\n",
                plan->plan_hash, hvf_plan_verdict_to_string(plan->verdict), plan->change,
-               plan->nunits, plan->nwaves, by, dir, HVF_STORE_FILE);
+               plan->nunits, plan->nwaves, by, hvf_store_where(dir));
         if (plan->verdict == HVF_PLAN_VERDICT_AUTO)
             printf("note: this plan's verdict is auto; it needed no approval\n");
     }
@@ -142,10 +142,10 @@ hvf_cli_approve(int argc, char **argv)
         uint32_t n = hvf_approval_find(dir, plan, &appr, &ferr) == 1 ? appr.count : 1;
 
         printf("approved plan %.12s (%s, %zu hosts, %zu migrations) by %s: %u approval%s "
-               "(state in %s/%s)\n",
+               "(state in %s)\n",
                plan->summary.plan_hash, hvf_plan_verdict_to_string(plan->summary.verdict),
-               plan->nhosts, plan->nmigrations, cli_user(by), n, n == 1 ? "" : "s", dir,
-               HVF_STORE_FILE);
+               plan->nhosts, plan->nmigrations, cli_user(by), n, n == 1 ? "" : "s",
+               hvf_store_where(dir));
         if (plan->summary.verdict == HVF_PLAN_VERDICT_AUTO)
             printf("note: this plan's verdict is auto; it needed no approval\n");
     }
@@ -177,11 +177,11 @@ freeze_status(const char *dir, bool json)
     } else if (rc < 0) {
         printf("frozen: %s\n", err.msg);
     } else if (info.frozen) {
-        printf("frozen since %s by %s: %s (state in %s/%s)\n", when[0] ? when : "an unknown time",
+        printf("frozen since %s by %s: %s (state in %s)\n", when[0] ? when : "an unknown time",
                info.by[0] ? info.by : "unknown", info.reason[0] ? info.reason : "no reason given",
-               dir, HVF_STORE_FILE);
+               hvf_store_where(dir));
     } else {
-        printf("not frozen (state in %s/%s)\n", dir, HVF_STORE_FILE);
+        printf("not frozen (state in %s)\n", hvf_store_where(dir));
     }
     /* As `systemctl is-active`: the exit status answers the question. */
     return info.frozen ? 0 : 1;
@@ -248,8 +248,8 @@ hvf_cli_freeze(int argc, char **argv)
     if (hvf_freeze_set(dir, reason, cli_user(by), &err) < 0)
         return hvf_cli_fail(&err);
     printf("frozen: automated actions will refuse to start until 'hvfleet unfreeze' (state in "
-           "%s/%s)\n",
-           dir, HVF_STORE_FILE);
+           "%s)\n",
+           hvf_store_where(dir));
     return 0;
 }
 
@@ -287,7 +287,6 @@ hvf_cli_unfreeze(int argc, char **argv)
     dir = hvf_state_dir(dir);
     if (hvf_freeze_clear(dir, &err) < 0)
         return hvf_cli_fail(&err);
-    printf("not frozen: automation may start actions again (state in %s/%s)\n", dir,
-           HVF_STORE_FILE);
+    printf("not frozen: automation may start actions again (state in %s)\n", hvf_store_where(dir));
     return 0;
 }

@@ -277,8 +277,8 @@ run_control(const run_args *a, const char *dir)
 
     if (hvf_exec_control(dir, c, &id, &err) < 0)
         return hvf_cli_fail(&err);
-    printf("run %" PRId64 ": asked to %s (state in %s/%s)\n", id, hvf_store_control_names[c], dir,
-           HVF_STORE_FILE);
+    printf("run %" PRId64 ": asked to %s (state in %s)\n", id, hvf_store_control_names[c],
+           hvf_store_where(dir));
     return 0;
 }
 
@@ -297,7 +297,7 @@ run_status(const char *dir)
     if (found < 0)
         return hvf_cli_fail(&err);
     if (found == 0) {
-        printf("no unfinished run (state in %s/%s)\n", dir, HVF_STORE_FILE);
+        printf("no unfinished run (state in %s)\n", hvf_store_where(dir));
         return 1;
     }
     printf("run %" PRId64 ": %s, plan %.12s, driver %s, record %s%s%s\n", run.id,
@@ -434,8 +434,8 @@ hvf_cli_run(int argc, char **argv)
         if (found < 0)
             return hvf_cli_fail(&err);
         if (found == 0 || (!stored_plan && !a.plan)) {
-            fprintf(stderr, "hvfleet: run --resume: no unfinished run in %s/%s\n", dir,
-                    HVF_STORE_FILE);
+            fprintf(stderr, "hvfleet: run --resume: no unfinished run in %s\n",
+                    hvf_store_where(dir));
             return 1;
         }
         if (stored_plan) {

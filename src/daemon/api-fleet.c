@@ -29,8 +29,10 @@ hvfd_api_health(hvfd_req *r)
 
     pthread_mutex_lock(&d->lock);
     body = json_pack("{s:s, s:s, s:s?, s:I, s:o, s:I}", "status",
-                     standby ? "standby" : ok ? "ok" : "starting", "role", hvfd_role(d),
-                     "driver", d->driver_uri, "uptime_s",
+                     standby ? "standby"
+                     : ok    ? "ok"
+                             : "starting",
+                     "role", hvfd_role(d), "driver", d->driver_uri, "uptime_s",
                      (json_int_t)(time(NULL) - d->started_unix), "run",
                      busy ? json_integer(run) : json_null(), "snapshot_age_s",
                      (json_int_t)(s ? time(NULL) - s->at_unix : -1));

@@ -105,12 +105,12 @@ cluster_round(hvfd *d, hvf_store **stp, int64_t *warned_ms)
         atomic_store(&d->lead_term, l.term);
         atomic_store(&d->lead_until_ms, t0 + (int64_t)d->cfg.lease_ttl_ms - LEASE_MARGIN_MS);
         if (!was) {
-            hvfd_log(HVFD_INFO, "leading: this controller holds the lease",
-                     json_pack("{s:s, s:I}", "controller", d->ctl_name, "term",
-                               (json_int_t)l.term));
+            hvfd_log(
+                HVFD_INFO, "leading: this controller holds the lease",
+                json_pack("{s:s, s:I}", "controller", d->ctl_name, "term", (json_int_t)l.term));
             hvfd_event(d, *stp, "controller", 0,
-                       json_pack("{s:s, s:s, s:I, s:s}", "event", "lead", "controller",
-                                 d->ctl_name, "term", (json_int_t)l.term, "url", d->url));
+                       json_pack("{s:s, s:s, s:I, s:s}", "event", "lead", "controller", d->ctl_name,
+                                 "term", (json_int_t)l.term, "url", d->url));
             cluster_wake_controller(d);
         }
     } else if (rc == 0) {
@@ -121,8 +121,9 @@ cluster_round(hvfd *d, hvf_store **stp, int64_t *warned_ms)
         }
     } else {
         if (t0 - *warned_ms >= 10000) {
-            hvfd_log(HVFD_WARN, "cannot renew or take the lease (a leader stops acting when it "
-                                "lapses)",
+            hvfd_log(HVFD_WARN,
+                     "cannot renew or take the lease (a leader stops acting when it "
+                     "lapses)",
                      json_pack("{s:s, s:b}", "error", err.msg, "leading", was));
             *warned_ms = t0;
         }
@@ -243,8 +244,8 @@ hvfd_cluster_release(hvfd *d, const char *why)
                  json_pack("{s:s}", "error", err.msg));
     else
         hvfd_log(HVFD_INFO, "let the lease go",
-                 json_pack("{s:s, s:I, s:s}", "controller", d->ctl_name, "term",
-                           (json_int_t)term, "why", why));
+                 json_pack("{s:s, s:I, s:s}", "controller", d->ctl_name, "term", (json_int_t)term,
+                           "why", why));
     hvf_store_close(st);
 }
 
@@ -255,9 +256,21 @@ static bool
 cluster_standby_serves(const hvfd_route *rt)
 {
     static const char *const served[] = {
-        "/",      "/v1/health", "/v1/version", "/v1/openapi.json", "/metrics", "/v1/cluster",
-        "/v1/runs", "/v1/runs/{id}", "/v1/events", "/v1/events/stream", "/v1/incidents",
-        "/v1/plans/{hash}", "/v1/plans/{hash}/approvals", "/v1/freeze", "/v1/monitors",
+        "/",
+        "/v1/health",
+        "/v1/version",
+        "/v1/openapi.json",
+        "/metrics",
+        "/v1/cluster",
+        "/v1/runs",
+        "/v1/runs/{id}",
+        "/v1/events",
+        "/v1/events/stream",
+        "/v1/incidents",
+        "/v1/plans/{hash}",
+        "/v1/plans/{hash}/approvals",
+        "/v1/freeze",
+        "/v1/monitors",
     };
 
     if (strcmp(rt->method, "GET") != 0)
@@ -285,7 +298,8 @@ hvfd_cluster_gate(hvfd_req *r)
         return hvfd_fail_code(r, 503, "no-leader", NULL,
                               "this controller (%s) stands by and no controller leads now (the "
                               "lease is free or lapsing): retry in a few seconds",
-                              d->ctl_name) - 1;
+                              d->ctl_name) -
+               1;
     }
     {
         HVF_AUTOFREE char *q = hvfd_req_query_string(r);
@@ -326,28 +340,26 @@ hvfd_api_cluster(hvfd_req *r)
         /* alive: seen within a lease (a controller says so every renewal) */
         bool alive = now_ms - cs[i].seen_ms < (int64_t)d->cfg.lease_ttl_ms;
 
-        json_array_append_new(
-            list, json_pack("{s:s, s:s, s:s, s:b, s:b, s:I, s:I}", "name", cs[i].name, "url",
-                            cs[i].url, "instance", cs[i].instance, "leader", leads, "alive",
-                            alive, "seen_ms_ago", (json_int_t)(now_ms - cs[i].seen_ms),
-                            "started_unix", (json_int_t)cs[i].started_unix));
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:b, s:b, s:I, s:I}", "name",
+                                              cs[i].name, "url", cs[i].url, "instance",
+                                              cs[i].instance, "leader", leads, "alive", alive,
+                                              "seen_ms_ago", (json_int_t)(now_ms - cs[i].seen_ms),
+                                              "started_unix", (json_int_t)cs[i].started_unix));
     }
     if (!d->cluster && n == 0) /* one controller on SQLite: itself */
-        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:b, s:b, s:I, s:I}", "name",
-                                              d->ctl_name, "url", d->url, "instance",
-                                              d->instance, "leader", true, "alive", true,
-                                              "seen_ms_ago", (json_int_t)0, "started_unix",
-                                              (json_int_t)d->started_unix));
-    lease = found == 1
-                ? json_pack("{s:s, s:I, s:b, s:I, s:I}", "holder", l.holder, "term",
-                            (json_int_t)l.term, "valid", l.expires_ms > l.now_ms,
-                            "expires_in_ms", (json_int_t)(l.expires_ms - l.now_ms), "held_ms",
-                            (json_int_t)(l.now_ms - l.since_ms))
-                : json_null();
+        json_array_append_new(list,
+                              json_pack("{s:s, s:s, s:s, s:b, s:b, s:I, s:I}", "name", d->ctl_name,
+                                        "url", d->url, "instance", d->instance, "leader", true,
+                                        "alive", true, "seen_ms_ago", (json_int_t)0, "started_unix",
+                                        (json_int_t)d->started_unix));
+    lease = found == 1 ? json_pack("{s:s, s:I, s:b, s:I, s:I}", "holder", l.holder, "term",
+                                   (json_int_t)l.term, "valid", l.expires_ms > l.now_ms,
+                                   "expires_in_ms", (json_int_t)(l.expires_ms - l.now_ms),
+                                   "held_ms", (json_int_t)(l.now_ms - l.since_ms))
+                       : json_null();
     body = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "store",
-                     hvf_store_is_uri(d->store_loc) ? "postgresql" : "sqlite", "this",
-                     d->ctl_name, "role", hvfd_role(d), "url", d->url, "lease", lease,
-                     "controllers", list);
+                     hvf_store_is_uri(d->store_loc) ? "postgresql" : "sqlite", "this", d->ctl_name,
+                     "role", hvfd_role(d), "url", d->url, "lease", lease, "controllers", list);
     free(cs);
     return hvfd_reply(r, 200, body);
 }
@@ -367,13 +379,11 @@ hvfd_cluster_metrics(hvfd *d, hvf_strbuf *sb)
     hvf_strbuf_puts(sb, "# HELP hvfleet_controller_lease_term The leader's lease term as this "
                         "controller last read it (grows at each change of leader).\n"
                         "# TYPE hvfleet_controller_lease_term gauge\n");
-    hvf_strbuf_printf(sb, "hvfleet_controller_lease_term %" PRId64 "\n",
-                      d->cluster ? l.term : 0);
+    hvf_strbuf_printf(sb, "hvfleet_controller_lease_term %" PRId64 "\n", d->cluster ? l.term : 0);
     hvf_strbuf_puts(sb, "# HELP hvfleet_controller_lease_remaining_seconds Time left on the "
                         "leader's lease when this controller last read it.\n"
                         "# TYPE hvfleet_controller_lease_remaining_seconds gauge\n");
-    hvf_strbuf_printf(sb, "hvfleet_controller_lease_remaining_seconds %.3f\n",
-                      d->cluster && l.expires_ms > l.now_ms
-                          ? (double)(l.expires_ms - l.now_ms) / 1000.0
-                          : 0.0);
+    hvf_strbuf_printf(
+        sb, "hvfleet_controller_lease_remaining_seconds %.3f\n",
+        d->cluster && l.expires_ms > l.now_ms ? (double)(l.expires_ms - l.now_ms) / 1000.0 : 0.0);
 }

@@ -325,7 +325,8 @@ hvfd_config_load(hvfd_config *c, const char *path, hvf_error *err)
         if (o.name && !hvfd_controller_name_ok(o.name))
             hvf_reader_report_field(&rd, root, "", "name",
                                     "'%.80s': expected 1 to 48 letters, digits, '.', '_', ':' "
-                                    "or '-'", o.name);
+                                    "or '-'",
+                                    o.name);
     }
     if (diags.n) {
         hvf_error_set(err, HVF_ERR_INVALID, "%s", diags.lines[0]);

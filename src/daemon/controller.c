@@ -616,9 +616,9 @@ ctl_open(ctl *c, hvf_error *err)
     d->driver_uri = hvf_strdup(uri);
     pthread_mutex_unlock(&d->lock);
     ctl_snapshot(c);
-    hvfd_log(HVFD_INFO, "controller ready",
-             json_pack("{s:s, s:f, s:s}", "driver", uri, "speed", d->cfg.speed, "role",
-                       hvfd_role(d)));
+    hvfd_log(
+        HVFD_INFO, "controller ready",
+        json_pack("{s:s, s:f, s:s}", "driver", uri, "speed", d->cfg.speed, "role", hvfd_role(d)));
     return 0;
 }
 
@@ -714,8 +714,8 @@ ctl_lead(ctl *c)
                 if (evs[i].type != HVF_DRV_EV_JOB_DONE)
                     hvfd_event(d, st, "driver", 0,
                                json_pack("{s:s, s:s, s:s, s:s, s:I}", "event",
-                                         hvf_drv_event_type_names[evs[i].type], "host",
-                                         evs[i].host, "vm", evs[i].vm, "state",
+                                         hvf_drv_event_type_names[evs[i].type], "host", evs[i].host,
+                                         "vm", evs[i].vm, "state",
                                          hvf_drv_vm_state_names[evs[i].vm_state], "t_us",
                                          (json_int_t)hvf_driver_now_us(c->conn)));
             if (st && hvf_store_commit(st, &err) < 0)

@@ -92,10 +92,10 @@ typedef struct hvfd_config {
     unsigned peer_every_ms;            /* heartbeat period (5 s) */
     unsigned peer_down_after_ms;       /* silent this long: peer-down (30 s) */
     /* several controllers on one PostgreSQL store (cluster.c, docs/controller-ha.md) */
-    char *store;            /* a PostgreSQL URI; NULL: the state directory's SQLite */
-    char *name;             /* this controller's (NULL: HOSTNAME:PORT) */
-    char *advertise_url;    /* where others reach it (NULL: http(s)://LISTEN_HOST:PORT) */
-    unsigned lease_ttl_ms;  /* the leader's lease (10 s) */
+    char *store;             /* a PostgreSQL URI; NULL: the state directory's SQLite */
+    char *name;              /* this controller's (NULL: HOSTNAME:PORT) */
+    char *advertise_url;     /* where others reach it (NULL: http(s)://LISTEN_HOST:PORT) */
+    unsigned lease_ttl_ms;   /* the leader's lease (10 s) */
     unsigned lease_renew_ms; /* renewed this often (2 s) */
 } hvfd_config;
 

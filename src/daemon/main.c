@@ -113,11 +113,16 @@ main(int argc, char **argv)
         }
         case 'g': d.cfg.log_debug = true; break;
         case 'M': d.cfg.monitor_only = true; break;
-        case 'S': free(d.cfg.store); d.cfg.store = hvf_strdup(optarg); break;
+        case 'S':
+            free(d.cfg.store);
+            d.cfg.store = hvf_strdup(optarg);
+            break;
         case 'N':
             if (!hvfd_controller_name_ok(optarg)) {
-                fprintf(stderr, "hvfleetd: --name '%s': expected 1 to 48 letters, digits, '.', "
-                                "'_', ':' or '-'\n", optarg);
+                fprintf(stderr,
+                        "hvfleetd: --name '%s': expected 1 to 48 letters, digits, '.', "
+                        "'_', ':' or '-'\n",
+                        optarg);
                 hvfd_config_clear(&d.cfg);
                 return 2;
             }
@@ -126,8 +131,10 @@ main(int argc, char **argv)
             break;
         case 'A':
             if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0) {
-                fprintf(stderr, "hvfleetd: --advertise-url '%s': expected an http:// or "
-                                "https:// URL\n", optarg);
+                fprintf(stderr,
+                        "hvfleetd: --advertise-url '%s': expected an http:// or "
+                        "https:// URL\n",
+                        optarg);
                 hvfd_config_clear(&d.cfg);
                 return 2;
             }

@@ -212,9 +212,9 @@ hvf_freeze_check(const char *state_dir, const char *action, hvf_error *err)
     if (info.since_unix > 0 && gmtime_r(&t, &tm))
         strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
     hvf_error_set(err, HVF_ERR_CONFLICT,
-                  "%s refused: the fleet is frozen since %s by %s (%s; state in %s/%s)", action,
-                  when, info.by[0] ? info.by : "unknown",
-                  info.reason[0] ? info.reason : "no reason given", state_dir, HVF_STORE_FILE);
+                  "%s refused: the fleet is frozen since %s by %s (%s; state in %s)", action, when,
+                  info.by[0] ? info.by : "unknown",
+                  info.reason[0] ? info.reason : "no reason given", hvf_store_where(state_dir));
     return -1;
 }
 

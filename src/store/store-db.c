@@ -90,9 +90,9 @@ store_db_open_pg(hvf_store *st, const char *uri, hvf_error *err)
 {
     /* Our bounds come first: the URI's own settings override them. A query never waits on a
      * dead server for long (a leader must notice it cannot renew its lease in time). */
-    const char *keys[] = {"connect_timeout", "tcp_user_timeout", "keepalives_idle",
-                          "keepalives_interval", "keepalives_count", "application_name",
-                          "dbname", NULL};
+    const char *keys[] = {
+        "connect_timeout",  "tcp_user_timeout", "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "application_name", "dbname",          NULL};
     const char *vals[] = {"5", "5000", "5", "2", "2", "hvfleet", uri, NULL};
     PGconn *c;
     char msg[512];
@@ -183,8 +183,7 @@ sq_prep(hvf_store *st, const char *sql, hvf_error *err)
     q->row = -1;
     if (st->kind == STORE_SQLITE &&
         sqlite3_prepare_v2(st->db, q->sql, -1, &q->stmt, NULL) != SQLITE_OK) {
-        hvf_error_set(err, HVF_ERR_IO, "store '%s': prepare: %s", st->path,
-                      sqlite3_errmsg(st->db));
+        hvf_error_set(err, HVF_ERR_IO, "store '%s': prepare: %s", st->path, sqlite3_errmsg(st->db));
         sq_free(q);
         return NULL;
     }
@@ -250,8 +249,8 @@ sq_step(store_q *q, hvf_error *err)
         ExecStatusType s;
 
         pg_revive(st);
-        q->res = PQexecParams(st->db, q->sql, q->nparams, NULL,
-                              (const char *const *)q->params, NULL, NULL, 0);
+        q->res = PQexecParams(st->db, q->sql, q->nparams, NULL, (const char *const *)q->params,
+                              NULL, NULL, 0);
         s = PQresultStatus(q->res);
         if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
             return pg_fail(st, q->res, err);

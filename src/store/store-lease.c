@@ -21,8 +21,7 @@ lease_fill(store_q *q, hvf_store_lease *out)
 int
 hvf_store_lease_get(hvf_store *st, hvf_store_lease *out, hvf_error *err)
 {
-    store_q *q = sq_prep(st, "SELECT holder, term, expires_ms, since_ms, {now_ms} FROM lease",
-                         err);
+    store_q *q = sq_prep(st, "SELECT holder, term, expires_ms, since_ms, {now_ms} FROM lease", err);
     int rc;
 
     memset(out, 0, sizeof(*out));
@@ -105,8 +104,7 @@ hvf_store_controller_seen(hvf_store *st, const hvf_store_controller *c, hvf_erro
 }
 
 long
-hvf_store_controllers(hvf_store *st, hvf_store_controller **out, int64_t *now_ms,
-                      hvf_error *err)
+hvf_store_controllers(hvf_store *st, hvf_store_controller **out, int64_t *now_ms, hvf_error *err)
 {
     store_q *q = sq_prep(st,
                          "SELECT name, instance, url, started_unix, seen_ms, {now_ms}"

@@ -133,8 +133,7 @@ static const char *const pg_migrations[] = {
     "ALTER TABLE journal ADD COLUMN controller TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE journal ADD COLUMN term BIGINT NOT NULL DEFAULT 0;",
 };
-_Static_assert(HVF_ARRAY_LEN(pg_migrations) == HVF_STORE_SCHEMA_VERSION,
-               "one migration a version");
+_Static_assert(HVF_ARRAY_LEN(pg_migrations) == HVF_STORE_SCHEMA_VERSION, "one migration a version");
 
 static const char *const entry_kind_names[] = {"intent", "outcome", "note"};
 _Static_assert(HVF_ARRAY_LEN(entry_kind_names) == HVF_STORE_ENTRY_LAST, "entry kinds");
@@ -149,6 +148,21 @@ bool
 hvf_store_is_uri(const char *loc)
 {
     return loc && is_pg_uri(loc);
+}
+
+static char *uri_redacted(const char *uri);
+
+const char *
+hvf_store_where(const char *loc)
+{
+    static _Thread_local char buf[1100];
+    HVF_AUTOFREE char *r = is_pg_uri(loc) ? uri_redacted(loc) : NULL;
+
+    if (r)
+        snprintf(buf, sizeof(buf), "%s", r);
+    else
+        snprintf(buf, sizeof(buf), "%s/%s", loc, HVF_STORE_FILE);
+    return buf;
 }
 
 /* @uri with its password (user:PASSWORD@) written as ***: messages and logs name the store. */
@@ -171,10 +185,9 @@ static int
 store_version(hvf_store *st, hvf_error *err)
 {
     store_q *q = sq_prep(st,
-                         st->kind == STORE_SQLITE
-                             ? "PRAGMA user_version"
-                             : "SELECT COALESCE((SELECT value FROM meta"
-                               " WHERE key = 'schema_version'), 0)",
+                         st->kind == STORE_SQLITE ? "PRAGMA user_version"
+                                                  : "SELECT COALESCE((SELECT value FROM meta"
+                                                    " WHERE key = 'schema_version'), 0)",
                          err);
     int v = -1;
 
@@ -192,11 +205,11 @@ store_migrate(hvf_store *st, hvf_error *err)
 
     /* PostgreSQL: several controllers may start on an empty database at once; one migrates,
      * the others wait for it and find the schema current */
-    if (st->kind == STORE_PG &&
-        (store_exec(st, "BEGIN; SELECT pg_advisory_xact_lock(48270000);"
-                        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY,"
-                        " value BIGINT NOT NULL)",
-                    err) < 0))
+    if (st->kind == STORE_PG && (store_exec(st,
+                                            "BEGIN; SELECT pg_advisory_xact_lock(48270000);"
+                                            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY,"
+                                            " value BIGINT NOT NULL)",
+                                            err) < 0))
         return -1;
     if (st->kind == STORE_SQLITE && store_exec(st, "BEGIN IMMEDIATE", err) < 0)
         return -1;
@@ -375,11 +388,10 @@ fenced_begin(hvf_store *st, bool *own, hvf_error *err)
         *own = true;
     }
     q = sq_prep(st,
-                st->kind == STORE_SQLITE
-                    ? "SELECT 1 FROM lease WHERE holder = $1 AND term = $2 AND"
-                      " expires_ms > {now_ms}"
-                    : "SELECT 1 FROM lease WHERE holder = $1 AND term = $2 AND"
-                      " expires_ms > {now_ms} FOR SHARE",
+                st->kind == STORE_SQLITE ? "SELECT 1 FROM lease WHERE holder = $1 AND term = $2 AND"
+                                           " expires_ms > {now_ms}"
+                                         : "SELECT 1 FROM lease WHERE holder = $1 AND term = $2 AND"
+                                           " expires_ms > {now_ms} FOR SHARE",
                 err);
     if (!q)
         rc = -1;
@@ -421,11 +433,12 @@ int
 hvf_store_freeze_set(hvf_store *st, const char *reason, const char *by, int64_t at_unix,
                      hvf_error *err)
 {
-    store_q *q = sq_prep(st,
-                         "INSERT INTO \"freeze\" (id, reason, by, since_unix) VALUES (1, $1, $2, $3)"
-                         " ON CONFLICT (id) DO UPDATE SET reason = excluded.reason,"
-                         " by = excluded.by, since_unix = excluded.since_unix",
-                         err);
+    store_q *q =
+        sq_prep(st,
+                "INSERT INTO \"freeze\" (id, reason, by, since_unix) VALUES (1, $1, $2, $3)"
+                " ON CONFLICT (id) DO UPDATE SET reason = excluded.reason,"
+                " by = excluded.by, since_unix = excluded.since_unix",
+                err);
 
     if (!q)
         return -1;
@@ -524,8 +537,7 @@ int
 hvf_store_approval_add(hvf_store *st, const hvf_store_approval *a, hvf_error *err)
 {
     store_q *q = sq_prep(
-        st, "INSERT INTO approvals (plan_hash, by, at_unix, verdict) VALUES ($1, $2, $3, $4)",
-        err);
+        st, "INSERT INTO approvals (plan_hash, by, at_unix, verdict) VALUES ($1, $2, $3, $4)", err);
 
     if (!q)
         return -1;
@@ -670,8 +682,8 @@ hvf_store_run_update(hvf_store *st, const hvf_store_run *run, hvf_error *err)
     return fenced_end(st, own, sq_run(q, err), err);
 }
 
-#define RUN_COLS                                                                                \
-    "SELECT id, plan_hash, state, control, started_unix, updated_unix, pid, driver_uri,"     \
+#define RUN_COLS                                                                                   \
+    "SELECT id, plan_hash, state, control, started_unix, updated_unix, pid, driver_uri,"           \
     " plan_path, inventory_path, record_path, note FROM runs"
 
 int
@@ -723,8 +735,8 @@ hvf_store_run_get(hvf_store *st, int64_t id, hvf_store_run *out, hvf_error *err)
 int
 hvf_store_run_of_plan(hvf_store *st, const char *plan_hash, hvf_store_run *out, hvf_error *err)
 {
-    store_q *q = sq_prep(st, "SELECT id FROM runs WHERE plan_hash = $1 ORDER BY id DESC LIMIT 1",
-                         err);
+    store_q *q =
+        sq_prep(st, "SELECT id FROM runs WHERE plan_hash = $1 ORDER BY id DESC LIMIT 1", err);
     int64_t id = 0;
     int rc;
 

@@ -366,10 +366,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_records),
-        cmocka_unit_test(test_damaged),
-        cmocka_unit_test(test_tokens_events),
-        cmocka_unit_test(test_lease),
+        cmocka_unit_test(test_records),       cmocka_unit_test(test_damaged),
+        cmocka_unit_test(test_tokens_events), cmocka_unit_test(test_lease),
         cmocka_unit_test(test_unreachable),
     };
 
