@@ -67,6 +67,7 @@ typedef struct agent {
     struct curl_slist *headers;
     char curl_err[CURL_ERROR_SIZE];
     char *sync_url;  /* owned */
+    size_t cur;      /* the controller synced with: o->urls[cur] */
     hvf_strbuf answer;
     bool answer_too_big;
 
@@ -353,6 +354,35 @@ on_progress(void *p, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, c
     return agent_check_stop(p) ? 1 : 0;
 }
 
+static const char *
+agent_url(const agent *a)
+{
+    return a->o->urls[a->cur];
+}
+
+/* Syncs with controller @i from now on (a new connection: libcurl keeps one per host). */
+static void
+agent_use(agent *a, size_t i)
+{
+    a->cur = i;
+    free(a->sync_url);
+    a->sync_url = hvf_asprintf("%s/v1/agent/sync", agent_url(a));
+    curl_easy_setopt(a->curl, CURLOPT_URL, a->sync_url);
+}
+
+/* The controller of --controller that @location (a 307's) points into, or -1. */
+static long
+agent_url_of(const agent *a, const char *location)
+{
+    for (size_t i = 0; location && i < a->o->nurls; i++) {
+        size_t n = strlen(a->o->urls[i]);
+
+        if (strncmp(location, a->o->urls[i], n) == 0 && location[n] == '/')
+            return (long)i;
+    }
+    return -1;
+}
+
 static int
 agent_curl_init(agent *a, hvf_error *err)
 {
@@ -364,11 +394,10 @@ agent_curl_init(agent *a, hvf_error *err)
         return -1;
     }
     a->curl = c;
-    a->sync_url = hvf_asprintf("%s/v1/agent/sync", a->o->url);
     a->headers = curl_slist_append(a->headers, auth);
     a->headers = curl_slist_append(a->headers, "Content-Type: application/json");
     a->headers = curl_slist_append(a->headers, "Expect:");
-    curl_easy_setopt(c, CURLOPT_URL, a->sync_url);
+    agent_use(a, 0);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, a->headers);
     curl_easy_setopt(c, CURLOPT_POST, 1L);
     curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
@@ -595,13 +624,30 @@ agent_sync(agent *a, bool *connected)
     a->syncs++;
     if (rc != CURLE_OK) {
         if (!agent_check_stop(a))
-            agent_log("sync with %s failed: %s", a->o->url,
+            agent_log("sync with %s failed: %s", agent_url(a),
                       a->answer_too_big ? "answer over 1 MiB"
                       : a->curl_err[0]  ? a->curl_err
                                         : curl_easy_strerror(rc));
         goto fail;
     }
     curl_easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status == 307 || status == 308) { /* a standby: the leader is elsewhere */
+        char *loc = NULL;
+        long i;
+
+        curl_easy_getinfo(a->curl, CURLINFO_REDIRECT_URL, &loc);
+        i = agent_url_of(a, loc);
+        if (i < 0) {
+            agent_log("%s sends agents to %.300s, which is not one of --controller: not "
+                      "followed",
+                      agent_url(a), loc ? loc : "(no Location)");
+            goto fail;
+        }
+        agent_log("%s stands by; syncing with the leader %s", agent_url(a), a->o->urls[i]);
+        agent_use(a, (size_t)i);
+        json_decref(fenced);
+        return 0; /* an answer: sync again at once */
+    }
     if (status == 409) {
         HVF_AUTOFREE char *code = hvf_agent_error_code(a->answer.buf ? a->answer.buf : "",
                                                        a->answer.len);
@@ -622,7 +668,7 @@ agent_sync(agent *a, bool *connected)
     }
     if (status != 200) {
         /* the controller's one-line reason, so that an operator sees what it refused */
-        agent_log("sync with %s failed: HTTP %ld: %.300s", a->o->url, status,
+        agent_log("sync with %s failed: HTTP %ld: %.300s", agent_url(a), status,
                   a->answer.buf && a->answer.len ? a->answer.buf : "(no body)");
         goto fail;
     }
@@ -634,7 +680,7 @@ agent_sync(agent *a, bool *connected)
     /* Only a 200 the agent could read counts: a held sync is alive once it is answered. */
     hvf_agent_fence_pet(&a->fence);
     if (!*connected)
-        agent_log("connected to %s", a->o->url);
+        agent_log("connected to %s", agent_url(a));
     *connected = true;
     /* Delivered: the busy notices are not kept (the controller re-sends those commands). */
     memmove(a->busy, a->busy + n_busy, (a->n_busy - n_busy) * sizeof(*a->busy));
@@ -662,8 +708,10 @@ fail:
     json_decref(fenced);
     a->sync_failures++;
     if (*connected && !agent_check_stop(a))
-        agent_log("disconnected from %s", a->o->url);
+        agent_log("disconnected from %s", agent_url(a));
     *connected = false;
+    if (a->o->nurls > 1) /* the next controller, in turn: whichever answers */
+        agent_use(a, (a->cur + 1) % a->o->nurls);
     return -1;
 }
 

@@ -372,7 +372,11 @@ json_t *hvf_agent_fence_parse(const char *name, const char *text, size_t len, hv
 /* ---- The program (agent.c) ----------------------------------------------------------------- */
 
 typedef struct hvf_agent_opts {
-    char *url;       /* owned: http(s)://HOST[:PORT], no trailing '/' */
+    /* owned: the controllers, each http(s)://HOST[:PORT] without a trailing '/'; the agent
+     * syncs with one, moves to the next when it does not answer, and follows a standby's 307
+     * to the leader only when the leader is one of them (its token goes nowhere else) */
+    char **urls;
+    size_t nurls;
     char *token;     /* owned */
     char *host;      /* owned */
     char *state_dir; /* owned */

@@ -14,7 +14,7 @@
 #define OPTS_MAX_TOKEN 4096
 
 static const char usage[] =
-    "usage: hvfleet-agent --controller URL --token-file FILE --host NAME --state-dir DIR\n"
+    "usage: hvfleet-agent --controller URL[,URL...] --token-file FILE --host NAME --state-dir DIR\n"
     "                     [--workers 4] [--queue 256] [--events 4096] [--batch 256]\n"
     "                     [--heartbeat 5s] [--max-rss 64MiB] [--cacert FILE]\n"
     "                     [--backoff-max 60s] [--sim-delay TYPE=DURATION]... [--sim-progress 100ms]\n"
@@ -22,12 +22,15 @@ static const char usage[] =
     "                     [--migration-ports 49152-49215] [--migration-address 127.0.0.1]\n"
     "                     [--fence-after 0] [--watchdog-device /dev/watchdog]\n"
     "The agent on a hypervisor: one connection to hvfleetd (POST /v1/agent/sync), a fixed pool of\n"
-    "workers, bounded queues. See docs/agent.md.\n";
+    "workers, bounded queues. Several --controller URLs (or one list): the controllers of one\n"
+    "store; it syncs with the leader. See docs/agent.md.\n";
 
 void
 hvf_agent_opts_clear(hvf_agent_opts *o)
 {
-    free(o->url);
+    for (size_t i = 0; i < o->nurls; i++)
+        free(o->urls[i]);
+    free(o->urls);
     free(o->token);
     free(o->host);
     free(o->state_dir);
@@ -97,6 +100,33 @@ opt_url(const char *v, hvf_error *err)
     if (v[n - 1] == '/')
         n--;
     return hvf_strndup(v, n);
+}
+
+/* --controller URL[,URL...], repeatable: at most 16 controllers. */
+static int
+opt_urls(hvf_agent_opts *o, const char *v, hvf_error *err)
+{
+    HVF_AUTOFREE char *list = hvf_strdup(v);
+    char *save = NULL;
+
+    if (!*v) {
+        hvf_error_set(err, HVF_ERR_INVALID, "--controller '': expected http://HOST:PORT");
+        return -1;
+    }
+    for (char *u = strtok_r(list, ",", &save); u; u = strtok_r(NULL, ",", &save)) {
+        char *url = opt_url(u, err);
+
+        if (!url)
+            return -1;
+        if (o->nurls >= 16) {
+            free(url);
+            hvf_error_set(err, HVF_ERR_INVALID, "--controller: at most 16 controllers");
+            return -1;
+        }
+        o->urls = hvf_realloc(o->urls, (o->nurls + 1) * sizeof(*o->urls));
+        o->urls[o->nurls++] = url;
+    }
+    return 0;
 }
 
 static char *
@@ -252,8 +282,7 @@ hvf_agent_opts_parse(int argc, char **argv, hvf_agent_opts *o, hvf_error *err)
             goto fail;
         }
         if (strcmp(flag, "--controller") == 0) {
-            free(o->url);
-            if (!(o->url = opt_url(v, err)))
+            if (opt_urls(o, v, err) < 0)
                 goto fail;
         } else if (strcmp(flag, "--token-file") == 0) {
             token_file = v;
@@ -357,9 +386,9 @@ hvf_agent_opts_parse(int argc, char **argv, hvf_agent_opts *o, hvf_error *err)
             goto fail;
         }
     }
-    if (!o->url || !token_file || !o->host || !o->state_dir) {
+    if (!o->nurls || !token_file || !o->host || !o->state_dir) {
         hvf_error_set(err, HVF_ERR_INVALID, "missing %s (see --help)",
-                      !o->url ? "--controller URL" : !token_file ? "--token-file FILE"
+                      !o->nurls ? "--controller URL" : !token_file ? "--token-file FILE"
                       : !o->host ? "--host NAME" : "--state-dir DIR");
         goto fail;
     }

@@ -276,9 +276,44 @@ client_curl_error(hvf_client *c, CURLcode rc, const client_sink *sink, hvf_error
         hvf_error_set(err, HVF_ERR_IO, "cannot reach hvfleetd at %s: %s", c->url, why);
 }
 
+/* A standby's 307 names the leader (docs/controller-ha.md): its URL, or NULL. The token goes
+ * there as it went to the standby, which could have used it itself. */
+static const char *
+client_leader(long status, const json_t *answer)
+{
+    const char *leader = json_string_value(json_object_get(answer, "leader"));
+    const json_t *e = json_object_get(answer, "error");
+    const char *code = json_string_value(json_object_get(e, "code"));
+
+    if (status != 307 || !leader || !code || strcmp(code, "standby") != 0 ||
+        (strncmp(leader, "http://", 7) != 0 && strncmp(leader, "https://", 8) != 0) ||
+        strlen(leader) > 1024)
+        return NULL;
+    return leader;
+}
+
+static long client_request_once(hvf_client *c, const char *method, const char *path,
+                                const json_t *body, json_t **answer, hvf_error *err);
+
 long
 hvf_client_request(hvf_client *c, const char *method, const char *path, const json_t *body,
                    json_t **answer, hvf_error *err)
+{
+    long status = client_request_once(c, method, path, body, answer, err);
+    const char *leader = client_leader(status, *answer);
+
+    if (!leader)
+        return status;
+    /* a standby: once more, to the leader it names, and to it from now on */
+    free(c->url);
+    c->url = hvf_strdup(leader);
+    json_decref(*answer);
+    return client_request_once(c, method, path, body, answer, err);
+}
+
+static long
+client_request_once(hvf_client *c, const char *method, const char *path, const json_t *body,
+                    json_t **answer, hvf_error *err)
 {
     client_sink sink = {.body = HVF_STRBUF_INIT};
     HVF_AUTOFREE char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;

@@ -403,6 +403,13 @@ hvf_cli_run(int argc, char **argv)
         return run_control(&a, dir);
     if (a.status)
         return run_status(dir);
+    if (dir && hvf_store_is_uri(dir)) {
+        /* a shared store has controllers: two executors on one fleet is what the lease forbids */
+        fprintf(stderr, "hvfleet: run: --state-dir '%s' is a PostgreSQL store: runs on it go "
+                        "through its leading hvfleetd (hvfleet --server URL run PLAN)\n",
+                hvf_store_where(dir));
+        return 2;
+    }
     hvf_policy_default(&policy);
     if (a.policy) {
         hvf_diags diags;

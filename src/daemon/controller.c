@@ -81,6 +81,16 @@ ctl_driver_uri(hvfd *d)
 }
 
 static void
+ctl_driver_opts(hvfd *d, hvf_driver_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->state_dir = d->state_dir;
+    o->speed = d->cfg.speed;
+    o->agent_hub = &d->hub;
+    o->controller_restarts = true; /* HA's (ha.c): the twin restarts nothing itself */
+}
+
+static void
 ctl_snapshot(ctl *c)
 {
     hvfd *d = c->d;
@@ -522,14 +532,11 @@ ctl_reopen(ctl *c, hvfd_cmd *cmd)
 {
     hvfd *d = c->d;
     hvf_error err = HVF_ERROR_INIT;
-    hvf_driver_opts dopts = {0};
+    hvf_driver_opts dopts;
     HVF_AUTOFREE char *uri = ctl_driver_uri(d);
     hvf_conn *conn;
 
-    dopts.state_dir = d->state_dir;
-    dopts.speed = d->cfg.speed;
-    dopts.agent_hub = &d->hub;
-    dopts.controller_restarts = true; /* HA's (ha.c): the twin restarts nothing itself */
+    ctl_driver_opts(d, &dopts);
     conn = hvf_driver_open(uri, &dopts, &err);
     if (!conn) {
         ctl_answer(d, cmd, 0, NULL, &err);
@@ -601,13 +608,10 @@ static int
 ctl_open(ctl *c, hvf_error *err)
 {
     hvfd *d = c->d;
-    hvf_driver_opts dopts = {0};
+    hvf_driver_opts dopts;
     HVF_AUTOFREE char *uri = ctl_driver_uri(d);
 
-    dopts.state_dir = d->state_dir;
-    dopts.speed = d->cfg.speed;
-    dopts.agent_hub = &d->hub;
-    dopts.controller_restarts = true; /* HA's (ha.c): the twin restarts nothing itself */
+    ctl_driver_opts(d, &dopts);
     c->conn = hvf_driver_open(uri, &dopts, err);
     if (!c->conn)
         return -1;

@@ -219,6 +219,27 @@ page_header(hvf_strbuf *sb, hvfd *d, const hvfd_snap *s, const hvfd_req *r)
         page_time(sb, s->at_unix);
     else
         hvf_strbuf_puts(sb, "(not read yet)");
+    if (d->cluster) { /* several controllers: which this is, and who leads */
+        char leader[64], url[512];
+
+        pthread_mutex_lock(&d->lease_lock);
+        hvf_strlcpy(leader, d->leader_name, sizeof(leader));
+        hvf_strlcpy(url, d->leader_url, sizeof(url));
+        pthread_mutex_unlock(&d->lease_lock);
+        hvf_strbuf_puts(sb, " &middot; <span id=\"controller-role\">controller ");
+        page_esc(sb, d->ctl_name);
+        hvf_strbuf_printf(sb, " %s", hvfd_role(d));
+        if (!hvfd_leading(d)) {
+            hvf_strbuf_puts(sb, "; the leader is ");
+            page_esc(sb, leader[0] ? leader : "none now");
+            if (url[0]) {
+                hvf_strbuf_puts(sb, " (");
+                page_esc(sb, url);
+                hvf_strbuf_puts(sb, ")");
+            }
+        }
+        hvf_strbuf_puts(sb, "</span>");
+    }
     hvf_strbuf_puts(sb, " &middot; signed in as ");
     page_esc(sb, r->who.name);
     hvf_strbuf_puts(sb, " (");

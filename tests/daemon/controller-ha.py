@@ -77,6 +77,9 @@ check(body["leader"] == "http://127.0.0.1:%d" % L.port, body)
 s, h, _ = standby.request("GET", "/v1/hosts?state=active", op)
 check(s == 307 and h["location"].endswith("/v1/hosts?state=active"), (s, h))
 check(standby.request("GET", "/v1/runs", op)[0] == 200, "a standby serves the store's routes")
+page = standby.request("GET", "/", op)[2]
+check("controller %s standby; the leader is %s" % (standby.args[-1], L.args[-1]) in page,
+      "the status page says who leads")
 
 s, _, p = L.request("POST", "/v1/plans", op, {"kind": "maintenance", "hosts": "zone:z1"})
 check(s == 201 and p["migrations"] >= 20, p)
