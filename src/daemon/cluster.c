@@ -178,6 +178,18 @@ hvfd_cluster_start(hvfd *d, hvf_error *err)
     const char *lh = d->cfg.listen_host;
     bool any = strcmp(lh, "0.0.0.0") == 0 || strcmp(lh, "::") == 0 || !*lh;
 
+    if (d->cfg.name && !hvfd_controller_name_ok(d->cfg.name)) {
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "name '%.80s': expected 1 to 48 letters, digits, '.', '_', ':' or '-'",
+                      d->cfg.name);
+        return -1;
+    }
+    if (d->cfg.advertise_url && !hvfd_url_ok(d->cfg.advertise_url)) {
+        hvf_error_set(err, HVF_ERR_INVALID,
+                      "advertise-url '%.200s': expected an http:// or https:// URL",
+                      d->cfg.advertise_url);
+        return -1;
+    }
     pthread_mutex_init(&d->lease_lock, NULL);
     pthread_cond_init(&d->lease_cond, NULL);
     d->lease_init = true;

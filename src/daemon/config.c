@@ -186,8 +186,8 @@ hvfd_controller_name_ok(const char *n)
 }
 
 /* An http:// or https:// URL with a host: what libcurl is given. */
-static bool
-cfg_url_ok(const char *u)
+bool
+hvfd_url_ok(const char *u)
 {
     const char *rest = strncmp(u, "http://", 7) == 0    ? u + 7
                        : strncmp(u, "https://", 8) == 0 ? u + 8
@@ -292,16 +292,16 @@ hvfd_config_load(hvfd_config *c, const char *path, hvf_error *err)
             hvf_reader_report_field(&rd, root, "", "alert_webhooks", "%zu URLs: at most 15",
                                     o.nwebhooks);
         for (size_t i = 0; i < o.nwebhooks; i++)
-            if (!cfg_url_ok(o.webhooks[i]))
+            if (!hvfd_url_ok(o.webhooks[i]))
                 hvf_reader_report_field(&rd, root, "", "alert_webhooks",
                                         "'%.200s': expected an http:// or https:// URL",
                                         o.webhooks[i]);
         for (size_t i = 0; i < o.npeers; i++)
-            if (!cfg_url_ok(o.peers[i]))
+            if (!hvfd_url_ok(o.peers[i]))
                 hvf_reader_report_field(&rd, root, "", "peers",
                                         "'%.200s': expected an http:// or https:// URL",
                                         o.peers[i]);
-        if (o.deadman && !cfg_url_ok(o.deadman))
+        if (o.deadman && !hvfd_url_ok(o.deadman))
             hvf_reader_report_field(&rd, root, "", "deadman_url",
                                     "expected an http:// or https:// URL");
         if (o.command && !o.command[0])
@@ -319,7 +319,7 @@ hvfd_config_load(hvfd_config *c, const char *path, hvf_error *err)
         /* three renewals a lease: one lost request does not cost the lead */
         cfg_ms(&rd, "lease_renew", o.lease_renew_us, 100, o.lease_ttl_us / 3000,
                "100ms to a third of lease_ttl");
-        if (o.advertise_url && !cfg_url_ok(o.advertise_url))
+        if (o.advertise_url && !hvfd_url_ok(o.advertise_url))
             hvf_reader_report_field(&rd, root, "", "advertise_url",
                                     "expected an http:// or https:// URL");
         if (o.name && !hvfd_controller_name_ok(o.name))

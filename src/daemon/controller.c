@@ -552,6 +552,23 @@ ctl_reopen(ctl *c, hvfd_cmd *cmd)
     ctl_answer(d, cmd, 200, json_pack("{s:s}", "driver", uri), NULL);
 }
 
+/* The oldest queued command, taken off the queue, or NULL. */
+static hvfd_cmd *
+ctl_next_command(hvfd *d)
+{
+    hvfd_cmd *cmd;
+
+    pthread_mutex_lock(&d->lock);
+    cmd = d->cmds;
+    if (cmd) {
+        d->cmds = cmd->next;
+        if (!d->cmds)
+            d->cmds_tail = NULL;
+    }
+    pthread_mutex_unlock(&d->lock);
+    return cmd;
+}
+
 /* Takes the queued commands; during a run, those that must wait for its end are refused. */
 static void
 ctl_take_commands(ctl *c, bool running)
@@ -559,16 +576,8 @@ ctl_take_commands(ctl *c, bool running)
     hvfd *d = c->d;
 
     for (;;) {
-        hvfd_cmd *cmd;
+        hvfd_cmd *cmd = ctl_next_command(d);
 
-        pthread_mutex_lock(&d->lock);
-        cmd = d->cmds;
-        if (cmd) {
-            d->cmds = cmd->next;
-            if (!d->cmds)
-                d->cmds_tail = NULL;
-        }
-        pthread_mutex_unlock(&d->lock);
         if (!cmd)
             return;
         if (running && (cmd->kind == HVFD_CMD_RUN || cmd->kind == HVFD_CMD_RESUME ||
@@ -649,17 +658,9 @@ ctl_refuse_commands(ctl *c)
     hvfd *d = c->d;
 
     for (;;) {
-        hvfd_cmd *cmd;
+        hvfd_cmd *cmd = ctl_next_command(d);
         hvf_error err = HVF_ERROR_INIT;
 
-        pthread_mutex_lock(&d->lock);
-        cmd = d->cmds;
-        if (cmd) {
-            d->cmds = cmd->next;
-            if (!d->cmds)
-                d->cmds_tail = NULL;
-        }
-        pthread_mutex_unlock(&d->lock);
         if (!cmd)
             return;
         hvf_error_set(&err, HVF_ERR_CONFLICT,

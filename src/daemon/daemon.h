@@ -104,6 +104,8 @@ void hvfd_config_clear(hvfd_config *c);
 /* "HOST:PORT", ":PORT" or "PORT" (0: any free port). */
 int hvfd_config_listen(hvfd_config *c, const char *v, hvf_error *err)
     __attribute__((warn_unused_result));
+/* An http:// or https:// URL with a host and no blank or control byte. */
+bool hvfd_url_ok(const char *u);
 /* A controller name: 1 to 48 of [A-Za-z0-9._:-]. */
 bool hvfd_controller_name_ok(const char *n);
 /* Reads a YAML/JSON config file into @c (keys as the flags, with '_' for '-'). */

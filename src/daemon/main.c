@@ -113,34 +113,9 @@ main(int argc, char **argv)
         }
         case 'g': d.cfg.log_debug = true; break;
         case 'M': d.cfg.monitor_only = true; break;
-        case 'S':
-            free(d.cfg.store);
-            d.cfg.store = hvf_strdup(optarg);
-            break;
-        case 'N':
-            if (!hvfd_controller_name_ok(optarg)) {
-                fprintf(stderr,
-                        "hvfleetd: --name '%s': expected 1 to 48 letters, digits, '.', "
-                        "'_', ':' or '-'\n",
-                        optarg);
-                hvfd_config_clear(&d.cfg);
-                return 2;
-            }
-            free(d.cfg.name);
-            d.cfg.name = hvf_strdup(optarg);
-            break;
-        case 'A':
-            if (strncmp(optarg, "http://", 7) != 0 && strncmp(optarg, "https://", 8) != 0) {
-                fprintf(stderr,
-                        "hvfleetd: --advertise-url '%s': expected an http:// or "
-                        "https:// URL\n",
-                        optarg);
-                hvfd_config_clear(&d.cfg);
-                return 2;
-            }
-            free(d.cfg.advertise_url);
-            d.cfg.advertise_url = hvf_strdup(optarg);
-            break;
+        case 'S': free(d.cfg.store); d.cfg.store = hvf_strdup(optarg); break;
+        case 'N': free(d.cfg.name); d.cfg.name = hvf_strdup(optarg); break;
+        case 'A': free(d.cfg.advertise_url); d.cfg.advertise_url = hvf_strdup(optarg); break;
         case 'h': usage(stdout); hvfd_config_clear(&d.cfg); return 0;
         case 'V': printf("hvfleetd %s\n", HVFD_VERSION); hvfd_config_clear(&d.cfg); return 0;
         default: usage(stderr); hvfd_config_clear(&d.cfg); return 2;

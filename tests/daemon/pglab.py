@@ -45,7 +45,9 @@ def free_port():
 class Server:
     def __init__(self, name="pg"):
         self.bindir = pg_bindir()
-        self.dir = tempfile.mkdtemp(prefix=f"hvf-{name}-{os.getpid()}-")
+        # under /tmp whatever TMPDIR says: the postgres user must reach it
+        self.dir = tempfile.mkdtemp(prefix=f"hvf-{name}-{os.getpid()}-",
+                                    dir="/tmp" if os.path.isdir("/tmp") else None)
         os.chmod(self.dir, 0o755)
         self.data = os.path.join(self.dir, "data")
         self.log = os.path.join(self.dir, "server.log")

@@ -111,6 +111,18 @@ refused(["--driver", "agent:///%s?accel=arm" % os.path.join(src, "examples", "sm
 refused(["--driver", "agent:///%s?image" % os.path.join(src, "examples", "small.yaml")],
         ["parameter 'image'", "NAME=VALUE"])
 refused(["--speed", "-1"], ["--speed"])
+# several controllers (docs/controller-ha.md): the store, name, URL and lease refused with why
+refused(["--store", "/var/lib/elsewhere"], ["--store", "/var/lib/elsewhere", "postgresql://"])
+refused(["--store", "postgresql://hvf:secret@127.0.0.1:1/hvfleet"],
+        ["postgresql://hvf:***@127.0.0.1:1/hvfleet", "cannot open store"])
+refused(["--name", "no spaces"], ["name 'no spaces'", "letters"])
+refused(["--advertise-url", "ftp://x"], ["advertise-url 'ftp://x'", "http://"])
+with open(bad, "w") as f:
+    f.write("lease_ttl: 1s\n")
+refused(["--config", bad], ["bad.yaml", "lease_ttl", "3s to 5m"])
+with open(bad, "w") as f:
+    f.write("lease_ttl: 6s\nlease_renew: 5s\n")
+refused(["--config", bad], ["bad.yaml", "lease_renew", "a third of lease_ttl"])
 # a second daemon on the same state directory is refused while the first runs
 d.args = []
 d.start()
