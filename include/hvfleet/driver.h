@@ -187,6 +187,11 @@ typedef struct hvf_driver_opts {
     /* The caller restarts crashed VMs itself (hvfleetd's HA): a backend that models a
      * platform restarting them (the twin) does not. */
     bool controller_restarts;
+    /* Asked before every action (NULL: always yes): false refuses it (HVF_ERR_REFUSED), and
+     * the twin writes no world file. hvfleetd's leadership (docs/controller-ha.md): a
+     * controller that woke from a stall after another took over does not touch the fleet. */
+    bool (*may_act)(void *ctx);
+    void *may_act_ctx;
 } hvf_driver_opts;
 
 /* One backend. NULL entries are operations it does not support. */
@@ -226,6 +231,8 @@ struct hvf_conn {
     const hvf_driver *drv; /* borrowed, static */
     void *priv;            /* the backend's */
     char *uri;             /* owned */
+    bool (*may_act)(void *ctx); /* hvf_driver_opts' */
+    void *may_act_ctx;
 };
 
 /*

@@ -80,10 +80,20 @@ ctl_driver_uri(hvfd *d)
     return hvf_asprintf("%s://%s%s", base ? base : "sim", realpath(inv, abs) ? abs : inv, query);
 }
 
+static bool
+ctl_may_act(void *ctx)
+{
+    return hvfd_leading(ctx);
+}
+
 static void
 ctl_driver_opts(hvfd *d, hvf_driver_opts *o)
 {
     memset(o, 0, sizeof(*o));
+    if (d->cluster) { /* the backend is the leader's: a stalled ex-leader does not touch it */
+        o->may_act = ctl_may_act;
+        o->may_act_ctx = d;
+    }
     o->state_dir = d->state_dir;
     o->speed = d->cfg.speed;
     o->agent_hub = &d->hub;

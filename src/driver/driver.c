@@ -34,6 +34,19 @@ hvf_driver_schemes(void)
     return schemes;
 }
 
+/* A caller that may no longer act (a controller whose lease lapsed) is refused every action:
+ * the backend is another controller's now (docs/controller-ha.md). */
+static bool
+may_act(hvf_conn *conn, const char *what, hvf_error *err)
+{
+    if (!conn->may_act || conn->may_act(conn->may_act_ctx))
+        return true;
+    hvf_error_set(err, HVF_ERR_REFUSED,
+                  "driver %s: not %s: this controller no longer leads (its lease lapsed)",
+                  conn->uri, what);
+    return false;
+}
+
 hvf_conn *
 hvf_driver_open(const char *uri, const hvf_driver_opts *opts, hvf_error *err)
 {
@@ -54,6 +67,8 @@ hvf_driver_open(const char *uri, const hvf_driver_opts *opts, hvf_error *err)
         conn = HVF_NEW(hvf_conn);
         conn->drv = registry[i];
         conn->uri = hvf_strdup(uri);
+        conn->may_act = opts ? opts->may_act : NULL;
+        conn->may_act_ctx = opts ? opts->may_act_ctx : NULL;
         if (conn->drv->open(conn, uri, opts ? opts : &none, err) < 0) {
             free(conn->uri);
             free(conn);
@@ -146,6 +161,8 @@ int
 hvf_driver_host_set_state(hvf_conn *conn, const char *host, hvf_drv_host_state state,
                           hvf_error *err)
 {
+    if (!may_act(conn, "setting a host's state", err))
+        return -1;
     if (!name_ok("host", host, err))
         return -1;
     if ((unsigned)state >= HVF_DRV_HOST_LAST) {
@@ -160,6 +177,8 @@ int
 hvf_driver_host_maintain(hvf_conn *conn, const char *host, const char *command,
                          int64_t expected_us, int64_t timeout_us, hvf_error *err)
 {
+    if (!may_act(conn, "maintaining a host", err))
+        return -1;
     if (!name_ok("host", host, err))
         return -1;
     if (timeout_us < 0 || expected_us < 0) {
@@ -175,6 +194,8 @@ hvf_driver_host_maintain(hvf_conn *conn, const char *host, const char *command,
 int
 hvf_driver_vm_start(hvf_conn *conn, const char *vm, const char *host, hvf_error *err)
 {
+    if (!may_act(conn, "starting a VM", err))
+        return -1;
     if (!name_ok("VM", vm, err) || !name_ok("host", host, err))
         return -1;
     return conn->drv->vm_start ? conn->drv->vm_start(conn, vm, host, err)
@@ -184,6 +205,8 @@ hvf_driver_vm_start(hvf_conn *conn, const char *vm, const char *host, hvf_error 
 int
 hvf_driver_vm_stop(hvf_conn *conn, const char *vm, int64_t timeout_us, hvf_error *err)
 {
+    if (!may_act(conn, "stopping a VM", err))
+        return -1;
     if (!name_ok("VM", vm, err))
         return -1;
     return conn->drv->vm_stop ? conn->drv->vm_stop(conn, vm, timeout_us < 0 ? 0 : timeout_us, err)
@@ -193,6 +216,8 @@ hvf_driver_vm_stop(hvf_conn *conn, const char *vm, int64_t timeout_us, hvf_error
 int
 hvf_driver_vm_destroy(hvf_conn *conn, const char *vm, hvf_error *err)
 {
+    if (!may_act(conn, "destroying a VM", err))
+        return -1;
     if (!name_ok("VM", vm, err))
         return -1;
     return conn->drv->vm_destroy ? conn->drv->vm_destroy(conn, vm, err)
@@ -205,6 +230,8 @@ hvf_driver_migrate(hvf_conn *conn, const char *vm, const char *target,
 {
     static const hvf_migrate_job_params defaults = {0};
 
+    if (!may_act(conn, "migrating a VM", err))
+        return -1;
     if (!name_ok("VM", vm, err) || !name_ok("host", target, err))
         return -1;
     if (p && (p->max_bytes_per_s < 0 || p->downtime_limit_us < 0 ||
@@ -229,6 +256,8 @@ hvf_driver_job_info(hvf_conn *conn, int64_t job, hvf_job_info *out, hvf_error *e
 int
 hvf_driver_job_postcopy(hvf_conn *conn, int64_t job, hvf_error *err)
 {
+    if (!may_act(conn, "switching a migration to post-copy", err))
+        return -1;
     return conn->drv->job_postcopy ? conn->drv->job_postcopy(conn, job, err)
                                    : unsupported(conn, "post-copy", err);
 }
@@ -236,6 +265,8 @@ hvf_driver_job_postcopy(hvf_conn *conn, int64_t job, hvf_error *err)
 int
 hvf_driver_job_cancel(hvf_conn *conn, int64_t job, hvf_error *err)
 {
+    if (!may_act(conn, "cancelling a migration", err))
+        return -1;
     return conn->drv->job_cancel ? conn->drv->job_cancel(conn, job, err)
                                  : unsupported(conn, "cancelling jobs", err);
 }
@@ -244,6 +275,8 @@ int
 hvf_driver_host_apply(hvf_conn *conn, const char *host, const char *change, bool rollback,
                       int64_t expected_us, hvf_error *err)
 {
+    if (!may_act(conn, "applying a change to a host", err))
+        return -1;
     if (!name_ok("host", host, err) || !name_ok("change", change, err))
         return -1;
     if (expected_us < 0) {
@@ -274,6 +307,8 @@ hvf_driver_job_forget(hvf_conn *conn, int64_t job, hvf_error *err)
 int
 hvf_driver_vm_define(hvf_conn *conn, const hvf_drv_vm_spec *spec, const char *host, hvf_error *err)
 {
+    if (!may_act(conn, "defining a VM", err))
+        return -1;
     if (!spec) {
         hvf_error_set(err, HVF_ERR_INVALID, "define: expected a VM spec");
         return -1;
@@ -305,6 +340,8 @@ hvf_driver_vm_define(hvf_conn *conn, const hvf_drv_vm_spec *spec, const char *ho
 int
 hvf_driver_vm_undefine(hvf_conn *conn, const char *vm, hvf_error *err)
 {
+    if (!may_act(conn, "undefining a VM", err))
+        return -1;
     if (!name_ok("VM", vm, err))
         return -1;
     return conn->drv->vm_undefine ? conn->drv->vm_undefine(conn, vm, err)

@@ -89,11 +89,27 @@ int
 store_db_open_pg(hvf_store *st, const char *uri, hvf_error *err)
 {
     /* Our bounds come first: the URI's own settings override them. A query never waits on a
-     * dead server for long (a leader must notice it cannot renew its lease in time). */
-    const char *keys[] = {
-        "connect_timeout",  "tcp_user_timeout", "keepalives_idle", "keepalives_interval",
-        "keepalives_count", "application_name", "dbname",          NULL};
-    const char *vals[] = {"5", "5000", "5", "2", "2", "hvfleet", uri, NULL};
+     * dead server or a lock for long (a leader must notice in time that it cannot renew its
+     * lease), and a process stopped inside a transaction (a stalled leader) does not hold the
+     * lease row's lock for ever: the server ends such a session. */
+    static const char *const keys[] = {"connect_timeout",
+                                       "tcp_user_timeout",
+                                       "keepalives_idle",
+                                       "keepalives_interval",
+                                       "keepalives_count",
+                                       "application_name",
+                                       "options",
+                                       "dbname",
+                                       NULL};
+    const char *vals[] = {"5",
+                          "5000",
+                          "5",
+                          "2",
+                          "2",
+                          "hvfleet",
+                          "-c idle_in_transaction_session_timeout=5s -c lock_timeout=5s",
+                          uri,
+                          NULL};
     PGconn *c;
     char msg[512];
 

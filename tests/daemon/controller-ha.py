@@ -117,6 +117,21 @@ for i in range(2):
 check(takeovers, "the leader was killed while the run went on")
 check(max(takeovers) < 15, "takeover within 15 s: %s" % ["%.1f s" % t for t in takeovers])
 
+# the leader stalls (SIGSTOP) past its lease: another takes over; woken, it does not act
+if run_state(L) == "running":
+    stalled = L
+    os.kill(L.proc.pid, signal.SIGSTOP)
+    t_stall = time.time()
+    try:
+        new = wait_for(lambda: next((d for d in ds if d is not stalled and d.alive() and
+                                     role(d) == "leader"), None), "a takeover from a stall", 20)
+        takeovers.append(time.time() - t_stall)
+    finally:
+        os.kill(stalled.proc.pid, signal.SIGCONT)
+    check(takeovers[-1] < 15, "takeover from a stall in %.1f s" % takeovers[-1])
+    check(role(stalled) == "standby", "the woken ex-leader stands by")
+    L = new
+
 # PostgreSQL stops mid-run: the leader stops acting before its lease lapses
 t_stop = None
 if run_state(L) == "running":

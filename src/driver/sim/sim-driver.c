@@ -894,6 +894,8 @@ sd_open(hvf_conn *conn, const char *uri, const hvf_driver_opts *opts, hvf_error 
                        : 0;
     p->maint_default_us = SD_DEFAULT_MAINT_US;
     p->controller_restarts = opts->controller_restarts;
+    p->may_act = opts->may_act;
+    p->may_act_ctx = opts->may_act_ctx;
     if (sd_uri_parse(p, uri, opts, err) < 0 || sd_world_open(p, err) < 0) {
         sd_priv_free(p);
         conn->priv = NULL;

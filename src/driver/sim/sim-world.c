@@ -851,6 +851,9 @@ sd_world_save(sd_priv *p, hvf_error *err)
 
     if (!p->world_path || !p->dirty)
         return 0;
+    /* a controller that no longer leads: the world file is the leader's now */
+    if (p->may_act && !p->may_act(p->may_act_ctx))
+        return 0;
     f = hvf_sim_fleet(p->sim);
     full = !p->snapshot_written || p->log_lines >= SD_LOG_MAX_LINES;
     p->seq++;
@@ -1057,6 +1060,8 @@ world_rebuild(sd_priv *p, json_t *w, hvf_error *err)
     n->qcap = p->qcap;
     n->maint_default_us = p->maint_default_us;
     n->controller_restarts = p->controller_restarts;
+    n->may_act = p->may_act;
+    n->may_act_ctx = p->may_act_ctx;
     if (world_build(n, w, err) < 0) {
         world_config_drop(n);
         sd_priv_free(n);

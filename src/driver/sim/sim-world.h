@@ -116,6 +116,8 @@ typedef struct sd_priv {
     int64_t maint_default_us;
     bool dirty;
     bool controller_restarts; /* the twin restarts no crashed VM: the caller does */
+    bool (*may_act)(void *ctx); /* hvf_driver_opts': false, no world file is written */
+    void *may_act_ctx;
     /* per host: out of the controller's reach until this driver time (a controller-partition
      * deviation); -1 = reachable, INT64_MAX = until the end */
     int64_t *unreach_until;
