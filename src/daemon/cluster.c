@@ -23,6 +23,7 @@
 
 #include "daemon/daemon.h"
 #include "hvfleet/alloc.h"
+#include "hvfleet/strbuf.h"
 
 /* A leader stops acting this long before the database lets its lease go: the two clocks (this
  * process's monotonic one, the database's) may run apart by that much over a lease. */
@@ -178,16 +179,18 @@ hvfd_cluster_start(hvfd *d, hvf_error *err)
     const char *lh = d->cfg.listen_host;
     bool any = strcmp(lh, "0.0.0.0") == 0 || strcmp(lh, "::") == 0 || !*lh;
 
+    char q[64];
+
     if (d->cfg.name && !hvfd_controller_name_ok(d->cfg.name)) {
+        hvf_quote_value(d->cfg.name, strlen(d->cfg.name), q, sizeof(q));
         hvf_error_set(err, HVF_ERR_INVALID,
-                      "name '%.80s': expected 1 to 48 letters, digits, '.', '_', ':' or '-'",
-                      d->cfg.name);
+                      "name %s: expected 1 to 48 letters, digits, '.', '_', ':' or '-'", q);
         return -1;
     }
     if (d->cfg.advertise_url && !hvfd_url_ok(d->cfg.advertise_url)) {
-        hvf_error_set(err, HVF_ERR_INVALID,
-                      "advertise-url '%.200s': expected an http:// or https:// URL",
-                      d->cfg.advertise_url);
+        hvf_quote_value(d->cfg.advertise_url, strlen(d->cfg.advertise_url), q, sizeof(q));
+        hvf_error_set(err, HVF_ERR_INVALID, "advertise-url %s: expected an http:// or https:// URL",
+                      q);
         return -1;
     }
     pthread_mutex_init(&d->lease_lock, NULL);

@@ -7,6 +7,7 @@
 #include "conf/reader.h"
 #include "daemon/daemon.h"
 #include "hvfleet/alloc.h"
+#include "hvfleet/strbuf.h"
 
 void
 hvfd_config_init(hvfd_config *c)
@@ -84,8 +85,11 @@ hvfd_config_listen(hvfd_config *c, const char *v, hvf_error *err)
     long p = strtol(port, &end, 10);
 
     if (!*port || *end || p < 0 || p > 65535) {
+        char q[64];
+
+        hvf_quote_value(v, strlen(v), q, sizeof(q));
         hvf_error_set(err, HVF_ERR_INVALID,
-                      "listen '%s': expected HOST:PORT with a port from 0 to 65535", v);
+                      "listen %s: expected HOST:PORT with a port from 0 to 65535", q);
         return -1;
     }
     if (colon && colon > v) {
@@ -332,6 +336,10 @@ hvfd_config_load(hvfd_config *c, const char *path, hvf_error *err)
         hvf_error_set(err, HVF_ERR_INVALID, "%s", diags.lines[0]);
         rc = -1;
     }
+    /* a value quoted in the message may hold any byte: the message stays one line */
+    for (char *m = err && rc < 0 ? err->msg : NULL; m && *m; m++)
+        if ((unsigned char)*m < 0x20 || *m == 0x7f)
+            *m = '?';
     if (rc == 0 && o.listen && hvfd_config_listen(c, o.listen, err) < 0) {
         hvf_error_prefix(err, "%s: ", path);
         rc = -1;

@@ -11,6 +11,7 @@
 
 #include "daemon/daemon.h"
 #include "hvfleet/alloc.h"
+#include "hvfleet/strbuf.h"
 #include "hvfleet/freeze.h"
 
 int64_t
@@ -199,10 +200,13 @@ hvfd_start(hvfd *d, hvf_error *err)
     }
     d->state_dir = hvf_strdup(dir);
     if (d->cfg.store && !hvf_store_is_uri(d->cfg.store)) {
+        char q[64];
+
+        hvf_quote_value(d->cfg.store, strlen(d->cfg.store), q, sizeof(q));
         hvf_error_set(err, HVF_ERR_INVALID,
-                      "--store '%.200s': expected a PostgreSQL URI (postgresql://USER@HOST:PORT/"
-                      "DB); without --store the state directory holds the store",
-                      d->cfg.store);
+                      "--store %s: expected a PostgreSQL URI (postgresql://USER@HOST:PORT/DB); "
+                      "without --store the state directory holds the store",
+                      q);
         return -1;
     }
     d->store_loc = hvf_strdup(d->cfg.store ? d->cfg.store : d->state_dir);
