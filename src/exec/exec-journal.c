@@ -163,7 +163,9 @@ x_resume(x_run *x, hvf_error *err)
                 if (x_replan_apply_stored(x, e->detail, true, err) < 0)
                     goto out;
             } else if (strcmp(e->action, "migrated") == 0 &&
-                       (m = r_mig(x, e->vm, e->host, NULL, XM_RUNNING))) {
+                       ((m = r_mig(x, e->vm, e->host, NULL, XM_RUNNING)) ||
+                        /* an intent a resume found ended (below) */
+                        (m = r_mig(x, e->vm, e->host, NULL, XM_PENDING)))) {
                 m->st = strcmp(e->result, "completed") == 0 ? XM_DONE : XM_FAILED;
                 m->end_us = e->t_us;
                 hvf_strlcpy(m->reason, e->detail, sizeof(m->reason));
@@ -230,6 +232,7 @@ x_resume(x_run *x, hvf_error *err)
             } else if (v && strcmp(v->host, e->target) == 0) {
                 m->st = XM_DONE; /* it even finished */
                 m->end_us = e->t_us;
+                m->found_done = true;
             } else {
                 m->start_us = -1; /* it never started: it may start, once */
             }
@@ -300,7 +303,18 @@ x_resume(x_run *x, hvf_error *err)
     if (hvf_store_commit(x->st, err) < 0 ||
         x_note(x, "resume", NULL, NULL, "ok", 0, NULL, err) < 0)
         goto out;
-    /* what ended while nobody watched */
+    /* what ended while nobody watched: a migration whose outcome was never written (its
+     * process killed, or its controller's lease lost, between the start and the outcome) is
+     * journaled as done, so that the journal says what happened to every migration */
+    for (size_t i = 0; i < x->nmigs; i++) {
+        x_mig *m = &x->migs[i];
+
+        if (m->found_done &&
+            x_note(x, "migrated", m->vm, m->from, "completed", -1,
+                   "found on its target at the resume: it ended while nobody watched", err) < 0)
+            goto out;
+        m->found_done = false;
+    }
     for (size_t i = 0; i < x->nmigs; i++) {
         x_mig *m = &x->migs[i];
         hvf_job_info info;

@@ -80,6 +80,7 @@ typedef struct x_mig {
     int64_t best_at_us;
     int64_t downtime_us;
     bool late_reported;
+    bool found_done; /* the resume found it on its target with no outcome journaled */
     char reason[256];
 } x_mig;
 

@@ -637,6 +637,94 @@ test_abort_between_checks(void **state)
     xt_free(&t);
 }
 
+/* A migration whose intent was journaled and whose job ran to its end, but whose outcome was
+ * never written (its process killed, or its controller's lease lost, in between): the resume
+ * finds the VM on its target, journals it as done, and does not start it again. */
+static void
+test_resume_finds_ended(void **state)
+{
+    xt t;
+    hvf_exec_summary s;
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_store *st;
+    hvf_store_entry *j = NULL, e = {0};
+    const hvf_plan_migration *pm = NULL;
+    HVF_AUTOFREE char *uri = NULL;
+    hvf_driver_opts dopts = {0};
+    hvf_conn *conn;
+    int64_t job;
+    long n, notes = 0, starts = 0;
+
+    xt_setup(&t, 6, 4, 9);
+    t.policy.seatbelt.max_capacity_offline = 1;
+    xt_plan(&t);
+    t.control_on_first_start = HVF_STORE_CONTROL_PAUSE;
+    s = xt_run(&t, NULL, false);
+    assert_int_equal(s.result, HVF_EXEC_PAUSED);
+    /* a migration of the plan the paused run has not begun: its intent, and its job to the end */
+    st = hvf_store_open(t.state, &err);
+    assert_non_null(st);
+    n = hvf_store_journal(st, s.run_id, &j, &err);
+    assert_true(n > 0);
+    for (size_t i = 0; i < t.plan->nmigrations && !pm; i++) {
+        bool begun = false;
+
+        for (long k = 0; k < n; k++)
+            begun |= j[k].kind == HVF_STORE_INTENT && strcmp(j[k].action, "migrate") == 0 &&
+                     strcmp(j[k].vm, t.plan->migrations[i].vm) == 0;
+        if (!begun)
+            pm = &t.plan->migrations[i];
+    }
+    free(j);
+    assert_non_null(pm);
+    e.run = s.run_id;
+    e.kind = HVF_STORE_INTENT;
+    e.job = -1;
+    hvf_strlcpy(e.action, "migrate", sizeof(e.action));
+    hvf_strlcpy(e.vm, pm->vm, sizeof(e.vm));
+    hvf_strlcpy(e.host, pm->from, sizeof(e.host));
+    hvf_strlcpy(e.target, pm->to, sizeof(e.target));
+    hvf_strlcpy(e.detail, "ref 0", sizeof(e.detail));
+    assert_int_equal(hvf_store_journal_append(st, &e, &err), 0);
+    uri = hvf_asprintf("sim://%s", t.inv);
+    dopts.state_dir = t.state;
+    conn = hvf_driver_open(uri, &dopts, &err);
+    assert_non_null(conn);
+    job = hvf_driver_migrate(conn, pm->vm, pm->to, NULL, &err);
+    assert_true(job >= 0);
+    for (int i = 0; i < 10000; i++) {
+        hvf_job_info info;
+        hvf_drv_event evs[16];
+        size_t nevs;
+
+        assert_int_equal(hvf_driver_poll(conn, 1000000, evs, 16, &nevs, &err), 0);
+        assert_int_equal(hvf_driver_job_info(conn, job, &info, &err), 0);
+        if (info.state >= HVF_JOB_COMPLETED) {
+            assert_int_equal(info.state, HVF_JOB_COMPLETED);
+            break;
+        }
+    }
+    hvf_driver_close(conn);
+    s = xt_run(&t, NULL, true);
+    assert_int_equal(s.result, HVF_EXEC_DONE);
+    n = hvf_store_journal(st, s.run_id, &j, &err);
+    for (long k = 0; k < n; k++) {
+        if (strcmp(j[k].vm, pm->vm) != 0)
+            continue;
+        notes += j[k].kind == HVF_STORE_NOTE && strcmp(j[k].action, "migrated") == 0 &&
+                 strcmp(j[k].host, pm->from) == 0 && strcmp(j[k].result, "completed") == 0 &&
+                 strstr(j[k].detail, "found on its target") != NULL;
+        starts += j[k].kind == HVF_STORE_OUTCOME && strcmp(j[k].action, "migrate") == 0 &&
+                  strcmp(j[k].host, pm->from) == 0 && strcmp(j[k].result, "started") == 0;
+    }
+    free(j);
+    hvf_store_close(st);
+    assert_int_equal(notes, 1);  /* the journal says it ended */
+    assert_int_equal(starts, 0); /* and it was not started again */
+    xt_after(&t, s.run_id);
+    xt_free(&t);
+}
+
 int
 main(void)
 {
@@ -653,6 +741,7 @@ main(void)
         cmocka_unit_test(test_pause_resume),
         cmocka_unit_test(test_abort_cancel),
         cmocka_unit_test(test_abort_between_checks),
+        cmocka_unit_test(test_resume_finds_ended),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
