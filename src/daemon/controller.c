@@ -689,25 +689,28 @@ ctl_lead(ctl *c)
 {
     hvfd *d = c->d;
     hvf_error err = HVF_ERROR_INIT;
+    int64_t looked_ms = 0;
 
-    {
-        hvf_store *st = hvfd_store_get(d, &err);
-        hvf_store_run run;
-
-        /* a paused run waits for its operator */
-        if (st && hvf_store_run_get(st, 0, &run, &err) == 1 &&
-            run.state == HVF_STORE_RUN_RUNNING) {
-            hvfd_store_put(d, st);
-            ctl_resume(c, NULL);
-        } else {
-            hvfd_store_put(d, st);
-        }
-    }
     while (!atomic_load(&d->stopping) && hvfd_leading(d)) {
         struct timespec until;
         hvf_drv_event evs[64];
         size_t nevs = 0;
 
+        /* A run the store says is running and no executor here carries: one a kill or SIGTERM
+         * (or the last leader's loss) interrupted, at the start; with several controllers, also
+         * one whose executor stopped on a store that went away for a moment (the journal says
+         * where it was). A paused run waits for its operator. */
+        if (!looked_ms || (d->cluster && hvfd_mono_ms() - looked_ms >= 5000)) {
+            hvf_store *st = hvfd_store_get(d, &err);
+            hvf_store_run run;
+            bool resume = st && hvf_store_run_get(st, 0, &run, &err) == 1 &&
+                          run.state == HVF_STORE_RUN_RUNNING;
+
+            hvfd_store_put(d, st);
+            if (resume)
+                ctl_resume(c, NULL);
+            looked_ms = hvfd_mono_ms();
+        }
         ctl_take_commands(c, false);
         /* the wait is the poll's: a backend's clock runs while it waits (the twin's at
          * --speed; real hosts' in wall time); commands queued meanwhile wait at most 100 ms of

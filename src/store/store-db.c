@@ -148,6 +148,30 @@ pg_revive(hvf_store *st)
         PQreset(st->db);
 }
 
+static bool
+pg_ok(const PGresult *res)
+{
+    ExecStatusType s = PQresultStatus(res);
+
+    return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+}
+
+/*
+ * A statement that failed because the connection was found broken (the server restarted since
+ * the last one): true, after reopening it, when @sql may simply be sent again: outside a
+ * transaction, and a read or the BEGIN of one (every write of a leader's executor opens one),
+ * which the server cannot have carried out. A write sent alone is not sent twice.
+ */
+static bool
+pg_lost(hvf_store *st, const char *sql)
+{
+    if (PQstatus(st->db) != CONNECTION_BAD || st->in_tx ||
+        (strncmp(sql, "SELECT", 6) != 0 && strncmp(sql, "BEGIN", 5) != 0))
+        return false;
+    PQreset(st->db);
+    return PQstatus(st->db) == CONNECTION_OK;
+}
+
 static int
 pg_fail(hvf_store *st, PGresult *res, hvf_error *err)
 {
@@ -182,7 +206,11 @@ store_exec(hvf_store *st, const char *sql, hvf_error *err)
 
         pg_revive(st);
         res = PQexec(st->db, text);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+        if (!pg_ok(res) && pg_lost(st, text)) {
+            PQclear(res);
+            res = PQexec(st->db, text);
+        }
+        if (!pg_ok(res))
             rc = pg_fail(st, res, err);
         PQclear(res);
         return rc;
@@ -262,13 +290,15 @@ sq_step(store_q *q, hvf_error *err)
         return -1;
     }
     if (!q->res) {
-        ExecStatusType s;
-
-        pg_revive(st);
-        q->res = PQexecParams(st->db, q->sql, q->nparams, NULL, (const char *const *)q->params,
-                              NULL, NULL, 0);
-        s = PQresultStatus(q->res);
-        if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK)
+        for (int tries = 0; tries < 2; tries++) {
+            PQclear(q->res);
+            pg_revive(st);
+            q->res = PQexecParams(st->db, q->sql, q->nparams, NULL,
+                                  (const char *const *)q->params, NULL, NULL, 0);
+            if (pg_ok(q->res) || !pg_lost(st, q->sql))
+                break;
+        }
+        if (!pg_ok(q->res))
             return pg_fail(st, q->res, err);
         q->nrows = PQntuples(q->res);
         q->changes = strtoll(PQcmdTuples(q->res), NULL, 10);

@@ -98,6 +98,17 @@ def run_state(d):
         return None
 
 
+# PostgreSQL restarts in a blink mid-run: the leader keeps its lease (same term) and the run goes
+# on (a write that found its connection broken is sent again on a new one, or the run resumed)
+term0 = L.request("GET", "/v1/cluster", op)[2]["lease"]["term"]
+time.sleep(rng.uniform(0.2, max(0.3, wall / 8)))
+pg.stop("fast")
+pg.start()
+wait_for(lambda: (lambda c: c if c[0] == 200 else None)(L.request("GET", "/v1/cluster", op)),
+         "the store answers again", 10)
+check(role(L) == "leader", "the leader still leads after a blink of PostgreSQL")
+check(L.request("GET", "/v1/cluster", op)[2]["lease"]["term"] == term0, "the same term")
+
 takeovers = []
 for i in range(2):
     time.sleep(rng.uniform(0.3, max(0.4, wall / 5)))
