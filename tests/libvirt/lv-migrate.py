@@ -136,7 +136,12 @@ try:
             lines.append(json.loads(raw))
             if "job_end" in lines[-1]:
                 break
-    check(job_end(lines) is not None, ("the job ended", lines))
+    if job_end(lines) is None:  # lv-drive stopped before the job's end: say why
+        try:
+            rc = p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            rc = None
+        check(False, ("the job ended", lines, "lv-drive exit", rc, p.stderr.read()[-3000:]))
     check(job_end(lines)["job_end"] == "failed" and job_end(lines)["error"], lines)
     check(b.running() == ["tiny"], ("still on lv2", b.running()))
     a.pid = None  # killed by lv-drive
