@@ -654,6 +654,8 @@ feed_event(hvfd *d, const hvf_store_event *e)
              "a lost host cannot be fenced: its VMs are unknown, none restarted"},
             {"fence_failed", "critical", "ha-fence-failed", "fencing a lost host failed"},
             {"restart_failed", "warning", "ha-restart-failed", "an HA VM could not be restarted"},
+            {"infra_failed", "critical", "ha-infrastructure",
+             "an infrastructure incident: per-VM remediation is paused"},
         };
 
         for (size_t i = 0; i < sizeof(ha) / sizeof(ha[0]); i++) {

@@ -17,7 +17,11 @@
  *   one incident: the host-lost incidents it explains (open, not yet decided: nothing fenced
  *   them) and the hosts lost while it lasts are its own, with their VMs.
  * - divergence: reconciliation found a VM on two hosts, one missing, one running unexpectedly,
- *   or an unknown QEMU (reconcile.c). Resolved when it is gone.
+ *   or an unknown QEMU (reconcile.c). Decided by its first action (or the refusal to act, by
+ *   policy), each action counted; resolved when it is gone.
+ * - infrastructure: a failed shared dependency or a fleet-wide symptom (ha.c's correlation):
+ *   per-VM remediation pauses, which is its decision; an operator's resume is an action.
+ *   Resolved when it is over.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -213,6 +217,18 @@ inc_ha(inc *list, size_t *n, const hvf_store_event *e, json_t *data, const char 
                  (int64_t)json_integer_value(json_object_get(data, "lost")),
                  (int64_t)json_integer_value(json_object_get(data, "hosts")),
                  *str(data, "zone") ? ", all of zone " : "", str(data, "zone"));
+    } else if (strcmp(ev, "infra_failed") == 0) {
+        i = inc_open(list, n, "infrastructure", str(data, "service"), 0, e->seq, t);
+        i->decided_us = t;
+        snprintf(i->why, sizeof(i->why), "%.200s: per-VM remediation paused", str(data, "why"));
+    } else if (strcmp(ev, "remediation_resumed") == 0 || strcmp(ev, "infra_over") == 0) {
+        for (size_t k = 0; k < *n; k++)
+            if (strcmp(list[k].kind, "infrastructure") == 0 && list[k].resolved_us < 0) {
+                if (strcmp(ev, "infra_over") == 0)
+                    list[k].resolved_us = t;
+                else
+                    list[k].actions++;
+            }
     } else if (strcmp(ev, "storm_over") == 0) {
         for (size_t k = 0; k < *n; k++)
             if (strcmp(list[k].kind, "storm") == 0 && list[k].resolved_us < 0)
@@ -247,10 +263,22 @@ inc_feed(inc_scan *sc, const hvf_store_event *e)
             snprintf(i->why, sizeof(i->why), "%s: %.80s on %.100s", str(data, "kind"),
                      str(data, "vm"), str(data, "hosts"));
         } else {
-            for (size_t k = 0; k < *n; k++)
-                if (strcmp(list[k].kind, "divergence") == 0 &&
-                    strcmp(list[k].subject, subject) == 0 && list[k].resolved_us < 0)
-                    list[k].resolved_us = t;
+            /* ended resolves it; an action (or not acting, by policy) decides it */
+            bool act = strcmp(ev, "destroy") == 0 || strcmp(ev, "stop") == 0 ||
+                       strcmp(ev, "restart") == 0 || strcmp(ev, "adopt") == 0;
+
+            for (size_t k = 0; k < *n; k++) {
+                inc *o = &list[k];
+
+                if (strcmp(o->kind, "divergence") != 0 || strcmp(o->subject, subject) != 0 ||
+                    o->resolved_us >= 0)
+                    continue;
+                if (strcmp(ev, "ended") == 0)
+                    o->resolved_us = t;
+                if ((act || strcmp(ev, "not_acted") == 0) && o->decided_us < 0)
+                    o->decided_us = t;
+                o->actions += act;
+            }
         }
         json_decref(data);
         return;
