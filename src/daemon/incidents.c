@@ -48,10 +48,27 @@ typedef struct inc {
     int64_t first_seq;
     int64_t event_us, detected_us, decided_us, resolved_us, host_back_us; /* -1: not yet */
     inc_vm *vms;
-    size_t nvms;
+    size_t nvms;    /* listed: INC_VMS at most */
+    size_t vms_total; /* every VM it took down, listed or not */
+    char **over;      /* the names beyond the list (owned), to count each once */
+    size_t nover, over_cap;
+    hvf_hash over_index;
     size_t actions;
     char why[256];
 } inc;
+
+static void
+inc_free_vms(inc *i)
+{
+    for (size_t k = 0; k < i->nover; k++)
+        free(i->over[k]);
+    free(i->over);
+    free(i->vms);
+    hvf_hash_clear(&i->over_index);
+    i->over = NULL;
+    i->vms = NULL;
+    i->nover = i->nvms = 0;
+}
 
 static const char *
 str(json_t *o, const char *k)
@@ -68,7 +85,7 @@ inc_open(inc *list, size_t *n, const char *kind, const char *subject, int64_t ru
     inc *i;
 
     if (*n == INC_MAX) { /* the oldest goes: the newest matter */
-        free(list[0].vms);
+        inc_free_vms(&list[0]);
         memmove(list, list + 1, (INC_MAX - 1) * sizeof(*list));
         (*n)--;
     }
@@ -94,14 +111,24 @@ inc_host(inc *list, size_t n, const char *host)
     return NULL;
 }
 
+/* @vm went down at @t: listed (the first INC_VMS), or only counted (each once). */
 static void
 inc_add_vm(inc *i, const char *vm, int64_t t)
 {
-    if (i->nvms >= INC_VMS)
-        return;
     for (size_t v = 0; v < i->nvms; v++)
         if (strcmp(i->vms[v].name, vm) == 0)
             return;
+    if (i->nvms >= INC_VMS) {
+        if (hvf_hash_get(&i->over_index, vm) >= 0)
+            return;
+        hvf_grow(&i->over, &i->over_cap, i->nover + 1, sizeof(*i->over));
+        i->over[i->nover] = hvf_strdup(vm);
+        HVF_ASSERT(hvf_hash_put(&i->over_index, i->over[i->nover], (int32_t)i->nover) == 0);
+        i->nover++;
+        i->vms_total++;
+        return;
+    }
+    i->vms_total++;
     i->vms = hvf_realloc(i->vms, (i->nvms + 1) * sizeof(*i->vms));
     hvf_strlcpy(i->vms[i->nvms].name, vm, sizeof(i->vms[0].name));
     i->vms[i->nvms].down_us = t;
@@ -178,9 +205,11 @@ inc_storm_absorb(inc *list, size_t *n)
             o->run == 0) {
             for (size_t v = 0; v < o->nvms; v++)
                 inc_add_vm(&storm, o->vms[v].name, o->vms[v].down_us);
+            for (size_t v = 0; v < o->nover; v++)
+                inc_add_vm(&storm, o->over[v], o->event_us);
             if (o->event_us >= 0 && o->event_us < storm.event_us)
                 storm.event_us = o->event_us;
-            free(o->vms);
+            inc_free_vms(o);
             continue;
         }
         list[k++] = *o;
@@ -392,14 +421,15 @@ inc_json(const inc *i, int64_t now_us)
             vm_minutes += (double)(end - i->vms[v].down_us) / 60e6;
         json_array_append_new(vms, json_string(i->vms[v].name));
     }
-    return json_pack("{s:I, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:f, s:I, s:o}",
+    return json_pack("{s:I, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:f, s:I, "
+                     "s:o}",
                      "id", (json_int_t)i->first_seq, "kind", i->kind, "state",
                      i->resolved_us >= 0 ? "resolved" : "open", "title", i->why, "run",
                      (json_int_t)i->run, "event_t_s", t_s(i->event_us), "detected_t_s",
                      t_s(i->detected_us), "decided_t_s", t_s(i->decided_us), "resolved_t_s",
                      t_s(i->resolved_us), "host_back_t_s", t_s(i->host_back_us), "vms_down",
-                     (json_int_t)i->nvms, "vm_minutes", vm_minutes, "actions",
-                     (json_int_t)i->actions, "vms", vms);
+                     (json_int_t)i->nvms, "vms_total", (json_int_t)i->vms_total, "vm_minutes",
+                     vm_minutes, "actions", (json_int_t)i->actions, "vms", vms);
 }
 
 int
@@ -431,7 +461,7 @@ hvfd_api_incidents(hvfd_req *r)
         if (got < 0) {
             hvfd_store_put(d, st);
             for (size_t k = 0; k < sc.n; k++)
-                free(list[k].vms);
+                inc_free_vms(&list[k]);
             free(list);
             free(sc.recent);
             return hvfd_fail_err(r, &err);
@@ -455,7 +485,7 @@ hvfd_api_incidents(hvfd_req *r)
     for (size_t k = n; k-- > 0;) { /* newest first */
         if (!state || strcmp(state, list[k].resolved_us >= 0 ? "resolved" : "open") == 0)
             json_array_append_new(arr, inc_json(&list[k], now_us));
-        free(list[k].vms);
+        inc_free_vms(&list[k]);
     }
     free(list);
     return hvfd_reply(r, 200, json_pack("{s:o}", "incidents", arr));
