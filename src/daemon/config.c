@@ -7,6 +7,7 @@
 #include "conf/reader.h"
 #include "daemon/daemon.h"
 #include "hvfleet/alloc.h"
+#include "hvfleet/watchers.h"
 
 void
 hvfd_config_init(hvfd_config *c)
@@ -165,20 +166,14 @@ static const hvf_field_spec cfg_fields[] = {
     F("peer_down_after", HVF_FIELD_DURATION, peer_down_us),
 };
 
-/* An http:// or https:// URL with a host: what libcurl is given. */
+/* An http:// or https:// URL with a host: what libcurl is given (the same rule as hvfleet
+ * audit's reader of these keys, hvfleet/watchers.h). */
 static bool
 cfg_url_ok(const char *u)
 {
-    const char *rest = strncmp(u, "http://", 7) == 0    ? u + 7
-                       : strncmp(u, "https://", 8) == 0 ? u + 8
-                                                        : NULL;
+    char host[256];
 
-    if (!rest || !*rest || *rest == '/' || *rest == ':')
-        return false;
-    for (; *u; u++)
-        if ((unsigned char)*u <= ' ' || *u == 0x7f)
-            return false;
-    return true;
+    return hvf_watcher_url_host(u, host, sizeof(host));
 }
 
 /* A duration key from @lo_ms to @hi_ms; reported naming the key otherwise. */
