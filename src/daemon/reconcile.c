@@ -107,6 +107,7 @@ rc_append(char **list, const char *item)
 }
 
 static bool rc_is_adopted(struct hvfd_rc *rc, const char *host, int64_t pid);
+static bool rc_is_adopted_vm(struct hvfd_rc *rc, const char *host, const char *name);
 
 /* An unknown QEMU (@x of a heartbeat's unknown_qemu), by its name and pid. */
 static void
@@ -165,7 +166,7 @@ rc_alive(struct hvfd_rc *rc, const hvf_drv_vm *vms, long nv, const hvfd_agent_vi
                 if (v == nv) {
                     if (pass)
                         rc_unknown(rc, name, views[i].host, x, now);
-                    else
+                    else if (!rc_is_adopted_vm(rc, views[i].host, name))
                         rc_see(rc, "unknown", name, views[i].host, now);
                     continue;
                 }
@@ -431,21 +432,39 @@ static void
 rc_adopt(hvfd *d, hvf_conn *conn, const rc_div *x)
 {
     struct hvfd_rc *rc = d->rc;
+    bool known = x->pid ? rc_is_adopted(rc, x->hosts, x->pid)
+                        : rc_is_adopted_vm(rc, x->hosts, x->vm);
 
-    if (rc->nadopted < RECONCILE_ADOPTED_MAX) {
+    bool full = !known && rc->nadopted == RECONCILE_ADOPTED_MAX;
+
+    if (!known && !full) {
         rc->adopted[rc->nadopted] = *x;
         rc->adopted[rc->nadopted++].seen = true;
     }
     rc_event(d, conn, x, "adopt",
              json_pack("{s:s, s:I, s:s}", "host", x->hosts, "pid", (json_int_t)x->pid, "result",
-                       rc->nadopted < RECONCILE_ADOPTED_MAX ? "adopted" : "too many adopted"));
+                       full ? "not adopted: too many adopted QEMUs" : "adopted"));
 }
 
+/* Whether the QEMU @pid of @host (a heartbeat's unknown_qemu) was adopted; marks it seen. */
 static bool
 rc_is_adopted(struct hvfd_rc *rc, const char *host, int64_t pid)
 {
     for (size_t i = 0; i < rc->nadopted; i++)
-        if (rc->adopted[i].pid == pid && strcmp(rc->adopted[i].hosts, host) == 0) {
+        if (rc->adopted[i].pid == pid && pid != 0 && strcmp(rc->adopted[i].hosts, host) == 0) {
+            rc->adopted[i].seen = true;
+            return true;
+        }
+    return false;
+}
+
+/* The same for a VM of the agent's own list that is none of the inventory's (no PID). */
+static bool
+rc_is_adopted_vm(struct hvfd_rc *rc, const char *host, const char *name)
+{
+    for (size_t i = 0; i < rc->nadopted; i++)
+        if (rc->adopted[i].pid == 0 && strcmp(rc->adopted[i].vm, name) == 0 &&
+            strcmp(rc->adopted[i].hosts, host) == 0) {
             rc->adopted[i].seen = true;
             return true;
         }

@@ -149,13 +149,21 @@ def phase_actions(d, agents, viewer, op):
     check(restart and restart[0]["to"] == "h4" and restart[0]["result"] == "sent", restart)
 
     # an unknown QEMU: adopted, shown in GET /v1/ha, no longer a divergence
+    # (and a VM of the agent's own list that the inventory does not have)
     agents["h5"].add_unknown(777, "qemu-system-x86_64 -name guest=stranger")
-    wait_for(lambda: rc(d, viewer, "adopt"), "the unknown QEMU adopted", 20)
+    agents["h5"].run_behind("ghost")
+    wait_for(lambda: len(rc(d, viewer, "adopt")) == 2, "the unknown QEMUs adopted", 20)
     ha = d.request("GET", "/v1/ha", viewer)[2]
-    check([(a["host"], a["pid"]) for a in ha["adopted"]] == [("h5", 777)], ha["adopted"])
-    wait_for(lambda: [x for x in rc(d, viewer, "ended") if x["kind"] == "unknown"],
-             "the adopted QEMU no longer a divergence", 20)
-    check(777 in agents["h5"].unknown, "an adopted QEMU is not killed")
+    check(sorted((a["host"], a["pid"]) for a in ha["adopted"]) == [("h5", 0), ("h5", 777)],
+          ha["adopted"])
+    wait_for(lambda: len([x for x in rc(d, viewer, "ended") if x["kind"] == "unknown"]) == 2,
+             "the adopted QEMUs no longer divergences", 20)
+    check(777 in agents["h5"].unknown and "ghost" in agents["h5"].alive,
+          "an adopted QEMU is not killed")
+    time.sleep(1.5)
+    check(len(rc(d, viewer, "adopt")) == 2 and len(d.request("GET", "/v1/ha", viewer)[2]
+                                                    ["adopted"]) == 2,
+          ("adopted once each", rc(d, viewer, "adopt")))
 
     # each divergence is an incident; those acted on count their actions
     inc = {i["title"]: i for i in d.request("GET", "/v1/incidents", viewer)[2]["incidents"]
