@@ -741,6 +741,8 @@ feed_event(hvfd *d, const hvf_store_event *e)
             snprintf(summary, sizeof(summary), "%s%s%.100s", ha[i].what,
                      *jstr(data, "host") || *jstr(data, "vm") ? ": " : "",
                      *jstr(data, "host") ? jstr(data, "host") : jstr(data, "vm"));
+            if (strcmp(ev, "infra_failed") == 0)
+                snprintf(summary, sizeof(summary), "%s: %.300s", ha[i].what, jstr(data, "why"));
             if (strcmp(ev, "storm") == 0) {
                 char more[128];
 

@@ -99,8 +99,9 @@ try:
                              e["data"]["event"] == "held"], "reconciliation's restarts held", 20)
     check(all("paused" in x["why"] for x in held), held)
     check(starts() == [], ("no restart while paused", starts()))
-    alerts = [e["data"] for e in feed() if e["type"] == "alert"]
-    check(len([a for a in alerts if a["kind"] == "ha-infrastructure"]) <= 1, alerts)
+    alerts = wait_for(lambda: [e["data"] for e in feed() if e["type"] == "alert" and
+                               e["data"]["kind"] == "ha-infrastructure"], "the alert", 20)
+    check(len(alerts) == 1 and "service db" in alerts[0]["summary"], alerts)
 
     # an operator resumes (a viewer may not): HA restarts them, the incident resolves
     s, _, e = d.request("POST", "/v1/ha/resume", viewer)
