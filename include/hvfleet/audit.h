@@ -33,6 +33,7 @@
 #include "hvfleet/plan.h"
 #include "hvfleet/policy.h"
 #include "hvfleet/strbuf.h"
+#include "hvfleet/watchers.h"
 
 #define HVF_AUDIT_SCHEMA "hvfleet.audit/v1"
 
@@ -104,3 +105,21 @@ void hvf_audit_format_text(const hvf_audit *a, const hvf_fleet *fleet, const cha
                            hvf_strbuf *out);
 /* JSON (schema hvfleet.audit/v1), indented, owned. */
 char *hvf_audit_json(const hvf_audit *a, const hvf_fleet *fleet, const char *fix_path);
+
+/*
+ * The daemon's own watchers (hvfleet/watchers.h: peers, webhooks, the dead-man's switch, from
+ * hvfleetd.yaml) against the fleet they watch: a watcher whose URL's host is a host of @fleet
+ * (its name, the first label of a DNS name, or its migration_address) or a VM of it (then that
+ * VM's host) shares that host's fault domain with what it watches (seed 002).
+ */
+typedef struct hvf_watch_finding {
+    size_t watcher; /* index into the watchers */
+    int32_t host;   /* the fleet host it runs on (a VM's host); -1 for a VM placed nowhere */
+    int32_t vm;     /* the fleet VM it runs on, or -1 */
+} hvf_watch_finding;
+
+/* The findings, in the watchers' order: *@out owned (NULL when none); returns the count. */
+size_t hvf_audit_watchers(const hvf_fleet *fleet, const hvf_watchers *w, hvf_watch_finding **out);
+/* One sentence about @x. */
+void hvf_audit_watch_describe(const hvf_fleet *fleet, const hvf_watchers *w,
+                              const hvf_watch_finding *x, hvf_strbuf *out);

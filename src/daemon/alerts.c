@@ -46,6 +46,16 @@ extern char **environ;
 #define ALERT_PATHS_MAX 16       /* webhooks and the hook: bits of a mask */
 #define ALERT_BODY_MAX (60 << 10) /* fits a pipe's buffer: the hook's stdin never blocks */
 #define ALERT_TEXT_MAX 1024       /* a summary, at most */
+#define ALERT_HOLD_MS 5000        /* host-lost and agent-down wait this long for a storm */
+#define ALERT_HOLD_MAX 4096       /* held at once; beyond, raised at once */
+
+/* A host-lost or agent-down alert held for the storm window (monitor thread only). */
+typedef struct held_alert {
+    int64_t due_ms;
+    char severity[16], kind[64];
+    char summary[512];
+    json_t *details; /* owned */
+} held_alert;
 
 typedef struct alert {
     int64_t id;
@@ -115,6 +125,10 @@ struct hvfd_alerts {
     char dm_error[256];
     /* the feed */
     int64_t feed_last, feed_next_ms, halted_run;
+    held_alert *held; /* monitor thread only: alerts waiting for the storm window */
+    size_t nheld, held_cap;
+    bool storm;           /* between HA's storm and storm_over: host alerts are the storm's */
+    uint64_t storm_folded; /* host alerts folded into the current storm's */
     char instance[160];
     uint64_t rng;
     pthread_t sender, monitor;
@@ -627,6 +641,61 @@ jstr(json_t *o, const char *k)
     return v ? v : "";
 }
 
+/*
+ * A host's alert (host-lost, agent-down, ha-not-fenced, ha-fence-failed) waits ALERT_HOLD_MS: many hosts lost together become a storm
+ * within that window (HA's storm guard), and the storm sends one alert instead of one per host.
+ * During a storm they are folded into it at once; a lone host is alerted after the delay.
+ */
+static void
+feed_hold(hvfd *d, const char *severity, const char *kind, const char *summary,
+          json_t *details)
+{
+    hvfd_alerts *al = d->alerts;
+    held_alert *h;
+
+    if (al->storm) {
+        al->storm_folded++;
+        json_decref(details);
+        return;
+    }
+    if (al->nheld == ALERT_HOLD_MAX) {
+        alert_raise(d, severity, kind, summary, details, 0);
+        return;
+    }
+    hvf_grow(&al->held, &al->held_cap, al->nheld + 1, sizeof(*al->held));
+    h = &al->held[al->nheld++];
+    h->due_ms = hvfd_mono_ms() + ALERT_HOLD_MS;
+    hvf_strlcpy(h->severity, severity, sizeof(h->severity));
+    hvf_strlcpy(h->kind, kind, sizeof(h->kind));
+    hvf_strlcpy(h->summary, summary, sizeof(h->summary));
+    h->details = details;
+}
+
+/* Held alerts whose window passed without a storm are raised; @fold: the storm came, each is
+ * folded into its alert instead. Returns how many were folded. */
+static size_t
+feed_release(hvfd *d, bool fold)
+{
+    hvfd_alerts *al = d->alerts;
+    int64_t now = hvfd_mono_ms();
+    size_t k = 0, folded = 0;
+
+    for (size_t i = 0; i < al->nheld; i++) {
+        held_alert *h = &al->held[i];
+
+        if (fold) {
+            json_decref(h->details);
+            folded++;
+        } else if (h->due_ms <= now) {
+            alert_raise(d, h->severity, h->kind, h->summary, h->details, 0);
+        } else {
+            al->held[k++] = *h;
+        }
+    }
+    al->nheld = k;
+    return folded;
+}
+
 /* The alert an event of the feed opens, if any: the incidents of incidents.c, agents down. */
 static void
 feed_event(hvfd *d, const hvf_store_event *e)
@@ -654,16 +723,42 @@ feed_event(hvfd *d, const hvf_store_event *e)
              "a lost host cannot be fenced: its VMs are unknown, none restarted"},
             {"fence_failed", "critical", "ha-fence-failed", "fencing a lost host failed"},
             {"restart_failed", "warning", "ha-restart-failed", "an HA VM could not be restarted"},
+            {"infra_failed", "critical", "ha-infrastructure",
+             "an infrastructure incident: per-VM remediation is paused"},
         };
 
+        if (strcmp(ev, "storm") == 0) {
+            al->storm = true;
+            al->storm_folded = feed_release(d, true);
+        } else if (strcmp(ev, "storm_over") == 0) {
+            al->storm = false;
+        }
         for (size_t i = 0; i < sizeof(ha) / sizeof(ha[0]); i++) {
+            bool per_host = strcmp(ev, "not_fenced") == 0 || strcmp(ev, "fence_failed") == 0;
+
             if (strcmp(ev, ha[i].event) != 0)
                 continue;
             snprintf(summary, sizeof(summary), "%s%s%.100s", ha[i].what,
                      *jstr(data, "host") || *jstr(data, "vm") ? ": " : "",
                      *jstr(data, "host") ? jstr(data, "host") : jstr(data, "vm"));
+            if (strcmp(ev, "infra_failed") == 0)
+                snprintf(summary, sizeof(summary), "%s: %.300s", ha[i].what, jstr(data, "why"));
+            if (strcmp(ev, "storm") == 0) {
+                char more[128];
+
+                snprintf(more, sizeof(more), " (%" PRId64 " of %" PRId64 " hosts lost)",
+                         (int64_t)json_integer_value(json_object_get(data, "lost")),
+                         (int64_t)json_integer_value(json_object_get(data, "hosts")));
+                if (strlen(summary) + strlen(more) < sizeof(summary))
+                    memcpy(summary + strlen(summary), more, strlen(more) + 1);
+                json_object_set_new(data, "folded_alerts", json_integer((json_int_t)
+                                                                        al->storm_folded));
+            }
             json_object_set_new(data, "seq", json_integer(e->seq));
-            alert_raise(d, ha[i].severity, ha[i].kind, summary, json_incref(data), 0);
+            if (per_host) /* a host's: a storm's when many go together */
+                feed_hold(d, ha[i].severity, ha[i].kind, summary, json_incref(data));
+            else
+                alert_raise(d, ha[i].severity, ha[i].kind, summary, json_incref(data), 0);
         }
     } else if (strcmp(e->type, "reconcile") == 0) {
         if (strcmp(ev, "found") == 0) {
@@ -678,16 +773,16 @@ feed_event(hvfd *d, const hvf_store_event *e)
             snprintf(summary, sizeof(summary), "the agent of host %.100s is down (silent %" PRId64
                      " s)", jstr(data, "host"),
                      (int64_t)json_integer_value(json_object_get(data, "silent_s")));
-            alert_raise(d, "warning", "agent-down", summary,
-                        json_pack("{s:s, s:I}", "host", jstr(data, "host"), "seq",
-                                  (json_int_t)e->seq), 0);
+            feed_hold(d, "warning", "agent-down", summary,
+                      json_pack("{s:s, s:I}", "host", jstr(data, "host"), "seq",
+                                (json_int_t)e->seq));
         }
     } else if (strcmp(ev, "host_lost") == 0) {
         snprintf(summary, sizeof(summary), "host %.100s went down%s", jstr(data, "host"),
                  e->run ? " during a run" : "");
-        alert_raise(d, "critical", "host-lost", summary,
-                    json_pack("{s:s, s:I, s:I}", "host", jstr(data, "host"), "run",
-                              (json_int_t)e->run, "seq", (json_int_t)e->seq), 0);
+        feed_hold(d, "critical", "host-lost", summary,
+                  json_pack("{s:s, s:I, s:I}", "host", jstr(data, "host"), "run",
+                            (json_int_t)e->run, "seq", (json_int_t)e->seq));
     } else if (strcmp(ev, "halt") == 0) {
         al->halted_run = e->run;
         snprintf(summary, sizeof(summary), "run %" PRId64 " halted: %.200s", e->run,
@@ -831,6 +926,8 @@ monitor_main(void *arg)
             feed_scan(d, st);
             al->feed_next_ms = now + 500;
         }
+        if (al->nheld)
+            feed_release(d, false);
         for (size_t i = 0; i < al->npeers && !atomic_load(&d->stopping); i++)
             if (hvfd_mono_ms() >= al->peers[i].next_ms)
                 peer_check(d, &al->peers[i]);
@@ -1005,6 +1102,9 @@ hvfd_alerts_clear(hvfd *d)
     for (size_t i = 0; i < al->nq; i++)
         alert_free(al->q[i]);
     free(al->q);
+    for (size_t i = 0; i < al->nheld; i++)
+        json_decref(al->held[i].details);
+    free(al->held);
     for (size_t p = 0; p < al->npaths; p++) {
         if (al->paths[p].curl)
             curl_easy_cleanup(al->paths[p].curl);

@@ -8,6 +8,7 @@
 #include "daemon/daemon.h"
 #include "hvfleet/alloc.h"
 #include "hvfleet/strbuf.h"
+#include "hvfleet/watchers.h"
 
 void
 hvfd_config_init(hvfd_config *c)
@@ -32,6 +33,7 @@ hvfd_config_init(hvfd_config *c)
     c->ha_fence_quiet_us = 180 * 1000000LL;
     c->ha_storm_share = 0.3;
     c->ha_restarts_per_min = 30;
+    c->reconcile_actions_per_min = 10;
     c->alert_command_timeout_ms = 10000;
     c->alert_webhook_timeout_ms = 5000;
     c->alert_retries = 5;
@@ -110,7 +112,8 @@ typedef struct cfg_obj {
     int64_t fence_after_us, fence_timeout_us, fence_quiet_us;
     double storm_share;
     uint32_t restarts;
-    bool reconcile_destroy;
+    bool reconcile_destroy, reconcile_stop, reconcile_restart, reconcile_adopt;
+    uint32_t reconcile_rate;
     bool monitor_only;
     char **webhooks, **peers;
     size_t nwebhooks, npeers;
@@ -153,6 +156,10 @@ static const hvf_field_spec cfg_fields[] = {
     FR("ha_storm_share", HVF_FIELD_DOUBLE, storm_share, 0.01, 1),
     FR("ha_restarts_per_minute", HVF_FIELD_UINT, restarts, 1, 100000),
     F("reconcile_destroy", HVF_FIELD_BOOL, reconcile_destroy),
+    F("reconcile_stop", HVF_FIELD_BOOL, reconcile_stop),
+    F("reconcile_restart", HVF_FIELD_BOOL, reconcile_restart),
+    F("reconcile_adopt", HVF_FIELD_BOOL, reconcile_adopt),
+    FR("reconcile_actions_per_minute", HVF_FIELD_UINT, reconcile_rate, 1, 100000),
     F("monitor_only", HVF_FIELD_BOOL, monitor_only),
     FL("alert_webhooks", webhooks, nwebhooks),
     F("alert_command", HVF_FIELD_STRING, command),
@@ -189,20 +196,14 @@ hvfd_controller_name_ok(const char *n)
     return true;
 }
 
-/* An http:// or https:// URL with a host: what libcurl is given. */
+/* An http:// or https:// URL with a host: what libcurl is given (the same rule as hvfleet
+ * audit's reader of these keys, hvfleet/watchers.h). */
 bool
 hvfd_url_ok(const char *u)
 {
-    const char *rest = strncmp(u, "http://", 7) == 0    ? u + 7
-                       : strncmp(u, "https://", 8) == 0 ? u + 8
-                                                        : NULL;
+    char host[256];
 
-    if (!rest || !*rest || *rest == '/' || *rest == ':')
-        return false;
-    for (; *u; u++)
-        if ((unsigned char)*u <= ' ' || *u == 0x7f)
-            return false;
-    return true;
+    return hvf_watcher_url_host(u, host, sizeof(host));
 }
 
 /* A duration key from @lo_ms to @hi_ms; reported naming the key otherwise. */
@@ -251,6 +252,10 @@ hvfd_config_load(hvfd_config *c, const char *path, hvf_error *err)
     o.storm_share = c->ha_storm_share;
     o.restarts = c->ha_restarts_per_min;
     o.reconcile_destroy = c->reconcile_destroy;
+    o.reconcile_stop = c->reconcile_stop;
+    o.reconcile_restart = c->reconcile_restart;
+    o.reconcile_adopt = c->reconcile_adopt;
+    o.reconcile_rate = c->reconcile_actions_per_min;
     o.monitor_only = c->monitor_only;
     o.retries = c->alert_retries;
     o.queue = c->alert_queue;
@@ -358,6 +363,10 @@ hvfd_config_load(hvfd_config *c, const char *path, hvf_error *err)
         c->ha_storm_share = o.storm_share;
         c->ha_restarts_per_min = o.restarts;
         c->reconcile_destroy = o.reconcile_destroy;
+        c->reconcile_stop = o.reconcile_stop;
+        c->reconcile_restart = o.reconcile_restart;
+        c->reconcile_adopt = o.reconcile_adopt;
+        c->reconcile_actions_per_min = o.reconcile_rate;
         c->speed = o.speed;
         c->rate_per_s = o.rate;
         c->rate_burst = o.burst;

@@ -72,6 +72,10 @@ typedef struct hvfd_config {
     double ha_storm_share;       /* this share of hosts lost together is the network's (0.3) */
     unsigned ha_restarts_per_min; /* HA restarts at most (30) */
     bool reconcile_destroy;       /* a VM's copies that lost are destroyed (false: reported) */
+    bool reconcile_stop;          /* a VM alive where it should be stopped is stopped */
+    bool reconcile_restart;       /* a VM that should run and runs nowhere is started */
+    bool reconcile_adopt;         /* a QEMU none of the inventory's is adopted (else reported) */
+    unsigned reconcile_actions_per_min; /* reconciliation's actions at most (10) */
     bool log_debug;
     /* alert paths and monitors (alerts.c, docs/ha.md) */
     bool monitor_only;            /* API, monitors and alerts; no driver, no controller */
@@ -248,6 +252,7 @@ typedef struct hvfd {
     struct hvfd_ha *ha; /* the controller thread's (ha.c) */
     struct hvfd_rc *rc; /* the controller thread's (reconcile.c) */
     json_t *ha_view, *rc_view; /* what GET /v1/ha shows, under lock */
+    char ha_resume_by[64]; /* under lock: POST /v1/ha/resume's caller, for the controller */
     hvfd_alerts *alerts; /* alerts.c; NULL before the start and after the stop */
 
     pthread_t controller, tailer;
@@ -502,6 +507,16 @@ void hvfd_ha_tick(hvfd *d, hvf_conn *conn);
 int hvfd_api_ha(hvfd_req *r);
 /* Whether HA holds back for a storm now (controller thread). */
 bool hvfd_ha_storm(const hvfd *d);
+/* Whether per-VM remediation is paused: an infrastructure incident (a failed shared dependency,
+ * a fleet-wide symptom) that no operator resumed (controller thread). */
+bool hvfd_ha_paused(const hvfd *d);
+/* Whether @host is in service or fenced: its VMs may start elsewhere (controller thread). */
+bool hvfd_ha_host_settled(const hvfd *d, const char *host);
+/* Queues @vm (crashed or stopped, HA) for a restart placed by HA; false when it is already
+ * queued (controller thread). */
+bool hvfd_ha_restart(hvfd *d, hvf_conn *conn, const char *vm, const char *from);
+/* POST /v1/ha/resume: per-VM remediation resumes despite the infrastructure incident. */
+int hvfd_api_ha_resume(hvfd_req *r);
 void hvfd_ha_free(hvfd *d);
 /* reconcile.c: what agents report runs against the driver's view (docs/ha.md) */
 void hvfd_reconcile(hvfd *d, hvf_conn *conn, const hvfd_agent_view *views, size_t n,

@@ -81,12 +81,24 @@ struct hvfd_ha {
     hvfd_snap *seen;       /* the snapshot the hosts and VMs were last looked at in (a ref) */
     int64_t tick_us_last, tick_us_max; /* what a tick that looked cost (wall) */
     hvf_store *st; /* during a tick that wrote events: its transaction's */
+    /* correlation: an infrastructure incident pauses per-VM remediation (ha_correlate) */
+    bool infra;            /* a failed shared dependency or a fleet-wide symptom, now */
+    bool infra_resumed;    /* an operator resumed remediation while it lasts */
+    char infra_why[256];
+    char infra_by[64];
+    int64_t infra_since_ms; /* driver clock */
 };
 
 bool
 hvfd_ha_storm(const hvfd *d)
 {
     return d->ha && d->ha->storm;
+}
+
+bool
+hvfd_ha_paused(const hvfd *d)
+{
+    return d->ha && d->ha->infra && !d->ha->infra_resumed;
 }
 
 void
@@ -302,6 +314,112 @@ ha_host_ok(struct hvfd_ha *ha, const char *host)
     ha_host *h = ha_host_find(ha, host);
 
     return !h || h->st == HA_OK;
+}
+
+bool
+hvfd_ha_host_settled(const hvfd *d, const char *host)
+{
+    int32_t i = d->ha ? hvf_hash_get(&d->ha->index, host) : -1;
+
+    return i < 0 || d->ha->hosts[i]->st == HA_OK || d->ha->hosts[i]->st == HA_FENCED;
+}
+
+bool
+hvfd_ha_restart(hvfd *d, hvf_conn *conn, const char *vm, const char *from)
+{
+    if (!d->ha || ha_queued(d->ha, vm))
+        return false;
+    ha_enqueue(d->ha, conn, vm, from);
+    return true;
+}
+
+/*
+ * Correlation (docs/ha.md): many VMs failing together are one cause, not many. A service that
+ * HA_SHARED_DEPENDENTS others or more depend on (depends_on) with fewer VMs running than its
+ * min_available (at least one), counting those on hosts out of reach (an agent not yet
+ * registered, a host lost and not fenced) as maybe running, or more than ha_storm_share of the VMs crashed at once (three at
+ * least), is an infrastructure incident: one `infra_failed` event, and per-VM remediation (HA's
+ * restarts, reconciliation's actions) pauses until it is over or an operator resumes it
+ * (POST /v1/ha/resume).
+ */
+#define HA_SHARED_DEPENDENTS 2
+
+static void
+ha_correlate(hvfd *d, hvf_conn *conn, const hvfd_snap *s, int64_t now)
+{
+    struct hvfd_ha *ha = d->ha;
+    const hvf_fleet *f = s->fleet;
+    HVF_AUTOFREE size_t *deps = hvf_calloc(f->nservices + 1, sizeof(size_t));
+    HVF_AUTOFREE size_t *up = hvf_calloc(f->nservices + 1, sizeof(size_t));
+    HVF_AUTOFREE size_t *unknown = hvf_calloc(f->nservices + 1, sizeof(size_t));
+    HVF_AUTOFREE bool *gone = hvf_calloc(f->nhosts + 1, sizeof(bool));
+    size_t crashed = 0;
+    char why[256] = "";
+    const char *svc = NULL;
+    char by[64];
+
+    pthread_mutex_lock(&d->lock);
+    hvf_strlcpy(by, d->ha_resume_by, sizeof(by));
+    d->ha_resume_by[0] = '\0';
+    pthread_mutex_unlock(&d->lock);
+    for (size_t i = 0; i < f->nservices; i++)
+        for (size_t k = 0; k < f->services[i].nrel[HVF_SERVICE_DEPENDS_ON]; k++)
+            deps[f->services[i].rel[HVF_SERVICE_DEPENDS_ON][k]]++;
+    for (size_t i = 0; i < s->nhosts; i++) {
+        int32_t h = hvf_fleet_find_host(f, s->hosts[i].name);
+
+        if (h >= 0)
+            gone[h] = s->hosts[i].state == HVF_DRV_HOST_DOWN || !ha_host_ok(ha, s->hosts[i].name);
+    }
+    for (size_t i = 0; i < s->nvms; i++) {
+        int32_t v = hvf_fleet_find_vm(f, s->vms[i].name);
+        int32_t sv = v >= 0 ? f->vms[v].service : -1;
+        int32_t h = v >= 0 ? f->vms[v].host : -1;
+
+        crashed += s->vms[i].state == HVF_DRV_VM_CRASHED;
+        if (sv < 0)
+            continue;
+        if (s->vms[i].state != HVF_DRV_VM_CRASHED && h >= 0 && gone[h])
+            unknown[sv]++; /* on a host out of reach (not yet registered, lost): not known down */
+        else if (s->vms[i].state == HVF_DRV_VM_RUNNING ||
+                 s->vms[i].state == HVF_DRV_VM_MIGRATING)
+            up[sv]++;
+    }
+    for (size_t i = 0; i < f->nservices && !why[0]; i++) {
+        size_t need = f->services[i].min_available ? f->services[i].min_available : 1;
+
+        if (deps[i] >= HA_SHARED_DEPENDENTS && up[i] + unknown[i] < need) {
+            svc = f->services[i].name;
+            snprintf(why, sizeof(why),
+                     "service %.60s, which %zu services depend on, has %zu VMs running "
+                     "(min_available %zu): a failed shared dependency",
+                     svc, deps[i], up[i], need);
+        }
+    }
+    if (!why[0] && crashed >= 3 && (double)crashed > d->cfg.ha_storm_share * (double)s->nvms)
+        snprintf(why, sizeof(why), "%zu of %zu VMs crashed together: a fleet-wide symptom",
+                 crashed, s->nvms);
+    if (why[0] && !ha->infra) {
+        ha->infra = true;
+        ha->infra_resumed = false;
+        ha->infra_since_ms = now;
+        hvf_strlcpy(ha->infra_why, why, sizeof(ha->infra_why));
+        ha_event(d, conn, json_pack("{s:s, s:s, s:s*, s:I}", "event", "infra_failed", "why", why,
+                                    "service", svc, "crashed", (json_int_t)crashed));
+        hvfd_log(HVFD_WARN, "an infrastructure incident: per-VM remediation paused",
+                 json_pack("{s:s}", "why", why));
+    } else if (!why[0] && ha->infra) {
+        ha->infra = false;
+        ha->infra_resumed = false;
+        ha_event(d, conn, json_pack("{s:s, s:s}", "event", "infra_over", "was", ha->infra_why));
+        ha->infra_why[0] = '\0';
+    }
+    if (by[0] && ha->infra && !ha->infra_resumed) {
+        ha->infra_resumed = true;
+        hvf_strlcpy(ha->infra_by, by, sizeof(ha->infra_by));
+        ha_event(d, conn, json_pack("{s:s, s:s, s:s}", "event", "remediation_resumed", "by", by,
+                                    "why", ha->infra_why));
+    }
 }
 
 /*
@@ -573,10 +691,16 @@ static const char *const ha_state_names[] = {"ok", "unreachable", "fencing", "fe
 static json_t *
 ha_view_base(const hvfd *d, json_t *hosts, json_t *queue, bool storm, const char *liveness)
 {
-    return json_pack("{s:b, s:o, s:o, s:s*, s:b, s:f, s:s}", "storm", storm, "hosts", hosts,
-                     "restart_queue", queue, "fence_command", d->cfg.ha_fence_command,
-                     "self_fence", d->cfg.ha_fence_after_us > 0, "storm_share",
-                     d->cfg.ha_storm_share, "liveness", liveness);
+    const struct hvfd_ha *ha = d->ha;
+    bool infra = ha && ha->infra;
+
+    return json_pack("{s:b, s:o, s:o, s:s*, s:b, s:f, s:s, s:{s:b, s:b, s:s*, s:s*}}", "storm",
+                     storm, "hosts", hosts, "restart_queue", queue, "fence_command",
+                     d->cfg.ha_fence_command, "self_fence", d->cfg.ha_fence_after_us > 0,
+                     "storm_share", d->cfg.ha_storm_share, "liveness", liveness, "remediation",
+                     "paused", infra && !ha->infra_resumed, "infrastructure", infra, "why",
+                     infra ? ha->infra_why : NULL, "resumed_by",
+                     infra && ha->infra_resumed ? ha->infra_by : NULL);
 }
 
 /* What GET /v1/ha shows: the hosts HA is busy with, the storm, the restart queue. */
@@ -613,18 +737,40 @@ int
 hvfd_api_ha(hvfd_req *r)
 {
     hvfd *d = r->d;
-    json_t *view, *divs;
+    json_t *view, *rcv;
 
     pthread_mutex_lock(&d->lock);
     view = d->ha_view ? json_deep_copy(d->ha_view) : NULL;
-    divs = d->rc_view ? json_deep_copy(d->rc_view) : json_array();
+    rcv = d->rc_view ? json_deep_copy(d->rc_view) : NULL;
     pthread_mutex_unlock(&d->lock);
     if (!view) {
         view = ha_view_base(d, json_array(), json_array(), false, "agents");
         json_object_set_new(view, "tick_us", json_pack("{s:i, s:i}", "last", 0, "max", 0));
     }
-    json_object_set_new(view, "divergences", divs);
+    if (rcv)
+        json_object_update(view, rcv);
+    else
+        json_object_set_new(view, "divergences", json_array());
+    json_decref(rcv);
     return hvfd_reply(r, 200, view);
+}
+
+int
+hvfd_api_ha_resume(hvfd_req *r)
+{
+    hvfd *d = r->d;
+    json_t *rem;
+    bool paused;
+
+    pthread_mutex_lock(&d->lock);
+    rem = d->ha_view ? json_object_get(d->ha_view, "remediation") : NULL;
+    paused = rem && json_is_true(json_object_get(rem, "paused"));
+    if (paused)
+        hvf_strlcpy(d->ha_resume_by, r->who.name, sizeof(d->ha_resume_by));
+    pthread_mutex_unlock(&d->lock);
+    if (!paused)
+        return hvfd_fail(r, 409, NULL, "per-VM remediation is not paused: nothing to resume");
+    return hvfd_reply(r, 202, json_pack("{s:b, s:s}", "resumed", true, "by", r->who.name));
 }
 
 /* Liveness from the agents: a host whose agent is down is lost, one that syncs again back. */
@@ -755,9 +901,12 @@ hvfd_ha_tick(hvfd *d, hvf_conn *conn)
         for (size_t i = 0; i < ha->nhosts; i++)
             ha_fence_step(d, conn, ha->hosts[i], now, wall);
         ha_queue_fenced(d, conn, s->fleet);
-        if (fresh || !ha->by_driver)
+        if (fresh || !ha->by_driver) {
             ha_crashed(d, conn, s);
-        ha_restarts(d, conn, s, now, wall);
+            ha_correlate(d, conn, s, now);
+        }
+        if (!hvfd_ha_paused(d))
+            ha_restarts(d, conn, s, now, wall);
     }
     if (fresh) {
         hvfd_snap_unref(ha->seen);

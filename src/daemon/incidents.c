@@ -17,7 +17,11 @@
  *   one incident: the host-lost incidents it explains (open, not yet decided: nothing fenced
  *   them) and the hosts lost while it lasts are its own, with their VMs.
  * - divergence: reconciliation found a VM on two hosts, one missing, one running unexpectedly,
- *   or an unknown QEMU (reconcile.c). Resolved when it is gone.
+ *   or an unknown QEMU (reconcile.c). Decided by its first action (or the refusal to act, by
+ *   policy), each action counted; resolved when it is gone.
+ * - infrastructure: a failed shared dependency or a fleet-wide symptom (ha.c's correlation):
+ *   per-VM remediation pauses, which is its decision; an operator's resume is an action.
+ *   Resolved when it is over.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -44,10 +48,27 @@ typedef struct inc {
     int64_t first_seq;
     int64_t event_us, detected_us, decided_us, resolved_us, host_back_us; /* -1: not yet */
     inc_vm *vms;
-    size_t nvms;
+    size_t nvms;    /* listed: INC_VMS at most */
+    size_t vms_total; /* every VM it took down, listed or not */
+    char **over;      /* the names beyond the list (owned), to count each once */
+    size_t nover, over_cap;
+    hvf_hash over_index;
     size_t actions;
     char why[256];
 } inc;
+
+static void
+inc_free_vms(inc *i)
+{
+    for (size_t k = 0; k < i->nover; k++)
+        free(i->over[k]);
+    free(i->over);
+    free(i->vms);
+    hvf_hash_clear(&i->over_index);
+    i->over = NULL;
+    i->vms = NULL;
+    i->nover = i->nvms = 0;
+}
 
 static const char *
 str(json_t *o, const char *k)
@@ -64,7 +85,7 @@ inc_open(inc *list, size_t *n, const char *kind, const char *subject, int64_t ru
     inc *i;
 
     if (*n == INC_MAX) { /* the oldest goes: the newest matter */
-        free(list[0].vms);
+        inc_free_vms(&list[0]);
         memmove(list, list + 1, (INC_MAX - 1) * sizeof(*list));
         (*n)--;
     }
@@ -90,14 +111,24 @@ inc_host(inc *list, size_t n, const char *host)
     return NULL;
 }
 
+/* @vm went down at @t: listed (the first INC_VMS), or only counted (each once). */
 static void
 inc_add_vm(inc *i, const char *vm, int64_t t)
 {
-    if (i->nvms >= INC_VMS)
-        return;
     for (size_t v = 0; v < i->nvms; v++)
         if (strcmp(i->vms[v].name, vm) == 0)
             return;
+    if (i->nvms >= INC_VMS) {
+        if (hvf_hash_get(&i->over_index, vm) >= 0)
+            return;
+        hvf_grow(&i->over, &i->over_cap, i->nover + 1, sizeof(*i->over));
+        i->over[i->nover] = hvf_strdup(vm);
+        HVF_ASSERT(hvf_hash_put(&i->over_index, i->over[i->nover], (int32_t)i->nover) == 0);
+        i->nover++;
+        i->vms_total++;
+        return;
+    }
+    i->vms_total++;
     i->vms = hvf_realloc(i->vms, (i->nvms + 1) * sizeof(*i->vms));
     hvf_strlcpy(i->vms[i->nvms].name, vm, sizeof(i->vms[0].name));
     i->vms[i->nvms].down_us = t;
@@ -174,9 +205,11 @@ inc_storm_absorb(inc *list, size_t *n)
             o->run == 0) {
             for (size_t v = 0; v < o->nvms; v++)
                 inc_add_vm(&storm, o->vms[v].name, o->vms[v].down_us);
+            for (size_t v = 0; v < o->nover; v++)
+                inc_add_vm(&storm, o->over[v], o->event_us);
             if (o->event_us >= 0 && o->event_us < storm.event_us)
                 storm.event_us = o->event_us;
-            free(o->vms);
+            inc_free_vms(o);
             continue;
         }
         list[k++] = *o;
@@ -213,6 +246,18 @@ inc_ha(inc *list, size_t *n, const hvf_store_event *e, json_t *data, const char 
                  (int64_t)json_integer_value(json_object_get(data, "lost")),
                  (int64_t)json_integer_value(json_object_get(data, "hosts")),
                  *str(data, "zone") ? ", all of zone " : "", str(data, "zone"));
+    } else if (strcmp(ev, "infra_failed") == 0) {
+        i = inc_open(list, n, "infrastructure", str(data, "service"), 0, e->seq, t);
+        i->decided_us = t;
+        snprintf(i->why, sizeof(i->why), "%.200s: per-VM remediation paused", str(data, "why"));
+    } else if (strcmp(ev, "remediation_resumed") == 0 || strcmp(ev, "infra_over") == 0) {
+        for (size_t k = 0; k < *n; k++)
+            if (strcmp(list[k].kind, "infrastructure") == 0 && list[k].resolved_us < 0) {
+                if (strcmp(ev, "infra_over") == 0)
+                    list[k].resolved_us = t;
+                else
+                    list[k].actions++;
+            }
     } else if (strcmp(ev, "storm_over") == 0) {
         for (size_t k = 0; k < *n; k++)
             if (strcmp(list[k].kind, "storm") == 0 && list[k].resolved_us < 0)
@@ -247,10 +292,22 @@ inc_feed(inc_scan *sc, const hvf_store_event *e)
             snprintf(i->why, sizeof(i->why), "%s: %.80s on %.100s", str(data, "kind"),
                      str(data, "vm"), str(data, "hosts"));
         } else {
-            for (size_t k = 0; k < *n; k++)
-                if (strcmp(list[k].kind, "divergence") == 0 &&
-                    strcmp(list[k].subject, subject) == 0 && list[k].resolved_us < 0)
-                    list[k].resolved_us = t;
+            /* ended resolves it; an action (or not acting, by policy) decides it */
+            bool act = strcmp(ev, "destroy") == 0 || strcmp(ev, "stop") == 0 ||
+                       strcmp(ev, "restart") == 0 || strcmp(ev, "adopt") == 0;
+
+            for (size_t k = 0; k < *n; k++) {
+                inc *o = &list[k];
+
+                if (strcmp(o->kind, "divergence") != 0 || strcmp(o->subject, subject) != 0 ||
+                    o->resolved_us >= 0)
+                    continue;
+                if (strcmp(ev, "ended") == 0)
+                    o->resolved_us = t;
+                if ((act || strcmp(ev, "not_acted") == 0) && o->decided_us < 0)
+                    o->decided_us = t;
+                o->actions += act;
+            }
         }
         json_decref(data);
         return;
@@ -364,14 +421,15 @@ inc_json(const inc *i, int64_t now_us)
             vm_minutes += (double)(end - i->vms[v].down_us) / 60e6;
         json_array_append_new(vms, json_string(i->vms[v].name));
     }
-    return json_pack("{s:I, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:f, s:I, s:o}",
+    return json_pack("{s:I, s:s, s:s, s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:f, s:I, "
+                     "s:o}",
                      "id", (json_int_t)i->first_seq, "kind", i->kind, "state",
                      i->resolved_us >= 0 ? "resolved" : "open", "title", i->why, "run",
                      (json_int_t)i->run, "event_t_s", t_s(i->event_us), "detected_t_s",
                      t_s(i->detected_us), "decided_t_s", t_s(i->decided_us), "resolved_t_s",
                      t_s(i->resolved_us), "host_back_t_s", t_s(i->host_back_us), "vms_down",
-                     (json_int_t)i->nvms, "vm_minutes", vm_minutes, "actions",
-                     (json_int_t)i->actions, "vms", vms);
+                     (json_int_t)i->nvms, "vms_total", (json_int_t)i->vms_total, "vm_minutes",
+                     vm_minutes, "actions", (json_int_t)i->actions, "vms", vms);
 }
 
 int
@@ -403,7 +461,7 @@ hvfd_api_incidents(hvfd_req *r)
         if (got < 0) {
             hvfd_store_put(d, st);
             for (size_t k = 0; k < sc.n; k++)
-                free(list[k].vms);
+                inc_free_vms(&list[k]);
             free(list);
             free(sc.recent);
             return hvfd_fail_err(r, &err);
@@ -427,7 +485,7 @@ hvfd_api_incidents(hvfd_req *r)
     for (size_t k = n; k-- > 0;) { /* newest first */
         if (!state || strcmp(state, list[k].resolved_us >= 0 ? "resolved" : "open") == 0)
             json_array_append_new(arr, inc_json(&list[k], now_us));
-        free(list[k].vms);
+        inc_free_vms(&list[k]);
     }
     free(list);
     return hvfd_reply(r, 200, json_pack("{s:o}", "incidents", arr));

@@ -48,6 +48,7 @@ const hvfd_route hvfd_routes[] = {
     {"GET", "/v1/incidents", R, hvfd_api_incidents, "/v1/incidents", 0},
     {"GET", "/v1/agents", R, hvfd_api_agents, "/v1/agents", 0},
     {"GET", "/v1/ha", R, hvfd_api_ha, "/v1/ha", 0},
+    {"POST", "/v1/ha/resume", OP, hvfd_api_ha_resume, "/v1/ha/resume", 0},
     {"GET", "/v1/monitors", R, hvfd_api_monitors, "/v1/monitors", 0},
     {"GET", "/v1/cluster", R, hvfd_api_cluster, "/v1/cluster", 0},
     {"POST", "/v1/agent/sync", AG, hvfd_api_agent_sync, "/v1/agent/sync", 0},

@@ -72,6 +72,46 @@ grep -q "bad.yaml:3: services\[0\].depends_on\[0\]: 'nope': expected the name of
 "$HVFLEET" audit --inventory "$FLEET" -o "$tmp/no/such/dir/fix.json" >/dev/null 2>&1
 [ $? -eq 2 ] || fail "unwritable plan path: exit not 2"
 
+# --daemon-config: hvfleetd's watchers that run inside the fleet they watch (seed 002)
+cat >"$tmp/hvfleetd.yaml" <<'YAML'
+listen: ":8470"
+peers: ["http://db1.example.com:8470"]
+alert_webhooks: ["https://hooks.example.com/x", "http://user@B:9093/hook"]
+deadman_url: "https://hc-ping.com/abc"
+reconcile_destroy: true
+YAML
+"$HVFLEET" audit --inventory "$tmp/clean.yaml" --daemon-config "$tmp/hvfleetd.yaml" \
+    >"$tmp/out" 2>"$tmp/err"
+[ $? -eq 1 ] || fail "--daemon-config with watchers in the fleet: exit not 1: $(cat "$tmp/err")"
+grep -q "hvfleetd.yaml: 4 watchers, 2 in the fleet's fault domains" "$tmp/out" ||
+    fail "--daemon-config: no count: $(cat "$tmp/out")"
+grep -q "peer db1.example.com (peers, line 2) runs on VM db1, on host a (rack r1, zone default) of the fleet" \
+    "$tmp/out" || fail "--daemon-config: the peer on VM db1: $(cat "$tmp/out")"
+grep -q "webhook b (alert_webhooks, line 3) runs on host b (rack r2, zone default)" "$tmp/out" ||
+    fail "--daemon-config: the webhook on host b: $(cat "$tmp/out")"
+grep -q "hc-ping\|hooks.example" "$tmp/out" && fail "--daemon-config: an outside URL reported"
+"$HVFLEET" audit --inventory "$tmp/clean.yaml" --daemon-config "$tmp/hvfleetd.yaml" --json \
+    >"$tmp/out" 2>"$tmp/err"
+[ $? -eq 1 ] || fail "--daemon-config --json: exit not 1"
+grep -q '"on_vm": "db1"' "$tmp/out" || fail "--daemon-config --json: $(cat "$tmp/out")"
+printf 'peers: ["http://mon.example.net:8470"]\ndeadman_url: "https://hc-ping.com/x"\n' \
+    >"$tmp/outside.yaml"
+"$HVFLEET" audit --inventory "$tmp/clean.yaml" --daemon-config "$tmp/outside.yaml" \
+    >"$tmp/out" 2>&1
+[ $? -eq 0 ] || fail "--daemon-config, watchers outside: exit not 0: $(cat "$tmp/out")"
+grep -q "2 watchers, 0 in the fleet's fault domains" "$tmp/out" || fail "outside: $(cat "$tmp/out")"
+printf 'threads: 4\nalert_webhooks:\n  - "http://ok.example.com/"\n  - "ftp://x/"\n' \
+    >"$tmp/badd.yaml"
+"$HVFLEET" audit --inventory "$tmp/clean.yaml" --daemon-config "$tmp/badd.yaml" \
+    >"$tmp/out" 2>"$tmp/err"
+[ $? -eq 2 ] || fail "--daemon-config with a bad URL: exit not 2"
+grep -q "badd.yaml:4: alert_webhooks\[1\]: 'ftp://x/': expected an http:// or https:// URL" \
+    "$tmp/err" || fail "--daemon-config bad URL: no FILE:LINE: $(cat "$tmp/err")"
+[ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "--daemon-config bad URL: not one line"
+"$HVFLEET" audit --inventory "$tmp/clean.yaml" --daemon-config "$tmp/nowhere.yaml" \
+    >/dev/null 2>&1
+[ $? -eq 2 ] || fail "missing daemon config: exit not 2"
+
 if [ "$failures" -ne 0 ]; then
     echo "$failures failed" >&2
     exit 1

@@ -193,6 +193,13 @@ wait_for(lambda: [i for i in incidents("storm") if i["event_t_s"] == 2000.0
                   and i["state"] == "resolved"], "the zone back", 60)
 check([i["resolved_t_s"] >= 5000.0 for i in incidents("storm") if i["event_t_s"] == 2000.0] == [True],
       incidents("storm"))
+# the storm lists 512 of its VMs at most, and counts them all (the zone's VMs as placed at the
+# start, give or take the rack's restarts above)
+z = [i for i in incidents("storm") if i["event_t_s"] == 2000.0][0]
+check(len(z["vms"]) == z["vms_down"] == 512 and
+      max(513, len(zone_vms) - 40) <= z["vms_total"] <= len(zone_vms) + 40,
+      ("the storm's VMs: 512 listed, all counted", len(z["vms"]), z["vms_down"],
+       z["vms_total"], len(zone_vms)))
 ha_ev = ha_events(2000, 5000)
 check(not [e for e in ha_ev if e["event"] in ("fenced", "fence_start", "restart")],
       ("nothing fenced or restarted in the storm",

@@ -508,6 +508,9 @@ call("GET", "/v1/agents", viewer, expect=200)
 call("GET", "/v1/agents", agent, expect=403)
 call("GET", "/v1/ha", viewer, expect=200)
 call("GET", "/v1/ha", None, expect=401)
+call("POST", "/v1/ha/resume", op, expect=409)
+call("POST", "/v1/ha/resume", viewer, expect=403)
+call("POST", "/v1/ha/resume", None, expect=401)
 call("GET", "/v1/monitors", viewer, expect=200)
 call("GET", "/v1/monitors", agent, expect=403)
 call("GET", "/v1/cluster", viewer, expect=200)
@@ -533,6 +536,30 @@ wait_for(lambda: call("GET", "/v1/hosts", viewer)[2]["hosts"][0]["name"] == "kvm
          "the twin runs the new inventory")
 call("GET", "/v1/vms", viewer, expect=200)
 call("GET", "/v1/services", viewer, expect=200)
+# a service two others depend on, under its min_available: remediation paused, then resumed
+DEP = b"""schema: hvfleet.inventory/v1
+hosts:
+  - {name: d1, cpus: 8, memory: 8GiB, nic: 1Gbit}
+  - {name: d2, cpus: 8, memory: 8GiB, nic: 1Gbit}
+services:
+  - {name: db}
+  - {name: web, depends_on: [db]}
+  - {name: api, depends_on: [db]}
+vms:
+  - {name: db1, host: d1, vcpus: 1, memory: 256MiB, service: db}
+  - {name: web1, host: d2, vcpus: 1, memory: 256MiB, service: web}
+  - {name: api1, host: d2, vcpus: 1, memory: 256MiB, service: api}
+"""
+call("PUT", "/v1/inventory", op, raw=DEP, headers={"Content-Type": "application/yaml"},
+     expect=200)
+wait_for(lambda: call("GET", "/v1/hosts", viewer)[2]["hosts"][0]["name"] == "d1",
+         "the twin runs the inventory with a shared dependency")
+call("POST", "/v1/vms/db1/stop", op, expect=200)
+wait_for(lambda: call("GET", "/v1/ha", viewer)[2]["remediation"]["paused"],
+         "remediation paused: db is under its min_available")
+call("POST", "/v1/ha/resume", op, expect=202)
+wait_for(lambda: call("GET", "/v1/ha", viewer)[2]["remediation"].get("resumed_by") == "alice",
+         "remediation resumed by the operator")
 
 # ---- the rate limit: 429 with Retry-After (8 clients at once, over 50 a second even slowed by
 # sanitizers) ----

@@ -90,6 +90,12 @@ with open(bad, "w") as f:
     f.write("reconcile_destroy: maybe\n")
 refused(["--config", bad], ["bad.yaml", "reconcile_destroy"])
 with open(bad, "w") as f:
+    f.write("reconcile_stop: true\nreconcile_actions_per_minute: 0\n")
+refused(["--config", bad], ["bad.yaml", "reconcile_actions_per_minute"])
+with open(bad, "w") as f:
+    f.write("peers: [\"http://:8470\"]\n")
+refused(["--config", bad], ["bad.yaml", "peers"])
+with open(bad, "w") as f:
     f.write("ha_storm_share: 2\n")
 refused(["--config", bad], ["bad.yaml", "ha_storm_share"])
 with open(bad, "w") as f:
