@@ -624,10 +624,11 @@ lab_get_list(hvf_client *c, const char *path, const char *key, hvf_error *err)
     return list;
 }
 
-/* The names of the lab's hosts whose agent is not connected (or the VMs not running), listed
- * into @missing; returns how many. */
+/* The names of the lab's hosts not in @want state in @list (objects naming the host by @key),
+ * listed into @missing; returns how many. */
 static size_t
-lab_missing_agents(const hvf_lab *lab, json_t *agents, hvf_strbuf *missing)
+lab_missing_hosts(const hvf_lab *lab, json_t *list, const char *key, const char *want,
+                  hvf_strbuf *missing)
 {
     size_t n = 0;
 
@@ -636,13 +637,13 @@ lab_missing_agents(const hvf_lab *lab, json_t *agents, hvf_strbuf *missing)
         size_t j;
         json_t *a;
 
-        json_array_foreach(agents, j, a)
+        json_array_foreach(list, j, a)
         {
-            const char *host = json_string_value(json_object_get(a, "host"));
+            const char *host = json_string_value(json_object_get(a, key));
             const char *state = json_string_value(json_object_get(a, "state"));
 
             ok = ok || (host && state && strcmp(host, lab->hosts[i].name) == 0 &&
-                        strcmp(state, "connected") == 0);
+                        strcmp(state, want) == 0);
         }
         if (!ok) {
             if (n < 8)
@@ -667,15 +668,25 @@ lab_wait_agents(lab_run *r, hvf_client *c, hvf_error *err)
             return -1;
         if (!(agents = lab_get_list(c, "/v1/agents", "agents", err)))
             return -1;
-        n = lab_missing_agents(r->lab, agents, &missing);
+        n = lab_missing_hosts(r->lab, agents, "host", "connected", &missing);
         json_decref(agents);
+        /* connected to hvfleetd, and taken by its agent:// driver: the host is in service
+         * (until then a VM start there is refused: "its agent is not registered") */
+        if (n == 0) {
+            json_t *hosts = lab_get_list(c, "/v1/hosts", "hosts", err);
+
+            if (!hosts)
+                return -1;
+            n = lab_missing_hosts(r->lab, hosts, "name", "active", &missing);
+            json_decref(hosts);
+        }
         if (n == 0) {
             hvf_strbuf_clear(&missing);
             return 0;
         }
         if (hvf_lab_now_ms() >= deadline) {
             hvf_error_set(err, HVF_ERR_INTERNAL,
-                          "%zu agent%s did not connect to hvfleetd within %" PRId64
+                          "%zu agent%s did not connect to hvfleetd and its driver within %" PRId64
                           " s (%s%s; see %s/hosts/HOST/agent.log)",
                           n, n == 1 ? "" : "s", r->o->timeout_ms / 1000, missing.buf,
                           n > 8 ? ", ..." : "", r->lab->dir);
