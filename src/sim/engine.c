@@ -107,6 +107,7 @@ hvf_sim_free(hvf_sim *sim)
     free(sim->dirty_hosts);
     free(sim->scratch_flows);
     free(sim->scratch_links);
+    free(sim->scratch_rates);
     sim_metrics_clear(sim);
     free(sim->sample_t);
     hvf_strbuf_clear(&sim->events);
@@ -422,7 +423,13 @@ sim_flush(hvf_sim *sim)
             sim->hosts[h].dirty = false;
         }
         {
-            HVF_AUTOFREE int32_t *list = hvf_malloc(n * sizeof(int32_t) + 1);
+            /* a few hosts at a time, mostly: no malloc for those (a controller may flush
+             * again from inside an evaluation, so the list is this call's own) */
+            int32_t few[32];
+            HVF_AUTOFREE int32_t *many = NULL;
+            int32_t *list =
+                n <= HVF_ARRAY_LEN(few) ? few : (many = hvf_malloc(n * sizeof(int32_t)));
+
             memcpy(list, sim->dirty_hosts, n * sizeof(int32_t));
             memmove(sim->dirty_hosts, sim->dirty_hosts + n,
                     (sim->ndirty_hosts - n) * sizeof(int32_t));

@@ -236,6 +236,8 @@ struct hvf_sim {
     uint32_t epoch;
     int32_t *scratch_flows, *scratch_links;
     size_t scratch_flows_cap, scratch_links_cap;
+    double *scratch_rates;
+    size_t scratch_rates_cap;
 
     /* outputs */
     hvf_strbuf events;
