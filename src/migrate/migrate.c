@@ -532,15 +532,36 @@ migrate_fire(hvf_migrate_state *s, double bw)
     }
 }
 
-int
-hvf_migrate_state_advance(hvf_migrate_state *s, int64_t dt_us, double bw_bytes_per_s,
-                          hvf_error *err)
+/* Advances by @left us, @next being hvf_migrate_state_next_us(@s, @bw) (the caller knows it). */
+static int
+migrate_advance(hvf_migrate_state *s, int64_t left, int64_t next, double bw, hvf_error *err)
 {
     /* Each sync is one boundary, plus at most one check that rounding made moot per sync, plus
      * the handful of phase changes: more than this is a bug, not a slow migration. */
     const uint64_t max_events = 2ULL * HVF_MIGRATE_MAX_SYNCS + 64;
-    int64_t left = dt_us;
 
+    for (uint64_t n = 0; n < max_events; n++) {
+        if (next > left) {
+            migrate_flow(s, left, bw);
+            return 1;
+        }
+        migrate_flow(s, next, bw);
+        left -= next;
+        migrate_fire(s, bw);
+        if (hvf_migrate_state_done(s))
+            return 1;
+        next = hvf_migrate_state_next_us(s, bw);
+    }
+    hvf_error_set(err, HVF_ERR_INTERNAL,
+                  "migration model passed %" PRIu64 " boundaries in one step without finishing it",
+                  max_events);
+    return -1;
+}
+
+int
+hvf_migrate_state_advance(hvf_migrate_state *s, int64_t dt_us, double bw_bytes_per_s,
+                          hvf_error *err)
+{
     if (dt_us < 0 || !migrate_bw_ok(bw_bytes_per_s)) {
         hvf_error_set(err, HVF_ERR_INVALID,
                       "migration step of %" PRId64 " us at %g bytes/s: expected a time of 0 or more and a finite, non-negative bandwidth",
@@ -549,23 +570,8 @@ hvf_migrate_state_advance(hvf_migrate_state *s, int64_t dt_us, double bw_bytes_p
     }
     if (hvf_migrate_state_done(s))
         return 0;
-    for (uint64_t n = 0; n < max_events; n++) {
-        int64_t next = hvf_migrate_state_next_us(s, bw_bytes_per_s);
-
-        if (next > left) {
-            migrate_flow(s, left, bw_bytes_per_s);
-            return 1;
-        }
-        migrate_flow(s, next, bw_bytes_per_s);
-        left -= next;
-        migrate_fire(s, bw_bytes_per_s);
-        if (hvf_migrate_state_done(s))
-            return 1;
-    }
-    hvf_error_set(err, HVF_ERR_INTERNAL,
-                  "migration model passed %" PRIu64 " boundaries in one step without finishing it",
-                  max_events);
-    return -1;
+    return migrate_advance(s, dt_us, hvf_migrate_state_next_us(s, bw_bytes_per_s),
+                           bw_bytes_per_s, err);
 }
 
 double
@@ -713,13 +719,16 @@ migrate_estimate(const hvf_migrate_params *p, bool with_reason, hvf_migrate_resu
     if (hvf_migrate_state_init(&s, p, err) < 0)
         return -1;
     link = hvf_migrate_params_link_bytes_per_s(p);
-    /* The same loop a simulator runs, with a bandwidth that never changes. */
+    /* The same loop a simulator runs, with a bandwidth that never changes: each step goes to
+     * the next boundary, as hvf_migrate_state_advance(&s, dt, link) would (the link is valid, so
+     * dt >= 0), without asking the model for that boundary a second time. */
     for (uint64_t n = 0; n < max_steps && !hvf_migrate_state_done(&s); n++) {
         int64_t dt = hvf_migrate_state_next_us(&s, link);
 
         if (dt == HVF_MIGRATE_NEVER)
             break;
-        if (hvf_migrate_state_advance(&s, dt, link, err) < 0)
+        HVF_ASSERT(dt >= 0);
+        if (migrate_advance(&s, dt, dt, link, err) < 0)
             return -1;
     }
     if (!hvf_migrate_state_done(&s)) {
