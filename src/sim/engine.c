@@ -534,7 +534,6 @@ sim_start(hvf_sim *sim)
         sim_push(sim, sim->faults[i].at_us, SIM_CLASS_FAULT, SIM_EV_FAULT, (int32_t)i, 0, 0);
     if (sim->p.metrics_interval_us > 0)
         sim_push(sim, 0, SIM_CLASS_SAMPLE, SIM_EV_SAMPLE, -1, 0, 0);
-    sim_push(sim, sim->p.duration_us, SIM_CLASS_END, SIM_EV_END, -1, 0, 0);
     for (size_t h = 0; h < sim->fleet->nhosts; h++)
         sim_host_mark(sim, (int32_t)h);
     if (sim->has_ctl && sim->ctl.on_start)
@@ -543,6 +542,9 @@ sim_start(hvf_sim *sim)
         if (sim->comps[i].on_start)
             sim->comps[i].on_start(sim, sim->comps[i].ctx);
     }
+    /* After what the controllers queue at the start, which then stays in the queue's run
+     * (sim_heap): it is the last event, alone in its class, wherever its sequence falls. */
+    sim_push(sim, sim->p.duration_us, SIM_CLASS_END, SIM_EV_END, -1, 0, 0);
     sim_flush(sim);
 }
 
@@ -554,7 +556,8 @@ sim_run_until(hvf_sim *sim, int64_t t_us)
     sim_start(sim);
     if (t_us > sim->p.duration_us)
         t_us = sim->p.duration_us;
-    while (sim->heap.n > 0 && sim->heap.ev[0].t_us <= t_us) {
+    for (const sim_event *top = sim_heap_peek(&sim->heap); top && top->t_us <= t_us;
+         top = sim_heap_peek(&sim->heap)) {
         sim_heap_pop(&sim->heap, &e);
         sim->now_us = e.t_us;
         sim->st.sim_events++;
