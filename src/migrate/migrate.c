@@ -744,6 +744,72 @@ migrate_estimate(const hvf_migrate_params *p, bool with_reason, hvf_migrate_resu
     return 0;
 }
 
+/*
+ * Right after a sync of a pre-copy migration at a constant bandwidth @bw, past its first pass:
+ * true when it can no longer converge. The guest dirties at least 1 % faster than the link
+ * sends, so the next check comes only once (hot - threshold) bytes are sent, while 1.01 times
+ * as many are dirtied: each sync ends with more dirty bytes over the threshold than the last, by
+ * a hundredth of that margin, or with the whole working set. The margins asked for (a millionth
+ * of the bytes compared) are far beyond rounding, so stepping on to the timeout (or to
+ * HVF_MIGRATE_MAX_SYNCS) would end the same way: not converged.
+ */
+static bool
+migrate_never_converges(const hvf_migrate_state *s, double bw)
+{
+    double rate = migrate_live_rate(s, bw);
+    double threshold = migrate_threshold(s, rate);
+    double ws = migrate_working_set(s);
+
+    if (s->params.strategy != HVF_MIGRATE_STRATEGY_PRECOPY ||
+        s->phase != HVF_MIGRATE_PHASE_LIVE || s->gave_up || s->syncs == 0 ||
+        s->cold_bytes > 0 || s->throttle_pct != 0 || !(threshold > 0))
+        return false;
+    return migrate_dirty_rate(s) >= 1.01 * rate &&
+           s->hot_bytes - threshold >= 1e-6 * s->hot_bytes && ws - threshold >= 1e-6 * ws;
+}
+
+int
+hvf_migrate_estimate_converges(const hvf_migrate_params *p, bool *out, hvf_error *err)
+{
+    const uint64_t max_steps = 2ULL * HVF_MIGRATE_MAX_SYNCS + 64;
+    hvf_migrate_state s;
+    double link;
+
+    if (hvf_migrate_state_init(&s, p, err) < 0)
+        return -1;
+    link = hvf_migrate_params_link_bytes_per_s(p);
+    /* migrate_estimate's loop, until the answer is certain */
+    for (uint64_t n = 0; n < max_steps && !hvf_migrate_state_done(&s); n++) {
+        uint32_t syncs = s.syncs;
+        int64_t dt = hvf_migrate_state_next_us(&s, link);
+
+        if (dt == HVF_MIGRATE_NEVER)
+            break;
+        HVF_ASSERT(dt >= 0);
+        if (migrate_advance(&s, dt, dt, link, err) < 0)
+            return -1;
+        /* Pre-copy in stop-and-copy ends done: the final copy at the link, then the switchover
+         * (a few steps, well within the loop's limit). */
+        if (s.params.strategy == HVF_MIGRATE_STRATEGY_PRECOPY &&
+            s.phase == HVF_MIGRATE_PHASE_STOP_COPY && n + 16 < max_steps) {
+            *out = true;
+            return 0;
+        }
+        if (s.syncs != syncs && migrate_never_converges(&s, link)) {
+            *out = false;
+            return 0;
+        }
+    }
+    if (!hvf_migrate_state_done(&s)) {
+        hvf_error_set(err, HVF_ERR_INTERNAL,
+                      "migration model stopped in phase %s at %" PRId64 " us without an answer",
+                      hvf_migrate_phase_to_string(s.phase), s.now_us);
+        return -1;
+    }
+    *out = s.phase == HVF_MIGRATE_PHASE_DONE;
+    return 0;
+}
+
 int
 hvf_migrate_estimate(const hvf_migrate_params *p, hvf_migrate_result *out, hvf_error *err)
 {
