@@ -542,8 +542,10 @@ sim_start(hvf_sim *sim)
         if (sim->comps[i].on_start)
             sim->comps[i].on_start(sim, sim->comps[i].ctx);
     }
-    /* After what the controllers queue at the start, which then stays in the queue's run
-     * (sim_heap): it is the last event, alone in its class, wherever its sequence falls. */
+    /* The end is queued after what the controllers queue at the start, so that their events
+     * in time order (the naive scheduler's windows) go to the queue's run, not its heap
+     * (sim_heap). It is the last event of its instant, alone in its class: where its sequence
+     * falls changes no order. */
     sim_push(sim, sim->p.duration_us, SIM_CLASS_END, SIM_EV_END, -1, 0, 0);
     sim_flush(sim);
 }
