@@ -57,6 +57,7 @@ typedef struct hvf_zone {
 typedef struct hvf_rack {
     char *name; /* owned */
     int32_t zone;
+    int32_t next_same_name; /* the next rack of this name (in another zone), or -1 */
 } hvf_rack;
 
 /*
@@ -163,6 +164,7 @@ typedef struct hvf_fleet {
     size_t nservices, services_cap;
 
     hvf_hash zone_index;
+    hvf_hash rack_index; /* name -> its first rack; the others follow next_same_name */
     hvf_hash host_index;
     hvf_hash vm_index;
     hvf_hash service_index;

@@ -23,3 +23,10 @@ void hvf_hash_clear(hvf_hash *h);
 int32_t hvf_hash_get(const hvf_hash *h, const char *key);
 /* Inserts @key (borrowed: must outlive the map) -> @value. Returns -1 when @key exists already. */
 int hvf_hash_put(hvf_hash *h, const char *key, int32_t value);
+/*
+ * Makes @dst (unused, or cleared) a copy of @src in which each key is key_of(@ctx, its value):
+ * the same strings, owned by someone else (a copied fleet's names). The same lookups, without
+ * hashing and placing every key again.
+ */
+void hvf_hash_copy(hvf_hash *dst, const hvf_hash *src,
+                   const char *(*key_of)(const void *ctx, int32_t value), const void *ctx);

@@ -48,6 +48,9 @@ typedef struct hvf_maint_opts {
      * fingerprint, seatbelt verdict and hash, which take a large fleet a good part of a second
      * to compute. Such a plan must not be saved or executed. */
     bool outcome_only;
+    /* The caller sets the plan's inventory_fingerprint, then seals it (hvf_plan_seal): it hashes
+     * the inventory meanwhile, on another thread. Until then the plan has no hash. */
+    bool caller_seals;
 } hvf_maint_opts;
 
 /* What the twin saw, beyond the plan: the figures the naive comparison prints. */

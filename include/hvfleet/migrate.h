@@ -225,3 +225,11 @@ int hvf_migrate_estimate(const hvf_migrate_params *p, hvf_migrate_result *out, h
 /* hvf_migrate_estimate without the reason sentence (left empty): the same figures, cheaper. */
 int hvf_migrate_estimate_figures(const hvf_migrate_params *p, hvf_migrate_result *out,
                                  hvf_error *err) __attribute__((warn_unused_result));
+/*
+ * Whether hvf_migrate_estimate(@p) says converged, into @out, for a planner that needs only
+ * that: the same answer, found without stepping on to the timeout once a pre-copy migration can
+ * no longer converge, nor through its final copy once it has. 0, or -1 with @err set for invalid
+ * parameters (and whatever hvf_migrate_estimate fails on).
+ */
+int hvf_migrate_estimate_converges(const hvf_migrate_params *p, bool *out, hvf_error *err)
+    __attribute__((warn_unused_result));

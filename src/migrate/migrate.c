@@ -532,15 +532,36 @@ migrate_fire(hvf_migrate_state *s, double bw)
     }
 }
 
-int
-hvf_migrate_state_advance(hvf_migrate_state *s, int64_t dt_us, double bw_bytes_per_s,
-                          hvf_error *err)
+/* Advances by @left us, @next being hvf_migrate_state_next_us(@s, @bw) (the caller knows it). */
+static int
+migrate_advance(hvf_migrate_state *s, int64_t left, int64_t next, double bw, hvf_error *err)
 {
     /* Each sync is one boundary, plus at most one check that rounding made moot per sync, plus
      * the handful of phase changes: more than this is a bug, not a slow migration. */
     const uint64_t max_events = 2ULL * HVF_MIGRATE_MAX_SYNCS + 64;
-    int64_t left = dt_us;
 
+    for (uint64_t n = 0; n < max_events; n++) {
+        if (next > left) {
+            migrate_flow(s, left, bw);
+            return 1;
+        }
+        migrate_flow(s, next, bw);
+        left -= next;
+        migrate_fire(s, bw);
+        if (hvf_migrate_state_done(s))
+            return 1;
+        next = hvf_migrate_state_next_us(s, bw);
+    }
+    hvf_error_set(err, HVF_ERR_INTERNAL,
+                  "migration model passed %" PRIu64 " boundaries in one step without finishing it",
+                  max_events);
+    return -1;
+}
+
+int
+hvf_migrate_state_advance(hvf_migrate_state *s, int64_t dt_us, double bw_bytes_per_s,
+                          hvf_error *err)
+{
     if (dt_us < 0 || !migrate_bw_ok(bw_bytes_per_s)) {
         hvf_error_set(err, HVF_ERR_INVALID,
                       "migration step of %" PRId64 " us at %g bytes/s: expected a time of 0 or more and a finite, non-negative bandwidth",
@@ -549,23 +570,8 @@ hvf_migrate_state_advance(hvf_migrate_state *s, int64_t dt_us, double bw_bytes_p
     }
     if (hvf_migrate_state_done(s))
         return 0;
-    for (uint64_t n = 0; n < max_events; n++) {
-        int64_t next = hvf_migrate_state_next_us(s, bw_bytes_per_s);
-
-        if (next > left) {
-            migrate_flow(s, left, bw_bytes_per_s);
-            return 1;
-        }
-        migrate_flow(s, next, bw_bytes_per_s);
-        left -= next;
-        migrate_fire(s, bw_bytes_per_s);
-        if (hvf_migrate_state_done(s))
-            return 1;
-    }
-    hvf_error_set(err, HVF_ERR_INTERNAL,
-                  "migration model passed %" PRIu64 " boundaries in one step without finishing it",
-                  max_events);
-    return -1;
+    return migrate_advance(s, dt_us, hvf_migrate_state_next_us(s, bw_bytes_per_s),
+                           bw_bytes_per_s, err);
 }
 
 double
@@ -713,13 +719,16 @@ migrate_estimate(const hvf_migrate_params *p, bool with_reason, hvf_migrate_resu
     if (hvf_migrate_state_init(&s, p, err) < 0)
         return -1;
     link = hvf_migrate_params_link_bytes_per_s(p);
-    /* The same loop a simulator runs, with a bandwidth that never changes. */
+    /* The same loop a simulator runs, with a bandwidth that never changes: each step goes to
+     * the next boundary, as hvf_migrate_state_advance(&s, dt, link) would (the link is valid, so
+     * dt >= 0), without asking the model for that boundary a second time. */
     for (uint64_t n = 0; n < max_steps && !hvf_migrate_state_done(&s); n++) {
         int64_t dt = hvf_migrate_state_next_us(&s, link);
 
         if (dt == HVF_MIGRATE_NEVER)
             break;
-        if (hvf_migrate_state_advance(&s, dt, link, err) < 0)
+        HVF_ASSERT(dt >= 0);
+        if (migrate_advance(&s, dt, dt, link, err) < 0)
             return -1;
     }
     if (!hvf_migrate_state_done(&s)) {
@@ -732,6 +741,72 @@ migrate_estimate(const hvf_migrate_params *p, bool with_reason, hvf_migrate_resu
         hvf_migrate_state_result(&s, out);
     else
         hvf_migrate_state_figures(&s, out);
+    return 0;
+}
+
+/*
+ * Right after a sync of a pre-copy migration at a constant bandwidth @bw, past its first pass:
+ * true when it can no longer converge. The guest dirties at least 1 % faster than the link
+ * sends, so the next check comes only once (hot - threshold) bytes are sent, while 1.01 times
+ * as many are dirtied: each sync ends with more dirty bytes over the threshold than the last, by
+ * a hundredth of that margin, or with the whole working set. The margins asked for (a millionth
+ * of the bytes compared) are far beyond rounding, so stepping on to the timeout (or to
+ * HVF_MIGRATE_MAX_SYNCS) would end the same way: not converged.
+ */
+static bool
+migrate_never_converges(const hvf_migrate_state *s, double bw)
+{
+    double rate = migrate_live_rate(s, bw);
+    double threshold = migrate_threshold(s, rate);
+    double ws = migrate_working_set(s);
+
+    if (s->params.strategy != HVF_MIGRATE_STRATEGY_PRECOPY ||
+        s->phase != HVF_MIGRATE_PHASE_LIVE || s->gave_up || s->syncs == 0 ||
+        s->cold_bytes > 0 || s->throttle_pct != 0 || !(threshold > 0))
+        return false;
+    return migrate_dirty_rate(s) >= 1.01 * rate &&
+           s->hot_bytes - threshold >= 1e-6 * s->hot_bytes && ws - threshold >= 1e-6 * ws;
+}
+
+int
+hvf_migrate_estimate_converges(const hvf_migrate_params *p, bool *out, hvf_error *err)
+{
+    const uint64_t max_steps = 2ULL * HVF_MIGRATE_MAX_SYNCS + 64;
+    hvf_migrate_state s;
+    double link;
+
+    if (hvf_migrate_state_init(&s, p, err) < 0)
+        return -1;
+    link = hvf_migrate_params_link_bytes_per_s(p);
+    /* migrate_estimate's loop, until the answer is certain */
+    for (uint64_t n = 0; n < max_steps && !hvf_migrate_state_done(&s); n++) {
+        uint32_t syncs = s.syncs;
+        int64_t dt = hvf_migrate_state_next_us(&s, link);
+
+        if (dt == HVF_MIGRATE_NEVER)
+            break;
+        HVF_ASSERT(dt >= 0);
+        if (migrate_advance(&s, dt, dt, link, err) < 0)
+            return -1;
+        /* Pre-copy in stop-and-copy ends done: the final copy at the link, then the switchover
+         * (a few steps, well within the loop's limit). */
+        if (s.params.strategy == HVF_MIGRATE_STRATEGY_PRECOPY &&
+            s.phase == HVF_MIGRATE_PHASE_STOP_COPY && n + 16 < max_steps) {
+            *out = true;
+            return 0;
+        }
+        if (s.syncs != syncs && migrate_never_converges(&s, link)) {
+            *out = false;
+            return 0;
+        }
+    }
+    if (!hvf_migrate_state_done(&s)) {
+        hvf_error_set(err, HVF_ERR_INTERNAL,
+                      "migration model stopped in phase %s at %" PRId64 " us without an answer",
+                      hvf_migrate_phase_to_string(s.phase), s.now_us);
+        return -1;
+    }
+    *out = s.phase == HVF_MIGRATE_PHASE_DONE;
     return 0;
 }
 

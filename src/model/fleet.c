@@ -65,6 +65,7 @@ hvf_fleet_new(void)
     hvf_fleet *f = HVF_NEW(hvf_fleet);
 
     hvf_hash_init(&f->zone_index);
+    hvf_hash_init(&f->rack_index);
     hvf_hash_init(&f->host_index);
     hvf_hash_init(&f->vm_index);
     hvf_hash_init(&f->service_index);
@@ -105,6 +106,7 @@ hvf_fleet_free(hvf_fleet *f)
     free(f->vms);
     free(f->services);
     hvf_hash_clear(&f->zone_index);
+    hvf_hash_clear(&f->rack_index);
     hvf_hash_clear(&f->host_index);
     hvf_hash_clear(&f->vm_index);
     hvf_hash_clear(&f->service_index);
@@ -135,6 +137,18 @@ fleet_copy_host(hvf_host *dst, const hvf_host *src)
         memcpy(dst->nics, src->nics, src->nnics * sizeof(hvf_nic));
 }
 
+static const char *
+fleet_host_name(const void *fleet, int32_t i)
+{
+    return ((const hvf_fleet *)fleet)->hosts[i].name;
+}
+
+static const char *
+fleet_vm_name(const void *fleet, int32_t i)
+{
+    return ((const hvf_fleet *)fleet)->vms[i].name;
+}
+
 hvf_fleet *
 hvf_fleet_dup(const hvf_fleet *src)
 {
@@ -148,11 +162,10 @@ hvf_fleet_dup(const hvf_fleet *src)
     /* Copy arrays wholesale: indexes stay valid and accounting is preserved as is. */
     f->hosts = hvf_calloc(src->nhosts, sizeof(hvf_host));
     f->hosts_cap = src->nhosts;
-    for (size_t i = 0; i < src->nhosts; i++) {
+    for (size_t i = 0; i < src->nhosts; i++)
         fleet_copy_host(&f->hosts[i], &src->hosts[i]);
-        HVF_ASSERT(hvf_hash_put(&f->host_index, f->hosts[i].name, (int32_t)i) == 0);
-    }
     f->nhosts = src->nhosts;
+    hvf_hash_copy(&f->host_index, &src->host_index, fleet_host_name, f);
     f->services = hvf_calloc(src->nservices, sizeof(hvf_service));
     f->services_cap = src->nservices;
     for (size_t i = 0; i < src->nservices; i++) {
@@ -172,9 +185,9 @@ hvf_fleet_dup(const hvf_fleet *src)
     for (size_t i = 0; i < src->nvms; i++) {
         f->vms[i] = src->vms[i];
         f->vms[i].name = hvf_strdup(src->vms[i].name);
-        HVF_ASSERT(hvf_hash_put(&f->vm_index, f->vms[i].name, (int32_t)i) == 0);
     }
     f->nvms = src->nvms;
+    hvf_hash_copy(&f->vm_index, &src->vm_index, fleet_vm_name, f);
     return f;
 }
 
@@ -195,15 +208,25 @@ hvf_fleet_zone_ensure(hvf_fleet *f, const char *name)
 int32_t
 hvf_fleet_rack_ensure(hvf_fleet *f, int32_t zone, const char *name)
 {
-    /* Racks are few per zone; a linear scan keeps (zone, name) keys simple. */
-    for (size_t i = 0; i < f->nracks; i++) {
-        if (f->racks[i].zone == zone && strcmp(f->racks[i].name, name) == 0)
-            return (int32_t)i;
+    /* Racks are per zone: a name may be in several zones, chained in the order they came. */
+    int32_t i = hvf_hash_get(&f->rack_index, name), last = -1;
+    int32_t r;
+
+    for (; i >= 0; i = f->racks[i].next_same_name) {
+        if (f->racks[i].zone == zone)
+            return i;
+        last = i;
     }
     hvf_grow(&f->racks, &f->racks_cap, f->nracks + 1, sizeof(hvf_rack));
-    f->racks[f->nracks].name = hvf_strdup(name);
-    f->racks[f->nracks].zone = zone;
-    return (int32_t)f->nracks++;
+    r = (int32_t)f->nracks++;
+    f->racks[r].name = hvf_strdup(name);
+    f->racks[r].zone = zone;
+    f->racks[r].next_same_name = -1;
+    if (last >= 0)
+        f->racks[last].next_same_name = r;
+    else
+        HVF_ASSERT(hvf_hash_put(&f->rack_index, f->racks[r].name, r) == 0);
+    return r;
 }
 
 int32_t

@@ -52,7 +52,6 @@ mctl_policy_act(const mctl *m)
 mvm_act
 mctl_decide(mctl *m, int32_t vm, int32_t src)
 {
-    hvf_migrate_result res;
     mvm_act a;
 
     if (m->act[vm] != ACT_UNKNOWN)
@@ -61,8 +60,7 @@ mctl_decide(mctl *m, int32_t vm, int32_t src)
         /* It cannot move at all: shut it down, unless the policy refuses that too. */
         a = m->pol.non_converging == HVF_NON_CONVERGING_REFUSE ? ACT_REFUSE : ACT_STOP;
     } else {
-        mrec_predict(&m->rec, vm, src, HVF_PLAN_MIGRATION_PRECOPY, &res);
-        a = res.converged ? ACT_PRECOPY : mctl_policy_act(m);
+        a = mrec_converges(&m->rec, vm, src) ? ACT_PRECOPY : mctl_policy_act(m);
     }
     m->act[vm] = (uint8_t)a;
     return a;

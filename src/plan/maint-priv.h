@@ -57,11 +57,11 @@ void mrec_vm_down(mrec *r, int32_t vm);
 void mrec_finish(mrec *r);
 
 /*
- * The live-migration model's answer for @vm leaving @src with @mode, at the bandwidth the
- * policy gives one of max_migrations_out_per_host concurrent migrations on the source NIC.
+ * Whether the live-migration model says @vm converges with pre-copy leaving @src, at the
+ * bandwidth the policy gives one of max_migrations_out_per_host concurrent migrations on the
+ * source NIC (hvf_migrate_estimate_converges).
  */
-void mrec_predict(const mrec *r, int32_t vm, int32_t src, hvf_plan_migration_mode mode,
-                  hvf_migrate_result *out);
+bool mrec_converges(const mrec *r, int32_t vm, int32_t src);
 
 /* The hvfleet controller (maintenance.c). */
 typedef struct mctl mctl;

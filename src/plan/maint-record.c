@@ -103,22 +103,8 @@ mrec_host_maint_end(mrec *r, int32_t host)
     mrec_host(r, host)->maintenance_end_ms = mrec_now_ms(r);
 }
 
-static hvf_migrate_strategy
-mrec_strategy(hvf_plan_migration_mode mode)
-{
-    switch (mode) {
-    case HVF_PLAN_MIGRATION_AUTO_CONVERGE:
-        return HVF_MIGRATE_STRATEGY_AUTO_CONVERGE;
-    case HVF_PLAN_MIGRATION_POST_COPY:
-        return HVF_MIGRATE_STRATEGY_POSTCOPY;
-    default:
-        return HVF_MIGRATE_STRATEGY_PRECOPY;
-    }
-}
-
-void
-mrec_predict(const mrec *r, int32_t vm, int32_t src, hvf_plan_migration_mode mode,
-             hvf_migrate_result *out)
+bool
+mrec_converges(const mrec *r, int32_t vm, int32_t src)
 {
     const hvf_vm *v = &r->f->vms[vm];
     const hvf_sim_params *sp = hvf_sim_params_get(r->sim);
@@ -128,6 +114,7 @@ mrec_predict(const mrec *r, int32_t vm, int32_t src, hvf_plan_migration_mode mod
     double bw =
         nic / (r->pol->max_migrations_out_per_host ? r->pol->max_migrations_out_per_host : 1);
     double gib = (double)v->mem_mib / 1024.0;
+    bool converged = false;
 
     if (r->pol->migration_bandwidth_bytes_per_s > 0 && r->pol->migration_bandwidth_bytes_per_s < bw)
         bw = r->pol->migration_bandwidth_bytes_per_s;
@@ -139,16 +126,14 @@ mrec_predict(const mrec *r, int32_t vm, int32_t src, hvf_plan_migration_mode mod
     p.bandwidth_bytes_per_s = bw > 1 ? bw : 1;
     p.link_bytes_per_s = nic > p.bandwidth_bytes_per_s ? nic : p.bandwidth_bytes_per_s;
     p.downtime_limit_us = r->pol->downtime_limit_us;
-    p.strategy = mrec_strategy(mode);
+    p.strategy = HVF_MIGRATE_STRATEGY_PRECOPY;
     /* The twin's 0 means "never abort": a horizon past any plan, so that the estimate
      * of a migration that never converges keeps a finite total. */
     p.timeout_us = sp->completion_timeout_s_per_gib > 0
                        ? (int64_t)ceil(sp->completion_timeout_s_per_gib * gib * 1e6)
                        : 10LL * 365 * 86400 * HVF_US_PER_S;
-    if (hvf_migrate_estimate_figures(&p, out, &err) < 0) {
-        memset(out, 0, sizeof(*out));
-        out->converged = false;
-    }
+    /* invalid parameters: not a migration that converges */
+    return hvf_migrate_estimate_converges(&p, &converged, &err) == 0 && converged;
 }
 
 void

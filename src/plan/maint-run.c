@@ -104,7 +104,7 @@ hvf_maintenance_plan(const hvf_fleet *fleet, const hvf_maint_opts *opts, hvf_mai
         params.duration_us = MAINT_HORIZON_US;
 
     plan = hvf_plan_new(opts->kind, opts->strategy);
-    if (opts->outcome_only)
+    if (opts->outcome_only || opts->caller_seals)
         ; /* left empty: see hvf_maint_opts */
     else if (opts->inventory_fingerprint)
         hvf_strlcpy(plan->inventory_fingerprint, opts->inventory_fingerprint,
@@ -147,7 +147,8 @@ hvf_maintenance_plan(const hvf_fleet *fleet, const hvf_maint_opts *opts, hvf_mai
     res.migrations = plan->nmigrations;
     if (!opts->outcome_only) {
         hvf_seatbelt_evaluate(plan, &pol, fleet);
-        hvf_plan_seal(plan);
+        if (!opts->caller_seals)
+            hvf_plan_seal(plan);
     }
     if (out)
         *out = res;

@@ -23,7 +23,9 @@ hvf_sim_run_until(hvf_sim *sim, int64_t t_us)
 int64_t
 hvf_sim_next_event_us(const hvf_sim *sim)
 {
-    return sim->heap.n > 0 ? sim->heap.ev[0].t_us : INT64_MAX;
+    const sim_event *e = sim_heap_peek(&sim->heap);
+
+    return e ? e->t_us : INT64_MAX;
 }
 
 static sim_mig *

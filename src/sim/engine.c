@@ -107,6 +107,7 @@ hvf_sim_free(hvf_sim *sim)
     free(sim->dirty_hosts);
     free(sim->scratch_flows);
     free(sim->scratch_links);
+    free(sim->scratch_rates);
     sim_metrics_clear(sim);
     free(sim->sample_t);
     hvf_strbuf_clear(&sim->events);
@@ -422,7 +423,13 @@ sim_flush(hvf_sim *sim)
             sim->hosts[h].dirty = false;
         }
         {
-            HVF_AUTOFREE int32_t *list = hvf_malloc(n * sizeof(int32_t) + 1);
+            /* a few hosts at a time, mostly: no malloc for those (a controller may flush
+             * again from inside an evaluation, so the list is this call's own) */
+            int32_t few[32];
+            HVF_AUTOFREE int32_t *many = NULL;
+            int32_t *list =
+                n <= HVF_ARRAY_LEN(few) ? few : (many = hvf_malloc(n * sizeof(int32_t)));
+
             memcpy(list, sim->dirty_hosts, n * sizeof(int32_t));
             memmove(sim->dirty_hosts, sim->dirty_hosts + n,
                     (sim->ndirty_hosts - n) * sizeof(int32_t));
@@ -527,7 +534,6 @@ sim_start(hvf_sim *sim)
         sim_push(sim, sim->faults[i].at_us, SIM_CLASS_FAULT, SIM_EV_FAULT, (int32_t)i, 0, 0);
     if (sim->p.metrics_interval_us > 0)
         sim_push(sim, 0, SIM_CLASS_SAMPLE, SIM_EV_SAMPLE, -1, 0, 0);
-    sim_push(sim, sim->p.duration_us, SIM_CLASS_END, SIM_EV_END, -1, 0, 0);
     for (size_t h = 0; h < sim->fleet->nhosts; h++)
         sim_host_mark(sim, (int32_t)h);
     if (sim->has_ctl && sim->ctl.on_start)
@@ -536,6 +542,11 @@ sim_start(hvf_sim *sim)
         if (sim->comps[i].on_start)
             sim->comps[i].on_start(sim, sim->comps[i].ctx);
     }
+    /* The end is queued after what the controllers queue at the start, so that their events
+     * in time order (the naive scheduler's windows) go to the queue's run, not its heap
+     * (sim_heap). It is the last event of its instant, alone in its class: where its sequence
+     * falls changes no order. */
+    sim_push(sim, sim->p.duration_us, SIM_CLASS_END, SIM_EV_END, -1, 0, 0);
     sim_flush(sim);
 }
 
@@ -547,7 +558,8 @@ sim_run_until(hvf_sim *sim, int64_t t_us)
     sim_start(sim);
     if (t_us > sim->p.duration_us)
         t_us = sim->p.duration_us;
-    while (sim->heap.n > 0 && sim->heap.ev[0].t_us <= t_us) {
+    for (const sim_event *top = sim_heap_peek(&sim->heap); top && top->t_us <= t_us;
+         top = sim_heap_peek(&sim->heap)) {
         sim_heap_pop(&sim->heap, &e);
         sim->now_us = e.t_us;
         sim->st.sim_events++;

@@ -242,11 +242,9 @@ flows_solve(hvf_sim *sim, size_t nl, size_t nf, double *newrate)
 void
 sim_flows_recompute(hvf_sim *sim)
 {
-    HVF_AUTOFREE double *rates = NULL;
-    size_t rates_cap = 0;
-
     for (size_t i = 0; i < sim->ndirty_links; i++) {
         int32_t seed = sim->dirty_links[i];
+        double *rates;
         size_t nl, nf;
 
         /* a seed already solved as part of an earlier component of this batch */
@@ -261,7 +259,8 @@ sim_flows_recompute(hvf_sim *sim)
             continue;
         sim->st.flow_recomputes++;
         sim->st.flow_recompute_flows += nf;
-        hvf_grow(&rates, &rates_cap, nf, sizeof(double));
+        hvf_grow(&sim->scratch_rates, &sim->scratch_rates_cap, nf, sizeof(double));
+        rates = sim->scratch_rates;
         for (size_t k = 0; k < nf; k++)
             rates[k] = 0;
         flows_solve(sim, nl, nf, rates);

@@ -400,6 +400,8 @@ sim_mig_on_boundary(hvf_sim *sim, int32_t id, uint32_t ver)
 
     if (!m->active || m->ver != ver)
         return;
+    if (m->in_flow && m->t_update_us == sim->now_us)
+        sim_mig_model_advance(m->model, 0, m->rate); /* a boundary due at once: pass it */
     sim_mig_advance_to_now(sim, m);
     if (!sim_mig_model_done(m->model)) {
         double demand = sim_mig_model_demand(m->model);

@@ -59,9 +59,17 @@ typedef struct sim_event {
     uint32_t kind;
 } sim_event;
 
+/*
+ * A binary heap, beside a run: events pushed each later than the one before (the naive
+ * scheduler's windows, thousands queued at the start) are appended to the run, a sorted queue,
+ * and the rest go to the heap, which stays small. The earliest event is the earlier of the two
+ * heads: the same order as one heap.
+ */
 typedef struct sim_heap {
     sim_event *ev;
     size_t n, cap;
+    sim_event *run;
+    size_t run_head, run_n, run_cap; /* the run is run[run_head .. run_n) */
     uint64_t seq;
 } sim_heap;
 
@@ -69,6 +77,8 @@ void sim_heap_init(sim_heap *h);
 void sim_heap_clear(sim_heap *h);
 void sim_heap_push(sim_heap *h, int64_t t_us, sim_class cls, sim_kind kind, int32_t obj,
                    uint32_t ver, int64_t tag);
+/* The earliest event, left in place, or NULL when empty. */
+const sim_event *sim_heap_peek(const sim_heap *h);
 /* Removes the earliest event into *@out; false when empty. */
 bool sim_heap_pop(sim_heap *h, sim_event *out);
 
@@ -236,6 +246,8 @@ struct hvf_sim {
     uint32_t epoch;
     int32_t *scratch_flows, *scratch_links;
     size_t scratch_flows_cap, scratch_links_cap;
+    double *scratch_rates;
+    size_t scratch_rates_cap;
 
     /* outputs */
     hvf_strbuf events;

@@ -89,3 +89,21 @@ hvf_hash_put(hvf_hash *h, const char *key, int32_t value)
     h->count++;
     return 0;
 }
+
+void
+hvf_hash_copy(hvf_hash *dst, const hvf_hash *src,
+              const char *(*key_of)(const void *ctx, int32_t value), const void *ctx)
+{
+    hvf_hash_init(dst);
+    if (src->cap == 0)
+        return;
+    /* written, not calloc'd and then probed: fresh pages are filled once, in order */
+    dst->slots = hvf_malloc(src->cap * sizeof(*dst->slots));
+    memcpy(dst->slots, src->slots, src->cap * sizeof(*dst->slots));
+    dst->cap = src->cap;
+    dst->count = src->count;
+    for (size_t i = 0; i < dst->cap; i++) {
+        if (dst->slots[i].key)
+            dst->slots[i].key = key_of(ctx, dst->slots[i].value);
+    }
+}

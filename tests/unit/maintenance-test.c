@@ -756,6 +756,23 @@ test_storm_fleet(void **state)
         assert_int_equal(po->nmigrations, pf->nmigrations);
         assert_string_equal(po->inventory_fingerprint, "");
         assert_string_equal(po->summary.plan_hash, "");
+        hvf_plan_free(po);
+
+        /* caller_seals (the CLI hashes the inventory on its other thread): the same plan, with
+         * no fingerprint or hash until the caller seals it, then the same hash */
+        o.outcome_only = false;
+        o.caller_seals = true;
+        po = hvf_maintenance_plan(sc->fleet, &o, &only, &err);
+        o.caller_seals = false;
+        assert_non_null(po);
+        assert_memory_equal(&full, &only, sizeof(full));
+        assert_string_equal(po->inventory_fingerprint, "");
+        assert_string_equal(po->summary.plan_hash, "");
+        assert_int_equal(po->summary.verdict, pf->summary.verdict);
+        hvf_plan_inventory_fingerprint(sc->fleet, po->inventory_fingerprint);
+        hvf_plan_seal(po);
+        assert_string_equal(po->summary.plan_hash, pf->summary.plan_hash);
+        assert_true(hvf_plan_hash_ok(po));
         hvf_plan_free(pf);
         hvf_plan_free(po);
     }

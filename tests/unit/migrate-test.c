@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Live-migration model: hand-computed rounds, each strategy, the stepper, rejected inputs. */
+#include <inttypes.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "hvfleet/alloc.h"
 #include "hvfleet/migrate.h"
 #include "hvfleet/units.h"
 
@@ -894,6 +896,58 @@ test_figures_without_reason(void **state)
     }
 }
 
+/*
+ * The planner's question, "does it converge?", answered early: the same answer as the full
+ * estimate over a grid around the edges (dirty rate near the link's rate, working sets near the
+ * threshold, downtime limits 1 ms to 1 s, zero pages), pre-copy (the only one it cuts short) and
+ * auto-converge.
+ */
+static void
+test_converges_early(void **state)
+{
+    const double dirty_x[] = {0.2, 0.99, 1.0, 1.005, 1.01, 1.02, 4};
+    const double ws_mib[] = {0, 16, 299, 300, 301, 1024};
+    const int64_t downtime_ms[] = {1, 300, 1000};
+    const double zero[] = {0, 0.5};
+    size_t yes = 0, no = 0;
+
+    for (size_t i = 0; i < 2 * 7 * 6 * 3 * 2; i++) {
+        size_t a = i % 7, b = i / 7 % 6, c = i / 42 % 3, z = i / 126 % 2, k = i / 252;
+        hvf_migrate_params p;
+        hvf_migrate_result r;
+        hvf_error err = HVF_ERROR_INIT;
+        bool conv = false;
+
+        hvf_migrate_params_default(&p);
+        p.mem_bytes = 1 * HVF_GIB;
+        p.bandwidth_bytes_per_s = 1 * GBIT;
+        p.dirty_bytes_per_s = dirty_x[a] * p.bandwidth_bytes_per_s;
+        p.working_set_bytes = (uint64_t)(ws_mib[b] * HVF_MIB);
+        p.downtime_limit_us = downtime_ms[c] * HVF_US_PER_MS;
+        p.zero_fraction = zero[z];
+        p.strategy = k ? HVF_MIGRATE_STRATEGY_AUTO_CONVERGE : HVF_MIGRATE_STRATEGY_PRECOPY;
+        /* a minute: hundreds of rounds for those that never converge, in a test's time */
+        p.timeout_us = 60 * HVF_US_PER_S;
+        if (k && (b != 5 || c != 2))
+            continue; /* auto-converge runs the whole estimate: a few suffice */
+        if (hvf_migrate_estimate_figures(&p, &r, &err) != 0)
+            fail_msg("estimate failed: %s", err.msg);
+        assert_int_equal(hvf_migrate_estimate_converges(&p, &conv, &err), 0);
+        if (conv != r.converged)
+            fail_msg("dirty %.3f x link, ws %.0f MiB, downtime %" PRId64
+                     " ms, zero %.1f, %s: converges says %d, the estimate %d",
+                     dirty_x[a], ws_mib[b], downtime_ms[c], zero[z],
+                     hvf_migrate_strategy_to_string(p.strategy), conv, r.converged);
+        if (conv)
+            yes++;
+        else
+            no++;
+    }
+    /* both answers are in the grid */
+    assert_true(yes > 20);
+    assert_true(no > 20);
+}
+
 int
 main(void)
 {
@@ -923,6 +977,7 @@ main(void)
         cmocka_unit_test(test_extremes),
         cmocka_unit_test(test_rejects),
         cmocka_unit_test(test_figures_without_reason),
+        cmocka_unit_test(test_converges_early),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -52,6 +52,65 @@ test_lookup_and_dup(void **state)
     hvf_fleet_free(f);
 }
 
+/* Racks are per zone: the same name in other zones is another rack, found again by both. */
+static void
+test_racks_per_zone(void **state)
+{
+    hvf_fleet *f = hvf_fleet_new();
+    int32_t z[3] = {hvf_fleet_zone_ensure(f, "z1"), hvf_fleet_zone_ensure(f, "z2"),
+                    hvf_fleet_zone_ensure(f, "z3")};
+    char name[16];
+    hvf_fleet *copy;
+
+    for (int r = 0; r < 50; r++) {
+        snprintf(name, sizeof(name), "r%02d", r);
+        for (int k = 0; k < 3; k++)
+            assert_int_equal(hvf_fleet_rack_ensure(f, z[k], name), 3 * r + k);
+    }
+    assert_int_equal(f->nracks, 150);
+    for (int r = 49; r >= 0; r--) {
+        snprintf(name, sizeof(name), "r%02d", r);
+        for (int k = 2; k >= 0; k--) {
+            int32_t i = hvf_fleet_rack_ensure(f, z[k], name);
+            assert_int_equal(i, 3 * r + k);
+            assert_int_equal(f->racks[i].zone, z[k]);
+            assert_string_equal(f->racks[i].name, name);
+        }
+    }
+    assert_int_equal(f->nracks, 150);
+    copy = hvf_fleet_dup(f);
+    hvf_fleet_free(f);
+    assert_int_equal(hvf_fleet_rack_ensure(copy, z[1], "r07"), 22);
+    assert_int_equal(hvf_fleet_rack_ensure(copy, z[2], "r50"), 150);
+    hvf_fleet_free(copy);
+}
+
+/* A copy's name lookups are its own: they still answer once the original is gone. */
+static void
+test_dup_outlives_original(void **state)
+{
+    hvf_fleet *f = model_small_fleet();
+    hvf_error err = HVF_ERROR_INIT;
+    hvf_fleet *copy;
+    char name[16];
+
+    for (int i = 0; i < 40; i++) {
+        hvf_vm vm = {.name = name, .host = i % 3, .vcpus = 1, .mem_mib = 16, .service = -1};
+        snprintf(name, sizeof(name), "vm%d", i);
+        assert_int_equal(hvf_fleet_add_vm(f, &vm, 0, &err), i);
+    }
+    copy = hvf_fleet_dup(f);
+    hvf_fleet_free(f);
+    for (int i = 0; i < 40; i++) {
+        snprintf(name, sizeof(name), "vm%d", i);
+        assert_int_equal(hvf_fleet_find_vm(copy, name), i);
+    }
+    assert_int_equal(hvf_fleet_find_vm(copy, "vm40"), -1);
+    assert_int_equal(hvf_fleet_find_host(copy, "kvm1"), 1);
+    assert_int_equal(hvf_fleet_find_host(copy, "kvm3"), -1);
+    hvf_fleet_free(copy);
+}
+
 static void
 test_vm_placement(void **state)
 {
@@ -199,6 +258,8 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lookup_and_dup),
+        cmocka_unit_test(test_racks_per_zone),
+        cmocka_unit_test(test_dup_outlives_original),
         cmocka_unit_test(test_vm_placement),
         cmocka_unit_test(test_claims),
         cmocka_unit_test(test_random_against_reference),

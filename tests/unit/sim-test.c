@@ -118,6 +118,36 @@ test_heap_order(void **state)
             lo = e.order;
         }
     }
+    /* pushed in order (into the run) among others pushed out of order (into the heap): the
+     * same order as one heap gives; peek shows what pop takes */
+    for (int i = 0; i < 2000; i++) {
+        bool in_order = i % 3 != 0;
+        int64_t at = in_order ? 10 * i : (i * 7919) % 20000;
+        sim_heap_push(&h, at, (sim_class)(i % 4), SIM_EV_TIMER, i, 0, 0);
+        if (i % 5 == 4) {
+            const sim_event *top = sim_heap_peek(&h);
+            int32_t first;
+
+            assert_non_null(top);
+            first = top->obj;
+            assert_true(sim_heap_pop(&h, &e));
+            assert_int_equal(e.obj, first);
+        }
+    }
+    {
+        int64_t lt = -1;
+        uint64_t lo = 0;
+        size_t n = 0;
+        while (sim_heap_peek(&h)) {
+            assert_true(sim_heap_pop(&h, &e));
+            assert_true(e.t_us > lt || (e.t_us == lt && e.order > lo));
+            lt = e.t_us;
+            lo = e.order;
+            n++;
+        }
+        assert_int_equal(n, 2000 - 400);
+    }
+    assert_false(sim_heap_pop(&h, &e));
     sim_heap_clear(&h);
 }
 
