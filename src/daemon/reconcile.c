@@ -254,6 +254,17 @@ rc_is_believed(const char *c, const char *believed)
     return strncmp(c, believed, n) == 0 && (c[n] == '\0' || c[n] == '#');
 }
 
+/* A QEMU process no agent's VM owns (@pid, as the agent reported it), killed by @host's agent. */
+static int
+rc_kill_qemu(hvfd *d, const char *host, const char *vm, const char *pid, char id[64],
+             hvf_error *err)
+{
+    return hvfd_agent_command(d, host, "qemu_kill",
+                              json_pack("{s:s, s:I}", "vm", vm, "pid",
+                                        (json_int_t)strtoll(pid, NULL, 10)),
+                              id, err);
+}
+
 /*
  * A VM running twice: the copies elsewhere than where hvfleetd believes it runs lost, and are
  * destroyed, only when one copy runs where hvfleetd believes (else which one lost is not clear:
@@ -286,10 +297,7 @@ rc_destroy_losers(hvfd *d, hvf_conn *conn, const rc_div *x)
             *hash++ = '\0';
         if (strcmp(c, x->believed) == 0 && !hash)
             continue; /* the copy hvfleetd believes in, run by its agent: the one that stays */
-        rc = hash ? hvfd_agent_command(d, c, "qemu_kill",
-                                       json_pack("{s:s, s:I}", "vm", x->vm, "pid",
-                                                 (json_int_t)strtoll(hash, NULL, 10)),
-                                       id, &err)
+        rc = hash ? rc_kill_qemu(d, c, x->vm, hash, id, &err)
                   : hvfd_agent_command(d, c, "vm_destroy", json_pack("{s:s}", "vm", x->vm), id,
                                        &err);
         rc_event(d, conn, x, "destroy",
@@ -314,10 +322,7 @@ rc_stop(hvfd *d, hvf_conn *conn, const rc_div *x)
 
         if (hash)
             *hash++ = '\0';
-        rc = hash ? hvfd_agent_command(d, c, "qemu_kill",
-                                       json_pack("{s:s, s:I}", "vm", x->vm, "pid",
-                                                 (json_int_t)strtoll(hash, NULL, 10)),
-                                       id, &err)
+        rc = hash ? rc_kill_qemu(d, c, x->vm, hash, id, &err)
                   : hvfd_agent_command(d, c, "vm_stop",
                                        json_pack("{s:s, s:i}", "vm", x->vm, "timeout_s",
                                                  RECONCILE_STOP_TIMEOUT_S),
