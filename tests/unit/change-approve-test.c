@@ -153,6 +153,12 @@ test_approve_and_void(void **state)
     hvf_change_plan_file_free(q);
     hvf_change_plan_file_free(p);
     hvf_fleet_free(f);
+    {
+        /* the approvals live in the directory's store (hvfleet.db and its WAL files) */
+        HVF_AUTOFREE char *rm = hvf_asprintf("rm -rf '%s'", dir);
+
+        assert_int_equal(system(rm), 0);
+    }
 }
 
 static void
