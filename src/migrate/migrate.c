@@ -708,42 +708,6 @@ hvf_migrate_state_result(const hvf_migrate_state *s, hvf_migrate_result *out)
 
 /* ---------------------------------------------------------------- estimate */
 
-static int
-migrate_estimate(const hvf_migrate_params *p, bool with_reason, hvf_migrate_result *out,
-                 hvf_error *err)
-{
-    const uint64_t max_steps = 2ULL * HVF_MIGRATE_MAX_SYNCS + 64;
-    hvf_migrate_state s;
-    double link;
-
-    if (hvf_migrate_state_init(&s, p, err) < 0)
-        return -1;
-    link = hvf_migrate_params_link_bytes_per_s(p);
-    /* The same loop a simulator runs, with a bandwidth that never changes: each step goes to
-     * the next boundary, as hvf_migrate_state_advance(&s, dt, link) would (the link is valid, so
-     * dt >= 0), without asking the model for that boundary a second time. */
-    for (uint64_t n = 0; n < max_steps && !hvf_migrate_state_done(&s); n++) {
-        int64_t dt = hvf_migrate_state_next_us(&s, link);
-
-        if (dt == HVF_MIGRATE_NEVER)
-            break;
-        HVF_ASSERT(dt >= 0);
-        if (migrate_advance(&s, dt, dt, link, err) < 0)
-            return -1;
-    }
-    if (!hvf_migrate_state_done(&s)) {
-        hvf_error_set(err, HVF_ERR_INTERNAL,
-                      "migration model stopped in phase %s at %" PRId64 " us without an answer",
-                      hvf_migrate_phase_to_string(s.phase), s.now_us);
-        return -1;
-    }
-    if (with_reason)
-        hvf_migrate_state_result(&s, out);
-    else
-        hvf_migrate_state_figures(&s, out);
-    return 0;
-}
-
 /*
  * Right after a sync of a pre-copy migration at a constant bandwidth @bw, past its first pass:
  * true when it can no longer converge. The guest dirties at least 1 % faster than the link
@@ -768,45 +732,80 @@ migrate_never_converges(const hvf_migrate_state *s, double bw)
            s->hot_bytes - threshold >= 1e-6 * s->hot_bytes && ws - threshold >= 1e-6 * ws;
 }
 
-int
-hvf_migrate_estimate_converges(const hvf_migrate_params *p, bool *out, hvf_error *err)
+/*
+ * Steps a migration of @p from its start to its end in @s, as a simulator does at a bandwidth
+ * that never changes: each step goes to the next boundary, as hvf_migrate_state_advance(&s, dt,
+ * link) would (the link is valid, so dt >= 0), without asking the model for that boundary a
+ * second time. With @known (may be NULL) it stops as soon as whether the migration converges is
+ * certain: *known is 1 (it converges), 0 (it never will) or -1 (it ran to its end).
+ */
+static int
+migrate_run(const hvf_migrate_params *p, hvf_migrate_state *s, int *known, hvf_error *err)
 {
     const uint64_t max_steps = 2ULL * HVF_MIGRATE_MAX_SYNCS + 64;
-    hvf_migrate_state s;
     double link;
 
-    if (hvf_migrate_state_init(&s, p, err) < 0)
+    if (known)
+        *known = -1;
+    if (hvf_migrate_state_init(s, p, err) < 0)
         return -1;
     link = hvf_migrate_params_link_bytes_per_s(p);
-    /* migrate_estimate's loop, until the answer is certain */
-    for (uint64_t n = 0; n < max_steps && !hvf_migrate_state_done(&s); n++) {
-        uint32_t syncs = s.syncs;
-        int64_t dt = hvf_migrate_state_next_us(&s, link);
+    for (uint64_t n = 0; n < max_steps && !hvf_migrate_state_done(s); n++) {
+        uint32_t syncs = s->syncs;
+        int64_t dt = hvf_migrate_state_next_us(s, link);
 
         if (dt == HVF_MIGRATE_NEVER)
             break;
         HVF_ASSERT(dt >= 0);
-        if (migrate_advance(&s, dt, dt, link, err) < 0)
+        if (migrate_advance(s, dt, dt, link, err) < 0)
             return -1;
+        if (!known)
+            continue;
         /* Pre-copy in stop-and-copy ends done: the final copy at the link, then the switchover
          * (a few steps, well within the loop's limit). */
-        if (s.params.strategy == HVF_MIGRATE_STRATEGY_PRECOPY &&
-            s.phase == HVF_MIGRATE_PHASE_STOP_COPY && n + 16 < max_steps) {
-            *out = true;
+        if (s->params.strategy == HVF_MIGRATE_STRATEGY_PRECOPY &&
+            s->phase == HVF_MIGRATE_PHASE_STOP_COPY && n + 16 < max_steps) {
+            *known = 1;
             return 0;
         }
-        if (s.syncs != syncs && migrate_never_converges(&s, link)) {
-            *out = false;
+        if (s->syncs != syncs && migrate_never_converges(s, link)) {
+            *known = 0;
             return 0;
         }
     }
-    if (!hvf_migrate_state_done(&s)) {
+    if (!hvf_migrate_state_done(s)) {
         hvf_error_set(err, HVF_ERR_INTERNAL,
                       "migration model stopped in phase %s at %" PRId64 " us without an answer",
-                      hvf_migrate_phase_to_string(s.phase), s.now_us);
+                      hvf_migrate_phase_to_string(s->phase), s->now_us);
         return -1;
     }
-    *out = s.phase == HVF_MIGRATE_PHASE_DONE;
+    return 0;
+}
+
+static int
+migrate_estimate(const hvf_migrate_params *p, bool with_reason, hvf_migrate_result *out,
+                 hvf_error *err)
+{
+    hvf_migrate_state s;
+
+    if (migrate_run(p, &s, NULL, err) < 0)
+        return -1;
+    if (with_reason)
+        hvf_migrate_state_result(&s, out);
+    else
+        hvf_migrate_state_figures(&s, out);
+    return 0;
+}
+
+int
+hvf_migrate_estimate_converges(const hvf_migrate_params *p, bool *out, hvf_error *err)
+{
+    hvf_migrate_state s;
+    int known;
+
+    if (migrate_run(p, &s, &known, err) < 0)
+        return -1;
+    *out = known >= 0 ? known == 1 : s.phase == HVF_MIGRATE_PHASE_DONE;
     return 0;
 }
 
