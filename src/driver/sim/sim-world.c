@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "driver/driver-uri.h"
+#include "driver/driver-world.h"
 #include "driver/sim/sim-driver.h"
 #include "driver/sim/sim-world.h"
 #include "hvfleet/alloc.h"
@@ -144,21 +145,6 @@ sd_builtin_fleet(hvf_error *err)
     return hvf_generate_fleet(&g, err);
 }
 
-/* Moves @vm of @f to @host in the accounting of an inventory (before the twin exists). */
-static void
-sd_fleet_move(hvf_fleet *f, int32_t vm, int32_t host)
-{
-    hvf_vm *v = &f->vms[vm];
-    hvf_resources r = hvf_vm_resources(v);
-    hvf_error err = HVF_ERROR_INIT;
-
-    if (v->host == host)
-        return;
-    HVF_ASSERT(v->host < 0 || hvf_host_release_used(&f->hosts[v->host], &r, &err) == 0);
-    HVF_ASSERT(hvf_host_use(&f->hosts[host], &r, HVF_OVERCOMMIT, &err) == 0);
-    v->host = host;
-}
-
 static int
 world_fail(sd_priv *p, hvf_error *err, const char *what)
 {
@@ -251,7 +237,7 @@ world_load(sd_priv *p, json_t *w, hvf_error *err)
         if (s < 0 || h < 0)
             return world_fail(p, err, "a VM's state or host is unknown");
         (*vs)[i] = s;
-        sd_fleet_move(p->fleet, (int32_t)i, h);
+        hvf_drv_vm_place(p->fleet, (int32_t)i, h);
         if (json_is_number(json_object_get(v, "dirty")))
             p->fleet->vms[i].dirty_bytes_per_s = json_number_value(json_object_get(v, "dirty"));
         p->fail_next[i] = json_is_true(json_object_get(v, "fail_next"));
@@ -958,7 +944,7 @@ sd_world_fleet_now(sd_priv *p)
         int32_t h = hvf_sim_vm_host(p->sim, (int32_t)v);
 
         if (h >= 0)
-            sd_fleet_move(f, (int32_t)v, h);
+            hvf_drv_vm_place(f, (int32_t)v, h);
     }
     for (size_t h = 0; h < f->nhosts; h++) {
         hvf_sim_host_state s = hvf_sim_host_state_get(p->sim, (int32_t)h);
