@@ -359,3 +359,20 @@ sq_run(store_q *q, hvf_error *err)
     sq_free(q);
     return rc;
 }
+
+int
+sq_run_returning(store_q *q, int64_t *id, hvf_error *err)
+{
+    int rc = sq_step(q, err);
+
+    if (rc == 1 && id)
+        *id = sq_col_int(q, 0);
+    if (rc != 1) {
+        if (rc == 0)
+            hvf_error_set(err, HVF_ERR_INTERNAL, "store '%s': an insert returned no row",
+                          q->st->path);
+        sq_free(q);
+        return -1;
+    }
+    return sq_run(q, err);
+}

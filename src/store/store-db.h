@@ -54,3 +54,5 @@ int64_t sq_changes(store_q *q);
 void sq_free(store_q *q);
 /* Steps @q until it is done, frees it; 0 or -1. */
 int sq_run(store_q *q, hvf_error *err);
+/* sq_run for an INSERT ... RETURNING: the first column of its row into @id (may be NULL). */
+int sq_run_returning(store_q *q, int64_t *id, hvf_error *err);

@@ -625,7 +625,6 @@ hvf_store_run_add(hvf_store *st, hvf_store_run *run, hvf_error *err)
 {
     bool own;
     store_q *q;
-    int rc;
 
     if (fenced_begin(st, &own, err) < 0)
         return -1;
@@ -648,11 +647,7 @@ hvf_store_run_add(hvf_store *st, hvf_store_run *run, hvf_error *err)
     sq_text(q, run->inventory_path);
     sq_text(q, run->record_path);
     sq_text(q, run->note);
-    rc = sq_step(q, err);
-    if (rc == 1)
-        run->id = sq_col_int(q, 0);
-    rc = rc == 1 ? sq_run(q, err) : (sq_free(q), -1);
-    return fenced_end(st, own, rc, err);
+    return fenced_end(st, own, sq_run_returning(q, &run->id, err), err);
 }
 
 int
@@ -773,7 +768,6 @@ hvf_store_journal_append(hvf_store *st, hvf_store_entry *e, hvf_error *err)
 {
     bool own;
     store_q *q;
-    int rc;
 
     if (fenced_begin(st, &own, err) < 0)
         return -1;
@@ -799,11 +793,7 @@ hvf_store_journal_append(hvf_store *st, hvf_store_entry *e, hvf_error *err)
     sq_text(q, e->detail);
     sq_text(q, e->controller);
     sq_int(q, e->term);
-    rc = sq_step(q, err);
-    if (rc == 1)
-        e->seq = sq_col_int(q, 0);
-    rc = rc == 1 ? sq_run(q, err) : (sq_free(q), -1);
-    return fenced_end(st, own, rc, err);
+    return fenced_end(st, own, sq_run_returning(q, &e->seq, err), err);
 }
 
 static void
@@ -1035,7 +1025,6 @@ hvf_store_event_add(hvf_store *st, const char *type, int64_t run, const char *da
     store_q *q = sq_prep(
         st, "INSERT INTO events (at_unix, type, run, data) VALUES ($1, $2, $3, $4) RETURNING seq",
         err);
-    int rc;
 
     if (!q)
         return -1;
@@ -1043,10 +1032,7 @@ hvf_store_event_add(hvf_store *st, const char *type, int64_t run, const char *da
     sq_text(q, type);
     sq_int(q, run);
     sq_text(q, data && *data ? data : "{}");
-    rc = sq_step(q, err);
-    if (rc == 1 && seq)
-        *seq = sq_col_int(q, 0);
-    return rc == 1 ? sq_run(q, err) : (sq_free(q), -1);
+    return sq_run_returning(q, seq, err);
 }
 
 static void
