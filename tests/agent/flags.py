@@ -37,6 +37,11 @@ def main():
     cases = [
         ({"--controller": "ftp://x"}, "--controller 'ftp://x'"),
         ({"--controller": "http://h:1/v1"}, "--controller 'http://h:1/v1'"),
+        # several controllers (docs/controller-ha.md): each one checked, at most 16
+        ({"--controller": "http://a:1,ftp://x"}, "--controller 'ftp://x'"),
+        ({"--controller": ""}, "--controller '': expected http://HOST:PORT"),
+        ({"--controller": ",".join("http://c%d:1" % i for i in range(17))},
+         "--controller: at most 16 controllers"),
         ({"--token-file": d / "missing"}, "--token-file '" + d / "missing" + "'"),
         ({"--token-file": empty_tok}, "expected one token"),
         ({"--token-file": space_tok}, "expected one token"),
